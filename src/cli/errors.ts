@@ -1,0 +1,16 @@
+/** A user error: printed as one line on stderr, exit code 2, no stack trace. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Parses a positive integer option, naming the flag in the error. */
+export function parsePositiveInt(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new CliError(`${flag} must be an integer from 1 to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}

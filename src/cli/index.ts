@@ -1,0 +1,61 @@
+import { WorkloadError } from '../core/workloads/workload.js';
+import { hashCommand, hashUsage } from './commands/hash.js';
+import { runWorkloadCommand, runWorkloadUsage } from './commands/run-workload.js';
+import { CliError } from './errors.js';
+import { processIo, type CliIo } from './io.js';
+
+type Command = (argv: string[], io: CliIo) => Promise<number>;
+
+const commands: Record<string, { run: Command; usage: string }> = {
+  'run-workload': { run: runWorkloadCommand, usage: runWorkloadUsage },
+  hash: { run: hashCommand, usage: hashUsage },
+};
+
+function usage(): string {
+  return `usage: tessera <command> [options]\n\ncommands:\n${Object.values(commands)
+    .map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`)
+    .join('\n')}\n`;
+}
+
+/** Runs the CLI; returns the exit code. User errors print one line and return 2. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return 0;
+  }
+  const command = commands[name];
+  try {
+    if (!command) throw new CliError(`unknown command "${name}" (try: ${Object.keys(commands).join(', ')})`);
+    return await command.run(rest, io);
+  } catch (err) {
+    const message = describeError(err);
+    if (message === undefined) throw err;
+    io.stderr(`tessera: ${message}\n`);
+    return err instanceof CliError ? err.exitCode : 2;
+  }
+}
+
+/** One line for errors a user can fix; undefined for bugs (which keep their stack). */
+function describeError(err: unknown): string | undefined {
+  if (err instanceof CliError || err instanceof WorkloadError) return err.message;
+  const code = (err as { code?: string } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    // node:util parseArgs explains at length; keep its first sentence.
+    return ((err as Error).message.split(/\.\s|\n/)[0] as string).replace(/^Unknown option/, 'unknown option');
+  }
+  return undefined;
+}
+
+/** Entry point used by the `tessera` binary: runs `main` on process.argv and sets the exit code. */
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`tessera: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

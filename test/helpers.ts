@@ -1,0 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+/** A fresh temp directory per call, removed after the test. */
+export function tempDir(prefix = 'tessera-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The official BLAKE3 test input: byte i = i mod 251. */
+export function vectorInput(len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) out[i] = i % 251;
+  return out;
+}
+
+/** Deterministic pseudo-random bytes for tests (not cryptographic). */
+export function pseudoRandomBytes(len: number, seed: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < len; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
