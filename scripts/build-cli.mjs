@@ -7,6 +7,9 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  splitting: true,
+  // Chunks stay beside the entry: the worker pool finds hash-worker.js relative to its own file.
+  chunkNames: 'chunk-[hash]',
   target: 'node20',
   packages: 'external',
   sourcemap: true,

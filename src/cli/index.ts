@@ -1,14 +1,19 @@
 import { WorkloadError } from '../core/workloads/workload.js';
-import { hashCommand, hashUsage } from './commands/hash.js';
-import { runWorkloadCommand, runWorkloadUsage } from './commands/run-workload.js';
 import { CliError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-const commands: Record<string, { run: Command; usage: string }> = {
-  'run-workload': { run: runWorkloadCommand, usage: runWorkloadUsage },
-  hash: { run: hashCommand, usage: hashUsage },
+/** Commands load lazily, so `tessera hash` does not pay for the ledger, the market client, etc. */
+const commands: Record<string, { load: () => Promise<Command>; usage: string }> = {
+  'run-workload': {
+    load: async () => (await import('./commands/run-workload.js')).runWorkloadCommand,
+    usage: 'tessera run-workload <file.slice> [--workload transcode|inference|gpuhash|synthetic] [--json] [--help for more]',
+  },
+  hash: {
+    load: async () => (await import('./commands/hash.js')).hashCommand,
+    usage: 'tessera hash [--threads N] <file|->...   print "<blake3 hex>  <path>" per input, like b3sum',
+  },
 };
 
 function usage(): string {
@@ -27,7 +32,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   const command = commands[name];
   try {
     if (!command) throw new CliError(`unknown command "${name}" (try: ${Object.keys(commands).join(', ')})`);
-    return await command.run(rest, io);
+    return await (await command.load())(rest, io);
   } catch (err) {
     const message = describeError(err);
     if (message === undefined) throw err;

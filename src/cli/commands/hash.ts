@@ -4,7 +4,9 @@ import { toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
 import { loadBlake3 } from '../../main/hash/node-hasher.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
-import { HashWorkerPool } from '../../main/services/worker-pool.js';
+import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
+import { hashFileSync } from '../../main/hash/hash-file.js';
+import { WorkloadError } from '../../core/workloads/workload.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';
 
@@ -36,7 +38,13 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   }
 
   const files = inputs.filter((p) => p !== '-');
-  const pool = files.length > 0 ? new HashWorkerPool(Math.min(threads ?? files.length, Math.max(files.length, 1), threads ?? 256)) : undefined;
+  if (inputs.length === 1 && files.length === 1) {
+    // One file: a worker thread would only add start-up time, so hash it right here.
+    const { digest } = await hashOneFile(files[0] as string);
+    io.stdout(`${digest}  ${files[0]}\n`);
+    return 0;
+  }
+  const pool = files.length > 0 ? new HashWorkerPool(Math.min(threads ?? defaultPoolSize(), files.length)) : undefined;
   const bar = progress(io, 'hashing');
   let done = 0;
   let bytes = 0;
@@ -68,4 +76,14 @@ async function hashStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const h = (await loadBlake3()).create();
   for await (const chunk of stdin) h.update(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return toHex(h.digest());
+}
+
+async function hashOneFile(path: string): Promise<{ digest: string; bytes: number }> {
+  const hasher = await loadBlake3();
+  try {
+    return hashFileSync(hasher, path);
+  } catch (err) {
+    if (err instanceof WorkloadError) throw new CliError(err.message);
+    throw new CliError(describeFsError(err, path));
+  }
 }

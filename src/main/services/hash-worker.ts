@@ -2,24 +2,19 @@
  * Hash worker thread: hashes files (streamed through one reused buffer, so memory stays flat
  * for any file size), transferred byte buffers, and runs the Synthetic workload.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
 import { runSynthetic } from '../../core/workloads/synthetic.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
+import { hashFileSync } from '../hash/hash-file.js';
 import { loadBlake3, nodeSha256 } from '../hash/node-hasher.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
-
-/** Read size for streamed files: large enough for BLAKE3's multi-chunk SIMD path. */
-const READ_BYTES = 1 << 21;
 
 const port = parentPort;
 if (!port) throw new Error('hash-worker must run in a worker thread');
 
 const hasherReady = loadBlake3();
-let readBuffer: Buffer | undefined;
 
 port.on('message', (req: HashRequest) => {
   void handle(req).then((res) => port.postMessage(res));
@@ -30,7 +25,7 @@ async function handle(req: HashRequest): Promise<HashResponse> {
     const hasher = await hasherReady;
     switch (req.op) {
       case 'hash-file': {
-        const { digest, bytes } = hashFile(hasher, req.path);
+        const { digest, bytes } = hashFileSync(hasher, req.path);
         return { id: req.id, ok: true, digest, bytes, implementation: hasher.implementation };
       }
       case 'hash-bytes':
@@ -44,24 +39,5 @@ async function handle(req: HashRequest): Promise<HashResponse> {
     if (err instanceof WorkloadError) return { id: req.id, ok: false, code: err.code, message: err.message };
     const path = req.op === 'hash-file' ? req.path : undefined;
     return { id: req.id, ok: false, code: 'BAD_SLICE', message: path ? describeFsError(err, path) : String(err) };
-  }
-}
-
-function hashFile(hasher: Blake3Hasher, path: string): { digest: string; bytes: number } {
-  const fd = openSync(path, 'r');
-  try {
-    if (fstatSync(fd).isDirectory()) throw new WorkloadError('BAD_SLICE', `${path} is a directory, not a slice file`);
-    readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES);
-    const h = hasher.create();
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, readBuffer, 0, READ_BYTES, null);
-      if (n === 0) break;
-      h.update(n === READ_BYTES ? readBuffer : readBuffer.subarray(0, n));
-      total += n;
-    }
-    return { digest: toHex(h.digest()), bytes: total };
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,0 +1,119 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { root, tessera } from './run.js';
+
+describe('tessera hash', () => {
+  it('prints exactly what b3sum prints, for files and stdin', () => {
+    const dir = tempDir();
+    const files = [0, 1, 1024, 1025, 70_000, 3 << 20].map((len, i) => {
+      const p = join(dir, `in ${i}.bin`);
+      writeFileSync(p, pseudoRandomBytes(len, i + 11));
+      return p;
+    });
+    const ours = tessera(['hash', '--threads', '2', ...files]);
+    expect(ours.stderr).toBe('');
+    expect(ours.code).toBe(0);
+    expect(ours.stdout).toBe(execFileSync('b3sum', files, { encoding: 'utf8' }));
+
+    const stdin = Buffer.from(pseudoRandomBytes(5000, 3));
+    const fromStdin = tessera(['hash', '-'], { input: stdin });
+    expect(fromStdin.stdout).toBe(execFileSync('b3sum', ['-'], { input: stdin, encoding: 'utf8' }));
+  });
+
+  it('rejects a missing file, a directory and a bad --threads with one line and exit 2', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'sub'));
+    for (const [args, pattern] of [
+      [['hash', join(dir, 'missing.bin')], /missing\.bin: no such file/],
+      [['hash', join(dir, 'sub')], /is a directory/],
+      [['hash', '--threads', 'lots', 'x'], /--threads must be an integer/],
+      [['hash', '--frobnicate'], /unknown option '--frobnicate'/],
+    ] as const) {
+      const r = tessera([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+    }
+  });
+
+  // Root can read any file, so this path can only be exercised as an ordinary user.
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable file by name (skipped as root: root reads every file)', () => {
+    const dir = tempDir();
+    const p = join(dir, 'secret.bin');
+    writeFileSync(p, 'x');
+    chmodSync(p, 0);
+    const r = tessera(['hash', p]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/secret\.bin: permission denied/);
+  });
+});
+
+describe('tessera run-workload', () => {
+  it('prints the proof hash of the example slice, equal to b3sum', () => {
+    const slice = join(root, 'examples/workloads/transcode.slice');
+    const r = tessera(['run-workload', slice]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(execFileSync('b3sum', ['--no-names', slice], { encoding: 'utf8' }).trim());
+  });
+
+  it('prints the SliceProof with --json for each workload', () => {
+    const slice = join(root, 'examples/workloads/inference.slice');
+    for (const workload of ['transcode', 'inference', 'gpuhash']) {
+      const r = tessera(['run-workload', slice, '--workload', workload, '--json']);
+      expect(r.code).toBe(0);
+      const proof = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(proof).toMatchObject({ slice_id: 'inference.slice', workload, bytes: 65536, backend: 'cpu' });
+      expect(proof.proof_hash).toBe(execFileSync('b3sum', ['--no-names', slice], { encoding: 'utf8' }).trim());
+    }
+    const syn = tessera(['run-workload', slice, '--workload', 'synthetic', '--matrix-size', '32', '--block-hash', 'ab'.repeat(32), '--worker', 'w1', '--json']);
+    expect(syn.code).toBe(0);
+    expect(JSON.parse(syn.stdout)).toMatchObject({ workload: 'synthetic', bytes: 32 * 32 * 4 });
+  });
+
+  it('refuses a gpu_required job on a node without a GPU', () => {
+    const r = tessera(['run-workload', join(root, 'examples/workloads/gpuhash.slice'), '--workload', 'gpuhash', '--gpu-required']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/requires a hardware GPU/);
+  });
+
+  it('rejects bad input with one line on stderr and exit 2', () => {
+    const dir = tempDir();
+    for (const [args, pattern] of [
+      [['run-workload', join(dir, 'nope.slice')], /nope\.slice: no such file/],
+      [['run-workload', dir], /is a directory/],
+      [['run-workload', 'examples/workloads/transcode.slice', '--workload', 'mining'], /unknown workload "mining"/],
+      [['run-workload', 'examples/workloads/transcode.slice', '--turbo'], /unknown option '--turbo'/],
+      [['run-workload'], /exactly one slice file/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+    ] as const) {
+      const r = tessera([...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+    }
+  });
+});
+
+describe('generate-slice', () => {
+  it('writes the same bytes for the same size and seed', () => {
+    const dir = tempDir();
+    const run = (out: string, seed: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples/workloads/generate-slice.ts'), '--size', '100KiB', '--seed', seed, out], { encoding: 'utf8' });
+    expect(run(join(dir, 'a.slice'), '42').status).toBe(0);
+    expect(run(join(dir, 'b.slice'), '42').status).toBe(0);
+    expect(run(join(dir, 'c.slice'), '43').status).toBe(0);
+    const [a, b, c] = execFileSync('b3sum', ['--no-names', 'a.slice', 'b.slice', 'c.slice'], { cwd: dir, encoding: 'utf8' }).trim().split('\n');
+    expect(a).toBe(b);
+    expect(a).not.toBe(c);
+    const bad = run(join(dir, 'd.slice'), 'x');
+    expect(bad.status).toBe(0);
+    const badSize = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples/workloads/generate-slice.ts'), '--size', 'huge', join(dir, 'e.slice')], { encoding: 'utf8' });
+    expect(badSize.status).toBe(2);
+    expect(badSize.stderr).toMatch(/--size "huge" is not a size/);
+  });
+});
