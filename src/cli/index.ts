@@ -14,6 +14,18 @@ const commands: Record<string, { load: () => Promise<Command>; usage: string }> 
     load: async () => (await import('./commands/hash.js')).hashCommand,
     usage: 'tessera hash [--threads N] <file|->...   print "<blake3 hex>  <path>" per input, like b3sum',
   },
+  courier: {
+    load: async () => (await import('./commands/courier.js')).courierCommand,
+    usage: 'tessera courier send <bundle> <sender> | flush [--market URL] | list [--pending] [--json]',
+  },
+  settlement: {
+    load: async () => (await import('./commands/settlement.js')).settlementCommand,
+    usage: 'tessera settlement status [--json] | mode dry-run|armed --delay S|real | apply <receipts.jsonl> | fund <account> <credits>',
+  },
+  metrics: {
+    load: async () => (await import('./commands/metrics.js')).metricsCommand,
+    usage: 'tessera metrics [--data-dir DIR] [--url URL]   print Prometheus metrics once',
+  },
 };
 
 function usage(): string {
@@ -41,9 +53,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   }
 }
 
+/** Errors from services that describe a user-fixable problem in one line. */
+const USER_ERRORS = new Set(['StorageError', 'BundleError', 'ReceiptError', 'ReceiptConflictError']);
+
 /** One line for errors a user can fix; undefined for bugs (which keep their stack). */
 function describeError(err: unknown): string | undefined {
   if (err instanceof CliError || err instanceof WorkloadError) return err.message;
+  if (err instanceof Error && USER_ERRORS.has(err.name)) return err.message;
   const code = (err as { code?: string } | null)?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     // node:util parseArgs explains at length; keep its first sentence.

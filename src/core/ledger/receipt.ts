@@ -1,0 +1,135 @@
+import type { Blake3Hasher } from '../hash/hasher.js';
+import { toHex, utf8 } from '../hex.js';
+
+/** Largest credit amount: balances are SQLite INTEGERs (signed 64-bit). */
+export const MAX_CREDITS = (1n << 63n) - 1n;
+export const RECEIPT_VERSION = 1;
+
+/** A match between a buyer and a provider, settled at most once (keyed by idempotency_key). */
+export interface Receipt {
+  version: 1;
+  job_id: string;
+  buyer: string;
+  provider: string;
+  /** Integer credits. */
+  quote_price: bigint;
+  /** Milliseconds since the Unix epoch. */
+  issued_at: number;
+  /** hex BLAKE3 of the canonical encoding (see receiptKeyBytes). */
+  idempotency_key: string;
+}
+
+/** A receipt as JSON carries quote_price as a decimal string (or a safe integer). */
+export interface ReceiptJson {
+  version: number;
+  job_id: string;
+  buyer: string;
+  provider: string;
+  quote_price: string;
+  issued_at: number;
+  idempotency_key: string;
+}
+
+/** Raised for a malformed receipt; the message names the field. */
+export class ReceiptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReceiptError';
+  }
+}
+
+function u32le(n: number): Uint8Array {
+  return new Uint8Array([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff]);
+}
+
+function u64le(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  let v = n;
+  for (let i = 0; i < 8; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+function field(text: string): Uint8Array[] {
+  const bytes = utf8(text);
+  return [u32le(bytes.length), bytes];
+}
+
+/**
+ * Canonical bytes hashed into the idempotency key (docs/receipt-encoding.md):
+ *   u32le(len) ‖ UTF-8(job_id) ‖ u32le(len) ‖ UTF-8(buyer) ‖ u32le(len) ‖ UTF-8(provider)
+ *   ‖ u64le(quote_price) ‖ u32le(version)
+ */
+export function receiptKeyBytes(r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>): Uint8Array {
+  const parts = [...field(r.job_id), ...field(r.buyer), ...field(r.provider), u64le(r.quote_price), u32le(r.version)];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** idempotency_key = hex(BLAKE3(receiptKeyBytes(r))). */
+export function receiptKey(r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>, blake3: Blake3Hasher): string {
+  return toHex(blake3.hash(receiptKeyBytes(r)));
+}
+
+/** Builds a receipt with its key computed. */
+export function makeReceipt(fields: Omit<Receipt, 'idempotency_key' | 'version'>, blake3: Blake3Hasher): Receipt {
+  const base = { version: 1 as const, ...fields };
+  validateFields(base);
+  return { ...base, idempotency_key: receiptKey(base, blake3) };
+}
+
+function validateFields(r: Omit<Receipt, 'idempotency_key'>): void {
+  if (r.version !== RECEIPT_VERSION) throw new ReceiptError(`receipt version must be ${RECEIPT_VERSION}, got ${String(r.version)}`);
+  for (const name of ['job_id', 'buyer', 'provider'] as const) {
+    const v = r[name];
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new ReceiptError(`receipt ${name} must be a non-empty string of at most 256 characters`);
+  }
+  if (r.buyer === r.provider) throw new ReceiptError('receipt buyer and provider must differ');
+  if (typeof r.quote_price !== 'bigint' || r.quote_price < 0n || r.quote_price > MAX_CREDITS) {
+    throw new ReceiptError(`receipt quote_price must be an integer from 0 to ${MAX_CREDITS} credits`);
+  }
+  if (!Number.isSafeInteger(r.issued_at) || r.issued_at < 0) throw new ReceiptError('receipt issued_at must be a non-negative integer (ms since epoch)');
+}
+
+/** Parses and verifies a receipt from JSON-shaped input; throws ReceiptError naming the bad field. */
+export function parseReceipt(input: unknown, blake3: Blake3Hasher): Receipt {
+  if (typeof input !== 'object' || input === null) throw new ReceiptError('receipt must be a JSON object');
+  const o = input as Record<string, unknown>;
+  const price = o.quote_price;
+  let quote: bigint;
+  if (typeof price === 'string' && /^\d{1,20}$/.test(price)) quote = BigInt(price);
+  else if (typeof price === 'number' && Number.isSafeInteger(price) && price >= 0) quote = BigInt(price);
+  else throw new ReceiptError('receipt quote_price must be a non-negative integer (a decimal string or a safe integer)');
+  const r = {
+    version: o.version as 1,
+    job_id: o.job_id as string,
+    buyer: o.buyer as string,
+    provider: o.provider as string,
+    quote_price: quote,
+    issued_at: o.issued_at as number,
+  };
+  validateFields(r);
+  const key = receiptKey(r, blake3);
+  if (o.idempotency_key !== key) throw new ReceiptError(`receipt idempotency_key does not match its fields (expected ${key})`);
+  return { ...r, idempotency_key: key };
+}
+
+/** The JSON form stored and sent over the wire (field order fixed). */
+export function receiptToJson(r: Receipt): ReceiptJson {
+  return {
+    version: r.version,
+    job_id: r.job_id,
+    buyer: r.buyer,
+    provider: r.provider,
+    quote_price: r.quote_price.toString(),
+    issued_at: r.issued_at,
+    idempotency_key: r.idempotency_key,
+  };
+}

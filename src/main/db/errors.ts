@@ -1,0 +1,10 @@
+/** A storage problem a person must act on: names the file and what to do. Never auto-repaired. */
+export class StorageError extends Error {
+  constructor(
+    readonly code: 'DB_UNREADABLE' | 'DB_DAMAGED' | 'DB_TOO_NEW' | 'MIGRATION_EDITED' | 'DATA_DIR',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}

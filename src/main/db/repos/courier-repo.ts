@@ -1,0 +1,116 @@
+import type { CourierReceipt } from '../../../core/courier/courier-receipt.js';
+import type { Database } from '../database.js';
+import { sql } from '../sql.js';
+
+export type CourierStatus = 'pending' | 'acknowledged' | 'rejected';
+
+export interface CourierRow extends CourierReceipt {
+  status: CourierStatus;
+  acknowledged: boolean;
+  attempts: number;
+  last_error: string | null;
+  reward: bigint | null;
+}
+
+interface RawRow {
+  id: string;
+  bundle_hash: string;
+  bytes: bigint;
+  sender: string;
+  created_at: bigint;
+  status: CourierStatus;
+  acknowledged: bigint;
+  attempts: bigint;
+  last_error: string | null;
+  reward: bigint | null;
+  [k: string]: unknown;
+}
+
+function fromRaw(r: RawRow): CourierRow {
+  return {
+    id: r.id,
+    bundle_hash: r.bundle_hash,
+    bytes: Number(r.bytes),
+    sender: r.sender,
+    created_at: Number(r.created_at),
+    status: r.status,
+    acknowledged: r.acknowledged === 1n,
+    attempts: Number(r.attempts),
+    last_error: r.last_error,
+    reward: r.reward,
+  };
+}
+
+const COLUMNS = sql`id, bundle_hash, bytes, sender, created_at, status, acknowledged, attempts, last_error, reward`;
+
+/** The courier queue. Receipts are leased before sending so two flushers never send the same one at once. */
+export class CourierRepo {
+  constructor(private readonly db: Database) {}
+
+  insert(r: CourierReceipt): void {
+    this.db.run(sql`INSERT INTO courier_receipts (id, bundle_hash, bytes, sender, created_at)
+      VALUES (${r.id}, ${r.bundle_hash}, ${r.bytes}, ${r.sender}, ${r.created_at})`);
+  }
+
+  get(id: string): CourierRow | undefined {
+    const r = this.db.get<RawRow>(sql`SELECT ${COLUMNS} FROM courier_receipts WHERE id = ${id}`);
+    return r && fromRaw(r);
+  }
+
+  /**
+   * Leases up to `limit` pending receipts with ids after `afterId` that nobody else holds
+   * (or whose lease expired). Keyset pagination keeps each read bounded.
+   */
+  lease(owner: string, afterId: string, limit: number, now: number, leaseMs: number): CourierRow[] {
+    return this.db.transaction(() => {
+      const rows = this.db.all<RawRow>(sql`SELECT ${COLUMNS} FROM courier_receipts
+        WHERE status = 'pending' AND id > ${afterId} AND (lease_until IS NULL OR lease_until < ${now} OR lease_owner = ${owner})
+        ORDER BY id LIMIT ${limit}`);
+      for (const r of rows) this.db.run(sql`UPDATE courier_receipts SET lease_owner = ${owner}, lease_until = ${now + leaseMs} WHERE id = ${r.id}`);
+      return rows.map(fromRaw);
+    });
+  }
+
+  /** Extends a lease held by `owner` (while retrying). */
+  extendLease(owner: string, ids: string[], until: number): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET lease_until = ${until} WHERE id = ${id} AND lease_owner = ${owner}`);
+    });
+  }
+
+  /** Records an attempt's failure on every receipt of a batch; the lease is kept for the retry. */
+  recordAttemptFailure(ids: string[], error: string): void {
+    for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, last_error = ${error} WHERE id = ${id}`);
+  }
+
+  /** Inside a transaction: marks a receipt acknowledged (only if still pending); returns whether it changed. */
+  markAcknowledged(id: string, reward: bigint, now: number): boolean {
+    return (
+      this.db.run(sql`UPDATE courier_receipts SET status = 'acknowledged', acknowledged = 1, reward = ${reward}, acked_at = ${now},
+        attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`) === 1
+    );
+  }
+
+  markRejected(id: string, reason: string): void {
+    this.db.run(sql`UPDATE courier_receipts SET status = 'rejected', attempts = attempts + 1, last_error = ${reason},
+      lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`);
+  }
+
+  release(owner: string, ids: string[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND lease_owner = ${owner}`);
+    });
+  }
+
+  countPending(): number {
+    return Number(this.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE status = 'pending'`)?.n ?? 0n);
+  }
+
+  /** Streams receipts in id (= time) order. */
+  *iterate(pendingOnly: boolean): Generator<CourierRow> {
+    const q = pendingOnly
+      ? sql`SELECT ${COLUMNS} FROM courier_receipts WHERE status = 'pending' ORDER BY id`
+      : sql`SELECT ${COLUMNS} FROM courier_receipts ORDER BY id`;
+    for (const r of this.db.iterate<RawRow>(q)) yield fromRaw(r);
+  }
+}

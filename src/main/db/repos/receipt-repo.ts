@@ -1,0 +1,61 @@
+import { receiptToJson, type Receipt } from '../../../core/ledger/receipt.js';
+import type { Database } from '../database.js';
+import { sql } from '../sql.js';
+
+export type ReceiptStatus = 'recorded' | 'applied' | 'archived';
+
+export interface StoredReceipt {
+  idempotency_key: string;
+  payload: string;
+  status: ReceiptStatus;
+  reason: string | null;
+}
+
+/** The same idempotency key arrived with a different payload: refused, never overwritten. */
+export class ReceiptConflictError extends Error {
+  readonly code = 'RECEIPT_CONFLICT';
+  constructor(key: string) {
+    super(`receipt ${key} is already stored with different contents; refusing to overwrite it`);
+    this.name = 'ReceiptConflictError';
+  }
+}
+
+/** Canonical stored form of a receipt. */
+export function receiptPayload(r: Receipt): string {
+  return JSON.stringify(receiptToJson(r));
+}
+
+/** Receipts by idempotency key: insert-if-absent, conflicts detected, status transitions. */
+export class ReceiptRepo {
+  constructor(private readonly db: Database) {}
+
+  /** Inserts the receipt if its key is new. Returns the row now stored (new or existing). */
+  insertIfAbsent(r: Receipt, now: number): { inserted: boolean; row: StoredReceipt } {
+    const payload = receiptPayload(r);
+    const changes = this.db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at)
+      VALUES (${r.idempotency_key}, ${payload}, 'recorded', ${now}) ON CONFLICT(idempotency_key) DO NOTHING`);
+    const row = this.get(r.idempotency_key) as StoredReceipt;
+    if (changes === 0 && row.payload !== payload) throw new ReceiptConflictError(r.idempotency_key);
+    return { inserted: changes === 1, row };
+  }
+
+  get(key: string): StoredReceipt | undefined {
+    return this.db.get<StoredReceipt & Record<string, unknown>>(sql`SELECT idempotency_key, payload, status, reason FROM receipts WHERE idempotency_key = ${key}`);
+  }
+
+  setStatus(key: string, status: ReceiptStatus, reason: string | null, now: number): void {
+    this.db.run(sql`UPDATE receipts SET status = ${status}, reason = ${reason},
+      applied_at = CASE WHEN ${status} = 'applied' THEN ${now} ELSE applied_at END WHERE idempotency_key = ${key}`);
+  }
+
+  countByStatus(): Record<ReceiptStatus, number> {
+    const out: Record<ReceiptStatus, number> = { recorded: 0, applied: 0, archived: 0 };
+    for (const r of this.db.all<{ status: ReceiptStatus; n: bigint }>(sql`SELECT status, count(*) AS n FROM receipts GROUP BY status`)) out[r.status] = Number(r.n);
+    return out;
+  }
+
+  /** Streams every stored receipt (start-up verification). */
+  iterateAll(): IterableIterator<StoredReceipt> {
+    return this.db.iterate<StoredReceipt & Record<string, unknown>>(sql`SELECT idempotency_key, payload, status, reason FROM receipts ORDER BY idempotency_key`);
+  }
+}
