@@ -22,6 +22,10 @@ const commands: Record<string, { load: () => Promise<Command>; usage: string }> 
     load: async () => (await import('./commands/settlement.js')).settlementCommand,
     usage: 'tessera settlement status [--json] | mode dry-run|armed --delay S|real | apply <receipts.jsonl> | fund <account> <credits>',
   },
+  'price-board': {
+    load: async () => (await import('./commands/price-board.js')).priceBoardCommand,
+    usage: 'tessera price-board show [--json] | clear   [--data-dir DIR]',
+  },
   metrics: {
     load: async () => (await import('./commands/metrics.js')).metricsCommand,
     usage: 'tessera metrics [--data-dir DIR] [--url URL]   print Prometheus metrics once',

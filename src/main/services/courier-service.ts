@@ -26,7 +26,11 @@ export interface CourierOptions {
   maxAttempts?: number;
   /** Per-request timeout (default 30 s). */
   requestTimeoutMs?: number;
-  /** How long a flusher holds its lease on a batch (default 120 s; renewed while retrying). */
+  /**
+   * How long a flusher holds its lease on a batch before another flusher may take it over
+   * (default: the request timeout + 30 s; renewed before every attempt). A flusher that
+   * crashed blocks its batch for at most this long.
+   */
   leaseMs?: number;
 }
 
@@ -103,8 +107,8 @@ export class CourierService {
       backoffCapMs: 30_000,
       maxAttempts: 6,
       requestTimeoutMs: 30_000,
-      leaseMs: 120_000,
       ...deps.options,
+      leaseMs: deps.options?.leaseMs ?? (deps.options?.requestTimeoutMs ?? 30_000) + 30_000,
     };
     this.counters.register(deps.registry, [
       { name: 'courier_flush_attempt_total', help: 'Courier flush requests sent to the market.' },
@@ -227,6 +231,7 @@ export class CourierService {
 
   private async attempt(endpoint: string, request: CourierFlushRequest, owner: string, ids: string[], summary: FlushSummary): Promise<CourierResult[]> {
     summary.attempts++;
+    this.repo.extendLease(owner, ids, this.now() + this.opts.leaseMs);
     this.deps.db.transaction(() => this.counters.inc('courier_flush_attempt_total'));
     try {
       const res = await this.fetchFn(endpoint, {
@@ -255,7 +260,6 @@ export class CourierService {
         this.counters.inc('courier_flush_failure_total');
         this.repo.recordAttemptFailure(ids, e.message);
       });
-      this.repo.extendLease(owner, ids, this.now() + this.opts.leaseMs);
       this.logger.warn('courier flush attempt failed', { endpoint, error: e.message, retryable: e.retryable });
       throw e;
     }

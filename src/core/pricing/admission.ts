@@ -1,0 +1,293 @@
+import { CapacityEstimator } from './capacity-estimator.js';
+import type { Clock } from './clock.js';
+import { ComfortGuard, type AdmissionMode, type ComfortGuardConfig, type GuardReading } from './comfort-guard.js';
+import { LANES, isU64, type Lane } from './lanes.js';
+import { LaneQueue, type QueuedJob } from './lane-queue.js';
+import type { PriceBoard } from './price-board.js';
+import { SlaMonitor, type BondLedger, type SlaCommitment, type SlaPenalty } from './sla.js';
+
+/**
+ * Stable, user-facing codes for jobs that are not admitted (and for SLA penalties). They are
+ * part of the market protocol: never rename one; add new ones instead.
+ */
+export const ADMISSION_CODES = {
+  INDUSTRIAL_TIGHT: { retryable: true, summary: 'industrial admission is paused while consumer traffic is under pressure; retry later' },
+  NO_CAPACITY: { retryable: true, summary: 'not enough provider shards are free for this job' },
+  QUEUE_FULL: { retryable: true, summary: "the lane's queue is full; retry later" },
+  DUPLICATE_JOB: { retryable: false, summary: 'a job with this id is already queued or running' },
+  INVALID_JOB: { retryable: false, summary: 'the job request is malformed' },
+  SLA: { retryable: false, summary: "the provider missed the job's declared deadline and its bond was slashed" },
+} as const;
+export type AdmissionCode = keyof typeof ADMISSION_CODES;
+
+/** A job asking to enter a lane. */
+export interface JobRequest {
+  id: string;
+  lane: Lane;
+  /** Offered fee (u64, credits in integer minor units). */
+  fee: bigint;
+  /** Shards of provider capacity the job needs (industrial; consumer jobs pass 1). */
+  shards: number;
+}
+
+interface DecisionBase {
+  jobId: string;
+  lane: Lane;
+  shards: number;
+  /** The guard's mode when the decision was taken. */
+  mode: AdmissionMode;
+}
+
+/**
+ * The outcome of a submission: admitted (queued for dispatch, shards reserved), deferred
+ * (held and retried by `retryDeferred`, not backlog), or rejected with a stable code.
+ */
+export type AdmissionDecision =
+  | (DecisionBase & { outcome: 'admitted' })
+  | (DecisionBase & { outcome: 'deferred'; code: 'NO_CAPACITY'; retryable: true; message: string })
+  | (DecisionBase & { outcome: 'rejected'; code: Exclude<AdmissionCode, 'SLA'>; retryable: boolean; message: string });
+
+export interface AdmissionConfig {
+  guard: ComfortGuardConfig;
+  /** Window of the capacity estimator, ms. */
+  capacityWindowMs: number;
+  /** Queued (not deferred) jobs a lane holds at most. */
+  maxQueuedPerLane: number;
+  /** Deferred industrial jobs held at most. */
+  maxDeferred: number;
+}
+
+export interface AdmissionDeps {
+  clock: Clock;
+  /** Admitted jobs' fees are recorded here, in their lane. */
+  board: PriceBoard;
+  ledger: BondLedger;
+}
+
+/** What finishing a job did. */
+export interface FinishResult {
+  /** Shards given back to the pool (industrial jobs). */
+  releasedShards: number;
+  /** Set when the job finished after its declared deadline and the bond was slashed. */
+  penalty?: SlaPenalty;
+  /** Set when the job was late but the ledger refused the slash; the deadline stays watched and `sweepDeadlines` retries. */
+  slashError?: string;
+}
+
+const MAX_JOB_ID = 256;
+
+/**
+ * Fee lanes and industrial admission. Each lane has its own queue. Consumer jobs are queued
+ * unless invalid or the queue is full. An industrial job is admitted only while the comfort
+ * guard is loose and the capacity estimate leaves enough free shards:
+ *
+ * | check (in order)                          | outcome                              |
+ * | ----------------------------------------- | ------------------------------------ |
+ * | malformed request                         | rejected INVALID_JOB                 |
+ * | id already queued, deferred or running    | rejected DUPLICATE_JOB               |
+ * | guard tight                               | rejected INDUSTRIAL_TIGHT (retryable) |
+ * | needs more shards than all capacity seen  | rejected NO_CAPACITY (retryable)     |
+ * | needs more shards than are free           | deferred NO_CAPACITY, or rejected QUEUE_FULL when the deferred queue is full |
+ * | industrial queue full                     | rejected QUEUE_FULL (retryable)      |
+ * | otherwise                                 | admitted: shards reserved until `finish` |
+ */
+export class AdmissionController {
+  readonly guard: ComfortGuard;
+  readonly capacity: CapacityEstimator;
+  readonly sla: SlaMonitor;
+  private readonly queues: Record<Lane, LaneQueue> = { consumer: new LaneQueue('consumer'), industrial: new LaneQueue('industrial') };
+  /** Industrial jobs holding shards, from admission until `finish`. */
+  private readonly running = new Map<string, number>();
+  private reserved = 0;
+
+  constructor(
+    readonly config: AdmissionConfig,
+    private readonly deps: AdmissionDeps,
+  ) {
+    for (const [name, v] of [['maxQueuedPerLane', config.maxQueuedPerLane], ['maxDeferred', config.maxDeferred]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
+    }
+    this.guard = new ComfortGuard(config.guard, deps.clock);
+    this.capacity = new CapacityEstimator(config.capacityWindowMs, deps.clock);
+    this.sla = new SlaMonitor(deps.ledger, deps.clock);
+  }
+
+  /** The guard's current mode (as of the last evaluation). */
+  get mode(): AdmissionMode {
+    return this.guard.mode;
+  }
+
+  /** Re-evaluates the comfort guard against the consumer queue now. */
+  refresh(): GuardReading {
+    const consumer = this.queues.consumer;
+    return this.guard.evaluate({
+      consumerFeeP50: consumer.feePercentile(50),
+      consumerAgeP95Ms: consumer.agePercentile(95, this.deps.clock.now()),
+    });
+  }
+
+  /** Decides on a job and, when admitted, queues it and records its fee on the price board. */
+  submit(req: JobRequest): AdmissionDecision {
+    const mode = this.refresh().mode;
+    const base: DecisionBase = { jobId: String(req.id), lane: req.lane, shards: req.shards, mode };
+    const invalid = describeInvalid(req);
+    if (invalid) return reject(base, 'INVALID_JOB', invalid);
+    if (this.queues.consumer.has(req.id) || this.queues.industrial.has(req.id) || this.running.has(req.id)) {
+      return reject(base, 'DUPLICATE_JOB', `job ${req.id} is already queued or running`);
+    }
+    const queue = this.queues[req.lane];
+    if (req.lane === 'consumer') {
+      if (queue.backlog >= this.config.maxQueuedPerLane) return reject(base, 'QUEUE_FULL', `the consumer queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`);
+      this.admit(req);
+      return { ...base, outcome: 'admitted' };
+    }
+    if (mode === 'tight') return reject(base, 'INDUSTRIAL_TIGHT', ADMISSION_CODES.INDUSTRIAL_TIGHT.summary);
+    const capacity = this.capacity.capacity();
+    if (req.shards > capacity) {
+      return reject(base, 'NO_CAPACITY', `job needs ${req.shards} shards; providers seen recently offer ${capacity} in total`);
+    }
+    if (req.shards > capacity - this.reserved) {
+      if (queue.deferred >= this.config.maxDeferred) return reject(base, 'QUEUE_FULL', `the deferred industrial queue holds its maximum of ${this.config.maxDeferred} jobs`);
+      queue.defer(this.toQueued(req));
+      return { ...base, outcome: 'deferred', code: 'NO_CAPACITY', retryable: true, message: `job needs ${req.shards} shards; ${Math.max(0, capacity - this.reserved)} are free` };
+    }
+    if (queue.backlog >= this.config.maxQueuedPerLane) return reject(base, 'QUEUE_FULL', `the industrial queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`);
+    this.admit(req);
+    return { ...base, outcome: 'admitted' };
+  }
+
+  /**
+   * Retries deferred industrial jobs in the order they were deferred, admitting each that fits
+   * now (first fit). Returns the admissions; jobs that still do not fit stay deferred.
+   */
+  retryDeferred(): AdmissionDecision[] {
+    const queue = this.queues.industrial;
+    if (queue.deferred === 0) return [];
+    const mode = this.refresh().mode;
+    if (mode === 'tight') return [];
+    const out: AdmissionDecision[] = [];
+    let free = this.capacity.capacity() - this.reserved;
+    for (const job of queue.deferredJobsInOrder()) {
+      if (queue.backlog >= this.config.maxQueuedPerLane) break;
+      if (job.shards > free) continue;
+      queue.remove(job.id);
+      this.admit(job);
+      free -= job.shards;
+      out.push({ jobId: job.id, lane: job.lane, shards: job.shards, mode, outcome: 'admitted' });
+    }
+    return out;
+  }
+
+  /** Takes the oldest queued job of a lane for dispatch. Industrial shards stay reserved until `finish`. */
+  take(lane: Lane): QueuedJob | undefined {
+    return this.queues[lane].shift();
+  }
+
+  /** A job is done (or abandoned): releases its shards and settles its declared deadline. */
+  finish(jobId: string): FinishResult {
+    for (const lane of LANES) this.queues[lane].remove(jobId);
+    const shards = this.running.get(jobId) ?? 0;
+    if (this.running.delete(jobId)) this.reserved -= shards;
+    try {
+      const verdict = this.sla.complete(jobId);
+      return verdict && !verdict.onTime ? { releasedShards: shards, penalty: verdict.penalty } : { releasedShards: shards };
+    } catch (err) {
+      return { releasedShards: shards, slashError: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /** Withdraws a queued or deferred job before it runs; false when unknown or already running. */
+  cancel(jobId: string): boolean {
+    for (const lane of LANES) {
+      const job = this.queues[lane].remove(jobId);
+      if (!job) continue;
+      if (this.running.delete(jobId)) this.reserved -= job.shards;
+      this.sla.forget(jobId);
+      return true;
+    }
+    return false;
+  }
+
+  /** Records a provider's deadline and bond for a job (see SlaMonitor). */
+  declareDeadline(commitment: SlaCommitment): void {
+    this.sla.declare(commitment);
+  }
+
+  /**
+   * `penalize_sla`: a provider missed a job's declared deadline; slashes exactly `bond` from
+   * its bond through the ledger port, once per job (undefined when already penalized).
+   */
+  penalizeSla(commitment: { jobId: string; provider: string; bond: bigint }): SlaPenalty | undefined {
+    return this.sla.penalize(commitment);
+  }
+
+  /** Penalizes every declared deadline that has passed (see SlaMonitor.sweep). */
+  sweepDeadlines(): ReturnType<SlaMonitor['sweep']> {
+    return this.sla.sweep();
+  }
+
+  /** Queued jobs of a lane, excluding deferred industrial jobs. */
+  backlog(lane: Lane): number {
+    return this.queues[lane].backlog;
+  }
+
+  /** Deferred industrial jobs. */
+  deferred(): number {
+    return this.queues.industrial.deferred;
+  }
+
+  /** Every job held in a lane's queue (queued and deferred): the mempool size. */
+  queueSize(lane: Lane): number {
+    return this.queues[lane].size;
+  }
+
+  /** Shards reserved by admitted industrial jobs. */
+  reservedShards(): number {
+    return this.reserved;
+  }
+
+  /** Free shards: capacity seen recently minus reserved (never negative). */
+  headroom(): number {
+    return Math.max(0, this.capacity.capacity() - this.reserved);
+  }
+
+  /** Nearest-rank percentile of queued consumer fees (undefined when the queue is empty). */
+  consumerFee(percent: number): bigint | undefined {
+    return this.queues.consumer.feePercentile(percent);
+  }
+
+  /** Nearest-rank percentile of consumer queue age in ms (undefined when the queue is empty). */
+  consumerAge(percent: number): number | undefined {
+    return this.queues.consumer.agePercentile(percent, this.deps.clock.now());
+  }
+
+  /** Suggested bid for a lane: board median × (1 + backlog / window), backlog without deferred jobs. */
+  suggestedBid(lane: Lane): bigint | undefined {
+    return this.deps.board.suggestedBid(lane, this.backlog(lane));
+  }
+
+  private toQueued(req: JobRequest): QueuedJob {
+    return { id: req.id, lane: req.lane, fee: req.fee, shards: req.shards, enqueuedAt: this.deps.clock.now() };
+  }
+
+  private admit(req: JobRequest): void {
+    this.queues[req.lane].enqueue(this.toQueued(req));
+    if (req.lane === 'industrial') {
+      this.running.set(req.id, req.shards);
+      this.reserved += req.shards;
+    }
+    this.deps.board.record(req.lane, req.fee);
+  }
+}
+
+function reject(base: DecisionBase, code: Exclude<AdmissionCode, 'SLA'>, message: string): AdmissionDecision {
+  return { ...base, outcome: 'rejected', code, retryable: ADMISSION_CODES[code].retryable, message };
+}
+
+function describeInvalid(req: JobRequest): string | undefined {
+  if (typeof req.id !== 'string' || req.id.length === 0 || req.id.length > MAX_JOB_ID) return `job id must be a string of 1 to ${MAX_JOB_ID} characters`;
+  if (!(LANES as readonly string[]).includes(req.lane)) return `lane must be one of ${LANES.join(', ')}`;
+  if (typeof req.fee !== 'bigint' || !isU64(req.fee)) return 'fee must be an unsigned 64-bit integer';
+  if (!Number.isSafeInteger(req.shards) || req.shards < 1) return 'shards must be a positive integer';
+  return undefined;
+}

@@ -1,0 +1,128 @@
+import type { Clock } from './clock.js';
+
+/** Why a bond is slashed. */
+export type SlashReason = 'SLA';
+
+/**
+ * The ledger port for provider bonds. The host's ledger implements it; `slash` moves exactly
+ * `amount` out of the provider's bond in one transaction tagged with `reason` and `ref` (the
+ * job id), and throws if it cannot (the caller then records nothing).
+ */
+export interface BondLedger {
+  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): void;
+}
+
+/** A deadline a provider declared for an industrial job, and the bond that backs it. */
+export interface SlaCommitment {
+  jobId: string;
+  provider: string;
+  /** Bond slashed if the deadline is missed (credits, integer minor units). */
+  bond: bigint;
+  /** Clock ms by which the job must be finished. */
+  deadline: number;
+}
+
+/** One applied SLA penalty. */
+export interface SlaPenalty {
+  jobId: string;
+  provider: string;
+  amount: bigint;
+  code: 'SLA';
+}
+
+/**
+ * Slashes a provider's bond for a missed job deadline: exactly `bond` moves through the
+ * ledger with reason `SLA` and the job id as reference.
+ */
+export function penalizeSla(ledger: BondLedger, commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty {
+  const { jobId, provider, bond } = commitment;
+  if (bond < 0n) throw new RangeError(`bond must be non-negative, got ${bond}`);
+  ledger.slash(provider, bond, 'SLA', jobId);
+  return { jobId, provider, amount: bond, code: 'SLA' };
+}
+
+/** How many penalized job ids are remembered to refuse a second slash for the same job. */
+const REMEMBERED_PENALTIES = 100_000;
+
+/**
+ * Tracks declared deadlines and penalizes each missed one exactly once: at the first
+ * `sweep` after the deadline, when the job completes late, or through `penalize`.
+ */
+export class SlaMonitor {
+  private readonly open = new Map<string, SlaCommitment>();
+  private readonly penalized = new Set<string>();
+
+  constructor(
+    private readonly ledger: BondLedger,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Jobs with a deadline still being watched. */
+  get watching(): number {
+    return this.open.size;
+  }
+
+  /** Starts watching a job's deadline; a job may be declared once. */
+  declare(commitment: SlaCommitment): void {
+    if (this.open.has(commitment.jobId)) throw new Error(`job ${commitment.jobId} already has a declared deadline`);
+    if (commitment.bond < 0n) throw new RangeError(`bond must be non-negative, got ${commitment.bond}`);
+    this.open.set(commitment.jobId, { ...commitment });
+  }
+
+  /** The job finished: on time clears it; late slashes the bond. Unknown jobs give undefined. */
+  complete(jobId: string): { onTime: true } | { onTime: false; penalty: SlaPenalty } | undefined {
+    const c = this.open.get(jobId);
+    if (!c) return undefined;
+    if (this.clock.now() <= c.deadline) {
+      this.open.delete(jobId);
+      return { onTime: true };
+    }
+    const penalty = this.apply(c);
+    this.open.delete(jobId);
+    return penalty ? { onTime: false, penalty } : undefined;
+  }
+
+  /**
+   * Penalizes a missed deadline reported directly (`penalize_sla`): slashes `bond` once per
+   * job; a second call for the same job slashes nothing and returns undefined.
+   */
+  penalize(commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {
+    const penalty = this.apply(commitment);
+    this.open.delete(commitment.jobId);
+    return penalty;
+  }
+
+  /** Stops watching a job without a verdict (cancelled before it ran). */
+  forget(jobId: string): boolean {
+    return this.open.delete(jobId);
+  }
+
+  /**
+   * Penalizes every job whose deadline has passed. A slash the ledger refuses is reported in
+   * `failures` and the job stays watched, so the next sweep tries again.
+   */
+  sweep(): { penalties: SlaPenalty[]; failures: { jobId: string; provider: string; error: string }[] } {
+    const now = this.clock.now();
+    const penalties: SlaPenalty[] = [];
+    const failures: { jobId: string; provider: string; error: string }[] = [];
+    for (const c of [...this.open.values()]) {
+      if (now <= c.deadline) continue;
+      try {
+        const penalty = this.apply(c);
+        if (penalty) penalties.push(penalty);
+        this.open.delete(c.jobId);
+      } catch (err) {
+        failures.push({ jobId: c.jobId, provider: c.provider, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { penalties, failures };
+  }
+
+  private apply(c: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {
+    if (this.penalized.has(c.jobId)) return undefined;
+    const penalty = penalizeSla(this.ledger, c);
+    this.penalized.add(c.jobId);
+    if (this.penalized.size > REMEMBERED_PENALTIES) this.penalized.delete(this.penalized.values().next().value as string);
+    return penalty;
+  }
+}

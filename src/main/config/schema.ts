@@ -1,0 +1,109 @@
+import { isAbsolute, normalize, sep, win32 } from 'node:path';
+import { z } from 'zod';
+import { U64_MAX } from '../../core/pricing/lanes.js';
+import { DEFAULT_PRICE_BOARD_WINDOW, MAX_PRICE_BOARD_WINDOW } from '../../core/pricing/price-board.js';
+
+/**
+ * One key of `config.toml`: how to validate it, its default, and the sentence an error uses
+ * to say what is allowed. TOML integers arrive as bigint (the file is parsed with
+ * `integersAsBigInt`), so integer schemas start from `z.bigint()`.
+ */
+export interface ConfigKey<T> {
+  schema: z.ZodType<T>;
+  default: T;
+  /** Completes "KEY must be …" in error messages. */
+  allowed: string;
+  /** One line for docs and `--help`. */
+  doc: string;
+}
+
+function key<T>(spec: ConfigKey<T>): ConfigKey<T> {
+  return spec;
+}
+
+/** A TOML integer within [min, max], as a JS number. */
+function intIn(min: number, max: number): z.ZodType<number> {
+  return z.bigint().min(BigInt(min)).max(BigInt(max)).transform(Number);
+}
+
+/** A path relative to the data directory that stays inside it. */
+const relativePath: z.ZodType<string> = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes('\0') && !isAbsolute(p) && !win32.isAbsolute(p), 'absolute')
+  .refine((p) => {
+    const n = normalize(p);
+    return n !== '.' && n !== '..' && !n.startsWith(`..${sep}`) && !n.endsWith(sep);
+  }, 'outside');
+
+/**
+ * Every key `config.toml` may contain. To add a setting, add an entry here: loading,
+ * defaults, the unknown-key check, error messages and the `NodeConfig` type follow from it.
+ */
+export const CONFIG_SCHEMA = {
+  price_board_path: key({
+    schema: relativePath,
+    default: 'state/price_board.v1.bin',
+    allowed: 'a file path relative to the data directory that stays inside it, such as "state/price_board.v1.bin"',
+    doc: 'where the price board is saved, relative to the data directory',
+  }),
+  price_board_window: key({
+    schema: intIn(1, MAX_PRICE_BOARD_WINDOW),
+    default: DEFAULT_PRICE_BOARD_WINDOW,
+    allowed: `an integer from 1 to ${MAX_PRICE_BOARD_WINDOW}`,
+    doc: 'recent prices kept per lane for the quantile bands',
+  }),
+  price_board_save_interval: key({
+    schema: intIn(1, 86_400),
+    default: 30,
+    allowed: 'a whole number of seconds from 1 to 86400',
+    doc: 'seconds between price board saves (it is also saved on shutdown)',
+  }),
+  comfort_threshold_p90: key({
+    schema: z.bigint().min(0n).max(U64_MAX),
+    default: 1_000n,
+    allowed: 'a non-negative integer fee (credit minor units)',
+    doc: 'admission turns tight when the median fee of queued consumer jobs rises above this',
+  }),
+  consumer_age_p95_limit_secs: key({
+    schema: intIn(1, 86_400),
+    default: 30,
+    allowed: 'a whole number of seconds from 1 to 86400',
+    doc: 'admission turns tight when the 95th percentile wait of queued consumer jobs exceeds this',
+  }),
+  comfort_recovery_percent: key({
+    schema: intIn(1, 100),
+    default: 90,
+    allowed: 'an integer percent from 1 to 100',
+    doc: 'admission returns to loose only once both signals are at or below this percent of their limits…',
+  }),
+  comfort_recovery_secs: key({
+    schema: intIn(0, 86_400),
+    default: 60,
+    allowed: 'a whole number of seconds from 0 to 86400',
+    doc: '…and have stayed there this many seconds',
+  }),
+  capacity_window_secs: key({
+    schema: intIn(1, 86_400),
+    default: 60,
+    allowed: 'a whole number of seconds from 1 to 86400',
+    doc: 'providers count toward capacity for this long after their last report',
+  }),
+  mempool_max_jobs: key({
+    schema: intIn(1, 1_000_000),
+    default: 10_000,
+    allowed: 'an integer from 1 to 1000000',
+    doc: 'queued jobs each lane holds at most',
+  }),
+  industrial_max_deferred: key({
+    schema: intIn(0, 1_000_000),
+    default: 1_000,
+    allowed: 'an integer from 0 to 1000000',
+    doc: 'deferred industrial jobs held at most',
+  }),
+} as const;
+
+export type ConfigKeyName = keyof typeof CONFIG_SCHEMA;
+
+/** The node's settings, fully validated, every key present. */
+export type NodeConfig = { readonly [K in ConfigKeyName]: (typeof CONFIG_SCHEMA)[K] extends ConfigKey<infer T> ? T : never };

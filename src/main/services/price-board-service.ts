@@ -1,0 +1,188 @@
+import { readFile } from 'node:fs/promises';
+import type { Registry } from 'prom-client';
+import type { Blake3Hasher } from '../../core/hash/hasher.js';
+import { LANES, type Lane } from '../../core/pricing/lanes.js';
+import { encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
+import { PriceBoard, type PriceBands } from '../../core/pricing/price-board.js';
+import { dataPath } from '../config/load-config.js';
+import type { NodeConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log.js';
+import { counter, gauge } from '../metrics.js';
+import { describeFsError } from './fs-errors.js';
+import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+
+/** Why a board started empty: the file was missing, or one of the decoder's reasons. */
+export type PriceBoardLoadFailure = 'MISSING' | PriceBoardFileError;
+
+/** The result of reading the board file. Never an exception: a bad file means an empty board. */
+export type PriceBoardLoad =
+  | { status: 'loaded'; board: PriceBoard; bytes: number; storedWindow: number }
+  | { status: 'empty'; board: PriceBoard; reason: PriceBoardLoadFailure; message: string };
+
+/**
+ * Reads a price board file into a board with `window`. Missing, unreadable, truncated,
+ * bit-flipped or foreign files give an empty board and the reason; this never throws.
+ */
+export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, window: number): Promise<PriceBoardLoad> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+    return { status: 'empty', board: new PriceBoard(window), reason: missing ? 'MISSING' : 'UNREADABLE', message: describeFsError(err, path) };
+  }
+  let result: ReturnType<typeof loadPriceBoard>;
+  try {
+    result = loadPriceBoard(bytes, hasher, window);
+  } catch (err) {
+    // The decoder is total; this only guards the promise that loading never throws.
+    result = { ok: false, error: 'UNREADABLE', message: `could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (!result.ok) return { status: 'empty', board: new PriceBoard(window), reason: result.error, message: `${path} ${result.message}` };
+  return { status: 'loaded', board: result.board, bytes: bytes.length, storedWindow: result.storedWindow };
+}
+
+export type PriceBoardSettings = Pick<NodeConfig, 'price_board_path' | 'price_board_window' | 'price_board_save_interval'>;
+
+export interface PriceBoardServiceOptions {
+  dataDir: string;
+  config: PriceBoardSettings;
+  hasher: Blake3Hasher;
+  registry: Registry;
+  logger?: Logger;
+}
+
+/**
+ * Owns the node's price board: loads it from `<dataDir>/<price_board_path>` at start (empty
+ * when the file is missing or damaged), saves it atomically every `price_board_save_interval`
+ * seconds when it changed and on close, and exposes the quantile bands as metrics.
+ */
+export class PriceBoardService {
+  readonly path: string;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private savedVersion: number;
+  private closed = false;
+  private readonly saves;
+  private readonly saveFailures;
+
+  private constructor(
+    readonly board: PriceBoard,
+    /** How the board was obtained at start. */
+    readonly loaded: PriceBoardLoad,
+    private readonly opts: PriceBoardServiceOptions & { logger: Logger },
+  ) {
+    this.path = dataPath(opts.dataDir, opts.config.price_board_path);
+    this.savedVersion = board.version;
+    const { registry } = opts;
+    const band = (name: string, help: string, percent: number) =>
+      gauge<'lane'>(registry, {
+        name,
+        help,
+        labelNames: ['lane'],
+        collect() {
+          for (const lane of LANES) {
+            const v = board.percentile(lane, percent);
+            if (v === undefined) this.remove({ lane });
+            else this.set({ lane }, Number(v));
+          }
+        },
+      });
+    band('price_band_p25', 'p25 of recent prices per lane (nearest rank)', 25);
+    band('price_band_median', 'Median of recent prices per lane (nearest rank)', 50);
+    band('price_band_p75', 'p75 of recent prices per lane (nearest rank)', 75);
+    this.saves = counter(registry, { name: 'price_board_save_total', help: 'Price board saves that reached the disk' });
+    this.saveFailures = counter(registry, { name: 'price_board_save_failures_total', help: 'Price board saves that failed' });
+  }
+
+  /** Loads the board (never throws for file problems), logs how, and counts an empty start by reason. */
+  static async open(options: PriceBoardServiceOptions): Promise<PriceBoardService> {
+    const logger = options.logger ?? silentLogger;
+    const path = dataPath(options.dataDir, options.config.price_board_path);
+    const window = options.config.price_board_window;
+    const removed = await removeStaleTemps(path);
+    if (removed > 0) logger.info('removed unfinished price board saves', { path, files: removed });
+    const loaded = await readPriceBoardFile(path, options.hasher, window);
+    const failures = counter<'reason'>(options.registry, {
+      name: 'price_board_load_failures_total',
+      help: 'Starts with an empty price board, by reason (missing, truncated, checksum_mismatch, …)',
+      labelNames: ['reason'],
+    });
+    if (loaded.status === 'loaded') {
+      logger.info('loaded price board', { path, bytes: loaded.bytes, window, stored_window: loaded.storedWindow, ...laneCounts(loaded.board) });
+    } else {
+      failures.inc({ reason: loaded.reason.toLowerCase() });
+      const fields = { path, reason: loaded.reason, detail: loaded.message };
+      if (loaded.reason === 'MISSING') logger.info('no saved price board, starting empty', fields);
+      else logger.warn('price board file unusable, starting empty', fields);
+    }
+    return new PriceBoardService(loaded.board, loaded, { ...options, logger });
+  }
+
+  /** Records an offer price (u64) in a lane. */
+  record(lane: Lane, price: bigint): void {
+    this.board.record(lane, price);
+  }
+
+  /** A lane's p25 / median / p75, or undefined while it has no prices. */
+  bands(lane: Lane): PriceBands | undefined {
+    return this.board.bands(lane);
+  }
+
+  /** Starts the periodic save (every `price_board_save_interval` seconds, only when the board changed). */
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => {
+      if (this.board.version === this.savedVersion) return;
+      this.save().catch(() => undefined); // logged and counted in save()
+    }, this.opts.config.price_board_save_interval * 1000);
+    this.timer.unref();
+  }
+
+  /** Saves the board now (atomically). Saves run one at a time; rejects when the write fails. */
+  save(): Promise<void> {
+    const run = this.chain.then(() => this.write());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for any save in progress. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Stops the timer and saves one last time; a failed save is logged, not thrown. */
+  async close(): Promise<void> {
+    if (this.closed) return this.idle();
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.save().catch(() => undefined);
+  }
+
+  private async write(): Promise<void> {
+    const started = performance.now();
+    const version = this.board.version;
+    const bytes = encodePriceBoard(this.board, this.opts.hasher);
+    const counts = laneCounts(this.board);
+    try {
+      await writeFileAtomic(this.path, bytes);
+    } catch (err) {
+      this.saveFailures.inc();
+      this.opts.logger.error('price board save failed', { path: this.path, error: describeFsError(err, this.path) });
+      throw err;
+    }
+    this.savedVersion = version;
+    this.saves.inc();
+    this.opts.logger.info('saved price board', {
+      path: this.path,
+      bytes: bytes.length,
+      ...counts,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  }
+}
+
+function laneCounts(board: PriceBoard): Record<string, number> {
+  return Object.fromEntries(LANES.map((lane) => [`${lane}_prices`, board.size(lane)]));
+}

@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { receiptToJson } from '../../src/core/ledger/receipt.js';
+import { Database } from '../../src/main/db/database.js';
+import { sql } from '../../src/main/db/sql.js';
+import { openLedger } from '../../src/main/node-context.js';
+import { CourierMarket } from '../fixtures/courier-market.js';
+import { root } from '../cli/run.js';
+import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { receipt } from './ledger-fixtures.js';
+
+const child = join(root, 'node_modules/.cache/tessera-test/ledger-child.mjs');
+
+beforeAll(async () => {
+  // Bundled once so each of the many child processes starts in ~100 ms.
+  await build({ entryPoints: [join(root, 'test/fixtures/ledger-child.ts')], outfile: child, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'silent' });
+});
+
+let seed = 20261121;
+function random(): number {
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  return seed / 2 ** 32;
+}
+
+/** Runs the child and SIGKILLs it after a random delay; resolves with what it reported. */
+function runAndKill(args: string[], maxDelayMs: number): Promise<{ lines: string[]; killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      timer = setTimeout(() => p.kill('SIGKILL'), Math.floor(random() * maxDelayMs));
+    };
+    // Kill only after start-up, so the kill lands during the work, not while loading modules.
+    const onReady = (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        p.stdout.off('data', onReady);
+        arm();
+      }
+    };
+    p.stdout.on('data', onReady);
+    p.on('error', reject);
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`child failed (${code}): ${err}`));
+      else resolve({ lines: out.split('\n').filter(Boolean), killed: signal === 'SIGKILL' });
+    });
+  });
+}
+
+describe('crash safety (SIGKILL at random moments)', () => {
+  it('settlement: integrity holds, no applied receipt is lost and none is applied twice (30 trials)', async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'node');
+    const setup = await openLedger({ dataDir });
+    setup.settlement.fund('buyer', 1_000_000n);
+    setup.settlement.setMode('real');
+    setup.close();
+    const receipts = Array.from({ length: 1500 }, (_, i) => receipt(`job-${i}`, BigInt(1 + (i % 9))));
+    const file = join(dir, 'receipts.jsonl');
+    writeFileSync(file, receipts.map((r) => JSON.stringify(receiptToJson(r))).join('\n'));
+
+    const reported = new Set<string>();
+    let kills = 0;
+    for (let trial = 0; trial < 30; trial++) {
+      const { lines, killed } = await runAndKill(['settle', dataDir, file], 400);
+      if (killed) kills++;
+      for (const l of lines) if (l.startsWith('applied ')) reported.add(l.slice(8));
+      const db = Database.open(join(dataDir, 'ledger.db'));
+      expect(db.integrityCheck()).toEqual(['ok']);
+      // Every receipt the child saw committed is still applied.
+      for (const key of reported) expect(db.get<{ status: string }>(sql`SELECT status FROM receipts WHERE idempotency_key = ${key}`)?.status).toBe('applied');
+      // No receipt moved money twice.
+      const twice = db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM (SELECT event_id FROM postings WHERE kind = 'transfer' GROUP BY event_id HAVING count(*) != 2)`);
+      expect(twice?.n).toBe(0n);
+      const applied = db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM receipts WHERE status = 'applied'`)?.n ?? 0n;
+      const events = db.get<{ n: bigint }>(sql`SELECT count(DISTINCT event_id) AS n FROM postings WHERE kind = 'transfer'`)?.n ?? 0n;
+      expect(events).toBe(applied);
+      const counter = db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'settle_applied_total'`)?.value ?? 0n;
+      expect(counter).toBe(applied);
+      db.close();
+    }
+    expect(kills).toBeGreaterThan(20);
+    const check = await openLedger({ dataDir });
+    expect(check.settlement.checkLedger().ok).toBe(true);
+    check.close();
+  });
+
+  it('courier: acknowledgements and rewards land together; after the kills every receipt is accepted exactly once (25 trials)', async () => {
+    const dir = tempDir();
+    const dataDir = join(dir, 'node');
+    mkdirSync(join(dir, 'in'));
+    const setup = await openLedger({ dataDir });
+    for (let i = 0; i < 150; i++) {
+      const p = join(dir, 'in', `b${i}`);
+      writeFileSync(p, pseudoRandomBytes(64 + i, i + 1));
+      setup.courier.send(p, 'carrier');
+    }
+    const nodeId = setup.identity.nodeId;
+    setup.close();
+    const market = await new CourierMarket({ reward: 5n, delayMs: 3, dropRate: 0.1, seed: 3 }).start();
+    try {
+      let kills = 0;
+      for (let trial = 0; trial < 25; trial++) {
+        const { killed } = await runAndKill(['courier', dataDir, market.url], 150);
+        if (killed) kills++;
+        const db = Database.open(join(dataDir, 'ledger.db'));
+        expect(db.integrityCheck()).toEqual(['ok']);
+        const acked = db.all<{ id: string }>(sql`SELECT id FROM courier_receipts WHERE acknowledged = 1`).map((r) => r.id);
+        for (const id of acked) expect(market.accepted.has(id), `acknowledged ${id} was never accepted by the market`).toBe(true);
+        const credited = db.get<{ n: bigint; s: bigint | null }>(sql`SELECT count(*) AS n, sum(amount) AS s FROM postings WHERE account = ${nodeId}`);
+        expect(credited?.n).toBe(BigInt(acked.length));
+        expect(credited?.s ?? 0n).toBe(5n * BigInt(acked.length));
+        db.close();
+      }
+      expect(kills).toBeGreaterThan(10);
+      // Finish the queue: everything arrives exactly once.
+      // Leases held by killed flushers expire after 300 ms; then the rest can be sent.
+      await new Promise((r) => setTimeout(r, 350));
+      const ctx = await openLedger({ dataDir, courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 50 } });
+      const s = await ctx.courier.flush(market.url);
+      expect(s.error).toBeUndefined();
+      expect(ctx.courier.countPending()).toBe(0);
+      expect(market.accepted.size).toBe(150);
+      expect([...market.acceptCount.values()].every((n) => n === 1)).toBe(true);
+      expect(ctx.settlement.status().balances.find((b) => b.account === nodeId)?.balance).toBe('750');
+      ctx.close();
+    } finally {
+      await market.close();
+    }
+  });
+});
