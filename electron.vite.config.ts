@@ -11,6 +11,8 @@ export default defineConfig({
           index: resolve('src/main/electron/main.ts'),
           // Worker threads load this file by path, so it is its own entry next to index.js.
           'hash-worker': resolve('src/main/services/hash-worker.ts'),
+          // The headless GPU host (Dawn) runs in a worker thread loaded by path, like the hash worker.
+          'dawn-worker': resolve('src/main/gpu/dawn-worker.ts'),
         },
         output: { entryFileNames: '[name].js' },
       },
@@ -22,7 +24,7 @@ export default defineConfig({
       externalizeDeps: false,
       outDir: 'out/preload',
       rollupOptions: {
-        input: { index: resolve('src/preload/index.ts') },
+        input: { index: resolve('src/preload/index.ts'), compute: resolve('src/preload/compute.ts') },
         // Sandboxed preload scripts must be CommonJS.
         output: { format: 'cjs', entryFileNames: '[name].cjs' },
       },
@@ -34,7 +36,7 @@ export default defineConfig({
     build: {
       outDir: 'out/renderer',
       rollupOptions: {
-        input: { index: resolve('src/renderer/index.html') },
+        input: { index: resolve('src/renderer/index.html'), compute: resolve('src/renderer/compute/index.html') },
       },
     },
   },

@@ -37,4 +37,15 @@ export default tseslint.config(
     files: ['src/renderer/**/*.ts', 'src/renderer/**/*.tsx'],
     languageOptions: { globals: { ...globals.browser } },
   },
+  {
+    // The GPU kernel and compute protocol run in two hosts (the compute page and the Dawn
+    // worker in Node): WebGPU, core and zod only, nothing from either host.
+    files: ['src/shared/compute/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: "Only src/main/electron and src/preload may import 'electron'." }],
+        patterns: [{ regex: '^node:|^(fs|path|os|worker_threads|electron|react|react-dom|webgpu)$', message: 'Compute code is shared by the compute page and the Dawn worker: WebGPU, core and zod only.' }],
+      }],
+    },
+  },
 );

@@ -2,7 +2,7 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { tessera: 'src/cli/bin.ts', 'hash-worker': 'src/main/services/hash-worker.ts' },
+  entryPoints: { tessera: 'src/cli/bin.ts', 'hash-worker': 'src/main/services/hash-worker.ts', 'dawn-worker': 'src/main/gpu/dawn-worker.ts' },
   outdir: 'out/cli',
   bundle: true,
   platform: 'node',

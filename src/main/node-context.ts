@@ -1,5 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Blake3Hasher } from '../core/hash/hasher.js';
+import { loadConfig } from './config/load-config.js';
+import type { NodeConfig } from './config/schema.js';
 import { dataDirPaths, ensureDataDir, type DataDir } from './data-dir.js';
 import { Database } from './db/database.js';
 import { loadBlake3 } from './hash/node-hasher.js';
@@ -11,6 +13,7 @@ import { SettlementService } from './services/settlement-service.js';
 
 export interface LedgerContext {
   dataDir: DataDir;
+  config: NodeConfig;
   db: Database;
   blake3: Blake3Hasher;
   identity: NodeIdentity;
@@ -37,7 +40,17 @@ export interface OpenLedgerOptions {
 export async function openLedger(options: OpenLedgerOptions = {}): Promise<LedgerContext> {
   const dataDir = ensureDataDir(dataDirPaths(options.dataDir));
   const logger = options.logger ?? silentLogger;
+  const config = await loadConfig(dataDir.root);
   const blake3 = await loadBlake3(logger);
+  const courierOptions: CourierOptions = {
+    maxBundleBytes: config.courier_max_bundle_bytes,
+    batchSize: config.courier_batch_size,
+    backoffBaseMs: config.courier_backoff_base_ms,
+    backoffCapMs: config.courier_backoff_cap_ms,
+    maxAttempts: config.courier_max_attempts,
+    requestTimeoutMs: config.courier_request_timeout_ms,
+    ...options.courier,
+  };
   const db = Database.open(dataDir.dbPath);
   try {
     const identity = NodeIdentity.loadOrCreate(dataDir.root);
@@ -50,12 +63,12 @@ export async function openLedger(options: OpenLedgerOptions = {}): Promise<Ledge
       registry,
       bundlesDir: dataDir.bundlesDir,
       logger,
-      ...(options.courier ? { options: options.courier } : {}),
+      options: courierOptions,
       ...(options.now ? { now: options.now } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     if (options.verifyReceipts ?? true) settlement.verifyStoredReceipts();
-    return { dataDir, db, blake3, identity, registry, settlement, courier, close: () => db.close() };
+    return { dataDir, config, db, blake3, identity, registry, settlement, courier, close: () => db.close() };
   } catch (err) {
     db.close();
     throw err;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Channel } from './channels.js';
+import { GpuAdapterInfoSchema } from './compute/protocol.js';
 
 export { CHANNELS, type Channel } from './channels.js';
 
@@ -11,12 +12,20 @@ export const AppInfoSchema = z.object({
 });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 
+/** The node's GPU as the UI shows it and a provider announces it (see core/workloads/gpu-adapter.ts). */
+export const GpuCapabilitiesSchema = z.object({
+  hardware_gpu: z.boolean(),
+  adapter: GpuAdapterInfoSchema.extend({ software: z.boolean() }).nullable(),
+});
+export type GpuCapabilitiesInfo = z.infer<typeof GpuCapabilitiesSchema>;
+
 /**
  * The app contract: every channel a renderer may call, with its argument schema and result
  * type. Main-process handlers, the preload bridge and the renderer client all derive from it.
  */
 export const contract = {
   'app:info': { args: z.tuple([]), result: AppInfoSchema },
+  'gpu:capabilities': { args: z.tuple([]), result: GpuCapabilitiesSchema },
 } as const satisfies Record<Channel, { args: z.ZodType; result: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -62,11 +62,13 @@ describe('tessera run-workload', () => {
 
   it('prints the SliceProof with --json for each workload', () => {
     const slice = join(root, 'examples/workloads/inference.slice');
-    for (const workload of ['transcode', 'inference', 'gpuhash']) {
-      const r = tessera(['run-workload', slice, '--workload', workload, '--json']);
-      expect(r.code).toBe(0);
+    for (const [workload, backend] of [['transcode', 'cpu'], ['inference', 'cpu'], ['gpuhash', 'cpu'], ['gpuhash', 'gpu']] as const) {
+      const r = tessera(['run-workload', slice, '--workload', workload, '--json', '--gpu', backend === 'gpu' ? 'auto' : 'off']);
+      expect(r.code, r.stderr).toBe(0);
       const proof = JSON.parse(r.stdout) as Record<string, unknown>;
-      expect(proof).toMatchObject({ slice_id: 'inference.slice', workload, bytes: 65536, backend: 'cpu' });
+      // Where no adapter exists at all, GpuHash falls back to the CPU with the same proof.
+      expect(proof).toMatchObject({ slice_id: 'inference.slice', workload, bytes: 65536 });
+      expect(proof.backend === backend || (workload === 'gpuhash' && proof.backend === 'cpu')).toBe(true);
       expect(proof.proof_hash).toBe(execFileSync('b3sum', ['--no-names', slice], { encoding: 'utf8' }).trim());
     }
     const syn = tessera(['run-workload', slice, '--workload', 'synthetic', '--matrix-size', '32', '--block-hash', 'ab'.repeat(32), '--worker', 'w1', '--json']);

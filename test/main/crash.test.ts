@@ -3,14 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { receiptToJson } from '../../src/core/ledger/receipt.js';
 import { Database } from '../../src/main/db/database.js';
 import { sql } from '../../src/main/db/sql.js';
 import { openLedger } from '../../src/main/node-context.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { root } from '../cli/run.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
-import { receipt } from './ledger-fixtures.js';
 
 const child = join(root, 'node_modules/.cache/tessera-test/ledger-child.mjs');
 
@@ -55,21 +53,19 @@ function runAndKill(args: string[], maxDelayMs: number): Promise<{ lines: string
 }
 
 describe('crash safety (SIGKILL at random moments)', () => {
-  it('settlement: integrity holds, no applied receipt is lost and none is applied twice (30 trials)', async () => {
+  it('settlement: integrity holds, no applied receipt is lost and none is applied twice (30 trials)', { timeout: 240_000 }, async () => {
     const dir = tempDir();
     const dataDir = join(dir, 'node');
     const setup = await openLedger({ dataDir });
     setup.settlement.fund('buyer', 1_000_000n);
     setup.settlement.setMode('real');
     setup.close();
-    const receipts = Array.from({ length: 1500 }, (_, i) => receipt(`job-${i}`, BigInt(1 + (i % 9))));
-    const file = join(dir, 'receipts.jsonl');
-    writeFileSync(file, receipts.map((r) => JSON.stringify(receiptToJson(r))).join('\n'));
 
     const reported = new Set<string>();
     let kills = 0;
     for (let trial = 0; trial < 30; trial++) {
-      const { lines, killed } = await runAndKill(['settle', dataDir, file], 400);
+      // Each child starts 50 jobs further on, so it meets receipts applied before (duplicates) and fresh ones.
+      const { lines, killed } = await runAndKill(['settle', dataDir, String(trial * 50)], 300);
       if (killed) kills++;
       for (const l of lines) if (l.startsWith('applied ')) reported.add(l.slice(8));
       const db = Database.open(join(dataDir, 'ledger.db'));
@@ -86,18 +82,19 @@ describe('crash safety (SIGKILL at random moments)', () => {
       expect(counter).toBe(applied);
       db.close();
     }
-    expect(kills).toBeGreaterThan(20);
+    expect(kills).toBe(30); // the child never stops by itself: every trial ended in a SIGKILL
+    expect(reported.size).toBeGreaterThan(100);
     const check = await openLedger({ dataDir });
     expect(check.settlement.checkLedger().ok).toBe(true);
     check.close();
   });
 
-  it('courier: acknowledgements and rewards land together; after the kills every receipt is accepted exactly once (25 trials)', async () => {
+  it('courier: acknowledgements and rewards land together; after the kills every receipt is accepted exactly once (25 trials)', { timeout: 240_000 }, async () => {
     const dir = tempDir();
     const dataDir = join(dir, 'node');
     mkdirSync(join(dir, 'in'));
     const setup = await openLedger({ dataDir });
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 300; i++) {
       const p = join(dir, 'in', `b${i}`);
       writeFileSync(p, pseudoRandomBytes(64 + i, i + 1));
       setup.courier.send(p, 'carrier');
@@ -119,7 +116,7 @@ describe('crash safety (SIGKILL at random moments)', () => {
         expect(credited?.s ?? 0n).toBe(5n * BigInt(acked.length));
         db.close();
       }
-      expect(kills).toBeGreaterThan(10);
+      expect(kills).toBeGreaterThan(5);
       // Finish the queue: everything arrives exactly once.
       // Leases held by killed flushers expire after 300 ms; then the rest can be sent.
       await new Promise((r) => setTimeout(r, 350));
@@ -127,9 +124,9 @@ describe('crash safety (SIGKILL at random moments)', () => {
       const s = await ctx.courier.flush(market.url);
       expect(s.error).toBeUndefined();
       expect(ctx.courier.countPending()).toBe(0);
-      expect(market.accepted.size).toBe(150);
+      expect(market.accepted.size).toBe(300);
       expect([...market.acceptCount.values()].every((n) => n === 1)).toBe(true);
-      expect(ctx.settlement.status().balances.find((b) => b.account === nodeId)?.balance).toBe('750');
+      expect(ctx.settlement.status().balances.find((b) => b.account === nodeId)?.balance).toBe('1500');
       ctx.close();
     } finally {
       await market.close();

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { formatBytes } from '../../core/units.js';
-import { DEFAULT_MARKET_URL } from '../../shared/defaults.js';
 import { createLogger, silentLogger } from '../../main/log.js';
 import { openLedger } from '../../main/node-context.js';
 import { CliError, parsePositiveInt } from '../errors.js';
@@ -52,7 +51,7 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
       }
       return 0;
     }
-    const market = values.market ?? process.env.TESSERA_MARKET_URL ?? DEFAULT_MARKET_URL;
+    const market = values.market ?? process.env.TESSERA_MARKET_URL ?? ctx.config.market_url;
     const bar = progress(io, 'flushing');
     const s = await ctx.courier.flush(market, (p) => bar.update(`${p.done}/${p.total} receipts`));
     bar.done();

@@ -8,7 +8,7 @@ import type { CliIo } from '../io.js';
 
 export const runWorkloadUsage =
   'tessera run-workload <file.slice> [--workload transcode|inference|gpuhash|synthetic] [--json]\n' +
-  '       [--slice-id ID] [--gpu-required] [--threads N]\n' +
+  '       [--slice-id ID] [--gpu-required] [--gpu auto|off] [--threads N]\n' +
   '       synthetic only: [--block-hash HEX] [--worker ADDRESS] [--matrix-size N]';
 
 /** `tessera run-workload`: runs one workload on a slice file and prints its proof. */
@@ -20,6 +20,7 @@ export async function runWorkloadCommand(argv: string[], io: CliIo): Promise<num
       json: { type: 'boolean' },
       'slice-id': { type: 'string' },
       'gpu-required': { type: 'boolean' },
+      gpu: { type: 'string' },
       threads: { type: 'string' },
       'block-hash': { type: 'string' },
       worker: { type: 'string' },
@@ -42,7 +43,11 @@ export async function runWorkloadCommand(argv: string[], io: CliIo): Promise<num
     throw new CliError('--block-hash, --worker and --matrix-size apply only to --workload synthetic');
   }
 
-  const runner = new WorkloadRunner({ threads });
+  const gpuMode = values.gpu ?? 'auto';
+  if (gpuMode !== 'auto' && gpuMode !== 'off') throw new CliError(`--gpu must be auto or off, got "${gpuMode}"`);
+  // Only GpuHash (or a job that demands a GPU) is worth starting a GPU host for.
+  const gpu = gpuMode === 'auto' && (workload === 'gpuhash' || values['gpu-required']) ? await startGpu() : undefined;
+  const runner = new WorkloadRunner({ threads, ...(gpu ? { gpu } : {}) });
   try {
     const sliceId = values['slice-id'] ?? basename(path);
     let job: SliceJob = { slice_id: sliceId, workload, gpu_required: values['gpu-required'] ?? false, source: { kind: 'file', path } };
@@ -61,7 +66,20 @@ export async function runWorkloadCommand(argv: string[], io: CliIo): Promise<num
     return 0;
   } finally {
     await runner.close();
+    await gpu?.close();
   }
+}
+
+/** Starts GPU hashing on Dawn; resolves undefined (CPU only) when no adapter is available. */
+async function startGpu() {
+  const { GpuHashService } = await import('../../main/gpu/gpu-hash-service.js');
+  const { openDawnChannel } = await import('../../main/gpu/dawn-host.js');
+  const { createMetricsRegistry } = await import('../../main/metrics.js');
+  const service = new GpuHashService({ openHost: () => openDawnChannel(), registry: createMetricsRegistry() });
+  await service.start();
+  if (service.ready) return service;
+  await service.close();
+  return undefined;
 }
 
 function parseWorkloadFlag(value: string) {

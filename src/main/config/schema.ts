@@ -1,5 +1,6 @@
 import { isAbsolute, normalize, sep, win32 } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MARKET_URL } from '../../shared/defaults.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
 import { DEFAULT_PRICE_BOARD_WINDOW, MAX_PRICE_BOARD_WINDOW } from '../../core/pricing/price-board.js';
 
@@ -100,6 +101,54 @@ export const CONFIG_SCHEMA = {
     default: 1_000,
     allowed: 'an integer from 0 to 1000000',
     doc: 'deferred industrial jobs held at most',
+  }),
+  market_url: key({
+    schema: z.string().refine((u) => {
+      try {
+        return ['http:', 'https:'].includes(new URL(u).protocol);
+      } catch {
+        return false;
+      }
+    }),
+    default: DEFAULT_MARKET_URL,
+    allowed: 'an http(s) URL such as "http://127.0.0.1:7070"',
+    doc: 'the market this node talks to (courier flushes go to {market_url}/courier/receipts)',
+  }),
+  courier_max_bundle_bytes: key({
+    schema: intIn(1, 1 << 30),
+    default: 16 << 20,
+    allowed: 'a size in bytes from 1 to 1073741824',
+    doc: 'largest bundle `courier send` accepts',
+  }),
+  courier_batch_size: key({
+    schema: intIn(1, 1000),
+    default: 100,
+    allowed: 'an integer from 1 to 1000',
+    doc: 'courier receipts forwarded per request',
+  }),
+  courier_backoff_base_ms: key({
+    schema: intIn(1, 600_000),
+    default: 250,
+    allowed: 'a whole number of milliseconds from 1 to 600000',
+    doc: 'first retry delay of a courier flush (doubles each attempt, full jitter)',
+  }),
+  courier_backoff_cap_ms: key({
+    schema: intIn(1, 3_600_000),
+    default: 30_000,
+    allowed: 'a whole number of milliseconds from 1 to 3600000',
+    doc: 'longest retry delay of a courier flush',
+  }),
+  courier_max_attempts: key({
+    schema: intIn(1, 100),
+    default: 6,
+    allowed: 'an integer from 1 to 100',
+    doc: 'attempts per batch before a flush gives up (receipts stay pending)',
+  }),
+  courier_request_timeout_ms: key({
+    schema: intIn(100, 600_000),
+    default: 30_000,
+    allowed: 'a whole number of milliseconds from 100 to 600000',
+    doc: 'timeout of one courier flush request',
   }),
 } as const;
 

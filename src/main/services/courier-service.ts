@@ -309,9 +309,9 @@ function describeNetworkError(err: unknown): string {
   if (err instanceof Error) {
     if (err.name === 'TimeoutError') return 'request timed out';
     // fetch reports "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is on its cause.
-    const cause = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
-    const code = cause?.code ?? cause?.errors?.find((e) => e.code)?.code;
-    return code ? `${err.message} (${code})` : err.message;
+    const cause = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+    const why = cause?.code ?? cause?.errors?.find((e) => e.code)?.code ?? cause?.message;
+    return why ? `${err.message} (${why})` : err.message;
   }
   return String(err);
 }

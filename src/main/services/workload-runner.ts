@@ -1,18 +1,46 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import {
+  buildCalibration,
+  CALIBRATION_SIZES,
+  chooseHashBackend,
+  GPU_MIN_SPEEDUP,
+  type CalibrationSample,
+  type GpuCalibration,
+} from '../../core/workloads/gpu-dispatch.js';
 import type { SliceIdentity } from '../../core/workloads/proof-cache.js';
 import { ProofCache } from '../../core/workloads/proof-cache.js';
 import { validateSyntheticParams } from '../../core/workloads/synthetic.js';
 import { WorkloadError, type ProofBackend, type SliceJob, type SliceProof } from '../../core/workloads/workload.js';
+import { silentLogger, type Logger } from '../log.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashResult } from './hash-protocol.js';
 import { HashWorkerPool } from './worker-pool.js';
 
-/** A GPU BLAKE3 host (hidden renderer or Dawn); absent until a GPU host is attached. */
+/** A GPU BLAKE3 host (hidden renderer or Dawn, see src/main/gpu); absent until a GPU host is attached. */
 export interface GpuHashPort {
   /** True only for a hardware adapter; software adapters (llvmpipe, SwiftShader) say false. */
   readonly hardware: boolean;
+  /** False while no device can take work (starting, lost, re-initialising); absent means always ready. */
+  readonly ready?: boolean;
+  /**
+   * BLAKE3 of `data` as hex. Rejects when the GPU cannot give a trusted digest (device lost,
+   * timeout, kernel error); the runner then hashes the slice on the CPU. Must not detach `data`.
+   */
   hashBytes(data: Uint8Array): Promise<string>;
 }
+
+/** Options of the start-up GPU calibration. */
+export interface GpuCalibrationOptions {
+  /** Slice sizes to measure (default 64 KiB, 1 MiB, 8 MiB). */
+  sizes?: readonly number[];
+  /** Speed-up over the CPU pool the GPU must show at a size (default 1.2). */
+  minSpeedup?: number;
+  /** Timed repetitions per size and backend, after one warm-up (default 3). */
+  repetitions?: number;
+}
+
+/** Largest slice file read into memory for the GPU; bigger files stream through the CPU pool. */
+const MAX_GPU_FILE_BYTES = 1 << 30;
 
 export interface WorkloadRunnerOptions {
   /** Worker threads in the CPU pool (default: one per core). */
@@ -21,22 +49,68 @@ export interface WorkloadRunnerOptions {
   cacheBytes?: number;
   gpu?: GpuHashPort;
   now?: () => number;
+  logger?: Logger;
 }
 
 /**
  * Runs workloads on job slices and returns proofs. Dispatches on the workload: BLAKE3 of the
- * slice bytes (Transcode, Inference, GpuHash — GPU when attached, else the CPU pool with
- * identical output) or the Synthetic matrix product. Proofs are cached per slice id.
+ * slice bytes (GpuHash on the GPU when one is ready; Transcode and Inference on the GPU only at
+ * sizes where the start-up calibration measured it ≥ 1.2× the CPU pool; else the CPU pool,
+ * with identical output) or the Synthetic matrix product. A GPU failure falls back to the CPU
+ * for that job. Proofs are cached per slice id.
  */
 export class WorkloadRunner {
   private readonly pool: HashWorkerPool;
   private readonly cache: ProofCache;
   private readonly now: () => number;
+  private readonly logger: Logger;
+  private calibration: GpuCalibration | undefined;
 
   constructor(private readonly options: WorkloadRunnerOptions = {}) {
     this.pool = new HashWorkerPool(options.threads);
     this.cache = new ProofCache(options.cacheBytes ?? 1 << 20);
     this.now = options.now ?? (() => performance.now());
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The start-up GPU calibration, once `calibrateGpu` has run. */
+  get gpuCalibration(): GpuCalibration | undefined {
+    return this.calibration;
+  }
+
+  /**
+   * Start-up calibration: measures GPU and CPU-pool BLAKE3 throughput over a small size sweep
+   * and decides at which sizes Transcode/Inference use the GPU (only where it is ≥ `minSpeedup`×
+   * the pool, which hashes `threads` slices at once). Without a ready GPU nothing moves to it.
+   */
+  async calibrateGpu(options: GpuCalibrationOptions = {}): Promise<GpuCalibration> {
+    const gpu = this.options.gpu;
+    const minSpeedup = options.minSpeedup ?? GPU_MIN_SPEEDUP;
+    const reps = options.repetitions ?? 3;
+    const samples: CalibrationSample[] = [];
+    for (const bytes of options.sizes ?? CALIBRATION_SIZES) {
+      const data = calibrationBytes(bytes);
+      let gpuBytesPerSecond = 0;
+      if (gpu && gpu.ready !== false) {
+        try {
+          gpuBytesPerSecond = await this.throughput(reps, bytes, () => gpu.hashBytes(data));
+        } catch (err) {
+          this.logger.warn('GPU calibration failed; Transcode/Inference stay on the CPU at this size', { bytes, error: String(err) });
+        }
+      }
+      // The pool hashes one slice per worker at once and takes ownership of each buffer, as
+      // it does for real jobs; the copies are made before the clock starts.
+      const batch = this.pool.size;
+      const copies = Array.from({ length: (reps + 1) * batch }, () => data.slice());
+      const cpuBytesPerSecond =
+        (await this.throughput(reps, bytes, () => Promise.all(copies.splice(0, batch).map((c) => this.pool.hashBytes(c))))) * batch;
+      samples.push({ bytes, gpuBytesPerSecond, cpuBytesPerSecond });
+    }
+    this.calibration = buildCalibration(samples, minSpeedup);
+    this.logger.info('GPU calibration', {
+      points: this.calibration.points.map((p) => ({ bytes: p.bytes, speedup: Math.round(p.speedup * 100) / 100, gpu: p.gpu })),
+    });
+    return this.calibration;
   }
 
   /** Number of CPU worker threads. */
@@ -55,7 +129,7 @@ export class WorkloadRunner {
     if (hit) return hit;
 
     const started = this.now();
-    const { result, backend } = await this.execute(job);
+    const { result, backend } = await this.execute(job, identity.length);
     const proof: SliceProof = {
       slice_id: job.slice_id,
       workload: job.workload,
@@ -96,18 +170,48 @@ export class WorkloadRunner {
     }
   }
 
-  private async execute(job: SliceJob): Promise<{ result: HashResult; backend: ProofBackend }> {
+  private async execute(job: SliceJob, size: number): Promise<{ result: HashResult; backend: ProofBackend }> {
     if (job.workload === 'synthetic') {
       return { result: await this.pool.synthetic(job.synthetic as NonNullable<SliceJob['synthetic']>), backend: 'cpu' };
     }
     const src = job.source as NonNullable<SliceJob['source']>;
     const gpu = this.options.gpu;
-    if (job.workload === 'gpuhash' && gpu && src.kind === 'bytes') {
-      const bytes = src.data.length;
-      return { result: { digest: await gpu.hashBytes(src.data), bytes, implementation: 'webgpu' }, backend: 'gpu' };
+    if (gpu && chooseHashBackend(job.workload, size, gpu.ready !== false, this.calibration) === 'gpu' && size <= MAX_GPU_FILE_BYTES) {
+      const data = src.kind === 'bytes' ? src.data : await readSlice(src.path);
+      try {
+        return { result: { digest: await gpu.hashBytes(data), bytes: data.length, implementation: 'webgpu' }, backend: 'gpu' };
+      } catch (err) {
+        this.logger.warn('GPU hash failed; hashing the slice on the CPU', { slice_id: job.slice_id, error: String(err) });
+        // The GPU host never detaches `data`, so the CPU hashes exactly the bytes the GPU was given.
+        return { result: await this.pool.hashBytes(data), backend: 'cpu' };
+      }
     }
     const result = src.kind === 'file' ? await this.pool.hashFile(src.path) : await this.pool.hashBytes(src.data);
     return { result, backend: 'cpu' };
+  }
+
+  /** Bytes per second of `op` over `reps` timed runs after one warm-up. */
+  private async throughput(reps: number, bytes: number, op: () => Promise<unknown>): Promise<number> {
+    await op();
+    const started = this.now();
+    for (let i = 0; i < reps; i++) await op();
+    const seconds = Math.max(1e-6, (this.now() - started) / 1000);
+    return (bytes * reps) / seconds;
+  }
+}
+
+/** Deterministic calibration input (content does not affect BLAKE3's speed). */
+function calibrationBytes(len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) out[i] = (i * 31 + 7) & 0xff;
+  return out;
+}
+
+async function readSlice(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new WorkloadError('BAD_SLICE', describeFsError(err, path));
   }
 }
 
