@@ -19,6 +19,16 @@ export const GpuCapabilitiesSchema = z.object({
 });
 export type GpuCapabilitiesInfo = z.infer<typeof GpuCapabilitiesSchema>;
 
+/** Settlement mode and balances (credits as decimal strings: they are 64-bit integers). */
+export const SettlementStatusSchema = z.object({
+  mode: z.enum(['dry_run', 'armed', 'real']),
+  mode_label: z.string(),
+  activate_at: z.number().nullable(),
+  balances: z.array(z.object({ account: z.string(), balance: z.string().regex(/^-?\d+$/) })),
+  receipts: z.object({ recorded: z.number().int(), applied: z.number().int(), archived: z.number().int() }),
+});
+export type SettlementStatusInfo = z.infer<typeof SettlementStatusSchema>;
+
 /**
  * The app contract: every channel a renderer may call, with its argument schema and result
  * type. Main-process handlers, the preload bridge and the renderer client all derive from it.
@@ -26,6 +36,7 @@ export type GpuCapabilitiesInfo = z.infer<typeof GpuCapabilitiesSchema>;
 export const contract = {
   'app:info': { args: z.tuple([]), result: AppInfoSchema },
   'gpu:capabilities': { args: z.tuple([]), result: GpuCapabilitiesSchema },
+  'settlement:status': { args: z.tuple([]), result: SettlementStatusSchema },
 } as const satisfies Record<Channel, { args: z.ZodType; result: z.ZodType }>;
 
 export type Contract = typeof contract;
@@ -41,4 +52,28 @@ export type TesseraApi = {
 export interface ContractError {
   code: string;
   message: string;
+}
+
+/** Handlers for every channel, as the main process (or the headless bridge) implements them. */
+export type ContractHandlers = {
+  [C in Channel]: (...args: ChannelArgs<C>) => ChannelResult<C> | Promise<ChannelResult<C>>;
+};
+
+/**
+ * Validates and runs one contract call: schema-parse the arguments, call the handler,
+ * schema-parse the result. Failures become a ContractError with a stable code.
+ */
+export async function dispatchContractCall(handlers: ContractHandlers, channel: string, args: unknown[]): Promise<{ ok: true; result: unknown } | { ok: false; error: ContractError }> {
+  if (!Object.hasOwn(contract, channel)) return { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `unknown channel "${channel}"` } };
+  const c = channel as Channel;
+  const parsedArgs = contract[c].args.safeParse(args);
+  if (!parsedArgs.success) return { ok: false, error: { code: 'BAD_ARGUMENTS', message: `${c}: ${parsedArgs.error.issues[0]?.message ?? 'invalid arguments'}` } };
+  try {
+    const handler = handlers[c] as (...a: unknown[]) => unknown;
+    const result = await handler(...(parsedArgs.data as unknown[]));
+    return { ok: true, result: contract[c].result.parse(result) };
+  } catch (err) {
+    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'INTERNAL';
+    return { ok: false, error: { code, message: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err) } };
+  }
 }

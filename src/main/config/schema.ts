@@ -114,6 +114,12 @@ export const CONFIG_SCHEMA = {
     allowed: 'an http(s) URL such as "http://127.0.0.1:7070"',
     doc: 'the market this node talks to (courier flushes go to {market_url}/courier/receipts)',
   }),
+  metrics_port: key({
+    schema: intIn(0, 65_535),
+    default: 9464,
+    allowed: 'a TCP port from 1 to 65535, or 0 to serve no metrics',
+    doc: 'while the node runs, Prometheus metrics are served at http://127.0.0.1:PORT/metrics',
+  }),
   courier_max_bundle_bytes: key({
     schema: intIn(1, 1 << 30),
     default: 16 << 20,

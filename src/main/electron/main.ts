@@ -1,17 +1,15 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { contract, type AppInfo } from '../../shared/contract.js';
-import { GpuHashService } from '../gpu/gpu-hash-service.js';
+import { app, BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
+import { CHANNELS, dispatchContractCall, type ContractHandlers } from '../../shared/contract.js';
 import { createLogger } from '../log.js';
-import { createMetricsRegistry } from '../metrics.js';
+import { startNode, type RunningNode } from '../node.js';
 import { openGpuWindowChannel } from './gpu-window.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const logger = createLogger();
-const metrics = createMetricsRegistry();
 let mainWindow: BrowserWindow | undefined;
-let gpu: GpuHashService | undefined;
+let node: RunningNode | undefined;
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -39,39 +37,52 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
-/** Only our own window's frames may call. */
-function checkSender(event: IpcMainInvokeEvent): void {
-  const url = event.senderFrame?.url ?? '';
-  if (!url.startsWith('file://') && !(process.env.ELECTRON_RENDERER_URL && url.startsWith(process.env.ELECTRON_RENDERER_URL))) {
-    throw new Error('unexpected sender');
+/** Only the main window's own top frame may call the contract. */
+function fromMainWindow(event: IpcMainInvokeEvent): boolean {
+  return mainWindow !== undefined && event.sender === mainWindow.webContents && event.senderFrame === mainWindow.webContents.mainFrame;
+}
+
+function registerIpc(handlers: ContractHandlers): void {
+  for (const channel of CHANNELS) {
+    ipcMain.handle(channel, async (event, ...args: unknown[]) => {
+      if (!fromMainWindow(event)) throw new Error('UNTRUSTED_SENDER: calls are accepted only from the Tessera window');
+      const res = await dispatchContractCall(handlers, channel, args);
+      if (!res.ok) throw new Error(`${res.error.code}: ${res.error.message}`);
+      return res.result;
+    });
   }
 }
 
-function registerIpc(): void {
-  ipcMain.handle('app:info', (event) => {
-    checkSender(event);
-    const info: AppInfo = { name: app.getName(), version: app.getVersion(), platform: process.platform };
-    return contract['app:info'].result.parse(info);
+void app.whenReady().then(async () => {
+  let started: RunningNode;
+  try {
+    // The desktop app keeps its node data (ledger, courier bundles, config.toml) in userData;
+    // GPU hashing runs in the hidden compute window.
+    started = await startNode({ dataDir: app.getPath('userData'), logger, openGpuHost: openGpuWindowChannel });
+  } catch (err) {
+    dialog.showErrorBox('Tessera cannot start', err instanceof Error ? err.message : String(err));
+    app.exit(2);
+    return;
+  }
+  node = started;
+  registerIpc({
+    'app:info': () => ({ name: app.getName(), version: app.getVersion(), platform: process.platform }),
+    'gpu:capabilities': () => started.gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
+    'settlement:status': () => started.ledger.settlement.status(),
   });
-  ipcMain.handle('gpu:capabilities', (event) => {
-    checkSender(event);
-    return contract['gpu:capabilities'].result.parse(gpu?.capabilities() ?? { hardware_gpu: false, adapter: null });
-  });
-}
-
-void app.whenReady().then(() => {
-  registerIpc();
   createWindow();
-  // GPU hashing in the hidden compute window; the CPU takes every job until (and unless) it is ready.
-  gpu = new GpuHashService({ openHost: openGpuWindowChannel, registry: metrics, logger });
-  void gpu.start();
   app.on('activate', () => {
     if (!mainWindow) createWindow();
   });
 });
 
-app.on('before-quit', () => {
-  void gpu?.close();
+// Save the price board and close the ledger before the process ends.
+app.on('will-quit', (event) => {
+  if (!node) return;
+  event.preventDefault();
+  const closing = node;
+  node = undefined;
+  void closing.close().finally(() => app.quit());
 });
 
 app.on('window-all-closed', () => {

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDawnChannel } from '../../src/main/gpu/dawn-host.js';
+import { createLogger } from '../../src/main/log.js';
+import { startNode } from '../../src/main/node.js';
+import { pseudoRandomBytes, tempDir } from '../helpers.js';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('startNode (the services the desktop app and headless mode run)', () => {
+  it('runs workloads, serves metrics, and saves then reloads the price board', async () => {
+    const dir = tempDir();
+    const logs: string[] = [];
+    const logger = createLogger((l) => logs.push(l));
+    const port = await freePort();
+    const node = await startNode({ dataDir: join(dir, 'node'), logger, openGpuHost: () => openDawnChannel(), threads: 2, metricsPort: port });
+    try {
+      const slice = join(dir, 'a.slice');
+      writeFileSync(slice, pseudoRandomBytes(300_000, 5));
+      const proof = await node.runner.run({ slice_id: 'a', workload: 'transcode', source: { kind: 'file', path: slice } });
+      expect(proof.proof_hash).toBe(execFileSync('b3sum', ['--no-names', slice], { encoding: 'utf8' }).trim());
+      await node.gpu?.start();
+      const gpuProof = await node.runner.run({ slice_id: 'g', workload: 'gpuhash', source: { kind: 'bytes', data: pseudoRandomBytes(5000, 9) } });
+      expect(gpuProof.proof_hash).toBe(execFileSync('b3sum', ['--no-names'], { input: Buffer.from(pseudoRandomBytes(5000, 9)), encoding: 'utf8' }).trim());
+
+      node.priceBoard.record('consumer', 120n);
+      node.priceBoard.record('industrial', 450n);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const name of ['settle_applied_total', 'courier_flush_attempt_total', 'price_band_median', 'gpu_device_lost_total', 'admission_mode']) expect(text).toContain(name);
+      expect(node.ledger.settlement.status().mode).toBe('dry_run');
+    } finally {
+      await node.close();
+      await node.close(); // twice is harmless
+    }
+    expect(existsSync(join(dir, 'node/state/price_board.v1.bin'))).toBe(true);
+    expect(logs.some((l) => l.startsWith('{"msg":"saved price board"'))).toBe(true);
+
+    const again = await startNode({ dataDir: join(dir, 'node'), logger, metricsPort: 0 });
+    try {
+      expect(again.priceBoard.bands('consumer')?.median).toBe(120n);
+      expect(logs.some((l) => l.startsWith('{"msg":"loaded price board"'))).toBe(true);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses to start on a bad config.toml and leaves the data as it was', async () => {
+    const dir = tempDir();
+    const node = await startNode({ dataDir: join(dir, 'node'), metricsPort: 0 });
+    await node.close();
+    writeFileSync(join(dir, 'node/config.toml'), 'price_board_window = "lots"\n');
+    await expect(startNode({ dataDir: join(dir, 'node'), metricsPort: 0 })).rejects.toThrow(/price_board_window must be an integer from 1 to/);
+  });
+});
