@@ -14,7 +14,8 @@ export default defineConfig({
           // The headless GPU host (Dawn) runs in a worker thread loaded by path, like the hash worker.
           'dawn-worker': resolve('src/main/gpu/dawn-worker.ts'),
         },
-        output: { entryFileNames: '[name].js' },
+        // Chunks stay beside the entries: worker threads are found relative to the module that starts them.
+        output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
       },
     },
   },

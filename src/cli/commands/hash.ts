@@ -38,32 +38,57 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   }
 
   const files = inputs.filter((p) => p !== '-');
-  if (inputs.length === 1 && files.length === 1) {
-    // One file: a worker thread would only add start-up time, so hash it right here.
-    const { digest } = await hashOneFile(files[0] as string);
-    io.stdout(`${digest}  ${files[0]}\n`);
-    return 0;
-  }
-  const pool = files.length > 0 ? new HashWorkerPool(Math.min(threads ?? defaultPoolSize(), files.length)) : undefined;
+  const threadCount = Math.min(threads ?? defaultPoolSize(), Math.max(files.length, 1));
+  // The calling thread hashes too, starting at once while the other threads' workers spin
+  // up: N threads = this thread + N − 1 workers, all taking files from one queue.
+  const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
+  const hasher = await loadBlake3();
   const bar = progress(io, 'hashing');
+  const digests = new Map<string, Promise<string>>();
+  const queue = files.map((_, i) => i);
+  const results: (Promise<string> | undefined)[] = [];
   let done = 0;
   let bytes = 0;
+  const finished = (r: { digest: string; bytes: number }) => {
+    done++;
+    bytes += r.bytes;
+    bar.update(`${done}/${files.length} files, ${formatBytes(bytes)}`);
+    return r.digest;
+  };
+  const settle = (i: number, p: Promise<string>) => {
+    results[i] = p;
+    p.catch(() => undefined); // reported in order below
+  };
+  const workerLoop = async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      const p = (pool as HashWorkerPool).hashFile(files[i] as string).then(finished);
+      settle(i, p);
+      await p.catch(() => undefined);
+    }
+  };
+  const mainLoop = async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      let p: Promise<string>;
+      try {
+        p = Promise.resolve(finished(hashFileSync(hasher, files[i] as string)));
+      } catch (err) {
+        p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      settle(i, p);
+      await new Promise((r) => setImmediate(r)); // let worker answers and progress through
+    }
+  };
   try {
-    const pending = inputs.map((path) =>
-      path === '-'
-        ? hashStdin(io.stdin)
-        : (pool as HashWorkerPool).hashFile(path).then((r) => {
-            done++;
-            bytes += r.bytes;
-            bar.update(`${done}/${files.length} files, ${formatBytes(bytes)}`);
-            return r.digest;
-          }),
-    );
-    for (let i = 0; i < inputs.length; i++) {
-      const digest = await (pending[i] as Promise<string>).catch((err: unknown) => {
-        throw new CliError(err instanceof Error ? err.message : String(err));
+    const loops = [mainLoop(), ...Array.from({ length: pool?.size ?? 0 }, workerLoop)];
+    if (inputs.includes('-')) digests.set('-', hashStdin(io.stdin));
+    await Promise.all(loops);
+    let f = 0;
+    for (const path of inputs) {
+      const pending = path === '-' ? (digests.get('-') as Promise<string>) : (results[f++] as Promise<string>);
+      const digest = await pending.catch((err: unknown) => {
+        throw new CliError(err instanceof WorkloadError ? err.message : describeFsError(err, path));
       });
-      io.stdout(`${digest}  ${inputs[i]}\n`);
+      io.stdout(`${digest}  ${path}\n`);
     }
   } finally {
     bar.done();
@@ -76,14 +101,4 @@ async function hashStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const h = (await loadBlake3()).create();
   for await (const chunk of stdin) h.update(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return toHex(h.digest());
-}
-
-async function hashOneFile(path: string): Promise<{ digest: string; bytes: number }> {
-  const hasher = await loadBlake3();
-  try {
-    return hashFileSync(hasher, path);
-  } catch (err) {
-    if (err instanceof WorkloadError) throw new CliError(err.message);
-    throw new CliError(describeFsError(err, path));
-  }
 }

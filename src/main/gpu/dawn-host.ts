@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ComputeRequest } from '../../shared/compute/protocol.js';
+import { startSiblingWorker } from '../worker-entry.js';
 import type { ComputeChannel } from './compute-client.js';
 
 /**
@@ -27,13 +25,7 @@ export interface DawnHostOptions {
  * source through tsx's loader when running from source (tests, benchmarks).
  */
 function startDawnWorker(workerData: DawnWorkerData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./dawn-worker.js', here), { workerData });
-  const source = new URL('./dawn-worker.ts', here).href;
-  const tsxRoot = dirname(createRequire(here).resolve('tsx/package.json'));
-  const tsx = pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return startSiblingWorker(import.meta.url, 'dawn-worker', workerData);
 }
 
 /** How long closing waits for the worker's outstanding GPU work to settle. */

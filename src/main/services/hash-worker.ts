@@ -3,6 +3,7 @@
  * for any file size), transferred byte buffers, and runs the Synthetic workload.
  */
 import { parentPort } from 'node:worker_threads';
+import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
 import { runSynthetic } from '../../core/workloads/synthetic.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
@@ -15,14 +16,19 @@ const port = parentPort;
 if (!port) throw new Error('hash-worker must run in a worker thread');
 
 const hasherReady = loadBlake3();
+let hasher: Blake3Hasher | undefined;
 
 port.on('message', (req: HashRequest) => {
-  void handle(req).then((res) => port.postMessage(res));
+  // Once the hasher is loaded, answer synchronously: no promise hop per slice.
+  if (hasher) port.postMessage(handle(hasher, req));
+  else void hasherReady.then((h) => {
+    hasher = h;
+    port.postMessage(handle(h, req));
+  });
 });
 
-async function handle(req: HashRequest): Promise<HashResponse> {
+function handle(hasher: Blake3Hasher, req: HashRequest): HashResponse {
   try {
-    const hasher = await hasherReady;
     switch (req.op) {
       case 'hash-file': {
         const { digest, bytes } = hashFileSync(hasher, req.path);

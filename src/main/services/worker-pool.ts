@@ -1,13 +1,13 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { WorkloadError, type WorkloadErrorCode } from '../../core/workloads/workload.js';
+import { startSiblingWorker } from '../worker-entry.js';
 import type { HashRequest, HashResponse, HashResult, HashTask } from './hash-protocol.js';
 
 interface Pending {
   req: HashRequest;
+  /** A small in-memory slice (decided before its buffer is transferred away). */
+  small: boolean;
   transfer: ArrayBuffer[];
   resolve: (r: HashResult) => void;
   reject: (e: Error) => void;
@@ -15,21 +15,21 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  busy?: Pending;
+  /** Tasks posted to this worker and not yet answered, by request id. */
+  inFlight: Map<number, Pending>;
 }
 
-/**
- * Starts a hash worker: the compiled sibling `hash-worker.js` in a build, or the TypeScript
- * source through tsx's loader when running from source (tests, `npm run tessera`).
- */
+/** Small in-memory slices are pipelined (several per worker) so a worker never idles on a round trip. */
+const PIPELINE_DEPTH = 4;
+const SMALL_TASK_BYTES = 4 << 20;
+
+function isSmall(p: Pending): boolean {
+  return p.small;
+}
+
+/** Starts a hash worker thread (hash-worker.js beside this module in a build). */
 export function startHashWorker(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./hash-worker.js', here));
-  const source = new URL('./hash-worker.ts', here).href;
-  const tsxRoot = dirname(createRequire(here).resolve('tsx/package.json'));
-  const tsx = pathToFileURL(join(tsxRoot, 'dist/esm/api/index.mjs')).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source)}); })`;
-  return new Worker(boot, { eval: true });
+  return startSiblingWorker(import.meta.url, 'hash-worker');
 }
 
 /** Consecutive worker deaths without a finished task after which the pool gives up. */
@@ -42,7 +42,7 @@ export function defaultPoolSize(): number {
 
 /**
  * A fixed-size pool of hash worker threads. Tasks queue in FIFO order; a worker that dies
- * fails only its own task and is replaced. Byte buffers are transferred, not copied.
+ * fails only the tasks it held and is replaced. Byte buffers are transferred, not copied.
  */
 export class HashWorkerPool {
   private readonly slots: Slot[] = [];
@@ -54,7 +54,7 @@ export class HashWorkerPool {
 
   constructor(readonly size: number = defaultPoolSize()) {
     if (!Number.isInteger(size) || size < 1 || size > 256) throw new Error(`worker pool size must be an integer from 1 to 256, got ${size}`);
-    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn() });
+    for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), inFlight: new Map() });
   }
 
   /** Streams a file through BLAKE3 inside a worker. */
@@ -87,8 +87,8 @@ export class HashWorkerPool {
     for (const p of this.queue.splice(0)) p.reject(err);
     await Promise.all(
       this.slots.map(async (s) => {
-        s.busy?.reject(err);
-        s.busy = undefined;
+        for (const p of s.inFlight.values()) p.reject(err);
+        s.inFlight.clear();
         await s.worker.terminate();
       }),
     );
@@ -98,19 +98,30 @@ export class HashWorkerPool {
     if (this.closed) return Promise.reject(new WorkloadError('RUNNER_CLOSED', 'the workload runner was shut down'));
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
-      this.queue.push({ req: { ...task, id: this.nextId++ } as HashRequest, transfer, resolve, reject });
+      const small = task.op === 'hash-bytes' && task.data.byteLength <= SMALL_TASK_BYTES;
+      this.queue.push({ req: { ...task, id: this.nextId++ } as HashRequest, small, transfer, resolve, reject });
       this.pump();
     });
   }
 
+  /**
+   * Hands queued tasks out in FIFO order to the least-loaded worker. A worker takes a second
+   * task only when both are small slices (pipelining); files and Synthetic jobs go one per
+   * worker so a long task never waits behind another while a worker sits idle.
+   */
   private pump(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (slot.busy) continue;
-      const p = this.queue.shift() as Pending;
-      slot.busy = p;
-      slot.worker.ref(); // a busy worker keeps the process alive until its answer arrives
-      slot.worker.postMessage(p.req, p.transfer);
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Pending;
+      let best: Slot | undefined;
+      for (const slot of this.slots) if (!best || slot.inFlight.size < best.inFlight.size) best = slot;
+      if (!best) return;
+      const load = best.inFlight.size;
+      const fits = load === 0 || (load < PIPELINE_DEPTH && isSmall(next) && [...best.inFlight.values()].every(isSmall));
+      if (!fits) return;
+      this.queue.shift();
+      best.inFlight.set(next.req.id, next);
+      best.worker.ref(); // a busy worker keeps the process alive until its answer arrives
+      best.worker.postMessage(next.req, next.transfer);
     }
   }
 
@@ -119,11 +130,11 @@ export class HashWorkerPool {
     worker.unref();
     worker.on('message', (res: HashResponse) => {
       const slot = this.slots.find((s) => s.worker === worker);
-      const p = slot?.busy;
-      if (!slot || !p || p.req.id !== res.id) return;
-      slot.busy = undefined;
+      const p = slot?.inFlight.get(res.id);
+      if (!slot || !p) return;
+      slot.inFlight.delete(res.id);
       this.crashStreak = 0;
-      worker.unref(); // idle workers never hold the process open
+      if (slot.inFlight.size === 0) worker.unref(); // idle workers never hold the process open
       if (res.ok) p.resolve({ digest: res.digest, bytes: res.bytes, implementation: res.implementation });
       else p.reject(new WorkloadError(res.code as WorkloadErrorCode, res.message));
       this.pump();
@@ -134,8 +145,8 @@ export class HashWorkerPool {
       if (idx < 0) return;
       const slot = this.slots[idx] as Slot;
       const err = new Error(`hash worker stopped: ${reason}`);
-      slot.busy?.reject(err);
-      slot.busy = undefined;
+      for (const p of slot.inFlight.values()) p.reject(err);
+      slot.inFlight.clear();
       if (++this.crashStreak >= MAX_CRASH_STREAK * this.size) {
         // Workers die on start-up (e.g. a broken install): fail fast instead of respawning forever.
         this.broken = new Error(`hash workers keep failing to start (${reason}); reinstall Tessera`);
