@@ -58,7 +58,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
 }
 
 /** Errors from services that describe a user-fixable problem in one line. */
-const USER_ERRORS = new Set(['StorageError', 'BundleError', 'ReceiptError', 'ReceiptConflictError', 'ConfigError']);
+const USER_ERRORS = new Set(['StorageError', 'BundleError', 'ReceiptError', 'ReceiptConflictError', 'ConfigError', 'SettlementError', 'LedgerOverflowError']);
 
 /** One line for errors a user can fix; undefined for bugs (which keep their stack). */
 function describeError(err: unknown): string | undefined {

@@ -26,7 +26,7 @@ export const CourierFlushRequestSchema = z.object({
 /** Largest credit amount (signed 64-bit ledger). */
 const MAX_CREDITS = (1n << 63n) - 1n;
 const IntegerString = z
-  .union([z.string().regex(/^\d{1,19}$/), z.number().int().nonnegative()])
+  .union([z.string().regex(/^\d{1,19}$/), z.number().int().nonnegative().refine(Number.isSafeInteger, 'reward numbers above 2^53 must be sent as strings')])
   .transform((v) => BigInt(v))
   .refine((v) => v <= MAX_CREDITS, 'reward is larger than the ledger can hold');
 

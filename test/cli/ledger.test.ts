@@ -43,7 +43,7 @@ describe('settlement_cluster: the same receipts across restarts and concurrent p
     expect(appliedNow[0]! + appliedNow[1]!).toBe(20);
     for (let i = 0; i < 2; i++) {
       const again = tessera(['settlement', 'apply', file, '--data-dir', dd]);
-      expect(again.stdout).toMatch(/^0 applied, 0 recorded \(dry-run\), 20 already known, 0 failed/);
+      expect(again.stdout).toMatch(/^0 applied, 0 recorded \(dry-run\), 20 already known, 0 failed, 0 conflicting/);
     }
     const status = JSON.parse(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout) as { mode: string; balances: { account: string; balance: string }[] };
     expect(status.mode).toBe('real');
@@ -80,6 +80,7 @@ describe('tessera courier and settlement commands', () => {
     const down = tessera(['courier', 'flush', '--market', closed.url, '--max-attempts', '1', '--data-dir', dd]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/unreachable after 1 attempts: fetch failed \(ECONNREFUSED\); receipts stay pending/);
+    expect(tessera(['settlement', 'mode', 'armed', '--delay', '10000000000000000000000', '--data-dir', dd]).stderr).toMatch(/a number from 0 to 315360000/);
 
     const market = await new CourierMarket({ reward: 4n }).start();
     try {
@@ -110,6 +111,16 @@ describe('tessera courier and settlement commands', () => {
     const r = tessera(['courier', 'list', '--data-dir', dd]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/config\.toml: courier_max_attempts must be an integer from 1 to 100 \(got 0\)/);
+  });
+});
+
+describe('first start', () => {
+  it('several processes opening a new data dir at once all succeed (migrations run once)', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dd = join(tempDir(), 'node');
+      const runs = await Promise.all([0, 1, 2].map(() => tesseraAsync(['settlement', 'status', '--data-dir', dd])));
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, ''], [0, '']]);
+    }
   });
 });
 

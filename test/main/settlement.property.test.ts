@@ -10,6 +10,8 @@ type Op =
   | { op: 'fund'; account: string; amount: bigint }
   | { op: 'apply'; index: number }
   | { op: 'mode'; mode: 'dry_run' | 'real' }
+  | { op: 'arm'; delaySeconds: number }
+  | { op: 'advance'; ms: number }
   | { op: 'restart' };
 
 const POOL: Receipt[] = [
@@ -26,12 +28,20 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('apply' as const), index: fc.integer({ min: 0, max: POOL.length - 1 }) }),
   fc.record({ op: fc.constant('apply' as const), index: fc.integer({ min: 0, max: POOL.length - 1 }) }),
   fc.record({ op: fc.constant('mode' as const), mode: fc.constantFrom('dry_run' as const, 'real' as const) }),
+  fc.record({ op: fc.constant('arm' as const), delaySeconds: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2500 }) }),
   fc.constant({ op: 'restart' as const }),
 );
 
 /** The obvious in-memory model of settlement. */
 class Model {
-  mode: 'dry_run' | 'real' = 'dry_run';
+  mode: 'dry_run' | 'real' | 'armed' = 'dry_run';
+  activateAt = 0;
+
+  /** Armed turns Real once its time has come. */
+  promote(now: number) {
+    if (this.mode === 'armed' && now >= this.activateAt) this.mode = 'real';
+  }
   balances = new Map<string, bigint>();
   status = new Map<string, 'recorded' | 'applied' | 'archived'>();
 
@@ -39,7 +49,8 @@ class Model {
     this.balances.set(account, (this.balances.get(account) ?? 0n) + amount);
   }
 
-  apply(r: Receipt): string {
+  apply(r: Receipt, now: number): string {
+    this.promote(now);
     const st = this.status.get(r.idempotency_key);
     if (st && (st !== 'recorded' || this.mode !== 'real')) return 'duplicate';
     if (!st) this.status.set(r.idempotency_key, 'recorded');
@@ -58,7 +69,7 @@ class Model {
 }
 
 describe('settlement against an in-memory model (property)', () => {
-  it('agrees on outcomes, balances, mode and receipt states across duplicates, failures and restarts', () => {
+  it('agrees on outcomes, balances, mode (incl. Armed) and receipt states across duplicates, failures and restarts', () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
         const dir = mkdtempSync(join(tmpdir(), 'tessera-prop-'));
@@ -72,14 +83,21 @@ describe('settlement against an in-memory model (property)', () => {
               model.fund(op.account, op.amount);
             } else if (op.op === 'apply') {
               const r = POOL[op.index] as Receipt;
-              expect(s.service.apply(r).outcome).toBe(model.apply(r));
+              expect(s.service.apply(r).outcome).toBe(model.apply(r, clock.now));
             } else if (op.op === 'mode') {
               s.service.setMode(op.mode);
               model.mode = op.mode;
+            } else if (op.op === 'arm') {
+              s.service.arm(op.delaySeconds);
+              model.mode = 'armed';
+              model.activateAt = clock.now + op.delaySeconds * 1000;
+            } else if (op.op === 'advance') {
+              clock.now += op.ms;
             } else {
               s.close();
               s = openSettlement(dir, clock);
             }
+            model.promote(clock.now);
             const status = s.service.status();
             expect(status.mode).toBe(model.mode);
             const actual = Object.fromEntries(status.balances.filter((b) => b.balance !== '0').map((b) => [b.account, b.balance]));

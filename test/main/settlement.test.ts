@@ -57,7 +57,7 @@ describe('SettlementService', () => {
     const s = openSettlement(tempDir(), { now: 1 });
     const r = receipt('j1', 10n);
     s.service.apply(r);
-    expect(() => s.service.apply({ ...r, issued_at: r.issued_at + 1 })).toThrow(/already stored with different contents/);
+    expect(s.service.apply({ ...r, issued_at: r.issued_at + 1 })).toMatchObject({ outcome: 'conflict', reason: expect.stringMatching(/already stored with different contents/) });
     expect(s.service.status().receipts.recorded).toBe(1);
     s.close();
   });
@@ -109,6 +109,9 @@ describe('SettlementService', () => {
     expect(s.service.verifyStoredReceipts()).toEqual({ checked: 3, corrupt: 2 });
     expect(await metricValue(s.registry, 'receipt_corrupt_total')).toBe(2);
     expect(s.service.apply(receipt('d', 4n)).outcome).toBe('recorded');
+    // Skipped, not repaired or deleted: the damaged rows are still there as they were.
+    expect(s.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM receipts WHERE payload = '{not json'`)?.n).toBe(1n);
+    expect(s.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM receipts`)?.n).toBe(4n);
     s.close();
   });
 
@@ -120,6 +123,39 @@ describe('SettlementService', () => {
     const report = s.service.checkLedger();
     expect(report.ok).toBe(false);
     expect(report.problems.join('\n')).toMatch(/account buyer balance 11 differs from its postings 10/);
+    s.close();
+  });
+
+  it('a provider balance that would overflow the ledger archives the receipt and reverts to DryRun', () => {
+    const s = openSettlement(tempDir(), { now: 1 });
+    const max = (1n << 63n) - 1n;
+    s.service.fund('buyer', 10n);
+    s.service.fund('provider', max - 5n);
+    s.service.setMode('real');
+    expect(s.service.apply(receipt('big', 10n))).toMatchObject({ outcome: 'failed', reason: 'overflow' });
+    expect(s.service.status().mode).toBe('dry_run');
+    expect(() => s.service.fund('provider', 10n)).toThrow(/would leave the range the ledger can hold/);
+    expect(s.service.checkLedger()).toMatchObject({ ok: true, total: max + 5n });
+    s.close();
+  });
+
+  it('a conflicting receipt in a batch is reported and the rest still settle', () => {
+    const s = openSettlement(tempDir(), { now: 1 });
+    const r = receipt('j1', 1n);
+    s.service.apply(r);
+    const results = s.service.applyBatch([receipt('j0', 1n), { ...r, issued_at: 99 }, receipt('j2', 1n)]);
+    expect(results.map((x) => x.outcome)).toEqual(['recorded', 'conflict', 'recorded']);
+    s.close();
+  });
+
+  it('refuses an arm delay beyond ten years, and an unreadable stored mode can be reset', () => {
+    const s = openSettlement(tempDir(), { now: 1 });
+    expect(() => s.service.arm(1e22)).toThrow(/arm delay must be from 0 to 315360000 seconds/);
+    expect(s.service.status().mode).toBe('dry_run');
+    s.db.run(sql`INSERT INTO settings (key, value) VALUES ('settlement_mode', 'armed:1e+25') ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+    expect(() => s.service.status()).toThrow(/stored settlement mode "armed:1e\+25" is not valid; reset it with `tessera settlement mode dry-run`/);
+    s.service.setMode('dry_run');
+    expect(s.service.status().mode).toBe('dry_run');
     s.close();
   });
 });

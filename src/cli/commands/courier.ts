@@ -61,7 +61,7 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
         : `flushed to ${market}: ${s.accepted} accepted, ${s.duplicate} already known, ${s.rejected} rejected, ${s.reward} credits earned; ${s.pending_after} still pending\n`,
     );
     if (s.error) {
-      io.stderr(`tessera: ${s.error}; receipts stay pending — run the flush again when the market is reachable\n`);
+      io.stderr(`tessera: ${s.error}; receipts stay pending — run the flush again once that is fixed\n`);
       return 1;
     }
     return 0;

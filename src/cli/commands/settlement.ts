@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
+import { MAX_ARM_DELAY_SECONDS } from '../../core/ledger/settlement-mode.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { openLedger } from '../../main/node-context.js';
 import { CliError } from '../errors.js';
@@ -29,7 +30,9 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
     const m = positionals[0];
     if (m === 'dry-run' || m === 'real') modeArg = { kind: m === 'dry-run' ? 'dry_run' : 'real' };
     else if (m === 'armed') {
-      if (values.delay === undefined || !/^\d+(\.\d+)?$/.test(values.delay)) throw new CliError('settlement mode armed needs --delay SECONDS (a non-negative number)');
+      if (values.delay === undefined || !/^\d{1,12}(\.\d+)?$/.test(values.delay) || Number(values.delay) > MAX_ARM_DELAY_SECONDS) {
+        throw new CliError(`settlement mode armed needs --delay SECONDS (a number from 0 to ${MAX_ARM_DELAY_SECONDS}, ten years)`);
+      }
       modeArg = { kind: 'armed', delay: Number(values.delay) };
     } else throw new CliError(`settlement mode must be dry-run, armed or real (got ${m ? `"${m}"` : 'none'})`);
   }
@@ -85,10 +88,12 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
             throw new CliError(`${positionals[0]} line ${i + 1}: ${msg}`);
           }
         });
-        const counts = { applied: 0, recorded: 0, duplicate: 0, failed: 0 };
-        for (const r of ctx.settlement.applyBatch(receipts)) counts[r.outcome]++;
-        io.stdout(`${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed\n`);
-        return 0;
+        const counts = { applied: 0, recorded: 0, duplicate: 0, failed: 0, conflict: 0 };
+        const results = ctx.settlement.applyBatch(receipts);
+        for (const r of results) counts[r.outcome]++;
+        io.stdout(`${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed, ${counts.conflict} conflicting\n`);
+        for (const r of results) if (r.outcome === 'failed' || r.outcome === 'conflict') io.stderr(`tessera: receipt ${r.key}: ${r.reason ?? r.outcome}\n`);
+        return counts.conflict > 0 ? 1 : 0;
       }
     }
   } finally {

@@ -1,3 +1,6 @@
+/** Longest delay `arm` accepts: ten years, in seconds. */
+export const MAX_ARM_DELAY_SECONDS = 10 * 365 * 24 * 3600;
+
 /** Settlement modes: DryRun records receipts only; Armed becomes Real at activate_at; Real moves credits. */
 export type SettlementMode = { kind: 'dry_run' } | { kind: 'armed'; activate_at: number } | { kind: 'real' };
 
@@ -10,13 +13,15 @@ export function effectiveMode(mode: SettlementMode, now: number): SettlementMode
 
 /** Serialises a mode for the settings table. */
 export function encodeMode(mode: SettlementMode): string {
-  return mode.kind === 'armed' ? `armed:${mode.activate_at}` : mode.kind;
+  if (mode.kind !== 'armed') return mode.kind;
+  if (!Number.isSafeInteger(mode.activate_at) || mode.activate_at < 0) throw new Error('armed activate_at must be a whole number of ms');
+  return `armed:${mode.activate_at}`;
 }
 
 /** Parses a stored mode; unknown text is reported, never guessed. */
 export function decodeMode(text: string): SettlementMode {
   if (text === 'dry_run' || text === 'real') return { kind: text };
-  const m = /^armed:(\d+)$/.exec(text);
+  const m = /^armed:(\d{1,15})$/.exec(text);
   if (m) return { kind: 'armed', activate_at: Number(m[1]) };
   throw new Error(`stored settlement mode "${text}" is not recognised`);
 }

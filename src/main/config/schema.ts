@@ -121,9 +121,10 @@ export const CONFIG_SCHEMA = {
     doc: 'while the node runs, Prometheus metrics are served at http://127.0.0.1:PORT/metrics',
   }),
   courier_max_bundle_bytes: key({
-    schema: intIn(1, 1 << 30),
+    // Bundles travel base64-encoded inside one JSON request, which bounds them well below a JS string's limit.
+    schema: intIn(1, 64 << 20),
     default: 16 << 20,
-    allowed: 'a size in bytes from 1 to 1073741824',
+    allowed: 'a size in bytes from 1 to 67108864 (64 MiB)',
     doc: 'largest bundle `courier send` accepts',
   }),
   courier_batch_size: key({

@@ -130,6 +130,8 @@ export class Database {
     for (const m of migrations) {
       if (applied.has(m.id)) continue;
       this.db.transaction(() => {
+        // Another process may have applied it since we looked (two first starts at once).
+        if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?').get(m.id)) return;
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO schema_migrations (id, name, hash, applied_at) VALUES (?, ?, ?, ?)')

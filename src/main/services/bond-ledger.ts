@@ -22,9 +22,11 @@ export class SqliteBondLedger implements BondLedger {
     this.ledger = new LedgerRepo(db);
   }
 
-  /** Deposits credits into a provider's bond (moved from the provider's own account). */
+  /** Deposits credits into a provider's bond (moved from the provider's own account), once per `ref`. */
   deposit(provider: string, amount: bigint, ref: string): void {
+    if (amount <= 0n) throw new Error('bond deposit must be a positive number of credits');
     this.db.transaction(() => {
+      if (this.ledger.postingsFor(`bond:${ref}`) > 0) return;
       const have = this.ledger.balance(provider);
       if (have < amount) throw new Error(`provider ${provider} has ${have} credits, cannot bond ${amount}`);
       this.ledger.transfer(`bond:${ref}`, provider, bondAccount(provider), amount, 'bond deposit', this.now());

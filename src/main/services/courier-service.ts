@@ -28,8 +28,8 @@ export interface CourierOptions {
   requestTimeoutMs?: number;
   /**
    * How long a flusher holds its lease on a batch before another flusher may take it over
-   * (default: the request timeout + 30 s; renewed before every attempt). A flusher that
-   * crashed blocks its batch for at most this long.
+   * (default: request timeout + backoff cap + 30 s; renewed before every attempt). A flusher
+   * that crashed blocks its batch for at most this long.
    */
   leaseMs?: number;
 }
@@ -66,6 +66,9 @@ export interface FlushProgress {
 
 /** Account the market pays courier rewards from, in the local ledger. */
 export const COURIER_REWARD_SOURCE = 'market:courier';
+
+/** This flusher's lease on a batch expired and another flusher holds it now. */
+class LeaseLostError extends Error {}
 
 class FlushAttemptError extends Error {
   constructor(
@@ -108,7 +111,8 @@ export class CourierService {
       maxAttempts: 6,
       requestTimeoutMs: 30_000,
       ...deps.options,
-      leaseMs: deps.options?.leaseMs ?? (deps.options?.requestTimeoutMs ?? 30_000) + 30_000,
+      // Long enough to cover one request and the longest pause before the next one.
+      leaseMs: deps.options?.leaseMs ?? (deps.options?.requestTimeoutMs ?? 30_000) + (deps.options?.backoffCapMs ?? 30_000) + 30_000,
     };
     this.counters.register(deps.registry, [
       { name: 'courier_flush_attempt_total', help: 'Courier flush requests sent to the market.' },
@@ -175,13 +179,17 @@ export class CourierService {
           });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          if (err instanceof FlushAttemptError && !err.retryable) {
-            // The market refused the request itself (4xx): not retried, each receipt records why.
-            this.deps.db.transaction(() => ids.forEach((id) => this.repo.markRejected(id, message)));
-            summary.rejected += ids.length;
-            done += ids.length;
-            onProgress?.({ done, total: summary.pending_before });
+          if (err instanceof LeaseLostError) {
+            // Another flusher took this batch over (our lease ran out); it will deliver it.
+            this.logger.warn('courier batch lease lost, leaving it to the other flusher', { ids: ids.length });
             continue;
+          }
+          if (err instanceof FlushAttemptError && !err.retryable) {
+            // The market refused the request itself (4xx: wrong URL, auth, too large…). Not
+            // retried, and nothing is given up: the receipts stay pending with the reason.
+            this.repo.release(owner, ids);
+            summary.error = `market ${endpoint} refused the flush: ${message}`;
+            break;
           }
           this.repo.release(owner, ids);
           summary.error = `market ${endpoint} unreachable after ${this.opts.maxAttempts} attempts: ${message}`;
@@ -230,8 +238,8 @@ export class CourierService {
   }
 
   private async attempt(endpoint: string, request: CourierFlushRequest, owner: string, ids: string[], summary: FlushSummary): Promise<CourierResult[]> {
+    if (this.repo.extendLease(owner, ids, this.now() + this.opts.leaseMs) !== ids.length) throw new LeaseLostError('lease lost');
     summary.attempts++;
-    this.repo.extendLease(owner, ids, this.now() + this.opts.leaseMs);
     this.deps.db.transaction(() => this.counters.inc('courier_flush_attempt_total'));
     try {
       const res = await this.fetchFn(endpoint, {
@@ -243,7 +251,8 @@ export class CourierService {
       const text = await res.text();
       if (!res.ok) {
         const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-        throw new FlushAttemptError(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, retryable);
+        const body = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+        throw new FlushAttemptError(`HTTP ${res.status}${body ? `: ${body}` : ''}`, retryable);
       }
       let body: unknown;
       try {

@@ -2,16 +2,17 @@ import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { MAX_CREDITS, parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
-import { decodeMode, describeMode, effectiveMode, encodeMode, type SettlementMode, type SettlementModeName } from '../../core/ledger/settlement-mode.js';
+import { decodeMode, describeMode, effectiveMode, encodeMode, MAX_ARM_DELAY_SECONDS, type SettlementMode, type SettlementModeName } from '../../core/ledger/settlement-mode.js';
 import type { Database } from '../db/database.js';
 import { CounterRepo } from '../db/repos/counter-repo.js';
 import { LedgerRepo } from '../db/repos/ledger-repo.js';
-import { ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
+import { ReceiptConflictError, ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
 import { SettingsRepo } from '../db/repos/settings-repo.js';
 import { silentLogger, type Logger } from '../log.js';
 import { counter, gauge, histogram } from '../metrics.js';
 
-export type ApplyOutcome = 'applied' | 'recorded' | 'duplicate' | 'failed';
+/** What happened to one receipt: `conflict` = same key already stored with other contents (nothing changed). */
+export type ApplyOutcome = 'applied' | 'recorded' | 'duplicate' | 'failed' | 'conflict';
 
 export interface ApplyResult {
   key: string;
@@ -37,6 +38,14 @@ export interface SettlementServiceDeps {
 }
 
 const MODE_KEY = 'settlement_mode';
+
+/** A settlement request a person can fix (bad delay, unreadable stored mode, amount out of range). */
+export class SettlementError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettlementError';
+  }
+}
 
 /**
  * Settles receipts into the double-entry ledger. DryRun (default) records receipts and moves
@@ -125,14 +134,16 @@ export class SettlementService {
 
   /** Arms settlement: Real after `delaySeconds` (survives restarts). */
   arm(delaySeconds: number): SettlementMode {
-    if (!Number.isFinite(delaySeconds) || delaySeconds < 0) throw new Error('arm delay must be a non-negative number of seconds');
+    if (!Number.isFinite(delaySeconds) || delaySeconds < 0 || delaySeconds > MAX_ARM_DELAY_SECONDS) {
+      throw new SettlementError(`arm delay must be from 0 to ${MAX_ARM_DELAY_SECONDS} seconds (ten years), got ${delaySeconds}`);
+    }
     return this.db.transaction(() => this.writeMode({ kind: 'armed', activate_at: this.now() + Math.round(delaySeconds * 1000) }));
   }
 
   /** Adds credits to an account (an explicit mint entry: the only way credits enter the ledger). */
   fund(account: string, amount: bigint, memo = 'fund'): void {
-    if (account.length === 0) throw new Error('account must not be empty');
-    if (amount <= 0n || amount > MAX_CREDITS) throw new Error(`amount must be an integer from 1 to ${MAX_CREDITS}`);
+    if (account.length === 0) throw new SettlementError('account must not be empty');
+    if (amount <= 0n || amount > MAX_CREDITS) throw new SettlementError(`amount must be an integer from 1 to ${MAX_CREDITS}`);
     const now = this.now();
     this.db.transaction(() => this.ledger.mint(`mint:${uuidv7()}`, account, amount, memo, now));
   }
@@ -150,6 +161,10 @@ export class SettlementService {
         try {
           return this.db.transaction(() => this.applyOne(r));
         } catch (err) {
+          if (err instanceof ReceiptConflictError) {
+            this.logger.warn('receipt conflicts with a stored one, skipped', { key: r.idempotency_key });
+            return { key: r.idempotency_key, outcome: 'conflict' as const, reason: err.message };
+          }
           if (isSqliteError(err)) {
             this.persistFail.inc();
             this.logger.error('receipt write failed', { key: r.idempotency_key, error: (err as Error).message });
@@ -188,9 +203,15 @@ export class SettlementService {
     if (!real) return { key: r.idempotency_key, outcome: 'recorded' };
 
     const balance = this.ledger.balance(r.buyer);
-    if (balance < r.quote_price) {
-      const reason = 'insufficient_funds';
-      this.receipts.setStatus(r.idempotency_key, 'archived', `${reason}: buyer ${r.buyer} has ${balance}, needs ${r.quote_price}`, now);
+    const failure =
+      balance < r.quote_price
+        ? { reason: 'insufficient_funds', detail: `buyer ${r.buyer} has ${balance}, needs ${r.quote_price}` }
+        : !this.ledger.fits(r.provider, r.quote_price)
+          ? { reason: 'overflow', detail: `provider ${r.provider} balance would exceed the ledger's range` }
+          : undefined;
+    if (failure) {
+      const reason = failure.reason;
+      this.receipts.setStatus(r.idempotency_key, 'archived', `${reason}: ${failure.detail}`, now);
       this.counters.inc('settle_failed_total', { reason });
       this.writeMode({ kind: 'dry_run' });
       this.logger.warn('settlement failed, reverted to dry-run', { key: r.idempotency_key, reason, buyer: r.buyer });
@@ -204,7 +225,12 @@ export class SettlementService {
 
   private storedMode(): SettlementMode {
     const text = this.settings.get(MODE_KEY);
-    return text === undefined ? { kind: 'dry_run' } : decodeMode(text);
+    if (text === undefined) return { kind: 'dry_run' };
+    try {
+      return decodeMode(text);
+    } catch {
+      throw new SettlementError(`the stored settlement mode "${text.slice(0, 40)}" is not valid; reset it with \`tessera settlement mode dry-run\``);
+    }
   }
 
   /** Inside a transaction: promotes a due Armed mode to Real; returns the mode in force. */
@@ -216,9 +242,14 @@ export class SettlementService {
   }
 
   private writeMode(mode: SettlementMode): SettlementMode {
-    const before = this.storedMode();
+    let before: SettlementMode | { kind: 'invalid' };
+    try {
+      before = this.storedMode();
+    } catch {
+      before = { kind: 'invalid' }; // an unreadable stored mode can always be overwritten
+    }
     this.settings.set(MODE_KEY, encodeMode(mode));
-    if (before.kind !== mode.kind || encodeMode(before) !== encodeMode(mode)) {
+    if (before.kind !== mode.kind) {
       this.counters.inc('settle_mode_change_total', { to: mode.kind });
       this.logger.info('settlement mode changed', { from: before.kind, to: mode.kind });
     }

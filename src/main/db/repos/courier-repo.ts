@@ -71,10 +71,12 @@ export class CourierRepo {
     });
   }
 
-  /** Extends a lease held by `owner` (while retrying). */
-  extendLease(owner: string, ids: string[], until: number): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET lease_until = ${until} WHERE id = ${id} AND lease_owner = ${owner}`);
+  /** Extends a lease held by `owner`; returns how many of `ids` it still holds (all, unless another flusher took over). */
+  extendLease(owner: string, ids: string[], until: number): number {
+    return this.db.transaction(() => {
+      let held = 0;
+      for (const id of ids) held += this.db.run(sql`UPDATE courier_receipts SET lease_until = ${until} WHERE id = ${id} AND lease_owner = ${owner} AND status = 'pending'`);
+      return held;
     });
   }
 

@@ -1,6 +1,18 @@
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
 
+/** Balances are signed 64-bit integers in SQLite. */
+const MAX_BALANCE = (1n << 63n) - 1n;
+const MIN_BALANCE = -(1n << 63n);
+
+/** A posting would take a balance outside the signed 64-bit range. */
+export class LedgerOverflowError extends Error {
+  constructor(account: string) {
+    super(`the balance of ${account} would leave the range the ledger can hold (±2^63 credits)`);
+    this.name = 'LedgerOverflowError';
+  }
+}
+
 export type PostingKind = 'transfer' | 'mint' | 'burn';
 
 export interface AccountBalance {
@@ -67,16 +79,30 @@ export class LedgerRepo {
     for (const r of this.db.iterate<{ id: string; balance: bigint; posted: bigint }>(
       sql`SELECT a.id, a.balance, coalesce((SELECT sum(amount) FROM postings p WHERE p.account = a.id), 0) AS posted FROM accounts a`,
     )) {
+      // Per account, every intermediate balance was within range, so this sum cannot overflow.
       if (r.balance !== r.posted) problems.push(`account ${r.id} balance ${r.balance} differs from its postings ${r.posted}`);
     }
-    const total = this.db.get<{ t: bigint | null }>(sql`SELECT sum(balance) AS t FROM accounts`)?.t ?? 0n;
-    const minted = this.db.get<{ t: bigint | null }>(sql`SELECT sum(amount) AS t FROM postings WHERE kind = 'mint'`)?.t ?? 0n;
-    const burned = -(this.db.get<{ t: bigint | null }>(sql`SELECT sum(amount) AS t FROM postings WHERE kind = 'burn'`)?.t ?? 0n);
+    // Summed in bigint here: SQLite's sum() overflows past 2^63 across many accounts.
+    let total = 0n;
+    for (const r of this.db.iterate<{ balance: bigint }>(sql`SELECT balance FROM accounts`)) total += r.balance;
+    let minted = 0n;
+    let burned = 0n;
+    for (const r of this.db.iterate<{ kind: PostingKind; amount: bigint }>(sql`SELECT kind, amount FROM postings WHERE kind != 'transfer'`)) {
+      if (r.kind === 'mint') minted += r.amount;
+      else burned -= r.amount;
+    }
     if (total !== minted - burned) problems.push(`total balance ${total} differs from minted ${minted} − burned ${burned}`);
     return { ok: problems.length === 0, total, minted, burned, problems };
   }
 
+  /** True if adding `amount` keeps the account's balance within range. */
+  fits(account: string, amount: bigint): boolean {
+    const next = this.balance(account) + amount;
+    return next <= MAX_BALANCE && next >= MIN_BALANCE;
+  }
+
   private post(eventId: string, account: string, amount: bigint, kind: PostingKind, memo: string, now: number): void {
+    if (!this.fits(account, amount)) throw new LedgerOverflowError(account);
     this.db.run(sql`INSERT INTO accounts (id, balance) VALUES (${account}, ${amount})
       ON CONFLICT(id) DO UPDATE SET balance = balance + excluded.balance`);
     this.db.run(sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at)
