@@ -56,9 +56,10 @@ function registerIpc(handlers: ContractHandlers): void {
 void app.whenReady().then(async () => {
   let started: RunningNode;
   try {
-    // The desktop app keeps its node data (ledger, courier bundles, config.toml) in userData;
-    // GPU hashing runs in the hidden compute window.
-    started = await startNode({ dataDir: app.getPath('userData'), logger, openGpuHost: openGpuWindowChannel });
+    // The desktop app keeps its node data (ledger, courier bundles, config.toml) in userData
+    // unless TESSERA_DATA_DIR points elsewhere; GPU hashing runs in the hidden compute window.
+    const dataDir = process.env.TESSERA_DATA_DIR ?? app.getPath('userData');
+    started = await startNode({ dataDir, logger, openGpuHost: openGpuWindowChannel });
   } catch (err) {
     dialog.showErrorBox('Tessera cannot start', err instanceof Error ? err.message : String(err));
     app.exit(2);
