@@ -83,7 +83,7 @@ const config: AdmissionConfig = {
   maxDeferred: 1_000,
 };
 const clock: Clock = { now: () => Date.now() };
-const ledger: BondLedger = { slash() {} };
+const ledger: BondLedger = { slash: () => true };
 
 /** Decisions per second: a steady stream of jobs, half consumer, half industrial, every fifth deferred. */
 function admissionRate(submit: (i: number) => void, drain: (i: number) => void, ops: number): number {

@@ -15,7 +15,8 @@ describe('SqliteBondLedger (penalize_sla through the SQLite ledger)', () => {
     bonds.deposit('prov', 200n, 'dep-1');
     expect(repo.balance(bondAccount('prov'))).toBe(200n);
     expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toMatchObject({ amount: 75n, code: 'SLA' });
-    penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n }); // same job again: no second slash
+    // Same job again (e.g. after a restart forgot it was reported): nothing moves, nothing is reported.
+    expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toBeUndefined();
     expect(repo.balance(bondAccount('prov'))).toBe(125n);
     expect(repo.balance('prov')).toBe(300n);
     expect(repo.checkConservation()).toMatchObject({ ok: true, minted: 500n, burned: 75n, total: 425n });

@@ -9,7 +9,8 @@ export type SlashReason = 'SLA';
  * job id), and throws if it cannot (the caller then records nothing).
  */
 export interface BondLedger {
-  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): void;
+  /** Returns true when credits moved, false when this (reason, ref, provider) was already slashed. */
+  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): boolean;
 }
 
 /** A deadline a provider declared for an industrial job, and the bond that backs it. */
@@ -34,10 +35,11 @@ export interface SlaPenalty {
  * Slashes a provider's bond for a missed job deadline: exactly `bond` moves through the
  * ledger with reason `SLA` and the job id as reference.
  */
-export function penalizeSla(ledger: BondLedger, commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty {
+export function penalizeSla(ledger: BondLedger, commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {
   const { jobId, provider, bond } = commitment;
   if (bond < 0n) throw new RangeError(`bond must be non-negative, got ${bond}`);
-  ledger.slash(provider, bond, 'SLA', jobId);
+  // The ledger remembers slashes across restarts: one already applied moves nothing and is not reported again.
+  if (!ledger.slash(provider, bond, 'SLA', jobId)) return undefined;
   return { jobId, provider, amount: bond, code: 'SLA' };
 }
 
@@ -84,9 +86,17 @@ export class SlaMonitor {
 
   /**
    * Penalizes a missed deadline reported directly (`penalize_sla`): slashes `bond` once per
-   * job; a second call for the same job slashes nothing and returns undefined.
+   * job; a second call for the same job slashes nothing and returns undefined. When the job's
+   * deadline was declared here, the declared provider and bond are binding: a report naming
+   * another provider or amount is refused rather than slashing what the caller says.
    */
   penalize(commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {
+    const declared = this.open.get(commitment.jobId);
+    if (declared && (declared.provider !== commitment.provider || declared.bond !== commitment.bond)) {
+      throw new RangeError(
+        `job ${commitment.jobId} was declared with provider ${declared.provider} and bond ${declared.bond}; refusing to slash ${commitment.bond} from ${commitment.provider}`,
+      );
+    }
     const penalty = this.apply(commitment);
     this.open.delete(commitment.jobId);
     return penalty;
@@ -122,6 +132,7 @@ export class SlaMonitor {
     if (this.penalized.has(c.jobId)) return undefined;
     const penalty = penalizeSla(this.ledger, c);
     this.penalized.add(c.jobId);
+    if (!penalty) return undefined;
     if (this.penalized.size > REMEMBERED_PENALTIES) this.penalized.delete(this.penalized.values().next().value as string);
     return penalty;
   }

@@ -27,10 +27,14 @@ function intIn(min: number, max: number): z.ZodType<number> {
   return z.bigint().min(BigInt(min)).max(BigInt(max)).transform(Number);
 }
 
-/** A path relative to the data directory that stays inside it. */
+/** Files and folders of the data directory that no setting may point a file at. */
+const RESERVED = /^(config\.toml|ledger\.db(-wal|-shm|-journal)?|identity\.pem|bundles)([/\\]|$)/;
+
+/** A path relative to the data directory that stays inside it and does not hit the node's own files. */
 const relativePath: z.ZodType<string> = z
   .string()
   .min(1)
+  .refine((p) => !RESERVED.test(normalize(p)), 'reserved')
   .refine((p) => !p.includes('\0') && !isAbsolute(p) && !win32.isAbsolute(p), 'absolute')
   .refine((p) => {
     const n = normalize(p);
@@ -45,7 +49,7 @@ export const CONFIG_SCHEMA = {
   price_board_path: key({
     schema: relativePath,
     default: 'state/price_board.v1.bin',
-    allowed: 'a file path relative to the data directory that stays inside it, such as "state/price_board.v1.bin"',
+    allowed: 'a file path relative to the data directory that stays inside it and is not config.toml, ledger.db, identity.pem or bundles/, such as "state/price_board.v1.bin"',
     doc: 'where the price board is saved, relative to the data directory',
   }),
   price_board_window: key({

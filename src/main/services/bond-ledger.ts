@@ -33,14 +33,15 @@ export class SqliteBondLedger implements BondLedger {
     });
   }
 
-  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): void {
-    if (amount <= 0n) return;
+  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): boolean {
+    if (amount <= 0n) return false;
     const event = `slash:${reason}:${ref}:${provider}`;
-    this.db.transaction(() => {
-      if (this.ledger.postingsFor(event) > 0) return;
+    return this.db.transaction(() => {
+      if (this.ledger.postingsFor(event) > 0) return false;
       const bond = this.ledger.balance(bondAccount(provider));
       if (bond < amount) throw new Error(`bond of ${provider} holds ${bond} credits, cannot slash ${amount}`);
       this.ledger.burn(event, bondAccount(provider), amount, `${reason} slash for job ${ref}`, this.now());
+      return true;
     });
   }
 }

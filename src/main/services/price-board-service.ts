@@ -63,6 +63,8 @@ export class PriceBoardService {
   private chain: Promise<void> = Promise.resolve();
   private savedVersion: number;
   private closed = false;
+  /** Set when the file at the board path is someone else's: saves then refuse to overwrite it. */
+  private readonly protectedFile: string | undefined;
   private readonly saves;
   private readonly saveFailures;
 
@@ -74,6 +76,9 @@ export class PriceBoardService {
   ) {
     this.path = dataPath(opts.dataDir, opts.config.price_board_path);
     this.savedVersion = board.version;
+    if (loaded.status !== 'loaded' && (loaded.reason === 'FOREIGN' || loaded.reason === 'UNSUPPORTED_VERSION')) {
+      this.protectedFile = loaded.reason === 'FOREIGN' ? 'is not a price board file' : 'was written by a newer Tessera';
+    }
     const { registry } = opts;
     const band = (name: string, help: string, percent: number) =>
       gauge<'lane'>(registry, {
@@ -161,6 +166,13 @@ export class PriceBoardService {
   }
 
   private async write(): Promise<void> {
+    if (this.protectedFile) {
+      // The file at the board path is not ours (or is from a newer version): never overwrite it.
+      this.saveFailures.inc();
+      const error = `${this.path} ${this.protectedFile}; move it away (or set price_board_path) so the price board can be saved`;
+      this.opts.logger.error('price board not saved', { path: this.path, error });
+      throw new Error(error);
+    }
     const started = performance.now();
     const version = this.board.version;
     const bytes = encodePriceBoard(this.board, this.opts.hasher);

@@ -251,3 +251,17 @@ describe('penalize_sla', () => {
     expect(ledger.slashedPool).toBe(451n);
   });
 });
+
+describe('penalize_sla against a declared deadline', () => {
+  it('refuses to slash a provider or amount other than the declared bond', async () => {
+    const { SlaMonitor } = await import('../../../src/core/pricing/sla.js');
+    const slashed: bigint[] = [];
+    const monitor = new SlaMonitor({ slash: (_p, amount) => slashed.push(amount) > 0 }, { now: () => 0 });
+    monitor.declare({ jobId: 'j', provider: 'p', bond: 100n, deadline: 10 });
+    expect(() => monitor.penalize({ jobId: 'j', provider: 'p', bond: 5000n })).toThrow(/declared with provider p and bond 100; refusing to slash 5000/);
+    expect(() => monitor.penalize({ jobId: 'j', provider: 'q', bond: 100n })).toThrow(/refusing/);
+    expect(slashed).toEqual([]);
+    expect(monitor.penalize({ jobId: 'j', provider: 'p', bond: 100n })?.amount).toBe(100n);
+    expect(slashed).toEqual([100n]);
+  });
+});

@@ -25,13 +25,14 @@ export class InMemoryBondLedger implements BondLedger {
     for (const [p, b] of Object.entries(bonds)) this.bonds.set(p, b);
   }
 
-  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): void {
+  slash(provider: string, amount: bigint, reason: SlashReason, ref: string): boolean {
     const bond = this.bonds.get(provider);
     if (bond === undefined) throw new Error(`provider ${provider} has no bond`);
     if (amount < 0n || amount > bond) throw new Error(`cannot slash ${amount} from a bond of ${bond}`);
     this.bonds.set(provider, bond - amount);
     this.slashedPool += amount;
     this.events.push({ provider, amount, reason, ref });
+    return true;
   }
 
   /** Every credit the ledger holds; a slash must not change it. */

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodePriceBoard } from '../../../src/core/pricing/price-board-codec.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
-import { defaultConfig } from '../../../src/main/config/load-config.js';
+import { defaultConfig, parseConfig } from '../../../src/main/config/load-config.js';
 import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
 import { createLogger } from '../../../src/main/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
@@ -168,5 +168,22 @@ describe('PriceBoardService', () => {
     const { lines } = await open(dir);
     expect(readdirSync(join(dir, 'state')).sort()).toEqual(['other.bin']);
     expect(lines[0]).toMatchObject({ msg: 'removed unfinished price board saves', files: 1 });
+  });
+});
+
+describe('files that are not ours', () => {
+  it("never overwrites a foreign file at the board path, and config refuses the node's own files", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'state'));
+    const path = join(dir, 'state/price_board.v1.bin');
+    writeFileSync(path, "somebody else's notes");
+    const svc = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher: loadNativeBlake3(), registry: createMetricsRegistry() });
+    svc.record('consumer', 5n);
+    await expect(svc.save()).rejects.toThrow(/is not a price board file; move it away/);
+    await svc.close();
+    expect(readFileSync(path, 'utf8')).toBe("somebody else's notes");
+    for (const bad of ['config.toml', 'ledger.db', 'ledger.db-wal', 'identity.pem', 'bundles/x.bin', './config.toml']) {
+      expect(() => parseConfig(`price_board_path = "${bad}"`, 'config.toml'), bad).toThrow(/price_board_path must be a file path .* not config\.toml/);
+    }
   });
 });
