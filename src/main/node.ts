@@ -1,3 +1,5 @@
+import { LANES } from '../core/pricing/lanes.js';
+import type { PricingBandsInfo } from '../shared/contract.js';
 import type { ComputeChannel } from './gpu/compute-client.js';
 import { GpuHashService } from './gpu/gpu-hash-service.js';
 import { silentLogger, type Logger } from './log.js';
@@ -19,6 +21,25 @@ export interface StartNodeOptions {
   metricsPort?: number;
   /** How often admission re-checks its guard, deferred jobs and deadlines (default 1 s). */
   admissionTickMs?: number;
+}
+
+/** Price bands and suggested asks in the contract's shape (u64 as decimal strings). */
+export function pricingBands(node: Pick<RunningNode, 'priceBoard' | 'admission'>): PricingBandsInfo {
+  return {
+    admission_mode: node.admission.controller.mode,
+    lanes: LANES.map((lane) => {
+      const b = node.priceBoard.bands(lane);
+      const bid = node.admission.suggestedBid(lane);
+      return {
+        lane,
+        count: b?.count ?? 0,
+        p25: b ? b.p25.toString() : null,
+        median: b ? b.median.toString() : null,
+        p75: b ? b.p75.toString() : null,
+        suggested_bid: bid === undefined ? null : bid.toString(),
+      };
+    }),
+  };
 }
 
 /** A running provider node: every long-lived service, wired once, shared by the desktop app and headless mode. */

@@ -29,6 +29,24 @@ export const SettlementStatusSchema = z.object({
 });
 export type SettlementStatusInfo = z.infer<typeof SettlementStatusSchema>;
 
+const U64String = z.string().regex(/^\d{1,20}$/);
+
+/** Price bands and the suggested ask per lane (u64 prices as decimal strings), and the admission mode. */
+export const PricingBandsSchema = z.object({
+  admission_mode: z.enum(['loose', 'tight']),
+  lanes: z.array(
+    z.object({
+      lane: z.enum(['consumer', 'industrial']),
+      count: z.number().int().nonnegative(),
+      p25: U64String.nullable(),
+      median: U64String.nullable(),
+      p75: U64String.nullable(),
+      suggested_bid: U64String.nullable(),
+    }),
+  ),
+});
+export type PricingBandsInfo = z.infer<typeof PricingBandsSchema>;
+
 /**
  * The app contract: every channel a renderer may call, with its argument schema and result
  * type. Main-process handlers, the preload bridge and the renderer client all derive from it.
@@ -37,6 +55,7 @@ export const contract = {
   'app:info': { args: z.tuple([]), result: AppInfoSchema },
   'gpu:capabilities': { args: z.tuple([]), result: GpuCapabilitiesSchema },
   'settlement:status': { args: z.tuple([]), result: SettlementStatusSchema },
+  'pricing:bands': { args: z.tuple([]), result: PricingBandsSchema },
 } as const satisfies Record<Channel, { args: z.ZodType; result: z.ZodType }>;
 
 export type Contract = typeof contract;

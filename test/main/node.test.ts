@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDawnChannel } from '../../src/main/gpu/dawn-host.js';
 import { createLogger } from '../../src/main/log.js';
-import { startNode } from '../../src/main/node.js';
+import { pricingBands, startNode } from '../../src/main/node.js';
+import { PricingBandsSchema } from '../../src/shared/contract.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
 
 async function freePort(): Promise<number> {
@@ -34,6 +35,9 @@ describe('startNode (the services the desktop app and headless mode run)', () =>
 
       node.priceBoard.record('consumer', 120n);
       node.priceBoard.record('industrial', 450n);
+      const bands = PricingBandsSchema.parse(pricingBands(node));
+      expect(bands.admission_mode).toBe('loose');
+      expect(bands.lanes.find((l) => l.lane === 'consumer')).toMatchObject({ count: 1, median: '120', suggested_bid: '120' });
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       for (const name of ['settle_applied_total', 'courier_flush_attempt_total', 'price_band_median', 'gpu_device_lost_total', 'admission_mode']) expect(text).toContain(name);
       expect(node.ledger.settlement.status().mode).toBe('dry_run');

@@ -53,6 +53,8 @@ const REMEMBERED_PENALTIES = 100_000;
 export class SlaMonitor {
   private readonly open = new Map<string, SlaCommitment>();
   private readonly penalized = new Set<string>();
+  /** Jobs whose slash the ledger refused: when to try again (doubling from 1 s up to 10 min). */
+  private readonly retry = new Map<string, { failures: number; at: number }>();
 
   constructor(
     private readonly ledger: BondLedger,
@@ -104,12 +106,14 @@ export class SlaMonitor {
 
   /** Stops watching a job without a verdict (cancelled before it ran). */
   forget(jobId: string): boolean {
+    this.retry.delete(jobId);
     return this.open.delete(jobId);
   }
 
   /**
    * Penalizes every job whose deadline has passed. A slash the ledger refuses is reported in
-   * `failures` and the job stays watched, so the next sweep tries again.
+   * `failures` and the job stays watched; it is tried again after a delay that doubles from
+   * 1 s up to 10 minutes, so a bond that is too small does not fail (and log) every tick.
    */
   sweep(): { penalties: SlaPenalty[]; failures: { jobId: string; provider: string; error: string }[] } {
     const now = this.clock.now();
@@ -117,11 +121,16 @@ export class SlaMonitor {
     const failures: { jobId: string; provider: string; error: string }[] = [];
     for (const c of [...this.open.values()]) {
       if (now <= c.deadline) continue;
+      const backoff = this.retry.get(c.jobId);
+      if (backoff && now < backoff.at) continue;
       try {
         const penalty = this.apply(c);
         if (penalty) penalties.push(penalty);
         this.open.delete(c.jobId);
+        this.retry.delete(c.jobId);
       } catch (err) {
+        const n = (backoff?.failures ?? 0) + 1;
+        this.retry.set(c.jobId, { failures: n, at: now + Math.min(1000 * 2 ** (n - 1), 600_000) });
         failures.push({ jobId: c.jobId, provider: c.provider, error: err instanceof Error ? err.message : String(err) });
       }
     }

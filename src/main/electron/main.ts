@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import { CHANNELS, dispatchContractCall, type ContractHandlers } from '../../shared/contract.js';
 import { createLogger } from '../log.js';
-import { startNode, type RunningNode } from '../node.js';
+import { pricingBands, startNode, type RunningNode } from '../node.js';
 import { openGpuWindowChannel } from './gpu-window.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -70,6 +70,7 @@ void app.whenReady().then(async () => {
     'app:info': () => ({ name: app.getName(), version: app.getVersion(), platform: process.platform }),
     'gpu:capabilities': () => started.gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
     'settlement:status': () => started.ledger.settlement.status(),
+    'pricing:bands': () => pricingBands(started),
   });
   createWindow();
   app.on('activate', () => {

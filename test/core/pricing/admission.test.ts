@@ -234,12 +234,14 @@ describe('penalize_sla', () => {
     const { ctl, ledger, clock } = setup();
     ctl.declareDeadline({ jobId: 'a', provider: 'p1', bond: 50n, deadline: clock.now() + 10 });
     ctl.declareDeadline({ jobId: 'b', provider: 'p2', bond: 400n, deadline: clock.now() + 10 }); // more than p2 holds
-    ctl.declareDeadline({ jobId: 'c', provider: 'p1', bond: 1n, deadline: clock.now() + 1000 });
+    ctl.declareDeadline({ jobId: 'c', provider: 'p1', bond: 1n, deadline: clock.now() + 5000 });
     clock.advance(11);
     const first = ctl.sweepDeadlines();
     expect(first.penalties.map((p) => p.jobId)).toEqual(['a']);
     expect(first.failures).toEqual([{ jobId: 'b', provider: 'p2', error: 'cannot slash 400 from a bond of 300' }]);
     ledger.bonds.set('p2', 400n);
+    expect(ctl.sweepDeadlines().penalties).toEqual([]); // the refused slash waits out its 1 s back-off
+    clock.advance(1000);
     expect(ctl.sweepDeadlines().penalties.map((p) => p.jobId)).toEqual(['b']);
     expect(ctl.sweepDeadlines().penalties).toEqual([]);
     expect(ledger.bonds.get('p2')).toBe(0n);
@@ -263,5 +265,29 @@ describe('penalize_sla against a declared deadline', () => {
     expect(slashed).toEqual([]);
     expect(monitor.penalize({ jobId: 'j', provider: 'p', bond: 100n })?.amount).toBe(100n);
     expect(slashed).toEqual([100n]);
+  });
+});
+
+describe('SLA sweep retries', () => {
+  it('backs off a slash the ledger refuses instead of retrying it every sweep', async () => {
+    const { SlaMonitor } = await import('../../../src/core/pricing/sla.js');
+    let refuse = true;
+    let calls = 0;
+    const clock = { t: 0, now() { return this.t; } };
+    const monitor = new SlaMonitor({ slash: () => { calls++; if (refuse) throw new Error('bond too small'); return true; } }, clock);
+    monitor.declare({ jobId: 'j', provider: 'p', bond: 10n, deadline: 0 });
+    clock.t = 1;
+    expect(monitor.sweep().failures).toHaveLength(1);
+    for (let i = 0; i < 5; i++) monitor.sweep(); // within the 1 s back-off: not tried
+    expect(calls).toBe(1);
+    clock.t = 1001;
+    expect(monitor.sweep().failures).toHaveLength(1);
+    clock.t = 2000; // second back-off is 2 s
+    monitor.sweep();
+    expect(calls).toBe(2);
+    refuse = false;
+    clock.t = 3001;
+    expect(monitor.sweep().penalties).toHaveLength(1);
+    expect(monitor.watching).toBe(0);
   });
 });
