@@ -63,10 +63,10 @@ describe('BLAKE3 tree helpers', () => {
   });
 
   it('finalises a single chunk or subtree as the root only when asked', () => {
-    const data = vectorInput(3000);
+    const data = vectorInput(3072); // an official vector length: 3 chunks
     const root = chainingValueBytes(subtreeChainingValue(data, 0, true));
     const inner = chainingValueBytes(subtreeChainingValue(data, 0, false));
-    expect(toHex(root)).toBe(vectors.cases.find((c) => c.input_len === 3000)?.hash ?? toHex(blake3Reference(data)));
+    expect(toHex(root)).toBe(vectors.cases.find((c) => c.input_len === 3072)?.hash);
     expect(toHex(inner)).not.toBe(toHex(root));
   });
 });

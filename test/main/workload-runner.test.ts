@@ -66,27 +66,50 @@ describe('WorkloadRunner', () => {
     expect(proof.duration_ms).toBeGreaterThanOrEqual(0);
   });
 
-  it('answers a repeated slice from cache but refuses a reused id with new length, workload or content', async () => {
+  it('answers a repeated file slice from cache but refuses a reused id with new length, workload or content', async () => {
     const dir = tempDir();
     const r = runner(1);
     const a = await r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } });
     const again = await r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } });
-    expect(again).toEqual(a);
+    expect(again.proof_hash).toBe(a.proof_hash);
     await expect(r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(101, 1) } })).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
     await expect(r.run({ slice_id: 'x', workload: 'inference', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } })).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
 
     const path = join(dir, 'edit.slice');
     writeFileSync(path, pseudoRandomBytes(64, 1));
-    await r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } });
+    const fileProof = await r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } });
+    expect(await r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } })).toBe(fileProof); // the cached object itself
     writeFileSync(path, pseudoRandomBytes(64, 2)); // same length, new content
     utimesSync(path, new Date(), new Date(Date.now() + 5000));
     await expect(r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } })).rejects.toThrow(/different content/);
   });
 
-  it('refuses gpu_required jobs without a hardware GPU, and runs them with one', async () => {
-    const job: SliceJob = { slice_id: 'g', workload: 'gpuhash', gpu_required: true, source: { kind: 'bytes', data: new Uint8Array(10) } };
-    await expect(runner(1).run(job)).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
-    await expect(runner(1, { gpu: { hardware: false, hashBytes: async () => 'x' } }).run(job)).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+  it('refuses gpu_required jobs without a hardware GPU, and runs them on one', async () => {
+    const job = (): SliceJob => ({ slice_id: 'g', workload: 'gpuhash', gpu_required: true, source: { kind: 'bytes', data: new Uint8Array(10) } });
+    await expect(runner(1).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+    await expect(runner(1, { gpu: { hardware: false, hashBytes: async () => 'x' } }).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+    const emptyTen = execFileSync('b3sum', ['--no-names'], { input: Buffer.alloc(10), encoding: 'utf8' }).trim();
+    const gpu = { hardware: true, ready: true, hashBytes: async () => emptyTen };
+    expect(await runner(1, { gpu }).run(job())).toMatchObject({ backend: 'gpu', proof_hash: emptyTen });
+    // Never quietly on the CPU: not ready, a failing GPU, or a workload the GPU cannot run.
+    await expect(runner(1, { gpu: { ...gpu, ready: false } }).run(job())).rejects.toThrow(/not ready yet/);
+    const failing = { hardware: true, ready: true, hashBytes: () => Promise.reject(new Error('device lost')) };
+    await expect(runner(1, { gpu: failing }).run(job())).rejects.toThrow(/the GPU failed on job g \(Error: device lost\).*not run on the CPU/);
+    await expect(runner(1, { gpu }).run({ slice_id: 's', workload: 'synthetic', gpu_required: true, synthetic: { block_hash: '00'.repeat(32), worker_address: 'w', matrix_size: 4 } })).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+  });
+
+  it('never answers in-memory bytes from cache: new bytes under an old id are refused, the same bytes re-proven', async () => {
+    const r = runner(1);
+    const first = await r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(1) } });
+    expect((await r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(1) } })).proof_hash).toBe(first.proof_hash);
+    await expect(r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(2) } })).rejects.toThrow(/already used for different content/);
+  });
+
+  it('refuses a job whose bytes an earlier run already handed to a worker, instead of hashing zero bytes', async () => {
+    const r = runner(1);
+    const job: SliceJob = { slice_id: 'once', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(4096).fill(7) } };
+    await r.run(job);
+    await expect(r.run({ ...job, slice_id: 'again' })).rejects.toThrow(/already handed to a worker/);
   });
 
   it('names the problem for a missing file, a directory and missing synthetic parameters', async () => {
@@ -110,6 +133,19 @@ describe('HashWorkerPool', () => {
       const view = new Uint8Array(new ArrayBuffer(100), 10, 50);
       await pool.hashBytes(view);
       expect(view.byteLength).toBe(50); // a partial view is copied, the caller keeps it
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('answers for an empty or already-transferred buffer instead of dropping the message', async () => {
+    const pool = new HashWorkerPool(1);
+    try {
+      const d = new Uint8Array(32);
+      await pool.hashBytes(d); // transfers d away
+      const again = await pool.hashBytes(d);
+      expect(again.bytes).toBe(0);
+      expect((await pool.hashBytes(new Uint8Array(0))).bytes).toBe(0);
     } finally {
       await pool.close();
     }

@@ -1,8 +1,10 @@
+import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
 import { loadBlake3 } from '../../main/hash/node-hasher.js';
+import { createLogger } from '../../main/log.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
 import { hashFileSync } from '../../main/hash/hash-file.js';
@@ -27,6 +29,7 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   const threads = parsePositiveInt(values.threads, '--threads', 256);
   const inputs = positionals.length > 0 ? positionals : ['-'];
   if (inputs.filter((p) => p === '-').length > 1) throw new CliError('stdin ("-") can be given only once');
+  if (inputs.includes('-') && fstatSync(0).isDirectory()) throw new CliError('-: standard input is a directory');
 
   // Check every input before hashing anything, so a typo fails fast with nothing printed.
   for (const path of inputs) {
@@ -42,7 +45,7 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   // The calling thread hashes too, starting at once while the other threads' workers spin
   // up: N threads = this thread + N − 1 workers, all taking files from one queue.
   const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
-  const hasher = await loadBlake3();
+  const hasher = await loadBlake3(createLogger());
   const bar = progress(io, 'hashing');
   const digests = new Map<string, Promise<string>>();
   const queue = files.map((_, i) => i);
@@ -79,8 +82,13 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
     }
   };
   try {
-    const loops = [mainLoop(), ...Array.from({ length: pool?.size ?? 0 }, workerLoop)];
-    if (inputs.includes('-')) digests.set('-', hashStdin(io.stdin));
+    if (inputs.includes('-')) {
+      const stdin = hashStdin(io.stdin);
+      stdin.catch(() => undefined); // reported in order below
+      digests.set('-', stdin);
+    }
+    // Workers first: the calling thread's first synchronous file must not delay their start.
+    const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];
     await Promise.all(loops);
     let f = 0;
     for (const path of inputs) {
@@ -88,7 +96,7 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
       const digest = await pending.catch((err: unknown) => {
         throw new CliError(err instanceof WorkloadError ? err.message : describeFsError(err, path));
       });
-      io.stdout(`${digest}  ${path}\n`);
+      io.stdout(b3sumLine(digest, path));
     }
   } finally {
     bar.done();
@@ -101,4 +109,13 @@ async function hashStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const h = (await loadBlake3()).create();
   for await (const chunk of stdin) h.update(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return toHex(h.digest());
+}
+
+/**
+ * One output line exactly as b3sum writes it: a name containing a backslash or a newline is
+ * escaped (`\\`, `\n`) and the line starts with a backslash, so every line stays one line.
+ */
+export function b3sumLine(digest: string, path: string): string {
+  if (!path.includes('\\') && !path.includes('\n')) return `${digest}  ${path}\n`;
+  return `\\${digest}  ${path.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n`;
 }

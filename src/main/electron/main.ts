@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import { CHANNELS, dispatchContractCall, type ContractHandlers } from '../../shared/contract.js';
 import { createLogger } from '../log.js';
@@ -25,6 +25,9 @@ function createWindow(): BrowserWindow {
     },
   });
   win.once('ready-to-show', () => win.show());
+  // The window shows only the app: no navigation away (a link, a dropped file) and no pop-ups.
+  win.webContents.on('will-navigate', (event) => event.preventDefault());
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   // The hidden compute window stays open, so 'window-all-closed' never fires: closing the
   // main window is what quits (except on macOS, where the app stays in the dock).
   win.on('closed', () => {
@@ -37,9 +40,17 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
-/** Only the main window's own top frame may call the contract. */
+/** The app's own page: the built renderer file, or the dev server while developing. */
+function isAppUrl(url: string): boolean {
+  const dev = process.env.ELECTRON_RENDERER_URL;
+  if (dev) return url.startsWith(dev);
+  return url === pathToFileURL(join(here, '../renderer/index.html')).href;
+}
+
+/** Only the main window's own top frame, showing the app's own page, may call the contract. */
 function fromMainWindow(event: IpcMainInvokeEvent): boolean {
-  return mainWindow !== undefined && event.sender === mainWindow.webContents && event.senderFrame === mainWindow.webContents.mainFrame;
+  const frame = event.senderFrame;
+  return mainWindow !== undefined && event.sender === mainWindow.webContents && frame === mainWindow.webContents.mainFrame && frame !== null && isAppUrl(frame.url.split('#')[0] ?? '');
 }
 
 function registerIpc(handlers: ContractHandlers): void {

@@ -9,13 +9,15 @@ import { runSynthetic } from '../../core/workloads/synthetic.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
 import { hashFileSync } from '../hash/hash-file.js';
 import { loadBlake3, nodeSha256 } from '../hash/node-hasher.js';
+import { createLogger } from '../log.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('hash-worker must run in a worker thread');
 
-const hasherReady = loadBlake3();
+// A fallback to WebAssembly is logged (once per worker) on stderr.
+const hasherReady = loadBlake3(createLogger());
 let hasher: Blake3Hasher | undefined;
 
 port.on('message', (req: HashRequest) => {

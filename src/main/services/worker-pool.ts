@@ -67,10 +67,14 @@ export class HashWorkerPool {
    * ArrayBuffer (the caller's view is detached afterwards); otherwise it is copied once.
    */
   hashBytes(data: Uint8Array): Promise<HashResult> {
+    // A zero-length view (empty, or its buffer already transferred) is never transferred:
+    // postMessage would drop a message carrying a detached buffer without a word.
     const owned =
-      data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
+      data.byteLength > 0 && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
         ? data
-        : data.slice();
+        : data.byteLength === 0
+          ? new Uint8Array(0)
+          : data.slice();
     return this.submit({ op: 'hash-bytes', data: owned }, [owned.buffer as ArrayBuffer]);
   }
 

@@ -118,15 +118,23 @@ export class WorkloadRunner {
     return this.pool.size;
   }
 
-  /** Runs one slice job and returns its proof (from cache when the same slice was proven before). */
+  /**
+   * Runs one slice job and returns its proof. A file or Synthetic slice proven before is
+   * answered from cache; in-memory bytes are always hashed (their content cannot be checked
+   * more cheaply than by hashing), and a reused slice id whose bytes changed is refused.
+   * In-memory bytes are handed to a worker thread (transferred): the caller must not reuse them.
+   */
   async run(job: SliceJob): Promise<SliceProof> {
     if (job.slice_id.length === 0) throw new WorkloadError('BAD_PARAMS', 'slice_id must not be empty');
-    if (job.gpu_required && !this.options.gpu?.hardware) {
-      throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires a hardware GPU and this node has none; it was not run on the CPU`);
+    if (job.gpu_required) {
+      const gpu = this.options.gpu;
+      if (!gpu?.hardware) throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires a hardware GPU and this node has none; it was not run on the CPU`);
+      if (gpu.ready === false) throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU, which is not ready yet; try again shortly`);
+      if (job.workload === 'synthetic') throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id}: the Synthetic workload has no GPU implementation, so it cannot honour gpu_required`);
     }
     const identity = await this.identify(job);
     const hit = this.cache.get(job.slice_id, identity);
-    if (hit) return hit;
+    if (hit && job.source?.kind !== 'bytes') return hit;
 
     const started = this.now();
     const { result, backend } = await this.execute(job, identity.length);
@@ -140,6 +148,9 @@ export class WorkloadRunner {
     };
     if (job.source?.kind === 'file' && result.bytes !== identity.length) {
       throw new WorkloadError('BAD_SLICE', `${job.source.path} changed while it was being hashed; run the job again`);
+    }
+    if (hit && hit.proof_hash !== proof.proof_hash) {
+      throw new WorkloadError('SLICE_ID_REUSED', `slice id "${job.slice_id}" was already used for different content; use a new slice id`);
     }
     this.cache.set(job.slice_id, identity, proof);
     return proof;
@@ -159,7 +170,12 @@ export class WorkloadRunner {
     }
     const src = job.source;
     if (!src) throw new WorkloadError('BAD_SLICE', `${job.workload} job ${job.slice_id} has no slice bytes`);
-    if (src.kind === 'bytes') return { workload: job.workload, length: src.data.length, fingerprint: '' };
+    if (src.kind === 'bytes') {
+      if (isDetached(src.data)) {
+        throw new WorkloadError('BAD_SLICE', `the bytes of job ${job.slice_id} were already handed to a worker by an earlier run; pass the slice bytes again`);
+      }
+      return { workload: job.workload, length: src.data.length, fingerprint: '' };
+    }
     try {
       const st = await stat(src.path, { bigint: true });
       if (st.isDirectory()) throw new WorkloadError('BAD_SLICE', `${src.path} is a directory, not a slice file`);
@@ -176,11 +192,18 @@ export class WorkloadRunner {
     }
     const src = job.source as NonNullable<SliceJob['source']>;
     const gpu = this.options.gpu;
-    if (gpu && chooseHashBackend(job.workload, size, gpu.ready !== false, this.calibration) === 'gpu' && size <= MAX_GPU_FILE_BYTES) {
+    const useGpu = gpu && (job.gpu_required || chooseHashBackend(job.workload, size, gpu.ready !== false, this.calibration) === 'gpu');
+    if (job.gpu_required && size > MAX_GPU_FILE_BYTES) {
+      throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU but its ${size}-byte slice is over the ${MAX_GPU_FILE_BYTES}-byte GPU limit`);
+    }
+    if (gpu && useGpu && size <= MAX_GPU_FILE_BYTES) {
       const data = src.kind === 'bytes' ? src.data : await readSlice(src.path);
       try {
         return { result: { digest: await gpu.hashBytes(data), bytes: data.length, implementation: 'webgpu' }, backend: 'gpu' };
       } catch (err) {
+        if (job.gpu_required) {
+          throw new WorkloadError('GPU_REQUIRED', `the GPU failed on job ${job.slice_id} (${String(err)}); it requires the GPU, so it was not run on the CPU — retry later`);
+        }
         this.logger.warn('GPU hash failed; hashing the slice on the CPU', { slice_id: job.slice_id, error: String(err) });
         // The GPU host never detaches `data`, so the CPU hashes exactly the bytes the GPU was given.
         return { result: await this.pool.hashBytes(data), backend: 'cpu' };
@@ -215,3 +238,13 @@ async function readSlice(path: string): Promise<Uint8Array> {
   }
 }
 
+
+/** True when a buffer was transferred away (reading it would silently see zero bytes). */
+function isDetached(data: Uint8Array): boolean {
+  try {
+    new Uint8Array(data.buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
