@@ -75,7 +75,9 @@ export function dataPath(dataDir: string, relative: string): string {
 
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  // TOML integers arrive as bigint; a number is a TOML float, even when it looks whole (100.0).
+  if (typeof value === 'number') return Number.isInteger(value) ? `${value}.0, a float` : `${value}, a float`;
+  if (typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return 'an array';
   if (value instanceof Date) return 'a date';
   if (value !== null && typeof value === 'object') return 'a table';

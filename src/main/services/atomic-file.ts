@@ -14,7 +14,15 @@ export function tempPrefix(path: string): string {
  */
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  // A directory created here must itself be made durable in its parent, or a power cut could
+  // lose the new directory together with the file renamed into it.
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) {
+    for (let d = dir; ; d = dirname(d)) {
+      await syncDirectory(dirname(d));
+      if (d === created || dirname(d) === d) break;
+    }
+  }
   const tmp = join(dir, `${tempPrefix(path)}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(tmp, 'wx', 0o644);

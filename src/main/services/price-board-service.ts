@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
-import { encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
-import { PriceBoard, type PriceBands } from '../../core/pricing/price-board.js';
+import { encodedSize, encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
+import { MAX_PRICE_BOARD_WINDOW, PriceBoard, type PriceBands } from '../../core/pricing/price-board.js';
 import { dataPath } from '../config/load-config.js';
 import type { NodeConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -26,6 +26,10 @@ export type PriceBoardLoad =
 export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, window: number): Promise<PriceBoardLoad> {
   let bytes: Uint8Array;
   try {
+    // Never read a huge file whole: no price board is larger than two lanes of the largest window.
+    const limit = encodedSize(2 * MAX_PRICE_BOARD_WINDOW);
+    const { size } = await stat(path);
+    if (size > limit) return { status: 'empty', board: new PriceBoard(window), reason: 'FOREIGN', message: `${path} is ${size} bytes, larger than any price board (${limit})` };
     bytes = await readFile(path);
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
