@@ -76,12 +76,6 @@ export class ProofCache {
       this.total -= old.cost;
     }
   }
-
-  /** Throws SLICE_ID_REUSED if `id` is cached with a different identity. */
-  check(id: string, identity: SliceIdentity): void {
-    const entry = this.entries.get(id);
-    if (entry) assertSameIdentity(id, entry.identity, identity);
-  }
 }
 
 function assertSameIdentity(id: string, had: SliceIdentity, got: SliceIdentity): void {
