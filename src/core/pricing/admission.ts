@@ -17,6 +17,7 @@ export const ADMISSION_CODES = {
   DUPLICATE_JOB: { retryable: false, summary: 'a job with this id is already queued or running' },
   INVALID_JOB: { retryable: false, summary: 'the job request is malformed' },
   SLA: { retryable: false, summary: "the provider missed the job's declared deadline and its bond was slashed" },
+  DEFER_EXPIRED: { retryable: true, summary: 'the job stayed deferred longer than the node holds deferred jobs and was dropped; resubmit it later' },
 } as const;
 export type AdmissionCode = keyof typeof ADMISSION_CODES;
 
@@ -41,6 +42,7 @@ interface DecisionBase {
 /**
  * The outcome of a submission: admitted (queued for dispatch, shards reserved), deferred
  * (held and retried by `retryDeferred`, not backlog), or rejected with a stable code.
+ * `retryDeferred` also reports deferred jobs it drops as rejected `DEFER_EXPIRED`.
  */
 export type AdmissionDecision =
   | (DecisionBase & { outcome: 'admitted' })
@@ -55,7 +57,15 @@ export interface AdmissionConfig {
   maxQueuedPerLane: number;
   /** Deferred industrial jobs held at most. */
   maxDeferred: number;
+  /**
+   * How long a deferred industrial job is held, ms, before `retryDeferred` drops it as
+   * `DEFER_EXPIRED` (default `DEFAULT_DEFER_MAX_SECS` seconds).
+   */
+  maxDeferMs?: number;
 }
+
+/** Default of `industrial_defer_max_secs`: deferred industrial jobs are held at most this long. */
+export const DEFAULT_DEFER_MAX_SECS = 300;
 
 export interface AdmissionDeps {
   clock: Clock;
@@ -79,7 +89,8 @@ const MAX_JOB_ID = 256;
 /**
  * Fee lanes and industrial admission. Each lane has its own queue. Consumer jobs are queued
  * unless invalid or the queue is full. An industrial job is admitted only while the comfort
- * guard is loose and the capacity estimate leaves enough free shards:
+ * guard is loose, the capacity estimate leaves enough free shards, and no older industrial
+ * job is deferred:
  *
  * | check (in order)                          | outcome                              |
  * | ----------------------------------------- | ------------------------------------ |
@@ -89,7 +100,13 @@ const MAX_JOB_ID = 256;
  * | needs more shards than all capacity seen  | rejected NO_CAPACITY (retryable)     |
  * | needs more shards than are free           | deferred NO_CAPACITY, or rejected QUEUE_FULL when the deferred queue is full |
  * | industrial queue full                     | rejected QUEUE_FULL (retryable)      |
+ * | older jobs are deferred                   | deferred NO_CAPACITY behind them, or rejected QUEUE_FULL when the deferred queue is full |
  * | otherwise                                 | admitted: shards reserved until `finish` |
+ *
+ * Deferred jobs are served strictly in the order they were deferred (see `retryDeferred`):
+ * the oldest one holds the line, so shards freed by finishing jobs accumulate for it instead
+ * of going to newer, smaller jobs. A deferred job not admitted within `maxDeferMs` is dropped
+ * as `DEFER_EXPIRED`, so a job that cannot fit does not hold the line for ever.
  */
 export class AdmissionController {
   readonly guard: ComfortGuard;
@@ -99,6 +116,10 @@ export class AdmissionController {
   /** Industrial jobs holding shards, from admission until `finish`. */
   private readonly running = new Map<string, number>();
   private reserved = 0;
+  /** How long a deferred job is held, ms. */
+  private readonly maxDeferMs: number;
+  /** Latest deferral time handed out; deferral times never decrease, so deferred order is time order. */
+  private lastDeferredAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly config: AdmissionConfig,
@@ -107,6 +128,8 @@ export class AdmissionController {
     for (const [name, v] of [['maxQueuedPerLane', config.maxQueuedPerLane], ['maxDeferred', config.maxDeferred]] as const) {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
     }
+    this.maxDeferMs = config.maxDeferMs ?? DEFAULT_DEFER_MAX_SECS * 1000;
+    if (!Number.isSafeInteger(this.maxDeferMs) || this.maxDeferMs < 1) throw new RangeError(`maxDeferMs must be a positive integer, got ${this.maxDeferMs}`);
     this.guard = new ComfortGuard(config.guard, deps.clock);
     this.capacity = new CapacityEstimator(config.capacityWindowMs, deps.clock);
     this.sla = new SlaMonitor(deps.ledger, deps.clock);
@@ -146,34 +169,50 @@ export class AdmissionController {
     if (req.shards > capacity) {
       return reject(base, 'NO_CAPACITY', `job needs ${req.shards} shards; providers seen recently offer ${capacity} in total`);
     }
-    if (req.shards > capacity - this.reserved) {
-      if (queue.deferred >= this.config.maxDeferred) return reject(base, 'QUEUE_FULL', `the deferred industrial queue holds its maximum of ${this.config.maxDeferred} jobs`);
-      queue.defer(this.toQueued(req));
-      return { ...base, outcome: 'deferred', code: 'NO_CAPACITY', retryable: true, message: `job needs ${req.shards} shards; ${Math.max(0, capacity - this.reserved)} are free` };
-    }
+    const free = capacity - this.reserved;
+    if (req.shards > free) return this.defer(base, req, `job needs ${req.shards} shards; ${Math.max(0, free)} are free`);
     if (queue.backlog >= this.config.maxQueuedPerLane) return reject(base, 'QUEUE_FULL', `the industrial queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`);
+    // Fairness: older deferred jobs are served first, so a new job does not take the shards
+    // they are waiting for; it waits behind them.
+    const waiting = queue.deferred;
+    if (waiting > 0) return this.defer(base, req, `job needs ${req.shards} shards and ${free} are free, but ${waiting} older deferred job${waiting === 1 ? ' is' : 's are'} served first`);
     this.admit(req);
     return { ...base, outcome: 'admitted' };
   }
 
   /**
-   * Retries deferred industrial jobs in the order they were deferred, admitting each that fits
-   * now (first fit). Returns the admissions; jobs that still do not fit stay deferred.
+   * Upkeep of the deferred industrial jobs, oldest first:
+   *
+   * 1. drops every job deferred `maxDeferMs` or longer ago, reported as rejected
+   *    `DEFER_EXPIRED` (also while the guard is tight);
+   * 2. while the guard is loose, admits the remaining jobs in the order they were deferred,
+   *    stopping at the first one that does not fit the free shards (or when the industrial
+   *    queue is full). That job keeps its place at the head of the line: jobs behind it are
+   *    not admitted past it, so freed shards accumulate until it fits or expires.
+   *
+   * Returns the expiries, then the admissions; jobs that are neither stay deferred.
    */
   retryDeferred(): AdmissionDecision[] {
     const queue = this.queues.industrial;
     if (queue.deferred === 0) return [];
     const mode = this.refresh().mode;
-    if (mode === 'tight') return [];
+    const now = this.deps.clock.now();
     const out: AdmissionDecision[] = [];
     let free = this.capacity.capacity() - this.reserved;
+    // Deferral times never decrease along the queue, so expired jobs are all at its front.
     for (const job of queue.deferredJobsInOrder()) {
-      if (queue.backlog >= this.config.maxQueuedPerLane) break;
-      if (job.shards > free) continue;
+      const base: DecisionBase = { jobId: job.id, lane: job.lane, shards: job.shards, mode };
+      const waited = now - job.enqueuedAt;
+      if (waited >= this.maxDeferMs) {
+        queue.remove(job.id);
+        out.push(reject(base, 'DEFER_EXPIRED', `job stayed deferred for ${formatSecs(waited)} s; deferred jobs are held at most ${formatSecs(this.maxDeferMs)} s`));
+        continue;
+      }
+      if (mode === 'tight' || queue.backlog >= this.config.maxQueuedPerLane || job.shards > free) break;
       queue.remove(job.id);
       this.admit(job);
       free -= job.shards;
-      out.push({ jobId: job.id, lane: job.lane, shards: job.shards, mode, outcome: 'admitted' });
+      out.push({ ...base, outcome: 'admitted' });
     }
     return out;
   }
@@ -266,6 +305,16 @@ export class AdmissionController {
     return this.deps.board.suggestedBid(lane, this.backlog(lane));
   }
 
+  /** Parks an industrial job as deferred, or rejects it when the deferred queue is full. */
+  private defer(base: DecisionBase, req: JobRequest, message: string): AdmissionDecision {
+    const queue = this.queues.industrial;
+    if (queue.deferred >= this.config.maxDeferred) return reject(base, 'QUEUE_FULL', `the deferred industrial queue holds its maximum of ${this.config.maxDeferred} jobs`);
+    // Never earlier than the previous deferral, even if the clock steps backwards.
+    this.lastDeferredAt = Math.max(this.deps.clock.now(), this.lastDeferredAt);
+    queue.defer({ ...this.toQueued(req), enqueuedAt: this.lastDeferredAt });
+    return { ...base, outcome: 'deferred', code: 'NO_CAPACITY', retryable: true, message };
+  }
+
   private toQueued(req: JobRequest): QueuedJob {
     return { id: req.id, lane: req.lane, fee: req.fee, shards: req.shards, enqueuedAt: this.deps.clock.now() };
   }
@@ -282,6 +331,10 @@ export class AdmissionController {
 
 function reject(base: DecisionBase, code: Exclude<AdmissionCode, 'SLA'>, message: string): AdmissionDecision {
   return { ...base, outcome: 'rejected', code, retryable: ADMISSION_CODES[code].retryable, message };
+}
+
+function formatSecs(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 function describeInvalid(req: JobRequest): string | undefined {

@@ -1,6 +1,7 @@
 import { isAbsolute, normalize, sep, win32 } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MARKET_URL } from '../../shared/defaults.js';
+import { DEFAULT_DEFER_MAX_SECS } from '../../core/pricing/admission.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
 import { DEFAULT_PRICE_BOARD_WINDOW, MAX_PRICE_BOARD_WINDOW } from '../../core/pricing/price-board.js';
 
@@ -105,6 +106,12 @@ export const CONFIG_SCHEMA = {
     default: 1_000,
     allowed: 'an integer from 0 to 1000000',
     doc: 'deferred industrial jobs held at most',
+  }),
+  industrial_defer_max_secs: key({
+    schema: intIn(1, 86_400),
+    default: DEFAULT_DEFER_MAX_SECS,
+    allowed: 'a whole number of seconds from 1 to 86400',
+    doc: 'a deferred industrial job not admitted within this many seconds is dropped and rejected DEFER_EXPIRED',
   }),
   market_url: key({
     schema: z.string().refine((u) => {

@@ -22,6 +22,7 @@ export type AdmissionSettings = Pick<
   | 'capacity_window_secs'
   | 'mempool_max_jobs'
   | 'industrial_max_deferred'
+  | 'industrial_defer_max_secs'
 >;
 
 /** Maps `config.toml` settings to the admission rules' configuration. */
@@ -36,6 +37,7 @@ export function admissionConfig(config: AdmissionSettings): AdmissionConfig {
     capacityWindowMs: config.capacity_window_secs * 1000,
     maxQueuedPerLane: config.mempool_max_jobs,
     maxDeferred: config.industrial_max_deferred,
+    maxDeferMs: config.industrial_defer_max_secs * 1000,
   };
 }
 
@@ -112,10 +114,13 @@ export class AdmissionService {
     return decision;
   }
 
-  /** Admits deferred industrial jobs that fit now; logs and counts each admission. */
+  /**
+   * Drops deferred industrial jobs held too long (rejected `DEFER_EXPIRED`) and admits, oldest
+   * first, the deferred jobs that fit now; logs and counts each of these decisions.
+   */
   retryDeferred(): AdmissionDecision[] {
     const decisions = this.watchMode(() => this.controller.retryDeferred());
-    for (const d of decisions) this.record(d, true);
+    for (const d of decisions) this.record(d, d.outcome === 'admitted');
     return decisions;
   }
 
@@ -125,14 +130,18 @@ export class AdmissionService {
   }
 
   /**
-   * Periodic upkeep (call it every second or so): re-evaluates the comfort guard, admits
-   * deferred jobs that now fit, and slashes bonds for deadlines that have passed.
+   * Periodic upkeep (call it every second or so): re-evaluates the comfort guard, drops
+   * deferred jobs held longer than `industrial_defer_max_secs` (`expired`, rejected
+   * `DEFER_EXPIRED`), admits deferred jobs that now fit, oldest first, and slashes bonds for
+   * deadlines that have passed.
    */
-  tick(): { mode: AdmissionMode; admitted: AdmissionDecision[]; penalties: SlaPenalty[] } {
+  tick(): { mode: AdmissionMode; admitted: AdmissionDecision[]; expired: AdmissionDecision[]; penalties: SlaPenalty[] } {
     const mode = this.refresh();
-    const admitted = this.retryDeferred();
+    const decisions = this.retryDeferred();
+    const admitted = decisions.filter((d) => d.outcome === 'admitted');
+    const expired = decisions.filter((d) => d.outcome === 'rejected');
     const penalties = this.sweepDeadlines();
-    return { mode, admitted, penalties };
+    return { mode, admitted, expired, penalties };
   }
 
   /** A provider reports the shards it offers now. */

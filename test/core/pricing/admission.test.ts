@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { ADMISSION_CODES, AdmissionController, type AdmissionConfig, type JobRequest } from '../../../src/core/pricing/admission.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { penalizeSla } from '../../../src/core/pricing/sla.js';
+import { defaultConfig } from '../../../src/main/config/load-config.js';
+import { createLogger } from '../../../src/main/log.js';
+import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
+import { AdmissionService, admissionConfig } from '../../../src/main/services/admission-service.js';
 import { FakeClock, InMemoryBondLedger } from './fakes.js';
 
 const config: AdmissionConfig = {
@@ -25,8 +29,9 @@ const job = (lane: JobRequest['lane'], shards = 1, fee = 100n): JobRequest => ({
 
 describe('industrial admission', () => {
   it('keeps its user-facing codes stable', () => {
-    expect(Object.keys(ADMISSION_CODES)).toEqual(['INDUSTRIAL_TIGHT', 'NO_CAPACITY', 'QUEUE_FULL', 'DUPLICATE_JOB', 'INVALID_JOB', 'SLA']);
+    expect(Object.keys(ADMISSION_CODES)).toEqual(['INDUSTRIAL_TIGHT', 'NO_CAPACITY', 'QUEUE_FULL', 'DUPLICATE_JOB', 'INVALID_JOB', 'SLA', 'DEFER_EXPIRED']);
     expect(ADMISSION_CODES.INDUSTRIAL_TIGHT.retryable).toBe(true);
+    expect(ADMISSION_CODES.DEFER_EXPIRED.retryable).toBe(true);
     expect(ADMISSION_CODES.INVALID_JOB.retryable).toBe(false);
   });
 
@@ -193,6 +198,263 @@ describe('industrial admission', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
+  const roomy: AdmissionConfig = { ...config, maxQueuedPerLane: 1000, maxDeferred: 1000 };
+
+  it('admits a big deferred job despite a steady stream of small new jobs (no starvation)', () => {
+    const { ctl, clock } = setup(roomy);
+    ctl.capacity.report('p1', 10);
+    const running: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const d = ctl.submit(job('industrial', 2));
+      expect(d.outcome).toBe('admitted');
+      running.push(d.jobId);
+    }
+    const big = ctl.submit(job('industrial', 8));
+    expect(big).toMatchObject({ outcome: 'deferred', code: 'NO_CAPACITY' });
+
+    // Every second one small job finishes and a new 2-shard job arrives; then the node ticks.
+    // First fit would hand each freed pair of shards to the newcomer and never admit `big`.
+    let bigAdmittedAt = -1;
+    const smallAdmitted: string[] = [];
+    for (let step = 0; step < 40; step++) {
+      clock.advance(1000);
+      ctl.capacity.report('p1', 10);
+      const done = running.shift();
+      if (done !== undefined) ctl.finish(done);
+      const small = ctl.submit(job('industrial', 2));
+      if (bigAdmittedAt < 0) expect(small.outcome).toBe('deferred'); // queued behind big, not ahead of it
+      if (small.outcome === 'admitted') {
+        smallAdmitted.push(small.jobId);
+        running.push(small.jobId);
+      }
+      for (const d of ctl.retryDeferred()) {
+        expect(d.outcome).toBe('admitted');
+        if (d.jobId === big.jobId) {
+          bigAdmittedAt = step;
+          running.push(d.jobId); // the big job runs for a while like the others
+        } else {
+          expect(bigAdmittedAt).toBeGreaterThanOrEqual(0); // nothing deferred after it gets in first
+          smallAdmitted.push(d.jobId);
+          running.push(d.jobId);
+        }
+      }
+      expect(ctl.reservedShards()).toBeLessThanOrEqual(10);
+    }
+    // 4 small jobs must finish to free 8 shards: admitted on the 4th tick, ahead of every newcomer.
+    expect(bigAdmittedAt).toBe(3);
+    expect(smallAdmitted.length).toBeGreaterThan(0); // the stream is served again afterwards
+  });
+
+  it('admits deferred jobs in the order they were deferred, and the oldest holds the line', () => {
+    const { ctl } = setup(roomy);
+    ctl.capacity.report('p1', 10);
+    const a1 = ctl.submit(job('industrial', 4));
+    const a2 = ctl.submit(job('industrial', 6));
+    const b = ctl.submit(job('industrial', 8));
+    const c = ctl.submit(job('industrial', 2));
+    expect([b.outcome, c.outcome]).toEqual(['deferred', 'deferred']);
+
+    ctl.finish(a1.jobId); // 4 free: c would fit, but b is older and does not
+    expect(ctl.retryDeferred()).toEqual([]);
+    expect(ctl.headroom()).toBe(4);
+    // A new job that fits is deferred behind them too (same code, still retryable) ...
+    const e = ctl.submit(job('industrial', 1));
+    expect(e).toMatchObject({ outcome: 'deferred', code: 'NO_CAPACITY', retryable: true });
+    expect(e.outcome === 'deferred' && e.message).toMatch(/2 older deferred jobs are served first/);
+    // ... unless it is rejected for another reason.
+    expect(ctl.submit(job('industrial', 11))).toMatchObject({ outcome: 'rejected', code: 'NO_CAPACITY' });
+    expect(ctl.reservedShards()).toBe(6);
+
+    ctl.finish(a2.jobId); // 10 free: b, then c fill it; e waits for the next free shard
+    expect(ctl.retryDeferred().map((d) => [d.jobId, d.outcome])).toEqual([
+      [b.jobId, 'admitted'],
+      [c.jobId, 'admitted'],
+    ]);
+    expect(ctl.deferred()).toBe(1);
+    ctl.finish(c.jobId);
+    expect(ctl.retryDeferred().map((d) => d.jobId)).toEqual([e.jobId]);
+    expect(ctl.take('industrial')?.id).toBe(b.jobId); // dispatch order follows admission order
+    expect(ctl.take('industrial')?.id).toBe(e.jobId);
+    // With nothing deferred, a fitting job is admitted straight away again.
+    expect(ctl.submit(job('industrial', 1)).outcome).toBe('admitted');
+  });
+
+  it('keeps the guard and queue checks ahead of the fairness rule', () => {
+    const { ctl } = setup({ ...config, maxQueuedPerLane: 1, maxDeferred: 2 });
+    ctl.capacity.report('p1', 10);
+    ctl.submit(job('industrial', 9));
+    expect(ctl.submit(job('industrial', 5)).outcome).toBe('deferred');
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'QUEUE_FULL' }); // industrial queue (1) is full
+    ctl.take('industrial');
+    expect(ctl.submit(job('industrial', 1)).outcome).toBe('deferred'); // fits, but waits behind the 5
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'QUEUE_FULL' }); // deferred queue (2) is full
+    ctl.submit(job('consumer', 1, 5000n));
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'INDUSTRIAL_TIGHT' });
+  });
+
+  it('drops deferred jobs held longer than maxDeferMs as DEFER_EXPIRED, so the line moves on', () => {
+    const { ctl, clock } = setup({ ...roomy, maxDeferMs: 5_000 });
+    ctl.capacity.report('p1', 10);
+    const running = ctl.submit(job('industrial', 6));
+    const big = ctl.submit(job('industrial', 8));
+    clock.advance(1_000);
+    const small = ctl.submit(job('industrial', 2)); // fits, but waits behind big
+    expect(small.outcome).toBe('deferred');
+    clock.advance(3_999);
+    expect(ctl.retryDeferred()).toEqual([]);
+    clock.advance(1); // big has waited 5 s
+    const out = ctl.retryDeferred();
+    expect(out).toEqual([
+      {
+        jobId: big.jobId,
+        lane: 'industrial',
+        shards: 8,
+        mode: 'loose',
+        outcome: 'rejected',
+        code: 'DEFER_EXPIRED',
+        retryable: true,
+        message: 'job stayed deferred for 5 s; deferred jobs are held at most 5 s',
+      },
+      { jobId: small.jobId, lane: 'industrial', shards: 2, mode: 'loose', outcome: 'admitted' },
+    ]);
+    expect(ctl.deferred()).toBe(0);
+    expect(ctl.queueSize('industrial')).toBe(2);
+    expect(ctl.reservedShards()).toBe(8);
+    expect(ctl.cancel(big.jobId)).toBe(false); // gone
+    expect(ctl.submit({ ...job('industrial', 2), id: big.jobId }).outcome).toBe('admitted'); // and may be resubmitted
+    expect(ctl.finish(running.jobId)).toEqual({ releasedShards: 6 });
+  });
+
+  it('expires deferred jobs while tight too, and expires a job that needs more than all capacity', () => {
+    const { ctl, clock } = setup({ ...roomy, maxDeferMs: 10_000 });
+    ctl.capacity.report('p1', 10);
+    ctl.submit(job('industrial', 10));
+    const d = ctl.submit(job('industrial', 10));
+    expect(d.outcome).toBe('deferred');
+    ctl.capacity.report('p1', 4); // capacity shrinks: d can no longer fit even in an empty pool
+    clock.advance(5_000);
+    ctl.submit(job('consumer', 1, 5000n)); // tight
+    expect(ctl.retryDeferred()).toEqual([]);
+    clock.advance(5_000);
+    expect(ctl.retryDeferred()).toEqual([expect.objectContaining({ jobId: d.jobId, outcome: 'rejected', code: 'DEFER_EXPIRED', mode: 'tight' })]);
+    expect(ctl.deferred()).toBe(0);
+  });
+
+  it('measures expiry from the deferral even when the clock steps backwards', () => {
+    const { ctl, clock } = setup({ ...roomy, maxDeferMs: 10_000 });
+    ctl.capacity.report('p1', 10);
+    ctl.submit(job('industrial', 10));
+    const first = ctl.submit(job('industrial', 1));
+    clock.advance(-60_000);
+    ctl.capacity.report('p1', 10);
+    const second = ctl.submit(job('industrial', 1));
+    clock.advance(60_000 + 10_000);
+    expect(ctl.retryDeferred().map((x) => [x.jobId, x.outcome])).toEqual([
+      [first.jobId, 'rejected'],
+      [second.jobId, 'rejected'],
+    ]);
+  });
+
+  it('serves deferred jobs first in, first out, never lets a new job pass them, and holds the line (random workloads)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('submit' as const), shards: fc.integer({ min: 1, max: 12 }) }),
+            fc.record({ op: fc.constant('finish' as const), pick: fc.nat() }),
+            fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }),
+            fc.record({ op: fc.constant('retry' as const) }),
+            fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4_000 }) }),
+          ),
+          { maxLength: 100 },
+        ),
+        (ops) => {
+          const { ctl, clock } = setup({ ...config, maxQueuedPerLane: 1000, maxDeferred: 6, maxDeferMs: 10_000 });
+          const running: string[] = [];
+          const deferred: { id: string; shards: number; at: number }[] = []; // model of the deferred queue
+          let i = 0;
+          for (const o of ops) {
+            ctl.capacity.report('p1', 16);
+            if (o.op === 'submit') {
+              const waiting = ctl.deferred();
+              const d = ctl.submit({ id: `j${i++}`, lane: 'industrial', fee: 1n, shards: o.shards });
+              if (d.outcome === 'admitted') {
+                expect(waiting).toBe(0); // never ahead of a deferred job
+                running.push(d.jobId);
+              } else if (d.outcome === 'deferred') deferred.push({ id: d.jobId, shards: o.shards, at: clock.now() });
+              else expect(d.code).toBe(o.shards > 16 ? 'NO_CAPACITY' : 'QUEUE_FULL');
+            } else if ((o.op === 'finish' || o.op === 'cancel') && running.length + deferred.length > 0) {
+              const k = o.pick % (running.length + deferred.length);
+              const id = k < running.length ? (running.splice(k, 1)[0] as string) : (deferred.splice(k - running.length, 1)[0]?.id as string);
+              if (o.op === 'finish') ctl.finish(id);
+              else ctl.cancel(id);
+            } else if (o.op === 'retry') {
+              const now = clock.now();
+              const out = ctl.retryDeferred();
+              // Expiries, then admissions, all off the front of the queue in deferral order.
+              const front = deferred.splice(0, out.length);
+              expect(out.map((d) => d.jobId)).toEqual(front.map((j) => j.id));
+              for (const [k, d] of out.entries()) {
+                const expired = now - (front[k]?.at ?? now) >= 10_000;
+                expect(d.outcome).toBe(expired ? 'rejected' : 'admitted');
+                if (d.outcome === 'admitted') running.push(d.jobId);
+              }
+              // Head of line: whoever is left first does not fit and has not expired.
+              const head = deferred[0];
+              if (head) {
+                expect(head.shards).toBeGreaterThan(ctl.headroom());
+                expect(now - head.at).toBeLessThan(10_000);
+              }
+            } else if (o.op === 'tick') clock.advance(o.ms);
+            expect(ctl.deferred()).toBe(deferred.length);
+            expect(ctl.reservedShards()).toBeLessThanOrEqual(16);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects a non-positive maxDeferMs', () => {
+    expect(() => setup({ ...config, maxDeferMs: 0 })).toThrow(/maxDeferMs/);
+  });
+
+  it('the service logs expiries like other decisions and counts industrial_rejected_total{reason="DEFER_EXPIRED"}', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const registry = createMetricsRegistry();
+    const clock = new FakeClock();
+    const settings = { ...defaultConfig(), industrial_defer_max_secs: 30 };
+    expect(admissionConfig(defaultConfig()).maxDeferMs).toBe(300_000);
+    expect(admissionConfig(settings).maxDeferMs).toBe(30_000);
+    const service = new AdmissionService({
+      config: settings,
+      board: new PriceBoard(100),
+      ledger: new InMemoryBondLedger(),
+      registry,
+      logger: createLogger((l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
+      clock,
+    });
+    service.reportCapacity('p1', 4);
+    expect(service.submit({ id: 'run', lane: 'industrial', fee: 1n, shards: 4 }).outcome).toBe('admitted');
+    expect(service.submit({ id: 'late', lane: 'industrial', fee: 1n, shards: 3 }).outcome).toBe('deferred');
+    clock.advance(29_999);
+    service.reportCapacity('p1', 4);
+    expect(service.tick()).toMatchObject({ admitted: [], expired: [] });
+    clock.advance(1);
+    const t = service.tick();
+    expect(t.admitted).toEqual([]);
+    expect(t.expired).toEqual([expect.objectContaining({ jobId: 'late', outcome: 'rejected', code: 'DEFER_EXPIRED', retryable: true })]);
+    expect(lines.at(-1)).toEqual(
+      expect.objectContaining({ msg: 'admission decision', job_id: 'late', lane: 'industrial', requested_shards: 3, mode: 'loose', outcome: 'rejected', code: 'DEFER_EXPIRED', retryable: true }),
+    );
+    expect(lines.at(-1)).not.toHaveProperty('retried');
+    expect(await metricValue(registry, 'industrial_rejected_total', { reason: 'DEFER_EXPIRED' })).toBe(1);
+    expect(await metricValue(registry, 'industrial_deferred_total')).toBe(1);
+    expect(await metricValue(registry, 'mempool_size', { lane: 'industrial' })).toBe(1);
   });
 });
 
