@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ComputeRequest } from '../../shared/compute/protocol.js';
 import { startSiblingWorker } from '../worker-entry.js';
@@ -28,6 +30,17 @@ function startDawnWorker(workerData: DawnWorkerData): Worker {
   return startSiblingWorker(import.meta.url, 'dawn-worker', workerData);
 }
 
+/**
+ * Native first, then OpenGL ES. On Linux without a Vulkan loader the native backend cannot
+ * work and Dawn would only print a warning about it, so it is left out there.
+ */
+function defaultBackends(): DawnBackend[] {
+  if (process.platform !== 'linux') return ['native', 'opengles'];
+  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64'];
+  const vulkan = dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+  return vulkan ? ['native', 'opengles'] : ['opengles'];
+}
+
 /** How long closing waits for the worker's outstanding GPU work to settle. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -36,7 +49,7 @@ const CLOSE_GRACE_MS = 10_000;
  * node's GPU, and the one the tests use.
  */
 export function openDawnChannel(options: DawnHostOptions = {}): ComputeChannel {
-  const backends = options.backends ?? ['native', 'opengles'];
+  const backends = options.backends ?? defaultBackends();
   if (backends.includes('opengles')) {
     // Mesa's EGL must not look for a display server: a headless node has none. EGL reads the
     // process environment, so this is set here, before the worker initialises it.
