@@ -1,7 +1,9 @@
-/** A user error: printed as one line on stderr, exit code 2, no stack trace. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
+import { TesseraError } from '../core/errors.js';
+
+/** A user error in the command line itself: printed as one line on stderr, exit code 2 by default. */
+export class CliError extends TesseraError {
+  constructor(message: string, exitCode = 2, code = 'USAGE') {
+    super(code, message, { exitCode });
     this.name = 'CliError';
   }
 }

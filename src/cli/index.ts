@@ -1,4 +1,4 @@
-import { WorkloadError } from '../core/workloads/workload.js';
+import { TesseraError } from '../core/errors.js';
 import { CliError } from './errors.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -53,17 +53,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const message = describeError(err);
     if (message === undefined) throw err;
     io.stderr(`tessera: ${message}\n`);
-    return err instanceof CliError ? err.exitCode : 2;
+    return err instanceof TesseraError ? err.exitCode : 2;
   }
 }
 
-/** Errors from services that describe a user-fixable problem in one line. */
-const USER_ERRORS = new Set(['StorageError', 'BundleError', 'ReceiptError', 'ReceiptConflictError', 'ConfigError', 'SettlementError', 'LedgerOverflowError']);
-
 /** One line for errors a user can fix; undefined for bugs (which keep their stack). */
 function describeError(err: unknown): string | undefined {
-  if (err instanceof CliError || err instanceof WorkloadError) return err.message;
-  if (err instanceof Error && USER_ERRORS.has(err.name)) return err.message;
+  if (err instanceof TesseraError) return err.message;
   const code = (err as { code?: string } | null)?.code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     // node:util parseArgs explains at length; keep its first sentence.

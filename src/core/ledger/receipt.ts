@@ -1,3 +1,4 @@
+import { TesseraError } from '../errors.js';
 import type { Blake3Hasher } from '../hash/hasher.js';
 import { toHex, utf8 } from '../hex.js';
 
@@ -31,9 +32,9 @@ export interface ReceiptJson {
 }
 
 /** Raised for a malformed receipt; the message names the field. */
-export class ReceiptError extends Error {
+export class ReceiptError extends TesseraError {
   constructor(message: string) {
-    super(message);
+    super('RECEIPT_INVALID', message);
     this.name = 'ReceiptError';
   }
 }

@@ -1,3 +1,4 @@
+import { TesseraError } from '../errors.js';
 /** The workloads a provider can run on a job slice. */
 export const WORKLOADS = ['transcode', 'inference', 'gpuhash', 'synthetic'] as const;
 export type Workload = (typeof WORKLOADS)[number];
@@ -60,12 +61,12 @@ export type WorkloadErrorCode =
   | 'RUNNER_CLOSED';
 
 /** A workload failure with a stable code and a one-line message. */
-export class WorkloadError extends Error {
+export class WorkloadError extends TesseraError {
   constructor(
-    readonly code: WorkloadErrorCode,
+    override readonly code: WorkloadErrorCode,
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'WorkloadError';
   }
 }

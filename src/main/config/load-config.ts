@@ -1,3 +1,4 @@
+import { TesseraError } from '../../core/errors.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -8,12 +9,12 @@ import { CONFIG_SCHEMA, type ConfigKeyName, type NodeConfig } from './schema.js'
 export const CONFIG_FILE = 'config.toml';
 
 /** A config file the node cannot start with; one line per problem, each naming file and key. */
-export class ConfigError extends Error {
+export class ConfigError extends TesseraError {
   constructor(
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(problems.join('\n'));
+    super('CONFIG_INVALID', problems.join('\n'));
     this.name = 'ConfigError';
   }
 }

@@ -1,3 +1,4 @@
+import { TesseraError } from '../../core/errors.js';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
@@ -5,9 +6,9 @@ import { toHex } from '../../core/hex.js';
 import { describeFsError } from './fs-errors.js';
 
 /** A courier bundle problem a person can fix (bad path, too big, damaged store). */
-export class BundleError extends Error {
-  constructor(message: string) {
-    super(message);
+export class BundleError extends TesseraError {
+  constructor(message: string, code = 'BUNDLE') {
+    super(code, message);
     this.name = 'BundleError';
   }
 }

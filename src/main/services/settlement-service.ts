@@ -1,3 +1,4 @@
+import { TesseraError } from '../../core/errors.js';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
@@ -40,9 +41,9 @@ export interface SettlementServiceDeps {
 const MODE_KEY = 'settlement_mode';
 
 /** A settlement request a person can fix (bad delay, unreadable stored mode, amount out of range). */
-export class SettlementError extends Error {
-  constructor(message: string) {
-    super(message);
+export class SettlementError extends TesseraError {
+  constructor(message: string, code = 'SETTLEMENT') {
+    super(code, message);
     this.name = 'SettlementError';
   }
 }

@@ -1,3 +1,4 @@
+import { TesseraError } from '../../../core/errors.js';
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
 
@@ -6,9 +7,9 @@ const MAX_BALANCE = (1n << 63n) - 1n;
 const MIN_BALANCE = -(1n << 63n);
 
 /** A posting would take a balance outside the signed 64-bit range. */
-export class LedgerOverflowError extends Error {
+export class LedgerOverflowError extends TesseraError {
   constructor(account: string) {
-    super(`the balance of ${account} would leave the range the ledger can hold (±2^63 credits)`);
+    super('LEDGER_OVERFLOW', `the balance of ${account} would leave the range the ledger can hold (±2^63 credits)`);
     this.name = 'LedgerOverflowError';
   }
 }

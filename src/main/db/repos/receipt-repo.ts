@@ -1,3 +1,4 @@
+import { TesseraError } from '../../../core/errors.js';
 import { receiptToJson, type Receipt } from '../../../core/ledger/receipt.js';
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
@@ -12,10 +13,9 @@ export interface StoredReceipt {
 }
 
 /** The same idempotency key arrived with a different payload: refused, never overwritten. */
-export class ReceiptConflictError extends Error {
-  readonly code = 'RECEIPT_CONFLICT';
+export class ReceiptConflictError extends TesseraError {
   constructor(key: string) {
-    super(`receipt ${key} is already stored with different contents; refusing to overwrite it`);
+    super('RECEIPT_CONFLICT', `receipt ${key} is already stored with different contents; refusing to overwrite it`);
     this.name = 'ReceiptConflictError';
   }
 }
