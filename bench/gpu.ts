@@ -2,6 +2,8 @@
  * npm run bench:gpu — BLAKE3 throughput by slice size on the GPU host (Dawn, whatever adapter
  * this machine has) against the CPU worker pool, printed as ratios (>1 means the GPU is faster).
  * Not a test: figures go to docs/PERFORMANCE.md. `--quick` stops at 16 MiB; `--max-mib N` caps sizes.
+ * A software adapter (llvmpipe, SwiftShader) takes no work in a node, so it is measured only
+ * with `--allow-software` (the figures are then informational).
  */
 import { availableParallelism } from 'node:os';
 import { toHex } from '../src/core/hex.js';
@@ -16,6 +18,7 @@ import { fmt, machine } from './common.js';
 const KiB = 1 << 10;
 const MiB = 1 << 20;
 const quick = process.argv.includes('--quick');
+const allowSoftware = process.argv.includes('--allow-software');
 const maxArg = process.argv.indexOf('--max-mib');
 const maxBytes = maxArg > 0 ? Number(process.argv[maxArg + 1]) * MiB : quick ? 16 * MiB : 256 * MiB;
 const SIZES = [64 * KiB, 256 * KiB, MiB, 4 * MiB, 16 * MiB, 64 * MiB, 256 * MiB].filter((s) => s <= maxBytes);
@@ -48,6 +51,11 @@ if (!gpu.ready || !caps.adapter) {
   process.exit(0);
 }
 const a = caps.adapter;
+if (a.software && !allowSoftware) {
+  console.log(`the only adapter is a software one (${a.device || a.description}): a node gives it no work (GpuHash runs on the CPU); pass --allow-software to measure it anyway`);
+  await gpu.close();
+  process.exit(0);
+}
 console.log(`adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')} (${a.featureLevel}${a.software ? ', SOFTWARE adapter: figures are informational' : ''})`);
 console.log(`kernel segment: ${gpu.segmentBytes / MiB} MiB; CPU pool: ${cores} workers, ${cores} slices at once\n`);
 
@@ -84,6 +92,8 @@ for (const bytes of SIZES) {
   rows.push(row);
   console.log(row);
 }
-console.log(`\nRatios above ${GPU_MIN_SPEEDUP}x send Transcode/Inference slices of that size to the GPU (start-up calibration); GpuHash always uses a ready GPU.`);
+console.log(
+  `\nRatios above ${GPU_MIN_SPEEDUP}x send Transcode/Inference slices of that size to a hardware GPU (start-up calibration); GpuHash always uses a ready hardware GPU. A software adapter gets work only with allowSoftwareAdapter (tests, benchmarks).`,
+);
 await pool.close();
 await gpu.close();

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StorageError } from './db/errors.js';
 
@@ -12,6 +12,8 @@ export interface DataDir {
   /** Other state files (price board, …). */
   stateDir: string;
   configPath: string;
+  /** The node's Ed25519 key. */
+  identityPath: string;
 }
 
 /** Default for the CLI: `node-data/` under the current directory. The desktop app passes its userData dir. */
@@ -25,6 +27,7 @@ export function dataDirPaths(dir: string = DEFAULT_DATA_DIR, cwd: string = proce
     bundlesDir: join(root, 'bundles'),
     stateDir: join(root, 'state'),
     configPath: join(root, 'config.toml'),
+    identityPath: join(root, 'identity.pem'),
   };
 }
 
@@ -37,4 +40,61 @@ export function ensureDataDir(d: DataDir): DataDir {
   }
   if (!statSync(d.root).isDirectory()) throw new StorageError('DATA_DIR', `${d.root} is not a directory; choose another --data-dir`);
   return d;
+}
+
+/** For inspection: the data directory must already exist; nothing is created. */
+export function requireDataDir(d: DataDir): DataDir {
+  let isDir: boolean;
+  try {
+    isDir = statSync(d.root).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StorageError('NO_DATA_DIR', `no data directory at ${d.root}; nothing has been stored yet (pass --data-dir to inspect another one)`);
+    throw new StorageError('DATA_DIR', `cannot read data directory ${d.root}: ${(err as Error).message}`);
+  }
+  if (!isDir) throw new StorageError('DATA_DIR', `${d.root} is not a directory; choose another --data-dir`);
+  return d;
+}
+
+/** What a data directory holds around its ledger (checked before a ledger is opened). */
+export interface LedgerPresence {
+  /** Size of ledger.db in bytes; undefined when there is no such file. */
+  ledgerBytes: number | undefined;
+  /** ledger.db is missing or 0 bytes (SQLite would take it as a new, empty ledger). */
+  ledgerAbsent: boolean;
+  /** ledger.db-wal exists while ledger.db is absent: the WAL of a ledger that is gone. */
+  orphanWal: boolean;
+  /** Signs that a ledger was here before: the node identity, stored bundles, an orphan WAL. */
+  traces: string[];
+}
+
+/** Looks at the files beside the ledger; reads only. */
+export function ledgerPresence(d: DataDir): LedgerPresence {
+  const size = fileSize(d.dbPath);
+  const walSize = fileSize(`${d.dbPath}-wal`);
+  // A 0-byte ledger.db with a non-empty WAL is a ledger being created right now by another process.
+  const ledgerAbsent = size === undefined || (size === 0 && !walSize);
+  const orphanWal = size === undefined && walSize !== undefined;
+  const traces: string[] = [];
+  if (fileSize(d.identityPath) !== undefined) traces.push(`a node identity (${d.identityPath})`);
+  const bundles = countEntries(d.bundlesDir);
+  if (bundles > 0) traces.push(`${bundles} stored courier bundle${bundles === 1 ? '' : 's'} (${d.bundlesDir})`);
+  if (orphanWal) traces.push(`an orphan write-ahead log (${d.dbPath}-wal)`);
+  return { ledgerBytes: size, ledgerAbsent, orphanWal, traces };
+}
+
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function countEntries(dir: string): number {
+  try {
+    return readdirSync(dir).filter((n) => !n.startsWith('.')).length;
+  } catch {
+    return 0;
+  }
 }

@@ -21,10 +21,20 @@ export function histogram<L extends string = string>(registry: Registry, cfg: Om
   return (registry.getSingleMetric(cfg.name) as Histogram<L> | undefined) ?? new Histogram<L>({ ...cfg, registers: [registry] });
 }
 
-/** Reads one sample value (0 when absent) — for status views and tests. */
+/**
+ * Reads one sample value — for status views and tests. Throws for a metric name that is not
+ * registered and for a label the metric does not declare, so a misspelt name or label can
+ * never read as 0; a declared label set with no observations yet reads 0.
+ */
 export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = registry.getSingleMetric(name);
-  if (!metric) return 0;
+  if (!metric) throw new Error(`no metric named ${name} is registered`);
+  // prom-client keeps the declared label names on the metric; its typings do not expose them.
+  const declared = (metric as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
+  const undeclared = Object.keys(labels).filter((k) => !declared.includes(k));
+  if (undeclared.length > 0) {
+    throw new Error(`metric ${name} has no label ${undeclared.join(', ')} (its labels: ${declared.length > 0 ? declared.join(', ') : 'none'})`);
+  }
   const data = await metric.get();
   const sample = data.values.find((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val));
   return sample?.value ?? 0;

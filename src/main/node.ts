@@ -5,6 +5,7 @@ import { GpuHashService } from './gpu/gpu-hash-service.js';
 import { silentLogger, type Logger } from './log.js';
 import { openLedger, type LedgerContext } from './node-context.js';
 import { AdmissionService } from './services/admission-service.js';
+import { SlaRepo } from './db/repos/sla-repo.js';
 import { SqliteBondLedger } from './services/bond-ledger.js';
 import { MetricsServer } from './services/metrics-server.js';
 import { PriceBoardService } from './services/price-board-service.js';
@@ -68,7 +69,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     const priceBoard = await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, logger });
     priceBoard.start();
     cleanups.unshift(() => priceBoard.close());
-    const admission = new AdmissionService({ config: ledger.config, board: priceBoard.board, ledger: new SqliteBondLedger(ledger.db), registry: ledger.registry, logger });
+    const admission = new AdmissionService({ config: ledger.config, board: priceBoard.board, ledger: new SqliteBondLedger({ db: ledger.db, credits: ledger.settlement.credits }), deadlines: new SlaRepo(ledger.db), registry: ledger.registry, logger });
     const tick = setInterval(() => admission.tick(), options.admissionTickMs ?? 1000);
     tick.unref();
     cleanups.unshift(() => clearInterval(tick));

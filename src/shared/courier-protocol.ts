@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CREDITS } from '../core/ledger/credits.js';
 
 /**
  * Courier inbox contract: `POST {market}/courier/receipts`.
@@ -23,8 +24,13 @@ export const CourierFlushRequestSchema = z.object({
   receipts: z.array(CourierReceiptWireSchema).min(1).max(1000),
 });
 
-/** Largest credit amount (signed 64-bit ledger). */
-const MAX_CREDITS = (1n << 63n) - 1n;
+/**
+ * Largest bundle one courier request can carry: bundles travel base64-encoded inside one JSON
+ * request, which keeps them well below a JavaScript string's limit. `courier_max_bundle_bytes`
+ * and `--max-bundle-bytes` are bounded by it; a stored bundle above it is never sent.
+ */
+export const MAX_COURIER_BUNDLE_BYTES = 64 << 20;
+
 const IntegerString = z
   .union([z.string().regex(/^\d{1,19}$/), z.number().int().nonnegative().refine(Number.isSafeInteger, 'reward numbers above 2^53 must be sent as strings')])
   .transform((v) => BigInt(v))

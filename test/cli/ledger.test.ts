@@ -85,7 +85,7 @@ describe('tessera courier and settlement commands', () => {
     const market = await new CourierMarket({ reward: 4n }).start();
     try {
       const r = await tesseraAsync(['courier', 'flush', '--market', market.url, '--data-dir', dd]);
-      expect(r.stdout).toMatch(/1 accepted, 0 already known, 0 rejected, 4 credits earned; 0 still pending/);
+      expect(r.stdout).toMatch(/1 accepted, 0 already known, 0 rejected, 4 credits earned \(4 pending until settlement is real\); 0 not answered, 0 held back \(0 now failed\); 0 still pending/);
       expect(market.accepted.size).toBe(1);
     } finally {
       await market.close();
@@ -95,7 +95,7 @@ describe('tessera courier and settlement commands', () => {
   it('a damaged ledger file stops every command with the path, and is left as it was', () => {
     const dir = tempDir();
     const dd = join(dir, 'node');
-    expect(tessera(['settlement', 'status', '--data-dir', dd]).code).toBe(0);
+    expect(tessera(['settlement', 'mode', 'dry-run', '--data-dir', dd]).code).toBe(0); // status is read-only and creates nothing
     writeFileSync(join(dd, 'ledger.db'), 'this is not sqlite'.repeat(300));
     const r = tessera(['settlement', 'status', '--data-dir', dd]);
     expect(r.code).toBe(2);
@@ -106,7 +106,7 @@ describe('tessera courier and settlement commands', () => {
   it('a bad config.toml value names the key and the file, and nothing starts', () => {
     const dir = tempDir();
     const dd = join(dir, 'node');
-    expect(tessera(['settlement', 'status', '--data-dir', dd]).code).toBe(0);
+    expect(tessera(['settlement', 'mode', 'dry-run', '--data-dir', dd]).code).toBe(0); // status is read-only and creates nothing
     writeFileSync(join(dd, 'config.toml'), 'courier_max_attempts = 0\n');
     const r = tessera(['courier', 'list', '--data-dir', dd]);
     expect(r.code).toBe(2);
@@ -118,7 +118,7 @@ describe('first start', () => {
   it('several processes opening a new data dir at once all succeed (migrations run once)', async () => {
     for (let round = 0; round < 3; round++) {
       const dd = join(tempDir(), 'node');
-      const runs = await Promise.all([0, 1, 2].map(() => tesseraAsync(['settlement', 'status', '--data-dir', dd])));
+      const runs = await Promise.all([0, 1, 2].map(() => tesseraAsync(['settlement', 'mode', 'dry-run', '--data-dir', dd])));
       expect(runs.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, ''], [0, '']]);
     }
   });

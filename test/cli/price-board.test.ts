@@ -85,12 +85,13 @@ describe('tessera price-board', () => {
   });
 
   it('rejects unknown actions and stray arguments', async () => {
-    await expect(priceBoardCommand([], io().io)).rejects.toThrow(/needs an action: show or clear/);
-    await expect(priceBoardCommand(['wipe'], io().io)).rejects.toThrow(/unknown price-board action "wipe"/);
-    await expect(priceBoardCommand(['show', 'extra'], io().io)).rejects.toThrow(/takes no further arguments/);
-    await expect(priceBoardCommand(['clear', '--json'], io().io)).rejects.toThrow(/--json applies only to price-board show/);
+    await expect(priceBoardCommand([], io().io)).rejects.toThrow('tessera price-board needs a subcommand: show or clear');
+    await expect(priceBoardCommand(['wipe'], io().io)).rejects.toThrow('unknown price-board subcommand "wipe" (expected show or clear');
+    await expect(priceBoardCommand(['show', 'extra'], io().io)).rejects.toThrow('tessera price-board show: unexpected argument "extra" (it takes no arguments)');
+    await expect(priceBoardCommand(['clear', '--json'], io().io)).rejects.toThrow("unknown option '--json' for tessera price-board clear");
     const help = io();
     expect(await priceBoardCommand(['--help'], help.io)).toBe(0);
-    expect(help.out()).toContain('tessera price-board show [--json] [--data-dir DIR]');
+    expect(help.out()).toMatch(/^usage: tessera price-board <subcommand> \[options\]\n/);
+    expect(help.out()).toMatch(/\n {2}show +print the quantile bands/);
   });
 });

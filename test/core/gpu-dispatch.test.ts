@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gpuCapabilities, isSoftwareAdapter, type GpuAdapterInfo } from '../../src/core/workloads/gpu-adapter.js';
-import { buildCalibration, chooseHashBackend, gpuPreferred } from '../../src/core/workloads/gpu-dispatch.js';
+import { buildCalibration, chooseHashBackend, gpuPreferred, gpuUsable, type GpuAvailability } from '../../src/core/workloads/gpu-dispatch.js';
 
 const adapter = (over: Partial<GpuAdapterInfo>): GpuAdapterInfo => ({
   vendor: '',
@@ -30,10 +30,9 @@ describe('GPU adapter classification', () => {
     expect(isSoftwareAdapter(adapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Mesa Intel(R) Xe Graphics (TGL GT2)' }))).toBe(false);
   });
 
-  it('never announces a software adapter as a hardware GPU (unless a test overrides it)', () => {
+  it('never announces a software adapter as a hardware GPU', () => {
     const sw = adapter({ device: 'llvmpipe' });
     expect(gpuCapabilities(sw)).toEqual({ hardware_gpu: false, adapter: { ...sw, software: true } });
-    expect(gpuCapabilities(sw, true).hardware_gpu).toBe(true);
     expect(gpuCapabilities(adapter({ vendor: 'nvidia' })).hardware_gpu).toBe(true);
     expect(gpuCapabilities(null)).toEqual({ hardware_gpu: false, adapter: null });
   });
@@ -63,13 +62,26 @@ describe('calibration-based dispatch', () => {
     expect(gpuPreferred(undefined, 1 << 30)).toBe(false);
   });
 
-  it('sends GpuHash to any ready GPU, Transcode/Inference per calibration, Synthetic to the CPU', () => {
-    expect(chooseHashBackend('gpuhash', 10, true, undefined)).toBe('gpu');
-    expect(chooseHashBackend('gpuhash', 10, false, cal)).toBe('cpu');
-    expect(chooseHashBackend('transcode', 64 << 20, true, cal)).toBe('gpu');
-    expect(chooseHashBackend('inference', 64 << 10, true, cal)).toBe('cpu');
-    expect(chooseHashBackend('transcode', 64 << 20, true, undefined)).toBe('cpu');
-    expect(chooseHashBackend('synthetic', 64 << 20, true, cal)).toBe('cpu');
+  const hw: GpuAvailability = { ready: true, hardware: true, allowSoftware: false };
+  const sw: GpuAvailability = { ready: true, hardware: false, allowSoftware: false };
+  const swAllowed: GpuAvailability = { ...sw, allowSoftware: true };
+
+  it('sends GpuHash to a ready hardware GPU, Transcode/Inference per calibration, Synthetic to the CPU', () => {
+    expect(chooseHashBackend('gpuhash', 10, hw, undefined)).toBe('gpu');
+    expect(chooseHashBackend('gpuhash', 10, { ...hw, ready: false }, cal)).toBe('cpu');
+    expect(chooseHashBackend('gpuhash', 10, undefined, cal)).toBe('cpu');
+    expect(chooseHashBackend('transcode', 64 << 20, hw, cal)).toBe('gpu');
+    expect(chooseHashBackend('inference', 64 << 10, hw, cal)).toBe('cpu');
+    expect(chooseHashBackend('transcode', 64 << 20, hw, undefined)).toBe('cpu');
+    expect(chooseHashBackend('synthetic', 64 << 20, hw, cal)).toBe('cpu');
+  });
+
+  it('gives a software adapter no work unless it was explicitly allowed, even where calibration says faster', () => {
+    for (const workload of ['gpuhash', 'transcode', 'inference'] as const) expect(chooseHashBackend(workload, 64 << 20, sw, cal)).toBe('cpu');
+    expect(gpuUsable(sw)).toBe(false);
+    expect(chooseHashBackend('gpuhash', 10, swAllowed, undefined)).toBe('gpu');
+    expect(chooseHashBackend('transcode', 64 << 20, swAllowed, cal)).toBe('gpu');
+    expect(chooseHashBackend('gpuhash', 10, { ...swAllowed, ready: false }, undefined)).toBe('cpu');
   });
 
   it('never prefers the GPU on a failed measurement', () => {

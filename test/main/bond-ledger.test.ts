@@ -4,6 +4,7 @@ import { penalizeSla } from '../../src/core/pricing/sla.js';
 import { Database } from '../../src/main/db/database.js';
 import { LedgerRepo } from '../../src/main/db/repos/ledger-repo.js';
 import { bondAccount, SqliteBondLedger } from '../../src/main/services/bond-ledger.js';
+import { CreditMovements } from '../../src/main/services/credit-movements.js';
 import { tempDir } from '../helpers.js';
 
 describe('SqliteBondLedger (penalize_sla through the SQLite ledger)', () => {
@@ -11,7 +12,9 @@ describe('SqliteBondLedger (penalize_sla through the SQLite ledger)', () => {
     const db = Database.open(join(tempDir(), 'ledger.db'));
     const repo = new LedgerRepo(db);
     db.transaction(() => repo.mint('m1', 'prov', 500n, 'fund', 1));
-    const bonds = new SqliteBondLedger(db, () => 2);
+    const credits = new CreditMovements({ db, clock: { now: () => 2 } });
+    credits.setMode('real'); // in dry-run a slash waits as a pending movement (test/main/settlement-dry-run.test.ts)
+    const bonds = new SqliteBondLedger({ db, credits, clock: { now: () => 2 } });
     bonds.deposit('prov', 200n, 'dep-1');
     expect(repo.balance(bondAccount('prov'))).toBe(200n);
     expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toMatchObject({ amount: 75n, code: 'SLA' });

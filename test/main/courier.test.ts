@@ -71,6 +71,7 @@ describe('courier flush', () => {
   it('acknowledges only what the market accepted, crediting the reward in the same transaction', async () => {
     const dir = tempDir();
     const ctx = await node(dir);
+    ctx.settlement.setMode('real');
     const ids = bundles(dir, 10).map((p) => ctx.courier.send(p, 'alice').id);
     const m = await market({ reward: 7n, rejectIds: new Set([ids[3] as string]) });
     const s = await ctx.courier.flush(m.url);
@@ -93,6 +94,7 @@ describe('courier flush', () => {
   it('drains the queue exactly once through a market that drops 30% of responses and fails requests', async () => {
     const dir = tempDir();
     const ctx = await node(dir, { courier: { maxAttempts: 30 } });
+    ctx.settlement.setMode('real');
     const ids = bundles(dir, 60).map((p) => ctx.courier.send(p, 'carrier').id);
     const m = await market({ dropRate: 0.3, failRate: 0.2, reward: 3n, seed: 7 });
     let s = await ctx.courier.flush(m.url);

@@ -11,7 +11,7 @@ export const blake3 = loadNativeBlake3();
 export function openSettlement(dir: string, clock: { now: number }) {
   const db = Database.open(join(dir, 'ledger.db'));
   const registry = createMetricsRegistry();
-  const service = new SettlementService({ db, blake3, registry, now: () => clock.now });
+  const service = new SettlementService({ db, blake3, registry, clock: { now: () => clock.now } });
   return { db, registry, service, close: () => db.close() };
 }
 

@@ -38,23 +38,27 @@ class Model {
   mode: 'dry_run' | 'real' | 'armed' = 'dry_run';
   activateAt = 0;
 
-  /** Armed turns Real once its time has come. */
+  /** Armed turns Real once its time has come; Real applies what dry-run recorded. */
   promote(now: number) {
     if (this.mode === 'armed' && now >= this.activateAt) this.mode = 'real';
+    if (this.mode === 'real') this.applyPending();
   }
   balances = new Map<string, bigint>();
   status = new Map<string, 'recorded' | 'applied' | 'archived'>();
+  /** Receipts recorded in dry-run, in order, waiting for Real. */
+  pending: Receipt[] = [];
 
-  fund(account: string, amount: bigint) {
-    this.balances.set(account, (this.balances.get(account) ?? 0n) + amount);
+  setMode(mode: 'dry_run' | 'real') {
+    this.mode = mode;
+    if (mode === 'real') this.applyPending();
   }
 
-  apply(r: Receipt, now: number): string {
-    this.promote(now);
-    const st = this.status.get(r.idempotency_key);
-    if (st && (st !== 'recorded' || this.mode !== 'real')) return 'duplicate';
-    if (!st) this.status.set(r.idempotency_key, 'recorded');
-    if (this.mode !== 'real') return 'recorded';
+  private applyPending() {
+    while (this.mode === 'real' && this.pending.length > 0) this.settle(this.pending.shift() as Receipt);
+  }
+
+  /** Moves the credits of one receipt, or archives it and reverts to dry-run. */
+  private settle(r: Receipt): 'applied' | 'failed' {
     const have = this.balances.get(r.buyer) ?? 0n;
     if (have < r.quote_price) {
       this.status.set(r.idempotency_key, 'archived');
@@ -65,6 +69,21 @@ class Model {
     this.balances.set(r.provider, (this.balances.get(r.provider) ?? 0n) + r.quote_price);
     this.status.set(r.idempotency_key, 'applied');
     return 'applied';
+  }
+
+  fund(account: string, amount: bigint) {
+    this.balances.set(account, (this.balances.get(account) ?? 0n) + amount);
+  }
+
+  apply(r: Receipt, now: number): string {
+    this.promote(now);
+    if (this.status.has(r.idempotency_key)) return 'duplicate';
+    this.status.set(r.idempotency_key, 'recorded');
+    if (this.mode !== 'real') {
+      this.pending.push(r);
+      return 'recorded';
+    }
+    return this.settle(r);
   }
 }
 
@@ -86,7 +105,7 @@ describe('settlement against an in-memory model (property)', () => {
               expect(s.service.apply(r).outcome).toBe(model.apply(r, clock.now));
             } else if (op.op === 'mode') {
               s.service.setMode(op.mode);
-              model.mode = op.mode;
+              model.setMode(op.mode);
             } else if (op.op === 'arm') {
               s.service.arm(op.delaySeconds);
               model.mode = 'armed';

@@ -41,14 +41,18 @@ describe('SettlementService', () => {
     s.close();
   });
 
-  it('a receipt recorded in DryRun is applied once Real is on', () => {
+  it('a receipt recorded in DryRun is applied when Real is switched on, and only then', () => {
     const clock = { now: 1000 };
     const s = openSettlement(tempDir(), clock);
     s.service.fund('buyer', 10n);
     const r = receipt('j1', 10n);
     expect(s.service.apply(r).outcome).toBe('recorded');
+    expect(s.service.status().balances).toEqual([{ account: 'buyer', balance: '10' }]);
     s.service.setMode('real');
-    expect(s.service.apply(r).outcome).toBe('applied');
+    expect(s.service.status().balances).toEqual([
+      { account: 'buyer', balance: '0' },
+      { account: 'provider', balance: '10' },
+    ]);
     expect(s.service.apply(r).outcome).toBe('duplicate');
     s.close();
   });

@@ -2,11 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { toHex } from '../../src/core/hex.js';
 import type { SliceJob, SliceProof } from '../../src/core/workloads/workload.js';
+import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
 import { HashWorkerPool } from '../../src/main/services/worker-pool.js';
 import { WorkloadRunner } from '../../src/main/services/workload-runner.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
 
+const cpuHasher = loadNativeBlake3();
 const runners: WorkloadRunner[] = [];
 function runner(threads: number, extra: ConstructorParameters<typeof WorkloadRunner>[0] = {}): WorkloadRunner {
   const r = new WorkloadRunner({ threads, ...extra });
@@ -85,17 +88,41 @@ describe('WorkloadRunner', () => {
   });
 
   it('refuses gpu_required jobs without a hardware GPU, and runs them on one', async () => {
-    const job = (): SliceJob => ({ slice_id: 'g', workload: 'gpuhash', gpu_required: true, source: { kind: 'bytes', data: new Uint8Array(10) } });
+    const bytes = pseudoRandomBytes(10_000, 41);
+    const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(bytes), encoding: 'utf8' }).trim();
+    const job = (): SliceJob => ({ slice_id: 'g', workload: 'gpuhash', gpu_required: true, source: { kind: 'bytes', data: bytes.slice() } });
     await expect(runner(1).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
-    await expect(runner(1, { gpu: { hardware: false, hashBytes: async () => 'x' } }).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
-    const emptyTen = execFileSync('b3sum', ['--no-names'], { input: Buffer.alloc(10), encoding: 'utf8' }).trim();
-    const gpu = { hardware: true, ready: true, hashBytes: async () => emptyTen };
-    expect(await runner(1, { gpu }).run(job())).toMatchObject({ backend: 'gpu', proof_hash: emptyTen });
+    // A GPU port that really hashes what it is given (the digest is checked against b3sum, not against itself).
+    const hashing = (hardware: boolean) => {
+      const calls = { n: 0 };
+      return { calls, port: { hardware, ready: true, hashBytes: async (d: Uint8Array) => (calls.n++, toHex(cpuHasher.hash(d))) } };
+    };
+    const software = hashing(false);
+    await expect(runner(1, { gpu: software.port }).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED', message: expect.stringMatching(/software adapter/) });
+    expect(software.calls.n).toBe(0);
+    const hw = hashing(true);
+    const gpu = hw.port;
+    expect(await runner(1, { gpu }).run(job())).toMatchObject({ backend: 'gpu', proof_hash: want });
+    expect(hw.calls.n).toBe(1);
     // Never quietly on the CPU: not ready, a failing GPU, or a workload the GPU cannot run.
     await expect(runner(1, { gpu: { ...gpu, ready: false } }).run(job())).rejects.toThrow(/not ready yet/);
     const failing = { hardware: true, ready: true, hashBytes: () => Promise.reject(new Error('device lost')) };
     await expect(runner(1, { gpu: failing }).run(job())).rejects.toThrow(/the GPU failed on job g \(Error: device lost\).*not run on the CPU/);
     await expect(runner(1, { gpu }).run({ slice_id: 's', workload: 'synthetic', gpu_required: true, synthetic: { block_hash: '00'.repeat(32), worker_address: 'w', matrix_size: 4 } })).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+  });
+
+  it('runs GpuHash on a software adapter only when explicitly allowed; otherwise on the CPU, labelled cpu', async () => {
+    const bytes = pseudoRandomBytes(50_000, 42);
+    const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(bytes), encoding: 'utf8' }).trim();
+    let gpuCalls = 0;
+    const software = { hardware: false, ready: true, hashBytes: async (d: Uint8Array) => (gpuCalls++, toHex(cpuHasher.hash(d))) };
+    const job = (extra: Partial<SliceJob> = {}): SliceJob => ({ slice_id: 'sw', workload: 'gpuhash', source: { kind: 'bytes', data: bytes.slice() }, ...extra });
+    expect(await runner(1, { gpu: software }).run(job())).toMatchObject({ backend: 'cpu', proof_hash: want });
+    expect(gpuCalls).toBe(0);
+    const allowed = runner(1, { gpu: software, allowSoftwareAdapter: true });
+    expect(await allowed.run(job())).toMatchObject({ backend: 'gpu', proof_hash: want });
+    expect(await allowed.run(job({ slice_id: 'sw-req', gpu_required: true }))).toMatchObject({ backend: 'gpu', proof_hash: want });
+    expect(gpuCalls).toBe(2);
   });
 
   it('never answers in-memory bytes from cache: new bytes under an old id are refused, the same bytes re-proven', async () => {

@@ -1,6 +1,5 @@
 import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
 import { loadBlake3 } from '../../main/hash/node-hasher.js';
@@ -9,38 +8,51 @@ import { describeFsError } from '../../main/services/fs-errors.js';
 import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
 import { hashFileSync } from '../../main/hash/hash-file.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
+import { defineCommand, type RawArgs } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';
 
-export const hashUsage = 'tessera hash [--threads N] <file|->...   print "<blake3 hex>  <path>" per input, like b3sum';
+const MAX_THREADS = 256;
+
+export const hashSpec = defineCommand({
+  name: 'hash',
+  summary: 'print the BLAKE3 hash of files and standard input, one "<hex>  <name>" line each, exactly as b3sum does',
+  args: { usage: '[FILE|-]...', min: 0, max: Infinity },
+  options: {
+    threads: { type: 'string', valueName: 'N', description: `hash on N threads, 1 to ${MAX_THREADS} (default: one per CPU core)` },
+  },
+  notes: [
+    'Each FILE may be a regular file or a pipe, as with b3sum: `tessera hash <(gzip -dc a.gz)` or /dev/stdin work. ' +
+      '"-", or no FILE at all, reads standard input. A name containing a backslash or a newline is escaped as b3sum escapes it; ' +
+      'a name whose bytes are not UTF-8 is opened by its bytes and printed with U+FFFD, as b3sum prints it.',
+  ],
+});
 
 /** `tessera hash`: BLAKE3 of files (in parallel on worker threads) and/or stdin, b3sum-compatible output. */
-export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { threads: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    io.stdout(`usage: ${hashUsage}\n`);
+export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Promise<number> {
+  const parsed = hashSpec.parse(argv, raw);
+  if (parsed.help !== undefined) {
+    io.stdout(parsed.help);
     return 0;
   }
-  const threads = parsePositiveInt(values.threads, '--threads', 256);
+  const { values, positionals, rawPositionals } = parsed;
+  const threads = parsePositiveInt(values.threads, '--threads', MAX_THREADS);
   const inputs = positionals.length > 0 ? positionals : ['-'];
   if (inputs.filter((p) => p === '-').length > 1) throw new CliError('stdin ("-") can be given only once');
   if (inputs.includes('-') && fstatSync(0).isDirectory()) throw new CliError('-: standard input is a directory');
 
+  // Names are printed as given (b3sum prints U+FFFD for bytes that are not UTF-8 too); a
+  // name that is not UTF-8 is opened by its bytes.
+  const files = inputs.flatMap((name, i) => (name === '-' ? [] : [{ name, path: rawPositionals[i] ?? name }]));
+
   // Check every input before hashing anything, so a typo fails fast with nothing printed.
-  for (const path of inputs) {
-    if (path === '-') continue;
+  for (const { name, path } of files) {
     const st = await stat(path).catch((err: unknown) => {
-      throw new CliError(describeFsError(err, path));
+      throw new CliError(undecodable(err, name, path) ?? describeFsError(err, name));
     });
-    if (st.isDirectory()) throw new CliError(`${path} is a directory (tessera hash takes files)`);
+    if (st.isDirectory()) throw new CliError(`${name} is a directory (tessera hash takes files)`);
   }
 
-  const files = inputs.filter((p) => p !== '-');
   const threadCount = Math.min(threads ?? defaultPoolSize(), Math.max(files.length, 1));
   // The calling thread hashes too, starting at once while the other threads' workers spin
   // up: N threads = this thread + N − 1 workers, all taking files from one queue.
@@ -48,7 +60,9 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   const hasher = await loadBlake3(createLogger());
   const bar = progress(io, 'hashing');
   const digests = new Map<string, Promise<string>>();
-  const queue = files.map((_, i) => i);
+  // Workers get names as strings; a name held as bytes is hashed on this thread.
+  const queue = files.flatMap((f, i) => (typeof f.path === 'string' ? [i] : []));
+  const byteNamed = files.flatMap((f, i) => (typeof f.path === 'string' ? [] : [i]));
   const results: (Promise<string> | undefined)[] = [];
   let done = 0;
   let bytes = 0;
@@ -64,16 +78,16 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
   };
   const workerLoop = async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      const p = (pool as HashWorkerPool).hashFile(files[i] as string).then(finished);
+      const p = (pool as HashWorkerPool).hashFile(files[i]?.path as string).then(finished);
       settle(i, p);
       await p.catch(() => undefined);
     }
   };
   const mainLoop = async () => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+    for (let i = byteNamed.shift() ?? queue.shift(); i !== undefined; i = byteNamed.shift() ?? queue.shift()) {
       let p: Promise<string>;
       try {
-        p = Promise.resolve(finished(hashFileSync(hasher, files[i] as string)));
+        p = Promise.resolve(finished(hashFileSync(hasher, files[i]?.path as string | Buffer)));
       } catch (err) {
         p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -103,6 +117,12 @@ export async function hashCommand(argv: string[], io: CliIo): Promise<number> {
     await pool?.close();
   }
   return 0;
+}
+
+/** A name that is not UTF-8 and could not be recovered as bytes cannot be opened: say that, not "no such file". */
+function undecodable(err: unknown, name: string, path: string | Buffer): string | undefined {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || typeof path !== 'string' || !name.includes('\uFFFD')) return undefined;
+  return `${name}: no such file, or its name is not valid UTF-8 and its bytes could not be read from the command line`;
 }
 
 async function hashStdin(stdin: NodeJS.ReadableStream): Promise<string> {

@@ -1,6 +1,5 @@
 import { unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import { ConfigError, dataPath, loadConfig } from '../../main/config/load-config.js';
 import type { NodeConfig } from '../../main/config/schema.js';
@@ -8,35 +7,43 @@ import { loadBlake3 } from '../../main/hash/node-hasher.js';
 import { removeStaleTemps } from '../../main/services/atomic-file.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { readPriceBoardFile } from '../../main/services/price-board-service.js';
+import { dataDirPaths, requireDataDir } from '../../main/data-dir.js';
+import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import type { CliIo } from '../io.js';
-
-export const priceBoardUsage =
-  'tessera price-board show [--json] [--data-dir DIR]   quantile bands of the saved price board\n' +
-  '       tessera price-board clear [--data-dir DIR]          delete the saved board (stop the node first)';
 
 /** Data directory used when --data-dir is not given. */
 const DEFAULT_DATA_DIR = 'node-data';
 
+const dataDirOption = { type: 'string', valueName: 'DIR', description: `the node's data directory (default ./${DEFAULT_DATA_DIR})` } as const;
+
+export const priceBoardSpec = defineGroup({
+  name: 'price-board',
+  summary: "inspect or delete the node's saved price board",
+  subcommands: {
+    show: defineCommand({
+      name: 'price-board show',
+      summary: 'print the quantile bands (p25, median, p75) of each lane of the saved board',
+      options: { json: { type: 'boolean', description: 'print one JSON object' }, 'data-dir': dataDirOption },
+    }),
+    clear: defineCommand({
+      name: 'price-board clear',
+      summary: 'delete the saved board (stop the node first)',
+      options: { 'data-dir': dataDirOption },
+    }),
+  },
+});
+
 /** `tessera price-board show|clear`: inspect or delete the node's saved price board. */
 export async function priceBoardCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { json: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    io.stdout(`usage: ${priceBoardUsage}\n`);
+  const parsed = priceBoardSpec.parse(argv);
+  if (parsed.help !== undefined) {
+    io.stdout(parsed.help);
     return 0;
   }
-  const [action, ...extra] = positionals;
-  if (action !== 'show' && action !== 'clear') {
-    throw new CliError(action === undefined ? 'price-board needs an action: show or clear' : `unknown price-board action "${action}" (expected show or clear)`);
-  }
-  if (extra.length > 0) throw new CliError(`price-board ${action} takes no further arguments (got "${extra.join(' ')}")`);
-  if (action === 'clear' && values.json) throw new CliError('--json applies only to price-board show');
+  const { sub: action, values } = parsed;
   const dataDir = resolve(values['data-dir'] ?? DEFAULT_DATA_DIR);
+  if (action === 'show') requireDataDir(dataDirPaths(dataDir)); // inspection: a missing data dir is an error, never created
   const config = await readConfig(dataDir);
   const path = dataPath(dataDir, config.price_board_path);
   return action === 'show' ? show(io, path, config, values.json ?? false) : clear(io, path);

@@ -1,28 +1,115 @@
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
 import { MAX_ARM_DELAY_SECONDS } from '../../core/ledger/settlement-mode.js';
-import { describeFsError } from '../../main/services/fs-errors.js';
+import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { openLedger } from '../../main/node-context.js';
+import { MAX_RECEIPT_LINE_BYTES, receiptFileLines } from '../../main/services/receipt-file.js';
+import { SETTLEMENT_BATCH_SIZE, type ApplyResult, type SettlementService } from '../../main/services/settlement-service.js';
+import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import type { CliIo } from '../io.js';
 
-export const settlementUsage =
-  'tessera settlement status [--json] [--data-dir DIR]\n' +
-  'tessera settlement mode dry-run|real|armed --delay SECONDS [--data-dir DIR]\n' +
-  'tessera settlement apply <receipts.jsonl> [--data-dir DIR]\n' +
-  'tessera settlement fund <account> <credits> [--data-dir DIR]';
+/** Exit status of a command that ran but left something undone: a receipt failed, conflicted or was refused; a receipt the market did not answer for. */
+export const EXIT_INCOMPLETE = 3;
+
+const dataDirOption = { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" } as const;
+const freshLedgerOption = {
+  type: 'boolean',
+  description: 'start a new, empty ledger in a data dir that has an identity or bundles but no ledger.db (history there is lost)',
+} as const;
+
+export const settlementSpec = defineGroup({
+  name: 'settlement',
+  summary: 'settlement mode, balances, and applying receipts to the ledger',
+  subcommands: {
+    status: defineCommand({
+      name: 'settlement status',
+      summary: 'print the settlement mode, receipt counts and balances',
+      options: { json: { type: 'boolean', description: 'print one JSON object' }, 'data-dir': dataDirOption },
+    }),
+    mode: defineCommand({
+      name: 'settlement mode',
+      summary: 'switch settlement to dry-run, real, or armed (real after --delay seconds); turning real applies what dry-run recorded',
+      args: { usage: 'dry-run|real|armed', min: 1, max: 1 },
+      options: {
+        delay: { type: 'string', valueName: 'SECONDS', description: `with armed: seconds until real, 0 to ${MAX_ARM_DELAY_SECONDS}` },
+        'data-dir': dataDirOption,
+        'fresh-ledger': freshLedgerOption,
+      },
+      notes: [
+        'in dry-run every credit movement (receipts, courier rewards, SLA slashes) is recorded as pending and moves no balance; turning real applies them in order, each once.',
+        `exit status: 0 done; ${EXIT_INCOMPLETE} when a pending receipt failed while turning real (settlement is back in dry-run; the summary says why); 2 bad input.`,
+      ],
+    }),
+    apply: defineCommand({
+      name: 'settlement apply',
+      summary: 'settle a file of receipts, one JSON receipt per line',
+      args: { usage: '<receipts.jsonl>', min: 1, max: 1 },
+      options: { 'data-dir': dataDirOption, 'fresh-ledger': freshLedgerOption },
+      notes: [
+        `receipts are checked first (any bad line: nothing is applied), then applied in transactions of ${SETTLEMENT_BATCH_SIZE}; the file must be a regular file, each line at most ${MAX_RECEIPT_LINE_BYTES} bytes.`,
+        `exit status: 0 when every receipt was applied, recorded (dry-run) or already known; ${EXIT_INCOMPLETE} when any failed (e.g. insufficient funds; settlement reverts to dry-run), conflicted with a stored one or was refused by the ledger — the summary is printed either way; 2 bad input.`,
+      ],
+    }),
+    fund: defineCommand({
+      name: 'settlement fund',
+      summary: 'credit an account with a positive whole number of credits',
+      args: { usage: '<account> <credits>', min: 2, max: 2 },
+      options: { 'data-dir': dataDirOption, 'fresh-ledger': freshLedgerOption },
+    }),
+  },
+});
+
+/**
+ * Streams the receipts file twice: first every line is parsed and verified (a bad line stops
+ * everything with its line number, nothing applied), then receipts are applied in batches.
+ * Prints the summary always; returns EXIT_INCOMPLETE when anything failed or conflicted.
+ */
+function applyFile(file: string, settlement: SettlementService, blake3: Blake3Hasher, io: CliIo): number {
+  const receipts = function* (): Generator<Receipt> {
+    for (const { line, number } of receiptFileLines(file)) {
+      if (line.trim() === '') continue;
+      try {
+        yield parseReceipt(JSON.parse(line), blake3);
+      } catch (err) {
+        const msg = err instanceof ReceiptError ? err.message : `not valid JSON (${(err as Error).message})`;
+        throw new CliError(`${file} line ${number}: ${msg}`);
+      }
+    }
+  };
+  for (const r of receipts()) void r; // validation pass: constant memory
+  const counts = { applied: 0, recorded: 0, duplicate: 0, failed: 0, conflict: 0 };
+  const problems: ApplyResult[] = [];
+  const modeBefore = settlement.currentMode().kind;
+  let batch: Receipt[] = [];
+  const flush = () => {
+    for (const r of settlement.applyBatch(batch)) {
+      counts[r.outcome]++;
+      if ((r.outcome === 'failed' || r.outcome === 'conflict') && problems.length < 100) problems.push(r);
+    }
+    batch = [];
+  };
+  for (const r of receipts()) {
+    batch.push(r);
+    if (batch.length === SETTLEMENT_BATCH_SIZE) flush();
+  }
+  flush();
+  io.stdout(`${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed, ${counts.conflict} conflicting\n`);
+  for (const r of problems) io.stderr(`tessera: receipt ${r.key}: ${r.reason ?? r.outcome}\n`);
+  if (counts.failed > 0 && modeBefore !== 'dry_run' && settlement.currentMode().kind === 'dry_run') {
+    io.stderr('tessera: settlement reverted to dry-run after a failed receipt; fix the cause and run `tessera settlement mode real` again\n');
+  }
+  return counts.failed + counts.conflict > 0 ? EXIT_INCOMPLETE : 0;
+}
 
 /** `tessera settlement …`: receipt settlement mode, balances, applying receipts. */
 export async function settlementCommand(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { 'data-dir': { type: 'string' }, json: { type: 'boolean' }, delay: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (!['status', 'mode', 'apply', 'fund'].includes(sub ?? '')) throw new CliError(`settlement needs a subcommand: status, mode, apply or fund (got ${sub ? `"${sub}"` : 'none'})`);
+  const parsed = settlementSpec.parse(argv);
+  if (parsed.help !== undefined) {
+    io.stdout(parsed.help);
+    return 0;
+  }
+  const { sub, values, positionals } = parsed;
+  if (values.delay !== undefined && !(sub === 'mode' && positionals[0] === 'armed')) throw new CliError('--delay applies only to settlement mode armed');
 
   // Validate everything before opening the ledger.
   let modeArg: { kind: 'dry_run' | 'real' } | { kind: 'armed'; delay: number } | undefined;
@@ -42,18 +129,19 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
     if (!account || !amount || !/^\d{1,19}$/.test(amount) || BigInt(amount) === 0n) throw new CliError('usage: tessera settlement fund <account> <credits> (credits: a positive integer)');
     fundArgs = { account, amount: BigInt(amount) };
   }
-  let lines: string[] | undefined;
   if (sub === 'apply') {
     const file = positionals[0];
     if (!file || positionals.length !== 1) throw new CliError('usage: tessera settlement apply <receipts.jsonl>');
-    try {
-      lines = readFileSync(file, 'utf8').split('\n');
-    } catch (err) {
-      throw new CliError(describeFsError(err, file));
-    }
+    const check = receiptFileLines(file); // opens and checks the file (regular, readable) before the ledger is touched
+    check.next();
+    check.return(undefined);
   }
 
-  const ctx = await openLedger(values['data-dir'] ? { dataDir: values['data-dir'] } : {});
+  const ctx = await openLedger({
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    readonly: sub === 'status', // inspection never writes
+    ...(values['fresh-ledger'] ? { allowFreshLedger: true } : {}),
+  });
   try {
     switch (sub) {
       case 'status': {
@@ -61,14 +149,26 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
         if (values.json) io.stdout(`${JSON.stringify(s)}\n`);
         else {
           io.stdout(`mode: ${s.mode_label}\nreceipts: ${s.receipts.applied} applied, ${s.receipts.recorded} recorded, ${s.receipts.archived} archived\n`);
+          io.stdout(`credit movements: ${s.movements.pending} pending (applied when settlement turns real), ${s.movements.applied} applied, ${s.movements.failed} failed\n`);
           io.stdout(s.balances.length === 0 ? 'balances: none\n' : `balances:\n${s.balances.map((b) => `  ${b.account}  ${b.balance}`).join('\n')}\n`);
         }
         return 0;
       }
       case 'mode': {
         const m = modeArg as NonNullable<typeof modeArg>;
-        const mode = m.kind === 'armed' ? ctx.settlement.arm(m.delay) : ctx.settlement.setMode(m.kind);
+        const before = ctx.settlement.status().movements;
+        const change = m.kind === 'armed' ? { mode: ctx.settlement.arm(m.delay) } : ctx.settlement.changeMode(m.kind);
+        const mode = change.mode;
         io.stdout(`settlement mode: ${ctx.settlement.status().mode_label}${mode.kind === 'armed' ? ` (at ${new Date(mode.activate_at).toISOString()})` : ''}\n`);
+        const after = ctx.settlement.status().movements;
+        const applied = after.applied - before.applied;
+        const failed = after.failed - before.failed;
+        if (applied > 0 || failed > 0) io.stdout(`pending credit movements: ${applied} applied, ${failed} failed, ${after.pending} still pending\n`);
+        if ('pending' in change) for (const f of change.pending.failed) io.stderr(`tessera: pending ${f.source} movement ${f.ref}: ${f.reason}\n`);
+        if (mode.kind === 'dry_run' && m.kind !== 'dry_run') {
+          io.stderr('tessera: a pending receipt failed, so settlement reverted to dry-run; fix the cause (e.g. settlement fund) and run `tessera settlement mode real` again\n');
+          return EXIT_INCOMPLETE;
+        }
         return 0;
       }
       case 'fund': {
@@ -77,24 +177,8 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
         io.stdout(`funded ${f.account} with ${f.amount} credits\n`);
         return 0;
       }
-      default: {
-        const receipts: Receipt[] = [];
-        (lines as string[]).forEach((line, i) => {
-          if (line.trim() === '') return;
-          try {
-            receipts.push(parseReceipt(JSON.parse(line), ctx.blake3));
-          } catch (err) {
-            const msg = err instanceof ReceiptError ? err.message : `not valid JSON (${(err as Error).message})`;
-            throw new CliError(`${positionals[0]} line ${i + 1}: ${msg}`);
-          }
-        });
-        const counts = { applied: 0, recorded: 0, duplicate: 0, failed: 0, conflict: 0 };
-        const results = ctx.settlement.applyBatch(receipts);
-        for (const r of results) counts[r.outcome]++;
-        io.stdout(`${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed, ${counts.conflict} conflicting\n`);
-        for (const r of results) if (r.outcome === 'failed' || r.outcome === 'conflict') io.stderr(`tessera: receipt ${r.key}: ${r.reason ?? r.outcome}\n`);
-        return counts.conflict > 0 ? 1 : 0;
-      }
+      default:
+        return applyFile(positionals[0] as string, ctx.settlement, ctx.blake3, io);
     }
   } finally {
     ctx.close();

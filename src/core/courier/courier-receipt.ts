@@ -1,3 +1,4 @@
+import { concatBytes, lengthPrefixed, u64le } from '../bytes.js';
 import { utf8 } from '../hex.js';
 
 /** A bundle carried for a sender, to be forwarded to the market when the network is back. */
@@ -21,27 +22,11 @@ export function senderProblem(sender: string): string | undefined {
   return undefined;
 }
 
-function u64le(n: number): number[] {
-  const out: number[] = [];
-  let v = BigInt(n);
-  for (let i = 0; i < 8; i++) {
-    out.push(Number(v & 0xffn));
-    v >>= 8n;
-  }
-  return out;
-}
-
-function field(text: string): number[] {
-  const bytes = utf8(text);
-  const n = bytes.length;
-  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff, ...bytes];
-}
-
 /**
  * Bytes a node signs for a courier receipt (docs/receipt-encoding.md):
  *   "tessera-courier-v1" ‖ field(id) ‖ field(bundle_hash) ‖ u64le(bytes) ‖ field(sender) ‖ u64le(created_at)
  * where field(s) = u32le(byte length) ‖ UTF-8(s).
  */
 export function courierSigningBytes(r: CourierReceipt): Uint8Array {
-  return Uint8Array.from([...utf8('tessera-courier-v1'), ...field(r.id), ...field(r.bundle_hash), ...u64le(r.bytes), ...field(r.sender), ...u64le(r.created_at)]);
+  return concatBytes([utf8('tessera-courier-v1'), lengthPrefixed(r.id), lengthPrefixed(r.bundle_hash), u64le(r.bytes), lengthPrefixed(r.sender), u64le(r.created_at)]);
 }

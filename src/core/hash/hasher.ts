@@ -18,7 +18,14 @@ export interface Blake3Hasher {
   hash(data: Uint8Array): Uint8Array;
   /** A fresh incremental hash state. */
   create(): IncrementalHash;
+  /** One-shot keyed BLAKE3 (the MAC mode): `key` is exactly 32 bytes; 32-byte digest. */
+  keyed(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** A fresh incremental keyed hash state under a 32-byte `key`. */
+  createKeyed(key: Uint8Array): IncrementalHash;
 }
+
+/** Length of a BLAKE3 key (keyed mode), in bytes. */
+export const BLAKE3_KEY_BYTES = 32;
 
 /** The SHA-256 port, used by the Synthetic workload (seed and result hash). */
 export type Sha256 = (data: Uint8Array) => Uint8Array;

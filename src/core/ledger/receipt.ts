@@ -1,9 +1,10 @@
 import { TesseraError } from '../errors.js';
 import type { Blake3Hasher } from '../hash/hasher.js';
-import { toHex, utf8 } from '../hex.js';
+import { concatBytes, lengthPrefixed, u32le, u64le } from '../bytes.js';
+import { toHex } from '../hex.js';
+import { MAX_CREDITS } from './credits.js';
 
-/** Largest credit amount: balances are SQLite INTEGERs (signed 64-bit). */
-export const MAX_CREDITS = (1n << 63n) - 1n;
+export { MAX_CREDITS };
 export const RECEIPT_VERSION = 1;
 
 /** A match between a buyer and a provider, settled at most once (keyed by idempotency_key). */
@@ -39,39 +40,13 @@ export class ReceiptError extends TesseraError {
   }
 }
 
-function u32le(n: number): Uint8Array {
-  return new Uint8Array([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff]);
-}
-
-function u64le(n: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  let v = n;
-  for (let i = 0; i < 8; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
-
-function field(text: string): Uint8Array[] {
-  const bytes = utf8(text);
-  return [u32le(bytes.length), bytes];
-}
-
 /**
  * Canonical bytes hashed into the idempotency key (docs/receipt-encoding.md):
  *   u32le(len) ‖ UTF-8(job_id) ‖ u32le(len) ‖ UTF-8(buyer) ‖ u32le(len) ‖ UTF-8(provider)
  *   ‖ u64le(quote_price) ‖ u32le(version)
  */
 export function receiptKeyBytes(r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>): Uint8Array {
-  const parts = [...field(r.job_id), ...field(r.buyer), ...field(r.provider), u64le(r.quote_price), u32le(r.version)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes([lengthPrefixed(r.job_id), lengthPrefixed(r.buyer), lengthPrefixed(r.provider), u64le(r.quote_price), u32le(r.version)]);
 }
 
 /** idempotency_key = hex(BLAKE3(receiptKeyBytes(r))). */
@@ -87,7 +62,11 @@ export function makeReceipt(fields: Omit<Receipt, 'idempotency_key' | 'version'>
 }
 
 function validateFields(r: Omit<Receipt, 'idempotency_key'>): void {
-  if (r.version !== RECEIPT_VERSION) throw new ReceiptError(`receipt version must be ${RECEIPT_VERSION}, got ${String(r.version)}`);
+  const version: unknown = r.version;
+  if (version !== RECEIPT_VERSION) {
+    const got = typeof version === 'string' ? `the string ${JSON.stringify(version)}` : version === undefined ? 'no version' : String(JSON.stringify(version));
+    throw new ReceiptError(`receipt version must be the number ${RECEIPT_VERSION}, got ${got}`);
+  }
   for (const name of ['job_id', 'buyer', 'provider'] as const) {
     const v = r[name];
     if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new ReceiptError(`receipt ${name} must be a non-empty string of at most 256 characters`);

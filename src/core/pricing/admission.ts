@@ -4,7 +4,7 @@ import { ComfortGuard, type AdmissionMode, type ComfortGuardConfig, type GuardRe
 import { LANES, isU64, type Lane } from './lanes.js';
 import { LaneQueue, type QueuedJob } from './lane-queue.js';
 import type { PriceBoard } from './price-board.js';
-import { SlaMonitor, type BondLedger, type SlaCommitment, type SlaPenalty } from './sla.js';
+import { SlaMonitor, type BondLedger, type SlaCommitment, type SlaDeadlineStore, type SlaPenalty } from './sla.js';
 
 /**
  * Stable, user-facing codes for jobs that are not admitted (and for SLA penalties). They are
@@ -72,6 +72,8 @@ export interface AdmissionDeps {
   /** Admitted jobs' fees are recorded here, in their lane. */
   board: PriceBoard;
   ledger: BondLedger;
+  /** Keeps declared SLA deadlines across restarts; without it they live in memory only. */
+  deadlines?: SlaDeadlineStore;
 }
 
 /** What finishing a job did. */
@@ -132,7 +134,7 @@ export class AdmissionController {
     if (!Number.isSafeInteger(this.maxDeferMs) || this.maxDeferMs < 1) throw new RangeError(`maxDeferMs must be a positive integer, got ${this.maxDeferMs}`);
     this.guard = new ComfortGuard(config.guard, deps.clock);
     this.capacity = new CapacityEstimator(config.capacityWindowMs, deps.clock);
-    this.sla = new SlaMonitor(deps.ledger, deps.clock);
+    this.sla = new SlaMonitor(deps.ledger, deps.clock, deps.deadlines);
   }
 
   /** The guard's current mode (as of the last evaluation). */
@@ -144,7 +146,9 @@ export class AdmissionController {
   refresh(): GuardReading {
     const consumer = this.queues.consumer;
     return this.guard.evaluate({
-      consumerFeeP50: consumer.feePercentile(50),
+      // p90, as the setting's name says (`comfort_threshold_p90`): a tail of high-fee consumer
+      // jobs turns the guard tight even while the median is still low.
+      consumerFeeP90: consumer.feePercentile(90),
       consumerAgeP95Ms: consumer.agePercentile(95, this.deps.clock.now()),
     });
   }

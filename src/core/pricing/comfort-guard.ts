@@ -5,7 +5,7 @@ export const ADMISSION_MODES = ['loose', 'tight'] as const;
 export type AdmissionMode = (typeof ADMISSION_MODES)[number];
 
 export interface ComfortGuardConfig {
-  /** Consumer median fee above which the guard turns tight (`comfort_threshold_p90`). */
+  /** p90 of queued consumer fees above which the guard turns tight (`comfort_threshold_p90`). */
   feeThreshold: bigint;
   /** Consumer queue age p95, in ms, above which the guard turns tight. */
   ageLimitMs: number;
@@ -17,8 +17,8 @@ export interface ComfortGuardConfig {
 
 /** What the guard looks at; an empty consumer queue has neither. */
 export interface ComfortSignals {
-  /** Median fee of queued consumer jobs. */
-  consumerFeeP50?: bigint;
+  /** 90th percentile (nearest rank) of the fees of queued consumer jobs. */
+  consumerFeeP90?: bigint;
   /** 95th percentile of how long queued consumer jobs have waited, in ms. */
   consumerAgeP95Ms?: number;
 }
@@ -37,7 +37,7 @@ export interface GuardReading {
 /**
  * The comfort guard protects consumer latency from industrial load. The rule:
  *
- * - loose → tight at once when the consumer median fee is above `feeThreshold` or the
+ * - loose → tight at once when the consumer fee p90 is above `feeThreshold` or the
  *   consumer queue age p95 is above `ageLimitMs` (strictly above);
  * - tight → loose only when both are at or below `recoveryPercent` % of their limits
  *   (the recovery band) and have stayed in that band, at every evaluation, for at least
@@ -68,7 +68,7 @@ export class ComfortGuard {
   evaluate(signals: ComfortSignals): GuardReading {
     const now = this.clock.now();
     const { feeThreshold, ageLimitMs, recoveryPercent, recoveryMs } = this.config;
-    const fee = signals.consumerFeeP50;
+    const fee = signals.consumerFeeP90;
     const age = signals.consumerAgeP95Ms;
     const pressure: PressureReason[] = [];
     if (fee !== undefined && fee > feeThreshold) pressure.push('fee');

@@ -43,12 +43,29 @@ export function penalizeSla(ledger: BondLedger, commitment: Pick<SlaCommitment, 
   return { jobId, provider, amount: bond, code: 'SLA' };
 }
 
+/**
+ * Where open deadlines are kept so a restart resumes them (the host's database). Every call is
+ * one durable write; a deadline is removed only after its outcome (met, slashed, cancelled) is
+ * settled, so a crash in between leaves it open and the resumed monitor settles it again —
+ * harmless, because the ledger applies a slash once per job.
+ */
+export interface SlaDeadlineStore {
+  /** Every open deadline, in the order they were declared. */
+  list(): SlaCommitment[];
+  /** Stores a newly declared deadline; throws when it cannot (nothing is declared then). */
+  add(commitment: SlaCommitment): void;
+  /** Forgets a settled deadline (no-op when unknown). */
+  remove(jobId: string): void;
+}
+
 /** How many penalized job ids are remembered to refuse a second slash for the same job. */
 const REMEMBERED_PENALTIES = 100_000;
 
 /**
  * Tracks declared deadlines and penalizes each missed one exactly once: at the first
- * `sweep` after the deadline, when the job completes late, or through `penalize`.
+ * `sweep` after the deadline, when the job completes late, or through `penalize`. With a
+ * store, open deadlines survive a restart: the monitor starts with the stored ones, and a
+ * deadline that passed while the node was down is slashed at the first sweep.
  */
 export class SlaMonitor {
   private readonly open = new Map<string, SlaCommitment>();
@@ -59,7 +76,10 @@ export class SlaMonitor {
   constructor(
     private readonly ledger: BondLedger,
     private readonly clock: Clock,
-  ) {}
+    private readonly store?: SlaDeadlineStore,
+  ) {
+    for (const c of store?.list() ?? []) this.open.set(c.jobId, { ...c });
+  }
 
   /** Jobs with a deadline still being watched. */
   get watching(): number {
@@ -70,6 +90,8 @@ export class SlaMonitor {
   declare(commitment: SlaCommitment): void {
     if (this.open.has(commitment.jobId)) throw new Error(`job ${commitment.jobId} already has a declared deadline`);
     if (commitment.bond < 0n) throw new RangeError(`bond must be non-negative, got ${commitment.bond}`);
+    if (!Number.isSafeInteger(commitment.deadline)) throw new RangeError(`deadline must be whole clock milliseconds, got ${commitment.deadline}`);
+    this.store?.add({ ...commitment });
     this.open.set(commitment.jobId, { ...commitment });
   }
 
@@ -78,11 +100,11 @@ export class SlaMonitor {
     const c = this.open.get(jobId);
     if (!c) return undefined;
     if (this.clock.now() <= c.deadline) {
-      this.open.delete(jobId);
+      this.drop(jobId);
       return { onTime: true };
     }
     const penalty = this.apply(c);
-    this.open.delete(jobId);
+    this.drop(jobId);
     return penalty ? { onTime: false, penalty } : undefined;
   }
 
@@ -100,14 +122,16 @@ export class SlaMonitor {
       );
     }
     const penalty = this.apply(commitment);
-    this.open.delete(commitment.jobId);
+    if (declared) this.drop(commitment.jobId);
     return penalty;
   }
 
   /** Stops watching a job without a verdict (cancelled before it ran). */
   forget(jobId: string): boolean {
     this.retry.delete(jobId);
-    return this.open.delete(jobId);
+    if (!this.open.has(jobId)) return false;
+    this.drop(jobId);
+    return true;
   }
 
   /**
@@ -126,7 +150,7 @@ export class SlaMonitor {
       try {
         const penalty = this.apply(c);
         if (penalty) penalties.push(penalty);
-        this.open.delete(c.jobId);
+        this.drop(c.jobId);
         this.retry.delete(c.jobId);
       } catch (err) {
         const n = (backoff?.failures ?? 0) + 1;
@@ -135,6 +159,12 @@ export class SlaMonitor {
       }
     }
     return { penalties, failures };
+  }
+
+  /** Stops watching a settled deadline: durably first, then in memory. */
+  private drop(jobId: string): void {
+    this.store?.remove(jobId);
+    this.open.delete(jobId);
   }
 
   private apply(c: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {

@@ -31,10 +31,10 @@ export function isSoftwareAdapter(info: GpuAdapterInfo): boolean {
 
 /**
  * The GPU capabilities to report for an adapter (or none). A software adapter is never
- * announced as a hardware GPU unless `treatSoftwareAsHardware` (tests only) says so.
+ * announced as a hardware GPU.
  */
-export function gpuCapabilities(info: GpuAdapterInfo | null, treatSoftwareAsHardware = false): GpuCapabilities {
+export function gpuCapabilities(info: GpuAdapterInfo | null): GpuCapabilities {
   if (!info) return { hardware_gpu: false, adapter: null };
   const software = isSoftwareAdapter(info);
-  return { hardware_gpu: !software || treatSoftwareAsHardware, adapter: { ...info, software } };
+  return { hardware_gpu: !software, adapter: { ...info, software } };
 }

@@ -52,12 +52,28 @@ export function gpuPreferred(calibration: GpuCalibration | undefined, bytes: num
   return best.gpu;
 }
 
+/** What the runner knows about its GPU when it picks a backend for a slice. */
+export interface GpuAvailability {
+  /** A device can take work now. */
+  ready: boolean;
+  /** The adapter is a hardware GPU (not llvmpipe, SwiftShader, WARP…). */
+  hardware: boolean;
+  /** A software adapter was asked for explicitly (tests and benchmarks: `allowSoftwareAdapter`). */
+  allowSoftware: boolean;
+}
+
+/** True when GPU work may go to this GPU: ready, and a hardware adapter unless software was asked for. */
+export function gpuUsable(gpu: GpuAvailability | undefined): boolean {
+  return gpu !== undefined && gpu.ready && (gpu.hardware || gpu.allowSoftware);
+}
+
 /**
- * Where a BLAKE3 slice runs: GpuHash on the GPU whenever one is ready; Transcode and
- * Inference only at sizes where the calibration measured the GPU faster; everything else on the CPU.
+ * Where a BLAKE3 slice runs: GpuHash on the GPU whenever a usable one is ready (a hardware
+ * adapter, or a software adapter only when explicitly allowed); Transcode and Inference only
+ * at sizes where the calibration measured that GPU faster; everything else on the CPU.
  */
-export function chooseHashBackend(workload: Workload, bytes: number, gpuReady: boolean, calibration: GpuCalibration | undefined): ProofBackend {
-  if (!gpuReady) return 'cpu';
+export function chooseHashBackend(workload: Workload, bytes: number, gpu: GpuAvailability | undefined, calibration: GpuCalibration | undefined): ProofBackend {
+  if (!gpuUsable(gpu)) return 'cpu';
   if (workload === 'gpuhash') return 'gpu';
   if (workload === 'transcode' || workload === 'inference') return gpuPreferred(calibration, bytes) ? 'gpu' : 'cpu';
   return 'cpu';

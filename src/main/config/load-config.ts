@@ -1,20 +1,27 @@
-import { TesseraError } from '../../core/errors.js';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { describeFsError } from '../services/fs-errors.js';
+import { TesseraError } from '../../core/errors.js';
+import { readRegularFile } from '../services/bounded-read.js';
 import { CONFIG_SCHEMA, type ConfigKeyName, type NodeConfig } from './schema.js';
 
 /** The settings file inside a data directory. */
 export const CONFIG_FILE = 'config.toml';
 
-/** A config file the node cannot start with; one line per problem, each naming file and key. */
+/** Largest `config.toml` read (1 MiB): a settings file is a few hundred bytes. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * A config file the node cannot start with; one line per problem, each naming file and key.
+ * `code` is CONFIG_INVALID for bad content, or the reader's code (FILE_NOT_REGULAR,
+ * FILE_TOO_LARGE, FILE_UNREADABLE) when the file itself could not be read.
+ */
 export class ConfigError extends TesseraError {
   constructor(
     readonly file: string,
     readonly problems: string[],
+    code = 'CONFIG_INVALID',
   ) {
-    super('CONFIG_INVALID', problems.join('\n'));
+    super(code, problems.join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -56,15 +63,20 @@ export function parseConfig(text: string, file: string): NodeConfig {
   return out as NodeConfig;
 }
 
-/** Reads `<dataDir>/config.toml`; a missing file means all defaults. Throws ConfigError otherwise. */
+/**
+ * Reads `<dataDir>/config.toml`; a missing file means all defaults. Throws ConfigError
+ * otherwise. The file must be a regular file of at most MAX_CONFIG_BYTES (a FIFO, a device
+ * or a directory is refused without blocking or reading it).
+ */
 export async function loadConfig(dataDir: string): Promise<NodeConfig> {
   const file = join(dataDir, CONFIG_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file, MAX_CONFIG_BYTES, 'config file')).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig();
-    throw new ConfigError(file, [describeFsError(err, file)]);
+    if (err instanceof TesseraError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return defaultConfig();
+    if (err instanceof TesseraError) throw new ConfigError(file, [err.message], err.code);
+    throw err;
   }
   return parseConfig(text, file);
 }

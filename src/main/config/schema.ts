@@ -69,7 +69,7 @@ export const CONFIG_SCHEMA = {
     schema: z.bigint().min(0n).max(U64_MAX),
     default: 1_000n,
     allowed: 'a non-negative integer fee (credit minor units)',
-    doc: 'admission turns tight when the median fee of queued consumer jobs rises above this',
+    doc: 'admission turns tight when the p90 fee of queued consumer jobs rises above this',
   }),
   consumer_age_p95_limit_secs: key({
     schema: intIn(1, 86_400),

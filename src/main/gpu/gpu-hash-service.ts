@@ -23,8 +23,6 @@ export interface GpuHashServiceOptions {
   minBytesPerSecond?: number;
   /** Delay before re-initialising after a device loss or timeout; doubles per failure up to 10 minutes (default 30 s). */
   reinitDelayMs?: number;
-  /** Tests only: announce a software adapter as a hardware GPU. */
-  treatSoftwareAsHardware?: boolean;
 }
 
 type State = 'idle' | 'starting' | 'ready' | 'down' | 'unavailable' | 'closed';
@@ -36,7 +34,8 @@ const SELF_CHECK_LENGTHS = [0, 1, 64, 1023, 1024, 1025, 3 * 1024 + 7];
 
 /**
  * GPU BLAKE3 for the workload runner. Starts a compute host, reports its adapter (a software
- * adapter is never announced as a hardware GPU), and self-checks the kernel against the
+ * adapter is never announced as a hardware GPU, and the runner gives it no work unless
+ * `allowSoftwareAdapter` is set), and self-checks the kernel against the
  * TypeScript reference before taking work. A device loss, host crash or job timeout counts
  * `gpu_device_lost_total`, fails that job (the runner then hashes it on the CPU) and
  * re-initialises the host later. A digest is only returned when the device survived the hash.
@@ -79,7 +78,7 @@ export class GpuHashService implements GpuHashPort {
 
   /** What to show in the UI and announce to a market (no GPU is announced once its kernel failed the self-check). */
   capabilities(): GpuCapabilities {
-    const caps = gpuCapabilities(this.adapter, this.options.treatSoftwareAsHardware);
+    const caps = gpuCapabilities(this.adapter);
     return this.state === 'unavailable' ? { ...caps, hardware_gpu: false } : caps;
   }
 

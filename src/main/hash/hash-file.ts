@@ -11,7 +11,7 @@ let readBuffer: Buffer | undefined;
  * Streams a file through BLAKE3 with one reused read buffer, so memory stays flat for any
  * file size. Synchronous: call it from a worker thread, or from a CLI hashing a single input.
  */
-export function hashFileSync(hasher: Blake3Hasher, path: string): { digest: string; bytes: number } {
+export function hashFileSync(hasher: Blake3Hasher, path: string | Buffer): { digest: string; bytes: number } {
   const fd = openSync(path, 'r');
   try {
     if (fstatSync(fd).isDirectory()) throw new WorkloadError('BAD_SLICE', `${path} is a directory, not a slice file`);

@@ -5,7 +5,7 @@ import { ADMISSION_MODES, type AdmissionMode } from '../../core/pricing/comfort-
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import type { QueuedJob } from '../../core/pricing/lane-queue.js';
 import type { PriceBoard } from '../../core/pricing/price-board.js';
-import type { BondLedger, SlaCommitment, SlaPenalty } from '../../core/pricing/sla.js';
+import type { BondLedger, SlaCommitment, SlaDeadlineStore, SlaPenalty } from '../../core/pricing/sla.js';
 import type { NodeConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
 import { counter, gauge } from '../metrics.js';
@@ -41,12 +41,17 @@ export function admissionConfig(config: AdmissionSettings): AdmissionConfig {
   };
 }
 
-export interface AdmissionServiceOptions {
+export interface AdmissionServiceDeps {
   config: AdmissionSettings;
   /** The price board admitted fees are recorded on (PriceBoardService.board). */
   board: PriceBoard;
   /** Where SLA penalties slash provider bonds. */
   ledger: BondLedger;
+  /**
+   * Where declared SLA deadlines are kept (SlaRepo on the ledger database), so a restart
+   * resumes them; without it they are lost when the node stops.
+   */
+  deadlines?: SlaDeadlineStore;
   registry: Registry;
   logger?: Logger;
   clock?: Clock;
@@ -54,7 +59,9 @@ export interface AdmissionServiceOptions {
 
 /**
  * Fee lanes and industrial admission for the node: the core AdmissionController plus
- * structured logs of every decision and the admission metrics.
+ * structured logs of every decision and the admission metrics. Open SLA deadlines stored by a
+ * previous run are resumed at construction; one that passed while the node was down is
+ * slashed (once, through the ledger) at the first `tick`.
  */
 export class AdmissionService {
   readonly controller: AdmissionController;
@@ -63,10 +70,11 @@ export class AdmissionService {
   private readonly deferredTotal;
   private readonly rejected;
 
-  constructor(opts: AdmissionServiceOptions) {
+  constructor(opts: AdmissionServiceDeps) {
     this.logger = opts.logger ?? silentLogger;
-    const controller = new AdmissionController(admissionConfig(opts.config), { clock: opts.clock ?? systemClock, board: opts.board, ledger: opts.ledger });
+    const controller = new AdmissionController(admissionConfig(opts.config), { clock: opts.clock ?? systemClock, board: opts.board, ledger: opts.ledger, deadlines: opts.deadlines });
     this.controller = controller;
+    if (controller.sla.watching > 0) this.logger.info('resumed open SLA deadlines', { deadlines: controller.sla.watching });
     const { registry } = opts;
     this.admitted = counter(registry, { name: 'industrial_admitted_total', help: 'Industrial jobs admitted' });
     this.deferredTotal = counter(registry, { name: 'industrial_deferred_total', help: 'Industrial jobs deferred for lack of free shards' });
@@ -200,7 +208,7 @@ export class AdmissionService {
       const fields = {
         from: before,
         to: after,
-        consumer_fee_p50: this.controller.consumerFee(50),
+        consumer_fee_p90: this.controller.consumerFee(90),
         consumer_age_p95_ms: this.controller.consumerAge(95),
       };
       if (after === 'tight') this.logger.warn('admission mode changed', fields);

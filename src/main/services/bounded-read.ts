@@ -16,12 +16,25 @@ export async function readRegularFile(path: string, maxBytes: number, what = 'fi
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new TesseraError('FILE_UNREADABLE', describeFsError(err, path), { cause: err });
+    throw unreadable(err, path);
   }
   try {
-    const st = await fh.stat();
+    const st = await fh.stat().catch((err: unknown) => {
+      throw unreadable(err, path);
+    });
     checkRegular(st, path, what, maxBytes);
-    return await readAll((buf, off, len, pos) => fh.read(buf, off, len, pos).then((r) => r.bytesRead), path, what, maxBytes);
+    return await readAll(
+      (buf, off, len, pos) =>
+        fh.read(buf, off, len, pos).then(
+          (r) => r.bytesRead,
+          (err: unknown) => {
+            throw unreadable(err, path);
+          },
+        ),
+      path,
+      what,
+      maxBytes,
+    );
   } finally {
     await fh.close();
   }
@@ -33,7 +46,7 @@ export function readRegularFileSync(path: string, maxBytes: number, what = 'file
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new TesseraError('FILE_UNREADABLE', describeFsError(err, path), { cause: err });
+    throw unreadable(err, path);
   }
   try {
     checkRegular(fstatSync(fd), path, what, maxBytes);
@@ -41,7 +54,12 @@ export function readRegularFileSync(path: string, maxBytes: number, what = 'file
     let total = 0;
     for (;;) {
       const buf = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total));
-      const n = readSync(fd, buf, 0, buf.length, null);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        throw unreadable(err, path);
+      }
       if (n === 0) break;
       total += n;
       if (total > maxBytes) throw tooLarge(path, what, maxBytes);
@@ -79,5 +97,10 @@ async function readAll(
 }
 
 function tooLarge(path: string, what: string, maxBytes: number): TesseraError {
-  return new TesseraError('FILE_TOO_LARGE', `${path} is larger than the ${maxBytes}-byte limit for a ${what}`);
+  return new TesseraError('FILE_TOO_LARGE', `${path} is larger than the ${maxBytes}-byte limit for a ${what}; check that it is the right file`);
+}
+
+/** An open/stat/read failure: one line naming the path; the fs error is kept as `cause` (its `code` tells ENOENT apart). */
+function unreadable(err: unknown, path: string): TesseraError {
+  return new TesseraError('FILE_UNREADABLE', describeFsError(err, path), { cause: err });
 }

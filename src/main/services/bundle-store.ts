@@ -1,9 +1,13 @@
 import { TesseraError } from '../../core/errors.js';
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
+import { MAX_COURIER_BUNDLE_BYTES } from '../../shared/courier-protocol.js';
+import { readRegularFileSync } from './bounded-read.js';
 import { describeFsError } from './fs-errors.js';
+
+const INCOMING = '.incoming-';
 
 /** A courier bundle problem a person can fix (bad path, too big, damaged store). */
 export class BundleError extends TesseraError {
@@ -24,6 +28,34 @@ export class BundleStore {
     private readonly blake3: Blake3Hasher,
   ) {}
 
+  /**
+   * Removes temp files left by a `put` whose process died (SIGKILL during `courier send`). A
+   * temp file names its writer's pid; one whose process is still running is left alone.
+   * Returns how many were removed. A missing store, or `bundles` not being a directory, is
+   * left for `put`/`get` to report.
+   */
+  removeStaleIncoming(): number {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (!name.startsWith(INCOMING)) continue;
+      const pid = Number(/^\.incoming-(\d+)-/.exec(name)?.[1]);
+      if (pid === process.pid || (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid))) continue;
+      try {
+        rmSync(join(this.dir, name), { force: true });
+        removed++;
+      } catch {
+        // Not ours to fight over (permissions); the next open tries again.
+      }
+    }
+    return removed;
+  }
+
   /** Copies a file into the store; throws BundleError (nothing stored) if it is unreadable or over `maxBytes`. */
   put(path: string, maxBytes: number): { hash: string; bytes: number } {
     let fd: number;
@@ -38,8 +70,12 @@ export class BundleStore {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new BundleError(`bundle ${path} is a directory, not a file`);
       if (st.size > maxBytes) throw new BundleError(`bundle ${path} is ${st.size} bytes, over the ${maxBytes}-byte courier limit`);
-      mkdirSync(this.dir, { recursive: true });
-      tmp = join(this.dir, `.incoming-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+      try {
+        mkdirSync(this.dir, { recursive: true });
+      } catch (err) {
+        throw new BundleError(`bundle store ${describeFsError(err, this.dir)}; it must be a directory`);
+      }
+      tmp = join(this.dir, `${INCOMING}${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
       out = openSync(tmp, 'w');
       const h = this.blake3.create();
       const buf = Buffer.allocUnsafe(1 << 20);
@@ -74,14 +110,14 @@ export class BundleStore {
     }
   }
 
-  /** Reads a bundle back, verifying its content hash. */
+  /** Reads a bundle back (a regular file of at most MAX_COURIER_BUNDLE_BYTES), verifying its content hash. */
   get(hash: string): Buffer {
     const path = this.pathFor(hash);
     let data: Buffer;
     try {
-      data = readFileSync(path);
+      data = readRegularFileSync(path, MAX_COURIER_BUNDLE_BYTES, 'courier bundle');
     } catch (err) {
-      throw new BundleError(`courier bundle ${describeFsError(err, path)}`);
+      throw new BundleError(`courier bundle ${err instanceof Error ? err.message : String(err)}`);
     }
     if (toHex(this.blake3.hash(data)) !== hash) throw new BundleError(`courier bundle ${path} is damaged (its BLAKE3 no longer matches)`);
     return data;
@@ -90,5 +126,14 @@ export class BundleStore {
   pathFor(hash: string): string {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new BundleError(`invalid bundle hash ${hash}`);
     return join(this.dir, hash.slice(0, 2), hash);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

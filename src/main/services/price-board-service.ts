@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
+import { TesseraError } from '../../core/errors.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import { encodedSize, encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
@@ -8,8 +8,9 @@ import { dataPath } from '../config/load-config.js';
 import type { NodeConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log.js';
 import { counter, gauge } from '../metrics.js';
-import { describeFsError } from './fs-errors.js';
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
+import { readRegularFile } from './bounded-read.js';
+import { describeFsError } from './fs-errors.js';
 
 /** Why a board started empty: the file was missing, or one of the decoder's reasons. */
 export type PriceBoardLoadFailure = 'MISSING' | PriceBoardFileError;
@@ -19,21 +20,26 @@ export type PriceBoardLoad =
   | { status: 'loaded'; board: PriceBoard; bytes: number; storedWindow: number }
   | { status: 'empty'; board: PriceBoard; reason: PriceBoardLoadFailure; message: string };
 
+/** Largest price board file read: two lanes of the largest window. */
+export const MAX_PRICE_BOARD_FILE_BYTES = encodedSize(2 * MAX_PRICE_BOARD_WINDOW);
+
 /**
  * Reads a price board file into a board with `window`. Missing, unreadable, truncated,
- * bit-flipped or foreign files give an empty board and the reason; this never throws.
+ * bit-flipped or foreign files give an empty board and the reason; this never throws. The
+ * read is bounded: anything but a regular file (a symlink to a device, a FIFO, a directory) is
+ * UNREADABLE, refused without blocking or reading from it; a file larger than any price board
+ * is FOREIGN (never read whole, and never overwritten by a save).
  */
 export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, window: number): Promise<PriceBoardLoad> {
   let bytes: Uint8Array;
   try {
-    // Never read a huge file whole: no price board is larger than two lanes of the largest window.
-    const limit = encodedSize(2 * MAX_PRICE_BOARD_WINDOW);
-    const { size } = await stat(path);
-    if (size > limit) return { status: 'empty', board: new PriceBoard(window), reason: 'FOREIGN', message: `${path} is ${size} bytes, larger than any price board (${limit})` };
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path, MAX_PRICE_BOARD_FILE_BYTES, 'price board');
   } catch (err) {
-    const missing = (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-    return { status: 'empty', board: new PriceBoard(window), reason: missing ? 'MISSING' : 'UNREADABLE', message: describeFsError(err, path) };
+    const empty = (reason: PriceBoardLoadFailure, message: string): PriceBoardLoad => ({ status: 'empty', board: new PriceBoard(window), reason, message });
+    if (!(err instanceof TesseraError)) return empty('UNREADABLE', describeFsError(err, path));
+    if (err.code === 'FILE_TOO_LARGE') return empty('FOREIGN', err.message);
+    const missing = (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+    return empty(missing ? 'MISSING' : 'UNREADABLE', err.message);
   }
   let result: ReturnType<typeof loadPriceBoard>;
   try {
@@ -48,7 +54,7 @@ export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, win
 
 export type PriceBoardSettings = Pick<NodeConfig, 'price_board_path' | 'price_board_window' | 'price_board_save_interval'>;
 
-export interface PriceBoardServiceOptions {
+export interface PriceBoardServiceDeps {
   dataDir: string;
   config: PriceBoardSettings;
   hasher: Blake3Hasher;
@@ -76,7 +82,7 @@ export class PriceBoardService {
     readonly board: PriceBoard,
     /** How the board was obtained at start. */
     readonly loaded: PriceBoardLoad,
-    private readonly opts: PriceBoardServiceOptions & { logger: Logger },
+    private readonly opts: PriceBoardServiceDeps & { logger: Logger },
   ) {
     this.path = dataPath(opts.dataDir, opts.config.price_board_path);
     this.savedVersion = board.version;
@@ -105,7 +111,7 @@ export class PriceBoardService {
   }
 
   /** Loads the board (never throws for file problems), logs how, and counts an empty start by reason. */
-  static async open(options: PriceBoardServiceOptions): Promise<PriceBoardService> {
+  static async open(options: PriceBoardServiceDeps): Promise<PriceBoardService> {
     const logger = options.logger ?? silentLogger;
     const path = dataPath(options.dataDir, options.config.price_board_path);
     const window = options.config.price_board_window;

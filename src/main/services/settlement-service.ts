@@ -1,16 +1,23 @@
-import { TesseraError } from '../../core/errors.js';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { MAX_CREDITS, parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
-import { decodeMode, describeMode, effectiveMode, encodeMode, MAX_ARM_DELAY_SECONDS, type SettlementMode, type SettlementModeName } from '../../core/ledger/settlement-mode.js';
+import { describeMode, effectiveMode, MAX_ARM_DELAY_SECONDS, type SettlementMode, type SettlementModeName } from '../../core/ledger/settlement-mode.js';
+import type { Clock } from '../../core/pricing/clock.js';
 import type { Database } from '../db/database.js';
+import { StorageError } from '../db/errors.js';
 import { CounterRepo } from '../db/repos/counter-repo.js';
-import { LedgerRepo } from '../db/repos/ledger-repo.js';
+import type { PendingStatus } from '../db/repos/movement-repo.js';
 import { ReceiptConflictError, ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
-import { SettingsRepo } from '../db/repos/settings-repo.js';
 import { silentLogger, type Logger } from '../log.js';
 import { counter, gauge, histogram } from '../metrics.js';
+import { CreditMovements, receiptStateFor, SettlementError, type Movement, type PendingApplySummary, type ReceiptBatch } from './credit-movements.js';
+import { noFaults, type Faults } from './faults.js';
+
+export { SettlementError };
+
+/** Receipts per transaction when applying a batch (bounds the work one commit holds). */
+export const SETTLEMENT_BATCH_SIZE = 500;
 
 /** What happened to one receipt: `conflict` = same key already stored with other contents (nothing changed). */
 export type ApplyOutcome = 'applied' | 'recorded' | 'duplicate' | 'failed' | 'conflict';
@@ -28,52 +35,52 @@ export interface SettlementStatus {
   activate_at: number | null;
   balances: { account: string; balance: string }[];
   receipts: Record<ReceiptStatus, number>;
+  /** Credit movements recorded in dry-run: `pending` wait for real mode. */
+  movements: Record<PendingStatus, number>;
 }
 
 export interface SettlementServiceDeps {
   db: Database;
   blake3: Blake3Hasher;
   registry: Registry;
-  now?: () => number;
+  /** The node's credit movements (shared with the courier and the bond ledger); built here when absent. */
+  credits?: CreditMovements;
+  clock?: Clock;
   logger?: Logger;
+  /** Fault injection between the statements of a settlement (tests). */
+  faults?: Faults;
 }
 
-const MODE_KEY = 'settlement_mode';
-
-/** A settlement request a person can fix (bad delay, unreadable stored mode, amount out of range). */
-export class SettlementError extends TesseraError {
-  constructor(message: string, code = 'SETTLEMENT') {
-    super(code, message);
-    this.name = 'SettlementError';
-  }
-}
+const systemClock: Clock = { now: () => Date.now() };
 
 /**
- * Settles receipts into the double-entry ledger. DryRun (default) records receipts and moves
- * nothing; Armed turns Real at its activation time (persisted, so it survives restarts); Real
- * debits the buyer and credits the provider in the same transaction that marks the receipt
- * applied. A failure archives the receipt with its reason and reverts to DryRun.
+ * Settles receipts into the double-entry ledger under the rule of {@link CreditMovements}.
+ * DryRun (default) records each receipt and its movement as pending, moving nothing; Armed
+ * turns Real at its activation time (persisted, so it survives restarts); turning Real applies
+ * what dry-run recorded, in order, once; Real debits the buyer and credits the provider in the
+ * same transaction that marks the receipt applied. A failure archives the receipt with its
+ * reason and reverts to DryRun.
  */
 export class SettlementService {
   private readonly db: Database;
-  private readonly ledger: LedgerRepo;
+  readonly credits: CreditMovements;
   private readonly receipts: ReceiptRepo;
   private readonly counters: CounterRepo;
-  private readonly settings: SettingsRepo;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly faults: Faults;
   private readonly persistFail;
   private readonly corrupt;
   private readonly latency;
 
   constructor(private readonly deps: SettlementServiceDeps) {
     this.db = deps.db;
-    this.ledger = new LedgerRepo(deps.db);
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? silentLogger;
+    this.faults = deps.faults ?? noFaults;
+    this.credits = deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
     this.receipts = new ReceiptRepo(deps.db);
     this.counters = new CounterRepo(deps.db);
-    this.settings = new SettingsRepo(deps.db);
-    this.now = deps.now ?? Date.now;
-    this.logger = deps.logger ?? silentLogger;
     this.counters.register(deps.registry, [
       { name: 'settle_applied_total', help: 'Receipts debited from the buyer and credited to the provider.' },
       { name: 'settle_failed_total', help: 'Receipts that failed to settle, by reason.', labelNames: ['reason'] },
@@ -87,7 +94,11 @@ export class SettlementService {
       help: 'Time per match-loop iteration (one batch of receipts).',
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     });
-    const modeNow = () => (this.db.open ? this.currentMode().kind : undefined);
+    // A read-only context (`tessera metrics`) must not write the armed → real switch.
+    const modeNow = () => {
+      if (!this.db.open) return undefined;
+      return (this.db.readonly ? effectiveMode(this.credits.storedMode(), this.clock.now()) : this.currentMode()).kind;
+    };
     gauge(deps.registry, {
       name: 'settlement_mode',
       help: 'Current settlement mode (1 for the mode in force).',
@@ -121,16 +132,19 @@ export class SettlementService {
     return { checked, corrupt };
   }
 
-  /** The mode in force now (an Armed mode past its time is promoted to Real and persisted). */
+  /** The mode in force now (an Armed mode past its time is promoted to Real, applying what dry-run recorded). */
   currentMode(): SettlementMode {
-    const stored = this.storedMode();
-    if (effectiveMode(stored, this.now()).kind === stored.kind) return stored;
-    return this.db.transaction(() => this.promoteIfDue(this.now()));
+    return this.credits.currentMode();
   }
 
-  /** Switches to DryRun or Real immediately. */
+  /** Switches to DryRun or Real immediately; turning Real applies the pending movements (see the summary). */
   setMode(kind: 'dry_run' | 'real'): SettlementMode {
-    return this.db.transaction(() => this.writeMode({ kind }));
+    return this.changeMode(kind).mode;
+  }
+
+  /** Like setMode, with what applying the pending movements did. */
+  changeMode(kind: 'dry_run' | 'real'): { mode: SettlementMode; pending: PendingApplySummary } {
+    return this.credits.setMode(kind);
   }
 
   /** Arms settlement: Real after `delaySeconds` (survives restarts). */
@@ -138,15 +152,15 @@ export class SettlementService {
     if (!Number.isFinite(delaySeconds) || delaySeconds < 0 || delaySeconds > MAX_ARM_DELAY_SECONDS) {
       throw new SettlementError(`arm delay must be from 0 to ${MAX_ARM_DELAY_SECONDS} seconds (ten years), got ${delaySeconds}`);
     }
-    return this.db.transaction(() => this.writeMode({ kind: 'armed', activate_at: this.now() + Math.round(delaySeconds * 1000) }));
+    return this.credits.arm(this.clock.now() + Math.round(delaySeconds * 1000));
   }
 
   /** Adds credits to an account (an explicit mint entry: the only way credits enter the ledger). */
   fund(account: string, amount: bigint, memo = 'fund'): void {
     if (account.length === 0) throw new SettlementError('account must not be empty');
     if (amount <= 0n || amount > MAX_CREDITS) throw new SettlementError(`amount must be an integer from 1 to ${MAX_CREDITS}`);
-    const now = this.now();
-    this.db.transaction(() => this.ledger.mint(`mint:${uuidv7()}`, account, amount, memo, now));
+    const now = this.clock.now();
+    this.db.transaction(() => this.credits.ledger.mint(`mint:${uuidv7()}`, account, amount, memo, now));
   }
 
   /** Applies one receipt (one match-loop iteration). */
@@ -154,111 +168,104 @@ export class SettlementService {
     return this.applyBatch([receipt])[0] as ApplyResult;
   }
 
-  /** Applies a batch of receipts, each in its own transaction; one match-loop iteration. */
-  applyBatch(receipts: Receipt[]): ApplyResult[] {
+  /**
+   * Applies receipts in batches of SETTLEMENT_BATCH_SIZE, each batch one transaction (one
+   * commit) under the mode read once at its start. Results are per receipt, in order, and the
+   * same as applying the receipts one at a time: a receipt that conflicts with a stored one is
+   * reported and changes nothing (its insert writes nothing, so no savepoint is needed); a
+   * receipt the ledger refuses is archived and reverts settlement to dry-run for the receipts
+   * after it, the others in the batch still settle.
+   */
+  applyBatch(receipts: readonly Receipt[]): ApplyResult[] {
+    const out: ApplyResult[] = [];
+    for (let i = 0; i < receipts.length; i += SETTLEMENT_BATCH_SIZE) out.push(...this.applyChunk(receipts.slice(i, i + SETTLEMENT_BATCH_SIZE)));
+    return out;
+  }
+
+  private applyChunk(receipts: readonly Receipt[]): ApplyResult[] {
     const stop = this.latency.startTimer();
     try {
-      return receipts.map((r) => {
-        try {
-          return this.db.transaction(() => this.applyOne(r));
-        } catch (err) {
-          if (err instanceof ReceiptConflictError) {
-            this.logger.warn('receipt conflicts with a stored one, skipped', { key: r.idempotency_key });
-            return { key: r.idempotency_key, outcome: 'conflict' as const, reason: err.message };
-          }
-          if (isSqliteError(err)) {
-            this.persistFail.inc();
-            this.logger.error('receipt write failed', { key: r.idempotency_key, error: (err as Error).message });
-          }
-          throw err;
-        }
+      const results = this.db.transaction(() => {
+        this.faults('settle.batch.begun');
+        const batch = this.credits.receiptBatch();
+        this.faults('settle.mode-read');
+        const matched = { real: 0n, dry: 0n };
+        const res = receipts.map((r) => this.applyOne(r, batch, matched));
+        if (matched.real > 0n) batch.counters.inc('matches_total', { dry_run: 'false' }, matched.real);
+        if (matched.dry > 0n) batch.counters.inc('matches_total', { dry_run: 'true' }, matched.dry);
+        batch.flush();
+        this.faults('settle.batch.committing');
+        return res;
       });
+      this.faults('settle.batch.committed');
+      return results;
+    } catch (err) {
+      // The whole batch rolled back: nothing of it is stored.
+      if (isSqliteError(err)) {
+        this.persistFail.inc();
+        this.logger.error('receipt batch write failed', { receipts: receipts.length, first: receipts[0]?.idempotency_key, error: (err as Error).message });
+      }
+      throw err;
     } finally {
       stop();
     }
   }
 
+  /** Balances, counts and the mode in force; a read-only connection reports a due promotion without making it. */
   status(): SettlementStatus {
-    const mode = this.currentMode();
+    const mode = this.db.readonly ? effectiveMode(this.credits.storedMode(), this.clock.now()) : this.currentMode();
     return {
       mode: mode.kind,
-      mode_label: describeMode(mode, this.now()),
+      mode_label: describeMode(mode, this.clock.now()),
       activate_at: mode.kind === 'armed' ? mode.activate_at : null,
-      balances: this.ledger.balances().map((b) => ({ account: b.account, balance: b.balance.toString() })),
+      balances: this.credits.ledger.balances().map((b) => ({ account: b.account, balance: b.balance.toString() })),
       receipts: this.receipts.countByStatus(),
+      movements: this.credits.counts(),
     };
   }
 
   /** The ledger's conservation proof. */
   checkLedger() {
-    return this.ledger.checkConservation();
+    return this.credits.ledger.checkConservation();
   }
 
-  private applyOne(r: Receipt): ApplyResult {
-    const now = this.now();
-    const mode = this.promoteIfDue(now);
-    const { inserted, row } = this.receipts.insertIfAbsent(r, now);
-    const real = mode.kind === 'real';
-    if (!inserted && (row.status !== 'recorded' || !real)) return { key: r.idempotency_key, outcome: 'duplicate' };
-    this.counters.inc('matches_total', { dry_run: real ? 'false' : 'true' });
-    if (!real) return { key: r.idempotency_key, outcome: 'recorded' };
-
-    const balance = this.ledger.balance(r.buyer);
-    const failure =
-      balance < r.quote_price
-        ? { reason: 'insufficient_funds', detail: `buyer ${r.buyer} has ${balance}, needs ${r.quote_price}` }
-        : !this.ledger.fits(r.provider, r.quote_price)
-          ? { reason: 'overflow', detail: `provider ${r.provider} balance would exceed the ledger's range` }
-          : undefined;
-    if (failure) {
-      const reason = failure.reason;
-      this.receipts.setStatus(r.idempotency_key, 'archived', `${reason}: ${failure.detail}`, now);
-      this.counters.inc('settle_failed_total', { reason });
-      this.writeMode({ kind: 'dry_run' });
-      this.logger.warn('settlement failed, reverted to dry-run', { key: r.idempotency_key, reason, buyer: r.buyer });
-      return { key: r.idempotency_key, outcome: 'failed', reason };
+  /** One receipt of a batch: stored in the state its movement will have, then the movement recorded (new receipts only). */
+  private applyOne(r: Receipt, batch: ReceiptBatch, matched: { real: bigint; dry: bigint }): ApplyResult {
+    const now = this.clock.now();
+    const m: Movement = {
+      eventId: `receipt:${r.idempotency_key}`,
+      source: 'receipt',
+      ref: r.idempotency_key,
+      kind: 'transfer',
+      from: r.buyer,
+      to: r.provider,
+      amount: r.quote_price,
+      memo: `job ${r.job_id}`,
+    };
+    const planned = batch.plan(m);
+    let inserted: boolean;
+    try {
+      inserted = this.receipts.insertIfAbsent(r, now, receiptStateFor(planned)).inserted;
+    } catch (err) {
+      if (!(err instanceof ReceiptConflictError)) throw err;
+      this.logger.warn('receipt conflicts with a stored one, skipped', { key: r.idempotency_key });
+      return { key: r.idempotency_key, outcome: 'conflict', reason: err.message };
     }
-    this.ledger.transfer(`receipt:${r.idempotency_key}`, r.buyer, r.provider, r.quote_price, `job ${r.job_id}`, now);
-    this.receipts.setStatus(r.idempotency_key, 'applied', null, now);
-    this.counters.inc('settle_applied_total');
+    this.faults('settle.receipt-stored');
+    if (!inserted) return { key: r.idempotency_key, outcome: 'duplicate' };
+    // matches_total{dry_run}: the mode this receipt was settled under (before a refusal reverts it).
+    if (batch.mode.kind === 'real') matched.real++;
+    else matched.dry++;
+    batch.commit(m, planned);
+    if (planned.status === 'pending') return { key: r.idempotency_key, outcome: 'recorded' };
+    if (planned.status === 'refused') return { key: r.idempotency_key, outcome: 'failed', reason: planned.reason };
     return { key: r.idempotency_key, outcome: 'applied' };
-  }
-
-  private storedMode(): SettlementMode {
-    const text = this.settings.get(MODE_KEY);
-    if (text === undefined) return { kind: 'dry_run' };
-    try {
-      return decodeMode(text);
-    } catch {
-      throw new SettlementError(`the stored settlement mode "${text.slice(0, 40)}" is not valid; reset it with \`tessera settlement mode dry-run\``);
-    }
-  }
-
-  /** Inside a transaction: promotes a due Armed mode to Real; returns the mode in force. */
-  private promoteIfDue(now: number): SettlementMode {
-    const stored = this.storedMode();
-    const eff = effectiveMode(stored, now);
-    if (eff.kind !== stored.kind) this.writeMode(eff);
-    return eff;
-  }
-
-  private writeMode(mode: SettlementMode): SettlementMode {
-    let before: SettlementMode | { kind: 'invalid' };
-    try {
-      before = this.storedMode();
-    } catch {
-      before = { kind: 'invalid' }; // an unreadable stored mode can always be overwritten
-    }
-    this.settings.set(MODE_KEY, encodeMode(mode));
-    if (before.kind !== mode.kind) {
-      this.counters.inc('settle_mode_change_total', { to: mode.kind });
-      this.logger.info('settlement mode changed', { from: before.kind, to: mode.kind });
-    }
-    return mode;
   }
 }
 
+/** A write the database refused (full disk, I/O, lock): Database reports these as StorageError. */
 function isSqliteError(err: unknown): boolean {
+  if (err instanceof StorageError) return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('SQLITE_');
 }

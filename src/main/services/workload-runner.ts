@@ -1,10 +1,13 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { TesseraError } from '../../core/errors.js';
 import {
   buildCalibration,
   CALIBRATION_SIZES,
   chooseHashBackend,
   GPU_MIN_SPEEDUP,
+  gpuUsable,
   type CalibrationSample,
+  type GpuAvailability,
   type GpuCalibration,
 } from '../../core/workloads/gpu-dispatch.js';
 import type { SliceIdentity } from '../../core/workloads/proof-cache.js';
@@ -12,6 +15,7 @@ import { ProofCache } from '../../core/workloads/proof-cache.js';
 import { validateSyntheticParams } from '../../core/workloads/synthetic.js';
 import { WorkloadError, type ProofBackend, type SliceJob, type SliceProof } from '../../core/workloads/workload.js';
 import { silentLogger, type Logger } from '../log.js';
+import { readRegularFile } from './bounded-read.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashResult } from './hash-protocol.js';
 import { HashWorkerPool } from './worker-pool.js';
@@ -48,13 +52,21 @@ export interface WorkloadRunnerOptions {
   /** Upper bound on the memory the proof cache may use, in bytes (default 1 MiB ≈ 4,000 proofs). */
   cacheBytes?: number;
   gpu?: GpuHashPort;
+  /**
+   * Tests and benchmarks only: let a software adapter (llvmpipe, SwiftShader) take GPU work —
+   * GpuHash, `gpu_required` jobs and calibration — with proofs labelled `gpu`. Without it a
+   * software adapter takes no work: GpuHash runs on the CPU (labelled `cpu`) and
+   * `gpu_required` jobs are refused.
+   */
+  allowSoftwareAdapter?: boolean;
   now?: () => number;
   logger?: Logger;
 }
 
 /**
  * Runs workloads on job slices and returns proofs. Dispatches on the workload: BLAKE3 of the
- * slice bytes (GpuHash on the GPU when one is ready; Transcode and Inference on the GPU only at
+ * slice bytes (GpuHash on the GPU when a hardware one is ready — a software adapter only with
+ * `allowSoftwareAdapter`; Transcode and Inference on the GPU only at
  * sizes where the start-up calibration measured it ≥ 1.2× the CPU pool; else the CPU pool,
  * with identical output) or the Synthetic matrix product. A GPU failure falls back to the CPU
  * for that job. Proofs are cached per slice id.
@@ -81,7 +93,8 @@ export class WorkloadRunner {
   /**
    * Start-up calibration: measures GPU and CPU-pool BLAKE3 throughput over a small size sweep
    * and decides at which sizes Transcode/Inference use the GPU (only where it is ≥ `minSpeedup`×
-   * the pool, which hashes `threads` slices at once). Without a ready GPU nothing moves to it.
+   * the pool, which hashes `threads` slices at once). Without a ready GPU, or with a software
+   * adapter that was not explicitly allowed, nothing is measured and nothing moves to it.
    */
   async calibrateGpu(options: GpuCalibrationOptions = {}): Promise<GpuCalibration> {
     const gpu = this.options.gpu;
@@ -91,7 +104,7 @@ export class WorkloadRunner {
     for (const bytes of options.sizes ?? CALIBRATION_SIZES) {
       const data = calibrationBytes(bytes);
       let gpuBytesPerSecond = 0;
-      if (gpu && gpu.ready !== false) {
+      if (gpu && gpuUsable(this.gpuAvailability())) {
         try {
           gpuBytesPerSecond = await this.throughput(reps, bytes, () => gpu.hashBytes(data));
         } catch (err) {
@@ -128,7 +141,12 @@ export class WorkloadRunner {
     if (job.slice_id.length === 0) throw new WorkloadError('BAD_PARAMS', 'slice_id must not be empty');
     if (job.gpu_required) {
       const gpu = this.options.gpu;
-      if (!gpu?.hardware) throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires a hardware GPU and this node has none; it was not run on the CPU`);
+      if (!gpu || !(gpu.hardware || this.options.allowSoftwareAdapter === true)) {
+        throw new WorkloadError(
+          'GPU_REQUIRED',
+          `job ${job.slice_id} requires a hardware GPU and this node has none (a software adapter such as llvmpipe does not count); it was not run on the CPU`,
+        );
+      }
       if (gpu.ready === false) throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU, which is not ready yet; try again shortly`);
       if (job.workload === 'synthetic') throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id}: the Synthetic workload has no GPU implementation, so it cannot honour gpu_required`);
     }
@@ -192,12 +210,16 @@ export class WorkloadRunner {
     }
     const src = job.source as NonNullable<SliceJob['source']>;
     const gpu = this.options.gpu;
-    const useGpu = gpu && (job.gpu_required || chooseHashBackend(job.workload, size, gpu.ready !== false, this.calibration) === 'gpu');
+    const useGpu = gpu && (job.gpu_required || chooseHashBackend(job.workload, size, this.gpuAvailability(), this.calibration) === 'gpu');
     if (job.gpu_required && size > MAX_GPU_FILE_BYTES) {
       throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU but its ${size}-byte slice is over the ${MAX_GPU_FILE_BYTES}-byte GPU limit`);
     }
-    if (gpu && useGpu && size <= MAX_GPU_FILE_BYTES) {
-      const data = src.kind === 'bytes' ? src.data : await readSlice(src.path);
+    // A slice that is not a regular file (a pipe named on the command line) streams through the CPU pool.
+    const data = gpu && useGpu && size <= MAX_GPU_FILE_BYTES ? (src.kind === 'bytes' ? src.data : await readSlice(src.path)) : undefined;
+    if (gpu && useGpu && !data && job.gpu_required) {
+      throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU, which takes only a regular slice file, not a pipe or device; it was not run on the CPU`);
+    }
+    if (gpu && data) {
       try {
         return { result: { digest: await gpu.hashBytes(data), bytes: data.length, implementation: 'webgpu' }, backend: 'gpu' };
       } catch (err) {
@@ -211,6 +233,13 @@ export class WorkloadRunner {
     }
     const result = src.kind === 'file' ? await this.pool.hashFile(src.path) : await this.pool.hashBytes(src.data);
     return { result, backend: 'cpu' };
+  }
+
+  /** The attached GPU as dispatch sees it (undefined without one). */
+  private gpuAvailability(): GpuAvailability | undefined {
+    const gpu = this.options.gpu;
+    if (!gpu) return undefined;
+    return { ready: gpu.ready !== false, hardware: gpu.hardware, allowSoftware: this.options.allowSoftwareAdapter === true };
   }
 
   /** Bytes per second of `op` over `reps` timed runs after one warm-up. */
@@ -230,11 +259,16 @@ function calibrationBytes(len: number): Uint8Array {
   return out;
 }
 
-async function readSlice(path: string): Promise<Uint8Array> {
+/**
+ * Reads a slice file whole for the GPU, bounded by the GPU limit (a file that grew past it is
+ * refused). Undefined when it is not a regular file: a pipe is hashed as a stream on the CPU.
+ */
+async function readSlice(path: string): Promise<Uint8Array | undefined> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path, MAX_GPU_FILE_BYTES, 'slice on the GPU');
   } catch (err) {
-    throw new WorkloadError('BAD_SLICE', describeFsError(err, path));
+    if (err instanceof TesseraError && err.code === 'FILE_NOT_REGULAR') return undefined;
+    throw new WorkloadError('BAD_SLICE', err instanceof Error ? err.message : String(err));
   }
 }
 

@@ -88,6 +88,29 @@ describe('industrial admission', () => {
     expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'admitted', mode: 'loose' });
   });
 
+  it('compares comfort_threshold_p90 with the consumer fee p90, not the median', () => {
+    const { ctl } = setup({ ...config, maxQueuedPerLane: 100 });
+    ctl.capacity.report('p1', 100);
+    // 10 queued consumer fees: 8 cheap, 2 pricey. Nearest-rank p50 = 100 (below the 1000
+    // threshold), p90 = 5000 (above it): the median alone would keep the guard loose.
+    const fees = [100n, 100n, 100n, 100n, 100n, 100n, 100n, 100n, 5000n, 5000n];
+    for (const fee of fees.slice(0, 8)) ctl.submit(job('consumer', 1, fee));
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'admitted', mode: 'loose' });
+    for (const fee of fees.slice(8)) ctl.submit(job('consumer', 1, fee));
+    expect(ctl.consumerFee(50)).toBe(100n);
+    expect(ctl.consumerFee(90)).toBe(5000n);
+    expect(ctl.refresh()).toMatchObject({ mode: 'tight', pressure: ['fee'] });
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'INDUSTRIAL_TIGHT', mode: 'tight' });
+  });
+
+  it('stays loose while the consumer fee p90 is at the threshold, whatever the top fee', () => {
+    const { ctl } = setup({ ...config, maxQueuedPerLane: 100 });
+    ctl.capacity.report('p1', 100);
+    // p90 of 10 values is the 9th: 1000 (not above the threshold); only the top fee is higher.
+    for (const fee of [10n, 10n, 10n, 10n, 10n, 10n, 10n, 10n, 1000n, 9000n]) ctl.submit(job('consumer', 1, fee));
+    expect(ctl.refresh()).toMatchObject({ mode: 'loose', pressure: [] });
+  });
+
   it('turns tight when consumer jobs wait too long', () => {
     const { ctl, clock } = setup();
     ctl.capacity.report('p1', 100);

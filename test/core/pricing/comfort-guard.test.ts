@@ -15,33 +15,33 @@ describe('comfort guard', () => {
     const { guard } = setup();
     expect(guard.mode).toBe('loose');
     expect(guard.evaluate({}).mode).toBe('loose');
-    expect(guard.evaluate({ consumerFeeP50: 1000n, consumerAgeP95Ms: 30_000 })).toEqual({ mode: 'loose', changed: false, pressure: [] });
+    expect(guard.evaluate({ consumerFeeP90: 1000n, consumerAgeP95Ms: 30_000 })).toEqual({ mode: 'loose', changed: false, pressure: [] });
   });
 
-  it('turns tight at once when the consumer median fee rises above the threshold', () => {
+  it('turns tight at once when the consumer fee p90 rises above the threshold', () => {
     const { guard } = setup();
-    expect(guard.evaluate({ consumerFeeP50: 1001n, consumerAgeP95Ms: 0 })).toEqual({ mode: 'tight', changed: true, pressure: ['fee'] });
+    expect(guard.evaluate({ consumerFeeP90: 1001n, consumerAgeP95Ms: 0 })).toEqual({ mode: 'tight', changed: true, pressure: ['fee'] });
   });
 
   it('turns tight at once when the consumer queue age p95 exceeds its limit', () => {
     const { guard } = setup();
-    expect(guard.evaluate({ consumerFeeP50: 1n, consumerAgeP95Ms: 30_001 })).toEqual({ mode: 'tight', changed: true, pressure: ['age'] });
+    expect(guard.evaluate({ consumerFeeP90: 1n, consumerAgeP95Ms: 30_001 })).toEqual({ mode: 'tight', changed: true, pressure: ['age'] });
   });
 
   it('returns to loose only after both signals stay in the recovery band for the recovery time', () => {
     const { guard, clock } = setup();
-    guard.evaluate({ consumerFeeP50: 2000n });
+    guard.evaluate({ consumerFeeP90: 2000n });
     // Back under the threshold but above 90 % of it: not recovered, however long it lasts.
     for (let i = 0; i < 10; i++) {
       clock.advance(60_000);
-      expect(guard.evaluate({ consumerFeeP50: 950n, consumerAgeP95Ms: 0 }).mode).toBe('tight');
+      expect(guard.evaluate({ consumerFeeP90: 950n, consumerAgeP95Ms: 0 }).mode).toBe('tight');
     }
     // In the band (≤ 900 and ≤ 27 s): the wait starts now.
-    expect(guard.evaluate({ consumerFeeP50: 900n, consumerAgeP95Ms: 27_000 }).mode).toBe('tight');
+    expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 }).mode).toBe('tight');
     clock.advance(59_999);
-    expect(guard.evaluate({ consumerFeeP50: 900n, consumerAgeP95Ms: 27_000 }).mode).toBe('tight');
+    expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 }).mode).toBe('tight');
     clock.advance(1);
-    expect(guard.evaluate({ consumerFeeP50: 900n, consumerAgeP95Ms: 27_000 })).toEqual({ mode: 'loose', changed: true, pressure: [] });
+    expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 })).toEqual({ mode: 'loose', changed: true, pressure: [] });
   });
 
   it('restarts the recovery wait whenever a reading leaves the band', () => {
@@ -63,7 +63,7 @@ describe('comfort guard', () => {
     let changes = 0;
     for (let i = 0; i < 600; i++) {
       clock.advance(1000);
-      if (guard.evaluate({ consumerFeeP50: i % 2 === 0 ? 1010n : 990n }).changed) changes++;
+      if (guard.evaluate({ consumerFeeP90: i % 2 === 0 ? 1010n : 990n }).changed) changes++;
     }
     expect(changes).toBe(1);
     expect(guard.mode).toBe('tight');
@@ -71,13 +71,13 @@ describe('comfort guard', () => {
 
   it('without hysteresis settings (100 %, 0 s) it follows the limits directly', () => {
     const { guard } = setup({ ...config, recoveryPercent: 100, recoveryMs: 0 });
-    expect(guard.evaluate({ consumerFeeP50: 1001n }).mode).toBe('tight');
-    expect(guard.evaluate({ consumerFeeP50: 1000n }).mode).toBe('loose');
+    expect(guard.evaluate({ consumerFeeP90: 1001n }).mode).toBe('tight');
+    expect(guard.evaluate({ consumerFeeP90: 1000n }).mode).toBe('loose');
   });
 
   it('restarts the wait when the clock steps backwards', () => {
     const { guard, clock } = setup();
-    guard.evaluate({ consumerFeeP50: 5000n });
+    guard.evaluate({ consumerFeeP90: 5000n });
     guard.evaluate({});
     clock.advance(-3_600_000);
     expect(guard.evaluate({}).mode).toBe('tight');

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../../src/core/hash/hasher.js';
 import { LANES, U64_MAX } from '../../../src/core/pricing/lanes.js';
-import { decodePriceBoard, encodePriceBoard, encodedSize, loadPriceBoard, PRICE_BOARD_MAGIC } from '../../../src/core/pricing/price-board-codec.js';
+import { decodePriceBoard, encodePriceBoard, encodedSize, loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
 
@@ -55,7 +55,9 @@ describe('price board file format', () => {
   it('takes 8 bytes per price plus a 24-byte header and a 32-byte checksum', () => {
     const full = encodePriceBoard(sample(100, 100), hasher);
     expect(full.length).toBe(24 + 2 * 8 * 100 + 32); // 1656 bytes for the default window
-    expect(Array.from(full.subarray(0, 8))).toEqual(Array.from(PRICE_BOARD_MAGIC));
+    // The magic as docs/price-board-format.md gives it (89 54 50 42 0D 0A 1A 0A), not the code's constant.
+    expect(Array.from(full.subarray(0, 8))).toEqual([0x89, 0x54, 0x50, 0x42, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(Buffer.from(full.subarray(0, 8)).toString('latin1')).toBe('\x89TPB\r\n\x1a\n');
     const view = new DataView(full.buffer);
     expect(view.getUint16(8, true)).toBe(1); // version
     expect(view.getUint16(10, true)).toBe(2); // lanes
@@ -148,11 +150,11 @@ describe('price board file format', () => {
 
   it('reports a hasher failure as an error result', () => {
     const broken: Blake3Hasher = {
+      ...hasher,
       implementation: 'broken',
       hash: () => {
         throw new Error('boom');
       },
-      create: () => hasher.create(),
     };
     const r = decodePriceBoard(encodePriceBoard(sample(2, 2), hasher), broken);
     expect(r.ok ? 'ok' : r.error).toBe('UNREADABLE');

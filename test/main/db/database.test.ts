@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { Database } from '../../../src/main/db/database.js';
 import { MIGRATIONS } from '../../../src/main/db/migrations.js';
@@ -27,12 +28,32 @@ describe('Database', () => {
     again.close();
   });
 
-  it('uses WAL, foreign keys and FULL sync', () => {
-    const db = Database.open(join(tempDir(), 'ledger.db'));
-    expect(db.get<{ journal_mode: string }>(sql`PRAGMA journal_mode`)?.journal_mode).toBe('wal');
-    expect(db.get<{ foreign_keys: bigint }>(sql`PRAGMA foreign_keys`)?.foreign_keys).toBe(1n);
-    expect(db.get<{ synchronous: bigint }>(sql`PRAGMA synchronous`)?.synchronous).toBe(2n);
+  it('sets WAL, FULL sync, foreign keys, the busy timeout and the application id at open, whatever the SQLite build defaults to', () => {
+    // better-sqlite3's build already defaults to synchronous=FULL and foreign_keys=ON; many SQLite
+    // builds do not (SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 gives NORMAL). Start from the weakest settings
+    // so each PRAGMA at open is observable: dropping any of them turns this red.
+    const weak = (p: string, o: BetterSqlite3.Options) => {
+      const raw = new BetterSqlite3(p, { ...o, timeout: 0 });
+      raw.pragma('synchronous = OFF');
+      raw.pragma('foreign_keys = OFF');
+      return raw;
+    };
+    const path = join(tempDir(), 'ledger.db');
+    const pragmas = (db: Database) => ({
+      journal_mode: db.get<{ journal_mode: string }>(sql`PRAGMA journal_mode`)?.journal_mode,
+      synchronous: db.get<{ synchronous: bigint }>(sql`PRAGMA synchronous`)?.synchronous,
+      foreign_keys: db.get<{ foreign_keys: bigint }>(sql`PRAGMA foreign_keys`)?.foreign_keys,
+      busy_timeout: db.get<{ timeout: bigint }>(sql`PRAGMA busy_timeout`)?.timeout,
+      application_id: db.get<{ application_id: bigint }>(sql`PRAGMA application_id`)?.application_id,
+    });
+    const db = Database.open(path, {}, { connect: weak });
+    // 0x54455353 = "TESS", at offset 68 of the file header.
+    expect(pragmas(db)).toEqual({ journal_mode: 'wal', synchronous: 2n, foreign_keys: 1n, busy_timeout: 5000n, application_id: 0x54455353n });
     db.close();
+    expect(readFileSync(path).subarray(68, 72).toString('latin1')).toBe('TESS');
+    const ro = Database.open(path, { readonly: true, busyTimeoutMs: 250 }, { connect: weak });
+    expect(pragmas(ro)).toEqual({ journal_mode: 'wal', synchronous: 2n, foreign_keys: 1n, busy_timeout: 250n, application_id: 0x54455353n });
+    ro.close();
   });
 
   it('refuses to start when an applied migration was edited', () => {
@@ -50,7 +71,8 @@ describe('Database', () => {
 
   it('applies each migration in its own transaction: a failing one leaves the earlier ones applied', () => {
     const path = join(tempDir(), 'ledger.db');
-    const broken = [...MIGRATIONS, { id: 4, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER) STRICT; THIS IS NOT SQL;' }];
+    const nextId = Math.max(...MIGRATIONS.map((m) => m.id)) + 1;
+    const broken = [...MIGRATIONS, { id: nextId, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER) STRICT; THIS IS NOT SQL;' }];
     expect(() => Database.open(path, { migrations: broken })).toThrow();
     const db = Database.open(path);
     expect(db.all(sql`SELECT id FROM schema_migrations`)).toHaveLength(MIGRATIONS.length);

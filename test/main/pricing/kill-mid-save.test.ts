@@ -12,6 +12,22 @@ import { generationOf, isGeneration } from './fixtures/generations.js';
 const hasher = loadNativeBlake3();
 const WINDOW = 20_000; // ≈ 320 KB per save, so a save takes long enough for kills to land inside it
 const TRIALS = 24;
+/** Kill delays come from this seed; set TESSERA_KILL_SEED to replay a run exactly. */
+const SEED = process.env.TESSERA_KILL_SEED ? Number(process.env.TESSERA_KILL_SEED) : Math.floor(Math.random() * 2 ** 32);
+if (!Number.isSafeInteger(SEED) || SEED < 0) throw new Error(`TESSERA_KILL_SEED must be a non-negative integer, got ${process.env.TESSERA_KILL_SEED}`);
+console.log(`kill-mid-save: seed ${SEED} (replay with TESSERA_KILL_SEED=${SEED})`);
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const child = fileURLToPath(new URL('./fixtures/save-loop.ts', import.meta.url));
 // Run the fixture from source through tsx's loader, resolved the way the worker pool resolves tsx.
 const tsxLoader = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
@@ -49,18 +65,18 @@ function runAndKill(dataDir: string, delayMs: number): Promise<Run> {
 }
 
 /** Runs `trials` kill-and-check rounds on one data dir; returns how many kills landed inside a save. */
-async function trials(dataDir: string, trials: number): Promise<number> {
+async function trials(dataDir: string, trials: number, random: () => number): Promise<number> {
   const path = join(dataDir, 'state', 'price_board.v1.bin');
   let previous = 0;
   let midSave = 0;
   for (let trial = 0; trial < trials; trial++) {
-    const delay = Math.floor(Math.random() * 60);
+    const delay = Math.floor(random() * 60);
     const run = await runAndKill(dataDir, delay);
     // Each run starts from exactly what the previous one left on disk.
     expect(run.loaded).toBe(trial === 0 ? 'MISSING' : String(previous));
     if (run.midSave) midSave++;
     const result = loadPriceBoard(readFileSync(path), hasher, WINDOW);
-    if (!result.ok) throw new Error(`trial ${trial} (kill ${delay} ms after the first save) left a broken file: ${result.message}`);
+    if (!result.ok) throw new Error(`seed ${SEED}, trial ${trial} (kill ${delay} ms after the first save) left a broken file: ${result.message}`);
     const gen = generationOf(result.board);
     // The old board (last completed save) or the new one (the save in flight got past its rename).
     expect([run.lastSaved, (run.lastSaved ?? previous) + 1]).toContain(gen);
@@ -71,9 +87,11 @@ async function trials(dataDir: string, trials: number): Promise<number> {
 }
 
 describe('a save killed at a random moment', () => {
-  it(`leaves the old or the new board, never a broken one (${TRIALS} SIGKILLs)`, async () => {
-    const midSave = await trials(tempDir(), TRIALS);
-    // Evidence that kills landed inside saves, not only between them (typically most of them do).
-    expect(midSave).toBeGreaterThan(0);
+  // Each trial starts a fresh child process through tsx (a second or more on a loaded machine).
+  it(`leaves the old or the new board, never a broken one (${TRIALS} SIGKILLs)`, { timeout: 240_000 }, async () => {
+    const midSave = await trials(tempDir(), TRIALS, seededRandom(SEED));
+    console.log(`kill-mid-save: ${midSave} of ${TRIALS} kills landed inside a save (seed ${SEED})`);
+    // The claim is about kills inside a save: at least half of them must land there.
+    expect(midSave, `kills inside a save (seed ${SEED})`).toBeGreaterThanOrEqual(TRIALS / 2);
   });
 });

@@ -28,6 +28,11 @@ export class CounterRepo {
       ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value`);
   }
 
+  /** A tally for one transaction: increments are summed in memory and written by `flush()`, one statement per counter. */
+  tally(): CounterTally {
+    return new CounterTally(this);
+  }
+
   get(name: string, labels: Record<string, string> = {}): bigint {
     return this.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = ${name} AND labels = ${labelKey(labels)}`)?.value ?? 0n;
   }
@@ -55,5 +60,31 @@ export class CounterRepo {
         },
       });
     }
+  }
+}
+
+/**
+ * Counter increments collected during one batch (a transaction) and written together: the
+ * stored counters change in the same transaction as the events they count, once per counter
+ * instead of once per event. Call `flush()` before the transaction commits.
+ */
+export class CounterTally {
+  private readonly pending = new Map<string, { name: string; labels: Record<string, string>; by: bigint }>();
+
+  constructor(private readonly repo: CounterRepo) {}
+
+  inc(name: string, labels: Record<string, string> = {}, by = 1n): void {
+    const key = `${name}\n${labelKey(labels)}`;
+    const entry = this.pending.get(key);
+    if (entry) entry.by += by;
+    else this.pending.set(key, { name, labels, by });
+  }
+
+  /** Writes every collected increment and empties the tally; false when there was nothing to write. */
+  flush(): boolean {
+    if (this.pending.size === 0) return false;
+    for (const { name, labels, by } of this.pending.values()) this.repo.inc(name, labels, by);
+    this.pending.clear();
+    return true;
   }
 }

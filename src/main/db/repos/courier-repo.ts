@@ -2,12 +2,14 @@ import type { CourierReceipt } from '../../../core/courier/courier-receipt.js';
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
 
-export type CourierStatus = 'pending' | 'acknowledged' | 'rejected';
+export type CourierStatus = 'pending' | 'acknowledged' | 'rejected' | 'failed';
 
 export interface CourierRow extends CourierReceipt {
   status: CourierStatus;
   acknowledged: boolean;
   attempts: number;
+  /** Failures of this receipt of its own (bundle unreadable or too large, reward refused); at the limit it becomes `failed`. */
+  failures: number;
   last_error: string | null;
   reward: bigint | null;
 }
@@ -21,6 +23,7 @@ interface RawRow {
   status: CourierStatus;
   acknowledged: bigint;
   attempts: bigint;
+  failures: bigint;
   last_error: string | null;
   reward: bigint | null;
   [k: string]: unknown;
@@ -36,12 +39,13 @@ function fromRaw(r: RawRow): CourierRow {
     status: r.status,
     acknowledged: r.acknowledged === 1n,
     attempts: Number(r.attempts),
+    failures: Number(r.failures),
     last_error: r.last_error,
     reward: r.reward,
   };
 }
 
-const COLUMNS = sql`id, bundle_hash, bytes, sender, created_at, status, acknowledged, attempts, last_error, reward`;
+const COLUMNS = sql`id, bundle_hash, bytes, sender, created_at, status, acknowledged, attempts, failures, last_error, reward`;
 
 /** The courier queue. Receipts are leased before sending so two flushers never send the same one at once. */
 export class CourierRepo {
@@ -85,6 +89,26 @@ export class CourierRepo {
     for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, last_error = ${error} WHERE id = ${id}`);
   }
 
+  /**
+   * Inside a transaction: counts a failure of this receipt of its own and releases its lease; at
+   * `maxFailures` it moves to `failed` with the reason. Returns the status it has now.
+   */
+  recordReceiptFailure(id: string, reason: string, maxFailures: number): CourierStatus | undefined {
+    this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, failures = failures + 1, last_error = ${reason},
+      status = CASE WHEN failures + 1 >= ${maxFailures} THEN 'failed' ELSE status END,
+      lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`);
+    return this.db.get<{ status: CourierStatus }>(sql`SELECT status FROM courier_receipts WHERE id = ${id}`)?.status;
+  }
+
+  /** Puts a failed receipt back in the queue with a fresh failure count; returns its status before (undefined: unknown id). */
+  requeue(id: string): CourierStatus | undefined {
+    return this.db.transaction(() => {
+      const before = this.db.get<{ status: CourierStatus }>(sql`SELECT status FROM courier_receipts WHERE id = ${id}`)?.status;
+      if (before === 'failed') this.db.run(sql`UPDATE courier_receipts SET status = 'pending', failures = 0 WHERE id = ${id} AND status = 'failed'`);
+      return before;
+    });
+  }
+
   /** Inside a transaction: marks a receipt acknowledged (only if still pending); returns whether it changed. */
   markAcknowledged(id: string, reward: bigint, now: number): boolean {
     return (
@@ -102,6 +126,12 @@ export class CourierRepo {
     this.db.transaction(() => {
       for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND lease_owner = ${owner}`);
     });
+  }
+
+  countByStatus(): Record<CourierStatus, number> {
+    const out: Record<CourierStatus, number> = { pending: 0, acknowledged: 0, rejected: 0, failed: 0 };
+    for (const r of this.db.all<{ status: CourierStatus; n: bigint }>(sql`SELECT status, count(*) AS n FROM courier_receipts GROUP BY status`)) out[r.status] = Number(r.n);
+    return out;
   }
 
   countPending(): number {

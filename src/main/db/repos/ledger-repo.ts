@@ -1,10 +1,9 @@
 import { TesseraError } from '../../../core/errors.js';
+import { MAX_CREDITS, MIN_BALANCE } from '../../../core/ledger/credits.js';
+import { noFaults, type Faults } from '../../services/faults.js';
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
-
-/** Balances are signed 64-bit integers in SQLite. */
-const MAX_BALANCE = (1n << 63n) - 1n;
-const MIN_BALANCE = -(1n << 63n);
+import { insertRows } from './sql-rows.js';
 
 /** A posting would take a balance outside the signed 64-bit range. */
 export class LedgerOverflowError extends TesseraError {
@@ -37,7 +36,11 @@ export interface ConservationReport {
  * inside a `db.transaction`, together with the write that justifies them.
  */
 export class LedgerRepo {
-  constructor(private readonly db: Database) {}
+  /** `faults` is called after every statement a posting writes (fault-injection tests). */
+  constructor(
+    private readonly db: Database,
+    private readonly faults: Faults = noFaults,
+  ) {}
 
   balance(account: string): bigint {
     return this.db.get<{ balance: bigint }>(sql`SELECT balance FROM accounts WHERE id = ${account}`)?.balance ?? 0n;
@@ -98,15 +101,97 @@ export class LedgerRepo {
 
   /** True if adding `amount` keeps the account's balance within range. */
   fits(account: string, amount: bigint): boolean {
-    const next = this.balance(account) + amount;
-    return next <= MAX_BALANCE && next >= MIN_BALANCE;
+    return inLedgerRange(this.balance(account) + amount);
+  }
+
+  /**
+   * Starts a batch of postings held in memory (see LedgerBatch). Inside a transaction; nothing
+   * else may post to the ledger until the batch is flushed.
+   */
+  batch(): LedgerBatch {
+    return new LedgerBatch(this.db, this.faults, (account) => this.balance(account));
   }
 
   private post(eventId: string, account: string, amount: bigint, kind: PostingKind, memo: string, now: number): void {
     if (!this.fits(account, amount)) throw new LedgerOverflowError(account);
     this.db.run(sql`INSERT INTO accounts (id, balance) VALUES (${account}, ${amount})
       ON CONFLICT(id) DO UPDATE SET balance = balance + excluded.balance`);
+    this.faults('ledger.balance-updated');
     this.db.run(sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at)
       VALUES (${eventId}, ${account}, ${amount}, ${kind}, ${memo}, ${now})`);
+    this.faults('ledger.posted');
+  }
+}
+
+/** True if a balance lies in the range an account can hold (signed 64-bit). */
+export function inLedgerRange(balance: bigint): boolean {
+  return balance <= MAX_CREDITS && balance >= MIN_BALANCE;
+}
+
+/** A posting waiting to be written: event_id, account, amount, kind, memo, created_at. */
+type PendingPosting = readonly [string, string, bigint, PostingKind, string, number];
+
+/**
+ * Postings of one batch (a `settlement apply` transaction), held in memory and written by
+ * `flush()`: each account's balance is read once and written once, the postings go in
+ * multi-row INSERTs, in the order they were made. `balance()` answers with the batch's
+ * postings included, so checks made during the batch see what the batch has done. Every
+ * posting is range-checked when it is made (LedgerOverflowError, nothing buffered); the
+ * stored rows are exactly those LedgerRepo.transfer would have written one by one.
+ */
+export class LedgerBatch {
+  private readonly accounts = new Map<string, { balance: bigint; touched: boolean }>();
+  private postings: PendingPosting[] = [];
+
+  constructor(
+    private readonly db: Database,
+    private readonly faults: Faults,
+    private readonly stored: (account: string) => bigint,
+  ) {}
+
+  /** The account's balance with this batch's postings applied. */
+  balance(account: string): bigint {
+    return this.entry(account).balance;
+  }
+
+  transfer(eventId: string, from: string, to: string, amount: bigint, memo: string, now: number): void {
+    if (amount < 0n) throw new Error('transfer amount must not be negative');
+    if (from === to) throw new Error('transfer needs two different accounts');
+    const debit = this.entry(from);
+    const credit = this.entry(to);
+    if (!inLedgerRange(debit.balance - amount)) throw new LedgerOverflowError(from);
+    if (!inLedgerRange(credit.balance + amount)) throw new LedgerOverflowError(to);
+    debit.balance -= amount;
+    debit.touched = true;
+    credit.balance += amount;
+    credit.touched = true;
+    this.postings.push([eventId, from, -amount, 'transfer', memo, now], [eventId, to, amount, 'transfer', memo, now]);
+  }
+
+  /** Writes the balances (first: postings reference their accounts), then the postings. */
+  flush(): void {
+    let wrote = false;
+    for (const [account, a] of this.accounts) {
+      if (!a.touched) continue;
+      // The balance as a whole, not a delta: it was read in this transaction and only this batch changed it.
+      this.db.run(sql`INSERT INTO accounts (id, balance) VALUES (${account}, ${a.balance})
+        ON CONFLICT(id) DO UPDATE SET balance = excluded.balance`);
+      a.touched = false;
+      wrote = true;
+    }
+    if (wrote) this.faults('ledger.balance-updated');
+    if (this.postings.length === 0) return;
+    insertRows((q) => this.db.run(q), sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES`, 6, this.postings);
+    this.postings = [];
+    this.faults('ledger.posted');
+  }
+
+  private entry(account: string): { balance: bigint; touched: boolean } {
+    let a = this.accounts.get(account);
+    if (!a) {
+      a = { balance: this.stored(account), touched: false };
+      this.accounts.set(account, a);
+    }
+    return a;
   }
 }

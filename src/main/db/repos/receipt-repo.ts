@@ -25,18 +25,26 @@ export function receiptPayload(r: Receipt): string {
   return JSON.stringify(receiptToJson(r));
 }
 
+const RECORDED = { status: 'recorded', reason: null } as const;
+
 /** Receipts by idempotency key: insert-if-absent, conflicts detected, status transitions. */
 export class ReceiptRepo {
   constructor(private readonly db: Database) {}
 
-  /** Inserts the receipt if its key is new. Returns the row now stored (new or existing). */
-  insertIfAbsent(r: Receipt, now: number): { inserted: boolean; row: StoredReceipt } {
+  /**
+   * Inserts the receipt if its key is new, in state `as` (default recorded; `applied` also sets
+   * applied_at, as setStatus does). Returns the row now stored (new or existing); a stored row
+   * with other contents throws ReceiptConflictError, having written nothing.
+   */
+  insertIfAbsent(r: Receipt, now: number, as: { status: ReceiptStatus; reason: string | null } = RECORDED): { inserted: boolean; row: StoredReceipt } {
     const payload = receiptPayload(r);
-    const changes = this.db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at)
-      VALUES (${r.idempotency_key}, ${payload}, 'recorded', ${now}) ON CONFLICT(idempotency_key) DO NOTHING`);
+    const appliedAt = as.status === 'applied' ? now : null;
+    const changes = this.db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, reason, recorded_at, applied_at)
+      VALUES (${r.idempotency_key}, ${payload}, ${as.status}, ${as.reason}, ${now}, ${appliedAt}) ON CONFLICT(idempotency_key) DO NOTHING`);
+    if (changes === 1) return { inserted: true, row: { idempotency_key: r.idempotency_key, payload, status: as.status, reason: as.reason } };
     const row = this.get(r.idempotency_key) as StoredReceipt;
-    if (changes === 0 && row.payload !== payload) throw new ReceiptConflictError(r.idempotency_key);
-    return { inserted: changes === 1, row };
+    if (row.payload !== payload) throw new ReceiptConflictError(r.idempotency_key);
+    return { inserted: false, row };
   }
 
   get(key: string): StoredReceipt | undefined {

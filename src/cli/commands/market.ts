@@ -1,0 +1,154 @@
+import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
+import { loadBlake3, nodeSha256 } from '../../main/hash/node-hasher.js';
+import { createMarketServer, isLoopbackHost } from '../../market/market-server.js';
+import { CustomerService } from '../../market/services/customer-service.js';
+import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
+import { attachValidator } from '../../market/validator/attach.js';
+import { defineCommand, defineGroup } from '../command-spec.js';
+import { CliError, parsePositiveInt } from '../errors.js';
+import type { CliIo } from '../io.js';
+
+export const DEFAULT_MARKET_DATA_DIR = 'market-data';
+
+const dataDirOption = { type: 'string', valueName: 'DIR', description: `the market's data directory: embedded store, uploaded slices (default ./${DEFAULT_MARKET_DATA_DIR})` } as const;
+const storeOption = { type: 'string', valueName: 'URL', description: 'a PostgreSQL server (postgres://…) instead of the embedded store in the data dir' } as const;
+
+export const marketServeSpec = defineCommand({
+  name: 'market',
+  summary: 'run the reference task market (HTTP API); `market customer add|list`, `market fund` manage customers',
+  options: {
+    port: { type: 'string', valueName: 'N', description: 'port to listen on (default 8080)' },
+    host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default 127.0.0.1; anything else prints a warning)' },
+    'data-dir': dataDirOption,
+    store: storeOption,
+  },
+  notes: [
+    'subcommands: tessera market customer add NAME (prints the API key once) | tessera market customer list | tessera market fund NAME AMOUNT (CPC, e.g. 10.0).',
+    'The embedded store belongs to one process: stop the market before managing customers in the same data dir, or use a PostgreSQL --store. API: docs/market-api.md.',
+  ],
+});
+
+export const marketCustomerSpec = defineGroup({
+  name: 'market customer',
+  summary: "the market's customers",
+  subcommands: {
+    add: defineCommand({ name: 'market customer add', summary: "create a customer and print its API key (shown only once)", args: { usage: 'NAME', min: 1, max: 1 }, options: { 'data-dir': dataDirOption, store: storeOption } }),
+    list: defineCommand({ name: 'market customer list', summary: 'list customers and their balances', options: { 'data-dir': dataDirOption, store: storeOption } }),
+  },
+});
+
+export const marketFundSpec = defineCommand({
+  name: 'market fund',
+  summary: "credit CPC to a customer's balance",
+  args: { usage: 'NAME AMOUNT', min: 2, max: 2 },
+  options: { 'data-dir': dataDirOption, store: storeOption },
+  notes: ['AMOUNT is a decimal CPC string with at most 6 decimals, e.g. 10.0 or 0.000001.'],
+});
+
+/** Summary for `tessera --help`. */
+export const marketSpec = { summary: marketServeSpec.summary };
+
+const systemClock = { now: () => Date.now() };
+
+function storeUrlOf(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^postgres(ql)?:\/\//.test(value)) {
+    throw new CliError(`--store must be a PostgreSQL URL (postgres://user@host/db or postgres://user@/db?host=/var/run/postgresql), got "${value}"; leave it out for the embedded store`);
+  }
+  return value;
+}
+
+/** `tessera market …`: run the reference market, manage its customers and their funds. */
+export async function marketCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'customer') {
+    const parsed = marketCustomerSpec.parse(rest);
+    if (parsed.help !== undefined) return help(io, parsed.help);
+    const { values, positionals } = parsed;
+    return withStore(values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrlOf(values.store), async (store) => {
+      const svc = new CustomerService({ store, clock: systemClock });
+      if (parsed.sub === 'add') {
+        const { customer, apiKey } = await svc.add(positionals[0] as string);
+        io.stdout(`customer ${customer.name} created; its API key (shown only now, store it safely):\n${apiKey}\n`);
+        io.stderr('send it as: Authorization: Bearer <key>\n');
+        return 0;
+      }
+      const all = await svc.list();
+      if (all.length === 0) io.stdout('no customers\n');
+      for (const c of all) io.stdout(`${c.name}  ${formatAmount(await svc.balance(c.customerId))} CPC\n`);
+      return 0;
+    });
+  }
+  if (sub === 'fund') {
+    const parsed = marketFundSpec.parse(rest);
+    if (parsed.help !== undefined) return help(io, parsed.help);
+    const [name, amountText] = parsed.positionals as [string, string];
+    let amount: bigint;
+    try {
+      amount = parseAmount(amountText, 'AMOUNT');
+    } catch (err) {
+      if (err instanceof AmountError) throw new CliError(err.message);
+      throw err;
+    }
+    if (amount === 0n) throw new CliError('AMOUNT: must be more than 0');
+    return withStore(parsed.values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrlOf(parsed.values.store), async (store) => {
+      const balance = await new CustomerService({ store, clock: systemClock }).fund(name, amount);
+      io.stdout(`funded ${name} with ${formatAmount(amount)} CPC; balance ${formatAmount(balance)} CPC\n`);
+      return 0;
+    });
+  }
+  const parsed = marketServeSpec.parse(argv);
+  if (parsed.help !== undefined) return help(io, parsed.help);
+  const { values } = parsed;
+  const port = values.port === undefined ? 8080 : (parsePositiveInt(values.port, '--port', 65535) as number);
+  return serve(io, { host: values.host ?? '127.0.0.1', port, dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrl: storeUrlOf(values.store) });
+}
+
+function help(io: CliIo, text: string): number {
+  io.stdout(text);
+  return 0;
+}
+
+async function withStore(dataDir: string, url: string | undefined, fn: (store: MarketStore) => Promise<number>): Promise<number> {
+  const store = await openMarketStore({ dataDir, ...(url ? { url } : {}) });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined }): Promise<number> {
+  if (!isLoopbackHost(o.host)) io.stderr(`warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`);
+  const store = await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) });
+  let server: Awaited<ReturnType<typeof createMarketServer>>;
+  let validator: Awaited<ReturnType<typeof attachValidator>>;
+  let url: string;
+  try {
+    const blake3 = await loadBlake3();
+    server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir });
+    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, onError: (what, err) => server.app.log.error({ err }, `validator ${what} failed`) });
+    url = await server.listen(o.host, o.port);
+  } catch (err) {
+    await store.close();
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is in use; choose another with --port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`--host ${o.host} is not an address of this machine`);
+    throw err;
+  }
+  io.stdout(`market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  io.stderr('stopping the market…\n');
+  await validator.close();
+  await server.close();
+  await store.close();
+  io.stderr('market stopped\n');
+  return 0;
+}

@@ -1,0 +1,80 @@
+import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
+import { createLogger, silentLogger } from '../../main/log.js';
+import { startProviderNode, type ProviderStatus } from '../../main/services/provider-service.js';
+import { defineCommand } from '../command-spec.js';
+import { CliError, parsePositiveInt } from '../errors.js';
+import type { CliIo } from '../io.js';
+
+export const provideSpec = defineCommand({
+  name: 'provide',
+  summary: 'join a market as a provider: run its jobs, return signed results, record what it pays',
+  options: {
+    market: { type: 'string', valueName: 'URL', description: 'the market, e.g. http://127.0.0.1:8080 (required)' },
+    'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory: identity, ledger, job history (default ./node-data)" },
+    threads: { type: 'string', valueName: 'N', description: 'CPU threads announced to the market (default: cores − 1)' },
+    ask: { type: 'string', valueName: 'CPC', description: "lowest offer per job to take, decimal CPC (default: the price board's suggested bid from the offers this node has seen; 0 while it has none)" },
+  },
+  notes: [
+    'On a terminal one status line shows the connection, jobs done and credits today; otherwise one JSON line per change goes to stdout.',
+    'Ctrl-C stops taking jobs, finishes or reports the ones in flight, and closes. `tessera earnings --data-dir DIR` reads what it earned.',
+  ],
+});
+
+/** One status line (TTY). */
+export function statusLine(s: ProviderStatus): string {
+  const label = s.practice ? ' [PRACTICE MARKET — local, not real credits]' : '';
+  return `${s.state}${label}  ${s.address}  jobs done ${s.jobsDone}  running ${s.running}  rejected ${s.jobsRejected}  credits today ${formatAmount(s.creditsToday)} CPC${s.draining ? '  (stopping…)' : ''}`;
+}
+
+/** `tessera provide`: run a provider node until Ctrl-C. */
+export async function provideCommand(argv: string[], io: CliIo): Promise<number> {
+  const parsed = provideSpec.parse(argv);
+  if (parsed.help !== undefined) {
+    io.stdout(parsed.help);
+    return 0;
+  }
+  const { values } = parsed;
+  if (!values.market) throw new CliError('tessera provide needs --market URL (the market to join, e.g. http://127.0.0.1:8080)');
+  const threads = parsePositiveInt(values.threads, '--threads', 4096);
+  let ask: bigint | undefined;
+  try {
+    ask = values.ask === undefined ? undefined : parseAmount(values.ask, '--ask');
+  } catch (err) {
+    if (err instanceof AmountError) throw new CliError(err.message);
+    throw err;
+  }
+  const node = await startProviderNode({
+    market: values.market,
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    ...(threads ? { threads } : {}),
+    ...(ask !== undefined ? { ask } : {}),
+    logger: io.isTty ? silentLogger : createLogger((l) => io.stderr(l)),
+  });
+  return runUntilSignal(io, [node]);
+}
+
+/** Shows status (a line on a TTY, JSON lines otherwise) until SIGINT/SIGTERM, then drains every node. */
+export async function runUntilSignal(io: CliIo, nodes: readonly Awaited<ReturnType<typeof startProviderNode>>[], onStop: () => Promise<void> = async () => undefined): Promise<number> {
+  const offs = nodes.map((n) =>
+    n.service.onDidChange((s) => {
+      if (io.isTty) io.stderr(`\r\x1b[2K${statusLine(s)}`);
+      else io.stdout(`${JSON.stringify({ msg: 'provider status', ...s, creditsToday: s.creditsToday.toString(), lastPrices: undefined })}\n`);
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  if (io.isTty) io.stderr('\n');
+  io.stderr('stopping: finishing the jobs in flight…\n');
+  for (const off of offs) off();
+  await Promise.all(nodes.map((n) => n.stop()));
+  await onStop();
+  io.stderr('stopped\n');
+  return 0;
+}

@@ -1,0 +1,135 @@
+import type { Database } from '../database.js';
+import { sql } from '../sql.js';
+
+export type ProviderJobStatus = 'running' | 'submitted' | 'accepted' | 'rejected' | 'lost';
+
+/** One job the provider ran (migration 6). */
+export interface ProviderJob {
+  marketId: string;
+  taskId: string;
+  jobId: string;
+  epoch: number;
+  workload: string;
+  bytes: number;
+  resultHash: string | null;
+  proof: string | null;
+  backend: string | null;
+  durationMs: number | null;
+  status: ProviderJobStatus;
+  code: string | null;
+  /** The signed ComputeResult JSON, kept until the market answers (resent after a reconnect). */
+  result: string | null;
+  /** micro-CPC the market paid for it (from its receipt). */
+  credits: bigint;
+  startedAt: number;
+  finishedAt: number | null;
+}
+
+type Row = {
+  market_id: string;
+  task_id: string;
+  job_id: string;
+  epoch: number | bigint;
+  workload: string;
+  bytes: number | bigint;
+  result_hash: string | null;
+  proof: string | null;
+  backend: string | null;
+  duration_ms: number | null;
+  status: ProviderJobStatus;
+  code: string | null;
+  result: string | null;
+  credits: number | bigint;
+  started_at: number | bigint;
+  finished_at: number | bigint | null;
+};
+
+const toJob = (r: Row): ProviderJob => ({
+  marketId: r.market_id,
+  taskId: r.task_id,
+  jobId: r.job_id,
+  epoch: Number(r.epoch),
+  workload: r.workload,
+  bytes: Number(r.bytes),
+  resultHash: r.result_hash,
+  proof: r.proof,
+  backend: r.backend,
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+  status: r.status,
+  code: r.code,
+  result: r.result,
+  credits: BigInt(r.credits),
+  startedAt: Number(r.started_at),
+  finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+});
+
+/** A day of earnings: what the market paid for verified jobs, and how much of it the local ledger settled. */
+export interface EarningsDay {
+  /** UTC date, YYYY-MM-DD. */
+  day: string;
+  jobs: number;
+  paid: bigint;
+  settled: bigint;
+}
+
+/** The provider's job history and earnings (receipts from the market). */
+export class ProviderJobsRepo {
+  constructor(private readonly db: Database) {}
+
+  start(j: Pick<ProviderJob, 'marketId' | 'taskId' | 'jobId' | 'epoch' | 'workload' | 'bytes' | 'startedAt'>): void {
+    this.db.run(sql`
+      INSERT INTO provider_jobs (market_id, task_id, job_id, epoch, workload, bytes, status, started_at)
+      VALUES (${j.marketId}, ${j.taskId}, ${j.jobId}, ${j.epoch}, ${j.workload}, ${j.bytes}, 'running', ${j.startedAt})
+      ON CONFLICT (market_id, job_id, epoch) DO NOTHING`);
+  }
+
+  finished(marketId: string, jobId: string, epoch: number, f: { resultHash: string; proof: string; backend: string; durationMs: number; result: string; bytes: number; at: number }): void {
+    this.db.run(sql`
+      UPDATE provider_jobs SET status = 'submitted', result_hash = ${f.resultHash}, proof = ${f.proof}, backend = ${f.backend}, duration_ms = ${f.durationMs},
+        result = ${f.result}, bytes = ${f.bytes}, finished_at = ${f.at}
+      WHERE market_id = ${marketId} AND job_id = ${jobId} AND epoch = ${epoch}`);
+  }
+
+  /** The market's answer to the latest assignment of a job (an older one, reported lost, keeps its status). */
+  answered(marketId: string, jobId: string, accepted: boolean, code: string | null, at: number): void {
+    this.db.run(sql`
+      UPDATE provider_jobs SET status = ${accepted ? 'accepted' : 'rejected'}, code = ${code}, finished_at = COALESCE(finished_at, ${at})
+      WHERE seq = (SELECT max(seq) FROM provider_jobs WHERE market_id = ${marketId} AND job_id = ${jobId}) AND status IN ('submitted', 'running')`);
+  }
+
+  lost(marketId: string, jobId: string, code: string, at: number): void {
+    this.db.run(sql`
+      UPDATE provider_jobs SET status = 'lost', code = ${code}, finished_at = COALESCE(finished_at, ${at})
+      WHERE market_id = ${marketId} AND job_id = ${jobId} AND status IN ('running', 'submitted')`);
+  }
+
+  /** Jobs whose result the market has not answered yet (running or submitted). */
+  open(marketId: string): ProviderJob[] {
+    return this.db.all<Row>(sql`SELECT * FROM provider_jobs WHERE market_id = ${marketId} AND status IN ('running', 'submitted') ORDER BY seq`).map(toJob);
+  }
+
+  recent(limit: number): ProviderJob[] {
+    return this.db.all<Row>(sql`SELECT * FROM provider_jobs ORDER BY seq DESC LIMIT ${limit}`).map(toJob);
+  }
+
+  /** Records a receipt's payment once (false for a duplicate) and credits the job's history row. */
+  recordEarning(e: { receiptKey: string; marketId: string; jobId: string; taskId: string; amount: bigint; settlement: string; at: number }): boolean {
+    const changed = this.db.run(sql`
+      INSERT INTO provider_earnings (receipt_key, market_id, job_id, task_id, amount, settlement, received_at)
+      VALUES (${e.receiptKey}, ${e.marketId}, ${e.jobId}, ${e.taskId}, ${e.amount}, ${e.settlement}, ${e.at}) ON CONFLICT (receipt_key) DO NOTHING`);
+    if (changed === 0) return false;
+    this.db.run(sql`
+      UPDATE provider_jobs SET credits = ${e.amount}, receipt_key = ${e.receiptKey}, status = 'accepted', code = NULL
+      WHERE seq = (SELECT max(seq) FROM provider_jobs WHERE market_id = ${e.marketId} AND job_id = ${e.jobId})`);
+    return true;
+  }
+
+  /** Earnings per UTC day since `sinceMs`, newest first; `settled` counts receipts the ledger applied. */
+  earningsByDay(sinceMs: number): EarningsDay[] {
+    const rows = this.db.all<{ day: string; jobs: number | bigint; paid: number | bigint; settled: number | bigint }>(sql`
+      SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch') AS day, count(*) AS jobs, sum(amount) AS paid,
+             sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled
+      FROM provider_earnings WHERE received_at >= ${sinceMs} GROUP BY day ORDER BY day DESC`);
+    return rows.map((r) => ({ day: r.day, jobs: Number(r.jobs), paid: BigInt(r.paid), settled: BigInt(r.settled) }));
+  }
+}

@@ -1,0 +1,400 @@
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
+import { fromHex } from '../../core/hex.js';
+import { parseReceipt } from '../../core/ledger/receipt.js';
+import { createSliceDigester } from '../../core/market/assignment-proof.js';
+import { computeResultToJson, DEFAULT_MAX_RESULT_AGE_MS, parseComputeResult } from '../../core/market/compute-result.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
+import type { CapabilitiesFrame, JobFrame, MarketFrame } from '../../shared/market-protocol.js';
+import type { Database } from '../db/database.js';
+import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
+import { nodeSha256 } from '../hash/node-hasher.js';
+import { silentLogger, type Logger } from '../log.js';
+import { openLedger, type LedgerContext } from '../node-context.js';
+import { signComputeResult, signerAddress, type ResultSigner } from '../market/result-signing.js';
+import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
+import { PriceBoardService } from './price-board-service.js';
+import type { SettlementService } from './settlement-service.js';
+
+/** What a provider status line and the UI show. */
+export interface ProviderStatus {
+  state: MarketClientState;
+  address: string;
+  marketId: string | null;
+  /** True when connected to the embedded practice market. */
+  practice: boolean;
+  jobsDone: number;
+  jobsRejected: number;
+  running: number;
+  /** micro-CPC paid today (UTC) by the market for verified jobs. */
+  creditsToday: bigint;
+  draining: boolean;
+  lastPrices: Extract<MarketFrame, { type: 'prices' }> | null;
+}
+
+/** Runs one job's work: both digests of its output bytes in one pass. */
+export interface JobExecution {
+  resultHash: string;
+  proof: string;
+  bytes: number;
+  backend: 'cpu' | 'gpu';
+}
+
+export interface ProviderServiceDeps {
+  market: string;
+  db: Database;
+  settlement: SettlementService;
+  signer: ResultSigner;
+  blake3: Blake3Hasher;
+  sha256: Sha256;
+  clock: Clock;
+  threads: number;
+  /** Lowest offer taken per job, micro-CPC; absent: the price board's suggested bid (0 while it has no prices), read at every (re)connect. */
+  ask?: bigint;
+  /** The node's price board: every offer the market announces (job offers, price frames) is recorded in it. */
+  priceBoard?: Pick<PriceBoardService, 'record' | 'board'>;
+  lanes?: readonly ('consumer' | 'industrial')[];
+  maxJobs?: number;
+  /** Measured BLAKE3 MB/s announced to the market. */
+  mbps?: number;
+  gpu?: CapabilitiesFrame['gpu'];
+  backoff?: BackoffOptions;
+  random?: () => number;
+  logger?: Logger;
+  /** Test hook: runs instead of the real work (a cheater in the end-to-end tests). */
+  execute?: (job: JobFrame, bytes: Uint8Array, address: string) => JobExecution | Promise<JobExecution>;
+  /** Test hook: sees every result before it is sent and may replace the frame. */
+  tamper?: (result: ReturnType<typeof computeResultToJson>, job: JobFrame) => ReturnType<typeof computeResultToJson>;
+}
+
+/**
+ * The provider node's earning loop: joins a market (MarketClient), runs each job — both digests
+ * (plain BLAKE3 and keyed under the assignment key) over the job's output in one pass — signs a
+ * ComputeResult, keeps a history row per job, records each receipt in the ledger through the
+ * SettlementService (whose mode applies), and heartbeats. A result that could not be sent is
+ * sent after the reconnect, or reported lost once too old; `drain` finishes in-flight jobs.
+ */
+export class ProviderService {
+  readonly address: string;
+  private readonly client: MarketClient;
+  private readonly jobs: ProviderJobsRepo;
+  private readonly logger: Logger;
+  private readonly running = new Map<string, { job: JobFrame; done: Promise<void> }>();
+  private readonly unsent = new Map<string, string>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatMs = 5000;
+  private draining = false;
+  private listeners = new Set<(s: ProviderStatus) => void>();
+  private lastPrices: ProviderStatus['lastPrices'] = null;
+
+  constructor(private readonly deps: ProviderServiceDeps) {
+    this.address = signerAddress(deps.signer, deps.blake3);
+    this.jobs = new ProviderJobsRepo(deps.db);
+    this.logger = deps.logger ?? silentLogger;
+    this.client = new MarketClient({
+      url: deps.market,
+      signer: deps.signer,
+      capabilities: () => this.capabilities(),
+      onFrame: (f) => this.onFrame(f),
+      onState: (s, detail) => {
+        this.logger.info('market connection', { state: s, ...(detail ? { detail } : {}) });
+        if (s !== 'connected' && this.heartbeat) {
+          clearInterval(this.heartbeat);
+          this.heartbeat = undefined;
+        }
+        this.emit();
+      },
+      ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+      logger: this.logger,
+    });
+  }
+
+  start(): void {
+    this.client.start();
+  }
+
+  /** Status now; `onDidChange` reports every change. */
+  status(): ProviderStatus {
+    const today = new Date(this.deps.clock.now()).toISOString().slice(0, 10);
+    const day = this.jobs.earningsByDay(Date.parse(`${today}T00:00:00Z`))[0];
+    const counts = this.deps.db.get<{ done: number | bigint; rejected: number | bigint }>({
+      text: "SELECT sum(status = 'accepted') AS done, sum(status = 'rejected') AS rejected FROM provider_jobs",
+      values: [],
+    });
+    return {
+      state: this.client.state,
+      address: this.address,
+      marketId: this.client.marketId ?? null,
+      practice: this.client.practice,
+      jobsDone: Number(counts?.done ?? 0),
+      jobsRejected: Number(counts?.rejected ?? 0),
+      running: this.running.size,
+      creditsToday: day?.paid ?? 0n,
+      draining: this.draining,
+      lastPrices: this.lastPrices,
+    };
+  }
+
+  onDidChange(listener: (s: ProviderStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  earnings(sinceMs: number): EarningsDay[] {
+    return this.jobs.earningsByDay(sinceMs);
+  }
+
+  recentJobs(limit = 50) {
+    return this.jobs.recent(limit);
+  }
+
+  /** Drops the socket as a network failure would (tests); the node reconnects. */
+  dropConnection(): void {
+    this.client.dropConnection();
+  }
+
+  /** Stops taking jobs, finishes (and reports) the ones in flight within `timeoutMs`, reports the rest lost, and closes. */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    this.draining = true;
+    this.emit();
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    for (const { job } of this.running.values()) this.reportLost(job.job_id, 'DRAINED', 'the provider stopped before the job finished');
+    await new Promise((r) => setTimeout(r, 50));
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.client.close();
+  }
+
+  private capabilities(): CapabilitiesFrame {
+    return {
+      type: 'capabilities',
+      cpu_threads: this.deps.threads,
+      gpu: this.deps.gpu ?? null,
+      mbps: this.deps.mbps ?? 0,
+      lanes: [...(this.deps.lanes ?? ['consumer', 'industrial'])],
+      ask: this.currentAsk().toString(),
+      max_jobs: this.deps.maxJobs ?? Math.max(1, this.deps.threads),
+    };
+  }
+
+  /** The ask announced now: --ask, else the suggested bid of the cheaper lane this node serves. */
+  currentAsk(): bigint {
+    if (this.deps.ask !== undefined) return this.deps.ask;
+    const board = this.deps.priceBoard?.board;
+    if (!board) return 0n;
+    const bids = (this.deps.lanes ?? ['consumer', 'industrial']).map((l) => board.suggestedBid(l, 0)).filter((b): b is bigint => b !== undefined);
+    return bids.length === 0 ? 0n : bids.reduce((a, b) => (b < a ? b : a));
+  }
+
+  private onFrame(f: Exclude<MarketFrame, { type: 'challenge' }>): void {
+    try {
+      switch (f.type) {
+        case 'welcome':
+          this.heartbeatMs = f.heartbeat_ms;
+          this.startHeartbeat();
+          this.resume(f.leased_jobs);
+          return;
+        case 'job':
+          this.onJob(f);
+          return;
+        case 'result_ack':
+          this.unsent.delete(f.job_id);
+          this.jobs.answered(this.marketId(), f.job_id, f.accepted, f.code, this.deps.clock.now());
+          if (!f.accepted) this.logger.warn('result refused', { job_id: f.job_id, code: f.code, message: f.message });
+          this.emit();
+          return;
+        case 'receipt':
+          this.onReceipt(f);
+          return;
+        case 'prices':
+          this.lastPrices = f;
+          for (const l of f.lanes) if (l.queued > 0) this.deps.priceBoard?.record(l.lane, BigInt(l.offer_p50));
+          return;
+        case 'error':
+          this.logger.warn('market error', { code: f.code, message: f.message });
+          return;
+      }
+    } catch (err) {
+      this.logger.error('could not handle a market frame', { type: f.type, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private marketId(): string {
+    return this.client.marketId ?? '';
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const beat = () => this.client.send({ type: 'heartbeat', sent_at: this.deps.clock.now(), in_flight: [...this.running.keys()] });
+    beat();
+    this.heartbeat = setInterval(beat, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * After a (re)connect: results made while disconnected are sent if still fresh, else the job is
+   * reported lost; a job the market still leases to us that we know nothing of is reported lost.
+   */
+  private resume(leased: readonly string[]): void {
+    const now = this.deps.clock.now();
+    for (const row of this.jobs.open(this.marketId())) {
+      if (this.running.has(row.jobId)) continue;
+      const text = this.unsent.get(row.jobId) ?? row.result;
+      if (row.status === 'submitted' && text !== null && leased.includes(row.jobId)) {
+        const r = parseComputeResult(JSON.parse(text));
+        if (now - r.created_at < DEFAULT_MAX_RESULT_AGE_MS - 5000) {
+          this.client.send({ type: 'result', result: computeResultToJson(r) });
+          continue;
+        }
+      }
+      if (leased.includes(row.jobId)) this.reportLost(row.jobId, 'LOST_AT_DISCONNECT', 'the result is too old to send after the reconnect');
+      else if (row.status === 'running') this.jobs.lost(this.marketId(), row.jobId, 'LEASE_GONE', now);
+    }
+    for (const id of leased) {
+      if (!this.running.has(id) && !this.jobs.open(this.marketId()).some((r) => r.jobId === id)) this.reportLost(id, 'UNKNOWN_JOB', 'this node has no record of the job (restarted)');
+    }
+  }
+
+  private reportLost(jobId: string, code: string, reason: string): void {
+    this.jobs.lost(this.marketId(), jobId, code, this.deps.clock.now());
+    this.unsent.delete(jobId);
+    this.client.send({ type: 'job_lost', job_id: jobId, reason });
+    this.emit();
+  }
+
+  private onJob(job: JobFrame): void {
+    if (this.draining) {
+      this.client.send({ type: 'job_lost', job_id: job.job_id, reason: 'the provider is stopping' });
+      return;
+    }
+    this.deps.priceBoard?.record(job.lane, BigInt(job.offer));
+    const started = this.deps.clock.now();
+    const bytes = job.slice ? new Uint8Array(Buffer.from(job.slice.data, 'base64')) : new Uint8Array(0);
+    this.jobs.start({ marketId: this.marketId(), taskId: job.task_id, jobId: job.job_id, epoch: job.epoch, workload: job.workload, bytes: bytes.length, startedAt: started });
+    const done = this.runJob(job, bytes, started)
+      .catch((err: unknown) => this.reportLost(job.job_id, 'RUN_FAILED', err instanceof Error ? err.message.slice(0, 400) : String(err)))
+      .finally(() => {
+        this.running.delete(job.job_id);
+        this.emit();
+      });
+    this.running.set(job.job_id, { job, done });
+    this.emit();
+  }
+
+  private async runJob(job: JobFrame, bytes: Uint8Array, started: number): Promise<void> {
+    const t0 = performance.now();
+    const exec = this.deps.execute ? await this.deps.execute(job, bytes, this.address) : this.execute(job, bytes);
+    const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    const nonce = randomBytes(8).readBigUInt64LE(0);
+    const signed = signComputeResult(
+      { market_id: this.marketId(), task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: exec.resultHash, proof: exec.proof, nonce, created_at: this.deps.clock.now() },
+      { signer: this.deps.signer, blake3: this.deps.blake3 },
+    );
+    let json = computeResultToJson(signed);
+    if (this.deps.tamper) json = this.deps.tamper(json, job);
+    const text = JSON.stringify(json);
+    this.jobs.finished(this.marketId(), job.job_id, job.epoch, { resultHash: exec.resultHash, proof: exec.proof, backend: exec.backend, durationMs, result: text, bytes: exec.bytes, at: this.deps.clock.now() });
+    void started;
+    if (!this.client.send({ type: 'result', result: json, duration_ms: durationMs })) this.unsent.set(job.job_id, text);
+  }
+
+  /** The real work: the job's output bytes (its slice, or the Synthetic result matrix) hashed plain and keyed in one pass. */
+  private execute(job: JobFrame, bytes: Uint8Array): JobExecution {
+    let output = bytes;
+    if (job.workload === 'synthetic') {
+      const p = job.synthetic;
+      if (!p) throw new Error(`synthetic job ${job.job_id} has no parameters`);
+      output = syntheticResult(syntheticSeed({ block_hash: p.block_hash, worker_address: this.address, matrix_size: p.matrix_size }, this.deps.sha256), p.matrix_size);
+    }
+    const d = createSliceDigester(fromHex(job.assignment_key, 'assignment_key'), this.deps.blake3);
+    const CHUNK = 1 << 16;
+    for (let off = 0; off < output.length; off += CHUNK) d.update(output.subarray(off, off + CHUNK));
+    const { resultHash, proof } = d.digest();
+    return { resultHash, proof, bytes: output.length, backend: 'cpu' };
+  }
+
+  private onReceipt(f: Extract<MarketFrame, { type: 'receipt' }>): void {
+    const receipt = parseReceipt(f.receipt, this.deps.blake3);
+    if (receipt.provider !== this.address) {
+      this.logger.warn('receipt for another provider ignored', { provider: receipt.provider });
+      return;
+    }
+    const outcome = this.deps.settlement.apply(receipt);
+    this.jobs.recordEarning({ receiptKey: receipt.idempotency_key, marketId: this.marketId(), jobId: receipt.job_id, taskId: f.task_id, amount: receipt.quote_price, settlement: outcome.outcome, at: this.deps.clock.now() });
+    this.client.send({ type: 'receipt_ack', idempotency_key: receipt.idempotency_key });
+    this.emit();
+  }
+
+  private emit(): void {
+    if (this.listeners.size === 0) return;
+    const s = this.status();
+    for (const l of this.listeners) l(s);
+  }
+}
+
+export interface StartProviderNodeOptions {
+  market: string;
+  dataDir?: string;
+  threads?: number;
+  /** micro-CPC; default: the price board's suggested bid (0 while it has no prices). */
+  ask?: bigint;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** A running provider node: the long-lived thing the CLI (and next, the app) starts with one call. */
+export interface ProviderNode {
+  service: ProviderService;
+  ledger: LedgerContext;
+  /** Stops taking jobs, finishes or reports the ones in flight, closes the socket and the ledger. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Opens the data dir (ledger, identity), measures BLAKE3 throughput and joins the market. */
+export async function startProviderNode(o: StartProviderNodeOptions): Promise<ProviderNode> {
+  const ledger = await openLedger({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+  try {
+    const threads = o.threads ?? Math.max(1, availableParallelism() - 1);
+    const sample = new Uint8Array(4 << 20);
+    const t0 = performance.now();
+    ledger.blake3.hash(sample);
+    const mbps = Math.round((sample.length / 1e6 / Math.max(1e-6, (performance.now() - t0) / 1000)) * 10) / 10;
+    const priceBoard = await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) });
+    priceBoard.start();
+    const service = new ProviderService({
+      market: o.market,
+      priceBoard,
+      db: ledger.db,
+      settlement: ledger.settlement,
+      signer: ledger.identity,
+      blake3: ledger.blake3,
+      sha256: nodeSha256,
+      clock: o.clock ?? { now: () => Date.now() },
+      threads,
+      ...(o.ask !== undefined ? { ask: o.ask } : {}),
+      mbps,
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
+    service.start();
+    return {
+      service,
+      ledger,
+      async stop(timeoutMs) {
+        await service.drain(timeoutMs);
+        await priceBoard.close();
+        ledger.close();
+      },
+    };
+  } catch (err) {
+    ledger.close();
+    throw err;
+  }
+}

@@ -1,0 +1,44 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { CustomerService } from '../services/customer-service.js';
+import type { TaskService } from '../services/task-service.js';
+import type { MarketStore } from '../store/market-store.js';
+import type { CustomerAuth } from './auth.js';
+import { registerErrorHandling } from './error-handler.js';
+import type { MarketMetrics } from './metrics.js';
+import { healthRoutes } from './routes/health.js';
+import { sliceRoutes } from './routes/slices.js';
+import { taskRoutes } from './routes/tasks.js';
+
+/** Largest JSON body the market reads (a task with its payload). */
+export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+
+export interface MarketAppDeps {
+  store: MarketStore;
+  tasks: TaskService;
+  customers: CustomerService;
+  metrics: MarketMetrics;
+  /** Who a request is from; default: the customer whose bearer API key it carries. */
+  auth?: CustomerAuth;
+  bodyLimitBytes?: number;
+  /** Fastify's logger (off by default; the CLI turns it on). */
+  logger?: boolean;
+}
+
+/** Builds the market's HTTP app (not listening yet). */
+export async function buildMarketApp(deps: MarketAppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: deps.logger ?? false, return503OnClosing: true });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: text/plain bodies are a 415, not a string for the schema to reject.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  const auth = deps.auth ?? ((header) => deps.customers.authenticate(header));
+  await app.register(healthRoutes, { store: deps.store, metrics: deps.metrics });
+  await app.register(taskRoutes, { tasks: deps.tasks, auth, metrics: deps.metrics });
+  await app.register(sliceRoutes, { tasks: deps.tasks, auth, metrics: deps.metrics });
+  return app;
+}

@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Blake3Hasher } from '../core/hash/hasher.js';
+import type { Clock } from '../core/pricing/clock.js';
+import { buildMarketApp } from './http/app.js';
+import type { CustomerAuth } from './http/auth.js';
+import { MarketMetrics } from './http/metrics.js';
+import { CustomerService } from './services/customer-service.js';
+import { TaskService, type SliceLimits } from './services/task-service.js';
+import type { MarketStore } from './store/market-store.js';
+
+export interface MarketServerDeps {
+  store: MarketStore;
+  clock: Clock;
+  blake3: Blake3Hasher;
+  /** The market data dir (uploaded slices go to `<dataDir>/slices`). */
+  dataDir: string;
+  auth?: CustomerAuth;
+  sliceLimits?: SliceLimits;
+  bodyLimitBytes?: number;
+  /** How often overdue tasks are failed and refunded (ms; 0 turns the sweep off). */
+  expirySweepMs?: number;
+  logger?: boolean;
+  /** Collect process metrics (CPU, memory) on /metrics. */
+  processMetrics?: boolean;
+}
+
+export interface MarketServer {
+  app: FastifyInstance;
+  tasks: TaskService;
+  customers: CustomerService;
+  metrics: MarketMetrics;
+  /** Listens on host:port (port 0 picks a free one); resolves to the base URL. */
+  listen(host: string, port: number): Promise<string>;
+  /** Stops the sweep and the HTTP server; the store stays open (its owner closes it). */
+  close(): Promise<void>;
+}
+
+/** The market's services and HTTP app over one store. */
+export async function createMarketServer(deps: MarketServerDeps): Promise<MarketServer> {
+  const metrics = new MarketMetrics({ processMetrics: deps.processMetrics ?? true });
+  const customers = new CustomerService({ store: deps.store, clock: deps.clock });
+  const tasks = new TaskService({
+    store: deps.store,
+    clock: deps.clock,
+    blake3: deps.blake3,
+    slicesDir: join(deps.dataDir, 'slices'),
+    ...(deps.sliceLimits ? { sliceLimits: deps.sliceLimits } : {}),
+  });
+  const app = await buildMarketApp({
+    store: deps.store,
+    tasks,
+    customers,
+    metrics,
+    ...(deps.auth ? { auth: deps.auth } : {}),
+    ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
+    logger: deps.logger ?? false,
+  });
+  const sweepMs = deps.expirySweepMs ?? 5000;
+  let sweep: NodeJS.Timeout | undefined;
+  if (sweepMs > 0) {
+    sweep = setInterval(() => {
+      tasks.expireOverdue().catch((err: unknown) => app.log.error({ err }, 'expiry sweep failed'));
+    }, sweepMs);
+    sweep.unref();
+  }
+  return {
+    app,
+    tasks,
+    customers,
+    metrics,
+    async listen(host, port) {
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      const actual = typeof addr === 'object' && addr ? addr.port : port;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+    },
+    async close() {
+      if (sweep) clearInterval(sweep);
+      await app.close();
+    },
+  };
+}
+
+/** True for a host that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Blake3Hasher } from '../../core/hash/hasher.js';
+import { toHex } from '../../core/hex.js';
+import { formatAmount } from '../../core/market/amount.js';
+import { canonicalJson, type JsonValue } from '../../core/market/canonical.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import { invalidField, MarketError, taskNotFound } from '../errors.js';
+import type { CreateTaskBody } from '../http/task-schemas.js';
+import { ACCOUNTS } from '../store/accounts-repo.js';
+import type { CustomerRecord } from '../store/customers-repo.js';
+import type { MarketStore, MarketTx } from '../store/market-store.js';
+import type { SliceRecord } from '../store/slices-repo.js';
+import type { PublicTaskStatus, TaskRecord } from '../store/tasks-repo.js';
+
+export interface SliceLimits {
+  /** Largest slice a customer may upload, bytes. */
+  maxSliceBytes: number;
+  /** Most slices one task may have. */
+  maxSlices: number;
+}
+
+export const DEFAULT_SLICE_LIMITS: SliceLimits = { maxSliceBytes: 16 * 1024 * 1024, maxSlices: 1024 };
+
+export interface TaskServiceDeps {
+  store: MarketStore;
+  clock: Clock;
+  blake3: Blake3Hasher;
+  /** Where uploaded slices are written: `<slicesDir>/<task_id>/<n>.slice`. */
+  slicesDir: string;
+  sliceLimits?: SliceLimits;
+}
+
+/** The input bytes of a payload-input task: the UTF-8 canonical JSON (RFC 8785) of its validated payload. */
+export function payloadInputBytes(payload: JsonValue): Buffer {
+  return Buffer.from(canonicalJson(payload), 'utf8');
+}
+
+/** Creating, submitting, reading and expiring tasks; escrow moves in the same transaction as the task row. */
+export class TaskService {
+  private readonly limits: SliceLimits;
+
+  constructor(private readonly deps: TaskServiceDeps) {
+    this.limits = deps.sliceLimits ?? DEFAULT_SLICE_LIMITS;
+  }
+
+  get sliceLimits(): SliceLimits {
+    return this.limits;
+  }
+
+  /**
+   * Creates a task. Payload input: the reward is escrowed and the task is pending. Slice input:
+   * the task is a draft (public status pending) until `submit`, which escrows.
+   */
+  async create(customer: CustomerRecord, body: CreateTaskBody): Promise<TaskRecord> {
+    const now = this.deps.clock.now();
+    if (body.deadline !== undefined && body.deadline * 1000 <= now) throw invalidField('deadline', `${body.deadline} is not in the future (Unix seconds; now is ${Math.floor(now / 1000)})`);
+    const task = {
+      taskId: randomUUID(),
+      customerId: customer.customerId,
+      challengeType: body.challenge_type,
+      payload: body.payload as JsonValue,
+      reward: body.reward,
+      deadline: body.deadline === undefined ? null : body.deadline * 1000,
+      status: body.input === 'slices' ? ('draft' as const) : ('pending' as const),
+      inputKind: body.input,
+      gpuRequired: body.payload.gpu_required ?? false,
+      lane: body.payload.lane ?? 'consumer',
+      createdAt: now,
+    };
+    return this.deps.store.transaction(async (tx) => {
+      await tx.tasks.insert(task);
+      if (task.status === 'pending') await this.escrow(tx, customer, task.taskId, task.reward, now);
+      return (await tx.tasks.get(task.taskId)) as TaskRecord;
+    });
+  }
+
+  /** Queues a slice-input draft: needs slices 0…k-1 uploaded; escrows the reward. */
+  async submit(customer: CustomerRecord, taskId: string): Promise<{ task: TaskRecord; slices: SliceRecord[] }> {
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const task = await this.owned(tx, customer, taskId, true);
+      if (task.status !== 'draft') throw new MarketError('TASK_NOT_DRAFT', 409, `task ${taskId} was already submitted (status ${task.status}); only a task created with "input": "slices" is submitted, once`);
+      const slices = await tx.slices.list(taskId);
+      const gap = slices.findIndex((s, i) => s.n !== i);
+      if (slices.length === 0) throw new MarketError('SLICES_MISSING', 409, `task ${taskId} has no slices; upload them with PUT /tasks/${taskId}/slices/0, 1, … before submitting`);
+      if (gap !== -1) throw new MarketError('SLICES_MISSING', 409, `task ${taskId} lacks slice ${gap}; slices must be numbered 0…${slices.length} without gaps`);
+      await this.escrow(tx, customer, taskId, task.reward, now);
+      await tx.tasks.transition(taskId, ['draft'], 'pending', now);
+      return { task: (await tx.tasks.get(taskId)) as TaskRecord, slices };
+    });
+  }
+
+  /**
+   * Streams one slice to disk (size-limited, hashed with BLAKE3 on the way) and records it.
+   * Only a draft accepts slices; re-uploading slice n replaces it.
+   */
+  async putSlice(customer: CustomerRecord, taskId: string, n: number, body: Readable): Promise<SliceRecord> {
+    if (n >= this.limits.maxSlices) throw invalidField('n', `slice ${n} is beyond the limit of ${this.limits.maxSlices} slices per task (0…${this.limits.maxSlices - 1})`);
+    await this.deps.store.transaction(async (tx) => this.assertDraft(await this.owned(tx, customer, taskId, false)));
+    const dir = join(this.deps.slicesDir, taskId);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${n}.${randomUUID()}.part`);
+    const hash = this.deps.blake3.create();
+    let bytes = 0;
+    const max = this.limits.maxSliceBytes;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > max) return done(new MarketError('SLICE_TOO_LARGE', 413, `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx' }));
+      const record = { taskId, n, bytes, blake3: toHex(hash.digest()) };
+      await this.deps.store.transaction(async (tx) => {
+        this.assertDraft(await this.owned(tx, customer, taskId, true));
+        await rename(tmp, join(dir, `${n}.slice`));
+        await tx.slices.put(record, this.deps.clock.now());
+      });
+      return record;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(customer: CustomerRecord, taskId: string): Promise<TaskRecord & { sliceCount: number }> {
+    return this.deps.store.transaction(async (tx) => {
+      const task = await this.owned(tx, customer, taskId, false);
+      return { ...task, sliceCount: task.inputKind === 'slices' ? (await tx.slices.list(taskId)).length : 1 };
+    });
+  }
+
+  async list(customer: CustomerRecord, q: { status?: PublicTaskStatus; challengeType?: TaskRecord['challengeType']; limit: number; offset: number }): Promise<{ tasks: TaskRecord[]; total: number }> {
+    return this.deps.store.transaction((tx) => tx.tasks.list({ customerId: customer.customerId, ...q }));
+  }
+
+  /** Fails open tasks whose deadline has passed and refunds their escrow; returns their ids. */
+  async expireOverdue(limit = 100): Promise<string[]> {
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const ids = await tx.tasks.overdue(now, limit);
+      for (const id of ids) {
+        await tx.tasks.fail(id, 'deadline passed before the task completed; the reward was refunded', now);
+        await tx.jobs.failOpen(id, 'task deadline passed', now);
+        await tx.escrow.refund(id, now);
+      }
+      return ids;
+    });
+  }
+
+  private async escrow(tx: MarketTx, customer: CustomerRecord, taskId: string, amount: bigint, now: number): Promise<void> {
+    if (await tx.escrow.hold(taskId, customer.customerId, amount, now)) return;
+    const balance = await tx.accounts.balance(ACCOUNTS.customer(customer.customerId));
+    throw new MarketError('INSUFFICIENT_FUNDS', 402, `reward ${formatAmount(amount)} CPC exceeds the balance of ${formatAmount(balance)} CPC; fund the account (tessera market fund ${customer.name} AMOUNT) or lower the reward`, {
+      balance: formatAmount(balance),
+      amount: formatAmount(amount),
+    });
+  }
+
+  private async owned(tx: MarketTx, customer: CustomerRecord, taskId: string, forUpdate: boolean): Promise<TaskRecord> {
+    const task = await tx.tasks.get(taskId, { forUpdate });
+    // Another customer's task is reported as absent, so ids leak nothing.
+    if (!task || task.customerId !== customer.customerId) throw taskNotFound(taskId);
+    return task;
+  }
+
+  private assertDraft(task: TaskRecord): void {
+    if (task.status !== 'draft') throw new MarketError('TASK_NOT_DRAFT', 409, `task ${task.taskId} takes no slices: ${task.inputKind === 'payload' ? 'its input is its payload' : 'it was already submitted'}; create a task with "input": "slices" to upload`);
+  }
+}

@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import type { SqlDriver } from './driver.js';
+import { MarketStoreError } from './errors.js';
+import { sql } from './sql.js';
+
+/**
+ * The market's numbered, append-only PostgreSQL migrations (the same on PGlite and on a
+ * server). Never edit one that has shipped: each is recorded with a hash of its SQL and an
+ * edited migration stops the market at start-up. Add a new one.
+ *
+ * Money is BIGINT micro-CPC; times are BIGINT milliseconds since the Unix epoch.
+ */
+export interface MarketMigration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export const MARKET_MIGRATIONS: readonly MarketMigration[] = [
+  {
+    id: 1,
+    name: 'market-foundation',
+    sql: `
+CREATE TABLE customers (
+  customer_id UUID PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  key_hash TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE accounts (
+  account_id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('customer', 'escrow', 'burn', 'validator', 'treasury', 'worker', 'mint')),
+  balance BIGINT NOT NULL DEFAULT 0,
+  CHECK (balance >= 0 OR kind = 'mint')
+);
+CREATE TABLE postings (
+  seq BIGSERIAL PRIMARY KEY,
+  event_id TEXT NOT NULL,
+  account_id TEXT NOT NULL REFERENCES accounts(account_id),
+  amount BIGINT NOT NULL,
+  memo TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX postings_event ON postings(event_id);
+CREATE INDEX postings_account ON postings(account_id, seq);
+CREATE TABLE tasks (
+  task_id UUID PRIMARY KEY,
+  customer_id UUID NOT NULL REFERENCES customers(customer_id),
+  challenge_type TEXT NOT NULL CHECK (challenge_type IN ('inference', 'training', 'rendering', 'synthetic')),
+  payload JSONB NOT NULL,
+  reward BIGINT NOT NULL CHECK (reward > 0),
+  deadline BIGINT,
+  status TEXT NOT NULL CHECK (status IN ('draft', 'pending', 'in_progress', 'completed', 'failed')),
+  failure_reason TEXT,
+  input_kind TEXT NOT NULL CHECK (input_kind IN ('payload', 'slices')),
+  gpu_required BOOLEAN NOT NULL DEFAULT FALSE,
+  lane TEXT NOT NULL DEFAULT 'consumer' CHECK (lane IN ('consumer', 'industrial')),
+  result_hash TEXT,
+  worker_address TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  completed_at BIGINT,
+  CHECK ((status = 'failed') = (failure_reason IS NOT NULL)),
+  CHECK (status <> 'completed' OR (result_hash IS NOT NULL AND completed_at IS NOT NULL))
+);
+CREATE INDEX tasks_customer_list ON tasks(customer_id, created_at DESC, task_id);
+CREATE INDEX tasks_status ON tasks(status, deadline);
+CREATE TABLE task_slices (
+  task_id UUID NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,
+  n INTEGER NOT NULL CHECK (n >= 0),
+  bytes BIGINT NOT NULL CHECK (bytes >= 0),
+  blake3 TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (task_id, n)
+);
+CREATE TABLE escrows (
+  task_id UUID PRIMARY KEY REFERENCES tasks(task_id),
+  customer_id UUID NOT NULL REFERENCES customers(customer_id),
+  amount BIGINT NOT NULL CHECK (amount > 0),
+  status TEXT NOT NULL CHECK (status IN ('held', 'released', 'refunded')),
+  created_at BIGINT NOT NULL,
+  settled_at BIGINT
+);
+CREATE TABLE jobs (
+  job_id UUID PRIMARY KEY,
+  task_id UUID NOT NULL REFERENCES tasks(task_id),
+  slice_index INTEGER NOT NULL CHECK (slice_index >= 0),
+  lane TEXT NOT NULL CHECK (lane IN ('consumer', 'industrial')),
+  gpu_required BOOLEAN NOT NULL DEFAULT FALSE,
+  offer BIGINT NOT NULL CHECK (offer >= 0),
+  status TEXT NOT NULL CHECK (status IN ('queued', 'leased', 'done', 'failed')),
+  lease_owner TEXT,
+  lease_until BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  result_hash TEXT,
+  failure_reason TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (task_id, slice_index),
+  CHECK ((status = 'leased') = (lease_owner IS NOT NULL AND lease_until IS NOT NULL))
+);
+CREATE INDEX jobs_queue ON jobs(lane, created_at, job_id) WHERE status = 'queued';
+CREATE INDEX jobs_leases ON jobs(lease_until) WHERE status = 'leased';
+INSERT INTO accounts (account_id, kind) VALUES
+  ('escrow', 'escrow'), ('burn', 'burn'), ('validator', 'validator'), ('treasury', 'treasury'), ('mint', 'mint');
+`,
+  },
+  {
+    id: 2,
+    name: 'validator',
+    sql: `
+CREATE TABLE providers (
+  address TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,
+  bond BIGINT NOT NULL DEFAULT 0 CHECK (bond >= 0),
+  reputation INTEGER NOT NULL,
+  wrong_results INTEGER NOT NULL DEFAULT 0,
+  refused BOOLEAN NOT NULL DEFAULT FALSE,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE provider_penalties (
+  seq BIGSERIAL PRIMARY KEY,
+  address TEXT NOT NULL REFERENCES providers(address),
+  job_id UUID NOT NULL,
+  reason TEXT NOT NULL,
+  slashed BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE job_inputs (
+  job_id UUID PRIMARY KEY REFERENCES jobs(job_id),
+  workload TEXT NOT NULL CHECK (workload IN ('transcode', 'inference', 'gpuhash', 'synthetic')),
+  source TEXT NOT NULL CHECK (source IN ('payload', 'slice', 'synthetic')),
+  slice_n INTEGER,
+  byte_offset BIGINT NOT NULL DEFAULT 0,
+  byte_length BIGINT NOT NULL DEFAULT 0,
+  matrix_size INTEGER,
+  iterations INTEGER
+);
+CREATE TABLE job_leases (
+  job_id UUID PRIMARY KEY REFERENCES jobs(job_id),
+  provider TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  lease JSONB NOT NULL,
+  assignment_key TEXT NOT NULL,
+  checked BOOLEAN NOT NULL,
+  block_hash TEXT,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX job_leases_provider ON job_leases(provider);
+CREATE TABLE result_nonces (
+  worker_address TEXT NOT NULL,
+  nonce NUMERIC(20, 0) NOT NULL,
+  seen_at BIGINT NOT NULL,
+  PRIMARY KEY (worker_address, nonce)
+);
+CREATE TABLE job_results (
+  seq BIGSERIAL PRIMARY KEY,
+  job_id UUID NOT NULL REFERENCES jobs(job_id),
+  task_id UUID NOT NULL,
+  worker_address TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  verdict TEXT NOT NULL CHECK (verdict IN ('accepted', 'wrong')),
+  result_hash TEXT NOT NULL,
+  settled_hash TEXT NOT NULL,
+  checked BOOLEAN NOT NULL,
+  result JSONB NOT NULL,
+  batch_n INTEGER,
+  received_at BIGINT NOT NULL
+);
+CREATE INDEX job_results_job ON job_results(job_id);
+CREATE INDEX job_results_unbatched ON job_results(seq) WHERE batch_n IS NULL AND verdict = 'accepted';
+CREATE TABLE batches (
+  n INTEGER PRIMARY KEY,
+  compute_root TEXT NOT NULL,
+  result_count INTEGER NOT NULL,
+  transactions JSONB NOT NULL,
+  sealed_at BIGINT NOT NULL
+);
+CREATE TABLE market_receipts (
+  idempotency_key TEXT PRIMARY KEY,
+  job_id UUID NOT NULL,
+  task_id UUID NOT NULL,
+  provider TEXT NOT NULL,
+  receipt JSONB NOT NULL,
+  delivered_at BIGINT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX market_receipts_undelivered ON market_receipts(provider, created_at) WHERE delivered_at IS NULL;
+CREATE TABLE market_settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
+];
+
+/** Key of the advisory lock that serialises migrations between market instances. */
+const MIGRATION_LOCK = 0x7e55e7a;
+
+/** Content hash recorded for each applied migration. */
+export function marketMigrationHash(m: MarketMigration): string {
+  return createHash('sha256').update(`${m.id}\n${m.name}\n${m.sql}`).digest('hex');
+}
+
+/**
+ * Applies missing migrations, each in its own transaction under an advisory lock (so two
+ * instances starting on one server never both apply one), after checking that every applied
+ * migration is known and unedited.
+ */
+export async function migrateMarket(driver: SqlDriver, migrations: readonly MarketMigration[] = MARKET_MIGRATIONS): Promise<void> {
+  await driver.transaction(async (c) => {
+    await c.query(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await c.exec(`CREATE TABLE IF NOT EXISTS market_migrations (
+      id INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    checkApplied(driver, await c.query<{ id: number; name: string; hash: string }>(sql`SELECT id, name, hash FROM market_migrations ORDER BY id`), migrations);
+  });
+  for (const m of migrations) {
+    await driver.transaction(async (c) => {
+      await c.query(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+      const rows = await c.query<{ id: number; name: string; hash: string }>(sql`SELECT id, name, hash FROM market_migrations ORDER BY id`);
+      checkApplied(driver, rows, migrations);
+      if (rows.some((r) => r.id === m.id)) return;
+      await c.exec(m.sql);
+      await c.query(sql`INSERT INTO market_migrations (id, name, hash, applied_at) VALUES (${m.id}, ${m.name}, ${marketMigrationHash(m)}, ${Date.now()})`);
+    });
+  }
+}
+
+function checkApplied(driver: SqlDriver, rows: { id: number; name: string; hash: string }[], migrations: readonly MarketMigration[]): void {
+  const known = new Map(migrations.map((m) => [m.id, m]));
+  for (const row of rows) {
+    const m = known.get(row.id);
+    if (!m) {
+      throw new MarketStoreError('STORE_TOO_NEW', `the market store ${driver.location} was written by a newer Tessera (migration ${row.id} "${row.name}" is unknown to this version); update Tessera`);
+    }
+    if (marketMigrationHash(m) !== row.hash) {
+      throw new MarketStoreError(
+        'MIGRATION_EDITED',
+        `market migration ${m.id} "${m.name}" differs from the one applied to ${driver.location}; migrations are append-only — restore the original and add a new migration`,
+      );
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import pg from 'pg';
+import type { PgRow, SqlConn, SqlDriver } from './driver.js';
+import { compile } from './sql.js';
+import { MarketStoreError } from './errors.js';
+
+const INT8_OID = 20;
+
+/** Per-pool type parsers (never the global pg.types): BIGINT → bigint. */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (v: string) => BigInt(v);
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * A PostgreSQL server through `pg`: a pool of connections, each transaction on its own client.
+ * `schema`, when given, is put first on every connection's search_path (tests use a fresh schema).
+ */
+export async function openPgDriver(url: string, options: { schema?: string; max?: number } = {}): Promise<SqlDriver> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    types: typeParsers,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on the next checkout.
+  });
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new MarketStoreError('STORE_UNREACHABLE', `cannot connect to the market store ${redact(url)} (${err instanceof Error ? err.message : String(err)}); check --store and that the server is running`, { cause: err });
+  }
+  return {
+    kind: 'postgres',
+    location: redact(url),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(connOf(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function connOf(client: pg.PoolClient): SqlConn {
+  return {
+    async query<R extends PgRow>(q: Parameters<SqlConn['query']>[0]): Promise<R[]> {
+      const { text, values } = compile(q);
+      return (await client.query<R>(text, values)).rows;
+    },
+    async exec(text) {
+      await client.query(text);
+    },
+  };
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@?]*):[^@/?]*@/i, '$1:***@');
+}

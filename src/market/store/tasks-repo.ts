@@ -1,0 +1,138 @@
+import type { JsonValue } from '../../core/market/canonical.js';
+import type { SqlConn } from './driver.js';
+import { sql, type PgQuery } from './sql.js';
+
+export const CHALLENGE_TYPES = ['inference', 'training', 'rendering', 'synthetic'] as const;
+export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
+/** Stored statuses; `draft` (slices still uploading) shows as `pending` in the public view. */
+export type StoredTaskStatus = 'draft' | 'pending' | 'in_progress' | 'completed' | 'failed';
+export const PUBLIC_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
+export type PublicTaskStatus = (typeof PUBLIC_STATUSES)[number];
+export type InputKind = 'payload' | 'slices';
+
+export interface TaskRecord {
+  taskId: string;
+  customerId: string;
+  challengeType: ChallengeType;
+  payload: JsonValue;
+  reward: bigint;
+  /** Unix ms, or null for no deadline. */
+  deadline: number | null;
+  status: StoredTaskStatus;
+  failureReason: string | null;
+  inputKind: InputKind;
+  gpuRequired: boolean;
+  lane: 'consumer' | 'industrial';
+  resultHash: string | null;
+  workerAddress: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+interface Row {
+  task_id: string;
+  customer_id: string;
+  challenge_type: ChallengeType;
+  payload: JsonValue;
+  reward: bigint;
+  deadline: bigint | null;
+  status: StoredTaskStatus;
+  failure_reason: string | null;
+  input_kind: InputKind;
+  gpu_required: boolean;
+  lane: 'consumer' | 'industrial';
+  result_hash: string | null;
+  worker_address: string | null;
+  created_at: bigint;
+  updated_at: bigint;
+  completed_at: bigint | null;
+  [k: string]: unknown;
+}
+
+const num = (v: bigint | null): number | null => (v === null ? null : Number(v));
+const toRecord = (r: Row): TaskRecord => ({
+  taskId: r.task_id,
+  customerId: r.customer_id,
+  challengeType: r.challenge_type,
+  payload: r.payload,
+  reward: r.reward,
+  deadline: num(r.deadline),
+  status: r.status,
+  failureReason: r.failure_reason,
+  inputKind: r.input_kind,
+  gpuRequired: r.gpu_required,
+  lane: r.lane,
+  resultHash: r.result_hash,
+  workerAddress: r.worker_address,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+  completedAt: num(r.completed_at),
+});
+
+export interface TaskFilter {
+  customerId: string;
+  status?: PublicTaskStatus;
+  challengeType?: ChallengeType;
+  limit: number;
+  offset: number;
+}
+
+/** Tasks and their status transitions; every transition names the statuses it may leave. */
+export class TasksRepo {
+  constructor(private readonly c: SqlConn) {}
+
+  async insert(t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>): Promise<void> {
+    await this.c.query(sql`
+      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at)
+      VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
+              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt})`);
+  }
+
+  /** The task; `forUpdate` locks its row until the transaction ends. */
+  async get(taskId: string, options: { forUpdate?: boolean } = {}): Promise<TaskRecord | undefined> {
+    const [r] = await this.c.query<Row>(sql`SELECT * FROM tasks WHERE task_id = ${taskId} ${options.forUpdate ? sql`FOR UPDATE` : sql``}`);
+    return r && toRecord(r);
+  }
+
+  /** One page of a customer's tasks, newest first, and the total matching the filter. */
+  async list(f: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
+    const where = sql`customer_id = ${f.customerId}
+      ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : sql`AND status = ${f.status}`) : sql``}
+      ${f.challengeType ? sql`AND challenge_type = ${f.challengeType}` : sql``}`;
+    const rows = await this.c.query<Row>(sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`);
+    const [count] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM tasks WHERE ${where}`);
+    return { tasks: rows.map(toRecord), total: Number(count?.n ?? 0n) };
+  }
+
+  /** Moves a task from one of `from` to `to`; false when it was in another status. */
+  async transition(taskId: string, from: readonly StoredTaskStatus[], to: Exclude<StoredTaskStatus, 'completed' | 'failed'>, now: number): Promise<boolean> {
+    return this.update(taskId, from, sql`status = ${to}, updated_at = ${now}`);
+  }
+
+  async complete(taskId: string, result: { resultHash: string; workerAddress: string }, now: number): Promise<boolean> {
+    return this.update(taskId, ['pending', 'in_progress'], sql`status = 'completed', result_hash = ${result.resultHash}, worker_address = ${result.workerAddress}, completed_at = ${now}, updated_at = ${now}`);
+  }
+
+  async fail(taskId: string, reason: string, now: number): Promise<boolean> {
+    return this.update(taskId, ['draft', 'pending', 'in_progress'], sql`status = 'failed', failure_reason = ${reason}, updated_at = ${now}`);
+  }
+
+  /** Ids of open tasks whose deadline has passed, oldest first, locked and skipping rows another instance holds. */
+  async overdue(now: number, limit: number): Promise<string[]> {
+    const rows = await this.c.query<{ task_id: string }>(sql`
+      SELECT task_id FROM tasks WHERE status IN ('draft', 'pending', 'in_progress') AND deadline IS NOT NULL AND deadline <= ${now}
+      ORDER BY deadline, task_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    return rows.map((r) => r.task_id);
+  }
+
+  private async update(taskId: string, from: readonly StoredTaskStatus[], set: PgQuery): Promise<boolean> {
+    const rows = await this.c.query(sql`UPDATE tasks SET ${set} WHERE task_id = ${taskId} AND status = ANY(${`{${from.join(',')}}`}::text[]) RETURNING task_id`);
+    return rows.length === 1;
+  }
+}
+
+/** The public status of a stored one. */
+export function publicStatus(s: StoredTaskStatus): PublicTaskStatus {
+  return s === 'draft' ? 'pending' : s;
+}

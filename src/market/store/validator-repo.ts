@@ -1,0 +1,315 @@
+import type { JsonValue } from '../../core/market/canonical.js';
+import type { SqlConn } from './driver.js';
+import type { JobRecord } from './jobs-repo.js';
+import { sql } from './sql.js';
+
+export type JobWorkload = 'transcode' | 'inference' | 'gpuhash' | 'synthetic';
+
+/** Where a job's input bytes come from. */
+export interface JobInput {
+  jobId: string;
+  workload: JobWorkload;
+  source: 'payload' | 'slice' | 'synthetic';
+  /** The uploaded slice the bytes are in (source "slice"). */
+  sliceN: number | null;
+  byteOffset: number;
+  byteLength: number;
+  matrixSize: number | null;
+  iterations: number | null;
+}
+
+export interface ProviderRecord {
+  address: string;
+  publicKey: string;
+  /** Market-side bond, micro-CPC: slashed on a wrong result. */
+  bond: bigint;
+  reputation: number;
+  wrongResults: number;
+  refused: boolean;
+}
+
+/** A job's current assignment: the lease machine's record plus what the validator needs to check it. */
+export interface AssignmentRecord {
+  jobId: string;
+  provider: string;
+  epoch: number;
+  lease: JsonValue;
+  assignmentKey: string;
+  checked: boolean;
+  blockHash: string | null;
+}
+
+export interface StoredResult {
+  seq: bigint;
+  jobId: string;
+  taskId: string;
+  workerAddress: string;
+  verdict: 'accepted' | 'wrong';
+  resultHash: string;
+  settledHash: string;
+  result: JsonValue;
+}
+
+export interface BatchRecord {
+  n: number;
+  computeRoot: string;
+  resultCount: number;
+  transactions: JsonValue;
+  sealedAt: number;
+}
+
+interface JobRow {
+  job_id: string;
+  task_id: string;
+  slice_index: number;
+  lane: 'consumer' | 'industrial';
+  gpu_required: boolean;
+  offer: bigint;
+  status: JobRecord['status'];
+  lease_owner: string | null;
+  lease_until: bigint | null;
+  attempts: number;
+  result_hash: string | null;
+  created_at: bigint;
+  [k: string]: unknown;
+}
+
+const jobOf = (r: JobRow): JobRecord => ({
+  jobId: r.job_id,
+  taskId: r.task_id,
+  sliceIndex: r.slice_index,
+  lane: r.lane,
+  gpuRequired: r.gpu_required,
+  offer: r.offer,
+  status: r.status,
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+  attempts: r.attempts,
+  resultHash: r.result_hash,
+  createdAt: Number(r.created_at),
+});
+
+/** The validator's state: providers and bonds, job inputs and assignments, nonces, results, batches, receipts. */
+export class ValidatorRepo {
+  constructor(private readonly c: SqlConn) {}
+
+  async setting(key: string): Promise<string | undefined> {
+    const [r] = await this.c.query<{ value: string }>(sql`SELECT value FROM market_settings WHERE key = ${key}`);
+    return r?.value;
+  }
+
+  /** Stores `value` unless the key has one; returns the value in force. */
+  async settingOrInit(key: string, value: string): Promise<string> {
+    await this.c.query(sql`INSERT INTO market_settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`);
+    return (await this.setting(key)) as string;
+  }
+
+  async provider(address: string): Promise<ProviderRecord | undefined> {
+    const [r] = await this.c.query<{ address: string; public_key: string; bond: bigint; reputation: number; wrong_results: number; refused: boolean }>(
+      sql`SELECT address, public_key, bond, reputation, wrong_results, refused FROM providers WHERE address = ${address}`,
+    );
+    return r && { address: r.address, publicKey: r.public_key, bond: r.bond, reputation: r.reputation, wrongResults: r.wrong_results, refused: r.refused };
+  }
+
+  /** Registers a provider on first join with its starting bond and reputation. */
+  async ensureProvider(address: string, publicKey: string, bond: bigint, reputation: number, now: number): Promise<ProviderRecord> {
+    await this.c.query(sql`
+      INSERT INTO providers (address, public_key, bond, reputation, created_at, updated_at)
+      VALUES (${address}, ${publicKey}, ${bond}, ${reputation}, ${now}, ${now}) ON CONFLICT (address) DO NOTHING`);
+    return (await this.provider(address)) as ProviderRecord;
+  }
+
+  /** Slashes up to `slash` of the bond, lowers reputation and refuses the provider once it reaches `refuseAfter` wrong results. */
+  async penalize(address: string, jobId: string, reason: string, slash: bigint, reputationDrop: number, refuseAfter: number, now: number): Promise<ProviderRecord> {
+    const [r] = await this.c.query<{ bond: bigint; taken: bigint }>(sql`
+      WITH old AS (SELECT bond FROM providers WHERE address = ${address} FOR UPDATE)
+      UPDATE providers SET bond = GREATEST(0, providers.bond - ${slash}), reputation = GREATEST(0, reputation - ${reputationDrop}),
+        wrong_results = wrong_results + 1, refused = refused OR wrong_results + 1 >= ${refuseAfter}, updated_at = ${now}
+      FROM old WHERE address = ${address}
+      RETURNING providers.bond, old.bond - providers.bond AS taken`);
+    await this.c.query(sql`INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at) VALUES (${address}, ${jobId}, ${reason}, ${r?.taken ?? 0n}, ${now})`);
+    return (await this.provider(address)) as ProviderRecord;
+  }
+
+  async penalties(address: string): Promise<{ jobId: string; reason: string; slashed: bigint }[]> {
+    const rows = await this.c.query<{ job_id: string; reason: string; slashed: bigint }>(sql`SELECT job_id, reason, slashed FROM provider_penalties WHERE address = ${address} ORDER BY seq`);
+    return rows.map((r) => ({ jobId: r.job_id, reason: r.reason, slashed: r.slashed }));
+  }
+
+  /** Pending tasks that have no jobs yet, locked (skipping rows another instance holds). */
+  async tasksToSplit(limit: number): Promise<string[]> {
+    const rows = await this.c.query<{ task_id: string }>(sql`
+      SELECT task_id FROM tasks t WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id)
+      ORDER BY created_at, task_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    return rows.map((r) => r.task_id);
+  }
+
+  async insertInputs(inputs: readonly JobInput[]): Promise<void> {
+    for (const i of inputs) {
+      await this.c.query(sql`
+        INSERT INTO job_inputs (job_id, workload, source, slice_n, byte_offset, byte_length, matrix_size, iterations)
+        VALUES (${i.jobId}, ${i.workload}, ${i.source}, ${i.sliceN}, ${i.byteOffset}, ${i.byteLength}, ${i.matrixSize}, ${i.iterations})`);
+    }
+  }
+
+  async input(jobId: string): Promise<JobInput | undefined> {
+    const [r] = await this.c.query<{ job_id: string; workload: JobWorkload; source: JobInput['source']; slice_n: number | null; byte_offset: bigint; byte_length: bigint; matrix_size: number | null; iterations: number | null }>(
+      sql`SELECT * FROM job_inputs WHERE job_id = ${jobId}`,
+    );
+    return (
+      r && {
+        jobId: r.job_id,
+        workload: r.workload,
+        source: r.source,
+        sliceN: r.slice_n,
+        byteOffset: Number(r.byte_offset),
+        byteLength: Number(r.byte_length),
+        matrixSize: r.matrix_size,
+        iterations: r.iterations,
+      }
+    );
+  }
+
+  /**
+   * Leases the oldest queued job this provider may take: a lane it serves, an offer at least its
+   * ask, a GPU job only for a hardware GPU. One statement with FOR UPDATE SKIP LOCKED.
+   */
+  async leaseFor(req: { owner: string; lanes: readonly string[]; hardwareGpu: boolean; ask: bigint; now: number; leaseMs: number }): Promise<JobRecord | undefined> {
+    const [r] = await this.c.query<JobRow>(sql`
+      UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
+      WHERE job_id = (
+        SELECT job_id FROM jobs
+        WHERE status = 'queued' AND lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT gpu_required`}
+        ORDER BY created_at, slice_index, job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+      AND status = 'queued'
+      RETURNING *`);
+    return r && jobOf(r);
+  }
+
+  async job(jobId: string, forUpdate = false): Promise<JobRecord | undefined> {
+    const [r] = await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE job_id = ${jobId} ${forUpdate ? sql`FOR UPDATE` : sql``}`);
+    return r && jobOf(r);
+  }
+
+  /** Puts a leased job back in the queue (its lease was lost); false when it was not leased. */
+  async requeue(jobId: string, now: number): Promise<boolean> {
+    const rows = await this.c.query(sql`UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status = 'leased' RETURNING job_id`);
+    return rows.length === 1;
+  }
+
+  async failJob(jobId: string, reason: string, now: number): Promise<void> {
+    await this.c.query(sql`UPDATE jobs SET status = 'failed', failure_reason = ${reason}, lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status IN ('queued', 'leased')`);
+  }
+
+  async putAssignment(a: AssignmentRecord, now: number): Promise<void> {
+    await this.c.query(sql`
+      INSERT INTO job_leases (job_id, provider, epoch, lease, assignment_key, checked, block_hash, updated_at)
+      VALUES (${a.jobId}, ${a.provider}, ${a.epoch}, ${JSON.stringify(a.lease)}::jsonb, ${a.assignmentKey}, ${a.checked}, ${a.blockHash}, ${now})
+      ON CONFLICT (job_id) DO UPDATE SET provider = EXCLUDED.provider, epoch = EXCLUDED.epoch, lease = EXCLUDED.lease,
+        assignment_key = EXCLUDED.assignment_key, checked = EXCLUDED.checked, block_hash = EXCLUDED.block_hash, updated_at = EXCLUDED.updated_at`);
+  }
+
+  async updateLease(jobId: string, lease: JsonValue, now: number): Promise<void> {
+    await this.c.query(sql`UPDATE job_leases SET lease = ${JSON.stringify(lease)}::jsonb, updated_at = ${now} WHERE job_id = ${jobId}`);
+  }
+
+  async assignment(jobId: string): Promise<AssignmentRecord | undefined> {
+    const [r] = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null }>(
+      sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`,
+    );
+    return r && { jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash };
+  }
+
+  /** Assignments of jobs that are leased now (all of them, or one provider's). */
+  async activeAssignments(provider?: string): Promise<AssignmentRecord[]> {
+    const rows = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null }>(sql`
+      SELECT l.* FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
+      WHERE j.status = 'leased' AND j.lease_owner = l.provider ${provider === undefined ? sql`` : sql`AND l.provider = ${provider}`}
+      ORDER BY l.job_id FOR UPDATE OF l SKIP LOCKED`);
+    return rows.map((r) => ({ jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash }));
+  }
+
+  /** Records a (worker, nonce) pair; false when it was seen before (a replay). */
+  async claimNonce(worker: string, nonce: bigint, now: number): Promise<boolean> {
+    const rows = await this.c.query(sql`INSERT INTO result_nonces (worker_address, nonce, seen_at) VALUES (${worker}, ${nonce.toString()}::numeric, ${now}) ON CONFLICT DO NOTHING RETURNING worker_address`);
+    return rows.length === 1;
+  }
+
+  async nonceSeen(worker: string, nonce: bigint): Promise<boolean> {
+    const rows = await this.c.query(sql`SELECT 1 FROM result_nonces WHERE worker_address = ${worker} AND nonce = ${nonce.toString()}::numeric`);
+    return rows.length > 0;
+  }
+
+  async insertResult(r: { jobId: string; taskId: string; workerAddress: string; epoch: number; verdict: 'accepted' | 'wrong'; resultHash: string; settledHash: string; checked: boolean; result: JsonValue }, now: number): Promise<void> {
+    await this.c.query(sql`
+      INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at)
+      VALUES (${r.jobId}, ${r.taskId}, ${r.workerAddress}, ${r.epoch}, ${r.verdict}, ${r.resultHash}, ${r.settledHash}, ${r.checked}, ${JSON.stringify(r.result)}::jsonb, ${now})`);
+  }
+
+  /** The result each done job of a task was settled on, in slice order. */
+  async taskResults(taskId: string): Promise<{ jobId: string; sliceIndex: number; offer: bigint; workerAddress: string; verdict: 'accepted' | 'wrong'; settledHash: string }[]> {
+    const rows = await this.c.query<{ job_id: string; slice_index: number; offer: bigint; worker_address: string; verdict: 'accepted' | 'wrong'; settled_hash: string }>(sql`
+      SELECT DISTINCT ON (j.slice_index) j.job_id, j.slice_index, j.offer, r.worker_address, r.verdict, r.settled_hash
+      FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
+      WHERE j.task_id = ${taskId} AND j.status = 'done'
+      ORDER BY j.slice_index, r.seq DESC`);
+    return rows.map((r) => ({ jobId: r.job_id, sliceIndex: r.slice_index, offer: r.offer, workerAddress: r.worker_address, verdict: r.verdict, settledHash: r.settled_hash }));
+  }
+
+  async openJobCount(taskId: string): Promise<number> {
+    const [r] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM jobs WHERE task_id = ${taskId} AND status <> 'done'`);
+    return Number(r?.n ?? 0n);
+  }
+
+  async results(jobId: string): Promise<StoredResult[]> {
+    const rows = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: 'accepted' | 'wrong'; result_hash: string; settled_hash: string; result: JsonValue }>(
+      sql`SELECT seq, job_id, task_id, worker_address, verdict, result_hash, settled_hash, result FROM job_results WHERE job_id = ${jobId} ORDER BY seq`,
+    );
+    return rows.map((r) => ({ seq: r.seq, jobId: r.job_id, taskId: r.task_id, workerAddress: r.worker_address, verdict: r.verdict, resultHash: r.result_hash, settledHash: r.settled_hash, result: r.result }));
+  }
+
+  async insertReceipt(r: { key: string; jobId: string; taskId: string; provider: string; receipt: JsonValue }, now: number): Promise<boolean> {
+    const rows = await this.c.query(sql`
+      INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at)
+      VALUES (${r.key}, ${r.jobId}, ${r.taskId}, ${r.provider}, ${JSON.stringify(r.receipt)}::jsonb, ${now}) ON CONFLICT DO NOTHING RETURNING idempotency_key`);
+    return rows.length === 1;
+  }
+
+  async receipts(provider: string, undeliveredOnly: boolean): Promise<{ key: string; taskId: string; receipt: JsonValue }[]> {
+    const rows = await this.c.query<{ idempotency_key: string; task_id: string; receipt: JsonValue }>(sql`
+      SELECT idempotency_key, task_id, receipt FROM market_receipts WHERE provider = ${provider} ${undeliveredOnly ? sql`AND delivered_at IS NULL` : sql``} ORDER BY created_at, idempotency_key`);
+    return rows.map((r) => ({ key: r.idempotency_key, taskId: r.task_id, receipt: r.receipt }));
+  }
+
+  async markDelivered(provider: string, key: string, now: number): Promise<boolean> {
+    const rows = await this.c.query(sql`UPDATE market_receipts SET delivered_at = ${now} WHERE idempotency_key = ${key} AND provider = ${provider} AND delivered_at IS NULL RETURNING idempotency_key`);
+    return rows.length === 1;
+  }
+
+  /** Accepted results not yet in a batch, oldest first, locked for sealing. */
+  async unbatched(limit: number): Promise<{ seq: bigint; result: JsonValue }[]> {
+    const rows = await this.c.query<{ seq: bigint; result: JsonValue }>(sql`
+      SELECT seq, result FROM job_results WHERE batch_n IS NULL AND verdict = 'accepted' ORDER BY seq LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    return rows;
+  }
+
+  async sealBatch(b: BatchRecord, seqs: readonly bigint[]): Promise<void> {
+    await this.c.query(sql`INSERT INTO batches (n, compute_root, result_count, transactions, sealed_at) VALUES (${b.n}, ${b.computeRoot}, ${b.resultCount}, ${JSON.stringify(b.transactions)}::jsonb, ${b.sealedAt})`);
+    await this.c.query(sql`UPDATE job_results SET batch_n = ${b.n} WHERE seq = ANY(${`{${seqs.join(',')}}`}::bigint[])`);
+  }
+
+  async latestBatch(): Promise<BatchRecord | undefined> {
+    const [r] = await this.c.query<{ n: number; compute_root: string; result_count: number; transactions: JsonValue; sealed_at: bigint }>(sql`SELECT * FROM batches ORDER BY n DESC LIMIT 1`);
+    return r && { n: r.n, computeRoot: r.compute_root, resultCount: r.result_count, transactions: r.transactions, sealedAt: Number(r.sealed_at) };
+  }
+
+  async batch(n: number): Promise<BatchRecord | undefined> {
+    const [r] = await this.c.query<{ n: number; compute_root: string; result_count: number; transactions: JsonValue; sealed_at: bigint }>(sql`SELECT * FROM batches WHERE n = ${n}`);
+    return r && { n: r.n, computeRoot: r.compute_root, resultCount: r.result_count, transactions: r.transactions, sealedAt: Number(r.sealed_at) };
+  }
+
+  /** Offers of queued jobs per lane, for the prices frame. */
+  async queuedOffers(): Promise<{ lane: 'consumer' | 'industrial'; offer: bigint }[]> {
+    return this.c.query<{ lane: 'consumer' | 'industrial'; offer: bigint }>(sql`SELECT lane, offer FROM jobs WHERE status = 'queued' ORDER BY lane, offer LIMIT 5000`);
+  }
+}

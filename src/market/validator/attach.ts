@@ -1,0 +1,49 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import type { MarketStore } from '../store/market-store.js';
+import { registerProviderSocket } from '../ws/provider-socket.js';
+import type { ValidatorConfig } from './validator-config.js';
+import { ValidatorService } from './validator-service.js';
+
+export interface AttachValidatorDeps {
+  app: FastifyInstance;
+  store: MarketStore;
+  clock: Clock;
+  blake3: Blake3Hasher;
+  sha256: Sha256;
+  /** The market data dir (uploaded slices are under `<dataDir>/slices`). */
+  dataDir: string;
+  config?: Partial<ValidatorConfig>;
+  /** Fixed market id and assignment secret (first start only; later starts read the stored ones). */
+  marketId?: string;
+  secretHex?: string;
+  onError?: (what: string, err: unknown) => void;
+}
+
+/**
+ * Adds the validator to a market app that is not listening yet: the provider socket at
+ * `/ws/provider` and `GET /batches/{n}`. Returns the started validator (close it before the app).
+ */
+export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
+  const validator = new ValidatorService({
+    store: deps.store,
+    clock: deps.clock,
+    blake3: deps.blake3,
+    sha256: deps.sha256,
+    slicesDir: join(deps.dataDir, 'slices'),
+    ...(deps.config ? { config: deps.config } : {}),
+    ...(deps.onError ? { onError: deps.onError } : {}),
+  });
+  await validator.start({ ...(deps.marketId ? { marketId: deps.marketId } : {}), ...(deps.secretHex ? { secretHex: deps.secretHex } : {}) });
+  await registerProviderSocket(deps.app, { validator, ...(deps.onError ? { onError: deps.onError } : {}) });
+  deps.app.get('/batches/:n', async (request, reply) => {
+    const text = (request.params as { n?: string }).n ?? '';
+    if (!/^[1-9]\d{0,8}$/.test(text)) return reply.code(400).send({ error: { code: 'INVALID_FIELD', field: 'n', message: 'n: must be a batch number 1, 2, 3, …' } });
+    const b = await deps.store.transaction((tx) => tx.validator.batch(Number(text)));
+    if (!b) return reply.code(404).send({ error: { code: 'BATCH_NOT_FOUND', message: `no batch ${text} has been sealed yet; batches are numbered from 1` } });
+    return { n: b.n, compute_root: b.computeRoot, result_count: b.resultCount, sealed_at: b.sealedAt, market_id: validator.marketId, transactions: b.transactions };
+  });
+  return validator;
+}

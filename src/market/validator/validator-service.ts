@@ -1,0 +1,554 @@
+import { randomBytes } from 'node:crypto';
+import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
+import { concatBytes, lengthPrefixed, u64le } from '../../core/bytes.js';
+import { fromHex, toHex, utf8 } from '../../core/hex.js';
+import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
+import { deriveAssignmentKey } from '../../core/market/assignment-proof.js';
+import type { JsonValue } from '../../core/market/canonical.js';
+import { buildSubmitResultTx, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
+import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine } from '../../core/market/lease-state.js';
+import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
+import { splitReward, type Payout } from '../../core/market/payout.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import { verifyNodeSignature } from '../../main/identity.js';
+import { resultSignatureCheck } from '../../main/market/result-signing.js';
+import { verifyComputeResult } from '../../core/market/compute-result.js';
+import { addressFromPublicKey } from '../../shared/market-address.js';
+import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
+import type { MarketStore, MarketTx } from '../store/market-store.js';
+import type { AssignmentRecord } from '../store/validator-repo.js';
+import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
+import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
+
+/** A connected, authenticated provider as the validator sees it (the socket layer implements it). */
+export interface ProviderSession {
+  readonly id: string;
+  readonly address: string;
+  readonly publicKey: string;
+  capabilities: CapabilitiesFrame | undefined;
+  /** Jobs sent to this socket and not yet answered. */
+  readonly inFlight: Set<string>;
+  send(frame: MarketFrame): void;
+  close(code: number, reason: string): void;
+}
+
+export interface ValidatorDeps {
+  store: MarketStore;
+  clock: Clock;
+  blake3: Blake3Hasher;
+  sha256: Sha256;
+  /** Where uploaded slices live (`<slicesDir>/<task_id>/<n>.slice`). */
+  slicesDir: string;
+  config?: Partial<ValidatorConfig>;
+  onError?: (what: string, err: unknown) => void;
+}
+
+/** The answer to one result, sent back as result_ack. */
+export interface ResultAck {
+  jobId: string;
+  accepted: boolean;
+  code: string | null;
+  message: string | null;
+}
+
+/** The validator is stopping: a result that arrives now is not answered, so the provider sends it again after reconnecting. */
+export class ValidatorClosingError extends Error {
+  constructor() {
+    super('the validator is stopping');
+    this.name = 'ValidatorClosingError';
+  }
+}
+
+/** Account name of the market on provider receipts (`buyer`). */
+export const marketBuyer = (marketId: string): string => `market:${marketId}`;
+/** Pseudo worker that stands for slices settled on the validator's own re-execution: its share goes to the validator account. */
+export const VALIDATOR_SLICES = '~validator';
+
+const CHECK_TAG = 'tessera-check-v1';
+const BEACON_TAG = 'tessera-genesis-beacon-v1';
+
+interface PendingResult {
+  session: ProviderSession;
+  result: ComputeResult;
+  assignment: AssignmentRecord;
+  expected: { resultHash: string; proof: string } | null;
+  now: number;
+  resolve: (ack: ResultAck) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The validator: splits tasks into jobs, dispatches them to connected providers whose
+ * capabilities fit, tracks each assignment with the lease machine (heartbeats drive it; a
+ * silent provider loses the job, which is reassigned), verifies every result (signature,
+ * market, freshness, nonce, lease; a sampled fraction re-executed), settles results in group
+ * commits, pays completed tasks, issues Receipt v1 per paid job, and seals batches.
+ * Everything it decides is in the store; only the set of open sockets is in memory.
+ */
+export class ValidatorService {
+  readonly config: ValidatorConfig;
+  private readonly machine: LeaseMachine;
+  private readonly sessions = new Map<string, ProviderSession>();
+  private marketIdValue = '';
+  private secret: Uint8Array = new Uint8Array(32);
+  private timers: NodeJS.Timeout[] = [];
+  private pending: PendingResult[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private pumpQueued = false;
+  private readonly toRefuse = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly deps: ValidatorDeps) {
+    this.config = resolveValidatorConfig(deps.config);
+    this.machine = createLeaseMachine(this.config.quorum);
+  }
+
+  get marketId(): string {
+    return this.marketIdValue;
+  }
+
+  /** Loads (or creates, on first start) the market id and secret from the store and starts the loops. */
+  async start(options: { marketId?: string; secretHex?: string } = {}): Promise<void> {
+    await this.deps.store.transaction(async (tx) => {
+      this.marketIdValue = await tx.validator.settingOrInit('market_id', options.marketId ?? `tessera-market-${randomBytes(8).toString('hex')}`);
+      this.secret = fromHex(await tx.validator.settingOrInit('assignment_secret', options.secretHex ?? randomBytes(32).toString('hex')), 'assignment secret');
+    });
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      if (ms <= 0) return;
+      const t = setInterval(() => void this.serial(fn).catch((err: unknown) => this.report('timer', err)), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.config.sweepMs, () => this.sweepNow());
+    every(this.config.batchMs, () => this.sealBatchNow());
+    this.kick();
+  }
+
+  /** Stops the loops; settles results already received. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.serial(() => this.flushNow());
+  }
+
+  // ── joining ───────────────────────────────────────────────────────────────
+
+  /** A fresh 32-byte challenge nonce (hex). */
+  newChallenge(): string {
+    return randomBytes(32).toString('hex');
+  }
+
+  /**
+   * Checks an auth answer; returns the provider's address, or a refusal. A refused provider
+   * (too many wrong results) may not join.
+   */
+  async authenticate(publicKey: string, signature: string, nonce: string): Promise<{ ok: true; address: string } | { ok: false; code: 'unauthenticated' | 'refused'; message: string }> {
+    if (!verifyNodeSignature(publicKey, authSigningBytes(this.marketIdValue, nonce), signature)) {
+      return { ok: false, code: 'unauthenticated', message: 'auth signature does not verify over the challenge; sign authSigningBytes(market_id, nonce) with the node key' };
+    }
+    const address = addressFromPublicKey(fromHex(publicKey), this.deps.blake3);
+    const now = this.deps.clock.now();
+    const p = await this.deps.store.transaction((tx) => tx.validator.ensureProvider(address, publicKey, this.config.initialBond, this.config.initialReputation, now));
+    if (p.refused) return { ok: false, code: 'refused', message: `provider ${address} is refused after ${p.wrongResults} wrong results` };
+    return { ok: true, address };
+  }
+
+  /** Registers an authenticated session with its capabilities; returns the jobs still leased to it and delivers undelivered receipts. */
+  async join(session: ProviderSession): Promise<string[]> {
+    const old = this.sessions.get(session.address);
+    if (old && old.id !== session.id) old.close(4005, 'the same provider connected again');
+    this.sessions.set(session.address, session);
+    const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
+      leased: (await tx.validator.activeAssignments(session.address)).map((a) => a.jobId),
+      receipts: await tx.validator.receipts(session.address, true),
+    }));
+    for (const j of leased) session.inFlight.add(j);
+    queueMicrotask(() => {
+      for (const r of receipts) session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+      this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
+      this.kick();
+    });
+    return leased;
+  }
+
+  leave(session: ProviderSession): void {
+    if (this.sessions.get(session.address)?.id === session.id) this.sessions.delete(session.address);
+  }
+
+  get connectedProviders(): number {
+    return this.sessions.size;
+  }
+
+  // ── heartbeats and leases ─────────────────────────────────────────────────
+
+  /** A heartbeat: every lease the provider holds is ticked with it. */
+  async heartbeat(session: ProviderSession, sentAt: number): Promise<void> {
+    await this.serial(async () => {
+      const now = this.deps.clock.now();
+      await this.deps.store.transaction(async (tx) => {
+        for (const a of await tx.validator.activeAssignments(session.address)) {
+          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: session.address, source: 'market', seenAtMs: now, sentAtMs: sentAt }]);
+          await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
+        }
+      });
+    });
+  }
+
+  /**
+   * Ticks every held lease (silent holders go Suspect, then lose the job) and revokes those past
+   * their deadline. A requeued job (Respawning) waits in the queue for a provider that fits —
+   * until its task's deadline, which refunds — so only lost leases count as respawn attempts: a
+   * job whose leases keep being lost exhausts the restart policy and its task fails (refunded).
+   */
+  async sweepNow(): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction(async (tx) => {
+      for (const a of await tx.validator.activeAssignments()) {
+        const job = await tx.validator.job(a.jobId);
+        const before = a.lease as unknown as Lease;
+        let step = this.machine.tick(before, now);
+        if (job?.leaseUntil != null && job.leaseUntil <= now && holdsLease(step.lease.state)) {
+          const revoked = this.machine.revoke(step.lease, now, 'result deadline passed');
+          step = { lease: revoked.lease, events: [...step.events, ...revoked.events] };
+        }
+        // A tick that only advanced the machine's clock is not written back (the clock is clamped on load).
+        const unchanged = step.events.length === 0 && JSON.stringify(step.lease.state) === JSON.stringify(before.state) && JSON.stringify(step.lease.heartbeats) === JSON.stringify(before.heartbeats);
+        if (!unchanged) await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
+      }
+    });
+    this.kick();
+  }
+
+  /** The provider cannot finish a job: the lease is revoked and the job reassigned. */
+  async jobLost(session: ProviderSession, jobId: string, reason: string): Promise<void> {
+    session.inFlight.delete(jobId);
+    await this.serial(async () => {
+      const now = this.deps.clock.now();
+      await this.deps.store.transaction(async (tx) => {
+        const a = await tx.validator.assignment(jobId);
+        const job = await tx.validator.job(jobId, true);
+        if (!a || !job || job.status !== 'leased' || job.leaseOwner !== session.address || a.provider !== session.address) return;
+        const step = this.machine.revoke(a.lease as unknown as Lease, now, `provider reported the job lost: ${reason.slice(0, 200)}`);
+        await this.applyLeaseStep(tx, jobId, step.lease, step.events, now);
+      });
+    });
+    this.kick();
+  }
+
+  private async applyLeaseStep(tx: MarketTx, jobId: string, lease: Lease, events: readonly LeaseEvent[], now: number): Promise<void> {
+    await tx.validator.updateLease(jobId, lease as unknown as JsonValue, now);
+    for (const e of events) {
+      if (e.type === 'LeaseRevoked') {
+        await tx.validator.requeue(jobId, now);
+        this.sessions.get(e.providerId)?.inFlight.delete(jobId);
+      } else if (e.type === 'Failed') {
+        const job = await tx.validator.job(jobId);
+        if (job) await this.failTask(tx, job.taskId, `job ${jobId} could not be completed: ${e.reason}`, now);
+      }
+    }
+  }
+
+  private async failTask(tx: MarketTx, taskId: string, reason: string, now: number): Promise<void> {
+    await tx.tasks.fail(taskId, reason, now);
+    await tx.jobs.failOpen(taskId, reason, now);
+    await tx.escrow.refund(taskId, now);
+  }
+
+  // ── splitting and dispatch ────────────────────────────────────────────────
+
+  /** Schedules a split + dispatch pass (coalesced). */
+  kick(): void {
+    if (this.pumpQueued || this.closed) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.serial(() => this.pumpNow()).catch((err: unknown) => this.report('dispatch', err));
+    });
+  }
+
+  /** Splits pending tasks into jobs, then leases jobs to providers with free capacity. */
+  async pumpNow(): Promise<void> {
+    if (this.closed) return;
+    await this.splitPending();
+    for (const session of [...this.sessions.values()]) {
+      const caps = session.capabilities;
+      if (!caps) continue;
+      while (session.inFlight.size < caps.max_jobs && this.sessions.get(session.address) === session) {
+        const frame = await this.assignOne(session, caps);
+        if (!frame) break;
+        session.inFlight.add(frame.job_id);
+        session.send(frame);
+      }
+    }
+  }
+
+  private async splitPending(): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction(async (tx) => {
+      for (const taskId of await tx.validator.tasksToSplit(50)) {
+        const task = await tx.tasks.get(taskId);
+        if (!task) continue;
+        const slices = task.inputKind === 'slices' ? await tx.slices.list(taskId) : [];
+        const { jobs, inputs } = splitTask(task, slices, this.config.sliceBytes);
+        await tx.jobs.insert(jobs, now);
+        await tx.validator.insertInputs(inputs);
+        await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
+      }
+    });
+  }
+
+  private async assignOne(session: ProviderSession, caps: CapabilitiesFrame): Promise<JobFrame | undefined> {
+    const now = this.deps.clock.now();
+    const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
+    const picked = await this.deps.store.transaction(async (tx) => {
+      const job = await tx.validator.leaseFor({ owner: session.address, lanes: caps.lanes, hardwareGpu, ask: BigInt(caps.ask), now, leaseMs: this.config.jobDeadlineMs });
+      if (!job) return undefined;
+      const previous = await tx.validator.assignment(job.jobId);
+      let lease: Lease;
+      if (!previous) {
+        lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+      } else {
+        let old = previous.lease as unknown as Lease;
+        if (holdsLease(old.state)) old = this.machine.revoke(old, now, 'requeued').lease;
+        if (old.state.kind !== 'respawning') {
+          await tx.validator.failJob(job.jobId, 'lease record is final', now);
+          return undefined;
+        }
+        lease = this.machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
+      }
+      const input = await tx.validator.input(job.jobId);
+      const task = await tx.tasks.get(job.taskId);
+      if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
+      const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
+      const key = deriveAssignmentKey(this.secret, job.jobId, session.address, lease.epoch, this.deps.blake3);
+      const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.isChecked(job.jobId, lease.epoch), blockHash };
+      await tx.validator.putAssignment(assignment, now);
+      return { job, input, task, assignment };
+    });
+    if (!picked) return undefined;
+    const { job, input, task, assignment } = picked;
+    const bytes = await readJobBytes(input, task, this.deps.slicesDir);
+    return {
+      type: 'job',
+      job_id: job.jobId,
+      task_id: job.taskId,
+      workload: input.workload,
+      gpu_required: job.gpuRequired,
+      lane: job.lane,
+      slice: input.workload === 'synthetic' ? null : { encoding: 'base64', data: Buffer.from(bytes).toString('base64'), bytes: bytes.length },
+      offer: job.offer.toString(),
+      epoch: assignment.epoch,
+      deadline: now + this.config.jobDeadlineMs,
+      assignment_key: assignment.assignmentKey,
+      synthetic: input.workload === 'synthetic' ? { block_hash: assignment.blockHash as string, matrix_size: input.matrixSize as number, iterations: input.iterations as number } : null,
+    };
+  }
+
+  /**
+   * Whether the validator re-executes this assignment: BLAKE3-keyed(secret, tag ‖ job ‖ epoch) read
+   * as a fraction below checkFraction. Decided at assignment, stored, never sent: the provider
+   * cannot tell checked jobs from the others.
+   */
+  isChecked(jobId: string, epoch: number): boolean {
+    if (this.config.checkFraction >= 1) return true;
+    if (this.config.checkFraction <= 0) return false;
+    const h = this.deps.blake3.keyed(this.secret, concatBytes([utf8(CHECK_TAG), lengthPrefixed(jobId), u64le(epoch)]));
+    const x = ((h[0] as number) * 2 ** 24 + (h[1] as number) * 2 ** 16 + (h[2] as number) * 2 ** 8 + (h[3] as number)) / 2 ** 32;
+    return x < this.config.checkFraction;
+  }
+
+  /** The current batch beacon: the latest sealed compute_root, or a genesis value derived from the market id. */
+  private async beacon(tx: MarketTx): Promise<string> {
+    const latest = await tx.validator.latestBatch();
+    return latest ? latest.computeRoot : toHex(this.deps.blake3.hash(concatBytes([utf8(BEACON_TAG), lengthPrefixed(this.marketIdValue)])));
+  }
+
+  private async sendPrices(session: ProviderSession): Promise<void> {
+    const offers = await this.deps.store.transaction((tx) => tx.validator.queuedOffers());
+    const lanes = (['consumer', 'industrial'] as const).map((lane) => {
+      const o = offers.filter((x) => x.lane === lane).map((x) => x.offer);
+      const q = (p: number) => (o.length === 0 ? 0n : (o[Math.min(o.length - 1, Math.floor(p * o.length))] as bigint));
+      return { lane, queued: o.length, offer_p50: q(0.5).toString(), offer_p25: q(0.25).toString() };
+    });
+    session.send({ type: 'prices', at: this.deps.clock.now(), lanes });
+  }
+
+  // ── results ───────────────────────────────────────────────────────────────
+
+  /**
+   * Verifies one result: MALFORMED / WRONG_MARKET / STALE / BAD_SIGNATURE from the result and the
+   * session's key; NOT_LEASED against the stored lease; a checked job re-executed; then the
+   * result joins the next group commit (REPLAYED and the lease are decided again there, inside
+   * the transaction). Resolves once the commit holding it is durable.
+   */
+  async submitResult(session: ProviderSession, frame: ResultFrame): Promise<ResultAck> {
+    if (this.closed) throw new ValidatorClosingError();
+    const now = this.deps.clock.now();
+    const jobId = frame.result.job_id;
+    const refuse = (code: string, message: string): ResultAck => ({ jobId, accepted: false, code, message });
+    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now }, resultSignatureCheck(session.publicKey, this.deps.blake3));
+    if (!verdict.ok) return refuse(verdict.code, verdict.message);
+    const r = verdict.result;
+    const found = await this.deps.store.transaction(async (tx) => {
+      const job = await tx.validator.job(r.job_id);
+      const a = await tx.validator.assignment(r.job_id);
+      const input = await tx.validator.input(r.job_id);
+      const task = job ? await tx.tasks.get(job.taskId) : undefined;
+      return { job, a, input, task, replayed: await tx.validator.nonceSeen(r.worker_address, r.nonce) };
+    });
+    const { job, a, input, task } = found;
+    if (found.replayed) return refuse('REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
+    if (!job || !a || !input || !task || job.taskId !== r.task_id || job.status !== 'leased' || job.leaseOwner !== r.worker_address || a.provider !== r.worker_address) {
+      return refuse('NOT_LEASED', `job ${r.job_id} is not leased to ${r.worker_address}`);
+    }
+    let expected: PendingResult['expected'] = null;
+    if (a.checked) {
+      const bytes = await readJobBytes(input, task, this.deps.slicesDir);
+      const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress: r.worker_address } : null, this.deps.sha256);
+      expected = expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
+    }
+    session.inFlight.delete(jobId);
+    if (this.closed) throw new ValidatorClosingError();
+    return new Promise<ResultAck>((resolve, reject) => {
+      this.pending.push({ session, result: r, assignment: a, expected, now, resolve, reject });
+      if (!this.flushTimer) {
+        this.flushTimer = setTimeout(() => {
+          this.flushTimer = undefined;
+          this.serial(() => this.flushNow()).catch((err: unknown) => this.report('settle', err));
+        }, this.config.settleWindowMs);
+      }
+    });
+  }
+
+  /** Settles every gathered result in one transaction (a group commit), then acks them and sends receipts. */
+  private async flushNow(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const now = this.deps.clock.now();
+    let acks: ResultAck[];
+    let receipts: { provider: string; taskId: string; receipt: JsonValue }[];
+    try {
+      ({ acks, receipts } = await this.deps.store.transaction(async (tx) => {
+        const out: ResultAck[] = [];
+        const touched = new Set<string>();
+        for (const p of batch) out.push(await this.settleOne(tx, p, touched, now));
+        const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
+        for (const taskId of touched) paid.push(...(await this.payIfComplete(tx, taskId, now)));
+        return { acks: out, receipts: paid };
+      }));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      throw err;
+    }
+    batch.forEach((p, i) => p.resolve(acks[i] as ResultAck));
+    // Refused providers are disconnected after their acks have gone out.
+    const refused = [...this.toRefuse];
+    this.toRefuse.clear();
+    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(4003, 'refused after too many wrong results')), 20);
+    // Receipts follow the acks (which go out in the resolved promises' continuations).
+    setImmediate(() => {
+      for (const r of receipts) this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+    });
+    this.kick();
+  }
+
+  private async settleOne(tx: MarketTx, p: PendingResult, touched: Set<string>, now: number): Promise<ResultAck> {
+    const r = p.result;
+    const refuse = (code: string, message: string): ResultAck => ({ jobId: r.job_id, accepted: false, code, message });
+    if (!(await tx.validator.claimNonce(r.worker_address, r.nonce, now))) return refuse('REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
+    const job = await tx.validator.job(r.job_id, true);
+    const a = await tx.validator.assignment(r.job_id);
+    if (!job || !a || job.status !== 'leased' || job.leaseOwner !== r.worker_address || a.provider !== r.worker_address || a.epoch !== p.assignment.epoch) {
+      return refuse('NOT_LEASED', `job ${r.job_id} is no longer leased to ${r.worker_address}`);
+    }
+    const json = computeResultToJson(r) as unknown as JsonValue;
+    const lease = a.lease as unknown as Lease;
+    await tx.validator.updateLease(r.job_id, { ...lease, state: { kind: 'failed', atMs: now, reason: 'completed' }, heartbeats: {} } as unknown as JsonValue, now);
+    touched.add(job.taskId);
+    const wrong = p.expected !== null && (p.expected.resultHash !== r.result_hash || p.expected.proof !== r.proof);
+    if (wrong) {
+      const expected = p.expected as { resultHash: string };
+      await tx.jobs.complete(r.job_id, r.worker_address, expected.resultHash, now);
+      await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'wrong', resultHash: r.result_hash, settledHash: expected.resultHash, checked: true, result: json }, now);
+      const after = await tx.validator.penalize(r.worker_address, r.job_id, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now);
+      if (after.refused) this.toRefuse.add(r.worker_address);
+      return refuse('WRONG_RESULT', `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`);
+    }
+    await tx.jobs.complete(r.job_id, r.worker_address, r.result_hash, now);
+    await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'accepted', resultHash: r.result_hash, settledHash: r.result_hash, checked: a.checked, result: json }, now);
+    return { jobId: r.job_id, accepted: true, code: null, message: null };
+  }
+
+  /** Pays a task whose every job is done: escrow released by splitReward, one Receipt v1 per paid job. */
+  private async payIfComplete(tx: MarketTx, taskId: string, now: number): Promise<{ provider: string; taskId: string; receipt: JsonValue }[]> {
+    if ((await tx.validator.openJobCount(taskId)) > 0) return [];
+    const task = await tx.tasks.get(taskId, { forUpdate: true });
+    if (!task || task.status !== 'in_progress') return [];
+    const slices = await tx.validator.taskResults(taskId);
+    const counts = new Map<string, number>();
+    for (const s of slices) {
+      const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
+      counts.set(who, (counts.get(who) ?? 0) + 1);
+    }
+    const split = splitReward(task.reward, [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })));
+    const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
+    const payout: Payout = { burn: split.burn, validator: split.validator + validatorShare, treasury: split.treasury, workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n) };
+    // Nothing held (refunded by an expiry in another transaction): nothing is paid.
+    if (!(await tx.escrow.release(taskId, payout, now))) return [];
+    const resultHash = taskResultHash(slices.map((s) => s.settledHash), this.deps.blake3);
+    const top = [...counts].filter(([a]) => a !== VALIDATOR_SLICES).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
+    await tx.tasks.complete(taskId, { resultHash, workerAddress: top }, now);
+    // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
+    const out: { provider: string; taskId: string; receipt: JsonValue }[] = [];
+    for (const w of payout.workers) {
+      const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
+      const k = BigInt(jobs.length);
+      jobs.forEach((s, i) => {
+        const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
+        const receipt = makeReceipt({ job_id: s.jobId, buyer: marketBuyer(this.marketIdValue), provider: w.address, quote_price: amount, issued_at: now }, this.deps.blake3);
+        out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
+      });
+    }
+    for (const r of out) {
+      const rj = r.receipt as { idempotency_key: string; job_id: string };
+      await tx.validator.insertReceipt({ key: rj.idempotency_key, jobId: rj.job_id, taskId, provider: r.provider, receipt: r.receipt }, now);
+    }
+    return out;
+  }
+
+  /** The provider confirms it recorded a receipt; it is not sent again. */
+  async receiptAck(session: ProviderSession, key: string): Promise<void> {
+    await this.deps.store.transaction((tx) => tx.validator.markDelivered(session.address, key, this.deps.clock.now()));
+  }
+
+  // ── batches ───────────────────────────────────────────────────────────────
+
+  /** Seals the accepted results not yet in a batch: compute_root over their canonical bytes, with their SUBMIT_RESULT records. */
+  async sealBatchNow(): Promise<number | undefined> {
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const rows = await tx.validator.unbatched(1000);
+      if (rows.length === 0) return undefined;
+      const results = rows.map((row) => parseComputeResult(row.result));
+      const n = ((await tx.validator.latestBatch())?.n ?? 0) + 1;
+      const transactions = results.map((r) => buildSubmitResultTx(r)) as unknown as JsonValue;
+      await tx.validator.sealBatch({ n, computeRoot: computeRoot(results, this.deps.blake3), resultCount: results.length, transactions, sealedAt: now }, rows.map((r) => r.seq));
+      return n;
+    });
+  }
+
+  /** Runs `fn` after every earlier serialised step (store steps never interleave within one instance). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private report(what: string, err: unknown): void {
+    if (this.deps.onError) this.deps.onError(what, err);
+  }
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import { CLOSE_CODES, MARKET_PROTOCOL_VERSION, MAX_PROVIDER_FRAME_BYTES, parseFrame, ProviderFrame, type MarketFrame } from '../../shared/market-protocol.js';
+import { ValidatorClosingError, type ProviderSession, type ValidatorService } from '../validator/validator-service.js';
+
+export interface ProviderSocketDeps {
+  validator: ValidatorService;
+  /** Logs socket-level failures (never a stack for a client's mistake). */
+  onError?: (what: string, err: unknown) => void;
+}
+
+/** Hard cap the ws library enforces (it closes with 1009 on its own above it); below it the market answers an error frame first. */
+const WS_HARD_MAX = MAX_PROVIDER_FRAME_BYTES * 4;
+
+/**
+ * `GET /ws/provider`: the provider socket (docs/market-api.md, "Provider socket"). Every frame is
+ * parsed with the protocol's zod schema; a bad frame gets an `error` frame and a close with a
+ * documented code, and nothing in the store changes. The socket never throws into the server.
+ */
+export async function registerProviderSocket(app: FastifyInstance, deps: ProviderSocketDeps): Promise<void> {
+  await app.register(websocket, { options: { maxPayload: WS_HARD_MAX } });
+  app.get('/ws/provider', { websocket: true }, (socket: WebSocket) => handleSocket(socket, deps));
+}
+
+function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
+  const v = deps.validator;
+  const nonce = v.newChallenge();
+  let session: (ProviderSession & { capabilities: ProviderSession['capabilities'] }) | undefined;
+  let authed: { address: string; publicKey: string } | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const send = (frame: MarketFrame): void => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+  };
+  const fail = (code: number, errCode: string, message: string): void => {
+    send({ type: 'error', code: errCode, message });
+    closed = true;
+    socket.close(code, errCode);
+  };
+  const timer = setTimeout(() => {
+    if (!authed) fail(CLOSE_CODES.authTimeout, 'AUTH_TIMEOUT', 'no auth frame within the allowed time after the challenge');
+  }, v.config.authTimeoutMs);
+  timer.unref();
+
+  send({ type: 'challenge', version: MARKET_PROTOCOL_VERSION, market_id: v.marketId, nonce, practice: v.config.practice });
+
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (closed) return;
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+    if (size > MAX_PROVIDER_FRAME_BYTES) return fail(CLOSE_CODES.tooBig, 'FRAME_TOO_LARGE', `frame of ${size} bytes is over the ${MAX_PROVIDER_FRAME_BYTES}-byte limit`);
+    if (isBinary) return fail(CLOSE_CODES.malformed, 'MALFORMED_FRAME', 'binary frames are not part of the protocol; send JSON text frames');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    const parsed = parseFrame(ProviderFrame, text);
+    if (!parsed.ok) return fail(CLOSE_CODES.malformed, 'MALFORMED_FRAME', parsed.message);
+    const frame = parsed.frame;
+    chain = chain
+      .then(async () => {
+        if (closed) return;
+        if (!authed) {
+          if (frame.type !== 'auth') return fail(CLOSE_CODES.unauthenticated, 'UNAUTHENTICATED', `"${frame.type}" before auth; answer the challenge with an auth frame first`);
+          const res = await v.authenticate(frame.public_key, frame.signature, nonce);
+          if (!res.ok) return fail(res.code === 'refused' ? CLOSE_CODES.refused : CLOSE_CODES.unauthenticated, res.code === 'refused' ? 'PROVIDER_REFUSED' : 'UNAUTHENTICATED', res.message);
+          authed = { address: res.address, publicKey: frame.public_key };
+          clearTimeout(timer);
+          return;
+        }
+        if (frame.type === 'auth') return fail(CLOSE_CODES.wrongState, 'WRONG_STATE', 'already authenticated; send auth once');
+        if (!session) {
+          if (frame.type !== 'capabilities') return fail(CLOSE_CODES.wrongState, 'WRONG_STATE', `"${frame.type}" before capabilities; announce capabilities after auth`);
+          session = {
+            id: randomUUID(),
+            address: authed.address,
+            publicKey: authed.publicKey,
+            capabilities: frame,
+            inFlight: new Set(),
+            send,
+            close: (code, reason) => {
+              closed = true;
+              socket.close(code, reason);
+            },
+          };
+          const leased = await v.join(session);
+          send({ type: 'welcome', address: authed.address, heartbeat_ms: v.config.heartbeatMs, leased_jobs: leased, server_time: Date.now() });
+          return;
+        }
+        switch (frame.type) {
+          case 'capabilities':
+            session.capabilities = frame;
+            v.kick();
+            return;
+          case 'heartbeat':
+            await v.heartbeat(session, frame.sent_at);
+            return;
+          case 'result': {
+            const s = session;
+            // Results are verified concurrently; each answer goes back once its commit is durable.
+            void v
+              .submitResult(s, frame)
+              .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, accepted: ack.accepted, code: ack.code, message: ack.message }))
+              .catch((err: unknown) => {
+                if (err instanceof ValidatorClosingError) return;
+                deps.onError?.('result', err);
+                send({ type: 'result_ack', job_id: frame.result.job_id, accepted: false, code: 'INTERNAL', message: 'the market could not settle this result; send it again' });
+              });
+            return;
+          }
+          case 'job_lost':
+            await v.jobLost(session, frame.job_id, frame.reason);
+            return;
+          case 'receipt_ack':
+            await v.receiptAck(session, frame.idempotency_key);
+            return;
+        }
+      })
+      .catch((err: unknown) => {
+        deps.onError?.('socket', err);
+        fail(1011, 'INTERNAL', 'the market failed on this frame; reconnect');
+      });
+  });
+  socket.on('close', () => {
+    closed = true;
+    clearTimeout(timer);
+    if (session) v.leave(session);
+  });
+  socket.on('error', (err) => deps.onError?.('socket', err));
+}

@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PriceBoard } from '../../src/core/pricing/price-board.js';
+import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
+import { fullJitterDelay, providerSocketUrl } from '../../src/main/services/market-client.js';
+import { tempDir } from '../helpers.js';
+import { getTask, postTask, startMarket, startProvider, until } from '../e2e/loop-harness.js';
+
+const SEED = 0xb0ff;
+console.log(`provider service test seed ${SEED}`);
+
+describe('reconnect backoff', () => {
+  it('full jitter: every delay is in [0, min(cap, base·2^attempt)), and the ceiling is capped', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 120_000 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, base, cap, r) => {
+        const d = fullJitterDelay(attempt, { baseMs: base, capMs: cap }, () => r);
+        const ceiling = Math.min(cap, base * 2 ** attempt);
+        expect(d).toBeGreaterThanOrEqual(0);
+        expect(d).toBeLessThan(Math.max(1, ceiling));
+        expect(d).toBeLessThanOrEqual(cap);
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
+  it('the market URL becomes its provider socket; a bad one is a one-line error naming --market', () => {
+    expect(providerSocketUrl('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/ws/provider');
+    expect(providerSocketUrl('https://m.example/')).toBe('wss://m.example/ws/provider');
+    expect(() => providerSocketUrl('not a url')).toThrow(/^--market not a url is not a URL/);
+    expect(() => providerSocketUrl('ftp://x')).toThrow(/--market ftp:\/\/x must be/);
+  });
+});
+
+describe('provider node', () => {
+  it('a job in flight at a disconnect is finished and reported after the reconnect, and paid', async () => {
+    const dir = tempDir('tessera-provider-');
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let ran = 0;
+    const p = await startProvider(m.base, join(dir, 'p'), {
+      maxJobs: 1,
+      async execute(job, bytes) {
+        ran++;
+        await gate;
+        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
+        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
+        d.update(bytes);
+        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+      },
+    });
+    try {
+      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'in flight', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      await until('job started', () => ran, (n) => n === 1);
+      p.service.dropConnection();
+      await until('disconnected', () => p.service.status().state, (s) => s !== 'connected');
+      release(); // finishes while disconnected: the result waits for the reconnect
+      await until('reconnected', () => p.service.status().state, (s) => s === 'connected');
+      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed');
+      const repo = new ProviderJobsRepo(p.ledger.db);
+      await until('receipt recorded', () => repo.earningsByDay(0)[0]?.paid ?? 0n, (v) => v === 250_000n);
+      const [row] = repo.recent(5);
+      expect(row).toMatchObject({ status: 'accepted', credits: 250_000n, workload: 'inference', backend: 'cpu' });
+      expect(row?.proof).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      release();
+      await p.close();
+      await m.close();
+    }
+  });
+
+  it('a result too old to send after the reconnect is reported lost; the job is reassigned and paid once', async () => {
+    const dir = tempDir('tessera-lost-');
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let offset = 0;
+    let ran = 0;
+    const p = await startProvider(m.base, join(dir, 'p'), {
+      maxJobs: 1,
+      clock: { now: () => Date.now() + offset },
+      backoff: { baseMs: 600, capMs: 1000 },
+      random: () => 0.99,
+      async execute(job, bytes) {
+        ran++;
+        await gate;
+        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
+        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
+        d.update(bytes);
+        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+      },
+    });
+    try {
+      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lost', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      await until('job started', () => ran, (n) => n === 1);
+      p.service.dropConnection();
+      await until('disconnected', () => p.service.status().state, (s) => s !== 'connected');
+      offset = -120_000; // the result is stamped two minutes ago…
+      release();
+      const repo = new ProviderJobsRepo(p.ledger.db);
+      await until('result kept for the reconnect', () => repo.recent(5)[0]?.status, (s) => s === 'submitted');
+      offset = 0; // …so after the reconnect it is too old to send: reported lost, never dropped silently.
+      await until('reported lost', () => repo.recent(5).find((j) => j.status === 'lost'), (j) => j !== undefined);
+      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed');
+      const [job] = await m.store.transaction((tx) => tx.jobs.byTask(id));
+      expect((await m.store.transaction((tx) => tx.validator.assignment(job?.jobId as string)))?.epoch).toBe(2);
+      expect(repo.recent(5).find((j) => j.status === 'lost')?.code).toBe('LOST_AT_DISCONNECT');
+      await until('paid once', () => repo.earningsByDay(0)[0]?.jobs ?? 0, (n) => n === 1);
+      expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(1);
+    } finally {
+      release();
+      await p.close();
+      await m.close();
+    }
+  });
+
+  it('drain: stops taking jobs, finishes the one in flight and reports it before closing', async () => {
+    const dir = tempDir('tessera-drain-');
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
+    let started = 0;
+    const board = new PriceBoard(16);
+    const p = await startProvider(m.base, join(dir, 'p'), {
+      maxJobs: 1,
+      ask: undefined,
+      priceBoard: { board, record: (lane, price) => board.record(lane, price) },
+      async execute(job, bytes) {
+        started++;
+        await new Promise((r) => setTimeout(r, 300));
+        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
+        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
+        d.update(bytes);
+        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+      },
+    });
+    try {
+      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      const id = (await postTask(m, { challenge_type: 'training', payload: { model_architecture: 'a', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 }, reward: '1.0' })).json.task_id as string;
+      await until('job started', () => started, (n) => n === 1);
+      await p.service.drain(5000);
+      expect(p.service.status().state).toBe('closed');
+      expect((await getTask(m, id)).status).toBe('completed');
+      // The job's offer (25% of 1.0 CPC) fed the price board; without --ask the next ask is its suggested bid.
+      expect(board.entries('consumer')).toEqual([250_000n]);
+      expect(p.service.currentAsk()).toBe(board.suggestedBid('consumer', 0));
+      expect(p.service.currentAsk()).toBe(250_000n);
+    } finally {
+      await p.close();
+      await m.close();
+    }
+  });
+});

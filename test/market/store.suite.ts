@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { splitReward } from '../../src/core/market/payout.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import type { SqlDriver } from '../../src/market/store/driver.js';
+import { MarketStore, type MarketTx } from '../../src/market/store/market-store.js';
+import { MARKET_MIGRATIONS } from '../../src/market/store/migrations.js';
+import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
+import { sql } from '../../src/market/store/sql.js';
+import { resetStore, type StoreHarness } from './store-harness.js';
+
+const T0 = 1_700_000_000_000;
+
+async function addCustomer(tx: MarketTx, name: string, funds = 0n): Promise<string> {
+  const customerId = randomUUID();
+  expect(await tx.customers.insert({ customerId, name, keyHash: `hash-${name}`, createdAt: T0 })).toBe(true);
+  await tx.accounts.ensure(ACCOUNTS.customer(customerId), 'customer');
+  if (funds > 0n) expect(await tx.accounts.post(`fund:${name}`, [{ account: ACCOUNTS.mint, amount: -funds }, { account: ACCOUNTS.customer(customerId), amount: funds }], 'fund', T0)).toBe(true);
+  return customerId;
+}
+
+function task(customerId: string, over: Partial<TaskRecord> = {}): Parameters<MarketTx['tasks']['insert']>[0] {
+  return {
+    taskId: randomUUID(),
+    customerId,
+    challengeType: 'synthetic',
+    payload: { matrix_size: 8, iterations: 1 },
+    reward: 1_000_000n,
+    deadline: null,
+    status: 'pending',
+    inputKind: 'payload',
+    gpuRequired: false,
+    lane: 'consumer',
+    createdAt: T0,
+    ...over,
+  };
+}
+
+/** The store tests, run unchanged on every driver (PGlite in-process, PostgreSQL through pg). */
+export function storeSuite(h: StoreHarness): void {
+  afterAll(() => h.cleanup());
+
+  describe(`market store migrations (${h.name})`, () => {
+    it('migrates a fresh store, records each migration with its hash, and reopens without change', async () => {
+      const loc = await h.newLocation();
+      const store = await MarketStore.open(await h.open(loc));
+      await store.close();
+      const driver = await h.open(loc);
+      try {
+        const rows = await driver.transaction((c) => c.query<{ id: number; hash: string }>(sql`SELECT id, hash FROM market_migrations ORDER BY id`));
+        expect(rows.map((r) => r.id)).toEqual(MARKET_MIGRATIONS.map((m) => m.id));
+        expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
+      } finally {
+        await driver.close();
+      }
+      const again = await MarketStore.open(await h.open(loc));
+      await again.close();
+
+      const edited = MARKET_MIGRATIONS.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
+      await expect(MarketStore.open(await h.open(loc), edited)).rejects.toMatchObject({ code: 'MIGRATION_EDITED' });
+      await expect(MarketStore.open(await h.open(loc), [])).rejects.toMatchObject({ code: 'STORE_TOO_NEW' });
+    });
+  });
+
+  describe(`market store (${h.name})`, () => {
+    let driver: SqlDriver;
+    let store: MarketStore;
+
+    beforeAll(async () => {
+      driver = await h.open(await h.newLocation());
+      store = await MarketStore.open(driver);
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+    beforeEach(async () => {
+      await resetStore(driver);
+    });
+
+    it('stores customers by key hash and refuses a second customer of the same name', async () => {
+      await store.transaction(async (tx) => {
+        const id = await addCustomer(tx, 'alice');
+        expect(await tx.customers.byKeyHash('hash-alice')).toEqual({ customerId: id, name: 'alice', createdAt: T0 });
+        expect(await tx.customers.byKeyHash('hash-nobody')).toBeUndefined();
+        expect(await tx.customers.insert({ customerId: randomUUID(), name: 'alice', keyHash: 'other', createdAt: T0 })).toBe(false);
+      });
+    });
+
+    it('rolls a transaction back when its function throws', async () => {
+      await expect(
+        store.transaction(async (tx) => {
+          await addCustomer(tx, 'ghost');
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store.transaction((tx) => tx.customers.byName('ghost'))).toBeUndefined();
+    });
+
+    it('never overdraws an account, even under concurrent debits', async () => {
+      const id = await store.transaction((tx) => addCustomer(tx, 'bob', 10n));
+      const results = await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          store.transaction((tx) => tx.accounts.post(`spend-${i}`, [{ account: ACCOUNTS.customer(id), amount: -1n }, { account: ACCOUNTS.burn, amount: 1n }], 'spend', T0)),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(10);
+      await store.transaction(async (tx) => {
+        expect(await tx.accounts.balance(ACCOUNTS.customer(id))).toBe(0n);
+        expect(await tx.accounts.balance(ACCOUNTS.burn)).toBe(10n);
+        expect(await tx.accounts.balance(ACCOUNTS.mint)).toBe(-10n);
+      });
+      await expect(store.transaction((tx) => tx.accounts.post('bad', [{ account: ACCOUNTS.burn, amount: 1n }], 'x', T0))).rejects.toThrow(/unbalanced/);
+    });
+
+    it('holds escrow, refunds it once, and pays a release out exactly', async () => {
+      await store.transaction(async (tx) => {
+        const id = await addCustomer(tx, 'carol', 5_000_000n);
+        const a = task(id, { reward: 3_000_000n });
+        const b = task(id, { reward: 2_000_000n });
+        const c = task(id, { reward: 1n });
+        for (const t of [a, b, c]) await tx.tasks.insert(t);
+        expect(await tx.escrow.hold(a.taskId, id, a.reward, T0)).toBe(true);
+        expect(await tx.escrow.hold(b.taskId, id, b.reward, T0)).toBe(true);
+        expect(await tx.escrow.hold(c.taskId, id, c.reward, T0)).toBe(false);
+        expect(await tx.accounts.balance(ACCOUNTS.customer(id))).toBe(0n);
+        expect(await tx.accounts.balance(ACCOUNTS.escrow)).toBe(5_000_000n);
+
+        expect(await tx.escrow.refund(a.taskId, T0 + 1)).toBe(true);
+        expect(await tx.escrow.refund(a.taskId, T0 + 2)).toBe(false);
+        expect(await tx.accounts.balance(ACCOUNTS.customer(id))).toBe(3_000_000n);
+
+        const payout = splitReward(b.reward, [{ address: 'cpc1w1', verifiedSlices: 2 }, { address: 'cpc1w2', verifiedSlices: 1 }]);
+        expect(await tx.escrow.release(b.taskId, payout, T0 + 3)).toBe(true);
+        expect(await tx.escrow.release(b.taskId, payout, T0 + 4)).toBe(false);
+        expect(await tx.escrow.refund(b.taskId, T0 + 5)).toBe(false);
+        expect(await tx.accounts.balance(ACCOUNTS.escrow)).toBe(0n);
+        expect(await tx.accounts.balance(ACCOUNTS.burn)).toBe(1_200_000n);
+        expect(await tx.accounts.balance(ACCOUNTS.validator)).toBe(200_000n);
+        expect(await tx.accounts.balance(ACCOUNTS.treasury)).toBe(100_000n);
+        expect(await tx.accounts.balance(ACCOUNTS.worker('cpc1w1'))).toBe(333_333n);
+        expect(await tx.accounts.balance(ACCOUNTS.worker('cpc1w2'))).toBe(166_667n);
+        const all = await tx.accounts.totals();
+        expect(all.reduce((s, r) => s + r.balance, 0n)).toBe(0n);
+        expect((await tx.escrow.get(b.taskId))?.status).toBe('released');
+      });
+    });
+
+    it('lists a customer\'s tasks newest first with filters, pagination and a total', async () => {
+      await store.transaction(async (tx) => {
+        const id = await addCustomer(tx, 'dave');
+        const other = await addCustomer(tx, 'erin');
+        const made: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const t = task(id, { createdAt: T0 + i, challengeType: i % 2 ? 'inference' : 'synthetic', status: i === 0 ? 'draft' : 'pending' });
+          await tx.tasks.insert(t);
+          made.push(t.taskId);
+        }
+        await tx.tasks.insert(task(other));
+        const page = await tx.tasks.list({ customerId: id, limit: 3, offset: 2 });
+        expect(page.total).toBe(7);
+        expect(page.tasks.map((t) => t.taskId)).toEqual([made[4], made[3], made[2]]);
+        const inference = await tx.tasks.list({ customerId: id, challengeType: 'inference', limit: 100, offset: 0 });
+        expect(inference.total).toBe(3);
+        expect((await tx.tasks.list({ customerId: id, status: 'pending', limit: 100, offset: 0 })).total).toBe(7);
+        expect((await tx.tasks.list({ customerId: id, status: 'completed', limit: 100, offset: 0 })).total).toBe(0);
+      });
+    });
+
+    it('moves tasks only along allowed transitions and finds overdue ones', async () => {
+      await store.transaction(async (tx) => {
+        const id = await addCustomer(tx, 'frank');
+        const t = task(id, { status: 'draft', deadline: T0 + 1000 });
+        await tx.tasks.insert(t);
+        expect(await tx.tasks.complete(t.taskId, { resultHash: 'ab', workerAddress: 'cpc1w' }, T0)).toBe(false);
+        expect(await tx.tasks.transition(t.taskId, ['draft'], 'pending', T0)).toBe(true);
+        expect(await tx.tasks.transition(t.taskId, ['draft'], 'pending', T0)).toBe(false);
+        expect(await tx.tasks.transition(t.taskId, ['pending'], 'in_progress', T0)).toBe(true);
+        expect(await tx.tasks.overdue(T0 + 999, 10)).toEqual([]);
+        expect(await tx.tasks.overdue(T0 + 1000, 10)).toEqual([t.taskId]);
+        expect(await tx.tasks.complete(t.taskId, { resultHash: 'ab', workerAddress: 'cpc1w' }, T0 + 5)).toBe(true);
+        expect(await tx.tasks.fail(t.taskId, 'late', T0 + 6)).toBe(false);
+        const got = await tx.tasks.get(t.taskId);
+        expect(got).toMatchObject({ status: 'completed', resultHash: 'ab', workerAddress: 'cpc1w', completedAt: T0 + 5, reward: 1_000_000n, payload: { matrix_size: 8, iterations: 1 } });
+        expect(await tx.tasks.overdue(T0 + 2000, 10)).toEqual([]);
+      });
+    });
+
+    it('records uploaded slices, a re-upload replacing the earlier one', async () => {
+      await store.transaction(async (tx) => {
+        const t = task(await addCustomer(tx, 'gina'), { status: 'draft', inputKind: 'slices' });
+        await tx.tasks.insert(t);
+        await tx.slices.put({ taskId: t.taskId, n: 1, bytes: 10, blake3: 'b1' }, T0);
+        await tx.slices.put({ taskId: t.taskId, n: 0, bytes: 5, blake3: 'a0' }, T0);
+        await tx.slices.put({ taskId: t.taskId, n: 1, bytes: 11, blake3: 'b2' }, T0);
+        expect(await tx.slices.list(t.taskId)).toEqual([
+          { taskId: t.taskId, n: 0, bytes: 5, blake3: 'a0' },
+          { taskId: t.taskId, n: 1, bytes: 11, blake3: 'b2' },
+        ]);
+      });
+    });
+
+    async function queueJobs(count: number, over: { lane?: 'consumer' | 'industrial'; gpuRequired?: boolean } = {}): Promise<string[]> {
+      return store.transaction(async (tx) => {
+        const t = task(await addCustomer(tx, `q-${randomUUID()}`));
+        await tx.tasks.insert(t);
+        const jobs = Array.from({ length: count }, (_, i) => ({ jobId: randomUUID(), taskId: t.taskId, sliceIndex: i, lane: over.lane ?? 'consumer', gpuRequired: over.gpuRequired ?? false, offer: 10n }));
+        // Distinct created_at so "oldest first" is well defined.
+        for (const [i, j] of jobs.entries()) await tx.jobs.insert([j], T0 + i);
+        return jobs.map((j) => j.jobId);
+      });
+    }
+
+    it('leases the oldest fitting job, honours lanes and the GPU filter, renews and completes only for the owner', async () => {
+      const [first, second] = await queueJobs(2);
+      const [gpuJob] = await queueJobs(1, { gpuRequired: true });
+      const [industrial] = await queueJobs(1, { lane: 'industrial' });
+      await store.transaction(async (tx) => {
+        const now = T0 + 10_000;
+        expect((await tx.jobs.leaseNext({ owner: 'p1', now, leaseMs: 500, lanes: ['industrial'] }))?.jobId).toBe(industrial);
+        const a = await tx.jobs.leaseNext({ owner: 'p1', now, leaseMs: 500, gpu: false });
+        expect(a).toMatchObject({ jobId: first, status: 'leased', leaseOwner: 'p1', leaseUntil: now + 500, attempts: 1 });
+        expect((await tx.jobs.leaseNext({ owner: 'p2', now, leaseMs: 500, gpu: false }))?.jobId).toBe(second);
+        expect(await tx.jobs.leaseNext({ owner: 'p2', now, leaseMs: 500, gpu: false })).toBeUndefined();
+        expect((await tx.jobs.leaseNext({ owner: 'p3', now, leaseMs: 500 }))?.jobId).toBe(gpuJob);
+
+        expect(await tx.jobs.renew(first as string, 'p2', now + 100, 500)).toBe(false);
+        expect(await tx.jobs.renew(first as string, 'p1', now + 100, 500)).toBe(true);
+        expect(await tx.jobs.complete(first as string, 'p2', 'hash', now + 200)).toBe(false);
+        expect(await tx.jobs.complete(first as string, 'p1', 'hash', now + 200)).toBe(true);
+        expect(await tx.jobs.complete(first as string, 'p1', 'hash', now + 200)).toBe(false);
+        expect((await tx.jobs.get(first as string))?.status).toBe('done');
+      });
+    });
+
+    it('returns expired leases to the queue and a task\'s open jobs can be failed', async () => {
+      const [a, b] = await queueJobs(2);
+      await store.transaction(async (tx) => {
+        await tx.jobs.leaseNext({ owner: 'p1', now: T0, leaseMs: 100 });
+        await tx.jobs.leaseNext({ owner: 'p2', now: T0 + 50, leaseMs: 100 });
+        expect(await tx.jobs.requeueExpired(T0 + 99)).toEqual([]);
+        expect(await tx.jobs.requeueExpired(T0 + 100)).toEqual([a]);
+        expect(await tx.jobs.renew(a as string, 'p1', T0 + 101, 100)).toBe(false);
+        const again = await tx.jobs.leaseNext({ owner: 'p3', now: T0 + 101, leaseMs: 100 });
+        expect(again).toMatchObject({ jobId: a, leaseOwner: 'p3', attempts: 2 });
+        const taskId = (again as { taskId: string }).taskId;
+        expect(await tx.jobs.failOpen(taskId, 'task failed', T0 + 200)).toBe(2);
+        expect((await tx.jobs.byTask(taskId)).map((j) => j.status)).toEqual(['failed', 'failed']);
+        expect(b).toBeDefined();
+      });
+    });
+
+    it('never gives one job to two concurrent leasers (FOR UPDATE SKIP LOCKED)', async () => {
+      const jobs = await queueJobs(30);
+      const leasers = 40;
+      const got = await Promise.all(
+        Array.from({ length: leasers }, (_, i) =>
+          store.transaction(async (tx) => {
+            const job = await tx.jobs.leaseNext({ owner: `p${i}`, now: T0 + 1000, leaseMs: 60_000 });
+            // Hold the row lock a moment so the other transactions really overlap this one.
+            await tx.jobs.get(job?.jobId ?? randomUUID());
+            await new Promise((r) => setTimeout(r, 5));
+            return job?.jobId;
+          }),
+        ),
+      );
+      const leased = got.filter((j): j is string => j !== undefined);
+      expect(new Set(leased).size).toBe(leased.length);
+      expect(leased.sort()).toEqual([...jobs].sort());
+      const owners = await store.transaction(async (tx) => (await tx.jobs.byTask((await tx.jobs.get(jobs[0] as string))?.taskId as string)).map((j) => j.leaseOwner));
+      expect(new Set(owners).size).toBe(30);
+    });
+  });
+}
