@@ -13,6 +13,8 @@ export default defineConfig({
           'hash-worker': resolve('src/main/services/hash-worker.ts'),
           // The headless GPU host (Dawn) runs in a worker thread loaded by path, like the hash worker.
           'dawn-worker': resolve('src/main/gpu/dawn-worker.ts'),
+          // Job digests (plain + keyed BLAKE3, Synthetic matrices) for the provider service.
+          'digest-worker': resolve('src/main/services/digest-worker.ts'),
         },
         // Chunks stay beside the entries: worker threads are found relative to the module that starts them.
         output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },

@@ -4,6 +4,7 @@ import { toHex } from '../../src/core/hex.js';
 import { parseComputeResult } from '../../src/core/market/compute-result.js';
 import { computeRoot, taskResultHash } from '../../src/core/market/merkle.js';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
+import { DigestPool } from '../../src/main/services/digest-pool.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
@@ -36,7 +37,9 @@ describe('the earning loop, end to end', () => {
     const dir = tempDir('tessera-loop-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1, sliceBytes: 64 });
     const p1 = await startProvider(m.base, join(dir, 'p1'));
-    const p2 = await startProvider(m.base, join(dir, 'p2'));
+    // p1 digests on its own thread, p2 in its digest worker pool (what `tessera provide` uses).
+    const pool = new DigestPool(1);
+    const p2 = await startProvider(m.base, join(dir, 'p2'), { digester: pool });
     try {
       const sliceBytes = [pseudoRandomBytes(150, SEED), pseudoRandomBytes(40, SEED + 1)];
       const bodies = [
@@ -137,6 +140,7 @@ describe('the earning loop, end to end', () => {
     } finally {
       await p1.close();
       await p2.close();
+      await pool.close();
       await m.close();
     }
   });

@@ -14,6 +14,7 @@ import { nodeSha256 } from '../hash/node-hasher.js';
 import { silentLogger, type Logger } from '../log.js';
 import { openLedger, type LedgerContext } from '../node-context.js';
 import { signComputeResult, signerAddress, type ResultSigner } from '../market/result-signing.js';
+import { DigestPool, type JobDigester } from './digest-pool.js';
 import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
 import { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
@@ -63,6 +64,8 @@ export interface ProviderServiceDeps {
   backoff?: BackoffOptions;
   random?: () => number;
   logger?: Logger;
+  /** Computes the digests off this thread (startProviderNode gives a DigestPool); absent: in-process. */
+  digester?: JobDigester;
   /** Test hook: runs instead of the real work (a cheater in the end-to-end tests). */
   execute?: (job: JobFrame, bytes: Uint8Array, address: string) => JobExecution | Promise<JobExecution>;
   /** Test hook: sees every result before it is sent and may replace the frame. */
@@ -291,7 +294,7 @@ export class ProviderService {
 
   private async runJob(job: JobFrame, bytes: Uint8Array, started: number): Promise<void> {
     const t0 = performance.now();
-    const exec = this.deps.execute ? await this.deps.execute(job, bytes, this.address) : this.execute(job, bytes);
+    const exec = this.deps.execute ? await this.deps.execute(job, bytes, this.address) : await this.execute(job, bytes);
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
     const nonce = randomBytes(8).readBigUInt64LE(0);
     const signed = signComputeResult(
@@ -307,7 +310,13 @@ export class ProviderService {
   }
 
   /** The real work: the job's output bytes (its slice, or the Synthetic result matrix) hashed plain and keyed in one pass. */
-  private execute(job: JobFrame, bytes: Uint8Array): JobExecution {
+  private async execute(job: JobFrame, bytes: Uint8Array): Promise<JobExecution> {
+    if (job.workload === 'synthetic' && !job.synthetic) throw new Error(`synthetic job ${job.job_id} has no parameters`);
+    if (this.deps.digester) {
+      const synthetic = job.synthetic ? { block_hash: job.synthetic.block_hash, worker_address: this.address, matrix_size: job.synthetic.matrix_size } : null;
+      const d = await this.deps.digester.digest({ data: bytes, key: fromHex(job.assignment_key, 'assignment_key'), synthetic });
+      return { ...d, backend: 'cpu' };
+    }
     let output = bytes;
     if (job.workload === 'synthetic') {
       const p = job.synthetic;
@@ -369,7 +378,9 @@ export async function startProviderNode(o: StartProviderNodeOptions): Promise<Pr
     const mbps = Math.round((sample.length / 1e6 / Math.max(1e-6, (performance.now() - t0) / 1000)) * 10) / 10;
     const priceBoard = await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) });
     priceBoard.start();
+    const digester = new DigestPool(Math.min(threads, 4));
     const service = new ProviderService({
+      digester,
       market: o.market,
       priceBoard,
       db: ledger.db,
@@ -390,6 +401,7 @@ export async function startProviderNode(o: StartProviderNodeOptions): Promise<Pr
       async stop(timeoutMs) {
         await service.drain(timeoutMs);
         await priceBoard.close();
+        await digester.close();
         ledger.close();
       },
     };

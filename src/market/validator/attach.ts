@@ -5,6 +5,7 @@ import type { Clock } from '../../core/pricing/clock.js';
 import type { MarketStore } from '../store/market-store.js';
 import { registerProviderSocket } from '../ws/provider-socket.js';
 import type { ValidatorConfig } from './validator-config.js';
+import { DigestPool } from '../../main/services/digest-pool.js';
 import { ValidatorService } from './validator-service.js';
 
 export interface AttachValidatorDeps {
@@ -19,6 +20,8 @@ export interface AttachValidatorDeps {
   /** Fixed market id and assignment secret (first start only; later starts read the stored ones). */
   marketId?: string;
   secretHex?: string;
+  /** Worker threads re-executing checked jobs (default 1; 0: on this thread). */
+  digestThreads?: number;
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -27,7 +30,10 @@ export interface AttachValidatorDeps {
  * `/ws/provider` and `GET /batches/{n}`. Returns the started validator (close it before the app).
  */
 export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
+  const threads = deps.digestThreads ?? 1;
+  const digester = threads > 0 ? new DigestPool(threads) : undefined;
   const validator = new ValidatorService({
+    ...(digester ? { digester } : {}),
     store: deps.store,
     clock: deps.clock,
     blake3: deps.blake3,

@@ -16,6 +16,7 @@ import { verifyComputeResult } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
 import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
+import type { JobDigester } from '../../main/services/digest-pool.js';
 import type { AssignmentRecord } from '../store/validator-repo.js';
 import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
@@ -40,6 +41,8 @@ export interface ValidatorDeps {
   /** Where uploaded slices live (`<slicesDir>/<task_id>/<n>.slice`). */
   slicesDir: string;
   config?: Partial<ValidatorConfig>;
+  /** Re-executes checked jobs off this thread (attachValidator gives a DigestPool; `close` closes it); absent: in-process. */
+  digester?: JobDigester;
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -132,6 +135,7 @@ export class ValidatorService {
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.serial(() => this.flushNow());
+    await this.deps.digester?.close();
   }
 
   // ── joining ───────────────────────────────────────────────────────────────
@@ -407,8 +411,13 @@ export class ValidatorService {
     let expected: PendingResult['expected'] = null;
     if (a.checked) {
       const bytes = await readJobBytes(input, task, this.deps.slicesDir);
-      const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress: r.worker_address } : null, this.deps.sha256);
-      expected = expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
+      if (this.deps.digester) {
+        const synthetic = input.workload === 'synthetic' ? { block_hash: a.blockHash as string, worker_address: r.worker_address, matrix_size: input.matrixSize as number } : null;
+        expected = await this.deps.digester.digest({ data: bytes, key: fromHex(a.assignmentKey), synthetic });
+      } else {
+        const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress: r.worker_address } : null, this.deps.sha256);
+        expected = expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
+      }
     }
     session.inFlight.delete(jobId);
     if (this.closed) throw new ValidatorClosingError();
