@@ -66,3 +66,16 @@ export function progress(io: CliIo, label: string): { update(text: string): void
     },
   };
 }
+
+/** Resolves at the first SIGINT or SIGTERM (Ctrl-C), removing its listeners, so a long-running command can shut down cleanly. */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -3,20 +3,9 @@ import { MAX_CREDITS } from '../../src/core/ledger/credits.js';
 import type { Receipt } from '../../src/core/ledger/receipt.js';
 import { sql } from '../../src/main/db/sql.js';
 import { SETTLEMENT_BATCH_SIZE } from '../../src/main/services/settlement-service.js';
-import { tempDir } from '../helpers.js';
+import { seededRandom as rng, tempDir } from '../helpers.js';
 import { openSettlement, receipt } from './ledger-fixtures.js';
 
-/** mulberry32: a small seeded PRNG, so a failure replays exactly from the printed seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Settlement = ReturnType<typeof openSettlement>;
 

@@ -6,7 +6,7 @@ import { openMarketStore, type MarketStore } from '../../market/store/market-sto
 import { attachValidator } from '../../market/validator/attach.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
-import type { CliIo } from '../io.js';
+import { untilStopSignal, type CliIo } from '../io.js';
 
 export const DEFAULT_MARKET_DATA_DIR = 'market-data';
 
@@ -136,15 +136,7 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
     throw err;
   }
   io.stdout(`market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   io.stderr('stopping the market…\n');
   await validator.close();
   await server.close();

@@ -3,7 +3,7 @@ import { createLogger, silentLogger } from '../../main/log.js';
 import { startProviderNode, type ProviderStatus } from '../../main/services/provider-service.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
-import type { CliIo } from '../io.js';
+import { untilStopSignal, type CliIo } from '../io.js';
 
 export const provideSpec = defineCommand({
   name: 'provide',
@@ -61,15 +61,7 @@ export async function runUntilSignal(io: CliIo, nodes: readonly Awaited<ReturnTy
       else io.stdout(`${JSON.stringify({ msg: 'provider status', ...s, creditsToday: s.creditsToday.toString(), lastPrices: undefined })}\n`);
     }),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   if (io.isTty) io.stderr('\n');
   io.stderr('stopping: finishing the jobs in flight…\n');
   for (const off of offs) off();

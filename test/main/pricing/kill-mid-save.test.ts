@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
 import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
-import { tempDir } from '../../helpers.js';
+import { seededRandom, tempDir } from '../../helpers.js';
 import { generationOf, isGeneration } from './fixtures/generations.js';
 
 const hasher = loadNativeBlake3();
@@ -17,17 +17,6 @@ const SEED = process.env.TESSERA_KILL_SEED ? Number(process.env.TESSERA_KILL_SEE
 if (!Number.isSafeInteger(SEED) || SEED < 0) throw new Error(`TESSERA_KILL_SEED must be a non-negative integer, got ${process.env.TESSERA_KILL_SEED}`);
 console.log(`kill-mid-save: seed ${SEED} (replay with TESSERA_KILL_SEED=${SEED})`);
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const child = fileURLToPath(new URL('./fixtures/save-loop.ts', import.meta.url));
 // Run the fixture from source through tsx's loader, resolved the way the worker pool resolves tsx.
 const tsxLoader = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
