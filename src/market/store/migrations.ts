@@ -193,6 +193,30 @@ CREATE TABLE market_settings (
 );
 `,
   },
+  {
+    id: 3,
+    name: 'job admission',
+    sql: `
+ALTER TABLE jobs ADD COLUMN admission TEXT NOT NULL DEFAULT 'admitted' CHECK (admission IN ('pending', 'admitted', 'deferred'));
+ALTER TABLE jobs ADD COLUMN deferred_at BIGINT;
+ALTER TABLE jobs ADD COLUMN defer_code TEXT;
+ALTER TABLE jobs ADD COLUMN defer_reason TEXT;
+CREATE INDEX jobs_admission_wait ON jobs(deferred_at, created_at, slice_index, job_id) WHERE status = 'queued' AND admission <> 'admitted';
+`,
+  },
+  {
+    id: 4,
+    name: 'second provider',
+    sql: `
+ALTER TABLE jobs ADD COLUMN twin_of UUID REFERENCES jobs(job_id);
+ALTER TABLE jobs DROP CONSTRAINT jobs_task_id_slice_index_key;
+CREATE UNIQUE INDEX jobs_task_slice ON jobs(task_id, slice_index) WHERE twin_of IS NULL;
+CREATE UNIQUE INDEX jobs_twin ON jobs(twin_of) WHERE twin_of IS NOT NULL;
+ALTER TABLE job_results DROP CONSTRAINT job_results_verdict_check;
+ALTER TABLE job_results ADD CONSTRAINT job_results_verdict_check CHECK (verdict IN ('accepted', 'wrong', 'held'));
+CREATE INDEX job_results_held ON job_results(task_id) WHERE verdict = 'held';
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

@@ -44,10 +44,20 @@ export interface StoredResult {
   jobId: string;
   taskId: string;
   workerAddress: string;
-  verdict: 'accepted' | 'wrong';
+  /** `held`: one run of a pair, committed and awaiting the other run (docs/market-api.md, "Verification"). */
+  verdict: 'accepted' | 'wrong' | 'held';
   resultHash: string;
   settledHash: string;
   result: JsonValue;
+}
+
+/** An industrial job waiting for admission. */
+export interface AdmissionWait {
+  jobId: string;
+  taskId: string;
+  admission: 'pending' | 'deferred';
+  deferredAt: number | null;
+  deferCode: string | null;
 }
 
 export interface BatchRecord {
@@ -171,19 +181,106 @@ export class ValidatorRepo {
   }
 
   /**
-   * Leases the oldest queued job this provider may take: a lane it serves, an offer at least its
-   * ask, a GPU job only for a hardware GPU. One statement with FOR UPDATE SKIP LOCKED.
+   * Leases the oldest queued, admitted job this provider may take: a lane it serves, an offer at
+   * least its ask, a GPU job only for a hardware GPU, and never the twin of a job it was given
+   * (the two runs of a pair go to two distinct providers). One statement with FOR UPDATE SKIP LOCKED.
    */
   async leaseFor(req: { owner: string; lanes: readonly string[]; hardwareGpu: boolean; ask: bigint; now: number; leaseMs: number }): Promise<JobRecord | undefined> {
     const [r] = await this.c.query<JobRow>(sql`
       UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
       WHERE job_id = (
-        SELECT job_id FROM jobs
-        WHERE status = 'queued' AND lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT gpu_required`}
-        ORDER BY created_at, slice_index, job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        SELECT q.job_id FROM jobs q
+        WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
+          AND NOT EXISTS (SELECT 1 FROM jobs s JOIN job_leases l ON l.job_id = s.job_id WHERE (s.job_id = q.twin_of OR s.twin_of = q.job_id) AND l.provider = ${req.owner})
+        ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
       AND status = 'queued'
       RETURNING *`);
     return r && jobOf(r);
+  }
+
+  /** Adds a second run of `primary` (same task, slice, lane, offer and input) under its own id; a distinct provider runs it. */
+  async insertTwin(primary: string, twin: string, now: number): Promise<void> {
+    await this.c.query(sql`
+      INSERT INTO jobs (job_id, task_id, slice_index, lane, gpu_required, offer, status, admission, twin_of, created_at, updated_at)
+      SELECT ${twin}, task_id, slice_index, lane, gpu_required, offer, 'queued', admission, job_id, created_at, ${now} FROM jobs WHERE job_id = ${primary}`);
+    await this.c.query(sql`
+      INSERT INTO job_inputs (job_id, workload, source, slice_n, byte_offset, byte_length, matrix_size, iterations)
+      SELECT ${twin}, workload, source, slice_n, byte_offset, byte_length, matrix_size, iterations FROM job_inputs WHERE job_id = ${primary}`);
+  }
+
+  /** The pair a job belongs to (it is the primary or its twin), or undefined for a job run once. */
+  async pairOf(jobId: string): Promise<{ primary: string; twin: string } | undefined> {
+    const [r] = await this.c.query<{ job_id: string; twin_of: string }>(sql`SELECT job_id, twin_of FROM jobs WHERE twin_of IS NOT NULL AND (job_id = ${jobId} OR twin_of = ${jobId})`);
+    return r && { primary: r.twin_of, twin: r.job_id };
+  }
+
+  /** The held result (awaiting its pair's verdict) a job was settled on, if any. */
+  async heldResult(jobId: string): Promise<StoredResult | undefined> {
+    const [r] = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: StoredResult['verdict']; result_hash: string; settled_hash: string; result: JsonValue }>(sql`
+      SELECT r.seq, r.job_id, r.task_id, r.worker_address, r.verdict, r.result_hash, r.settled_hash, r.result FROM job_results r JOIN jobs j ON j.job_id = r.job_id
+      WHERE r.job_id = ${jobId} AND r.verdict = 'held' AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1`);
+    return r && { seq: r.seq, jobId: r.job_id, taskId: r.task_id, workerAddress: r.worker_address, verdict: r.verdict, resultHash: r.result_hash, settledHash: r.settled_hash, result: r.result };
+  }
+
+  /** Gives a held result its verdict; `settledHash` becomes the job's result. */
+  async settleHeld(seq: bigint, jobId: string, verdict: 'accepted' | 'wrong', settledHash: string, now: number): Promise<void> {
+    await this.c.query(sql`UPDATE job_results SET verdict = ${verdict}, settled_hash = ${settledHash} WHERE seq = ${seq} AND verdict = 'held'`);
+    await this.c.query(sql`UPDATE jobs SET result_hash = ${settledHash}, updated_at = ${now} WHERE job_id = ${jobId}`);
+  }
+
+  /** Pairs (by primary job id) of tasks in progress with a run still held for the pair's verdict, oldest first. */
+  async heldPairs(limit: number): Promise<string[]> {
+    const rows = await this.c.query<{ primary_id: string }>(sql`
+      SELECT COALESCE(j.twin_of, j.job_id) AS primary_id FROM job_results r JOIN jobs j ON j.job_id = r.job_id JOIN tasks t ON t.task_id = r.task_id
+      WHERE r.verdict = 'held' AND t.status = 'in_progress' GROUP BY 1 ORDER BY min(r.seq) LIMIT ${limit}`);
+    return rows.map((r) => r.primary_id);
+  }
+
+  /** New industrial jobs of a task wait for admission (consumer jobs are admitted as they are inserted). */
+  async holdForAdmission(taskId: string): Promise<void> {
+    await this.c.query(sql`UPDATE jobs SET admission = 'pending' WHERE task_id = ${taskId} AND lane = 'industrial' AND status = 'queued'`);
+  }
+
+  /**
+   * What the admission pass reads: the queued consumer jobs (offer, queued since), the industrial
+   * jobs waiting for admission in line order (deferred first, in the order they were deferred,
+   * then new ones by age; locked, skipping rows another instance holds), and the industrial jobs
+   * admitted and not finished (each holds one shard).
+   */
+  async admissionView(limit: number): Promise<{ consumer: { offer: bigint; createdAt: number }[]; waiting: AdmissionWait[]; reserved: number }> {
+    const waiting = await this.c.query<{ job_id: string; task_id: string; admission: 'pending' | 'deferred'; deferred_at: bigint | null; defer_code: string | null }>(sql`
+      SELECT job_id, task_id, admission, deferred_at, defer_code FROM jobs WHERE status = 'queued' AND admission <> 'admitted'
+      ORDER BY deferred_at NULLS LAST, created_at, slice_index, job_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    // Nothing waits: the guard and the capacity decide nothing, so the queue is not read.
+    if (waiting.length === 0) return { consumer: [], waiting: [], reserved: 0 };
+    const consumer = await this.c.query<{ offer: bigint; created_at: bigint }>(sql`
+      SELECT offer, created_at FROM jobs WHERE status = 'queued' AND lane = 'consumer' ORDER BY created_at, job_id LIMIT 10000`);
+    const [r] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM jobs WHERE lane = 'industrial' AND admission = 'admitted' AND status IN ('queued', 'leased')`);
+    return {
+      consumer: consumer.map((c) => ({ offer: c.offer, createdAt: Number(c.created_at) })),
+      waiting: waiting.map((w) => ({ jobId: w.job_id, taskId: w.task_id, admission: w.admission, deferredAt: w.deferred_at === null ? null : Number(w.deferred_at), deferCode: w.defer_code })),
+      reserved: Number(r?.n ?? 0n),
+    };
+  }
+
+  /** Admits a waiting job: it may be leased from now on. */
+  async admit(jobId: string, now: number): Promise<void> {
+    await this.c.query(sql`UPDATE jobs SET admission = 'admitted', updated_at = ${now} WHERE job_id = ${jobId} AND admission <> 'admitted'`);
+  }
+
+  /** Defers a waiting job with a stable code; the deferral time is the first one (the hold is measured from it). */
+  async defer(jobId: string, code: string, reason: string, now: number): Promise<void> {
+    await this.c.query(sql`
+      UPDATE jobs SET admission = 'deferred', deferred_at = COALESCE(deferred_at, ${now}), defer_code = ${code}, defer_reason = ${reason}, updated_at = ${now}
+      WHERE job_id = ${jobId} AND admission <> 'admitted'`);
+  }
+
+  /** A job's admission state (for status pages and tests). */
+  async admissionState(jobId: string): Promise<{ admission: 'pending' | 'admitted' | 'deferred'; deferredAt: number | null; deferCode: string | null; deferReason: string | null } | undefined> {
+    const [r] = await this.c.query<{ admission: 'pending' | 'admitted' | 'deferred'; deferred_at: bigint | null; defer_code: string | null; defer_reason: string | null }>(
+      sql`SELECT admission, deferred_at, defer_code, defer_reason FROM jobs WHERE job_id = ${jobId}`,
+    );
+    return r && { admission: r.admission, deferredAt: r.deferred_at === null ? null : Number(r.deferred_at), deferCode: r.defer_code, deferReason: r.defer_reason };
   }
 
   async job(jobId: string, forUpdate = false): Promise<JobRecord | undefined> {
@@ -240,29 +337,33 @@ export class ValidatorRepo {
     return rows.length > 0;
   }
 
-  async insertResult(r: { jobId: string; taskId: string; workerAddress: string; epoch: number; verdict: 'accepted' | 'wrong'; resultHash: string; settledHash: string; checked: boolean; result: JsonValue }, now: number): Promise<void> {
+  async insertResult(r: { jobId: string; taskId: string; workerAddress: string; epoch: number; verdict: StoredResult['verdict']; resultHash: string; settledHash: string; checked: boolean; result: JsonValue }, now: number): Promise<void> {
     await this.c.query(sql`
       INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at)
       VALUES (${r.jobId}, ${r.taskId}, ${r.workerAddress}, ${r.epoch}, ${r.verdict}, ${r.resultHash}, ${r.settledHash}, ${r.checked}, ${JSON.stringify(r.result)}::jsonb, ${now})`);
   }
 
-  /** The result each done job of a task was settled on, in slice order. */
-  async taskResults(taskId: string): Promise<{ jobId: string; sliceIndex: number; offer: bigint; workerAddress: string; verdict: 'accepted' | 'wrong'; settledHash: string }[]> {
-    const rows = await this.c.query<{ job_id: string; slice_index: number; offer: bigint; worker_address: string; verdict: 'accepted' | 'wrong'; settled_hash: string }>(sql`
-      SELECT DISTINCT ON (j.slice_index) j.job_id, j.slice_index, j.offer, r.worker_address, r.verdict, r.settled_hash
-      FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
-      WHERE j.task_id = ${taskId} AND j.status = 'done'
-      ORDER BY j.slice_index, r.seq DESC`);
-    return rows.map((r) => ({ jobId: r.job_id, sliceIndex: r.slice_index, offer: r.offer, workerAddress: r.worker_address, verdict: r.verdict, settledHash: r.settled_hash }));
+  /** The result each done job of a task was settled on, in slice order (a slice's twin run after it). */
+  async taskResults(taskId: string): Promise<{ jobId: string; sliceIndex: number; twin: boolean; offer: bigint; workerAddress: string; verdict: StoredResult['verdict']; settledHash: string }[]> {
+    const rows = await this.c.query<{ job_id: string; slice_index: number; twin: boolean; offer: bigint; worker_address: string; verdict: StoredResult['verdict']; settled_hash: string }>(sql`
+      SELECT * FROM (
+        SELECT DISTINCT ON (j.job_id) j.job_id, j.slice_index, j.twin_of IS NOT NULL AS twin, j.offer, r.worker_address, r.verdict, r.settled_hash
+        FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
+        WHERE j.task_id = ${taskId} AND j.status = 'done'
+        ORDER BY j.job_id, r.seq DESC) d
+      ORDER BY slice_index, twin`);
+    return rows.map((r) => ({ jobId: r.job_id, sliceIndex: r.slice_index, twin: r.twin, offer: r.offer, workerAddress: r.worker_address, verdict: r.verdict, settledHash: r.settled_hash }));
   }
 
+  /** Jobs of a task not done yet, plus results still held for their pair's verdict. */
   async openJobCount(taskId: string): Promise<number> {
-    const [r] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM jobs WHERE task_id = ${taskId} AND status <> 'done'`);
+    const [r] = await this.c.query<{ n: bigint }>(sql`
+      SELECT (SELECT count(*) FROM jobs WHERE task_id = ${taskId} AND status <> 'done') + (SELECT count(*) FROM job_results WHERE task_id = ${taskId} AND verdict = 'held') AS n`);
     return Number(r?.n ?? 0n);
   }
 
   async results(jobId: string): Promise<StoredResult[]> {
-    const rows = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: 'accepted' | 'wrong'; result_hash: string; settled_hash: string; result: JsonValue }>(
+    const rows = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: StoredResult['verdict']; result_hash: string; settled_hash: string; result: JsonValue }>(
       sql`SELECT seq, job_id, task_id, worker_address, verdict, result_hash, settled_hash, result FROM job_results WHERE job_id = ${jobId} ORDER BY seq`,
     );
     return rows.map((r) => ({ seq: r.seq, jobId: r.job_id, taskId: r.task_id, workerAddress: r.worker_address, verdict: r.verdict, resultHash: r.result_hash, settledHash: r.settled_hash, result: r.result }));

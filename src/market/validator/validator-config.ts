@@ -1,12 +1,25 @@
 import { DEFAULT_QUORUM_CONFIG, type QuorumConfig, type RestartPolicy } from '../../core/market/lease-state.js';
+import { DEFAULT_DEFER_MAX_SECS } from '../../core/pricing/admission.js';
+import type { ComfortGuardConfig } from '../../core/pricing/comfort-guard.js';
+import { U64_MAX } from '../../core/pricing/lanes.js';
 import { MAX_INLINE_SLICE_BYTES } from '../../shared/market-protocol.js';
+
+export const VERIFY_MODES = ['reexecute', 'second_provider', 'both'] as const;
+export type VerifyMode = (typeof VERIFY_MODES)[number];
 
 /** The validator's knobs (docs/market-api.md, "Validator"). */
 export interface ValidatorConfig {
   /** Largest job input, bytes (at most MAX_INLINE_SLICE_BYTES: a job carries its bytes inline). */
   sliceBytes: number;
-  /** Fraction of assignments the validator re-executes (0…1, default 0.1). */
+  /** Fraction of jobs checked (0…1, default 0.1): re-executed by the validator and/or run by a second provider (`verifyMode`). */
   checkFraction: number;
+  /**
+   * `verify_mode`: how checked jobs are checked. `reexecute` (default): the validator re-executes
+   * them; `second_provider`: each checked job is also run, as a normal job of its own, by a
+   * second, distinct provider, and the validator re-executes only when the two disagree;
+   * `both`: both. Synthetic jobs (whose output depends on the worker) are always re-executed.
+   */
+  verifyMode: VerifyMode;
   /** A job's result is due this long after it is assigned; later the lease is revoked. */
   jobDeadlineMs: number;
   /** How often providers heartbeat (sent in the welcome). */
@@ -32,11 +45,20 @@ export interface ValidatorConfig {
   authTimeoutMs: number;
   /** Labels the embedded practice market in every challenge. */
   practice: boolean;
+  /**
+   * The comfort guard over the queued consumer jobs (docs/admission.md): industrial jobs are
+   * admitted only while it is loose. Fees are job offers in micro-CPC; the default fee limit is
+   * off (U64_MAX) and the age limit is the node's default, 30 s.
+   */
+  comfortGuard: ComfortGuardConfig;
+  /** A deferred industrial job is held at most this long; then its task fails with DEFER_EXPIRED and is refunded. */
+  industrialDeferMaxMs: number;
 }
 
 export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   sliceBytes: 256 * 1024,
   checkFraction: 0.1,
+  verifyMode: 'reexecute',
   jobDeadlineMs: 120_000,
   heartbeatMs: 5000,
   quorum: DEFAULT_QUORUM_CONFIG,
@@ -51,13 +73,17 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   refuseAfter: 3,
   authTimeoutMs: 10_000,
   practice: false,
+  comfortGuard: { feeThreshold: U64_MAX, ageLimitMs: 30_000, recoveryPercent: 90, recoveryMs: 60_000 },
+  industrialDeferMaxMs: DEFAULT_DEFER_MAX_SECS * 1000,
 };
 
 /** Fills defaults and checks ranges; throws a RangeError naming the setting. */
 export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): ValidatorConfig {
-  const c = { ...DEFAULT_VALIDATOR_CONFIG, ...partial };
+  const c = { ...DEFAULT_VALIDATOR_CONFIG, ...partial, comfortGuard: { ...DEFAULT_VALIDATOR_CONFIG.comfortGuard, ...partial.comfortGuard } };
   if (!Number.isInteger(c.sliceBytes) || c.sliceBytes < 1 || c.sliceBytes > MAX_INLINE_SLICE_BYTES) throw new RangeError(`sliceBytes must be from 1 to ${MAX_INLINE_SLICE_BYTES}`);
   if (!(c.checkFraction >= 0 && c.checkFraction <= 1)) throw new RangeError('checkFraction must be from 0 to 1');
+  if (!(VERIFY_MODES as readonly string[]).includes(c.verifyMode)) throw new RangeError(`verifyMode must be one of ${VERIFY_MODES.join(', ')}`);
   if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1) throw new RangeError('refuseAfter must be a whole number ≥ 1');
+  if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1) throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;
 }

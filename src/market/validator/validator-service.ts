@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { concatBytes, lengthPrefixed, u64le } from '../../core/bytes.js';
 import { fromHex, toHex, utf8 } from '../../core/hex.js';
@@ -10,6 +10,7 @@ import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type Lease
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import type { Clock } from '../../core/pricing/clock.js';
+import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import { verifyNodeSignature } from '../../main/identity.js';
 import { resultSignatureCheck } from '../../main/market/result-signing.js';
 import { verifyComputeResult } from '../../core/market/compute-result.js';
@@ -17,7 +18,9 @@ import { addressFromPublicKey } from '../../shared/market-address.js';
 import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../main/services/digest-pool.js';
-import type { AssignmentRecord } from '../store/validator-repo.js';
+import type { AssignmentRecord, JobInput } from '../store/validator-repo.js';
+import type { TaskRecord } from '../store/tasks-repo.js';
+import { decideAdmissions } from './admission-pass.js';
 import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 
@@ -68,6 +71,7 @@ export const marketBuyer = (marketId: string): string => `market:${marketId}`;
 export const VALIDATOR_SLICES = '~validator';
 
 const CHECK_TAG = 'tessera-check-v1';
+const PAIR_TAG = 'tessera-pair-v1';
 const BEACON_TAG = 'tessera-genesis-beacon-v1';
 
 interface PendingResult {
@@ -91,6 +95,8 @@ interface PendingResult {
 export class ValidatorService {
   readonly config: ValidatorConfig;
   private readonly machine: LeaseMachine;
+  /** The guard's mode and recovery wait (a cache: it is re-evaluated from the store's queue at every pass, and a restart starts loose). */
+  private readonly guard: ComfortGuard;
   private readonly sessions = new Map<string, ProviderSession>();
   private marketIdValue = '';
   private secret: Uint8Array = new Uint8Array(32);
@@ -105,6 +111,7 @@ export class ValidatorService {
   constructor(private readonly deps: ValidatorDeps) {
     this.config = resolveValidatorConfig(deps.config);
     this.machine = createLeaseMachine(this.config.quorum);
+    this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
   }
 
   get marketId(): string {
@@ -223,6 +230,7 @@ export class ValidatorService {
         if (!unchanged) await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
       }
     });
+    if (this.config.verifyMode !== 'reexecute') await this.resumePairs();
     this.kick();
   }
 
@@ -273,10 +281,11 @@ export class ValidatorService {
     });
   }
 
-  /** Splits pending tasks into jobs, then leases jobs to providers with free capacity. */
+  /** Splits pending tasks into jobs, admits industrial jobs, then leases admitted jobs to providers with free capacity. */
   async pumpNow(): Promise<void> {
     if (this.closed) return;
     await this.splitPending();
+    await this.admitNow();
     for (const session of [...this.sessions.values()]) {
       const caps = session.capabilities;
       if (!caps) continue;
@@ -298,8 +307,43 @@ export class ValidatorService {
         const slices = task.inputKind === 'slices' ? await tx.slices.list(taskId) : [];
         const { jobs, inputs } = splitTask(task, slices, this.config.sliceBytes);
         await tx.jobs.insert(jobs, now);
+        await tx.validator.holdForAdmission(taskId);
         await tx.validator.insertInputs(inputs);
+        if (this.config.verifyMode !== 'reexecute') {
+          for (const input of inputs) if (input.workload !== 'synthetic' && this.isPaired(input.jobId)) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+        }
         await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
+      }
+    });
+  }
+
+  /**
+   * One admission pass (docs/market-api.md, "Admission by lane"): the comfort guard over the queued
+   * consumer jobs, the capacity the connected industrial providers announce (`max_jobs` each), and
+   * the waiting industrial jobs admitted, deferred or expired in line order. Every outcome is
+   * written to the job's row; an expired job fails its task (refunded).
+   */
+  private async admitNow(): Promise<void> {
+    const now = this.deps.clock.now();
+    let capacity = 0;
+    for (const s of this.sessions.values()) if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
+    await this.deps.store.transaction(async (tx) => {
+      const view = await tx.validator.admissionView(1000);
+      if (view.waiting.length === 0) return;
+      const { decisions } = decideAdmissions(this.guard, { ...view, capacity, now, maxDeferMs: this.config.industrialDeferMaxMs });
+      const failed = new Set<string>();
+      const before = new Map(view.waiting.map((w) => [w.jobId, w]));
+      for (const d of decisions) {
+        if (failed.has(d.taskId)) continue;
+        if (d.outcome === 'admitted') await tx.validator.admit(d.jobId, now);
+        else if (d.outcome === 'expired') {
+          failed.add(d.taskId);
+          await this.failTask(tx, d.taskId, d.message, now);
+        } else {
+          const w = before.get(d.jobId);
+          // An unchanged deferral is not written again.
+          if (w?.admission !== 'deferred' || w.deferCode !== d.code) await tx.validator.defer(d.jobId, d.code, d.message, now);
+        }
       }
     });
   }
@@ -328,7 +372,7 @@ export class ValidatorService {
       if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
       const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
       const key = deriveAssignmentKey(this.secret, job.jobId, session.address, lease.epoch, this.deps.blake3);
-      const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.isChecked(job.jobId, lease.epoch), blockHash };
+      const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
       await tx.validator.putAssignment(assignment, now);
       return { job, input, task, assignment };
     });
@@ -357,9 +401,27 @@ export class ValidatorService {
    * cannot tell checked jobs from the others.
    */
   isChecked(jobId: string, epoch: number): boolean {
+    return this.draw(CHECK_TAG, jobId, epoch);
+  }
+
+  /**
+   * Whether a job is also run by a second, distinct provider (verifyMode second_provider or both):
+   * drawn like isChecked under its own tag, once per job at the split, and never sent.
+   */
+  isPaired(jobId: string): boolean {
+    return this.draw(PAIR_TAG, jobId, 0);
+  }
+
+  /** Whether the validator re-executes an assignment: per verifyMode; synthetic jobs cannot be paired, so they are always drawn for re-execution. */
+  private reexecutes(workload: JobInput['workload'], jobId: string, epoch: number): boolean {
+    if (this.config.verifyMode === 'second_provider' && workload !== 'synthetic') return false;
+    return this.isChecked(jobId, epoch);
+  }
+
+  private draw(tag: string, jobId: string, epoch: number): boolean {
     if (this.config.checkFraction >= 1) return true;
     if (this.config.checkFraction <= 0) return false;
-    const h = this.deps.blake3.keyed(this.secret, concatBytes([utf8(CHECK_TAG), lengthPrefixed(jobId), u64le(epoch)]));
+    const h = this.deps.blake3.keyed(this.secret, concatBytes([utf8(tag), lengthPrefixed(jobId), u64le(epoch)]));
     const x = ((h[0] as number) * 2 ** 24 + (h[1] as number) * 2 ** 16 + (h[2] as number) * 2 ** 8 + (h[3] as number)) / 2 ** 32;
     return x < this.config.checkFraction;
   }
@@ -408,17 +470,7 @@ export class ValidatorService {
     if (!job || !a || !input || !task || job.taskId !== r.task_id || job.status !== 'leased' || job.leaseOwner !== r.worker_address || a.provider !== r.worker_address) {
       return refuse('NOT_LEASED', `job ${r.job_id} is not leased to ${r.worker_address}`);
     }
-    let expected: PendingResult['expected'] = null;
-    if (a.checked) {
-      const bytes = await readJobBytes(input, task, this.deps.slicesDir);
-      if (this.deps.digester) {
-        const synthetic = input.workload === 'synthetic' ? { block_hash: a.blockHash as string, worker_address: r.worker_address, matrix_size: input.matrixSize as number } : null;
-        expected = await this.deps.digester.digest({ data: bytes, key: fromHex(a.assignmentKey), synthetic });
-      } else {
-        const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress: r.worker_address } : null, this.deps.sha256);
-        expected = expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
-      }
-    }
+    const expected = a.checked ? await this.reexecute(input, task, a, r.worker_address) : null;
     session.inFlight.delete(jobId);
     if (this.closed) throw new ValidatorClosingError();
     return new Promise<ResultAck>((resolve, reject) => {
@@ -432,6 +484,17 @@ export class ValidatorService {
     });
   }
 
+  /** The validator's own run of an assignment: the digests an honest provider returns for it. */
+  private async reexecute(input: JobInput, task: TaskRecord, a: AssignmentRecord, workerAddress: string): Promise<{ resultHash: string; proof: string }> {
+    const bytes = await readJobBytes(input, task, this.deps.slicesDir);
+    if (this.deps.digester) {
+      const synthetic = input.workload === 'synthetic' ? { block_hash: a.blockHash as string, worker_address: workerAddress, matrix_size: input.matrixSize as number } : null;
+      return this.deps.digester.digest({ data: bytes, key: fromHex(a.assignmentKey), synthetic });
+    }
+    const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress } : null, this.deps.sha256);
+    return expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
+  }
+
   /** Settles every gathered result in one transaction (a group commit), then acks them and sends receipts. */
   private async flushNow(): Promise<void> {
     const batch = this.pending;
@@ -440,11 +503,14 @@ export class ValidatorService {
     const now = this.deps.clock.now();
     let acks: ResultAck[];
     let receipts: { provider: string; taskId: string; receipt: JsonValue }[];
+    const disputes: string[] = [];
     try {
       ({ acks, receipts } = await this.deps.store.transaction(async (tx) => {
         const out: ResultAck[] = [];
         const touched = new Set<string>();
-        for (const p of batch) out.push(await this.settleOne(tx, p, touched, now));
+        const pairs = new Set<string>();
+        for (const p of batch) out.push(await this.settleOne(tx, p, touched, pairs, now));
+        for (const primary of pairs) if (await this.pairStep(tx, primary, now)) disputes.push(primary);
         const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
         for (const taskId of touched) paid.push(...(await this.payIfComplete(tx, taskId, now)));
         return { acks: out, receipts: paid };
@@ -454,18 +520,98 @@ export class ValidatorService {
       throw err;
     }
     batch.forEach((p, i) => p.resolve(acks[i] as ResultAck));
-    // Refused providers are disconnected after their acks have gone out.
-    const refused = [...this.toRefuse];
-    this.toRefuse.clear();
-    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(4003, 'refused after too many wrong results')), 20);
-    // Receipts follow the acks (which go out in the resolved promises' continuations).
-    setImmediate(() => {
-      for (const r of receipts) this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
-    });
+    this.deliver(receipts);
+    for (const primary of disputes) this.serial(() => this.resolveDispute(primary)).catch((err: unknown) => this.report('dispute', err));
     this.kick();
   }
 
-  private async settleOne(tx: MarketTx, p: PendingResult, touched: Set<string>, now: number): Promise<ResultAck> {
+  /** Disconnects newly refused providers, then sends receipts (after the acks, which go out in the resolved promises' continuations). */
+  private deliver(receipts: readonly { provider: string; taskId: string; receipt: JsonValue }[]): void {
+    const refused = [...this.toRefuse];
+    this.toRefuse.clear();
+    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(4003, 'refused after too many wrong results')), 20);
+    setImmediate(() => {
+      for (const r of receipts) this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+    });
+  }
+
+  /**
+   * Compares the two runs of a pair once both are in. A held run that agrees (same result_hash)
+   * with the other run — held too, or already verified by re-execution — is accepted; returns
+   * true when they disagree, and the validator re-executes to decide (resolveDispute).
+   */
+  private async pairStep(tx: MarketTx, primary: string, now: number): Promise<boolean> {
+    const pair = await tx.validator.pairOf(primary);
+    if (!pair) return false;
+    const runs = [];
+    for (const id of [pair.primary, pair.twin]) {
+      const job = await tx.validator.job(id, true);
+      if (!job || job.status !== 'done' || job.resultHash === null) return false;
+      runs.push({ id, settled: job.resultHash, held: await tx.validator.heldResult(id) });
+    }
+    const [x, y] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    if (!x.held && !y.held) return false;
+    if (x.settled !== y.settled) return true;
+    for (const run of runs) if (run.held) await tx.validator.settleHeld(run.held.seq, run.id, 'accepted', run.held.resultHash, now);
+    return false;
+  }
+
+  /**
+   * The two runs of a pair disagree: the validator re-executes each held run against its own
+   * assignment key; a run that matches is accepted, one that does not earns nothing and is
+   * slashed (WRONG_RESULT) and the slice is settled on the verified digest.
+   */
+  private async resolveDispute(primary: string): Promise<void> {
+    if (this.closed) return;
+    const runs = await this.deps.store.transaction(async (tx) => {
+      const pair = await tx.validator.pairOf(primary);
+      const out = [];
+      for (const id of pair ? [pair.primary, pair.twin] : []) {
+        const held = await tx.validator.heldResult(id);
+        const a = await tx.validator.assignment(id);
+        const input = await tx.validator.input(id);
+        const task = held ? await tx.tasks.get(held.taskId) : undefined;
+        if (held && a && input && task) out.push({ id, held, a, input, task });
+      }
+      return out;
+    });
+    const checked: ((typeof runs)[number] & { expected: { resultHash: string; proof: string } })[] = [];
+    for (const run of runs) checked.push({ ...run, expected: await this.reexecute(run.input, run.task, run.a, run.held.workerAddress) });
+    const now = this.deps.clock.now();
+    const receipts = await this.deps.store.transaction(async (tx) => {
+      const tasks = new Set<string>();
+      for (const { id, held, expected } of checked) {
+        const still = await tx.validator.heldResult(id);
+        if (!still || still.seq !== held.seq) continue;
+        tasks.add(held.taskId);
+        const proof = parseComputeResult(held.result).proof;
+        if (expected.resultHash === held.resultHash && expected.proof === proof) {
+          await tx.validator.settleHeld(held.seq, id, 'accepted', held.resultHash, now);
+          continue;
+        }
+        await tx.validator.settleHeld(held.seq, id, 'wrong', expected.resultHash, now);
+        const after = await tx.validator.penalize(held.workerAddress, id, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now);
+        if (after.refused) this.toRefuse.add(held.workerAddress);
+      }
+      const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
+      for (const taskId of tasks) paid.push(...(await this.payIfComplete(tx, taskId, now)));
+      return paid;
+    });
+    this.deliver(receipts);
+  }
+
+  /** Pairs left with a held run (a restart between a disagreement and its resolution, or a late twin): compared again. */
+  private async resumePairs(): Promise<void> {
+    const now = this.deps.clock.now();
+    const disputes = await this.deps.store.transaction(async (tx) => {
+      const out: string[] = [];
+      for (const primary of await tx.validator.heldPairs(100)) if (await this.pairStep(tx, primary, now)) out.push(primary);
+      return out;
+    });
+    for (const primary of disputes) await this.resolveDispute(primary);
+  }
+
+  private async settleOne(tx: MarketTx, p: PendingResult, touched: Set<string>, pairs: Set<string>, now: number): Promise<ResultAck> {
     const r = p.result;
     const refuse = (code: string, message: string): ResultAck => ({ jobId: r.job_id, accepted: false, code, message });
     if (!(await tx.validator.claimNonce(r.worker_address, r.nonce, now))) return refuse('REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
@@ -488,6 +634,13 @@ export class ValidatorService {
       return refuse('WRONG_RESULT', `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`);
     }
     await tx.jobs.complete(r.job_id, r.worker_address, r.result_hash, now);
+    // One run of a pair, not re-executed: committed as held, acknowledged like any other result, judged against the other run.
+    const pair = p.expected === null ? await tx.validator.pairOf(r.job_id) : undefined;
+    if (pair) {
+      pairs.add(pair.primary);
+      await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'held', resultHash: r.result_hash, settledHash: r.result_hash, checked: false, result: json }, now);
+      return { jobId: r.job_id, accepted: true, code: null, message: null };
+    }
     await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'accepted', resultHash: r.result_hash, settledHash: r.result_hash, checked: a.checked, result: json }, now);
     return { jobId: r.job_id, accepted: true, code: null, message: null };
   }
@@ -508,7 +661,7 @@ export class ValidatorService {
     const payout: Payout = { burn: split.burn, validator: split.validator + validatorShare, treasury: split.treasury, workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n) };
     // Nothing held (refunded by an expiry in another transaction): nothing is paid.
     if (!(await tx.escrow.release(taskId, payout, now))) return [];
-    const resultHash = taskResultHash(slices.map((s) => s.settledHash), this.deps.blake3);
+    const resultHash = taskResultHash(slices.filter((s) => !s.twin).map((s) => s.settledHash), this.deps.blake3);
     const top = [...counts].filter(([a]) => a !== VALIDATOR_SLICES).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
     await tx.tasks.complete(taskId, { resultHash, workerAddress: top }, now);
     // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).

@@ -1,0 +1,625 @@
+/**
+ * The market under load (issue 9, "Benchmark"): the market (HTTP API, validator, provider socket,
+ * store) runs in a child process; this process runs N simulated providers — lightweight
+ * WebSocket clients on loopback, each with its own Ed25519 key, answering the challenge,
+ * announcing capabilities, heartbeating and returning correctly signed results whose plain and
+ * keyed BLAKE3 are computed with the real hasher — and a funded customer posting tasks over HTTP.
+ *
+ * Per (store, N): a saturated phase (the customer keeps a backlog: jobs/s is the market's
+ * capacity), a steady phase at half that rate (latencies), and a settlement burst (every provider
+ * holds its results until all K jobs are assigned, then all are sent at once: receipts/s), with
+ * a plain batched INSERT of the same receipt rows into the same store as the reference.
+ *
+ * Usage: npm run bench:market -- [--quick] [--seed S] [--providers 10,200] [--stores pglite,postgres]
+ *   [--pglite-memory] (also PGlite without files) [--profile DIR] (CPU profile of the market process)
+ * PostgreSQL too when TESSERA_TEST_PG_URL is set (a fresh schema per run, dropped after). Store
+ * transactions and statements are counted by wrapping the driver in the market process.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import WebSocket from 'ws';
+import type { Blake3Hasher } from '../src/core/hash/hasher.js';
+import { fromHex, toHex, utf8 } from '../src/core/hex.js';
+import { sliceDigests } from '../src/core/market/assignment-proof.js';
+import { computeResultToJson } from '../src/core/market/compute-result.js';
+import { loadBlake3, nodeSha256 } from '../src/main/hash/node-hasher.js';
+import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../src/main/market/result-signing.js';
+import { createMarketServer } from '../src/market/market-server.js';
+import type { SqlDriver } from '../src/market/store/driver.js';
+import { MarketStore } from '../src/market/store/market-store.js';
+import { openPgDriver } from '../src/market/store/pg-driver.js';
+import { openPgliteDriver } from '../src/market/store/pglite-driver.js';
+import { sql, type PgQuery } from '../src/market/store/sql.js';
+import { attachValidator } from '../src/market/validator/attach.js';
+import { authSigningBytes, MARKET_PROTOCOL_VERSION, MAX_MARKET_FRAME_BYTES, type JobFrame, type MarketFrame, type ProviderFrame } from '../src/shared/market-protocol.js';
+import { machine } from './common.js';
+
+// ── the market process ──────────────────────────────────────────────────────
+
+interface ServeArgs {
+  /** pglite-memory: PGlite without files (a diagnostic: separates file I/O from the engine's own cost). */
+  store: 'pglite' | 'pglite-memory' | 'postgres';
+  dir: string;
+  pgUrl?: string;
+  schema?: string;
+}
+
+type ToChild = { type: 'kick' } | { type: 'baseline'; since: number } | { type: 'stats' } | { type: 'close' };
+type FromChild =
+  | { type: 'ready'; base: string; apiKey: string }
+  | { type: 'baseline'; rows: number; groups: number; batch: number; ms: number }
+  | { type: 'stats'; transactions: number; queries: number }
+  | { type: 'closed'; errors: number };
+
+/** The driver with a count of its transactions and statements (the bench's view of what the market asks of its store). */
+function countingDriver(d: SqlDriver): SqlDriver & { stats: { transactions: number; queries: number } } {
+  const stats = { transactions: 0, queries: 0 };
+  return {
+    kind: d.kind,
+    location: d.location,
+    stats,
+    transaction(fn) {
+      stats.transactions++;
+      return d.transaction((c) =>
+        fn({
+          query(q) {
+            stats.queries++;
+            return c.query(q);
+          },
+          exec: (text) => c.exec(text),
+        }),
+      );
+    },
+    close: () => d.close(),
+  };
+}
+
+/** The market as `tessera market` assembles it (default validator config), plus the bench's IPC. */
+async function serve(args: ServeArgs): Promise<void> {
+  const send = (m: FromChild) => process.send?.(m);
+  const blake3 = await loadBlake3();
+  const clock = { now: () => Date.now() };
+  const driver = countingDriver(args.store !== 'postgres' ? await openPgliteDriver(args.store === 'pglite' ? join(args.dir, 'store') : undefined) : await openPgDriver(args.pgUrl as string, { schema: args.schema as string }));
+  const store = await MarketStore.open(driver);
+  const server = await createMarketServer({ store, clock, blake3, dataDir: args.dir, processMetrics: false });
+  let errors = 0;
+  const validator = await attachValidator({
+    app: server.app,
+    store,
+    clock,
+    blake3,
+    sha256: nodeSha256,
+    dataDir: args.dir,
+    onError: (what, err) => {
+      if (errors++ < 5) console.error(`market ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    },
+  });
+  const base = await server.listen('127.0.0.1', 0);
+  const { apiKey } = await server.customers.add('bench');
+  await server.customers.fund('bench', 10n ** 15n);
+  process.on('message', (m: ToChild) => {
+    if (m.type === 'kick') validator.kick();
+    else if (m.type === 'stats') send({ type: 'stats', ...driver.stats });
+    else if (m.type === 'baseline') void baseline(driver, m.since).then(send);
+    else if (m.type === 'close') {
+      void (async () => {
+        await validator.close();
+        await server.close();
+        await store.close();
+        send({ type: 'closed', errors });
+        process.disconnect();
+      })();
+    }
+  });
+  send({ type: 'ready', base, apiKey });
+}
+
+/**
+ * The reference for settlement: the receipt rows the burst's settlement wrote (created since
+ * `since`), inserted again (new keys) with plain multi-row INSERTs in transactions of the
+ * settlement's mean group-commit size. Receipts of one group commit share its `created_at`, so
+ * the distinct values count the group commits (two in the same millisecond count as one).
+ */
+async function baseline(driver: SqlDriver, since: number): Promise<FromChild> {
+  type Row = { idempotency_key: string; job_id: string; task_id: string; provider: string; receipt: unknown; created_at: bigint };
+  const rows = await driver.transaction((c) => c.query<Row>(sql`SELECT idempotency_key, job_id, task_id, provider, receipt, created_at FROM market_receipts WHERE created_at >= ${since} ORDER BY created_at, idempotency_key`));
+  const groups = new Set(rows.map((r) => r.created_at)).size;
+  const batch = Math.max(1, Math.round(rows.length / Math.max(1, groups)));
+  const now = Date.now();
+  const t0 = performance.now();
+  for (let i = 0; i < rows.length; i += batch) {
+    const part = rows.slice(i, i + batch);
+    await driver.transaction(async (c) => {
+      let q: PgQuery | undefined;
+      for (const r of part) {
+        const v = sql`(${`copy-${r.idempotency_key}`}, ${r.job_id}, ${r.task_id}, ${r.provider}, ${JSON.stringify(r.receipt)}::jsonb, ${now})`;
+        q = q ? sql`${q}, ${v}` : v;
+      }
+      if (q) await c.query(sql`INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at) VALUES ${q}`);
+    });
+  }
+  return { type: 'baseline', rows: rows.length, groups, batch, ms: performance.now() - t0 };
+}
+
+// ── simulated providers and the customer ────────────────────────────────────
+
+/** mulberry32: the bench's one seeded source of randomness (provider keys). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** Every timestamp is this process's performance.now(): one clock for both ends of each interval. */
+class Recorder {
+  readonly postedAt = new Map<string, number>();
+  readonly resultAt = new Map<string, number>();
+  readonly jobTask = new Map<string, string>();
+  assign: number[] = [];
+  receipt: number[] = [];
+  receiptTimes: number[] = [];
+  recording = false;
+  outstanding = 0;
+  rejected = 0;
+  firstReject = '';
+
+  onJob(job: JobFrame, at: number): void {
+    this.jobTask.set(job.job_id, job.task_id);
+    const posted = this.postedAt.get(job.task_id);
+    if (posted !== undefined && this.recording) this.assign.push(at - posted);
+  }
+
+  onReceipt(jobId: string, at: number): void {
+    const sent = this.resultAt.get(jobId);
+    if (sent !== undefined && this.recording) this.receipt.push(at - sent);
+    this.receiptTimes.push(at);
+    const task = this.jobTask.get(jobId);
+    if (task !== undefined) {
+      this.postedAt.delete(task);
+      this.jobTask.delete(jobId);
+    }
+    this.resultAt.delete(jobId);
+    this.outstanding--;
+  }
+}
+
+class SimProvider {
+  readonly signer: ResultSigner;
+  readonly address: string;
+  private ws: WebSocket | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private nonce = 0n;
+  private readonly inFlight = new Set<string>();
+  marketId = '';
+  hold = false;
+  held: JobFrame[] = [];
+  maxJobs = 2;
+
+  constructor(
+    seed: Uint8Array,
+    private readonly blake3: Blake3Hasher,
+    private readonly rec: Recorder,
+  ) {
+    this.signer = ed25519SignerFromSeed(seed);
+    this.address = signerAddress(this.signer, blake3);
+  }
+
+  connect(base: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws/provider`, { maxPayload: MAX_MARKET_FRAME_BYTES });
+      this.ws = ws;
+      ws.on('error', reject);
+      ws.on('close', () => clearInterval(this.heartbeat));
+      ws.on('message', (data: Buffer) => {
+        const f = JSON.parse(data.toString('utf8')) as MarketFrame;
+        switch (f.type) {
+          case 'challenge':
+            this.marketId = f.market_id;
+            this.send({ type: 'auth', version: MARKET_PROTOCOL_VERSION, public_key: this.signer.nodeId, signature: this.signer.sign(authSigningBytes(f.market_id, f.nonce)) });
+            this.sendCapabilities();
+            return;
+          case 'welcome':
+            this.heartbeat = setInterval(() => this.send({ type: 'heartbeat', sent_at: Date.now(), in_flight: [...this.inFlight] }), f.heartbeat_ms);
+            resolve();
+            return;
+          case 'job':
+            this.rec.onJob(f, performance.now());
+            this.inFlight.add(f.job_id);
+            if (this.hold) this.held.push(f);
+            else this.send(this.result(f));
+            return;
+          case 'result_ack':
+            this.inFlight.delete(f.job_id);
+            if (!f.accepted) {
+              this.rec.rejected++;
+              if (!this.rec.firstReject) console.error(`  result refused: ${f.code}: ${f.message}`);
+              this.rec.firstReject ||= `${f.code}: ${f.message}`;
+            }
+            return;
+          case 'receipt':
+            this.rec.onReceipt(f.receipt.job_id, performance.now());
+            this.send({ type: 'receipt_ack', idempotency_key: f.receipt.idempotency_key });
+            return;
+          case 'error':
+            console.error(`provider ${this.address}: market error ${f.code}: ${f.message}`);
+            return;
+          case 'prices':
+            return;
+        }
+      });
+    });
+  }
+
+  sendCapabilities(): void {
+    this.send({ type: 'capabilities', cpu_threads: 1, gpu: null, mbps: 1000, lanes: ['consumer', 'industrial'], ask: '0', max_jobs: this.maxJobs });
+  }
+
+  /** The signed result of a job: plain and keyed BLAKE3 of its slice, in one pass, under the assignment key. */
+  result(job: JobFrame): ProviderFrame {
+    if (!job.slice) throw new Error(`job ${job.job_id} has no slice (the bench posts payload tasks only)`);
+    const bytes = Buffer.from(job.slice.data, 'base64');
+    const d = sliceDigests([bytes], fromHex(job.assignment_key, 'assignment key'), this.blake3);
+    const signed = signComputeResult(
+      { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: d.resultHash, proof: d.proof, nonce: this.nonce++, created_at: Date.now() },
+      { signer: this.signer, blake3: this.blake3 },
+    );
+    this.rec.resultAt.set(job.job_id, performance.now());
+    return { type: 'result', result: computeResultToJson(signed) };
+  }
+
+  send(frame: ProviderFrame): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1000, 'bench done');
+    });
+  }
+}
+
+class Customer {
+  private n = 0;
+  constructor(
+    private readonly base: string,
+    private readonly apiKey: string,
+    private readonly rec: Recorder,
+  ) {}
+
+  /** Posts one small inference task (its canonical payload is one job's slice). */
+  async post(): Promise<void> {
+    const i = this.n++;
+    this.rec.outstanding++;
+    const res = await fetch(`${this.base}/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge_type: 'inference', payload: { model_id: 'bench-model', prompt: `bench task ${i}`, max_tokens: 16 }, reward: '0.01' }),
+    });
+    const at = performance.now();
+    const json = (await res.json()) as { task_id?: string };
+    if (res.status !== 201 || !json.task_id) throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(json)}`);
+    this.rec.postedAt.set(json.task_id, at);
+  }
+}
+
+// ── one run: a store and N providers ────────────────────────────────────────
+
+interface Phase {
+  load: string;
+  jobsPerS: number;
+  /** Store transactions per completed job over the phase (heartbeats and failed lease attempts included). */
+  txPerJob: number;
+  queriesPerJob: number;
+  assign: number[];
+  receipt: number[];
+}
+
+interface RunResult {
+  store: string;
+  n: number;
+  phases: Phase[];
+  rssPeakMb: number;
+  burst: { receipts: number; perS: number; groups: number; batch: number; baselinePerS: number };
+  connectMs: number;
+  connectTx: number;
+  rejected: number;
+  firstReject: string;
+  marketErrors: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, pred: () => boolean, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (!pred()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Timing {
+  warmMs: number;
+  saturatedMs: number;
+  steadyMs: number;
+  burst: number;
+}
+
+async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed: number, t: Timing, blake3: Blake3Hasher, profileDir: string | undefined): Promise<RunResult> {
+  const execArgv = profileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : process.execArgv;
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(serveArgs)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const inbox: FromChild[] = [];
+  child.on('message', (m: FromChild) => inbox.push(m));
+  const next = async <K extends FromChild['type']>(type: K, ms = 120_000): Promise<Extract<FromChild, { type: K }>> => {
+    await waitFor(`the market's "${type}"`, () => inbox.some((m) => m.type === type) || child.exitCode !== null, ms);
+    const i = inbox.findIndex((m) => m.type === type);
+    if (i < 0) throw new Error(`the market process exited (${child.exitCode}) before "${type}"`);
+    return inbox.splice(i, 1)[0] as Extract<FromChild, { type: K }>;
+  };
+  const pid = child.pid as number;
+  const storeStats = async () => {
+    child.send({ type: 'stats' } satisfies ToChild);
+    return next('stats');
+  };
+  let rssPeak = 0;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(pid, 'VmRSS') || 0)), 100);
+  const rec = new Recorder();
+  const providers: SimProvider[] = [];
+  try {
+    const { base, apiKey } = await next('ready');
+    const customer = new Customer(base, apiKey, rec);
+    const rand = prng(seed + n);
+    for (let i = 0; i < n; i++) providers.push(new SimProvider(Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)), blake3, rec));
+    const connect0 = await storeStats();
+    const tc = performance.now();
+    for (let i = 0; i < n; i += 25) await Promise.all(providers.slice(i, i + 25).map((p) => p.connect(base)));
+    const connectMs = performance.now() - tc;
+    const connectTx = (await storeStats()).transactions - connect0.transactions;
+    const slots = n * 2;
+
+    // Saturated: the customer keeps 2 tasks per job slot open (posted, receipt not yet received).
+    const phases: Phase[] = [];
+    {
+      const st0 = await storeStats();
+      const done0 = rec.receiptTimes.length;
+      const backlog = Math.max(40, 2 * slots);
+      const start = performance.now();
+      const from = start + t.warmMs;
+      const end = from + t.saturatedMs;
+      const poster = async () => {
+        while (performance.now() < end) {
+          if (rec.outstanding >= backlog) await sleep(1);
+          else await customer.post();
+          if (!rec.recording && performance.now() >= from) rec.recording = true;
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, poster));
+      rec.recording = false;
+      const done = rec.receiptTimes.filter((x) => x >= from && x < end).length;
+      await waitFor('the saturated phase to drain', () => rec.outstanding === 0, 60_000);
+      const st1 = await storeStats();
+      const jobs = Math.max(1, rec.receiptTimes.length - done0);
+      const txPerJob = (st1.transactions - st0.transactions) / jobs;
+      const queriesPerJob = (st1.queries - st0.queries) / jobs;
+      phases.push({ load: `saturated (backlog ${backlog})`, jobsPerS: done / (t.saturatedMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
+    }
+    // Steady: an open-loop stream at half the saturated rate.
+    {
+      const st0 = await storeStats();
+      const done0 = rec.receiptTimes.length;
+      rec.assign = [];
+      rec.receipt = [];
+      const rate = Math.max(1, Math.floor((phases[0] as Phase).jobsPerS / 2));
+      const start = performance.now();
+      const from = start + t.warmMs;
+      const end = from + t.steadyMs;
+      let posted = 0;
+      const inflight = new Set<Promise<void>>();
+      while (performance.now() < end) {
+        const now = performance.now();
+        rec.recording = now >= from;
+        const due = Math.floor(((now - start) * rate) / 1000);
+        while (posted < due && inflight.size < 64) {
+          posted++;
+          const p = customer.post().finally(() => inflight.delete(p));
+          inflight.add(p);
+        }
+        await sleep(2);
+      }
+      await Promise.all(inflight);
+      await waitFor('the steady phase to drain', () => rec.outstanding === 0, 60_000);
+      rec.recording = false;
+      const done = rec.receiptTimes.filter((x) => x >= from && x < end).length;
+      const st1 = await storeStats();
+      const jobs = Math.max(1, rec.receiptTimes.length - done0);
+      const txPerJob = (st1.transactions - st0.transactions) / jobs;
+      const queriesPerJob = (st1.queries - st0.queries) / jobs;
+      phases.push({ load: `steady ${rate} tasks/s`, jobsPerS: done / (t.steadyMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
+    }
+    // Settlement burst: K jobs assigned and held, then every result sent at once.
+    const k = t.burst;
+    for (const p of providers) {
+      p.hold = true;
+      p.maxJobs = Math.ceil(k / n);
+      p.sendCapabilities();
+    }
+    for (let i = 0; i < k; i += 16) await Promise.all(Array.from({ length: Math.min(16, k - i) }, () => customer.post()));
+    const heldCount = () => providers.reduce((s, p) => s + p.held.length, 0);
+    // Posting does not wake the dispatcher (only its 1 s sweep and provider frames do); the bench nudges it here, outside any measurement.
+    await waitFor(`${k} jobs to be assigned`, () => {
+      child.send({ type: 'kick' } satisfies ToChild);
+      return heldCount() >= k;
+    }, 120_000);
+    const frames = providers.map((p) => ({ p, frames: p.held.map((j) => p.result(j)) }));
+    const before = rec.receiptTimes.length;
+    const rejectedBefore = rec.rejected;
+    const wallStart = Date.now();
+    const t0 = performance.now();
+    for (const { p, frames: fs } of frames) for (const f of fs) p.send(f);
+    // A refused result gets no receipt: the burst ends when every result has a receipt or a refusal (or after 180 s).
+    const settled = () => rec.receiptTimes.length - before;
+    await waitFor('the burst receipts', () => settled() + rec.rejected - rejectedBefore >= k, 180_000).catch((err: unknown) => console.error(`  ${err instanceof Error ? err.message : String(err)}`));
+    const burstS = (performance.now() - t0) / 1000;
+    const burstReceipts = settled();
+    child.send({ type: 'baseline', since: wallStart } satisfies ToChild);
+    const b = await next('baseline');
+    rssPeak = Math.max(rssPeak, rssMb(pid, 'VmHWM') || 0);
+    await Promise.all(providers.map((p) => p.close()));
+    child.send({ type: 'close' } satisfies ToChild);
+    const closed = await next('closed');
+    return {
+      store: storeLabel,
+      n,
+      phases,
+      rssPeakMb: rssPeak,
+      burst: { receipts: burstReceipts, perS: burstReceipts / burstS, groups: b.groups, batch: b.batch, baselinePerS: b.rows / (b.ms / 1000) },
+      connectMs,
+      connectTx,
+      rejected: rec.rejected,
+      firstReject: rec.firstReject,
+      marketErrors: closed.errors,
+    };
+  } finally {
+    clearInterval(sampler);
+    for (const p of providers) void p.close();
+    if (child.exitCode === null) {
+      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5000)]);
+      if (child.exitCode === null) child.kill();
+    }
+  }
+}
+
+// ── main ────────────────────────────────────────────────────────────────────
+
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
+}
+
+const ms = (x: number) => (Number.isNaN(x) ? '—' : x < 10 ? `${x.toFixed(1)} ms` : `${Math.round(x)} ms`);
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function phaseRows(r: RunResult): string[] {
+  return r.phases.map(
+    (p) =>
+      `| ${r.store} | ${r.n} | ${p.load} | ${p.jobsPerS.toFixed(0)} | ${p.txPerJob.toFixed(1)} / ${p.queriesPerJob.toFixed(0)} | ${ms(quantile(p.assign, 0.5))} / ${ms(quantile(p.assign, 0.99))} | ${ms(quantile(p.receipt, 0.5))} / ${ms(quantile(p.receipt, 0.99))} | ${r.rssPeakMb.toFixed(0)} MB |`,
+  );
+}
+
+function burstRow(r: RunResult): string {
+  const b = r.burst;
+  if (b.receipts === 0) return `| ${r.store} | ${r.n} | 0 of the burst settled | — | 0 | — | — |`;
+  return `| ${r.store} | ${r.n} | ${b.receipts} | ${b.groups} (≈ ${b.batch} per commit) | ${b.perS.toFixed(0)} | ${b.baselinePerS.toFixed(0)} | ${(b.perS / b.baselinePerS).toFixed(b.perS / b.baselinePerS < 0.1 ? 3 : 2)}× |`;
+}
+
+function notesOf(r: RunResult): string {
+  const notes = [`connect ${r.n} providers ${Math.round(r.connectMs)} ms, ${r.connectTx} store transactions`];
+  if (r.rejected > 0) notes.push(`${r.rejected} results refused (first: ${r.firstReject})`);
+  if (r.marketErrors > 0) notes.push(`${r.marketErrors} market errors`);
+  return `${r.store} N=${r.n}: ${notes.join('; ')}`;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const seed = Number(flag('--seed') ?? process.env.SEED ?? 0x7e55e2a);
+  const ns = (flag('--providers') ?? '10,200').split(',').map(Number);
+  const profileDir = flag('--profile');
+  const timing: Timing = quick ? { warmMs: 500, saturatedMs: 2500, steadyMs: 2500, burst: 200 } : { warmMs: 1000, saturatedMs: 15_000, steadyMs: 15_000, burst: 2000 };
+  console.log(`bench:market${quick ? ' --quick' : ''} seed ${seed} (provider keys); ${machine()}; ${new Date().toISOString()}`);
+  const blake3 = await loadBlake3();
+  const results: RunResult[] = [];
+  const done = (r: RunResult) => {
+    results.push(r);
+    console.log([`  ${r.store} N=${r.n} done (${((performance.now() - started) / 1000).toFixed(1)} s):`, ...phaseRows(r), burstRow(r), notesOf(r)].join('\n    '));
+  };
+  const started = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-market-'));
+  try {
+    const stores = (flag('--stores') ?? 'pglite,postgres').split(',');
+    const embedded = (['pglite', 'pglite-memory'] as const).filter((k) => stores.includes(k) || (k === 'pglite-memory' && process.argv.includes('--pglite-memory')));
+    for (const kind of embedded) {
+      const label = kind === 'pglite' ? 'PGlite' : 'PGlite (in memory)';
+      for (const n of ns) {
+        done(await runOne(label, { store: kind, dir: join(dir, `${kind}-${n}`) }, n, seed, timing, blake3, profileDir));
+      }
+    }
+    const url = process.env.TESSERA_TEST_PG_URL;
+    if (url && stores.includes('postgres')) {
+      const admin = new pg.Client({ connectionString: url });
+      try {
+        await admin.connect();
+      } catch (err) {
+        throw new Error(`TESSERA_TEST_PG_URL is set but PostgreSQL is not reachable (${err instanceof Error ? err.message : String(err)}); start the server or unset the variable`);
+      }
+      const version = ((await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '').split(' ')[0];
+      try {
+        for (const n of ns) {
+          const schema = `tessera_bench_${toHex(blake3.hash(utf8(`${seed}:${n}:${Date.now()}`))).slice(0, 12)}`;
+          await admin.query(`CREATE SCHEMA ${schema}`);
+          try {
+            done(await runOne(`PostgreSQL ${version}`, { store: 'postgres', dir: join(dir, `pg-${n}`), pgUrl: url, schema }, n, seed, timing, blake3, profileDir));
+          } finally {
+            await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+          }
+        }
+      } finally {
+        await admin.end();
+      }
+    } else {
+      console.log('  (TESSERA_TEST_PG_URL not set: PostgreSQL skipped)');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  console.log('');
+  console.log('| store | N | load | jobs/s | store transactions / statements per job | ready → assigned p50 / p99 | result → receipt p50 / p99 | market RSS peak |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) for (const line of phaseRows(r)) console.log(line);
+  console.log('');
+  console.log('| store | N | burst | group commits (≈) | settlement receipts/s | plain batched INSERT rows/s | ratio |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) console.log(burstRow(r));
+  console.log('');
+  for (const r of results) console.log(notesOf(r));
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (results.some((r) => r.rejected > 0 || r.marketErrors > 0)) process.exitCode = 1;
+}
+
+if (process.argv[2] === '--serve') {
+  serve(JSON.parse(process.argv[3] as string) as ServeArgs).catch((err: unknown) => {
+    console.error(`market process failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+} else {
+  main().catch((err: unknown) => {
+    console.error(`bench:market failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../src/core/hex.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import { signComputeResult } from '../../src/main/market/result-signing.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import type { JobFrame } from '../../src/shared/market-protocol.js';
+import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+
+const SEED = 0x2d9;
+console.log(`second provider test seed ${SEED}`);
+let nonce = BigInt(SEED) * 1000n;
+const root = mkdtempSync(join(tmpdir(), 'tessera-second-'));
+let m: Market;
+const providers: RawProvider[] = [];
+
+beforeAll(async () => {
+  // Every job is checked, by a second provider only: the validator re-executes only to settle a disagreement.
+  m = await startMarket(root, { checkFraction: 1, verifyMode: 'second_provider' });
+});
+afterEach(async () => {
+  for (const p of providers.splice(0)) p.close();
+  await until('the providers left', () => m.validator.connectedProviders, (n) => n === 0, 5000);
+});
+afterAll(async () => {
+  await m?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function provider(n: number, maxJobs: number): Promise<RawProvider> {
+  const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + n));
+  providers.push(p);
+  await p.join({ max_jobs: maxJobs });
+  return p;
+}
+
+/** The result an honest provider returns for `job` (optionally with a field overridden). */
+function result(p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
+  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
+  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
+  const { resultHash, proof } = d.digest();
+  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now(), ...o };
+  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 }));
+}
+
+const balance = (a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
+const settle = () => new Promise((r) => setTimeout(r, 400));
+
+/** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC) and returns the two runs, given to `first` then `second`. */
+async function pairedTask(tag: string, first: RawProvider, second: () => Promise<RawProvider>): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
+  const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+  expect(r.status).toBe(201);
+  const a = await first.nextJob(0);
+  await settle();
+  // `first` has room for two jobs, but the other run of this slice may not go to the same provider.
+  expect(first.jobs()).toHaveLength(1);
+  const p2 = await second();
+  const b = await p2.nextJob(0);
+  expect(b.task_id).toBe(a.task_id);
+  expect(b.job_id).not.toBe(a.job_id);
+  expect(b.assignment_key).not.toBe(a.assignment_key);
+  expect(Buffer.from(b.slice?.data ?? '', 'base64')).toEqual(Buffer.from(a.slice?.data ?? '', 'base64'));
+  return { taskId: r.json.task_id as string, a, b, second: p2 };
+}
+
+describe('verify_mode second_provider: a checked job is run by two distinct providers', () => {
+  it('two honest providers agree: both runs accepted without re-execution and both paid exactly, with a receipt each', async () => {
+    const first = await provider(1, 2);
+    const { taskId, a, b, second } = await pairedTask('agree', first, () => provider(2, 1));
+    const validatorBefore = await balance(ACCOUNTS.validator);
+    first.sendJson({ type: 'result', result: result(first, a) });
+    expect(await first.ackFor(a.job_id)).toMatchObject({ accepted: true });
+    second.sendJson({ type: 'result', result: result(second, b) });
+    expect(await second.ackFor(b.job_id)).toMatchObject({ accepted: true });
+    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    // Workers' 25% (250000) pro rata over the two verified runs; validator 10%.
+    expect(await balance(ACCOUNTS.worker(first.address))).toBe(125_000n);
+    expect(await balance(ACCOUNTS.worker(second.address))).toBe(125_000n);
+    expect((await balance(ACCOUNTS.validator)) - validatorBefore).toBe(100_000n);
+    for (const [p, job] of [[first, a], [second, b]] as const) {
+      const receipt = await until('a receipt', () => p.frames.filter((f) => f.type === 'receipt'), (r) => r.length === 1, 5000);
+      expect(receipt[0]).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
+      const stored = await m.store.transaction((tx) => tx.validator.results(job.job_id));
+      expect(stored.map((s) => s.verdict)).toEqual(['accepted']);
+      expect(await m.store.transaction(async (tx) => (await tx.validator.assignment(job.job_id))?.checked)).toBe(false);
+    }
+  });
+
+  it('a cheating second provider is acknowledged like anyone, then caught: it earns nothing and is slashed WRONG_RESULT', async () => {
+    const honest = await provider(3, 2);
+    const { taskId, a, b, second: cheater } = await pairedTask('disagree', honest, () => provider(4, 1));
+    const validatorBefore = await balance(ACCOUNTS.validator);
+    honest.sendJson({ type: 'result', result: result(honest, a) });
+    cheater.sendJson({ type: 'result', result: result(cheater, b, { result_hash: toHex(m.blake3.hash(Buffer.from('made up'))) }) });
+    // The results are committed before anything is revealed: the cheater's ack is the same as an honest one.
+    expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
+    expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true, code: null });
+    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
+    expect(await balance(ACCOUNTS.worker(cheater.address))).toBe(0n);
+    expect(await balance(ACCOUNTS.worker(honest.address))).toBe(125_000n);
+    // The cheater's run is settled on the verified digest and its share goes to the validator.
+    expect((await balance(ACCOUNTS.validator)) - validatorBefore).toBe(100_000n + 125_000n);
+    const [wrong] = await m.store.transaction((tx) => tx.validator.results(b.job_id));
+    const [right] = await m.store.transaction((tx) => tx.validator.results(a.job_id));
+    expect(wrong).toMatchObject({ verdict: 'wrong', settledHash: right?.resultHash });
+    expect(right?.verdict).toBe('accepted');
+    await settle();
+    expect(cheater.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
+    expect(honest.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
+  });
+});
