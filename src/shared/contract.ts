@@ -1,15 +1,15 @@
 import { z } from 'zod';
-import type { Channel } from './channels.js';
+import type { Channel, EventName } from './channels.js';
 import { GpuAdapterInfoSchema } from './compute/protocol.js';
 
-export { CHANNELS, type Channel } from './channels.js';
+export { CHANNELS, EVENTS, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type Channel, type EventName } from './channels.js';
+
+const U64String = z.string().regex(/^\d{1,20}$/);
+const I64String = z.string().regex(/^-?\d{1,20}$/);
+const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 
 /** What the app reports about itself. */
-export const AppInfoSchema = z.object({
-  name: z.string(),
-  version: z.string(),
-  platform: z.string(),
-});
+export const AppInfoSchema = z.object({ name: z.string(), version: z.string(), platform: z.string() });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 
 /** The node's GPU as the UI shows it and a provider announces it (see core/workloads/gpu-adapter.ts). */
@@ -24,12 +24,10 @@ export const SettlementStatusSchema = z.object({
   mode: z.enum(['dry_run', 'armed', 'real']),
   mode_label: z.string(),
   activate_at: z.number().nullable(),
-  balances: z.array(z.object({ account: z.string(), balance: z.string().regex(/^-?\d+$/) })),
+  balances: z.array(z.object({ account: z.string(), balance: I64String })),
   receipts: z.object({ recorded: z.number().int(), applied: z.number().int(), archived: z.number().int() }),
 });
 export type SettlementStatusInfo = z.infer<typeof SettlementStatusSchema>;
-
-const U64String = z.string().regex(/^\d{1,20}$/);
 
 /** Price bands and the suggested ask per lane (u64 prices as decimal strings), and the admission mode. */
 export const PricingBandsSchema = z.object({
@@ -47,52 +45,324 @@ export const PricingBandsSchema = z.object({
 });
 export type PricingBandsInfo = z.infer<typeof PricingBandsSchema>;
 
+/** The bands with the ask this node announces now (micro-CPC; null while not providing). */
+export const PricingInfoSchema = PricingBandsSchema.extend({ ask: U64String.nullable() });
+export type PricingInfo = z.infer<typeof PricingInfoSchema>;
+
+/** Where the node provides: the in-process practice market or a market URL. */
+export const MarketTargetSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('practice') }), z.object({ kind: z.literal('url'), url: z.string().url() })]);
+export type MarketTarget = z.infer<typeof MarketTargetSchema>;
+
+/** The node as the status bar, the tray and the dashboard show it. */
+export const NodeStatusSchema = z.object({
+  joined: z.boolean(),
+  market: MarketTargetSchema.nullable(),
+  state: z.enum(['idle', 'connecting', 'authenticating', 'connected', 'disconnected', 'closed']),
+  paused: z.boolean(),
+  /** Why the node is paused (user, idle-only, battery, schedule); null when not paused. */
+  pause_reason: z.string().nullable(),
+  address: z.string(),
+  market_id: z.string().nullable(),
+  jobs_done: z.number().int().nonnegative(),
+  jobs_rejected: z.number().int().nonnegative(),
+  running: z.number().int().nonnegative(),
+  credits_today: U64String,
+  last_error: z.string().nullable(),
+});
+export type NodeStatusInfo = z.infer<typeof NodeStatusSchema>;
+
+export const JobStatusSchema = z.enum(['running', 'submitted', 'accepted', 'rejected', 'lost']);
+
+/** One row of the job history. */
+export const JobRowSchema = z.object({
+  market_id: z.string(),
+  task_id: z.string(),
+  job_id: z.string(),
+  workload: z.string(),
+  bytes: z.number().int().nonnegative(),
+  proof: z.string().nullable(),
+  backend: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+  status: JobStatusSchema,
+  code: z.string().nullable(),
+  credits: U64String,
+  started_at: z.number(),
+  finished_at: z.number().nullable(),
+});
+export type JobRow = z.infer<typeof JobRowSchema>;
+
+export const JobsQuerySchema = z
+  .object({
+    /** Rows before this cursor (the `next` of the previous page). */
+    cursor: z.string().max(200).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    status: JobStatusSchema.optional(),
+    workload: z.string().max(200).optional(),
+    since: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+export type JobsQuery = z.input<typeof JobsQuerySchema>;
+export const JobsPageSchema = z.object({ rows: z.array(JobRowSchema), next: z.string().nullable(), total: z.number().int().nonnegative() });
+export type JobsPage = z.infer<typeof JobsPageSchema>;
+
+const EarningsDaySchema = z.object({ day: Day, jobs: z.number().int().nonnegative(), paid: U64String, settled: U64String });
+export const EarningsSeriesSchema = z.object({
+  days: z.array(EarningsDaySchema),
+  totals: z.object({ today: U64String, last_7d: U64String, last_30d: U64String, all: z.object({ jobs: z.number().int(), paid: U64String, settled: U64String }) }),
+});
+export type EarningsSeries = z.infer<typeof EarningsSeriesSchema>;
+
+/** Per day: what the market paid (receipts) against what the local ledger settled, and why they differ. */
+export const ReconciliationSchema = z.object({
+  days: z.array(
+    z.object({
+      day: Day,
+      submitted: z.number().int().nonnegative(),
+      verified: z.number().int().nonnegative(),
+      rejected: z.number().int().nonnegative(),
+      lost: z.number().int().nonnegative(),
+      paid: U64String,
+      settled: U64String,
+      /** paid − settled: receipts recorded while settlement is not real. */
+      unsettled: U64String,
+      mismatches: z.array(z.object({ kind: z.enum(['rejected', 'lost', 'unsettled']), count: z.number().int(), explanation: z.string() })),
+    }),
+  ),
+});
+export type ReconciliationInfo = z.infer<typeof ReconciliationSchema>;
+
+export const CourierRowSchema = z.object({
+  id: z.string(),
+  bundle_hash: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sender: z.string(),
+  created_at: z.number(),
+  status: z.string(),
+  attempts: z.number().int().nonnegative(),
+  last_error: z.string().nullable(),
+  reward: U64String.nullable(),
+});
+export const CourierListSchema = z.object({ rows: z.array(CourierRowSchema), counts: z.record(z.string(), z.number().int()) });
+export type CourierListInfo = z.infer<typeof CourierListSchema>;
+
+/** A courier flush's outcome (credits as decimal strings). */
+export const FlushSummarySchema = z.object({
+  pending_before: z.number().int(),
+  accepted: z.number().int(),
+  duplicate: z.number().int(),
+  rejected: z.number().int(),
+  reward: U64String,
+  reward_pending: U64String,
+  unanswered: z.number().int(),
+  held_back: z.number().int(),
+  failed: z.number().int(),
+  attempts: z.number().int(),
+  error: z.string().optional(),
+  pending_after: z.number().int(),
+});
+export type FlushSummaryInfo = z.infer<typeof FlushSummarySchema>;
+
+export const BenchmarkSchema = z.object({ cpu_mbps: z.number().nonnegative(), gpu_mbps: z.number().nonnegative().nullable(), bytes: z.number().int().positive() });
+export type BenchmarkInfo = z.infer<typeof BenchmarkSchema>;
+
+const settingsFields = {
+  market_url: z.string().url().nullable(),
+  threads: z.number().int().min(1).max(1024).nullable(),
+  gpu_enabled: z.boolean(),
+  idle_only: z.boolean(),
+  pause_on_battery: z.boolean(),
+  /** Hours (0–23, local time) when providing is allowed; empty: always. */
+  schedule_hours: z.array(z.number().int().min(0).max(23)).max(24),
+  close_to_tray: z.boolean(),
+  start_on_login: z.boolean(),
+};
+
+/** Every user setting. Stored behind the SettingsStore interface; `parseSettings` fills in defaults. */
+export const SettingsSchema = z.object(settingsFields).strict();
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** A change to some settings: only the keys given (no defaults, so a patch never resets the others). */
+export const SettingsPatchSchema = z.object(settingsFields).partial().strict();
+
+export const DEFAULT_SETTINGS: Settings = {
+  market_url: null,
+  threads: null,
+  gpu_enabled: true,
+  idle_only: false,
+  pause_on_battery: true,
+  schedule_hours: [],
+  close_to_tray: true,
+  start_on_login: false,
+};
+
+/** Stored settings (possibly from an older version, missing keys) with the defaults filled in. */
+export function parseSettings(raw: unknown): ReturnType<typeof SettingsSchema.safeParse> {
+  return SettingsSchema.safeParse(raw !== null && typeof raw === 'object' ? { ...DEFAULT_SETTINGS, ...raw } : raw);
+}
+
+export const DiagnosticsSchema = z.object({
+  checks: z.array(z.object({ id: z.string(), ok: z.boolean(), label: z.string(), fix: z.string().nullable() })),
+  data_dir: z.string(),
+});
+export type DiagnosticsInfo = z.infer<typeof DiagnosticsSchema>;
+
+export const LogLineSchema = z.object({ time: z.number(), level: z.enum(['debug', 'info', 'warn', 'error']), msg: z.string(), module: z.string().nullable(), fields: z.record(z.string(), z.unknown()) });
+export type LogLine = z.infer<typeof LogLineSchema>;
+
+const none = z.tuple([]);
+
 /**
- * The app contract: every channel a renderer may call, with its argument schema and result
- * type. Main-process handlers, the preload bridge and the renderer client all derive from it.
+ * The app contract: every channel a UI may call, with its argument schema and result schema.
+ * Main-process handlers, the preload bridge and both UI clients all derive from it.
  */
 export const contract = {
-  'app:info': { args: z.tuple([]), result: AppInfoSchema },
-  'gpu:capabilities': { args: z.tuple([]), result: GpuCapabilitiesSchema },
-  'settlement:status': { args: z.tuple([]), result: SettlementStatusSchema },
-  'pricing:bands': { args: z.tuple([]), result: PricingBandsSchema },
+  'app:info': { args: none, result: AppInfoSchema },
+  'node:status': { args: none, result: NodeStatusSchema },
+  'node:join': { args: z.tuple([MarketTargetSchema]), result: NodeStatusSchema },
+  'node:leave': { args: none, result: NodeStatusSchema },
+  'node:pause': { args: none, result: NodeStatusSchema },
+  'node:resume': { args: none, result: NodeStatusSchema },
+  'jobs:list': { args: z.tuple([JobsQuerySchema]), result: JobsPageSchema },
+  'earnings:series': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: EarningsSeriesSchema },
+  'earnings:reconciliation': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: ReconciliationSchema },
+  'settlement:status': { args: none, result: SettlementStatusSchema },
+  'settlement:set-mode': { args: z.tuple([z.enum(['dry_run', 'real'])]), result: SettlementStatusSchema },
+  'courier:list': { args: z.tuple([z.object({ pending_only: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(500) }).strict()]), result: CourierListSchema },
+  'courier:send': { args: z.tuple([z.object({ path: z.string().min(1).max(4096), sender: z.string().min(1).max(200) }).strict()]), result: CourierRowSchema },
+  'courier:flush': { args: none, result: FlushSummarySchema },
+  'pricing:bands': { args: none, result: PricingInfoSchema },
+  'gpu:capabilities': { args: none, result: GpuCapabilitiesSchema },
+  'gpu:benchmark': { args: none, result: BenchmarkSchema },
+  'settings:get': { args: none, result: SettingsSchema },
+  'settings:set': { args: z.tuple([SettingsPatchSchema]), result: SettingsSchema },
+  'diagnostics:report': { args: none, result: DiagnosticsSchema },
+  'logs:recent': { args: z.tuple([z.object({ limit: z.number().int().min(1).max(5000).default(200) }).strict()]), result: z.array(LogLineSchema) },
 } as const satisfies Record<Channel, { args: z.ZodType; result: z.ZodType }>;
 
-export type Contract = typeof contract;
-export type ChannelArgs<C extends Channel> = z.infer<Contract[C]['args']>;
-export type ChannelResult<C extends Channel> = z.infer<Contract[C]['result']>;
+/** Server → UI pushes, each with its payload schema. */
+export const events = {
+  'node:status': NodeStatusSchema,
+  'job:progress': z.object({ job_id: z.string(), done: z.number().nonnegative(), total: z.number().positive() }),
+  'job:finished': JobRowSchema,
+  'earnings:changed': z.object({ credits_today: U64String }),
+  'courier:flush-progress': z.object({ done: z.number().int().nonnegative(), total: z.number().int().nonnegative() }),
+  'gpu:capabilities-changed': GpuCapabilitiesSchema,
+  'log:line': LogLineSchema,
+} as const satisfies Record<EventName, z.ZodType>;
 
-/** The API object the preload exposes as `window.tessera`. */
-export type TesseraApi = {
-  invoke<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Promise<ChannelResult<C>>;
-};
+export type Contract = typeof contract;
+export type ChannelArgs<C extends Channel> = z.input<Contract[C]['args']>;
+export type ChannelParsedArgs<C extends Channel> = z.output<Contract[C]['args']>;
+export type ChannelResult<C extends Channel> = z.infer<Contract[C]['result']>;
+export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
+
+/**
+ * Error codes that cross the boundary to a UI. Any other failure is reported as INTERNAL
+ * (and logged with its stack on the node side).
+ */
+export const PUBLIC_ERROR_CODES = [
+  'INTERNAL',
+  'UNKNOWN_CHANNEL',
+  'BAD_ARGUMENTS',
+  'BAD_FRAME',
+  'UNTRUSTED_SENDER',
+  'TRANSPORT_CLOSED',
+  'NOT_JOINED',
+  'ALREADY_JOINED',
+  'PRACTICE_UNAVAILABLE',
+  'BAD_SETTINGS',
+  'BAD_MARKET_URL',
+  'MARKET_UNREACHABLE',
+  'NO_GPU',
+  'SETTLEMENT',
+  'COURIER_RETRY',
+  'FILE_NOT_REGULAR',
+  'FILE_UNREADABLE',
+  'FILE_TOO_LARGE',
+  'RECEIPT_INVALID',
+  'RECEIPT_CONFLICT',
+  'LEDGER_OVERFLOW',
+  'INVALID_AMOUNT',
+] as const;
+export type PublicErrorCode = (typeof PUBLIC_ERROR_CODES)[number];
+const publicCodes = new Set<string>(PUBLIC_ERROR_CODES);
 
 /** Errors crossing a boundary: a stable code and a one-line message. */
 export interface ContractError {
-  code: string;
+  code: PublicErrorCode;
   message: string;
 }
 
-/** Handlers for every channel, as the main process (or the headless bridge) implements them. */
+/** The result envelope every transport answers a call with. */
+export type CallEnvelope<T = unknown> = { ok: true; result: T } | { ok: false; error: ContractError };
+export const CallEnvelopeSchema = z.union([
+  z.object({ ok: z.literal(true), result: z.unknown() }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+
+/** A failed contract call on the UI side: keeps the stable code. */
+export class ContractCallError extends Error {
+  constructor(
+    readonly code: PublicErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ContractCallError';
+  }
+}
+
+/** Turns a received envelope into the result, or throws ContractCallError with its code (unknown codes read as INTERNAL). */
+export function unwrapEnvelope<T>(raw: unknown): T {
+  const env = CallEnvelopeSchema.safeParse(raw);
+  if (!env.success) throw new ContractCallError('BAD_FRAME', 'the node answered with a malformed envelope');
+  if (env.data.ok) return env.data.result as T;
+  const code = publicCodes.has(env.data.error.code) ? (env.data.error.code as PublicErrorCode) : 'INTERNAL';
+  throw new ContractCallError(code, env.data.error.message);
+}
+
+/** Handlers for every channel, as the node implements them (arguments already parsed). */
 export type ContractHandlers = {
-  [C in Channel]: (...args: ChannelArgs<C>) => ChannelResult<C> | Promise<ChannelResult<C>>;
+  [C in Channel]: (...args: ChannelParsedArgs<C>) => ChannelResult<C> | Promise<ChannelResult<C>>;
 };
+
+/** The API object the preload exposes as `window.tessera` (and the WebSocket client implements). */
+export interface TesseraApi {
+  call<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Promise<ChannelResult<C>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** Maps any thrown value to a public error: a declared code passes with its first message line; anything else is INTERNAL. */
+export function toContractError(err: unknown, onInternal?: (err: unknown) => void): ContractError {
+  const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : undefined;
+  if (code !== undefined && publicCodes.has(code) && code !== 'INTERNAL' && err instanceof Error) return { code: code as PublicErrorCode, message: err.message.split('\n')[0] ?? '' };
+  onInternal?.(err);
+  return { code: 'INTERNAL', message: 'internal error in the Tessera node (details are in its log)' };
+}
+
+/** Options for `dispatchContractCall`. */
+export interface DispatchOptions {
+  /** Sees every failure that became INTERNAL (log it with its stack). */
+  onInternal?: (err: unknown, channel: string) => void;
+}
 
 /**
  * Validates and runs one contract call: schema-parse the arguments, call the handler,
- * schema-parse the result. Failures become a ContractError with a stable code.
+ * schema-parse the result. Every outcome is an envelope; failures carry a public code.
  */
-export async function dispatchContractCall(handlers: ContractHandlers, channel: string, args: unknown[]): Promise<{ ok: true; result: unknown } | { ok: false; error: ContractError }> {
-  if (!Object.hasOwn(contract, channel)) return { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `unknown channel "${channel}"` } };
+export async function dispatchContractCall(handlers: ContractHandlers, channel: unknown, args: unknown, options: DispatchOptions = {}): Promise<CallEnvelope> {
+  if (typeof channel !== 'string' || !Object.hasOwn(contract, channel)) return { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `unknown channel "${String(channel).slice(0, 80)}"` } };
   const c = channel as Channel;
   const parsedArgs = contract[c].args.safeParse(args);
-  if (!parsedArgs.success) return { ok: false, error: { code: 'BAD_ARGUMENTS', message: `${c}: ${parsedArgs.error.issues[0]?.message ?? 'invalid arguments'}` } };
+  if (!parsedArgs.success) {
+    const issue = parsedArgs.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, error: { code: 'BAD_ARGUMENTS', message: `${c}: ${issue?.message ?? 'invalid arguments'}${where}` } };
+  }
   try {
     const handler = handlers[c] as (...a: unknown[]) => unknown;
     const result = await handler(...(parsedArgs.data as unknown[]));
     return { ok: true, result: contract[c].result.parse(result) };
   } catch (err) {
-    const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'INTERNAL';
-    return { ok: false, error: { code, message: err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err) } };
+    return { ok: false, error: toContractError(err, (e) => options.onInternal?.(e, c)) };
   }
 }

@@ -33,7 +33,7 @@ describe('desktop app (Electron)', () => {
       await expect.poll(async () => page.locator('main').innerText(), { timeout: 30_000 }).toMatch(/Version \d+\.\d+\.\d+/);
       await expect.poll(async () => page.locator('main').innerText(), { timeout: 30_000 }).toMatch(/Settlement: dry-run/);
       // The renderer gets the contract's verbs only, never ipcRenderer or Node.
-      expect(await page.evaluate(() => Object.keys((globalThis as unknown as { tessera: object }).tessera))).toEqual(['invoke']);
+      expect(await page.evaluate(() => Object.keys((globalThis as unknown as { tessera: object }).tessera).sort())).toEqual(['call', 'on']);
       expect(await page.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
     } finally {
       await app.close();

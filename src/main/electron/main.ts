@@ -1,7 +1,11 @@
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, type IpcMainInvokeEvent } from 'electron';
-import { CHANNELS, dispatchContractCall, type ContractHandlers } from '../../shared/contract.js';
+import { dispatchContractCall, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ContractHandlers } from '../../shared/contract.js';
+import { AppNode } from '../api/app-node.js';
+import { createAppHandlers } from '../api/index.js';
+import { isTrustedSender, type AppPageLocation } from '../api/sender-check.js';
+import { JsonFileSettingsStore } from '../api/settings-store.js';
 import { createLogger } from '../log.js';
 import { pricingBands, startNode, type RunningNode } from '../node.js';
 import { openGpuWindowChannel } from './gpu-window.js';
@@ -10,6 +14,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const logger = createLogger();
 let mainWindow: BrowserWindow | undefined;
 let node: RunningNode | undefined;
+let appNode: AppNode | undefined;
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -41,27 +46,29 @@ function createWindow(): BrowserWindow {
 }
 
 /** The app's own page: the built renderer file, or the dev server while developing. */
-function isAppUrl(url: string): boolean {
+function appPage(): AppPageLocation {
   const dev = process.env.ELECTRON_RENDERER_URL;
-  if (dev) return url.startsWith(dev);
-  return url === pathToFileURL(join(here, '../renderer/index.html')).href;
+  return dev ? { devServer: dev } : { fileUrl: pathToFileURL(join(here, '../renderer/index.html')).href };
 }
 
 /** Only the main window's own top frame, showing the app's own page, may call the contract. */
 function fromMainWindow(event: IpcMainInvokeEvent): boolean {
   const frame = event.senderFrame;
-  return mainWindow !== undefined && event.sender === mainWindow.webContents && frame === mainWindow.webContents.mainFrame && frame !== null && isAppUrl(frame.url.split('#')[0] ?? '');
+  const win = mainWindow;
+  return isTrustedSender({ isMainWindow: win !== undefined && event.sender === win.webContents, isTopFrame: win !== undefined && frame !== null && frame === win.webContents.mainFrame, frameUrl: frame?.url ?? null }, appPage());
 }
 
-function registerIpc(handlers: ContractHandlers): void {
-  for (const channel of CHANNELS) {
-    ipcMain.handle(channel, async (event, ...args: unknown[]) => {
-      if (!fromMainWindow(event)) throw new Error('UNTRUSTED_SENDER: calls are accepted only from the Tessera window');
-      const res = await dispatchContractCall(handlers, channel, args);
-      if (!res.ok) throw new Error(`${res.error.code}: ${res.error.message}`);
-      return res.result;
+/** Serves the merged handler table on one IPC channel (sender check, then schema, then call) and forwards node events to the window. */
+function registerIpc(handlers: ContractHandlers, events: AppNode['events']): void {
+  ipcMain.handle(IPC_CALL_CHANNEL, async (event, channel: unknown, args: unknown) => {
+    if (!fromMainWindow(event)) return { ok: false, error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' } };
+    return dispatchContractCall(handlers, channel, args, {
+      onInternal: (err, c) => logger.error('contract call failed', { channel: c, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined }),
     });
-  }
+  });
+  events.onDidEmit((name, payload) => {
+    if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(IPC_EVENT_CHANNEL, name, payload);
+  });
 }
 
 void app.whenReady().then(async () => {
@@ -77,12 +84,16 @@ void app.whenReady().then(async () => {
     return;
   }
   node = started;
-  registerIpc({
-    'app:info': () => ({ name: app.getName(), version: app.getVersion(), platform: process.platform }),
-    'gpu:capabilities': () => started.gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
-    'settlement:status': () => started.ledger.settlement.status(),
-    'pricing:bands': () => pricingBands(started),
+  appNode = new AppNode({
+    ledger: started.ledger,
+    settings: new JsonFileSettingsStore(join(started.ledger.dataDir.root, 'settings.json')),
+    clock: { now: () => Date.now() },
+    info: { name: app.getName(), version: app.getVersion(), platform: process.platform },
+    logger,
+    gpu: () => started.gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
+    pricing: () => pricingBands(started),
   });
+  registerIpc(createAppHandlers(appNode), appNode.events);
   createWindow();
   app.on('activate', () => {
     if (!mainWindow) createWindow();
@@ -94,8 +105,13 @@ app.on('will-quit', (event) => {
   if (!node) return;
   event.preventDefault();
   const closing = node;
+  const closingApp = appNode;
   node = undefined;
-  void closing.close().finally(() => app.quit());
+  appNode = undefined;
+  void (closingApp?.close() ?? Promise.resolve())
+    .catch((err: unknown) => logger.error('could not leave the market cleanly', { error: String(err) }))
+    .then(() => closing.close())
+    .finally(() => app.quit());
 });
 
 app.on('window-all-closed', () => {

@@ -1,0 +1,228 @@
+import { TesseraError } from '../../core/errors.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import type { AppInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
+import { nodeSha256 } from '../hash/node-hasher.js';
+import type { Logger } from '../log.js';
+import type { LedgerContext } from '../node-context.js';
+import { signerAddress } from '../market/result-signing.js';
+import { ProviderService, type ProviderStatus } from '../services/provider-service.js';
+import { AppEvents } from './events.js';
+import { queryJobs } from './jobs.js';
+import { LogBuffer } from './log-buffer.js';
+import type { SettingsStore } from './settings-store.js';
+
+/** A market the node can provide to while joined: the practice market is started (and stopped) by the host. */
+export interface RunningMarket {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The part of a provider the app drives (ProviderService satisfies it). */
+export type AppProvider = Pick<ProviderService, 'start' | 'status' | 'onDidChange' | 'drain' | 'currentAsk'>;
+
+export interface AppNodeDeps {
+  ledger: LedgerContext;
+  settings: SettingsStore;
+  clock: Clock;
+  info: AppInfo;
+  logs?: LogBuffer;
+  logger?: Logger;
+  /** Starts the in-process practice market (headless and desktop hosts give one). */
+  startPractice?: () => Promise<RunningMarket>;
+  /** Builds the provider for a market URL; default: a ProviderService on this ledger. */
+  createProvider?: (url: string) => AppProvider;
+  gpu?: () => GpuCapabilitiesInfo;
+  /** Price bands from the node's price board (node.ts `pricingBands`); absent: no bands yet. */
+  pricing?: () => PricingBandsInfo;
+  /** GPU MB/s over `bytes` bytes, when a GPU host is up. */
+  gpuBenchmark?: (bytes: number) => Promise<number>;
+}
+
+const EMPTY_BANDS: PricingBandsInfo = { admission_mode: 'loose', lanes: [] };
+
+/**
+ * The app's view of one provider node: the ledger, joining and leaving a market, pause and
+ * resume, status and events. The contract handlers take this and nothing else.
+ */
+export class AppNode {
+  readonly ledger: LedgerContext;
+  readonly settings: SettingsStore;
+  readonly clock: Clock;
+  readonly events = new AppEvents();
+  readonly logs: LogBuffer;
+  readonly logger: Logger;
+  private provider: AppProvider | undefined;
+  private market: { target: MarketTarget; url: string; practice?: RunningMarket } | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private pauseReason: string | null = null;
+  private lastError: string | null = null;
+  private lastStatus: ProviderStatus | undefined;
+  private readonly address: string;
+
+  constructor(private readonly deps: AppNodeDeps) {
+    this.ledger = deps.ledger;
+    this.settings = deps.settings;
+    this.clock = deps.clock;
+    this.logs = deps.logs ?? new LogBuffer(2000, () => deps.clock.now());
+    this.logger = this.logs.logger('app-node', deps.logger);
+    this.logs.onDidLog((line) => this.events.emit('log:line', line));
+    this.address = deps.ledger.identity.present ? signerAddress(deps.ledger.identity, deps.ledger.blake3) : '';
+  }
+
+  info(): AppInfo {
+    return this.deps.info;
+  }
+
+  /** The URL of the market joined now (courier flushes go there), else the market_url setting. */
+  marketUrl(): string | null {
+    return this.market?.url ?? this.settings.get().market_url;
+  }
+
+  status(): NodeStatusInfo {
+    const s = this.provider?.status() ?? this.lastStatus;
+    return {
+      joined: this.market !== undefined,
+      market: this.market?.target ?? null,
+      state: this.provider ? s?.state ?? 'connecting' : 'idle',
+      paused: this.pauseReason !== null,
+      pause_reason: this.pauseReason,
+      address: s?.address ?? this.address,
+      market_id: s?.marketId ?? null,
+      jobs_done: s?.jobsDone ?? 0,
+      jobs_rejected: s?.jobsRejected ?? 0,
+      running: this.provider ? s?.running ?? 0 : 0,
+      credits_today: (s?.creditsToday ?? 0n).toString(),
+      last_error: this.lastError,
+    };
+  }
+
+  async join(target: MarketTarget): Promise<NodeStatusInfo> {
+    if (this.market) throw new TesseraError('ALREADY_JOINED', 'the node has already joined a market: leave it first');
+    let practice: RunningMarket | undefined;
+    let url: string;
+    if (target.kind === 'practice') {
+      if (!this.deps.startPractice) throw new TesseraError('PRACTICE_UNAVAILABLE', 'this host cannot start the practice market: join a market URL instead');
+      practice = await this.deps.startPractice();
+      url = practice.url;
+    } else {
+      url = target.url;
+    }
+    this.market = { target, url, ...(practice ? { practice } : {}) };
+    this.lastError = null;
+    this.logger.info('joined market', { market: target.kind === 'practice' ? 'practice' : url });
+    if (this.pauseReason === null) this.startProvider();
+    this.emitStatus();
+    return this.status();
+  }
+
+  async leave(): Promise<NodeStatusInfo> {
+    if (!this.market) throw new TesseraError('NOT_JOINED', 'the node has not joined a market');
+    const market = this.market;
+    await this.stopProvider();
+    this.market = undefined;
+    this.lastStatus = undefined;
+    await market.practice?.close();
+    this.logger.info('left market', {});
+    this.emitStatus();
+    return this.status();
+  }
+
+  /** Stops taking jobs (jobs in flight finish) until `resume`. */
+  async pause(reason = 'paused by you'): Promise<NodeStatusInfo> {
+    this.pauseReason = reason;
+    await this.stopProvider();
+    this.logger.info('providing paused', { reason });
+    this.emitStatus();
+    return this.status();
+  }
+
+  async resume(): Promise<NodeStatusInfo> {
+    this.pauseReason = null;
+    if (this.market && !this.provider) this.startProvider();
+    this.logger.info('providing resumed', {});
+    this.emitStatus();
+    return this.status();
+  }
+
+  gpu(): GpuCapabilitiesInfo {
+    return this.deps.gpu?.() ?? { hardware_gpu: false, adapter: null };
+  }
+
+  pricing(): PricingInfo {
+    const ask = this.provider?.currentAsk();
+    return { ...(this.deps.pricing?.() ?? EMPTY_BANDS), ask: ask === undefined ? null : ask.toString() };
+  }
+
+  /** BLAKE3 throughput on this thread (CPU) and on the GPU host when there is one. */
+  async benchmark(bytes = 8 << 20): Promise<BenchmarkInfo> {
+    const sample = new Uint8Array(bytes);
+    const t0 = performance.now();
+    this.ledger.blake3.hash(sample);
+    const seconds = Math.max(1e-6, (performance.now() - t0) / 1000);
+    const gpu = this.deps.gpuBenchmark && this.gpu().hardware_gpu ? await this.deps.gpuBenchmark(bytes) : null;
+    return { cpu_mbps: Math.round((bytes / 1e6 / seconds) * 10) / 10, gpu_mbps: gpu, bytes };
+  }
+
+  /** Leaves the market (finishing jobs in flight) and stops the practice market; the host closes the ledger. */
+  async close(): Promise<void> {
+    if (this.market) await this.leave();
+  }
+
+  private startProvider(): void {
+    const url = this.market?.url;
+    if (url === undefined) return;
+    const provider = this.deps.createProvider?.(url) ?? this.defaultProvider(url);
+    this.provider = provider;
+    let credits = 0n;
+    let answered = provider.status().jobsDone + provider.status().jobsRejected;
+    this.unsubscribe = provider.onDidChange((s) => {
+      this.lastStatus = s;
+      const nowAnswered = s.jobsDone + s.jobsRejected;
+      if (nowAnswered > answered) {
+        const page = queryJobs(this.ledger.db, { limit: Math.min(100, nowAnswered - answered) });
+        for (const row of page.rows.reverse()) if (row.status === 'accepted' || row.status === 'rejected') this.events.emit('job:finished', row);
+      }
+      answered = nowAnswered;
+      if (s.creditsToday !== credits) {
+        credits = s.creditsToday;
+        this.events.emit('earnings:changed', { credits_today: credits.toString() });
+      }
+      this.emitStatus();
+    });
+    provider.start();
+  }
+
+  private async stopProvider(): Promise<void> {
+    const provider = this.provider;
+    if (!provider) return;
+    this.lastStatus = provider.status();
+    this.provider = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    try {
+      await provider.drain(10_000);
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.logger.error('provider did not stop cleanly', { error: this.lastError });
+    }
+  }
+
+  private defaultProvider(url: string): AppProvider {
+    const s = this.settings.get();
+    return new ProviderService({
+      market: url,
+      db: this.ledger.db,
+      settlement: this.ledger.settlement,
+      signer: this.ledger.identity,
+      blake3: this.ledger.blake3,
+      sha256: nodeSha256,
+      clock: this.clock,
+      threads: s.threads ?? 1,
+      logger: this.logs.logger('provider', this.deps.logger),
+    });
+  }
+
+  private emitStatus(): void {
+    this.events.emit('node:status', this.status());
+  }
+}

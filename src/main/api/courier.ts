@@ -1,0 +1,50 @@
+import { TesseraError } from '../../core/errors.js';
+import type { FlushSummaryInfo } from '../../shared/contract.js';
+import type { CourierRow } from '../db/repos/courier-repo.js';
+import type { FlushSummary } from '../services/courier-service.js';
+import type { AppNode } from './app-node.js';
+import type { HandlerSet } from './handlers.js';
+
+const toRow = (r: CourierRow) => ({
+  id: r.id,
+  bundle_hash: r.bundle_hash,
+  bytes: Number(r.bytes),
+  sender: r.sender,
+  created_at: Number(r.created_at),
+  status: r.status,
+  attempts: Number(r.attempts),
+  last_error: r.last_error,
+  reward: r.reward === null ? null : r.reward.toString(),
+});
+
+/** A flush summary in the contract's shape (credits as decimal strings). */
+export function flushSummaryInfo(s: FlushSummary): FlushSummaryInfo {
+  return { ...s, reward: s.reward.toString(), reward_pending: s.reward_pending.toString() };
+}
+
+/** courier:list, courier:send, courier:flush (progress as `courier:flush-progress` events). */
+export function courierHandlers(node: AppNode): HandlerSet {
+  return {
+    'courier:list': ({ pending_only, limit }) => {
+      const rows = [];
+      for (const r of node.ledger.courier.list(pending_only)) {
+        rows.push(toRow(r));
+        if (rows.length >= limit) break;
+      }
+      return { rows, counts: node.ledger.courier.counts() };
+    },
+    'courier:send': ({ path, sender }) => {
+      const receipt = node.ledger.courier.send(path, sender);
+      const row = [...node.ledger.courier.list(false)].find((r) => r.id === receipt.id);
+      if (!row) throw new Error(`courier receipt ${receipt.id} was not stored`);
+      return toRow(row);
+    },
+    'courier:flush': async () => {
+      const url = node.marketUrl();
+      if (url === null) throw new TesseraError('NOT_JOINED', 'no market to flush courier receipts to: join a market or set market_url in Settings');
+      const summary = await node.ledger.courier.flush(url, (p) => node.events.emit('courier:flush-progress', p));
+      node.logger.info('courier flush', { sent: summary.accepted + summary.duplicate + summary.rejected, pending_after: summary.pending_after });
+      return flushSummaryInfo(summary);
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import type { AppNode } from './app-node.js';
+import type { HandlerSet } from './handlers.js';
+
+/** app:info and the node's lifecycle: status, join / leave a market, pause / resume. */
+export function nodeHandlers(node: AppNode): HandlerSet {
+  return {
+    'app:info': () => node.info(),
+    'node:status': () => node.status(),
+    'node:join': (target) => node.join(target),
+    'node:leave': () => node.leave(),
+    'node:pause': () => node.pause(),
+    'node:resume': () => node.resume(),
+  };
+}

@@ -1,0 +1,14 @@
+import type { AppNode } from './app-node.js';
+import type { HandlerSet } from './handlers.js';
+
+/** settings:get and settings:set (a validated patch). */
+export function settingsHandlers(node: AppNode): HandlerSet {
+  return {
+    'settings:get': () => node.settings.get(),
+    'settings:set': (patch) => {
+      const next = node.settings.set(patch);
+      node.logger.info('settings changed', { keys: Object.keys(patch) });
+      return next;
+    },
+  };
+}

@@ -1,0 +1,29 @@
+import { onTestFinished } from 'vitest';
+import { AppNode, type AppNodeDeps } from '../../../src/main/api/app-node.js';
+import { MemorySettingsStore } from '../../../src/main/api/settings-store.js';
+import { openLedger } from '../../../src/main/node-context.js';
+import { tempDir } from '../../helpers.js';
+
+/** An AppNode on a real ledger in a fresh temp dir, closed when the test finishes. */
+export async function testAppNode(over: Partial<AppNodeDeps> = {}, now = () => Date.now()): Promise<AppNode> {
+  const ledger = await openLedger({ dataDir: tempDir(), now });
+  const node = new AppNode({ ledger, settings: new MemorySettingsStore(), clock: { now }, info: { name: 'Tessera', version: '0.0.0-test', platform: process.platform }, ...over });
+  onTestFinished(async () => {
+    await node.close();
+    ledger.close();
+  });
+  return node;
+}
+
+/** xorshift32, seeded: the test prints its seed. */
+export function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
