@@ -55,7 +55,7 @@ export async function practiceCommand(argv: string[], io: CliIo): Promise<number
   });
   const url = await server.listen('127.0.0.1', 0);
   io.stderr(`PRACTICE MARKET (local, not real credits) on ${url}; its data: ${marketDir}\n`);
-  const customer = await startPracticeCustomer({ customers: server.customers, tasks: server.tasks, onError: (err) => logger.error('practice customer failed to post', { error: String(err) }) });
+  const customer = await startPracticeCustomer({ customers: server.customers, tasks: server.tasks, onDidPost: () => validator.kick(), onError: (err) => logger.error('practice customer failed to post', { error: String(err) }) });
   const nodes = [];
   for (let i = 0; i < count; i++) {
     const dataDir = i === 0 ? dir : `${dir}-provider-${i + 1}`;

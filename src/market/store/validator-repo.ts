@@ -28,6 +28,14 @@ export interface ProviderRecord {
   refused: boolean;
 }
 
+/** Queued, admitted jobs of one lane and GPU requirement (see ValidatorRepo.queueShape). */
+export interface QueueGroup {
+  lane: 'consumer' | 'industrial';
+  gpuRequired: boolean;
+  count: number;
+  maxOffer: bigint;
+}
+
 /** A job's current assignment: the lease machine's record plus what the validator needs to check it. */
 export interface AssignmentRecord {
   jobId: string;
@@ -178,6 +186,18 @@ export class ValidatorRepo {
         iterations: r.iterations,
       }
     );
+  }
+
+  /**
+   * What is waiting to be leased, grouped by the fields capability fit looks at: per lane and
+   * gpu_required, how many queued admitted jobs there are and the highest offer. One cheap
+   * read that lets a dispatch pass skip providers nothing fits, and stop once the queue is empty.
+   */
+  async queueShape(): Promise<QueueGroup[]> {
+    const rows = await this.c.query<{ lane: 'consumer' | 'industrial'; gpu_required: boolean; n: bigint; max_offer: bigint }>(sql`
+      SELECT lane, gpu_required, count(*)::bigint AS n, max(offer) AS max_offer FROM jobs
+      WHERE status = 'queued' AND admission = 'admitted' GROUP BY lane, gpu_required`);
+    return rows.map((r) => ({ lane: r.lane, gpuRequired: r.gpu_required, count: Number(r.n), maxOffer: BigInt(r.max_offer) }));
   }
 
   /**

@@ -44,6 +44,10 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
   });
   await validator.start({ ...(deps.marketId ? { marketId: deps.marketId } : {}), ...(deps.secretHex ? { secretHex: deps.secretHex } : {}) });
   await registerProviderSocket(deps.app, { validator, ...(deps.onError ? { onError: deps.onError } : {}) });
+  // A task posted (POST /tasks) or submitted (POST /tasks/{id}/submit) wakes the dispatcher at once instead of at the next sweep.
+  deps.app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks')) validator.kick();
+  });
   deps.app.get('/batches/:n', async (request, reply) => {
     const text = (request.params as { n?: string }).n ?? '';
     if (!/^[1-9]\d{0,8}$/.test(text)) return reply.code(400).send({ error: { code: 'INVALID_FIELD', field: 'n', message: 'n: must be a batch number 1, 2, 3, …' } });

@@ -19,6 +19,8 @@ export interface PracticeCustomerDeps {
   tasks: TaskService;
   /** ms between tasks (default 2000). */
   intervalMs?: number;
+  /** Told after each task is posted (give it the validator's `kick`, so the task is split and dispatched at once). */
+  onDidPost?: () => void;
   onError?: (err: unknown) => void;
 }
 
@@ -36,6 +38,7 @@ export async function startPracticeCustomer(deps: PracticeCustomerDeps): Promise
     const body = createTaskBody.parse(PRACTICE_TASKS[n % PRACTICE_TASKS.length]);
     await deps.tasks.create(customer, body);
     n++;
+    deps.onDidPost?.();
   };
   await tick();
   const timer = setInterval(() => void tick().catch((err: unknown) => deps.onError?.(err)), deps.intervalMs ?? 2000);

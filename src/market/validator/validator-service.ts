@@ -18,7 +18,8 @@ import { addressFromPublicKey } from '../../shared/market-address.js';
 import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../main/services/digest-pool.js';
-import type { AssignmentRecord, JobInput } from '../store/validator-repo.js';
+import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
+import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
 import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
@@ -74,6 +75,23 @@ const CHECK_TAG = 'tessera-check-v1';
 const PAIR_TAG = 'tessera-pair-v1';
 const BEACON_TAG = 'tessera-genesis-beacon-v1';
 
+/** How many leases one dispatch transaction takes at most. */
+const LEASES_PER_TX = 32;
+
+interface LeasedJob {
+  job: JobRecord;
+  input: JobInput;
+  task: TaskRecord;
+  assignment: AssignmentRecord;
+}
+
+/** Whether any queued group could go to a provider with these capabilities (lane, hardware GPU, ask ≤ offer). */
+function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean {
+  const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
+  const ask = BigInt(caps.ask);
+  return shape.some((g) => g.count > 0 && caps.lanes.includes(g.lane) && (hardwareGpu || !g.gpuRequired) && ask <= g.maxOffer);
+}
+
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
@@ -116,6 +134,11 @@ export class ValidatorService {
 
   get marketId(): string {
     return this.marketIdValue;
+  }
+
+  /** The market's clock (the socket stamps each frame's arrival with it). */
+  now(): number {
+    return this.deps.clock.now();
   }
 
   /** Loads (or creates, on first start) the market id and secret from the store and starts the loops. */
@@ -281,17 +304,46 @@ export class ValidatorService {
     });
   }
 
-  /** Splits pending tasks into jobs, admits industrial jobs, then leases admitted jobs to providers with free capacity. */
+  /**
+   * Splits pending tasks into jobs, admits industrial jobs, then leases admitted jobs to providers
+   * with free capacity. One read of the queue's shape comes first: an empty queue costs no lease
+   * transaction at all, a provider that nothing queued fits is skipped, and the pass stops as soon
+   * as the queue is empty. Leases for several providers share one transaction (up to
+   * LEASES_PER_TX); providers are served in join order, each up to its max_jobs, as before.
+   */
   async pumpNow(): Promise<void> {
     if (this.closed) return;
     await this.splitPending();
-    await this.admitNow();
-    for (const session of [...this.sessions.values()]) {
-      const caps = session.capabilities;
-      if (!caps) continue;
-      while (session.inFlight.size < caps.max_jobs && this.sessions.get(session.address) === session) {
-        const frame = await this.assignOne(session, caps);
-        if (!frame) break;
+    const shape = await this.admitNow();
+    let left = shape.reduce((n, g) => n + g.count, 0);
+    if (left === 0) return;
+    const wanting = [...this.sessions.values()].filter((s) => s.capabilities && s.inFlight.size < s.capabilities.max_jobs);
+    let next = 0;
+    while (left > 0 && next < wanting.length) {
+      const now = this.deps.clock.now();
+      const picked = await this.deps.store.transaction(async (tx) => {
+        const out: { session: ProviderSession; lease: LeasedJob }[] = [];
+        for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
+          const session = wanting[next] as ProviderSession;
+          const caps = session.capabilities;
+          if (!caps || this.sessions.get(session.address) !== session) continue;
+          let room = caps.max_jobs - session.inFlight.size;
+          while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
+            const lease = await this.leaseIn(tx, session, caps, now);
+            if (!lease) break;
+            out.push({ session, lease });
+            room--;
+            left--;
+            const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
+            if (g) g.count--;
+          }
+          // A provider with room left and more that fits is served again in the next transaction.
+          if (room > 0 && out.length >= LEASES_PER_TX && left > 0 && fitsAny(shape, caps)) break;
+        }
+        return out;
+      });
+      for (const { session, lease } of picked) {
+        const frame = await this.jobFrame(lease, now);
         session.inFlight.add(frame.job_id);
         session.send(frame);
       }
@@ -323,13 +375,13 @@ export class ValidatorService {
    * the waiting industrial jobs admitted, deferred or expired in line order. Every outcome is
    * written to the job's row; an expired job fails its task (refunded).
    */
-  private async admitNow(): Promise<void> {
+  private async admitNow(): Promise<QueueGroup[]> {
     const now = this.deps.clock.now();
     let capacity = 0;
     for (const s of this.sessions.values()) if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
-    await this.deps.store.transaction(async (tx) => {
+    return this.deps.store.transaction(async (tx) => {
       const view = await tx.validator.admissionView(1000);
-      if (view.waiting.length === 0) return;
+      if (view.waiting.length === 0) return tx.validator.queueShape();
       const { decisions } = decideAdmissions(this.guard, { ...view, capacity, now, maxDeferMs: this.config.industrialDeferMaxMs });
       const failed = new Set<string>();
       const before = new Map(view.waiting.map((w) => [w.jobId, w]));
@@ -345,38 +397,40 @@ export class ValidatorService {
           if (w?.admission !== 'deferred' || w.deferCode !== d.code) await tx.validator.defer(d.jobId, d.code, d.message, now);
         }
       }
+      return tx.validator.queueShape();
     });
   }
 
-  private async assignOne(session: ProviderSession, caps: CapabilitiesFrame): Promise<JobFrame | undefined> {
-    const now = this.deps.clock.now();
+  /** Leases the next job that fits `session` inside `tx` and records its assignment; undefined when none fits. */
+  private async leaseIn(tx: MarketTx, session: ProviderSession, caps: CapabilitiesFrame, now: number): Promise<LeasedJob | undefined> {
     const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
-    const picked = await this.deps.store.transaction(async (tx) => {
-      const job = await tx.validator.leaseFor({ owner: session.address, lanes: caps.lanes, hardwareGpu, ask: BigInt(caps.ask), now, leaseMs: this.config.jobDeadlineMs });
-      if (!job) return undefined;
-      const previous = await tx.validator.assignment(job.jobId);
-      let lease: Lease;
-      if (!previous) {
-        lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
-      } else {
-        let old = previous.lease as unknown as Lease;
-        if (holdsLease(old.state)) old = this.machine.revoke(old, now, 'requeued').lease;
-        if (old.state.kind !== 'respawning') {
-          await tx.validator.failJob(job.jobId, 'lease record is final', now);
-          return undefined;
-        }
-        lease = this.machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
+    const job = await tx.validator.leaseFor({ owner: session.address, lanes: caps.lanes, hardwareGpu, ask: BigInt(caps.ask), now, leaseMs: this.config.jobDeadlineMs });
+    if (!job) return undefined;
+    const previous = await tx.validator.assignment(job.jobId);
+    let lease: Lease;
+    if (!previous) {
+      lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+    } else {
+      let old = previous.lease as unknown as Lease;
+      if (holdsLease(old.state)) old = this.machine.revoke(old, now, 'requeued').lease;
+      if (old.state.kind !== 'respawning') {
+        await tx.validator.failJob(job.jobId, 'lease record is final', now);
+        return undefined;
       }
-      const input = await tx.validator.input(job.jobId);
-      const task = await tx.tasks.get(job.taskId);
-      if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
-      const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
-      const key = deriveAssignmentKey(this.secret, job.jobId, session.address, lease.epoch, this.deps.blake3);
-      const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
-      await tx.validator.putAssignment(assignment, now);
-      return { job, input, task, assignment };
-    });
-    if (!picked) return undefined;
+      lease = this.machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
+    }
+    const input = await tx.validator.input(job.jobId);
+    const task = await tx.tasks.get(job.taskId);
+    if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
+    const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
+    const key = deriveAssignmentKey(this.secret, job.jobId, session.address, lease.epoch, this.deps.blake3);
+    const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
+    await tx.validator.putAssignment(assignment, now);
+    return { job, input, task, assignment };
+  }
+
+  /** The job frame of a lease just taken (reads the slice bytes). */
+  private async jobFrame(picked: LeasedJob, now: number): Promise<JobFrame> {
     const { job, input, task, assignment } = picked;
     const bytes = await readJobBytes(input, task, this.deps.slicesDir);
     return {
@@ -449,13 +503,17 @@ export class ValidatorService {
    * session's key; NOT_LEASED against the stored lease; a checked job re-executed; then the
    * result joins the next group commit (REPLAYED and the lease are decided again there, inside
    * the transaction). Resolves once the commit holding it is durable.
+   *
+   * Freshness (STALE) is judged against `receivedAt`, the market's clock when the frame arrived
+   * (the socket reads it with `now()` on receipt), not when this runs: a result that was fresh on
+   * arrival stays fresh however long it waits behind other work.
    */
-  async submitResult(session: ProviderSession, frame: ResultFrame): Promise<ResultAck> {
+  async submitResult(session: ProviderSession, frame: ResultFrame, receivedAt: number = this.deps.clock.now()): Promise<ResultAck> {
     if (this.closed) throw new ValidatorClosingError();
     const now = this.deps.clock.now();
     const jobId = frame.result.job_id;
     const refuse = (code: string, message: string): ResultAck => ({ jobId, accepted: false, code, message });
-    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now }, resultSignatureCheck(session.publicKey, this.deps.blake3));
+    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, resultSignatureCheck(session.publicKey, this.deps.blake3));
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     const r = verdict.result;
     const found = await this.deps.store.transaction(async (tx) => {

@@ -49,6 +49,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closed) return;
+    // Arrival time, read before the frame waits behind earlier frames: result freshness is judged against it.
+    const receivedAt = v.now();
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
     if (size > MAX_PROVIDER_FRAME_BYTES) return fail(CLOSE_CODES.tooBig, 'FRAME_TOO_LARGE', `frame of ${size} bytes is over the ${MAX_PROVIDER_FRAME_BYTES}-byte limit`);
     if (isBinary) return fail(CLOSE_CODES.malformed, 'MALFORMED_FRAME', 'binary frames are not part of the protocol; send JSON text frames');
@@ -98,7 +100,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             const s = session;
             // Results are verified concurrently; each answer goes back once its commit is durable.
             void v
-              .submitResult(s, frame)
+              .submitResult(s, frame, receivedAt)
               .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, accepted: ack.accepted, code: ack.code, message: ack.message }))
               .catch((err: unknown) => {
                 if (err instanceof ValidatorClosingError) return;
