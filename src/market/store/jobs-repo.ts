@@ -19,7 +19,8 @@ export interface JobRecord {
   createdAt: number;
 }
 
-interface Row {
+/** A `jobs` row as the drivers return it. */
+export interface JobRow {
   job_id: string;
   task_id: string;
   slice_index: number;
@@ -35,7 +36,8 @@ interface Row {
   [k: string]: unknown;
 }
 
-const toRecord = (r: Row): JobRecord => ({
+/** A `jobs` row as the store's callers see it. */
+export const toJobRecord = (r: JobRow): JobRecord => ({
   jobId: r.job_id,
   taskId: r.task_id,
   sliceIndex: r.slice_index,
@@ -78,18 +80,18 @@ export class JobsRepo {
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
-    const [r] = await this.c.query<Row>(sql`SELECT * FROM jobs WHERE job_id = ${jobId}`);
-    return r && toRecord(r);
+    const [r] = await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE job_id = ${jobId}`);
+    return r && toJobRecord(r);
   }
 
   async byTask(taskId: string): Promise<JobRecord[]> {
-    return (await this.c.query<Row>(sql`SELECT * FROM jobs WHERE task_id = ${taskId} ORDER BY slice_index`)).map(toRecord);
+    return (await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE task_id = ${taskId} ORDER BY slice_index`)).map(toJobRecord);
   }
 
   /** Leases the oldest queued job that fits, or returns undefined when none is free. */
   async leaseNext(req: LeaseRequest): Promise<JobRecord | undefined> {
     const lanes = req.lanes ?? ['consumer', 'industrial'];
-    const [r] = await this.c.query<Row>(sql`
+    const [r] = await this.c.query<JobRow>(sql`
       UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
       WHERE job_id = (
         SELECT job_id FROM jobs
@@ -99,7 +101,7 @@ export class JobsRepo {
         FOR UPDATE SKIP LOCKED)
       AND status = 'queued'
       RETURNING *`);
-    return r && toRecord(r);
+    return r && toJobRecord(r);
   }
 
   /** Extends a lease the owner still holds; false when it lost it. */

@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
-import type { JobRecord } from './jobs-repo.js';
+import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
 import { sql } from './sql.js';
 
 export type JobWorkload = 'transcode' | 'inference' | 'gpuhash' | 'synthetic';
@@ -75,37 +75,6 @@ export interface BatchRecord {
   transactions: JsonValue;
   sealedAt: number;
 }
-
-interface JobRow {
-  job_id: string;
-  task_id: string;
-  slice_index: number;
-  lane: 'consumer' | 'industrial';
-  gpu_required: boolean;
-  offer: bigint;
-  status: JobRecord['status'];
-  lease_owner: string | null;
-  lease_until: bigint | null;
-  attempts: number;
-  result_hash: string | null;
-  created_at: bigint;
-  [k: string]: unknown;
-}
-
-const jobOf = (r: JobRow): JobRecord => ({
-  jobId: r.job_id,
-  taskId: r.task_id,
-  sliceIndex: r.slice_index,
-  lane: r.lane,
-  gpuRequired: r.gpu_required,
-  offer: r.offer,
-  status: r.status,
-  leaseOwner: r.lease_owner,
-  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
-  attempts: r.attempts,
-  resultHash: r.result_hash,
-  createdAt: Number(r.created_at),
-});
 
 /** The validator's state: providers and bonds, job inputs and assignments, nonces, results, batches, receipts. */
 export class ValidatorRepo {
@@ -215,7 +184,7 @@ export class ValidatorRepo {
         ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
       AND status = 'queued'
       RETURNING *`);
-    return r && jobOf(r);
+    return r && toJobRecord(r);
   }
 
   /** Adds a second run of `primary` (same task, slice, lane, offer and input) under its own id; a distinct provider runs it. */
@@ -305,7 +274,7 @@ export class ValidatorRepo {
 
   async job(jobId: string, forUpdate = false): Promise<JobRecord | undefined> {
     const [r] = await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE job_id = ${jobId} ${forUpdate ? sql`FOR UPDATE` : sql``}`);
-    return r && jobOf(r);
+    return r && toJobRecord(r);
   }
 
   /** Puts a leased job back in the queue (its lease was lost); false when it was not leased. */
