@@ -335,6 +335,8 @@ interface RunResult {
   burst: { receipts: number; perS: number; groups: number; batch: number; baselinePerS: number };
   connectMs: number;
   connectTx: number;
+  /** Wall time of each part of the run. */
+  marks: string[];
   rejected: number;
   firstReject: string;
   marketErrors: number;
@@ -395,6 +397,13 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
     const tc = performance.now();
     for (let i = 0; i < n; i += 25) await Promise.all(providers.slice(i, i + 25).map((p) => p.connect(base)));
     const connectMs = performance.now() - tc;
+    const marks: string[] = [];
+    let mark = performance.now();
+    const lap = (what: string) => {
+      const t = performance.now();
+      marks.push(`${what} ${((t - mark) / 1000).toFixed(1)} s`);
+      mark = t;
+    };
     const connectTx = (await storeStats()).transactions - connect0.transactions;
     const slots = n * 2;
 
@@ -422,6 +431,7 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       const jobs = Math.max(1, rec.receiptTimes.length - done0);
       const txPerJob = (st1.transactions - st0.transactions) / jobs;
       const queriesPerJob = (st1.queries - st0.queries) / jobs;
+      lap('saturated');
       phases.push({ load: `saturated (backlog ${backlog})`, jobsPerS: done / (t.saturatedMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
     }
     // Steady: an open-loop stream at half the saturated rate.
@@ -455,6 +465,7 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       const jobs = Math.max(1, rec.receiptTimes.length - done0);
       const txPerJob = (st1.transactions - st0.transactions) / jobs;
       const queriesPerJob = (st1.queries - st0.queries) / jobs;
+      lap('steady');
       phases.push({ load: `steady ${rate} tasks/s`, jobsPerS: done / (t.steadyMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
     }
     // Settlement burst: K jobs assigned and held, then every result sent at once.
@@ -471,6 +482,9 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       child.send({ type: 'kick' } satisfies ToChild);
       return heldCount() >= k;
     }, 120_000);
+    // Let the dispatch passes the set-up queued finish, so the burst measures settlement, not the set-up's backlog.
+    await sleep(500);
+    lap('burst set-up');
     const frames = providers.map((p) => ({ p, frames: p.held.map((j) => p.result(j)) }));
     const before = rec.receiptTimes.length;
     const rejectedBefore = rec.rejected;
@@ -482,12 +496,14 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
     await waitFor('the burst receipts', () => settled() + rec.rejected - rejectedBefore >= k, 180_000).catch((err: unknown) => console.error(`  ${err instanceof Error ? err.message : String(err)}`));
     const burstS = (performance.now() - t0) / 1000;
     const burstReceipts = settled();
+    lap('burst');
     child.send({ type: 'baseline', since: wallStart } satisfies ToChild);
     const b = await next('baseline');
     rssPeak = Math.max(rssPeak, rssMb(pid, 'VmHWM') || 0);
     await Promise.all(providers.map((p) => p.close()));
     child.send({ type: 'close' } satisfies ToChild);
     const closed = await next('closed');
+    lap('baseline and close');
     return {
       store: storeLabel,
       n,
@@ -496,6 +512,7 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       burst: { receipts: burstReceipts, perS: burstReceipts / burstS, groups: b.groups, batch: b.batch, baselinePerS: b.rows / (b.ms / 1000) },
       connectMs,
       connectTx,
+      marks,
       rejected: rec.rejected,
       firstReject: rec.firstReject,
       marketErrors: closed.errors,
@@ -539,7 +556,7 @@ function burstRow(r: RunResult): string {
 }
 
 function notesOf(r: RunResult): string {
-  const notes = [`connect ${r.n} providers ${Math.round(r.connectMs)} ms, ${r.connectTx} store transactions`];
+  const notes = [`connect ${r.n} providers ${Math.round(r.connectMs)} ms, ${r.connectTx} store transactions`, r.marks.join(', ')];
   if (r.rejected > 0) notes.push(`${r.rejected} results refused (first: ${r.firstReject})`);
   if (r.marketErrors > 0) notes.push(`${r.marketErrors} market errors`);
   return `${r.store} N=${r.n}: ${notes.join('; ')}`;
@@ -550,7 +567,7 @@ async function main(): Promise<void> {
   const seed = Number(flag('--seed') ?? process.env.SEED ?? 0x7e55e2a);
   const ns = (flag('--providers') ?? '10,200').split(',').map(Number);
   const profileDir = flag('--profile');
-  const timing: Timing = quick ? { warmMs: 500, saturatedMs: 2500, steadyMs: 2500, burst: 200 } : { warmMs: 1000, saturatedMs: 15_000, steadyMs: 15_000, burst: 2000 };
+  const timing: Timing = quick ? { warmMs: 300, saturatedMs: 1500, steadyMs: 1500, burst: 200 } : { warmMs: 1000, saturatedMs: 15_000, steadyMs: 15_000, burst: 2000 };
   console.log(`bench:market${quick ? ' --quick' : ''} seed ${seed} (provider keys); ${machine()}; ${new Date().toISOString()}`);
   const blake3 = await loadBlake3();
   const results: RunResult[] = [];

@@ -5,6 +5,8 @@ import type { Clock } from '../core/pricing/clock.js';
 import { buildMarketApp } from './http/app.js';
 import type { CustomerAuth } from './http/auth.js';
 import { MarketMetrics } from './http/metrics.js';
+import { courierRoutes } from './http/routes/courier.js';
+import { CourierInboxService, type CourierRewardRule } from './services/courier-inbox.js';
 import { CustomerService } from './services/customer-service.js';
 import { TaskService, type SliceLimits } from './services/task-service.js';
 import type { MarketStore } from './store/market-store.js';
@@ -23,6 +25,8 @@ export interface MarketServerDeps {
   logger?: boolean;
   /** Collect process metrics (CPU, memory) on /metrics. */
   processMetrics?: boolean;
+  /** The courier inbox (`POST /courier/receipts`): reward rule, largest bundle, body limit. */
+  courier?: { reward?: CourierRewardRule; maxBundleBytes?: number; bodyLimitBytes?: number };
 }
 
 export interface MarketServer {
@@ -30,6 +34,7 @@ export interface MarketServer {
   tasks: TaskService;
   customers: CustomerService;
   metrics: MarketMetrics;
+  courier: CourierInboxService;
   /** Listens on host:port (port 0 picks a free one); resolves to the base URL. */
   listen(host: string, port: number): Promise<string>;
   /** Stops the sweep and the HTTP server; the store stays open (its owner closes it). */
@@ -56,6 +61,15 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
     logger: deps.logger ?? false,
   });
+  const courier = new CourierInboxService({
+    store: deps.store,
+    clock: deps.clock,
+    blake3: deps.blake3,
+    bundlesDir: join(deps.dataDir, 'courier'),
+    ...(deps.courier?.reward ? { reward: deps.courier.reward } : {}),
+    ...(deps.courier?.maxBundleBytes ? { maxBundleBytes: deps.courier.maxBundleBytes } : {}),
+  });
+  await app.register(courierRoutes, { inbox: courier, store: deps.store, metrics, ...(deps.courier?.bodyLimitBytes ? { bodyLimitBytes: deps.courier.bodyLimitBytes } : {}) });
   const sweepMs = deps.expirySweepMs ?? 5000;
   let sweep: NodeJS.Timeout | undefined;
   if (sweepMs > 0) {
@@ -69,6 +83,7 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     tasks,
     customers,
     metrics,
+    courier,
     async listen(host, port) {
       await app.listen({ host, port });
       const addr = app.server.address();

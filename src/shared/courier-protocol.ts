@@ -40,7 +40,9 @@ export const CourierResultSchema = z.object({
   id: z.string(),
   status: z.enum(['accepted', 'duplicate', 'rejected']),
   reward: IntegerString,
+  /** Why a receipt was rejected, in words, and its stable code (e.g. BAD_SIGNATURE). */
   reason: z.string().optional(),
+  code: z.string().max(64).optional(),
 });
 
 export const CourierFlushResponseSchema = z.object({

@@ -1,15 +1,13 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
-import { loadBlake3, nodeSha256 } from '../../src/main/hash/node-hasher.js';
+import { nodeSha256 } from '../../src/main/hash/node-hasher.js';
 import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
 import { ed25519SignerFromSeed, signerAddress, type ResultSigner } from '../../src/main/market/result-signing.js';
 import { ProviderService, type ProviderServiceDeps } from '../../src/main/services/provider-service.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
+import { startLocalMarket } from '../../src/market/local-market.js';
+import type { MarketServer } from '../../src/market/market-server.js';
+import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import { authSigningBytes, MarketFrame, parseFrame, type JobFrame } from '../../src/shared/market-protocol.js';
@@ -30,21 +28,17 @@ export interface Market {
 /** A market on an embedded store in `dir` with a funded customer, listening on 127.0.0.1. */
 export async function startMarket(dir: string, config: Partial<ValidatorConfig>, o: { fund?: bigint; port?: number; customer?: { key: string; id: string }; onDisk?: boolean } = {}): Promise<Market> {
   const { fund = 1_000_000_000n, port = 0, customer } = o;
-  const blake3 = await loadBlake3();
-  const store = await MarketStore.open(await openPgliteDriver(o.onDisk ? join(dir, 'store') : undefined));
-  const server = await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
+  const { store, server, validator, blake3, url: base, close } = await startLocalMarket({
     dataDir: dir,
-    config: { batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
+    clock,
+    inMemoryStore: !o.onDisk,
+    port,
+    expirySweepMs: 0,
+    customer: false,
+    validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
     marketId: 'test-market',
     onError: (what, err) => console.error('validator', what, err),
   });
-  const base = await server.listen('127.0.0.1', port);
   let customerKey = customer?.key ?? '';
   let customerId = customer?.id ?? '';
   if (!customer) {
@@ -61,11 +55,7 @@ export async function startMarket(dir: string, config: Partial<ValidatorConfig>,
     blake3,
     customerKey,
     customerId,
-    async close() {
-      await validator.close();
-      await server.close();
-      await store.close();
-    },
+    close,
   };
 }
 

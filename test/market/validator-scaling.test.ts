@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { loadBlake3, nodeSha256 } from '../../src/main/hash/node-hasher.js';
+import type { loadBlake3 } from '../../src/main/hash/node-hasher.js';
 import { signComputeResult } from '../../src/main/market/result-signing.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
+import { startLocalMarket } from '../../src/market/local-market.js';
+import type { MarketServer } from '../../src/market/market-server.js';
+import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
@@ -43,22 +42,17 @@ afterEach(async () => {
 
 /** A market on an embedded store with the sweep and batches off: only events wake the dispatcher. */
 async function startMarket(dir: string, config: Partial<ValidatorConfig> = {}): Promise<ScalingMarket> {
-  const blake3 = await loadBlake3();
-  const store = await MarketStore.open(await openPgliteDriver(undefined));
-  const server = await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
+  const { store, server, validator, blake3, url: base, close } = await startLocalMarket({
     dataDir: dir,
+    clock,
+    inMemoryStore: true,
+    expirySweepMs: 0,
     digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 100, checkFraction: 0, ...config },
+    customer: false,
+    validator: { practice: false, batchMs: 0, sweepMs: 0, heartbeatMs: 100, checkFraction: 0, ...config },
     marketId: 'scaling-market',
     onError: (what, err) => console.error('validator', what, err),
   });
-  const base = await server.listen('127.0.0.1', 0);
   const c = await server.customers.add('alice');
   await server.customers.fund('alice', 1_000_000_000n);
   const m: ScalingMarket = {
@@ -69,11 +63,7 @@ async function startMarket(dir: string, config: Partial<ValidatorConfig> = {}): 
     blake3,
     customer: c.customer,
     customerKey: c.apiKey,
-    async close() {
-      await validator.close();
-      await server.close();
-      await store.close();
-    },
+    close,
   };
   open.push(m);
   return m;

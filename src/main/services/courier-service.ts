@@ -389,7 +389,7 @@ export class CourierService {
         if (!sent.has(r.id)) continue; // an answer for something we did not send is ignored
         sent.delete(r.id);
         if (r.status === 'rejected') {
-          this.repo.markRejected(r.id, r.reason ?? 'rejected by the market');
+          this.repo.markRejected(r.id, r.code ? `${r.code}: ${r.reason ?? 'rejected by the market'}` : r.reason ?? 'rejected by the market');
           this.faults('courier.ack.rejected');
           summary.rejected++;
           continue;

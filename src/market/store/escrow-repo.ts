@@ -64,4 +64,35 @@ export class EscrowRepo {
     if (!(await this.accounts.post(`payout:${taskId}`, legs, 'payout', now))) throw new Error(`escrow account cannot cover the payout of task ${taskId}`);
     return true;
   }
+
+  /**
+   * Pays out many held rewards at once (a group commit's completed tasks), each as its payout
+   * (which must sum to it): one UPDATE takes the held escrows, one INSERT creates missing worker
+   * accounts, and AccountsRepo.postMany moves every balance. Returns the tasks paid; a task with
+   * nothing held (already settled, or refunded) is not among them and pays nothing.
+   */
+  async releaseMany(items: readonly { taskId: string; payout: Payout }[], now: number): Promise<Set<string>> {
+    if (items.length === 0) return new Set();
+    const taken = await this.c.query<{ task_id: string; amount: bigint }>(sql`
+      UPDATE escrows SET status = 'released', settled_at = ${now}
+      WHERE task_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(items.map((i) => i.taskId))}::jsonb)::uuid) AND status = 'held'
+      RETURNING task_id, amount`);
+    const amounts = new Map(taken.map((t) => [t.task_id, t.amount]));
+    const paid = items.filter((i) => amounts.has(i.taskId));
+    if (paid.length === 0) return new Set();
+    await this.accounts.ensureMany(paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))), 'worker');
+    const events = paid.map(({ taskId, payout }) => ({
+      eventId: `payout:${taskId}`,
+      memo: 'payout',
+      legs: [
+        { account: ACCOUNTS.escrow, amount: -(amounts.get(taskId) as bigint) },
+        { account: ACCOUNTS.burn, amount: payout.burn },
+        { account: ACCOUNTS.validator, amount: payout.validator },
+        { account: ACCOUNTS.treasury, amount: payout.treasury },
+        ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
+      ],
+    }));
+    if (!(await this.accounts.postMany(events, now))) throw new Error(`escrow account cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
+    return new Set(paid.map((p) => p.taskId));
+  }
 }

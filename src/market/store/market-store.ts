@@ -8,10 +8,12 @@ import { JobsRepo } from './jobs-repo.js';
 import { MARKET_MIGRATIONS, migrateMarket, type MarketMigration } from './migrations.js';
 import { openPgDriver } from './pg-driver.js';
 import { openPgliteDriver } from './pglite-driver.js';
+import { SettlementRepo } from './settlement-repo.js';
 import { SlicesRepo } from './slices-repo.js';
 import { lockStoreDir } from './store-lock.js';
 import { TasksRepo } from './tasks-repo.js';
 import { ValidatorRepo } from './validator-repo.js';
+import { CourierInboxRepo } from './courier-repo.js';
 
 /** The repos of one transaction. They exist only inside `transaction`, so every write is transactional. */
 export interface MarketTx {
@@ -22,6 +24,9 @@ export interface MarketTx {
   slices: SlicesRepo;
   jobs: JobsRepo;
   validator: ValidatorRepo;
+  courier: CourierInboxRepo;
+  /** The validator's set-based group-commit statements. */
+  settlement: SettlementRepo;
 }
 
 /**
@@ -66,6 +71,8 @@ export class MarketStore {
         slices: new SlicesRepo(c),
         jobs: new JobsRepo(c),
         validator: new ValidatorRepo(c),
+        courier: new CourierInboxRepo(c),
+        settlement: new SettlementRepo(c),
       }),
     );
   }

@@ -217,6 +217,32 @@ ALTER TABLE job_results ADD CONSTRAINT job_results_verdict_check CHECK (verdict 
 CREATE INDEX job_results_held ON job_results(task_id) WHERE verdict = 'held';
 `,
   },
+  {
+    id: 5,
+    name: 'courier inbox',
+    sql: `
+CREATE TABLE courier_receipts (
+  receipt_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  address TEXT NOT NULL,
+  bundle_hash TEXT NOT NULL,
+  bytes BIGINT NOT NULL CHECK (bytes >= 0),
+  sender TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  signature TEXT NOT NULL,
+  reward BIGINT NOT NULL CHECK (reward >= 0),
+  received_at BIGINT NOT NULL
+);
+CREATE INDEX courier_receipts_address ON courier_receipts(address, received_at);
+`,
+  },
+  {
+    id: 6,
+    name: 'settlement by task',
+    sql: `
+CREATE INDEX jobs_task ON jobs(task_id, status);
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

@@ -306,13 +306,13 @@ export class ValidatorRepo {
     return r && { jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash };
   }
 
-  /** Assignments of jobs that are leased now (all of them, or one provider's). */
-  async activeAssignments(provider?: string): Promise<AssignmentRecord[]> {
-    const rows = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null }>(sql`
-      SELECT l.* FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
+  /** Assignments of jobs that are leased now (all of them, or one provider's), with each job's result deadline. */
+  async activeAssignments(provider?: string): Promise<(AssignmentRecord & { leaseUntil: number | null })[]> {
+    const rows = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null; lease_until: bigint | null }>(sql`
+      SELECT l.*, j.lease_until FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
       WHERE j.status = 'leased' AND j.lease_owner = l.provider ${provider === undefined ? sql`` : sql`AND l.provider = ${provider}`}
       ORDER BY l.job_id FOR UPDATE OF l SKIP LOCKED`);
-    return rows.map((r) => ({ jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash }));
+    return rows.map((r) => ({ jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash, leaseUntil: r.lease_until === null ? null : Number(r.lease_until) }));
   }
 
   /** Records a (worker, nonce) pair; false when it was seen before (a replay). */

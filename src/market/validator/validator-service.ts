@@ -19,6 +19,7 @@ import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFra
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../main/services/digest-pool.js';
 import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
+import { UUID_TEXT, type GroupRow, type ResultRow } from '../store/settlement-repo.js';
 import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
@@ -92,15 +93,15 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
   return shape.some((g) => g.count > 0 && caps.lanes.includes(g.lane) && (hardwareGpu || !g.gpuRequired) && ask <= g.maxOffer);
 }
 
+/** A result whose signature, market and freshness passed, waiting for the next group commit. */
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
-  assignment: AssignmentRecord;
-  expected: { resultHash: string; proof: string } | null;
-  now: number;
   resolve: (ack: ResultAck) => void;
   reject: (err: unknown) => void;
 }
+
+type Receipt = { provider: string; taskId: string; receipt: JsonValue };
 
 /**
  * The validator: splits tasks into jobs, dispatches them to connected providers whose
@@ -241,10 +242,9 @@ export class ValidatorService {
     const now = this.deps.clock.now();
     await this.deps.store.transaction(async (tx) => {
       for (const a of await tx.validator.activeAssignments()) {
-        const job = await tx.validator.job(a.jobId);
         const before = a.lease as unknown as Lease;
         let step = this.machine.tick(before, now);
-        if (job?.leaseUntil != null && job.leaseUntil <= now && holdsLease(step.lease.state)) {
+        if (a.leaseUntil !== null && a.leaseUntil <= now && holdsLease(step.lease.state)) {
           const revoked = this.machine.revoke(step.lease, now, 'result deadline passed');
           step = { lease: revoked.lease, events: [...step.events, ...revoked.events] };
         }
@@ -500,9 +500,10 @@ export class ValidatorService {
 
   /**
    * Verifies one result: MALFORMED / WRONG_MARKET / STALE / BAD_SIGNATURE from the result and the
-   * session's key; NOT_LEASED against the stored lease; a checked job re-executed; then the
-   * result joins the next group commit (REPLAYED and the lease are decided again there, inside
-   * the transaction). Resolves once the commit holding it is durable.
+   * session's key, with no store access; then the result joins the next group commit, which
+   * decides REPLAYED and NOT_LEASED for the whole group with one locked read, re-executes the
+   * checked ones and writes the group set-based (settleGroup). Resolves once the commit holding it
+   * is durable.
    *
    * Freshness (STALE) is judged against `receivedAt`, the market's clock when the frame arrived
    * (the socket reads it with `now()` on receipt), not when this runs: a result that was fresh on
@@ -510,29 +511,13 @@ export class ValidatorService {
    */
   async submitResult(session: ProviderSession, frame: ResultFrame, receivedAt: number = this.deps.clock.now()): Promise<ResultAck> {
     if (this.closed) throw new ValidatorClosingError();
-    const now = this.deps.clock.now();
     const jobId = frame.result.job_id;
     const refuse = (code: string, message: string): ResultAck => ({ jobId, accepted: false, code, message });
     const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, resultSignatureCheck(session.publicKey, this.deps.blake3));
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     const r = verdict.result;
-    const found = await this.deps.store.transaction(async (tx) => {
-      const job = await tx.validator.job(r.job_id);
-      const a = await tx.validator.assignment(r.job_id);
-      const input = await tx.validator.input(r.job_id);
-      const task = job ? await tx.tasks.get(job.taskId) : undefined;
-      return { job, a, input, task, replayed: await tx.validator.nonceSeen(r.worker_address, r.nonce) };
-    });
-    const { job, a, input, task } = found;
-    if (found.replayed) return refuse('REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
-    if (!job || !a || !input || !task || job.taskId !== r.task_id || job.status !== 'leased' || job.leaseOwner !== r.worker_address || a.provider !== r.worker_address) {
-      return refuse('NOT_LEASED', `job ${r.job_id} is not leased to ${r.worker_address}`);
-    }
-    const expected = a.checked ? await this.reexecute(input, task, a, r.worker_address) : null;
-    session.inFlight.delete(jobId);
-    if (this.closed) throw new ValidatorClosingError();
     return new Promise<ResultAck>((resolve, reject) => {
-      this.pending.push({ session, result: r, assignment: a, expected, now, resolve, reject });
+      this.pending.push({ session, result: r, resolve, reject });
       if (!this.flushTimer) {
         this.flushTimer = setTimeout(() => {
           this.flushTimer = undefined;
@@ -543,7 +528,7 @@ export class ValidatorService {
   }
 
   /** The validator's own run of an assignment: the digests an honest provider returns for it. */
-  private async reexecute(input: JobInput, task: TaskRecord, a: AssignmentRecord, workerAddress: string): Promise<{ resultHash: string; proof: string }> {
+  private async reexecute(input: JobInput, task: Pick<TaskRecord, 'taskId' | 'payload'>, a: Pick<AssignmentRecord, 'assignmentKey' | 'blockHash'>, workerAddress: string): Promise<{ resultHash: string; proof: string }> {
     const bytes = await readJobBytes(input, task, this.deps.slicesDir);
     if (this.deps.digester) {
       const synthetic = input.workload === 'synthetic' ? { block_hash: a.blockHash as string, worker_address: workerAddress, matrix_size: input.matrixSize as number } : null;
@@ -553,31 +538,34 @@ export class ValidatorService {
     return expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
   }
 
-  /** Settles every gathered result in one transaction (a group commit), then acks them and sends receipts. */
+  /**
+   * Settles every gathered result in one transaction (a group commit) with a constant number of
+   * statements whatever the group's size (settleGroup, pairSteps, payTasks), then acks them and
+   * sends receipts. A result whose re-execution failed is answered with that error alone.
+   */
   private async flushNow(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
     const now = this.deps.clock.now();
-    let acks: ResultAck[];
-    let receipts: { provider: string; taskId: string; receipt: JsonValue }[];
-    const disputes: string[] = [];
+    let acks: (ResultAck | { error: unknown })[];
+    let receipts: Receipt[];
+    let disputes: string[] = [];
     try {
-      ({ acks, receipts } = await this.deps.store.transaction(async (tx) => {
-        const out: ResultAck[] = [];
-        const touched = new Set<string>();
-        const pairs = new Set<string>();
-        for (const p of batch) out.push(await this.settleOne(tx, p, touched, pairs, now));
-        for (const primary of pairs) if (await this.pairStep(tx, primary, now)) disputes.push(primary);
-        const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
-        for (const taskId of touched) paid.push(...(await this.payIfComplete(tx, taskId, now)));
-        return { acks: out, receipts: paid };
+      ({ acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
+        const group = await this.settleGroup(tx, batch, now);
+        const disputed = await this.pairSteps(tx, [...group.pairs], now);
+        return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
       }));
     } catch (err) {
       for (const p of batch) p.reject(err);
       throw err;
     }
-    batch.forEach((p, i) => p.resolve(acks[i] as ResultAck));
+    batch.forEach((p, i) => {
+      const a = acks[i] as ResultAck | { error: unknown };
+      if ('error' in a) p.reject(a.error);
+      else p.resolve(a);
+    });
     this.deliver(receipts);
     for (const primary of disputes) this.serial(() => this.resolveDispute(primary)).catch((err: unknown) => this.report('dispute', err));
     this.kick();
@@ -594,24 +582,29 @@ export class ValidatorService {
   }
 
   /**
-   * Compares the two runs of a pair once both are in. A held run that agrees (same result_hash)
-   * with the other run — held too, or already verified by re-execution — is accepted; returns
-   * true when they disagree, and the validator re-executes to decide (resolveDispute).
+   * Compares the two runs of each pair (by primary job id) once both are in, for many pairs with
+   * one read and one write. A held run that agrees (same result_hash) with the other run — held
+   * too, or already verified by re-execution — is accepted; returns the pairs whose runs disagree,
+   * which the validator re-executes to decide (resolveDispute).
    */
-  private async pairStep(tx: MarketTx, primary: string, now: number): Promise<boolean> {
-    const pair = await tx.validator.pairOf(primary);
-    if (!pair) return false;
-    const runs = [];
-    for (const id of [pair.primary, pair.twin]) {
-      const job = await tx.validator.job(id, true);
-      if (!job || job.status !== 'done' || job.resultHash === null) return false;
-      runs.push({ id, settled: job.resultHash, held: await tx.validator.heldResult(id) });
+  private async pairSteps(tx: MarketTx, primaries: readonly string[], now: number): Promise<string[]> {
+    if (primaries.length === 0) return [];
+    const runs = await tx.settlement.pairRuns(primaries);
+    const disputes: string[] = [];
+    const accept: { seq: bigint; jobId: string; verdict: 'accepted'; settledHash: string }[] = [];
+    for (const primary of primaries) {
+      const x = runs.find((r) => r.primary === primary && r.isPrimary);
+      const y = runs.find((r) => r.primary === primary && !r.isPrimary);
+      if (!x || !y || !x.done || !y.done || x.resultHash === null || y.resultHash === null) continue;
+      if (!x.held && !y.held) continue;
+      if (x.resultHash !== y.resultHash) {
+        disputes.push(primary);
+        continue;
+      }
+      for (const run of [x, y]) if (run.held) accept.push({ seq: run.held.seq, jobId: run.jobId, verdict: 'accepted', settledHash: run.held.resultHash });
     }
-    const [x, y] = runs as [(typeof runs)[0], (typeof runs)[0]];
-    if (!x.held && !y.held) return false;
-    if (x.settled !== y.settled) return true;
-    for (const run of runs) if (run.held) await tx.validator.settleHeld(run.held.seq, run.id, 'accepted', run.held.resultHash, now);
-    return false;
+    await tx.settlement.settleHeldMany(accept, now);
+    return disputes;
   }
 
   /**
@@ -663,80 +656,167 @@ export class ValidatorService {
     const now = this.deps.clock.now();
     const disputes = await this.deps.store.transaction(async (tx) => {
       const out: string[] = [];
-      for (const primary of await tx.validator.heldPairs(100)) if (await this.pairStep(tx, primary, now)) out.push(primary);
+      out.push(...(await this.pairSteps(tx, await tx.validator.heldPairs(100), now)));
       return out;
     });
     for (const primary of disputes) await this.resolveDispute(primary);
   }
 
-  private async settleOne(tx: MarketTx, p: PendingResult, touched: Set<string>, pairs: Set<string>, now: number): Promise<ResultAck> {
-    const r = p.result;
-    const refuse = (code: string, message: string): ResultAck => ({ jobId: r.job_id, accepted: false, code, message });
-    if (!(await tx.validator.claimNonce(r.worker_address, r.nonce, now))) return refuse('REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
-    const job = await tx.validator.job(r.job_id, true);
-    const a = await tx.validator.assignment(r.job_id);
-    if (!job || !a || job.status !== 'leased' || job.leaseOwner !== r.worker_address || a.provider !== r.worker_address || a.epoch !== p.assignment.epoch) {
-      return refuse('NOT_LEASED', `job ${r.job_id} is no longer leased to ${r.worker_address}`);
+  /**
+   * Settles a group of results set-based: one locked read of every result's job, lease and nonce;
+   * the checks decided in memory in arrival order (a nonce seen before or earlier in the group is
+   * REPLAYED; a job not leased to the sender, or already settled by an earlier result of the
+   * group, is NOT_LEASED); the checked ones re-executed; then one statement each for the nonces,
+   * the jobs and leases, the results and (when there are any) the penalties. Returns each result's
+   * answer in group order and the tasks and pairs it touched.
+   */
+  private async settleGroup(tx: MarketTx, batch: readonly PendingResult[], now: number): Promise<{ acks: (ResultAck | { error: unknown })[]; touched: Set<string>; pairs: Set<string> }> {
+    const acks: (ResultAck | { error: unknown } | undefined)[] = batch.map(() => undefined);
+    const refuse = (i: number, code: string, message: string) => {
+      acks[i] = { jobId: (batch[i] as PendingResult).result.job_id, accepted: false, code, message };
+    };
+    const replayed = (i: number) => {
+      const r = (batch[i] as PendingResult).result;
+      refuse(i, 'REPLAYED', `nonce ${r.nonce} of ${r.worker_address} was already used; every result needs a new nonce`);
+    };
+    const notLeased = (i: number) => {
+      const r = (batch[i] as PendingResult).result;
+      refuse(i, 'NOT_LEASED', `job ${r.job_id} is not leased to ${r.worker_address}`);
+    };
+    const lookups: { ord: number; jobId: string; worker: string; nonce: bigint }[] = [];
+    batch.forEach((p, i) => {
+      if (UUID_TEXT.test(p.result.job_id)) lookups.push({ ord: i, jobId: p.result.job_id, worker: p.result.worker_address, nonce: p.result.nonce });
+    });
+    const ctx = await tx.settlement.groupContext(lookups);
+
+    // In arrival order: replays, then the lease (a job settles once per group).
+    const nonceKey = (r: ComputeResult) => `${r.worker_address} ${r.nonce.toString()}`;
+    const seenNonces = new Set<string>();
+    const taken = new Set<string>();
+    const live: { i: number; row: GroupRow }[] = [];
+    batch.forEach((p, i) => {
+      const r = p.result;
+      const row = ctx.get(i);
+      if (row?.nonceSeen || seenNonces.has(nonceKey(r))) return replayed(i);
+      seenNonces.add(nonceKey(r));
+      if (!row || row.taskId !== r.task_id || row.status !== 'leased' || row.leaseOwner !== r.worker_address || row.provider !== r.worker_address || row.epoch === null || taken.has(row.jobId)) return notLeased(i);
+      taken.add(row.jobId);
+      p.session.inFlight.delete(row.jobId);
+      live.push({ i, row });
+    });
+
+    // Checked assignments are re-executed (in parallel; off this thread with a digest pool).
+    const expected = new Map<number, { resultHash: string; proof: string }>();
+    const runs = await Promise.allSettled(
+      live.filter(({ row }) => row.checked).map(async ({ i, row }) => {
+        if (!row.input || !row.assignmentKey) throw new Error(`checked job ${row.jobId} has no input or assignment key`);
+        expected.set(i, await this.reexecute(row.input, { taskId: row.taskId, payload: row.payload as JsonValue }, { assignmentKey: row.assignmentKey, blockHash: row.blockHash }, (batch[i] as PendingResult).result.worker_address));
+      }),
+    );
+    const failedRuns = new Set<number>();
+    live.filter(({ row }) => row.checked).forEach(({ i }, k) => {
+      const run = runs[k] as PromiseSettledResult<void>;
+      if (run.status === 'rejected') {
+        acks[i] = { error: run.reason };
+        failedRuns.add(i);
+      }
+    });
+    const ready = live.filter(({ i }) => !failedRuns.has(i));
+
+    // Nonces are claimed in the store (another market instance may have claimed one since the read).
+    const claimed = await tx.settlement.claimNonces(ready.map(({ i }) => ({ worker: (batch[i] as PendingResult).result.worker_address, nonce: (batch[i] as PendingResult).result.nonce })), now);
+    const settled = ready.filter(({ i }) => {
+      if (claimed.has(nonceKey((batch[i] as PendingResult).result))) return true;
+      replayed(i);
+      return false;
+    });
+
+    const touched = new Set<string>();
+    const pairs = new Set<string>();
+    const jobs: { jobId: string; resultHash: string }[] = [];
+    const results: ResultRow[] = [];
+    const wrong: { address: string; jobId: string }[] = [];
+    for (const { i, row } of settled) {
+      const r = (batch[i] as PendingResult).result;
+      const e = expected.get(i) ?? null;
+      const json = computeResultToJson(r) as unknown as JsonValue;
+      const base = { jobId: r.job_id, taskId: row.taskId, workerAddress: r.worker_address, epoch: row.epoch as number, resultHash: r.result_hash, result: json };
+      touched.add(row.taskId);
+      if (e !== null && (e.resultHash !== r.result_hash || e.proof !== r.proof)) {
+        jobs.push({ jobId: r.job_id, resultHash: e.resultHash });
+        results.push({ ...base, verdict: 'wrong', settledHash: e.resultHash, checked: true });
+        wrong.push({ address: r.worker_address, jobId: r.job_id });
+        refuse(i, 'WRONG_RESULT', `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`);
+        continue;
+      }
+      jobs.push({ jobId: r.job_id, resultHash: r.result_hash });
+      // One run of a pair, not re-executed: committed as held, acknowledged like any other result, judged against the other run.
+      const held = e === null && row.pairPrimary !== null;
+      if (held) pairs.add(row.pairPrimary as string);
+      results.push({ ...base, verdict: held ? 'held' : 'accepted', settledHash: r.result_hash, checked: held ? false : row.checked });
+      acks[i] = { jobId: r.job_id, accepted: true, code: null, message: null };
     }
-    const json = computeResultToJson(r) as unknown as JsonValue;
-    const lease = a.lease as unknown as Lease;
-    await tx.validator.updateLease(r.job_id, { ...lease, state: { kind: 'failed', atMs: now, reason: 'completed' }, heartbeats: {} } as unknown as JsonValue, now);
-    touched.add(job.taskId);
-    const wrong = p.expected !== null && (p.expected.resultHash !== r.result_hash || p.expected.proof !== r.proof);
-    if (wrong) {
-      const expected = p.expected as { resultHash: string };
-      await tx.jobs.complete(r.job_id, r.worker_address, expected.resultHash, now);
-      await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'wrong', resultHash: r.result_hash, settledHash: expected.resultHash, checked: true, result: json }, now);
-      const after = await tx.validator.penalize(r.worker_address, r.job_id, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now);
-      if (after.refused) this.toRefuse.add(r.worker_address);
-      return refuse('WRONG_RESULT', `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`);
-    }
-    await tx.jobs.complete(r.job_id, r.worker_address, r.result_hash, now);
-    // One run of a pair, not re-executed: committed as held, acknowledged like any other result, judged against the other run.
-    const pair = p.expected === null ? await tx.validator.pairOf(r.job_id) : undefined;
-    if (pair) {
-      pairs.add(pair.primary);
-      await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'held', resultHash: r.result_hash, settledHash: r.result_hash, checked: false, result: json }, now);
-      return { jobId: r.job_id, accepted: true, code: null, message: null };
-    }
-    await tx.validator.insertResult({ jobId: r.job_id, taskId: job.taskId, workerAddress: r.worker_address, epoch: a.epoch, verdict: 'accepted', resultHash: r.result_hash, settledHash: r.result_hash, checked: a.checked, result: json }, now);
-    return { jobId: r.job_id, accepted: true, code: null, message: null };
+    await tx.settlement.finishJobs(jobs, now);
+    await tx.settlement.insertResults(results, now);
+    for (const a of await tx.settlement.penalizeMany(wrong, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now)) this.toRefuse.add(a);
+    return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs };
   }
 
-  /** Pays a task whose every job is done: escrow released by splitReward, one Receipt v1 per paid job. */
-  private async payIfComplete(tx: MarketTx, taskId: string, now: number): Promise<{ provider: string; taskId: string; receipt: JsonValue }[]> {
-    if ((await tx.validator.openJobCount(taskId)) > 0) return [];
-    const task = await tx.tasks.get(taskId, { forUpdate: true });
-    if (!task || task.status !== 'in_progress') return [];
-    const slices = await tx.validator.taskResults(taskId);
-    const counts = new Map<string, number>();
-    for (const s of slices) {
-      const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
-      counts.set(who, (counts.get(who) ?? 0) + 1);
+  /** Pays a task whose every job is done (payTasks for one task). */
+  private async payIfComplete(tx: MarketTx, taskId: string, now: number): Promise<Receipt[]> {
+    return this.payTasks(tx, [taskId], now);
+  }
+
+  /**
+   * Pays every task of `taskIds` whose every job is done, set-based: one locked read of the
+   * completable tasks, one of their settled slices, the escrows released by splitReward
+   * (EscrowRepo.releaseMany), then the tasks completed and one Receipt v1 per paid job stored in
+   * one statement. A task with nothing held (refunded by an expiry in another transaction) pays
+   * nothing.
+   */
+  private async payTasks(tx: MarketTx, taskIds: readonly string[], now: number): Promise<Receipt[]> {
+    const ready = await tx.settlement.completableTasks(taskIds);
+    if (ready.length === 0) return [];
+    const slicesOf = await tx.settlement.taskResults(ready.map((t) => t.taskId));
+    const plans = ready.map(({ taskId, reward }) => {
+      const slices = slicesOf.get(taskId) ?? [];
+      const counts = new Map<string, number>();
+      for (const s of slices) {
+        const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
+        counts.set(who, (counts.get(who) ?? 0) + 1);
+      }
+      const split = splitReward(reward, [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })));
+      const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
+      const payout: Payout = { burn: split.burn, validator: split.validator + validatorShare, treasury: split.treasury, workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n) };
+      return { taskId, slices, counts, payout };
+    });
+    const paid = await tx.escrow.releaseMany(plans, now);
+    const completed: { taskId: string; resultHash: string; workerAddress: string }[] = [];
+    const out: Receipt[] = [];
+    for (const { taskId, slices, counts, payout } of plans) {
+      if (!paid.has(taskId)) continue;
+      const resultHash = taskResultHash(slices.filter((s) => !s.twin).map((s) => s.settledHash), this.deps.blake3);
+      const top = [...counts].filter(([a]) => a !== VALIDATOR_SLICES).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
+      completed.push({ taskId, resultHash, workerAddress: top });
+      // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
+      for (const w of payout.workers) {
+        const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
+        const k = BigInt(jobs.length);
+        jobs.forEach((s, i) => {
+          const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
+          const receipt = makeReceipt({ job_id: s.jobId, buyer: marketBuyer(this.marketIdValue), provider: w.address, quote_price: amount, issued_at: now }, this.deps.blake3);
+          out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
+        });
+      }
     }
-    const split = splitReward(task.reward, [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })));
-    const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
-    const payout: Payout = { burn: split.burn, validator: split.validator + validatorShare, treasury: split.treasury, workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n) };
-    // Nothing held (refunded by an expiry in another transaction): nothing is paid.
-    if (!(await tx.escrow.release(taskId, payout, now))) return [];
-    const resultHash = taskResultHash(slices.filter((s) => !s.twin).map((s) => s.settledHash), this.deps.blake3);
-    const top = [...counts].filter(([a]) => a !== VALIDATOR_SLICES).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
-    await tx.tasks.complete(taskId, { resultHash, workerAddress: top }, now);
-    // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
-    const out: { provider: string; taskId: string; receipt: JsonValue }[] = [];
-    for (const w of payout.workers) {
-      const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
-      const k = BigInt(jobs.length);
-      jobs.forEach((s, i) => {
-        const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
-        const receipt = makeReceipt({ job_id: s.jobId, buyer: marketBuyer(this.marketIdValue), provider: w.address, quote_price: amount, issued_at: now }, this.deps.blake3);
-        out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
-      });
-    }
-    for (const r of out) {
-      const rj = r.receipt as { idempotency_key: string; job_id: string };
-      await tx.validator.insertReceipt({ key: rj.idempotency_key, jobId: rj.job_id, taskId, provider: r.provider, receipt: r.receipt }, now);
-    }
+    await tx.settlement.completeTasks(
+      completed,
+      out.map((r) => {
+        const rj = r.receipt as { idempotency_key: string; job_id: string };
+        return { key: rj.idempotency_key, jobId: rj.job_id, taskId: r.taskId, provider: r.provider, receipt: r.receipt };
+      }),
+      now,
+    );
     return out;
   }
 

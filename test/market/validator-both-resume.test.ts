@@ -1,0 +1,155 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../src/core/hex.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import { signComputeResult } from '../../src/main/market/result-signing.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import { MarketStore } from '../../src/market/store/market-store.js';
+import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import type { JobFrame } from '../../src/shared/market-protocol.js';
+import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+import { tempDir } from '../helpers.js';
+
+const SEED = 0xb07;
+console.log(`both / dispute-resume test seed ${SEED}`);
+let nonce = BigInt(SEED) * 1000n;
+
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function market(dir: string, config: Partial<ValidatorConfig>, o: Parameters<typeof startMarket>[2] = {}): Promise<Market> {
+  const m = await startMarket(dir, config, o);
+  open.push(m);
+  return m;
+}
+
+async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvider> {
+  const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + n));
+  open.push(p);
+  await p.join({ max_jobs: maxJobs });
+  return p;
+}
+
+/** The result an honest provider returns for `job` (optionally with a field overridden). */
+function result(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
+  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
+  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
+  const { resultHash, proof } = d.digest();
+  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now(), ...o };
+  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 }));
+}
+const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
+
+const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC); returns its two runs, to `first` and then to a second provider. */
+async function pairedTask(m: Market, tag: string, first: RawProvider, secondN: number): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
+  const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+  expect(r.status).toBe(201);
+  const a = await first.nextJob(0);
+  await pause(300);
+  expect(first.jobs()).toHaveLength(1); // the other run may not go to the same provider
+  const second = await provider(m, secondN, 1);
+  const b = await second.nextJob(0);
+  expect([b.task_id, b.job_id === a.job_id]).toEqual([a.task_id, false]);
+  return { taskId: r.json.task_id as string, a, b, second };
+}
+
+describe('verify_mode both: a checked job is run by two providers AND re-executed', () => {
+  it('an honest pair: both runs re-executed, both accepted and paid exactly, one receipt each', async () => {
+    const m = await market(tempDir('tessera-both-'), { checkFraction: 1, verifyMode: 'both' });
+    const first = await provider(m, 1, 2);
+    const { taskId, a, b, second } = await pairedTask(m, 'both-agree', first, 2);
+    const validatorBefore = await balance(m, ACCOUNTS.validator);
+    first.sendJson({ type: 'result', result: result(m, first, a) });
+    second.sendJson({ type: 'result', result: result(m, second, b) });
+    expect(await first.ackFor(a.job_id)).toMatchObject({ accepted: true, code: null });
+    expect(await second.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
+    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    expect(await balance(m, ACCOUNTS.worker(first.address))).toBe(125_000n);
+    expect(await balance(m, ACCOUNTS.worker(second.address))).toBe(125_000n);
+    expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n);
+    for (const [p, job] of [[first, a], [second, b]] as const) {
+      // Re-executed (checked) and accepted at once: never held for the pair comparison.
+      expect(await m.store.transaction(async (tx) => (await tx.validator.assignment(job.job_id))?.checked)).toBe(true);
+      expect((await m.store.transaction((tx) => tx.validator.results(job.job_id))).map((s) => s.verdict)).toEqual(['accepted']);
+      const receipts = await until('a receipt', () => p.frames.filter((f) => f.type === 'receipt'), (r) => r.length === 1, 5000);
+      expect(receipts[0]).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
+      expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual([]);
+    }
+  }, 120_000);
+
+  it('a cheater in the pair is caught by re-execution: WRONG_RESULT, unpaid, slashed; the honest run is paid', async () => {
+    const m = await market(tempDir('tessera-both-'), { checkFraction: 1, verifyMode: 'both' });
+    const honest = await provider(m, 3, 2);
+    const { taskId, a, b, second: cheater } = await pairedTask(m, 'both-cheat', honest, 4);
+    const validatorBefore = await balance(m, ACCOUNTS.validator);
+    honest.sendJson({ type: 'result', result: result(m, honest, a) });
+    // A hash copied from the other run is as wrong as a made-up one: the proof is bound to the assignment key.
+    cheater.sendJson({ type: 'result', result: result(m, cheater, b, { result_hash: madeUp(m) }) });
+    expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
+    expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
+    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
+    expect(await balance(m, ACCOUNTS.worker(cheater.address))).toBe(0n);
+    expect(await balance(m, ACCOUNTS.worker(honest.address))).toBe(125_000n);
+    expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n + 125_000n);
+    const [wrong] = await m.store.transaction((tx) => tx.validator.results(b.job_id));
+    const [right] = await m.store.transaction((tx) => tx.validator.results(a.job_id));
+    expect(right).toMatchObject({ verdict: 'accepted' });
+    expect(await m.store.transaction(async (tx) => [(await tx.validator.assignment(a.job_id))?.checked, (await tx.validator.assignment(b.job_id))?.checked])).toEqual([true, true]);
+    expect(wrong).toMatchObject({ verdict: 'wrong', settledHash: right?.resultHash });
+    await pause(300);
+    expect(cheater.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
+    expect(honest.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('verify_mode second_provider: a dispute survives a market restart', () => {
+  it('the market stops after two runs disagree, before re-execution decides; restarted on the same store it settles the dispute exactly once', async () => {
+    const dir = tempDir('tessera-dispute-');
+    // A long settle window, so the second run is still gathering when the market is stopped.
+    const config: Partial<ValidatorConfig> = { checkFraction: 1, verifyMode: 'second_provider', settleWindowMs: 1500 };
+    const m1 = await startMarket(dir, config, { onDisk: true });
+    let m1Open = true;
+    open.push({ close: () => (m1Open ? m1.close() : undefined) });
+    const honest = await provider(m1, 5, 2);
+    const { taskId, a, b, second: cheater } = await pairedTask(m1, 'dispute', honest, 6);
+    honest.sendJson({ type: 'result', result: result(m1, honest, a) });
+    expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
+    cheater.sendJson({ type: 'result', result: result(m1, cheater, b, { result_hash: madeUp(m1) }) });
+    await pause(400); // received and waiting for its group commit
+    // Stopping settles what was received (the run is committed as held, the disagreement found) but starts no re-execution.
+    m1Open = false;
+    await m1.close();
+
+    const between = await MarketStore.open(await openPgliteDriver(join(dir, 'store')));
+    const held = await between.transaction(async (tx) => [...(await tx.validator.results(a.job_id)), ...(await tx.validator.results(b.job_id))].map((r) => r.verdict));
+    const statusBetween = await between.transaction(async (tx) => (await tx.tasks.get(taskId))?.status);
+    const penaltiesBetween = await between.transaction((tx) => tx.validator.penalties(cheater.address));
+    await between.close();
+    expect(held).toEqual(['held', 'held']);
+    expect(statusBetween).not.toBe('completed');
+    expect(penaltiesBetween).toEqual([]);
+
+    const m2 = await market(dir, { ...config, settleWindowMs: 5 }, { onDisk: true, customer: { key: m1.customerKey, id: m1.customerId } });
+    const validatorBefore = await balance(m2, ACCOUNTS.validator);
+    await until('the task completed after the restart', () => getTask(m2, taskId), (t) => t.status === 'completed', 15_000);
+    await pause(800); // several more sweeps: nothing is decided twice
+    expect(await m2.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
+    const verdicts = await m2.store.transaction(async (tx) => ({ a: await tx.validator.results(a.job_id), b: await tx.validator.results(b.job_id) }));
+    expect(verdicts.a.map((r) => r.verdict)).toEqual(['accepted']);
+    expect(verdicts.b.map((r) => [r.verdict, r.settledHash])).toEqual([['wrong', verdicts.a[0]?.resultHash]]);
+    expect(await balance(m2, ACCOUNTS.worker(honest.address))).toBe(125_000n);
+    expect(await balance(m2, ACCOUNTS.worker(cheater.address))).toBe(0n);
+    expect((await balance(m2, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n + 125_000n);
+    expect(await m2.store.transaction((tx) => tx.validator.receipts(honest.address, false))).toHaveLength(1);
+    expect(await m2.store.transaction((tx) => tx.validator.receipts(cheater.address, false))).toHaveLength(0);
+    expect(await balance(m2, ACCOUNTS.escrow)).toBe(0n);
+  }, 120_000);
+});

@@ -1,0 +1,250 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { fromHex } from '../../src/core/hex.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { computeResultToJson, type ComputeResult, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import { loadBlake3, nodeSha256 } from '../../src/main/hash/node-hasher.js';
+import { signComputeResult } from '../../src/main/market/result-signing.js';
+import { createTaskBody } from '../../src/market/http/task-schemas.js';
+import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import type { SqlDriver } from '../../src/market/store/driver.js';
+import { MarketStore } from '../../src/market/store/market-store.js';
+import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
+import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
+import { attachValidator } from '../../src/market/validator/attach.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import type { ValidatorService } from '../../src/market/validator/validator-service.js';
+import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
+import { tempDir } from '../helpers.js';
+import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
+import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+
+/**
+ * The validator's group commit is set-based (issue 9, "Settlement batches its writes"): a group of
+ * K results costs a constant number of store statements, and batching never pays anything twice.
+ * Runs on the embedded store and, when TESSERA_TEST_PG_URL is set, on a PostgreSQL server.
+ */
+const SEED = 0x5e771e;
+console.log(`validator settlement test seed ${SEED}`);
+let nonce = BigInt(SEED) * 1000n;
+
+const clock = { now: () => Date.now() };
+/** 1.0 CPC per task, one slice each: 60/25/10/5 in micro-CPC. */
+const REWARD = 1_000_000n;
+const SPLIT = { burn: 600_000n, worker: 250_000n, validator: 100_000n, treasury: 50_000n };
+
+interface Counted {
+  /** Statements of each transaction that ended while recording, in order. */
+  sizes: number[];
+  recording: boolean;
+}
+
+/** The driver with each transaction's statement count recorded (the real driver runs every statement). */
+function counting(d: SqlDriver, c: Counted): SqlDriver {
+  return {
+    kind: d.kind,
+    location: d.location,
+    async transaction(fn) {
+      let n = 0;
+      try {
+        return await d.transaction((conn) =>
+          fn({
+            query(q) {
+              n++;
+              return conn.query(q);
+            },
+            exec: (text) => conn.exec(text),
+          }),
+        );
+      } finally {
+        if (c.recording) c.sizes.push(n);
+      }
+    },
+    close: () => d.close(),
+  };
+}
+
+interface SettleMarket {
+  store: MarketStore;
+  server: MarketServer;
+  validator: ValidatorService;
+  base: string;
+  blake3: Awaited<ReturnType<typeof loadBlake3>>;
+  customer: CustomerRecord;
+  counted: Counted;
+  close(): Promise<void>;
+}
+
+const stores: { name: string; open: () => Promise<SqlDriver> }[] = [{ name: 'pglite', open: () => openPgliteDriver(undefined) }];
+const url = process.env[PG_URL_ENV];
+let pg: StoreHarness | undefined;
+if (url) {
+  pg = pgHarness(url);
+  const h = pg;
+  stores.push({ name: 'postgres', open: async () => h.open(await h.newLocation()) });
+}
+afterAll(() => pg?.cleanup());
+
+const open: SettleMarket[] = [];
+afterEach(async () => {
+  for (const m of open.splice(0)) await m.close();
+});
+
+/** A market whose group commit waits `settleWindowMs` (long enough for a test to land K results in one group); sweep and batches off. */
+async function startMarket(openDriver: () => Promise<SqlDriver>, config: Partial<ValidatorConfig>): Promise<SettleMarket> {
+  const dir = tempDir('tessera-settle-');
+  const blake3 = await loadBlake3();
+  const counted: Counted = { sizes: [], recording: false };
+  const store = await MarketStore.open(counting(await openDriver(), counted));
+  const server = await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false });
+  const validator = await attachValidator({
+    app: server.app,
+    store,
+    clock,
+    blake3,
+    sha256: nodeSha256,
+    dataDir: dir,
+    digestThreads: 0,
+    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, ...config },
+    marketId: 'settlement-market',
+    onError: (what, err) => console.error('validator', what, err),
+  });
+  const base = await server.listen('127.0.0.1', 0);
+  const c = await server.customers.add('alice');
+  await server.customers.fund('alice', 1_000_000_000n);
+  const m: SettleMarket = {
+    store,
+    server,
+    validator,
+    base,
+    blake3,
+    customer: c.customer,
+    counted,
+    async close() {
+      await validator.close();
+      await server.close();
+      await store.close();
+    },
+  };
+  open.push(m);
+  return m;
+}
+
+const inference = (tag: string) => createTaskBody.parse({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+
+/** The honest result of a job (or a wrong one: `o.result_hash`). */
+function resultFor(m: SettleMarket, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}): ComputeResult {
+  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
+  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
+  const { resultHash, proof } = d.digest();
+  return signComputeResult({ market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: clock.now(), ...o }, { signer: p.signer, blake3: m.blake3 });
+}
+
+const send = (p: RawProvider, r: ComputeResult) => p.sendJson({ type: 'result', result: computeResultToJson(r) });
+const acks = (p: RawProvider) => p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
+const receipts = (p: RawProvider) => p.frames.filter((f) => f.type === 'receipt');
+const balance = (m: SettleMarket, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
+
+/** K one-slice tasks leased to one provider, then all K honest results sent at once: the statements of the group commit, and the exact balances. */
+async function settleBurst(openDriver: () => Promise<SqlDriver>, k: number, seed: number): Promise<{ groupStatements: number; groups: number }> {
+  const m = await startMarket(openDriver, { checkFraction: 0.2 });
+  const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
+  try {
+    await p.join({ max_jobs: k });
+    for (let i = 0; i < k; i++) await m.server.tasks.create(m.customer, inference(`burst-${seed}-${i}`));
+    m.validator.kick();
+    await until(`${k} jobs`, () => p.jobs().length, (n) => n === k, 20_000);
+    const results = p.jobs().map((j) => resultFor(m, p, j));
+    m.counted.recording = true;
+    for (const r of results) send(p, r);
+    await until(`${k} acks`, () => acks(p).length, (n) => n === k, 20_000);
+    await until(`${k} receipts`, () => receipts(p).length, (n) => n === k, 20_000);
+    m.counted.recording = false;
+    expect(acks(p).every((a) => a.accepted)).toBe(true);
+    expect(SPLIT.burn + SPLIT.worker + SPLIT.validator + SPLIT.treasury).toBe(REWARD);
+    // Exact money: every task paid once, 60/25/10/5.
+    expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(BigInt(k) * SPLIT.worker);
+    expect(await balance(m, ACCOUNTS.burn)).toBe(BigInt(k) * SPLIT.burn);
+    expect(await balance(m, ACCOUNTS.validator)).toBe(BigInt(k) * SPLIT.validator);
+    expect(await balance(m, ACCOUNTS.treasury)).toBe(BigInt(k) * SPLIT.treasury);
+    expect(await balance(m, ACCOUNTS.escrow)).toBe(0n);
+    const groups = await m.store.transaction(async (tx) => new Set((await tx.validator.receipts(p.address, false)).map((r) => (r.receipt as { issued_at: number }).issued_at)).size);
+    return { groupStatements: Math.max(...m.counted.sizes), groups };
+  } finally {
+    p.close();
+  }
+}
+
+for (const s of stores) {
+  describe(`settlement group commit (${s.name})`, () => {
+    it('a group of 50 results costs no more store statements than a group of 5 (set-based, not a loop per result), and pays exactly', async () => {
+      const five = await settleBurst(s.open, 5, SEED + 1);
+      const fifty = await settleBurst(s.open, 50, SEED + 2);
+      console.log(`${s.name}: group commit statements K=5 ${five.groupStatements} (${five.groups} group), K=50 ${fifty.groupStatements} (${fifty.groups} group)`);
+      expect(five.groups).toBe(1);
+      expect(fifty.groups).toBe(1);
+      expect(fifty.groupStatements).toBeLessThanOrEqual(five.groupStatements + 2);
+      expect(fifty.groupStatements).toBeLessThanOrEqual(20);
+    }, 240_000);
+
+    it('one group holding two results for the same job, and a nonce used twice, pays once; a redelivered result later pays nothing', async () => {
+      const m = await startMarket(s.open, { checkFraction: 0 });
+      const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 3));
+      try {
+        await p.join({ max_jobs: 2 });
+        await m.server.tasks.create(m.customer, inference('twice'));
+        await m.server.tasks.create(m.customer, inference('other'));
+        m.validator.kick();
+        await until('2 jobs', () => p.jobs().length, (n) => n === 2);
+        const [a, b] = p.jobs() as [JobFrame, JobFrame];
+        const first = resultFor(m, p, a);
+        const second = resultFor(m, p, a);
+        const other = resultFor(m, p, b);
+        // Same nonce as `other`, for the same job: a replay inside the group.
+        const replay = resultFor(m, p, b, { nonce: other.nonce });
+        for (const r of [first, second, other, replay]) send(p, r);
+        await until('4 acks', () => acks(p).length, (n) => n === 4);
+        const byJob = (id: string) => acks(p).filter((x) => x.job_id === id);
+        expect(byJob(a.job_id).map((x) => x.code)).toEqual([null, 'NOT_LEASED']);
+        expect(byJob(b.job_id).map((x) => x.code)).toEqual([null, 'REPLAYED']);
+        await until('2 receipts', () => receipts(p).length, (n) => n === 2);
+        expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(2n * SPLIT.worker);
+        expect(await balance(m, ACCOUNTS.burn)).toBe(2n * SPLIT.burn);
+        expect(await m.store.transaction((tx) => tx.validator.results(a.job_id))).toHaveLength(1);
+
+        // The first result delivered again (a provider that lost the ack): refused, nothing more paid.
+        send(p, first);
+        await until('the redelivery ack', () => acks(p).length, (n) => n === 5);
+        expect(acks(p)[4]).toMatchObject({ job_id: a.job_id, accepted: false, code: 'REPLAYED' });
+        expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(2n * SPLIT.worker);
+        expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(2);
+      } finally {
+        p.close();
+      }
+    }, 180_000);
+
+    it('two wrong results of one provider in one group are both penalized in turn: two slashes, two penalty rows, nothing paid to it', async () => {
+      const m = await startMarket(s.open, { checkFraction: 1, slash: 4_000_000n, initialBond: 10_000_000n, initialReputation: 100, reputationDrop: 30, refuseAfter: 2 });
+      const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 4));
+      try {
+        await p.join({ max_jobs: 2 });
+        await m.server.tasks.create(m.customer, inference('wrong-1'));
+        await m.server.tasks.create(m.customer, inference('wrong-2'));
+        m.validator.kick();
+        await until('2 jobs', () => p.jobs().length, (n) => n === 2);
+        const jobs = p.jobs();
+        for (const j of jobs) send(p, resultFor(m, p, j, { result_hash: 'ab'.repeat(32) }));
+        await until('2 acks', () => acks(p).length, (n) => n === 2);
+        expect(acks(p).map((x) => x.code)).toEqual(['WRONG_RESULT', 'WRONG_RESULT']);
+        const after = await m.store.transaction((tx) => tx.validator.provider(p.address));
+        expect(after).toMatchObject({ bond: 2_000_000n, wrongResults: 2, refused: true, reputation: 40 });
+        expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual(jobs.map((j) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: 4_000_000n })));
+        expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(0n);
+        // Both slices settled on the validator's verified digests: the tasks complete, the worker pool goes to the validator.
+        await until('the tasks paid', () => balance(m, ACCOUNTS.validator), (v) => v === 2n * (SPLIT.validator + SPLIT.worker));
+      } finally {
+        p.close();
+      }
+    }, 180_000);
+  });
+}
