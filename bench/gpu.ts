@@ -3,7 +3,8 @@
  * this machine has) against the CPU worker pool, printed as ratios (>1 means the GPU is faster).
  * Not a test: figures go to docs/PERFORMANCE.md. `--quick` stops at 16 MiB; `--max-mib N` caps sizes.
  * A software adapter (llvmpipe, SwiftShader) takes no work in a node, so it is measured only
- * with `--allow-software` (the figures are then informational).
+ * with `--allow-software` (the figures are then informational). A second table compares a market
+ * job's two digests in one pass (plain + keyed, `digestBytes`) with the plain digest alone.
  */
 import { availableParallelism } from 'node:os';
 import { toHex } from '../src/core/hex.js';
@@ -95,5 +96,30 @@ for (const bytes of SIZES) {
 console.log(
   `\nRatios above ${GPU_MIN_SPEEDUP}x send Transcode/Inference slices of that size to a hardware GPU (start-up calibration); GpuHash always uses a ready hardware GPU. A software adapter gets work only with allowSoftwareAdapter (tests, benchmarks).`,
 );
+
+// A market GpuHash job makes both digests (plain + keyed under the assignment key) in one pass:
+// the same upload and dispatches, each block compressed twice. Runs alternate so load hits both.
+const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + 1) & 0xff);
+console.log('\nslice size | plain alone MB/s | plain + keyed, one pass MB/s | one pass / plain');
+console.log('---------- | ---------------- | ---------------------------- | ----------------');
+for (const bytes of SIZES) {
+  const data = input(bytes);
+  const both = await gpu.digestBytes(data, key);
+  if (both.resultHash !== toHex(cpu.hash(data)) || both.proof !== toHex(cpu.keyed(key, data))) throw new Error(`GPU keyed digests differ from the CPU at ${bytes} bytes`);
+  const plainTimes: number[] = [];
+  const bothTimes: number[] = [];
+  for (let r = 0; r < repsFor(bytes); r++) {
+    let t = performance.now();
+    await gpu.hashBytes(data);
+    plainTimes.push(performance.now() - t);
+    t = performance.now();
+    await gpu.digestBytes(data, key);
+    bothTimes.push(performance.now() - t);
+  }
+  const plainMBs = bytes / 1e6 / (median(plainTimes) / 1000);
+  const bothMBs = bytes / 1e6 / (median(bothTimes) / 1000);
+  const size = bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
+  console.log(`${size.padStart(10)} | ${fmt(plainMBs, 0).padStart(16)} | ${fmt(bothMBs, 0).padStart(28)} | ${`${fmt(bothMBs / plainMBs)}x`.padStart(16)}`);
+}
 await pool.close();
 await gpu.close();

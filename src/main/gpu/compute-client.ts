@@ -40,8 +40,18 @@ interface Waiter<T> {
  * The main process's side of the compute protocol: sends requests, validates every reply,
  * matches answers to requests, and fails everything outstanding when the host goes away.
  */
+/** The digests of one `hashBoth` request, as hex. */
+export interface DualDigestHex {
+  /** Plain BLAKE3. */
+  digest: string;
+  /** Keyed BLAKE3 under the request's key. */
+  keyed: string;
+}
+
+type HashReply = { digest: string; keyed?: string | undefined };
+
 export class ComputeClient {
-  private readonly pending = new Map<number, Waiter<string>>();
+  private readonly pending = new Map<number, Waiter<HashReply>>();
   private initWaiter: Waiter<ComputeInit> | undefined;
   private readonly lostListeners: ((reason: string) => void)[] = [];
   private nextId = 1;
@@ -68,14 +78,29 @@ export class ComputeClient {
   }
 
   /** BLAKE3 of `data` as hex. The caller keeps `data`: the host gets a copy. */
-  hash(data: Uint8Array): Promise<string> {
+  async hash(data: Uint8Array): Promise<string> {
+    return (await this.request(data, undefined)).digest;
+  }
+
+  /**
+   * Plain BLAKE3 and keyed BLAKE3 under the 32-byte `key` of `data`, as hex, from one upload
+   * and one pass of the kernel. The caller keeps `data`: the host gets a copy.
+   */
+  async hashBoth(data: Uint8Array, key: Uint8Array): Promise<DualDigestHex> {
+    if (key.length !== 32) throw new GpuHostError('BAD_REQUEST', `a BLAKE3 key is 32 bytes, got ${key.length}`);
+    const reply = await this.request(data, new Uint8Array(key));
+    if (reply.keyed === undefined) throw new GpuHostError('BAD_REPLY', 'the GPU compute host answered a keyed request without the keyed digest');
+    return { digest: reply.digest, keyed: reply.keyed };
+  }
+
+  private request(data: Uint8Array, key: Uint8Array<ArrayBuffer> | undefined): Promise<HashReply> {
     if (this.gone) return Promise.reject(new GpuHostError('HOST_GONE', this.gone));
     const id = this.nextId++;
     // A real copy (Buffer#slice would be a view sharing, and then detaching, the caller's memory).
     const copy = new Uint8Array(data);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.channel.post({ type: 'hash', id, data: copy }, [copy.buffer]);
+      this.channel.post(key ? { type: 'hash', id, data: copy, key } : { type: 'hash', id, data: copy }, [copy.buffer]);
     });
   }
 
@@ -113,7 +138,7 @@ export class ComputeClient {
         return;
       }
       case 'hashed':
-        this.settle(reply.id, (w) => w.resolve(reply.digest));
+        this.settle(reply.id, (w) => w.resolve({ digest: reply.digest, keyed: reply.keyed }));
         return;
       case 'failed':
         if (reply.id === null) return;
@@ -125,7 +150,7 @@ export class ComputeClient {
     }
   }
 
-  private settle(id: number, fn: (w: Waiter<string>) => void): void {
+  private settle(id: number, fn: (w: Waiter<HashReply>) => void): void {
     const w = this.pending.get(id);
     if (!w) return;
     this.pending.delete(id);

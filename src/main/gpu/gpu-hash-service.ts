@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { blake3Reference } from '../../core/hash/blake3-tree.js';
 import { toHex } from '../../core/hex.js';
 import { gpuCapabilities, type GpuAdapterInfo, type GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
+import { blake3KeyedReference } from '../../shared/compute/blake3-keyed.js';
 import { silentLogger, type Logger } from '../log.js';
 import { counter } from '../metrics.js';
 import type { GpuHashPort } from '../services/workload-runner.js';
@@ -31,6 +32,16 @@ const MAX_REINIT_DELAY_MS = 10 * 60_000;
 
 /** Lengths the start-up self-check hashes against the TypeScript reference (crossing block and chunk edges). */
 const SELF_CHECK_LENGTHS = [0, 1, 64, 1023, 1024, 1025, 3 * 1024 + 7];
+/** Lengths the self-check also hashes in keyed mode (one chunk, a parent, an uneven tree). */
+const KEYED_SELF_CHECK_LENGTHS = [0, 1025, 3 * 1024 + 7];
+/** The fixed key of the keyed self-check (bytes 0…31). */
+const SELF_CHECK_KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
+
+/** A job's two digests from the GPU, as hex: plain BLAKE3 and keyed BLAKE3 under the job's key. */
+export interface GpuJobDigests {
+  resultHash: string;
+  proof: string;
+}
 
 /**
  * GPU BLAKE3 for the workload runner. Starts a compute host, reports its adapter (a software
@@ -103,7 +114,23 @@ export class GpuHashService implements GpuHashPort {
    * `data` is not modified or detached.
    */
   hashBytes(data: Uint8Array): Promise<string> {
-    const run = this.queue.then(() => this.hashNow(data));
+    return this.enqueue(() => this.hashNow(data, 1, (c) => c.hash(data)));
+  }
+
+  /**
+   * A market job's digests on the GPU in one pass over `data` (one upload, both trees in the
+   * same dispatches): plain BLAKE3 (the result) and keyed BLAKE3 under the 32-byte assignment
+   * `key` (the proof). Rejects as `hashBytes` does; `data` is not modified or detached.
+   */
+  digestBytes(data: Uint8Array, key: Uint8Array): Promise<GpuJobDigests> {
+    return this.enqueue(async () => {
+      const both = await this.hashNow(data, 2, (c) => c.hashBoth(data, key));
+      return { resultHash: both.digest, proof: both.keyed };
+    });
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -182,13 +209,25 @@ export class GpuHashService implements GpuHashPort {
       const want = toHex(blake3Reference(input));
       if (got !== want) throw new SelfCheckError(`length ${len}: GPU ${got}, expected ${want}`);
     }
+    const keyedLengths = [...KEYED_SELF_CHECK_LENGTHS];
+    if (this.segment <= 64 << 10) keyedLengths.push(2 * this.segment + 1025);
+    for (const len of keyedLengths) {
+      const input = new Uint8Array(len);
+      for (let i = 0; i < len; i++) input[i] = i % 251;
+      const got = await withTimeout(client.hashBoth(input, SELF_CHECK_KEY), this.options.initTimeoutMs ?? 60_000, 'GPU self-check');
+      const want = { digest: toHex(blake3Reference(input)), keyed: toHex(blake3KeyedReference(SELF_CHECK_KEY, input)) };
+      if (got.keyed !== want.keyed || got.digest !== want.digest) {
+        throw new SelfCheckError(`keyed mode, length ${len}: GPU ${got.digest}/${got.keyed}, expected ${want.digest}/${want.keyed}`);
+      }
+    }
   }
 
-  private async hashNow(data: Uint8Array): Promise<string> {
+  /** Runs one GPU request of `data` (`trees` digests computed over it) under the job time budget. */
+  private async hashNow<T>(data: Uint8Array, trees: number, op: (client: ComputeClient) => Promise<T>): Promise<T> {
     const client = this.client;
     if (this.state !== 'ready' || !client) throw new GpuHostError('NOT_READY', `the GPU is not ready (${this.state})`);
     try {
-      const digest = await withTimeout(client.hash(data), this.budget(data.length), 'GPU job');
+      const digest = await withTimeout(op(client), this.budget(data.length * trees), 'GPU job');
       this.failures = 0;
       return digest;
     } catch (err) {

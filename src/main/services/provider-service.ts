@@ -6,9 +6,13 @@ import { parseReceipt } from '../../core/ledger/receipt.js';
 import { createSliceDigester } from '../../core/market/assignment-proof.js';
 import { computeResultToJson, DEFAULT_MAX_RESULT_AGE_MS, parseComputeResult } from '../../core/market/compute-result.js';
 import type { Clock } from '../../core/pricing/clock.js';
+import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
 import type { CapabilitiesFrame, JobFrame, MarketFrame } from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
+import type { ComputeChannel } from '../gpu/compute-client.js';
+import { openDawnChannel } from '../gpu/dawn-host.js';
+import { GpuHashService } from '../gpu/gpu-hash-service.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
 import { nodeSha256 } from '../hash/node-hasher.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -43,6 +47,21 @@ export interface JobExecution {
   backend: 'cpu' | 'gpu';
 }
 
+/**
+ * The node's GPU host as the provider uses it for GpuHash jobs (GpuHashService satisfies it,
+ * the same one the WorkloadRunner uses): both digests of a job's bytes in one GPU pass.
+ */
+export interface GpuJobDigester {
+  /** True only for a hardware adapter (never llvmpipe or SwiftShader). */
+  readonly hardware: boolean;
+  /** True while a device can take work. */
+  readonly ready: boolean;
+  capabilities(): GpuCapabilities;
+  onDidChangeCapabilities?(listener: (caps: GpuCapabilities) => void): () => void;
+  /** Plain BLAKE3 (resultHash) and keyed BLAKE3 under `key` (proof) of `data`, hex; rejects when the GPU cannot give a trusted answer. */
+  digestBytes(data: Uint8Array, key: Uint8Array): Promise<{ resultHash: string; proof: string }>;
+}
+
 export interface ProviderServiceDeps {
   market: string;
   db: Database;
@@ -66,6 +85,21 @@ export interface ProviderServiceDeps {
   logger?: Logger;
   /** Computes the digests off this thread (startProviderNode gives a DigestPool); absent: in-process. */
   digester?: JobDigester;
+  /** Told when a job starts (done 0) and when its result is ready (done = total); total is the job's input bytes (at least 1). */
+  onJobProgress?: (p: { job_id: string; done: number; total: number }) => void;
+  /**
+   * The node's GPU host: GpuHash jobs run on it (backend 'gpu') and its adapter is announced
+   * (a software one with `software: true`, which the market never sends gpu_required work).
+   */
+  gpuDigester?: GpuJobDigester;
+  /** Tests and benchmarks only: let a software adapter (llvmpipe) run GpuHash jobs, labelled 'gpu'. */
+  allowSoftwareAdapter?: boolean;
+  /**
+   * Test-only capabilities override: announce the GPU adapter to the market as hardware even
+   * when it is a software one, so an end-to-end test without a GPU gets gpu_required jobs.
+   * Never set outside tests.
+   */
+  testOnlyAnnounceGpuAsHardware?: boolean;
   /** Test hook: runs instead of the real work (a cheater in the end-to-end tests). */
   execute?: (job: JobFrame, bytes: Uint8Array, address: string) => JobExecution | Promise<JobExecution>;
   /** Test hook: sees every result before it is sent and may replace the frame. */
@@ -91,6 +125,8 @@ export class ProviderService {
   private draining = false;
   private listeners = new Set<(s: ProviderStatus) => void>();
   private lastPrices: ProviderStatus['lastPrices'] = null;
+  private announcedGpu = 'null';
+  private readonly offGpu: (() => void) | undefined;
 
   constructor(private readonly deps: ProviderServiceDeps) {
     this.address = signerAddress(deps.signer, deps.blake3);
@@ -113,6 +149,8 @@ export class ProviderService {
       ...(deps.random ? { random: deps.random } : {}),
       logger: this.logger,
     });
+    // The GPU comes up (or goes down) after the node joined: announce the change.
+    this.offGpu = deps.gpuDigester?.onDidChangeCapabilities?.(() => this.reannounceGpu());
   }
 
   start(): void {
@@ -171,21 +209,49 @@ export class ProviderService {
   }
 
   async close(): Promise<void> {
+    this.offGpu?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     await this.client.close();
   }
 
   private capabilities(): CapabilitiesFrame {
+    const gpu = this.gpuAnnouncement();
+    this.announcedGpu = JSON.stringify(gpu);
     return {
       type: 'capabilities',
       cpu_threads: this.deps.threads,
-      gpu: this.deps.gpu ?? null,
+      gpu,
       mbps: this.deps.mbps ?? 0,
       lanes: [...(this.deps.lanes ?? ['consumer', 'industrial'])],
       ask: this.currentAsk().toString(),
       max_jobs: this.deps.maxJobs ?? Math.max(1, this.deps.threads),
     };
+  }
+
+  /**
+   * The GPU as announced: the GPU host's adapter while it is ready, with `software` true unless
+   * it is a hardware GPU (or the test-only override says to call it one); none while not ready.
+   */
+  private gpuAnnouncement(): CapabilitiesFrame['gpu'] {
+    const g = this.deps.gpuDigester;
+    if (!g) return this.deps.gpu ?? null;
+    const adapter = g.capabilities().adapter;
+    if (!g.ready || !adapter) return null;
+    const name = adapter.device || adapter.description || adapter.architecture || 'WebGPU adapter';
+    return { name: name.slice(0, 200), vendor: adapter.vendor.slice(0, 200), software: !(g.hardware || this.deps.testOnlyAnnounceGpuAsHardware === true) };
+  }
+
+  /** Sends the capabilities again when the GPU announcement changed (the market re-reads them). */
+  private reannounceGpu(): void {
+    if (JSON.stringify(this.gpuAnnouncement()) === this.announcedGpu) return;
+    if (this.client.state === 'connected') this.client.send(this.capabilities());
+  }
+
+  /** True when GpuHash jobs may run on the GPU host now. */
+  private gpuUsable(): boolean {
+    const g = this.deps.gpuDigester;
+    return g !== undefined && g.ready && (g.hardware || this.deps.allowSoftwareAdapter === true);
   }
 
   /** The ask announced now: --ask, else the suggested bid of the cheaper lane this node serves. */
@@ -203,6 +269,7 @@ export class ProviderService {
         case 'welcome':
           this.heartbeatMs = f.heartbeat_ms;
           this.startHeartbeat();
+          this.reannounceGpu();
           this.resume(f.leased_jobs);
           return;
         case 'job':
@@ -282,7 +349,11 @@ export class ProviderService {
     const started = this.deps.clock.now();
     const bytes = job.slice ? new Uint8Array(Buffer.from(job.slice.data, 'base64')) : new Uint8Array(0);
     this.jobs.start({ marketId: this.marketId(), taskId: job.task_id, jobId: job.job_id, epoch: job.epoch, workload: job.workload, bytes: bytes.length, startedAt: started });
+    // Read before the run: the digest worker may take the buffer (length 0 afterwards).
+    const total = Math.max(1, bytes.length);
+    this.deps.onJobProgress?.({ job_id: job.job_id, done: 0, total });
     const done = this.runJob(job, bytes, started)
+      .then(() => this.deps.onJobProgress?.({ job_id: job.job_id, done: total, total }))
       .catch((err: unknown) => this.reportLost(job.job_id, 'RUN_FAILED', err instanceof Error ? err.message.slice(0, 400) : String(err)))
       .finally(() => {
         this.running.delete(job.job_id);
@@ -312,6 +383,21 @@ export class ProviderService {
   /** The real work: the job's output bytes (its slice, or the Synthetic result matrix) hashed plain and keyed in one pass. */
   private async execute(job: JobFrame, bytes: Uint8Array): Promise<JobExecution> {
     if (job.workload === 'synthetic' && !job.synthetic) throw new Error(`synthetic job ${job.job_id} has no parameters`);
+    if (job.workload === 'gpuhash' || job.gpu_required) {
+      const gpu = this.deps.gpuDigester;
+      if (gpu && this.gpuUsable() && job.workload !== 'synthetic') {
+        try {
+          const d = await gpu.digestBytes(bytes, fromHex(job.assignment_key, 'assignment_key'));
+          return { ...d, bytes: bytes.length, backend: 'gpu' };
+        } catch (err) {
+          // Reported lost (the market reassigns it) rather than run on the CPU under a GPU order.
+          if (job.gpu_required) throw new Error(`the GPU failed on gpu_required job ${job.job_id}: ${err instanceof Error ? err.message : String(err)}`);
+          this.logger.warn('GPU digest failed; hashing the job on the CPU', { job_id: job.job_id, error: err instanceof Error ? err.message : String(err) });
+        }
+      } else if (job.gpu_required) {
+        throw new Error(`job ${job.job_id} requires a hardware GPU and this node has none ready (a software adapter does not count); it was not run on the CPU`);
+      }
+    }
     if (this.deps.digester) {
       const synthetic = job.synthetic ? { block_hash: job.synthetic.block_hash, worker_address: this.address, matrix_size: job.synthetic.matrix_size } : null;
       const d = await this.deps.digester.digest({ data: bytes, key: fromHex(job.assignment_key, 'assignment_key'), synthetic });
@@ -357,12 +443,19 @@ export interface StartProviderNodeOptions {
   ask?: bigint;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Opens the GPU compute host that runs GpuHash jobs (default: Dawn in a worker thread); null:
+   * no GPU host. It comes up in the background and is announced once its self-check passed.
+   */
+  openGpuHost?: (() => ComputeChannel) | null;
 }
 
 /** A running provider node: the long-lived thing the CLI (and next, the app) starts with one call. */
 export interface ProviderNode {
   service: ProviderService;
   ledger: LedgerContext;
+  /** The GPU host GpuHash jobs run on (undefined with `openGpuHost: null`). */
+  gpu: GpuHashService | undefined;
   /** Stops taking jobs, finishes or reports the ones in flight, closes the socket and the ledger. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -379,8 +472,11 @@ export async function startProviderNode(o: StartProviderNodeOptions): Promise<Pr
     const priceBoard = await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) });
     priceBoard.start();
     const digester = new DigestPool(Math.min(threads, 4));
+    const openGpuHost = o.openGpuHost === undefined ? () => openDawnChannel() : o.openGpuHost;
+    const gpu = openGpuHost ? new GpuHashService({ openHost: openGpuHost, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) }) : undefined;
     const service = new ProviderService({
       digester,
+      ...(gpu ? { gpuDigester: gpu } : {}),
       market: o.market,
       priceBoard,
       db: ledger.db,
@@ -395,11 +491,15 @@ export async function startProviderNode(o: StartProviderNodeOptions): Promise<Pr
       ...(o.logger ? { logger: o.logger } : {}),
     });
     service.start();
+    // The CPU takes every job until the GPU is ready; its capabilities are announced when they settle.
+    void gpu?.start().catch((err: unknown) => o.logger?.warn('GPU start-up failed; GpuHash jobs are not taken', { error: String(err) }));
     return {
       service,
       ledger,
+      gpu,
       async stop(timeoutMs) {
         await service.drain(timeoutMs);
+        await gpu?.close();
         await priceBoard.close();
         await digester.close();
         ledger.close();

@@ -9,7 +9,13 @@
  * the level until one node is left, carrying an odd last node up unchanged (the BLAKE3 tree:
  * the left subtree holds the largest power-of-two number of chunks). A single-segment input is
  * finalised with the ROOT flag on the GPU; the chaining values of several segments are merged
- * by `rootFromSegments`. Spec: https://github.com/BLAKE3-team/BLAKE3-specs/blob/master/blake3.pdf
+ * by `rootFromSegments`.
+ *
+ * Keyed mode: `hashBoth` makes the plain digest and the keyed_hash digest under a 32-byte key
+ * in one pass over the bytes — one upload and, per segment, one set of dispatches in which each
+ * invocation reads its block once and compresses it twice (from the IV, and from the key with
+ * the KEYED_HASH flag), writing the two chaining-value trees side by side.
+ * Spec: https://github.com/BLAKE3-team/BLAKE3-specs/blob/master/blake3.pdf
  */
 import {
   BLOCK_LEN,
@@ -26,13 +32,14 @@ import {
   rootFromSegments,
   type ChainingValue,
 } from '../../core/hash/blake3-tree.js';
+import { KEYED_HASH, keyedRootFromSegments, keyWords } from './blake3-keyed.js';
 
 /** Invocations per workgroup: within every WebGPU limit, including compatibility mode (128). */
 export const WORKGROUP_SIZE = 64;
 /** Bytes between the per-pass parameter records (the largest allowed minUniformBufferOffsetAlignment). */
 const PARAMS_STRIDE = 256;
-/** u32 fields in one parameter record (see `Params` in the WGSL). */
-const PARAMS_WORDS = 8;
+/** u32 fields in one parameter record (see `Params` in the WGSL): eight scalars and the key. */
+const PARAMS_WORDS = 16;
 /** Largest segment this kernel plans for: chunk offsets and byte lengths stay well inside u32. */
 const MAX_SEGMENT_BYTES = 1 << 30;
 
@@ -80,7 +87,9 @@ struct Params {
   src: u32,         // first node of the input level (parent pass)
   dst: u32,         // first node written by this pass
   root: u32,        // 1 when this pass produces the root of the whole input
-  pad: u32,
+  keyed_base: u32,  // 0: plain only; else the node where the keyed tree starts (keyed_hash under key)
+  key_lo: vec4<u32>,
+  key_hi: vec4<u32>,
 }
 
 @group(0) @binding(0) var<storage, read> input_words: array<u32>;
@@ -91,6 +100,12 @@ const CHUNK_START: u32 = ${CHUNK_START}u;
 const CHUNK_END: u32 = ${CHUNK_END}u;
 const PARENT: u32 = ${PARENT}u;
 const ROOT: u32 = ${ROOT}u;
+const KEYED_HASH: u32 = ${KEYED_HASH}u;
+const PLAIN_IV = array<u32, 8>(${IV.map(hex).join(', ')});
+
+fn key_words() -> array<u32, 8> {
+  return array<u32, 8>(params.key_lo.x, params.key_lo.y, params.key_lo.z, params.key_lo.w, params.key_hi.x, params.key_hi.y, params.key_hi.z, params.key_hi.w);
+}
 
 fn compress(cv: array<u32, 8>, m: array<u32, 16>, counter_lo: u32, counter_hi: u32, block_len: u32, flags: u32) -> array<u32, 8> {
   ${range(8).map((i) => `var v${i}: u32 = cv[${i}];`).join(' ')}
@@ -136,16 +151,39 @@ fn chunk_cvs(@builtin(global_invocation_id) gid: vec3<u32>) {
   let blocks = max(1u, (chunk_len + ${BLOCK_LEN - 1}u) / ${BLOCK_LEN}u);
   let counter_lo = params.counter_lo + i;
   let counter_hi = params.counter_hi + select(0u, 1u, counter_lo < i);
-  var cv = array<u32, 8>(${IV.map(hex).join(', ')});
+  let keyed = params.keyed_base != 0u;
+  var cv = PLAIN_IV;
+  var kcv = key_words();
   for (var b = 0u; b < blocks; b++) {
     let block_len = min(${BLOCK_LEN}u, chunk_len - b * ${BLOCK_LEN}u);
     var flags = select(0u, CHUNK_START, b == 0u);
     if (b + 1u == blocks) {
       flags = flags | CHUNK_END | select(0u, ROOT, params.root == 1u);
     }
-    cv = compress(cv, load_block(start / 4u + b * 16u, block_len), counter_lo, counter_hi, block_len, flags);
+    // The block is read once and compressed into both trees.
+    let m = load_block(start / 4u + b * 16u, block_len);
+    cv = compress(cv, m, counter_lo, counter_hi, block_len, flags);
+    if (keyed) {
+      kcv = compress(kcv, m, counter_lo, counter_hi, block_len, flags | KEYED_HASH);
+    }
   }
   store_cv(params.dst + i, cv);
+  if (keyed) {
+    store_cv(params.keyed_base + params.dst + i, kcv);
+  }
+}
+
+// Node \`dst\` of the next level from nodes \`src\`, \`src\` + 1 (or \`src\` carried up unchanged when it has no right sibling).
+fn parent_node(src: u32, dst: u32, has_right: bool, key: array<u32, 8>, flags: u32) {
+  let left = src * 8u;
+  if (has_right) {
+    var m: array<u32, 16>;
+    ${range(16).map((k) => `m[${k}] = cvs[left + ${k}u];`).join(' ')}
+    store_cv(dst, compress(key, m, 0u, 0u, ${BLOCK_LEN}u, flags));
+  } else {
+    let o = dst * 8u;
+    ${range(8).map((k) => `cvs[o + ${k}u] = cvs[left + ${k}u];`).join(' ')}
+  }
 }
 
 @compute @workgroup_size(${WORKGROUP_SIZE})
@@ -155,15 +193,12 @@ fn parent_cvs(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (j >= (n + 1u) / 2u) {
     return;
   }
-  let left = (params.src + 2u * j) * 8u;
-  if (2u * j + 1u < n) {
-    var m: array<u32, 16>;
-    ${range(16).map((k) => `m[${k}] = cvs[left + ${k}u];`).join(' ')}
-    let key = array<u32, 8>(${IV.map(hex).join(', ')});
-    store_cv(params.dst + j, compress(key, m, 0u, 0u, ${BLOCK_LEN}u, PARENT | select(0u, ROOT, params.root == 1u)));
-  } else {
-    let o = (params.dst + j) * 8u;
-    ${range(8).map((k) => `cvs[o + ${k}u] = cvs[left + ${k}u];`).join(' ')}
+  let has_right = 2u * j + 1u < n;
+  let flags = PARENT | select(0u, ROOT, params.root == 1u);
+  parent_node(params.src + 2u * j, params.dst + j, has_right, PLAIN_IV, flags);
+  if (params.keyed_base != 0u) {
+    let kb = params.keyed_base;
+    parent_node(kb + params.src + 2u * j, kb + params.dst + j, has_right, key_words(), flags | KEYED_HASH);
   }
 }
 `;
@@ -174,13 +209,23 @@ interface PassPlan {
   workgroups: number;
 }
 
-/** The passes, parameter records and result location for one segment of `chunks` chunks. */
-function planPasses(chunks: number, byteLen: number, firstChunk: number, root: boolean): { passes: PassPlan[]; params: Uint32Array<ArrayBuffer>; resultNode: number } {
+/** Keyed tree placement for one hash: where its nodes start in the chaining-value buffer, and the key. */
+interface KeyedPlan {
+  base: number;
+  key: Uint32Array;
+}
+
+/**
+ * The passes, parameter records and result location for one segment of `chunks` chunks; with
+ * `keyed`, every pass also computes the keyed tree (at node `keyed.base` onwards).
+ */
+function planPasses(chunks: number, byteLen: number, firstChunk: number, root: boolean, keyed?: KeyedPlan): { passes: PassPlan[]; params: Uint32Array<ArrayBuffer>; resultNode: number } {
   const records: number[][] = [];
   const passes: PassPlan[] = [];
   const counterLo = firstChunk >>> 0;
   const counterHi = Math.floor(firstChunk / 0x1_0000_0000) >>> 0;
-  records.push([chunks, byteLen, counterLo, counterHi, 0, 0, root && chunks === 1 ? 1 : 0, 0]);
+  const tail = keyed ? [keyed.base, ...keyed.key] : [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  records.push([chunks, byteLen, counterLo, counterHi, 0, 0, root && chunks === 1 ? 1 : 0, ...tail]);
   passes.push({ entry: 'chunk', workgroups: Math.ceil(chunks / WORKGROUP_SIZE) });
   // Levels ping-pong between node 0 and node `chunks`; each fits in its half.
   let n = chunks;
@@ -188,7 +233,7 @@ function planPasses(chunks: number, byteLen: number, firstChunk: number, root: b
   while (n > 1) {
     const dst = src === 0 ? chunks : 0;
     const out = Math.ceil(n / 2);
-    records.push([n, 0, 0, 0, src, dst, root && out === 1 ? 1 : 0, 0]);
+    records.push([n, 0, 0, 0, src, dst, root && out === 1 ? 1 : 0, ...tail]);
     passes.push({ entry: 'parent', workgroups: Math.ceil(out / WORKGROUP_SIZE) });
     n = out;
     src = dst;
@@ -208,13 +253,21 @@ export class GpuKernelError extends Error {
   override readonly name = 'GpuKernelError';
 }
 
+/** The two digests `hashBoth` makes in one pass: plain BLAKE3 and keyed_hash under the key. */
+export interface DualDigest {
+  plain: Uint8Array;
+  keyed: Uint8Array;
+}
+
 /**
- * The BLAKE3 kernel compiled on one device. `hash` calls run one at a time (they share the
- * device buffers) and resolve with the 32-byte digest.
+ * The BLAKE3 kernel compiled on one device. `hash` and `hashBoth` calls run one at a time
+ * (they share the device buffers) and resolve with 32-byte digests.
  */
 export class Blake3Kernel {
   private input: GPUBuffer | undefined;
   private cvs: GPUBuffer | undefined;
+  /** First node of the keyed tree in the chaining-value buffer (the plain tree fills the nodes before it). */
+  private keyedBase = 0;
   private bindGroup: GPUBindGroup | undefined;
   private readonly uniforms: GPUBuffer;
   private tail: Promise<unknown> = Promise.resolve();
@@ -264,8 +317,23 @@ export class Blake3Kernel {
   }
 
   /** BLAKE3 (32-byte digest) of `data`, which is only read. */
-  hash(data: Uint8Array): Promise<Uint8Array> {
-    const run = this.tail.then(() => this.hashNow(data));
+  async hash(data: Uint8Array): Promise<Uint8Array> {
+    return (await this.enqueue(data, undefined)).plain;
+  }
+
+  /**
+   * Plain BLAKE3 and keyed BLAKE3 under the 32-byte `key` of `data`, in one pass: the bytes are
+   * uploaded once and every block is read once by an invocation that compresses it into both trees.
+   */
+  async hashBoth(data: Uint8Array, key: Uint8Array): Promise<DualDigest> {
+    const words = keyWords(key);
+    const out = await this.enqueue(data, words);
+    if (!out.keyed) throw new GpuKernelError('the keyed digest is missing');
+    return { plain: out.plain, keyed: out.keyed };
+  }
+
+  private enqueue(data: Uint8Array, key: Uint32Array | undefined): Promise<{ plain: Uint8Array; keyed?: Uint8Array }> {
+    const run = this.tail.then(() => this.hashNow(data, key));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -278,7 +346,7 @@ export class Blake3Kernel {
     this.uniforms.destroy();
   }
 
-  private async hashNow(data: Uint8Array): Promise<Uint8Array> {
+  private async hashNow(data: Uint8Array, key: Uint32Array | undefined): Promise<{ plain: Uint8Array; keyed?: Uint8Array }> {
     if (this.destroyed) throw new GpuKernelError('the BLAKE3 kernel was destroyed');
     const device = this.device;
     const spans = planSegments(data.length, this.segmentBytes);
@@ -288,7 +356,9 @@ export class Blake3Kernel {
     device.pushErrorScope('internal');
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const readback = device.createBuffer({ label: 'blake3 result', size: spans.length * 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // Plain chaining values first (one per segment), then the keyed ones.
+    const trees = key ? 2 : 1;
+    const readback = device.createBuffer({ label: 'blake3 result', size: trees * spans.length * 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     let words: Uint32Array | undefined;
     let failure: unknown;
     try {
@@ -296,7 +366,7 @@ export class Blake3Kernel {
         const chunks = Math.max(1, Math.ceil(span.length / CHUNK_LEN));
         this.ensureBuffers(chunks);
         this.upload(data, span.offset, span.length);
-        const plan = planPasses(chunks, span.length, span.firstChunk, root);
+        const plan = planPasses(chunks, span.length, span.firstChunk, root, key ? { base: this.keyedBase, key } : undefined);
         device.queue.writeBuffer(this.uniforms, 0, plan.params);
         const encoder = device.createCommandEncoder({ label: 'blake3' });
         const pass = encoder.beginComputePass({ label: 'blake3' });
@@ -307,6 +377,7 @@ export class Blake3Kernel {
         });
         pass.end();
         encoder.copyBufferToBuffer(this.cvs as GPUBuffer, plan.resultNode * 32, readback, s * 32, 32);
+        if (key) encoder.copyBufferToBuffer(this.cvs as GPUBuffer, (this.keyedBase + plan.resultNode) * 32, readback, (spans.length + s) * 32, 32);
         device.queue.submit([encoder.finish()]);
         // Later segments reuse the input buffer: let this one finish before staging the next,
         // so at most one segment of staged bytes is held at a time.
@@ -326,9 +397,14 @@ export class Blake3Kernel {
     if (failure !== undefined || !words) throw failure instanceof Error ? failure : new GpuKernelError(`GPU hash failed: ${String(failure)}`);
     const reported = errors.find((e) => e !== null);
     if (reported) throw new GpuKernelError(`the GPU reported an error while hashing: ${reported.message}`);
-    if (root) return chainingValueBytes(words.subarray(0, 8));
-    const cvs: ChainingValue[] = spans.map((_, s) => (words as Uint32Array).subarray(s * 8, s * 8 + 8));
-    return rootFromSegments(cvs);
+    const all = words;
+    const tree = (t: number): ChainingValue[] => spans.map((_, s) => all.subarray((t * spans.length + s) * 8, (t * spans.length + s) * 8 + 8));
+    if (root) {
+      const plain = chainingValueBytes(all.subarray(0, 8));
+      return key ? { plain, keyed: chainingValueBytes(all.subarray(8, 16)) } : { plain };
+    }
+    const plain = rootFromSegments(tree(0));
+    return key ? { plain, keyed: keyedRootFromSegments(tree(1), key) } : { plain };
   }
 
   /** Grows the input and chaining-value buffers (powers of two, up to one segment). */
@@ -340,8 +416,10 @@ export class Blake3Kernel {
     this.input?.destroy();
     this.cvs?.destroy();
     this.input = this.device.createBuffer({ label: 'blake3 input', size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-    // Two levels live at once: the one being read and the next, at most half its size.
-    this.cvs = this.device.createBuffer({ label: 'blake3 chaining values', size: (nodes + Math.ceil(nodes / 2)) * 32, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    // Two levels live at once: the one being read and the next, at most half its size; room
+    // for two such trees (plain, then keyed), about 9% of the input buffer.
+    this.keyedBase = nodes + Math.ceil(nodes / 2);
+    this.cvs = this.device.createBuffer({ label: 'blake3 chaining values', size: 2 * this.keyedBase * 32, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
     this.bindGroup = this.device.createBindGroup({
       label: 'blake3',
       layout: this.layout,

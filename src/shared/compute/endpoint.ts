@@ -7,6 +7,8 @@ import { ComputeRequestSchema, type ComputeReply } from './protocol.js';
 export interface HashKernel {
   readonly segmentBytes: number;
   hash(data: Uint8Array): Promise<Uint8Array>;
+  /** Plain and keyed BLAKE3 of `data` in one pass. */
+  hashBoth(data: Uint8Array, key: Uint8Array): Promise<{ plain: Uint8Array; keyed: Uint8Array }>;
   destroy(): void;
 }
 
@@ -51,7 +53,7 @@ export class ComputeEndpoint {
         this.starting = this.starting.then(() => this.init(req.maxSegmentBytes));
         return;
       case 'hash':
-        void this.starting.then(() => this.hash(req.id, req.data));
+        void this.starting.then(() => this.hash(req.id, req.data, req.key));
         return;
       case 'drop-device': {
         const session = this.session;
@@ -96,17 +98,17 @@ export class ComputeEndpoint {
     }
   }
 
-  private async hash(id: number, data: Uint8Array): Promise<void> {
+  private async hash(id: number, data: Uint8Array, key: Uint8Array | undefined): Promise<void> {
     const session = this.session;
     if (!session || session.lost) {
       this.options.post({ type: 'failed', id, code: 'NOT_READY', message: 'no GPU device is ready' });
       return;
     }
     try {
-      const digest = await session.kernel.hash(data);
+      const both = key ? await session.kernel.hashBoth(data, key) : { plain: await session.kernel.hash(data), keyed: undefined };
       // A device lost mid-hash may still have mapped a result; never report it.
       if (session.lost) throw new Error('the device was lost while hashing');
-      this.options.post({ type: 'hashed', id, digest: toHex(digest) });
+      this.options.post(both.keyed ? { type: 'hashed', id, digest: toHex(both.plain), keyed: toHex(both.keyed) } : { type: 'hashed', id, digest: toHex(both.plain) });
     } catch (err) {
       const code = session.lost ? 'DEVICE_LOST' : 'KERNEL_ERROR';
       this.options.post({ type: 'failed', id, code, message: errorText(err) });

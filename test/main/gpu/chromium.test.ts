@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/core/hex.js';
 import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
 import { COMPUTE_PORT_MESSAGE } from '../../../src/shared/compute/port-names.js';
-import { pseudoRandomBytes } from '../../helpers.js';
+import { pseudoRandomBytes, seededRandom } from '../../helpers.js';
 import { equivalenceLengths, MULTI_SEGMENT_SEGMENT_BYTES, multiSegmentLengths, seedOf, vectors } from './cases.js';
 import { buildComputePage, serveDir } from './compute-page.js';
 
@@ -25,8 +25,8 @@ const ARGS = [
 ];
 
 /** What the page-side harness sends: an official vector input or pseudo-random bytes (test/helpers.ts). */
-type InputSpec = { kind: 'vector'; len: number } | { kind: 'random'; len: number; seed: number };
-type Reply = { type: string; id?: number; digest?: string; code?: string; message?: string; segmentBytes?: number; adapter?: Record<string, unknown> };
+type InputSpec = ({ kind: 'vector'; len: number } | { kind: 'random'; len: number; seed: number }) & { key?: number[] };
+type Reply = { type: string; id?: number; digest?: string; keyed?: string; code?: string; message?: string; segmentBytes?: number; adapter?: Record<string, unknown> };
 
 /**
  * Runs in the page: plays the main process's part over a MessagePort handed to the compute page
@@ -59,7 +59,8 @@ const HARNESS = `(() => {
   const hash = (spec) => {
     const data = spec.kind === 'vector' ? vector(spec.len) : prng(spec.len, spec.seed);
     const id = nextId++;
-    return new Promise((resolve) => { waiting.set(id, resolve); port.postMessage({ type: 'hash', id, data }, [data.buffer]); });
+    const message = spec.key ? { type: 'hash', id, data, key: new Uint8Array(spec.key) } : { type: 'hash', id, data };
+    return new Promise((resolve) => { waiting.set(id, resolve); port.postMessage(message, [data.buffer]); });
   };
   window.__compute = {
     init: (maxSegmentBytes) => new Promise((resolve) => {
@@ -119,6 +120,18 @@ describe.skipIf(!available)(title, () => {
     const got = digests(await hashAll(lengths.map((len, i) => ({ kind: 'random', len, seed: seedOf(i) }))));
     const want = lengths.map((len, i) => toHex(cpu.hash(pseudoRandomBytes(len, seedOf(i)))));
     expect(lengths.filter((_, i) => got[i] !== want[i])).toEqual([]);
+  });
+
+  it('makes the plain and the keyed digest in one request (seeded keys), equal to the native keyed hash', async () => {
+    const seed = 0x5eed;
+    console.log(`Chromium keyed test seed ${seed}`);
+    const random = seededRandom(seed);
+    const sizes = [0, 1, 1023, 1024, 1025, (64 << 10) + 1, (1 << 20) + 7];
+    const specs: InputSpec[] = sizes.map((len, i) => ({ kind: 'random', len, seed: seedOf(800 + i), key: Array.from({ length: 32 }, () => Math.floor(random() * 256)) }));
+    const replies = await hashAll(specs);
+    const data = (s: InputSpec) => pseudoRandomBytes(s.len, (s as { seed: number }).seed);
+    expect(replies.map((r) => r.keyed)).toEqual(specs.map((s) => toHex(cpu.keyed(new Uint8Array(s.key ?? []), data(s)))));
+    expect(replies.map((r) => r.digest)).toEqual(specs.map((s) => toHex(cpu.hash(data(s)))));
   });
 
   it('merges segments correctly when the input exceeds the segment size', async () => {

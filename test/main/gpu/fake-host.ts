@@ -2,6 +2,7 @@ import { blake3Reference } from '../../../src/core/hash/blake3-tree.js';
 import { toHex } from '../../../src/core/hex.js';
 import type { GpuAdapterInfo } from '../../../src/core/workloads/gpu-adapter.js';
 import type { ComputeChannel } from '../../../src/main/gpu/compute-client.js';
+import { blake3KeyedReference } from '../../../src/shared/compute/blake3-keyed.js';
 import type { ComputeReply, ComputeRequest } from '../../../src/shared/compute/protocol.js';
 
 export const HARDWARE_ADAPTER: GpuAdapterInfo = {
@@ -17,6 +18,10 @@ export interface FakeHostOptions {
   adapter?: GpuAdapterInfo | null;
   /** Answer every hash with this digest instead of the right one. */
   wrongDigest?: string;
+  /** Answer every keyed request with this keyed digest (the plain one stays right). */
+  wrongKeyedDigest?: string;
+  /** The host dies on the hash request after this many (self-check requests count). */
+  crashAfterHashes?: number;
   /** Delay before each hash answer, in ms. */
   hashDelayMs?: number;
 }
@@ -37,8 +42,13 @@ export class FakeHost implements ComputeChannel {
       this.reply(adapter ? { type: 'ready', adapter, segmentBytes: 1 << 27 } : { type: 'no-adapter', message: 'no WebGPU adapter is available' });
     } else if (message.type === 'hash') {
       this.hashes++;
+      if (this.options.crashAfterHashes !== undefined && this.hashes > this.options.crashAfterHashes) {
+        this.crash();
+        return;
+      }
       const digest = this.options.wrongDigest ?? toHex(blake3Reference(message.data));
-      this.reply({ type: 'hashed', id: message.id, digest }, this.options.hashDelayMs ?? 0);
+      const keyed = message.key ? (this.options.wrongKeyedDigest ?? this.options.wrongDigest ?? toHex(blake3KeyedReference(message.key, message.data))) : undefined;
+      this.reply(keyed ? { type: 'hashed', id: message.id, digest, keyed } : { type: 'hashed', id: message.id, digest }, this.options.hashDelayMs ?? 0);
     } else {
       this.reply({ type: 'lost', reason: 'destroyed', message: 'device was destroyed' });
     }
