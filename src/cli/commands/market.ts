@@ -4,6 +4,7 @@ import { createMarketServer, isLoopbackHost } from '../../market/market-server.j
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
 import { attachValidator } from '../../market/validator/attach.js';
+import { DEFAULT_VALIDATOR_CONFIG, VERIFY_MODES, type ValidatorConfig, type VerifyMode } from '../../market/validator/validator-config.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
@@ -21,6 +22,8 @@ export const marketServeSpec = defineCommand({
     host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default 127.0.0.1; anything else prints a warning)' },
     'data-dir': dataDirOption,
     store: storeOption,
+    'verify-mode': { type: 'string', valueName: 'MODE', description: `how checked jobs are verified: ${VERIFY_MODES.join(' | ')} (default ${DEFAULT_VALIDATOR_CONFIG.verifyMode}; docs/market-api.md, "Verify mode")` },
+    'verify-fraction': { type: 'string', valueName: 'F', description: `fraction of jobs checked, from 0 to 1 (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction})` },
   },
   notes: [
     'subcommands: tessera market customer add NAME (prints the API key once) | tessera market customer list | tessera market fund NAME AMOUNT (CPC, e.g. 10.0).',
@@ -100,7 +103,21 @@ export async function marketCommand(argv: string[], io: CliIo): Promise<number> 
   if (parsed.help !== undefined) return help(io, parsed.help);
   const { values } = parsed;
   const port = values.port === undefined ? 8080 : (parsePositiveInt(values.port, '--port', 65535) as number);
-  return serve(io, { host: values.host ?? '127.0.0.1', port, dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrl: storeUrlOf(values.store) });
+  const verify = verifyConfigOf(values['verify-mode'], values['verify-fraction']);
+  return serve(io, { host: values.host ?? '127.0.0.1', port, dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrl: storeUrlOf(values.store), verify });
+}
+
+/** `--verify-mode` and `--verify-fraction` as validator settings; a bad value is a usage error naming the flag. */
+export function verifyConfigOf(mode: string | undefined, fraction: string | undefined): Pick<ValidatorConfig, 'verifyMode' | 'checkFraction'> {
+  if (mode !== undefined && !(VERIFY_MODES as readonly string[]).includes(mode)) {
+    throw new CliError(`--verify-mode must be one of ${VERIFY_MODES.join(', ')}, got "${mode}"`);
+  }
+  let checkFraction = DEFAULT_VALIDATOR_CONFIG.checkFraction;
+  if (fraction !== undefined) {
+    if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(fraction)) throw new CliError(`--verify-fraction must be a number from 0 to 1 (e.g. 0.1), got "${fraction}"`);
+    checkFraction = Number(fraction);
+  }
+  return { verifyMode: (mode as VerifyMode | undefined) ?? DEFAULT_VALIDATOR_CONFIG.verifyMode, checkFraction };
 }
 
 function help(io: CliIo, text: string): number {
@@ -117,7 +134,7 @@ async function withStore(dataDir: string, url: string | undefined, fn: (store: M
   }
 }
 
-async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined }): Promise<number> {
+async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined; verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction'> }): Promise<number> {
   if (!isLoopbackHost(o.host)) io.stderr(`warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`);
   const store = await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) });
   let server: Awaited<ReturnType<typeof createMarketServer>>;
@@ -126,7 +143,7 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
   try {
     const blake3 = await loadBlake3();
     server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir });
-    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, onError: (what, err) => server.app.log.error({ err }, `validator ${what} failed`) });
+    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, config: o.verify, onError: (what, err) => server.app.log.error({ err }, `validator ${what} failed`) });
     url = await server.listen(o.host, o.port);
   } catch (err) {
     await store.close();
@@ -136,6 +153,7 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
     throw err;
   }
   io.stdout(`market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`);
+  io.stdout(`verify mode ${o.verify.verifyMode}, ${formatFraction(o.verify.checkFraction)} of jobs checked\n`);
   await untilStopSignal();
   io.stderr('stopping the market…\n');
   await validator.close();
@@ -143,4 +161,8 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
   await store.close();
   io.stderr('market stopped\n');
   return 0;
+}
+
+function formatFraction(f: number): string {
+  return `${Number((f * 100).toFixed(4))}%`;
 }
