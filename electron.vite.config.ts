@@ -38,6 +38,8 @@ export default defineConfig({
     plugins: [react()],
     build: {
       outDir: 'out/renderer',
+      // electron-vite leaves the renderer unminified; the page is served over HTTP in headless mode too.
+      minify: true,
       rollupOptions: {
         input: { index: resolve('src/renderer/index.html'), compute: resolve('src/renderer/compute/index.html') },
       },

@@ -59,6 +59,10 @@ const commands: Record<string, () => Promise<CommandModule>> = {
     const m = await import('./commands/earnings.js');
     return { summary: m.earningsSpec.summary, run: m.earningsCommand };
   },
+  headless: async () => {
+    const m = await import('./commands/headless.js');
+    return { summary: m.headlessSpec.summary, run: m.headlessCommand };
+  },
 };
 
 /** Documented exit statuses, shared by every command. */

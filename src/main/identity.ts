@@ -1,10 +1,13 @@
 import { randomBytes, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { TesseraError } from '../core/errors.js';
 import { StorageError } from './db/errors.js';
 
 /** The identity file inside a data directory. */
 export const IDENTITY_FILE = 'identity.pem';
+/** The provider key sealed by the desktop app's OS keychain (src/main/services/key-seal.ts). */
+export const SEALED_IDENTITY_FILE = `${IDENTITY_FILE}.sealed`;
 
 /** The node's Ed25519 identity: signs results and courier receipts; public key = node id. */
 export class NodeIdentity {
@@ -38,6 +41,11 @@ export class NodeIdentity {
     const path = join(dataDir, IDENTITY_FILE);
     const existing = NodeIdentity.load(dataDir);
     if (existing) return existing;
+    // A key sealed by the desktop app is this node's key: a new one here would give the node
+    // another address (and the desktop app would refuse to start beside it).
+    if (existsSync(join(dataDir, SEALED_IDENTITY_FILE))) {
+      throw new TesseraError('KEY_SEALED', `the provider key in ${dataDir} is sealed by the Tessera desktop app (${SEALED_IDENTITY_FILE}): only the desktop app can unseal it, so use this data folder through the desktop app (a new key here would give the node another address)`);
+    }
     const { privateKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;

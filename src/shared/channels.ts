@@ -4,12 +4,14 @@
  */
 export const CHANNELS = [
   'app:info',
+  'node:info',
   'node:status',
   'node:join',
   'node:leave',
   'node:pause',
   'node:resume',
   'jobs:list',
+  'jobs:workloads',
   'earnings:series',
   'earnings:reconciliation',
   'settlement:status',

@@ -12,6 +12,17 @@ const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 export const AppInfoSchema = z.object({ name: z.string(), version: z.string(), platform: z.string() });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
 
+/** The machine and the node's data folder, as the Join and Settings screens show them. */
+export const NodeInfoSchema = z.object({
+  cpu_model: z.string(),
+  cpu_threads: z.number().int().positive(),
+  platform: z.string(),
+  data_dir: z.string(),
+  /** True when the UI is served by `tessera headless` (no desktop window). */
+  headless: z.boolean(),
+});
+export type NodeInfo = z.infer<typeof NodeInfoSchema>;
+
 /** The node's GPU as the UI shows it and a provider announces it (see core/workloads/gpu-adapter.ts). */
 export const GpuCapabilitiesSchema = z.object({
   hardware_gpu: z.boolean(),
@@ -217,12 +228,14 @@ const none = z.tuple([]);
  */
 export const contract = {
   'app:info': { args: none, result: AppInfoSchema },
+  'node:info': { args: none, result: NodeInfoSchema },
   'node:status': { args: none, result: NodeStatusSchema },
   'node:join': { args: z.tuple([MarketTargetSchema]), result: NodeStatusSchema },
   'node:leave': { args: none, result: NodeStatusSchema },
   'node:pause': { args: none, result: NodeStatusSchema },
   'node:resume': { args: none, result: NodeStatusSchema },
   'jobs:list': { args: z.tuple([JobsQuerySchema]), result: JobsPageSchema },
+  'jobs:workloads': { args: none, result: z.array(z.string()).max(1000) },
   'earnings:series': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: EarningsSeriesSchema },
   'earnings:reconciliation': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: ReconciliationSchema },
   'settlement:status': { args: none, result: SettlementStatusSchema },

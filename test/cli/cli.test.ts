@@ -10,6 +10,7 @@ import { marketCustomerSpec, marketFundSpec, marketServeSpec } from '../../src/c
 import { provideSpec } from '../../src/cli/commands/provide.js';
 import { practiceSpec } from '../../src/cli/commands/practice.js';
 import { earningsSpec } from '../../src/cli/commands/earnings.js';
+import { headlessSpec } from '../../src/cli/commands/headless.js';
 import { metricsSpec } from '../../src/cli/commands/metrics.js';
 import { priceBoardSpec } from '../../src/cli/commands/price-board.js';
 import { runWorkloadSpec } from '../../src/cli/commands/run-workload.js';
@@ -68,6 +69,7 @@ const specs: Record<string, { parse(argv: readonly string[]): unknown }> = {
   provide: provideSpec,
   practice: practiceSpec,
   earnings: earningsSpec,
+  headless: headlessSpec,
 };
 /** Subcommands a command documents in its notes rather than in a "subcommands:" section. */
 const extraPaths: Record<string, string[][]> = { market: [['market', 'customer', 'add'], ['market', 'customer', 'list'], ['market', 'fund']] };

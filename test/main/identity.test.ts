@@ -1,9 +1,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeIdentity } from '../../src/main/identity.js';
+import { NodeIdentity, SEALED_IDENTITY_FILE } from '../../src/main/identity.js';
 import { root } from '../cli/run.js';
 import { tempDir } from '../helpers.js';
 
@@ -66,5 +66,12 @@ describe('NodeIdentity.loadOrCreate', () => {
     expect(NodeIdentity.loadOrCreate(dir).nodeId).toBe(a.nodeId);
     expect(NodeIdentity.absent(dir).present).toBe(false);
     expect(() => NodeIdentity.absent(dir).sign(new Uint8Array(1))).toThrow(/no node identity at .*identity\.pem/);
+  });
+
+  it('refuses to make a new key beside a key the desktop app sealed, and leaves the folder as it was', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, SEALED_IDENTITY_FILE), '{"format":"tessera-sealed-key/1"}\n');
+    expect(() => NodeIdentity.loadOrCreate(dir)).toThrow(expect.objectContaining({ code: 'KEY_SEALED', message: expect.stringContaining('sealed by the Tessera desktop app') }));
+    expect(readdirSync(dir)).toEqual([SEALED_IDENTITY_FILE]);
   });
 });

@@ -1,11 +1,12 @@
 import { TesseraError } from '../../core/errors.js';
 import type { Clock } from '../../core/pricing/clock.js';
-import type { AppInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
+import os from 'node:os';
+import type { AppInfo, NodeInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
 import { nodeSha256 } from '../hash/node-hasher.js';
 import type { Logger } from '../log.js';
 import type { LedgerContext } from '../node-context.js';
 import { signerAddress } from '../market/result-signing.js';
-import { ProviderService, type ProviderStatus } from '../services/provider-service.js';
+import { ProviderService, type ProviderServiceDeps, type ProviderStatus } from '../services/provider-service.js';
 import { AppEvents } from './events.js';
 import { queryJobs } from './jobs.js';
 import { LogBuffer } from './log-buffer.js';
@@ -16,6 +17,9 @@ export interface RunningMarket {
   url: string;
   close(): Promise<void>;
 }
+
+/** What the app node hears from a provider it creates (ProviderServiceDeps takes these). */
+export type ProviderHooks = Required<Pick<ProviderServiceDeps, 'onJobProgress'>>;
 
 /** The part of a provider the app drives (ProviderService satisfies it). */
 export type AppProvider = Pick<ProviderService, 'start' | 'status' | 'onDidChange' | 'drain' | 'currentAsk'>;
@@ -29,13 +33,17 @@ export interface AppNodeDeps {
   logger?: Logger;
   /** Starts the in-process practice market (headless and desktop hosts give one). */
   startPractice?: () => Promise<RunningMarket>;
-  /** Builds the provider for a market URL; default: a ProviderService on this ledger. */
-  createProvider?: (url: string) => AppProvider;
+  /** Builds the provider for a market URL (give `hooks` to the ProviderService); default: a ProviderService on this ledger. */
+  createProvider?: (url: string, hooks: ProviderHooks) => AppProvider;
   gpu?: () => GpuCapabilitiesInfo;
   /** Price bands from the node's price board (node.ts `pricingBands`); absent: no bands yet. */
   pricing?: () => PricingBandsInfo;
   /** GPU MB/s over `bytes` bytes, when a GPU host is up. */
   gpuBenchmark?: (bytes: number) => Promise<number>;
+  /** Subscribes to changes of the GPU host's capabilities (GpuHashService.onDidChangeCapabilities); returns the unsubscribe. */
+  onGpuChange?: (listener: (caps: GpuCapabilitiesInfo) => void) => () => void;
+  /** True in headless mode (the UI is served over HTTP, not in the desktop window). */
+  headless?: boolean;
 }
 
 const EMPTY_BANDS: PricingBandsInfo = { admission_mode: 'loose', lanes: [] };
@@ -58,6 +66,7 @@ export class AppNode {
   private lastError: string | null = null;
   private lastStatus: ProviderStatus | undefined;
   private readonly address: string;
+  private readonly offGpu: () => void;
 
   constructor(private readonly deps: AppNodeDeps) {
     this.ledger = deps.ledger;
@@ -67,10 +76,23 @@ export class AppNode {
     this.logger = this.logs.logger('app-node', deps.logger);
     this.logs.onDidLog((line) => this.events.emit('log:line', line));
     this.address = deps.ledger.identity.present ? signerAddress(deps.ledger.identity, deps.ledger.blake3) : '';
+    this.offGpu = deps.onGpuChange?.((caps) => this.events.emit('gpu:capabilities-changed', caps)) ?? (() => undefined);
   }
 
   info(): AppInfo {
     return this.deps.info;
+  }
+
+  /** CPU model and threads, platform, data folder, and whether this is headless mode. */
+  nodeInfo(): NodeInfo {
+    const cpus = os.cpus();
+    return {
+      cpu_model: cpus[0]?.model.trim() || 'unknown CPU',
+      cpu_threads: Math.max(1, os.availableParallelism()),
+      platform: process.platform,
+      data_dir: this.ledger.dataDir.root,
+      headless: this.deps.headless ?? false,
+    };
   }
 
   /** The URL of the market joined now (courier flushes go there), else the market_url setting. */
@@ -165,13 +187,15 @@ export class AppNode {
 
   /** Leaves the market (finishing jobs in flight) and stops the practice market; the host closes the ledger. */
   async close(): Promise<void> {
+    this.offGpu();
     if (this.market) await this.leave();
   }
 
   private startProvider(): void {
     const url = this.market?.url;
     if (url === undefined) return;
-    const provider = this.deps.createProvider?.(url) ?? this.defaultProvider(url);
+    const hooks: ProviderHooks = { onJobProgress: (p) => this.events.emit('job:progress', p) };
+    const provider = this.deps.createProvider?.(url, hooks) ?? this.defaultProvider(url, hooks);
     this.provider = provider;
     let credits = 0n;
     let answered = provider.status().jobsDone + provider.status().jobsRejected;
@@ -207,9 +231,10 @@ export class AppNode {
     }
   }
 
-  private defaultProvider(url: string): AppProvider {
+  private defaultProvider(url: string, hooks: ProviderHooks): AppProvider {
     const s = this.settings.get();
     return new ProviderService({
+      ...hooks,
       market: url,
       db: this.ledger.db,
       settlement: this.ledger.settlement,

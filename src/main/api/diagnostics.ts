@@ -1,5 +1,6 @@
 import type { DiagnosticsInfo } from '../../shared/contract.js';
 import { sql } from '../db/sql.js';
+import { keyStorageCheck, keyStorageState } from '../services/key-seal.js';
 import type { AppNode } from './app-node.js';
 import type { HandlerSet } from './handlers.js';
 
@@ -24,6 +25,8 @@ export function diagnose(node: AppNode): DiagnosticsInfo {
     },
     { id: 'settlement', ok: settlement.mode === 'real', label: `Settlement: ${settlement.mode_label}`, fix: settlement.mode === 'real' ? null : 'Receipts are recorded but not credited: switch settlement to Real when ready.' },
     { id: 'last_error', ok: s.last_error === null, label: s.last_error === null ? 'No errors' : `Last error: ${s.last_error}`, fix: s.last_error === null ? null : 'See Logs for details.' },
+    // Sealed by the OS keychain (desktop) or a plain 0600 file (headless, or Linux with only basic_text).
+    keyStorageCheck(keyStorageState(node.ledger.dataDir.root)),
   ];
   return { checks, data_dir: node.ledger.dataDir.root };
 }

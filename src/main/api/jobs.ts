@@ -54,7 +54,12 @@ export function queryJobs(db: Database, query: JobsQuery): JobsPage {
   return { rows: page.map(toRow), next: rows.length > q.limit && last ? BigInt(last.seq).toString() : null, total };
 }
 
-/** jobs:list. */
+/** The distinct workloads in the job history, sorted (the Jobs screen's filter), at most 1000. */
+export function jobWorkloads(db: Database): string[] {
+  return db.all<{ workload: string }>(sql`SELECT DISTINCT workload FROM provider_jobs ORDER BY workload LIMIT 1000`).map((r) => r.workload);
+}
+
+/** jobs:list and jobs:workloads. */
 export function jobsHandlers(node: AppNode): HandlerSet {
-  return { 'jobs:list': (query) => queryJobs(node.ledger.db, query) };
+  return { 'jobs:list': (query) => queryJobs(node.ledger.db, query), 'jobs:workloads': () => jobWorkloads(node.ledger.db) };
 }

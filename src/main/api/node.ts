@@ -5,6 +5,7 @@ import type { HandlerSet } from './handlers.js';
 export function nodeHandlers(node: AppNode): HandlerSet {
   return {
     'app:info': () => node.info(),
+    'node:info': () => node.nodeInfo(),
     'node:status': () => node.status(),
     'node:join': (target) => node.join(target),
     'node:leave': () => node.leave(),

@@ -1,0 +1,234 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { TesseraError } from '../../core/errors.js';
+import type { Clock } from '../../core/pricing/clock.js';
+import type { LocalMarketDeps } from '../../market/local-market.js';
+import { MarketTargetSchema, type AppInfo, type MarketTarget } from '../../shared/contract.js';
+import type { AppNode } from '../api/app-node.js';
+import { createHostAppNode } from '../api/host-node.js';
+import { createAppHandlers } from '../api/index.js';
+import { LogBuffer } from '../api/log-buffer.js';
+import { WsTransport } from '../api/ws-transport.js';
+import type { ComputeChannel } from '../gpu/compute-client.js';
+import { openDawnChannel } from '../gpu/dawn-host.js';
+import { silentLogger, type Logger } from '../log.js';
+import { startNode, type RunningNode } from '../node.js';
+import { ProvidePolicyController } from '../services/provide-policy.js';
+import { AccessPolicy, isLoopbackHost, loadOrCreateToken } from './access.js';
+import { ConfSettingsStore } from './conf-settings-store.js';
+import { checkRendererDir, lookupStatic, SECURITY_HEADERS, sendStatic } from './static-files.js';
+
+/** Default port of `tessera headless`. */
+export const DEFAULT_HEADLESS_PORT = 7420;
+
+export interface HeadlessOptions {
+  /** 0: any free port. */
+  port: number;
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  dataDir: string;
+  /** A market URL to provide to; absent: the market_url setting, else the in-process practice market. */
+  market?: string;
+  /** Join the market at start (the CLI's default; `--no-join` turns it off). */
+  join: boolean;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  info?: AppInfo;
+  /** Open the Dawn GPU host (default: the gpu_enabled setting). */
+  gpu?: boolean;
+  /** Overrides for the in-process practice market (tests keep its store in memory). */
+  practiceMarket?: Partial<Omit<LocalMarketDeps, 'clock' | 'logger'>>;
+  /** How often the schedule_hours setting is re-checked (default 30 s). */
+  scheduleCheckMs?: number;
+  /** Overrides config.toml's metrics_port (0: no /metrics endpoint). */
+  metricsPort?: number;
+  /** Local hour of a time, for the schedule (default: the system time zone). */
+  localHour?: (nowMs: number) => number;
+  /** Test hook: the GPU host to open instead of Dawn. */
+  openGpuHost?: () => ComputeChannel;
+}
+
+export interface HeadlessServer {
+  /** The ready-to-open URL, with the token. */
+  url: string;
+  /** http://host:port (no token). */
+  origin: string;
+  port: number;
+  token: string;
+  tokenPath: string;
+  node: AppNode;
+  /** Settles when the join at start is done (at once with `join: false`); a failed join is logged, not thrown. */
+  joined: Promise<void>;
+  /** Stops taking jobs, finishes or reports the ones in flight, stops the practice market, saves the price board, closes the ledger; safe to call twice. */
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * Headless mode: the node and the app's handler table without Electron. One node:http server
+ * serves the built renderer and the contract over a WebSocket at /api, behind the token /
+ * cookie / Origin rules of AccessPolicy. With no market configured it runs the practice market
+ * in this process.
+ */
+export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer> {
+  const host = o.host ?? '127.0.0.1';
+  const clock = o.clock ?? systemClock;
+  const logger = o.logger ?? silentLogger;
+  const rendererRoot = checkRendererDir(o.rendererDir);
+  const dataDir = resolve(o.dataDir);
+  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success) throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
+  mkdirSync(dataDir, { recursive: true });
+  const settings = new ConfSettingsStore(dataDir);
+  const { token, path: tokenPath } = loadOrCreateToken(dataDir);
+  const useGpu = o.gpu ?? settings.get().gpu_enabled;
+  const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : undefined);
+  const threads = settings.get().threads ?? undefined;
+  const node: RunningNode = await startNode({ dataDir, logger, ...(openGpuHost ? { openGpuHost } : {}), ...(threads ? { threads } : {}), ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}) });
+  const cleanups: (() => unknown)[] = [() => node.close()];
+  const runCleanups = async () => {
+    for (const c of cleanups.splice(0)) {
+      try {
+        await c();
+      } catch (err) {
+        logger.error('shutdown step failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  };
+  try {
+    const logs = new LogBuffer(2000, () => clock.now());
+    const { app, digester } = createHostAppNode({
+      node,
+      settings,
+      clock,
+      logs,
+      logger,
+      info: o.info ?? { name: 'Tessera', version: '0.0.0', platform: process.platform },
+      headless: true,
+      ...(o.practiceMarket ? { practiceMarket: o.practiceMarket } : {}),
+    });
+    cleanups.unshift(() => digester.close());
+    cleanups.unshift(() => app.close());
+
+    let boundPort = 0;
+    const access = new AccessPolicy({ token, host, port: () => boundPort });
+    const server = createServer((req, res) => handleRequest(req, res, access, rendererRoot));
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 10_000;
+    server.maxConnections = 256;
+    const transport = new WsTransport(server, { handlers: createAppHandlers(app), events: app.events, logger, verifyClient: (req) => access.socketAllowed(req) });
+    boundPort = await listen(server, o.port, host);
+    cleanups.unshift(async () => {
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+    if (!isLoopbackHost(host)) logger.warn('headless UI reachable from other machines', { host });
+
+    // Headless mode has no idle time or battery to read: of the provide policy, only the schedule applies.
+    const policy = new ProvidePolicyController({
+      target: app,
+      settings: () => settings.get(),
+      observe: () => ({ idleSeconds: null, onBattery: false }),
+      clock,
+      ...(o.localHour ? { localHour: o.localHour } : {}),
+      logger,
+    });
+    cleanups.unshift(() => policy.stop());
+    await policy.tick();
+    policy.start(o.scheduleCheckMs ?? 30_000);
+
+    // Joining (which may first start the practice market) runs after the server listens, so the
+    // URL can be opened at once; the UI shows the node connecting meanwhile.
+    let joined: Promise<void> = Promise.resolve();
+    if (o.join) {
+      const target: MarketTarget = o.market !== undefined ? { kind: 'url', url: o.market } : settings.get().market_url ? { kind: 'url', url: settings.get().market_url as string } : { kind: 'practice' };
+      joined = app.join(target).then(
+        () => undefined,
+        (err: unknown) => logger.error('could not join the market', { error: err instanceof Error ? err.message : String(err) }),
+      );
+      cleanups.unshift(() => joined);
+    }
+
+    const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    const origin = `http://${shownHost}:${boundPort}`;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `${origin}/?token=${token}`,
+      origin,
+      port: boundPort,
+      token,
+      tokenPath,
+      node: app,
+      joined,
+      close() {
+        closing ??= runCleanups();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new TesseraError('PORT_IN_USE', `port ${port} on ${host} is in use: pick another with --port (0 = any free port)`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new TesseraError('BAD_HOST', `--host ${host} is not an address of this machine`));
+      else if (err.code === 'EACCES') reject(new TesseraError('PORT_IN_USE', `port ${port} needs privileges: pick one above 1023 with --port`));
+      else reject(err);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolveListen((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+const UNAUTHORIZED_HTML = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tessera: access needed</title></head><body><h1>Access needed</h1><p>Open the URL printed by <code>tessera headless</code> (it ends with <code>?token=…</code>).</p></body></html>\n';
+
+function sendError(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {
+  const wantsHtml = status === 401 && (req.headers.accept ?? '').includes('text/html');
+  const body = wantsHtml ? UNAUTHORIZED_HTML : `${JSON.stringify({ error: message })}\n`;
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** One HTTP request: access first (401 without a token or cookie), then the token → cookie exchange, then a static file. */
+function handleRequest(req: IncomingMessage, res: ServerResponse, policy: AccessPolicy, root: string): void {
+  const access = policy.check(req);
+  if (!access.ok) {
+    if (access.reason === 'bad-host') sendError(req, res, 400, 'unknown Host header: open the URL printed by tessera headless');
+    else sendError(req, res, 401, 'open the URL printed by tessera headless (it ends with ?token=…)');
+    return;
+  }
+  // The raw path (not URL-normalised), so a `..` or an encoded one is refused rather than resolved.
+  const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+  if (access.via === 'token') {
+    const location = rawPath.startsWith('/') && !rawPath.startsWith('//') ? rawPath : '/';
+    res.writeHead(303, { ...SECURITY_HEADERS, location, 'set-cookie': policy.sessionCookie(), 'cache-control': 'no-store', 'content-length': '0' });
+    res.end();
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    sendError(req, res, 405, 'only GET and HEAD');
+    return;
+  }
+  const found = lookupStatic(root, rawPath);
+  if (found.kind === 'bad-request') sendError(req, res, 400, 'bad path');
+  else if (found.kind === 'not-found') sendError(req, res, 404, 'not found');
+  else sendStatic(res, found, req.method === 'HEAD');
+}

@@ -1,0 +1,71 @@
+import { SettingsPatchSchema, type Settings } from '../../../shared/contract.js';
+
+/** The settings form as typed (text fields stay strings until saved). */
+export interface SettingsForm {
+  market_url: string;
+  threads: string;
+  gpu_enabled: boolean;
+  idle_only: boolean;
+  pause_on_battery: boolean;
+  schedule_hours: number[];
+  close_to_tray: boolean;
+  start_on_login: boolean;
+}
+
+export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
+
+export function toForm(s: Settings): SettingsForm {
+  return { ...s, market_url: s.market_url ?? '', threads: s.threads === null ? '' : String(s.threads), schedule_hours: [...s.schedule_hours].sort((a, b) => a - b) };
+}
+
+/**
+ * Validates the form: each bad field gets a one-line message saying what is wrong and what to
+ * enter; a valid form becomes the patch to save (empty market URL and threads mean "none" / "automatic").
+ */
+export function validateSettings(f: SettingsForm): { patch: Settings | null; errors: SettingsErrors } {
+  const errors: SettingsErrors = {};
+  const url = f.market_url.trim();
+  if (url !== '') {
+    let ok = false;
+    try {
+      const u = new URL(url);
+      ok = u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      ok = false;
+    }
+    if (!ok) errors.market_url = `"${url.slice(0, 60)}" is not an http(s) URL: enter e.g. https://market.example.org, or leave it empty.`;
+  }
+  const t = f.threads.trim();
+  let threads: number | null = null;
+  if (t !== '') {
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 1024) errors.threads = `Worker threads must be a whole number from 1 to 1024 (got "${t.slice(0, 20)}"), or empty for automatic.`;
+    else threads = Number(t);
+  }
+  const hours = [...new Set(f.schedule_hours)].sort((a, b) => a - b);
+  if (hours.some((h) => !Number.isInteger(h) || h < 0 || h > 23)) errors.schedule_hours = 'Schedule hours must be from 0 to 23.';
+  if (Object.keys(errors).length > 0) return { patch: null, errors };
+  const patch: Settings = { market_url: url === '' ? null : url, threads, gpu_enabled: f.gpu_enabled, idle_only: f.idle_only, pause_on_battery: f.pause_on_battery, schedule_hours: hours, close_to_tray: f.close_to_tray, start_on_login: f.start_on_login };
+  const parsed = SettingsPatchSchema.safeParse(patch);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = issue.path[0];
+      if (typeof key === 'string' && key in f) errors[key as keyof SettingsForm] = `${key}: ${issue.message}`;
+    }
+    return { patch: null, errors };
+  }
+  return { patch, errors };
+}
+
+/** "Always" for no hours; else the allowed hours as ranges: "09:00–17:00, 22:00–24:00". */
+export function describeSchedule(hours: readonly number[]): string {
+  const hs = [...new Set(hours)].sort((a, b) => a - b);
+  if (hs.length === 0 || hs.length === 24) return 'Always';
+  const ranges: [number, number][] = [];
+  for (const h of hs) {
+    const last = ranges.at(-1);
+    if (last && last[1] === h) last[1] = h + 1;
+    else ranges.push([h, h + 1]);
+  }
+  const p = (n: number) => `${String(n).padStart(2, '0')}:00`;
+  return ranges.map(([a, b]) => `${p(a)}–${p(b)}`).join(', ');
+}
