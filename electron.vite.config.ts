@@ -15,6 +15,8 @@ export default defineConfig({
           'dawn-worker': resolve('src/main/gpu/dawn-worker.ts'),
           // Job digests (plain + keyed BLAKE3, Synthetic matrices) for the provider service.
           'digest-worker': resolve('src/main/services/digest-worker.ts'),
+          // The practice market runs in its own thread (its embedded store never blocks the node's).
+          'local-market-worker': resolve('src/market/local-market-worker.ts'),
         },
         // Chunks stay beside the entries: worker threads are found relative to the module that starts them.
         output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },

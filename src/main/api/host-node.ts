@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Clock } from '../../core/pricing/clock.js';
-import { startLocalMarket, type LocalMarketDeps } from '../../market/local-market.js';
+import { startLocalMarketThread, type LocalMarketThreadOptions } from '../../market/local-market-thread.js';
 import type { AppInfo } from '../../shared/contract.js';
 import { nodeSha256 } from '../hash/node-hasher.js';
 import type { Logger } from '../log.js';
@@ -21,12 +21,13 @@ export interface HostAppNodeDeps {
   /** True in headless mode (the UI hides desktop-only settings). */
   headless: boolean;
   /** Options of the in-process practice market (tests shorten its intervals). */
-  practiceMarket?: Partial<Omit<LocalMarketDeps, 'clock' | 'logger'>>;
+  practiceMarket?: Partial<LocalMarketThreadOptions>;
 }
 
 /**
  * The AppNode both hosts serve (the desktop app and `tessera headless`): providers on the
- * node's ledger, price board, digest workers and GPU host; the practice market in the data dir.
+ * node's ledger, price board, digest workers and GPU host; the practice market in the data dir,
+ * in a thread of its own.
  * Returns the digest pool too: the host closes it after the AppNode.
  */
 export function createHostAppNode(d: HostAppNodeDeps): { app: AppNode; digester: DigestPool } {
@@ -39,7 +40,8 @@ export function createHostAppNode(d: HostAppNodeDeps): { app: AppNode; digester:
     logs,
     info: d.info,
     logger,
-    startPractice: () => startLocalMarket({ dataDir: join(node.ledger.dataDir.root, 'practice-market'), clock, logger, ...d.practiceMarket }),
+    // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
+    startPractice: () => startLocalMarketThread({ dataDir: join(node.ledger.dataDir.root, 'practice-market'), ...d.practiceMarket }, logger),
     createProvider: (url, hooks): AppProvider =>
       new ProviderService({
         ...hooks,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { TesseraError } from '../../core/errors.js';
 import type { Clock } from '../../core/pricing/clock.js';
-import type { LocalMarketDeps } from '../../market/local-market.js';
+import type { LocalMarketThreadOptions } from '../../market/local-market-thread.js';
 import { MarketTargetSchema, type AppInfo, type MarketTarget } from '../../shared/contract.js';
 import type { AppNode } from '../api/app-node.js';
 import { createHostAppNode } from '../api/host-node.js';
@@ -41,7 +41,7 @@ export interface HeadlessOptions {
   /** Open the Dawn GPU host (default: the gpu_enabled setting). */
   gpu?: boolean;
   /** Overrides for the in-process practice market (tests keep its store in memory). */
-  practiceMarket?: Partial<Omit<LocalMarketDeps, 'clock' | 'logger'>>;
+  practiceMarket?: Partial<LocalMarketThreadOptions>;
   /** How often the schedule_hours setting is re-checked (default 30 s). */
   scheduleCheckMs?: number;
   /** Overrides config.toml's metrics_port (0: no /metrics endpoint). */

@@ -1,0 +1,68 @@
+import { TesseraError } from '../core/errors.js';
+import type { Logger, LogLevel } from '../main/log.js';
+import { silentLogger } from '../main/log.js';
+import { startSiblingWorker } from '../main/worker-entry.js';
+import type { LocalMarketDeps } from './local-market.js';
+
+/** What the thread is started with (plain data: it crosses to the worker). */
+export type LocalMarketThreadOptions = Omit<LocalMarketDeps, 'clock' | 'logger' | 'blake3' | 'onError'>;
+
+export type LocalMarketWorkerMessage =
+  | { type: 'ready'; url: string }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> }
+  | { type: 'closed' };
+
+/** The practice market running in its own thread. */
+export interface LocalMarketThread {
+  url: string;
+  /** Stops the market (customer, validator, server, store) and the thread; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the practice market (startLocalMarket) in a worker thread, so its store's start-up
+ * (several seconds of WebAssembly on the first run) and its work never block the caller's
+ * event loop. Resolves once it listens; a failure to start rejects with its code and message.
+ */
+export function startLocalMarketThread(options: LocalMarketThreadOptions, logger: Logger = silentLogger, startTimeoutMs = 180_000): Promise<LocalMarketThread> {
+  const worker = startSiblingWorker(import.meta.url, 'local-market-worker', options);
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      const done = () => resolve();
+      worker.once('exit', done);
+      worker.postMessage({ type: 'close' });
+      // A market that does not stop within 15 s is ended with its thread.
+      setTimeout(() => void worker.terminate().then(done, done), 15_000).unref();
+    });
+    return closed;
+  };
+  return new Promise<LocalMarketThread>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void close();
+      reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market did not start within ${Math.round(startTimeoutMs / 1000)} s; see the log`));
+    }, startTimeoutMs);
+    timer.unref();
+    worker.on('message', (m: LocalMarketWorkerMessage) => {
+      if (m.type === 'log') logger.log(m.level, m.msg, { ...m.fields, practice_market: true });
+      else if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve({ url: m.url, close });
+      } else if (m.type === 'failed') {
+        clearTimeout(timer);
+        void close();
+        reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market could not start: ${m.message.split('\n')[0] ?? ''}`));
+      }
+    });
+    worker.once('error', (err) => {
+      clearTimeout(timer);
+      logger.error('practice market thread failed', { error: err.message });
+      reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market stopped: ${err.message}`));
+    });
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      if (closed === undefined) reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market thread exited (code ${code}) before it was ready`));
+    });
+  });
+}
