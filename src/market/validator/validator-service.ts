@@ -220,12 +220,14 @@ export class ValidatorService {
   // ── heartbeats and leases ─────────────────────────────────────────────────
 
   /** A heartbeat: every lease the provider holds is ticked with it. */
-  async heartbeat(session: ProviderSession, sentAt: number): Promise<void> {
+  /** A provider's heartbeat, seen at `seenAt` (its arrival; default now). */
+  async heartbeat(session: ProviderSession, sentAt: number, seenAt?: number): Promise<void> {
     await this.serial(async () => {
       const now = this.deps.clock.now();
+      const seenAtMs = Math.min(seenAt ?? now, now);
       await this.deps.store.transaction(async (tx) => {
         for (const a of await tx.validator.activeAssignments(session.address)) {
-          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: session.address, source: 'market', seenAtMs: now, sentAtMs: sentAt }]);
+          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: session.address, source: 'market', seenAtMs, sentAtMs: sentAt }]);
           await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
         }
       });

@@ -31,6 +31,27 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   let authed: { address: string; publicKey: string } | undefined;
   let chain: Promise<void> = Promise.resolve();
   let closed = false;
+  // Heartbeats run beside the frame chain, coalesced to the latest one, so a result frame never
+  // waits behind lease bookkeeping; each is judged by its arrival time.
+  let nextBeat: { sentAt: number; seenAt: number } | undefined;
+  let beating = false;
+  const beat = (s: ProviderSession): void => {
+    if (beating) return;
+    beating = true;
+    void (async () => {
+      try {
+        while (nextBeat && !closed) {
+          const hb = nextBeat;
+          nextBeat = undefined;
+          await v.heartbeat(s, hb.sentAt, hb.seenAt);
+        }
+      } catch (err) {
+        if (!(err instanceof ValidatorClosingError)) deps.onError?.('heartbeat', err);
+      } finally {
+        beating = false;
+      }
+    })();
+  };
 
   const send = (frame: MarketFrame): void => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
@@ -94,7 +115,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             v.kick();
             return;
           case 'heartbeat':
-            await v.heartbeat(session, frame.sent_at);
+            nextBeat = { sentAt: frame.sent_at, seenAt: receivedAt };
+            beat(session);
             return;
           case 'result': {
             const s = session;
