@@ -17,20 +17,7 @@ export function vectorInput(len: number): Uint8Array {
   return out;
 }
 
-/** Deterministic pseudo-random bytes for tests (not cryptographic). */
-export function pseudoRandomBytes(len: number, seed: number): Uint8Array {
-  const out = new Uint8Array(len);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { pseudoRandomBytes } from './fixtures/seeded-bytes.js';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1), so a failure replays exactly from the printed seed. */
 export function seededRandom(seed: number): () => number {

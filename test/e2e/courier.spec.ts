@@ -1,20 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pseudoRandomBytes } from '../fixtures/seeded-bytes.js';
 import { expect, numberOf, openScreen, test } from './fixtures.js';
-
-function seededBytes(len: number, seed: number): Buffer {
-  const out = Buffer.alloc(len);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 test('receipts stored with `tessera courier send` are flushed from the UI: pending reaches 0 and the reward is in the ledger', async ({ cli, dataDir, makeTempDir, launchHeadless, page }) => {
   test.setTimeout(180_000);
@@ -23,7 +10,7 @@ test('receipts stored with `tessera courier send` are flushed from the UI: pendi
   const bundles = makeTempDir('tessera-e2e-bundles-');
   for (let i = 0; i < 2; i++) {
     const file = join(bundles, `bundle-${i}.bin`);
-    writeFileSync(file, seededBytes(4096 + i * 1000, seed + i));
+    writeFileSync(file, Buffer.from(pseudoRandomBytes(4096 + i * 1000, seed + i)));
     const r = await cli.run(['courier', 'send', file, `e2e-sender-${i}`, '--data-dir', dataDir, '--fresh-ledger', '--json']);
     expect(r.code, r.stderr).toBe(0);
   }

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pseudoRandomBytes } from '../fixtures/seeded-bytes.js';
 import { _electron as electron, type ElectronApplication, type Page } from '@playwright/test';
 import { expect, root, test } from './fixtures.js';
 
@@ -40,20 +41,6 @@ interface PageGlobals {
   document: { createElement(tag: 'script'): { textContent: string }; head: { appendChild(node: unknown): unknown } };
 }
 type WithApi = typeof globalThis & { tessera: { call(channel: string, ...args: unknown[]): Promise<unknown>; on(event: string, l: (p: unknown) => void): () => void } };
-
-function seededBytes(len: number, seed: number): Buffer {
-  const out = Buffer.alloc(len);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function launch(dataDir: string): Promise<{ app: ElectronApplication; page: Page }> {
   const app = await electron.launch({
@@ -133,7 +120,7 @@ test.describe('desktop app (Electron)', () => {
     const bundles = makeTempDir('tessera-e2e-bundles-');
     for (let i = 0; i < 2; i++) {
       const file = join(bundles, `bundle-${i}.bin`);
-      writeFileSync(file, seededBytes(4096 + i * 1000, seed + i));
+      writeFileSync(file, Buffer.from(pseudoRandomBytes(4096 + i * 1000, seed + i)));
       const r = await cli.run(['courier', 'send', file, `e2e-sender-${i}`, '--data-dir', dataDir, '--fresh-ledger', '--json']);
       expect(r.code, r.stderr).toBe(0);
     }

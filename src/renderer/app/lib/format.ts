@@ -70,17 +70,8 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-/** A byte count: "512 B", "1.50 MiB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
+/** A byte count: "512 B", "1.50 MiB" (the same wording as the CLI). */
+export { formatBytes } from '../../../core/units.js';
 
 /** A countdown: seconds left as "m:ss" (or "h:mm:ss"); never negative. */
 export function formatCountdown(msLeft: number): string {
