@@ -30,7 +30,8 @@ export const headlessSpec = defineCommand({
 /** The built renderer: beside the bundled CLI (out/cli → out/renderer), or out/renderer from the source tree. */
 export function defaultRendererDir(): string {
   const candidates = [fileURLToPath(new URL('../renderer', import.meta.url)), fileURLToPath(new URL('../../../out/renderer', import.meta.url))];
-  return candidates.find((d) => existsSync(`${d}/index.html`)) ?? (candidates[0] as string);
+  // Not built: name the folder `npm run build` writes (beside the bundle, or out/ of the source tree).
+  return candidates.find((d) => existsSync(`${d}/index.html`)) ?? (candidates[import.meta.url.endsWith('.ts') ? 1 : 0] as string);
 }
 
 /** A port number 0–65535 (0: any free port). */

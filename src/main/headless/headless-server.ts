@@ -79,9 +79,10 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const host = o.host ?? '127.0.0.1';
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
+  // What the user typed is checked first, then what the build must provide.
+  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success) throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
   const rendererRoot = checkRendererDir(o.rendererDir);
   const dataDir = resolve(o.dataDir);
-  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success) throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
   mkdirSync(dataDir, { recursive: true });
   const settings = new ConfSettingsStore(dataDir);
   const { token, path: tokenPath } = loadOrCreateToken(dataDir);
