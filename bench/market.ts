@@ -273,7 +273,7 @@ class SimProvider {
       { signer: this.signer, blake3: this.blake3 },
     );
     this.rec.resultAt.set(job.job_id, performance.now());
-    return { type: 'result', result: computeResultToJson(signed) };
+    return { type: 'result', result: computeResultToJson(signed), epoch: job.epoch };
   }
 
   send(frame: ProviderFrame): void {

@@ -108,6 +108,12 @@ export const ComputeResultFrameBody = z.strictObject({
 export const ResultFrame = z.strictObject({
   type: z.literal('result'),
   result: ComputeResultFrameBody,
+  /**
+   * The epoch of the assignment the result was made for (the job frame's). A result made for an
+   * earlier assignment of the job is refused STALE_ASSIGNMENT, unpaid and unpunished: its proof
+   * is keyed for that assignment, not the current one.
+   */
+  epoch: z.number().int().min(1),
   /** What the provider spent on the job (informational, for history on both sides). */
   duration_ms: z.number().nonnegative().max(1e9).optional(),
 });
@@ -145,8 +151,8 @@ export const WelcomeFrame = z.strictObject({
   type: z.literal('welcome'),
   address: Address,
   heartbeat_ms: Ms,
-  /** Jobs the market still holds leased to this address (after a reconnect): finish them or report them lost. */
-  leased_jobs: z.array(z.string()),
+  /** Jobs the market still holds leased to this address, with each lease's epoch (after a reconnect): finish them or report them lost. */
+  leased_jobs: z.array(z.strictObject({ job_id: z.string(), epoch: z.number().int().min(1) })).max(10_000),
   server_time: Ms,
 });
 
@@ -180,6 +186,8 @@ export const JobFrame = z.strictObject({
 export const ResultAckFrame = z.strictObject({
   type: z.literal('result_ack'),
   job_id: z.string(),
+  /** The epoch the answered result frame named. */
+  epoch: z.number().int().min(1),
   accepted: z.boolean(),
   /** null when accepted; else a stable ComputeResult code (BAD_SIGNATURE, REPLAYED, …). */
   code: z.string().nullable(),

@@ -43,47 +43,47 @@ describe('cheaters are caught and paid nothing', () => {
       expect(jobA.slice?.data).toBe(jobB.slice?.data);
       expect(jobA.assignment_key).not.toBe(jobB.assignment_key);
       const goodA = honest(m, cheater, jobA);
-      cheater.sendJson({ type: 'result', result: computeResultToJson(goodA) });
+      cheater.sendResult(computeResultToJson(goodA));
       expect(await cheater.ackFor(jobA.job_id)).toMatchObject({ accepted: true, code: null });
 
       // Copied: A's digests (right plain hash, proof under A's key) submitted for B.
       const copied = honest(m, cheater, jobB, { result_hash: goodA.result_hash, proof: goodA.proof });
-      cheater.sendJson({ type: 'result', result: computeResultToJson(copied) });
+      cheater.sendResult(computeResultToJson(copied));
       expect(await cheater.ackFor(jobB.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
 
       // Replayed: A's accepted frame again.
-      cheater.sendJson({ type: 'result', result: computeResultToJson(goodA) });
+      cheater.sendResult(computeResultToJson(goodA));
       expect(await cheater.ackFor(jobA.job_id, 1)).toMatchObject({ accepted: false, code: 'REPLAYED' });
 
       // Wrong hash.
       const c = (await postTask(m, payload('wrong', 'industrial'))).json.task_id as string;
       const jobC = await cheater.nextJob(2);
       const wrong = honest(m, cheater, jobC, { result_hash: toHex(m.blake3.hash(Buffer.from('nonsense'))) });
-      cheater.sendJson({ type: 'result', result: computeResultToJson(wrong) });
+      cheater.sendResult(computeResultToJson(wrong));
       expect(await cheater.ackFor(jobC.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
 
       // Stale, then a fresh one for the same job.
       const d = (await postTask(m, payload('stale', 'industrial'))).json.task_id as string;
       const jobD = await cheater.nextJob(3);
-      cheater.sendJson({ type: 'result', result: computeResultToJson(honest(m, cheater, jobD, { created_at: Date.now() - 61_000 })) });
+      cheater.sendResult(computeResultToJson(honest(m, cheater, jobD, { created_at: Date.now() - 61_000 })));
       expect(await cheater.ackFor(jobD.job_id)).toMatchObject({ accepted: false, code: 'STALE' });
 
       // Signed by another key (worker_address is the cheater's, the signature is not).
       const forged = { ...computeResultToJson(honest(m, cheater, jobD)), signature: '' };
       forged.signature = foreignSign(computeResultSigningBytes({ ...forged, nonce: BigInt(forged.nonce) }));
-      cheater.sendJson({ type: 'result', result: forged });
+      cheater.sendResult(forged);
       expect(await cheater.ackFor(jobD.job_id, 1)).toMatchObject({ accepted: false, code: 'BAD_SIGNATURE' });
 
       // A job leased to someone else.
       const e = (await postTask(m, payload('other', 'consumer'))).json.task_id as string;
       const jobE = await other.nextJob(0);
-      cheater.sendJson({ type: 'result', result: computeResultToJson(honest(m, cheater, jobE)) });
+      cheater.sendResult(computeResultToJson(honest(m, cheater, jobE)));
       expect(await cheater.ackFor(jobE.job_id)).toMatchObject({ accepted: false, code: 'NOT_LEASED' });
 
       // The honest answers complete the tasks.
-      cheater.sendJson({ type: 'result', result: computeResultToJson(honest(m, cheater, jobD)) });
+      cheater.sendResult(computeResultToJson(honest(m, cheater, jobD)));
       expect(await cheater.ackFor(jobD.job_id, 2)).toMatchObject({ accepted: true });
-      other.sendJson({ type: 'result', result: computeResultToJson(honest(m, other, jobE)) });
+      other.sendResult(computeResultToJson(honest(m, other, jobE)));
       expect(await other.ackFor(jobE.job_id)).toMatchObject({ accepted: true });
       for (const id of [a, b, c, d, e]) await until(`task ${id}`, () => getTask(m, id), (t) => t.status === 'completed');
 
@@ -107,7 +107,7 @@ describe('cheaters are caught and paid nothing', () => {
       // A third wrong result: refused, disconnected with 4003, and refused again at the next join.
       await postTask(m, payload('third', 'industrial'));
       const jobF = await cheater.nextJob(4);
-      cheater.sendJson({ type: 'result', result: computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })) });
+      cheater.sendResult(computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })));
       expect(await cheater.ackFor(jobF.job_id)).toMatchObject({ code: 'WRONG_RESULT' });
       await until('cheater closed', () => cheater.closeCode, (c) => c === 4003);
       const again = new RawProvider(m.base, m.blake3, seedFrom(SEED));

@@ -161,6 +161,11 @@ export class RawProvider {
     this.ws.send(JSON.stringify(v));
   }
 
+  /** A result frame; its epoch is that of the latest job frame this provider got for the job (1 if none). */
+  sendResult(result: { job_id: string }, epoch = this.jobs().filter((j) => j.job_id === result.job_id).at(-1)?.epoch ?? 1): void {
+    this.sendJson({ type: 'result', result, epoch });
+  }
+
   sendRaw(v: string | Buffer): void {
     this.ws.send(v);
   }

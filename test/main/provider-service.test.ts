@@ -117,6 +117,54 @@ describe('provider node', () => {
     }
   });
 
+  it('a lease that lapsed while disconnected comes back at the next epoch: the old run’s result is refused STALE_ASSIGNMENT, unpunished, and the new one is paid once', async () => {
+    const dir = tempDir('tessera-epoch-');
+    const quorum = { m: 1, n: 1, t1Secs: 0.4, t2Secs: 0.8, staleSecs: 2, maxSkewSecs: 1, respawnRetrySecs: 0.3 };
+    const m = await startMarket(join(dir, 'market'), { quorum, checkFraction: 1 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let release2: () => void = () => undefined;
+    const gate2 = new Promise<void>((r) => (release2 = r));
+    const epochs: number[] = [];
+    const p = await startProvider(m.base, join(dir, 'p'), {
+      maxJobs: 1,
+      backoff: { baseMs: 2500, capMs: 3000 },
+      random: () => 0.99,
+      async execute(job, bytes) {
+        epochs.push(job.epoch);
+        await (job.epoch === 1 ? gate : gate2); // the first run outlives its lease
+        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
+        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
+        d.update(bytes);
+        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+      },
+    });
+    try {
+      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lapsed', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      await until('first run started', () => epochs.length, (n) => n === 1);
+      p.service.dropConnection(); // silent for > t2 (the reconnect waits ~2.5 s): the market revokes the lease
+      await until('second assignment run', () => epochs, (e) => e.length === 2, 20_000);
+      expect(epochs).toEqual([1, 2]);
+      release(); // the first run finishes while the job is leased to this node again, keyed for epoch 1
+      const repo = new ProviderJobsRepo(p.ledger.db);
+      await until('old run answered', () => repo.recent(5).find((j) => j.epoch === 1)?.status, (s) => s === 'rejected', 10_000);
+      release2();
+      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 20_000);
+      await until('new run answered', () => repo.recent(5).find((j) => j.epoch === 2)?.status, (s) => s === 'accepted', 10_000);
+      expect(repo.recent(5).map((j) => [j.epoch, j.status, j.code]).sort()).toEqual([[1, 'rejected', 'STALE_ASSIGNMENT'], [2, 'accepted', null]]);
+      const prov = await m.store.transaction((tx) => tx.validator.provider(p.address));
+      expect([prov?.wrongResults, await m.store.transaction((tx) => tx.validator.penalties(p.address))]).toEqual([0, []]);
+      await until('paid once', () => repo.earningsByDay(0)[0]?.paid ?? 0n, (v) => v === 250_000n);
+      expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(1);
+    } finally {
+      release();
+      release2();
+      await p.close();
+      await m.close();
+    }
+  });
+
   it('drain: stops taking jobs, finishes the one in flight and reports it before closing', async () => {
     const dir = tempDir('tessera-drain-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });

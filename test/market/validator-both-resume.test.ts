@@ -66,8 +66,8 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     const first = await provider(m, 1, 2);
     const { taskId, a, b, second } = await pairedTask(m, 'both-agree', first, 2);
     const validatorBefore = await balance(m, ACCOUNTS.validator);
-    first.sendJson({ type: 'result', result: result(m, first, a) });
-    second.sendJson({ type: 'result', result: result(m, second, b) });
+    first.sendResult(result(m, first, a));
+    second.sendResult(result(m, second, b));
     expect(await first.ackFor(a.job_id)).toMatchObject({ accepted: true, code: null });
     expect(await second.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
     await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
@@ -89,9 +89,9 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     const honest = await provider(m, 3, 2);
     const { taskId, a, b, second: cheater } = await pairedTask(m, 'both-cheat', honest, 4);
     const validatorBefore = await balance(m, ACCOUNTS.validator);
-    honest.sendJson({ type: 'result', result: result(m, honest, a) });
+    honest.sendResult(result(m, honest, a));
     // A hash copied from the other run is as wrong as a made-up one: the proof is bound to the assignment key.
-    cheater.sendJson({ type: 'result', result: result(m, cheater, b, { result_hash: madeUp(m) }) });
+    cheater.sendResult(result(m, cheater, b, { result_hash: madeUp(m) }));
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
     expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
     await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
@@ -120,9 +120,9 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     open.push({ close: () => (m1Open ? m1.close() : undefined) });
     const honest = await provider(m1, 5, 2);
     const { taskId, a, b, second: cheater } = await pairedTask(m1, 'dispute', honest, 6);
-    honest.sendJson({ type: 'result', result: result(m1, honest, a) });
+    honest.sendResult(result(m1, honest, a));
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
-    cheater.sendJson({ type: 'result', result: result(m1, cheater, b, { result_hash: madeUp(m1) }) });
+    cheater.sendResult(result(m1, cheater, b, { result_hash: madeUp(m1) }));
     await pause(400); // received and waiting for its group commit
     // Stopping settles what was received (the run is committed as held, the disagreement found) but starts no re-execution.
     m1Open = false;

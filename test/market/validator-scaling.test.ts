@@ -165,7 +165,7 @@ describe('result freshness is judged at arrival', () => {
       await postTask(m, inference('fresh'));
       const job = await p.nextJob();
 
-      p.sendJson({ type: 'result', result: computeResultToJson(honest(m, p, job, { created_at: clock.now() - 61_000 })) });
+      p.sendResult(computeResultToJson(honest(m, p, job, { created_at: clock.now() - 61_000 })));
       expect(await p.ackFor(job.job_id)).toMatchObject({ accepted: false, code: 'STALE' });
       await quiet();
 
@@ -180,7 +180,7 @@ describe('result freshness is judged at arrival', () => {
         return real(fn);
       });
       p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [job.job_id] });
-      p.sendJson({ type: 'result', result: computeResultToJson(honest(m, p, job)) });
+      p.sendResult(computeResultToJson(honest(m, p, job)));
       await quiet();
       expect(held).toBe(true);
       clock.offset += 61_000;

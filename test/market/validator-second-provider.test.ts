@@ -71,9 +71,9 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     const first = await provider(1, 2);
     const { taskId, a, b, second } = await pairedTask('agree', first, () => provider(2, 1));
     const validatorBefore = await balance(ACCOUNTS.validator);
-    first.sendJson({ type: 'result', result: result(first, a) });
+    first.sendResult(result(first, a));
     expect(await first.ackFor(a.job_id)).toMatchObject({ accepted: true });
-    second.sendJson({ type: 'result', result: result(second, b) });
+    second.sendResult(result(second, b));
     expect(await second.ackFor(b.job_id)).toMatchObject({ accepted: true });
     await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
     // Workers' 25% (250000) pro rata over the two verified runs; validator 10%.
@@ -93,8 +93,8 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     const honest = await provider(3, 2);
     const { taskId, a, b, second: cheater } = await pairedTask('disagree', honest, () => provider(4, 1));
     const validatorBefore = await balance(ACCOUNTS.validator);
-    honest.sendJson({ type: 'result', result: result(honest, a) });
-    cheater.sendJson({ type: 'result', result: result(cheater, b, { result_hash: toHex(m.blake3.hash(Buffer.from('made up'))) }) });
+    honest.sendResult(result(honest, a));
+    cheater.sendResult(result(cheater, b, { result_hash: toHex(m.blake3.hash(Buffer.from('made up'))) }));
     // The results are committed before anything is revealed: the cheater's ack is the same as an honest one.
     expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true, code: null });

@@ -140,7 +140,7 @@ function resultFor(m: SettleMarket, p: RawProvider, job: JobFrame, o: Partial<Un
   return signComputeResult({ market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: clock.now(), ...o }, { signer: p.signer, blake3: m.blake3 });
 }
 
-const send = (p: RawProvider, r: ComputeResult) => p.sendJson({ type: 'result', result: computeResultToJson(r) });
+const send = (p: RawProvider, r: ComputeResult) => p.sendResult(computeResultToJson(r));
 const acks = (p: RawProvider) => p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
 const receipts = (p: RawProvider) => p.frames.filter((f) => f.type === 'receipt');
 const balance = (m: SettleMarket, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));

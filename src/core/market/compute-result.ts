@@ -29,6 +29,8 @@ export const COMPUTE_RESULT_CODES = {
   REPLAYED: 'REPLAYED',
   /** The job is not leased to worker_address. */
   NOT_LEASED: 'NOT_LEASED',
+  /** The job is leased to worker_address again under a newer assignment than the result was made for (unpaid, unpunished). */
+  STALE_ASSIGNMENT: 'STALE_ASSIGNMENT',
 } as const;
 
 export type ComputeResultCode = (typeof COMPUTE_RESULT_CODES)[keyof typeof COMPUTE_RESULT_CODES];

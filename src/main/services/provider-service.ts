@@ -119,7 +119,8 @@ export class ProviderService {
   private readonly jobs: ProviderJobsRepo;
   private readonly logger: Logger;
   private readonly running = new Map<string, { job: JobFrame; done: Promise<void> }>();
-  private readonly unsent = new Map<string, string>();
+  /** Results not sent yet (the socket was down), by job id, with the assignment epoch they were made for. */
+  private readonly unsent = new Map<string, { epoch: number; text: string }>();
   private heartbeat: NodeJS.Timeout | undefined;
   private heartbeatMs = 5000;
   private draining = false;
@@ -276,8 +277,8 @@ export class ProviderService {
           this.onJob(f);
           return;
         case 'result_ack':
-          this.unsent.delete(f.job_id);
-          this.jobs.answered(this.marketId(), f.job_id, f.accepted, f.code, this.deps.clock.now());
+          if (this.unsent.get(f.job_id)?.epoch === f.epoch) this.unsent.delete(f.job_id);
+          this.jobs.answered(this.marketId(), f.job_id, f.epoch, f.accepted, f.code, this.deps.clock.now());
           if (!f.accepted) this.logger.warn('result refused', { job_id: f.job_id, code: f.code, message: f.message });
           this.emit();
           return;
@@ -310,31 +311,37 @@ export class ProviderService {
   }
 
   /**
-   * After a (re)connect: results made while disconnected are sent if still fresh, else the job is
-   * reported lost; a job the market still leases to us that we know nothing of is reported lost.
+   * After a (re)connect: a result made for an assignment the market still leases to us (same job,
+   * same epoch) is sent if still fresh, else that job is reported lost; a result made for an
+   * earlier assignment is not sent (its proof is keyed for that one); a job the market still
+   * leases to us that we know nothing of is reported lost.
    */
-  private resume(leased: readonly string[]): void {
+  private resume(leased: readonly { job_id: string; epoch: number }[]): void {
     const now = this.deps.clock.now();
-    for (const row of this.jobs.open(this.marketId())) {
-      if (this.running.has(row.jobId)) continue;
-      const text = this.unsent.get(row.jobId) ?? row.result;
-      if (row.status === 'submitted' && text !== null && leased.includes(row.jobId)) {
+    const leasedEpoch = new Map(leased.map((l) => [l.job_id, l.epoch]));
+    const open = this.jobs.open(this.marketId());
+    for (const row of open) {
+      if (this.running.get(row.jobId)?.job.epoch === row.epoch) continue;
+      const current = leasedEpoch.get(row.jobId) === row.epoch;
+      const unsent = this.unsent.get(row.jobId);
+      const text = unsent?.epoch === row.epoch ? unsent.text : row.result;
+      if (current && row.status === 'submitted' && text !== null) {
         const r = parseComputeResult(JSON.parse(text));
         if (now - r.created_at < DEFAULT_MAX_RESULT_AGE_MS - 5000) {
-          this.client.send({ type: 'result', result: computeResultToJson(r) });
+          this.client.send({ type: 'result', result: computeResultToJson(r), epoch: row.epoch });
           continue;
         }
       }
-      if (leased.includes(row.jobId)) this.reportLost(row.jobId, 'LOST_AT_DISCONNECT', 'the result is too old to send after the reconnect');
-      else if (row.status === 'running') this.jobs.lost(this.marketId(), row.jobId, 'LEASE_GONE', now);
+      if (current) this.reportLost(row.jobId, 'LOST_AT_DISCONNECT', row.status === 'running' ? 'the node stopped before the job finished' : 'the result is too old to send after the reconnect', row.epoch);
+      else if (row.status === 'running' || leasedEpoch.has(row.jobId)) this.jobs.lost(this.marketId(), row.jobId, 'LEASE_GONE', now, row.epoch);
     }
-    for (const id of leased) {
-      if (!this.running.has(id) && !this.jobs.open(this.marketId()).some((r) => r.jobId === id)) this.reportLost(id, 'UNKNOWN_JOB', 'this node has no record of the job (restarted)');
+    for (const l of leased) {
+      if (!this.running.has(l.job_id) && !open.some((r) => r.jobId === l.job_id && r.epoch === l.epoch)) this.reportLost(l.job_id, 'UNKNOWN_JOB', 'this node has no record of the job (restarted)');
     }
   }
 
-  private reportLost(jobId: string, code: string, reason: string): void {
-    this.jobs.lost(this.marketId(), jobId, code, this.deps.clock.now());
+  private reportLost(jobId: string, code: string, reason: string, epoch?: number): void {
+    this.jobs.lost(this.marketId(), jobId, code, this.deps.clock.now(), epoch);
     this.unsent.delete(jobId);
     this.client.send({ type: 'job_lost', job_id: jobId, reason });
     this.emit();
@@ -356,7 +363,8 @@ export class ProviderService {
       .then(() => this.deps.onJobProgress?.({ job_id: job.job_id, done: total, total }))
       .catch((err: unknown) => this.reportLost(job.job_id, 'RUN_FAILED', err instanceof Error ? err.message.slice(0, 400) : String(err)))
       .finally(() => {
-        this.running.delete(job.job_id);
+        // A newer assignment of the same job may have taken the slot since.
+        if (this.running.get(job.job_id)?.job === job) this.running.delete(job.job_id);
         this.emit();
       });
     this.running.set(job.job_id, { job, done });
@@ -377,7 +385,7 @@ export class ProviderService {
     const text = JSON.stringify(json);
     this.jobs.finished(this.marketId(), job.job_id, job.epoch, { resultHash: exec.resultHash, proof: exec.proof, backend: exec.backend, durationMs, result: text, bytes: exec.bytes, at: this.deps.clock.now() });
     void started;
-    if (!this.client.send({ type: 'result', result: json, duration_ms: durationMs })) this.unsent.set(job.job_id, text);
+    if (!this.client.send({ type: 'result', result: json, epoch: job.epoch, duration_ms: durationMs })) this.unsent.set(job.job_id, { epoch: job.epoch, text });
   }
 
   /** The real work: the job's output bytes (its slice, or the Synthetic result matrix) hashed plain and keyed in one pass. */

@@ -5,7 +5,7 @@ import { fromHex, toHex, utf8 } from '../../core/hex.js';
 import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
-import { buildSubmitResultTx, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
+import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
 import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine } from '../../core/market/lease-state.js';
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
@@ -54,6 +54,7 @@ export interface ValidatorDeps {
 /** The answer to one result, sent back as result_ack. */
 export interface ResultAck {
   jobId: string;
+  epoch: number;
   accepted: boolean;
   code: string | null;
   message: string | null;
@@ -97,6 +98,8 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
+  /** The assignment epoch the provider made the result for. */
+  epoch: number;
   resolve: (ack: ResultAck) => void;
   reject: (err: unknown) => void;
 }
@@ -192,15 +195,15 @@ export class ValidatorService {
   }
 
   /** Registers an authenticated session with its capabilities; returns the jobs still leased to it and delivers undelivered receipts. */
-  async join(session: ProviderSession): Promise<string[]> {
+  async join(session: ProviderSession): Promise<{ job_id: string; epoch: number }[]> {
     const old = this.sessions.get(session.address);
     if (old && old.id !== session.id) old.close(4005, 'the same provider connected again');
     this.sessions.set(session.address, session);
     const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
-      leased: (await tx.validator.activeAssignments(session.address)).map((a) => a.jobId),
+      leased: (await tx.validator.activeAssignments(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
       receipts: await tx.validator.receipts(session.address, true),
     }));
-    for (const j of leased) session.inFlight.add(j);
+    for (const j of leased) session.inFlight.add(j.job_id);
     queueMicrotask(() => {
       for (const r of receipts) session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
       this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
@@ -514,12 +517,12 @@ export class ValidatorService {
   async submitResult(session: ProviderSession, frame: ResultFrame, receivedAt: number = this.deps.clock.now()): Promise<ResultAck> {
     if (this.closed) throw new ValidatorClosingError();
     const jobId = frame.result.job_id;
-    const refuse = (code: string, message: string): ResultAck => ({ jobId, accepted: false, code, message });
+    const refuse = (code: string, message: string): ResultAck => ({ jobId, epoch: frame.epoch, accepted: false, code, message });
     const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, resultSignatureCheck(session.publicKey, this.deps.blake3));
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     const r = verdict.result;
     return new Promise<ResultAck>((resolve, reject) => {
-      this.pending.push({ session, result: r, resolve, reject });
+      this.pending.push({ session, result: r, epoch: frame.epoch, resolve, reject });
       if (!this.flushTimer) {
         this.flushTimer = setTimeout(() => {
           this.flushTimer = undefined;
@@ -675,7 +678,8 @@ export class ValidatorService {
   private async settleGroup(tx: MarketTx, batch: readonly PendingResult[], now: number): Promise<{ acks: (ResultAck | { error: unknown })[]; touched: Set<string>; pairs: Set<string> }> {
     const acks: (ResultAck | { error: unknown } | undefined)[] = batch.map(() => undefined);
     const refuse = (i: number, code: string, message: string) => {
-      acks[i] = { jobId: (batch[i] as PendingResult).result.job_id, accepted: false, code, message };
+      const p = batch[i] as PendingResult;
+      acks[i] = { jobId: p.result.job_id, epoch: p.epoch, accepted: false, code, message };
     };
     const replayed = (i: number) => {
       const r = (batch[i] as PendingResult).result;
@@ -702,6 +706,9 @@ export class ValidatorService {
       if (row?.nonceSeen || seenNonces.has(nonceKey(r))) return replayed(i);
       seenNonces.add(nonceKey(r));
       if (!row || row.taskId !== r.task_id || row.status !== 'leased' || row.leaseOwner !== r.worker_address || row.provider !== r.worker_address || row.epoch === null || taken.has(row.jobId)) return notLeased(i);
+      // The same provider may hold the job again under a newer assignment (its lease lapsed and the
+      // job came back to it): a result keyed for the earlier one is not judged against the new key.
+      if (row.epoch !== p.epoch) return refuse(i, COMPUTE_RESULT_CODES.STALE_ASSIGNMENT, `result for job ${r.job_id} was made for assignment epoch ${p.epoch}; the job is now assigned at epoch ${row.epoch} — send the result of that assignment`);
       taken.add(row.jobId);
       p.session.inFlight.delete(row.jobId);
       live.push({ i, row });
@@ -756,7 +763,7 @@ export class ValidatorService {
       const held = e === null && row.pairPrimary !== null;
       if (held) pairs.add(row.pairPrimary as string);
       results.push({ ...base, verdict: held ? 'held' : 'accepted', settledHash: r.result_hash, checked: held ? false : row.checked });
-      acks[i] = { jobId: r.job_id, accepted: true, code: null, message: null };
+      acks[i] = { jobId: r.job_id, epoch: (batch[i] as PendingResult).epoch, accepted: true, code: null, message: null };
     }
     await tx.settlement.finishJobs(jobs, now);
     await tx.settlement.insertResults(results, now);

@@ -123,11 +123,11 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             // Results are verified concurrently; each answer goes back once its commit is durable.
             void v
               .submitResult(s, frame, receivedAt)
-              .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, accepted: ack.accepted, code: ack.code, message: ack.message }))
+              .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, epoch: ack.epoch, accepted: ack.accepted, code: ack.code, message: ack.message }))
               .catch((err: unknown) => {
                 if (err instanceof ValidatorClosingError) return;
                 deps.onError?.('result', err);
-                send({ type: 'result_ack', job_id: frame.result.job_id, accepted: false, code: 'INTERNAL', message: 'the market could not settle this result; send it again' });
+                send({ type: 'result_ack', job_id: frame.result.job_id, epoch: frame.epoch, accepted: false, code: 'INTERNAL', message: 'the market could not settle this result; send it again' });
               });
             return;
           }

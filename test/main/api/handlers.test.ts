@@ -52,7 +52,7 @@ describe('the merged handler table on a real ledger', () => {
       repo.start({ marketId: 'm', taskId: `t${i}`, jobId: `j${i}`, epoch: 0, workload, bytes: 100 + i, startedAt: NOW - (n - i) * 1000 });
       repo.finished('m', `j${i}`, 0, { resultHash: 'aa', proof: 'bb', backend: 'cpu', durationMs: 5, result: '{}', bytes: 100 + i, at: NOW - (n - i) * 1000 + 5 });
       const ok = rand() < 0.7;
-      repo.answered('m', `j${i}`, ok, ok ? null : 'MISMATCH', NOW);
+      repo.answered('m', `j${i}`, 0, ok, ok ? null : 'MISMATCH', NOW);
       statuses.push(`${workload}:${ok ? 'accepted' : 'rejected'}`);
     }
     const seen: string[] = [];
@@ -79,7 +79,7 @@ describe('the merged handler table on a real ledger', () => {
       repo.start({ marketId: 'm', taskId: `t-${id}`, jobId: id, epoch: 0, workload: 'synthetic', bytes: 10, startedAt: at });
       repo.finished('m', id, 0, { resultHash: 'aa', proof: 'bb', backend: 'cpu', durationMs: 1, result: '{}', bytes: 10, at: at + 1 });
       if (outcome === 'lost') repo.lost('m', id, 'TIMED_OUT', at + 2);
-      else repo.answered('m', id, outcome === 'accepted', outcome === 'accepted' ? null : 'MISMATCH', at + 2);
+      else repo.answered('m', id, 0, outcome === 'accepted', outcome === 'accepted' ? null : 'MISMATCH', at + 2);
       if (paid) repo.recordEarning({ receiptKey: `r-${id}`, marketId: 'm', jobId: id, taskId: `t-${id}`, amount: paid.amount, settlement: paid.settlement, at: at + 3 });
     };
     job('a', NOW - 1000, 'accepted', { amount: 300n, settlement: 'applied' });

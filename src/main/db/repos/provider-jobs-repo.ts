@@ -90,17 +90,18 @@ export class ProviderJobsRepo {
       WHERE market_id = ${marketId} AND job_id = ${jobId} AND epoch = ${epoch}`);
   }
 
-  /** The market's answer to the latest assignment of a job (an older one, reported lost, keeps its status). */
-  answered(marketId: string, jobId: string, accepted: boolean, code: string | null, at: number): void {
+  /** The market's answer to the result of one assignment (epoch) of a job; other assignments keep their status. */
+  answered(marketId: string, jobId: string, epoch: number, accepted: boolean, code: string | null, at: number): void {
     this.db.run(sql`
       UPDATE provider_jobs SET status = ${accepted ? 'accepted' : 'rejected'}, code = ${code}, finished_at = COALESCE(finished_at, ${at})
-      WHERE seq = (SELECT max(seq) FROM provider_jobs WHERE market_id = ${marketId} AND job_id = ${jobId}) AND status IN ('submitted', 'running')`);
+      WHERE market_id = ${marketId} AND job_id = ${jobId} AND epoch = ${epoch} AND status IN ('submitted', 'running')`);
   }
 
-  lost(marketId: string, jobId: string, code: string, at: number): void {
+  /** Marks a job's open assignments lost: all of them, or only the one of `epoch`. */
+  lost(marketId: string, jobId: string, code: string, at: number, epoch?: number): void {
     this.db.run(sql`
       UPDATE provider_jobs SET status = 'lost', code = ${code}, finished_at = COALESCE(finished_at, ${at})
-      WHERE market_id = ${marketId} AND job_id = ${jobId} AND status IN ('running', 'submitted')`);
+      WHERE market_id = ${marketId} AND job_id = ${jobId} AND status IN ('running', 'submitted') AND (${epoch ?? null} IS NULL OR epoch = ${epoch ?? null})`);
   }
 
   /** Jobs whose result the market has not answered yet (running or submitted). */
