@@ -121,6 +121,35 @@ describe('dispatch cost does not grow with idle providers', () => {
     }
   });
 
+  it('heartbeats of 25 providers holding leases are committed in groups, not one transaction each, and every lease is ticked', async () => {
+    const m = await startMarket(tempDir('tessera-scale-'), { heartbeatMs: 60_000 });
+    const providers = Array.from({ length: 25 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 300 + i)));
+    try {
+      for (const p of providers) await p.join({ max_jobs: 1 });
+      for (let i = 0; i < 25; i++) await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`beat-${i}`)));
+      await m.validator.pumpNow();
+      await until('a job each', () => providers.every((p) => p.jobs().length === 1), (v) => v, 5000);
+      await quiet();
+      // Hold the first heartbeat transaction until the validator has received all 25 beats.
+      const beats = vi.spyOn(m.validator, 'heartbeat');
+      const original = m.store.transaction.bind(m.store);
+      const tx = vi.spyOn(m.store, 'transaction').mockImplementation(async (fn) => {
+        await until('25 beats received', () => beats.mock.calls.length, (n) => n === 25, 5000);
+        return original(fn);
+      });
+      const t0 = clock.now();
+      for (const p of providers) p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [p.jobs()[0]?.job_id] });
+      await until('beats settled', () => Promise.allSettled(beats.mock.results.map((r) => r.value)), (rs) => rs.length === 25 && rs.every((r) => r.status === 'fulfilled'), 5000);
+      expect(tx.mock.calls.length).toBeLessThanOrEqual(2);
+      tx.mockRestore();
+      const leases = await m.store.transaction((t) => t.validator.activeAssignments());
+      expect(leases).toHaveLength(25);
+      for (const a of leases) expect((a.lease as { heartbeats: Record<string, number> }).heartbeats.market).toBeGreaterThanOrEqual(t0);
+    } finally {
+      for (const p of providers) p.close();
+    }
+  });
+
   it('leases for several providers share one transaction, each provider up to its max_jobs, in join order', async () => {
     const m = await startMarket(tempDir('tessera-scale-'));
     const providers = Array.from({ length: 6 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 200 + i)));

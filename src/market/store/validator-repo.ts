@@ -299,6 +299,15 @@ export class ValidatorRepo {
     await this.c.query(sql`UPDATE job_leases SET lease = ${JSON.stringify(lease)}::jsonb, updated_at = ${now} WHERE job_id = ${jobId}`);
   }
 
+  /** Writes many leases' states in one statement. */
+  async updateLeases(rows: readonly { jobId: string; lease: JsonValue }[], now: number): Promise<void> {
+    if (rows.length === 0) return;
+    await this.c.query(sql`
+      UPDATE job_leases l SET lease = x.lease, updated_at = ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ job_id: r.jobId, lease: r.lease })))}::jsonb) AS x(job_id uuid, lease jsonb)
+      WHERE l.job_id = x.job_id`);
+  }
+
   async assignment(jobId: string): Promise<AssignmentRecord | undefined> {
     const [r] = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null }>(
       sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`,
@@ -307,10 +316,14 @@ export class ValidatorRepo {
   }
 
   /** Assignments of jobs that are leased now (all of them, or one provider's), with each job's result deadline. */
-  async activeAssignments(provider?: string): Promise<(AssignmentRecord & { leaseUntil: number | null })[]> {
+  /** The live leases (locked, skipping ones another transaction holds): all, one provider's, or several providers'. */
+  async activeAssignments(provider?: string | readonly string[]): Promise<(AssignmentRecord & { leaseUntil: number | null })[]> {
+    if (Array.isArray(provider) && provider.length === 0) return [];
+    const which =
+      provider === undefined ? sql`` : typeof provider === 'string' ? sql`AND l.provider = ${provider}` : sql`AND l.provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(provider)}::jsonb))`;
     const rows = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null; lease_until: bigint | null }>(sql`
       SELECT l.*, j.lease_until FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
-      WHERE j.status = 'leased' AND j.lease_owner = l.provider ${provider === undefined ? sql`` : sql`AND l.provider = ${provider}`}
+      WHERE j.status = 'leased' AND j.lease_owner = l.provider ${which}
       ORDER BY l.job_id FOR UPDATE OF l SKIP LOCKED`);
     return rows.map((r) => ({ jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash, leaseUntil: r.lease_until === null ? null : Number(r.lease_until) }));
   }

@@ -124,6 +124,9 @@ export class ValidatorService {
   private secret: Uint8Array = new Uint8Array(32);
   private timers: NodeJS.Timeout[] = [];
   private pending: PendingResult[] = [];
+  /** Heartbeats waiting for their group commit: the latest per provider address. */
+  private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
+  private beatsQueued = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private pumpQueued = false;
@@ -222,19 +225,60 @@ export class ValidatorService {
 
   // ── heartbeats and leases ─────────────────────────────────────────────────
 
-  /** A heartbeat: every lease the provider holds is ticked with it. */
-  /** A provider's heartbeat, seen at `seenAt` (its arrival; default now). */
-  async heartbeat(session: ProviderSession, sentAt: number, seenAt?: number): Promise<void> {
-    await this.serial(async () => {
-      const now = this.deps.clock.now();
-      const seenAtMs = Math.min(seenAt ?? now, now);
-      await this.deps.store.transaction(async (tx) => {
-        for (const a of await tx.validator.activeAssignments(session.address)) {
-          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: session.address, source: 'market', seenAtMs, sentAtMs: sentAt }]);
-          await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
-        }
+  /**
+   * A provider's heartbeat, seen at `seenAt` (its arrival; default now): every lease it holds is
+   * ticked with it. Heartbeats are committed in groups, like results: the beats that arrive while
+   * the validator is busy wait for one transaction that reads every lease of their providers
+   * with one query and writes them back with one statement, so the store's cost of heartbeats
+   * grows with the validator's passes, not with the number of providers. Resolves once the beat
+   * is committed.
+   */
+  heartbeat(session: ProviderSession, sentAt: number, seenAt?: number): Promise<void> {
+    if (this.closed) return Promise.reject(new ValidatorClosingError());
+    const now = this.deps.clock.now();
+    const seenAtMs = Math.min(seenAt ?? now, now);
+    return new Promise<void>((resolve, reject) => {
+      const prev = this.beats.get(session.address);
+      const waiters = prev?.waiters ?? [];
+      waiters.push({ resolve, reject });
+      // Only the latest beat of a provider counts (an earlier one still waiting is superseded).
+      if (!prev || prev.seenAt <= seenAtMs || prev.session.id !== session.id) this.beats.set(session.address, { session, sentAt, seenAt: seenAtMs, waiters });
+      if (this.beatsQueued) return;
+      this.beatsQueued = true;
+      this.serial(() => this.flushBeats()).catch((err: unknown) => {
+        if (!(err instanceof ValidatorClosingError)) this.report('heartbeat', err);
       });
     });
+  }
+
+  /** Commits every waiting heartbeat in one transaction (see heartbeat). */
+  private async flushBeats(): Promise<void> {
+    this.beatsQueued = false;
+    const beats = [...this.beats.values()];
+    this.beats.clear();
+    if (beats.length === 0) return;
+    try {
+      const now = this.deps.clock.now();
+      const by = new Map(beats.map((b) => [b.session.address, b]));
+      await this.deps.store.transaction(async (tx) => {
+        const plain: { jobId: string; lease: JsonValue }[] = [];
+        const eventful: { jobId: string; lease: Lease; events: readonly LeaseEvent[] }[] = [];
+        for (const a of await tx.validator.activeAssignments([...by.keys()])) {
+          const b = by.get(a.provider);
+          if (!b) continue;
+          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: a.provider, source: 'market', seenAtMs: b.seenAt, sentAtMs: b.sentAt }]);
+          // Only a revocation or a failure needs more than the lease's new state written.
+          if (!step.events.some((e) => e.type === 'LeaseRevoked' || e.type === 'Failed')) plain.push({ jobId: a.jobId, lease: step.lease as unknown as JsonValue });
+          else eventful.push({ jobId: a.jobId, lease: step.lease, events: step.events });
+        }
+        await tx.validator.updateLeases(plain, now);
+        for (const e of eventful) await this.applyLeaseStep(tx, e.jobId, e.lease, e.events, now);
+      });
+    } catch (err) {
+      for (const b of beats) for (const w of b.waiters) w.reject(err);
+      throw err;
+    }
+    for (const b of beats) for (const w of b.waiters) w.resolve();
   }
 
   /**
