@@ -186,6 +186,40 @@ describe('posting a task wakes the dispatcher', () => {
 });
 
 describe('result freshness is judged at arrival', () => {
+  it('a result waiting to be settled goes before a dispatch pass queued ahead of it', async () => {
+    const m = await startMarket(tempDir('tessera-scale-'));
+    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 500));
+    try {
+      await p.join();
+      await postTask(m, inference('urgent'));
+      const job = await p.nextJob();
+      await quiet();
+      // Every dispatch pass from now on takes 400 ms.
+      const real = m.validator.pumpNow.bind(m.validator);
+      const passes: { start: number; end: number }[] = [];
+      vi.spyOn(m.validator, 'pumpNow').mockImplementation(async () => {
+        const pass = { start: performance.now(), end: 0 };
+        passes.push(pass);
+        await new Promise((r) => setTimeout(r, 400));
+        await real();
+        pass.end = performance.now();
+      });
+      m.validator.kick(); // pass 1 starts
+      await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
+      m.validator.kick(); // pass 2 waits behind it
+      await new Promise((r) => setTimeout(r, 20));
+      p.sendResult(computeResultToJson(honest(m, p, job))); // its group commit waits too, queued after pass 2
+      const ack = await p.ackFor(job.job_id);
+      const ackedAt = performance.now();
+      expect(ack).toMatchObject({ accepted: true });
+      await until('pass 2 ran', () => passes.length, (n) => n >= 2, 5000);
+      // Settled right after pass 1, before pass 2 began (FIFO would answer only after pass 2's 400 ms).
+      expect(ackedAt).toBeLessThan((passes[1] as { start: number }).start + 200);
+    } finally {
+      p.close();
+    }
+  });
+
   it('a result fresh on arrival is accepted though its processing waits past 60 s; one created > 60 s before arrival is STALE', async () => {
     const m = await startMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 400));

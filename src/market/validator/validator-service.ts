@@ -95,6 +95,14 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
 }
 
 /** A result whose signature, market and freshness passed, waiting for the next group commit. */
+/** What a serialised store step does, most urgent first (see ValidatorService.steps). */
+type StepKind = 'settle' | 'lease' | 'dispatch';
+const STEP_URGENCY: Record<StepKind, number> = { settle: 0, lease: 1, dispatch: 2 };
+interface Step {
+  urgency: number;
+  run: () => Promise<void>;
+}
+
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
@@ -124,11 +132,20 @@ export class ValidatorService {
   private secret: Uint8Array = new Uint8Array(32);
   private timers: NodeJS.Timeout[] = [];
   private pending: PendingResult[] = [];
+  /** Group commits of results so far: how many, the results and receipts in them, and the time inside their transactions (ms). */
+  readonly settleStats = { commits: 0, results: 0, receipts: 0, ms: 0 };
   /** Heartbeats waiting for their group commit: the latest per provider address. */
   private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
   private beatsQueued = false;
   private flushTimer: NodeJS.Timeout | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  /**
+   * Store steps of this instance run one at a time. A waiting step of a more urgent kind goes
+   * first — settling results, then heartbeats and lost leases, then dispatch and the timed sweeps —
+   * and steps of one kind keep their order, so results never wait behind a queue of dispatch
+   * passes (a busy market kicks one per posted task).
+   */
+  private readonly steps: Step[] = [];
+  private stepRunning = false;
   private pumpQueued = false;
   private readonly toRefuse = new Set<string>();
   private closed = false;
@@ -171,7 +188,7 @@ export class ValidatorService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    await this.serial(() => this.flushNow());
+    await this.serial(() => this.flushNow(), 'settle');
     await this.deps.digester?.close();
   }
 
@@ -245,7 +262,7 @@ export class ValidatorService {
       if (!prev || prev.seenAt <= seenAtMs || prev.session.id !== session.id) this.beats.set(session.address, { session, sentAt, seenAt: seenAtMs, waiters });
       if (this.beatsQueued) return;
       this.beatsQueued = true;
-      this.serial(() => this.flushBeats()).catch((err: unknown) => {
+      this.serial(() => this.flushBeats(), 'lease').catch((err: unknown) => {
         if (!(err instanceof ValidatorClosingError)) this.report('heartbeat', err);
       });
     });
@@ -318,7 +335,7 @@ export class ValidatorService {
         const step = this.machine.revoke(a.lease as unknown as Lease, now, `provider reported the job lost: ${reason.slice(0, 200)}`);
         await this.applyLeaseStep(tx, jobId, step.lease, step.events, now);
       });
-    });
+    }, 'lease');
     this.kick();
   }
 
@@ -570,7 +587,7 @@ export class ValidatorService {
       if (!this.flushTimer) {
         this.flushTimer = setTimeout(() => {
           this.flushTimer = undefined;
-          this.serial(() => this.flushNow()).catch((err: unknown) => this.report('settle', err));
+          this.serial(() => this.flushNow(), 'settle').catch((err: unknown) => this.report('settle', err));
         }, this.config.settleWindowMs);
       }
     });
@@ -601,11 +618,16 @@ export class ValidatorService {
     let receipts: Receipt[];
     let disputes: string[] = [];
     try {
+      const t0 = performance.now();
       ({ acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
         const group = await this.settleGroup(tx, batch, now);
         const disputed = await this.pairSteps(tx, [...group.pairs], now);
         return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
       }));
+      this.settleStats.commits++;
+      this.settleStats.results += batch.length;
+      this.settleStats.receipts += receipts.length;
+      this.settleStats.ms += performance.now() - t0;
     } catch (err) {
       for (const p of batch) p.reject(err);
       throw err;
@@ -616,7 +638,7 @@ export class ValidatorService {
       else p.resolve(a);
     });
     this.deliver(receipts);
-    for (const primary of disputes) this.serial(() => this.resolveDispute(primary)).catch((err: unknown) => this.report('dispute', err));
+    for (const primary of disputes) this.serial(() => this.resolveDispute(primary), 'settle').catch((err: unknown) => this.report('dispute', err));
     this.kick();
   }
 
@@ -895,10 +917,31 @@ export class ValidatorService {
   }
 
   /** Runs `fn` after every earlier serialised step (store steps never interleave within one instance). */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
+  private serial<T>(fn: () => Promise<T>, kind: StepKind = 'dispatch'): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.steps.push({
+        urgency: STEP_URGENCY[kind],
+        run: () =>
+          Promise.resolve()
+            .then(fn)
+            .then(resolve, reject)
+            .finally(() => {
+              this.stepRunning = false;
+              this.nextStep();
+            }),
+      });
+      this.nextStep();
+    });
+  }
+
+  /** Starts the most urgent waiting step (the earliest of its kind) when none is running. */
+  private nextStep(): void {
+    if (this.stepRunning || this.steps.length === 0) return;
+    let best = 0;
+    for (let i = 1; i < this.steps.length; i++) if ((this.steps[i] as Step).urgency < (this.steps[best] as Step).urgency) best = i;
+    const [step] = this.steps.splice(best, 1);
+    this.stepRunning = true;
+    void (step as Step).run();
   }
 
   private report(what: string, err: unknown): void {
