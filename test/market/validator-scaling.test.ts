@@ -220,6 +220,25 @@ describe('result freshness is judged at arrival', () => {
     }
   });
 
+  it('closing waits for the steps queued before it, though the final group commit goes first', async () => {
+    const m = await startMarket(tempDir('tessera-scale-'));
+    const real = m.validator.pumpNow.bind(m.validator);
+    const passes: { start: number; end: number }[] = [];
+    vi.spyOn(m.validator, 'pumpNow').mockImplementation(async () => {
+      const pass = { start: performance.now(), end: 0 };
+      passes.push(pass);
+      await new Promise((r) => setTimeout(r, 300));
+      await real();
+      pass.end = performance.now();
+    });
+    m.validator.kick();
+    await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
+    m.validator.kick(); // pass 2 queued behind it
+    await new Promise((r) => setTimeout(r, 20));
+    await m.validator.close();
+    expect(passes.map((p) => p.end > 0)).toEqual([true, true]);
+  });
+
   it('a result fresh on arrival is accepted though its processing waits past 60 s; one created > 60 s before arrival is STALE', async () => {
     const m = await startMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 400));

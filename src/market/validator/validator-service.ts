@@ -189,6 +189,9 @@ export class ValidatorService {
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
     await this.serial(() => this.flushNow(), 'settle');
+    // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
+    // the least urgent kind runs last, so this empty step waits for every one of them.
+    await this.serial(async () => undefined, 'dispatch');
     await this.deps.digester?.close();
   }
 
