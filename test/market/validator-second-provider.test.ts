@@ -61,7 +61,8 @@ async function pairedTask(tag: string, first: RawProvider, second: () => Promise
   const b = await p2.nextJob(0);
   expect(b.task_id).toBe(a.task_id);
   expect(b.job_id).not.toBe(a.job_id);
-  expect(b.assignment_key).not.toBe(a.assignment_key);
+  // Both runs of a pair are keyed alike (the pair key), so honest runs agree on the proof too.
+  expect(b.assignment_key).toBe(a.assignment_key);
   expect(Buffer.from(b.slice?.data ?? '', 'base64')).toEqual(Buffer.from(a.slice?.data ?? '', 'base64'));
   return { taskId: r.json.task_id as string, a, b, second: p2 };
 }
@@ -111,5 +112,20 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     await settle();
     expect(cheater.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
     expect(honest.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
+  });
+
+  it('a second provider that copies the right plain hash but cannot make the proof disagrees, is re-executed and caught', async () => {
+    const honest = await provider(5, 2);
+    const { taskId, a, b, second: copier } = await pairedTask('copied plain hash', honest, () => provider(6, 1));
+    const good = result(honest, a);
+    honest.sendResult(good);
+    // The plain hash is the customer's result and may be public; the proof needs the bytes and the pair key.
+    copier.sendResult(result(copier, b, { result_hash: good.result_hash, proof: toHex(m.blake3.hash(Buffer.from('no work done'))) }));
+    expect(await copier.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
+    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(copier.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT' }]);
+    expect(await balance(ACCOUNTS.worker(copier.address))).toBe(0n);
+    expect(await balance(ACCOUNTS.worker(honest.address))).toBe(125_000n);
+    expect((await m.store.transaction((tx) => tx.validator.results(a.job_id))).map((r) => r.verdict)).toEqual(['accepted']);
   });
 });

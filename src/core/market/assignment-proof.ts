@@ -21,6 +21,21 @@ export function deriveAssignmentKey(marketSecret: Uint8Array, jobId: string, pro
   return blake3.keyed(marketSecret, message);
 }
 
+export const PAIR_KEY_TAG = 'tessera-pair-key-v1';
+
+/**
+ * The proof key of both runs of a paired job (verify mode second_provider or both):
+ *   BLAKE3-keyed(key = marketSecret, UTF-8("tessera-pair-key-v1") ‖ field(primaryJobId))
+ * Both runs share it, so two honest runs agree on the proof as well as on the plain hash: a
+ * plain hash copied from a public source, with a made-up proof, disagrees and goes to
+ * re-execution. Neither provider sees the other's result, so agreeing on the proof takes the
+ * bytes and the key — or collusion between the two.
+ */
+export function derivePairKey(marketSecret: Uint8Array, primaryJobId: string, blake3: Blake3Hasher): Uint8Array {
+  if (marketSecret.length !== BLAKE3_KEY_BYTES) throw new RangeError(`the market secret must be ${BLAKE3_KEY_BYTES} bytes, got ${marketSecret.length}`);
+  return blake3.keyed(marketSecret, concatBytes([utf8(PAIR_KEY_TAG), lengthPrefixed(primaryJobId)]));
+}
+
 /** The two digests of one job's output bytes, as lower-case hex. */
 export interface SliceDigests {
   /** Plain BLAKE3: the customer's result, the same for every provider. */

@@ -56,6 +56,8 @@ export interface PairRun {
   done: boolean;
   resultHash: string | null;
   held: { seq: bigint; resultHash: string } | null;
+  /** The run's latest held or accepted result: its digests (both runs of a pair are keyed alike). */
+  digests: { resultHash: string; proof: string } | null;
 }
 
 export interface SettledSlice {
@@ -220,11 +222,13 @@ export class SettlementRepo {
   /** Both runs of each pair (by primary job id), each with its latest held result while it is done. */
   async pairRuns(primaries: readonly string[]): Promise<PairRun[]> {
     if (primaries.length === 0) return [];
-    const rows = await this.c.query<{ primary_id: string; job_id: string; is_primary: boolean; status: string; result_hash: string | null; seq: bigint | null; held_hash: string | null }>(sql`
-      SELECT p.job_id AS primary_id, j.job_id, j.job_id = p.job_id AS is_primary, j.status, j.result_hash, h.seq, h.result_hash AS held_hash
+    const rows = await this.c.query<{ primary_id: string; job_id: string; is_primary: boolean; status: string; result_hash: string | null; seq: bigint | null; held_hash: string | null; run_hash: string | null; run_proof: string | null }>(sql`
+      SELECT p.job_id AS primary_id, j.job_id, j.job_id = p.job_id AS is_primary, j.status, j.result_hash, h.seq, h.result_hash AS held_hash, d.result_hash AS run_hash, d.proof AS run_proof
       FROM jobs p JOIN jobs j ON j.job_id = p.job_id OR j.twin_of = p.job_id
       LEFT JOIN LATERAL (
         SELECT r.seq, r.result_hash FROM job_results r WHERE r.job_id = j.job_id AND r.verdict = 'held' AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1) h ON TRUE
+      LEFT JOIN LATERAL (
+        SELECT r.result_hash, r.result->>'proof' AS proof FROM job_results r WHERE r.job_id = j.job_id AND r.verdict IN ('held', 'accepted') AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1) d ON TRUE
       WHERE p.job_id IN (SELECT jsonb_array_elements_text(${idsParam(primaries)}::jsonb)::uuid)`);
     return rows.map((r) => ({
       primary: r.primary_id,
@@ -233,6 +237,7 @@ export class SettlementRepo {
       done: r.status === 'done',
       resultHash: r.result_hash,
       held: r.seq === null || r.held_hash === null ? null : { seq: r.seq, resultHash: r.held_hash },
+      digests: r.run_hash === null || r.run_proof === null ? null : { resultHash: r.run_hash, proof: r.run_proof },
     }));
   }
 

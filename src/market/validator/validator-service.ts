@@ -3,7 +3,7 @@ import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { concatBytes, lengthPrefixed, u64le } from '../../core/bytes.js';
 import { fromHex, toHex, utf8 } from '../../core/hex.js';
 import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
-import { deriveAssignmentKey } from '../../core/market/assignment-proof.js';
+import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
 import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine } from '../../core/market/lease-state.js';
@@ -492,7 +492,10 @@ export class ValidatorService {
     const task = await tx.tasks.get(job.taskId);
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
     const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
-    const key = deriveAssignmentKey(this.secret, job.jobId, session.address, lease.epoch, this.deps.blake3);
+    // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
+    // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
+    const pair = this.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic' ? await tx.validator.pairOf(job.jobId) : undefined;
+    const key = pair ? derivePairKey(this.secret, pair.primary, this.deps.blake3) : deriveAssignmentKey(this.secret, job.jobId, session.address, 0, this.deps.blake3);
     const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
     await tx.validator.putAssignment(assignment, now);
     return { job, input, task, assignment };
@@ -671,7 +674,8 @@ export class ValidatorService {
       const y = runs.find((r) => r.primary === primary && !r.isPrimary);
       if (!x || !y || !x.done || !y.done || x.resultHash === null || y.resultHash === null) continue;
       if (!x.held && !y.held) continue;
-      if (x.resultHash !== y.resultHash) {
+      // Agreement is on both digests: the runs share the pair key, so honest runs have the same proof too.
+      if (x.resultHash !== y.resultHash || x.digests === null || y.digests === null || x.digests.resultHash !== y.digests.resultHash || x.digests.proof !== y.digests.proof) {
         disputes.push(primary);
         continue;
       }

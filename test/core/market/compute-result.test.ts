@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../../src/core/errors.js';
 import { toHex, utf8 } from '../../../src/core/hex.js';
-import { createSliceDigester, deriveAssignmentKey, sliceDigests } from '../../../src/core/market/assignment-proof.js';
+import { createSliceDigester, deriveAssignmentKey, derivePairKey, sliceDigests } from '../../../src/core/market/assignment-proof.js';
 import {
   buildSubmitResultTx,
   checkFreshness,
@@ -186,6 +186,14 @@ describe('assignment-bound proof', () => {
     expect(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 2, blake3))).not.toBe(base);
     expect(() => deriveAssignmentKey(new Uint8Array(16), 'job-7', address, 1, blake3)).toThrow(RangeError);
     expect(() => deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 1n << 64n, blake3)).toThrow(RangeError);
+  });
+
+  it('derives the documented pair key (b3sum --keyed over "tessera-pair-key-v1" ‖ field(job)); it is not any provider\'s assignment key', () => {
+    // printf 'tessera-pair-key-v1' + u32le(5) + 'job-7' | b3sum --keyed, key 00 01 … 1f
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).toBe('294978d148b39e4ab8668f41a282b08e26e492d4ac02423090785cdd67329072');
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-8', blake3))).not.toBe(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3)));
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).not.toBe(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 0, blake3)));
+    expect(() => derivePairKey(new Uint8Array(16), 'job-7', blake3)).toThrow(RangeError);
   });
 
   it('the proof differs per assignment key while result_hash is the same', () => {
