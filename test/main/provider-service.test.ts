@@ -4,10 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { PriceBoard } from '../../src/core/pricing/price-board.js';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
 import { fullJitterDelay, providerSocketUrl } from '../../src/main/services/market-client.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
+import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { tempDir } from '../helpers.js';
 import { getTask, postTask, startMarket, startProvider, until } from '../e2e/loop-harness.js';
 
 const SEED = 0xb0ff;
+
+/** What an honest provider's run of `job` returns: both digests of its bytes under the assignment key. */
+function honestRun(job: JobFrame, bytes: Uint8Array, blake3: Blake3Hasher) {
+  const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), blake3);
+  d.update(bytes);
+  return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+}
 console.log(`provider service test seed ${SEED}`);
 
 describe('reconnect backoff', () => {
@@ -44,10 +54,7 @@ describe('provider node', () => {
       async execute(job, bytes) {
         ran++;
         await gate;
-        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
-        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
-        d.update(bytes);
-        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+        return honestRun(job, bytes, m.blake3);
       },
     });
     try {
@@ -86,10 +93,7 @@ describe('provider node', () => {
       async execute(job, bytes) {
         ran++;
         await gate;
-        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
-        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
-        d.update(bytes);
-        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+        return honestRun(job, bytes, m.blake3);
       },
     });
     try {
@@ -133,10 +137,7 @@ describe('provider node', () => {
       async execute(job, bytes) {
         epochs.push(job.epoch);
         await (job.epoch === 1 ? gate : gate2); // the first run outlives its lease
-        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
-        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
-        d.update(bytes);
-        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+        return honestRun(job, bytes, m.blake3);
       },
     });
     try {
@@ -177,10 +178,7 @@ describe('provider node', () => {
       async execute(job, bytes) {
         started++;
         await new Promise((r) => setTimeout(r, 300));
-        const { createSliceDigester } = await import('../../src/core/market/assignment-proof.js');
-        const d = createSliceDigester(Buffer.from(job.assignment_key, 'hex'), m.blake3);
-        d.update(bytes);
-        return { ...d.digest(), bytes: bytes.length, backend: 'cpu' as const };
+        return honestRun(job, bytes, m.blake3);
       },
     });
     try {

@@ -87,6 +87,27 @@ function honest(m: ScalingMarket, p: RawProvider, job: JobFrame, o: Partial<Unsi
 
 const quiet = () => new Promise((r) => setTimeout(r, 300));
 
+/**
+ * Makes every dispatch pass from now on take `ms` longer, starts one, and queues a second behind
+ * it; returns the passes' start and end times (end 0 until a pass finishes).
+ */
+async function twoSlowPasses(m: ScalingMarket, ms: number): Promise<{ start: number; end: number }[]> {
+  const real = m.validator.pumpNow.bind(m.validator);
+  const passes: { start: number; end: number }[] = [];
+  vi.spyOn(m.validator, 'pumpNow').mockImplementation(async () => {
+    const pass = { start: performance.now(), end: 0 };
+    passes.push(pass);
+    await new Promise((r) => setTimeout(r, ms));
+    await real();
+    pass.end = performance.now();
+  });
+  m.validator.kick(); // pass 1 starts
+  await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
+  m.validator.kick(); // pass 2 waits behind it
+  await new Promise((r) => setTimeout(r, 20));
+  return passes;
+}
+
 describe('dispatch cost does not grow with idle providers', () => {
   it('a pass over an empty queue with 25 idle providers runs a constant number of store transactions (no lease attempt per provider)', async () => {
     const m = await startMarket(tempDir('tessera-scale-'));
@@ -194,20 +215,7 @@ describe('result freshness is judged at arrival', () => {
       await postTask(m, inference('urgent'));
       const job = await p.nextJob();
       await quiet();
-      // Every dispatch pass from now on takes 400 ms.
-      const real = m.validator.pumpNow.bind(m.validator);
-      const passes: { start: number; end: number }[] = [];
-      vi.spyOn(m.validator, 'pumpNow').mockImplementation(async () => {
-        const pass = { start: performance.now(), end: 0 };
-        passes.push(pass);
-        await new Promise((r) => setTimeout(r, 400));
-        await real();
-        pass.end = performance.now();
-      });
-      m.validator.kick(); // pass 1 starts
-      await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
-      m.validator.kick(); // pass 2 waits behind it
-      await new Promise((r) => setTimeout(r, 20));
+      const passes = await twoSlowPasses(m, 400);
       p.sendResult(computeResultToJson(honest(m, p, job))); // its group commit waits too, queued after pass 2
       const ack = await p.ackFor(job.job_id);
       const ackedAt = performance.now();
@@ -222,19 +230,7 @@ describe('result freshness is judged at arrival', () => {
 
   it('closing waits for the steps queued before it, though the final group commit goes first', async () => {
     const m = await startMarket(tempDir('tessera-scale-'));
-    const real = m.validator.pumpNow.bind(m.validator);
-    const passes: { start: number; end: number }[] = [];
-    vi.spyOn(m.validator, 'pumpNow').mockImplementation(async () => {
-      const pass = { start: performance.now(), end: 0 };
-      passes.push(pass);
-      await new Promise((r) => setTimeout(r, 300));
-      await real();
-      pass.end = performance.now();
-    });
-    m.validator.kick();
-    await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
-    m.validator.kick(); // pass 2 queued behind it
-    await new Promise((r) => setTimeout(r, 20));
+    const passes = await twoSlowPasses(m, 300);
     await m.validator.close();
     expect(passes.map((p) => p.end > 0)).toEqual([true, true]);
   });
