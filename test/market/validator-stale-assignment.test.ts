@@ -59,3 +59,36 @@ describe('a result made for an earlier assignment of the same job to the same pr
     expect(await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(p.address)))).toBe(250_000n);
   });
 });
+
+describe('a market restarted after a long stop', () => {
+  it('gives the leases held when it stopped t1 and t2 from its start: a provider that comes back in time keeps its job and is paid for its result', async () => {
+    const quorum = { m: 1, n: 1, t1Secs: 2, t2Secs: 4, staleSecs: 10, maxSkewSecs: 1, respawnRetrySecs: 0.3 };
+    const dir = join(tempDir('tessera-restart-grace-'), 'market');
+    const m1 = await startMarket(dir, { quorum, checkFraction: 1 }, { onDisk: true });
+    const port = Number(new URL(m1.base).port);
+    const p1 = new RawProvider(m1.base, m1.blake3, seedFrom(SEED + 1));
+    await p1.join({ max_jobs: 1 });
+    const id = (await postTask(m1, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'grace', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+    const job = await p1.nextJob(0);
+    p1.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [job.job_id] });
+    await new Promise((r) => setTimeout(r, 300));
+    p1.close();
+    await m1.close();
+    await new Promise((r) => setTimeout(r, 5000)); // down for longer than t2
+
+    const m2 = await startMarket(dir, { quorum, checkFraction: 1 }, { onDisk: true, port, customer: { key: m1.customerKey, id: m1.customerId } });
+    open.push(m2);
+    const p2 = new RawProvider(m2.base, m2.blake3, seedFrom(SEED + 1));
+    open.push(p2);
+    await p2.join({ max_jobs: 1 });
+    const welcome = p2.frames.find((f) => f.type === 'welcome') as { leased_jobs: { job_id: string; epoch: number }[] };
+    expect(welcome.leased_jobs).toEqual([{ job_id: job.job_id, epoch: 1 }]);
+    await new Promise((r) => setTimeout(r, 1000)); // sweeps run every 100 ms meanwhile
+    p2.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [job.job_id] });
+    p2.sendJson(resultFrame(m2, p2, job));
+    expect(await p2.ackFor(job.job_id)).toMatchObject({ accepted: true, epoch: 1 });
+    await until('task completed', () => getTask(m2, id), (t) => t.status === 'completed', 10_000);
+    expect((await m2.store.transaction((tx) => tx.validator.assignment(job.job_id)))?.epoch).toBe(1);
+    expect(p2.jobs()).toHaveLength(0); // never reassigned
+  });
+});

@@ -170,6 +170,14 @@ export class ValidatorService {
     await this.deps.store.transaction(async (tx) => {
       this.marketIdValue = await tx.validator.settingOrInit('market_id', options.marketId ?? `tessera-market-${randomBytes(8).toString('hex')}`);
       this.secret = fromHex(await tx.validator.settingOrInit('assignment_secret', options.secretHex ?? randomBytes(32).toString('hex')), 'assignment secret');
+      // Leases held when the market stopped: their holders could not be heard while it was down,
+      // so their silence counts from this start (one statement for all of them).
+      const now = this.deps.clock.now();
+      const held = await tx.validator.activeAssignments();
+      await tx.validator.updateLeases(
+        held.map((a) => ({ jobId: a.jobId, lease: this.machine.resumeAfterOutage(a.lease as unknown as Lease, now).lease as unknown as JsonValue })),
+        now,
+      );
     });
     const every = (ms: number, fn: () => Promise<unknown>) => {
       if (ms <= 0) return;

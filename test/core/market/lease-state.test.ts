@@ -374,3 +374,33 @@ describe('time and storage', () => {
     expect(d.lease.state.kind).toBe('respawning');
   });
 });
+
+describe('resumeAfterOutage: the market could hear no one while it was stopped', () => {
+  const m = createLeaseMachine(CFG);
+  const live = (): Lease => m.tick(m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0 }).lease, 1 * S, [hb('p', 1 * S)]).lease;
+
+  it('a holder heard just before a long outage gets t1 and t2 from the restart, not from its last beat', () => {
+    const before = live();
+    expect(before.state.kind).toBe('live');
+    const restart = 500 * S; // far past t2 of silence
+    expect(m.tick(before, restart).events.map((e) => e.type)).toContain('LeaseRevoked');
+    const resumed = m.resumeAfterOutage(before, restart);
+    expect(resumed.events).toEqual([]);
+    expect(m.tick(resumed.lease, restart + CFG.t1Secs * S - 1).lease.state.kind).toBe('live');
+    expect(m.tick(resumed.lease, restart + CFG.t1Secs * S).lease.state.kind).toBe('suspect');
+    // Still silent t2 after the restart: lost, as for any silent holder.
+    expect(m.tick(resumed.lease, restart + CFG.t2Secs * S).events.map((e) => e.type)).toContain('LeaseRevoked');
+    // A beat after the restart keeps it.
+    expect(m.tick(resumed.lease, restart + 10 * S, [hb('p', restart + 10 * S)]).lease.state.kind).toBe('live');
+  });
+
+  it('a lease granted but never heard gets its provisioning window from the restart; records that hold nothing are unchanged', () => {
+    const granted = m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0 }).lease;
+    const restart = 200 * S;
+    const resumed = m.resumeAfterOutage(granted, restart).lease;
+    expect(m.tick(resumed, restart + CFG.t2Secs * S - 1).lease.state.kind).toBe('provisioning');
+    expect(m.tick(resumed, restart + CFG.t2Secs * S).events.map((e) => e.type)).toContain('LeaseRevoked');
+    const revoked = m.revoke(live(), 2 * S, 'test').lease;
+    expect(m.resumeAfterOutage(revoked, restart).lease.state).toEqual(revoked.state);
+  });
+});

@@ -47,6 +47,13 @@ export interface LeaseMachine {
   revoke(lease: Lease, nowMs: number, reason: string): LeaseStep;
   /** Delivers a published revocation to a standby record; the first-named standby promotes. */
   observeRevocation(lease: Lease, nowMs: number, revocation: LeaseRevocation): LeaseStep;
+  /**
+   * The market could hear no one until `nowMs` (it was stopped, or its store was unreachable): a
+   * holder's silence counts from then, so it gets t1 before Suspect and t2 before losing the
+   * lease to heartbeat again. Only the silence clock moves — no state is entered, no event is
+   * emitted, and a record that does not hold a lease is unchanged.
+   */
+  resumeAfterOutage(lease: Lease, nowMs: number): LeaseStep;
   /** Reports that respawn attempt `attempt` failed; the last allowed attempt failing ends in Failed. */
   respawnFailed(lease: Lease, nowMs: number, attempt: number, reason: string): LeaseStep;
   /** Reports that respawn attempt `attempt` placed the job on `providerId` (a new epoch, Provisioning). */
@@ -294,6 +301,21 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       if (lease.respawnAttempts >= max) return fail(timed, now, `respawn exhausted after ${lease.respawnAttempts} attempt(s): ${reason}`, []);
       // Hold in Respawning; the next attempt is requested on the cadence (nextAttemptAtMs).
       return step({ ...timed, state: { ...s, lastError: reason } });
+    },
+
+    resumeAfterOutage(lease, nowMs) {
+      const now = clamp(lease, nowMs);
+      const s = lease.state;
+      const timed: Lease = lease.clockMs === now ? lease : { ...lease, clockMs: now };
+      switch (s.kind) {
+        case 'provisioning':
+          return step({ ...timed, state: { ...s, sinceMs: Math.max(s.sinceMs, now) } });
+        case 'live':
+        case 'suspect':
+          return step({ ...timed, state: { ...s, lastQuorumAliveMs: Math.max(s.lastQuorumAliveMs, now) } });
+        default:
+          return step(timed);
+      }
     },
 
     respawnSucceeded(lease, nowMs, attempt, providerId) {
