@@ -40,6 +40,7 @@ import { sql, type PgQuery } from '../src/market/store/sql.js';
 import { attachValidator } from '../src/market/validator/attach.js';
 import { authSigningBytes, MARKET_PROTOCOL_VERSION, MAX_MARKET_FRAME_BYTES, type JobFrame, type MarketFrame, type ProviderFrame } from '../src/shared/market-protocol.js';
 import { machine } from './common.js';
+import { seededRandom } from '../test/fixtures/seeded-bytes.js';
 
 // ── the market process ──────────────────────────────────────────────────────
 
@@ -180,18 +181,6 @@ async function baseline(driver: SqlDriver, since: number): Promise<FromChild> {
 }
 
 // ── simulated providers and the customer ────────────────────────────────────
-
-/** mulberry32: the bench's one seeded source of randomness (provider keys). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Every timestamp is this process's performance.now(): one clock for both ends of each interval. */
 class Recorder {
@@ -426,7 +415,7 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
   try {
     const { base, apiKey } = await next('ready');
     const customer = new Customer(base, apiKey, rec);
-    const rand = prng(seed + n);
+    const rand = seededRandom(seed + n); // the bench's one seeded source of randomness (provider keys)
     for (let i = 0; i < n; i++) providers.push(new SimProvider(Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)), blake3, rec));
     const connect0 = await storeStats();
     const tc = performance.now();

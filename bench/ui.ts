@@ -20,6 +20,7 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { openLedger } from '../src/main/node-context.js';
 import { sql } from '../src/main/db/sql.js';
 import { contractClient, startHeadless, type HeadlessNode } from '../test/e2e/tessera-process.js';
+import { seededRandom } from '../test/fixtures/seeded-bytes.js';
 import { fmt, machine, root } from './common.js';
 
 const { values } = parseArgs({
@@ -200,18 +201,6 @@ async function bundleContents(): Promise<{ chunk: string; parts: [string, number
 }
 
 // ---------- 3. 10,000 rows ----------
-/** mulberry32: the seeded source of the rows' contents, so a run replays from the printed seed. */
-function seededRandom(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 async function seedJobs(dataDir: string, n: number, seedValue: number): Promise<void> {
   const rand = seededRandom(seedValue);
   const ctx = await openLedger({ dataDir });
