@@ -313,7 +313,7 @@ export class ProviderService {
   /**
    * After a (re)connect: a result made for an assignment the market still leases to us (same job,
    * same epoch) is sent if still fresh, else that job is reported lost; a result made for an
-   * earlier assignment is not sent (its proof is keyed for that one); a job the market still
+   * earlier assignment is not sent (the market would refuse it, STALE_ASSIGNMENT); a job the market still
    * leases to us that we know nothing of is reported lost.
    */
   private resume(leased: readonly { job_id: string; epoch: number }[]): void {

@@ -94,7 +94,6 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
   return shape.some((g) => g.count > 0 && caps.lanes.includes(g.lane) && (hardwareGpu || !g.gpuRequired) && ask <= g.maxOffer);
 }
 
-/** A result whose signature, market and freshness passed, waiting for the next group commit. */
 /** What a serialised store step does, most urgent first (see ValidatorService.steps). */
 type StepKind = 'settle' | 'lease' | 'dispatch';
 const STEP_URGENCY: Record<StepKind, number> = { settle: 0, lease: 1, dispatch: 2 };
@@ -103,6 +102,7 @@ interface Step {
   run: () => Promise<void>;
 }
 
+/** A result whose signature, market and freshness passed, waiting for the next group commit. */
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
