@@ -13,12 +13,13 @@ import { root, tessera, tsxLoader } from './run.js';
 const SEED = 0x5e1;
 console.log(`market verify cli test seed ${SEED}`);
 
-describe('tessera market --verify-mode / --verify-fraction', () => {
+describe('tessera market --verify-mode / --verify-fraction / --standbys', () => {
   it('are shown in --help with the modes and defaults', () => {
     const r = tessera(['market', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--verify-mode MODE\s+how checked jobs are verified: reexecute \| second_provider \| both \(default reexecute/);
     expect(r.stdout).toMatch(/--verify-fraction F\s+fraction of jobs checked, from 0 to 1 \(default 0\.1\)/);
+    expect(r.stdout).toMatch(/--standbys N\s+standby providers named per job, 0 to 8: .*\(default 0;/);
   });
 
   it('a bad value exits 2 with one line naming the flag, before anything is opened', async () => {
@@ -33,6 +34,9 @@ describe('tessera market --verify-mode / --verify-fraction', () => {
       [['--verify-fraction=-0.1'], /--verify-fraction must be a number from 0 to 1/],
       [['--verify-fraction', 'half'], /--verify-fraction must be a number from 0 to 1/],
       [['--verify-fraction', '1e-1'], /--verify-fraction must be a number from 0 to 1/],
+      [['--standbys', '9'], /^tessera: --standbys must be a whole number from 0 to 8, got "9"\n$/],
+      [['--standbys', '-1'], /--standbys must be a whole number from 0 to 8/],
+      [['--standbys', 'one'], /--standbys must be a whole number from 0 to 8/],
     ] as const) {
       const out: string[] = [];
       const err: string[] = [];

@@ -3,7 +3,10 @@ import WebSocket from 'ws';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { nodeSha256 } from '../../src/main/hash/node-hasher.js';
 import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
-import { ed25519SignerFromSeed, signerAddress, type ResultSigner } from '../../src/main/market/result-signing.js';
+import { fromHex } from '../../src/core/hex.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { computeResultToJson } from '../../src/core/market/compute-result.js';
+import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../../src/main/market/result-signing.js';
 import { ProviderService, type ProviderServiceDeps } from '../../src/main/services/provider-service.js';
 import { startLocalMarket } from '../../src/market/local-market.js';
 import type { MarketServer } from '../../src/market/market-server.js';
@@ -164,6 +167,15 @@ export class RawProvider {
   /** A result frame; its epoch is that of the latest job frame this provider got for the job (1 if none). */
   sendResult(result: { job_id: string }, epoch = this.jobs().filter((j) => j.job_id === result.job_id).at(-1)?.epoch ?? 1): void {
     this.sendJson({ type: 'result', result, epoch });
+  }
+
+  /** The honest result frame for `job` (both digests of its slice under the assignment's key), signed, with a new `nonce`. */
+  honestResult(job: JobFrame, blake3: Blake3Hasher, nonce: bigint): { type: 'result'; result: ReturnType<typeof computeResultToJson>; epoch: number } {
+    const d = createSliceDigester(fromHex(job.assignment_key), blake3);
+    d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
+    const { resultHash, proof } = d.digest();
+    const unsigned = { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: resultHash, proof, nonce, created_at: Date.now() };
+    return { type: 'result', result: computeResultToJson(signComputeResult(unsigned, { signer: this.signer, blake3 })), epoch: job.epoch };
   }
 
   sendRaw(v: string | Buffer): void {

@@ -1,9 +1,5 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/main/market/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
@@ -19,13 +15,7 @@ afterEach(async () => {
 });
 
 /** The honest result for `job` (made under that assignment's key), as a result frame. */
-function resultFrame(m: Market, p: RawProvider, job: JobFrame) {
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now() };
-  return { type: "result", result: computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 })), epoch: job.epoch };
-}
+const resultFrame = (m: Market, p: RawProvider, job: JobFrame) => p.honestResult(job, m.blake3, nonce++);
 
 describe('a result made for an earlier assignment of the same job to the same provider', () => {
   it('is refused STALE_ASSIGNMENT without a slash, and the current assignment’s result is paid', async () => {

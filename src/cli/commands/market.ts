@@ -4,7 +4,7 @@ import { createMarketServer, isLoopbackHost } from '../../market/market-server.j
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
 import { attachValidator } from '../../market/validator/attach.js';
-import { DEFAULT_VALIDATOR_CONFIG, VERIFY_MODES, type ValidatorConfig, type VerifyMode } from '../../market/validator/validator-config.js';
+import { DEFAULT_VALIDATOR_CONFIG, MAX_STANDBYS, VERIFY_MODES, type ValidatorConfig, type VerifyMode } from '../../market/validator/validator-config.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
@@ -24,6 +24,7 @@ export const marketServeSpec = defineCommand({
     store: storeOption,
     'verify-mode': { type: 'string', valueName: 'MODE', description: `how checked jobs are verified: ${VERIFY_MODES.join(' | ')} (default ${DEFAULT_VALIDATOR_CONFIG.verifyMode}; docs/market-api.md, "Verify mode")` },
     'verify-fraction': { type: 'string', valueName: 'F', description: `fraction of jobs checked, from 0 to 1 (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction})` },
+    standbys: { type: 'string', valueName: 'N', description: `standby providers named per job, 0 to ${MAX_STANDBYS}: a lost lease goes to the first one still connected instead of back to the queue (default 0; docs/market-api.md, "Standby handover")` },
   },
   notes: [
     'subcommands: tessera market customer add NAME (prints the API key once) | tessera market customer list | tessera market fund NAME AMOUNT (CPC, e.g. 10.0).',
@@ -103,7 +104,7 @@ export async function marketCommand(argv: string[], io: CliIo): Promise<number> 
   if (parsed.help !== undefined) return help(io, parsed.help);
   const { values } = parsed;
   const port = values.port === undefined ? 8080 : (parsePositiveInt(values.port, '--port', 65535) as number);
-  const verify = verifyConfigOf(values['verify-mode'], values['verify-fraction']);
+  const verify = { ...verifyConfigOf(values['verify-mode'], values['verify-fraction']), standbys: standbysOf(values.standbys) };
   return serve(io, { host: values.host ?? '127.0.0.1', port, dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrl: storeUrlOf(values.store), verify });
 }
 
@@ -120,6 +121,13 @@ export function verifyConfigOf(mode: string | undefined, fraction: string | unde
   return { verifyMode: (mode as VerifyMode | undefined) ?? DEFAULT_VALIDATOR_CONFIG.verifyMode, checkFraction };
 }
 
+/** `--standbys N` as a validator setting (a usage error names the flag). */
+function standbysOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_VALIDATOR_CONFIG.standbys;
+  if (!/^\d{1,2}$/.test(value) || Number(value) > MAX_STANDBYS) throw new CliError(`--standbys must be a whole number from 0 to ${MAX_STANDBYS}, got "${value}"`);
+  return Number(value);
+}
+
 function help(io: CliIo, text: string): number {
   io.stdout(text);
   return 0;
@@ -134,7 +142,7 @@ async function withStore(dataDir: string, url: string | undefined, fn: (store: M
   }
 }
 
-async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined; verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction'> }): Promise<number> {
+async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined; verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction' | 'standbys'> }): Promise<number> {
   if (!isLoopbackHost(o.host)) io.stderr(`warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`);
   const store = await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) });
   let server: Awaited<ReturnType<typeof createMarketServer>>;
@@ -153,7 +161,7 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
     throw err;
   }
   io.stdout(`market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`);
-  io.stdout(`verify mode ${o.verify.verifyMode}, ${formatFraction(o.verify.checkFraction)} of jobs checked\n`);
+  io.stdout(`verify mode ${o.verify.verifyMode}, ${formatFraction(o.verify.checkFraction)} of jobs checked${o.verify.standbys > 0 ? `; ${o.verify.standbys} standby provider(s) named per job` : ''}\n`);
   await untilStopSignal();
   io.stderr('stopping the market…\n');
   await validator.close();

@@ -187,6 +187,20 @@ export class ValidatorRepo {
     return r && toJobRecord(r);
   }
 
+  /**
+   * Hands a leased job straight to `owner` (a standby taking over a lost lease): a new result
+   * deadline, one more attempt. Refused (false) when the job is no longer leased, or when `owner`
+   * holds the other run of the job's pair (the two runs of a pair stay with distinct providers).
+   */
+  async handOver(jobId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const rows = await this.c.query(sql`
+      UPDATE jobs q SET lease_owner = ${owner}, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}
+      WHERE q.job_id = ${jobId} AND q.status = 'leased'
+        AND NOT EXISTS (SELECT 1 FROM jobs s JOIN job_leases l ON l.job_id = s.job_id WHERE (s.job_id = q.twin_of OR s.twin_of = q.job_id) AND l.provider = ${owner})
+      RETURNING q.job_id`);
+    return rows.length === 1;
+  }
+
   /** Adds a second run of `primary` (same task, slice, lane, offer and input) under its own id; a distinct provider runs it. */
   async insertTwin(primary: string, twin: string, now: number): Promise<void> {
     await this.c.query(sql`

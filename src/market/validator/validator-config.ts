@@ -27,6 +27,14 @@ export interface ValidatorConfig {
   /** The lease machine's timing: Suspect after t1 of silence, the lease lost after t2. */
   quorum: QuorumConfig;
   restartPolicy: RestartPolicy;
+  /**
+   * `standbys`: how many standby providers a job's lease names when it is first granted (0, the
+   * default: none). A lost lease (silence past t2, the result deadline, a job reported lost) is
+   * then handed to the first named standby that is still connected, fits the job and has room, at
+   * the next epoch and in the same transaction, instead of going back to the queue; with none
+   * left, the job is requeued (docs/market-api.md, "Standby handover").
+   */
+  standbys: number;
   /** How often leases are ticked and lost ones reassigned. */
   sweepMs: number;
   /** Results are settled in group commits: a commit waits at most this long to gather results. */
@@ -55,6 +63,9 @@ export interface ValidatorConfig {
   industrialDeferMaxMs: number;
 }
 
+/** Most standby providers one lease may name. */
+export const MAX_STANDBYS = 8;
+
 export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   sliceBytes: 256 * 1024,
   checkFraction: 0.1,
@@ -63,6 +74,7 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   heartbeatMs: 5000,
   quorum: DEFAULT_QUORUM_CONFIG,
   restartPolicy: { policy: 'on-failure', maxAttempts: 5 },
+  standbys: 0,
   sweepMs: 1000,
   settleWindowMs: 5,
   batchMs: 10_000,
@@ -83,6 +95,7 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
   if (!Number.isInteger(c.sliceBytes) || c.sliceBytes < 1 || c.sliceBytes > MAX_INLINE_SLICE_BYTES) throw new RangeError(`sliceBytes must be from 1 to ${MAX_INLINE_SLICE_BYTES}`);
   if (!(c.checkFraction >= 0 && c.checkFraction <= 1)) throw new RangeError('checkFraction must be from 0 to 1');
   if (!(VERIFY_MODES as readonly string[]).includes(c.verifyMode)) throw new RangeError(`verifyMode must be one of ${VERIFY_MODES.join(', ')}`);
+  if (!Number.isInteger(c.standbys) || c.standbys < 0 || c.standbys > MAX_STANDBYS) throw new RangeError(`standbys must be a whole number from 0 to ${MAX_STANDBYS}`);
   if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1) throw new RangeError('refuseAfter must be a whole number ≥ 1');
   if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1) throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;

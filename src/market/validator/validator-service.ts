@@ -6,7 +6,7 @@ import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
-import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine } from '../../core/market/lease-state.js';
+import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine, type LeaseRevocation } from '../../core/market/lease-state.js';
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import type { Clock } from '../../core/pricing/clock.js';
@@ -87,6 +87,18 @@ interface LeasedJob {
   assignment: AssignmentRecord;
 }
 
+/** A lease taken for a session, whose job frame goes out once its transaction has committed. */
+interface LeasedJobTo {
+  session: ProviderSession;
+  lease: LeasedJob;
+}
+
+/** Whether one job could go to a provider with these capabilities (lane, hardware GPU, ask ≤ offer). */
+function fitsJob(job: Pick<JobRecord, 'lane' | 'gpuRequired' | 'offer'>, caps: CapabilitiesFrame): boolean {
+  const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
+  return caps.lanes.includes(job.lane) && (hardwareGpu || !job.gpuRequired) && BigInt(caps.ask) <= job.offer;
+}
+
 /** Whether any queued group could go to a provider with these capabilities (lane, hardware GPU, ask ≤ offer). */
 function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean {
   const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
@@ -134,6 +146,8 @@ export class ValidatorService {
   private pending: PendingResult[] = [];
   /** Group commits of results so far: how many, the results and receipts in them, and the time inside their transactions (ms). */
   readonly settleStats = { commits: 0, results: 0, receipts: 0, ms: 0 };
+  /** Lost leases handed to a standby so far (each is a job that skipped the queue). */
+  handoverCount = 0;
   /** Heartbeats waiting for their group commit: the latest per provider address. */
   private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
   private beatsQueued = false;
@@ -288,7 +302,9 @@ export class ValidatorService {
     try {
       const now = this.deps.clock.now();
       const by = new Map(beats.map((b) => [b.session.address, b]));
+      const handovers: LeasedJobTo[] = [];
       await this.deps.store.transaction(async (tx) => {
+        handovers.length = 0;
         const plain: { jobId: string; lease: JsonValue }[] = [];
         const eventful: { jobId: string; lease: Lease; events: readonly LeaseEvent[] }[] = [];
         for (const a of await tx.validator.activeAssignments([...by.keys()])) {
@@ -300,8 +316,9 @@ export class ValidatorService {
           else eventful.push({ jobId: a.jobId, lease: step.lease, events: step.events });
         }
         await tx.validator.updateLeases(plain, now);
-        for (const e of eventful) await this.applyLeaseStep(tx, e.jobId, e.lease, e.events, now);
+        for (const e of eventful) await this.applyLeaseStep(tx, e.jobId, e.lease, e.events, now, handovers);
       });
+      await this.sendHandovers(handovers, now);
     } catch (err) {
       for (const b of beats) for (const w of b.waiters) w.reject(err);
       throw err;
@@ -317,7 +334,9 @@ export class ValidatorService {
    */
   async sweepNow(): Promise<void> {
     const now = this.deps.clock.now();
+    const handovers: LeasedJobTo[] = [];
     await this.deps.store.transaction(async (tx) => {
+      handovers.length = 0;
       for (const a of await tx.validator.activeAssignments()) {
         const before = a.lease as unknown as Lease;
         let step = this.machine.tick(before, now);
@@ -327,9 +346,10 @@ export class ValidatorService {
         }
         // A tick that only advanced the machine's clock is not written back (the clock is clamped on load).
         const unchanged = step.events.length === 0 && JSON.stringify(step.lease.state) === JSON.stringify(before.state) && JSON.stringify(step.lease.heartbeats) === JSON.stringify(before.heartbeats);
-        if (!unchanged) await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now);
+        if (!unchanged) await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now, handovers);
       }
     });
+    await this.sendHandovers(handovers, now);
     if (this.config.verifyMode !== 'reexecute') await this.resumePairs();
     this.kick();
   }
@@ -339,27 +359,80 @@ export class ValidatorService {
     session.inFlight.delete(jobId);
     await this.serial(async () => {
       const now = this.deps.clock.now();
+      const handovers: LeasedJobTo[] = [];
       await this.deps.store.transaction(async (tx) => {
+        handovers.length = 0;
         const a = await tx.validator.assignment(jobId);
         const job = await tx.validator.job(jobId, true);
         if (!a || !job || job.status !== 'leased' || job.leaseOwner !== session.address || a.provider !== session.address) return;
         const step = this.machine.revoke(a.lease as unknown as Lease, now, `provider reported the job lost: ${reason.slice(0, 200)}`);
-        await this.applyLeaseStep(tx, jobId, step.lease, step.events, now);
+        await this.applyLeaseStep(tx, jobId, step.lease, step.events, now, handovers);
       });
+      await this.sendHandovers(handovers, now);
     }, 'lease');
     this.kick();
   }
 
-  private async applyLeaseStep(tx: MarketTx, jobId: string, lease: Lease, events: readonly LeaseEvent[], now: number): Promise<void> {
+  /**
+   * Writes a lease step and performs its events: a revocation requeues the job, or — when the
+   * lease names standbys (`standbys` > 0) and publishes the revocation — hands it to a standby
+   * (handOver); a failure fails the task. Job frames of handovers are added to `handovers`, for
+   * the caller to send once the transaction has committed.
+   */
+  private async applyLeaseStep(tx: MarketTx, jobId: string, lease: Lease, events: readonly LeaseEvent[], now: number, handovers: LeasedJobTo[]): Promise<void> {
     await tx.validator.updateLease(jobId, lease as unknown as JsonValue, now);
+    const published = events.some((e) => e.type === 'PublishLeaseRevocation');
     for (const e of events) {
       if (e.type === 'LeaseRevoked') {
-        await tx.validator.requeue(jobId, now);
         this.sessions.get(e.providerId)?.inFlight.delete(jobId);
+        if (!published) await tx.validator.requeue(jobId, now);
+      } else if (e.type === 'PublishLeaseRevocation') {
+        await this.handOver(tx, jobId, e.revocation, now, handovers);
       } else if (e.type === 'Failed') {
         const job = await tx.validator.job(jobId);
         if (job) await this.failTask(tx, job.taskId, `job ${jobId} could not be completed: ${e.reason}`, now);
       }
+    }
+  }
+
+  /**
+   * A lease that names standbys was revoked: the revocation is delivered to the first-named
+   * standby, which the lease machine promotes (LeaseGranted, epoch + 1). The market then makes the
+   * promotion real only if that provider is connected now, its capabilities still fit the job and
+   * it has room: the job is leased to it in this transaction, with its own key and a new check
+   * draw, and its job frame goes out after the commit. Otherwise the promoted record is revoked at
+   * once, which publishes the revocation to the remaining standbys (the next one is tried the
+   * same way) or, with none left, requeues the job under the restart policy.
+   */
+  private async handOver(tx: MarketTx, jobId: string, revocation: LeaseRevocation, now: number, handovers: LeasedJobTo[]): Promise<void> {
+    const next = revocation.standbyProviders[0];
+    if (next === undefined) return;
+    const record = this.machine.standby({ workloadId: jobId, providerId: next, epoch: revocation.epoch, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+    const promoted = this.machine.observeRevocation(record, now, revocation).lease;
+    const session = this.sessions.get(next);
+    const job = await tx.validator.job(jobId);
+    const input = job && (await tx.validator.input(jobId));
+    const task = job && (await tx.tasks.get(job.taskId));
+    const caps = session?.capabilities;
+    const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size < caps.max_jobs && fitsJob(job, caps);
+    if (job && input && task && session && fits && holdsLease(promoted.state) && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
+      const assignment = await this.assign(tx, job, input, next, promoted, now);
+      this.handoverCount++;
+      handovers.push({ session, lease: { job, input, task, assignment } });
+      return;
+    }
+    const why = !session ? 'is not connected' : !fits ? 'has no room for it or no longer fits it' : 'holds the other run of its pair';
+    const step = this.machine.revoke(promoted, now, `standby ${next} ${why}`);
+    await this.applyLeaseStep(tx, jobId, step.lease, step.events, now, handovers);
+  }
+
+  /** Sends the job frames of committed handovers (see applyLeaseStep). */
+  private async sendHandovers(handovers: readonly LeasedJobTo[], now: number): Promise<void> {
+    for (const { session, lease } of handovers) {
+      if (this.sessions.get(session.address) !== session) continue; // gone since: its lease lapses and is handed on or requeued
+      const frame = await this.jobFrame(lease, now);
+      session.inFlight.add(frame.job_id);
+      session.send(frame);
     }
   }
 
@@ -486,7 +559,9 @@ export class ValidatorService {
     const previous = await tx.validator.assignment(job.jobId);
     let lease: Lease;
     if (!previous) {
-      lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+      const standbys = this.standbysFor(job, session.address);
+      const replication = standbys.length > 0 ? { mode: 'warm-standby' as const, standbyProviders: standbys } : undefined;
+      lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy, ...(replication ? { replication } : {}) }).lease;
     } else {
       let old = previous.lease as unknown as Lease;
       if (holdsLease(old.state)) old = this.machine.revoke(old, now, 'requeued').lease;
@@ -499,14 +574,32 @@ export class ValidatorService {
     const input = await tx.validator.input(job.jobId);
     const task = await tx.tasks.get(job.taskId);
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
+    return { job, input, task, assignment: await this.assign(tx, job, input, session.address, lease, now) };
+  }
+
+  /**
+   * The standbys a new lease names: up to `standbys` other connected providers whose capabilities
+   * fit the job, in join order starting after the holder (so standby duty rotates). Whether each
+   * is still there and has room is decided at the handover, not here.
+   */
+  private standbysFor(job: JobRecord, holder: string): string[] {
+    if (this.config.standbys === 0) return [];
+    const all = [...this.sessions.values()];
+    const at = all.findIndex((s) => s.address === holder);
+    const order = [...all.slice(at + 1), ...all.slice(0, Math.max(at, 0))];
+    return order.filter((s) => s.address !== holder && s.capabilities !== undefined && fitsJob(job, s.capabilities)).slice(0, this.config.standbys).map((s) => s.address);
+  }
+
+  /** Records `provider`'s assignment of `job` under `lease`: its key, whether it is checked, the beacon for synthetic jobs. */
+  private async assign(tx: MarketTx, job: JobRecord, input: JobInput, provider: string, lease: Lease, now: number): Promise<AssignmentRecord> {
     const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
     // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
     // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
     const pair = this.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic' ? await tx.validator.pairOf(job.jobId) : undefined;
-    const key = pair ? derivePairKey(this.secret, pair.primary, this.deps.blake3) : deriveAssignmentKey(this.secret, job.jobId, session.address, 0, this.deps.blake3);
-    const assignment: AssignmentRecord = { jobId: job.jobId, provider: session.address, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
+    const key = pair ? derivePairKey(this.secret, pair.primary, this.deps.blake3) : deriveAssignmentKey(this.secret, job.jobId, provider, 0, this.deps.blake3);
+    const assignment: AssignmentRecord = { jobId: job.jobId, provider, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
     await tx.validator.putAssignment(assignment, now);
-    return { job, input, task, assignment };
+    return assignment;
   }
 
   /** The job frame of a lease just taken (reads the slice bytes). */

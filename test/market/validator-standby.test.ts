@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Lease } from '../../src/core/market/lease-state.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+import { tempDir } from '../helpers.js';
+
+const SEED = 0x5ba2d;
+console.log(`standby handover test seed ${SEED}`);
+let nonce = BigInt(SEED) * 1000n;
+
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+// Raw providers send no heartbeats unless told to: a lease lapses 0.8 s after it is granted.
+const quorum = { m: 1, n: 1, t1Secs: 0.4, t2Secs: 0.8, staleSecs: 2, maxSkewSecs: 1, respawnRetrySecs: 0.3 };
+
+/** A market naming one standby per job, with two raw providers joined in order: `a` first (it gets the job), then `b`. */
+async function twoProviders(name: string, seed: number, config: Partial<ValidatorConfig> = {}, bMaxJobs = 1): Promise<{ m: Market; a: RawProvider; b: RawProvider }> {
+  const m = await startMarket(join(tempDir(`tessera-standby-${name}-`), 'market'), { quorum, checkFraction: 1, standbys: 1, ...config });
+  open.push(m);
+  const a = new RawProvider(m.base, m.blake3, seedFrom(seed));
+  const b = new RawProvider(m.base, m.blake3, seedFrom(seed + 1));
+  open.push(a, b);
+  await a.join({ max_jobs: 1 });
+  await b.join({ max_jobs: bMaxJobs });
+  await until('both joined', () => m.validator.connectedProviders, (n) => n === 2, 5000);
+  return { m, a, b };
+}
+
+const oneSlice = (prompt: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt, max_tokens: 1 }, reward: '1.0' });
+
+describe('standby handover (standbys = 1)', () => {
+  it('hands a lapsed lease to the named standby at the next epoch, not back to the queue; the old holder’s late result is refused unpunished', async () => {
+    const { m, a, b } = await twoProviders('handover', SEED);
+    const id = (await postTask(m, oneSlice('handover'))).json.task_id as string;
+    const first = await a.nextJob(0);
+    const lease = (await m.store.transaction((tx) => tx.validator.assignment(first.job_id)))?.lease as unknown as Lease;
+    expect(lease.replication).toEqual({ mode: 'warm-standby', standbyProviders: [b.address] });
+
+    // `a` never heartbeats: its lease lapses and the job goes to `b`. Back in the queue it would
+    // have gone to `a` again (first in join order, with room once its lease was revoked).
+    const second = await b.nextJob(0);
+    expect([second.job_id, second.epoch]).toEqual([first.job_id, first.epoch + 1]);
+    expect(m.validator.handoverCount).toBe(1);
+    const held = await m.store.transaction(async (tx) => ({ a: await tx.validator.assignment(first.job_id), job: await tx.validator.job(first.job_id) }));
+    expect([held.a?.provider, held.a?.epoch, held.job?.status, held.job?.leaseOwner]).toEqual([b.address, 2, 'leased', b.address]);
+
+    const bondBefore = (await m.store.transaction((tx) => tx.validator.provider(a.address)))?.bond;
+    a.sendJson(a.honestResult(first, m.blake3, nonce++));
+    const late = await a.ackFor(first.job_id);
+    expect([late.accepted, late.code]).toEqual([false, 'NOT_LEASED']);
+    expect((await m.store.transaction((tx) => tx.validator.provider(a.address)))?.bond).toBe(bondBefore);
+
+    b.sendJson(b.honestResult(second, m.blake3, nonce++));
+    const ok = await b.ackFor(first.job_id);
+    expect([ok.accepted, ok.code]).toEqual([true, null]);
+    await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 10_000);
+    expect(a.jobs()).toHaveLength(1);
+    expect(await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(b.address)))).toBe(250_000n);
+    expect(await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(a.address)))).toBe(0n);
+  });
+
+  it('a standby that left before the handover is skipped: the job is requeued and completed by whoever is there', async () => {
+    const { m, a, b } = await twoProviders('gone', SEED + 10);
+    const id = (await postTask(m, oneSlice('standby gone'))).json.task_id as string;
+    const first = await a.nextJob(0);
+    b.close();
+    await until('standby gone', () => m.validator.connectedProviders, (n) => n === 1, 5000);
+
+    // The job is never leased to the absent standby, not even for the t2 it would take to lapse there.
+    const owners = new Set<string | null>();
+    const watch = setInterval(() => void m.store.transaction((tx) => tx.validator.job(first.job_id)).then((j) => owners.add(j?.leaseOwner ?? null)), 20);
+    const again = await a.nextJob(1).finally(() => clearInterval(watch));
+    expect([again.job_id, again.epoch]).toEqual([first.job_id, first.epoch + 2]); // epoch 2 was the promotion that did not take
+    expect(m.validator.handoverCount).toBe(0);
+    expect(owners.has(b.address)).toBe(false);
+    a.sendJson(a.honestResult(again, m.blake3, nonce++));
+    expect((await a.ackFor(first.job_id)).accepted).toBe(true);
+    await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 10_000);
+    expect(b.jobs()).toHaveLength(0);
+  });
+
+  it('a standby with no room is skipped too', async () => {
+    const { m, a, b } = await twoProviders('full', SEED + 20);
+    await postTask(m, oneSlice('first'));
+    const first = await a.nextJob(0);
+    await postTask(m, oneSlice('second'));
+    const other = await b.nextJob(0);
+    // `b` keeps its own job (it heartbeats) and so stays full (max_jobs 1); `a` stays silent.
+    const beat = setInterval(() => b.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [other.job_id] }), 100);
+    try {
+      const again = await a.nextJob(1);
+      expect([again.job_id, again.epoch]).toEqual([first.job_id, first.epoch + 2]);
+      expect(m.validator.handoverCount).toBe(0);
+      expect(b.jobs().map((j) => j.job_id)).toEqual([other.job_id]);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('a standby that runs the other half of a pair does not take the job over (both runs stay with distinct providers)', async () => {
+    // `b` has room for a second job, so only the pair rule keeps the job from it.
+    const { m, a, b } = await twoProviders('pair', SEED + 30, { verifyMode: 'second_provider' }, 2);
+    await postTask(m, oneSlice('paired'));
+    const primary = await a.nextJob(0);
+    const twin = await b.nextJob(0);
+    const pair = await m.store.transaction((tx) => tx.validator.pairOf(primary.job_id));
+    expect(pair && [pair.primary, pair.twin].sort()).toEqual([primary.job_id, twin.job_id].sort());
+    // `b` holds the twin (it heartbeats); `a`'s run lapses and names `b` as its standby, which may not take it.
+    const beat = setInterval(() => b.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [twin.job_id] }), 100);
+    try {
+      const again = await a.nextJob(1);
+      expect([again.job_id, again.epoch]).toEqual([primary.job_id, primary.epoch + 2]);
+      expect(m.validator.handoverCount).toBe(0);
+      expect(b.jobs().map((j) => j.job_id)).toEqual([twin.job_id]);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+});
