@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
@@ -266,6 +267,39 @@ describe('result freshness is judged at arrival', () => {
       expect(await p.ackFor(job.job_id, 1)).toMatchObject({ accepted: true });
     } finally {
       p.close();
+    }
+  });
+});
+
+describe('receipt acknowledgements', () => {
+  it('receipt acknowledgements arriving together are committed in one group; each marks only its own provider’s receipt', async () => {
+    const m = await startMarket(tempDir('tessera-scale-'));
+    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 400));
+    const other = new RawProvider(m.base, m.blake3, seedFrom(SEED + 401));
+    try {
+      await p.join();
+      await other.join();
+      const key = (i: number) => i.toString(16).padStart(64, '0');
+      await m.store.transaction(async (tx) => {
+        for (let i = 0; i < 20; i++) await tx.validator.insertReceipt({ key: key(i), jobId: randomUUID(), taskId: randomUUID(), provider: i === 19 ? other.address : p.address, receipt: { n: i } }, clock.now());
+      });
+      const acks = vi.spyOn(m.validator, 'receiptAck');
+      const original = m.store.transaction.bind(m.store);
+      const tx = vi.spyOn(m.store, 'transaction').mockImplementation(async (fn) => {
+        await until('20 acks received', () => acks.mock.calls.length, (n) => n === 20, 5000);
+        return original(fn);
+      });
+      // `p` acknowledges its 19 receipts and, wrongly, the other provider's one.
+      for (let i = 0; i < 20; i++) p.sendJson({ type: 'receipt_ack', idempotency_key: key(i) });
+      await until('acks settled', () => Promise.allSettled(acks.mock.results.map((r) => r.value)), (rs) => rs.length === 20 && rs.every((r) => r.status === 'fulfilled'), 5000);
+      expect(tx.mock.calls.length).toBeLessThanOrEqual(2);
+      tx.mockRestore();
+      const left = await m.store.transaction(async (t) => ({ mine: await t.validator.receipts(p.address, true), theirs: await t.validator.receipts(other.address, true) }));
+      expect(left.mine).toEqual([]);
+      expect(left.theirs.map((r) => r.key)).toEqual([key(19)]);
+    } finally {
+      p.close();
+      other.close();
     }
   });
 });

@@ -398,9 +398,15 @@ export class ValidatorRepo {
     return rows.map((r) => ({ key: r.idempotency_key, taskId: r.task_id, receipt: r.receipt }));
   }
 
-  async markDelivered(provider: string, key: string, now: number): Promise<boolean> {
-    const rows = await this.c.query(sql`UPDATE market_receipts SET delivered_at = ${now} WHERE idempotency_key = ${key} AND provider = ${provider} AND delivered_at IS NULL RETURNING idempotency_key`);
-    return rows.length === 1;
+  /** Marks many providers' receipts delivered in one statement; returns how many were newly marked. */
+  async markDeliveredMany(acks: readonly { provider: string; key: string }[], now: number): Promise<number> {
+    if (acks.length === 0) return 0;
+    const rows = await this.c.query(sql`
+      UPDATE market_receipts m SET delivered_at = ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(acks.map((a) => ({ key: a.key, provider: a.provider })))}::jsonb) AS x(key text, provider text)
+      WHERE m.idempotency_key = x.key AND m.provider = x.provider AND m.delivered_at IS NULL
+      RETURNING m.idempotency_key`);
+    return rows.length;
   }
 
   /** Accepted results not yet in a batch, oldest first, locked for sealing. */

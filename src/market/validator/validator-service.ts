@@ -151,6 +151,9 @@ export class ValidatorService {
   /** Heartbeats waiting for their group commit: the latest per provider address. */
   private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
   private beatsQueued = false;
+  /** Receipt acknowledgements waiting for their group commit. */
+  private receiptAcks: { provider: string; key: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private receiptAcksQueued = false;
   private flushTimer: NodeJS.Timeout | undefined;
   /**
    * Store steps of this instance run one at a time. A waiting step of a more urgent kind goes
@@ -1003,9 +1006,35 @@ export class ValidatorService {
     return out;
   }
 
-  /** The provider confirms it recorded a receipt; it is not sent again. */
-  async receiptAck(session: ProviderSession, key: string): Promise<void> {
-    await this.deps.store.transaction((tx) => tx.validator.markDelivered(session.address, key, this.deps.clock.now()));
+  /**
+   * The provider confirms it recorded a receipt; it is not sent again. Acknowledgements are
+   * committed in groups, like heartbeats: the ones that arrive while another step runs share one
+   * transaction and one UPDATE. Resolves once the ack is committed.
+   */
+  receiptAck(session: ProviderSession, key: string): Promise<void> {
+    if (this.closed) return Promise.reject(new ValidatorClosingError());
+    return new Promise<void>((resolve, reject) => {
+      this.receiptAcks.push({ provider: session.address, key, resolve, reject });
+      if (this.receiptAcksQueued) return;
+      this.receiptAcksQueued = true;
+      this.serial(() => this.flushReceiptAcks(), 'lease').catch((err: unknown) => this.report('receipt_ack', err));
+    });
+  }
+
+  /** Commits every waiting receipt acknowledgement in one transaction (see receiptAck). */
+  private async flushReceiptAcks(): Promise<void> {
+    this.receiptAcksQueued = false;
+    const acks = this.receiptAcks;
+    this.receiptAcks = [];
+    if (acks.length === 0) return;
+    try {
+      const now = this.deps.clock.now();
+      await this.deps.store.transaction((tx) => tx.validator.markDeliveredMany(acks, now));
+    } catch (err) {
+      for (const a of acks) a.reject(err);
+      throw err;
+    }
+    for (const a of acks) a.resolve();
   }
 
   // ── batches ───────────────────────────────────────────────────────────────

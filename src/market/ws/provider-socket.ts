@@ -135,7 +135,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             await v.jobLost(session, frame.job_id, frame.reason);
             return;
           case 'receipt_ack':
-            await v.receiptAck(session, frame.idempotency_key);
+            // Committed in a group beside the frame chain (a failed group is reported by the validator; the receipt is sent again at the next join).
+            v.receiptAck(session, frame.idempotency_key).catch(() => undefined);
             return;
         }
       })
