@@ -3,7 +3,8 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeIdentity, SEALED_IDENTITY_FILE } from '../../src/main/identity.js';
+import { NodeIdentity, nodeSignatureVerifier, SEALED_IDENTITY_FILE, verifyNodeSignature } from '../../src/main/identity.js';
+import { ed25519SignerFromSeed } from '../../src/main/market/result-signing.js';
 import { root } from '../cli/run.js';
 import { tempDir } from '../helpers.js';
 
@@ -73,5 +74,24 @@ describe('NodeIdentity.loadOrCreate', () => {
     writeFileSync(join(dir, SEALED_IDENTITY_FILE), '{"format":"tessera-sealed-key/1"}\n');
     expect(() => NodeIdentity.loadOrCreate(dir)).toThrow(expect.objectContaining({ code: 'KEY_SEALED', message: expect.stringContaining('sealed by the Tessera desktop app') }));
     expect(readdirSync(dir)).toEqual([SEALED_IDENTITY_FILE]);
+  });
+});
+
+describe('nodeSignatureVerifier (one parsed key for many messages)', () => {
+  it('accepts the signer’s signatures and refuses another message, another key, a malformed signature and a malformed key', () => {
+    const a = ed25519SignerFromSeed(new Uint8Array(32).fill(1));
+    const b = ed25519SignerFromSeed(new Uint8Array(32).fill(2));
+    const msg = new TextEncoder().encode('result bytes');
+    const check = nodeSignatureVerifier(a.nodeId);
+    expect(check).not.toBeNull();
+    const sig = a.sign(msg);
+    expect(check?.(msg, sig)).toBe(true);
+    expect(check?.(new TextEncoder().encode('other bytes'), sig)).toBe(false);
+    expect(check?.(msg, b.sign(msg))).toBe(false);
+    expect(check?.(msg, sig.toUpperCase())).toBe(false);
+    expect(check?.(msg, sig.slice(2))).toBe(false);
+    for (const bad of ['', a.nodeId.toUpperCase(), a.nodeId.slice(2), `${a.nodeId}00`]) expect(nodeSignatureVerifier(bad)).toBeNull();
+    // The one-shot form agrees.
+    expect([verifyNodeSignature(a.nodeId, msg, sig), verifyNodeSignature(b.nodeId, msg, sig), verifyNodeSignature('zz', msg, sig)]).toEqual([true, false, false]);
   });
 });

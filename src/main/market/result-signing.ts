@@ -12,7 +12,7 @@ import {
   type UnsignedComputeResult,
 } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { verifyNodeSignature } from '../identity.js';
+import { nodeSignatureVerifier } from '../identity.js';
 
 /** What signs results: the node identity (NodeIdentity fits), or a key from a seed in tests and docs. */
 export interface ResultSigner {
@@ -59,14 +59,16 @@ export function signComputeResult(unsigned: UnsignedComputeResult, deps: ResultS
 
 /**
  * The signature check for results from the provider whose public key is `publicKeyHex` (the
- * key it joined with): worker_address must be that key's address and the signature valid.
+ * key it joined with): worker_address must be that key's address and the signature valid. The
+ * key and the address are worked out once, so keep one check per provider.
  */
 export function resultSignatureCheck(publicKeyHex: string, blake3: Blake3Hasher): SignatureCheck {
   if (!/^[0-9a-f]{64}$/.test(publicKeyHex)) throw new RangeError('publicKeyHex must be 64 lower-case hex characters (a raw Ed25519 public key)');
   const address = addressFromPublicKey(fromHex(publicKeyHex), blake3);
+  const verifies = nodeSignatureVerifier(publicKeyHex);
   return (message, r) => {
     if (r.worker_address !== address) return { ok: false, message: `worker_address ${r.worker_address} is not the address ${address} of the provider's key` };
-    if (!verifyNodeSignature(publicKeyHex, message, r.signature)) return { ok: false, message: `signature does not verify under the key of ${address}` };
+    if (!verifies?.(message, r.signature)) return { ok: false, message: `signature does not verify under the key of ${address}` };
     return { ok: true };
   };
 }

@@ -5,7 +5,7 @@ import { fromHex, toHex, utf8 } from '../../core/hex.js';
 import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
-import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult } from '../../core/market/compute-result.js';
+import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult, type SignatureCheck } from '../../core/market/compute-result.js';
 import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine, type LeaseRevocation } from '../../core/market/lease-state.js';
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
@@ -140,6 +140,7 @@ export class ValidatorService {
   /** The guard's mode and recovery wait (a cache: it is re-evaluated from the store's queue at every pass, and a restart starts loose). */
   private readonly guard: ComfortGuard;
   private readonly sessions = new Map<string, ProviderSession>();
+  private readonly checks = new WeakMap<ProviderSession, SignatureCheck>();
   private marketIdValue = '';
   private secret: Uint8Array = new Uint8Array(32);
   private timers: NodeJS.Timeout[] = [];
@@ -689,7 +690,7 @@ export class ValidatorService {
     if (this.closed) throw new ValidatorClosingError();
     const jobId = frame.result.job_id;
     const refuse = (code: string, message: string): ResultAck => ({ jobId, epoch: frame.epoch, accepted: false, code, message });
-    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, resultSignatureCheck(session.publicKey, this.deps.blake3));
+    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, this.signatureCheck(session));
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     const r = verdict.result;
     return new Promise<ResultAck>((resolve, reject) => {
@@ -701,6 +702,16 @@ export class ValidatorService {
         }, this.config.settleWindowMs);
       }
     });
+  }
+
+  /** The session's result signature check, made once per session (parsing its key costs about as much as a verification). */
+  private signatureCheck(session: ProviderSession): SignatureCheck {
+    let check = this.checks.get(session);
+    if (!check) {
+      check = resultSignatureCheck(session.publicKey, this.deps.blake3);
+      this.checks.set(session, check);
+    }
+    return check;
   }
 
   /** The validator's own run of an assignment: the digests an honest provider returns for it. */
