@@ -31,11 +31,19 @@ async function twoProviders(name: string, seed: number, config: Partial<Validato
   return { m, a, b };
 }
 
+/** Makes `p` heartbeat every 100 ms (naming the jobs it holds) until the returned function is called. */
+function beating(p: RawProvider): () => void {
+  const t = setInterval(() => p.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: p.jobs().map((j) => j.job_id) }), 100);
+  return () => clearInterval(t);
+}
+
 const oneSlice = (prompt: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt, max_tokens: 1 }, reward: '1.0' });
 
 describe('standby handover (standbys = 1)', () => {
   it('hands a lapsed lease to the named standby at the next epoch, not back to the queue; the old holder’s late result is refused unpunished', async () => {
     const { m, a, b } = await twoProviders('handover', SEED);
+    const stop = beating(b);
+    open.push({ close: stop });
     const id = (await postTask(m, oneSlice('handover'))).json.task_id as string;
     const first = await a.nextJob(0);
     const lease = (await m.store.transaction((tx) => tx.validator.assignment(first.job_id)))?.lease as unknown as Lease;
@@ -48,6 +56,8 @@ describe('standby handover (standbys = 1)', () => {
     expect(m.validator.handoverCount).toBe(1);
     const held = await m.store.transaction(async (tx) => ({ a: await tx.validator.assignment(first.job_id), job: await tx.validator.job(first.job_id) }));
     expect([held.a?.provider, held.a?.epoch, held.job?.status, held.job?.leaseOwner]).toEqual([b.address, 2, 'leased', b.address]);
+    // A warm standby (heard within t1) takes the lease over Live, not waiting for its next beat.
+    expect((held.a?.lease as unknown as Lease | undefined)?.state.kind).toBe('live');
 
     const bondBefore = (await m.store.transaction((tx) => tx.validator.provider(a.address)))?.bond;
     a.sendJson(a.honestResult(first, m.blake3, nonce++));
@@ -91,14 +101,14 @@ describe('standby handover (standbys = 1)', () => {
     await postTask(m, oneSlice('second'));
     const other = await b.nextJob(0);
     // `b` keeps its own job (it heartbeats) and so stays full (max_jobs 1); `a` stays silent.
-    const beat = setInterval(() => b.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [other.job_id] }), 100);
+    const stop = beating(b);
     try {
       const again = await a.nextJob(1);
       expect([again.job_id, again.epoch]).toEqual([first.job_id, first.epoch + 2]);
       expect(m.validator.handoverCount).toBe(0);
       expect(b.jobs().map((j) => j.job_id)).toEqual([other.job_id]);
     } finally {
-      clearInterval(beat);
+      stop();
     }
   });
 
@@ -111,14 +121,24 @@ describe('standby handover (standbys = 1)', () => {
     const pair = await m.store.transaction((tx) => tx.validator.pairOf(primary.job_id));
     expect(pair && [pair.primary, pair.twin].sort()).toEqual([primary.job_id, twin.job_id].sort());
     // `b` holds the twin (it heartbeats); `a`'s run lapses and names `b` as its standby, which may not take it.
-    const beat = setInterval(() => b.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: [twin.job_id] }), 100);
+    const stop = beating(b);
     try {
       const again = await a.nextJob(1);
       expect([again.job_id, again.epoch]).toEqual([primary.job_id, primary.epoch + 2]);
       expect(m.validator.handoverCount).toBe(0);
       expect(b.jobs().map((j) => j.job_id)).toEqual([twin.job_id]);
     } finally {
-      clearInterval(beat);
+      stop();
     }
+  });
+
+  it('a standby that is connected but silent (no heartbeat within t1) is not warm and is skipped', async () => {
+    const { m, a, b } = await twoProviders('silent', SEED + 40);
+    await postTask(m, oneSlice('silent standby'));
+    const first = await a.nextJob(0);
+    const again = await a.nextJob(1);
+    expect([again.job_id, again.epoch]).toEqual([first.job_id, first.epoch + 2]);
+    expect(m.validator.handoverCount).toBe(0);
+    expect(b.jobs()).toHaveLength(0);
   });
 });

@@ -152,6 +152,8 @@ export class ValidatorService {
   /** Heartbeats waiting for their group commit: the latest per provider address. */
   private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
   private beatsQueued = false;
+  /** The latest committed heartbeat of each connected provider (what makes a standby warm at a handover). */
+  private readonly heard = new Map<string, { sentAt: number; seenAt: number }>();
   /** Receipt acknowledgements waiting for their group commit. */
   private receiptAcks: { provider: string; key: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private receiptAcksQueued = false;
@@ -262,7 +264,9 @@ export class ValidatorService {
   }
 
   leave(session: ProviderSession): void {
-    if (this.sessions.get(session.address)?.id === session.id) this.sessions.delete(session.address);
+    if (this.sessions.get(session.address)?.id !== session.id) return;
+    this.sessions.delete(session.address);
+    this.heard.delete(session.address);
   }
 
   get connectedProviders(): number {
@@ -327,7 +331,10 @@ export class ValidatorService {
       for (const b of beats) for (const w of b.waiters) w.reject(err);
       throw err;
     }
-    for (const b of beats) for (const w of b.waiters) w.resolve();
+    for (const b of beats) {
+      if (this.sessions.get(b.session.address) === b.session) this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
+      for (const w of b.waiters) w.resolve();
+    }
   }
 
   /**
@@ -402,8 +409,9 @@ export class ValidatorService {
   /**
    * A lease that names standbys was revoked: the revocation is delivered to the first-named
    * standby, which the lease machine promotes (LeaseGranted, epoch + 1). The market then makes the
-   * promotion real only if that provider is connected now, its capabilities still fit the job and
-   * it has room: the job is leased to it in this transaction, with its own key and a new check
+   * promotion real only if that provider is connected now and warm (its latest heartbeat is within
+   * t1, so the promoted lease is Live at once), its capabilities still fit the job and it has
+   * room: the job is leased to it in this transaction, with its own key and a new check
    * draw, and its job frame goes out after the commit. Otherwise the promoted record is revoked at
    * once, which publishes the revocation to the remaining standbys (the next one is tried the
    * same way) or, with none left, requeues the job under the restart policy.
@@ -411,7 +419,11 @@ export class ValidatorService {
   private async handOver(tx: MarketTx, jobId: string, revocation: LeaseRevocation, now: number, handovers: LeasedJobTo[]): Promise<void> {
     const next = revocation.standbyProviders[0];
     if (next === undefined) return;
-    const record = this.machine.standby({ workloadId: jobId, providerId: next, epoch: revocation.epoch, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+    // The standby's record hears its latest heartbeat, so the machine promotes it straight to Live
+    // if it is warm (heard within t1) and into Provisioning otherwise.
+    const beat = this.heard.get(next);
+    let record = this.machine.standby({ workloadId: jobId, providerId: next, epoch: revocation.epoch, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
+    if (beat) record = this.machine.tick(record, now, [{ providerId: next, source: 'market', seenAtMs: beat.seenAt, sentAtMs: beat.sentAt }]).lease;
     const promoted = this.machine.observeRevocation(record, now, revocation).lease;
     const session = this.sessions.get(next);
     const job = await tx.validator.job(jobId);
@@ -419,13 +431,14 @@ export class ValidatorService {
     const task = job && (await tx.tasks.get(job.taskId));
     const caps = session?.capabilities;
     const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size < caps.max_jobs && fitsJob(job, caps);
-    if (job && input && task && session && fits && holdsLease(promoted.state) && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
+    const warm = promoted.state.kind === 'live';
+    if (job && input && task && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
       const assignment = await this.assign(tx, job, input, next, promoted, now);
       this.handoverCount++;
       handovers.push({ session, lease: { job, input, task, assignment } });
       return;
     }
-    const why = !session ? 'is not connected' : !fits ? 'has no room for it or no longer fits it' : 'holds the other run of its pair';
+    const why = !session ? 'is not connected' : !fits ? 'has no room for it or no longer fits it' : !warm ? `has not heartbeated within t1 (${this.config.quorum.t1Secs} s)` : 'holds the other run of its pair';
     const step = this.machine.revoke(promoted, now, `standby ${next} ${why}`);
     await this.applyLeaseStep(tx, jobId, step.lease, step.events, now, handovers);
   }
