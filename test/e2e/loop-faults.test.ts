@@ -39,6 +39,36 @@ describe('faults in the loop', () => {
     }
   });
 
+  it('with standbys = 1, a provider killed mid-job has its job handed to the provider node standing by, which completes it; paid once', async () => {
+    const dir = tempDir('tessera-kill-standby-');
+    const m = await startMarket(join(dir, 'market'), { ...fastLeases, standbys: 1 });
+    const victim = new RawProvider(m.base, m.blake3, seedFrom(SEED + 1));
+    try {
+      await victim.join(); // first in join order: it gets the job; the node below is named its standby
+      const p = await startProvider(m.base, join(dir, 'p'));
+      try {
+        await until('both joined', () => m.validator.connectedProviders, (n) => n === 2, 5000);
+        const id = (await postTask(m, { challenge_type: 'training', payload: { model_architecture: 'r', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 }, reward: '4.0' })).json.task_id as string;
+        const job = await victim.nextJob();
+        victim.ws.terminate();
+        await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 20_000);
+        expect(m.validator.handoverCount).toBe(1);
+        const a = await m.store.transaction((tx) => tx.validator.assignment(job.job_id));
+        expect([a?.provider, a?.epoch]).toEqual([p.address, 2]);
+        const results = await m.store.transaction((tx) => tx.validator.results(job.job_id));
+        expect(results.map((r) => [r.workerAddress, r.verdict])).toEqual([[p.address, 'accepted']]);
+        expect(await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(p.address)))).toBe(1_000_000n);
+        expect(await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(victim.address)))).toBe(0n);
+        const repo = new ProviderJobsRepo(p.ledger.db);
+        await until('the node recorded its receipt', () => repo.earningsByDay(0).reduce((n, d) => n + d.jobs, 0), (n) => n === 1);
+      } finally {
+        await p.close();
+      }
+    } finally {
+      await m.close();
+    }
+  });
+
   it('a market restarted mid-task: the provider reconnects, reports what it finished, and the task completes without double pay', async () => {
     const dir = tempDir('tessera-restart-');
     const marketDir = join(dir, 'market');
