@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Lease } from '../../src/core/market/lease-state.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
 import { tempDir } from '../helpers.js';
 
@@ -35,6 +36,23 @@ async function twoProviders(name: string, seed: number, config: Partial<Validato
 function beating(p: RawProvider): () => void {
   const t = setInterval(() => p.sendJson({ type: 'heartbeat', sent_at: Date.now(), in_flight: p.jobs().map((j) => j.job_id) }), 100);
   return () => clearInterval(t);
+}
+
+/**
+ * While `b` heartbeats (so it is warm) holding only `kept`, `a`'s silent lease of `job` is not
+ * handed to `b`: the job comes back to `a` from the queue, two epochs on (the promotion that did
+ * not take used one).
+ */
+async function expectRequeued(m: Market, a: RawProvider, b: RawProvider, job: JobFrame, kept: JobFrame): Promise<void> {
+  const stop = beating(b);
+  try {
+    const again = await a.nextJob(1);
+    expect([again.job_id, again.epoch]).toEqual([job.job_id, job.epoch + 2]);
+    expect(m.validator.handoverCount).toBe(0);
+    expect(b.jobs().map((j) => j.job_id)).toEqual([kept.job_id]);
+  } finally {
+    stop();
+  }
 }
 
 const oneSlice = (prompt: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt, max_tokens: 1 }, reward: '1.0' });
@@ -100,16 +118,8 @@ describe('standby handover (standbys = 1)', () => {
     const first = await a.nextJob(0);
     await postTask(m, oneSlice('second'));
     const other = await b.nextJob(0);
-    // `b` keeps its own job (it heartbeats) and so stays full (max_jobs 1); `a` stays silent.
-    const stop = beating(b);
-    try {
-      const again = await a.nextJob(1);
-      expect([again.job_id, again.epoch]).toEqual([first.job_id, first.epoch + 2]);
-      expect(m.validator.handoverCount).toBe(0);
-      expect(b.jobs().map((j) => j.job_id)).toEqual([other.job_id]);
-    } finally {
-      stop();
-    }
+    // `b` keeps its own job and so stays full (max_jobs 1); `a` stays silent.
+    await expectRequeued(m, a, b, first, other);
   });
 
   it('a standby that runs the other half of a pair does not take the job over (both runs stay with distinct providers)', async () => {
@@ -120,16 +130,8 @@ describe('standby handover (standbys = 1)', () => {
     const twin = await b.nextJob(0);
     const pair = await m.store.transaction((tx) => tx.validator.pairOf(primary.job_id));
     expect(pair && [pair.primary, pair.twin].sort()).toEqual([primary.job_id, twin.job_id].sort());
-    // `b` holds the twin (it heartbeats); `a`'s run lapses and names `b` as its standby, which may not take it.
-    const stop = beating(b);
-    try {
-      const again = await a.nextJob(1);
-      expect([again.job_id, again.epoch]).toEqual([primary.job_id, primary.epoch + 2]);
-      expect(m.validator.handoverCount).toBe(0);
-      expect(b.jobs().map((j) => j.job_id)).toEqual([twin.job_id]);
-    } finally {
-      stop();
-    }
+    // `b` holds the twin; `a`'s run lapses and names `b` as its standby, which may not take it.
+    await expectRequeued(m, a, b, primary, twin);
   });
 
   it('a standby that is connected but silent (no heartbeat within t1) is not warm and is skipped', async () => {
