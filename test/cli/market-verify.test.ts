@@ -68,7 +68,7 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     const providers: RawProvider[] = [];
     try {
-      await until('market listening', () => out, (o) => o.includes('market listening on'), 60_000);
+      await until('market listening', () => out, (o) => o.includes('market listening on') && o.includes('verify mode'), 60_000);
       expect(out).toContain('verify mode second_provider, 100% of jobs checked\n');
       const base = `http://127.0.0.1:${port}`;
       const blake3 = await loadBlake3();
