@@ -17,8 +17,6 @@ export default defineConfig({
           'digest-worker': resolve('src/main/services/digest-worker.ts'),
           // The practice market runs in its own thread (its embedded store never blocks the node's).
           'local-market-worker': resolve('src/market/local-market-worker.ts'),
-          // Result signatures, verified off the practice market's socket thread.
-          'signature-worker': resolve('src/market/validator/signature-worker.ts'),
         },
         // Chunks stay beside the entries: worker threads are found relative to the module that starts them.
         output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },

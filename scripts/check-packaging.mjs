@@ -54,7 +54,7 @@ export function checkPackaging(outDir = join(root, 'out')) {
   need(pkg.main === './out/main/index.js', 'package.json main must be ./out/main/index.js');
   need(pkg.scripts?.dist === 'npm run build && electron-builder', 'package.json needs the script "dist": "npm run build && electron-builder"');
   if (outDir === null) return problems;
-  for (const f of ['main/index.js', 'main/hash-worker.js', 'main/digest-worker.js', 'main/dawn-worker.js', 'main/local-market-worker.js', 'main/signature-worker.js', 'preload/index.cjs', 'preload/compute.cjs', 'renderer/index.html', 'renderer/compute/index.html']) {
+  for (const f of ['main/index.js', 'main/hash-worker.js', 'main/digest-worker.js', 'main/dawn-worker.js', 'preload/index.cjs', 'preload/compute.cjs', 'renderer/index.html', 'renderer/compute/index.html']) {
     need(existsSync(join(outDir, f)), `${join(outDir, f)} is missing: build first (npm run build)`);
   }
   return problems;

@@ -31,8 +31,6 @@ export interface LocalMarketDeps {
   expirySweepMs?: number;
   /** Worker threads re-executing checked jobs (default 1). */
   digestThreads?: number;
-  /** Worker threads verifying result signatures (default 1; 0: on the market's thread). */
-  signatureThreads?: number;
   /** The in-process practice customer posting small tasks (default on, every 2 s); false: none. */
   customer?: false | { intervalMs?: number };
   /** Sees validator errors (default: logged). */
@@ -85,7 +83,6 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       config: { practice: true, batchMs: 10_000, ...deps.validator },
       marketId: deps.marketId ?? 'tessera-practice-market',
       ...(deps.digestThreads !== undefined ? { digestThreads: deps.digestThreads } : {}),
-      ...(deps.signatureThreads !== undefined ? { signatureThreads: deps.signatureThreads } : {}),
       onError: deps.onError ?? ((what, err) => logger.error('practice market error', { what, error: err instanceof Error ? err.message : String(err) })),
     });
     cleanups.unshift(() => validator.close());

@@ -177,33 +177,20 @@ export type ResultVerdict = { ok: true; result: ComputeResult } | { ok: false; c
  * checks, made after this passes.
  */
 export function verifyComputeResult(input: unknown, expect: ResultExpectations, checkSignature: SignatureCheck): ResultVerdict {
-  const pre = precheckComputeResult(input, expect);
-  if (!pre.ok) return pre;
-  const sig = checkSignature(computeResultSigningBytes(pre.result), pre.result);
-  return sig.ok ? pre : { ok: false, code: 'BAD_SIGNATURE', message: sig.message };
-}
-
-/** verifyComputeResult with a signature check that runs elsewhere (a worker thread): the same checks in the same order. */
-export async function verifyComputeResultAsync(input: unknown, expect: ResultExpectations, checkSignature: (message: Uint8Array, result: ComputeResult) => Promise<ReturnType<SignatureCheck>>): Promise<ResultVerdict> {
-  const pre = precheckComputeResult(input, expect);
-  if (!pre.ok) return pre;
-  const sig = await checkSignature(computeResultSigningBytes(pre.result), pre.result);
-  return sig.ok ? pre : { ok: false, code: 'BAD_SIGNATURE', message: sig.message };
-}
-
-/** Every check of verifyComputeResult before the signature: MALFORMED, WRONG_MARKET, STALE. */
-function precheckComputeResult(input: unknown, expect: ResultExpectations): ResultVerdict {
+  let r: ComputeResult;
   try {
-    const r = parseComputeResult(input);
+    r = parseComputeResult(input);
     if (r.market_id !== expect.marketId) {
       throw new ComputeResultError('WRONG_MARKET', `compute result is for market ${JSON.stringify(r.market_id)}, this is market ${JSON.stringify(expect.marketId)}`);
     }
     checkFreshness(r, expect);
-    return { ok: true, result: r };
   } catch (err) {
     if (err instanceof ComputeResultError) return { ok: false, code: err.code, message: err.message };
     throw err;
   }
+  const sig = checkSignature(computeResultSigningBytes(r), r);
+  if (!sig.ok) return { ok: false, code: 'BAD_SIGNATURE', message: sig.message };
+  return { ok: true, result: r };
 }
 
 /** Throws STALE when created_at is older than maxAgeMs or further ahead than maxFutureMs. */

@@ -63,27 +63,15 @@ export function signComputeResult(unsigned: UnsignedComputeResult, deps: ResultS
  * key and the address are worked out once, so keep one check per provider.
  */
 export function resultSignatureCheck(publicKeyHex: string, blake3: Blake3Hasher): SignatureCheck {
-  const address = keyAddress(publicKeyHex, blake3);
-  const verifies = nodeSignatureVerifier(publicKeyHex);
-  return (message, r) => (r.worker_address !== address ? wrongAddress(r, address) : verdict(verifies?.(message, r.signature) ?? false, address));
-}
-
-/** Verifies Ed25519 signatures somewhere else (a worker thread): `publicKeyHex` is the raw key in hex. */
-export type RemoteSignatureVerifier = (publicKeyHex: string, message: Uint8Array, signatureHex: string) => Promise<boolean>;
-
-/** resultSignatureCheck with the signature verified by `verify` (off this thread); the address is still checked here, first. */
-export function remoteResultSignatureCheck(publicKeyHex: string, blake3: Blake3Hasher, verify: RemoteSignatureVerifier): (message: Uint8Array, r: ComputeResult) => Promise<ReturnType<SignatureCheck>> {
-  const address = keyAddress(publicKeyHex, blake3);
-  return async (message, r) => (r.worker_address !== address ? wrongAddress(r, address) : verdict(await verify(publicKeyHex, message, r.signature), address));
-}
-
-function keyAddress(publicKeyHex: string, blake3: Blake3Hasher): string {
   if (!/^[0-9a-f]{64}$/.test(publicKeyHex)) throw new RangeError('publicKeyHex must be 64 lower-case hex characters (a raw Ed25519 public key)');
-  return addressFromPublicKey(fromHex(publicKeyHex), blake3);
+  const address = addressFromPublicKey(fromHex(publicKeyHex), blake3);
+  const verifies = nodeSignatureVerifier(publicKeyHex);
+  return (message, r) => {
+    if (r.worker_address !== address) return { ok: false, message: `worker_address ${r.worker_address} is not the address ${address} of the provider's key` };
+    if (!verifies?.(message, r.signature)) return { ok: false, message: `signature does not verify under the key of ${address}` };
+    return { ok: true };
+  };
 }
-
-const wrongAddress = (r: ComputeResult, address: string) => ({ ok: false as const, message: `worker_address ${r.worker_address} is not the address ${address} of the provider's key` });
-const verdict = (ok: boolean, address: string): ReturnType<SignatureCheck> => (ok ? { ok: true } : { ok: false, message: `signature does not verify under the key of ${address}` });
 
 /**
  * Verifies a received result end to end except the store's checks (REPLAYED, NOT_LEASED):

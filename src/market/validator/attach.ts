@@ -6,7 +6,6 @@ import type { MarketStore } from '../store/market-store.js';
 import { registerProviderSocket } from '../ws/provider-socket.js';
 import type { ValidatorConfig } from './validator-config.js';
 import { DigestPool } from '../../main/services/digest-pool.js';
-import { SignaturePool } from './signature-pool.js';
 import { ValidatorService } from './validator-service.js';
 
 export interface AttachValidatorDeps {
@@ -23,8 +22,6 @@ export interface AttachValidatorDeps {
   secretHex?: string;
   /** Worker threads re-executing checked jobs (default 1; 0: on this thread). */
   digestThreads?: number;
-  /** Worker threads verifying result signatures (default 1; 0: on this thread). */
-  signatureThreads?: number;
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -35,11 +32,8 @@ export interface AttachValidatorDeps {
 export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
   const threads = deps.digestThreads ?? 1;
   const digester = threads > 0 ? new DigestPool(threads) : undefined;
-  const signatureThreads = deps.signatureThreads ?? 1;
-  const signatures = signatureThreads > 0 ? new SignaturePool(signatureThreads) : undefined;
   const validator = new ValidatorService({
     ...(digester ? { digester } : {}),
-    ...(signatures ? { signatures } : {}),
     store: deps.store,
     clock: deps.clock,
     blake3: deps.blake3,

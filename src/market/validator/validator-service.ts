@@ -5,14 +5,14 @@ import { fromHex, toHex, utf8 } from '../../core/hex.js';
 import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
-import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, verifyComputeResultAsync, type ComputeResult, type ResultVerdict, type SignatureCheck } from '../../core/market/compute-result.js';
+import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult, type SignatureCheck } from '../../core/market/compute-result.js';
 import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine, type LeaseRevocation } from '../../core/market/lease-state.js';
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import type { Clock } from '../../core/pricing/clock.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import { verifyNodeSignature } from '../../main/identity.js';
-import { remoteResultSignatureCheck, resultSignatureCheck } from '../../main/market/result-signing.js';
+import { resultSignatureCheck } from '../../main/market/result-signing.js';
 import { verifyComputeResult } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
 import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
@@ -48,20 +48,7 @@ export interface ValidatorDeps {
   config?: Partial<ValidatorConfig>;
   /** Re-executes checked jobs off this thread (attachValidator gives a DigestPool; `close` closes it); absent: in-process. */
   digester?: JobDigester;
-  /** Verifies result signatures off this thread (attachValidator gives a SignaturePool; `close` closes it); absent: in-process. */
-  signatures?: SignatureVerifierPool;
   onError?: (what: string, err: unknown) => void;
-}
-
-/** What the validator needs of a signature pool (SignaturePool implements it). */
-export interface SignatureVerifierPool {
-  verify(publicKeyHex: string, message: Uint8Array, signatureHex: string): Promise<boolean>;
-  close(): Promise<void>;
-}
-
-interface SessionChecks {
-  local: SignatureCheck;
-  remote(pool: SignatureVerifierPool): (message: Uint8Array, r: ComputeResult) => Promise<ReturnType<SignatureCheck>>;
 }
 
 /** The answer to one result, sent back as result_ack. */
@@ -153,9 +140,7 @@ export class ValidatorService {
   /** The guard's mode and recovery wait (a cache: it is re-evaluated from the store's queue at every pass, and a restart starts loose). */
   private readonly guard: ComfortGuard;
   private readonly sessions = new Map<string, ProviderSession>();
-  private readonly checks = new WeakMap<ProviderSession, SessionChecks>();
-  /** Results whose signature a worker is checking (close waits for them). */
-  private readonly verifying = new Set<Promise<unknown>>();
+  private readonly checks = new WeakMap<ProviderSession, SignatureCheck>();
   private marketIdValue = '';
   private secret: Uint8Array = new Uint8Array(32);
   private timers: NodeJS.Timeout[] = [];
@@ -231,14 +216,11 @@ export class ValidatorService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    // Results whose signatures are being checked join the final group.
-    await Promise.allSettled([...this.verifying]);
     await this.serial(() => this.flushNow(), 'settle');
     // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
     // the least urgent kind runs last, so this empty step waits for every one of them.
     await this.serial(async () => undefined, 'dispatch');
     await this.deps.digester?.close();
-    await this.deps.signatures?.close();
   }
 
   // ── joining ───────────────────────────────────────────────────────────────
@@ -721,24 +703,12 @@ export class ValidatorService {
     if (this.closed) throw new ValidatorClosingError();
     const jobId = frame.result.job_id;
     const refuse = (code: string, message: string): ResultAck => ({ jobId, epoch: frame.epoch, accepted: false, code, message });
-    const expect = { marketId: this.marketIdValue, now: receivedAt };
-    const judged = (verdict: ResultVerdict): Promise<ResultAck> | ResultAck => (verdict.ok ? this.enqueue(session, verdict.result, frame.epoch) : refuse(verdict.code, verdict.message));
-    const remote = this.deps.signatures;
-    if (!remote) return judged(verifyComputeResult(frame.result, expect, this.signatureChecks(session).local));
-    // The signature is checked on a worker thread; closing waits for the checks in flight, whose results join the final group.
-    // `checked` settles once the result is refused or queued (wrapped, so it does not wait for the commit).
-    const checked = verifyComputeResultAsync(frame.result, expect, this.signatureChecks(session).remote(remote)).then((v) => ({ answer: judged(v) }));
-    const done = () => void this.verifying.delete(checked);
-    this.verifying.add(checked);
-    checked.then(done, done);
-    return (await checked).answer;
-  }
-
-  /** Adds a verified result to the next group commit; resolves with its answer once that commit is durable. */
-  private enqueue(session: ProviderSession, r: ComputeResult, epoch: number): Promise<ResultAck> {
+    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, this.signatureCheck(session));
+    if (!verdict.ok) return refuse(verdict.code, verdict.message);
+    const r = verdict.result;
     return new Promise<ResultAck>((resolve, reject) => {
-      this.pending.push({ session, result: r, epoch, resolve, reject });
-      if (!this.flushTimer && !this.closed) {
+      this.pending.push({ session, result: r, epoch: frame.epoch, resolve, reject });
+      if (!this.flushTimer) {
         this.flushTimer = setTimeout(() => {
           this.flushTimer = undefined;
           this.serial(() => this.flushNow(), 'settle').catch((err: unknown) => this.report('settle', err));
@@ -747,18 +717,14 @@ export class ValidatorService {
     });
   }
 
-  /** The session's result signature checks, made once per session (its address, and here its parsed key). */
-  private signatureChecks(session: ProviderSession): SessionChecks {
-    let checks = this.checks.get(session);
-    if (!checks) {
-      let remote: ReturnType<SessionChecks['remote']> | undefined;
-      checks = {
-        local: resultSignatureCheck(session.publicKey, this.deps.blake3),
-        remote: (pool) => (remote ??= remoteResultSignatureCheck(session.publicKey, this.deps.blake3, (key, message, signature) => pool.verify(key, message, signature))),
-      };
-      this.checks.set(session, checks);
+  /** The session's result signature check, made once per session (parsing its key costs about as much as a verification). */
+  private signatureCheck(session: ProviderSession): SignatureCheck {
+    let check = this.checks.get(session);
+    if (!check) {
+      check = resultSignatureCheck(session.publicKey, this.deps.blake3);
+      this.checks.set(session, check);
     }
-    return checks;
+    return check;
   }
 
   /** The validator's own run of an assignment: the digests an honest provider returns for it. */
