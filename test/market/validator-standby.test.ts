@@ -143,4 +143,31 @@ describe('standby handover (standbys = 1)', () => {
     expect(m.validator.handoverCount).toBe(0);
     expect(b.jobs()).toHaveLength(0);
   });
+
+  it('two leases lost in one sweep, naming the same standby with room for one: one is handed over, the other requeued', async () => {
+    // No timed sweep: the test runs the one sweep itself, once both leases have lapsed.
+    const m = await startMarket(join(tempDir('tessera-standby-two-'), 'market'), { quorum, checkFraction: 1, standbys: 1, sweepMs: 0 });
+    open.push(m);
+    const a = new RawProvider(m.base, m.blake3, seedFrom(SEED + 50));
+    const b = new RawProvider(m.base, m.blake3, seedFrom(SEED + 51));
+    open.push(a, b);
+    await a.join({ max_jobs: 2 });
+    await b.join({ max_jobs: 1 });
+    await until('both joined', () => m.validator.connectedProviders, (n) => n === 2, 5000);
+    const stop = beating(b);
+    open.push({ close: stop });
+    await postTask(m, oneSlice('one of two'));
+    await postTask(m, oneSlice('two of two'));
+    const jobs = await until('two jobs to a', () => a.jobs(), (j) => j.length === 2, 10_000);
+    expect(b.jobs()).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, (quorum.t2Secs + 0.3) * 1000));
+    await m.validator.sweepNow();
+    expect(m.validator.handoverCount).toBe(1);
+    const handed = await b.nextJob(0);
+    expect(jobs.map((j) => j.job_id)).toContain(handed.job_id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.jobs()).toHaveLength(1);
+    const owners = await m.store.transaction(async (tx) => Promise.all(jobs.map(async (j) => (await tx.validator.job(j.job_id))?.leaseOwner ?? null)));
+    expect(owners.filter((o) => o === b.address)).toHaveLength(1);
+  });
 });

@@ -430,7 +430,9 @@ export class ValidatorService {
     const input = job && (await tx.validator.input(jobId));
     const task = job && (await tx.tasks.get(job.taskId));
     const caps = session?.capabilities;
-    const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size < caps.max_jobs && fitsJob(job, caps);
+    // Room counts the jobs already handed to it in this transaction (their frames go out after the commit).
+    const taking = handovers.filter((h) => h.session === session).length;
+    const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size + taking < caps.max_jobs && fitsJob(job, caps);
     const warm = promoted.state.kind === 'live';
     if (job && input && task && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
       const assignment = await this.assign(tx, job, input, next, promoted, now);
