@@ -147,7 +147,7 @@ export class ValidatorService {
   private pending: PendingResult[] = [];
   /** Group commits of results so far: how many, the results and receipts in them, and the time inside their transactions (ms). */
   readonly settleStats = { commits: 0, results: 0, receipts: 0, ms: 0 };
-  /** Lost leases handed to a standby so far (each is a job that skipped the queue). */
+  /** Lost leases handed to a standby so far, counted once committed (each is a job that skipped the queue). */
   handoverCount = 0;
   /** Heartbeats waiting for their group commit: the latest per provider address. */
   private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
@@ -436,7 +436,6 @@ export class ValidatorService {
     const warm = promoted.state.kind === 'live';
     if (job && input && task && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
       const assignment = await this.assign(tx, job, input, next, promoted, now);
-      this.handoverCount++;
       handovers.push({ session, lease: { job, input, task, assignment } });
       return;
     }
@@ -447,6 +446,7 @@ export class ValidatorService {
 
   /** Sends the job frames of committed handovers (see applyLeaseStep). */
   private async sendHandovers(handovers: readonly LeasedJobTo[], now: number): Promise<void> {
+    this.handoverCount += handovers.length;
     for (const { session, lease } of handovers) {
       if (this.sessions.get(session.address) !== session) continue; // gone since: its lease lapses and is handed on or requeued
       const frame = await this.jobFrame(lease, now);
