@@ -8,13 +8,14 @@ import { ComputeClient } from '../../../src/main/gpu/compute-client.js';
 import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
 import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
 import { blake3KeyedReference, keyWords } from '../../../src/shared/compute/blake3-keyed.js';
-import { Blake3Kernel } from '../../../src/shared/compute/blake3-kernel.js';
 import { pseudoRandomBytes, seededRandom, tempDir } from '../../helpers.js';
 import { MULTI_SEGMENT_SEGMENT_BYTES, multiSegmentLengths } from './cases.js';
 import { probeDawn } from './dawn-probe.js';
 import { FakeHost } from './fake-host.js';
 import { GpuHashService } from '../../../src/main/gpu/gpu-hash-service.js';
 import { createMetricsRegistry } from '../../../src/main/metrics.js';
+import { startSiblingWorker } from '../../../src/main/worker-entry.js';
+import type { KernelPassReply, KernelPassRequest } from './kernel-pass-worker.js';
 
 const cpu = loadNativeBlake3();
 const dawn = await probeDawn();
@@ -127,51 +128,28 @@ describe.skipIf(!dawn.ok)(dawn.ok ? 'keyed BLAKE3 kernel on Dawn (software: Open
 });
 
 describe.skipIf(!dawn.ok)('keyed BLAKE3 kernel: one pass over the bytes', () => {
-  /** The kernel on a Dawn device in this thread, with its queue watched. */
-  let device: GPUDevice;
-  const uploads: number[] = [];
-  let submits = 0;
-  beforeAll(async () => {
-    process.env.EGL_PLATFORM ??= 'surfaceless';
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    const adapter = await create(['backend=opengles']).requestAdapter({ featureLevel: 'compatibility' });
-    if (!adapter) throw new Error('no adapter');
-    device = await adapter.requestDevice();
-    const queue = device.queue;
-    const write = queue.writeBuffer.bind(queue);
-    const submit = queue.submit.bind(queue);
-    queue.writeBuffer = ((...args: Parameters<GPUQueue['writeBuffer']>) => {
-      const [buffer, , data, , size] = args;
-      if (buffer.label === 'blake3 input') uploads.push(size ?? (data as ArrayBufferView).byteLength);
-      write(...args);
-    }) as GPUQueue['writeBuffer'];
-    queue.submit = ((buffers: Iterable<GPUCommandBuffer>) => {
-      submits++;
-      submit(buffers);
-    }) as GPUQueue['submit'];
-  });
-  afterAll(async () => {
-    await device.queue.onSubmittedWorkDone();
-    device.destroy();
-  });
-
   it('uploads each byte once and submits once per segment for both digests', async () => {
-    const kernel = await Blake3Kernel.create(device, { maxSegmentBytes: 64 << 10 });
+    const lengths = [(64 << 10) + 1, 3 * (64 << 10) + 7, 100_000];
+    const cases = lengths.map((len) => ({ data: pseudoRandomBytes(len, len), key: randomKey() }));
+    // The kernel runs on a Dawn device in a worker thread (kernel-pass-worker.ts) with its queue watched.
+    const worker = startSiblingWorker(import.meta.url, 'kernel-pass-worker');
     try {
-      for (const len of [(64 << 10) + 1, 3 * (64 << 10) + 7, 100_000]) {
-        uploads.length = 0;
-        submits = 0;
-        const key = randomKey();
-        const data = pseudoRandomBytes(len, len);
-        const both = await kernel.hashBoth(data, key);
-        expect(toHex(both.keyed)).toBe(toHex(cpu.keyed(key, data)));
-        expect(toHex(both.plain)).toBe(toHex(cpu.hash(data)));
-        expect(uploads.reduce((a, b) => a + b, 0), `bytes uploaded for ${len}`).toBe(Math.ceil(len / 4) * 4);
-        expect(submits, `submits for ${len}`).toBe(Math.ceil(len / (64 << 10)));
-      }
+      const reply = await new Promise<KernelPassReply>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ maxSegmentBytes: 64 << 10, cases } satisfies KernelPassRequest);
+      });
+      if (!reply.ok) throw new Error(reply.message);
+      reply.results.forEach((r, i) => {
+        const { data, key } = cases[i] as { data: Uint8Array; key: Uint8Array };
+        const len = data.length;
+        expect(r.keyed).toBe(toHex(cpu.keyed(key, data)));
+        expect(r.plain).toBe(toHex(cpu.hash(data)));
+        expect(r.uploaded, `bytes uploaded for ${len}`).toBe(Math.ceil(len / 4) * 4);
+        expect(r.submits, `submits for ${len}`).toBe(Math.ceil(len / (64 << 10)));
+      });
     } finally {
-      kernel.destroy();
+      await worker.terminate();
     }
   });
 });
