@@ -99,11 +99,9 @@ function fitsJob(job: Pick<JobRecord, 'lane' | 'gpuRequired' | 'offer'>, caps: C
   return caps.lanes.includes(job.lane) && (hardwareGpu || !job.gpuRequired) && BigInt(caps.ask) <= job.offer;
 }
 
-/** Whether any queued group could go to a provider with these capabilities (lane, hardware GPU, ask ≤ offer). */
+/** Whether any queued group could go to a provider with these capabilities (fitsJob for the group's best offer). */
 function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean {
-  const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
-  const ask = BigInt(caps.ask);
-  return shape.some((g) => g.count > 0 && caps.lanes.includes(g.lane) && (hardwareGpu || !g.gpuRequired) && ask <= g.maxOffer);
+  return shape.some((g) => g.count > 0 && fitsJob({ lane: g.lane, gpuRequired: g.gpuRequired, offer: g.maxOffer }, caps));
 }
 
 /** What a serialised store step does, most urgent first (see ValidatorService.steps). */
@@ -312,7 +310,6 @@ export class ValidatorService {
       const by = new Map(beats.map((b) => [b.session.address, b]));
       const handovers: LeasedJobTo[] = [];
       await this.deps.store.transaction(async (tx) => {
-        handovers.length = 0;
         const plain: { jobId: string; lease: JsonValue }[] = [];
         const eventful: { jobId: string; lease: Lease; events: readonly LeaseEvent[] }[] = [];
         for (const a of await tx.validator.activeAssignments([...by.keys()])) {
@@ -347,7 +344,6 @@ export class ValidatorService {
     const now = this.deps.clock.now();
     const handovers: LeasedJobTo[] = [];
     await this.deps.store.transaction(async (tx) => {
-      handovers.length = 0;
       for (const a of await tx.validator.activeAssignments()) {
         const before = a.lease as unknown as Lease;
         let step = this.machine.tick(before, now);
@@ -372,7 +368,6 @@ export class ValidatorService {
       const now = this.deps.clock.now();
       const handovers: LeasedJobTo[] = [];
       await this.deps.store.transaction(async (tx) => {
-        handovers.length = 0;
         const a = await tx.validator.assignment(jobId);
         const job = await tx.validator.job(jobId, true);
         if (!a || !job || job.status !== 'leased' || job.leaseOwner !== session.address || a.provider !== session.address) return;
@@ -427,14 +422,15 @@ export class ValidatorService {
     const promoted = this.machine.observeRevocation(record, now, revocation).lease;
     const session = this.sessions.get(next);
     const job = await tx.validator.job(jobId);
-    const input = job && (await tx.validator.input(jobId));
-    const task = job && (await tx.tasks.get(job.taskId));
     const caps = session?.capabilities;
     // Room counts the jobs already handed to it in this transaction (their frames go out after the commit).
     const taking = handovers.filter((h) => h.session === session).length;
     const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size + taking < caps.max_jobs && fitsJob(job, caps);
     const warm = promoted.state.kind === 'live';
-    if (job && input && task && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
+    if (job && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
+      const input = await tx.validator.input(jobId);
+      const task = await tx.tasks.get(job.taskId);
+      if (!input || !task) throw new Error(`job ${jobId} has no input or task`);
       const assignment = await this.assign(tx, job, input, next, promoted, now);
       handovers.push({ session, lease: { job, input, task, assignment } });
       return;
