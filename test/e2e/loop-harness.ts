@@ -5,7 +5,7 @@ import { nodeSha256 } from '../../src/main/hash/node-hasher.js';
 import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson } from '../../src/core/market/compute-result.js';
+import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../../src/main/market/result-signing.js';
 import { ProviderService, type ProviderServiceDeps } from '../../src/main/services/provider-service.js';
 import { startLocalMarket } from '../../src/market/local-market.js';
@@ -171,11 +171,16 @@ export class RawProvider {
 
   /** The honest result frame for `job` (both digests of its slice under the assignment's key), signed, with a new `nonce`. */
   honestResult(job: JobFrame, blake3: Blake3Hasher, nonce: bigint): { type: 'result'; result: ReturnType<typeof computeResultToJson>; epoch: number } {
+    return { type: 'result', result: this.resultJson(job, blake3, nonce), epoch: job.epoch };
+  }
+
+  /** The signed result (JSON) an honest provider returns for `job`, with fields of `o` overriding it (a made-up hash, an old created_at). */
+  resultJson(job: JobFrame, blake3: Blake3Hasher, nonce: bigint, o: Partial<UnsignedComputeResult> = {}): ReturnType<typeof computeResultToJson> {
     const d = createSliceDigester(fromHex(job.assignment_key), blake3);
     d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
     const { resultHash, proof } = d.digest();
-    const unsigned = { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: resultHash, proof, nonce, created_at: Date.now() };
-    return { type: 'result', result: computeResultToJson(signComputeResult(unsigned, { signer: this.signer, blake3 })), epoch: job.epoch };
+    const unsigned: UnsignedComputeResult = { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: resultHash, proof, nonce, created_at: Date.now(), ...o };
+    return computeResultToJson(signComputeResult(unsigned, { signer: this.signer, blake3 }));
   }
 
   sendRaw(v: string | Buffer): void {

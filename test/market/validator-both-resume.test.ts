@@ -1,9 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/main/market/result-signing.js';
+import { toHex } from '../../src/core/hex.js';
+import type { UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
@@ -35,13 +33,7 @@ async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvi
 }
 
 /** The result an honest provider returns for `job` (optionally with a field overridden). */
-function result(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now(), ...o };
-  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 }));
-}
+const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) => p.resultJson(job, m.blake3, nonce++, o);
 const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
 
 const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));

@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { fromHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import type { loadBlake3 } from '../../src/main/hash/node-hasher.js';
-import { signComputeResult } from '../../src/main/market/result-signing.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
 import { startLocalMarket } from '../../src/market/local-market.js';
 import type { MarketServer } from '../../src/market/market-server.js';
@@ -78,13 +74,6 @@ function countTransactions(store: MarketStore): { count(): number } {
   return { count: () => spy.mock.calls.length };
 }
 
-function honest(m: ScalingMarket, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: clock.now(), ...o };
-  return signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 });
-}
 
 const quiet = () => new Promise((r) => setTimeout(r, 300));
 
@@ -217,7 +206,7 @@ describe('result freshness is judged at arrival', () => {
       const job = await p.nextJob();
       await quiet();
       const passes = await twoSlowPasses(m, 400);
-      p.sendResult(computeResultToJson(honest(m, p, job))); // its group commit waits too, queued after pass 2
+      p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() })); // its group commit waits too, queued after pass 2
       const ack = await p.ackFor(job.job_id);
       const ackedAt = performance.now();
       expect(ack).toMatchObject({ accepted: true });
@@ -244,7 +233,7 @@ describe('result freshness is judged at arrival', () => {
       await postTask(m, inference('fresh'));
       const job = await p.nextJob();
 
-      p.sendResult(computeResultToJson(honest(m, p, job, { created_at: clock.now() - 61_000 })));
+      p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() - 61_000 }));
       expect(await p.ackFor(job.job_id)).toMatchObject({ accepted: false, code: 'STALE' });
       await quiet();
 
@@ -259,7 +248,7 @@ describe('result freshness is judged at arrival', () => {
         return real(fn);
       });
       p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [job.job_id] });
-      p.sendResult(computeResultToJson(honest(m, p, job)));
+      p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() }));
       await quiet();
       expect(held).toBe(true);
       clock.offset += 61_000;
