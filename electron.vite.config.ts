@@ -8,13 +8,13 @@ export default defineConfig({
       outDir: 'out/main',
       rollupOptions: {
         input: {
-          index: resolve('src/main/electron/main.ts'),
+          index: resolve('src/hosts/electron/main.ts'),
           // Worker threads load this file by path, so it is its own entry next to index.js.
           'hash-worker': resolve('src/main/services/hash-worker.ts'),
           // The headless GPU host (Dawn) runs in a worker thread loaded by path, like the hash worker.
           'dawn-worker': resolve('src/main/gpu/dawn-worker.ts'),
           // Job digests (plain + keyed BLAKE3, Synthetic matrices) for the provider service.
-          'digest-worker': resolve('src/main/services/digest-worker.ts'),
+          'digest-worker': resolve('src/node/digest/digest-worker.ts'),
           // The practice market runs in its own thread (its embedded store never blocks the node's).
           'local-market-worker': resolve('src/market/local-market-worker.ts'),
         },

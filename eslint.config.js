@@ -16,13 +16,13 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts', 'src/**/*.tsx'],
-    ignores: ['src/main/electron/**', 'src/preload/**'],
+    ignores: ['src/hosts/electron/**', 'src/preload/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: "Only src/main/electron and src/preload may import 'electron'." }] }],
+      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }] }],
     },
   },
   {
-    // Layering (STYLE.md habit 1): core is pure; only src/main/electron and the preload touch Electron.
+    // Layering (STYLE.md habit 1): core is pure; only src/hosts/electron and the preload touch Electron.
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
@@ -43,7 +43,7 @@ export default tseslint.config(
     files: ['src/shared/compute/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: [{ name: 'electron', message: "Only src/main/electron and src/preload may import 'electron'." }],
+        paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }],
         patterns: [{ regex: '^node:|^(fs|path|os|worker_threads|electron|react|react-dom|webgpu)$', message: 'Compute code is shared by the compute page and the Dawn worker: WebGPU, core and zod only.' }],
       }],
     },

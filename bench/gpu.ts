@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { toHex } from '../src/core/hex.js';
 import { GPU_MIN_SPEEDUP } from '../src/core/workloads/gpu-dispatch.js';
-import { loadNativeBlake3 } from '../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../src/node/hash/node-hasher.js';
 import { openDawnChannel } from '../src/main/gpu/dawn-host.js';
 import { GpuHashService } from '../src/main/gpu/gpu-hash-service.js';
 import { createMetricsRegistry } from '../src/main/metrics.js';

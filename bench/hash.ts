@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { loadBlake3 } from '../src/main/hash/node-hasher.js';
+import { loadBlake3 } from '../src/node/hash/node-hasher.js';
 import { HashWorkerPool } from '../src/main/services/worker-pool.js';
 import { benchDir, ensureCliBuilt, fmt, machine, peakRssMb, timeCommand } from './common.js';
 
@@ -47,7 +47,7 @@ const ref1 = timeCommand('b3sum', ['--num-threads', '1', big]);
 const ours1 = timeCommand(node, [cli, 'hash', '--threads', '1', big]);
 const nodeStart = timeCommand(node, ['-e', '0']);
 const hasher = await loadBlake3();
-const { hashFileSync } = await import('../src/main/hash/hash-file.js');
+const { hashFileSync } = await import('../src/node/hash/hash-file.js');
 hashFileSync(hasher, big);
 const inproc = Array.from({ length: 5 }, () => {
   const t = performance.now();

@@ -3,7 +3,7 @@
  * reports throughput, peak RSS and heap growth during the flush as one JSON line.
  *   tsx bench/ledger-flush-child.ts <dataDir> <marketUrl>
  */
-import { openLedger } from '../src/main/node-context.js';
+import { openLedger } from '../src/main/ledger.js';
 
 const [dataDir, market] = process.argv.slice(2) as [string, string];
 const ctx = await openLedger({ dataDir, verifyReceipts: false, courier: { batchSize: 500, maxBatchBytes: 64 << 20, maxAttempts: 10, backoffBaseMs: 10 } });

@@ -17,7 +17,7 @@ import { makeReceipt, type Receipt } from '../src/core/ledger/receipt.js';
 import { Database } from '../src/main/db/database.js';
 import { CourierRepo } from '../src/main/db/repos/courier-repo.js';
 import { sql } from '../src/main/db/sql.js';
-import { openLedger } from '../src/main/node-context.js';
+import { openLedger } from '../src/main/ledger.js';
 import { receiptPayload } from '../src/main/db/repos/receipt-repo.js';
 import { SETTLEMENT_BATCH_SIZE } from '../src/main/services/settlement-service.js';
 import { CourierMarket } from '../test/fixtures/courier-market.js';

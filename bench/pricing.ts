@@ -4,12 +4,12 @@
  * Figures are recorded in docs/PERFORMANCE.md.
  */
 import { AdmissionController, type AdmissionConfig } from '../src/core/pricing/admission.js';
-import type { Clock } from '../src/core/pricing/clock.js';
+import type { Clock } from '../src/core/clock.js';
 import { PriceBoard } from '../src/core/pricing/price-board.js';
 import { SortedWindow } from '../src/core/pricing/sorted-window.js';
 import type { BondLedger } from '../src/core/pricing/sla.js';
 import { defaultConfig } from '../src/main/config/load-config.js';
-import { createLogger } from '../src/main/log.js';
+import { createLogger } from '../src/node/log.js';
 import { createMetricsRegistry } from '../src/main/metrics.js';
 import { AdmissionService } from '../src/main/services/admission-service.js';
 import { machine } from './common.js';

@@ -10,7 +10,7 @@ import { makeReceipt } from '../src/core/ledger/receipt.js';
 import { Database } from '../src/main/db/database.js';
 import { receiptPayload } from '../src/main/db/repos/receipt-repo.js';
 import { sql } from '../src/main/db/sql.js';
-import { loadBlake3 } from '../src/main/hash/node-hasher.js';
+import { loadBlake3 } from '../src/node/hash/node-hasher.js';
 import { benchDir } from './common.js';
 
 const n = Number(process.argv[2] ?? 1_000_000);

@@ -9,9 +9,9 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { computeResultToJson, verifyComputeResult } from '../src/core/market/compute-result.js';
-import { verifyNodeSignature } from '../src/main/identity.js';
-import { loadBlake3 } from '../src/main/hash/node-hasher.js';
-import { ed25519SignerFromSeed, resultSignatureCheck, signComputeResult, signerAddress } from '../src/main/market/result-signing.js';
+import { verifyNodeSignature } from '../src/node/signing/node-signature.js';
+import { loadBlake3 } from '../src/node/hash/node-hasher.js';
+import { ed25519SignerFromSeed, resultSignatureCheck, signComputeResult, signerAddress } from '../src/node/signing/result-signing.js';
 import { parseFrame, ProviderFrame } from '../src/shared/market-protocol.js';
 import { seededRandom } from '../test/fixtures/seeded-bytes.js';
 

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from '@playwright/test';
-import { openLedger } from '../src/main/node-context.js';
+import { openLedger } from '../src/main/ledger.js';
 import { sql } from '../src/main/db/sql.js';
 import { contractClient, startHeadless, type HeadlessNode } from '../test/e2e/tessera-process.js';
 import { seededRandom } from '../test/fixtures/seeded-bytes.js';

@@ -7,7 +7,7 @@ import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseSize } from '../../src/core/units.js';
 import { generateSlice } from '../../src/core/workloads/slice-generator.js';
-import { nodeSha256 } from '../../src/main/hash/node-hasher.js';
+import { nodeSha256 } from '../../src/node/hash/node-hasher.js';
 
 function fail(message: string): never {
   process.stderr.write(`generate-slice: ${message}\n`);

@@ -23,3 +23,8 @@ export class TesseraError extends Error {
 export function isTesseraError(err: unknown): err is TesseraError {
   return err instanceof TesseraError;
 }
+
+/** The message of anything thrown: an Error's message, else the value as a string. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -5,7 +5,7 @@ import { Database } from './db/database.js';
 import { StorageError } from './db/errors.js';
 import { LedgerRepo } from './db/repos/ledger-repo.js';
 import { ReceiptRepo } from './db/repos/receipt-repo.js';
-import { loadBlake3 } from './hash/node-hasher.js';
+import { loadBlake3 } from '../node/hash/node-hasher.js';
 
 /** `tessera doctor` exit status when it found damage (0 healthy; 2 could not check: bad input, locked, unreadable). */
 export const DOCTOR_EXIT_DAMAGED = 3;

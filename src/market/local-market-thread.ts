@@ -1,7 +1,7 @@
 import { TesseraError } from '../core/errors.js';
-import type { Logger, LogLevel } from '../main/log.js';
-import { silentLogger } from '../main/log.js';
-import { startSiblingWorker } from '../main/worker-entry.js';
+import type { Logger, LogLevel } from '../node/log.js';
+import { silentLogger } from '../node/log.js';
+import { startSiblingWorker } from '../node/worker-entry.js';
 import type { LocalMarketDeps } from './local-market.js';
 
 /** What the thread is started with (plain data: it crosses to the worker). */

@@ -4,7 +4,7 @@
  * Messages: parent → {type: 'close'}; worker → ready {url} | failed {code, message} | log | closed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Logger } from '../main/log.js';
+import type { Logger } from '../node/log.js';
 import { startLocalMarket, type LocalMarket } from './local-market.js';
 import type { LocalMarketThreadOptions, LocalMarketWorkerMessage } from './local-market-thread.js';
 

@@ -1,7 +1,7 @@
 import type { Blake3Hasher } from '../core/hash/hasher.js';
-import type { Clock } from '../core/pricing/clock.js';
-import { loadBlake3, nodeSha256 } from '../main/hash/node-hasher.js';
-import { silentLogger, type Logger } from '../main/log.js';
+import type { Clock } from '../core/clock.js';
+import { loadBlake3, nodeSha256 } from '../node/hash/node-hasher.js';
+import { silentLogger, type Logger } from '../node/log.js';
 import { createMarketServer, type MarketServer } from './market-server.js';
 import { MarketStore, openMarketStore } from './store/market-store.js';
 import { openPgliteDriver } from './store/pglite-driver.js';

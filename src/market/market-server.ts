@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher } from '../core/hash/hasher.js';
-import type { Clock } from '../core/pricing/clock.js';
+import type { Clock } from '../core/clock.js';
 import { buildMarketApp } from './http/app.js';
 import type { CustomerAuth } from './http/auth.js';
 import { MarketMetrics } from './http/metrics.js';

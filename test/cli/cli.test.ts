@@ -18,7 +18,7 @@ import { settlementSpec } from '../../src/cli/commands/settlement.js';
 import { main } from '../../src/cli/index.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { rawArgBytes } from '../../src/cli/raw-argv.js';
-import { openLedger } from '../../src/main/node-context.js';
+import { openLedger } from '../../src/main/ledger.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
 import { root, tessera, tsxLoader } from './run.js';
 

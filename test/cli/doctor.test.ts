@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DOCTOR_EXIT_DAMAGED } from '../../src/main/doctor.js';
-import { openLedger } from '../../src/main/node-context.js';
+import { openLedger } from '../../src/main/ledger.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
 import { receipt } from '../main/ledger-fixtures.js';
 import { tessera } from './run.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { receiptToJson } from '../../src/core/ledger/receipt.js';
-import { openLedger } from '../../src/main/node-context.js';
+import { openLedger } from '../../src/main/ledger.js';
 import { MetricsServer } from '../../src/main/services/metrics-server.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { tempDir } from '../helpers.js';

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { verifyConfigOf } from '../../src/cli/commands/market.js';
 import { main } from '../../src/cli/index.js';
-import { loadBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
 import { tempDir } from '../helpers.js';
 import { root, tessera, tsxLoader } from './run.js';

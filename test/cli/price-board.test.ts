@@ -6,7 +6,7 @@ import { priceBoardCommand } from '../../src/cli/commands/price-board.js';
 import { CliError } from '../../src/cli/errors.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { defaultConfig } from '../../src/main/config/load-config.js';
-import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry } from '../../src/main/metrics.js';
 import { PriceBoardService } from '../../src/main/services/price-board-service.js';
 import { tempDir } from '../helpers.js';

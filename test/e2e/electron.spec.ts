@@ -27,7 +27,7 @@ function electronBinary(): { path: string } | { missing: string } {
 const binary = electronBinary();
 const skipReason = 'missing' in binary ? binary.missing : !existsSync(join(root, 'out/main/index.js')) ? 'the desktop app is not built (out/main/index.js): run npm run build first' : undefined;
 
-/** What the main process exposes to this spec when TESSERA_E2E=1 (src/main/electron/main.ts). */
+/** What the main process exposes to this spec when TESSERA_E2E=1 (src/hosts/electron/main.ts). */
 interface E2EHooks {
   webPreferences(): Record<string, unknown>;
   trayMenu(): { status: string; statusLine: string; items: { id: string; label: string; enabled: boolean }[] } | undefined;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { computeResultSigningBytes, computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/main/market/result-signing.js';
+import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { tempDir } from '../helpers.js';

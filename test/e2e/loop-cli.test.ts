@@ -48,7 +48,7 @@ describe('tessera provide / earnings / practice', () => {
       await until('market listening', () => out, (o) => o.includes('market listening on'), 60_000);
       const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/batches/1`)).status).toBe(404);
-      const { loadBlake3 } = await import('../../src/main/hash/node-hasher.js');
+      const { loadBlake3 } = await import('../../src/node/hash/node-hasher.js');
       const p = new RawProvider(base, await loadBlake3(), seedFrom(7));
       await p.join();
       expect(p.frames.find((f) => f.type === 'challenge')).toMatchObject({ practice: false });

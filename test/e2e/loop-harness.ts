@@ -1,12 +1,12 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
-import { nodeSha256 } from '../../src/main/hash/node-hasher.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../../src/main/market/result-signing.js';
+import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../../src/node/signing/result-signing.js';
 import { ProviderService, type ProviderServiceDeps } from '../../src/main/services/provider-service.js';
 import { startLocalMarket } from '../../src/market/local-market.js';
 import type { MarketServer } from '../../src/market/market-server.js';
@@ -86,7 +86,7 @@ export async function until<T>(what: string, fn: () => Promise<T> | T, pred: (v:
 
 export interface Provider {
   service: ProviderService;
-  ledger: LedgerContext;
+  ledger: Ledger;
   address: string;
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { toHex } from '../../src/core/hex.js';
 import { parseComputeResult } from '../../src/core/market/compute-result.js';
 import { computeRoot, taskResultHash } from '../../src/core/market/merkle.js';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
-import { DigestPool } from '../../src/main/services/digest-pool.js';
+import { DigestPool } from '../../src/node/digest/digest-pool.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';

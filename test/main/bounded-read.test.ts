@@ -6,7 +6,7 @@ import { TesseraError } from '../../src/core/errors.js';
 import { PriceBoard } from '../../src/core/pricing/price-board.js';
 import { encodePriceBoard } from '../../src/core/pricing/price-board-codec.js';
 import { ConfigError, defaultConfig, loadConfig, MAX_CONFIG_BYTES } from '../../src/main/config/load-config.js';
-import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry, metricValue } from '../../src/main/metrics.js';
 import { readRegularFile, readRegularFileSync } from '../../src/main/services/bounded-read.js';
 import { PriceBoardService } from '../../src/main/services/price-board-service.js';

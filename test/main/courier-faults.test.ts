@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/main/db/sql.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { COURIER_REWARD_SOURCE } from '../../src/main/services/courier-service.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { buildLedgerChild, runLedgerChild } from '../fixtures/fault-run.js';
@@ -21,7 +21,7 @@ beforeAll(async () => {
 const REWARD = 3n;
 
 /** After any crash: an acknowledgement and its credit exist together or not at all, each once. */
-function checkConsistent(ctx: LedgerContext): number {
+function checkConsistent(ctx: Ledger): number {
   expect(ctx.db.integrityCheck()).toEqual(['ok']);
   const rows = ctx.db.all<{ id: string; acknowledged: bigint }>(sql`SELECT id, acknowledged FROM courier_receipts`);
   for (const r of rows) {

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_CREDITS } from '../../src/core/ledger/credits.js';
 import { CourierRepo } from '../../src/main/db/repos/courier-repo.js';
 import { sql } from '../../src/main/db/sql.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { courierEndpoint, DEFAULT_MAX_RECEIPT_FAILURES } from '../../src/main/services/courier-service.js';
 import { MAX_COURIER_BUNDLE_BYTES } from '../../src/shared/courier-protocol.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
@@ -17,7 +17,7 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function node(dir: string): Promise<LedgerContext> {
+async function node(dir: string): Promise<Ledger> {
   const ctx = await openLedger({ dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 3, batchSize: 10 } });
   open.push(ctx);
   ctx.settlement.setMode('real');
@@ -30,7 +30,7 @@ async function market(options: ConstructorParameters<typeof CourierMarket>[0] = 
   return m;
 }
 
-function send(ctx: LedgerContext, dir: string, n: number): { id: string; path: string; hash: string }[] {
+function send(ctx: Ledger, dir: string, n: number): { id: string; path: string; hash: string }[] {
   mkdirSync(join(dir, 'in'), { recursive: true });
   return Array.from({ length: n }, (_, i) => {
     const path = join(dir, 'in', `b${i}`);
@@ -40,13 +40,13 @@ function send(ctx: LedgerContext, dir: string, n: number): { id: string; path: s
   });
 }
 
-function row(ctx: LedgerContext, id: string) {
+function row(ctx: Ledger, id: string) {
   return ctx.db.get<{ status: string; failures: bigint; lease_owner: string | null; last_error: string | null }>(
     sql`SELECT status, failures, lease_owner, last_error FROM courier_receipts WHERE id = ${id}`,
   );
 }
 
-function leasesHeld(ctx: LedgerContext): bigint | undefined {
+function leasesHeld(ctx: Ledger): bigint | undefined {
   return ctx.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE lease_owner IS NOT NULL`)?.n;
 }
 

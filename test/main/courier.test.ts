@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from '../../src/main/db/sql.js';
 import { metricValue } from '../../src/main/metrics.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { COURIER_REWARD_SOURCE } from '../../src/main/services/courier-service.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function node(dir: string, options: Parameters<typeof openLedger>[0] = {}): Promise<LedgerContext> {
+async function node(dir: string, options: Parameters<typeof openLedger>[0] = {}): Promise<Ledger> {
   const ctx = await openLedger({ ...options, dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 8, batchSize: 7, ...options.courier } });
   open.push(ctx);
   return ctx;

@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/main/db/database.js';
 import { sql } from '../../src/main/db/sql.js';
-import { openLedger } from '../../src/main/node-context.js';
+import { openLedger } from '../../src/main/ledger.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { root } from '../cli/run.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';

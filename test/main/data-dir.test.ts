@@ -7,7 +7,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { receiptToJson } from '../../src/core/ledger/receipt.js';
 import { StorageError } from '../../src/main/db/errors.js';
-import { openLedger } from '../../src/main/node-context.js';
+import { openLedger } from '../../src/main/ledger.js';
 import { root, tessera } from '../cli/run.js';
 import { tempDir } from '../helpers.js';
 import { receipt } from './ledger-fixtures.js';

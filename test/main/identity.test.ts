@@ -3,8 +3,9 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeIdentity, nodeSignatureVerifier, SEALED_IDENTITY_FILE, verifyNodeSignature } from '../../src/main/identity.js';
-import { ed25519SignerFromSeed } from '../../src/main/market/result-signing.js';
+import { NodeIdentity, SEALED_IDENTITY_FILE } from '../../src/main/identity.js';
+import { nodeSignatureVerifier, verifyNodeSignature } from '../../src/node/signing/node-signature.js';
+import { ed25519SignerFromSeed } from '../../src/node/signing/result-signing.js';
 import { root } from '../cli/run.js';
 import { tempDir } from '../helpers.js';
 

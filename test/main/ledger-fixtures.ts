@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { makeReceipt, type Receipt } from '../../src/core/ledger/receipt.js';
 import { Database } from '../../src/main/db/database.js';
-import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry } from '../../src/main/metrics.js';
 import { SettlementService } from '../../src/main/services/settlement-service.js';
 

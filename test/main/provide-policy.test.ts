@@ -33,7 +33,7 @@ async function setup(over: Partial<ProvidePolicySettings> = {}) {
   return { clock, node, host, controller, step, set: (s: Partial<ProvidePolicySettings>) => (settings = { ...settings, ...s }) };
 }
 
-describe('ProvidePolicyController (idle-only, battery) on a real AppNode', () => {
+describe('ProvidePolicyController (idle-only, battery) on a real AppService', () => {
   it('pauses within one tick of the user becoming active, with the reason "you are using the computer"', async () => {
     const { node, host, step } = await setup();
     await step();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sliceDigests } from '../../src/core/market/assignment-proof.js';
 import { syntheticResult, syntheticSeed } from '../../src/core/workloads/synthetic.js';
-import { loadBlake3, nodeSha256 } from '../../src/main/hash/node-hasher.js';
-import { DigestPool } from '../../src/main/services/digest-pool.js';
+import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { DigestPool } from '../../src/node/digest/digest-pool.js';
 import { pseudoRandomBytes } from '../helpers.js';
 
 const SEED = 0xd1;

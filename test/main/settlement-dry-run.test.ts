@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { penalizeSla } from '../../src/core/pricing/sla.js';
 import { sql } from '../../src/main/db/sql.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { bondAccount, SqliteBondLedger } from '../../src/main/services/bond-ledger.js';
 import { COURIER_REWARD_SOURCE } from '../../src/main/services/courier-service.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
@@ -18,17 +18,17 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function node(dataDir: string, clock?: { now: number }): Promise<LedgerContext> {
+async function node(dataDir: string, clock?: { now: number }): Promise<Ledger> {
   const ctx = await openLedger({ dataDir, ...(clock ? { now: () => clock.now } : {}), courier: { backoffBaseMs: 1, backoffCapMs: 5, batchSize: 4 } });
   open.push(ctx);
   return ctx;
 }
 
-function balances(ctx: LedgerContext): Record<string, string> {
+function balances(ctx: Ledger): Record<string, string> {
   return Object.fromEntries(ctx.settlement.status().balances.map((b) => [b.account, b.balance]));
 }
 
-function postingsPerEvent(ctx: LedgerContext, prefix: string): bigint[] {
+function postingsPerEvent(ctx: Ledger, prefix: string): bigint[] {
   return ctx.db
     .all<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE ${`${prefix}%`} GROUP BY event_id ORDER BY event_id`)
     .map((r) => r.n);

@@ -2,7 +2,7 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/main/db/sql.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { faultReceipts } from '../fixtures/fault-receipts.js';
 import { buildLedgerChild, runLedgerChild } from '../fixtures/fault-run.js';
 import { tempDir } from '../helpers.js';
@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 /** What a settlement must look like after any crash: every receipt's state agrees with its postings and counters. */
-function checkConsistent(ctx: LedgerContext): void {
+function checkConsistent(ctx: Ledger): void {
   expect(ctx.db.integrityCheck()).toEqual(['ok']);
   const rows = ctx.db.all<{ key: string; status: string }>(sql`SELECT idempotency_key AS key, status FROM receipts`);
   for (const r of rows) {

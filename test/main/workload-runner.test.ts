@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
 import type { SliceJob, SliceProof } from '../../src/core/workloads/workload.js';
-import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { HashWorkerPool } from '../../src/main/services/worker-pool.js';
 import { WorkloadRunner } from '../../src/main/services/workload-runner.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { toHex } from '../../src/core/hex.js';
-import { loadBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { MarketStore } from '../../src/market/store/market-store.js';

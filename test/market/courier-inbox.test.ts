@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { fromHex, toHex } from '../../src/core/hex.js';
-import { loadBlake3 } from '../../src/main/hash/node-hasher.js';
-import { openLedger, type LedgerContext } from '../../src/main/node-context.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
+import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
 import { courierEventId, courierReward, type CourierRewardRule } from '../../src/market/services/courier-inbox.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
@@ -48,7 +48,7 @@ async function market(dir: string, rule: CourierRewardRule = RULE, o: { bodyLimi
 }
 
 /** A provider node's ledger with its courier (the real CourierService), settlement real so rewards are credited. */
-async function node(dir: string, fetchFn?: typeof fetch): Promise<LedgerContext> {
+async function node(dir: string, fetchFn?: typeof fetch): Promise<Ledger> {
   const ctx = await openLedger({ dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 4 }, ...(fetchFn ? { fetch: fetchFn } : {}) });
   open.push(ctx);
   ctx.settlement.setMode('real');
@@ -56,7 +56,7 @@ async function node(dir: string, fetchFn?: typeof fetch): Promise<LedgerContext>
 }
 
 /** Bundle files of seeded sizes, stored as `tessera courier send FILE SENDER` stores them. */
-function send(ctx: LedgerContext, dir: string, sizes: number[]): string[] {
+function send(ctx: Ledger, dir: string, sizes: number[]): string[] {
   mkdirSync(join(dir, 'in'), { recursive: true });
   return sizes.map((size, i) => {
     const p = join(dir, 'in', `b${i}-${size}.bin`);
@@ -74,7 +74,7 @@ const balance = (m: Market, account: string) => m.store.transaction((tx) => tx.a
 const stored = (m: Market) => m.store.transaction((tx) => tx.courier.count());
 const postings = (m: Market, prefix: string) => m.store.transaction((tx) => tx.courier.postingLegs(prefix));
 const keptBundles = (m: Market) => (existsSync(join(m.dir, 'courier')) ? readdirSync(join(m.dir, 'courier'), { recursive: true }).filter((f) => String(f).length > 60) : []);
-const nodeBalance = (ctx: LedgerContext) => ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance ?? '0';
+const nodeBalance = (ctx: Ledger) => ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance ?? '0';
 
 /** A fetch that lets the test rewrite each courier request body before the market sees it. */
 function tampering(edit: (req: CourierFlushRequest) => void): typeof fetch {

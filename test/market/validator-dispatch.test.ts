@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { splitTask, workloadOf } from '../../src/market/validator/split.js';
 import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
 import { postTask, RawProvider, seedFrom, startMarket, type Market } from '../e2e/loop-harness.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { loadBlake3 } from '../../src/main/hash/node-hasher.js';
+import type { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
 import { startLocalMarket } from '../../src/market/local-market.js';
 import type { MarketServer } from '../../src/market/market-server.js';

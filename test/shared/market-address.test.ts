@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
 import { toHex } from '../../src/core/hex.js';
-import { loadNativeBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { addressFromPublicKey, isAddress, parseAddress } from '../../src/shared/market-address.js';
 
 const blake3 = loadNativeBlake3();

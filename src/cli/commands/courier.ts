@@ -1,6 +1,6 @@
 import { formatBytes } from '../../core/units.js';
-import { createLogger, silentLogger } from '../../main/log.js';
-import { openLedger } from '../../main/node-context.js';
+import { createLogger, silentLogger } from '../../node/log.js';
+import { openLedger } from '../../main/ledger.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';

@@ -1,6 +1,6 @@
 import { formatAmount } from '../../core/market/amount.js';
 import { ProviderJobsRepo } from '../../main/db/repos/provider-jobs-repo.js';
-import { openLedger } from '../../main/node-context.js';
+import { openLedger } from '../../main/ledger.js';
 import { defineCommand, table } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import type { CliIo } from '../io.js';

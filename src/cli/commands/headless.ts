@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_DATA_DIR } from '../../main/data-dir.js';
-import { DEFAULT_HEADLESS_PORT, startHeadless } from '../../main/headless/headless-server.js';
-import { isLoopbackHost } from '../../main/headless/access.js';
-import { createLogger, type Logger, type LogLevel } from '../../main/log.js';
+import { DEFAULT_HEADLESS_PORT, startHeadless } from '../../hosts/headless/headless-server.js';
+import { isLoopbackHost } from '../../hosts/headless/access.js';
+import { createLogger, type Logger, type LogLevel } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';

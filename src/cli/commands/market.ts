@@ -1,5 +1,5 @@
 import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
-import { loadBlake3, nodeSha256 } from '../../main/hash/node-hasher.js';
+import { loadBlake3, nodeSha256 } from '../../node/hash/node-hasher.js';
 import { createMarketServer, isLoopbackHost } from '../../market/market-server.js';
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';

@@ -1,4 +1,4 @@
-import { openLedger } from '../../main/node-context.js';
+import { openLedger } from '../../main/ledger.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import type { CliIo } from '../io.js';

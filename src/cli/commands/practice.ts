@@ -1,5 +1,5 @@
 import { basename, dirname, join, resolve } from 'node:path';
-import { createLogger, silentLogger } from '../../main/log.js';
+import { createLogger, silentLogger } from '../../node/log.js';
 import { startProviderNode } from '../../main/services/provider-service.js';
 import { startLocalMarket } from '../../market/local-market.js';
 import { defineCommand } from '../command-spec.js';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import { ConfigError, dataPath, loadConfig } from '../../main/config/load-config.js';
 import type { NodeConfig } from '../../main/config/schema.js';
-import { loadBlake3 } from '../../main/hash/node-hasher.js';
+import { loadBlake3 } from '../../node/hash/node-hasher.js';
 import { removeStaleTemps } from '../../main/services/atomic-file.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { readPriceBoardFile } from '../../main/services/price-board-service.js';

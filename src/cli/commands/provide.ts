@@ -1,5 +1,5 @@
 import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
-import { createLogger, silentLogger } from '../../main/log.js';
+import { createLogger, silentLogger } from '../../node/log.js';
 import { startProviderNode, type ProviderStatus } from '../../main/services/provider-service.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';

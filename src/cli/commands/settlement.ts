@@ -1,7 +1,7 @@
 import { parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
 import { MAX_ARM_DELAY_SECONDS } from '../../core/ledger/settlement-mode.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
-import { openLedger } from '../../main/node-context.js';
+import { openLedger } from '../../main/ledger.js';
 import { MAX_RECEIPT_LINE_BYTES, receiptFileLines } from '../../main/services/receipt-file.js';
 import { SETTLEMENT_BATCH_SIZE, type ApplyResult, type SettlementService } from '../../main/services/settlement-service.js';
 import { defineCommand, defineGroup } from '../command-spec.js';

@@ -1,5 +1,5 @@
 import { CapacityEstimator } from './capacity-estimator.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { ComfortGuard, type AdmissionMode, type ComfortGuardConfig, type GuardReading } from './comfort-guard.js';
 import { LANES, isU64, type Lane } from './lanes.js';
 import { LaneQueue, type QueuedJob } from './lane-queue.js';

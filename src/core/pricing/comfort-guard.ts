@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /** Admission modes: industrial jobs are admitted only while the guard is loose. */
 export const ADMISSION_MODES = ['loose', 'tight'] as const;

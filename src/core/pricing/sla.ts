@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 /** Why a bond is slashed. */
 export type SlashReason = 'SLA';

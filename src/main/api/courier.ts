@@ -2,7 +2,7 @@ import { TesseraError } from '../../core/errors.js';
 import type { FlushSummaryInfo } from '../../shared/contract.js';
 import type { CourierRow } from '../db/repos/courier-repo.js';
 import type { FlushSummary } from '../services/courier-service.js';
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 const toRow = (r: CourierRow) => ({
@@ -23,7 +23,7 @@ export function flushSummaryInfo(s: FlushSummary): FlushSummaryInfo {
 }
 
 /** courier:list, courier:send, courier:flush (progress as `courier:flush-progress` events). */
-export function courierHandlers(node: AppNode): HandlerSet {
+export function courierHandlers(node: AppService): HandlerSet {
   return {
     'courier:list': ({ pending_only, limit }) => {
       const rows = [];

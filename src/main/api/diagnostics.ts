@@ -1,11 +1,11 @@
 import type { DiagnosticsInfo } from '../../shared/contract.js';
 import { sql } from '../db/sql.js';
 import { keyStorageCheck, keyStorageState } from '../services/key-seal.js';
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 /** "Why am I not earning?": each check green or red, a red one with a plain-language fix. */
-export function diagnose(node: AppNode): DiagnosticsInfo {
+export function diagnose(node: AppService): DiagnosticsInfo {
   const s = node.status();
   const gpu = node.gpu();
   const since = node.clock.now() - 3_600_000;
@@ -32,7 +32,7 @@ export function diagnose(node: AppNode): DiagnosticsInfo {
 }
 
 /** diagnostics:report and logs:recent. */
-export function diagnosticsHandlers(node: AppNode): HandlerSet {
+export function diagnosticsHandlers(node: AppService): HandlerSet {
   return {
     'diagnostics:report': () => diagnose(node),
     'logs:recent': ({ limit }) => node.logs.recent(limit),

@@ -2,7 +2,7 @@ import type { EarningsSeries, ReconciliationInfo } from '../../shared/contract.j
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
 import { sql } from '../db/sql.js';
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 const DAY_MS = 86_400_000;
@@ -70,7 +70,7 @@ export function reconciliation(db: Database, now: number, days: number): Reconci
 }
 
 /** earnings:series and earnings:reconciliation. */
-export function earningsHandlers(node: AppNode): HandlerSet {
+export function earningsHandlers(node: AppService): HandlerSet {
   return {
     'earnings:series': ({ days }) => earningsSeries(node.ledger.db, node.clock.now(), days),
     'earnings:reconciliation': ({ days }) => reconciliation(node.ledger.db, node.clock.now(), days),

@@ -2,7 +2,7 @@ import { TesseraError } from '../../core/errors.js';
 import { JobsQuerySchema, type JobRow, type JobsPage, type JobsQuery } from '../../shared/contract.js';
 import type { Database } from '../db/database.js';
 import { sql, type SqlQuery } from '../db/sql.js';
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 type Row = {
@@ -60,6 +60,6 @@ export function jobWorkloads(db: Database): string[] {
 }
 
 /** jobs:list and jobs:workloads. */
-export function jobsHandlers(node: AppNode): HandlerSet {
+export function jobsHandlers(node: AppService): HandlerSet {
   return { 'jobs:list': (query) => queryJobs(node.ledger.db, query), 'jobs:workloads': () => jobWorkloads(node.ledger.db) };
 }

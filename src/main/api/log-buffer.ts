@@ -1,5 +1,5 @@
 import type { LogLine } from '../../shared/contract.js';
-import type { Logger, LogLevel } from '../log.js';
+import type { Logger, LogLevel } from '../../node/log.js';
 
 /** Keeps the last `capacity` log lines for `logs:recent` and reports each one (the `log:line` event). */
 export class LogBuffer {

@@ -1,8 +1,8 @@
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 /** settings:get and settings:set (a validated patch). */
-export function settingsHandlers(node: AppNode): HandlerSet {
+export function settingsHandlers(node: AppService): HandlerSet {
   return {
     'settings:get': () => node.settings.get(),
     'settings:set': (patch) => {

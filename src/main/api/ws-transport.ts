@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type VerifyClientCallbackSync, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { dispatchContractCall, events as eventSchemas, type CallEnvelope, type ContractHandlers, type EventName } from '../../shared/contract.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import type { AppEvents } from './events.js';
 
 /** Frames the UI sends: a call, or a (un)subscription to an event. */

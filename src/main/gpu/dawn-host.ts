@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ComputeRequest } from '../../shared/compute/protocol.js';
-import { startSiblingWorker } from '../worker-entry.js';
+import { startSiblingWorker } from '../../node/worker-entry.js';
 import type { ComputeChannel } from './compute-client.js';
 
 /**

@@ -3,7 +3,7 @@ import { blake3Reference } from '../../core/hash/blake3-tree.js';
 import { toHex } from '../../core/hex.js';
 import { gpuCapabilities, type GpuAdapterInfo, type GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { blake3KeyedReference } from '../../shared/compute/blake3-keyed.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import { counter } from '../metrics.js';
 import type { GpuHashPort } from '../services/workload-runner.js';
 import { ComputeClient, GpuHostError, type ComputeChannel } from './compute-client.js';

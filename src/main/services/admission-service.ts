@@ -1,13 +1,13 @@
 import type { Registry } from 'prom-client';
 import { AdmissionController, type AdmissionConfig, type AdmissionDecision, type FinishResult, type JobRequest } from '../../core/pricing/admission.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { ADMISSION_MODES, type AdmissionMode } from '../../core/pricing/comfort-guard.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import type { QueuedJob } from '../../core/pricing/lane-queue.js';
 import type { PriceBoard } from '../../core/pricing/price-board.js';
 import type { BondLedger, SlaCommitment, SlaDeadlineStore, SlaPenalty } from '../../core/pricing/sla.js';
 import type { NodeConfig } from '../config/schema.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge } from '../metrics.js';
 
 /** The system clock. */

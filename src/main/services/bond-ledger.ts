@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { SlashReason, BondLedger } from '../../core/pricing/sla.js';
 import type { Database } from '../db/database.js';
 import { CreditMovements } from './credit-movements.js';

@@ -1,13 +1,13 @@
 import { TesseraError } from '../../core/errors.js';
 import { decodeMode, effectiveMode, encodeMode, type SettlementMode } from '../../core/ledger/settlement-mode.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { Database } from '../db/database.js';
 import { CounterRepo, type CounterTally } from '../db/repos/counter-repo.js';
 import { inLedgerRange, LedgerRepo, type LedgerBatch } from '../db/repos/ledger-repo.js';
 import { MovementRepo, type Movement, type PendingStatus } from '../db/repos/movement-repo.js';
 import { ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
 import { SettingsRepo } from '../db/repos/settings-repo.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import { noFaults, type Faults } from './faults.js';
 
 export type { Movement };

@@ -7,9 +7,9 @@ import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
 import { runSynthetic } from '../../core/workloads/synthetic.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
-import { hashFileSync } from '../hash/hash-file.js';
-import { loadBlake3, nodeSha256 } from '../hash/node-hasher.js';
-import { createLogger } from '../log.js';
+import { hashFileSync } from '../../node/hash/hash-file.js';
+import { loadBlake3, nodeSha256 } from '../../node/hash/node-hasher.js';
+import { createLogger } from '../../node/log.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashRequest, HashResponse } from './hash-protocol.js';
 

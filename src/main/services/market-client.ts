@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { TesseraError } from '../../core/errors.js';
 import { MAX_MARKET_FRAME_BYTES, MarketFrame, parseFrame, authSigningBytes, MARKET_PROTOCOL_VERSION, type ProviderFrame } from '../../shared/market-protocol.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 
 /** Reconnect delays: capped exponential backoff with full jitter. */
 export interface BackoffOptions {

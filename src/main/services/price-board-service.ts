@@ -6,7 +6,7 @@ import { encodedSize, encodePriceBoard, loadPriceBoard, type PriceBoardFileError
 import { MAX_PRICE_BOARD_WINDOW, PriceBoard, type PriceBands } from '../../core/pricing/price-board.js';
 import { dataPath } from '../config/load-config.js';
 import type { NodeConfig } from '../config/schema.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge } from '../metrics.js';
 import { removeStaleTemps, writeFileAtomic } from './atomic-file.js';
 import { readRegularFile } from './bounded-read.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/pricing/clock.js';
-import type { Logger } from '../log.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../node/log.js';
 
 /** The settings the policy reads (a subset of the app settings). */
 export interface ProvidePolicySettings {
@@ -91,7 +91,7 @@ export function decideProvide(settings: ProvidePolicySettings, obs: ProvideObser
   return { paused: true, reason, powerBackSince: powerSettled ? null : powerBackSince };
 }
 
-/** What the controller drives (AppNode satisfies it). */
+/** What the controller drives (AppService satisfies it). */
 export interface PolicyTarget {
   status(): { paused: boolean; pause_reason: string | null };
   pause(reason: string): Promise<unknown>;

@@ -5,7 +5,7 @@ import { fromHex } from '../../core/hex.js';
 import { parseReceipt } from '../../core/ledger/receipt.js';
 import { createSliceDigester } from '../../core/market/assignment-proof.js';
 import { computeResultToJson, DEFAULT_MAX_RESULT_AGE_MS, parseComputeResult } from '../../core/market/compute-result.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
 import type { CapabilitiesFrame, JobFrame, MarketFrame } from '../../shared/market-protocol.js';
@@ -14,11 +14,11 @@ import type { ComputeChannel } from '../gpu/compute-client.js';
 import { openDawnChannel } from '../gpu/dawn-host.js';
 import { GpuHashService } from '../gpu/gpu-hash-service.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
-import { nodeSha256 } from '../hash/node-hasher.js';
-import { silentLogger, type Logger } from '../log.js';
-import { openLedger, type LedgerContext } from '../node-context.js';
-import { signComputeResult, signerAddress, type ResultSigner } from '../market/result-signing.js';
-import { DigestPool, type JobDigester } from './digest-pool.js';
+import { nodeSha256 } from '../../node/hash/node-hasher.js';
+import { silentLogger, type Logger } from '../../node/log.js';
+import { openLedger, type Ledger } from '../ledger.js';
+import { signComputeResult, signerAddress, type ResultSigner } from '../../node/signing/result-signing.js';
+import { DigestPool, type JobDigester } from '../../node/digest/digest-pool.js';
 import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
 import { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
@@ -461,7 +461,7 @@ export interface StartProviderNodeOptions {
 /** A running provider node: the long-lived thing the CLI (and next, the app) starts with one call. */
 export interface ProviderNode {
   service: ProviderService;
-  ledger: LedgerContext;
+  ledger: Ledger;
   /** The GPU host GpuHash jobs run on (undefined with `openGpuHost: null`). */
   gpu: GpuHashService | undefined;
   /** Stops taking jobs, finishes or reports the ones in flight, closes the socket and the ledger. */

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { WorkloadError, type WorkloadErrorCode } from '../../core/workloads/workload.js';
-import { startSiblingWorker } from '../worker-entry.js';
+import { startSiblingWorker } from '../../node/worker-entry.js';
 import type { HashRequest, HashResponse, HashResult, HashTask } from './hash-protocol.js';
 
 interface Pending {

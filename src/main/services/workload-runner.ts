@@ -14,7 +14,7 @@ import type { SliceIdentity } from '../../core/workloads/proof-cache.js';
 import { ProofCache } from '../../core/workloads/proof-cache.js';
 import { validateSyntheticParams } from '../../core/workloads/synthetic.js';
 import { WorkloadError, type ProofBackend, type SliceJob, type SliceProof } from '../../core/workloads/workload.js';
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../../node/log.js';
 import { readRegularFile } from './bounded-read.js';
 import { describeFsError } from './fs-errors.js';
 import type { HashResult } from './hash-protocol.js';

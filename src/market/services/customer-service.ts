@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { formatAmount } from '../../core/market/amount.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { MarketError } from '../errors.js';
 import { ACCOUNTS } from '../store/accounts-repo.js';
 import type { CustomerRecord } from '../store/customers-repo.js';

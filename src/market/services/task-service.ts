@@ -8,7 +8,7 @@ import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
 import { formatAmount } from '../../core/market/amount.js';
 import { canonicalJson, type JsonValue } from '../../core/market/canonical.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { invalidField, MarketError, taskNotFound } from '../errors.js';
 import type { CreateTaskBody } from '../http/task-schemas.js';
 import { ACCOUNTS } from '../store/accounts-repo.js';

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { MarketStore } from '../store/market-store.js';
 import { registerProviderSocket } from '../ws/provider-socket.js';
 import type { ValidatorConfig } from './validator-config.js';
-import { DigestPool } from '../../main/services/digest-pool.js';
+import { DigestPool } from '../../node/digest/digest-pool.js';
 import { ValidatorService } from './validator-service.js';
 
 export interface AttachValidatorDeps {

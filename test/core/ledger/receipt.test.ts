@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/core/hex.js';
 import { makeReceipt, parseReceipt, receiptKeyBytes, receiptToJson } from '../../../src/core/ledger/receipt.js';
 import { decodeMode, effectiveMode, encodeMode } from '../../../src/core/ledger/settlement-mode.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 
 const blake3 = loadNativeBlake3();
 

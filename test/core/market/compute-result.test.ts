@@ -15,7 +15,7 @@ import {
   parseComputeResult,
   type ComputeResult,
 } from '../../../src/core/market/compute-result.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { pseudoRandomBytes } from '../../helpers.js';
 
 const blake3 = loadNativeBlake3();

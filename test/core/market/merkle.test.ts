@@ -4,7 +4,7 @@ import { toHex, utf8 } from '../../../src/core/hex.js';
 import type { ComputeResult } from '../../../src/core/market/compute-result.js';
 import { computeResultBytes } from '../../../src/core/market/compute-result.js';
 import { computeRoot, merkleLeafHash, merkleRoot, taskResultHash } from '../../../src/core/market/merkle.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 
 const blake3 = loadNativeBlake3();
 

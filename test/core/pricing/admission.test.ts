@@ -4,7 +4,7 @@ import { ADMISSION_CODES, AdmissionController, type AdmissionConfig, type JobReq
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { penalizeSla } from '../../../src/core/pricing/sla.js';
 import { defaultConfig } from '../../../src/main/config/load-config.js';
-import { createLogger } from '../../../src/main/log.js';
+import { createLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { AdmissionService, admissionConfig } from '../../../src/main/services/admission-service.js';
 import { FakeClock, InMemoryBondLedger } from './fakes.js';

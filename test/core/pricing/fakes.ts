@@ -1,4 +1,4 @@
-import type { Clock } from '../../../src/core/pricing/clock.js';
+import type { Clock } from '../../../src/core/clock.js';
 import type { BondLedger, SlashReason } from '../../../src/core/pricing/sla.js';
 
 /** A clock tests move by hand. */

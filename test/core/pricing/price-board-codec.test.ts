@@ -4,7 +4,7 @@ import type { Blake3Hasher } from '../../../src/core/hash/hasher.js';
 import { LANES, U64_MAX } from '../../../src/core/pricing/lanes.js';
 import { decodePriceBoard, encodePriceBoard, encodedSize, loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 
 const hasher: Blake3Hasher = loadNativeBlake3();
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/core/hex.js';
 import type { SliceJob } from '../../../src/core/workloads/workload.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import type { ComputeChannel } from '../../../src/main/gpu/compute-client.js';
 import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
 import { GpuHashService, type GpuHashServiceOptions } from '../../../src/main/gpu/gpu-hash-service.js';

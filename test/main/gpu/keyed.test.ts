@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/core/hex.js';
 import { ComputeClient } from '../../../src/main/gpu/compute-client.js';
 import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { blake3KeyedReference, keyWords } from '../../../src/shared/compute/blake3-keyed.js';
 import { pseudoRandomBytes, seededRandom, tempDir } from '../../helpers.js';
 import { MULTI_SEGMENT_SEGMENT_BYTES, multiSegmentLengths } from './cases.js';
@@ -14,7 +14,7 @@ import { probeDawn } from './dawn-probe.js';
 import { FakeHost } from './fake-host.js';
 import { GpuHashService } from '../../../src/main/gpu/gpu-hash-service.js';
 import { createMetricsRegistry } from '../../../src/main/metrics.js';
-import { startSiblingWorker } from '../../../src/main/worker-entry.js';
+import { startSiblingWorker } from '../../../src/node/worker-entry.js';
 import type { KernelPassReply, KernelPassRequest } from './kernel-pass-worker.js';
 
 const cpu = loadNativeBlake3();

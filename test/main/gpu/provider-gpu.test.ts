@@ -7,7 +7,7 @@ import { ProviderJobsRepo } from '../../../src/main/db/repos/provider-jobs-repo.
 import type { ComputeChannel } from '../../../src/main/gpu/compute-client.js';
 import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
 import { GpuHashService } from '../../../src/main/gpu/gpu-hash-service.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry } from '../../../src/main/metrics.js';
 import { startProviderNode } from '../../../src/main/services/provider-service.js';
 import { ACCOUNTS } from '../../../src/market/store/accounts-repo.js';

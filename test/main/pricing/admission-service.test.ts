@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { defaultConfig } from '../../../src/main/config/load-config.js';
-import { createLogger } from '../../../src/main/log.js';
+import { createLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { AdmissionService, admissionConfig } from '../../../src/main/services/admission-service.js';
 import { FakeClock, InMemoryBondLedger } from '../../core/pricing/fakes.js';

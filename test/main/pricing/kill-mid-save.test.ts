@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { seededRandom, tempDir } from '../../helpers.js';
 import { generationOf, isGeneration } from './fixtures/generations.js';
 

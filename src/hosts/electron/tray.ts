@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { Menu, nativeImage, Notification, Tray, type MenuItemConstructorOptions } from 'electron';
 import { dispatchContractCall, type ContractHandlers, type FlushSummaryInfo } from '../../shared/contract.js';
-import type { AppNode } from '../api/app-node.js';
-import { buildTrayMenu, flushNotification, type TrayAction, type TrayMenu } from '../tray-menu.js';
+import type { AppService } from '../../main/api/app-service.js';
+import { buildTrayMenu, flushNotification, type TrayAction, type TrayMenu } from '../../main/tray-menu.js';
 
 export interface TrayServiceDeps {
-  node: AppNode;
+  node: AppService;
   /** The merged contract handlers: the tray's flush is the same `courier:flush` the window calls. */
   handlers: ContractHandlers;
   /** resources/ (tray-<status>.png, with @2x beside each). */

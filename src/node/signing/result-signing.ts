@@ -12,7 +12,7 @@ import {
   type UnsignedComputeResult,
 } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { nodeSignatureVerifier } from '../identity.js';
+import { nodeSignatureVerifier } from './node-signature.js';
 
 /** What signs results: the node identity (NodeIdentity fits), or a key from a seed in tests and docs. */
 export interface ResultSigner {

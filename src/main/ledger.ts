@@ -6,15 +6,15 @@ import type { NodeConfig } from './config/schema.js';
 import { dataDirPaths, ensureDataDir, ledgerPresence, requireDataDir, type DataDir } from './data-dir.js';
 import { Database, DEFAULT_BUSY_TIMEOUT_MS } from './db/database.js';
 import { StorageError } from './db/errors.js';
-import { loadBlake3 } from './hash/node-hasher.js';
+import { loadBlake3 } from '../node/hash/node-hasher.js';
 import { NodeIdentity } from './identity.js';
-import { silentLogger, type Logger } from './log.js';
+import { silentLogger, type Logger } from '../node/log.js';
 import { createMetricsRegistry } from './metrics.js';
 import { CourierService, type CourierOptions } from './services/courier-service.js';
 import { SettlementService } from './services/settlement-service.js';
 import type { Faults } from './services/faults.js';
 
-export interface LedgerContext {
+export interface Ledger {
   dataDir: DataDir;
   config: NodeConfig;
   db: Database;
@@ -63,7 +63,7 @@ export const BUSY_TIMEOUT_ENV = 'TESSERA_DB_BUSY_TIMEOUT_MS';
  * Opens a node's data directory and wires the ledger services over one connection. Used by
  * the CLI, the headless node and the desktop app alike.
  */
-export async function openLedger(options: OpenLedgerOptions = {}): Promise<LedgerContext> {
+export async function openLedger(options: OpenLedgerOptions = {}): Promise<Ledger> {
   const readonly = options.readonly ?? false;
   const paths = dataDirPaths(options.dataDir);
   const dataDir = readonly ? requireDataDir(paths) : ensureDataDir(paths);

@@ -2,8 +2,8 @@ import { LANES } from '../core/pricing/lanes.js';
 import type { PricingBandsInfo } from '../shared/contract.js';
 import type { ComputeChannel } from './gpu/compute-client.js';
 import { GpuHashService } from './gpu/gpu-hash-service.js';
-import { silentLogger, type Logger } from './log.js';
-import { openLedger, type LedgerContext } from './node-context.js';
+import { silentLogger, type Logger } from '../node/log.js';
+import { openLedger, type Ledger } from './ledger.js';
 import { AdmissionService } from './services/admission-service.js';
 import { SlaRepo } from './db/repos/sla-repo.js';
 import { SqliteBondLedger } from './services/bond-ledger.js';
@@ -11,7 +11,7 @@ import { MetricsServer } from './services/metrics-server.js';
 import { PriceBoardService } from './services/price-board-service.js';
 import { WorkloadRunner } from './services/workload-runner.js';
 
-export interface StartNodeOptions {
+export interface StartNodeServicesOptions {
   dataDir: string;
   logger?: Logger;
   /** Opens the GPU compute host (the hidden window on the desktop, Dawn when headless); none → CPU only. */
@@ -25,7 +25,7 @@ export interface StartNodeOptions {
 }
 
 /** Price bands and suggested asks in the contract's shape (u64 as decimal strings). */
-export function pricingBands(node: Pick<RunningNode, 'priceBoard' | 'admission'>): PricingBandsInfo {
+export function pricingBands(node: Pick<NodeServices, 'priceBoard' | 'admission'>): PricingBandsInfo {
   return {
     admission_mode: node.admission.controller.mode,
     lanes: LANES.map((lane) => {
@@ -44,8 +44,8 @@ export function pricingBands(node: Pick<RunningNode, 'priceBoard' | 'admission'>
 }
 
 /** A running provider node: every long-lived service, wired once, shared by the desktop app and headless mode. */
-export interface RunningNode {
-  ledger: LedgerContext;
+export interface NodeServices {
+  ledger: Ledger;
   runner: WorkloadRunner;
   gpu: GpuHashService | undefined;
   priceBoard: PriceBoardService;
@@ -61,7 +61,7 @@ export interface RunningNode {
  * with GPU hashing when a host is given (calibrated after the GPU is up), and /metrics on
  * 127.0.0.1. Fails before starting anything that would write if the data or config is bad.
  */
-export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
+export async function startNodeServices(options: StartNodeServicesOptions): Promise<NodeServices> {
   const logger = options.logger ?? silentLogger;
   const ledger = await openLedger({ dataDir: options.dataDir, logger });
   const cleanups: (() => unknown)[] = [() => ledger.close()];

@@ -1,18 +1,18 @@
 import { join } from 'node:path';
-import type { Clock } from '../../core/pricing/clock.js';
-import { startLocalMarketThread, type LocalMarketThreadOptions } from '../../market/local-market-thread.js';
-import type { AppInfo } from '../../shared/contract.js';
-import { nodeSha256 } from '../hash/node-hasher.js';
-import type { Logger } from '../log.js';
-import { pricingBands, type RunningNode } from '../node.js';
-import { DigestPool } from '../services/digest-pool.js';
-import { ProviderService } from '../services/provider-service.js';
-import { AppNode, type AppProvider } from './app-node.js';
-import type { LogBuffer } from './log-buffer.js';
-import type { SettingsStore } from './settings-store.js';
+import type { Clock } from '../core/clock.js';
+import { startLocalMarketThread, type LocalMarketThreadOptions } from '../market/local-market-thread.js';
+import type { AppInfo } from '../shared/contract.js';
+import { nodeSha256 } from '../node/hash/node-hasher.js';
+import type { Logger } from '../node/log.js';
+import { pricingBands, type NodeServices } from '../main/node-services.js';
+import { DigestPool } from '../node/digest/digest-pool.js';
+import { ProviderService } from '../main/services/provider-service.js';
+import { AppService, type AppProvider } from '../main/api/app-service.js';
+import type { LogBuffer } from '../main/api/log-buffer.js';
+import type { SettingsStore } from '../main/api/settings-store.js';
 
 export interface HostAppNodeDeps {
-  node: RunningNode;
+  node: NodeServices;
   settings: SettingsStore;
   clock: Clock;
   logs: LogBuffer;
@@ -25,15 +25,15 @@ export interface HostAppNodeDeps {
 }
 
 /**
- * The AppNode both hosts serve (the desktop app and `tessera headless`): providers on the
+ * The AppService both hosts serve (the desktop app and `tessera headless`): providers on the
  * node's ledger, price board, digest workers and GPU host; the practice market in the data dir,
  * in a thread of its own.
- * Returns the digest pool too: the host closes it after the AppNode.
+ * Returns the digest pool too: the host closes it after the AppService.
  */
-export function createHostAppNode(d: HostAppNodeDeps): { app: AppNode; digester: DigestPool } {
+export function createHostAppNode(d: HostAppNodeDeps): { app: AppService; digester: DigestPool } {
   const { node, settings, clock, logs, logger } = d;
   const digester = new DigestPool(2);
-  const app = new AppNode({
+  const app = new AppService({
     ledger: node.ledger,
     settings,
     clock,

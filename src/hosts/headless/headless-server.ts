@@ -3,19 +3,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { TesseraError } from '../../core/errors.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { LocalMarketThreadOptions } from '../../market/local-market-thread.js';
 import { MarketTargetSchema, type AppInfo, type MarketTarget } from '../../shared/contract.js';
-import type { AppNode } from '../api/app-node.js';
-import { createHostAppNode } from '../api/host-node.js';
-import { createAppHandlers } from '../api/index.js';
-import { LogBuffer } from '../api/log-buffer.js';
-import { WsTransport } from '../api/ws-transport.js';
-import type { ComputeChannel } from '../gpu/compute-client.js';
-import { openDawnChannel } from '../gpu/dawn-host.js';
-import { silentLogger, type Logger } from '../log.js';
-import { startNode, type RunningNode } from '../node.js';
-import { ProvidePolicyController } from '../services/provide-policy.js';
+import type { AppService } from '../../main/api/app-service.js';
+import { createHostAppNode } from '../host-node.js';
+import { createAppHandlers } from '../../main/api/index.js';
+import { LogBuffer } from '../../main/api/log-buffer.js';
+import { WsTransport } from '../../main/api/ws-transport.js';
+import type { ComputeChannel } from '../../main/gpu/compute-client.js';
+import { openDawnChannel } from '../../main/gpu/dawn-host.js';
+import { silentLogger, type Logger } from '../../node/log.js';
+import { startNodeServices, type NodeServices } from '../../main/node-services.js';
+import { ProvidePolicyController } from '../../main/services/provide-policy.js';
 import { AccessPolicy, isLoopbackHost, loadOrCreateToken } from './access.js';
 import { ConfSettingsStore } from './conf-settings-store.js';
 import { checkRendererDir, lookupStatic, SECURITY_HEADERS, sendStatic } from './static-files.js';
@@ -60,7 +60,7 @@ export interface HeadlessServer {
   port: number;
   token: string;
   tokenPath: string;
-  node: AppNode;
+  node: AppService;
   /** Settles when the join at start is done (at once with `join: false`); a failed join is logged, not thrown. */
   joined: Promise<void>;
   /** Stops taking jobs, finishes or reports the ones in flight, stops the practice market, saves the price board, closes the ledger; safe to call twice. */
@@ -89,7 +89,7 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const useGpu = o.gpu ?? settings.get().gpu_enabled;
   const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : undefined);
   const threads = settings.get().threads ?? undefined;
-  const node: RunningNode = await startNode({ dataDir, logger, ...(openGpuHost ? { openGpuHost } : {}), ...(threads ? { threads } : {}), ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}) });
+  const node: NodeServices = await startNodeServices({ dataDir, logger, ...(openGpuHost ? { openGpuHost } : {}), ...(threads ? { threads } : {}), ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}) });
   const cleanups: (() => unknown)[] = [() => node.close()];
   const runCleanups = async () => {
     for (const c of cleanups.splice(0)) {

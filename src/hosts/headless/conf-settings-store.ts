@@ -1,7 +1,7 @@
 import Conf from 'conf';
 import { TesseraError } from '../../core/errors.js';
 import { parseSettings, SettingsPatchSchema, SettingsSchema, type Settings } from '../../shared/contract.js';
-import type { SettingsStore } from '../api/settings-store.js';
+import type { SettingsStore } from '../../main/api/settings-store.js';
 
 /** The settings file in the data dir (the desktop app's electron-store uses the same name). */
 export const SETTINGS_FILE = 'settings.json';

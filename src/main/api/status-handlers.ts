@@ -1,8 +1,8 @@
-import type { AppNode } from './app-node.js';
+import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
 /** app:info and the node's lifecycle: status, join / leave a market, pause / resume. */
-export function nodeHandlers(node: AppNode): HandlerSet {
+export function statusHandlers(node: AppService): HandlerSet {
   return {
     'app:info': () => node.info(),
     'node:info': () => node.nodeInfo(),

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isTesseraError } from '../../../src/core/errors.js';
-import { computeResultSigningBytes, computeResultToJson, type ComputeResult, type UnsignedComputeResult } from '../../../src/core/market/compute-result.js';
-import { loadNativeBlake3 } from '../../../src/main/hash/node-hasher.js';
-import { NodeIdentity } from '../../../src/main/identity.js';
-import { ed25519SignerFromSeed, signComputeResult, signerAddress, verifySignedComputeResult } from '../../../src/main/market/result-signing.js';
-import { tempDir } from '../../helpers.js';
+import { isTesseraError } from '../../src/core/errors.js';
+import { computeResultSigningBytes, computeResultToJson, type ComputeResult, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
+import { NodeIdentity } from '../../src/main/identity.js';
+import { ed25519SignerFromSeed, signComputeResult, signerAddress, verifySignedComputeResult } from '../../src/node/signing/result-signing.js';
+import { tempDir } from '../helpers.js';
 
 const blake3 = loadNativeBlake3();
 

@@ -3,16 +3,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Notification, powerMonitor, safeStorage, type IpcMainInvokeEvent } from 'electron';
 import { dispatchContractCall, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ContractHandlers, type Settings } from '../../shared/contract.js';
-import type { AppNode } from '../api/app-node.js';
-import { createHostAppNode } from '../api/host-node.js';
-import { createAppHandlers } from '../api/index.js';
-import { LogBuffer } from '../api/log-buffer.js';
-import { isTrustedSender, type AppPageLocation } from '../api/sender-check.js';
-import { createLogger } from '../log.js';
-import { startNode, type RunningNode } from '../node.js';
-import { DigestPool } from '../services/digest-pool.js';
-import { sealKey, unsealForStart, type KeySealer } from '../services/key-seal.js';
-import { ProvidePolicyController } from '../services/provide-policy.js';
+import type { AppService } from '../../main/api/app-service.js';
+import { createHostAppNode } from '../host-node.js';
+import { createAppHandlers } from '../../main/api/index.js';
+import { LogBuffer } from '../../main/api/log-buffer.js';
+import { isTrustedSender, type AppPageLocation } from '../../main/api/sender-check.js';
+import { createLogger } from '../../node/log.js';
+import { startNodeServices, type NodeServices } from '../../main/node-services.js';
+import { DigestPool } from '../../node/digest/digest-pool.js';
+import { sealKey, unsealForStart, type KeySealer } from '../../main/services/key-seal.js';
+import { ProvidePolicyController } from '../../main/services/provide-policy.js';
 import { applyLinuxAutostart } from './autostart.js';
 import { openGpuWindowChannel } from './gpu-window.js';
 import { builtPage, createMainWindow, mainWindowWebPreferences } from './main-window.js';
@@ -27,8 +27,8 @@ const clock = { now: () => Date.now() };
 
 /** Everything the running app holds; undefined before start-up and after shutdown. */
 interface Running {
-  node: RunningNode;
-  app: AppNode;
+  node: NodeServices;
+  app: AppService;
   handlers: ContractHandlers;
   digester: DigestPool;
   policy: ProvidePolicyController;
@@ -100,7 +100,7 @@ function fromMainWindow(event: IpcMainInvokeEvent): boolean {
 }
 
 /** Serves the merged handler table on one IPC channel (sender check, then schema, then call) and forwards node events to the window. */
-function registerIpc(handlers: ContractHandlers, events: AppNode['events']): void {
+function registerIpc(handlers: ContractHandlers, events: AppService['events']): void {
   ipcMain.handle(IPC_CALL_CHANNEL, async (event, channel: unknown, args: unknown) => {
     if (!fromMainWindow(event)) return { ok: false, error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' } };
     return dispatchContractCall(handlers, channel, args, {
@@ -136,7 +136,7 @@ async function start(): Promise<void> {
   const dataDir = resolve(process.env.TESSERA_DATA_DIR ?? app.getPath('userData'));
   mkdirSync(dataDir, { recursive: true });
   unsealForStart(dataDir, safeStorageSealer);
-  const node = await startNode({ dataDir, logger, openGpuHost: openGpuWindowChannel });
+  const node = await startNodeServices({ dataDir, logger, openGpuHost: openGpuWindowChannel });
   try {
     await startApp(node);
   } catch (err) {
@@ -146,8 +146,8 @@ async function start(): Promise<void> {
   }
 }
 
-/** Everything above the node: key sealing, settings, the AppNode and its IPC, the provide policy, the tray, the window. */
-async function startApp(node: RunningNode): Promise<void> {
+/** Everything above the node: key sealing, settings, the AppService and its IPC, the provide policy, the tray, the window. */
+async function startApp(node: NodeServices): Promise<void> {
   try {
     const keyState = sealKey(node.ledger.dataDir.root, safeStorageSealer);
     if (keyState.mode === 'plain') logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { toHex } from '../../src/core/hex.js';
-import { loadNativeBlake3, loadWasmBlake3 } from '../../src/main/hash/node-hasher.js';
+import { loadNativeBlake3, loadWasmBlake3 } from '../../src/node/hash/node-hasher.js';
 import { HashWorkerPool } from '../../src/main/services/worker-pool.js';
 import { pseudoRandomBytes, tempDir, vectorInput } from '../helpers.js';
 

@@ -1,4 +1,4 @@
-/** Messages between the digest pool and a digest worker (src/main/services/digest-worker.ts). */
+/** Messages between the digest pool and a digest worker (src/node/digest/digest-worker.ts). */
 export interface DigestTask {
   /** The job's input bytes (transferred); empty for Synthetic. */
   data: Uint8Array;

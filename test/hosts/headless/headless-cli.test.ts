@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sql } from '../../../src/main/db/sql.js';
-import { openLedger } from '../../../src/main/node-context.js';
+import { openLedger } from '../../../src/main/ledger.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
 import { root, tessera, tsxLoader } from '../../cli/run.js';

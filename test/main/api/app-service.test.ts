@@ -6,7 +6,7 @@ import { tempDir } from '../../helpers.js';
 import { getTask, postTask, startMarket, until } from '../../e2e/loop-harness.js';
 import { testAppNode } from './fixtures.js';
 
-describe('AppNode against an in-process market', () => {
+describe('AppService against an in-process market', () => {
   it('joins (status events until connected), runs a job (job:finished, earnings:changed), pauses, resumes and leaves', async () => {
     const dir = tempDir('tessera-app-node-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });

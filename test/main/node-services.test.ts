@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDawnChannel } from '../../src/main/gpu/dawn-host.js';
-import { createLogger } from '../../src/main/log.js';
-import { pricingBands, startNode } from '../../src/main/node.js';
+import { createLogger } from '../../src/node/log.js';
+import { pricingBands, startNodeServices } from '../../src/main/node-services.js';
 import { PricingBandsSchema } from '../../src/shared/contract.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
 
@@ -17,13 +17,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('startNode (the services the desktop app and headless mode run)', () => {
+describe('startNodeServices (the services the desktop app and headless mode run)', () => {
   it('runs workloads, serves metrics, and saves then reloads the price board', async () => {
     const dir = tempDir();
     const logs: string[] = [];
     const logger = createLogger((l) => logs.push(l));
     const port = await freePort();
-    const node = await startNode({ dataDir: join(dir, 'node'), logger, openGpuHost: () => openDawnChannel(), threads: 2, metricsPort: port });
+    const node = await startNodeServices({ dataDir: join(dir, 'node'), logger, openGpuHost: () => openDawnChannel(), threads: 2, metricsPort: port });
     try {
       const slice = join(dir, 'a.slice');
       writeFileSync(slice, pseudoRandomBytes(300_000, 5));
@@ -48,7 +48,7 @@ describe('startNode (the services the desktop app and headless mode run)', () =>
     expect(existsSync(join(dir, 'node/state/price_board.v1.bin'))).toBe(true);
     expect(logs.some((l) => l.startsWith('{"msg":"saved price board"'))).toBe(true);
 
-    const again = await startNode({ dataDir: join(dir, 'node'), logger, metricsPort: 0 });
+    const again = await startNodeServices({ dataDir: join(dir, 'node'), logger, metricsPort: 0 });
     try {
       expect(again.priceBoard.bands('consumer')?.median).toBe(120n);
       expect(logs.some((l) => l.startsWith('{"msg":"loaded price board"'))).toBe(true);
@@ -59,9 +59,9 @@ describe('startNode (the services the desktop app and headless mode run)', () =>
 
   it('refuses to start on a bad config.toml and leaves the data as it was', async () => {
     const dir = tempDir();
-    const node = await startNode({ dataDir: join(dir, 'node'), metricsPort: 0 });
+    const node = await startNodeServices({ dataDir: join(dir, 'node'), metricsPort: 0 });
     await node.close();
     writeFileSync(join(dir, 'node/config.toml'), 'price_board_window = "lots"\n');
-    await expect(startNode({ dataDir: join(dir, 'node'), metricsPort: 0 })).rejects.toThrow(/price_board_window must be an integer from 1 to/);
+    await expect(startNodeServices({ dataDir: join(dir, 'node'), metricsPort: 0 })).rejects.toThrow(/price_board_window must be an integer from 1 to/);
   });
 });

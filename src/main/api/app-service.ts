@@ -1,11 +1,11 @@
 import { TesseraError } from '../../core/errors.js';
-import type { Clock } from '../../core/pricing/clock.js';
+import type { Clock } from '../../core/clock.js';
 import os from 'node:os';
 import type { AppInfo, NodeInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
-import { nodeSha256 } from '../hash/node-hasher.js';
-import type { Logger } from '../log.js';
-import type { LedgerContext } from '../node-context.js';
-import { signerAddress } from '../market/result-signing.js';
+import { nodeSha256 } from '../../node/hash/node-hasher.js';
+import type { Logger } from '../../node/log.js';
+import type { Ledger } from '../ledger.js';
+import { signerAddress } from '../../node/signing/result-signing.js';
 import { ProviderService, type ProviderServiceDeps, type ProviderStatus } from '../services/provider-service.js';
 import { AppEvents } from './events.js';
 import { queryJobs } from './jobs.js';
@@ -24,8 +24,8 @@ export type ProviderHooks = Required<Pick<ProviderServiceDeps, 'onJobProgress'>>
 /** The part of a provider the app drives (ProviderService satisfies it). */
 export type AppProvider = Pick<ProviderService, 'start' | 'status' | 'onDidChange' | 'drain' | 'currentAsk'>;
 
-export interface AppNodeDeps {
-  ledger: LedgerContext;
+export interface AppServiceDeps {
+  ledger: Ledger;
   settings: SettingsStore;
   clock: Clock;
   info: AppInfo;
@@ -52,8 +52,8 @@ const EMPTY_BANDS: PricingBandsInfo = { admission_mode: 'loose', lanes: [] };
  * The app's view of one provider node: the ledger, joining and leaving a market, pause and
  * resume, status and events. The contract handlers take this and nothing else.
  */
-export class AppNode {
-  readonly ledger: LedgerContext;
+export class AppService {
+  readonly ledger: Ledger;
   readonly settings: SettingsStore;
   readonly clock: Clock;
   readonly events = new AppEvents();
@@ -68,7 +68,7 @@ export class AppNode {
   private readonly address: string;
   private readonly offGpu: () => void;
 
-  constructor(private readonly deps: AppNodeDeps) {
+  constructor(private readonly deps: AppServiceDeps) {
     this.ledger = deps.ledger;
     this.settings = deps.settings;
     this.clock = deps.clock;

@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfSettingsStore } from '../../../src/main/headless/conf-settings-store.js';
+import { ConfSettingsStore } from '../../../src/hosts/headless/conf-settings-store.js';
 import { DEFAULT_SETTINGS } from '../../../src/shared/contract.js';
 import { tempDir } from '../../helpers.js';
 
