@@ -1,5 +1,6 @@
 import { formatAmount } from '../core/market/amount.js';
 import type { FlushSummaryInfo, NodeStatusInfo } from '../shared/contract.js';
+import { nodeStatusWord, type StatusLine, type StatusWord } from '../shared/status-word.js';
 
 export type TrayStatus = 'connected' | 'earning' | 'paused' | 'offline' | 'error';
 export type TrayAction = 'flush' | 'pause' | 'resume' | 'open' | 'quit';
@@ -25,36 +26,43 @@ export interface TrayState {
   courierPending: number;
   /** A flush is running now (the item is disabled until it ends). */
   flushing: boolean;
+  /** When the last job finished (a `job:finished` event), and the time now: Earning lasts EARNING_WINDOW_MS after it. */
+  lastJobAt?: number | null;
+  now?: number;
 }
 
-/** The node's state in one word: error beats paused beats offline; earning while jobs run. */
-export function trayStatus(node: NodeStatusInfo): TrayStatus {
-  if (node.last_error !== null) return 'error';
-  if (node.paused) return 'paused';
-  if (!node.joined || node.state !== 'connected') return 'offline';
-  return node.running > 0 ? 'earning' : 'connected';
+/** The tray icon of each status word (resources/tray-<status>.png). */
+const ICONS: Record<StatusWord, TrayStatus> = { Error: 'error', Paused: 'paused', Earning: 'earning', Connected: 'connected', Connecting: 'offline', Offline: 'offline', 'Not joined': 'offline' };
+
+/** The tray icon for a node: that of its status word (nodeStatusWord, the window's word too). */
+export function trayStatus(node: NodeStatusInfo, opts: { lastJobAt?: number | null; now?: number } = {}): TrayStatus {
+  return ICONS[nodeStatusWord(node, opts).word];
 }
 
-function statusLine(status: TrayStatus, node: NodeStatusInfo): string {
+/** The status line begins with the status word; beside it, today's credits once joined. */
+function statusLine(w: StatusLine, node: NodeStatusInfo): string {
   const today = `${formatAmount(BigInt(node.credits_today))} CPC today`;
-  switch (status) {
-    case 'error':
-      return `Error: ${node.last_error ?? 'unknown'}`;
-    case 'paused':
+  switch (w.word) {
+    case 'Error':
+      return `Error: ${w.detail}`;
+    case 'Not joined':
+      return `Not joined: ${w.detail}`;
+    case 'Paused':
       return `Paused (${node.pause_reason ?? 'by you'}) · ${today}`;
-    case 'offline':
-      return node.joined ? `Offline: market ${node.state} · ${today}` : 'Offline: not joined to a market';
-    case 'earning':
-      return `Earning: ${node.running} job${node.running === 1 ? '' : 's'} running · ${today}`;
-    case 'connected':
-      return `Connected, waiting for jobs · ${today}`;
+    case 'Offline':
+      return `Offline: market ${node.state} · ${today}`;
+    case 'Connected':
+      return `Connected, ${w.detail} · ${today}`;
+    default:
+      return `${w.word}: ${w.detail} · ${today}`;
   }
 }
 
-/** The tray menu as a pure function of state; the Electron tray only renders it and forwards clicks by item id. */
+/** The tray menu as a pure function of state; the tray service only renders it and forwards clicks by item id. */
 export function buildTrayMenu(state: TrayState): TrayMenu {
-  const status = trayStatus(state.node);
-  const line = statusLine(status, state.node);
+  const word = nodeStatusWord(state.node, { lastJobAt: state.lastJobAt ?? null, ...(state.now !== undefined ? { now: state.now } : {}) });
+  const status = ICONS[word.word];
+  const line = statusLine(word, state.node);
   const flushLabel = state.flushing ? 'Flushing courier receipts…' : state.courierPending > 0 ? `Flush courier receipts (${state.courierPending} pending)` : 'Flush courier receipts';
   return {
     status,

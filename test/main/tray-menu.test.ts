@@ -18,7 +18,8 @@ describe('buildTrayMenu', () => {
   it('writes a status line with the reason and today\'s credits', () => {
     expect(buildTrayMenu(state({ running: 2 })).statusLine).toBe('Earning: 2 jobs running · 1.5 CPC today');
     expect(buildTrayMenu(state({ paused: true, pause_reason: 'on battery' })).statusLine).toBe('Paused (on battery) · 1.5 CPC today');
-    expect(buildTrayMenu(state({ joined: false, state: 'idle' })).statusLine).toBe('Offline: not joined to a market');
+    // The window's word for a node that has not joined (test/shared/status-word.test.ts: one word for both).
+    expect(buildTrayMenu(state({ joined: false, state: 'idle' })).statusLine).toBe('Not joined: join a market to start earning');
     expect(buildTrayMenu(state({ last_error: 'disk full' })).statusLine).toBe('Error: disk full');
   });
 

@@ -18,7 +18,7 @@ import { openGpuWindowChannel } from './gpu-window.js';
 import { builtPage, createMainWindow, mainWindowWebPreferences } from './main-window.js';
 import { hardenAllWebContents, hardenDefaultSession } from './security.js';
 import { DesktopState, ElectronStoreSettingsStore } from './settings-store.js';
-import { TrayService } from './tray.js';
+import { electronTray, notify, TrayService } from './tray.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const preloadPath = join(here, '../preload/index.cjs');
@@ -185,7 +185,7 @@ async function startApp(node: NodeServices): Promise<void> {
 
   running = { node, app: appNode, handlers, digester, policy, tray: undefined, state: new DesktopState(node.ledger.dataDir.root) };
   try {
-    running.tray = new TrayService({ node: appNode, handlers, iconDir: iconDir(), onOpen: showWindow, onQuit: () => app.quit() });
+    running.tray = new TrayService({ node: appNode, handlers, iconDir: iconDir(), createTray: electronTray, notify, onOpen: showWindow, onQuit: () => app.quit() });
   } catch (err) {
     // Some Linux desktops have no status area: the app still runs, closing the window quits.
     logger.warn('no system tray available', { error: err instanceof Error ? err.message : String(err) });

@@ -7,8 +7,9 @@ import type { Logger } from '../../node/log.js';
 import type { Ledger } from '../ledger.js';
 import { signerAddress } from '../../node/signing/result-signing.js';
 import { ProviderService, type ProviderServiceDeps, type ProviderStatus } from '../services/provider-service.js';
+import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
+import { jobRow } from './contract-rows.js';
 import { AppEvents } from './events.js';
-import { queryJobs } from './jobs.js';
 import { LogBuffer } from './log-buffer.js';
 import type { SettingsStore } from './settings-store.js';
 
@@ -203,8 +204,8 @@ export class AppService {
       this.lastStatus = s;
       const nowAnswered = s.jobsDone + s.jobsRejected;
       if (nowAnswered > answered) {
-        const page = queryJobs(this.ledger.db, { limit: Math.min(100, nowAnswered - answered) });
-        for (const row of page.rows.reverse()) if (row.status === 'accepted' || row.status === 'rejected') this.events.emit('job:finished', row);
+        const recent = new ProviderJobsRepo(this.ledger.db).recent(Math.min(100, nowAnswered - answered));
+        for (const job of recent.reverse()) if (job.status === 'accepted' || job.status === 'rejected') this.events.emit('job:finished', jobRow(job));
       }
       answered = nowAnswered;
       if (s.creditsToday !== credits) {

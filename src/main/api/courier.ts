@@ -1,21 +1,9 @@
 import { TesseraError } from '../../core/errors.js';
 import type { FlushSummaryInfo } from '../../shared/contract.js';
-import type { CourierRow } from '../db/repos/courier-repo.js';
 import type { FlushSummary } from '../services/courier-service.js';
 import type { AppService } from './app-service.js';
+import { courierRow } from './contract-rows.js';
 import type { HandlerSet } from './handlers.js';
-
-const toRow = (r: CourierRow) => ({
-  id: r.id,
-  bundle_hash: r.bundle_hash,
-  bytes: Number(r.bytes),
-  sender: r.sender,
-  created_at: Number(r.created_at),
-  status: r.status,
-  attempts: Number(r.attempts),
-  last_error: r.last_error,
-  reward: r.reward === null ? null : r.reward.toString(),
-});
 
 /** A flush summary in the contract's shape (credits as decimal strings). */
 export function flushSummaryInfo(s: FlushSummary): FlushSummaryInfo {
@@ -28,16 +16,16 @@ export function courierHandlers(node: AppService): HandlerSet {
     'courier:list': ({ pending_only, limit }) => {
       const rows = [];
       for (const r of node.ledger.courier.list(pending_only)) {
-        rows.push(toRow(r));
+        rows.push(courierRow(r));
         if (rows.length >= limit) break;
       }
       return { rows, counts: node.ledger.courier.counts() };
     },
     'courier:send': ({ path, sender }) => {
       const receipt = node.ledger.courier.send(path, sender);
-      const row = [...node.ledger.courier.list(false)].find((r) => r.id === receipt.id);
+      const row = node.ledger.courier.get(receipt.id);
       if (!row) throw new Error(`courier receipt ${receipt.id} was not stored`);
-      return toRow(row);
+      return courierRow(row);
     },
     'courier:flush': async () => {
       const url = node.marketUrl();

@@ -1,5 +1,5 @@
 import type { DiagnosticsInfo } from '../../shared/contract.js';
-import { sql } from '../db/sql.js';
+import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
 import { keyStorageCheck, keyStorageState } from '../services/key-seal.js';
 import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
@@ -9,8 +9,7 @@ export function diagnose(node: AppService): DiagnosticsInfo {
   const s = node.status();
   const gpu = node.gpu();
   const since = node.clock.now() - 3_600_000;
-  const rejections = node.ledger.db.all<{ code: string | null; n: number | bigint }>(sql`
-    SELECT code, count(*) AS n FROM provider_jobs WHERE status IN ('rejected', 'lost') AND started_at >= ${since} GROUP BY code ORDER BY n DESC`);
+  const rejections = new ProviderJobsRepo(node.ledger.db).failuresByCode(since);
   const settlement = node.ledger.settlement.status();
   const checks: DiagnosticsInfo['checks'] = [
     { id: 'joined', ok: s.joined, label: s.joined ? 'Joined a market' : 'Not joined to any market', fix: s.joined ? null : 'Open Join and pick the practice market or enter a market URL.' },
@@ -20,7 +19,7 @@ export function diagnose(node: AppService): DiagnosticsInfo {
     {
       id: 'rejections',
       ok: rejections.length === 0,
-      label: rejections.length === 0 ? 'No rejected or lost jobs in the last hour' : `Rejected or lost in the last hour: ${rejections.map((r) => `${r.code ?? 'no code'} ×${Number(r.n)}`).join(', ')}`,
+      label: rejections.length === 0 ? 'No rejected or lost jobs in the last hour' : `Rejected or lost in the last hour: ${rejections.map((r) => `${r.code ?? 'no code'} ×${r.count}`).join(', ')}`,
       fix: rejections.length === 0 ? null : 'See Jobs for the codes; repeated rejections mean results do not match the market\'s re-run.',
     },
     { id: 'settlement', ok: settlement.mode === 'real', label: `Settlement: ${settlement.mode_label}`, fix: settlement.mode === 'real' ? null : 'Receipts are recorded but not credited: switch settlement to Real when ready.' },

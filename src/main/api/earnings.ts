@@ -1,7 +1,6 @@
 import type { EarningsSeries, ReconciliationInfo } from '../../shared/contract.js';
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
-import { sql } from '../db/sql.js';
 import type { AppService } from './app-service.js';
 import type { HandlerSet } from './handlers.js';
 
@@ -36,28 +35,25 @@ export function earningsSeries(db: Database, now: number, days: number): Earning
  */
 export function reconciliation(db: Database, now: number, days: number): ReconciliationInfo {
   const from = startOfUtcDay(now) - (days - 1) * DAY_MS;
-  const counts = db.all<{ day: string; submitted: number | bigint; verified: number | bigint; rejected: number | bigint; lost: number | bigint }>(sql`
-    SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') AS day,
-           sum(status IN ('submitted', 'accepted', 'rejected')) AS submitted, sum(status = 'accepted') AS verified,
-           sum(status = 'rejected') AS rejected, sum(status = 'lost') AS lost
-    FROM provider_jobs WHERE started_at >= ${from} GROUP BY day`);
-  const paid = new Map(new ProviderJobsRepo(db).earningsByDay(from).map((d) => [d.day, d]));
-  const dayNames = [...new Set([...counts.map((c) => c.day), ...paid.keys()])].sort().reverse();
+  const repo = new ProviderJobsRepo(db);
+  const counts = new Map(repo.outcomesByDay(from).map((c) => [c.day, c]));
+  const paid = new Map(repo.earningsByDay(from).map((d) => [d.day, d]));
+  const dayNames = [...new Set([...counts.keys(), ...paid.keys()])].sort().reverse();
   return {
     days: dayNames.map((day) => {
-      const c = counts.find((x) => x.day === day);
+      const c = counts.get(day);
       const p = paid.get(day);
-      const rejected = Number(c?.rejected ?? 0);
-      const lost = Number(c?.lost ?? 0);
+      const rejected = c?.rejected ?? 0;
+      const lost = c?.lost ?? 0;
       const unsettled = (p?.paid ?? 0n) - (p?.settled ?? 0n);
       const mismatches: ReconciliationInfo['days'][number]['mismatches'] = [];
       if (rejected > 0) mismatches.push({ kind: 'rejected', count: rejected, explanation: 'the market re-ran these jobs and the result did not match, so it paid nothing for them' });
       if (lost > 0) mismatches.push({ kind: 'lost', count: lost, explanation: 'these jobs were not finished in time (timed out, or the node stopped), so they were not paid' });
-      if (unsettled > 0n) mismatches.push({ kind: 'unsettled', count: Number(p?.jobs ?? 0) - Number(db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_earnings WHERE settlement = 'applied' AND strftime('%Y-%m-%d', received_at / 1000, 'unixepoch') = ${day}`)?.n ?? 0), explanation: 'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger' });
+      if (unsettled > 0n) mismatches.push({ kind: 'unsettled', count: (p?.jobs ?? 0) - (p?.settledJobs ?? 0), explanation: 'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger' });
       return {
         day,
-        submitted: Number(c?.submitted ?? 0),
-        verified: Number(c?.verified ?? 0),
+        submitted: c?.submitted ?? 0,
+        verified: c?.verified ?? 0,
         rejected,
         lost,
         paid: (p?.paid ?? 0n).toString(),

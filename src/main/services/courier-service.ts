@@ -196,6 +196,11 @@ export class CourierService {
     return this.repo.iterate(pendingOnly);
   }
 
+  /** One stored receipt by id (undefined: unknown id). */
+  get(id: string): CourierRow | undefined {
+    return this.repo.get(id);
+  }
+
   countPending(): number {
     return this.repo.countPending();
   }

@@ -162,17 +162,14 @@ export class ProviderService {
   status(): ProviderStatus {
     const today = new Date(this.deps.clock.now()).toISOString().slice(0, 10);
     const day = this.jobs.earningsByDay(Date.parse(`${today}T00:00:00Z`))[0];
-    const counts = this.deps.db.get<{ done: number | bigint; rejected: number | bigint }>({
-      text: "SELECT sum(status = 'accepted') AS done, sum(status = 'rejected') AS rejected FROM provider_jobs",
-      values: [],
-    });
+    const counts = this.jobs.answeredCounts();
     return {
       state: this.client.state,
       address: this.address,
       marketId: this.client.marketId ?? null,
       practice: this.client.practice,
-      jobsDone: Number(counts?.done ?? 0),
-      jobsRejected: Number(counts?.rejected ?? 0),
+      jobsDone: counts.accepted,
+      jobsRejected: counts.rejected,
       running: this.running.size,
       creditsToday: day?.paid ?? 0n,
       draining: this.draining,

@@ -1,5 +1,5 @@
 import type { Database } from '../database.js';
-import { sql } from '../sql.js';
+import { sql, type SqlQuery } from '../sql.js';
 
 export type ProviderJobStatus = 'running' | 'submitted' | 'accepted' | 'rejected' | 'lost';
 
@@ -67,9 +67,40 @@ const toJob = (r: Row): ProviderJob => ({
 export interface EarningsDay {
   /** UTC date, YYYY-MM-DD. */
   day: string;
+  /** Receipts (paid jobs) that day. */
   jobs: number;
   paid: bigint;
   settled: bigint;
+  /** Receipts of that day the ledger applied (`jobs − settledJobs` are recorded only: dry-run). */
+  settledJobs: number;
+}
+
+/** The outcomes of the jobs started on one UTC day. */
+export interface JobOutcomesDay {
+  /** UTC date, YYYY-MM-DD. */
+  day: string;
+  /** Results sent to the market (submitted, accepted or rejected). */
+  submitted: number;
+  verified: number;
+  rejected: number;
+  lost: number;
+}
+
+/** Which jobs of the history a page holds (all of them when empty). */
+export interface JobsFilter {
+  status?: ProviderJobStatus;
+  workload?: string;
+  /** Started at or after this time (ms). */
+  since?: number;
+}
+
+/** One page of the history, newest first. */
+export interface JobsPageRows {
+  jobs: ProviderJob[];
+  /** The sequence number to pass as `before` for the next page; null on the last page. */
+  next: bigint | null;
+  /** Jobs matching the filter, over all pages. */
+  total: number;
 }
 
 /** The provider's job history and earnings (receipts from the market). */
@@ -109,8 +140,51 @@ export class ProviderJobsRepo {
     return this.db.all<Row>(sql`SELECT * FROM provider_jobs WHERE market_id = ${marketId} AND status IN ('running', 'submitted') ORDER BY seq`).map(toJob);
   }
 
+  /** The newest `limit` jobs, newest first. */
   recent(limit: number): ProviderJob[] {
     return this.db.all<Row>(sql`SELECT * FROM provider_jobs ORDER BY seq DESC LIMIT ${limit}`).map(toJob);
+  }
+
+  /** A page of the jobs matching `filter`, newest first: up to `limit` with a sequence number below `before`. */
+  page(filter: JobsFilter, limit: number, before?: bigint): JobsPageRows {
+    const where: SqlQuery = sql`WHERE 1 = 1${filter.status !== undefined ? sql` AND status = ${filter.status}` : sql``}${filter.workload !== undefined ? sql` AND workload = ${filter.workload}` : sql``}${filter.since !== undefined ? sql` AND started_at >= ${filter.since}` : sql``}`;
+    const total = Number(this.db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_jobs ${where}`)?.n ?? 0);
+    const rows = this.db.all<Row & { seq: number | bigint }>(sql`SELECT * FROM provider_jobs ${where}${before !== undefined ? sql` AND seq < ${before}` : sql``} ORDER BY seq DESC LIMIT ${limit + 1}`);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { jobs: page.map(toJob), next: rows.length > limit && last ? BigInt(last.seq) : null, total };
+  }
+
+  /** The distinct workloads in the history, sorted, at most `limit`. */
+  workloads(limit = 1000): string[] {
+    return this.db.all<{ workload: string }>(sql`SELECT DISTINCT workload FROM provider_jobs ORDER BY workload LIMIT ${limit}`).map((r) => r.workload);
+  }
+
+  /** Jobs the market accepted and rejected, over the whole history. */
+  answeredCounts(): { accepted: number; rejected: number } {
+    const r = this.db.get<{ accepted: number | bigint | null; rejected: number | bigint | null }>(
+      sql`SELECT sum(status = 'accepted') AS accepted, sum(status = 'rejected') AS rejected FROM provider_jobs`,
+    );
+    return { accepted: Number(r?.accepted ?? 0), rejected: Number(r?.rejected ?? 0) };
+  }
+
+  /** Per UTC day the jobs started since `sinceMs`: how many were submitted, verified, rejected, lost (days without jobs absent, in no order). */
+  outcomesByDay(sinceMs: number): JobOutcomesDay[] {
+    return this.db
+      .all<{ day: string; submitted: number | bigint; verified: number | bigint; rejected: number | bigint; lost: number | bigint }>(sql`
+        SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') AS day,
+               sum(status IN ('submitted', 'accepted', 'rejected')) AS submitted, sum(status = 'accepted') AS verified,
+               sum(status = 'rejected') AS rejected, sum(status = 'lost') AS lost
+        FROM provider_jobs WHERE started_at >= ${sinceMs} GROUP BY day`)
+      .map((r) => ({ day: r.day, submitted: Number(r.submitted), verified: Number(r.verified), rejected: Number(r.rejected), lost: Number(r.lost) }));
+  }
+
+  /** Rejected and lost jobs started since `sinceMs`, counted by code, most frequent first. */
+  failuresByCode(sinceMs: number): { code: string | null; count: number }[] {
+    return this.db
+      .all<{ code: string | null; n: number | bigint }>(sql`
+        SELECT code, count(*) AS n FROM provider_jobs WHERE status IN ('rejected', 'lost') AND started_at >= ${sinceMs} GROUP BY code ORDER BY n DESC`)
+      .map((r) => ({ code: r.code, count: Number(r.n) }));
   }
 
   /** Records a receipt's payment once (false for a duplicate) and credits the job's history row. */
@@ -127,10 +201,10 @@ export class ProviderJobsRepo {
 
   /** Earnings per UTC day since `sinceMs`, newest first; `settled` counts receipts the ledger applied. */
   earningsByDay(sinceMs: number): EarningsDay[] {
-    const rows = this.db.all<{ day: string; jobs: number | bigint; paid: number | bigint; settled: number | bigint }>(sql`
+    const rows = this.db.all<{ day: string; jobs: number | bigint; paid: number | bigint; settled: number | bigint; settled_jobs: number | bigint }>(sql`
       SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch') AS day, count(*) AS jobs, sum(amount) AS paid,
-             sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled
+             sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled, sum(settlement = 'applied') AS settled_jobs
       FROM provider_earnings WHERE received_at >= ${sinceMs} GROUP BY day ORDER BY day DESC`);
-    return rows.map((r) => ({ day: r.day, jobs: Number(r.jobs), paid: BigInt(r.paid), settled: BigInt(r.settled) }));
+    return rows.map((r) => ({ day: r.day, jobs: Number(r.jobs), paid: BigInt(r.paid), settled: BigInt(r.settled), settledJobs: Number(r.settled_jobs) }));
   }
 }
