@@ -22,12 +22,14 @@ let server: MarketServer;
 let validator: ValidatorService;
 let base: string;
 let failAuth = false;
+const DAY_MS = 86_400_000;
 
 beforeAll(async () => {
   restoreSink = setLogSink((r) => lines.push(r));
   const blake3 = await loadBlake3();
   store = await MarketStore.open(await openPgliteDriver(undefined));
-  const clock = { now: () => Date.now() };
+  // The market's clock runs a day ahead of the system's: what the market says about time must come from it.
+  const clock = { now: () => Date.now() + DAY_MS };
   server = await createMarketServer({
     store,
     clock,
@@ -102,5 +104,13 @@ describe('market logging', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ msg: 'provider socket frame failed', module: 'provider-socket', error: 'injected fault in authenticate' });
     expect(errors[0]?.stack).toEqual(expect.stringContaining('injected fault in authenticate'));
+  });
+
+  it("the welcome frame's server_time is the market's clock, not the system's", async () => {
+    const p = new RawProvider(base, await loadBlake3(), new Uint8Array(32).fill(9));
+    await p.join();
+    const welcome = p.frames.find((f) => f.type === 'welcome') as Extract<MarketFrame, { type: 'welcome' }>;
+    expect(welcome.server_time).toBeGreaterThan(Date.now() + DAY_MS / 2);
+    p.ws.close();
   });
 });
