@@ -6,6 +6,7 @@ import { StorageError } from './db/errors.js';
 import { LedgerRepo } from './db/repos/ledger-repo.js';
 import { ReceiptRepo } from './db/repos/receipt-repo.js';
 import { loadBlake3 } from '../node/hash/node-hasher.js';
+import { errorMessage } from '../core/errors.js';
 
 /** `tessera doctor` exit status when it found damage (0 healthy; 2 could not check: bad input, locked, unreadable). */
 export const DOCTOR_EXIT_DAMAGED = 3;
@@ -112,7 +113,7 @@ function verifyReceipts(db: Database, blake3: Blake3Hasher): { checked: number; 
       const r = parseReceipt(JSON.parse(row.payload), blake3);
       if (r.idempotency_key !== row.idempotency_key) throw new ReceiptError('stored under a different key');
     } catch (err) {
-      damaged.push({ key: row.idempotency_key, reason: oneLine(err instanceof Error ? err.message : String(err)) });
+      damaged.push({ key: row.idempotency_key, reason: oneLine(errorMessage(err)) });
     }
   }
   return { checked, damaged };

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
 import { TesseraError } from '../core/errors.js';
 import type { Blake3Hasher } from '../core/hash/hasher.js';
 import { loadConfig } from './config/load-config.js';
@@ -33,7 +34,8 @@ export interface OpenLedgerOptions {
   dataDir?: string;
   logger?: Logger;
   courier?: CourierOptions;
-  now?: () => number;
+  /** The time (default the system clock; tests move it). */
+  clock?: Clock;
   fetch?: typeof fetch;
   /** Fault injection at transaction boundaries of settlement and courier flushes (tests only). */
   faults?: Faults;
@@ -88,7 +90,7 @@ export async function openLedger(options: OpenLedgerOptions = {}): Promise<Ledge
   try {
     const identity = readonly ? (NodeIdentity.load(dataDir.root) ?? NodeIdentity.absent(dataDir.root)) : NodeIdentity.loadOrCreate(dataDir.root);
     const registry = createMetricsRegistry();
-    const clock = options.now ? { now: options.now } : undefined;
+    const clock = options.clock;
     const faults = options.faults ? { faults: options.faults } : {};
     // One CreditMovements for the settlement, the courier and the bond ledger: every credit movement follows its rule.
     const settlement = new SettlementService({ db, blake3, registry, logger, ...(clock ? { clock } : {}), ...faults });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher } from '../core/hash/hasher.js';
 import type { Clock } from '../core/clock.js';
+import { childLogger, createLogger, errorFields, type Logger } from '../node/log.js';
 import { buildMarketApp } from './http/app.js';
 import type { CustomerAuth } from './http/auth.js';
 import { MarketMetrics } from './http/metrics.js';
@@ -22,7 +23,8 @@ export interface MarketServerDeps {
   bodyLimitBytes?: number;
   /** How often overdue tasks are failed and refunded (ms; 0 turns the sweep off). */
   expirySweepMs?: number;
-  logger?: boolean;
+  /** The market's logger (default: the `market` module logger on the process sink); routes and the sweep write through it. */
+  logger?: Logger;
   /** Collect process metrics (CPU, memory) on /metrics. */
   processMetrics?: boolean;
   /** The courier inbox (`POST /courier/receipts`): reward rule, largest bundle, body limit. */
@@ -31,6 +33,8 @@ export interface MarketServerDeps {
 
 export interface MarketServer {
   app: FastifyInstance;
+  /** The market's logger (give it to attachValidator). */
+  logger: Logger;
   tasks: TaskService;
   customers: CustomerService;
   metrics: MarketMetrics;
@@ -43,6 +47,7 @@ export interface MarketServer {
 
 /** The market's services and HTTP app over one store. */
 export async function createMarketServer(deps: MarketServerDeps): Promise<MarketServer> {
+  const logger = deps.logger ?? createLogger('market');
   const metrics = new MarketMetrics({ processMetrics: deps.processMetrics ?? true });
   const customers = new CustomerService({ store: deps.store, clock: deps.clock });
   const tasks = new TaskService({
@@ -59,7 +64,7 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     metrics,
     ...(deps.auth ? { auth: deps.auth } : {}),
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
-    logger: deps.logger ?? false,
+    logger: childLogger(logger, 'market-http'),
   });
   const courier = new CourierInboxService({
     store: deps.store,
@@ -74,12 +79,13 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
   let sweep: NodeJS.Timeout | undefined;
   if (sweepMs > 0) {
     sweep = setInterval(() => {
-      tasks.expireOverdue().catch((err: unknown) => app.log.error({ err }, 'expiry sweep failed'));
+      tasks.expireOverdue().catch((err: unknown) => logger.error('expiry sweep failed', errorFields(err)));
     }, sweepMs);
     sweep.unref();
   }
   return {
     app,
+    logger,
     tasks,
     customers,
     metrics,

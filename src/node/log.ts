@@ -1,4 +1,12 @@
-/** Structured logging: one JSON object per line, the message first. */
+/**
+ * Structured logging: one JSON object per line, the message first.
+ *
+ * The convention: a module names its logger — `const log = createLogger('courier')` — and every
+ * line it writes carries `module: 'courier'`. Lines go to one process-wide sink that the host sets
+ * once (`setLogSink`; JSON lines on stderr until then). A service handed a logger by its host
+ * names itself with `childLogger(logger, 'validator')`. An internal error is logged once, with
+ * `errorFields(err)` (its message and stack).
+ */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -8,11 +16,70 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** A logger writing JSON lines to `write` (stderr by default, so stdout stays for results). */
-export function createLogger(write: (line: string) => void = (l) => process.stderr.write(l), base: Record<string, unknown> = {}): Logger {
-  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    write(JSON.stringify({ msg, level, time: new Date().toISOString(), ...base, ...fields }, bigintSafe) + '\n');
+/** One log line before it is written: the message, its level and time, then its fields. */
+export interface LogRecord {
+  msg: string;
+  level: LogLevel;
+  time: string;
+  [field: string]: unknown;
+}
+
+/** Where log records go (the process-wide one is set with `setLogSink`). */
+export type LogSink = (record: LogRecord) => void;
+
+/** A sink writing each record as one JSON line (bigints as strings, Errors as message + stack). */
+export function jsonLineSink(write: (line: string) => void = (l) => process.stderr.write(l)): LogSink {
+  return (record) => write(JSON.stringify(record, jsonSafe) + '\n');
+}
+
+let processSink: LogSink = jsonLineSink();
+
+/** Sets the process-wide sink every `createLogger(module)` logger writes to; returns a function restoring the previous one. */
+export function setLogSink(sink: LogSink): () => void {
+  const previous = processSink;
+  processSink = sink;
+  return () => {
+    processSink = previous;
   };
+}
+
+/** A logger whose every line goes to `sink` with `base` fields (a test capture, a worker's port). */
+export function sinkLogger(sink: LogSink, base: Record<string, unknown> = {}): Logger {
+  return fromLog((level, msg, fields) => sink({ msg, level, time: new Date().toISOString(), ...base, ...fields }));
+}
+
+/** The logger of one module: its lines carry `module` and go to the process-wide sink (read at each line, so a host may set it after import). */
+export function createLogger(module: string, fields?: Record<string, unknown>): Logger;
+/**
+ * @deprecated A logger writing JSON lines to `write`; use `createLogger(module)` (process sink) or
+ * `sinkLogger(jsonLineSink(write))`. Kept until the hosts' files move to the module convention.
+ */
+export function createLogger(write?: (line: string) => void, base?: Record<string, unknown>): Logger;
+export function createLogger(moduleOrWrite?: string | ((line: string) => void), base: Record<string, unknown> = {}): Logger {
+  if (typeof moduleOrWrite === 'string') {
+    const fixed = { module: moduleOrWrite, ...base };
+    return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...fixed, ...fields }));
+  }
+  if (moduleOrWrite === undefined) return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...base, ...fields }));
+  return sinkLogger(jsonLineSink(moduleOrWrite), base);
+}
+
+/** A logger writing through `parent` with `module` on every line (for a service given its host's logger). */
+export function childLogger(parent: Logger, module: string): Logger {
+  return fromLog((level, msg, fields) => parent.log(level, msg, { module, ...fields }));
+}
+
+/** The fields an internal error is logged with: its one-line message and its stack (and code, when it has one). */
+export function errorFields(err: unknown): { error: string; stack?: string; code?: string } {
+  if (!(err instanceof Error)) return { error: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { error: err.message, ...(err.stack ? { stack: err.stack } : {}), ...(typeof code === 'string' ? { code } : {}) };
+}
+
+/** A logger that drops everything (tests, quiet CLI). */
+export const silentLogger: Logger = { log() {}, info() {}, warn() {}, error() {} };
+
+function fromLog(log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void): Logger {
   return {
     log,
     info: (m, f) => log('info', m, f),
@@ -21,9 +88,8 @@ export function createLogger(write: (line: string) => void = (l) => process.stde
   };
 }
 
-/** A logger that drops everything (tests, quiet CLI). */
-export const silentLogger: Logger = { log() {}, info() {}, warn() {}, error() {} };
-
-function bigintSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { message: value.message, ...(value.stack ? { stack: value.stack } : {}) };
+  return value;
 }

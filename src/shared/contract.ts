@@ -296,6 +296,21 @@ export const PUBLIC_ERROR_CODES = [
   'RECEIPT_CONFLICT',
   'LEDGER_OVERFLOW',
   'INVALID_AMOUNT',
+  // Storage problems a person must act on (StorageError in src/main/db/errors.ts): the UI shows the code and its one-line advice.
+  'DB_DAMAGED',
+  'DB_FOREIGN',
+  'DB_LOCKED',
+  'DB_PERMISSION',
+  'DB_IO',
+  'DB_FULL',
+  'DB_READONLY',
+  'DB_UNREADABLE',
+  'DB_TOO_NEW',
+  'DB_OUTDATED',
+  'MIGRATION_EDITED',
+  'DATA_DIR',
+  'NO_DATA_DIR',
+  'LEDGER_MISSING',
 ] as const;
 export type PublicErrorCode = (typeof PUBLIC_ERROR_CODES)[number];
 const publicCodes = new Set<string>(PUBLIC_ERROR_CODES);
@@ -342,6 +357,28 @@ export type ContractHandlers = {
 export interface TesseraApi {
   call<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Promise<ChannelResult<C>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/**
+ * What the preload exposes as `window.tessera`: the contract's two verbs, with `call` answering the
+ * main process's envelope as it is. Errors thrown across contextBridge lose every property but the
+ * message, so the envelope crosses instead and `bridgeApi` decodes it on the renderer's side.
+ */
+export interface TesseraBridge {
+  call(channel: Channel, args: unknown[]): Promise<unknown>;
+  on(event: EventName, listener: (payload: unknown) => void): () => void;
+}
+
+/** The renderer's TesseraApi over the preload's bridge: an IPC failure throws the same ContractCallError (code + message) as the WebSocket client. */
+export function bridgeApi(bridge: TesseraBridge): TesseraApi {
+  return {
+    async call<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Promise<ChannelResult<C>> {
+      return unwrapEnvelope<ChannelResult<C>>(await bridge.call(channel, args));
+    },
+    on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
+      return bridge.on(event, listener as (payload: unknown) => void);
+    },
+  };
 }
 
 /** Maps any thrown value to a public error: a declared code passes with its first message line; anything else is INTERNAL. */

@@ -22,14 +22,18 @@ export const MAX_MARKET_FRAME_BYTES = 4 * 1024 * 1024;
 export const MAX_INLINE_SLICE_BYTES = 1024 * 1024;
 
 /**
- * Close codes the market uses (RFC 6455 private range 4000–4999, plus 1001 and 1009):
- * a client that is closed with one of them should fix what the code names before reconnecting.
+ * Close codes the provider socket uses (RFC 6455 private range 4000–4999, plus 1000, 1001, 1009 and
+ * 1011): a client that is closed with one of them should fix what the code names before reconnecting.
  */
 export const CLOSE_CODES = {
+  /** A normal close (the provider stopping). */
+  normal: 1000,
   /** The market is shutting down; reconnect later. */
   goingAway: 1001,
   /** A frame above MAX_PROVIDER_FRAME_BYTES (the ws library's own code). */
   tooBig: 1009,
+  /** The market failed on a frame (an internal error, logged with its stack); reconnect. */
+  internalError: 1011,
   /** A frame that is not JSON or does not match its schema. */
   malformed: 4000,
   /** A frame other than auth before authentication, or an auth whose signature does not verify. */
@@ -216,6 +220,7 @@ export const PricesFrame = z.strictObject({
   lanes: z.array(z.strictObject({ lane: Lane, queued: z.number().int().nonnegative(), offer_p50: MicroCpc, offer_p25: MicroCpc })),
 });
 
+/** The market's answer to a frame it refuses: a stable code and a one-line message, sent before the close. */
 export const ErrorFrame = z.strictObject({
   type: z.literal('error'),
   code: z.string(),

@@ -40,7 +40,20 @@ interface PageGlobals {
   location: { href: string };
   document: { createElement(tag: 'script'): { textContent: string }; head: { appendChild(node: unknown): unknown } };
 }
-type WithApi = typeof globalThis & { tessera: { call(channel: string, ...args: unknown[]): Promise<unknown>; on(event: string, l: (p: unknown) => void): () => void } };
+type Envelope = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
+type WithApi = typeof globalThis & { tessera: { call(channel: string, args: unknown[]): Promise<Envelope>; on(event: string, l: (p: unknown) => void): () => void } };
+
+/** A contract call from the page over the preload's bridge: the main process's envelope, as the renderer's client receives it. */
+function ipcEnvelope(page: Page, channel: string, ...args: unknown[]): Promise<Envelope> {
+  return page.evaluate(([c, a]) => (globalThis as WithApi).tessera.call(c as string, a as unknown[]), [channel, args] as const);
+}
+
+/** The result of a call that must succeed. */
+async function ipcCall(page: Page, channel: string, ...args: unknown[]): Promise<unknown> {
+  const env = await ipcEnvelope(page, channel, ...args);
+  if (!env.ok) throw new Error(`${channel}: ${env.error.code}: ${env.error.message}`);
+  return env.result;
+}
 
 async function launch(dataDir: string): Promise<{ app: ElectronApplication; page: Page }> {
   const app = await electron.launch({
@@ -94,19 +107,15 @@ test.describe('desktop app (Electron)', () => {
     test.setTimeout(120_000);
     const { app, page } = await launch(dataDir);
     try {
-      const info = (await page.evaluate(() => (globalThis as WithApi).tessera.call('app:info'))) as { name: string; version: string };
+      const info = (await ipcCall(page, 'app:info')) as { name: string; version: string };
       expect(info.name).toBe('Tessera');
       expect(info.version).toMatch(/^\d+\.\d+\.\d+/);
-      const status = (await page.evaluate(() => (globalThis as WithApi).tessera.call('node:status'))) as { joined: boolean };
+      const status = (await ipcCall(page, 'node:status')) as { joined: boolean };
       expect(status.joined).toBe(false);
-      const bad = await page.evaluate(() =>
-        (globalThis as WithApi).tessera.call('settings:set', { threads: -1 }).then(
-          () => 'no error',
-          (e: { code?: string }) => e.code,
-        ),
-      );
+      const badEnv = await ipcEnvelope(page, 'settings:set', { threads: -1 });
+      const bad = badEnv.ok ? 'no error' : badEnv.error.code;
       expect(bad).toBe('BAD_ARGUMENTS');
-      const diag = (await page.evaluate(() => (globalThis as WithApi).tessera.call('diagnostics:report'))) as { checks: { id: string }[] };
+      const diag = (await ipcCall(page, 'diagnostics:report')) as { checks: { id: string }[] };
       expect(diag.checks.map((c) => c.id)).toContain('key_storage');
     } finally {
       await app.close();
@@ -126,14 +135,14 @@ test.describe('desktop app (Electron)', () => {
     }
     const { app, page } = await launch(dataDir);
     try {
-      await page.evaluate(() => (globalThis as WithApi).tessera.call('node:join', { kind: 'practice' }));
-      await expect.poll(async () => ((await page.evaluate(() => (globalThis as WithApi).tessera.call('node:status'))) as { state: string }).state, { timeout: 120_000 }).toBe('connected');
+      await ipcCall(page, 'node:join', { kind: 'practice' });
+      await expect.poll(async () => ((await ipcCall(page, 'node:status')) as { state: string }).state, { timeout: 120_000 }).toBe('connected');
       await expect.poll(async () => (await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0], { timeout: 15_000 }).toEqual({ id: 'flush', label: 'Flush courier receipts (2 pending)', enabled: true });
 
       const note = await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayFlush());
       expect(note?.title).toBe('Courier receipts flushed');
       expect(note?.body).toMatch(/^Sent 2, credited [\d.]+ CPC, .*0 still pending, 0 failed\.$/);
-      const pending = (await page.evaluate(() => (globalThis as WithApi).tessera.call('courier:list', { pending_only: true }))) as { rows: unknown[] };
+      const pending = (await ipcCall(page, 'courier:list', { pending_only: true })) as { rows: unknown[] };
       expect(pending.rows).toHaveLength(0);
       expect((await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0]).toMatchObject({ id: 'flush', enabled: false });
     } finally {

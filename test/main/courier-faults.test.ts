@@ -81,7 +81,7 @@ describe('courier flush: a crash at every boundary (fault injection, SIGKILL)', 
       expect(run.killed, `crash at boundary ${k} (${boundaries[k - 1]})`).toBe(true);
       expect(run.points).toEqual(boundaries.slice(0, k));
       // Leases of the killed flusher are long expired for a flusher an hour later.
-      const ctx = await openLedger({ dataDir, now: () => Date.now() + 3_600_000, courier: { backoffBaseMs: 1, backoffCapMs: 5 } });
+      const ctx = await openLedger({ dataDir, clock: { now: () => Date.now() + 3_600_000 }, courier: { backoffBaseMs: 1, backoffCapMs: 5 } });
       open.push(ctx);
       const acked = checkConsistent(ctx);
       if (acked > 0) killedAfterSomeAck++;
@@ -118,7 +118,7 @@ describe('two flushers and an expired lease', () => {
       return new Response(body, { status: res.status, headers: res.headers });
     };
     const courier = { leaseMs: 1_000, backoffBaseMs: 1, backoffCapMs: 5, batchSize: 10 };
-    const first = await openLedger({ dataDir, now: () => clock.now, courier, fetch: slowFetch });
+    const first = await openLedger({ dataDir, clock: { now: () => clock.now }, courier, fetch: slowFetch });
     open.push(first);
     first.settlement.setMode('real');
     mkdirSync(join(dir, 'in'));
@@ -132,7 +132,7 @@ describe('two flushers and an expired lease', () => {
     const late = first.courier.flush(m.url);
     await arrived;
     clock.now += 5_000; // flusher 1's lease has expired
-    const second = await openLedger({ dataDir, now: () => clock.now, courier });
+    const second = await openLedger({ dataDir, clock: { now: () => clock.now }, courier });
     open.push(second);
     const s2 = await second.courier.flush(m.url);
     expect(s2).toMatchObject({ duplicate: 3, reward: 15n, pending_after: 0 });

@@ -82,7 +82,7 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     readonly: sub === 'list', // inspection never writes
     ...(values['fresh-ledger'] ? { allowFreshLedger: true } : {}),
-    logger: values.verbose ? createLogger() : silentLogger,
+    logger: values.verbose ? createLogger('courier') : silentLogger,
     courier: { ...(maxAttempts ? { maxAttempts } : {}), ...(maxBundleBytes ? { maxBundleBytes } : {}) },
   });
   try {

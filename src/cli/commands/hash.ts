@@ -57,7 +57,7 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
   // The calling thread hashes too, starting at once while the other threads' workers spin
   // up: N threads = this thread + N − 1 workers, all taking files from one queue.
   const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
-  const hasher = await loadBlake3(createLogger());
+  const hasher = await loadBlake3(createLogger('hash'));
   const bar = progress(io, 'hashing');
   const digests = new Map<string, Promise<string>>();
   // Workers get names as strings; a name held as bytes is hashed on this thread.

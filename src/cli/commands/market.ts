@@ -1,5 +1,7 @@
 import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
+import { systemClock } from '../../node/clock.js';
 import { loadBlake3, nodeSha256 } from '../../node/hash/node-hasher.js';
+import { createLogger, jsonLineSink, setLogSink } from '../../node/log.js';
 import { createMarketServer, isLoopbackHost } from '../../market/market-server.js';
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
@@ -51,8 +53,6 @@ export const marketFundSpec = defineCommand({
 
 /** Summary for `tessera --help`. */
 export const marketSpec = { summary: marketServeSpec.summary };
-
-const systemClock = { now: () => Date.now() };
 
 function storeUrlOf(value: string | undefined): string | undefined {
   if (value !== undefined && !/^postgres(ql)?:\/\//.test(value)) {
@@ -144,14 +144,17 @@ async function withStore(dataDir: string, url: string | undefined, fn: (store: M
 
 async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined; verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction' | 'standbys'> }): Promise<number> {
   if (!isLoopbackHost(o.host)) io.stderr(`warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`);
+  // The market logs as JSON lines on stderr (stdout keeps the listening line); every internal error once, with its stack.
+  setLogSink(jsonLineSink((line) => io.stderr(line)));
+  const logger = createLogger('market');
   const store = await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) });
   let server: Awaited<ReturnType<typeof createMarketServer>>;
   let validator: Awaited<ReturnType<typeof attachValidator>>;
   let url: string;
   try {
-    const blake3 = await loadBlake3();
-    server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir });
-    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, config: o.verify, onError: (what, err) => server.app.log.error({ err }, `validator ${what} failed`) });
+    const blake3 = await loadBlake3(logger);
+    server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir, logger });
+    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, config: o.verify, logger });
     url = await server.listen(o.host, o.port);
   } catch (err) {
     await store.close();

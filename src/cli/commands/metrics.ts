@@ -2,6 +2,7 @@ import { openLedger } from '../../main/ledger.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { errorMessage } from '../../core/errors.js';
 
 /** The most a metrics answer may be; a node's registry is a few KiB, so this is generous. */
 export const MAX_METRICS_BYTES = 16 << 20;
@@ -125,5 +126,5 @@ function networkReason(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   if (typeof cause?.code === 'string') return cause.code;
   if (typeof cause?.message === 'string') return cause.message;
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

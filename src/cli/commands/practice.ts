@@ -6,6 +6,7 @@ import { defineCommand } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { runUntilSignal } from './provide.js';
+import { systemClock as clock } from '../../node/clock.js';
 
 export const DEFAULT_PRACTICE_DIR = 'practice-data';
 
@@ -22,7 +23,6 @@ export const practiceSpec = defineCommand({
   ],
 });
 
-const clock = { now: () => Date.now() };
 
 /** `tessera practice`: market + practice customer + provider node(s) in one process. */
 export async function practiceCommand(argv: string[], io: CliIo): Promise<number> {

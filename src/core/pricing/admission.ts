@@ -5,6 +5,7 @@ import { LANES, isU64, type Lane } from './lanes.js';
 import { LaneQueue, type QueuedJob } from './lane-queue.js';
 import type { PriceBoard } from './price-board.js';
 import { SlaMonitor, type BondLedger, type SlaCommitment, type SlaDeadlineStore, type SlaPenalty } from './sla.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * Stable, user-facing codes for jobs that are not admitted (and for SLA penalties). They are
@@ -235,7 +236,7 @@ export class AdmissionController {
       const verdict = this.sla.complete(jobId);
       return verdict && !verdict.onTime ? { releasedShards: shards, penalty: verdict.penalty } : { releasedShards: shards };
     } catch (err) {
-      return { releasedShards: shards, slashError: err instanceof Error ? err.message : String(err) };
+      return { releasedShards: shards, slashError: errorMessage(err) };
     }
   }
 

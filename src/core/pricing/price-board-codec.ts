@@ -2,6 +2,7 @@ import type { Blake3Hasher } from '../hash/hasher.js';
 import { DIGEST_BYTES } from '../hash/hasher.js';
 import { LANES, type Lane } from './lanes.js';
 import { MAX_PRICE_BOARD_WINDOW, PriceBoard } from './price-board.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * The price board file, version 1 (docs/price-board-format.md). All integers little-endian.
@@ -75,7 +76,7 @@ export function decodePriceBoard(bytes: Uint8Array, hasher: Blake3Hasher): Decod
   try {
     return decode(bytes, hasher);
   } catch (err) {
-    return fail('UNREADABLE', `could not be decoded: ${err instanceof Error ? err.message : String(err)}`);
+    return fail('UNREADABLE', `could not be decoded: ${errorMessage(err)}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { errorMessage } from '../errors.js';
 
 /** Why a bond is slashed. */
 export type SlashReason = 'SLA';
@@ -155,7 +156,7 @@ export class SlaMonitor {
       } catch (err) {
         const n = (backoff?.failures ?? 0) + 1;
         this.retry.set(c.jobId, { failures: n, at: now + Math.min(1000 * 2 ** (n - 1), 600_000) });
-        failures.push({ jobId: c.jobId, provider: c.provider, error: err instanceof Error ? err.message : String(err) });
+        failures.push({ jobId: c.jobId, provider: c.provider, error: errorMessage(err) });
       }
     }
     return { penalties, failures };

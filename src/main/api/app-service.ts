@@ -1,4 +1,4 @@
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import os from 'node:os';
 import type { AppInfo, NodeInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
@@ -227,7 +227,7 @@ export class AppService {
     try {
       await provider.drain(10_000);
     } catch (err) {
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = errorMessage(err);
       this.logger.error('provider did not stop cleanly', { error: this.lastError });
     }
   }

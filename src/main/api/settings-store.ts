@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import { DEFAULT_SETTINGS, parseSettings, SettingsPatchSchema, SettingsSchema, type Settings } from '../../shared/contract.js';
 
 /** Where settings live: electron-store on the desktop, conf in headless mode, memory or a JSON file in tests. */
@@ -41,7 +41,7 @@ export class JsonFileSettingsStore implements SettingsStore {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TesseraError('BAD_SETTINGS', `${path} is not valid settings JSON (${err instanceof Error ? err.message : String(err)}): fix or delete it`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TesseraError('BAD_SETTINGS', `${path} is not valid settings JSON (${errorMessage(err)}): fix or delete it`);
     }
     const parsed = parseSettings(raw);
     if (!parsed.success) throw new TesseraError('BAD_SETTINGS', `${path}: setting ${parsed.error.issues[0]?.path.join('.') ?? '?'} ${parsed.error.issues[0]?.message ?? 'is invalid'}; fix or delete the file`);

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type VerifyClientCallbackSync, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { dispatchContractCall, events as eventSchemas, type CallEnvelope, type ContractHandlers, type EventName } from '../../shared/contract.js';
-import { silentLogger, type Logger } from '../../node/log.js';
+import { errorFields, silentLogger, type Logger } from '../../node/log.js';
 import type { AppEvents } from './events.js';
 
 /** Frames the UI sends: a call, or a (un)subscription to an event. */
@@ -81,7 +81,7 @@ export class WsTransport {
     }
     if (frame.type === 'call') {
       const env = await dispatchContractCall(this.deps.handlers, frame.channel, frame.args, {
-        onInternal: (err, channel) => this.logger.error('contract call failed', { channel, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined }),
+        onInternal: (err, channel) => this.logger.error('contract call failed', { channel, ...errorFields(err) }),
       });
       this.send(ws, { type: 'result', id: frame.id, ...env });
       return;

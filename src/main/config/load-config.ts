@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import { readRegularFile } from '../services/bounded-read.js';
 import { CONFIG_SCHEMA, type ConfigKeyName, type NodeConfig } from './schema.js';
 
@@ -45,7 +45,7 @@ export function parseConfig(text: string, file: string): NodeConfig {
     if (err instanceof TomlError) {
       throw new ConfigError(file, [`${file}:${err.line}:${err.column}: not valid TOML: ${(err.message.split('\n')[0] ?? '').trim()}`]);
     }
-    throw new ConfigError(file, [`${file}: not valid TOML: ${err instanceof Error ? err.message : String(err)}`]);
+    throw new ConfigError(file, [`${file}: not valid TOML: ${errorMessage(err)}`]);
   }
   const problems: string[] = [];
   const out: Record<string, unknown> = defaultConfig();

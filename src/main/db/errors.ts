@@ -1,4 +1,5 @@
 import { TesseraError } from '../../core/errors.js';
+import type { PublicErrorCode } from '../../shared/contract.js';
 
 /**
  * Stable codes for storage problems. Each names one kind of cause, so the advice fits it:
@@ -30,6 +31,9 @@ export type StorageErrorCode =
   | 'NO_DATA_DIR'
   /** No ledger.db (or an empty one) where a ledger is expected. */
   | 'LEDGER_MISSING';
+
+/** Every storage code is a public contract code, so it reaches the UI as itself, not as INTERNAL (a compile error otherwise). */
+export const STORAGE_CODES_ARE_PUBLIC: StorageErrorCode extends PublicErrorCode ? true : never = true;
 
 /** A storage problem a person must act on: names the file and what to do. Never auto-repaired. */
 export class StorageError extends TesseraError {

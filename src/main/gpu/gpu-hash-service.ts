@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../../node/log.js';
 import { counter } from '../metrics.js';
 import type { GpuHashPort } from '../services/workload-runner.js';
 import { ComputeClient, GpuHostError, type ComputeChannel } from './compute-client.js';
+import { errorMessage } from '../../core/errors.js';
 
 export interface GpuHashServiceOptions {
   /** Opens a fresh compute host: the Dawn worker (headless) or the hidden compute window (desktop). */
@@ -298,5 +299,5 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

@@ -9,9 +9,9 @@ import type { BondLedger, SlaCommitment, SlaDeadlineStore, SlaPenalty } from '..
 import type { NodeConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge } from '../metrics.js';
+import { systemClock } from '../../node/clock.js';
 
 /** The system clock. */
-export const systemClock: Clock = { now: () => Date.now() };
 
 export type AdmissionSettings = Pick<
   NodeConfig,

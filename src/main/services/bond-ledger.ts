@@ -2,6 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import type { SlashReason, BondLedger } from '../../core/pricing/sla.js';
 import type { Database } from '../db/database.js';
 import { CreditMovements } from './credit-movements.js';
+import { systemClock } from '../../node/clock.js';
 
 /** The ledger account holding a provider's bond. */
 export function bondAccount(provider: string): string {
@@ -15,7 +16,6 @@ export interface BondLedgerDeps {
   clock?: Clock;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * SQLite implementation of the admission BondLedger port. A slash burns exactly `amount`

@@ -1,4 +1,4 @@
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
@@ -117,7 +117,7 @@ export class BundleStore {
     try {
       data = readRegularFileSync(path, MAX_COURIER_BUNDLE_BYTES, 'courier bundle');
     } catch (err) {
-      throw new BundleError(`courier bundle ${err instanceof Error ? err.message : String(err)}`);
+      throw new BundleError(`courier bundle ${errorMessage(err)}`);
     }
     if (toHex(this.blake3.hash(data)) !== hash) throw new BundleError(`courier bundle ${path} is damaged (its BLAKE3 no longer matches)`);
     return data;

@@ -2,7 +2,7 @@ import { backOff } from 'exponential-backoff';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { courierSigningBytes, senderProblem, type CourierReceipt } from '../../core/courier/courier-receipt.js';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
 import { CourierFlushResponseSchema, MAX_COURIER_BUNDLE_BYTES, type CourierFlushRequest, type CourierResult } from '../../shared/courier-protocol.js';
@@ -15,6 +15,7 @@ import { gauge } from '../metrics.js';
 import { BundleError, BundleStore } from './bundle-store.js';
 import { CreditMovements, type Refusal } from './credit-movements.js';
 import { noFaults, type Faults } from './faults.js';
+import { systemClock } from '../../node/clock.js';
 
 /**
  * Failures of a receipt of its own (bundle missing, unreadable or too large for a request,
@@ -109,7 +110,6 @@ export class CourierRetryError extends TesseraError {
   }
 }
 
-const systemClock: Clock = { now: () => Date.now() };
 
 class FlushAttemptError extends Error {
   constructor(
@@ -265,7 +265,7 @@ export class CourierService {
               retry: (e: unknown) => e instanceof FlushAttemptError && e.retryable,
             });
           } catch (err) {
-            const message = err instanceof Error ? err.message : String(err);
+            const message = errorMessage(err);
             if (err instanceof LeaseLostError) {
               // Another flusher took this batch over (our lease ran out); it will deliver it.
               this.logger.warn('courier batch lease lost, leaving it to the other flusher', { ids: ids.length });
@@ -320,7 +320,7 @@ export class CourierService {
         bundle = this.bundles.get(r.bundle_hash);
       } catch (err) {
         // Kept (nothing is lost) until the limit; the rest of the batch goes on without it.
-        const reason = err instanceof Error ? err.message : String(err);
+        const reason = errorMessage(err);
         this.deps.db.transaction(() => this.holdBack(r.id, reason, summary));
         this.logger.error('courier bundle unavailable', { id: r.id, error: reason });
         continue;

@@ -9,6 +9,7 @@ import { ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
 import { SettingsRepo } from '../db/repos/settings-repo.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 import { noFaults, type Faults } from './faults.js';
+import { systemClock } from '../../node/clock.js';
 
 export type { Movement };
 
@@ -56,7 +57,6 @@ export interface CreditMovementsDeps {
 
 const MODE_KEY = 'settlement_mode';
 const PAGE = 500;
-const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * The one way credits move on this node (receipt settlement, courier rewards, SLA slashes),

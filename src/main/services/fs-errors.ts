@@ -1,3 +1,5 @@
+import { errorMessage } from '../../core/errors.js';
+
 /** Turns a Node fs error into one line naming the path and what went wrong. */
 export function describeFsError(err: unknown, path: string): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -12,6 +14,6 @@ export function describeFsError(err: unknown, path: string): string {
     case 'ENOTDIR':
       return `${path}: a parent of this path is not a directory`;
     default:
-      return `${path}: ${err instanceof Error ? err.message : String(err)}`;
+      return `${path}: ${errorMessage(err)}`;
   }
 }

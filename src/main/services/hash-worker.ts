@@ -17,7 +17,7 @@ const port = parentPort;
 if (!port) throw new Error('hash-worker must run in a worker thread');
 
 // A fallback to WebAssembly is logged (once per worker) on stderr.
-const hasherReady = loadBlake3(createLogger());
+const hasherReady = loadBlake3(createLogger('hash-worker'));
 let hasher: Blake3Hasher | undefined;
 
 port.on('message', (req: HashRequest) => {

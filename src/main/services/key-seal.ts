@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import { IDENTITY_FILE, SEALED_IDENTITY_FILE } from '../identity.js';
 
 export { SEALED_IDENTITY_FILE };
@@ -130,7 +130,7 @@ export function unsealForStart(dataDir: string, sealer: KeySealer | undefined): 
   try {
     pem = sealer.decryptString(Buffer.from(sealed.data, 'base64'));
   } catch (err) {
-    throw new TesseraError('KEY_SEALED', `cannot unseal the provider key ${sealedPath} with the OS keychain (${err instanceof Error ? err.message : String(err)}): unlock the keychain, or restore identity.pem from a backup`);
+    throw new TesseraError('KEY_SEALED', `cannot unseal the provider key ${sealedPath} with the OS keychain (${errorMessage(err)}): unlock the keychain, or restore identity.pem from a backup`);
   }
   if (nodeIdOf(pem, sealedPath) !== sealed.node_id) throw new TesseraError('KEY_SEALED_INVALID', `${sealedPath} unseals to a different key than it names: restore identity.pem from a backup`);
   writePrivate(plainPath, pem, true);

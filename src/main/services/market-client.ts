@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { TesseraError } from '../../core/errors.js';
-import { MAX_MARKET_FRAME_BYTES, MarketFrame, parseFrame, authSigningBytes, MARKET_PROTOCOL_VERSION, type ProviderFrame } from '../../shared/market-protocol.js';
+import { CLOSE_CODES, MAX_MARKET_FRAME_BYTES, MarketFrame, parseFrame, authSigningBytes, MARKET_PROTOCOL_VERSION, type ProviderFrame } from '../../shared/market-protocol.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 
 /** Reconnect delays: capped exponential backoff with full jitter. */
@@ -106,7 +106,7 @@ export class MarketClient {
     if (!ws || ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
       ws.once('close', () => resolve());
-      ws.close(1000, 'provider stopping');
+      ws.close(CLOSE_CODES.normal, 'provider stopping');
       setTimeout(() => {
         ws.terminate();
         resolve();
@@ -158,7 +158,7 @@ export class MarketClient {
       if (this.stopped) return;
       const detail = `closed ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
       this.setState('disconnected', detail);
-      if (code === 4003) {
+      if (code === CLOSE_CODES.refused) {
         this.logger.error('the market refused this provider (too many wrong results); not reconnecting', {});
         this.stopped = true;
         return;

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
 import { encodedSize, encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
@@ -46,7 +46,7 @@ export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, win
     result = loadPriceBoard(bytes, hasher, window);
   } catch (err) {
     // The decoder is total; this only guards the promise that loading never throws.
-    result = { ok: false, error: 'UNREADABLE', message: `could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+    result = { ok: false, error: 'UNREADABLE', message: `could not be loaded: ${errorMessage(err)}` };
   }
   if (!result.ok) return { status: 'empty', board: new PriceBoard(window), reason: result.error, message: `${path} ${result.message}` };
   return { status: 'loaded', board: result.board, bytes: bytes.length, storedWindow: result.storedWindow };

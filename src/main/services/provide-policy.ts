@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../node/log.js';
+import { errorMessage } from '../../core/errors.js';
 
 /** The settings the policy reads (a subset of the app settings). */
 export interface ProvidePolicySettings {
@@ -144,7 +145,7 @@ export class ProvidePolicyController {
   start(intervalMs = 5_000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.tick().catch((err: unknown) => this.deps.logger?.error('provide policy tick failed', { error: err instanceof Error ? err.message : String(err) }));
+      this.tick().catch((err: unknown) => this.deps.logger?.error('provide policy tick failed', { error: errorMessage(err) }));
     }, intervalMs);
     this.timer.unref?.();
   }

@@ -22,6 +22,8 @@ import { DigestPool, type JobDigester } from '../../node/digest/digest-pool.js';
 import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
 import { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
+import { errorMessage } from '../../core/errors.js';
+import { systemClock } from '../../node/clock.js';
 
 /** What a provider status line and the UI show. */
 export interface ProviderStatus {
@@ -291,7 +293,7 @@ export class ProviderService {
           return;
       }
     } catch (err) {
-      this.logger.error('could not handle a market frame', { type: f.type, error: err instanceof Error ? err.message : String(err) });
+      this.logger.error('could not handle a market frame', { type: f.type, error: errorMessage(err) });
     }
   }
 
@@ -396,8 +398,8 @@ export class ProviderService {
           return { ...d, bytes: bytes.length, backend: 'gpu' };
         } catch (err) {
           // Reported lost (the market reassigns it) rather than run on the CPU under a GPU order.
-          if (job.gpu_required) throw new Error(`the GPU failed on gpu_required job ${job.job_id}: ${err instanceof Error ? err.message : String(err)}`);
-          this.logger.warn('GPU digest failed; hashing the job on the CPU', { job_id: job.job_id, error: err instanceof Error ? err.message : String(err) });
+          if (job.gpu_required) throw new Error(`the GPU failed on gpu_required job ${job.job_id}: ${errorMessage(err)}`);
+          this.logger.warn('GPU digest failed; hashing the job on the CPU', { job_id: job.job_id, error: errorMessage(err) });
         }
       } else if (job.gpu_required) {
         throw new Error(`job ${job.job_id} requires a hardware GPU and this node has none ready (a software adapter does not count); it was not run on the CPU`);
@@ -489,7 +491,7 @@ export async function startProviderNode(o: StartProviderNodeOptions): Promise<Pr
       signer: ledger.identity,
       blake3: ledger.blake3,
       sha256: nodeSha256,
-      clock: o.clock ?? { now: () => Date.now() },
+      clock: o.clock ?? systemClock,
       threads,
       ...(o.ask !== undefined ? { ask: o.ask } : {}),
       mbps,

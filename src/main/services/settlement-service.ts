@@ -13,6 +13,8 @@ import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge, histogram } from '../metrics.js';
 import { CreditMovements, receiptStateFor, SettlementError, type Movement, type PendingApplySummary, type ReceiptBatch } from './credit-movements.js';
 import { noFaults, type Faults } from './faults.js';
+import { errorMessage } from '../../core/errors.js';
+import { systemClock } from '../../node/clock.js';
 
 export { SettlementError };
 
@@ -51,7 +53,6 @@ export interface SettlementServiceDeps {
   faults?: Faults;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * Settles receipts into the double-entry ledger under the rule of {@link CreditMovements}.
@@ -126,7 +127,7 @@ export class SettlementService {
       } catch (err) {
         corrupt++;
         this.corrupt.inc();
-        this.logger.warn('damaged receipt skipped', { key: row.idempotency_key, error: err instanceof Error ? err.message : String(err) });
+        this.logger.warn('damaged receipt skipped', { key: row.idempotency_key, error: errorMessage(err) });
       }
     }
     return { checked, corrupt };

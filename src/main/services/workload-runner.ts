@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { TesseraError } from '../../core/errors.js';
+import { TesseraError, errorMessage } from '../../core/errors.js';
 import {
   buildCalibration,
   CALIBRATION_SIZES,
@@ -268,7 +268,7 @@ async function readSlice(path: string): Promise<Uint8Array | undefined> {
     return await readRegularFile(path, MAX_GPU_FILE_BYTES, 'slice on the GPU');
   } catch (err) {
     if (err instanceof TesseraError && err.code === 'FILE_NOT_REGULAR') return undefined;
-    throw new WorkloadError('BAD_SLICE', err instanceof Error ? err.message : String(err));
+    throw new WorkloadError('BAD_SLICE', errorMessage(err));
   }
 }
 

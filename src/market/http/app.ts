@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from '../../node/log.js';
 import type { CustomerService } from '../services/customer-service.js';
 import type { TaskService } from '../services/task-service.js';
 import type { MarketStore } from '../store/market-store.js';
@@ -21,18 +22,18 @@ export interface MarketAppDeps {
   /** Who a request is from; default: the customer whose bearer API key it carries. */
   auth?: CustomerAuth;
   bodyLimitBytes?: number;
-  /** Fastify's logger (off by default; the CLI turns it on). */
-  logger?: boolean;
+  /** Where the app logs: every internal error once, with its stack (Fastify's own pino logger stays off). */
+  logger: Logger;
 }
 
 /** Builds the market's HTTP app (not listening yet). */
 export async function buildMarketApp(deps: MarketAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: deps.logger ?? false, return503OnClosing: true });
+  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: false, return503OnClosing: true });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies are a 415, not a string for the schema to reject.
   app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app);
+  registerErrorHandling(app, deps.logger);
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
   });

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { errorFields, type Logger } from '../../node/log.js';
 import { MarketError } from '../errors.js';
 
 /** The JSON error body every route answers with. */
@@ -20,8 +21,8 @@ const FASTIFY_CODES: Record<string, { code: string; status: number; message: (e:
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_JSON', status: 400, message: (e) => `the body is not valid JSON (${e.message})` },
 };
 
-/** Maps every error to {error: {code, message}}: bad input is never a 500. */
-export function registerErrorHandling(app: FastifyInstance): void {
+/** Maps every error to {error: {code, message}}: bad input is never a 500; an internal error is logged once to `logger`, with its stack. */
+export function registerErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof MarketError) return sendError(reply, err);
     if (hasZodFastifySchemaValidationErrors(err)) {
@@ -44,7 +45,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err instanceof SyntaxError || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
       return sendError(reply, new MarketError('MALFORMED_REQUEST', err.statusCode ?? 400, `the request could not be read (${err.message})`));
     }
-    request.log.error({ err }, 'request failed');
+    logger.error('request failed', { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], request_id: request.id, ...errorFields(err) });
     return sendError(reply, new MarketError('INTERNAL', 500, 'the market failed to handle this request; it has been logged'));
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new MarketError('NOT_FOUND', 404, `no route ${request.method} ${request.url.split('?')[0]}; see docs/market-api.md`)));

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { PgRow, SqlConn, SqlDriver } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
+import { errorMessage } from '../../core/errors.js';
 
 const INT8_OID = 20;
 
@@ -32,7 +33,7 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
     c.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new MarketStoreError('STORE_UNREACHABLE', `cannot connect to the market store ${redact(url)} (${err instanceof Error ? err.message : String(err)}); check --store and that the server is running`, { cause: err });
+    throw new MarketStoreError('STORE_UNREACHABLE', `cannot connect to the market store ${redact(url)} (${errorMessage(err)}); check --store and that the server is running`, { cause: err });
   }
   return {
     kind: 'postgres',

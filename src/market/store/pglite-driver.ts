@@ -3,6 +3,7 @@ import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { PgRow, SqlConn, SqlDriver } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
+import { errorMessage } from '../../core/errors.js';
 
 const PARSERS = { [types.INT8]: (x: string) => BigInt(x) };
 
@@ -17,7 +18,7 @@ export async function openPgliteDriver(dataDir: string | undefined): Promise<Sql
   try {
     db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), parsers: PARSERS });
   } catch (err) {
-    throw new MarketStoreError('STORE_UNREADABLE', `cannot open the embedded market store in ${dataDir ?? 'memory'} (${err instanceof Error ? err.message : String(err)}); move the directory away or choose another --data-dir`, { cause: err });
+    throw new MarketStoreError('STORE_UNREADABLE', `cannot open the embedded market store in ${dataDir ?? 'memory'} (${errorMessage(err)}); move the directory away or choose another --data-dir`, { cause: err });
   }
   return {
     kind: 'pglite',

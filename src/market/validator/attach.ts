@@ -2,6 +2,9 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
+import { childLogger, createLogger, type Logger } from '../../node/log.js';
+import { invalidField, MarketError } from '../errors.js';
+import { sendError } from '../http/error-handler.js';
 import type { MarketStore } from '../store/market-store.js';
 import { registerProviderSocket } from '../ws/provider-socket.js';
 import type { ValidatorConfig } from './validator-config.js';
@@ -22,6 +25,12 @@ export interface AttachValidatorDeps {
   secretHex?: string;
   /** Worker threads re-executing checked jobs (default 1; 0: on this thread). */
   digestThreads?: number;
+  /** The market's logger (createMarketServer's `logger`); the validator and the provider socket log through named children of it. */
+  logger?: Logger;
+  /**
+   * @deprecated Pass `logger`. Sees each internal error instead of the log (as `what` and an Error
+   * carrying the logged message and stack); kept until the practice market moves to `logger`.
+   */
   onError?: (what: string, err: unknown) => void;
 }
 
@@ -30,6 +39,9 @@ export interface AttachValidatorDeps {
  * `/ws/provider` and `GET /batches/{n}`. Returns the started validator (close it before the app).
  */
 export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
+  const parent = deps.logger ?? createLogger('market');
+  const onError = deps.onError;
+  const logger = (module: string): Logger => (onError ? onErrorLogger(onError) : childLogger(parent, module));
   const threads = deps.digestThreads ?? 1;
   const digester = threads > 0 ? new DigestPool(threads) : undefined;
   const validator = new ValidatorService({
@@ -40,20 +52,31 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     sha256: deps.sha256,
     slicesDir: join(deps.dataDir, 'slices'),
     ...(deps.config ? { config: deps.config } : {}),
-    ...(deps.onError ? { onError: deps.onError } : {}),
+    logger: logger('validator'),
   });
   await validator.start({ ...(deps.marketId ? { marketId: deps.marketId } : {}), ...(deps.secretHex ? { secretHex: deps.secretHex } : {}) });
-  await registerProviderSocket(deps.app, { validator, ...(deps.onError ? { onError: deps.onError } : {}) });
+  await registerProviderSocket(deps.app, { validator, logger: logger('provider-socket') });
   // A task posted (POST /tasks) or submitted (POST /tasks/{id}/submit) wakes the dispatcher at once instead of at the next sweep.
   deps.app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks')) validator.kick();
   });
   deps.app.get('/batches/:n', async (request, reply) => {
     const text = (request.params as { n?: string }).n ?? '';
-    if (!/^[1-9]\d{0,8}$/.test(text)) return reply.code(400).send({ error: { code: 'INVALID_FIELD', field: 'n', message: 'n: must be a batch number 1, 2, 3, …' } });
+    if (!/^[1-9]\d{0,8}$/.test(text)) return sendError(reply, invalidField('n', 'must be a batch number 1, 2, 3, …'));
     const b = await deps.store.transaction((tx) => tx.validator.batch(Number(text)));
-    if (!b) return reply.code(404).send({ error: { code: 'BATCH_NOT_FOUND', message: `no batch ${text} has been sealed yet; batches are numbered from 1` } });
+    if (!b) return sendError(reply, new MarketError('BATCH_NOT_FOUND', 404, `no batch ${text} has been sealed yet; batches are numbered from 1`));
     return { n: b.n, compute_root: b.computeRoot, result_count: b.resultCount, sealed_at: b.sealedAt, market_id: validator.marketId, transactions: b.transactions };
   });
   return validator;
+}
+
+/** The deprecated `onError` as a logger: each error line becomes onError(what, an Error with the logged message and stack). */
+function onErrorLogger(onError: (what: string, err: unknown) => void): Logger {
+  const log = (level: string, msg: string, fields?: Record<string, unknown>): void => {
+    if (level !== 'error') return;
+    const err = new Error(typeof fields?.error === 'string' ? fields.error : msg);
+    if (typeof fields?.stack === 'string') err.stack = fields.stack;
+    onError(typeof fields?.what === 'string' ? fields.what : msg, err);
+  };
+  return { log, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) };
 }

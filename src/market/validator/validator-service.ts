@@ -11,11 +11,12 @@ import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import type { Clock } from '../../core/clock.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
+import { createLogger, errorFields, type Logger } from '../../node/log.js';
 import { verifyNodeSignature } from '../../node/signing/node-signature.js';
 import { resultSignatureCheck } from '../../node/signing/result-signing.js';
 import { verifyComputeResult } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { authSigningBytes, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
+import { authSigningBytes, CLOSE_CODES, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
@@ -48,7 +49,8 @@ export interface ValidatorDeps {
   config?: Partial<ValidatorConfig>;
   /** Re-executes checked jobs off this thread (attachValidator gives a DigestPool; `close` closes it); absent: in-process. */
   digester?: JobDigester;
-  onError?: (what: string, err: unknown) => void;
+  /** Where internal errors go, once each with their stack (default: the `validator` module logger). */
+  logger?: Logger;
 }
 
 /** The answer to one result, sent back as result_ack. */
@@ -167,8 +169,10 @@ export class ValidatorService {
   private pumpQueued = false;
   private readonly toRefuse = new Set<string>();
   private closed = false;
+  private readonly log: Logger;
 
   constructor(private readonly deps: ValidatorDeps) {
+    this.log = deps.logger ?? createLogger('validator');
     this.config = resolveValidatorConfig(deps.config);
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
@@ -246,7 +250,7 @@ export class ValidatorService {
   /** Registers an authenticated session with its capabilities; returns the jobs still leased to it and delivers undelivered receipts. */
   async join(session: ProviderSession): Promise<{ job_id: string; epoch: number }[]> {
     const old = this.sessions.get(session.address);
-    if (old && old.id !== session.id) old.close(4005, 'the same provider connected again');
+    if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
     const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
       leased: (await tx.validator.activeAssignments(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
@@ -778,7 +782,7 @@ export class ValidatorService {
   private deliver(receipts: readonly { provider: string; taskId: string; receipt: JsonValue }[]): void {
     const refused = [...this.toRefuse];
     this.toRefuse.clear();
-    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(4003, 'refused after too many wrong results')), 20);
+    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(CLOSE_CODES.refused, 'refused after too many wrong results')), 20);
     setImmediate(() => {
       for (const r of receipts) this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
     });
@@ -1104,6 +1108,6 @@ export class ValidatorService {
   }
 
   private report(what: string, err: unknown): void {
-    if (this.deps.onError) this.deps.onError(what, err);
+    this.log.error(`validator ${what} failed`, { what, ...errorFields(err) });
   }
 }

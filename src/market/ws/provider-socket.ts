@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import { CLOSE_CODES, MARKET_PROTOCOL_VERSION, MAX_PROVIDER_FRAME_BYTES, parseFrame, ProviderFrame, type MarketFrame } from '../../shared/market-protocol.js';
+import type { z } from 'zod';
+import { errorFields, type Logger } from '../../node/log.js';
+import { CLOSE_CODES, MARKET_PROTOCOL_VERSION, MAX_PROVIDER_FRAME_BYTES, parseFrame, ProviderFrame, type ErrorFrame, type MarketFrame } from '../../shared/market-protocol.js';
 import { ValidatorClosingError, type ProviderSession, type ValidatorService } from '../validator/validator-service.js';
 
 export interface ProviderSocketDeps {
   validator: ValidatorService;
-  /** Logs socket-level failures (never a stack for a client's mistake). */
-  onError?: (what: string, err: unknown) => void;
+  /** Where the socket's internal errors go, once each with their stack (never a client's mistake). */
+  logger: Logger;
 }
 
 /** Hard cap the ws library enforces (it closes with 1009 on its own above it); below it the market answers an error frame first. */
@@ -24,8 +26,11 @@ export async function registerProviderSocket(app: FastifyInstance, deps: Provide
   app.get('/ws/provider', { websocket: true }, (socket: WebSocket) => handleSocket(socket, deps));
 }
 
+type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
+
 function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   const v = deps.validator;
+  const report = (what: string, err: unknown): void => deps.logger.error(`provider socket ${what} failed`, { what, ...errorFields(err) });
   const nonce = v.newChallenge();
   let session: (ProviderSession & { capabilities: ProviderSession['capabilities'] }) | undefined;
   let authed: { address: string; publicKey: string } | undefined;
@@ -46,7 +51,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
           await v.heartbeat(s, hb.sentAt, hb.seenAt);
         }
       } catch (err) {
-        if (!(err instanceof ValidatorClosingError)) deps.onError?.('heartbeat', err);
+        if (!(err instanceof ValidatorClosingError)) report('heartbeat', err);
       } finally {
         beating = false;
       }
@@ -56,8 +61,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   const send = (frame: MarketFrame): void => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
   };
-  const fail = (code: number, errCode: string, message: string): void => {
-    send({ type: 'error', code: errCode, message });
+  const fail = (code: CloseCode, errCode: string, message: string): void => {
+    send({ type: 'error', code: errCode, message } satisfies z.infer<typeof ErrorFrame>);
     closed = true;
     socket.close(code, errCode);
   };
@@ -106,7 +111,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             },
           };
           const leased = await v.join(session);
-          send({ type: 'welcome', address: authed.address, heartbeat_ms: v.config.heartbeatMs, leased_jobs: leased, server_time: Date.now() });
+          send({ type: 'welcome', address: authed.address, heartbeat_ms: v.config.heartbeatMs, leased_jobs: leased, server_time: v.now() });
           return;
         }
         switch (frame.type) {
@@ -126,7 +131,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
               .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, epoch: ack.epoch, accepted: ack.accepted, code: ack.code, message: ack.message }))
               .catch((err: unknown) => {
                 if (err instanceof ValidatorClosingError) return;
-                deps.onError?.('result', err);
+                report('result', err);
                 send({ type: 'result_ack', job_id: frame.result.job_id, epoch: frame.epoch, accepted: false, code: 'INTERNAL', message: 'the market could not settle this result; send it again' });
               });
             return;
@@ -141,8 +146,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
         }
       })
       .catch((err: unknown) => {
-        deps.onError?.('socket', err);
-        fail(1011, 'INTERNAL', 'the market failed on this frame; reconnect');
+        report('frame', err);
+        fail(CLOSE_CODES.internalError, 'INTERNAL', 'the market failed on this frame (it has been logged); reconnect');
       });
   });
   socket.on('close', () => {
@@ -150,5 +155,5 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
     clearTimeout(timer);
     if (session) v.leave(session);
   });
-  socket.on('error', (err) => deps.onError?.('socket', err));
+  socket.on('error', (err) => report('socket', err));
 }

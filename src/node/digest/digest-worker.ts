@@ -8,6 +8,7 @@ import { createSliceDigester } from '../../core/market/assignment-proof.js';
 import { syntheticResult, syntheticSeed, validateSyntheticParams } from '../../core/workloads/synthetic.js';
 import { loadBlake3, nodeSha256 } from '../hash/node-hasher.js';
 import type { DigestRequest, DigestResponse } from './digest-protocol.js';
+import { errorMessage } from '../../core/errors.js';
 
 const port = parentPort;
 if (!port) throw new Error('digest-worker must run in a worker thread');
@@ -27,7 +28,7 @@ port.on('message', (req: DigestRequest) => {
       for (let off = 0; off < output.length; off += CHUNK) d.update(output.subarray(off, off + CHUNK));
       res = { id: req.id, ok: true, ...d.digest(), bytes: output.length };
     } catch (err) {
-      res = { id: req.id, ok: false, message: err instanceof Error ? err.message : String(err) };
+      res = { id: req.id, ok: false, message: errorMessage(err) };
     }
     port.postMessage(res);
   });

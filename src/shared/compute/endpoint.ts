@@ -2,6 +2,7 @@
 import { toHex } from '../../core/hex.js';
 import type { GpuAdapterInfo } from '../../core/workloads/gpu-adapter.js';
 import { ComputeRequestSchema, type ComputeReply } from './protocol.js';
+import { errorMessage } from '../../core/errors.js';
 
 /** A BLAKE3 kernel compiled on a device (the compute page and the Dawn worker both pass Blake3Kernel). */
 export interface HashKernel {
@@ -130,5 +131,5 @@ export function adapterInfo(adapter: GPUAdapter): GpuAdapterInfo {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

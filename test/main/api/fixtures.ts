@@ -6,7 +6,7 @@ import { tempDir } from '../../helpers.js';
 
 /** An AppService on a real ledger in a fresh temp dir, closed when the test finishes. */
 export async function testAppNode(over: Partial<AppServiceDeps> = {}, now = () => Date.now()): Promise<AppService> {
-  const ledger = await openLedger({ dataDir: tempDir(), now });
+  const ledger = await openLedger({ dataDir: tempDir(), clock: { now } });
   const node = new AppService({ ledger, settings: new MemorySettingsStore(), clock: { now }, info: { name: 'Tessera', version: '0.0.0-test', platform: process.platform }, ...over });
   onTestFinished(async () => {
     await node.close();

@@ -1,12 +1,12 @@
-import type { Channel, ChannelArgs, ChannelResult, EventName, EventPayload, TesseraApi } from '../../../shared/contract.js';
-import { ContractCallError } from '../../../shared/contract.js';
+import type { Channel, ChannelArgs, ChannelResult, EventName, EventPayload, TesseraApi, TesseraBridge } from '../../../shared/contract.js';
+import { bridgeApi, ContractCallError } from '../../../shared/contract.js';
 import { WsContractClient } from './ws-client.js';
 
 export { ContractCallError } from '../../../shared/contract.js';
 
 declare global {
   interface Window {
-    tessera?: TesseraApi;
+    tessera?: TesseraBridge;
   }
 }
 
@@ -62,8 +62,14 @@ function connect(): Connection {
 }
 
 /** The contract's transport: the Electron preload bridge, else (headless mode) a WebSocket to the page's own host. */
+let desktop: { bridge: TesseraBridge; api: TesseraApi } | undefined;
+
 function api(): TesseraApi {
-  if (window.tessera) return window.tessera;
+  const bridge = window.tessera;
+  if (bridge) {
+    if (desktop?.bridge !== bridge) desktop = { bridge, api: bridgeApi(bridge) };
+    return desktop.api;
+  }
   return (conn ?? connect()).client;
 }
 
@@ -78,7 +84,7 @@ export function call<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Pr
 
 /** Subscribes to a node event; returns the unsubscribe. In headless mode the subscription survives reconnects. */
 export function on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
-  if (window.tessera) return window.tessera.on(event, listener);
+  if (window.tessera) return api().on(event, listener);
   let set = listeners.get(event);
   if (!set) {
     set = new Set();
