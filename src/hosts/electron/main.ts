@@ -158,14 +158,8 @@ async function start(): Promise<void> {
   }
 }
 
-/** Everything on the desktop: key sealing, settings, the app host (node, AppService, provide policy) and its IPC, the tray, the window. */
+/** Everything on the desktop: settings, the app host (node, AppService, provide policy), key sealing, IPC, the tray, the window. */
 async function startApp(store: DisposableStore, dataDir: string): Promise<void> {
-  try {
-    const keyState = sealKey(dataDir, safeStorageSealer);
-    if (keyState.mode === 'plain') logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });
-  } catch (err) {
-    logger.warn('provider key left as a plain file', { error: errorMessage(err) });
-  }
   const settings = new ElectronStoreSettingsStore(dataDir, applyLoginItem);
   applyLoginItem(settings.get());
   const host = store.add(
@@ -184,6 +178,13 @@ async function startApp(store: DisposableStore, dataDir: string): Promise<void> 
     }),
     'app host',
   );
+  // After the ledger opened: on a first start that is what creates the provider key.
+  try {
+    const keyState = sealKey(dataDir, safeStorageSealer);
+    if (keyState.mode === 'plain') logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });
+  } catch (err) {
+    logger.warn('provider key left as a plain file', { error: errorMessage(err) });
+  }
   const { app: appNode, handlers, policy } = host;
   registerIpc(store, handlers, appNode.events);
   watchPower(store, () => void policy.tick().catch((err: unknown) => logger.error('provide policy tick failed', { error: errorMessage(err) })));
