@@ -1,4 +1,6 @@
+import type { Worker } from 'node:worker_threads';
 import { TesseraError } from '../core/errors.js';
+import { DisposableStore } from '../node/lifecycle.js';
 import type { Logger, LogLevel } from '../node/log.js';
 import { silentLogger } from '../node/log.js';
 import { startSiblingWorker } from '../node/worker-entry.js';
@@ -26,24 +28,19 @@ export interface LocalMarketThread {
  * event loop. Resolves once it listens; a failure to start rejects with its code and message.
  */
 export function startLocalMarketThread(options: LocalMarketThreadOptions, logger: Logger = silentLogger, startTimeoutMs = 180_000): Promise<LocalMarketThread> {
+  const resources = new DisposableStore('practice market thread', logger);
   const worker = startSiblingWorker(import.meta.url, 'local-market-worker', options);
-  let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closed ??= new Promise<void>((resolve) => {
-      const done = () => resolve();
-      worker.once('exit', done);
-      worker.postMessage({ type: 'close' });
-      // A market that does not stop within 15 s is ended with its thread.
-      setTimeout(() => void worker.terminate().then(done, done), 15_000).unref();
-    });
-    return closed;
-  };
+  let exited = false;
+  worker.once('exit', () => (exited = true));
+  resources.add(() => (exited ? undefined : stopWorker(worker)), 'worker thread');
+  const close = (): Promise<void> => resources.dispose();
   return new Promise<LocalMarketThread>((resolve, reject) => {
     const timer = setTimeout(() => {
       void close();
       reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market did not start within ${Math.round(startTimeoutMs / 1000)} s; see the log`));
     }, startTimeoutMs);
     timer.unref();
+    resources.add(() => clearTimeout(timer), 'start timeout');
     worker.on('message', (m: LocalMarketWorkerMessage) => {
       if (m.type === 'log') logger.log(m.level, m.msg, { ...m.fields, practice_market: true });
       else if (m.type === 'ready') {
@@ -62,7 +59,20 @@ export function startLocalMarketThread(options: LocalMarketThreadOptions, logger
     });
     worker.once('exit', (code) => {
       clearTimeout(timer);
-      if (closed === undefined) reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market thread exited (code ${code}) before it was ready`));
+      if (!resources.isDisposed) reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market thread exited (code ${code}) before it was ready`));
     });
+  });
+}
+
+/** Asks the market in `worker` to stop; a market that does not stop within `graceMs` is ended with its thread. */
+function stopWorker(worker: Worker, graceMs = 15_000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => void worker.terminate().then(done, done), graceMs);
+    function done(): void {
+      clearTimeout(timer);
+      resolve();
+    }
+    worker.once('exit', done);
+    worker.postMessage({ type: 'close' });
   });
 }

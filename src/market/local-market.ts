@@ -1,6 +1,8 @@
 import type { Blake3Hasher } from '../core/hash/hasher.js';
 import type { Clock } from '../core/clock.js';
 import { loadBlake3, nodeSha256 } from '../node/hash/node-hasher.js';
+import { errorMessage } from '../core/errors.js';
+import { DisposableStore } from '../node/lifecycle.js';
 import { silentLogger, type Logger } from '../node/log.js';
 import { createMarketServer, type MarketServer } from './market-server.js';
 import { MarketStore, openMarketStore } from './store/market-store.js';
@@ -46,7 +48,7 @@ export interface LocalMarket {
   blake3: Blake3Hasher;
   /** Tasks the practice customer has posted so far (0 without one). */
   posted(): number;
-  /** Stops the customer, the validator, the HTTP server and the store; safe to call twice. */
+  /** Stops the customer, the validator, the HTTP server and the store (every step attempted); safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -58,12 +60,9 @@ export interface LocalMarket {
 export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMarket> {
   const logger = deps.logger ?? silentLogger;
   const blake3 = deps.blake3 ?? (await loadBlake3());
-  const store = deps.inMemoryStore ? await MarketStore.open(await openPgliteDriver(undefined)) : await openMarketStore({ dataDir: deps.dataDir });
-  const cleanups: (() => unknown)[] = [() => store.close()];
-  const runCleanups = async () => {
-    for (const c of cleanups.splice(0)) await c();
-  };
+  const resources = new DisposableStore('practice market', logger);
   try {
+    const store = resources.add(deps.inMemoryStore ? await MarketStore.open(await openPgliteDriver(undefined)) : await openMarketStore({ dataDir: deps.dataDir }), 'store');
     const server = await createMarketServer({
       store,
       clock: deps.clock,
@@ -72,7 +71,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       processMetrics: false,
       ...(deps.expirySweepMs !== undefined ? { expirySweepMs: deps.expirySweepMs } : {}),
     });
-    cleanups.unshift(() => server.close());
+    resources.add(server, 'HTTP server');
     const validator = await attachValidator({
       app: server.app,
       store,
@@ -83,9 +82,9 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       config: { practice: true, batchMs: 10_000, ...deps.validator },
       marketId: deps.marketId ?? 'tessera-practice-market',
       ...(deps.digestThreads !== undefined ? { digestThreads: deps.digestThreads } : {}),
-      onError: deps.onError ?? ((what, err) => logger.error('practice market error', { what, error: err instanceof Error ? err.message : String(err) })),
+      onError: deps.onError ?? ((what, err) => logger.error('practice market error', { what, error: errorMessage(err) })),
     });
-    cleanups.unshift(() => validator.close());
+    resources.add(validator, 'validator');
     const url = await server.listen(deps.host ?? '127.0.0.1', deps.port ?? 0);
     let posted = () => 0;
     if (deps.customer !== false) {
@@ -94,12 +93,11 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
         tasks: server.tasks,
         ...(deps.customer?.intervalMs !== undefined ? { intervalMs: deps.customer.intervalMs } : {}),
         onDidPost: () => validator.kick(),
-        onError: (err) => logger.error('practice customer failed to post', { error: String(err) }),
+        onError: (err) => logger.error('practice customer failed to post', { error: errorMessage(err) }),
       });
-      cleanups.unshift(() => customer.stop());
+      resources.add(() => customer.stop(), 'practice customer');
       posted = () => customer.posted();
     }
-    let closing: Promise<void> | undefined;
     return {
       url,
       store,
@@ -107,13 +105,10 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       validator,
       blake3,
       posted: () => posted(),
-      close() {
-        closing ??= runCleanups();
-        return closing;
-      },
+      close: () => resources.dispose(),
     };
   } catch (err) {
-    await runCleanups();
+    await resources.dispose().catch(() => undefined);
     throw err;
   }
 }

@@ -1,11 +1,11 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { createLogger, silentLogger } from '../../node/log.js';
-import { startProviderNode } from '../../main/services/provider-service.js';
+import { openDawnChannel } from '../../main/gpu/dawn-host.js';
 import { startLocalMarket } from '../../market/local-market.js';
 import { defineCommand } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { runUntilSignal } from './provide.js';
+import { runUntilSignal, startProvider } from './provide.js';
 import { systemClock as clock } from '../../node/clock.js';
 
 export const DEFAULT_PRACTICE_DIR = 'practice-data';
@@ -41,7 +41,8 @@ export async function practiceCommand(argv: string[], io: CliIo): Promise<number
   const nodes = [];
   for (let i = 0; i < count; i++) {
     const dataDir = i === 0 ? dir : `${dir}-provider-${i + 1}`;
-    nodes.push(await startProviderNode({ market: url, dataDir, threads: 1, ask: 0n, logger }));
+    // One /metrics endpoint (config.toml's port) for the first provider; the others would collide on it.
+    nodes.push(await startProvider({ market: url, dataDir, threads: 1, ask: 0n, logger, openGpuHost: () => openDawnChannel(), metricsPort: i === 0 ? null : 0 }));
     io.stderr(`practice provider ${i + 1}: data in ${dataDir}\n`);
   }
   return runUntilSignal(io, nodes, () => market.close());

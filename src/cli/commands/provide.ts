@@ -1,6 +1,12 @@
 import { AmountError, formatAmount, parseAmount } from '../../core/market/amount.js';
-import { createLogger, silentLogger } from '../../node/log.js';
-import { startProviderNode, type ProviderStatus } from '../../main/services/provider-service.js';
+import type { ComputeChannel } from '../../main/gpu/compute-client.js';
+import { DEFAULT_DATA_DIR } from '../../main/data-dir.js';
+import { openDawnChannel } from '../../main/gpu/dawn-host.js';
+import type { ProviderService, ProviderStatus } from '../../main/services/provider-service.js';
+import { startProviderNode, type ProviderNode } from '../../hosts/provider-node.js';
+import { systemClock } from '../../node/clock.js';
+import { DisposableStore } from '../../node/lifecycle.js';
+import { createLogger, silentLogger, type Logger } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
@@ -43,19 +49,69 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     if (err instanceof AmountError) throw new CliError(err.message);
     throw err;
   }
-  const node = await startProviderNode({
+  const provider = await startProvider({
     market: values.market,
-    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
-    ...(threads ? { threads } : {}),
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    threads: threads ?? null,
     ...(ask !== undefined ? { ask } : {}),
     logger: io.isTty ? silentLogger : createLogger((l) => io.stderr(l)),
+    openGpuHost: () => openDawnChannel(),
+    metricsPort: null,
   });
-  return runUntilSignal(io, [node]);
+  return runUntilSignal(io, [provider]);
 }
 
-/** Shows status (a line on a TTY, JSON lines otherwise) until SIGINT/SIGTERM, then drains every node. */
-export async function runUntilSignal(io: CliIo, nodes: readonly Awaited<ReturnType<typeof startProviderNode>>[], onStop: () => Promise<void> = async () => undefined): Promise<number> {
-  const offs = nodes.map((n) =>
+export interface StartProviderOptions {
+  market: string;
+  dataDir: string;
+  /** --threads; null: automatic (cores − 1). */
+  threads: number | null;
+  /** micro-CPC; absent: the price board's suggested bid. */
+  ask?: bigint;
+  logger: Logger;
+  /** Dawn in a worker thread for the CLI; null: no GPU host. */
+  openGpuHost: (() => ComputeChannel) | null;
+  /** Overrides config.toml's metrics_port (0: none); null: the config's. */
+  metricsPort: number | null;
+}
+
+/** A provider joined to its market, on a node of its own. */
+export interface RunningProvider {
+  node: ProviderNode;
+  service: ProviderService;
+  /** Stops taking jobs, finishes or reports the ones in flight, closes the socket, then the node and its ledger. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** What `tessera provide` (and each node of `tessera practice`) runs: the one provider node, and its provider joined to `market`. */
+export async function startProvider(o: StartProviderOptions): Promise<RunningProvider> {
+  const resources = new DisposableStore('provider', o.logger);
+  const node = resources.add(
+    await startProviderNode({ dataDir: o.dataDir, clock: systemClock, logger: o.logger, openGpuHost: o.openGpuHost, metricsPort: o.metricsPort, settings: () => ({ threads: o.threads, gpu_enabled: true }) }),
+    'provider node',
+  );
+  let drainMs: number | undefined;
+  try {
+    const service = node.createProvider(o.market, o.ask !== undefined ? { ask: o.ask } : {});
+    resources.add(() => service.drain(drainMs), 'market provider');
+    service.start();
+    return {
+      node,
+      service,
+      stop(timeoutMs) {
+        drainMs = timeoutMs;
+        return resources.dispose();
+      },
+    };
+  } catch (err) {
+    await resources.dispose().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Shows status (a line on a TTY, JSON lines otherwise) until SIGINT/SIGTERM, then drains every provider. */
+export async function runUntilSignal(io: CliIo, providers: readonly RunningProvider[], onStop: () => Promise<void> = async () => undefined): Promise<number> {
+  const offs = providers.map((n) =>
     n.service.onDidChange((s) => {
       if (io.isTty) io.stderr(`\r\x1b[2K${statusLine(s)}`);
       else io.stdout(`${JSON.stringify({ msg: 'provider status', ...s, creditsToday: s.creditsToday.toString(), lastPrices: undefined })}\n`);
@@ -65,7 +121,7 @@ export async function runUntilSignal(io: CliIo, nodes: readonly Awaited<ReturnTy
   if (io.isTty) io.stderr('\n');
   io.stderr('stopping: finishing the jobs in flight…\n');
   for (const off of offs) off();
-  await Promise.all(nodes.map((n) => n.stop()));
+  await Promise.all(providers.map((n) => n.stop()));
   await onStop();
   io.stderr('stopped\n');
   return 0;

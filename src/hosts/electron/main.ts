@@ -3,16 +3,15 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Notification, powerMonitor, safeStorage, type IpcMainInvokeEvent } from 'electron';
 import { dispatchContractCall, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ContractHandlers, type Settings } from '../../shared/contract.js';
+import { errorMessage } from '../../core/errors.js';
 import type { AppService } from '../../main/api/app-service.js';
-import { createHostAppNode } from '../host-node.js';
-import { createAppHandlers } from '../../main/api/index.js';
 import { LogBuffer } from '../../main/api/log-buffer.js';
 import { isTrustedSender, type AppPageLocation } from '../../main/api/sender-check.js';
+import { systemClock as clock } from '../../node/clock.js';
+import { DisposableStore } from '../../node/lifecycle.js';
 import { createLogger } from '../../node/log.js';
-import { startNodeServices, type NodeServices } from '../../main/node-services.js';
-import { DigestPool } from '../../node/digest/digest-pool.js';
 import { sealKey, unsealForStart, type KeySealer } from '../../main/services/key-seal.js';
-import { ProvidePolicyController } from '../../main/services/provide-policy.js';
+import { startAppHost } from '../app-host.js';
 import { applyLinuxAutostart } from './autostart.js';
 import { openGpuWindowChannel } from './gpu-window.js';
 import { builtPage, createMainWindow, mainWindowWebPreferences } from './main-window.js';
@@ -23,17 +22,14 @@ import { electronTray, notify, TrayService } from './tray.js';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const preloadPath = join(here, '../preload/index.cjs');
 const logger = createLogger();
-const clock = { now: () => Date.now() };
 
 /** Everything the running app holds; undefined before start-up and after shutdown. */
 interface Running {
-  node: NodeServices;
   app: AppService;
-  handlers: ContractHandlers;
-  digester: DigestPool;
-  policy: ProvidePolicyController;
   tray: TrayService | undefined;
   state: DesktopState;
+  /** Owns the app host, the IPC handler, the event forwarding, the power listeners and the tray: `dispose()` is the shutdown. */
+  store: DisposableStore;
 }
 let running: Running | undefined;
 let mainWindow: BrowserWindow | undefined;
@@ -99,17 +95,33 @@ function fromMainWindow(event: IpcMainInvokeEvent): boolean {
   return isTrustedSender({ isMainWindow: win !== undefined && !win.isDestroyed() && event.sender === win.webContents, isTopFrame: win !== undefined && !win.isDestroyed() && frame !== null && frame === win.webContents.mainFrame, frameUrl: frame?.url ?? null }, appPage());
 }
 
-/** Serves the merged handler table on one IPC channel (sender check, then schema, then call) and forwards node events to the window. */
-function registerIpc(handlers: ContractHandlers, events: AppService['events']): void {
+/**
+ * Serves the merged handler table on one IPC channel (sender check, then schema, then call)
+ * and forwards node events to the window, until `store` is disposed (it removes the handler
+ * and the forwarding).
+ */
+function registerIpc(store: DisposableStore, handlers: ContractHandlers, events: AppService['events']): void {
   ipcMain.handle(IPC_CALL_CHANNEL, async (event, channel: unknown, args: unknown) => {
     if (!fromMainWindow(event)) return { ok: false, error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' } };
     return dispatchContractCall(handlers, channel, args, {
-      onInternal: (err, c) => logger.error('contract call failed', { channel: c, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined }),
+      onInternal: (err, c) => logger.error('contract call failed', { channel: c, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }),
     });
   });
-  events.onDidEmit((name, payload) => {
-    if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(IPC_EVENT_CHANNEL, name, payload);
-  });
+  store.add(() => ipcMain.removeHandler(IPC_CALL_CHANNEL), 'IPC handler');
+  store.add(
+    events.onDidEmit((name, payload) => {
+      if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(IPC_EVENT_CHANNEL, name, payload);
+    }),
+    'event forwarding',
+  );
+}
+
+/** Ticks `policy` when the power source changes, until `store` is disposed. */
+function watchPower(store: DisposableStore, tick: () => void): void {
+  powerMonitor.on('on-battery', tick);
+  store.add(() => powerMonitor.off('on-battery', tick), 'powerMonitor on-battery');
+  powerMonitor.on('on-ac', tick);
+  store.add(() => powerMonitor.off('on-ac', tick), 'powerMonitor on-ac');
 }
 
 /** Start on login follows the setting: login items on Windows and macOS, an XDG autostart entry on Linux. */
@@ -136,59 +148,54 @@ async function start(): Promise<void> {
   const dataDir = resolve(process.env.TESSERA_DATA_DIR ?? app.getPath('userData'));
   mkdirSync(dataDir, { recursive: true });
   unsealForStart(dataDir, safeStorageSealer);
-  const node = await startNodeServices({ dataDir, logger, openGpuHost: openGpuWindowChannel });
+  const store = new DisposableStore('desktop app', logger);
   try {
-    await startApp(node);
+    await startApp(store, dataDir);
   } catch (err) {
     // Close the ledger and services that did start before the error dialog ends the process.
-    await node.close().catch(() => undefined);
+    await store.dispose().catch(() => undefined);
     throw err;
   }
 }
 
-/** Everything above the node: key sealing, settings, the AppService and its IPC, the provide policy, the tray, the window. */
-async function startApp(node: NodeServices): Promise<void> {
+/** Everything on the desktop: settings, the app host (node, AppService, provide policy), key sealing, IPC, the tray, the window. */
+async function startApp(store: DisposableStore, dataDir: string): Promise<void> {
+  const settings = new ElectronStoreSettingsStore(dataDir, applyLoginItem);
+  applyLoginItem(settings.get());
+  const host = store.add(
+    await startAppHost({
+      dataDir,
+      settings,
+      clock,
+      logger,
+      logs: new LogBuffer(2000, clock.now),
+      info: { name: app.getName(), version: app.getVersion(), platform: process.platform },
+      headless: false,
+      openGpuHost: openGpuWindowChannel,
+      metricsPort: null,
+      practiceMarket: {},
+      policy: { observe: () => ({ idleSeconds: powerMonitor.getSystemIdleTime(), onBattery: powerMonitor.isOnBatteryPower() }), intervalMs: 5_000 },
+    }),
+    'app host',
+  );
+  // After the ledger opened: on a first start that is what creates the provider key.
   try {
-    const keyState = sealKey(node.ledger.dataDir.root, safeStorageSealer);
+    const keyState = sealKey(dataDir, safeStorageSealer);
     if (keyState.mode === 'plain') logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });
   } catch (err) {
-    logger.warn('provider key left as a plain file', { error: err instanceof Error ? err.message : String(err) });
+    logger.warn('provider key left as a plain file', { error: errorMessage(err) });
   }
-  const settings = new ElectronStoreSettingsStore(node.ledger.dataDir.root, applyLoginItem);
-  applyLoginItem(settings.get());
-  const logs = new LogBuffer(2000, clock.now);
-  const { app: appNode, digester } = createHostAppNode({
-    node,
-    settings,
-    clock,
-    logs,
-    logger,
-    info: { name: app.getName(), version: app.getVersion(), platform: process.platform },
-    headless: false,
-  });
-  const handlers = createAppHandlers(appNode);
-  registerIpc(handlers, appNode.events);
+  const { app: appNode, handlers, policy } = host;
+  registerIpc(store, handlers, appNode.events);
+  watchPower(store, () => void policy.tick().catch((err: unknown) => logger.error('provide policy tick failed', { error: errorMessage(err) })));
 
-  // Provide only when idle / on mains power / inside the schedule, as the settings say.
-  const policy = new ProvidePolicyController({
-    target: appNode,
-    settings: () => settings.get(),
-    observe: () => ({ idleSeconds: powerMonitor.getSystemIdleTime(), onBattery: powerMonitor.isOnBatteryPower() }),
-    clock,
-    logger,
-  });
-  const tickNow = () => void policy.tick().catch((err: unknown) => logger.error('provide policy tick failed', { error: String(err) }));
-  powerMonitor.on('on-battery', tickNow);
-  powerMonitor.on('on-ac', tickNow);
-  await policy.tick();
-  policy.start(5_000);
-
-  running = { node, app: appNode, handlers, digester, policy, tray: undefined, state: new DesktopState(node.ledger.dataDir.root) };
+  running = { app: appNode, tray: undefined, state: new DesktopState(dataDir), store };
   try {
     running.tray = new TrayService({ node: appNode, handlers, iconDir: iconDir(), createTray: electronTray, notify, onOpen: showWindow, onQuit: () => app.quit() });
+    store.add(running.tray, 'tray');
   } catch (err) {
     // Some Linux desktops have no status area: the app still runs, closing the window quits.
-    logger.warn('no system tray available', { error: err instanceof Error ? err.message : String(err) });
+    logger.warn('no system tray available', { error: errorMessage(err) });
   }
   if (process.env.TESSERA_E2E === '1') exposeTestHooks(running);
 
@@ -206,29 +213,6 @@ function exposeTestHooks(r: Running): void {
       windowCount: () => BrowserWindow.getAllWindows().length,
     },
   });
-}
-
-/**
- * Stops in order: the policy and the tray, then the node leaves the market (stops taking
- * jobs; jobs in flight finish or are reported within the drain timeout) and the practice
- * market closes, then the digest workers, then the node itself (saves the price board, stops
- * the runner and the GPU host, closes the ledger). A failed step is logged; the rest still run.
- */
-async function shutdown(r: Running): Promise<void> {
-  const steps: [string, () => unknown][] = [
-    ['provide policy', () => r.policy.stop()],
-    ['tray', () => r.tray?.dispose()],
-    ['leave market', () => r.app.close()],
-    ['digest workers', () => r.digester.close()],
-    ['node services and ledger', () => r.node.close()],
-  ];
-  for (const [name, step] of steps) {
-    try {
-      await step();
-    } catch (err) {
-      logger.error('shutdown step failed', { step: name, error: err instanceof Error ? err.message : String(err) });
-    }
-  }
 }
 
 hardenAllWebContents();
@@ -262,7 +246,13 @@ if (!app.requestSingleInstanceLock()) {
     if (!r) return;
     event.preventDefault();
     running = undefined;
-    void shutdown(r).finally(() => app.quit());
+    // In reverse order of start: the tray, the power listeners, the IPC handler and event
+    // forwarding, then the app host (the policy; leaving the market, where jobs in flight finish
+    // or are reported; the practice market; the digest workers, the node services and the ledger).
+    void r.store
+      .dispose()
+      .catch(() => undefined) // each failed release is logged by the store
+      .finally(() => app.quit());
   });
 
   app.on('window-all-closed', () => {

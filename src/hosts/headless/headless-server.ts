@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { TesseraError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
 import type { LocalMarketThreadOptions } from '../../market/local-market-thread.js';
 import { MarketTargetSchema, type AppInfo, type MarketTarget } from '../../shared/contract.js';
 import type { AppService } from '../../main/api/app-service.js';
-import { createHostAppNode } from '../host-node.js';
-import { createAppHandlers } from '../../main/api/index.js';
+import { startAppHost } from '../app-host.js';
 import { LogBuffer } from '../../main/api/log-buffer.js';
 import { WsTransport } from '../../main/api/ws-transport.js';
 import type { ComputeChannel } from '../../main/gpu/compute-client.js';
 import { openDawnChannel } from '../../main/gpu/dawn-host.js';
+import { DisposableStore } from '../../node/lifecycle.js';
+import { systemClock } from '../../node/clock.js';
 import { silentLogger, type Logger } from '../../node/log.js';
-import { startNodeServices, type NodeServices } from '../../main/node-services.js';
-import { ProvidePolicyController } from '../../main/services/provide-policy.js';
 import { AccessPolicy, isLoopbackHost, loadOrCreateToken } from './access.js';
 import { ConfSettingsStore } from './conf-settings-store.js';
 import { checkRendererDir, lookupStatic, SECURITY_HEADERS, sendStatic } from './static-files.js';
@@ -67,8 +67,6 @@ export interface HeadlessServer {
   close(): Promise<void>;
 }
 
-const systemClock: Clock = { now: () => Date.now() };
-
 /**
  * Headless mode: the node and the app's handler table without Electron. One node:http server
  * serves the built renderer and the contract over a WebSocket at /api, behind the token /
@@ -87,33 +85,27 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const settings = new ConfSettingsStore(dataDir);
   const { token, path: tokenPath } = loadOrCreateToken(dataDir);
   const useGpu = o.gpu ?? settings.get().gpu_enabled;
-  const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : undefined);
-  const threads = settings.get().threads ?? undefined;
-  const node: NodeServices = await startNodeServices({ dataDir, logger, ...(openGpuHost ? { openGpuHost } : {}), ...(threads ? { threads } : {}), ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}) });
-  const cleanups: (() => unknown)[] = [() => node.close()];
-  const runCleanups = async () => {
-    for (const c of cleanups.splice(0)) {
-      try {
-        await c();
-      } catch (err) {
-        logger.error('shutdown step failed', { error: err instanceof Error ? err.message : String(err) });
-      }
-    }
-  };
+  const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : null);
+  const store = new DisposableStore('headless server', logger);
   try {
     const logs = new LogBuffer(2000, () => clock.now());
-    const { app, digester } = createHostAppNode({
-      node,
-      settings,
-      clock,
-      logs,
-      logger,
-      info: o.info ?? { name: 'Tessera', version: '0.0.0', platform: process.platform },
-      headless: true,
-      ...(o.practiceMarket ? { practiceMarket: o.practiceMarket } : {}),
-    });
-    cleanups.unshift(() => digester.close());
-    cleanups.unshift(() => app.close());
+    const { app, handlers } = store.add(
+      await startAppHost({
+        dataDir,
+        settings,
+        clock,
+        logger,
+        logs,
+        info: o.info ?? { name: 'Tessera', version: '0.0.0', platform: process.platform },
+        headless: true,
+        openGpuHost,
+        metricsPort: o.metricsPort ?? null,
+        practiceMarket: o.practiceMarket ?? {},
+        // Headless mode has no idle time or battery to read: of the provide policy, only the schedule applies.
+        policy: { observe: () => ({ idleSeconds: null, onBattery: false }), intervalMs: o.scheduleCheckMs ?? 30_000, ...(o.localHour ? { localHour: o.localHour } : {}) },
+      }),
+      'app host',
+    );
 
     let boundPort = 0;
     const access = new AccessPolicy({ token, host, port: () => boundPort });
@@ -121,27 +113,14 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     server.maxConnections = 256;
-    const transport = new WsTransport(server, { handlers: createAppHandlers(app), events: app.events, logger, verifyClient: (req) => access.socketAllowed(req) });
-    boundPort = await listen(server, o.port, host);
-    cleanups.unshift(async () => {
+    const transport = new WsTransport(server, { handlers, events: app.events, logger, verifyClient: (req) => access.socketAllowed(req) });
+    store.add(async () => {
       await transport.close();
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    });
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+    }, 'HTTP server');
+    boundPort = await listen(server, o.port, host);
     if (!isLoopbackHost(host)) logger.warn('headless UI reachable from other machines', { host });
-
-    // Headless mode has no idle time or battery to read: of the provide policy, only the schedule applies.
-    const policy = new ProvidePolicyController({
-      target: app,
-      settings: () => settings.get(),
-      observe: () => ({ idleSeconds: null, onBattery: false }),
-      clock,
-      ...(o.localHour ? { localHour: o.localHour } : {}),
-      logger,
-    });
-    cleanups.unshift(() => policy.stop());
-    await policy.tick();
-    policy.start(o.scheduleCheckMs ?? 30_000);
 
     // Joining (which may first start the practice market) runs after the server listens, so the
     // URL can be opened at once; the UI shows the node connecting meanwhile.
@@ -150,14 +129,13 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
       const target: MarketTarget = o.market !== undefined ? { kind: 'url', url: o.market } : settings.get().market_url ? { kind: 'url', url: settings.get().market_url as string } : { kind: 'practice' };
       joined = app.join(target).then(
         () => undefined,
-        (err: unknown) => logger.error('could not join the market', { error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) => logger.error('could not join the market', { error: errorMessage(err) }),
       );
-      cleanups.unshift(() => joined);
+      store.add(() => joined, 'join at start');
     }
 
     const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
     const origin = `http://${shownHost}:${boundPort}`;
-    let closing: Promise<void> | undefined;
     return {
       url: `${origin}/?token=${token}`,
       origin,
@@ -166,13 +144,10 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
       tokenPath,
       node: app,
       joined,
-      close() {
-        closing ??= runCleanups();
-        return closing;
-      },
+      close: () => store.dispose(),
     };
   } catch (err) {
-    await runCleanups();
+    await store.dispose().catch(() => undefined);
     throw err;
   }
 }

@@ -2,11 +2,10 @@ import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import os from 'node:os';
 import type { AppInfo, NodeInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
-import { nodeSha256 } from '../../node/hash/node-hasher.js';
 import type { Logger } from '../../node/log.js';
 import type { Ledger } from '../ledger.js';
 import { signerAddress } from '../../node/signing/result-signing.js';
-import { ProviderService, type ProviderServiceDeps, type ProviderStatus } from '../services/provider-service.js';
+import type { ProviderService, ProviderServiceDeps, ProviderStatus } from '../services/provider-service.js';
 import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
 import { jobRow } from './contract-rows.js';
 import { AppEvents } from './events.js';
@@ -32,15 +31,15 @@ export interface AppServiceDeps {
   info: AppInfo;
   logs?: LogBuffer;
   logger?: Logger;
-  /** Starts the in-process practice market (headless and desktop hosts give one). */
-  startPractice?: () => Promise<RunningMarket>;
-  /** Builds the provider for a market URL (give `hooks` to the ProviderService); default: a ProviderService on this ledger. */
-  createProvider?: (url: string, hooks: ProviderHooks) => AppProvider;
+  /** Starts the in-process practice market (the host's composition root gives one); null: this host has none. */
+  startPractice: (() => Promise<RunningMarket>) | null;
+  /** Builds the provider for a market URL (give `hooks` to the ProviderService): the provider node's `createProvider`. */
+  createProvider: (url: string, hooks: ProviderHooks) => AppProvider;
   gpu?: () => GpuCapabilitiesInfo;
   /** Price bands from the node's price board (node.ts `pricingBands`); absent: no bands yet. */
   pricing?: () => PricingBandsInfo;
-  /** GPU MB/s over `bytes` bytes, when a GPU host is up. */
-  gpuBenchmark?: (bytes: number) => Promise<number>;
+  /** GPU MB/s over `bytes` bytes on the node's GPU host (asked only while it is a ready hardware GPU); null: no GPU host. */
+  gpuBenchmark: ((bytes: number) => Promise<number>) | null;
   /** Subscribes to changes of the GPU host's capabilities (GpuHashService.onDidChangeCapabilities); returns the unsubscribe. */
   onGpuChange?: (listener: (caps: GpuCapabilitiesInfo) => void) => () => void;
   /** True in headless mode (the UI is served over HTTP, not in the desktop window). */
@@ -182,7 +181,15 @@ export class AppService {
     const t0 = performance.now();
     this.ledger.blake3.hash(sample);
     const seconds = Math.max(1e-6, (performance.now() - t0) / 1000);
-    const gpu = this.deps.gpuBenchmark && this.gpu().hardware_gpu ? await this.deps.gpuBenchmark(bytes) : null;
+    const gpuBenchmark = this.deps.gpuBenchmark;
+    const gpu =
+      gpuBenchmark && this.gpu().hardware_gpu
+        ? await gpuBenchmark(bytes).catch((err: unknown) => {
+            // A GPU that went down between the check and the run: no GPU figure, the CPU one still counts.
+            this.logger.warn('GPU benchmark failed', { error: err instanceof Error ? err.message : String(err) });
+            return null;
+          })
+        : null;
     return { cpu_mbps: Math.round((bytes / 1e6 / seconds) * 10) / 10, gpu_mbps: gpu, bytes };
   }
 
@@ -196,7 +203,7 @@ export class AppService {
     const url = this.market?.url;
     if (url === undefined) return;
     const hooks: ProviderHooks = { onJobProgress: (p) => this.events.emit('job:progress', p) };
-    const provider = this.deps.createProvider?.(url, hooks) ?? this.defaultProvider(url, hooks);
+    const provider = this.deps.createProvider(url, hooks);
     this.provider = provider;
     let credits = 0n;
     let answered = provider.status().jobsDone + provider.status().jobsRejected;
@@ -230,22 +237,6 @@ export class AppService {
       this.lastError = errorMessage(err);
       this.logger.error('provider did not stop cleanly', { error: this.lastError });
     }
-  }
-
-  private defaultProvider(url: string, hooks: ProviderHooks): AppProvider {
-    const s = this.settings.get();
-    return new ProviderService({
-      ...hooks,
-      market: url,
-      db: this.ledger.db,
-      settlement: this.ledger.settlement,
-      signer: this.ledger.identity,
-      blake3: this.ledger.blake3,
-      sha256: nodeSha256,
-      clock: this.clock,
-      threads: s.threads ?? 1,
-      logger: this.logs.logger('provider', this.deps.logger),
-    });
   }
 
   private emitStatus(): void {

@@ -130,6 +130,18 @@ export class GpuHashService implements GpuHashPort {
     });
   }
 
+  /**
+   * BLAKE3 MB/s of this GPU over `bytes` bytes (the Join screen's quick benchmark): one plain
+   * hash of a zero buffer, timed end to end. Rejects as `hashBytes` does when the GPU is not ready.
+   */
+  async benchmark(bytes: number): Promise<number> {
+    const sample = new Uint8Array(bytes);
+    const t0 = performance.now();
+    await this.hashBytes(sample);
+    const seconds = Math.max(1e-6, (performance.now() - t0) / 1000);
+    return Math.round((bytes / 1e6 / seconds) * 10) / 10;
+  }
+
   private enqueue<T>(op: () => Promise<T>): Promise<T> {
     const run = this.queue.then(op);
     this.queue = run.catch(() => undefined);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { fromHex } from '../../core/hex.js';
 import { parseReceipt } from '../../core/ledger/receipt.js';
@@ -10,20 +9,15 @@ import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
 import type { CapabilitiesFrame, JobFrame, MarketFrame } from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
-import type { ComputeChannel } from '../gpu/compute-client.js';
-import { openDawnChannel } from '../gpu/dawn-host.js';
-import { GpuHashService } from '../gpu/gpu-hash-service.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
-import { nodeSha256 } from '../../node/hash/node-hasher.js';
 import { silentLogger, type Logger } from '../../node/log.js';
-import { openLedger, type Ledger } from '../ledger.js';
 import { signComputeResult, signerAddress, type ResultSigner } from '../../node/signing/result-signing.js';
-import { DigestPool, type JobDigester } from '../../node/digest/digest-pool.js';
+import type { JobDigester } from '../../node/digest/digest-pool.js';
+import { DisposableStore } from '../../node/lifecycle.js';
 import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
-import { PriceBoardService } from './price-board-service.js';
+import type { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
 import { errorMessage } from '../../core/errors.js';
-import { systemClock } from '../../node/clock.js';
 
 /** What a provider status line and the UI show. */
 export interface ProviderStatus {
@@ -51,7 +45,7 @@ export interface JobExecution {
 
 /**
  * The node's GPU host as the provider uses it for GpuHash jobs (GpuHashService satisfies it,
- * the same one the WorkloadRunner uses): both digests of a job's bytes in one GPU pass.
+ * the node's GPU host): both digests of a job's bytes in one GPU pass.
  */
 export interface GpuJobDigester {
   /** True only for a hardware adapter (never llvmpipe or SwiftShader). */
@@ -85,7 +79,7 @@ export interface ProviderServiceDeps {
   backoff?: BackoffOptions;
   random?: () => number;
   logger?: Logger;
-  /** Computes the digests off this thread (startProviderNode gives a DigestPool); absent: in-process. */
+  /** Computes the digests off this thread (the provider node gives its DigestPool); absent: in-process. */
   digester?: JobDigester;
   /** Told when a job starts (done 0) and when its result is ready (done = total); total is the job's input bytes (at least 1). */
   onJobProgress?: (p: { job_id: string; done: number; total: number }) => void;
@@ -129,31 +123,32 @@ export class ProviderService {
   private listeners = new Set<(s: ProviderStatus) => void>();
   private lastPrices: ProviderStatus['lastPrices'] = null;
   private announcedGpu = 'null';
-  private readonly offGpu: (() => void) | undefined;
+  /** The socket, the GPU listener and the heartbeat: released by `close`. */
+  private readonly store: DisposableStore;
 
   constructor(private readonly deps: ProviderServiceDeps) {
     this.address = signerAddress(deps.signer, deps.blake3);
     this.jobs = new ProviderJobsRepo(deps.db);
     this.logger = deps.logger ?? silentLogger;
-    this.client = new MarketClient({
+    this.store = new DisposableStore('provider', this.logger);
+    this.client = this.store.add(new MarketClient({
       url: deps.market,
       signer: deps.signer,
       capabilities: () => this.capabilities(),
       onFrame: (f) => this.onFrame(f),
       onState: (s, detail) => {
         this.logger.info('market connection', { state: s, ...(detail ? { detail } : {}) });
-        if (s !== 'connected' && this.heartbeat) {
-          clearInterval(this.heartbeat);
-          this.heartbeat = undefined;
-        }
+        if (s !== 'connected') this.stopHeartbeat();
         this.emit();
       },
       ...(deps.backoff ? { backoff: deps.backoff } : {}),
       ...(deps.random ? { random: deps.random } : {}),
       logger: this.logger,
-    });
+    }), 'market socket');
     // The GPU comes up (or goes down) after the node joined: announce the change.
-    this.offGpu = deps.gpuDigester?.onDidChangeCapabilities?.(() => this.reannounceGpu());
+    const offGpu = deps.gpuDigester?.onDidChangeCapabilities?.(() => this.reannounceGpu());
+    if (offGpu) this.store.add(offGpu, 'GPU listener');
+    this.store.add(() => this.stopHeartbeat(), 'heartbeat');
   }
 
   start(): void {
@@ -202,17 +197,22 @@ export class ProviderService {
     this.draining = true;
     this.emit();
     const all = Promise.all([...this.running.values()].map((r) => r.done));
-    await Promise.race([all, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     for (const { job } of this.running.values()) this.reportLost(job.job_id, 'DRAINED', 'the provider stopped before the job finished');
     await new Promise((r) => setTimeout(r, 50));
     await this.close();
   }
 
-  async close(): Promise<void> {
-    this.offGpu?.();
+  /** Closes the socket and stops the heartbeat and the GPU listener; safe to call twice. */
+  close(): Promise<void> {
+    return this.store.dispose();
+  }
+
+  private stopHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    await this.client.close();
   }
 
   private capabilities(): CapabilitiesFrame {
@@ -439,81 +439,5 @@ export class ProviderService {
     if (this.listeners.size === 0) return;
     const s = this.status();
     for (const l of this.listeners) l(s);
-  }
-}
-
-export interface StartProviderNodeOptions {
-  market: string;
-  dataDir?: string;
-  threads?: number;
-  /** micro-CPC; default: the price board's suggested bid (0 while it has no prices). */
-  ask?: bigint;
-  logger?: Logger;
-  clock?: Clock;
-  /**
-   * Opens the GPU compute host that runs GpuHash jobs (default: Dawn in a worker thread); null:
-   * no GPU host. It comes up in the background and is announced once its self-check passed.
-   */
-  openGpuHost?: (() => ComputeChannel) | null;
-}
-
-/** A running provider node: the long-lived thing the CLI (and next, the app) starts with one call. */
-export interface ProviderNode {
-  service: ProviderService;
-  ledger: Ledger;
-  /** The GPU host GpuHash jobs run on (undefined with `openGpuHost: null`). */
-  gpu: GpuHashService | undefined;
-  /** Stops taking jobs, finishes or reports the ones in flight, closes the socket and the ledger. */
-  stop(timeoutMs?: number): Promise<void>;
-}
-
-/** Opens the data dir (ledger, identity), measures BLAKE3 throughput and joins the market. */
-export async function startProviderNode(o: StartProviderNodeOptions): Promise<ProviderNode> {
-  const ledger = await openLedger({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.logger ? { logger: o.logger } : {}) });
-  try {
-    const threads = o.threads ?? Math.max(1, availableParallelism() - 1);
-    const sample = new Uint8Array(4 << 20);
-    const t0 = performance.now();
-    ledger.blake3.hash(sample);
-    const mbps = Math.round((sample.length / 1e6 / Math.max(1e-6, (performance.now() - t0) / 1000)) * 10) / 10;
-    const priceBoard = await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) });
-    priceBoard.start();
-    const digester = new DigestPool(Math.min(threads, 4));
-    const openGpuHost = o.openGpuHost === undefined ? () => openDawnChannel() : o.openGpuHost;
-    const gpu = openGpuHost ? new GpuHashService({ openHost: openGpuHost, registry: ledger.registry, ...(o.logger ? { logger: o.logger } : {}) }) : undefined;
-    const service = new ProviderService({
-      digester,
-      ...(gpu ? { gpuDigester: gpu } : {}),
-      market: o.market,
-      priceBoard,
-      db: ledger.db,
-      settlement: ledger.settlement,
-      signer: ledger.identity,
-      blake3: ledger.blake3,
-      sha256: nodeSha256,
-      clock: o.clock ?? systemClock,
-      threads,
-      ...(o.ask !== undefined ? { ask: o.ask } : {}),
-      mbps,
-      ...(o.logger ? { logger: o.logger } : {}),
-    });
-    service.start();
-    // The CPU takes every job until the GPU is ready; its capabilities are announced when they settle.
-    void gpu?.start().catch((err: unknown) => o.logger?.warn('GPU start-up failed; GpuHash jobs are not taken', { error: String(err) }));
-    return {
-      service,
-      ledger,
-      gpu,
-      async stop(timeoutMs) {
-        await service.drain(timeoutMs);
-        await gpu?.close();
-        await priceBoard.close();
-        await digester.close();
-        ledger.close();
-      },
-    };
-  } catch (err) {
-    ledger.close();
-    throw err;
   }
 }

@@ -9,7 +9,8 @@ import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
 import { GpuHashService } from '../../../src/main/gpu/gpu-hash-service.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry } from '../../../src/main/metrics.js';
-import { startProviderNode } from '../../../src/main/services/provider-service.js';
+import { startProvider as startCliProvider } from '../../../src/cli/commands/provide.js';
+import { silentLogger } from '../../../src/node/log.js';
 import { ACCOUNTS } from '../../../src/market/store/accounts-repo.js';
 import type { CapabilitiesFrame, JobFrame } from '../../../src/shared/market-protocol.js';
 import { tempDir } from '../../helpers.js';
@@ -201,13 +202,13 @@ describe.skipIf(!dawn.ok)('a node whose only adapter is software', () => {
   it('starts its GPU host, reports hardware_gpu false and announces the adapter as software', async () => {
     const market = await captureMarket();
     cleanups.push(() => market.close());
-    const node = await startProviderNode({ market: market.url, dataDir: tempDir(), threads: 1, ask: 0n, openGpuHost: () => openDawnChannel({ backends: ['opengles'] }) });
+    const node = await startCliProvider({ market: market.url, dataDir: tempDir(), threads: 1, ask: 0n, logger: silentLogger, metricsPort: 0, openGpuHost: () => openDawnChannel({ backends: ['opengles'] }) });
     cleanups.push(() => node.stop(2000));
     market.setAddress(node.service.address);
     // The GPU comes up after the join and is announced again once ready.
     const frames = await until('GPU announced', () => market.frames.filter((f) => f.gpu !== null), (f) => f.length > 0, 60_000);
-    expect(node.gpu?.ready).toBe(true);
-    expect(node.gpu?.capabilities().hardware_gpu).toBe(false);
+    expect(node.node.services.gpu?.ready).toBe(true);
+    expect(node.node.services.gpu?.capabilities().hardware_gpu).toBe(false);
     expect(frames[0]?.gpu).toMatchObject({ software: true });
     expect(frames[0]?.gpu?.name).toMatch(/llvmpipe/);
   }, SLOW_MS);

@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { startLocalMarketThread, type LocalMarketThreadOptions } from '../market/local-market-thread.js';
+import type { AppInfo, ContractHandlers } from '../shared/contract.js';
+import { AppService } from '../main/api/app-service.js';
+import { createAppHandlers } from '../main/api/index.js';
+import type { LogBuffer } from '../main/api/log-buffer.js';
+import type { SettingsStore } from '../main/api/settings-store.js';
+import type { ComputeChannel } from '../main/gpu/compute-client.js';
+import { pricingBands } from '../main/node-services.js';
+import { ProvidePolicyController, type ProvidePolicyControllerDeps } from '../main/services/provide-policy.js';
+import { DisposableStore } from '../node/lifecycle.js';
+import type { Logger } from '../node/log.js';
+import { startProviderNode, type ProviderNode } from './provider-node.js';
+
+export interface AppHostOptions {
+  dataDir: string;
+  settings: SettingsStore;
+  clock: Clock;
+  logger: Logger;
+  logs: LogBuffer;
+  info: AppInfo;
+  /** True in headless mode (the UI hides desktop-only settings). */
+  headless: boolean;
+  /** The GPU compute host: the hidden window on the desktop, Dawn in headless mode; null: CPU only. */
+  openGpuHost: (() => ComputeChannel) | null;
+  /** Overrides config.toml's metrics_port (0: no endpoint); null: the config's. */
+  metricsPort: number | null;
+  /** Options of the in-process practice market ({} for its defaults; tests shorten its intervals). */
+  practiceMarket: Partial<LocalMarketThreadOptions>;
+  /** What the provide policy observes (idle time, battery; headless mode has neither), how often it ticks, and the local hour. */
+  policy: Pick<ProvidePolicyControllerDeps, 'observe' | 'localHour'> & { intervalMs: number };
+}
+
+/** What both app hosts run: the provider node, the AppService over it, its contract handlers and the provide policy. */
+export interface AppHost {
+  node: ProviderNode;
+  app: AppService;
+  handlers: ContractHandlers;
+  policy: ProvidePolicyController;
+  /** Stops the policy, leaves the market (jobs in flight finish or are reported), stops the practice market, then the node; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition both app hosts share (the desktop app and `tessera headless`): the provider
+ * node from the one builder (so the app announces what `tessera provide` does), the AppService
+ * with the node's providers, GPU and price board, the practice market in a thread of its own
+ * under the data dir, and the provide policy, ticked once before this returns.
+ */
+export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
+  const { settings, clock, logger, logs } = o;
+  const store = new DisposableStore('app host', logger);
+  try {
+    const node = store.add(
+      await startProviderNode({ dataDir: o.dataDir, clock, logger, openGpuHost: o.openGpuHost, metricsPort: o.metricsPort, settings: () => settings.get() }),
+      'provider node',
+    );
+    const gpu = node.services.gpu;
+    const app = store.add(
+      new AppService({
+        ledger: node.services.ledger,
+        settings,
+        clock,
+        logs,
+        info: o.info,
+        logger,
+        // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
+        startPractice: () => startLocalMarketThread({ dataDir: join(node.services.ledger.dataDir.root, 'practice-market'), ...o.practiceMarket }, logger),
+        createProvider: (url, hooks) => node.createProvider(url, { ...hooks, logger: logs.logger('provider', logger) }),
+        gpu: () => gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
+        ...(gpu ? { onGpuChange: (listener) => gpu.onDidChangeCapabilities(listener) } : {}),
+        gpuBenchmark: node.gpuBenchmark,
+        pricing: () => pricingBands(node.services),
+        headless: o.headless,
+      }),
+      'app service',
+    );
+    const handlers = createAppHandlers(app);
+    // Provide only when idle / on mains power / inside the schedule, as the settings say.
+    const policy = new ProvidePolicyController({ target: app, settings: () => settings.get(), observe: o.policy.observe, clock, ...(o.policy.localHour ? { localHour: o.policy.localHour } : {}), logger });
+    store.add(() => policy.stop(), 'provide policy');
+    await policy.tick();
+    policy.start(o.policy.intervalMs);
+    return { node, app, handlers, policy, close: () => store.dispose() };
+  } catch (err) {
+    await store.dispose().catch(() => undefined);
+    throw err;
+  }
+}
