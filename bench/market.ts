@@ -28,6 +28,7 @@ import WebSocket from 'ws';
 import type { Blake3Hasher } from '../src/core/hash/hasher.js';
 import { fromHex, toHex, utf8 } from '../src/core/hex.js';
 import { sliceDigests } from '../src/core/market/assignment-proof.js';
+import { sinkLogger } from '../src/node/log.js';
 import { computeResultToJson } from '../src/core/market/compute-result.js';
 import { loadBlake3, nodeSha256 } from '../src/node/hash/node-hasher.js';
 import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../src/node/signing/result-signing.js';
@@ -99,9 +100,9 @@ async function serve(args: ServeArgs): Promise<void> {
     blake3,
     sha256: nodeSha256,
     dataDir: args.dir,
-    onError: (what, err) => {
-      if (errors++ < 5) console.error(`market ${what}: ${err instanceof Error ? err.message : String(err)}`);
-    },
+    logger: sinkLogger((r) => {
+      if (r.level === 'error' && errors++ < 5) console.error(`market ${r.msg}: ${String(r.error)}`);
+    }),
   });
   const base = await server.listen('127.0.0.1', 0);
   const { apiKey } = await server.customers.add('bench');

@@ -9,7 +9,7 @@ import { PriceBoard } from '../src/core/pricing/price-board.js';
 import { SortedWindow } from '../src/core/pricing/sorted-window.js';
 import type { BondLedger } from '../src/core/pricing/sla.js';
 import { defaultConfig } from '../src/main/config/load-config.js';
-import { createLogger } from '../src/node/log.js';
+import { jsonLineSink, sinkLogger } from '../src/node/log.js';
 import { createMetricsRegistry } from '../src/main/metrics.js';
 import { AdmissionService } from '../src/main/services/admission-service.js';
 import { machine } from './common.js';
@@ -119,9 +119,11 @@ function coreAdmission(ops: number): number {
 
 function serviceAdmission(ops: number): number {
   let bytes = 0;
-  const logger = createLogger((line) => {
-    bytes += line.length; // formatted like production, written nowhere
-  });
+  const logger = sinkLogger(
+    jsonLineSink((line) => {
+      bytes += line.length; // formatted like production, written nowhere
+    }),
+  );
   const service = new AdmissionService({
     config: { ...defaultConfig(), comfort_threshold_p90: 1_000_000n },
     board: new PriceBoard(100),

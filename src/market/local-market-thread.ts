@@ -7,7 +7,7 @@ import { startSiblingWorker } from '../node/worker-entry.js';
 import type { LocalMarketDeps } from './local-market.js';
 
 /** What the thread is started with (plain data: it crosses to the worker). */
-export type LocalMarketThreadOptions = Omit<LocalMarketDeps, 'clock' | 'logger' | 'blake3' | 'onError'>;
+export type LocalMarketThreadOptions = Omit<LocalMarketDeps, 'clock' | 'logger' | 'blake3'>;
 
 export type LocalMarketWorkerMessage =
   | { type: 'ready'; url: string }

@@ -4,7 +4,9 @@
  * Messages: parent → {type: 'close'}; worker → ready {url} | failed {code, message} | log | closed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Logger } from '../node/log.js';
+import { errorMessage } from '../core/errors.js';
+import { systemClock } from '../node/clock.js';
+import { errorFields, type Logger } from '../node/log.js';
 import { startLocalMarket, type LocalMarket } from './local-market.js';
 import type { LocalMarketThreadOptions, LocalMarketWorkerMessage } from './local-market-thread.js';
 
@@ -20,13 +22,13 @@ const logger: Logger = {
 
 let market: LocalMarket | undefined;
 let closing = false;
-const started = startLocalMarket({ ...(workerData as LocalMarketThreadOptions), clock: { now: () => Date.now() }, logger }).then(
+const started = startLocalMarket({ ...(workerData as LocalMarketThreadOptions), clock: systemClock, logger }).then(
   (m) => {
     market = m;
     if (closing) return;
     post({ type: 'ready', url: m.url });
   },
-  (err: unknown) => post({ type: 'failed', code: (err as { code?: unknown }).code === undefined ? 'PRACTICE_UNAVAILABLE' : String((err as { code: unknown }).code), message: err instanceof Error ? err.message : String(err) }),
+  (err: unknown) => post({ type: 'failed', code: (err as { code?: unknown }).code === undefined ? 'PRACTICE_UNAVAILABLE' : String((err as { code: unknown }).code), message: errorMessage(err) }),
 );
 
 port.on('message', (m: { type?: unknown }) => {
@@ -34,7 +36,7 @@ port.on('message', (m: { type?: unknown }) => {
   closing = true;
   void started
     .then(() => market?.close())
-    .catch((err: unknown) => post({ type: 'log', level: 'error', msg: 'practice market did not close cleanly', fields: { error: err instanceof Error ? err.message : String(err) } }))
+    .catch((err: unknown) => post({ type: 'log', level: 'error', msg: 'practice market did not close cleanly', fields: errorFields(err) }))
     .finally(() => {
       post({ type: 'closed' });
       port.close();

@@ -1,9 +1,8 @@
 import type { Blake3Hasher } from '../core/hash/hasher.js';
 import type { Clock } from '../core/clock.js';
 import { loadBlake3, nodeSha256 } from '../node/hash/node-hasher.js';
-import { errorMessage } from '../core/errors.js';
 import { DisposableStore } from '../node/lifecycle.js';
-import { silentLogger, type Logger } from '../node/log.js';
+import { errorFields, silentLogger, type Logger } from '../node/log.js';
 import { createMarketServer, type MarketServer } from './market-server.js';
 import { MarketStore, openMarketStore } from './store/market-store.js';
 import { openPgliteDriver } from './store/pglite-driver.js';
@@ -35,8 +34,6 @@ export interface LocalMarketDeps {
   digestThreads?: number;
   /** The in-process practice customer posting small tasks (default on, every 2 s); false: none. */
   customer?: false | { intervalMs?: number };
-  /** Sees validator errors (default: logged). */
-  onError?: (what: string, err: unknown) => void;
 }
 
 /** A market running in this process: close it before the process ends. */
@@ -69,6 +66,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       blake3,
       dataDir: deps.dataDir,
       processMetrics: false,
+      logger,
       ...(deps.expirySweepMs !== undefined ? { expirySweepMs: deps.expirySweepMs } : {}),
     });
     resources.add(server, 'HTTP server');
@@ -82,7 +80,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       config: { practice: true, batchMs: 10_000, ...deps.validator },
       marketId: deps.marketId ?? 'tessera-practice-market',
       ...(deps.digestThreads !== undefined ? { digestThreads: deps.digestThreads } : {}),
-      onError: deps.onError ?? ((what, err) => logger.error('practice market error', { what, error: errorMessage(err) })),
+      logger,
     });
     resources.add(validator, 'validator');
     const url = await server.listen(deps.host ?? '127.0.0.1', deps.port ?? 0);
@@ -93,7 +91,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
         tasks: server.tasks,
         ...(deps.customer?.intervalMs !== undefined ? { intervalMs: deps.customer.intervalMs } : {}),
         onDidPost: () => validator.kick(),
-        onError: (err) => logger.error('practice customer failed to post', { error: errorMessage(err) }),
+        onError: (err) => logger.error('practice customer failed to post', errorFields(err)),
       });
       resources.add(() => customer.stop(), 'practice customer');
       posted = () => customer.posted();

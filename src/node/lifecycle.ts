@@ -1,5 +1,5 @@
 import { errorMessage } from '../core/errors.js';
-import { silentLogger, type Logger } from './log.js';
+import { errorFields, silentLogger, type Logger } from './log.js';
 
 /** Something a store can release: an object with `dispose()` or `close()`, or a release function. */
 export type Releasable = { dispose(): unknown } | { close(): unknown } | (() => unknown);
@@ -70,7 +70,7 @@ export class DisposableStore {
         await release(resource);
       } catch (err) {
         errors.push(err);
-        this.logger.error('release failed', { owner: this.owner, resource: name, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined });
+        this.logger.error('release failed', { owner: this.owner, resource: name, ...errorFields(err) });
       }
     }
     if (errors.length > 0) throw new DisposeError(errors, this.owner);

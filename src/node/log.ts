@@ -49,19 +49,9 @@ export function sinkLogger(sink: LogSink, base: Record<string, unknown> = {}): L
 }
 
 /** The logger of one module: its lines carry `module` and go to the process-wide sink (read at each line, so a host may set it after import). */
-export function createLogger(module: string, fields?: Record<string, unknown>): Logger;
-/**
- * @deprecated A logger writing JSON lines to `write`; use `createLogger(module)` (process sink) or
- * `sinkLogger(jsonLineSink(write))`. Kept until the hosts' files move to the module convention.
- */
-export function createLogger(write?: (line: string) => void, base?: Record<string, unknown>): Logger;
-export function createLogger(moduleOrWrite?: string | ((line: string) => void), base: Record<string, unknown> = {}): Logger {
-  if (typeof moduleOrWrite === 'string') {
-    const fixed = { module: moduleOrWrite, ...base };
-    return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...fixed, ...fields }));
-  }
-  if (moduleOrWrite === undefined) return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...base, ...fields }));
-  return sinkLogger(jsonLineSink(moduleOrWrite), base);
+export function createLogger(module: string, base: Record<string, unknown> = {}): Logger {
+  const fixed = { module, ...base };
+  return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...fixed, ...fields }));
 }
 
 /** A logger writing through `parent` with `module` on every line (for a service given its host's logger). */

@@ -14,6 +14,7 @@ import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import { authSigningBytes, MarketFrame, parseFrame, type JobFrame } from '../../src/shared/market-protocol.js';
+import { createLogger } from '../../src/node/log.js';
 
 export const clock = { now: () => Date.now() };
 
@@ -40,7 +41,7 @@ export async function startMarket(dir: string, config: Partial<ValidatorConfig>,
     customer: false,
     validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
     marketId: 'test-market',
-    onError: (what, err) => console.error('validator', what, err),
+    logger: createLogger('market'),
   });
   let customerKey = customer?.key ?? '';
   let customerId = customer?.id ?? '';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
 import { openDawnChannel } from '../../src/main/gpu/dawn-host.js';
-import { createLogger, silentLogger } from '../../src/node/log.js';
+import { jsonLineSink, sinkLogger, silentLogger } from '../../src/node/log.js';
 import { pricingBands, startNodeServices } from '../../src/main/node-services.js';
 import { PricingBandsSchema } from '../../src/shared/contract.js';
 import { pseudoRandomBytes, tempDir } from '../helpers.js';
@@ -21,7 +21,7 @@ describe('startNodeServices (the services under every provider node)', () => {
   it('hashes on its GPU host, serves metrics, and saves then reloads the price board', async () => {
     const dir = tempDir();
     const logs: string[] = [];
-    const logger = createLogger((l) => logs.push(l));
+    const logger = sinkLogger(jsonLineSink((l) => logs.push(l)));
     const port = await freePort();
     const node = await startNodeServices({ dataDir: join(dir, 'node'), logger, openGpuHost: () => openDawnChannel(), metricsPort: port });
     try {

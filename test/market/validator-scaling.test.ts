@@ -11,6 +11,7 @@ import type { ValidatorService } from '../../src/market/validator/validator-serv
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { tempDir } from '../helpers.js';
 import { postTask, RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
+import { createLogger } from '../../src/node/log.js';
 
 const SEED = 0x5ca1e;
 console.log(`validator scaling test seed ${SEED}`);
@@ -48,7 +49,7 @@ async function startMarket(dir: string, config: Partial<ValidatorConfig> = {}): 
     customer: false,
     validator: { practice: false, batchMs: 0, sweepMs: 0, heartbeatMs: 100, checkFraction: 0, ...config },
     marketId: 'scaling-market',
-    onError: (what, err) => console.error('validator', what, err),
+    logger: createLogger('market'),
   });
   const c = await server.customers.add('alice');
   await server.customers.fund('alice', 1_000_000_000n);

@@ -107,7 +107,6 @@ async function startMarket(openDriver: () => Promise<SqlDriver>, config: Partial
     digestThreads: 0,
     config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, ...config },
     marketId: 'settlement-market',
-    onError: (what, err) => console.error('validator', what, err),
   });
   const base = await server.listen('127.0.0.1', 0);
   const c = await server.customers.add('alice');

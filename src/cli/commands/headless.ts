@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_DATA_DIR } from '../../main/data-dir.js';
 import { DEFAULT_HEADLESS_PORT, startHeadless } from '../../hosts/headless/headless-server.js';
 import { isLoopbackHost } from '../../hosts/headless/access.js';
-import { createLogger, type Logger, type LogLevel } from '../../node/log.js';
+import { jsonLineSink, sinkLogger, type Logger, type LogLevel } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
@@ -43,7 +43,7 @@ export function parsePort(value: string | undefined, flag: string): number | und
 
 /** On a terminal only warnings and errors, as readable lines; otherwise JSON lines. */
 function cliLogger(io: CliIo): Logger {
-  if (!io.isTty) return createLogger((l) => io.stderr(l), { headless: true });
+  if (!io.isTty) return sinkLogger(jsonLineSink((l) => io.stderr(l)), { module: 'headless' });
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (level !== 'warn' && level !== 'error') return;
     const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';

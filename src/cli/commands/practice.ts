@@ -1,5 +1,5 @@
 import { basename, dirname, join, resolve } from 'node:path';
-import { createLogger, silentLogger } from '../../node/log.js';
+import { jsonLineSink, silentLogger, sinkLogger } from '../../node/log.js';
 import { openDawnChannel } from '../../main/gpu/dawn-host.js';
 import { startLocalMarket } from '../../market/local-market.js';
 import { defineCommand } from '../command-spec.js';
@@ -34,7 +34,7 @@ export async function practiceCommand(argv: string[], io: CliIo): Promise<number
   const count = parsePositiveInt(parsed.values.providers, '--providers', 16) ?? 1;
   const dir = resolve(parsed.values['data-dir'] ?? DEFAULT_PRACTICE_DIR);
   const marketDir = join(dirname(dir), `${basename(dir)}-market`);
-  const logger = io.isTty ? silentLogger : createLogger((l) => io.stderr(l), { practice: true });
+  const logger = io.isTty ? silentLogger : sinkLogger(jsonLineSink((l) => io.stderr(l)), { module: 'practice' });
   const market = await startLocalMarket({ dataDir: marketDir, clock, logger });
   const url = market.url;
   io.stderr(`PRACTICE MARKET (local, not real credits) on ${url}; its data: ${marketDir}\n`);

@@ -6,7 +6,7 @@ import type { ProviderService, ProviderStatus } from '../../main/services/provid
 import { startProviderNode, type ProviderNode } from '../../hosts/provider-node.js';
 import { systemClock } from '../../node/clock.js';
 import { DisposableStore } from '../../node/lifecycle.js';
-import { createLogger, silentLogger, type Logger } from '../../node/log.js';
+import { jsonLineSink, silentLogger, sinkLogger, type Logger } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
@@ -54,7 +54,7 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     threads: threads ?? null,
     ...(ask !== undefined ? { ask } : {}),
-    logger: io.isTty ? silentLogger : createLogger((l) => io.stderr(l)),
+    logger: io.isTty ? silentLogger : sinkLogger(jsonLineSink((l) => io.stderr(l)), { module: 'provide' }),
     openGpuHost: () => openDawnChannel(),
     metricsPort: null,
   });

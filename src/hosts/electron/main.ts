@@ -9,7 +9,7 @@ import { LogBuffer } from '../../main/api/log-buffer.js';
 import { isTrustedSender, type AppPageLocation } from '../../main/api/sender-check.js';
 import { systemClock as clock } from '../../node/clock.js';
 import { DisposableStore } from '../../node/lifecycle.js';
-import { createLogger } from '../../node/log.js';
+import { createLogger, errorFields } from '../../node/log.js';
 import { sealKey, unsealForStart, type KeySealer } from '../../main/services/key-seal.js';
 import { startAppHost } from '../app-host.js';
 import { applyLinuxAutostart } from './autostart.js';
@@ -21,7 +21,7 @@ import { electronTray, notify, TrayService } from './tray.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const preloadPath = join(here, '../preload/index.cjs');
-const logger = createLogger();
+const logger = createLogger('desktop');
 
 /** Everything the running app holds; undefined before start-up and after shutdown. */
 interface Running {
@@ -104,7 +104,7 @@ function registerIpc(store: DisposableStore, handlers: ContractHandlers, events:
   ipcMain.handle(IPC_CALL_CHANNEL, async (event, channel: unknown, args: unknown) => {
     if (!fromMainWindow(event)) return { ok: false, error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' } };
     return dispatchContractCall(handlers, channel, args, {
-      onInternal: (err, c) => logger.error('contract call failed', { channel: c, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined }),
+      onInternal: (err, c) => logger.error('contract call failed', { channel: c, ...errorFields(err) }),
     });
   });
   store.add(() => ipcMain.removeHandler(IPC_CALL_CHANNEL), 'IPC handler');
@@ -135,7 +135,7 @@ function applyLoginItem(settings: Settings): void {
     try {
       applyLinuxAutostart(settings.start_on_login, process.env.APPIMAGE ?? app.getPath('exe'));
     } catch (err) {
-      logger.warn('could not update the autostart entry', { error: err instanceof Error ? err.message : String(err) });
+      logger.warn('could not update the autostart entry', { error: errorMessage(err) });
     }
   }
 }
@@ -229,7 +229,8 @@ if (!app.requestSingleInstanceLock()) {
     try {
       await start();
     } catch (err) {
-      dialog.showErrorBox('Tessera cannot start', err instanceof Error ? err.message : String(err));
+      logger.error('could not start', errorFields(err));
+      dialog.showErrorBox('Tessera cannot start', errorMessage(err));
       app.exit(2);
     }
   });

@@ -1,5 +1,5 @@
 import Conf from 'conf';
-import { TesseraError } from '../../core/errors.js';
+import { errorMessage, TesseraError } from '../../core/errors.js';
 import { parseSettings, SettingsPatchSchema, SettingsSchema, type Settings } from '../../shared/contract.js';
 import type { SettingsStore } from '../../main/api/settings-store.js';
 
@@ -64,5 +64,5 @@ export class ConfSettingsStore implements SettingsStore {
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return errorMessage(err).split('\n')[0] ?? '';
 }

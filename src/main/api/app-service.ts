@@ -186,7 +186,7 @@ export class AppService {
       gpuBenchmark && this.gpu().hardware_gpu
         ? await gpuBenchmark(bytes).catch((err: unknown) => {
             // A GPU that went down between the check and the run: no GPU figure, the CPU one still counts.
-            this.logger.warn('GPU benchmark failed', { error: err instanceof Error ? err.message : String(err) });
+            this.logger.warn('GPU benchmark failed', { error: errorMessage(err) });
             return null;
           })
         : null;

@@ -360,7 +360,7 @@ export class ProviderService {
     this.deps.onJobProgress?.({ job_id: job.job_id, done: 0, total });
     const done = this.runJob(job, bytes, started)
       .then(() => this.deps.onJobProgress?.({ job_id: job.job_id, done: total, total }))
-      .catch((err: unknown) => this.reportLost(job.job_id, 'RUN_FAILED', err instanceof Error ? err.message.slice(0, 400) : String(err)))
+      .catch((err: unknown) => this.reportLost(job.job_id, 'RUN_FAILED', errorMessage(err).slice(0, 400)))
       .finally(() => {
         // A newer assignment of the same job may have taken the slot since.
         if (this.running.get(job.job_id)?.job === job) this.running.delete(job.job_id);

@@ -27,11 +27,6 @@ export interface AttachValidatorDeps {
   digestThreads?: number;
   /** The market's logger (createMarketServer's `logger`); the validator and the provider socket log through named children of it. */
   logger?: Logger;
-  /**
-   * @deprecated Pass `logger`. Sees each internal error instead of the log (as `what` and an Error
-   * carrying the logged message and stack); kept until the practice market moves to `logger`.
-   */
-  onError?: (what: string, err: unknown) => void;
 }
 
 /**
@@ -40,8 +35,7 @@ export interface AttachValidatorDeps {
  */
 export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
   const parent = deps.logger ?? createLogger('market');
-  const onError = deps.onError;
-  const logger = (module: string): Logger => (onError ? onErrorLogger(onError) : childLogger(parent, module));
+  const logger = (module: string): Logger => childLogger(parent, module);
   const threads = deps.digestThreads ?? 1;
   const digester = threads > 0 ? new DigestPool(threads) : undefined;
   const validator = new ValidatorService({
@@ -68,15 +62,4 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     return { n: b.n, compute_root: b.computeRoot, result_count: b.resultCount, sealed_at: b.sealedAt, market_id: validator.marketId, transactions: b.transactions };
   });
   return validator;
-}
-
-/** The deprecated `onError` as a logger: each error line becomes onError(what, an Error with the logged message and stack). */
-function onErrorLogger(onError: (what: string, err: unknown) => void): Logger {
-  const log = (level: string, msg: string, fields?: Record<string, unknown>): void => {
-    if (level !== 'error') return;
-    const err = new Error(typeof fields?.error === 'string' ? fields.error : msg);
-    if (typeof fields?.stack === 'string') err.stack = fields.stack;
-    onError(typeof fields?.what === 'string' ? fields.what : msg, err);
-  };
-  return { log, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) };
 }

@@ -4,7 +4,7 @@ import { ADMISSION_CODES, AdmissionController, type AdmissionConfig, type JobReq
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { penalizeSla } from '../../../src/core/pricing/sla.js';
 import { defaultConfig } from '../../../src/main/config/load-config.js';
-import { createLogger } from '../../../src/node/log.js';
+import { jsonLineSink, sinkLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { AdmissionService, admissionConfig } from '../../../src/main/services/admission-service.js';
 import { FakeClock, InMemoryBondLedger } from './fakes.js';
@@ -458,7 +458,7 @@ describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
       board: new PriceBoard(100),
       ledger: new InMemoryBondLedger(),
       registry,
-      logger: createLogger((l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
+      logger: sinkLogger(jsonLineSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>))),
       clock,
     });
     service.reportCapacity('p1', 4);

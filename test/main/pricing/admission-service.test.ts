@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { defaultConfig } from '../../../src/main/config/load-config.js';
-import { createLogger } from '../../../src/node/log.js';
+import { jsonLineSink, sinkLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { AdmissionService, admissionConfig } from '../../../src/main/services/admission-service.js';
 import { FakeClock, InMemoryBondLedger } from '../../core/pricing/fakes.js';
 
 function setup() {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger((l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+  const logger = sinkLogger(jsonLineSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
   const registry = createMetricsRegistry();
   const clock = new FakeClock();
   const board = new PriceBoard(100);

@@ -6,7 +6,7 @@ import { encodePriceBoard } from '../../../src/core/pricing/price-board-codec.js
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { defaultConfig, parseConfig } from '../../../src/main/config/load-config.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
-import { createLogger } from '../../../src/node/log.js';
+import { jsonLineSink, sinkLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { PriceBoardService, type PriceBoardSettings } from '../../../src/main/services/price-board-service.js';
 import { tempDir } from '../../helpers.js';
@@ -15,7 +15,7 @@ const hasher = loadNativeBlake3();
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
-  return { lines, logger: createLogger((l) => lines.push(JSON.parse(l) as Record<string, unknown>)) };
+  return { lines, logger: sinkLogger(jsonLineSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>))) };
 }
 
 async function open(dataDir: string, config: Partial<PriceBoardSettings> = {}) {
