@@ -7,12 +7,15 @@ import { LedgerRepo } from './db/repos/ledger-repo.js';
 import { ReceiptRepo } from './db/repos/receipt-repo.js';
 import { loadBlake3 } from '../node/hash/node-hasher.js';
 import { errorMessage } from '../core/errors.js';
+import { existsSync } from 'node:fs';
+import { CourierRepo } from './db/repos/courier-repo.js';
+import { BundleStore } from './services/bundle-store.js';
 
 /** `tessera doctor` exit status when it found damage (0 healthy; 2 could not check: bad input, locked, unreadable). */
 export const DOCTOR_EXIT_DAMAGED = 3;
 
 export interface DoctorCheck {
-  name: 'ledger file' | 'integrity_check' | 'receipts' | 'conservation';
+  name: 'ledger file' | 'integrity_check' | 'receipts' | 'conservation' | 'bundles';
   ok: boolean;
   /** One line: what was checked, or what is wrong. */
   detail: string;
@@ -36,7 +39,8 @@ const MAX_NAMED = 5;
  * The full health check of a data directory's ledger, read-only: opens the ledger without
  * writing, runs `PRAGMA integrity_check` (every page and index, unlike the quick_check at
  * open), re-verifies every stored receipt (its key recomputed from its fields) and checks the
- * ledger's conservation (every transfer nets to zero, balances equal their postings).
+ * ledger's conservation (every transfer nets to zero, balances equal their postings), and
+ * re-hashes every stored courier bundle.
  *
  * Damage is reported, not thrown. Problems that stop the check itself (no data dir, a lock,
  * a permission or I/O error) throw their one-line StorageError.
@@ -98,6 +102,21 @@ export async function runDoctor(dataDirArg: string | undefined, deps: DoctorDeps
         detail: conservation.ok ? `balances total ${conservation.total} = minted ${conservation.minted} − burned ${conservation.burned}` : conservation.problems.slice(0, MAX_NAMED).join('; '),
       });
     }
+    const bundles = damageOf(() => verifyBundles(db, dataDir.bundlesDir, blake3));
+    if (typeof bundles === 'string') add({ name: 'bundles', ok: false, detail: `could not read the courier receipts: ${bundles}` });
+    else {
+      add({
+        name: 'bundles',
+        ok: bundles.damaged.length === 0,
+        detail:
+          bundles.damaged.length === 0
+            ? `${bundles.checked} courier bundle${bundles.checked === 1 ? '' : 's'} verified`
+            : `${bundles.damaged.length} courier bundle${bundles.damaged.length === 1 ? '' : 's'} damaged or missing: ${bundles.damaged
+                .slice(0, MAX_NAMED)
+                .map((d) => `${d.hash} (${d.reason})`)
+                .join('; ')}${bundles.damaged.length > MAX_NAMED ? '; …' : ''}`,
+      });
+    }
   } finally {
     db.close();
   }
@@ -115,6 +134,22 @@ function verifyReceipts(db: Database, blake3: Blake3Hasher): { checked: number; 
     } catch (err) {
       damaged.push({ key: row.idempotency_key, reason: oneLine(errorMessage(err)) });
     }
+  }
+  return { checked, damaged };
+}
+
+/**
+ * Every stored courier bundle re-hashed (its BLAKE3 must equal its name), and every pending
+ * receipt's bundle present: a damaged or missing one cannot be forwarded.
+ */
+function verifyBundles(db: Database, dir: string, blake3: Blake3Hasher): { checked: number; damaged: { hash: string; reason: string }[] } {
+  const store = new BundleStore(dir, blake3);
+  const { checked, damaged } = store.verifyAll();
+  const seen = new Set(damaged.map((d) => d.hash));
+  for (const r of new CourierRepo(db).iterate(true)) {
+    if (seen.has(r.bundle_hash) || existsSync(store.pathFor(r.bundle_hash))) continue;
+    seen.add(r.bundle_hash);
+    damaged.push({ hash: r.bundle_hash, reason: `missing; pending receipt ${r.id} needs it` });
   }
   return { checked, damaged };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Channel, EventName } from './channels.js';
 import { GpuAdapterInfoSchema } from './compute/protocol.js';
+import { MAX_COURIER_BUNDLE_BYTES } from './courier-protocol.js';
 
 export { CHANNELS, EVENTS, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type Channel, type EventName } from './channels.js';
 
@@ -222,6 +223,31 @@ export type LogLine = z.infer<typeof LogLineSchema>;
 
 const none = z.tuple([]);
 
+/** Base64 length of the largest bundle a page may send (MAX_COURIER_BUNDLE_BYTES bytes). */
+export const MAX_COURIER_SEND_BASE64 = 4 * Math.ceil(MAX_COURIER_BUNDLE_BYTES / 3);
+
+/** The largest call frame the contract carries (a courier:send of the largest bundle, plus its fields). */
+export const MAX_CONTRACT_FRAME_BYTES = MAX_COURIER_SEND_BASE64 + (64 << 10);
+
+/**
+ * courier:send carries the bundle's bytes — a file the user picked in a native dialog (desktop)
+ * or uploaded (headless) — and its name for display, never a path: a page (or a compromised
+ * renderer) must not be able to make the node read a file of its choosing. The node applies
+ * its own `courier_max_bundle_bytes` after decoding. `tessera courier send PATH` reads a path
+ * the user typed, through the courier service, not through this contract.
+ */
+export const CourierSendSchema = z
+  .object({
+    name: z.string().min(1).max(255),
+    data_base64: z
+      .string()
+      .max(MAX_COURIER_SEND_BASE64, `a bundle can be at most ${MAX_COURIER_BUNDLE_BYTES} bytes`)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+      .refine((s) => s.length % 4 === 0, 'must be padded base64'),
+    sender: z.string().min(1).max(200),
+  })
+  .strict();
+
 /**
  * The app contract: every channel a UI may call, with its argument schema and result schema.
  * Main-process handlers, the preload bridge and both UI clients all derive from it.
@@ -241,7 +267,7 @@ export const contract = {
   'settlement:status': { args: none, result: SettlementStatusSchema },
   'settlement:set-mode': { args: z.tuple([z.enum(['dry_run', 'real'])]), result: SettlementStatusSchema },
   'courier:list': { args: z.tuple([z.object({ pending_only: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(500) }).strict()]), result: CourierListSchema },
-  'courier:send': { args: z.tuple([z.object({ path: z.string().min(1).max(4096), sender: z.string().min(1).max(200) }).strict()]), result: CourierRowSchema },
+  'courier:send': { args: z.tuple([CourierSendSchema]), result: CourierRowSchema },
   'courier:flush': { args: none, result: FlushSummarySchema },
   'pricing:bands': { args: none, result: PricingInfoSchema },
   'gpu:capabilities': { args: none, result: GpuCapabilitiesSchema },
@@ -289,6 +315,7 @@ export const PUBLIC_ERROR_CODES = [
   'NO_GPU',
   'SETTLEMENT',
   'COURIER_RETRY',
+  'BUNDLE',
   'FILE_NOT_REGULAR',
   'FILE_UNREADABLE',
   'FILE_TOO_LARGE',
@@ -303,6 +330,7 @@ export const PUBLIC_ERROR_CODES = [
   'DB_PERMISSION',
   'DB_IO',
   'DB_FULL',
+  'DISK_FULL',
   'DB_READONLY',
   'DB_UNREADABLE',
   'DB_TOO_NEW',

@@ -4,7 +4,7 @@ import type { CliIo } from '../io.js';
 
 export const doctorSpec = defineCommand({
   name: 'doctor',
-  summary: "check the ledger's health: full integrity check, every receipt re-verified, balances against postings",
+  summary: "check the ledger's health: full integrity check, every receipt re-verified, balances against postings, courier bundles re-hashed",
   options: {
     'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" },
     json: { type: 'boolean', description: 'print the report as one JSON object' },
@@ -28,10 +28,13 @@ export async function doctorCommand(argv: string[], io: CliIo): Promise<number> 
   else {
     io.stdout(`ledger ${report.dbPath}\n`);
     for (const c of report.checks) io.stdout(`  ${c.ok ? 'ok     ' : 'DAMAGED'}  ${c.name}: ${c.detail}\n`);
+    const onlyBundles = report.checks.every((c) => c.ok || c.name === 'bundles');
     io.stdout(
       report.healthy
         ? 'healthy\n'
-        : 'damaged: Tessera has not changed anything; stop the node, restore ledger.db from a backup (or move it away yourself to start a new ledger)\n',
+        : onlyBundles
+          ? 'damaged: Tessera has not changed anything; the ledger is sound, but a damaged or missing bundle cannot be forwarded: ask its sender for it again and `tessera courier send` it (the damaged copy is replaced)\n'
+          : 'damaged: Tessera has not changed anything; stop the node, restore ledger.db from a backup (or move it away yourself to start a new ledger)\n',
     );
   }
   return report.healthy ? 0 : DOCTOR_EXIT_DAMAGED;

@@ -21,8 +21,8 @@ export function courierHandlers(node: AppService): HandlerSet {
       }
       return { rows, counts: node.ledger.courier.counts() };
     },
-    'courier:send': ({ path, sender }) => {
-      const receipt = node.ledger.courier.send(path, sender);
+    'courier:send': ({ name, data_base64, sender }) => {
+      const receipt = node.ledger.courier.sendBytes(Buffer.from(data_base64, 'base64'), name, sender);
       const row = node.ledger.courier.get(receipt.id);
       if (!row) throw new Error(`courier receipt ${receipt.id} was not stored`);
       return courierRow(row);

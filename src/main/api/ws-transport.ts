@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type VerifyClientCallbackSync, type WebSocket } from 'ws';
 import { z } from 'zod';
-import { dispatchContractCall, events as eventSchemas, type CallEnvelope, type ContractHandlers, type EventName } from '../../shared/contract.js';
+import { dispatchContractCall, events as eventSchemas, MAX_CONTRACT_FRAME_BYTES, type CallEnvelope, type ContractHandlers, type EventName } from '../../shared/contract.js';
 import { errorFields, silentLogger, type Logger } from '../../node/log.js';
 import type { AppEvents } from './events.js';
 
@@ -24,7 +24,7 @@ export interface WsTransportDeps {
   path?: string;
   /** Access check for each upgrade (headless mode: token or cookie, and Origin). Absent: everyone on the socket. */
   verifyClient?: (req: IncomingMessage) => boolean;
-  /** Largest frame accepted, bytes (default 1 MiB). */
+  /** Largest frame accepted, bytes (default MAX_CONTRACT_FRAME_BYTES: a courier:send of the largest bundle). */
   maxPayload?: number;
 }
 
@@ -45,7 +45,7 @@ export class WsTransport {
     this.logger = deps.logger ?? silentLogger;
     const verify = deps.verifyClient;
     const verifyClient: VerifyClientCallbackSync | undefined = verify ? (info) => verify(info.req) : undefined;
-    this.wss = new WebSocketServer({ server, path: deps.path ?? '/api', maxPayload: deps.maxPayload ?? 1 << 20, ...(verifyClient ? { verifyClient } : {}) });
+    this.wss = new WebSocketServer({ server, path: deps.path ?? '/api', maxPayload: deps.maxPayload ?? MAX_CONTRACT_FRAME_BYTES, ...(verifyClient ? { verifyClient } : {}) });
     this.wss.on('connection', (ws) => this.onConnection(ws));
     this.wss.on('error', (err) => this.logger.error('websocket server error', { error: err.message }));
     this.unsubscribe = deps.events.onDidEmit((event, payload) => this.broadcast(event, payload));

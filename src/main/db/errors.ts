@@ -18,6 +18,8 @@ export type StorageErrorCode =
   | 'DB_IO'
   /** No space left for the database (SQLITE_FULL). */
   | 'DB_FULL'
+  /** No space (or quota) left for a file the node writes beside the ledger, e.g. a courier bundle (ENOSPC, EDQUOT). */
+  | 'DISK_FULL'
   /** A write was attempted on a read-only file, file system or connection (SQLITE_READONLY*). */
   | 'DB_READONLY'
   /** The path cannot hold a database (a directory, a parent that is a file, …). */

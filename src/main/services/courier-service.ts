@@ -181,11 +181,24 @@ export class CourierService {
     });
   }
 
-  /** Stores a bundle and its receipt. Bad input throws with nothing written. */
+  /** Stores a bundle file (a path the user typed: `tessera courier send`) and its receipt. Bad input throws with nothing written. */
   send(bundlePath: string, sender: string): CourierReceipt {
     const problem = senderProblem(sender);
     if (problem) throw new BundleError(problem);
-    const { hash, bytes } = this.bundles.put(bundlePath, this.opts.maxBundleBytes);
+    return this.record(this.bundles.put(bundlePath, this.opts.maxBundleBytes), sender);
+  }
+
+  /**
+   * Stores a bundle's bytes (a file the user picked or uploaded in the app; `name` only names it
+   * in errors) and its receipt. Bad input throws with nothing written.
+   */
+  sendBytes(data: Uint8Array, name: string, sender: string): CourierReceipt {
+    const problem = senderProblem(sender);
+    if (problem) throw new BundleError(problem);
+    return this.record(this.bundles.putBytes(data, this.opts.maxBundleBytes, `bundle ${name}`), sender);
+  }
+
+  private record({ hash, bytes }: { hash: string; bytes: number }, sender: string): CourierReceipt {
     const receipt: CourierReceipt = { id: uuidv7(), bundle_hash: hash, bytes, sender, created_at: this.clock.now() };
     this.deps.db.transaction(() => this.repo.insert(receipt));
     this.logger.info('courier receipt stored', { id: receipt.id, bytes, sender });

@@ -5,6 +5,7 @@ import { Card, Credits, Empty, ErrorLine, Loading, ProgressBar, RelTime, ScreenH
 import { errorMessage, useCall, useEvent } from '../hooks/use-call.js';
 import { flushSummaryText } from '../lib/flush.js';
 import { formatBytes, shortId } from '../lib/format.js';
+import { MAX_COURIER_BUNDLE_BYTES } from '../../../shared/courier-protocol.js';
 
 type Row = CourierListInfo['rows'][number];
 
@@ -93,26 +94,43 @@ function HistoryTable({ rows }: { rows: Row[] }) {
   );
 }
 
+/** A picked file's bytes as base64 (a data: URL without its prefix; FileReader encodes natively). */
+function readBase64(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      resolve(url.slice(url.indexOf(',') + 1));
+    };
+    reader.onerror = () => reject(reader.error ?? new Error(`could not read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
+}
+
 function SendBundle({ onSent }: { onSent: () => void }) {
-  const [path, setPath] = useState('');
+  const [file, setFile] = useState<File | null>(null);
+  const [inputKey, setInputKey] = useState(0);
   const [sender, setSender] = useState('');
-  const [fieldError, setFieldError] = useState<{ path?: string; sender?: string }>({});
+  const [fieldError, setFieldError] = useState<{ file?: string; sender?: string }>({});
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<Row | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const fe: { path?: string; sender?: string } = {};
-    if (path.trim() === '') fe.path = 'Enter the path of the bundle file on the machine running the node.';
+    const fe: { file?: string; sender?: string } = {};
+    if (file === null) fe.file = 'Choose the bundle file to send.';
+    else if (file.size > MAX_COURIER_BUNDLE_BYTES) fe.file = `${file.name} is ${formatBytes(file.size)}; a bundle can be at most ${formatBytes(MAX_COURIER_BUNDLE_BYTES)}.`;
     if (sender.trim() === '') fe.sender = 'Enter who sent the bundle (a name or address the market knows).';
     setFieldError(fe);
-    if (fe.path || fe.sender) return;
+    if (fe.file || fe.sender || file === null) return;
     setBusy(true);
     setError(null);
     setSent(null);
     try {
-      setSent(await call('courier:send', { path: path.trim(), sender: sender.trim() }));
-      setPath('');
+      const data_base64 = await readBase64(file);
+      setSent(await call('courier:send', { name: file.name.slice(0, 255) || 'bundle', data_base64, sender: sender.trim() }));
+      setFile(null);
+      setInputKey((k) => k + 1);
       onSent();
     } catch (err) {
       setError(errorMessage(err));
@@ -124,10 +142,17 @@ function SendBundle({ onSent }: { onSent: () => void }) {
     <Card title="Send a bundle" id="send">
       <form className="form-row" onSubmit={(e) => void submit(e)} noValidate>
         <div className="field grow">
-          <label htmlFor="bundle-path">Bundle file path</label>
-          <input id="bundle-path" className="mono" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/me/bundles/results.bundle" aria-invalid={fieldError.path !== undefined} aria-describedby="bundle-path-help" />
-          <p className={fieldError.path ? 'field-error' : 'hint'} id="bundle-path-help">
-            {fieldError.path ?? (isDesktop() ? 'A file on this computer.' : 'A file on the machine running tessera headless (a browser file picker cannot give its path).')}
+          <label htmlFor="bundle-file">Bundle file</label>
+          <input
+            key={inputKey}
+            id="bundle-file"
+            type="file"
+            onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+            aria-invalid={fieldError.file !== undefined}
+            aria-describedby="bundle-file-help"
+          />
+          <p className={fieldError.file ? 'field-error' : 'hint'} id="bundle-file-help">
+            {fieldError.file ?? (isDesktop() ? 'A file on this computer; its bytes are stored by the node.' : 'A file from this browser; it is uploaded to the node.')}
           </p>
         </div>
         <div className="field">
