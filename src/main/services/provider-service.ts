@@ -354,7 +354,17 @@ export class ProviderService {
     this.deps.priceBoard?.record(job.lane, BigInt(job.offer));
     const started = this.deps.clock.now();
     const bytes = job.slice ? new Uint8Array(Buffer.from(job.slice.data, 'base64')) : new Uint8Array(0);
-    this.jobs.start({ marketId: this.marketId(), taskId: job.task_id, jobId: job.job_id, epoch: job.epoch, workload: job.workload, bytes: bytes.length, startedAt: started });
+    try {
+      this.jobs.start({ marketId: this.marketId(), taskId: job.task_id, jobId: job.job_id, epoch: job.epoch, workload: job.workload, bytes: bytes.length, startedAt: started });
+    } catch (err) {
+      // Not run without a record (its result could not be kept): reported lost now, so the
+      // market reassigns it at once instead of holding the slot until the job's deadline.
+      const message = errorMessage(err);
+      this.logger.error('could not record a job; reporting it lost', { job_id: job.job_id, error: message });
+      this.client.send({ type: 'job_lost', job_id: job.job_id, reason: `the provider could not record the job: ${message}`.slice(0, 400) });
+      this.emit();
+      return;
+    }
     // Read before the run: the digest worker may take the buffer (length 0 afterwards).
     const total = Math.max(1, bytes.length);
     this.deps.onJobProgress?.({ job_id: job.job_id, done: 0, total });
