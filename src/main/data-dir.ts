@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { StorageError } from './db/errors.js';
 
@@ -31,14 +31,28 @@ export function dataDirPaths(dir: string = DEFAULT_DATA_DIR, cwd: string = proce
   };
 }
 
-/** Creates the data directory if needed; a path that exists but is not a directory is an error. */
+/** Mode of the data directory (ledger, key, bundles): the owner's alone. */
+export const DATA_DIR_MODE = 0o700;
+
+/**
+ * Creates the data directory if needed, 0700, and tightens an existing one to 0700 (POSIX); a
+ * path that exists but is not a directory is an error.
+ */
 export function ensureDataDir(d: DataDir): DataDir {
   try {
-    mkdirSync(d.root, { recursive: true });
+    mkdirSync(d.root, { recursive: true, mode: DATA_DIR_MODE });
   } catch (err) {
     throw new StorageError('DATA_DIR', `cannot create data directory ${d.root}: ${(err as Error).message}`);
   }
-  if (!statSync(d.root).isDirectory()) throw new StorageError('DATA_DIR', `${d.root} is not a directory; choose another --data-dir`);
+  const st = statSync(d.root);
+  if (!st.isDirectory()) throw new StorageError('DATA_DIR', `${d.root} is not a directory; choose another --data-dir`);
+  if (process.platform !== 'win32' && (st.mode & 0o777) !== DATA_DIR_MODE) {
+    try {
+      chmodSync(d.root, DATA_DIR_MODE);
+    } catch (err) {
+      throw new StorageError('DATA_DIR', `cannot make data directory ${d.root} private (chmod 700): ${(err as Error).message}; choose a --data-dir you own`);
+    }
+  }
   return d;
 }
 

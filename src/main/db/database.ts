@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { StorageError } from './errors.js';
@@ -86,6 +86,8 @@ export class Database {
     }
     const db = new Database(path, raw, readonly, busyTimeoutMs);
     try {
+      // The ledger is the user's alone: 0600 (its -wal and -shm take the file's mode).
+      if (!readonly) restrictToOwner(path);
       raw.defaultSafeIntegers(true);
       raw.pragma(`busy_timeout = ${busyTimeoutMs}`);
       // Identify the file before any write: a foreign or damaged file fails here, unchanged.
@@ -354,6 +356,28 @@ function checkPath(path: string, readonly: boolean, access: NonNullable<Database
     access(path, readonly ? constants.R_OK : constants.R_OK | constants.W_OK);
   } catch (err) {
     throw fsError(path, err, readonly ? 'read' : 'read and write');
+  }
+}
+
+/** Mode of the ledger and its -wal/-shm files: read and write for the owner only. */
+export const LEDGER_FILE_MODE = 0o600;
+
+/** Sets the ledger files (those present) to LEDGER_FILE_MODE, tightening an existing ledger; POSIX only. */
+function restrictToOwner(path: string): void {
+  if (process.platform === 'win32') return;
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(p).mode & 0o777;
+    } catch {
+      continue; // absent (an injected connection in tests, no WAL yet)
+    }
+    if (mode === LEDGER_FILE_MODE) continue;
+    try {
+      chmodSync(p, LEDGER_FILE_MODE);
+    } catch (err) {
+      throw fsError(p, err, 'restrict to its owner (chmod 600)');
+    }
   }
 }
 
