@@ -10,12 +10,26 @@ import yaml from 'js-yaml';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** electron-builder.yml, parsed (throws when it does not parse). */
+export function builderConfig() {
+  return yaml.load(readFileSync(join(root, 'electron-builder.yml'), 'utf8'));
+}
+
+/** The Electron fuses the packaged app must have (electron-builder's electronFuses). */
+export const REQUIRED_FUSES = {
+  runAsNode: false,
+  enableNodeOptionsEnvironmentVariable: false,
+  enableNodeCliInspectArguments: false,
+  enableEmbeddedAsarIntegrityValidation: true,
+  onlyLoadAppFromAsar: true,
+};
+
 /** Problems with the packaging config, one line each; empty when it is sound. `outDir` null: skip the build output. */
 export function checkPackaging(outDir = join(root, 'out')) {
   const problems = [];
   let cfg;
   try {
-    cfg = yaml.load(readFileSync(join(root, 'electron-builder.yml'), 'utf8'));
+    cfg = builderConfig();
   } catch (err) {
     return [`electron-builder.yml does not parse: ${err.message}`];
   }
@@ -34,6 +48,9 @@ export function checkPackaging(outDir = join(root, 'out')) {
     need((cfg.asarUnpack ?? []).includes(`node_modules/${m}/**`), `electron-builder.yml: asarUnpack lacks node_modules/${m}/**`);
     need(existsSync(join(root, 'node_modules', m)), `node_modules/${m} is missing: run npm install`);
   }
+  need(cfg.asar !== false, 'electron-builder.yml: asar must stay on (the integrity fuse checks app.asar)');
+  for (const p of cfg.asarUnpack ?? []) need(!/^out\//.test(p), `electron-builder.yml: asarUnpack ${p} takes the app's own code out of the checked archive; unpack native modules only`);
+  for (const [fuse, value] of Object.entries(REQUIRED_FUSES)) need(cfg.electronFuses?.[fuse] === value, `electron-builder.yml: electronFuses.${fuse} must be ${value}`);
   for (const r of cfg.extraResources ?? []) need(existsSync(join(root, r.from)), `electron-builder.yml: extraResources ${r.from} does not exist`);
   const pngs = existsSync(join(root, 'resources')) ? readdirSync(join(root, 'resources')) : [];
   for (const s of ['connected', 'earning', 'paused', 'offline', 'error']) for (const f of [`tray-${s}.png`, `tray-${s}@2x.png`]) need(pngs.includes(f), `resources/${f} is missing: run node scripts/make-icons.mjs`);
@@ -65,5 +82,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const problems = checkPackaging(i > 0 ? process.argv[i + 1] : undefined);
   for (const p of problems) console.error(p);
   if (problems.length > 0) process.exit(1);
-  console.log('electron-builder.yml: parses; targets AppImage, deb, dmg, nsis; every named path exists');
+  console.log('electron-builder.yml: parses; targets AppImage, deb, dmg, nsis; fuses set; app code inside the asar; every named path exists');
 }

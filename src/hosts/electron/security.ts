@@ -1,26 +1,6 @@
 import { app, session, type Session, type WebContents } from 'electron';
 import { isAppPage, type AppPageLocation } from '../../main/api/sender-check.js';
-
-/**
- * The Content-Security-Policy on every response in the app's session (the built page also
- * carries it as a <meta>, since file:// responses have no headers): own scripts only, no
- * inline scripts, no plugins, no framing, no form posts. The dev server adds its HMR socket.
- */
-export function appCsp(devServer?: string): string {
-  const dev = devServer ? new URL(devServer) : undefined;
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    dev ? `connect-src 'self' ws://${dev.host}` : "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
+import { appCsp } from './csp.js';
 
 /**
  * The session rules: a CSP header on every response, every permission request and check
