@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { verifyConfigOf } from '../../src/cli/commands/market.js';
 import { main } from '../../src/cli/index.js';
 import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
-import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 import { root, tessera, tsxLoader } from './run.js';
 
 const SEED = 0x5e1;

@@ -6,8 +6,10 @@ import { computeResultSigningBytes, computeResultToJson, type UnsignedComputeRes
 import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { foreignSign, getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from './loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { foreignSign, RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x5eed;
 console.log(`cheater test seed ${SEED}`);
@@ -23,7 +25,6 @@ function honest(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedCom
 }
 
 const payload = (tag: string, lane: 'consumer' | 'industrial') => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1, lane }, reward: '1.0' });
-const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
 
 describe('cheaters are caught and paid nothing', () => {
   it('wrong hash, copied hash, replay, stale result, someone else’s job and a foreign signature: each refused with its code, unpaid', async () => {

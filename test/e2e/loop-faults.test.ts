@@ -2,8 +2,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
-import { tempDir } from '../helpers.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, startProvider, until } from './loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../support/market.js';
+import { startProvider } from '../support/provider.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0xfa17;
 console.log(`faults test seed ${SEED}`);

@@ -8,7 +8,8 @@ import { sql } from '../../src/main/db/sql.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { root } from '../cli/run.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const child = join(root, 'node_modules/.cache/tessera-test/ledger-child.mjs');
 

@@ -7,8 +7,10 @@ import { fullJitterDelay, providerSocketUrl } from '../../src/main/services/mark
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { getTask, postTask, startMarket, startProvider, until } from '../e2e/loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../support/market.js';
+import { startProvider } from '../support/provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0xb0ff;
 

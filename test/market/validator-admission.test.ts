@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+import { getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0xad3;
 console.log(`validator admission test seed ${SEED}`);

@@ -7,8 +7,10 @@ import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const SEED = 0xb07;
 console.log(`both / dispute-resume test seed ${SEED}`);
@@ -36,7 +38,6 @@ async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvi
 const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) => p.resultJson(job, m.blake3, nonce++, o);
 const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
 
-const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC); returns its two runs, to `first` and then to a second provider. */

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { splitTask, workloadOf } from '../../src/market/validator/split.js';
 import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
-import { postTask, RawProvider, seedFrom, startMarket, type Market } from '../e2e/loop-harness.js';
+import { postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
 
 const SEED = 0xd15;
 console.log(`validator dispatch test seed ${SEED}`);

@@ -9,8 +9,10 @@ import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { postTask, RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { postTask } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x5ca1e;
 console.log(`validator scaling test seed ${SEED}`);

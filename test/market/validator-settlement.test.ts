@@ -15,9 +15,11 @@ import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { balance } from '../support/market.js';
 
 /**
  * The validator's group commit is set-based (issue 9, "Settlement batches its writes"): a group of
@@ -143,7 +145,6 @@ function resultFor(m: SettleMarket, p: RawProvider, job: JobFrame, o: Partial<Un
 const send = (p: RawProvider, r: ComputeResult) => p.sendResult(computeResultToJson(r));
 const acks = (p: RawProvider) => p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
 const receipts = (p: RawProvider) => p.frames.filter((f) => f.type === 'receipt');
-const balance = (m: SettleMarket, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 
 /** K one-slice tasks leased to one provider, then all K honest results sent at once: the statements of the group commit, and the exact balances. */
 async function settleBurst(openDriver: () => Promise<SqlDriver>, k: number, seed: number): Promise<{ groupStatements: number; groups: number }> {

@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const SEED = 0x57a1e;
 console.log(`stale-assignment test seed ${SEED}`);

@@ -4,8 +4,10 @@ import type { Lease } from '../../src/core/market/lease-state.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const SEED = 0x5ba2d;
 console.log(`standby handover test seed ${SEED}`);

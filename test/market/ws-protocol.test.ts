@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authSigningBytes, CLOSE_CODES, MAX_PROVIDER_FRAME_BYTES } from '../../src/shared/market-protocol.js';
-import { foreignSign, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+import { startMarket, type Market } from '../support/market.js';
+import { foreignSign, RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x3b;
 console.log(`ws protocol test seed ${SEED}`);

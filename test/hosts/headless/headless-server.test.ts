@@ -7,7 +7,7 @@ import { startHeadless, type HeadlessOptions, type HeadlessServer } from '../../
 import { HEADLESS_CSP } from '../../../src/hosts/headless/static-files.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** A renderer build in a temp dir: index.html, a script, a nested dir, a symlink pointing out of it, and a secret beside it. */
 function fakeRenderer(base: string): string {

@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAppHandlers } from '../../../src/main/api/index.js';
 import { dispatchContractCall, type EventName } from '../../../src/shared/contract.js';
-import { tempDir } from '../../helpers.js';
-import { getTask, postTask, startMarket, until } from '../../e2e/loop-harness.js';
+import { tempDir } from '../../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../../support/market.js';
+import { until } from '../../support/wait.js';
 import { testAppNode } from './fixtures.js';
 
 describe('AppService against an in-process market', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JsonFileSettingsStore } from '../../../src/main/api/settings-store.js';
 import { DEFAULT_SETTINGS } from '../../../src/shared/contract.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 describe('JsonFileSettingsStore', () => {
   it('starts from the defaults, persists a patch (0600) and reads it back in a new instance', () => {

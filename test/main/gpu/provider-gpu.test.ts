@@ -12,8 +12,10 @@ import { createMetricsRegistry } from '../../../src/main/metrics.js';
 import { startProviderNode } from '../../../src/main/services/provider-service.js';
 import { ACCOUNTS } from '../../../src/market/store/accounts-repo.js';
 import type { CapabilitiesFrame, JobFrame } from '../../../src/shared/market-protocol.js';
-import { tempDir } from '../../helpers.js';
-import { getTask, postTask, startMarket, startProvider, until, type Market } from '../../e2e/loop-harness.js';
+import { tempDir } from '../../support/temp-dir.js';
+import { balance, getTask, postTask, startMarket } from '../../support/market.js';
+import { startProvider } from '../../support/provider.js';
+import { until } from '../../support/wait.js';
 import { probeDawn } from './dawn-probe.js';
 import { FakeHost } from './fake-host.js';
 
@@ -61,7 +63,6 @@ const gpuTask = (bytes: number) => ({
   reward: '4.0',
 });
 
-const balance = (m: Market, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 
 describe.skipIf(!dawn.ok)(dawn.ok ? 'GpuHash market jobs on the GPU host (Dawn software adapter, explicitly allowed)' : `GpuHash market jobs — skipped: ${dawn.ok ? '' : dawn.reason}`, () => {
   it('a gpu_required task goes to the provider, runs on the GPU host (backend gpu, both digests), is verified and paid', async () => {

@@ -1,0 +1,79 @@
+import type { Clock } from '../../src/core/clock.js';
+import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
+import { startLocalMarket } from '../../src/market/local-market.js';
+import type { MarketServer } from '../../src/market/market-server.js';
+import type { MarketStore } from '../../src/market/store/market-store.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import type { ValidatorService } from '../../src/market/validator/validator-service.js';
+
+export const clock: Clock = { now: () => Date.now() };
+
+export interface Market {
+  store: MarketStore;
+  server: MarketServer;
+  validator: ValidatorService;
+  base: string;
+  blake3: Blake3Hasher;
+  customerKey: string;
+  customerId: string;
+  close(): Promise<void>;
+}
+
+export interface StartMarketOptions {
+  /** Credits given to the customer `alice` (default 1e9). */
+  fund?: bigint;
+  port?: number;
+  /** An existing customer (a restarted market); none is added. */
+  customer?: { key: string; id: string };
+  /** The store on disk in `dir` rather than in memory. */
+  onDisk?: boolean;
+  /** The market's clock (default: wall time). */
+  clock?: Clock;
+  digestThreads?: number;
+  marketId?: string;
+}
+
+/**
+ * A market on an embedded store in `dir` with a funded customer, listening on 127.0.0.1. The
+ * validator sweeps every 100 ms and seals no batches unless `config` says otherwise; a test that
+ * must know when a sweep ran sets `sweepMs: 0` and calls `validator.sweepNow()` itself.
+ */
+export async function startMarket(dir: string, config: Partial<ValidatorConfig>, o: StartMarketOptions = {}): Promise<Market> {
+  const { fund = 1_000_000_000n, port = 0, customer } = o;
+  const { store, server, validator, blake3, url: base, close } = await startLocalMarket({
+    dataDir: dir,
+    clock: o.clock ?? clock,
+    inMemoryStore: !o.onDisk,
+    port,
+    expirySweepMs: 0,
+    customer: false,
+    ...(o.digestThreads !== undefined ? { digestThreads: o.digestThreads } : {}),
+    validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
+    marketId: o.marketId ?? 'test-market',
+    onError: (what, err) => console.error('validator', what, err),
+  });
+  let customerKey = customer?.key ?? '';
+  let customerId = customer?.id ?? '';
+  if (!customer) {
+    const c = await server.customers.add('alice');
+    customerKey = c.apiKey;
+    customerId = c.customer.customerId;
+    await server.customers.fund('alice', fund);
+  }
+  return { store, server, validator, base, blake3, customerKey, customerId, close };
+}
+
+export async function postTask(m: Pick<Market, 'base' | 'customerKey'>, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${m.base}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${m.customerKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+export async function getTask(m: Pick<Market, 'base' | 'customerKey'>, id: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${m.base}/tasks/${id}`, { headers: { authorization: `Bearer ${m.customerKey}` } });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** An account's balance in the market's store. */
+export function balance(m: Pick<Market, 'store'>, account: string): Promise<bigint> {
+  return m.store.transaction((tx) => tx.accounts.balance(account));
+}
