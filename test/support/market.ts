@@ -5,6 +5,7 @@ import type { MarketServer } from '../../src/market/market-server.js';
 import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
+import type { RawProvider } from './raw-provider.js';
 
 export const clock: Clock = { now: () => Date.now() };
 
@@ -76,4 +77,24 @@ export async function getTask(m: Pick<Market, 'base' | 'customerKey'>, id: strin
 /** An account's balance in the market's store. */
 export function balance(m: Pick<Market, 'store'>, account: string): Promise<bigint> {
   return m.store.transaction((tx) => tx.accounts.balance(account));
+}
+
+/**
+ * Sends `p`'s heartbeat (naming the jobs it holds) and resolves once the market has committed it —
+ * from then on the market counts `p` as heard at the heartbeat's arrival.
+ */
+export function heartbeatCommitted(m: Pick<Market, 'validator'>, p: RawProvider, ms = 30_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${ms} ms waiting for the market to commit a heartbeat of ${p.address}`));
+    }, ms);
+    const off = m.validator.onDidCommitHeartbeat((address) => {
+      if (address !== p.address) return;
+      off();
+      clearTimeout(timer);
+      resolve();
+    });
+    p.heartbeat();
+  });
 }

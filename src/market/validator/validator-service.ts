@@ -167,6 +167,8 @@ export class ValidatorService {
   private pumpQueued = false;
   private readonly toRefuse = new Set<string>();
   private closed = false;
+  /** Test signal listeners (see onDidCommitHeartbeat). */
+  private readonly heartbeatListeners = new Set<(address: string) => void>();
 
   constructor(private readonly deps: ValidatorDeps) {
     this.config = resolveValidatorConfig(deps.config);
@@ -271,6 +273,15 @@ export class ValidatorService {
     return this.sessions.size;
   }
 
+  /**
+   * A test signal (River's testSignals): `listener` hears each provider whose heartbeat was just
+   * committed, so a test awaits the beat instead of sleeping past it. Returns the unsubscribe.
+   */
+  onDidCommitHeartbeat(listener: (address: string) => void): () => void {
+    this.heartbeatListeners.add(listener);
+    return () => this.heartbeatListeners.delete(listener);
+  }
+
   // ── heartbeats and leases ─────────────────────────────────────────────────
 
   /**
@@ -331,6 +342,7 @@ export class ValidatorService {
     for (const b of beats) {
       if (this.sessions.get(b.session.address) === b.session) this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
       for (const w of b.waiters) w.resolve();
+      for (const l of this.heartbeatListeners) l(b.session.address);
     }
   }
 
