@@ -29,7 +29,7 @@ const payload = (tag: string, lane: 'consumer' | 'industrial') => ({ challenge_t
 describe('cheaters are caught and paid nothing', () => {
   it('wrong hash, copied hash, replay, stale result, someone else’s job and a foreign signature: each refused with its code, unpaid', async () => {
     const dir = tempDir('tessera-cheat-');
-    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, refuseAfter: 3 });
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, refuseAfter: 3 }, { digestThreads: 1 });
     const cheater = new RawProvider(m.base, m.blake3, seedFrom(SEED));
     const other = new RawProvider(m.base, m.blake3, seedFrom(SEED + 1));
     try {

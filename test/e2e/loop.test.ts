@@ -37,7 +37,7 @@ function referenceSplit(reward: bigint, slices: Map<string, number>) {
 describe('the earning loop, end to end', () => {
   it('a customer posts tasks of every type, two providers run them, every result is verified, and balances and receipts are exact', async () => {
     const dir = tempDir('tessera-loop-');
-    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, sliceBytes: 64 });
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, sliceBytes: 64 }, { digestThreads: 1 });
     const p1 = await startProvider(m.base, join(dir, 'p1'));
     // p1 digests on its own thread, p2 in its digest worker pool (what `tessera provide` uses).
     const pool = new DigestPool(1);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
 import type { UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
@@ -38,14 +38,12 @@ async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvi
 const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) => p.resultJson(job, m.blake3, nonce++, o);
 const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC); returns its two runs, to `first` and then to a second provider. */
 async function pairedTask(m: Market, tag: string, first: RawProvider, secondN: number): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
   const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
   expect(r.status).toBe(201);
   const a = await first.nextJob(0);
-  await pause(300);
+  await m.validator.pumpNow(); // a whole dispatch pass with the twin queued and room at `first`
   expect(first.jobs()).toHaveLength(1); // the other run may not go to the same provider
   const second = await provider(m, secondN, 1);
   const b = await second.nextJob(0);
@@ -97,9 +95,11 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     expect(right).toMatchObject({ verdict: 'accepted' });
     expect(await m.store.transaction(async (tx) => [(await tx.validator.assignment(a.job_id))?.checked, (await tx.validator.assignment(b.job_id))?.checked])).toEqual([true, true]);
     expect(wrong).toMatchObject({ verdict: 'wrong', settledHash: right?.resultHash });
-    await pause(300);
+    // Receipts are issued in the commit that pays the task: the store holds the honest one only.
+    expect(await m.store.transaction((tx) => tx.validator.receipts(cheater.address, false))).toHaveLength(0);
+    expect(await m.store.transaction((tx) => tx.validator.receipts(honest.address, false))).toHaveLength(1);
+    await honest.nextFrame('receipt');
     expect(cheater.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
-    expect(honest.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
   }, 120_000);
 });
 
@@ -115,8 +115,15 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     const { taskId, a, b, second: cheater } = await pairedTask(m1, 'dispute', honest, 6);
     honest.sendResult(result(m1, honest, a));
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
+    const received = new Promise<void>((resolve) => {
+      const submit = m1.validator.submitResult.bind(m1.validator);
+      vi.spyOn(m1.validator, 'submitResult').mockImplementationOnce((...args) => {
+        resolve();
+        return submit(...args);
+      });
+    });
     cheater.sendResult(result(m1, cheater, b, { result_hash: madeUp(m1) }));
-    await pause(400); // received and waiting for its group commit
+    await received; // received and waiting for its group commit (the settle window is 1.5 s)
     // Stopping settles what was received (the run is committed as held, the disagreement found) but starts no re-execution.
     m1Open = false;
     await m1.close();
@@ -133,7 +140,9 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     const m2 = await market(dir, { ...config, settleWindowMs: 5 }, { onDisk: true, customer: { key: m1.customerKey, id: m1.customerId } });
     const validatorBefore = await balance(m2, ACCOUNTS.validator);
     await until('the task completed after the restart', () => getTask(m2, taskId), (t) => t.status === 'completed', 15_000);
-    await pause(800); // several more sweeps: nothing is decided twice
+    // Several more sweeps (each resumes open disputes): nothing is decided twice.
+    for (let i = 0; i < 3; i++) await m2.validator.sweepNow();
+    await m2.validator.whenIdle();
     expect(await m2.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
     const verdicts = await m2.store.transaction(async (tx) => ({ a: await tx.validator.results(a.job_id), b: await tx.validator.results(b.job_id) }));
     expect(verdicts.a.map((r) => r.verdict)).toEqual(['accepted']);

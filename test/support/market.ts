@@ -30,6 +30,11 @@ export interface StartMarketOptions {
   onDisk?: boolean;
   /** The market's clock (default: wall time). */
   clock?: Clock;
+  /**
+   * Worker threads re-executing checked jobs. Default 0 (on the test's thread): a worker costs
+   * seconds to start under vitest and the re-execution is the same code either way. The e2e loop
+   * tests ask for the product's 1.
+   */
   digestThreads?: number;
   marketId?: string;
 }
@@ -48,7 +53,7 @@ export async function startMarket(dir: string, config: Partial<ValidatorConfig>,
     port,
     expirySweepMs: 0,
     customer: false,
-    ...(o.digestThreads !== undefined ? { digestThreads: o.digestThreads } : {}),
+    digestThreads: o.digestThreads ?? 0,
     validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
     marketId: o.marketId ?? 'test-market',
     onError: (what, err) => console.error('validator', what, err),

@@ -1087,6 +1087,16 @@ export class ValidatorService {
     });
   }
 
+  /**
+   * A test signal: resolves once every step queued so far (dispatch passes kicked before this call
+   * included, sweeps, commits) has run, so a test can assert that nothing more happens without
+   * sleeping.
+   */
+  async whenIdle(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a kick() queues its pass on the next turn
+    await this.serial(async () => undefined, 'dispatch');
+  }
+
   /** Runs `fn` after every earlier serialised step (store steps never interleave within one instance). */
   private serial<T>(fn: () => Promise<T>, kind: StepKind = 'dispatch'): Promise<T> {
     return new Promise<T>((resolve, reject) => {
