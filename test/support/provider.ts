@@ -37,3 +37,35 @@ export async function startProvider(base: string, dataDir: string, extra: Partia
     },
   };
 }
+
+/**
+ * Resolves with `check()`'s first value that is neither undefined nor false, tried now and at
+ * every change the node reports (ProviderService.onDidChange: connection state, a job started or
+ * finished, an answer, a receipt); fails after `ms`, naming what it waited for.
+ */
+export function whenNode<T>(p: Pick<Provider, 'service'>, what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let off = (): void => undefined;
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${ms} ms waiting for ${what}; node state ${p.service.status().state}`));
+    }, ms);
+    const test = (): boolean => {
+      const v = check();
+      if (v === undefined || v === false) return false;
+      off();
+      clearTimeout(timer);
+      resolve(v);
+      return true;
+    };
+    if (test()) return;
+    off = p.service.onDidChange(() => void test());
+  });
+}
+
+/** A promise and its resolve, for a test double to signal with (a job started, a gate opened). */
+export function signal<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
