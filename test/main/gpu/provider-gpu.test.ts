@@ -132,7 +132,7 @@ describe.skipIf(!dawn.ok)(dawn.ok ? 'GpuHash market jobs on the GPU host (Dawn s
     const plain = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'hello', max_tokens: 1 }, reward: '1.0' });
     const plainId = plain.json.task_id as string;
     await until('plain task completed', () => getTask(m, plainId), (t) => t.status === 'completed', 30_000);
-    await new Promise((r) => setTimeout(r, 500)); // several dispatch rounds
+    await m.validator.pumpNow(); // one more whole dispatch pass with the GPU job queued and the node idle
     expect((await getTask(m, gpuId)).status).not.toBe('completed');
     const gpuJobs = await m.store.transaction((tx) => tx.jobs.byTask(gpuId));
     expect(gpuJobs.length).toBeGreaterThan(0);
