@@ -110,13 +110,13 @@ describe('cheaters are caught and paid nothing', () => {
       const jobF = await cheater.nextJob(4);
       cheater.sendResult(computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })));
       expect(await cheater.ackFor(jobF.job_id)).toMatchObject({ code: 'WRONG_RESULT' });
-      await until('cheater closed', () => cheater.closeCode, (c) => c === 4003);
+      expect(await cheater.closed()).toBe(4003);
       const again = new RawProvider(m.base, m.blake3, seedFrom(SEED));
       await again.open();
       const ch = again.frames.find((f) => f.type === 'challenge') as { market_id: string; nonce: string };
       const { authSigningBytes } = await import('../../src/shared/market-protocol.js');
       again.sendJson({ type: 'auth', version: 1, public_key: again.signer.nodeId, signature: again.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
-      await until('refused at join', () => again.closeCode, (c) => c === 4003);
+      expect(await again.closed()).toBe(4003);
       expect(again.frames.some((f) => f.type === 'error' && f.code === 'PROVIDER_REFUSED')).toBe(true);
     } finally {
       cheater.close();
