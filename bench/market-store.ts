@@ -1,6 +1,7 @@
 /**
  * Store throughput for the practice market's needs: per task, one task insert with escrow, one
- * job insert, one lease and one completion (four transactions), on PGlite and, when
+ * job insert (admitted), one lease through the validator's statement and one close of the job
+ * (four transactions), on PGlite and, when
  * TESSERA_TEST_PG_URL is set, on PostgreSQL. Usage: npx tsx bench/market-store.ts [tasks]
  */
 import { randomUUID } from 'node:crypto';
@@ -37,9 +38,12 @@ async function run(name: string, driver: SqlDriver, concurrency: number): Promis
         await tx.tasks.insert({ taskId, customerId, challengeType: 'synthetic', payload: { matrix_size: 8, iterations: 1 }, reward: 10n, deadline: null, status: 'pending', inputKind: 'payload', gpuRequired: false, lane: 'consumer', createdAt: now });
         if (!(await tx.escrow.hold(taskId, customerId, 10n, now))) throw new Error('funds');
       });
-      await store.transaction((tx) => tx.jobs.insert([{ jobId, taskId, sliceIndex: 0, lane: 'consumer', gpuRequired: false, offer: 1n }], now));
-      const job = await store.transaction((tx) => tx.jobs.leaseNext({ owner: `w${w}`, now, leaseMs: 60_000 }));
-      if (job) await store.transaction((tx) => tx.jobs.complete(job.jobId, `w${w}`, 'ab', now));
+      await store.transaction(async (tx) => {
+        await tx.jobs.insert([{ jobId, taskId, sliceIndex: 0, lane: 'consumer', gpuRequired: false, offer: 1n }], now);
+        await tx.validator.admit(jobId, now);
+      });
+      const job = await store.transaction((tx) => tx.validator.leaseFor({ owner: `w${w}`, lanes: ['consumer'], hardwareGpu: false, ask: 0n, now, leaseMs: 60_000 }));
+      if (job) await store.transaction((tx) => tx.jobs.failOpen(taskId, 'bench', now));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
@@ -49,7 +53,7 @@ async function run(name: string, driver: SqlDriver, concurrency: number): Promis
 }
 
 {
-  console.log('| store | concurrency | tasks | tasks/s (insert+job+lease+complete) | transactions/s |');
+  console.log('| store | concurrency | tasks | tasks/s (insert+job+lease+close) | transactions/s |');
   console.log('|---|---|---|---|---|');
 }
 const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-market-'));

@@ -41,7 +41,7 @@ import { sql, type PgQuery } from '../src/market/store/sql.js';
 import { attachValidator } from '../src/market/validator/attach.js';
 import { authSigningBytes, MARKET_PROTOCOL_VERSION, MAX_MARKET_FRAME_BYTES, type JobFrame, type MarketFrame, type ProviderFrame } from '../src/shared/market-protocol.js';
 import { machine } from './common.js';
-import { seededRandom } from '../test/fixtures/seeded-bytes.js';
+import { seededRandom } from '../test/support/data.js';
 
 // ── the market process ──────────────────────────────────────────────────────
 

@@ -13,7 +13,7 @@ import { verifyNodeSignature } from '../src/node/signing/node-signature.js';
 import { loadBlake3 } from '../src/node/hash/node-hasher.js';
 import { ed25519SignerFromSeed, resultSignatureCheck, signComputeResult, signerAddress } from '../src/node/signing/result-signing.js';
 import { parseFrame, ProviderFrame } from '../src/shared/market-protocol.js';
-import { seededRandom } from '../test/fixtures/seeded-bytes.js';
+import { seededRandom } from '../test/support/data.js';
 
 const { values } = parseArgs({ options: { frames: { type: 'string' }, seed: { type: 'string' } } });
 const frames = Number(values.frames ?? 2000);

@@ -20,7 +20,7 @@ import { chromium, type Browser, type Page } from '@playwright/test';
 import { openLedger } from '../src/main/ledger.js';
 import { sql } from '../src/main/db/sql.js';
 import { contractClient, startHeadless, type HeadlessNode } from '../test/e2e/tessera-process.js';
-import { seededRandom } from '../test/fixtures/seeded-bytes.js';
+import { seededRandom } from '../test/support/data.js';
 import { fmt, machine, root } from './common.js';
 
 const { values } = parseArgs({

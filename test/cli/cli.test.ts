@@ -19,7 +19,8 @@ import { main } from '../../src/cli/index.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { rawArgBytes } from '../../src/cli/raw-argv.js';
 import { openLedger } from '../../src/main/ledger.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 import { root, tessera, tsxLoader } from './run.js';
 
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;

@@ -4,7 +4,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { DOCTOR_EXIT_DAMAGED } from '../../src/main/doctor.js';
 import { openLedger } from '../../src/main/ledger.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from '../main/ledger-fixtures.js';
 import { tessera } from './run.js';
 

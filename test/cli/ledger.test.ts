@@ -6,7 +6,7 @@ import { receiptToJson } from '../../src/core/ledger/receipt.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { MetricsServer } from '../../src/main/services/metrics-server.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from '../main/ledger-fixtures.js';
 import { root, tessera } from './run.js';
 

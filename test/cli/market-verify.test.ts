@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { verifyConfigOf } from '../../src/cli/commands/market.js';
 import { main } from '../../src/cli/index.js';
 import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
-import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 import { root, tessera, tsxLoader } from './run.js';
 
 const SEED = 0x5e1;
@@ -86,13 +87,13 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
         tasks.push(((await res.json()) as { task_id: string }).task_id);
       }
       // One run of each one-slice task; its twin may not go to the same provider.
-      const a = await until('a job per task', () => first.jobs(), (j) => j.length >= 3, 20_000);
-      await new Promise((r) => setTimeout(r, 500));
-      expect(first.jobs()).toHaveLength(3);
+      const a = await first.waitFor('a job per task', () => (first.jobs().length >= 3 ? first.jobs() : undefined));
       const second = new RawProvider(base, blake3, seedFrom(SEED + 1));
       providers.push(second);
       await second.join({ max_jobs: 10 });
-      const b = await until('the twins', () => second.jobs(), (j) => j.length >= 3, 20_000);
+      const b = await second.waitFor('the twins', () => (second.jobs().length >= 3 ? second.jobs() : undefined));
+      // All six runs are out now, so nothing more can come: `first`, with room for ten, got none of the twins.
+      expect(first.jobs()).toHaveLength(3);
       expect(new Set(b.map((j) => j.task_id))).toEqual(new Set(tasks));
       expect(new Set(a.map((j) => j.task_id))).toEqual(new Set(tasks));
       expect(b.map((j) => j.job_id).filter((id) => a.some((x) => x.job_id === id))).toEqual([]);

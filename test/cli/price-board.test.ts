@@ -9,7 +9,7 @@ import { defaultConfig } from '../../src/main/config/load-config.js';
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry } from '../../src/main/metrics.js';
 import { PriceBoardService } from '../../src/main/services/price-board-service.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 function io() {
   const out: string[] = [];

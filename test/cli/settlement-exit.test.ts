@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { receiptToJson } from '../../src/core/ledger/receipt.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from '../main/ledger-fixtures.js';
 import { root, tessera } from './run.js';
 

@@ -3,7 +3,8 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { probeDawn } from '../main/gpu/dawn-probe.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 import { root, tessera } from './run.js';
 
 describe('tessera hash', () => {

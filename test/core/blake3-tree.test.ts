@@ -13,7 +13,7 @@ import {
   subtreeChainingValue,
 } from '../../src/core/hash/blake3-tree.js';
 import { toHex } from '../../src/core/hex.js';
-import { pseudoRandomBytes, vectorInput } from '../helpers.js';
+import { pseudoRandomBytes, vectorInput } from '../support/data.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-vectors.json', import.meta.url), 'utf8')) as {
   cases: { input_len: number; hash: string }[];

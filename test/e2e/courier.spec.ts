@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pseudoRandomBytes } from '../fixtures/seeded-bytes.js';
+import { pseudoRandomBytes } from '../support/data.js';
 import { expect, numberOf, openScreen, test } from './fixtures.js';
 
 test('receipts stored with `tessera courier send` are flushed from the UI: pending reaches 0 and the reward is in the ledger', async ({ cli, dataDir, makeTempDir, launchHeadless, page }) => {

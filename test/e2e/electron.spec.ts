@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pseudoRandomBytes } from '../fixtures/seeded-bytes.js';
+import { pseudoRandomBytes } from '../support/data.js';
 import { _electron as electron, type ElectronApplication, type Page } from '@playwright/test';
 import { expect, root, test } from './fixtures.js';
 

@@ -6,8 +6,10 @@ import { computeResultSigningBytes, computeResultToJson, type UnsignedComputeRes
 import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { foreignSign, getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from './loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { foreignSign, RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x5eed;
 console.log(`cheater test seed ${SEED}`);
@@ -23,12 +25,11 @@ function honest(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedCom
 }
 
 const payload = (tag: string, lane: 'consumer' | 'industrial') => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1, lane }, reward: '1.0' });
-const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
 
 describe('cheaters are caught and paid nothing', () => {
   it('wrong hash, copied hash, replay, stale result, someone else’s job and a foreign signature: each refused with its code, unpaid', async () => {
     const dir = tempDir('tessera-cheat-');
-    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, refuseAfter: 3 });
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, refuseAfter: 3 }, { digestThreads: 1 });
     const cheater = new RawProvider(m.base, m.blake3, seedFrom(SEED));
     const other = new RawProvider(m.base, m.blake3, seedFrom(SEED + 1));
     try {
@@ -109,13 +110,13 @@ describe('cheaters are caught and paid nothing', () => {
       const jobF = await cheater.nextJob(4);
       cheater.sendResult(computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })));
       expect(await cheater.ackFor(jobF.job_id)).toMatchObject({ code: 'WRONG_RESULT' });
-      await until('cheater closed', () => cheater.closeCode, (c) => c === 4003);
+      expect(await cheater.closed()).toBe(4003);
       const again = new RawProvider(m.base, m.blake3, seedFrom(SEED));
       await again.open();
       const ch = again.frames.find((f) => f.type === 'challenge') as { market_id: string; nonce: string };
       const { authSigningBytes } = await import('../../src/shared/market-protocol.js');
       again.sendJson({ type: 'auth', version: 1, public_key: again.signer.nodeId, signature: again.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
-      await until('refused at join', () => again.closeCode, (c) => c === 4003);
+      expect(await again.closed()).toBe(4003);
       expect(again.frames.some((f) => f.type === 'error' && f.code === 'PROVIDER_REFUSED')).toBe(true);
     } finally {
       cheater.close();

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import { root, tessera, tsxLoader } from '../cli/run.js';
-import { tempDir } from '../helpers.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until } from './loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 describe('tessera provide / earnings / practice', () => {
   it('provide joins a market and earns; earnings --json reports per-day rows and a total equal to what the market paid', async () => {
     const dir = tempDir('tessera-provide-cli-');
-    const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1 }, { digestThreads: 1 });
     const nodeDir = join(dir, 'node');
     const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'provide', '--market', m.base, '--data-dir', nodeDir, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -2,8 +2,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
-import { tempDir } from '../helpers.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, startProvider, until } from './loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../support/market.js';
+import { startProvider } from '../support/provider.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0xfa17;
 console.log(`faults test seed ${SEED}`);
@@ -12,7 +15,7 @@ const fastLeases = { quorum: { m: 1, n: 1, t1Secs: 0.4, t2Secs: 0.8, staleSecs: 
 describe('faults in the loop', () => {
   it('a provider killed mid-job loses the lease; the job is reassigned, completed, and paid once', async () => {
     const dir = tempDir('tessera-kill-');
-    const m = await startMarket(join(dir, 'market'), fastLeases);
+    const m = await startMarket(join(dir, 'market'), fastLeases, { digestThreads: 1 });
     const victim = new RawProvider(m.base, m.blake3, seedFrom(SEED));
     try {
       await victim.join();
@@ -41,7 +44,7 @@ describe('faults in the loop', () => {
 
   it('with standbys = 1, a provider killed mid-job has its job handed to the provider node standing by, which completes it; paid once', async () => {
     const dir = tempDir('tessera-kill-standby-');
-    const m = await startMarket(join(dir, 'market'), { ...fastLeases, standbys: 1 });
+    const m = await startMarket(join(dir, 'market'), { ...fastLeases, standbys: 1 }, { digestThreads: 1 });
     const victim = new RawProvider(m.base, m.blake3, seedFrom(SEED + 1));
     try {
       await victim.join(); // first in join order: it gets the job; the node below is named its standby
@@ -72,7 +75,7 @@ describe('faults in the loop', () => {
   it('a market restarted mid-task: the provider reconnects, reports what it finished, and the task completes without double pay', async () => {
     const dir = tempDir('tessera-restart-');
     const marketDir = join(dir, 'market');
-    let m = await startMarket(marketDir, { ...fastLeases, sliceBytes: 32 }, { onDisk: true });
+    let m = await startMarket(marketDir, { ...fastLeases, sliceBytes: 32 }, { digestThreads: 1, onDisk: true });
     const port = Number(new URL(m.base).port);
     const customer = { key: m.customerKey, id: m.customerId };
     const p = await startProvider(m.base, join(dir, 'p'), { maxJobs: 1 });
@@ -83,7 +86,7 @@ describe('faults in the loop', () => {
       const repo = new ProviderJobsRepo(p.ledger.db);
       await until('first job accepted', () => repo.recent(50).filter((j) => j.status === 'accepted').length, (n) => n >= 1);
       await m.close();
-      m = await startMarket(marketDir, fastLeases, { onDisk: true, port, customer });
+      m = await startMarket(marketDir, fastLeases, { digestThreads: 1, onDisk: true, port, customer });
       await until('task completed after the restart', () => getTask(m, id), (t) => t.status === 'completed', 30_000);
       const rows = await m.store.transaction(async (tx) => {
         const out: string[] = [];

@@ -7,8 +7,11 @@ import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js'
 import { DigestPool } from '../../src/node/digest/digest-pool.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
-import { getTask, postTask, startMarket, startProvider, until, type Market } from './loop-harness.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
+import { balance, getTask, postTask, startMarket } from '../support/market.js';
+import { startProvider } from '../support/provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x10a9;
 console.log(`loop test seed ${SEED}`);
@@ -30,12 +33,11 @@ function referenceSplit(reward: bigint, slices: Map<string, number>) {
   return { burn, validator, treasury, workers: new Map(rows.map((r) => [r.a, r.amount])) };
 }
 
-const balanceOf = (m: Market, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 
 describe('the earning loop, end to end', () => {
   it('a customer posts tasks of every type, two providers run them, every result is verified, and balances and receipts are exact', async () => {
     const dir = tempDir('tessera-loop-');
-    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, sliceBytes: 64 });
+    const m = await startMarket(join(dir, 'market'), { checkFraction: 1, sliceBytes: 64 }, { digestThreads: 1 });
     const p1 = await startProvider(m.base, join(dir, 'p1'));
     // p1 digests on its own thread, p2 in its digest worker pool (what `tessera provide` uses).
     const pool = new DigestPool(1);
@@ -97,12 +99,12 @@ describe('the earning loop, end to end', () => {
         for (const [a, v] of s.workers) perWorker.set(a, (perWorker.get(a) ?? 0n) + v);
       });
       const spent = rewards.reduce((a, b) => a + b, 0n);
-      expect(await balanceOf(m, ACCOUNTS.customer(m.customerId))).toBe(1_000_000_000n - spent);
-      expect(await balanceOf(m, ACCOUNTS.burn)).toBe(burn);
-      expect(await balanceOf(m, ACCOUNTS.validator)).toBe(validator);
-      expect(await balanceOf(m, ACCOUNTS.treasury)).toBe(treasury);
-      expect(await balanceOf(m, ACCOUNTS.escrow)).toBe(0n);
-      for (const p of [p1, p2]) expect(await balanceOf(m, ACCOUNTS.worker(p.address))).toBe(perWorker.get(p.address));
+      expect(await balance(m, ACCOUNTS.customer(m.customerId))).toBe(1_000_000_000n - spent);
+      expect(await balance(m, ACCOUNTS.burn)).toBe(burn);
+      expect(await balance(m, ACCOUNTS.validator)).toBe(validator);
+      expect(await balance(m, ACCOUNTS.treasury)).toBe(treasury);
+      expect(await balance(m, ACCOUNTS.escrow)).toBe(0n);
+      for (const p of [p1, p2]) expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(perWorker.get(p.address));
 
       // Each provider's ledger holds one receipt per job it ran, summing to its worker account.
       for (const p of [p1, p2]) {

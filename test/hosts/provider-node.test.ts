@@ -15,8 +15,8 @@ import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { addressFromPublicKey } from '../../src/shared/market-address.js';
 import { silentLogger } from '../../src/node/log.js';
 import type { CapabilitiesFrame } from '../../src/shared/market-protocol.js';
-import { until } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 import { FakeHost, HARDWARE_ADAPTER } from '../main/gpu/fake-host.js';
 
 // Four cores, whatever this machine has: automatic threads are then 3, not the 1 a host that

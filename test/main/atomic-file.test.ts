@@ -3,7 +3,7 @@ import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempPrefix, writeFileAtomic, type AtomicFileSystem } from '../../src/main/services/atomic-file.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /**
  * A file-system port that performs every call on the real file system and records it, with

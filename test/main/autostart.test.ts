@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { applyLinuxAutostart } from '../../src/hosts/electron/autostart.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 describe('start on login (Linux autostart entry)', () => {
   it('writes an XDG autostart entry that starts the app hidden, and removes it when turned off', () => {

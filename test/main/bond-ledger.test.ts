@@ -5,7 +5,7 @@ import { Database } from '../../src/main/db/database.js';
 import { LedgerRepo } from '../../src/main/db/repos/ledger-repo.js';
 import { bondAccount, SqliteBondLedger } from '../../src/main/services/bond-ledger.js';
 import { CreditMovements } from '../../src/main/services/credit-movements.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 describe('SqliteBondLedger (penalize_sla through the SQLite ledger)', () => {
   it('slashes exactly the bond, once per job, as an explicit burn that keeps conservation', () => {

@@ -10,7 +10,7 @@ import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createMetricsRegistry, metricValue } from '../../src/main/metrics.js';
 import { readRegularFile, readRegularFileSync } from '../../src/main/services/bounded-read.js';
 import { PriceBoardService } from '../../src/main/services/price-board-service.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** Each case must answer well within this; a FIFO read without the guard blocks forever. */
 const QUICK = { timeout: 5_000 };

@@ -7,7 +7,8 @@ import { openLedger } from '../../src/main/ledger.js';
 import { runDoctor } from '../../src/main/doctor.js';
 import { BundleStore, type BundleWrite } from '../../src/main/services/bundle-store.js';
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
+import { pseudoRandomBytes } from '../support/data.js';
 
 const blake3 = loadNativeBlake3();
 const SIZE = 307_200;

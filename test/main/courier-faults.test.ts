@@ -6,7 +6,8 @@ import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { COURIER_REWARD_SOURCE } from '../../src/main/services/courier-service.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { buildLedgerChild, runLedgerChild } from '../fixtures/fault-run.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {

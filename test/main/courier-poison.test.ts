@@ -10,7 +10,8 @@ import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { courierEndpoint, DEFAULT_MAX_RECEIPT_FAILURES } from '../../src/main/services/courier-service.js';
 import { MAX_COURIER_BUNDLE_BYTES } from '../../src/shared/courier-protocol.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {

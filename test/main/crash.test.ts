@@ -8,7 +8,8 @@ import { sql } from '../../src/main/db/sql.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { root } from '../cli/run.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const child = join(root, 'node_modules/.cache/tessera-test/ledger-child.mjs');
 
@@ -135,9 +136,9 @@ describe('crash safety (SIGKILL at random moments)', () => {
       // Each killed trial acknowledged at least its first batch (3) before the kill.
       expect(ackedSoFar.size).toBeGreaterThanOrEqual(Math.min(300, 3 * killsMidFlush));
       // Finish the queue: everything arrives exactly once.
-      // Leases held by killed flushers expire after 300 ms; then the rest can be sent.
-      await new Promise((r) => setTimeout(r, 350));
-      const ctx = await openLedger({ dataDir, courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 50 } });
+      // Leases held by killed flushers expire after 300 ms; then the rest can be sent. This flusher's
+      // clock runs 350 ms ahead instead of the test sleeping for them to expire.
+      const ctx = await openLedger({ dataDir, clock: { now: () => Date.now() + 350 }, courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 50 } });
       const s = await ctx.courier.flush(market.url);
       expect(s.error).toBeUndefined();
       expect(ctx.courier.countPending()).toBe(0);

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/main/ledger.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 

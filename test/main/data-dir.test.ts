@@ -9,7 +9,7 @@ import { receiptToJson } from '../../src/core/ledger/receipt.js';
 import { StorageError } from '../../src/main/db/errors.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { root, tessera } from '../cli/run.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from './ledger-fixtures.js';
 
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -7,7 +7,7 @@ import { NodeIdentity, SEALED_IDENTITY_FILE } from '../../src/main/identity.js';
 import { nodeSignatureVerifier, verifyNodeSignature } from '../../src/node/signing/node-signature.js';
 import { ed25519SignerFromSeed } from '../../src/node/signing/result-signing.js';
 import { root } from '../cli/run.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const CHILDREN = 6;
 const ROUNDS = 12;

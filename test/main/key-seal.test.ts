@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IDENTITY_FILE, NodeIdentity } from '../../src/main/identity.js';
 import { keyStorageCheck, keyStorageState, SEALED_IDENTITY_FILE, sealKey, unsealForStart, type KeySealer } from '../../src/main/services/key-seal.js';
 import { diagnose } from '../../src/main/api/diagnostics.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { testAppNode } from './api/fixtures.js';
 
 /** A keychain stand-in: AES-256-GCM under a secret only it holds; availability and backend can be switched. */

@@ -7,7 +7,8 @@ import { openDawnChannel } from '../../src/main/gpu/dawn-host.js';
 import { jsonLineSink, sinkLogger, silentLogger } from '../../src/node/log.js';
 import { pricingBands, startNodeServices } from '../../src/main/node-services.js';
 import { PricingBandsSchema } from '../../src/shared/contract.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 async function freePort(): Promise<number> {
   const s = createServer();

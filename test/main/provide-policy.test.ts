@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideProvide, DEFAULT_POLICY_TUNING, NOT_PAUSED, POLICY_REASONS, ProvidePolicyController, schedulePause, type PolicyDecision, type ProvidePolicySettings } from '../../src/main/services/provide-policy.js';
 import { FakeClock } from '../core/pricing/fakes.js';
-import { seededRandom } from '../helpers.js';
+import { seededRandom } from '../support/data.js';
 import { testAppNode } from './api/fixtures.js';
 
 const TICK_MS = 5_000;

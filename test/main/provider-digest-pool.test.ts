@@ -3,7 +3,7 @@ import { sliceDigests } from '../../src/core/market/assignment-proof.js';
 import { syntheticResult, syntheticSeed } from '../../src/core/workloads/synthetic.js';
 import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { DigestPool } from '../../src/node/digest/digest-pool.js';
-import { pseudoRandomBytes } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
 
 const SEED = 0xd1;
 console.log(`digest pool test seed ${SEED}`);

@@ -6,7 +6,7 @@ import { openLedger } from '../../src/main/ledger.js';
 import { ProviderService } from '../../src/main/services/provider-service.js';
 import { nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** A stand-in market socket: challenge, welcome after capabilities, then whatever the test sends; records the provider's frames. */
 async function rawMarket(): Promise<{ url: string; frames: { type: string; [k: string]: unknown }[]; send: (f: unknown) => void; welcomed: Promise<void>; close: () => Promise<void> }> {

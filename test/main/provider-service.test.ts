@@ -7,8 +7,9 @@ import { fullJitterDelay, providerSocketUrl } from '../../src/main/services/mark
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { getTask, postTask, startMarket, startProvider, until } from '../e2e/loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { getTask, postTask, startMarket } from '../support/market.js';
+import { signal, startProvider, whenNode } from '../support/provider.js';
 
 const SEED = 0xb0ff;
 
@@ -48,26 +49,26 @@ describe('provider node', () => {
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    let ran = 0;
+    const started = signal();
     const p = await startProvider(m.base, join(dir, 'p'), {
       maxJobs: 1,
       async execute(job, bytes) {
-        ran++;
+        started.resolve();
         await gate;
         return honestRun(job, bytes, m.blake3);
       },
     });
     try {
-      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      await whenNode(p, 'connected', () => p.service.status().state === 'connected');
       const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'in flight', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
-      await until('job started', () => ran, (n) => n === 1);
+      await started.promise;
       p.service.dropConnection();
-      await until('disconnected', () => p.service.status().state, (s) => s !== 'connected');
+      await whenNode(p, 'disconnected', () => p.service.status().state !== 'connected');
       release(); // finishes while disconnected: the result waits for the reconnect
-      await until('reconnected', () => p.service.status().state, (s) => s === 'connected');
-      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed');
       const repo = new ProviderJobsRepo(p.ledger.db);
-      await until('receipt recorded', () => repo.earningsByDay(0)[0]?.paid ?? 0n, (v) => v === 250_000n);
+      // The receipt comes after the commit that pays the task.
+      await whenNode(p, 'receipt recorded', () => repo.earningsByDay(0)[0]?.paid === 250_000n);
+      expect((await getTask(m, id)).status).toBe('completed');
       const [row] = repo.recent(5);
       expect(row).toMatchObject({ status: 'accepted', credits: 250_000n, workload: 'inference', backend: 'cpu' });
       expect(row?.proof).toMatch(/^[0-9a-f]{64}$/);
@@ -84,35 +85,37 @@ describe('provider node', () => {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     let offset = 0;
-    let ran = 0;
+    const started = signal();
     const p = await startProvider(m.base, join(dir, 'p'), {
       maxJobs: 1,
       clock: { now: () => Date.now() + offset },
       backoff: { baseMs: 600, capMs: 1000 },
       random: () => 0.99,
       async execute(job, bytes) {
-        ran++;
+        started.resolve();
         await gate;
         return honestRun(job, bytes, m.blake3);
       },
     });
     try {
-      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      await whenNode(p, 'connected', () => p.service.status().state === 'connected');
       const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lost', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
-      await until('job started', () => ran, (n) => n === 1);
+      await started.promise;
       p.service.dropConnection();
-      await until('disconnected', () => p.service.status().state, (s) => s !== 'connected');
+      await whenNode(p, 'disconnected', () => p.service.status().state !== 'connected');
       offset = -120_000; // the result is stamped two minutes ago…
       release();
       const repo = new ProviderJobsRepo(p.ledger.db);
-      await until('result kept for the reconnect', () => repo.recent(5)[0]?.status, (s) => s === 'submitted');
+      await whenNode(p, 'result kept for the reconnect', () => repo.recent(5)[0]?.status === 'submitted');
       offset = 0; // …so after the reconnect it is too old to send: reported lost, never dropped silently.
-      await until('reported lost', () => repo.recent(5).find((j) => j.status === 'lost'), (j) => j !== undefined);
-      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed');
+      await whenNode(p, 'reported lost', () => repo.recent(5).find((j) => j.status === 'lost'));
+      // The job is reassigned to this node (epoch 2) and paid: the receipt follows the paying commit.
+      await whenNode(p, 'paid', () => (repo.earningsByDay(0)[0]?.jobs ?? 0) >= 1);
+      expect((await getTask(m, id)).status).toBe('completed');
       const [job] = await m.store.transaction((tx) => tx.jobs.byTask(id));
       expect((await m.store.transaction((tx) => tx.validator.assignment(job?.jobId as string)))?.epoch).toBe(2);
       expect(repo.recent(5).find((j) => j.status === 'lost')?.code).toBe('LOST_AT_DISCONNECT');
-      await until('paid once', () => repo.earningsByDay(0)[0]?.jobs ?? 0, (n) => n === 1);
+      expect(repo.earningsByDay(0)[0]?.jobs).toBe(1);
       expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(1);
     } finally {
       release();
@@ -130,33 +133,35 @@ describe('provider node', () => {
     let release2: () => void = () => undefined;
     const gate2 = new Promise<void>((r) => (release2 = r));
     const epochs: number[] = [];
+    const runs = [signal(), signal()]; // the first and second run started
     const p = await startProvider(m.base, join(dir, 'p'), {
       maxJobs: 1,
       backoff: { baseMs: 2500, capMs: 3000 },
       random: () => 0.99,
       async execute(job, bytes) {
         epochs.push(job.epoch);
+        runs[epochs.length - 1]?.resolve();
         await (job.epoch === 1 ? gate : gate2); // the first run outlives its lease
         return honestRun(job, bytes, m.blake3);
       },
     });
     try {
-      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      await whenNode(p, 'connected', () => p.service.status().state === 'connected');
       const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lapsed', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
-      await until('first run started', () => epochs.length, (n) => n === 1);
+      await runs[0]?.promise;
       p.service.dropConnection(); // silent for > t2 (the reconnect waits ~2.5 s): the market revokes the lease
-      await until('second assignment run', () => epochs, (e) => e.length === 2, 20_000);
+      await runs[1]?.promise;
       expect(epochs).toEqual([1, 2]);
       release(); // the first run finishes while the job is leased to this node again, keyed for epoch 1
       const repo = new ProviderJobsRepo(p.ledger.db);
-      await until('old run answered', () => repo.recent(5).find((j) => j.epoch === 1)?.status, (s) => s === 'rejected', 10_000);
+      await whenNode(p, 'old run answered', () => repo.recent(5).find((j) => j.epoch === 1)?.status === 'rejected');
       release2();
-      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 20_000);
-      await until('new run answered', () => repo.recent(5).find((j) => j.epoch === 2)?.status, (s) => s === 'accepted', 10_000);
+      await whenNode(p, 'new run answered', () => repo.recent(5).find((j) => j.epoch === 2)?.status === 'accepted');
+      await whenNode(p, 'paid', () => repo.earningsByDay(0)[0]?.paid === 250_000n);
+      expect((await getTask(m, id)).status).toBe('completed');
       expect(repo.recent(5).map((j) => [j.epoch, j.status, j.code]).sort()).toEqual([[1, 'rejected', 'STALE_ASSIGNMENT'], [2, 'accepted', null]]);
       const prov = await m.store.transaction((tx) => tx.validator.provider(p.address));
       expect([prov?.wrongResults, await m.store.transaction((tx) => tx.validator.penalties(p.address))]).toEqual([0, []]);
-      await until('paid once', () => repo.earningsByDay(0)[0]?.paid ?? 0n, (v) => v === 250_000n);
       expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(1);
     } finally {
       release();
@@ -169,22 +174,22 @@ describe('provider node', () => {
   it('drain: stops taking jobs, finishes the one in flight and reports it before closing', async () => {
     const dir = tempDir('tessera-drain-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 });
-    let started = 0;
+    const started = signal();
     const board = new PriceBoard(16);
     const p = await startProvider(m.base, join(dir, 'p'), {
       maxJobs: 1,
       ask: undefined,
       priceBoard: { board, record: (lane, price) => board.record(lane, price) },
       async execute(job, bytes) {
-        started++;
-        await new Promise((r) => setTimeout(r, 300));
+        started.resolve();
+        await new Promise((r) => setTimeout(r, 300)); // a job that takes 300 ms (the drain waits for it)
         return honestRun(job, bytes, m.blake3);
       },
     });
     try {
-      await until('connected', () => p.service.status().state, (s) => s === 'connected');
+      await whenNode(p, 'connected', () => p.service.status().state === 'connected');
       const id = (await postTask(m, { challenge_type: 'training', payload: { model_architecture: 'a', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 }, reward: '1.0' })).json.task_id as string;
-      await until('job started', () => started, (n) => n === 1);
+      await started.promise;
       await p.service.drain(5000);
       expect(p.service.status().state).toBe('closed');
       expect((await getTask(m, id)).status).toBe('completed');

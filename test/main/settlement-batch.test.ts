@@ -3,7 +3,8 @@ import { MAX_CREDITS } from '../../src/core/ledger/credits.js';
 import type { Receipt } from '../../src/core/ledger/receipt.js';
 import { sql } from '../../src/main/db/sql.js';
 import { SETTLEMENT_BATCH_SIZE } from '../../src/main/services/settlement-service.js';
-import { seededRandom as rng, tempDir } from '../helpers.js';
+import { seededRandom as rng } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 import { openSettlement, receipt } from './ledger-fixtures.js';
 
 

@@ -7,7 +7,8 @@ import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { bondAccount, SqliteBondLedger } from '../../src/main/services/bond-ledger.js';
 import { COURIER_REWARD_SOURCE } from '../../src/main/services/courier-service.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { pseudoRandomBytes } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from './ledger-fixtures.js';
 
 // The rule (CreditMovements): in dry-run every credit movement is recorded as pending and moves

@@ -5,7 +5,7 @@ import { sql } from '../../src/main/db/sql.js';
 import { openLedger, type Ledger } from '../../src/main/ledger.js';
 import { faultReceipts } from '../fixtures/fault-receipts.js';
 import { buildLedgerChild, runLedgerChild } from '../fixtures/fault-run.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { receipt } from './ledger-fixtures.js';
 
 let child = '';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sql } from '../../src/main/db/sql.js';
 import { metricValue } from '../../src/main/metrics.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 import { openSettlement, receipt } from './ledger-fixtures.js';
 
 describe('SettlementService', () => {

@@ -7,7 +7,8 @@ import type { SliceJob, SliceProof } from '../../src/core/workloads/workload.js'
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { HashWorkerPool } from '../../src/main/services/worker-pool.js';
 import { WorkloadRunner } from '../../src/main/services/workload-runner.js';
-import { pseudoRandomBytes, tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
+import { pseudoRandomBytes } from '../support/data.js';
 
 const cpuHasher = loadNativeBlake3();
 const runners: WorkloadRunner[] = [];

@@ -15,7 +15,9 @@ import { courierSigningBytes } from '../../src/core/courier/courier-receipt.js';
 import { pgHarness, PG_URL_ENV } from './store-harness.js';
 import { addressFromPublicKey } from '../../src/shared/market-address.js';
 import type { CourierFlushRequest } from '../../src/shared/courier-protocol.js';
-import { pseudoRandomBytes, seededRandom, tempDir } from '../helpers.js';
+import { pseudoRandomBytes, seededRandom } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
+import { balance } from '../support/market.js';
 
 const SEED = 0xc0de;
 console.log(`courier inbox test seed ${SEED}`);
@@ -70,7 +72,6 @@ function seededSizes(n: number): number[] {
   return Array.from({ length: n }, () => 1 + Math.floor(rnd() * 12_000));
 }
 
-const balance = (m: Market, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 const stored = (m: Market) => m.store.transaction((tx) => tx.courier.count());
 const postings = (m: Market, prefix: string) => m.store.transaction((tx) => tx.courier.postingLegs(prefix));
 const keptBundles = (m: Market) => (existsSync(join(m.dir, 'courier')) ? readdirSync(join(m.dir, 'courier'), { recursive: true }).filter((f) => String(f).length > 60) : []);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startLocalMarketThread } from '../../src/market/local-market-thread.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 /** Longest pause of this thread's event loop while `work` runs (a 10 ms timer's worst lateness). */
 async function longestStall<T>(work: () => Promise<T>): Promise<{ value: T; stallMs: number }> {

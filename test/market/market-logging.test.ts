@@ -10,7 +10,8 @@ import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import { authSigningBytes, CLOSE_CODES, type MarketFrame } from '../../src/shared/market-protocol.js';
-import { RawProvider, until } from '../e2e/loop-harness.js';
+import { RawProvider } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 // The market logs every internal error once, with its stack, to the process-wide sink (what
 // `tessera market` writes to stderr): an answer saying "it has been logged" must be true.

@@ -199,53 +199,49 @@ export function storeSuite(h: StoreHarness): void {
       });
     });
 
+    /** Queues `count` admitted jobs of one new task (offer 10), with distinct created_at so "oldest first" is well defined. */
     async function queueJobs(count: number, over: { lane?: 'consumer' | 'industrial'; gpuRequired?: boolean } = {}): Promise<string[]> {
       return store.transaction(async (tx) => {
         const t = task(await addCustomer(tx, `q-${randomUUID()}`));
         await tx.tasks.insert(t);
         const jobs = Array.from({ length: count }, (_, i) => ({ jobId: randomUUID(), taskId: t.taskId, sliceIndex: i, lane: over.lane ?? 'consumer', gpuRequired: over.gpuRequired ?? false, offer: 10n }));
-        // Distinct created_at so "oldest first" is well defined.
-        for (const [i, j] of jobs.entries()) await tx.jobs.insert([j], T0 + i);
+        for (const [i, j] of jobs.entries()) {
+          await tx.jobs.insert([j], T0 + i);
+          await tx.validator.admit(j.jobId, T0 + i);
+        }
         return jobs.map((j) => j.jobId);
       });
     }
 
-    it('leases the oldest fitting job, honours lanes and the GPU filter, renews and completes only for the owner', async () => {
+    const lease = (owner: string, now: number, o: { lanes?: string[]; hardwareGpu?: boolean; ask?: bigint } = {}) => ({ owner, now, leaseMs: 500, lanes: o.lanes ?? ['consumer', 'industrial'], hardwareGpu: o.hardwareGpu ?? false, ask: o.ask ?? 0n });
+
+    it('leases the oldest admitted job that fits: lanes, the ask and the GPU filter; a lost lease requeues it', async () => {
       const [first, second] = await queueJobs(2);
       const [gpuJob] = await queueJobs(1, { gpuRequired: true });
       const [industrial] = await queueJobs(1, { lane: 'industrial' });
       await store.transaction(async (tx) => {
         const now = T0 + 10_000;
-        expect((await tx.jobs.leaseNext({ owner: 'p1', now, leaseMs: 500, lanes: ['industrial'] }))?.jobId).toBe(industrial);
-        const a = await tx.jobs.leaseNext({ owner: 'p1', now, leaseMs: 500, gpu: false });
-        expect(a).toMatchObject({ jobId: first, status: 'leased', leaseOwner: 'p1', leaseUntil: now + 500, attempts: 1 });
-        expect((await tx.jobs.leaseNext({ owner: 'p2', now, leaseMs: 500, gpu: false }))?.jobId).toBe(second);
-        expect(await tx.jobs.leaseNext({ owner: 'p2', now, leaseMs: 500, gpu: false })).toBeUndefined();
-        expect((await tx.jobs.leaseNext({ owner: 'p3', now, leaseMs: 500 }))?.jobId).toBe(gpuJob);
+        expect(await tx.validator.leaseFor(lease('p0', now, { ask: 11n }))).toBeUndefined();
+        expect((await tx.validator.leaseFor(lease('p1', now, { lanes: ['industrial'] })))?.jobId).toBe(industrial);
+        expect(await tx.validator.leaseFor(lease('p1', now))).toMatchObject({ jobId: first, status: 'leased', leaseOwner: 'p1', leaseUntil: now + 500, attempts: 1 });
+        expect((await tx.validator.leaseFor(lease('p2', now)))?.jobId).toBe(second);
+        expect(await tx.validator.leaseFor(lease('p2', now))).toBeUndefined();
+        expect((await tx.validator.leaseFor(lease('p3', now, { hardwareGpu: true })))?.jobId).toBe(gpuJob);
 
-        expect(await tx.jobs.renew(first as string, 'p2', now + 100, 500)).toBe(false);
-        expect(await tx.jobs.renew(first as string, 'p1', now + 100, 500)).toBe(true);
-        expect(await tx.jobs.complete(first as string, 'p2', 'hash', now + 200)).toBe(false);
-        expect(await tx.jobs.complete(first as string, 'p1', 'hash', now + 200)).toBe(true);
-        expect(await tx.jobs.complete(first as string, 'p1', 'hash', now + 200)).toBe(false);
-        expect((await tx.jobs.get(first as string))?.status).toBe('done');
+        expect(await tx.validator.requeue(first as string, now + 100)).toBe(true);
+        expect(await tx.validator.requeue(first as string, now + 100)).toBe(false);
+        expect(await tx.validator.leaseFor(lease('p4', now + 200))).toMatchObject({ jobId: first, leaseOwner: 'p4', attempts: 2 });
       });
     });
 
-    it('returns expired leases to the queue and a task\'s open jobs can be failed', async () => {
-      const [a, b] = await queueJobs(2);
+    it("fails a task's open jobs, queued and leased", async () => {
+      const [a] = await queueJobs(2);
       await store.transaction(async (tx) => {
-        await tx.jobs.leaseNext({ owner: 'p1', now: T0, leaseMs: 100 });
-        await tx.jobs.leaseNext({ owner: 'p2', now: T0 + 50, leaseMs: 100 });
-        expect(await tx.jobs.requeueExpired(T0 + 99)).toEqual([]);
-        expect(await tx.jobs.requeueExpired(T0 + 100)).toEqual([a]);
-        expect(await tx.jobs.renew(a as string, 'p1', T0 + 101, 100)).toBe(false);
-        const again = await tx.jobs.leaseNext({ owner: 'p3', now: T0 + 101, leaseMs: 100 });
-        expect(again).toMatchObject({ jobId: a, leaseOwner: 'p3', attempts: 2 });
-        const taskId = (again as { taskId: string }).taskId;
+        await tx.validator.leaseFor(lease('p1', T0));
+        const taskId = (await tx.jobs.get(a as string))?.taskId as string;
+        expect((await tx.jobs.byTask(taskId)).map((j) => j.status)).toEqual(['leased', 'queued']);
         expect(await tx.jobs.failOpen(taskId, 'task failed', T0 + 200)).toBe(2);
         expect((await tx.jobs.byTask(taskId)).map((j) => j.status)).toEqual(['failed', 'failed']);
-        expect(b).toBeDefined();
       });
     });
 
@@ -255,8 +251,9 @@ export function storeSuite(h: StoreHarness): void {
       const got = await Promise.all(
         Array.from({ length: leasers }, (_, i) =>
           store.transaction(async (tx) => {
-            const job = await tx.jobs.leaseNext({ owner: `p${i}`, now: T0 + 1000, leaseMs: 60_000 });
-            // Hold the row lock a moment so the other transactions really overlap this one.
+            const job = await tx.validator.leaseFor({ ...lease(`p${i}`, T0 + 1000), leaseMs: 60_000 });
+            // Hold the row lock a moment so the other transactions really overlap this one (on
+            // PostgreSQL; PGlite runs one transaction at a time). A hold, not a wait for anything.
             await tx.jobs.get(job?.jobId ?? randomUUID());
             await new Promise((r) => setTimeout(r, 5));
             return job?.jobId;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
 import type { UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
@@ -7,8 +7,10 @@ import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { getTask, postTask, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
-import { tempDir } from '../helpers.js';
+import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const SEED = 0xb07;
 console.log(`both / dispute-resume test seed ${SEED}`);
@@ -36,15 +38,12 @@ async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvi
 const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) => p.resultJson(job, m.blake3, nonce++, o);
 const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
 
-const balance = (m: Market, a: string) => m.store.transaction((tx) => tx.accounts.balance(a));
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC); returns its two runs, to `first` and then to a second provider. */
 async function pairedTask(m: Market, tag: string, first: RawProvider, secondN: number): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
   const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
   expect(r.status).toBe(201);
   const a = await first.nextJob(0);
-  await pause(300);
+  await m.validator.pumpNow(); // a whole dispatch pass with the twin queued and room at `first`
   expect(first.jobs()).toHaveLength(1); // the other run may not go to the same provider
   const second = await provider(m, secondN, 1);
   const b = await second.nextJob(0);
@@ -62,7 +61,9 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     second.sendResult(result(m, second, b));
     expect(await first.ackFor(a.job_id)).toMatchObject({ accepted: true, code: null });
     expect(await second.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
-    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    // The commit that pays the task sends the receipts: once one is here, the task is complete.
+    await first.nextFrame('receipt');
+    expect((await getTask(m, taskId)).status).toBe('completed');
     expect(await balance(m, ACCOUNTS.worker(first.address))).toBe(125_000n);
     expect(await balance(m, ACCOUNTS.worker(second.address))).toBe(125_000n);
     expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n);
@@ -70,8 +71,9 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
       // Re-executed (checked) and accepted at once: never held for the pair comparison.
       expect(await m.store.transaction(async (tx) => (await tx.validator.assignment(job.job_id))?.checked)).toBe(true);
       expect((await m.store.transaction((tx) => tx.validator.results(job.job_id))).map((s) => s.verdict)).toEqual(['accepted']);
-      const receipts = await until('a receipt', () => p.frames.filter((f) => f.type === 'receipt'), (r) => r.length === 1, 5000);
-      expect(receipts[0]).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
+      const receipt = await p.nextFrame('receipt');
+      expect(p.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
+      expect(receipt).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
       expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual([]);
     }
   }, 120_000);
@@ -86,7 +88,8 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     cheater.sendResult(result(m, cheater, b, { result_hash: madeUp(m) }));
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
     expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
-    await until('the task completed', () => getTask(m, taskId), (t) => t.status === 'completed', 10_000);
+    await honest.nextFrame('receipt');
+    expect((await getTask(m, taskId)).status).toBe('completed');
     expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
     expect(await balance(m, ACCOUNTS.worker(cheater.address))).toBe(0n);
     expect(await balance(m, ACCOUNTS.worker(honest.address))).toBe(125_000n);
@@ -96,9 +99,11 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     expect(right).toMatchObject({ verdict: 'accepted' });
     expect(await m.store.transaction(async (tx) => [(await tx.validator.assignment(a.job_id))?.checked, (await tx.validator.assignment(b.job_id))?.checked])).toEqual([true, true]);
     expect(wrong).toMatchObject({ verdict: 'wrong', settledHash: right?.resultHash });
-    await pause(300);
+    // Receipts are issued in the commit that pays the task: the store holds the honest one only.
+    expect(await m.store.transaction((tx) => tx.validator.receipts(cheater.address, false))).toHaveLength(0);
+    expect(await m.store.transaction((tx) => tx.validator.receipts(honest.address, false))).toHaveLength(1);
+    await honest.nextFrame('receipt');
     expect(cheater.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
-    expect(honest.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
   }, 120_000);
 });
 
@@ -114,8 +119,15 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     const { taskId, a, b, second: cheater } = await pairedTask(m1, 'dispute', honest, 6);
     honest.sendResult(result(m1, honest, a));
     expect(await honest.ackFor(a.job_id)).toMatchObject({ accepted: true });
+    const received = new Promise<void>((resolve) => {
+      const submit = m1.validator.submitResult.bind(m1.validator);
+      vi.spyOn(m1.validator, 'submitResult').mockImplementationOnce((...args) => {
+        resolve();
+        return submit(...args);
+      });
+    });
     cheater.sendResult(result(m1, cheater, b, { result_hash: madeUp(m1) }));
-    await pause(400); // received and waiting for its group commit
+    await received; // received and waiting for its group commit (the settle window is 1.5 s)
     // Stopping settles what was received (the run is committed as held, the disagreement found) but starts no re-execution.
     m1Open = false;
     await m1.close();
@@ -132,7 +144,9 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     const m2 = await market(dir, { ...config, settleWindowMs: 5 }, { onDisk: true, customer: { key: m1.customerKey, id: m1.customerId } });
     const validatorBefore = await balance(m2, ACCOUNTS.validator);
     await until('the task completed after the restart', () => getTask(m2, taskId), (t) => t.status === 'completed', 15_000);
-    await pause(800); // several more sweeps: nothing is decided twice
+    // Several more sweeps (each resumes open disputes): nothing is decided twice.
+    for (let i = 0; i < 3; i++) await m2.validator.sweepNow();
+    await m2.validator.whenIdle();
     expect(await m2.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
     const verdicts = await m2.store.transaction(async (tx) => ({ a: await tx.validator.results(a.job_id), b: await tx.validator.results(b.job_id) }));
     expect(verdicts.a.map((r) => r.verdict)).toEqual(['accepted']);

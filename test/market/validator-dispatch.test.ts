@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { splitTask, workloadOf } from '../../src/market/validator/split.js';
 import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
-import { postTask, RawProvider, seedFrom, startMarket, type Market } from '../e2e/loop-harness.js';
+import { postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
 
 const SEED = 0xd15;
 console.log(`validator dispatch test seed ${SEED}`);
@@ -21,7 +22,6 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const settle = () => new Promise((r) => setTimeout(r, 400));
 
 describe('validator dispatch: only providers whose capabilities fit get a job', () => {
   it('a gpu_required job never goes to a CPU-only or software-adapter provider, only to a hardware GPU (as GpuHash)', async () => {
@@ -33,7 +33,7 @@ describe('validator dispatch: only providers whose capabilities fit get a job', 
       await soft.join({ gpu: { name: 'llvmpipe', vendor: 'mesa', software: true } });
       const r = await postTask(m, { challenge_type: 'rendering', payload: { scene_file: 'https://e.org/s', resolution: '64x64', frames: 1, gpu_required: true }, reward: '1.0' });
       expect(r.status).toBe(201);
-      await settle();
+      await m.validator.pumpNow(); // a whole dispatch pass with the job queued: nothing fits yet
       expect(cpu.jobs()).toHaveLength(0);
       expect(soft.jobs()).toHaveLength(0);
       await hard.join({ gpu: { name: 'RTX', vendor: 'nvidia', software: false } });
@@ -55,7 +55,7 @@ describe('validator dispatch: only providers whose capabilities fit get a job', 
       await consumerOnly.join({ lanes: ['consumer'] });
       await greedy.join({ lanes: ['industrial'], ask: '250001' });
       const r = await postTask(m, { challenge_type: 'synthetic', payload: { matrix_size: 4, iterations: 1, lane: 'industrial' }, reward: '1.0' });
-      await settle();
+      await m.validator.pumpNow(); // a whole dispatch pass with the job queued: nothing fits yet
       expect(consumerOnly.jobs()).toHaveLength(0);
       expect(greedy.jobs()).toHaveLength(0);
       await fair.join({ lanes: ['industrial'], ask: '250000' });

@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
-import { startLocalMarket } from '../../src/market/local-market.js';
-import type { MarketServer } from '../../src/market/market-server.js';
 import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
-import type { JobFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { postTask, RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
-import { createLogger } from '../../src/node/log.js';
+import { tempDir } from '../support/temp-dir.js';
+import { postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 
 const SEED = 0x5ca1e;
 console.log(`validator scaling test seed ${SEED}`);
@@ -20,15 +16,8 @@ let nonce = BigInt(SEED) * 1000n;
 /** The market's clock: real time plus an offset the test moves forward. */
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 
-interface ScalingMarket {
-  store: MarketStore;
-  server: MarketServer;
-  validator: ValidatorService;
-  base: string;
-  blake3: Awaited<ReturnType<typeof loadBlake3>>;
+interface ScalingMarket extends Market {
   customer: CustomerRecord;
-  customerKey: string;
-  close(): Promise<void>;
 }
 
 const open: ScalingMarket[] = [];
@@ -39,32 +28,12 @@ afterEach(async () => {
 });
 
 /** A market on an embedded store with the sweep and batches off: only events wake the dispatcher. */
-async function startMarket(dir: string, config: Partial<ValidatorConfig> = {}): Promise<ScalingMarket> {
-  const { store, server, validator, blake3, url: base, close } = await startLocalMarket({
-    dataDir: dir,
-    clock,
-    inMemoryStore: true,
-    expirySweepMs: 0,
-    digestThreads: 0,
-    customer: false,
-    validator: { practice: false, batchMs: 0, sweepMs: 0, heartbeatMs: 100, checkFraction: 0, ...config },
-    marketId: 'scaling-market',
-    logger: createLogger('market'),
-  });
-  const c = await server.customers.add('alice');
-  await server.customers.fund('alice', 1_000_000_000n);
-  const m: ScalingMarket = {
-    store,
-    server,
-    validator,
-    base,
-    blake3,
-    customer: c.customer,
-    customerKey: c.apiKey,
-    close,
-  };
-  open.push(m);
-  return m;
+async function scalingMarket(dir: string, config: Partial<ValidatorConfig> = {}): Promise<ScalingMarket> {
+  const m = await startMarket(dir, { sweepMs: 0, checkFraction: 0, ...config }, { clock, marketId: 'scaling-market' });
+  const customer = await m.server.customers.authenticate(`Bearer ${m.customerKey}`);
+  const sm: ScalingMarket = { ...m, customer };
+  open.push(sm);
+  return sm;
 }
 
 const inference = (tag: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
@@ -76,7 +45,6 @@ function countTransactions(store: MarketStore): { count(): number } {
 }
 
 
-const quiet = () => new Promise((r) => setTimeout(r, 300));
 
 /**
  * Makes every dispatch pass from now on take `ms` longer, starts one, and queues a second behind
@@ -94,18 +62,18 @@ async function twoSlowPasses(m: ScalingMarket, ms: number): Promise<{ start: num
   });
   m.validator.kick(); // pass 1 starts
   await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
-  m.validator.kick(); // pass 2 waits behind it
-  await new Promise((r) => setTimeout(r, 20));
+  m.validator.kick(); // pass 2 waits behind it (queued on the next turn)
+  await new Promise((r) => setImmediate(r));
   return passes;
 }
 
 describe('dispatch cost does not grow with idle providers', () => {
   it('a pass over an empty queue with 25 idle providers runs a constant number of store transactions (no lease attempt per provider)', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const providers = Array.from({ length: 25 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + i)));
     try {
       for (const p of providers) await p.join();
-      await quiet();
+      await m.validator.whenIdle();
       const tx = countTransactions(m.store);
       await m.validator.pumpNow();
       // Split + admission (which reads the queue's shape); nothing per provider.
@@ -116,17 +84,17 @@ describe('dispatch cost does not grow with idle providers', () => {
   });
 
   it('one queued job and 25 idle providers: one provider gets it, and the pass stops once the queue is empty', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const providers = Array.from({ length: 25 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 100 + i)));
     try {
       for (const p of providers) await p.join();
-      await quiet();
+      await m.validator.whenIdle();
       // Created through the service (not HTTP), so nothing wakes the dispatcher: the pass below is the only one.
       await m.server.tasks.create(m.customer, createTaskBody.parse(inference('one')));
       const tx = countTransactions(m.store);
       await m.validator.pumpNow();
       expect(tx.count()).toBeLessThanOrEqual(3);
-      await quiet();
+      await m.validator.whenIdle();
       expect(providers.reduce((n, p) => n + p.jobs().length, 0)).toBe(1);
     } finally {
       for (const p of providers) p.close();
@@ -134,14 +102,14 @@ describe('dispatch cost does not grow with idle providers', () => {
   });
 
   it('heartbeats of 25 providers holding leases are committed in groups, not one transaction each, and every lease is ticked', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'), { heartbeatMs: 60_000 });
+    const m = await scalingMarket(tempDir('tessera-scale-'), { heartbeatMs: 60_000 });
     const providers = Array.from({ length: 25 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 300 + i)));
     try {
       for (const p of providers) await p.join({ max_jobs: 1 });
       for (let i = 0; i < 25; i++) await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`beat-${i}`)));
       await m.validator.pumpNow();
-      await until('a job each', () => providers.every((p) => p.jobs().length === 1), (v) => v, 5000);
-      await quiet();
+      await Promise.all(providers.map((p) => p.nextJob(0)));
+      await m.validator.whenIdle();
       // Hold the first heartbeat transaction until the validator has received all 25 beats.
       const beats = vi.spyOn(m.validator, 'heartbeat');
       const original = m.store.transaction.bind(m.store);
@@ -163,16 +131,17 @@ describe('dispatch cost does not grow with idle providers', () => {
   });
 
   it('leases for several providers share one transaction, each provider up to its max_jobs, in join order', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const providers = Array.from({ length: 6 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 200 + i)));
     try {
       for (const p of providers) await p.join({ max_jobs: 2 });
-      await quiet();
+      await m.validator.whenIdle();
       for (let i = 0; i < 8; i++) await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`many-${i}`)));
       const tx = countTransactions(m.store);
       await m.validator.pumpNow();
       expect(tx.count()).toBeLessThanOrEqual(3);
-      await until('8 jobs delivered', () => providers.map((p) => p.jobs().length), (n) => n.reduce((a, b) => a + b, 0) === 8, 5000);
+      await Promise.all(providers.slice(0, 4).map((p) => p.nextJob(1)));
+      await m.validator.whenIdle();
       expect(providers.map((p) => p.jobs().length)).toEqual([2, 2, 2, 2, 0, 0]);
     } finally {
       for (const p of providers) p.close();
@@ -182,14 +151,14 @@ describe('dispatch cost does not grow with idle providers', () => {
 
 describe('posting a task wakes the dispatcher', () => {
   it('a task posted over HTTP is assigned at once, with no sweep running', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 300));
     try {
       await p.join();
-      await quiet();
+      await m.validator.whenIdle();
       const r = await postTask(m, inference('posted'));
       expect(r.status).toBe(201);
-      const job = (await until('the job', () => p.jobs(), (j) => j.length > 0, 2000))[0] as JobFrame;
+      const job = await p.nextJob(0);
       expect(job.task_id).toBe(r.json.task_id);
     } finally {
       p.close();
@@ -199,13 +168,13 @@ describe('posting a task wakes the dispatcher', () => {
 
 describe('result freshness is judged at arrival', () => {
   it('a result waiting to be settled goes before a dispatch pass queued ahead of it', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 500));
     try {
       await p.join();
       await postTask(m, inference('urgent'));
       const job = await p.nextJob();
-      await quiet();
+      await m.validator.whenIdle();
       const passes = await twoSlowPasses(m, 400);
       p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() })); // its group commit waits too, queued after pass 2
       const ack = await p.ackFor(job.job_id);
@@ -220,14 +189,14 @@ describe('result freshness is judged at arrival', () => {
   });
 
   it('closing waits for the steps queued before it, though the final group commit goes first', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const passes = await twoSlowPasses(m, 300);
     await m.validator.close();
     expect(passes.map((p) => p.end > 0)).toEqual([true, true]);
   });
 
   it('a result fresh on arrival is accepted though its processing waits past 60 s; one created > 60 s before arrival is STALE', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 400));
     try {
       await p.join();
@@ -236,22 +205,30 @@ describe('result freshness is judged at arrival', () => {
 
       p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() - 61_000 }));
       expect(await p.ackFor(job.job_id)).toMatchObject({ accepted: false, code: 'STALE' });
-      await quiet();
+      await m.validator.whenIdle();
 
       // Hold the next store transaction (the heartbeat's) so the result queued behind it waits while 61 s pass.
       const real = m.store.transaction.bind(m.store);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      let held = false;
+      let onHeld!: () => void;
+      const held = new Promise<void>((r) => (onHeld = r));
       vi.spyOn(m.store, 'transaction').mockImplementationOnce(async (fn) => {
-        held = true;
+        onHeld();
         await gate;
         return real(fn);
       });
+      // The result's arrival (stamped before it is handed to the validator).
+      let onArrived!: () => void;
+      const arrived = new Promise<void>((r) => (onArrived = r));
+      const submit = m.validator.submitResult.bind(m.validator);
+      vi.spyOn(m.validator, 'submitResult').mockImplementationOnce((...args) => {
+        onArrived();
+        return submit(...args);
+      });
       p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [job.job_id] });
       p.sendResult(p.resultJson(job, m.blake3, nonce++, { created_at: clock.now() }));
-      await quiet();
-      expect(held).toBe(true);
+      await Promise.all([held, arrived]);
       clock.offset += 61_000;
       release();
       expect(await p.ackFor(job.job_id, 1)).toMatchObject({ accepted: true });
@@ -263,7 +240,7 @@ describe('result freshness is judged at arrival', () => {
 
 describe('receipt acknowledgements', () => {
   it('receipt acknowledgements arriving together are committed in one group; each marks only its own provider’s receipt', async () => {
-    const m = await startMarket(tempDir('tessera-scale-'));
+    const m = await scalingMarket(tempDir('tessera-scale-'));
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 400));
     const other = new RawProvider(m.base, m.blake3, seedFrom(SEED + 401));
     try {

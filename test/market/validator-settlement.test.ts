@@ -15,9 +15,11 @@ import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
-import { tempDir } from '../helpers.js';
-import { RawProvider, seedFrom, until } from '../e2e/loop-harness.js';
+import { tempDir } from '../support/temp-dir.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { until } from '../support/wait.js';
 import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { balance } from '../support/market.js';
 
 /**
  * The validator's group commit is set-based (issue 9, "Settlement batches its writes"): a group of
@@ -91,7 +93,7 @@ afterEach(async () => {
 });
 
 /** A market whose group commit waits `settleWindowMs` (long enough for a test to land K results in one group); sweep and batches off. */
-async function startMarket(openDriver: () => Promise<SqlDriver>, config: Partial<ValidatorConfig>): Promise<SettleMarket> {
+async function countingMarket(openDriver: () => Promise<SqlDriver>, config: Partial<ValidatorConfig>): Promise<SettleMarket> {
   const dir = tempDir('tessera-settle-');
   const blake3 = await loadBlake3();
   const counted: Counted = { sizes: [], recording: false };
@@ -142,22 +144,21 @@ function resultFor(m: SettleMarket, p: RawProvider, job: JobFrame, o: Partial<Un
 const send = (p: RawProvider, r: ComputeResult) => p.sendResult(computeResultToJson(r));
 const acks = (p: RawProvider) => p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
 const receipts = (p: RawProvider) => p.frames.filter((f) => f.type === 'receipt');
-const balance = (m: SettleMarket, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 
 /** K one-slice tasks leased to one provider, then all K honest results sent at once: the statements of the group commit, and the exact balances. */
 async function settleBurst(openDriver: () => Promise<SqlDriver>, k: number, seed: number): Promise<{ groupStatements: number; groups: number }> {
-  const m = await startMarket(openDriver, { checkFraction: 0.2 });
+  const m = await countingMarket(openDriver, { checkFraction: 0.2 });
   const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
   try {
     await p.join({ max_jobs: k });
     for (let i = 0; i < k; i++) await m.server.tasks.create(m.customer, inference(`burst-${seed}-${i}`));
     m.validator.kick();
-    await until(`${k} jobs`, () => p.jobs().length, (n) => n === k, 20_000);
+    await p.waitFor(`${k} jobs`, () => p.jobs().length === k || undefined);
     const results = p.jobs().map((j) => resultFor(m, p, j));
     m.counted.recording = true;
     for (const r of results) send(p, r);
-    await until(`${k} acks`, () => acks(p).length, (n) => n === k, 20_000);
-    await until(`${k} receipts`, () => receipts(p).length, (n) => n === k, 20_000);
+    await p.waitFor(`${k} acks`, () => acks(p).length === k || undefined);
+    await p.waitFor(`${k} receipts`, () => receipts(p).length === k || undefined);
     m.counted.recording = false;
     expect(acks(p).every((a) => a.accepted)).toBe(true);
     expect(SPLIT.burn + SPLIT.worker + SPLIT.validator + SPLIT.treasury).toBe(REWARD);
@@ -187,14 +188,14 @@ for (const s of stores) {
     }, 240_000);
 
     it('one group holding two results for the same job, and a nonce used twice, pays once; a redelivered result later pays nothing', async () => {
-      const m = await startMarket(s.open, { checkFraction: 0 });
+      const m = await countingMarket(s.open, { checkFraction: 0 });
       const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 3));
       try {
         await p.join({ max_jobs: 2 });
         await m.server.tasks.create(m.customer, inference('twice'));
         await m.server.tasks.create(m.customer, inference('other'));
         m.validator.kick();
-        await until('2 jobs', () => p.jobs().length, (n) => n === 2);
+        await p.waitFor('2 jobs', () => p.jobs().length === 2 || undefined);
         const [a, b] = p.jobs() as [JobFrame, JobFrame];
         const first = resultFor(m, p, a);
         const second = resultFor(m, p, a);
@@ -202,18 +203,18 @@ for (const s of stores) {
         // Same nonce as `other`, for the same job: a replay inside the group.
         const replay = resultFor(m, p, b, { nonce: other.nonce });
         for (const r of [first, second, other, replay]) send(p, r);
-        await until('4 acks', () => acks(p).length, (n) => n === 4);
+        await p.waitFor('4 acks', () => acks(p).length === 4 || undefined);
         const byJob = (id: string) => acks(p).filter((x) => x.job_id === id);
         expect(byJob(a.job_id).map((x) => x.code)).toEqual([null, 'NOT_LEASED']);
         expect(byJob(b.job_id).map((x) => x.code)).toEqual([null, 'REPLAYED']);
-        await until('2 receipts', () => receipts(p).length, (n) => n === 2);
+        await p.waitFor('2 receipts', () => receipts(p).length === 2 || undefined);
         expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(2n * SPLIT.worker);
         expect(await balance(m, ACCOUNTS.burn)).toBe(2n * SPLIT.burn);
         expect(await m.store.transaction((tx) => tx.validator.results(a.job_id))).toHaveLength(1);
 
         // The first result delivered again (a provider that lost the ack): refused, nothing more paid.
         send(p, first);
-        await until('the redelivery ack', () => acks(p).length, (n) => n === 5);
+        await p.waitFor('the redelivery ack', () => acks(p).length === 5 || undefined);
         expect(acks(p)[4]).toMatchObject({ job_id: a.job_id, accepted: false, code: 'REPLAYED' });
         expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(2n * SPLIT.worker);
         expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(2);
@@ -223,17 +224,17 @@ for (const s of stores) {
     }, 180_000);
 
     it('two wrong results of one provider in one group are both penalized in turn: two slashes, two penalty rows, nothing paid to it', async () => {
-      const m = await startMarket(s.open, { checkFraction: 1, slash: 4_000_000n, initialBond: 10_000_000n, initialReputation: 100, reputationDrop: 30, refuseAfter: 2 });
+      const m = await countingMarket(s.open, { checkFraction: 1, slash: 4_000_000n, initialBond: 10_000_000n, initialReputation: 100, reputationDrop: 30, refuseAfter: 2 });
       const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 4));
       try {
         await p.join({ max_jobs: 2 });
         await m.server.tasks.create(m.customer, inference('wrong-1'));
         await m.server.tasks.create(m.customer, inference('wrong-2'));
         m.validator.kick();
-        await until('2 jobs', () => p.jobs().length, (n) => n === 2);
+        await p.waitFor('2 jobs', () => p.jobs().length === 2 || undefined);
         const jobs = p.jobs();
         for (const j of jobs) send(p, resultFor(m, p, j, { result_hash: 'ab'.repeat(32) }));
-        await until('2 acks', () => acks(p).length, (n) => n === 2);
+        await p.waitFor('2 acks', () => acks(p).length === 2 || undefined);
         expect(acks(p).map((x) => x.code)).toEqual(['WRONG_RESULT', 'WRONG_RESULT']);
         const after = await m.store.transaction((tx) => tx.validator.provider(p.address));
         expect(after).toMatchObject({ bond: 2_000_000n, wrongResults: 2, refused: true, reputation: 40 });

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { authSigningBytes, CLOSE_CODES, MAX_PROVIDER_FRAME_BYTES } from '../../src/shared/market-protocol.js';
-import { foreignSign, RawProvider, seedFrom, startMarket, until, type Market } from '../e2e/loop-harness.js';
+import { startMarket, type Market } from '../support/market.js';
+import { foreignSign, RawProvider, seedFrom } from '../support/raw-provider.js';
 
 const SEED = 0x3b;
 console.log(`ws protocol test seed ${SEED}`);
@@ -30,7 +31,7 @@ async function abuse(send: (p: RawProvider) => void, auth = false): Promise<RawP
   if (auth) await p.join();
   else await p.open();
   send(p);
-  await until('socket closed', () => p.closeCode, (c) => c !== undefined, 5000);
+  await p.closed();
   return p;
 }
 

@@ -6,7 +6,8 @@ import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { toHex } from '../../src/core/hex.js';
 import { loadNativeBlake3, loadWasmBlake3 } from '../../src/node/hash/node-hasher.js';
 import { HashWorkerPool } from '../../src/main/services/worker-pool.js';
-import { pseudoRandomBytes, tempDir, vectorInput } from '../helpers.js';
+import { pseudoRandomBytes, vectorInput } from '../support/data.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-vectors.json', import.meta.url), 'utf8')) as {
   cases: { input_len: number; hash: string }[];

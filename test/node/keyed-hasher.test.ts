@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { toHex, utf8 } from '../../src/core/hex.js';
 import { loadNativeBlake3, loadWasmBlake3 } from '../../src/node/hash/node-hasher.js';
-import { pseudoRandomBytes, vectorInput } from '../helpers.js';
+import { pseudoRandomBytes, vectorInput } from '../support/data.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8')) as {
   key: string;

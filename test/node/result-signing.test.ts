@@ -4,7 +4,7 @@ import { computeResultSigningBytes, computeResultToJson, type ComputeResult, typ
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { NodeIdentity } from '../../src/main/identity.js';
 import { ed25519SignerFromSeed, signComputeResult, signerAddress, verifySignedComputeResult } from '../../src/node/signing/result-signing.js';
-import { tempDir } from '../helpers.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const blake3 = loadNativeBlake3();
 

@@ -19,9 +19,3 @@ export interface SqlDriver {
   transaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
-
-/** PostgreSQL's SQLSTATE of a driver error, if it has one. */
-export function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}

@@ -52,21 +52,9 @@ export const toJobRecord = (r: JobRow): JobRecord => ({
   createdAt: Number(r.created_at),
 });
 
-export interface LeaseRequest {
-  /** Who takes the lease (a provider address or a validator instance id). */
-  owner: string;
-  now: number;
-  leaseMs: number;
-  /** Lanes the leaser serves (default: any). */
-  lanes?: readonly ('consumer' | 'industrial')[];
-  /** False: only jobs that do not require a GPU. */
-  gpu?: boolean;
-}
-
 /**
- * Jobs (one per slice of a task) and their leases. Leasing is one statement shaped for many
- * market instances on one PostgreSQL: the candidate row is picked with `FOR UPDATE SKIP
- * LOCKED`, so concurrent leasers never block each other nor take the same job.
+ * Jobs (one per slice of a task): inserting, reading and failing them. Leases are taken by the
+ * validator's statements (ValidatorRepo.leaseFor, handOver, requeue).
  */
 export class JobsRepo {
   constructor(private readonly c: SqlConn) {}
@@ -86,49 +74,6 @@ export class JobsRepo {
 
   async byTask(taskId: string): Promise<JobRecord[]> {
     return (await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE task_id = ${taskId} ORDER BY slice_index`)).map(toJobRecord);
-  }
-
-  /** Leases the oldest queued job that fits, or returns undefined when none is free. */
-  async leaseNext(req: LeaseRequest): Promise<JobRecord | undefined> {
-    const lanes = req.lanes ?? ['consumer', 'industrial'];
-    const [r] = await this.c.query<JobRow>(sql`
-      UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
-      WHERE job_id = (
-        SELECT job_id FROM jobs
-        WHERE status = 'queued' AND lane = ANY(${`{${lanes.join(',')}}`}::text[]) ${req.gpu === false ? sql`AND NOT gpu_required` : sql``}
-        ORDER BY created_at, job_id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED)
-      AND status = 'queued'
-      RETURNING *`);
-    return r && toJobRecord(r);
-  }
-
-  /** Extends a lease the owner still holds; false when it lost it. */
-  async renew(jobId: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    const rows = await this.c.query(sql`
-      UPDATE jobs SET lease_until = ${now + leaseMs}, updated_at = ${now}
-      WHERE job_id = ${jobId} AND status = 'leased' AND lease_owner = ${owner} AND lease_until > ${now} RETURNING job_id`);
-    return rows.length === 1;
-  }
-
-  /** Records the result of a job the owner holds; false when it is not leased to `owner`. */
-  async complete(jobId: string, owner: string, resultHash: string, now: number): Promise<boolean> {
-    const rows = await this.c.query(sql`
-      UPDATE jobs SET status = 'done', result_hash = ${resultHash}, lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-      WHERE job_id = ${jobId} AND status = 'leased' AND lease_owner = ${owner} RETURNING job_id`);
-    return rows.length === 1;
-  }
-
-  /** Returns jobs whose lease ran out to the queue; their ids, oldest lease first. */
-  async requeueExpired(now: number, limit = 1000): Promise<string[]> {
-    const rows = await this.c.query<{ job_id: string }>(sql`
-      UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now}
-      WHERE job_id IN (
-        SELECT job_id FROM jobs WHERE status = 'leased' AND lease_until <= ${now}
-        ORDER BY lease_until, job_id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING job_id`);
-    return rows.map((r) => r.job_id).sort();
   }
 
   /** Gives up on a task's unfinished jobs (the task failed or expired). */

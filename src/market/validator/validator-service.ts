@@ -170,6 +170,8 @@ export class ValidatorService {
   private readonly toRefuse = new Set<string>();
   private closed = false;
   private readonly log: Logger;
+  /** Test signal listeners (see onDidCommitHeartbeat). */
+  private readonly heartbeatListeners = new Set<(address: string) => void>();
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -275,6 +277,15 @@ export class ValidatorService {
     return this.sessions.size;
   }
 
+  /**
+   * A test signal (River's testSignals): `listener` hears each provider whose heartbeat was just
+   * committed, so a test awaits the beat instead of sleeping past it. Returns the unsubscribe.
+   */
+  onDidCommitHeartbeat(listener: (address: string) => void): () => void {
+    this.heartbeatListeners.add(listener);
+    return () => this.heartbeatListeners.delete(listener);
+  }
+
   // ── heartbeats and leases ─────────────────────────────────────────────────
 
   /**
@@ -335,6 +346,7 @@ export class ValidatorService {
     for (const b of beats) {
       if (this.sessions.get(b.session.address) === b.session) this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
       for (const w of b.waiters) w.resolve();
+      for (const l of this.heartbeatListeners) l(b.session.address);
     }
   }
 
@@ -1077,6 +1089,16 @@ export class ValidatorService {
       await tx.validator.sealBatch({ n, computeRoot: computeRoot(results, this.deps.blake3), resultCount: results.length, transactions, sealedAt: now }, rows.map((r) => r.seq));
       return n;
     });
+  }
+
+  /**
+   * A test signal: resolves once every step queued so far (dispatch passes kicked before this call
+   * included, sweeps, commits) has run, so a test can assert that nothing more happens without
+   * sleeping.
+   */
+  async whenIdle(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a kick() queues its pass on the next turn
+    await this.serial(async () => undefined, 'dispatch');
   }
 
   /** Runs `fn` after every earlier serialised step (store steps never interleave within one instance). */

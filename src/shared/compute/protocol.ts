@@ -39,7 +39,6 @@ export type ComputeRequest = z.infer<typeof ComputeRequestSchema>;
 
 /** Why a hash request failed. */
 export const ComputeFailureCodeSchema = z.enum(['DEVICE_LOST', 'KERNEL_ERROR', 'NOT_READY', 'BAD_REQUEST']);
-export type ComputeFailureCode = z.infer<typeof ComputeFailureCodeSchema>;
 
 /** Compute host → main. */
 export const ComputeReplySchema = z.discriminatedUnion('type', [

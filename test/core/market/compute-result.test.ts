@@ -16,7 +16,7 @@ import {
   type ComputeResult,
 } from '../../../src/core/market/compute-result.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
-import { pseudoRandomBytes } from '../../helpers.js';
+import { pseudoRandomBytes } from '../../support/data.js';
 
 const blake3 = loadNativeBlake3();
 

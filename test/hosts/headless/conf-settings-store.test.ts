@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfSettingsStore } from '../../../src/hosts/headless/conf-settings-store.js';
 import { DEFAULT_SETTINGS } from '../../../src/shared/contract.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 describe('ConfSettingsStore (headless settings in conf)', () => {
   it('starts with the defaults, keeps a patch across instances in DATA_DIR/settings.json (0600)', () => {

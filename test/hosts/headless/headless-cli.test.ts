@@ -8,7 +8,7 @@ import { openLedger } from '../../../src/main/ledger.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
 import { root, tessera, tsxLoader } from '../../cli/run.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const URL_RE = /(http:\/\/[^\s]+\/\?token=[0-9a-f]{64})/;
 const built = existsSync(join(root, 'out/renderer/index.html'));

@@ -7,7 +7,7 @@ import { startHeadless, type HeadlessOptions, type HeadlessServer } from '../../
 import { HEADLESS_CSP } from '../../../src/hosts/headless/static-files.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** A renderer build in a temp dir: index.html, a script, a nested dir, a symlink pointing out of it, and a secret beside it. */
 function fakeRenderer(base: string): string {
@@ -231,21 +231,30 @@ describe('headless server: pause by schedule', () => {
     const s = await start({ base, localHour: () => hour, scheduleCheckMs: 20 });
     expect(s.node.status()).toMatchObject({ paused: true, pause_reason: 'outside your schedule' });
     hour = 3;
-    await waitFor(() => !s.node.status().paused);
+    await waitFor(s.node, () => !s.node.status().paused);
     expect(s.node.status().pause_reason).toBeNull();
     // A change of the setting over the contract applies at the next check.
     s.node.settings.set({ schedule_hours: [5] });
-    await waitFor(() => s.node.status().paused);
+    await waitFor(s.node, () => s.node.status().paused);
     expect(s.node.status().pause_reason).toBe('outside your schedule');
     s.node.settings.set({ schedule_hours: [] });
-    await waitFor(() => !s.node.status().paused);
+    await waitFor(s.node, () => !s.node.status().paused);
   });
 });
 
-async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Resolves once `pred` holds: now, or at the node:status event the node emits when it pauses or resumes. */
+function waitFor(node: { events: { onDidEmit(l: (event: string) => void): () => void } }, pred: () => boolean, ms = 30_000): Promise<void> {
+  if (pred()) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no node:status event within ${ms} ms made the condition hold`));
+    }, ms);
+    const off = node.events.onDidEmit((event) => {
+      if (event !== 'node:status' || !pred()) return;
+      off();
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createAppHandlers } from '../../../src/main/api/index.js';
 import { MAX_COURIER_BUNDLE_BYTES } from '../../../src/shared/courier-protocol.js';
 import { CourierRowSchema, dispatchContractCall, MAX_COURIER_SEND_BASE64, type ChannelResult } from '../../../src/shared/contract.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 import { testAppNode } from './fixtures.js';
 
 describe('courier handlers on a real ledger', () => {

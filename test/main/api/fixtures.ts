@@ -4,7 +4,7 @@ import { ProviderService } from '../../../src/main/services/provider-service.js'
 import { nodeSha256 } from '../../../src/node/hash/node-hasher.js';
 import { MemorySettingsStore } from '../../../src/main/api/settings-store.js';
 import { openLedger } from '../../../src/main/ledger.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /**
  * An AppService on a real ledger in a fresh temp dir, closed when the test finishes. Its
@@ -29,17 +29,4 @@ export async function testAppNode(over: Partial<AppServiceDeps> = {}, now = () =
     ledger.close();
   });
   return node;
-}
-
-/** xorshift32, seeded: the test prints its seed. */
-export function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
 }

@@ -3,7 +3,8 @@ import { createAppHandlers } from '../../../src/main/api/index.js';
 import { queryJobs } from '../../../src/main/api/jobs.js';
 import { ProviderJobsRepo } from '../../../src/main/db/repos/provider-jobs-repo.js';
 import { CHANNELS, dispatchContractCall, type ChannelResult } from '../../../src/shared/contract.js';
-import { prng, testAppNode } from './fixtures.js';
+import { seededRandom } from '../../support/data.js';
+import { testAppNode } from './fixtures.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-03-10T12:00:00Z');
@@ -42,7 +43,7 @@ describe('the merged handler table on a real ledger', () => {
   it('jobs:list pages through the history newest first without gaps or repeats, and filters by status and workload', async () => {
     const seed = Number(process.env.TEST_SEED ?? Date.now() % 100_000);
     console.log(`jobs:list seed ${seed}`);
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const node = await testAppNode({}, () => NOW);
     const repo = new ProviderJobsRepo(node.ledger.db);
     const n = 57;

@@ -58,9 +58,12 @@ async function raw(url: string, text: string | Buffer): Promise<unknown> {
   return reply;
 }
 
-const until = async (cond: () => boolean) => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-};
+/** A promise and the callback that resolves it (what a listener calls when its event arrives). */
+function arrival(): { seen: Promise<void>; arrived: () => void } {
+  let arrived!: () => void;
+  const seen = new Promise<void>((r) => (arrived = r));
+  return { seen, arrived };
+}
 
 describe('the WebSocket transport on 127.0.0.1', () => {
   it('answers a call with its result', async () => {
@@ -97,18 +100,26 @@ describe('the WebSocket transport on 127.0.0.1', () => {
     const b = client(url);
     const gotA: unknown[] = [];
     const gotB: unknown[] = [];
-    const offA = a.on('node:status', (s) => gotA.push(s));
-    b.on('log:line', (l) => gotB.push(l));
+    const atA = arrival();
+    const atB = arrival();
+    const offA = a.on('node:status', (s) => {
+      gotA.push(s);
+      atA.arrived();
+    });
+    b.on('log:line', (l) => {
+      gotB.push(l);
+      atB.arrived();
+    });
     await a.call('app:info');
     await b.call('app:info');
     events.emit('node:status', { ...status, running: 1 });
-    await until(() => gotA.length === 1);
+    await atA.seen;
     expect(gotA).toEqual([{ ...status, running: 1 }]);
     offA();
     await a.call('app:info'); // the unsubscribe frame is read before this call's answer
     events.emit('node:status', { ...status, running: 2 });
     events.emit('log:line', { time: 1, level: 'info', msg: 'hello', module: null, fields: {} });
-    await until(() => gotB.length === 1);
+    await atB.seen;
     await a.call('app:info');
     expect(gotA).toHaveLength(1);
     expect(gotB).toEqual([{ time: 1, level: 'info', msg: 'hello', module: null, fields: {} }]);
@@ -118,7 +129,12 @@ describe('the WebSocket transport on 127.0.0.1', () => {
     const { url, events } = await serve();
     const socket = new WebSocket(url);
     const frames: { type: string; event?: string }[] = [];
-    socket.on('message', (d) => frames.push(JSON.parse(String(d)) as { type: string; event?: string }));
+    const firstEvent = arrival();
+    socket.on('message', (d) => {
+      const f = JSON.parse(String(d)) as { type: string; event?: string };
+      frames.push(f);
+      if (f.type === 'event') firstEvent.arrived();
+    });
     const c = new WsContractClient(socket as unknown as WebSocketLike);
     cleanup.push(async () => c.close());
     const bystander = new WebSocket(url);
@@ -130,7 +146,7 @@ describe('the WebSocket transport on 127.0.0.1', () => {
     await c.call('app:info');
     events.emit('node:status', status);
     events.emit('log:line', { time: 1, level: 'info', msg: 'not subscribed', module: null, fields: {} });
-    await until(() => frames.some((f) => f.type === 'event'));
+    await firstEvent.seen;
     off();
     await c.call('app:info');
     events.emit('node:status', status);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Database } from '../../../src/main/db/database.js';
 import { MIGRATIONS } from '../../../src/main/db/migrations.js';
 import { identifier, sql } from '../../../src/main/db/sql.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 

@@ -10,7 +10,8 @@ import { StorageError } from '../../../src/main/db/errors.js';
 import { MIGRATIONS } from '../../../src/main/db/migrations.js';
 import { sql } from '../../../src/main/db/sql.js';
 import { root } from '../../cli/run.js';
-import { pseudoRandomBytes, tempDir } from '../../helpers.js';
+import { pseudoRandomBytes } from '../../support/data.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CHUNK_LEN } from '../../../src/core/hash/blake3-tree.js';
+import { seededRandom } from '../../support/data.js';
 
 /** The official BLAKE3 vectors (input byte i = i mod 251). */
 export const vectors = (
@@ -21,8 +22,8 @@ export function equivalenceLengths(): number[] {
     lengths.add(c * CHUNK_LEN + 1);
     lengths.add(c * CHUNK_LEN - 1);
   }
-  let x = 20251121;
-  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const rand = seededRandom(20251121);
+  const next = () => Math.floor(rand() * 0x1_0000_0000);
   for (let i = 0; i < 40; i++) lengths.add(64 * (1 + (next() % 1024)));
   while (lengths.size < 230) lengths.add(next() % (192 << 10));
   return [...lengths];
@@ -32,5 +33,5 @@ export function equivalenceLengths(): number[] {
 export const MULTI_SEGMENT_SEGMENT_BYTES = 4096;
 export const multiSegmentLengths = [0, 1, 1025, 4095, 4096, 4097, 8192, 8193, 3 * 4096 + 5, 7 * 4096, 8 * 4096 + 1, 17 * 4096 + 1023, 64 * 4096, 64 * 4096 + 1, 100_003];
 
-/** Seed of the pseudo-random input of the i-th case (see test/helpers.ts pseudoRandomBytes). */
+/** Seed of the pseudo-random input of the i-th case (see test/support/data.ts pseudoRandomBytes). */
 export const seedOf = (i: number) => 1000 + i;

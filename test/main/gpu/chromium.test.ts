@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/core/hex.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { COMPUTE_PORT_MESSAGE } from '../../../src/shared/compute/port-names.js';
-import { pseudoRandomBytes, seededRandom } from '../../helpers.js';
+import { pseudoRandomBytes, seededRandom } from '../../support/data.js';
 import { equivalenceLengths, MULTI_SEGMENT_SEGMENT_BYTES, multiSegmentLengths, seedOf, vectors } from './cases.js';
 import { buildComputePage, serveDir } from './compute-page.js';
 
@@ -24,7 +24,7 @@ const ARGS = [
   '--no-first-run',
 ];
 
-/** What the page-side harness sends: an official vector input or pseudo-random bytes (test/helpers.ts). */
+/** What the page-side harness sends: an official vector input or pseudo-random bytes (test/support/data.ts). */
 type InputSpec = ({ kind: 'vector'; len: number } | { kind: 'random'; len: number; seed: number }) & { key?: number[] };
 type Reply = { type: string; id?: number; digest?: string; keyed?: string; code?: string; message?: string; segmentBytes?: number; adapter?: Record<string, unknown> };
 

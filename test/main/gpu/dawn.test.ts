@@ -3,7 +3,7 @@ import { toHex } from '../../../src/core/hex.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { ComputeClient } from '../../../src/main/gpu/compute-client.js';
 import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
-import { pseudoRandomBytes, vectorInput } from '../../helpers.js';
+import { pseudoRandomBytes, vectorInput } from '../../support/data.js';
 import { equivalenceLengths, MULTI_SEGMENT_SEGMENT_BYTES, multiSegmentLengths, seedOf, vectors } from './cases.js';
 import { probeDawn } from './dawn-probe.js';
 

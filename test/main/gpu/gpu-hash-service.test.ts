@@ -11,7 +11,7 @@ import { openDawnChannel } from '../../../src/main/gpu/dawn-host.js';
 import { GpuHashService, type GpuHashServiceOptions } from '../../../src/main/gpu/gpu-hash-service.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { WorkloadRunner, type GpuHashPort } from '../../../src/main/services/workload-runner.js';
-import { pseudoRandomBytes } from '../../helpers.js';
+import { pseudoRandomBytes } from '../../support/data.js';
 import { probeDawn } from './dawn-probe.js';
 import { FakeHost, HARDWARE_ADAPTER } from './fake-host.js';
 

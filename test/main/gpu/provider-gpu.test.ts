@@ -13,8 +13,10 @@ import { startProvider as startCliProvider } from '../../../src/cli/commands/pro
 import { silentLogger } from '../../../src/node/log.js';
 import { ACCOUNTS } from '../../../src/market/store/accounts-repo.js';
 import type { CapabilitiesFrame, JobFrame } from '../../../src/shared/market-protocol.js';
-import { tempDir } from '../../helpers.js';
-import { getTask, postTask, startMarket, startProvider, until, type Market } from '../../e2e/loop-harness.js';
+import { tempDir } from '../../support/temp-dir.js';
+import { balance, getTask, postTask, startMarket } from '../../support/market.js';
+import { startProvider } from '../../support/provider.js';
+import { until } from '../../support/wait.js';
 import { probeDawn } from './dawn-probe.js';
 import { FakeHost } from './fake-host.js';
 
@@ -62,7 +64,6 @@ const gpuTask = (bytes: number) => ({
   reward: '4.0',
 });
 
-const balance = (m: Market, account: string) => m.store.transaction((tx) => tx.accounts.balance(account));
 
 describe.skipIf(!dawn.ok)(dawn.ok ? 'GpuHash market jobs on the GPU host (Dawn software adapter, explicitly allowed)' : `GpuHash market jobs — skipped: ${dawn.ok ? '' : dawn.reason}`, () => {
   it('a gpu_required task goes to the provider, runs on the GPU host (backend gpu, both digests), is verified and paid', async () => {
@@ -132,7 +133,7 @@ describe.skipIf(!dawn.ok)(dawn.ok ? 'GpuHash market jobs on the GPU host (Dawn s
     const plain = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'hello', max_tokens: 1 }, reward: '1.0' });
     const plainId = plain.json.task_id as string;
     await until('plain task completed', () => getTask(m, plainId), (t) => t.status === 'completed', 30_000);
-    await new Promise((r) => setTimeout(r, 500)); // several dispatch rounds
+    await m.validator.pumpNow(); // one more whole dispatch pass with the GPU job queued and the node idle
     expect((await getTask(m, gpuId)).status).not.toBe('completed');
     const gpuJobs = await m.store.transaction((tx) => tx.jobs.byTask(gpuId));
     expect(gpuJobs.length).toBeGreaterThan(0);

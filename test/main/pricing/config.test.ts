@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../../../src/main/config/load-config.js';
 import { CONFIG_SCHEMA } from '../../../src/main/config/schema.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const FILE = '/data/config.toml';
 

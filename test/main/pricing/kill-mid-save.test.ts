@@ -6,7 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
-import { seededRandom, tempDir } from '../../helpers.js';
+import { seededRandom } from '../../support/data.js';
+import { tempDir } from '../../support/temp-dir.js';
 import { generationOf, isGeneration } from './fixtures/generations.js';
 
 const hasher = loadNativeBlake3();

@@ -9,7 +9,7 @@ import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 import { jsonLineSink, sinkLogger } from '../../../src/node/log.js';
 import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js';
 import { PriceBoardService, type PriceBoardSettings } from '../../../src/main/services/price-board-service.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const hasher = loadNativeBlake3();
 

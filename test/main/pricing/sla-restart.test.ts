@@ -10,7 +10,7 @@ import { createMetricsRegistry, metricValue } from '../../../src/main/metrics.js
 import { AdmissionService } from '../../../src/main/services/admission-service.js';
 import { SqliteBondLedger } from '../../../src/main/services/bond-ledger.js';
 import { sql } from '../../../src/main/db/sql.js';
-import { tempDir } from '../../helpers.js';
+import { tempDir } from '../../support/temp-dir.js';
 import { FakeClock } from '../../core/pricing/fakes.js';
 
 /** The SQLite bond ledger, counting the slashes it reports as applied (true). */

@@ -9,12 +9,3 @@ export function tempDir(prefix = 'tessera-test-'): string {
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-
-/** The official BLAKE3 test input: byte i = i mod 251. */
-export function vectorInput(len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  for (let i = 0; i < len; i++) out[i] = i % 251;
-  return out;
-}
-
-export { pseudoRandomBytes, seededRandom } from './fixtures/seeded-bytes.js';
