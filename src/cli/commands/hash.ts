@@ -1,13 +1,16 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { toHex } from '../../core/hex.js';
+import { fromHex, toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
 import { loadBlake3 } from '../../node/hash/node-hasher.js';
 import { createLogger } from '../../node/log.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
 import { hashFileSync } from '../../node/hash/hash-file.js';
+import { hashFileSplit, SPLIT_MIN_BYTES } from '../../node/hash/split-file.js';
+import { loadSubtreeHasher } from '../../node/hash/subtree-hasher.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
+import type { SegmentSpan } from '../../core/hash/blake3-tree.js';
 import { defineCommand, type RawArgs } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';
@@ -53,9 +56,15 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
     if (st.isDirectory()) throw new CliError(`${name} is a directory (tessera hash takes files)`);
   }
 
-  const threadCount = Math.min(threads ?? defaultPoolSize(), Math.max(files.length, 1));
+  const requested = threads ?? defaultPoolSize();
+  // Fewer files than threads, one of them large: split each large file across all threads
+  // along BLAKE3's tree (b3sum does the same), one file after another. Otherwise each thread
+  // takes whole files.
+  const subtree =
+    requested > 1 && files.length < requested && files.some((f) => typeof f.path === 'string' && splittable(f.path)) ? loadSubtreeHasher() : undefined;
+  const threadCount = subtree ? requested : Math.min(requested, Math.max(files.length, 1));
   // The calling thread hashes too, starting at once while the other threads' workers spin
-  // up: N threads = this thread + N − 1 workers, all taking files from one queue.
+  // up: N threads = this thread + N − 1 workers, all taking files (or segments) from one queue.
   const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
   const hasher = await loadBlake3(createLogger('hash'));
   const bar = progress(io, 'hashing');
@@ -95,15 +104,41 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
       await new Promise((r) => setImmediate(r)); // let worker answers and progress through
     }
   };
+  // Split mode: files in order, a large one across this thread and every worker, a small one here.
+  const splitLoop = async (split: NonNullable<typeof subtree>, workers: HashWorkerPool) => {
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i] as { path: string | Buffer };
+      let p: Promise<string>;
+      try {
+        if (typeof f.path === 'string' && splittable(f.path)) {
+          const path = f.path;
+          const lane = (span: SegmentSpan) => workers.hashSegment(path, span, null).then((r) => fromHex(r.digest));
+          const lanes = Array.from({ length: workers.size }, () => lane);
+          const byteLength = statSync(path).size;
+          const digest = toHex(await hashFileSplit({ path, byteLength, key: null, subtree: split, lanes }));
+          p = Promise.resolve(finished({ digest, bytes: byteLength }));
+        } else {
+          p = Promise.resolve(finished(hashFileSync(hasher, f.path)));
+        }
+      } catch (err) {
+        p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      settle(i, p);
+    }
+  };
   try {
     if (inputs.includes('-')) {
       const stdin = hashStdin(io.stdin);
       stdin.catch(() => undefined); // reported in order below
       digests.set('-', stdin);
     }
-    // Workers first: the calling thread's first synchronous file must not delay their start.
-    const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];
-    await Promise.all(loops);
+    if (subtree && pool) {
+      await splitLoop(subtree, pool);
+    } else {
+      // Workers first: the calling thread's first synchronous file must not delay their start.
+      const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];
+      await Promise.all(loops);
+    }
     let f = 0;
     for (const path of inputs) {
       const pending = path === '-' ? (digests.get('-') as Promise<string>) : (results[f++] as Promise<string>);
@@ -117,6 +152,16 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
     await pool?.close();
   }
   return 0;
+}
+
+/** A regular file large enough that splitting it across threads pays for the threads' start. */
+function splittable(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size >= SPLIT_MIN_BYTES;
+  } catch {
+    return false; // reported when it is hashed
+  }
 }
 
 /** A name that is not UTF-8 and could not be recovered as bytes cannot be opened: say that, not "no such file". */
