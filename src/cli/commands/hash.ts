@@ -1,16 +1,15 @@
 import { fstatSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { fromHex, toHex } from '../../core/hex.js';
+import { toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
 import { loadBlake3 } from '../../node/hash/node-hasher.js';
 import { createLogger } from '../../node/log.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
 import { hashFileSync } from '../../node/hash/hash-file.js';
-import { hashFileSplit, SPLIT_MIN_BYTES } from '../../node/hash/split-file.js';
+import { hashSplit, SPLIT_MIN_BYTES } from '../../node/hash/split-file.js';
 import { loadSubtreeHasher } from '../../node/hash/subtree-hasher.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
-import type { SegmentSpan } from '../../core/hash/blake3-tree.js';
 import { defineCommand, type RawArgs } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';
@@ -58,13 +57,14 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
 
   const requested = threads ?? defaultPoolSize();
   // Fewer files than threads, one of them large: split each large file across all threads
-  // along BLAKE3's tree (b3sum does the same), one file after another. Otherwise each thread
+  // along BLAKE3's tree, as b3sum does, one file after another (native threads, started in
+  // microseconds, where a worker thread takes tens of milliseconds). Otherwise each thread
   // takes whole files.
   const subtree =
     requested > 1 && files.length < requested && files.some((f) => typeof f.path === 'string' && splittable(f.path)) ? loadSubtreeHasher() : undefined;
-  const threadCount = subtree ? requested : Math.min(requested, Math.max(files.length, 1));
+  const threadCount = subtree ? 1 : Math.min(requested, Math.max(files.length, 1));
   // The calling thread hashes too, starting at once while the other threads' workers spin
-  // up: N threads = this thread + N − 1 workers, all taking files (or segments) from one queue.
+  // up: N threads = this thread + N − 1 workers, all taking files from one queue.
   const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
   const hasher = await loadBlake3(createLogger('hash'));
   const bar = progress(io, 'hashing');
@@ -104,18 +104,15 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
       await new Promise((r) => setImmediate(r)); // let worker answers and progress through
     }
   };
-  // Split mode: files in order, a large one across this thread and every worker, a small one here.
-  const splitLoop = async (split: NonNullable<typeof subtree>, workers: HashWorkerPool) => {
+  // Split mode: files in order, a large one on all threads, a small one on this thread.
+  const splitLoop = async (split: NonNullable<typeof subtree>) => {
     for (let i = 0; i < files.length; i++) {
       const f = files[i] as { path: string | Buffer };
       let p: Promise<string>;
       try {
         if (typeof f.path === 'string' && splittable(f.path)) {
-          const path = f.path;
-          const lane = (span: SegmentSpan) => workers.hashSegment(path, span, null).then((r) => fromHex(r.digest));
-          const lanes = Array.from({ length: workers.size }, () => lane);
-          const byteLength = statSync(path).size;
-          const digest = toHex(await hashFileSplit({ path, byteLength, key: null, subtree: split, lanes }));
+          const byteLength = statSync(f.path).size;
+          const digest = toHex(await hashSplit({ source: f.path, byteLength, key: null, threads: requested, subtree: split }));
           p = Promise.resolve(finished({ digest, bytes: byteLength }));
         } else {
           p = Promise.resolve(finished(hashFileSync(hasher, f.path)));
@@ -132,8 +129,8 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
       stdin.catch(() => undefined); // reported in order below
       digests.set('-', stdin);
     }
-    if (subtree && pool) {
-      await splitLoop(subtree, pool);
+    if (subtree) {
+      await splitLoop(subtree);
     } else {
       // Workers first: the calling thread's first synchronous file must not delay their start.
       const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];

@@ -4,8 +4,6 @@ import type { SyntheticParams } from '../../core/workloads/workload.js';
 export type HashTask =
   | { op: 'hash-file'; path: string }
   | { op: 'hash-bytes'; data: Uint8Array }
-  /** One segment of a file split across threads: answers the subtree's chaining value (hex), not a digest. */
-  | { op: 'hash-segment'; path: string; offset: number; length: number; firstChunk: number; key: Uint8Array | null }
   | { op: 'synthetic'; params: SyntheticParams };
 
 export type HashRequest = HashTask & { id: number };

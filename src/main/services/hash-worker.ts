@@ -1,7 +1,6 @@
 /**
  * Hash worker thread: hashes files (streamed through one reused buffer, so memory stays flat
- * for any file size), segments of a file split across threads, transferred byte buffers, and
- * runs the Synthetic workload.
+ * for any file size), transferred byte buffers, and runs the Synthetic workload.
  */
 import { parentPort } from 'node:worker_threads';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
@@ -9,8 +8,6 @@ import { toHex } from '../../core/hex.js';
 import { runSynthetic } from '../../core/workloads/synthetic.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
 import { hashFileSync } from '../../node/hash/hash-file.js';
-import { hashFileSegmentSync } from '../../node/hash/split-file.js';
-import { loadSubtreeHasher } from '../../node/hash/subtree-hasher.js';
 import { loadBlake3, nodeSha256 } from '../../node/hash/node-hasher.js';
 import { createLogger } from '../../node/log.js';
 import { describeFsError } from './fs-errors.js';
@@ -22,8 +19,6 @@ if (!port) throw new Error('hash-worker must run in a worker thread');
 // A fallback to WebAssembly is logged (once per worker) on stderr.
 const hasherReady = loadBlake3(createLogger('hash-worker'));
 let hasher: Blake3Hasher | undefined;
-/** One read buffer for segments, reused (a segment is at most 16 MiB). */
-const segmentBuffer: { bytes: Buffer | undefined } = { bytes: undefined };
 
 port.on('message', (req: HashRequest) => {
   // Once the hasher is loaded, answer synchronously: no promise hop per slice.
@@ -41,12 +36,6 @@ function handle(hasher: Blake3Hasher, req: HashRequest): HashResponse {
         const { digest, bytes } = hashFileSync(hasher, req.path);
         return { id: req.id, ok: true, digest, bytes, implementation: hasher.implementation };
       }
-      case 'hash-segment': {
-        const subtree = loadSubtreeHasher();
-        if (!subtree) throw new Error('the native BLAKE3 subtree hasher is not built here; a file cannot be split across threads');
-        const cv = hashFileSegmentSync(subtree, req.path, { offset: req.offset, length: req.length, firstChunk: req.firstChunk }, req.key, segmentBuffer);
-        return { id: req.id, ok: true, digest: toHex(cv), bytes: req.length, implementation: 'native-subtree' };
-      }
       case 'hash-bytes':
         return { id: req.id, ok: true, digest: toHex(hasher.hash(req.data)), bytes: req.data.length, implementation: hasher.implementation };
       case 'synthetic': {
@@ -56,7 +45,7 @@ function handle(hasher: Blake3Hasher, req: HashRequest): HashResponse {
     }
   } catch (err) {
     if (err instanceof WorkloadError) return { id: req.id, ok: false, code: err.code, message: err.message };
-    const path = req.op === 'hash-file' || req.op === 'hash-segment' ? req.path : undefined;
+    const path = req.op === 'hash-file' ? req.path : undefined;
     return { id: req.id, ok: false, code: 'BAD_SLICE', message: path ? describeFsError(err, path) : String(err) };
   }
 }

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { SegmentSpan } from '../../core/hash/blake3-tree.js';
 import { WorkloadError, type WorkloadErrorCode } from '../../core/workloads/workload.js';
 import { startSiblingWorker } from '../../node/worker-entry.js';
 import type { HashRequest, HashResponse, HashResult, HashTask } from './hash-protocol.js';
@@ -61,14 +60,6 @@ export class HashWorkerPool {
   /** Streams a file through BLAKE3 inside a worker. */
   hashFile(path: string): Promise<HashResult> {
     return this.submit({ op: 'hash-file', path }, []);
-  }
-
-  /**
-   * The chaining value of one segment of a file inside a worker (see hashFileSplit); the answer's
-   * digest is the 32-byte chaining value in hex. Needs the native subtree hasher in the worker.
-   */
-  hashSegment(path: string, span: SegmentSpan, key: Uint8Array | null): Promise<HashResult> {
-    return this.submit({ op: 'hash-segment', path, ...span, key }, []);
   }
 
   /**

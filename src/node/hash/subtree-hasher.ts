@@ -8,16 +8,27 @@ import { BLAKE3_KEY_BYTES } from '../../core/hash/hasher.js';
 export interface SubtreeHasher {
   /**
    * The chaining value (32 bytes, not the root) of `data` as the subtree whose first chunk has
-   * index `firstChunk`; `key` (32 bytes) for keyed mode, null for the plain hash.
+   * index `firstChunk`, on this thread; `key` (32 bytes) for keyed mode, null for the plain hash.
    */
   chainingValue(data: Uint8Array, firstChunk: number, key: Uint8Array | null): Uint8Array;
+  /**
+   * The chaining values (32 bytes each, concatenated) of the segments of the first `length` bytes
+   * of a file (by path) or of a byte array, segments of `segmentBytes` (the last holds the rest),
+   * hashed on `threads` native threads off the JavaScript thread. `length` must exceed one segment.
+   */
+  chainingValues(source: string | Uint8Array, length: number, segmentBytes: number, threads: number, key: Uint8Array | null): Promise<Uint8Array>;
 }
 
 interface SubtreeBinding {
   chainingValue(data: Uint8Array, firstChunk: number, key: Uint8Array | null): Buffer;
+  chainingValues(source: string | Uint8Array, length: number, segmentBytes: number, threads: number, key: Uint8Array | null): Promise<Buffer>;
 }
 
 let cached: SubtreeHasher | null | undefined;
+
+function checkKey(key: Uint8Array | null): void {
+  if (key !== null && key.length !== BLAKE3_KEY_BYTES) throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
+}
 
 /**
  * The native subtree hasher (native/blake3-subtree, the official BLAKE3 C code built at install),
@@ -32,8 +43,12 @@ export function loadSubtreeHasher(): SubtreeHasher | undefined {
         const binding = createRequire(import.meta.url)('@tessera/blake3-subtree') as SubtreeBinding;
         cached = {
           chainingValue(data, firstChunk, key) {
-            if (key !== null && key.length !== BLAKE3_KEY_BYTES) throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
+            checkKey(key);
             return new Uint8Array(binding.chainingValue(data, firstChunk, key));
+          },
+          async chainingValues(source, length, segmentBytes, threads, key) {
+            checkKey(key);
+            return new Uint8Array(await binding.chainingValues(source, length, segmentBytes, threads, key));
           },
         };
       } catch {
