@@ -21,7 +21,11 @@ export const hashSpec = defineCommand({
   summary: 'print the BLAKE3 hash of files and standard input, one "<hex>  <name>" line each, exactly as b3sum does',
   args: { usage: '[FILE|-]...', min: 0, max: Infinity },
   options: {
-    threads: { type: 'string', valueName: 'N', description: `hash on N threads, 1 to ${MAX_THREADS} (default: one per CPU core)` },
+    threads: {
+      type: 'string',
+      valueName: 'N',
+      description: `hash on N threads, 1 to ${MAX_THREADS} (default: one per CPU core); with fewer files than threads, each file of 16 MiB or more is split across all N, as b3sum does`,
+    },
   },
   notes: [
     'Each FILE may be a regular file or a pipe, as with b3sum: `tessera hash <(gzip -dc a.gz)` or /dev/stdin work. ' +
