@@ -6,17 +6,22 @@ import {
   CHUNK_LEN,
   chainingValueBytes,
   isValidSegmentSize,
+  keyedMode,
   largestSegmentSize,
   MSG_SCHEDULE,
   planSegments,
   rootFromSegments,
   subtreeChainingValue,
 } from '../../src/core/hash/blake3-tree.js';
-import { toHex } from '../../src/core/hex.js';
+import { toHex, utf8 } from '../../src/core/hex.js';
 import { pseudoRandomBytes, vectorInput } from '../support/data.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-vectors.json', import.meta.url), 'utf8')) as {
   cases: { input_len: number; hash: string }[];
+};
+const keyedVectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8')) as {
+  key: string;
+  cases: { input_len: number; keyed_hash: string }[];
 };
 
 describe('BLAKE3 tree helpers', () => {
@@ -31,6 +36,13 @@ describe('BLAKE3 tree helpers', () => {
     const input = vectorInput(input_len);
     expect(toHex(blake3Reference(input))).toBe(hash);
     for (const seg of [1024, 2048, 4096, 16384]) expect(toHex(blake3Reference(input, seg)), `segment ${seg}`).toBe(hash);
+  });
+
+  it.each(keyedVectors.cases)('matches the official keyed vector for length $input_len, whole and in segments', ({ input_len, keyed_hash }) => {
+    const input = vectorInput(input_len);
+    const mode = keyedMode(utf8(keyedVectors.key));
+    expect(toHex(blake3Reference(input, undefined, mode))).toBe(keyed_hash);
+    for (const seg of [1024, 4096]) expect(toHex(blake3Reference(input, seg, mode)), `segment ${seg}`).toBe(keyed_hash);
   });
 
   it('gives the same digest for any power-of-two segment size (property)', () => {

@@ -1,4 +1,4 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { toHex } from '../../core/hex.js';
 import { formatBytes } from '../../core/units.js';
@@ -7,6 +7,8 @@ import { createLogger } from '../../node/log.js';
 import { describeFsError } from '../../main/services/fs-errors.js';
 import { defaultPoolSize, HashWorkerPool } from '../../main/services/worker-pool.js';
 import { hashFileSync } from '../../node/hash/hash-file.js';
+import { hashSplit, SPLIT_MIN_BYTES } from '../../node/hash/split-file.js';
+import { loadSubtreeHasher } from '../../node/hash/subtree-hasher.js';
 import { WorkloadError } from '../../core/workloads/workload.js';
 import { defineCommand, type RawArgs } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
@@ -19,7 +21,11 @@ export const hashSpec = defineCommand({
   summary: 'print the BLAKE3 hash of files and standard input, one "<hex>  <name>" line each, exactly as b3sum does',
   args: { usage: '[FILE|-]...', min: 0, max: Infinity },
   options: {
-    threads: { type: 'string', valueName: 'N', description: `hash on N threads, 1 to ${MAX_THREADS} (default: one per CPU core)` },
+    threads: {
+      type: 'string',
+      valueName: 'N',
+      description: `hash on N threads, 1 to ${MAX_THREADS} (default: one per CPU core); with fewer files than threads, each file of 16 MiB or more is split across all N, as b3sum does`,
+    },
   },
   notes: [
     'Each FILE may be a regular file or a pipe, as with b3sum: `tessera hash <(gzip -dc a.gz)` or /dev/stdin work. ' +
@@ -53,7 +59,14 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
     if (st.isDirectory()) throw new CliError(`${name} is a directory (tessera hash takes files)`);
   }
 
-  const threadCount = Math.min(threads ?? defaultPoolSize(), Math.max(files.length, 1));
+  const requested = threads ?? defaultPoolSize();
+  // Fewer files than threads, one of them large: split each large file across all threads
+  // along BLAKE3's tree, as b3sum does, one file after another (native threads, started in
+  // microseconds, where a worker thread takes tens of milliseconds). Otherwise each thread
+  // takes whole files.
+  const subtree =
+    requested > 1 && files.length < requested && files.some((f) => typeof f.path === 'string' && splittable(f.path)) ? loadSubtreeHasher() : undefined;
+  const threadCount = subtree ? 1 : Math.min(requested, Math.max(files.length, 1));
   // The calling thread hashes too, starting at once while the other threads' workers spin
   // up: N threads = this thread + N − 1 workers, all taking files from one queue.
   const pool = threadCount > 1 ? new HashWorkerPool(threadCount - 1) : undefined;
@@ -95,15 +108,38 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
       await new Promise((r) => setImmediate(r)); // let worker answers and progress through
     }
   };
+  // Split mode: files in order, a large one on all threads, a small one on this thread.
+  const splitLoop = async (split: NonNullable<typeof subtree>) => {
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i] as { path: string | Buffer };
+      let p: Promise<string>;
+      try {
+        if (typeof f.path === 'string' && splittable(f.path)) {
+          const byteLength = statSync(f.path).size;
+          const digest = toHex(await hashSplit({ source: f.path, byteLength, key: null, threads: requested, subtree: split }));
+          p = Promise.resolve(finished({ digest, bytes: byteLength }));
+        } else {
+          p = Promise.resolve(finished(hashFileSync(hasher, f.path)));
+        }
+      } catch (err) {
+        p = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      settle(i, p);
+    }
+  };
   try {
     if (inputs.includes('-')) {
       const stdin = hashStdin(io.stdin);
       stdin.catch(() => undefined); // reported in order below
       digests.set('-', stdin);
     }
-    // Workers first: the calling thread's first synchronous file must not delay their start.
-    const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];
-    await Promise.all(loops);
+    if (subtree) {
+      await splitLoop(subtree);
+    } else {
+      // Workers first: the calling thread's first synchronous file must not delay their start.
+      const loops = [...Array.from({ length: pool?.size ?? 0 }, workerLoop), mainLoop()];
+      await Promise.all(loops);
+    }
     let f = 0;
     for (const path of inputs) {
       const pending = path === '-' ? (digests.get('-') as Promise<string>) : (results[f++] as Promise<string>);
@@ -117,6 +153,16 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
     await pool?.close();
   }
   return 0;
+}
+
+/** A regular file large enough that splitting it across threads pays for the threads' start. */
+function splittable(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size >= SPLIT_MIN_BYTES;
+  } catch {
+    return false; // reported when it is hashed
+  }
 }
 
 /** A name that is not UTF-8 and could not be recovered as bytes cannot be opened: say that, not "no such file". */

@@ -16,6 +16,7 @@ export const CHUNK_START = 1;
 export const CHUNK_END = 2;
 export const PARENT = 4;
 export const ROOT = 8;
+export const KEYED_HASH = 16;
 
 /** The BLAKE3 IV (the SHA-256 IV), also the key of the default hash mode. */
 export const IV: readonly number[] = [
@@ -39,6 +40,23 @@ export const MSG_SCHEDULE: readonly (readonly number[])[] = (() => {
 
 /** A chaining value: 8 little-endian 32-bit words. */
 export type ChainingValue = Uint32Array;
+
+/** The key words a tree is hashed under and the mode's flag: the IV and 0 for the plain hash. */
+export interface TreeMode {
+  readonly key: ArrayLike<number>;
+  readonly flags: number;
+}
+
+/** The plain (default) hash mode. */
+export const PLAIN_MODE: TreeMode = { key: IV, flags: 0 };
+
+/** Keyed mode (spec §2.3): the 32-byte key's little-endian words replace the IV, every compression carries KEYED_HASH. */
+export function keyedMode(key: Uint8Array): TreeMode {
+  if (key.length !== 32) throw new RangeError(`a BLAKE3 key is 32 bytes, got ${key.length}`);
+  const words = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) words[i] = ((key[i * 4] as number) | ((key[i * 4 + 1] as number) << 8) | ((key[i * 4 + 2] as number) << 16) | ((key[i * 4 + 3] as number) << 24)) >>> 0;
+  return { key: words, flags: KEYED_HASH };
+}
 
 function rotr(x: number, n: number): number {
   return ((x >>> n) | (x << (32 - n))) >>> 0;
@@ -93,13 +111,13 @@ function blockWords(bytes: Uint8Array, offset: number, len: number): Uint32Array
  * Chaining value of one chunk (at most 1024 bytes) whose index in the input is `counter`.
  * With `root` (the input is this single chunk) the result is the digest's words.
  */
-export function chunkChainingValue(chunk: Uint8Array, counter: number, root = false): ChainingValue {
+export function chunkChainingValue(chunk: Uint8Array, counter: number, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
   if (chunk.length > CHUNK_LEN) throw new RangeError(`a chunk holds at most ${CHUNK_LEN} bytes, got ${chunk.length}`);
   const blocks = Math.max(1, Math.ceil(chunk.length / BLOCK_LEN));
-  let cv: ChainingValue = Uint32Array.from(IV);
+  let cv: ChainingValue = Uint32Array.from(mode.key);
   for (let b = 0; b < blocks; b++) {
     const len = Math.min(BLOCK_LEN, chunk.length - b * BLOCK_LEN);
-    let flags = b === 0 ? CHUNK_START : 0;
+    let flags = mode.flags | (b === 0 ? CHUNK_START : 0);
     if (b === blocks - 1) flags |= CHUNK_END | (root ? ROOT : 0);
     cv = compress(cv, blockWords(chunk, b * BLOCK_LEN, len), counter, len, flags);
   }
@@ -107,11 +125,11 @@ export function chunkChainingValue(chunk: Uint8Array, counter: number, root = fa
 }
 
 /** Chaining value of a parent node; with `root`, the digest's words. */
-export function parentChainingValue(left: ChainingValue, right: ChainingValue, root = false): ChainingValue {
+export function parentChainingValue(left: ChainingValue, right: ChainingValue, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
   const block = new Uint32Array(16);
   block.set(left, 0);
   block.set(right, 8);
-  return compress(IV, block, 0, BLOCK_LEN, PARENT | (root ? ROOT : 0));
+  return compress(mode.key, block, 0, BLOCK_LEN, mode.flags | PARENT | (root ? ROOT : 0));
 }
 
 /**
@@ -120,16 +138,16 @@ export function parentChainingValue(left: ChainingValue, right: ChainingValue, r
  * same as reducing pairwise level by level and carrying an odd last node up unchanged.
  * With `root` (data is the whole input) the result is the digest's words.
  */
-export function subtreeChainingValue(data: Uint8Array, firstChunk = 0, root = false): ChainingValue {
+export function subtreeChainingValue(data: Uint8Array, firstChunk = 0, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
   const chunks = Math.max(1, Math.ceil(data.length / CHUNK_LEN));
-  if (chunks === 1) return chunkChainingValue(data, firstChunk, root);
+  if (chunks === 1) return chunkChainingValue(data, firstChunk, root, mode);
   let level: ChainingValue[] = [];
-  for (let i = 0; i < chunks; i++) level.push(chunkChainingValue(data.subarray(i * CHUNK_LEN, (i + 1) * CHUNK_LEN), firstChunk + i));
+  for (let i = 0; i < chunks; i++) level.push(chunkChainingValue(data.subarray(i * CHUNK_LEN, (i + 1) * CHUNK_LEN), firstChunk + i, false, mode));
   while (level.length > 1) {
     const next: ChainingValue[] = [];
     for (let i = 0; i < level.length; i += 2) {
       const right = level[i + 1];
-      next.push(right ? parentChainingValue(level[i] as ChainingValue, right, root && level.length === 2) : (level[i] as ChainingValue));
+      next.push(right ? parentChainingValue(level[i] as ChainingValue, right, root && level.length === 2, mode) : (level[i] as ChainingValue));
     }
     level = next;
   }
@@ -140,9 +158,10 @@ export function subtreeChainingValue(data: Uint8Array, firstChunk = 0, root = fa
  * The root digest of an input hashed in segments. Every segment but the last is a complete
  * subtree of the same power-of-two number of chunks; the last holds the rest (at least one
  * byte, or nothing when it is the only segment). Needs at least two segments: a single
- * segment is the whole tree and its root is finalised where it was hashed.
+ * segment is the whole tree and its root is finalised where it was hashed. `mode` is the one the
+ * segments were hashed under (plain or keyed).
  */
-export function rootFromSegments(cvs: readonly ChainingValue[]): Uint8Array {
+export function rootFromSegments(cvs: readonly ChainingValue[], mode: TreeMode = PLAIN_MODE): Uint8Array {
   if (cvs.length < 2) throw new RangeError('rootFromSegments needs at least two segment chaining values');
   // Full segments merge eagerly like chunks in the incremental hasher's CV stack: after the
   // n-th one, merge once per trailing zero bit of n. The last segment always follows them,
@@ -152,7 +171,7 @@ export function rootFromSegments(cvs: readonly ChainingValue[]): Uint8Array {
     let cv = cvs[i] as ChainingValue;
     let n = i + 1;
     while ((n & 1) === 0) {
-      cv = parentChainingValue(stack.pop() as ChainingValue, cv);
+      cv = parentChainingValue(stack.pop() as ChainingValue, cv, false, mode);
       n >>>= 1;
     }
     stack.push(cv);
@@ -160,7 +179,7 @@ export function rootFromSegments(cvs: readonly ChainingValue[]): Uint8Array {
   let right = cvs[cvs.length - 1] as ChainingValue;
   while (stack.length > 0) {
     const left = stack.pop() as ChainingValue;
-    right = parentChainingValue(left, right, stack.length === 0);
+    right = parentChainingValue(left, right, stack.length === 0, mode);
   }
   return chainingValueBytes(right);
 }
@@ -203,6 +222,14 @@ export function largestSegmentSize(limit: number): number {
   return s;
 }
 
+/** A chaining value from its 32 bytes (little-endian words). */
+export function chainingValueFromBytes(bytes: Uint8Array): ChainingValue {
+  if (bytes.length !== 32) throw new RangeError(`a chaining value is 32 bytes, got ${bytes.length}`);
+  const cv = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) cv[i] = ((bytes[i * 4] as number) | ((bytes[i * 4 + 1] as number) << 8) | ((bytes[i * 4 + 2] as number) << 16) | ((bytes[i * 4 + 3] as number) << 24)) >>> 0;
+  return cv;
+}
+
 /** The 32 bytes of a chaining value (little-endian words). */
 export function chainingValueBytes(cv: ChainingValue): Uint8Array {
   const out = new Uint8Array(32);
@@ -218,10 +245,14 @@ export function chainingValueBytes(cv: ChainingValue): Uint8Array {
 
 /**
  * BLAKE3 of `data` (32-byte digest) in plain TypeScript, optionally in segments of
- * `segmentBytes` merged with `rootFromSegments`. Slow; a reference for tests and self-checks.
+ * `segmentBytes` merged with `rootFromSegments`, in plain or keyed `mode`. Slow; a reference
+ * for tests and self-checks.
  */
-export function blake3Reference(data: Uint8Array, segmentBytes?: number): Uint8Array {
+export function blake3Reference(data: Uint8Array, segmentBytes?: number, mode: TreeMode = PLAIN_MODE): Uint8Array {
   const spans = segmentBytes === undefined ? [{ offset: 0, length: data.length, firstChunk: 0 }] : planSegments(data.length, segmentBytes);
-  if (spans.length === 1) return chainingValueBytes(subtreeChainingValue(data, 0, true));
-  return rootFromSegments(spans.map((s) => subtreeChainingValue(data.subarray(s.offset, s.offset + s.length), s.firstChunk)));
+  if (spans.length === 1) return chainingValueBytes(subtreeChainingValue(data, 0, true, mode));
+  return rootFromSegments(
+    spans.map((s) => subtreeChainingValue(data.subarray(s.offset, s.offset + s.length), s.firstChunk, false, mode)),
+    mode,
+  );
 }
