@@ -18,19 +18,32 @@ export default tseslint.config(
     files: ['src/**/*.ts', 'src/**/*.tsx'],
     ignores: ['src/hosts/electron/**', 'src/preload/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }] },
+      ],
     },
   },
   {
     // Layering (STYLE.md habit 1): core is pure; only src/hosts/electron and the preload touch Electron.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { regex: '^node:|^(fs|path|os|crypto|worker_threads|child_process|electron|better-sqlite3|react|ws|zod)$', message: 'src/core is pure TypeScript: pass host capabilities in through a port.' },
-          { regex: '^\\.\\./\\.\\./(main|renderer|preload|cli|market|shared)/|^\\.\\./(main|renderer|preload|cli|market|shared)/', message: 'src/core imports only src/core.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^node:|^(fs|path|os|crypto|worker_threads|child_process|electron|better-sqlite3|react|ws|zod)$',
+              message: 'src/core is pure TypeScript: pass host capabilities in through a port.',
+            },
+            {
+              regex:
+                '^\\.\\./\\.\\./(main|renderer|preload|cli|market|shared)/|^\\.\\./(main|renderer|preload|cli|market|shared)/',
+              message: 'src/core imports only src/core.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -42,10 +55,18 @@ export default tseslint.config(
     // worker in Node): WebGPU, core and zod only, nothing from either host.
     files: ['src/shared/compute/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }],
-        patterns: [{ regex: '^node:|^(fs|path|os|worker_threads|electron|react|react-dom|webgpu)$', message: 'Compute code is shared by the compute page and the Dawn worker: WebGPU, core and zod only.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }],
+          patterns: [
+            {
+              regex: '^node:|^(fs|path|os|worker_threads|electron|react|react-dom|webgpu)$',
+              message: 'Compute code is shared by the compute page and the Dawn worker: WebGPU, core and zod only.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -32,7 +32,13 @@ export default defineConfig({
         browserName: 'chromium',
         launchOptions: {
           executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium',
-          args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+          args: [
+            '--no-sandbox',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
         },
       },
     },

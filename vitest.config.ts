@@ -42,11 +42,24 @@ export default defineConfig({
       {
         extends: true,
         // Pure tests share workers: no fresh process (or module graph) per file.
-        test: { name: 'unit', include: unit, pool: 'threads', isolate: false, testTimeout: 10_000, hookTimeout: 10_000 },
+        test: {
+          name: 'unit',
+          include: unit,
+          pool: 'threads',
+          isolate: false,
+          testTimeout: 10_000,
+          hookTimeout: 10_000,
+        },
       },
       {
         extends: true,
-        test: { name: 'integration', include: ['test/**/*.test.ts'], exclude: [...unit, ...e2e], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...unit, ...e2e],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
       },
       {
         extends: true,

@@ -11,7 +11,8 @@ mkdirSync(benchDir, { recursive: true });
 /** Builds the CLI bundle when it is missing, so benches time the shipped code. */
 export function ensureCliBuilt(): string {
   const cli = join(root, 'out/cli/tessera.js');
-  if (!existsSync(cli)) execFileSync(process.execPath, [join(root, 'scripts/build-cli.mjs')], { stdio: 'inherit', cwd: root });
+  if (!existsSync(cli))
+    execFileSync(process.execPath, [join(root, 'scripts/build-cli.mjs')], { stdio: 'inherit', cwd: root });
   return cli;
 }
 
@@ -30,7 +31,8 @@ export function timeCommand(cmd: string, args: string[], reps = 5): number {
 
 /** Peak RSS (MB) of a child command, read from the kernel's rusage for waited children. */
 export function peakRssMb(cmd: string, args: string[]): number {
-  const py = 'import resource,subprocess,sys\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode==0 else -1)';
+  const py =
+    'import resource,subprocess,sys\nr=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)\nprint(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode==0 else -1)';
   const out = execFileSync('python3', ['-c', py, cmd, ...args], { encoding: 'utf8' }).trim();
   return Number(out) / 1024;
 }

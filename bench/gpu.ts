@@ -44,7 +44,12 @@ function input(bytes: number): Uint8Array {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 console.log(`bench:gpu on ${machine()}, ${new Date().toISOString()}`);
-const gpu = new GpuHashService({ openHost: () => openDawnChannel(), registry: createMetricsRegistry(), initTimeoutMs: 120_000, jobTimeoutMs: 600_000 });
+const gpu = new GpuHashService({
+  openHost: () => openDawnChannel(),
+  registry: createMetricsRegistry(),
+  initTimeoutMs: 120_000,
+  jobTimeoutMs: 600_000,
+});
 const caps = await gpu.start();
 if (!gpu.ready || !caps.adapter) {
   console.log('no WebGPU adapter (Dawn found none): nothing to compare; every job would run on the CPU pool');
@@ -53,11 +58,15 @@ if (!gpu.ready || !caps.adapter) {
 }
 const a = caps.adapter;
 if (a.software && !allowSoftware) {
-  console.log(`the only adapter is a software one (${a.device || a.description}): a node gives it no work (GpuHash runs on the CPU); pass --allow-software to measure it anyway`);
+  console.log(
+    `the only adapter is a software one (${a.device || a.description}): a node gives it no work (GpuHash runs on the CPU); pass --allow-software to measure it anyway`,
+  );
   await gpu.close();
   process.exit(0);
 }
-console.log(`adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')} (${a.featureLevel}${a.software ? ', SOFTWARE adapter: figures are informational' : ''})`);
+console.log(
+  `adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / ')} (${a.featureLevel}${a.software ? ', SOFTWARE adapter: figures are informational' : ''})`,
+);
 console.log(`kernel segment: ${gpu.segmentBytes / MiB} MiB; CPU pool: ${cores} workers, ${cores} slices at once\n`);
 
 const pool = new HashWorkerPool(cores);
@@ -105,7 +114,8 @@ console.log('---------- | ---------------- | ---------------------------- | ----
 for (const bytes of SIZES) {
   const data = input(bytes);
   const both = await gpu.digestBytes(data, key);
-  if (both.resultHash !== toHex(cpu.hash(data)) || both.proof !== toHex(cpu.keyed(key, data))) throw new Error(`GPU keyed digests differ from the CPU at ${bytes} bytes`);
+  if (both.resultHash !== toHex(cpu.hash(data)) || both.proof !== toHex(cpu.keyed(key, data)))
+    throw new Error(`GPU keyed digests differ from the CPU at ${bytes} bytes`);
   const plainTimes: number[] = [];
   const bothTimes: number[] = [];
   for (let r = 0; r < repsFor(bytes); r++) {
@@ -119,7 +129,9 @@ for (const bytes of SIZES) {
   const plainMBs = bytes / 1e6 / (median(plainTimes) / 1000);
   const bothMBs = bytes / 1e6 / (median(bothTimes) / 1000);
   const size = bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
-  console.log(`${size.padStart(10)} | ${fmt(plainMBs, 0).padStart(16)} | ${fmt(bothMBs, 0).padStart(28)} | ${`${fmt(bothMBs / plainMBs)}x`.padStart(16)}`);
+  console.log(
+    `${size.padStart(10)} | ${fmt(plainMBs, 0).padStart(16)} | ${fmt(bothMBs, 0).padStart(28)} | ${`${fmt(bothMBs / plainMBs)}x`.padStart(16)}`,
+  );
 }
 await pool.close();
 await gpu.close();

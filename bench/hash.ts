@@ -30,7 +30,7 @@ function ensureFile(path: string, bytes: number, seed: number): string {
     words[i] = x >>> 0;
   }
   const fd = openSync(path, 'w');
-  for (let done = 0; done < bytes; ) {
+  for (let done = 0; done < bytes;) {
     const n = Math.min(block.length, bytes - done);
     block[0] = (done / block.length) & 0xff; // blocks differ, so nothing deduplicates
     writeSync(fd, block, 0, n);
@@ -60,7 +60,9 @@ const inproc = Array.from({ length: 5 }, () => {
 }).sort((a, b) => a - b)[2] as number;
 console.log('single 256 MiB file, 1 thread');
 console.log(`  b3sum --num-threads 1     ${fmt(ref1, 1)} ms  (${fmt(256 / (ref1 / 1000), 0)} MiB/s)`);
-console.log(`  tessera hash --threads 1  ${fmt(ours1, 1)} ms  (whole command; Node itself starts in ${fmt(nodeStart, 1)} ms)`);
+console.log(
+  `  tessera hash --threads 1  ${fmt(ours1, 1)} ms  (whole command; Node itself starts in ${fmt(nodeStart, 1)} ms)`,
+);
 console.log(`  in-process streaming hash ${fmt(inproc, 1)} ms  (what a running node pays per file)`);
 console.log(`  ratio (command)    ${fmt(ref1 / ours1)}x   target >= 1.0x`);
 console.log(`  ratio (in-process) ${fmt(ref1 / inproc)}x\n`);
@@ -81,7 +83,9 @@ console.log(`single 256 MiB file, ${cores} threads (all)`);
 console.log(`  b3sum --num-threads ${cores}      ${fmt(refAll, 1)} ms  (${fmt(256 / (refAll / 1000), 0)} MiB/s)`);
 console.log(`  b3sum --no-mmap (1 thread)  ${fmt(refRead, 1)} ms  (reads instead of mapping the file)`);
 console.log(`  tessera hash of a 4 MiB file ${fmt(cliStart, 1)} ms  (Node and the CLI starting, nearly no hashing)`);
-console.log(`  tessera hash --threads ${cores}   ${fmt(oursAll, 1)} ms  (whole command; Node itself starts in ${fmt(nodeStart, 1)} ms)`);
+console.log(
+  `  tessera hash --threads ${cores}   ${fmt(oursAll, 1)} ms  (whole command; Node itself starts in ${fmt(nodeStart, 1)} ms)`,
+);
 if (!subtree) {
   console.log('  native/blake3-subtree is not built: tessera hash used one thread for the file\n');
 } else {
@@ -103,12 +107,16 @@ if (!subtree) {
   const inprocAll = (byThreads[byThreads.length - 1] as [number, number, number])[1];
   console.log(`  split in a running node    ${fmt(inprocAll, 1)} ms`);
   console.log(`  ratio (command)                    ${fmt(refAll / oursAll)}x`);
-  console.log(`  ratio (command, Node start aside)  ${fmt(refAll / Math.max(1, oursAll - nodeStart))}x   target >= 0.9x`);
+  console.log(
+    `  ratio (command, Node start aside)  ${fmt(refAll / Math.max(1, oursAll - nodeStart))}x   target >= 0.9x`,
+  );
   console.log(`  ratio (command, CLI start aside)   ${fmt(refAll / Math.max(1, oursAll - cliStart))}x`);
   console.log(`  ratio (in-process)                 ${fmt(refAll / inprocAll)}x`);
   console.log('  MB/s by threads, split in a running node | b3sum (same run):');
   for (const [threads, ms, ref] of byThreads) {
-    console.log(`    ${String(threads).padStart(2)} thread(s)  ${fmt((256 * MiB) / 1e6 / (ms / 1000), 0)} | ${fmt((256 * MiB) / 1e6 / (ref / 1000), 0)} MB/s`);
+    console.log(
+      `    ${String(threads).padStart(2)} thread(s)  ${fmt((256 * MiB) / 1e6 / (ms / 1000), 0)} | ${fmt((256 * MiB) / 1e6 / (ref / 1000), 0)} MB/s`,
+    );
   }
   console.log('');
 }
@@ -130,7 +138,9 @@ await filePool.close();
 const poolFilesMs = poolFileRuns.sort((a, b) => a - b)[2] as number;
 console.log(`64 files of 4 MiB, ${cores} threads`);
 console.log(`  b3sum --num-threads ${cores}          ${fmt(refN, 1)} ms`);
-console.log(`  tessera hash --threads ${cores}       ${fmt(oursN, 1)} ms  (whole command, includes Node and worker start-up)`);
+console.log(
+  `  tessera hash --threads ${cores}       ${fmt(oursN, 1)} ms  (whole command, includes Node and worker start-up)`,
+);
 console.log(`  worker pool in a running node  ${fmt(poolFilesMs, 1)} ms`);
 console.log(`  ratio (command)    ${fmt(refN / oursN)}x   target >= 0.9x`);
 console.log(`  ratio (in-process) ${fmt(refN / poolFilesMs)}x\n`);
@@ -139,7 +149,11 @@ console.log(`  ratio (in-process) ${fmt(refN / poolFilesMs)}x\n`);
 const sliceCount = quick ? 128 : 512;
 const slices = () => Array.from({ length: sliceCount }, (_, i) => new Uint8Array(MiB).fill(i & 0xff));
 const pool = new HashWorkerPool(cores);
-await Promise.all(slices().slice(0, cores * 2).map((s) => pool.hashBytes(s))); // warm the workers
+await Promise.all(
+  slices()
+    .slice(0, cores * 2)
+    .map((s) => pool.hashBytes(s)),
+); // warm the workers
 const poolRuns: number[] = [];
 const threadRuns: number[] = [];
 for (let rep = 0; rep < 3; rep++) {
@@ -156,8 +170,12 @@ await pool.close();
 const poolMs = poolRuns.sort((a, b) => a - b)[1] as number;
 const threadMs = threadRuns.sort((a, b) => a - b)[1] as number;
 console.log(`${sliceCount} slices of 1 MiB`);
-console.log(`  pool of ${cores} workers (buffers transferred)  ${fmt(poolMs, 1)} ms  (${fmt(sliceCount / (poolMs / 1000), 0)} slices/s)`);
-console.log(`  in-thread                                ${fmt(threadMs, 1)} ms  (${fmt(sliceCount / (threadMs / 1000), 0)} slices/s)`);
+console.log(
+  `  pool of ${cores} workers (buffers transferred)  ${fmt(poolMs, 1)} ms  (${fmt(sliceCount / (poolMs / 1000), 0)} slices/s)`,
+);
+console.log(
+  `  in-thread                                ${fmt(threadMs, 1)} ms  (${fmt(sliceCount / (threadMs / 1000), 0)} slices/s)`,
+);
 console.log(`  ratio ${fmt(threadMs / poolMs)}x   target >= 0.8x\n`);
 
 // 4. Peak RSS hashing a 2 GiB file.

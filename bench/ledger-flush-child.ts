@@ -6,7 +6,11 @@
 import { openLedger } from '../src/main/ledger.js';
 
 const [dataDir, market] = process.argv.slice(2) as [string, string];
-const ctx = await openLedger({ dataDir, verifyReceipts: false, courier: { batchSize: 500, maxBatchBytes: 64 << 20, maxAttempts: 10, backoffBaseMs: 10 } });
+const ctx = await openLedger({
+  dataDir,
+  verifyReceipts: false,
+  courier: { batchSize: 500, maxBatchBytes: 64 << 20, maxAttempts: 10, backoffBaseMs: 10 },
+});
 const pending = ctx.courier.countPending();
 global.gc?.();
 const heapBefore = process.memoryUsage().heapUsed;

@@ -36,7 +36,18 @@ const hasherCtx = await openLedger({ dataDir: join(dir, 'hasher') });
 const blake3 = hasherCtx.blake3;
 hasherCtx.close();
 const makeReceipts = (count: number, tag: string) =>
-  Array.from({ length: count }, (_, i) => makeReceipt({ job_id: `${tag}-${i}`, buyer: 'buyer', provider: 'provider', quote_price: BigInt(1 + (i % 100)), issued_at: Date.now() }, blake3));
+  Array.from({ length: count }, (_, i) =>
+    makeReceipt(
+      {
+        job_id: `${tag}-${i}`,
+        buyer: 'buyer',
+        provider: 'provider',
+        quote_price: BigInt(1 + (i % 100)),
+        issued_at: Date.now(),
+      },
+      blake3,
+    ),
+  );
 
 async function applyMs(name: string, receipts: readonly Receipt[]): Promise<number> {
   const ctx = await openLedger({ dataDir: join(dir, name) });
@@ -51,7 +62,11 @@ async function applyMs(name: string, receipts: readonly Receipt[]): Promise<numb
 }
 
 /** Plain INSERTs in transactions of SETTLEMENT_BATCH_SIZE; `write` writes one batch. */
-function plainMs(name: string, receipts: readonly Receipt[], write: (db: Database, batch: readonly Receipt[], first: number) => void): number {
+function plainMs(
+  name: string,
+  receipts: readonly Receipt[],
+  write: (db: Database, batch: readonly Receipt[], first: number) => void,
+): number {
   const db = Database.open(join(dir, `${name}.db`));
   const t = performance.now();
   for (let i = 0; i < receipts.length; i += SETTLEMENT_BATCH_SIZE) {
@@ -66,17 +81,25 @@ function plainMs(name: string, receipts: readonly Receipt[], write: (db: Databas
 /** The receipt rows alone. */
 const receiptRows = (db: Database, batch: readonly Receipt[]) => {
   for (const r of batch) {
-    db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${Date.now()})`);
+    db.run(
+      sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${Date.now()})`,
+    );
   }
 };
 
 /** Every row settlement stores for the batch, written plainly: receipts, two postings each, two balances. */
 const storedRows = (db: Database, batch: readonly Receipt[], first: number) => {
   const now = Date.now();
-  db.run(sql`INSERT INTO accounts (id, balance) VALUES ('buyer', ${-first}) ON CONFLICT(id) DO UPDATE SET balance = excluded.balance`);
-  db.run(sql`INSERT INTO accounts (id, balance) VALUES ('provider', ${first}) ON CONFLICT(id) DO UPDATE SET balance = excluded.balance`);
+  db.run(
+    sql`INSERT INTO accounts (id, balance) VALUES ('buyer', ${-first}) ON CONFLICT(id) DO UPDATE SET balance = excluded.balance`,
+  );
+  db.run(
+    sql`INSERT INTO accounts (id, balance) VALUES ('provider', ${first}) ON CONFLICT(id) DO UPDATE SET balance = excluded.balance`,
+  );
   for (const r of batch) {
-    db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at, applied_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${now}, ${now})`);
+    db.run(
+      sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at, applied_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${now}, ${now})`,
+    );
   }
   for (const r of batch) {
     const event = `receipt:${r.idempotency_key}`;
@@ -97,11 +120,19 @@ const storedRowsMs = plainMs('rows', receipts, storedRows);
 const applyRate = n / (appliedMs / 1000);
 const plainRate = n / (receiptRowsMs / 1000);
 const rowsRate = n / (storedRowsMs / 1000);
-console.log(`settlement, ${n} receipts, Real mode, synchronous=FULL, ${SETTLEMENT_BATCH_SIZE} receipts per transaction`);
+console.log(
+  `settlement, ${n} receipts, Real mode, synchronous=FULL, ${SETTLEMENT_BATCH_SIZE} receipts per transaction`,
+);
 console.log(`  applied (receipt + 2 postings + balances + counters)                  ${fmt(applyRate, 0)} receipts/s`);
-console.log(`  plain INSERT of the receipt rows, one transaction per ${SETTLEMENT_BATCH_SIZE}            ${fmt(plainRate, 0)} rows/s`);
-console.log(`  plain INSERT of every row settlement stores (receipt, postings, balances) ${fmt(rowsRate, 0)} receipts/s`);
-console.log(`  ratio ${fmt(applyRate / plainRate)}x   target >= 0.5x (vs every stored row: ${fmt(applyRate / rowsRate)}x)\n`);
+console.log(
+  `  plain INSERT of the receipt rows, one transaction per ${SETTLEMENT_BATCH_SIZE}            ${fmt(plainRate, 0)} rows/s`,
+);
+console.log(
+  `  plain INSERT of every row settlement stores (receipt, postings, balances) ${fmt(rowsRate, 0)} receipts/s`,
+);
+console.log(
+  `  ratio ${fmt(applyRate / plainRate)}x   target >= 0.5x (vs every stored row: ${fmt(applyRate / rowsRate)}x)\n`,
+);
 if (process.argv.includes('--settlement-only')) process.exit(0);
 
 // 2 and 3. Courier flushes, each in its own process so RSS and heap are the flusher's own.
@@ -113,20 +144,42 @@ async function flushBench(count: number) {
   const stored = setup.courier.send(bundle, 'bench');
   const repo = new CourierRepo(setup.db);
   setup.db.transaction(() => {
-    for (let i = 1; i < count; i++) repo.insert({ id: uuidv7(), bundle_hash: stored.bundle_hash, bytes: stored.bytes, sender: 'bench', created_at: Date.now() });
+    for (let i = 1; i < count; i++)
+      repo.insert({
+        id: uuidv7(),
+        bundle_hash: stored.bundle_hash,
+        bytes: stored.bytes,
+        sender: 'bench',
+        created_at: Date.now(),
+      });
   });
   setup.close();
   const market = await new CourierMarket({ reward: 1n }).start();
   try {
     // Asynchronous spawn: the market answers from this process's event loop meanwhile.
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(root, 'bench/ledger-flush-child.ts'), dataDir, market.url]);
+    const child = spawn(process.execPath, [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      join(root, 'bench/ledger-flush-child.ts'),
+      dataDir,
+      market.url,
+    ]);
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     if (code !== 0) throw new Error(`flush child failed: ${err}`);
-    return JSON.parse(out) as { pending: number; acknowledged: number; seconds: number; receiptsPerSecond: number; heapGrowthMb: number; peakRssMb: number; error: string | null };
+    return JSON.parse(out) as {
+      pending: number;
+      acknowledged: number;
+      seconds: number;
+      receiptsPerSecond: number;
+      heapGrowthMb: number;
+      peakRssMb: number;
+      error: string | null;
+    };
   } finally {
     await market.close();
   }
@@ -134,10 +187,14 @@ async function flushBench(count: number) {
 
 const small = await flushBench(quick ? 10_000 : 100_000);
 console.log(`courier flush of ${small.pending} receipts to a local market (batches of 500)`);
-console.log(`  ${fmt(small.receiptsPerSecond, 0)} receipts/s, ${fmt(small.seconds, 1)} s, peak RSS ${fmt(small.peakRssMb, 1)} MB, heap growth ${fmt(small.heapGrowthMb, 1)} MB, acknowledged ${small.acknowledged}\n`);
+console.log(
+  `  ${fmt(small.receiptsPerSecond, 0)} receipts/s, ${fmt(small.seconds, 1)} s, peak RSS ${fmt(small.peakRssMb, 1)} MB, heap growth ${fmt(small.heapGrowthMb, 1)} MB, acknowledged ${small.acknowledged}\n`,
+);
 if (!quick) {
   const big = await flushBench(1_000_000);
   console.log(`courier flush of ${big.pending} receipts`);
-  console.log(`  ${fmt(big.receiptsPerSecond, 0)} receipts/s, ${fmt(big.seconds, 1)} s, peak RSS ${fmt(big.peakRssMb, 1)} MB, heap growth ${fmt(big.heapGrowthMb, 1)} MB, acknowledged ${big.acknowledged}`);
+  console.log(
+    `  ${fmt(big.receiptsPerSecond, 0)} receipts/s, ${fmt(big.seconds, 1)} s, peak RSS ${fmt(big.peakRssMb, 1)} MB, heap growth ${fmt(big.heapGrowthMb, 1)} MB, acknowledged ${big.acknowledged}`,
+  );
   console.log(`  heap growth 1M / 100k = ${fmt(big.heapGrowthMb / small.heapGrowthMb)}x   target <= 1.2x`);
 }

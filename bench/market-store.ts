@@ -23,7 +23,15 @@ async function run(name: string, driver: SqlDriver, concurrency: number): Promis
   await store.transaction(async (tx) => {
     await tx.customers.insert({ customerId, name: `bench-${customerId}`, keyHash: customerId, createdAt: 0 });
     await tx.accounts.ensure(ACCOUNTS.customer(customerId), 'customer');
-    await tx.accounts.post('fund', [{ account: ACCOUNTS.mint, amount: -BigInt(N) * 10n }, { account: ACCOUNTS.customer(customerId), amount: BigInt(N) * 10n }], 'fund', 0);
+    await tx.accounts.post(
+      'fund',
+      [
+        { account: ACCOUNTS.mint, amount: -BigInt(N) * 10n },
+        { account: ACCOUNTS.customer(customerId), amount: BigInt(N) * 10n },
+      ],
+      'fund',
+      0,
+    );
   });
   let next = 0;
   const t0 = performance.now();
@@ -35,14 +43,35 @@ async function run(name: string, driver: SqlDriver, concurrency: number): Promis
       const jobId = randomUUID();
       const now = Date.now();
       await store.transaction(async (tx) => {
-        await tx.tasks.insert({ taskId, customerId, challengeType: 'synthetic', payload: { matrix_size: 8, iterations: 1 }, reward: 10n, deadline: null, status: 'pending', inputKind: 'payload', gpuRequired: false, lane: 'consumer', createdAt: now });
+        await tx.tasks.insert({
+          taskId,
+          customerId,
+          challengeType: 'synthetic',
+          payload: { matrix_size: 8, iterations: 1 },
+          reward: 10n,
+          deadline: null,
+          status: 'pending',
+          inputKind: 'payload',
+          gpuRequired: false,
+          lane: 'consumer',
+          createdAt: now,
+        });
         if (!(await tx.escrow.hold(taskId, customerId, 10n, now))) throw new Error('funds');
       });
       await store.transaction(async (tx) => {
         await tx.jobs.insert([{ jobId, taskId, sliceIndex: 0, lane: 'consumer', gpuRequired: false, offer: 1n }], now);
         await tx.validator.admit(jobId, now);
       });
-      const job = await store.transaction((tx) => tx.validator.leaseFor({ owner: `w${w}`, lanes: ['consumer'], hardwareGpu: false, ask: 0n, now, leaseMs: 60_000 }));
+      const job = await store.transaction((tx) =>
+        tx.validator.leaseFor({
+          owner: `w${w}`,
+          lanes: ['consumer'],
+          hardwareGpu: false,
+          ask: 0n,
+          now,
+          leaseMs: 60_000,
+        }),
+      );
       if (job) await store.transaction((tx) => tx.jobs.failOpen(taskId, 'bench', now));
     }
   };

@@ -31,7 +31,12 @@ import { sliceDigests } from '../src/core/market/assignment-proof.js';
 import { sinkLogger } from '../src/node/log.js';
 import { computeResultToJson } from '../src/core/market/compute-result.js';
 import { loadBlake3, nodeSha256 } from '../src/node/hash/node-hasher.js';
-import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../src/node/signing/result-signing.js';
+import {
+  ed25519SignerFromSeed,
+  signComputeResult,
+  signerAddress,
+  type ResultSigner,
+} from '../src/node/signing/result-signing.js';
 import { createMarketServer } from '../src/market/market-server.js';
 import type { SqlDriver } from '../src/market/store/driver.js';
 import { MarketStore } from '../src/market/store/market-store.js';
@@ -39,7 +44,14 @@ import { openPgDriver } from '../src/market/store/pg-driver.js';
 import { openPgliteDriver } from '../src/market/store/pglite-driver.js';
 import { sql, type PgQuery } from '../src/market/store/sql.js';
 import { attachValidator } from '../src/market/validator/attach.js';
-import { authSigningBytes, MARKET_PROTOCOL_VERSION, MAX_MARKET_FRAME_BYTES, type JobFrame, type MarketFrame, type ProviderFrame } from '../src/shared/market-protocol.js';
+import {
+  authSigningBytes,
+  MARKET_PROTOCOL_VERSION,
+  MAX_MARKET_FRAME_BYTES,
+  type JobFrame,
+  type MarketFrame,
+  type ProviderFrame,
+} from '../src/shared/market-protocol.js';
 import { machine } from './common.js';
 import { seededRandom } from '../test/support/data.js';
 
@@ -53,7 +65,12 @@ interface ServeArgs {
   schema?: string;
 }
 
-type ToChild = { type: 'kick' } | { type: 'baseline'; since: number } | { type: 'stats' } | { type: 'settle-stats' } | { type: 'close' };
+type ToChild =
+  | { type: 'kick' }
+  | { type: 'baseline'; since: number }
+  | { type: 'stats' }
+  | { type: 'settle-stats' }
+  | { type: 'close' };
 type FromChild =
   | { type: 'ready'; base: string; apiKey: string }
   | { type: 'baseline'; receipts: number; rows: number; groups: number; batch: number; ms: number }
@@ -89,7 +106,11 @@ async function serve(args: ServeArgs): Promise<void> {
   const send = (m: FromChild) => process.send?.(m);
   const blake3 = await loadBlake3();
   const clock = { now: () => Date.now() };
-  const driver = countingDriver(args.store !== 'postgres' ? await openPgliteDriver(args.store === 'pglite' ? join(args.dir, 'store') : undefined) : await openPgDriver(args.pgUrl as string, { schema: args.schema as string }));
+  const driver = countingDriver(
+    args.store !== 'postgres'
+      ? await openPgliteDriver(args.store === 'pglite' ? join(args.dir, 'store') : undefined)
+      : await openPgDriver(args.pgUrl as string, { schema: args.schema as string }),
+  );
   const store = await MarketStore.open(driver);
   const server = await createMarketServer({ store, clock, blake3, dataDir: args.dir, processMetrics: false });
   let errors = 0;
@@ -136,23 +157,39 @@ async function serve(args: ServeArgs): Promise<void> {
 async function baseline(driver: SqlDriver, since: number): Promise<FromChild> {
   type Any = Record<string, unknown>;
   const read = (q: PgQuery) => driver.transaction((c) => c.query<Any>(q));
-  const receipts = await read(sql`SELECT idempotency_key, job_id, task_id, provider, receipt, created_at FROM market_receipts WHERE created_at >= ${since} ORDER BY created_at, idempotency_key`);
+  const receipts = await read(
+    sql`SELECT idempotency_key, job_id, task_id, provider, receipt, created_at FROM market_receipts WHERE created_at >= ${since} ORDER BY created_at, idempotency_key`,
+  );
   const taskIds = JSON.stringify([...new Set(receipts.map((r) => r.task_id as string))]);
   const tasks = sql`(SELECT jsonb_array_elements_text(${taskIds}::jsonb)::uuid)`;
-  const results = await read(sql`SELECT job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at FROM job_results WHERE task_id IN ${tasks} ORDER BY seq`);
-  const nonces = await read(sql`SELECT worker_address, nonce::text AS nonce, seen_at FROM result_nonces WHERE seen_at >= ${since} ORDER BY seen_at`);
-  const postings = await read(sql`SELECT event_id, account_id, amount, memo, created_at FROM postings WHERE created_at >= ${since} ORDER BY seq`);
+  const results = await read(
+    sql`SELECT job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at FROM job_results WHERE task_id IN ${tasks} ORDER BY seq`,
+  );
+  const nonces = await read(
+    sql`SELECT worker_address, nonce::text AS nonce, seen_at FROM result_nonces WHERE seen_at >= ${since} ORDER BY seen_at`,
+  );
+  const postings = await read(
+    sql`SELECT event_id, account_id, amount, memo, created_at FROM postings WHERE created_at >= ${since} ORDER BY seq`,
+  );
   const jobs = await read(sql`SELECT job_id, status, result_hash, updated_at FROM jobs WHERE task_id IN ${tasks}`);
-  const leases = await read(sql`SELECT l.job_id, l.lease, l.updated_at FROM job_leases l JOIN jobs j ON j.job_id = l.job_id WHERE j.task_id IN ${tasks}`);
-  const taskRows = await read(sql`SELECT task_id, status, result_hash, worker_address, completed_at, updated_at FROM tasks WHERE task_id IN ${tasks}`);
+  const leases = await read(
+    sql`SELECT l.job_id, l.lease, l.updated_at FROM job_leases l JOIN jobs j ON j.job_id = l.job_id WHERE j.task_id IN ${tasks}`,
+  );
+  const taskRows = await read(
+    sql`SELECT task_id, status, result_hash, worker_address, completed_at, updated_at FROM tasks WHERE task_id IN ${tasks}`,
+  );
   const escrows = await read(sql`SELECT task_id, status, settled_at FROM escrows WHERE task_id IN ${tasks}`);
-  const accounts = await read(sql`SELECT account_id, balance FROM accounts WHERE account_id IN (SELECT DISTINCT account_id FROM postings WHERE created_at >= ${since})`);
+  const accounts = await read(
+    sql`SELECT account_id, balance FROM accounts WHERE account_id IN (SELECT DISTINCT account_id FROM postings WHERE created_at >= ${since})`,
+  );
   const groups = Math.max(1, new Set(receipts.map((r) => r.created_at)).size);
   const batch = Math.max(1, Math.round(receipts.length / groups));
   const parts = Math.max(1, Math.ceil(receipts.length / batch));
-  const part = <T,>(xs: readonly T[], i: number) => xs.slice(Math.floor((i * xs.length) / parts), Math.floor(((i + 1) * xs.length) / parts));
+  const part = <T>(xs: readonly T[], i: number) =>
+    xs.slice(Math.floor((i * xs.length) / parts), Math.floor(((i + 1) * xs.length) / parts));
   const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  const values = (rows: readonly Any[], row: (r: Any) => PgQuery): PgQuery | undefined => rows.reduce<PgQuery | undefined>((q, r) => (q ? sql`${q}, ${row(r)}` : row(r)), undefined);
+  const values = (rows: readonly Any[], row: (r: Any) => PgQuery): PgQuery | undefined =>
+    rows.reduce<PgQuery | undefined>((q, r) => (q ? sql`${q}, ${row(r)}` : row(r)), undefined);
   const now = Date.now();
   const t0 = performance.now();
   for (let i = 0; i < parts; i++) {
@@ -161,23 +198,77 @@ async function baseline(driver: SqlDriver, since: number): Promise<FromChild> {
         const v = values(rows, row);
         if (v) await c.query(head(v));
       };
-      await run(part(nonces, i), (v) => sql`INSERT INTO result_nonces (worker_address, nonce, seen_at) VALUES ${v}`, (r) => sql`(${`copy-${r.worker_address as string}`}, ${r.nonce as string}::numeric, ${now})`);
-      await run(part(results, i), (v) => sql`INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at) VALUES ${v}`, (r) =>
-        sql`(${r.job_id as string}::uuid, ${r.task_id as string}::uuid, ${r.worker_address as string}, ${r.epoch as number}, ${r.verdict as string}, ${r.result_hash as string}, ${r.settled_hash as string}, ${r.checked as boolean}, ${json(r.result)}::jsonb, ${now})`);
-      await run(part(postings, i), (v) => sql`INSERT INTO postings (event_id, account_id, amount, memo, created_at) VALUES ${v}`, (r) => sql`(${`copy-${r.event_id as string}`}, ${r.account_id as string}, ${String(r.amount)}::bigint, ${r.memo as string}, ${now})`);
-      await run(part(receipts, i), (v) => sql`INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at) VALUES ${v}`, (r) =>
-        sql`(${`copy-${r.idempotency_key as string}`}, ${r.job_id as string}::uuid, ${r.task_id as string}::uuid, ${r.provider as string}, ${json(r.receipt)}::jsonb, ${now})`);
-      await run(part(jobs, i), (v) => sql`UPDATE jobs j SET status = v.status, result_hash = v.result_hash, lease_owner = NULL, lease_until = NULL, updated_at = v.updated_at FROM (VALUES ${v}) AS v(job_id, status, result_hash, updated_at) WHERE j.job_id = v.job_id`, (r) =>
-        sql`(${r.job_id as string}::uuid, ${r.status as string}, ${r.result_hash as string | null}, ${String(r.updated_at)}::bigint)`);
-      await run(part(leases, i), (v) => sql`UPDATE job_leases l SET lease = v.lease, updated_at = v.updated_at FROM (VALUES ${v}) AS v(job_id, lease, updated_at) WHERE l.job_id = v.job_id`, (r) => sql`(${r.job_id as string}::uuid, ${json(r.lease)}::jsonb, ${String(r.updated_at)}::bigint)`);
-      await run(part(taskRows, i), (v) => sql`UPDATE tasks t SET status = v.status, result_hash = v.result_hash, worker_address = v.worker_address, completed_at = v.completed_at, updated_at = v.updated_at FROM (VALUES ${v}) AS v(task_id, status, result_hash, worker_address, completed_at, updated_at) WHERE t.task_id = v.task_id`, (r) =>
-        sql`(${r.task_id as string}::uuid, ${r.status as string}, ${r.result_hash as string | null}, ${r.worker_address as string | null}, ${r.completed_at === null ? null : String(r.completed_at)}::bigint, ${String(r.updated_at)}::bigint)`);
-      await run(part(escrows, i), (v) => sql`UPDATE escrows e SET status = v.status, settled_at = v.settled_at FROM (VALUES ${v}) AS v(task_id, status, settled_at) WHERE e.task_id = v.task_id`, (r) => sql`(${r.task_id as string}::uuid, ${r.status as string}, ${r.settled_at === null ? null : String(r.settled_at)}::bigint)`);
+      await run(
+        part(nonces, i),
+        (v) => sql`INSERT INTO result_nonces (worker_address, nonce, seen_at) VALUES ${v}`,
+        (r) => sql`(${`copy-${r.worker_address as string}`}, ${r.nonce as string}::numeric, ${now})`,
+      );
+      await run(
+        part(results, i),
+        (v) =>
+          sql`INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at) VALUES ${v}`,
+        (r) =>
+          sql`(${r.job_id as string}::uuid, ${r.task_id as string}::uuid, ${r.worker_address as string}, ${r.epoch as number}, ${r.verdict as string}, ${r.result_hash as string}, ${r.settled_hash as string}, ${r.checked as boolean}, ${json(r.result)}::jsonb, ${now})`,
+      );
+      await run(
+        part(postings, i),
+        (v) => sql`INSERT INTO postings (event_id, account_id, amount, memo, created_at) VALUES ${v}`,
+        (r) =>
+          sql`(${`copy-${r.event_id as string}`}, ${r.account_id as string}, ${String(r.amount)}::bigint, ${r.memo as string}, ${now})`,
+      );
+      await run(
+        part(receipts, i),
+        (v) =>
+          sql`INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at) VALUES ${v}`,
+        (r) =>
+          sql`(${`copy-${r.idempotency_key as string}`}, ${r.job_id as string}::uuid, ${r.task_id as string}::uuid, ${r.provider as string}, ${json(r.receipt)}::jsonb, ${now})`,
+      );
+      await run(
+        part(jobs, i),
+        (v) =>
+          sql`UPDATE jobs j SET status = v.status, result_hash = v.result_hash, lease_owner = NULL, lease_until = NULL, updated_at = v.updated_at FROM (VALUES ${v}) AS v(job_id, status, result_hash, updated_at) WHERE j.job_id = v.job_id`,
+        (r) =>
+          sql`(${r.job_id as string}::uuid, ${r.status as string}, ${r.result_hash as string | null}, ${String(r.updated_at)}::bigint)`,
+      );
+      await run(
+        part(leases, i),
+        (v) =>
+          sql`UPDATE job_leases l SET lease = v.lease, updated_at = v.updated_at FROM (VALUES ${v}) AS v(job_id, lease, updated_at) WHERE l.job_id = v.job_id`,
+        (r) => sql`(${r.job_id as string}::uuid, ${json(r.lease)}::jsonb, ${String(r.updated_at)}::bigint)`,
+      );
+      await run(
+        part(taskRows, i),
+        (v) =>
+          sql`UPDATE tasks t SET status = v.status, result_hash = v.result_hash, worker_address = v.worker_address, completed_at = v.completed_at, updated_at = v.updated_at FROM (VALUES ${v}) AS v(task_id, status, result_hash, worker_address, completed_at, updated_at) WHERE t.task_id = v.task_id`,
+        (r) =>
+          sql`(${r.task_id as string}::uuid, ${r.status as string}, ${r.result_hash as string | null}, ${r.worker_address as string | null}, ${r.completed_at === null ? null : String(r.completed_at)}::bigint, ${String(r.updated_at)}::bigint)`,
+      );
+      await run(
+        part(escrows, i),
+        (v) =>
+          sql`UPDATE escrows e SET status = v.status, settled_at = v.settled_at FROM (VALUES ${v}) AS v(task_id, status, settled_at) WHERE e.task_id = v.task_id`,
+        (r) =>
+          sql`(${r.task_id as string}::uuid, ${r.status as string}, ${r.settled_at === null ? null : String(r.settled_at)}::bigint)`,
+      );
       // Every group commit moves each account it touches: the reference moves them all in each transaction too.
-      await run(accounts, (v) => sql`UPDATE accounts a SET balance = v.balance FROM (VALUES ${v}) AS v(account_id, balance) WHERE a.account_id = v.account_id`, (r) => sql`(${r.account_id as string}, ${String(r.balance)}::bigint)`);
+      await run(
+        accounts,
+        (v) =>
+          sql`UPDATE accounts a SET balance = v.balance FROM (VALUES ${v}) AS v(account_id, balance) WHERE a.account_id = v.account_id`,
+        (r) => sql`(${r.account_id as string}, ${String(r.balance)}::bigint)`,
+      );
     });
   }
-  const rows = nonces.length + results.length + postings.length + receipts.length + jobs.length + leases.length + taskRows.length + escrows.length + accounts.length * parts;
+  const rows =
+    nonces.length +
+    results.length +
+    postings.length +
+    receipts.length +
+    jobs.length +
+    leases.length +
+    taskRows.length +
+    escrows.length +
+    accounts.length * parts;
   return { type: 'baseline', receipts: receipts.length, rows, groups, batch, ms: performance.now() - t0 };
 }
 
@@ -248,11 +339,19 @@ class SimProvider {
         switch (f.type) {
           case 'challenge':
             this.marketId = f.market_id;
-            this.send({ type: 'auth', version: MARKET_PROTOCOL_VERSION, public_key: this.signer.nodeId, signature: this.signer.sign(authSigningBytes(f.market_id, f.nonce)) });
+            this.send({
+              type: 'auth',
+              version: MARKET_PROTOCOL_VERSION,
+              public_key: this.signer.nodeId,
+              signature: this.signer.sign(authSigningBytes(f.market_id, f.nonce)),
+            });
             this.sendCapabilities();
             return;
           case 'welcome':
-            this.heartbeat = setInterval(() => this.send({ type: 'heartbeat', sent_at: Date.now(), in_flight: [...this.inFlight] }), f.heartbeat_ms);
+            this.heartbeat = setInterval(
+              () => this.send({ type: 'heartbeat', sent_at: Date.now(), in_flight: [...this.inFlight] }),
+              f.heartbeat_ms,
+            );
             resolve();
             return;
           case 'job':
@@ -284,7 +383,15 @@ class SimProvider {
   }
 
   sendCapabilities(): void {
-    this.send({ type: 'capabilities', cpu_threads: 1, gpu: null, mbps: 1000, lanes: ['consumer', 'industrial'], ask: '0', max_jobs: this.maxJobs });
+    this.send({
+      type: 'capabilities',
+      cpu_threads: 1,
+      gpu: null,
+      mbps: 1000,
+      lanes: ['consumer', 'industrial'],
+      ask: '0',
+      max_jobs: this.maxJobs,
+    });
   }
 
   /** The signed result of a job: plain and keyed BLAKE3 of its slice, in one pass, under the assignment key. */
@@ -293,7 +400,16 @@ class SimProvider {
     const bytes = Buffer.from(job.slice.data, 'base64');
     const d = sliceDigests([bytes], fromHex(job.assignment_key, 'assignment key'), this.blake3);
     const signed = signComputeResult(
-      { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: d.resultHash, proof: d.proof, nonce: this.nonce++, created_at: Date.now() },
+      {
+        market_id: this.marketId,
+        task_id: job.task_id,
+        job_id: job.job_id,
+        worker_address: this.address,
+        result_hash: d.resultHash,
+        proof: d.proof,
+        nonce: this.nonce++,
+        created_at: Date.now(),
+      },
       { signer: this.signer, blake3: this.blake3 },
     );
     this.rec.resultAt.set(job.job_id, performance.now());
@@ -330,11 +446,16 @@ class Customer {
     const res = await fetch(`${this.base}/tasks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ challenge_type: 'inference', payload: { model_id: 'bench-model', prompt: `bench task ${i}`, max_tokens: 16 }, reward: '0.01' }),
+      body: JSON.stringify({
+        challenge_type: 'inference',
+        payload: { model_id: 'bench-model', prompt: `bench task ${i}`, max_tokens: 16 },
+        reward: '0.01',
+      }),
     });
     const at = performance.now();
     const json = (await res.json()) as { task_id?: string };
-    if (res.status !== 201 || !json.task_id) throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(json)}`);
+    if (res.status !== 201 || !json.task_id)
+      throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(json)}`);
     this.rec.postedAt.set(json.task_id, at);
   }
 }
@@ -357,7 +478,15 @@ interface RunResult {
   phases: Phase[];
   rssPeakMb: number;
   /** perS: end to end (results sent → receipts received); storePerS: inside the group commits' transactions; baselinePerS: the same rows written plainly, in receipts/s. */
-  burst: { receipts: number; perS: number; storePerS: number; groups: number; batch: number; rowsPerReceipt: number; baselinePerS: number };
+  burst: {
+    receipts: number;
+    perS: number;
+    storePerS: number;
+    groups: number;
+    batch: number;
+    rowsPerReceipt: number;
+    baselinePerS: number;
+  };
   connectMs: number;
   connectTx: number;
   /** Wall time of each part of the run. */
@@ -393,9 +522,20 @@ interface Timing {
   burst: number;
 }
 
-async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed: number, t: Timing, blake3: Blake3Hasher, profileDir: string | undefined): Promise<RunResult> {
+async function runOne(
+  storeLabel: string,
+  serveArgs: ServeArgs,
+  n: number,
+  seed: number,
+  t: Timing,
+  blake3: Blake3Hasher,
+  profileDir: string | undefined,
+): Promise<RunResult> {
   const execArgv = profileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : process.execArgv;
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(serveArgs)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(serveArgs)], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const inbox: FromChild[] = [];
   child.on('message', (m: FromChild) => inbox.push(m));
   const next = async <K extends FromChild['type']>(type: K, ms = 120_000): Promise<Extract<FromChild, { type: K }>> => {
@@ -417,7 +557,14 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
     const { base, apiKey } = await next('ready');
     const customer = new Customer(base, apiKey, rec);
     const rand = seededRandom(seed + n); // the bench's one seeded source of randomness (provider keys)
-    for (let i = 0; i < n; i++) providers.push(new SimProvider(Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)), blake3, rec));
+    for (let i = 0; i < n; i++)
+      providers.push(
+        new SimProvider(
+          Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)),
+          blake3,
+          rec,
+        ),
+      );
     const connect0 = await storeStats();
     const tc = performance.now();
     for (let i = 0; i < n; i += 25) await Promise.all(providers.slice(i, i + 25).map((p) => p.connect(base)));
@@ -447,7 +594,11 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
           if (rec.outstanding >= backlog) await sleep(1);
           else await customer.post();
           const now = performance.now();
-          if (from === Infinity && now >= start + t.warmMs && (rec.receiptTimes.length > done0 || now >= start + 60_000)) {
+          if (
+            from === Infinity &&
+            now >= start + t.warmMs &&
+            (rec.receiptTimes.length > done0 || now >= start + 60_000)
+          ) {
             from = now;
             end = from + t.saturatedMs;
           }
@@ -463,7 +614,14 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       const txPerJob = (st1.transactions - st0.transactions) / jobs;
       const queriesPerJob = (st1.queries - st0.queries) / jobs;
       lap('saturated');
-      phases.push({ load: `saturated (backlog ${backlog})`, jobsPerS: done / (t.saturatedMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
+      phases.push({
+        load: `saturated (backlog ${backlog})`,
+        jobsPerS: done / (t.saturatedMs / 1000),
+        txPerJob,
+        queriesPerJob,
+        assign: rec.assign,
+        receipt: rec.receipt,
+      });
     }
     // Steady: an open-loop stream at half the saturated rate.
     {
@@ -497,7 +655,14 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       const txPerJob = (st1.transactions - st0.transactions) / jobs;
       const queriesPerJob = (st1.queries - st0.queries) / jobs;
       lap('steady');
-      phases.push({ load: `steady ${rate} tasks/s`, jobsPerS: done / (t.steadyMs / 1000), txPerJob, queriesPerJob, assign: rec.assign, receipt: rec.receipt });
+      phases.push({
+        load: `steady ${rate} tasks/s`,
+        jobsPerS: done / (t.steadyMs / 1000),
+        txPerJob,
+        queriesPerJob,
+        assign: rec.assign,
+        receipt: rec.receipt,
+      });
     }
     // Settlement burst: K jobs assigned and held, then every result sent at once.
     const k = t.burst;
@@ -506,13 +671,18 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
       p.maxJobs = Math.ceil(k / n);
       p.sendCapabilities();
     }
-    for (let i = 0; i < k; i += 16) await Promise.all(Array.from({ length: Math.min(16, k - i) }, () => customer.post()));
+    for (let i = 0; i < k; i += 16)
+      await Promise.all(Array.from({ length: Math.min(16, k - i) }, () => customer.post()));
     const heldCount = () => providers.reduce((s, p) => s + p.held.length, 0);
     // Posting does not wake the dispatcher (only its 1 s sweep and provider frames do); the bench nudges it here, outside any measurement.
-    await waitFor(`${k} jobs to be assigned`, () => {
-      child.send({ type: 'kick' } satisfies ToChild);
-      return heldCount() >= k;
-    }, 120_000);
+    await waitFor(
+      `${k} jobs to be assigned`,
+      () => {
+        child.send({ type: 'kick' } satisfies ToChild);
+        return heldCount() >= k;
+      },
+      120_000,
+    );
     // Let the dispatch passes the set-up queued finish, so the burst measures settlement, not the set-up's backlog.
     await sleep(500);
     lap('burst set-up');
@@ -526,7 +696,9 @@ async function runOne(storeLabel: string, serveArgs: ServeArgs, n: number, seed:
     for (const { p, frames: fs } of frames) for (const f of fs) p.send(f);
     // A refused result gets no receipt: the burst ends when every result has a receipt or a refusal (or after 180 s).
     const settled = () => rec.receiptTimes.length - before;
-    await waitFor('the burst receipts', () => settled() + rec.rejected - rejectedBefore >= k, 180_000).catch((err: unknown) => console.error(`  ${err instanceof Error ? err.message : String(err)}`));
+    await waitFor('the burst receipts', () => settled() + rec.rejected - rejectedBefore >= k, 180_000).catch(
+      (err: unknown) => console.error(`  ${err instanceof Error ? err.message : String(err)}`),
+    );
     const burstS = (performance.now() - t0) / 1000;
     const burstReceipts = settled();
     lap('burst');
@@ -600,7 +772,10 @@ function burstRow(r: RunResult): string {
 }
 
 function notesOf(r: RunResult): string {
-  const notes = [`connect ${r.n} providers ${Math.round(r.connectMs)} ms, ${r.connectTx} store transactions`, r.marks.join(', ')];
+  const notes = [
+    `connect ${r.n} providers ${Math.round(r.connectMs)} ms, ${r.connectTx} store transactions`,
+    r.marks.join(', '),
+  ];
   if (r.rejected > 0) notes.push(`${r.rejected} results refused (first: ${r.firstReject})`);
   if (r.marketErrors > 0) notes.push(`${r.marketErrors} market errors`);
   return `${r.store} N=${r.n}: ${notes.join('; ')}`;
@@ -611,19 +786,32 @@ async function main(): Promise<void> {
   const seed = Number(flag('--seed') ?? process.env.SEED ?? 0x7e55e2a);
   const ns = (flag('--providers') ?? '10,200').split(',').map(Number);
   const profileDir = flag('--profile');
-  const timing: Timing = quick ? { warmMs: 300, saturatedMs: 1500, steadyMs: 1500, burst: 200 } : { warmMs: 1000, saturatedMs: 15_000, steadyMs: 15_000, burst: 2000 };
-  console.log(`bench:market${quick ? ' --quick' : ''} seed ${seed} (provider keys); ${machine()}; ${new Date().toISOString()}`);
+  const timing: Timing = quick
+    ? { warmMs: 300, saturatedMs: 1500, steadyMs: 1500, burst: 200 }
+    : { warmMs: 1000, saturatedMs: 15_000, steadyMs: 15_000, burst: 2000 };
+  console.log(
+    `bench:market${quick ? ' --quick' : ''} seed ${seed} (provider keys); ${machine()}; ${new Date().toISOString()}`,
+  );
   const blake3 = await loadBlake3();
   const results: RunResult[] = [];
   const done = (r: RunResult) => {
     results.push(r);
-    console.log([`  ${r.store} N=${r.n} done (${((performance.now() - started) / 1000).toFixed(1)} s):`, ...phaseRows(r), burstRow(r), notesOf(r)].join('\n    '));
+    console.log(
+      [
+        `  ${r.store} N=${r.n} done (${((performance.now() - started) / 1000).toFixed(1)} s):`,
+        ...phaseRows(r),
+        burstRow(r),
+        notesOf(r),
+      ].join('\n    '),
+    );
   };
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-market-'));
   try {
     const stores = (flag('--stores') ?? 'pglite,postgres').split(',');
-    const embedded = (['pglite', 'pglite-memory'] as const).filter((k) => stores.includes(k) || (k === 'pglite-memory' && process.argv.includes('--pglite-memory')));
+    const embedded = (['pglite', 'pglite-memory'] as const).filter(
+      (k) => stores.includes(k) || (k === 'pglite-memory' && process.argv.includes('--pglite-memory')),
+    );
     for (const kind of embedded) {
       const label = kind === 'pglite' ? 'PGlite' : 'PGlite (in memory)';
       for (const n of ns) {
@@ -636,15 +824,29 @@ async function main(): Promise<void> {
       try {
         await admin.connect();
       } catch (err) {
-        throw new Error(`TESSERA_TEST_PG_URL is set but PostgreSQL is not reachable (${err instanceof Error ? err.message : String(err)}); start the server or unset the variable`);
+        throw new Error(
+          `TESSERA_TEST_PG_URL is set but PostgreSQL is not reachable (${err instanceof Error ? err.message : String(err)}); start the server or unset the variable`,
+        );
       }
-      const version = ((await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? '').split(' ')[0];
+      const version = (
+        (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? ''
+      ).split(' ')[0];
       try {
         for (const n of ns) {
           const schema = `tessera_bench_${toHex(blake3.hash(utf8(`${seed}:${n}:${Date.now()}`))).slice(0, 12)}`;
           await admin.query(`CREATE SCHEMA ${schema}`);
           try {
-            done(await runOne(`PostgreSQL ${version}`, { store: 'postgres', dir: join(dir, `pg-${n}`), pgUrl: url, schema }, n, seed, timing, blake3, profileDir));
+            done(
+              await runOne(
+                `PostgreSQL ${version}`,
+                { store: 'postgres', dir: join(dir, `pg-${n}`), pgUrl: url, schema },
+                n,
+                seed,
+                timing,
+                blake3,
+                profileDir,
+              ),
+            );
           } finally {
             await admin.query(`DROP SCHEMA ${schema} CASCADE`);
           }
@@ -660,11 +862,15 @@ async function main(): Promise<void> {
   }
 
   console.log('');
-  console.log('| store | N | load | jobs/s | store transactions / statements per job | ready → assigned p50 / p99 | result → receipt p50 / p99 | market RSS peak |');
+  console.log(
+    '| store | N | load | jobs/s | store transactions / statements per job | ready → assigned p50 / p99 | result → receipt p50 / p99 | market RSS peak |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) for (const line of phaseRows(r)) console.log(line);
   console.log('');
-  console.log('| store | N | burst | group commits (≈) | settlement receipts/s, end to end | settlement receipts/s, in the store | the same rows written plainly, receipts/s | ratio, end to end | ratio, in the store |');
+  console.log(
+    '| store | N | burst | group commits (≈) | settlement receipts/s, end to end | settlement receipts/s, in the store | the same rows written plainly, receipts/s | ratio, end to end | ratio, in the store |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) console.log(burstRow(r));
   console.log('');

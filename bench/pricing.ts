@@ -102,7 +102,12 @@ function coreAdmission(ops: number): number {
     (i) => {
       if (i % 1000 === 0) ctl.capacity.report('provider', 64);
       const industrial = i % 2 === 1;
-      const d = ctl.submit({ id: `j${i}`, lane: industrial ? 'industrial' : 'consumer', fee: BigInt(1000 + (i % 97)), shards: industrial ? 1 + (i % 8) : 1 });
+      const d = ctl.submit({
+        id: `j${i}`,
+        lane: industrial ? 'industrial' : 'consumer',
+        fee: BigInt(1000 + (i % 97)),
+        shards: industrial ? 1 + (i % 8) : 1,
+      });
       if (d.outcome === 'admitted') ids.push(d.jobId);
       if (d.outcome === 'deferred') ctl.cancel(d.jobId);
     },
@@ -137,7 +142,12 @@ function serviceAdmission(ops: number): number {
     (i) => {
       if (i % 1000 === 0) service.reportCapacity('provider', 64);
       const industrial = i % 2 === 1;
-      const d = service.submit({ id: `j${i}`, lane: industrial ? 'industrial' : 'consumer', fee: BigInt(1000 + (i % 97)), shards: industrial ? 1 + (i % 8) : 1 });
+      const d = service.submit({
+        id: `j${i}`,
+        lane: industrial ? 'industrial' : 'consumer',
+        fee: BigInt(1000 + (i % 97)),
+        shards: industrial ? 1 + (i % 8) : 1,
+      });
       if (d.outcome === 'admitted') ids.push(d.jobId);
       if (d.outcome === 'deferred') service.cancel(d.jobId);
     },

@@ -25,17 +25,34 @@ const BATCH = 20_000;
 for (let start = 0; start < n; start += BATCH) {
   build.transaction(() => {
     for (let i = start; i < Math.min(n, start + BATCH); i++) {
-      const r = makeReceipt({ job_id: `job-${i}`, buyer: 'buyer', provider: 'provider', quote_price: BigInt(1 + (i % 9)), issued_at: 1_700_000_000_000 + i }, blake3);
-      build.run(sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at, applied_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${i}, ${i})`);
+      const r = makeReceipt(
+        {
+          job_id: `job-${i}`,
+          buyer: 'buyer',
+          provider: 'provider',
+          quote_price: BigInt(1 + (i % 9)),
+          issued_at: 1_700_000_000_000 + i,
+        },
+        blake3,
+      );
+      build.run(
+        sql`INSERT INTO receipts (idempotency_key, payload, status, recorded_at, applied_at) VALUES (${r.idempotency_key}, ${receiptPayload(r)}, 'applied', ${i}, ${i})`,
+      );
       const event = `receipt:${r.idempotency_key}`;
-      build.run(sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES (${event}, 'buyer', ${-r.quote_price}, 'transfer', ${`job ${r.job_id}`}, ${i})`);
-      build.run(sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES (${event}, 'provider', ${r.quote_price}, 'transfer', ${`job ${r.job_id}`}, ${i})`);
+      build.run(
+        sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES (${event}, 'buyer', ${-r.quote_price}, 'transfer', ${`job ${r.job_id}`}, ${i})`,
+      );
+      build.run(
+        sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES (${event}, 'provider', ${r.quote_price}, 'transfer', ${`job ${r.job_id}`}, ${i})`,
+      );
     }
   });
 }
 build.close();
 const mib = statSync(path).size / 2 ** 20;
-console.log(`built ${n} receipts (${(n * 2).toLocaleString()} postings), ${mib.toFixed(0)} MiB, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `built ${n} receipts (${(n * 2).toLocaleString()} postings), ${mib.toFixed(0)} MiB, in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 
 function median(fn: () => void, reps = 5): number {
   fn(); // warm the page cache, as a second command in a row would find it
@@ -55,6 +72,8 @@ const integrity = median(() => {
   db.close();
 }, 3);
 console.log(`open without quick_check: ${without.toFixed(1)} ms`);
-console.log(`open with quick_check:    ${withCheck.toFixed(1)} ms  (the check: ${(withCheck - without).toFixed(0)} ms, ${((withCheck - without) / mib).toFixed(2)} ms/MiB)`);
+console.log(
+  `open with quick_check:    ${withCheck.toFixed(1)} ms  (the check: ${(withCheck - without).toFixed(0)} ms, ${((withCheck - without) / mib).toFixed(2)} ms/MiB)`,
+);
 console.log(`integrity_check (doctor): ${integrity.toFixed(0)} ms`);
 for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });

@@ -11,15 +11,23 @@ import { parseArgs } from 'node:util';
 import { computeResultToJson, verifyComputeResult } from '../src/core/market/compute-result.js';
 import { verifyNodeSignature } from '../src/node/signing/node-signature.js';
 import { loadBlake3 } from '../src/node/hash/node-hasher.js';
-import { ed25519SignerFromSeed, resultSignatureCheck, signComputeResult, signerAddress } from '../src/node/signing/result-signing.js';
+import {
+  ed25519SignerFromSeed,
+  resultSignatureCheck,
+  signComputeResult,
+  signerAddress,
+} from '../src/node/signing/result-signing.js';
 import { parseFrame, ProviderFrame } from '../src/shared/market-protocol.js';
 import { seededRandom } from '../test/support/data.js';
 
 const { values } = parseArgs({ options: { frames: { type: 'string' }, seed: { type: 'string' } } });
 const frames = Number(values.frames ?? 2000);
 const seed = Number(values.seed ?? 0x7e5c);
-if (!Number.isInteger(frames) || frames < 1) throw new Error(`--frames must be a whole number ≥ 1, got ${values.frames}`);
-console.log(`bench:result-check seed ${seed}; ${frames} frames; ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}`);
+if (!Number.isInteger(frames) || frames < 1)
+  throw new Error(`--frames must be a whole number ≥ 1, got ${values.frames}`);
+console.log(
+  `bench:result-check seed ${seed}; ${frames} frames; ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}`,
+);
 
 const blake3 = await loadBlake3();
 const rand = seededRandom(seed);
@@ -33,7 +41,21 @@ const texts = Array.from({ length: frames }, (_, i) =>
   JSON.stringify({
     type: 'result',
     epoch: 1,
-    result: computeResultToJson(signComputeResult({ market_id: 'bench-market', task_id: uuid(), job_id: uuid(), worker_address: address, result_hash: hex(64), proof: hex(64), nonce: BigInt(i + 1), created_at: now }, { signer, blake3 })),
+    result: computeResultToJson(
+      signComputeResult(
+        {
+          market_id: 'bench-market',
+          task_id: uuid(),
+          job_id: uuid(),
+          worker_address: address,
+          result_hash: hex(64),
+          proof: hex(64),
+          nonce: BigInt(i + 1),
+          created_at: now,
+        },
+        { signer, blake3 },
+      ),
+    ),
   }),
 );
 
@@ -54,7 +76,14 @@ const frameOf = (t: string) => {
   return p.frame;
 };
 
-const perResultKey = perFrame((t) => verifyComputeResult(frameOf(t).result, expect, (message, r) => (r.worker_address === address && verifyNodeSignature(signer.nodeId, message, r.signature) ? { ok: true } : { ok: false, message: 'bad' })).ok);
+const perResultKey = perFrame(
+  (t) =>
+    verifyComputeResult(frameOf(t).result, expect, (message, r) =>
+      r.worker_address === address && verifyNodeSignature(signer.nodeId, message, r.signature)
+        ? { ok: true }
+        : { ok: false, message: 'bad' },
+    ).ok,
+);
 const session = resultSignatureCheck(signer.nodeId, blake3);
 const perSessionKey = perFrame((t) => verifyComputeResult(frameOf(t).result, expect, session).ok);
 const parseOnly = perFrame((t) => frameOf(t).type === 'result');
@@ -62,6 +91,10 @@ const parseOnly = perFrame((t) => frameOf(t).type === 'result');
 console.log('| check of one result frame | µs per frame | frames/s on one thread |');
 console.log('| --- | --- | --- |');
 console.log(`| frame parse only | ${parseOnly.toFixed(0)} | ${Math.round(1e6 / parseOnly)} |`);
-console.log(`| reference: key parsed for every result | ${perResultKey.toFixed(0)} | ${Math.round(1e6 / perResultKey)} |`);
-console.log(`| key parsed once per session (the validator) | ${perSessionKey.toFixed(0)} | ${Math.round(1e6 / perSessionKey)} |`);
+console.log(
+  `| reference: key parsed for every result | ${perResultKey.toFixed(0)} | ${Math.round(1e6 / perResultKey)} |`,
+);
+console.log(
+  `| key parsed once per session (the validator) | ${perSessionKey.toFixed(0)} | ${Math.round(1e6 / perSessionKey)} |`,
+);
 console.log(`ratio: ${(perResultKey / perSessionKey).toFixed(2)}× as many frames per second as the reference`);

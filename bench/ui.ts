@@ -50,7 +50,13 @@ for (const f of ['out/cli/tessera.js', 'out/renderer/index.html']) {
   }
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const tempDirs: string[] = [];
 const tempDir = (prefix: string) => {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -62,11 +68,18 @@ function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
-const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /** A data row of the Jobs table (one with cells; the header row has column headers). */
 function jobRows(page: Page) {
-  return page.getByRole('table', { name: 'Job history' }).or(page.getByRole('grid', { name: 'Job history' })).locator('[role="row"]:has([role="cell"], [role="gridcell"]), tr:has(td)');
+  return page
+    .getByRole('table', { name: 'Job history' })
+    .or(page.getByRole('grid', { name: 'Job history' }))
+    .locator('[role="row"]:has([role="cell"], [role="gridcell"]), tr:has(td)');
 }
 
 // ---------- 1. first job shown ----------
@@ -90,7 +103,8 @@ async function firstJobShown(browser: Browser): Promise<{ url: number; page: num
 
 async function stop(node: HeadlessNode): Promise<void> {
   const r = await node.stop();
-  if (r.killed || r.code !== 0) console.error(`warning: tessera headless exited ${r.code}${r.killed ? ' (killed after SIGTERM timed out)' : ''}`);
+  if (r.killed || r.code !== 0)
+    console.error(`warning: tessera headless exited ${r.code}${r.killed ? ' (killed after SIGTERM timed out)' : ''}`);
 }
 
 // ---------- 2. bundle ----------
@@ -169,7 +183,9 @@ async function bundleContents(): Promise<{ chunk: string; parts: [string, number
       outDir,
       emptyOutDir: true,
       sourcemap: true,
-      rollupOptions: { input: { index: join(root, 'src/renderer/index.html'), compute: join(root, 'src/renderer/compute/index.html') } },
+      rollupOptions: {
+        input: { index: join(root, 'src/renderer/index.html'), compute: join(root, 'src/renderer/compute/index.html') },
+      },
     },
   });
   const assets = join(outDir, 'assets');
@@ -195,7 +211,12 @@ async function bundleContents(): Promise<{ chunk: string; parts: [string, number
       });
     });
     const total = [...bytes.values()].reduce((a, b) => a + b, 0);
-    out.push({ chunk: f, parts: [...bytes.entries()].sort((a, b) => b[1] - a[1]), total, gzip: gzipSync(code.replace(/\n\/\/# sourceMappingURL=.*$/, '')).length });
+    out.push({
+      chunk: f,
+      parts: [...bytes.entries()].sort((a, b) => b[1] - a[1]),
+      total,
+      gzip: gzipSync(code.replace(/\n\/\/# sourceMappingURL=.*$/, '')).length,
+    });
   }
   return out.sort((a, b) => b.total - a.total);
 }
@@ -355,17 +376,28 @@ const mb = (b: number) => `${fmt(b / 1024, 1)} KiB`;
 console.log(`# bench:ui — ${new Date().toISOString()} — ${machine()}`);
 console.log(`seed ${seed} (replay with --seed ${seed}), rows ${rows}, memory over ${minutes} min\n`);
 
-const browser = await chromium.launch({ executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+const browser = await chromium.launch({
+  executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium',
+  args: CHROMIUM_ARGS,
+});
 try {
   const firsts: { url: number; page: number; row: number }[] = [];
   for (let i = 0; i < reps; i++) {
     firsts.push(await firstJobShown(browser));
-    console.error(`  first job shown: run ${i + 1}: URL ${fmt(firsts.at(-1)?.url ?? 0, 0)} ms, UI ${fmt(firsts.at(-1)?.page ?? 0, 0)} ms, first job row ${fmt(firsts.at(-1)?.row ?? 0, 0)} ms`);
+    console.error(
+      `  first job shown: run ${i + 1}: URL ${fmt(firsts.at(-1)?.url ?? 0, 0)} ms, UI ${fmt(firsts.at(-1)?.page ?? 0, 0)} ms, first job row ${fmt(firsts.at(-1)?.row ?? 0, 0)} ms`,
+    );
   }
   console.log('## Start to first job shown (median of', reps, 'runs, fresh data dir each)');
   console.log('| step | median | runs |\n| --- | --- | --- |');
-  for (const [k, label] of [['url', 'URL printed'], ['page', 'UI shown (nav rendered)'], ['row', 'first job row in Jobs']] as const) {
-    console.log(`| ${label} | ${fmt(median(firsts.map((f) => f[k])) / 1000, 1)} s | ${firsts.map((f) => fmt(f[k] / 1000, 1)).join(', ')} s |`);
+  for (const [k, label] of [
+    ['url', 'URL printed'],
+    ['page', 'UI shown (nav rendered)'],
+    ['row', 'first job row in Jobs'],
+  ] as const) {
+    console.log(
+      `| ${label} | ${fmt(median(firsts.map((f) => f[k])) / 1000, 1)} s | ${firsts.map((f) => fmt(f[k] / 1000, 1)).join(', ')} s |`,
+    );
   }
 
   if (!values['skip-bundle']) {
@@ -373,12 +405,18 @@ try {
     console.log('\n## Renderer bundle (out/renderer/assets)');
     console.log('| chunk | raw | gzip |\n| --- | --- | --- |');
     for (const c of chunks) console.log(`| ${c.file} | ${mb(c.raw)} | ${mb(c.gzip)} |`);
-    console.log(`| total | ${mb(chunks.reduce((a, c) => a + c.raw, 0))} | ${mb(chunks.reduce((a, c) => a + c.gzip, 0))} |`);
+    console.log(
+      `| total | ${mb(chunks.reduce((a, c) => a + c.raw, 0))} | ${mb(chunks.reduce((a, c) => a + c.gzip, 0))} |`,
+    );
     const contents = await bundleContents();
-    console.log('\nWhat is in each JS chunk: bytes by source package, from a minified, source-mapped build of the same renderer (vite defaults; electron-vite ships it unminified):');
+    console.log(
+      '\nWhat is in each JS chunk: bytes by source package, from a minified, source-mapped build of the same renderer (vite defaults; electron-vite ships it unminified):',
+    );
     for (const c of contents) {
       const top = c.parts.slice(0, 8).map(([k, v]) => `${k} ${fmt((100 * v) / c.total, 1)}%`);
-      console.log(`- ${c.chunk.replace(/-[A-Za-z0-9_-]{8}\.js$/, '.js')} (minified ${mb(c.total)}, gzip ${mb(c.gzip)}): ${top.join(', ')}`);
+      console.log(
+        `- ${c.chunk.replace(/-[A-Za-z0-9_-]{8}\.js$/, '.js')} (minified ${mb(c.total)}, gzip ${mb(c.gzip)}): ${top.join(', ')}`,
+      );
     }
   }
 
@@ -387,10 +425,14 @@ try {
   console.log(`\n## Jobs table with ${rows} rows (seed ${seed})`);
   console.log('| measurement | value |\n| --- | --- |');
   console.log(`| click Jobs → first rows shown | ${fmt(t.firstRowsMs, 0)} ms |`);
-  console.log(`| click Jobs → oldest row reachable (all pages loaded, scrolled to the end) | ${t.oldestRowMs === null ? 'not reached in 60 s' : `${fmt(t.oldestRowMs, 0)} ms`} |`);
+  console.log(
+    `| click Jobs → oldest row reachable (all pages loaded, scrolled to the end) | ${t.oldestRowMs === null ? 'not reached in 60 s' : `${fmt(t.oldestRowMs, 0)} ms`} |`,
+  );
   console.log(`| table rows in the DOM at once (virtualised) | ${t.domRows} |`);
   console.log(`| frames while scrolling ${fmt(t.scrolledPx / 1000, 0)}k px at 600 px/frame | ${t.frames.length} |`);
-  console.log(`| frame time p50 / p95 / max | ${fmt(pct(sorted, 50), 1)} / ${fmt(pct(sorted, 95), 1)} / ${fmt(sorted.at(-1) ?? NaN, 1)} ms |`);
+  console.log(
+    `| frame time p50 / p95 / max | ${fmt(pct(sorted, 50), 1)} / ${fmt(pct(sorted, 95), 1)} / ${fmt(sorted.at(-1) ?? NaN, 1)} ms |`,
+  );
   console.log(`| frames over 50 ms | ${sorted.filter((d) => d > 50).length} |`);
 
   if (!values['skip-memory']) {
@@ -400,7 +442,10 @@ try {
     for (const s of mem) console.log(`| ${s.at} min | ${fmt(s.rss, 1)} MiB | ${s.jobs} |`);
     const first = mem[0];
     const last = mem.at(-1);
-    if (first && last && last !== first) console.log(`\nGrowth ${fmt(last.rss - first.rss, 1)} MiB from minute 1 to minute ${last.at} (${fmt((last.rss - first.rss) / (last.at - first.at), 2)} MiB/min).`);
+    if (first && last && last !== first)
+      console.log(
+        `\nGrowth ${fmt(last.rss - first.rss, 1)} MiB from minute 1 to minute ${last.at} (${fmt((last.rss - first.rss) / (last.at - first.at), 2)} MiB/min).`,
+      );
   }
 } finally {
   await browser.close();

@@ -9,7 +9,13 @@ const outdir = values.outdir ?? 'out/cli';
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 await build({
-  entryPoints: { tessera: 'src/cli/bin.ts', 'hash-worker': 'src/main/services/hash-worker.ts', 'dawn-worker': 'src/main/gpu/dawn-worker.ts', 'digest-worker': 'src/node/digest/digest-worker.ts', 'local-market-worker': 'src/market/local-market-worker.ts' },
+  entryPoints: {
+    tessera: 'src/cli/bin.ts',
+    'hash-worker': 'src/main/services/hash-worker.ts',
+    'dawn-worker': 'src/main/gpu/dawn-worker.ts',
+    'digest-worker': 'src/node/digest/digest-worker.ts',
+    'local-market-worker': 'src/market/local-market-worker.ts',
+  },
   outdir,
   bundle: true,
   platform: 'node',

@@ -11,4 +11,9 @@ export const REQUIRED_FUSES: {
 };
 
 /** electron-builder.yml, parsed (throws when it does not parse). */
-export function builderConfig(): { asar?: boolean; asarUnpack?: string[]; electronFuses?: Record<string, boolean>; [key: string]: unknown };
+export function builderConfig(): {
+  asar?: boolean;
+  asarUnpack?: string[];
+  electronFuses?: Record<string, boolean>;
+  [key: string]: unknown;
+};

@@ -39,7 +39,12 @@ function encodePng(size, rgba) {
     raw[y * (size * 4 + 1)] = 0; // filter: none
     rgba.copy(raw, y * (size * 4 + 1) + 1, y * size * 4, (y + 1) * size * 4);
   }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 // --- Drawing: shapes in unit coordinates (0..1), 4×4 supersampling for smooth edges ---
@@ -59,7 +64,10 @@ function render(size, shapes) {
   const ss = 4;
   for (let py = 0; py < size; py++) {
     for (let px = 0; px < size; px++) {
-      let r = 0, g = 0, b = 0, a = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0;
       for (let sy = 0; sy < ss; sy++) {
         for (let sx = 0; sx < ss; sx++) {
           const x = (px + (sx + 0.5) / ss) / size;
@@ -94,7 +102,10 @@ function mosaic(m, gap, radius, colors) {
     for (let col = 0; col < 3; col++) {
       const x0 = m + col * (cell + gap);
       const y0 = m + row * (cell + gap);
-      shapes.push({ test: (x, y) => inRoundRect(x, y, x0, y0, x0 + cell, y0 + cell, radius), color: hex(colors[(row * 3 + col) % colors.length]) });
+      shapes.push({
+        test: (x, y) => inRoundRect(x, y, x0, y0, x0 + cell, y0 + cell, radius),
+        color: hex(colors[(row * 3 + col) % colors.length]),
+      });
     }
   }
   return shapes;
@@ -103,11 +114,27 @@ function mosaic(m, gap, radius, colors) {
 // The app icon: a dark rounded square holding a teal/amber mosaic.
 const appShapes = [
   { test: (x, y) => inRoundRect(x, y, 0.02, 0.02, 0.98, 0.98, 0.2), color: hex('#0f172a') },
-  ...mosaic(0.16, 0.045, 0.045, ['#14b8a6', '#0ea5e9', '#f59e0b', '#0ea5e9', '#f59e0b', '#14b8a6', '#f59e0b', '#14b8a6', '#0ea5e9']),
+  ...mosaic(0.16, 0.045, 0.045, [
+    '#14b8a6',
+    '#0ea5e9',
+    '#f59e0b',
+    '#0ea5e9',
+    '#f59e0b',
+    '#14b8a6',
+    '#f59e0b',
+    '#14b8a6',
+    '#0ea5e9',
+  ]),
 ];
 
 // Tray icons: a 2×2 mosaic in the status colour, readable at 16 px on light and dark bars.
-const STATUS_COLORS = { connected: '#0ea5e9', earning: '#22c55e', paused: '#f59e0b', offline: '#94a3b8', error: '#ef4444' };
+const STATUS_COLORS = {
+  connected: '#0ea5e9',
+  earning: '#22c55e',
+  paused: '#f59e0b',
+  offline: '#94a3b8',
+  error: '#ef4444',
+};
 function trayShapes(color) {
   const c = hex(color);
   const outline = hex('#0f172a');
@@ -121,7 +148,10 @@ function trayShapes(color) {
       const y0 = m + row * (cell + gap);
       // A thin dark rim keeps the tile visible on a light menu bar.
       tiles.push({ test: (x, y) => inRoundRect(x, y, x0, y0, x0 + cell, y0 + cell, 0.09), color: outline });
-      tiles.push({ test: (x, y) => inRoundRect(x, y, x0 + 0.05, y0 + 0.05, x0 + cell - 0.05, y0 + cell - 0.05, 0.05), color: c });
+      tiles.push({
+        test: (x, y) => inRoundRect(x, y, x0 + 0.05, y0 + 0.05, x0 + cell - 0.05, y0 + cell - 0.05, 0.05),
+        color: c,
+      });
     }
   }
   return tiles;

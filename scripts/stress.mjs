@@ -26,7 +26,11 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 console.log(`test:stress: ${burners} CPU burners running (pids ${children.map((c) => c.pid).join(', ')})`);
-const vitest = spawn(process.execPath, [vitestBin, 'run', '--project', 'integration', '--project', 'e2e', ...process.argv.slice(2)], { stdio: 'inherit' });
+const vitest = spawn(
+  process.execPath,
+  [vitestBin, 'run', '--project', 'integration', '--project', 'e2e', ...process.argv.slice(2)],
+  { stdio: 'inherit' },
+);
 vitest.on('exit', (code, signal) => {
   stopBurners();
   process.exitCode = code ?? (signal ? 1 : 0);

@@ -31,7 +31,9 @@ function area(file: string, spec: string): string | undefined {
 function resolveFile(file: string, spec: string, known: Set<string>): string | undefined {
   if (!spec.startsWith('.')) return undefined;
   const base = relative(root, join(root, file, '..', spec));
-  return [base, base.replace(/\.js$/, '.ts'), base.replace(/\.js$/, '.tsx'), `${base}.ts`, `${base}/index.ts`].find((c) => known.has(c));
+  return [base, base.replace(/\.js$/, '.ts'), base.replace(/\.js$/, '.tsx'), `${base}.ts`, `${base}/index.ts`].find(
+    (c) => known.has(c),
+  );
 }
 
 /**
@@ -80,14 +82,18 @@ describe('layering (STYLE.md habit 1)', () => {
 
   it('renderer and main never import each other', () => {
     const offenders = [
-      ...offendersOf('src/renderer', (a) => ['src/main', 'src/preload', 'src/cli', 'src/market', 'src/hosts', 'src/node'].includes(a)),
+      ...offendersOf('src/renderer', (a) =>
+        ['src/main', 'src/preload', 'src/cli', 'src/market', 'src/hosts', 'src/node'].includes(a),
+      ),
       ...offendersOf('src/main', (a) => a === 'src/renderer'),
     ];
     expect(offenders).toEqual([]);
   });
 
   it('the market never imports the provider app (main), the renderer, the preload, the hosts or the CLI', () => {
-    expect(offendersOf('src/market', (a) => ['src/main', 'src/renderer', 'src/preload', 'src/hosts', 'src/cli'].includes(a))).toEqual([]);
+    expect(
+      offendersOf('src/market', (a) => ['src/main', 'src/renderer', 'src/preload', 'src/hosts', 'src/cli'].includes(a)),
+    ).toEqual([]);
   });
 
   it("the provider app's services never import the market server (a host composes them)", () => {
@@ -99,7 +105,9 @@ describe('layering (STYLE.md habit 1)', () => {
   });
 
   it('every folder imports only the folders below it: cli → hosts → main / market → node → shared → core', () => {
-    const offenders = Object.entries(ALLOWED).flatMap(([folder, allowed]) => offendersOf(folder, (a) => a !== folder && !allowed.includes(a)));
+    const offenders = Object.entries(ALLOWED).flatMap(([folder, allowed]) =>
+      offendersOf(folder, (a) => a !== folder && !allowed.includes(a)),
+    );
     expect(offenders).toEqual([]);
     // Every source folder has a rule: a new top-level folder must be placed in the graph.
     const folders = readdirSync(join(root, 'src'), { withFileTypes: true })

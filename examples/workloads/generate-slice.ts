@@ -16,7 +16,11 @@ function fail(message: string): never {
 
 let parsed;
 try {
-  parsed = parseArgs({ options: { size: { type: 'string' }, seed: { type: 'string' } }, allowPositionals: true, strict: true });
+  parsed = parseArgs({
+    options: { size: { type: 'string' }, seed: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
 } catch (err) {
   fail((err as Error).message.split(/\.\s|\n/)[0] as string);
 }

@@ -13,4 +13,10 @@ export function chainingValue(data: Uint8Array, firstChunk: number, key: Uint8Ar
  * off the JavaScript thread. Merge them with rootFromSegments. Leave a byte array unchanged until
  * the promise settles. A file error rejects with the libuv code (ENOENT, EISDIR, …) as `code`.
  */
-export function chainingValues(source: string | Uint8Array, length: number, segmentBytes: number, threads: number, key: Uint8Array | null): Promise<Buffer>;
+export function chainingValues(
+  source: string | Uint8Array,
+  length: number,
+  segmentBytes: number,
+  threads: number,
+  key: Uint8Array | null,
+): Promise<Buffer>;

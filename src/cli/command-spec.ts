@@ -34,7 +34,9 @@ export interface CommandDef<O extends OptionSpecs> {
 }
 
 /** The parsed values, typed from the option definitions. */
-export type OptionValues<O extends OptionSpecs> = { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string };
+export type OptionValues<O extends OptionSpecs> = {
+  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 export interface ParsedCommand<O extends OptionSpecs> {
   help?: undefined;
@@ -84,7 +86,9 @@ export function defineCommand<const O extends OptionSpecs>(def: CommandDef<O>): 
       try {
         parsed = parseArgs({
           args: prepared,
-          options: Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }])),
+          options: Object.fromEntries(
+            Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+          ),
           allowPositionals: true,
           strict: true,
           tokens: true,
@@ -96,18 +100,28 @@ export function defineCommand<const O extends OptionSpecs>(def: CommandDef<O>): 
       if (values.help === true) return { help: commandHelp(def, options) };
       delete values.help;
       for (const [name, o] of Object.entries(def.options)) {
-        if (o.type === 'string' && values[name] === '' && !o.allowEmpty) throw new CliError(`--${name} must not be empty`);
+        if (o.type === 'string' && values[name] === '' && !o.allowEmpty)
+          throw new CliError(`--${name} must not be empty`);
       }
       const positionals = parsed.positionals;
       if (positionals.length > args.max) {
-        const extra = positionals.slice(args.max).map((p) => `"${p}"`).join(' ');
+        const extra = positionals
+          .slice(args.max)
+          .map((p) => `"${p}"`)
+          .join(' ');
         const takes = args.max === 0 ? 'takes no arguments' : `takes ${args.usage}`;
-        throw new CliError(`tessera ${def.name}: unexpected argument${positionals.length - args.max > 1 ? 's' : ''} ${extra} (it ${takes})`);
+        throw new CliError(
+          `tessera ${def.name}: unexpected argument${positionals.length - args.max > 1 ? 's' : ''} ${extra} (it ${takes})`,
+        );
       }
       if (positionals.length < args.min) {
-        throw new CliError(`tessera ${def.name} needs ${args.usage} (got ${plural(positionals.length, 'argument')}); see tessera ${def.name} --help`);
+        throw new CliError(
+          `tessera ${def.name} needs ${args.usage} (got ${plural(positionals.length, 'argument')}); see tessera ${def.name} --help`,
+        );
       }
-      const rawPositionals = (parsed.tokens ?? []).filter((t) => t.kind === 'positional').map((t) => raw?.[origin[t.index] as number]);
+      const rawPositionals = (parsed.tokens ?? [])
+        .filter((t) => t.kind === 'positional')
+        .map((t) => raw?.[origin[t.index] as number]);
       return { values: values as OptionValues<O>, positionals, rawPositionals };
     },
   };
@@ -124,7 +138,9 @@ export interface GroupSpec<S extends Record<string, CommandSpec<OptionSpecs>>> {
 }
 
 /** Values of every subcommand's options (each subcommand accepts only its own at run time). */
-type MergedValues<S extends Record<string, CommandSpec<OptionSpecs>>> = OptionValues<UnionToIntersection<S[keyof S]['def']['options']> & OptionSpecs>;
+type MergedValues<S extends Record<string, CommandSpec<OptionSpecs>>> = OptionValues<
+  UnionToIntersection<S[keyof S]['def']['options']> & OptionSpecs
+>;
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 export interface ParsedSubcommand<S extends Record<string, CommandSpec<OptionSpecs>>> {
@@ -135,7 +151,12 @@ export interface ParsedSubcommand<S extends Record<string, CommandSpec<OptionSpe
   rawPositionals: (Buffer | undefined)[];
 }
 
-export function defineGroup<const S extends Record<string, CommandSpec<OptionSpecs>>>(def: { name: string; summary: string; subcommands: S; notes?: string[] }): GroupSpec<S> {
+export function defineGroup<const S extends Record<string, CommandSpec<OptionSpecs>>>(def: {
+  name: string;
+  summary: string;
+  subcommands: S;
+  notes?: string[];
+}): GroupSpec<S> {
   const names = Object.keys(def.subcommands);
   const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
   const help = () => groupHelp(def);
@@ -147,9 +168,13 @@ export function defineGroup<const S extends Record<string, CommandSpec<OptionSpe
     parse(argv, raw) {
       const [sub, ...rest] = argv;
       if (sub === '--help' || sub === '-h') return { help: help() };
-      if (sub === undefined) throw new CliError(`tessera ${def.name} needs a subcommand: ${list} (see tessera ${def.name} --help)`);
+      if (sub === undefined)
+        throw new CliError(`tessera ${def.name} needs a subcommand: ${list} (see tessera ${def.name} --help)`);
       const spec = Object.hasOwn(def.subcommands, sub) ? def.subcommands[sub] : undefined;
-      if (!spec) throw new CliError(`unknown ${def.name} subcommand "${sub}" (expected ${list}; see tessera ${def.name} --help)`);
+      if (!spec)
+        throw new CliError(
+          `unknown ${def.name} subcommand "${sub}" (expected ${list}; see tessera ${def.name} --help)`,
+        );
       const parsed = spec.parse(rest, raw?.slice(1));
       if (parsed.help !== undefined) return parsed;
       return { ...parsed, sub, values: parsed.values as MergedValues<S> };
@@ -199,7 +224,8 @@ function parseArgsError(err: unknown, command: string): unknown {
     const option = /^Unknown option '([^']*)'/.exec(message)?.[1] ?? flag;
     return new CliError(`unknown option '${option}' for tessera ${command} (see tessera ${command} --help)`);
   }
-  if (/ambiguous/.test(message)) return new CliError(`${flag} needs a value; to give one that starts with "-", write ${flag}=VALUE`);
+  if (/ambiguous/.test(message))
+    return new CliError(`${flag} needs a value; to give one that starts with "-", write ${flag}=VALUE`);
   if (/argument missing/.test(message)) return new CliError(`${flag} needs a value`);
   if (/does not take an argument/.test(message)) return new CliError(`${flag} takes no value`);
   return new CliError((message.split(/\.\s|\n/)[0] as string).trim());
@@ -223,7 +249,12 @@ function commandHelp(def: CommandDef<OptionSpecs>, options: OptionSpecs): string
   ].join('\n');
 }
 
-function groupHelp(def: { name: string; summary: string; subcommands: Record<string, CommandSpec<OptionSpecs>>; notes?: string[] }): string {
+function groupHelp(def: {
+  name: string;
+  summary: string;
+  subcommands: Record<string, CommandSpec<OptionSpecs>>;
+  notes?: string[];
+}): string {
   const rows = Object.values(def.subcommands).map((s) => [s.synopsis, s.def.summary] as const);
   return [
     `usage: tessera ${def.name} <subcommand> [options]`,
@@ -242,7 +273,9 @@ function groupHelp(def: { name: string; summary: string; subcommands: Record<str
 /** Two aligned columns; a long first column puts its description on the next line. */
 export function table(rows: readonly (readonly [string, string])[]): string[] {
   const width = Math.min(Math.max(...rows.map(([a]) => a.length), 0), 34);
-  return rows.flatMap(([a, b]) => (a.length > width ? [`  ${a}`, `  ${' '.repeat(width)}  ${b}`] : [`  ${a.padEnd(width)}  ${b}`]));
+  return rows.flatMap(([a, b]) =>
+    a.length > width ? [`  ${a}`, `  ${' '.repeat(width)}  ${b}`] : [`  ${a.padEnd(width)}  ${b}`],
+  );
 }
 
 function plural(n: number, word: string): string {

@@ -9,7 +9,11 @@ export class CliError extends TesseraError {
 }
 
 /** Parses a positive integer option, naming the flag in the error. */
-export function parsePositiveInt(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function parsePositiveInt(
+  value: string | undefined,
+  flag: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
     throw new CliError(`${flag} must be an integer from 1 to ${max}, got "${value}"`);

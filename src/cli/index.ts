@@ -73,7 +73,9 @@ export const EXIT_STATUS_NOTE =
   "with the summary printed. A command's --help lists its own. Output cut short by its reader (`| head`) is a normal end.";
 
 async function usage(): Promise<string> {
-  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary] as const));
+  const loaded = await Promise.all(
+    Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary] as const),
+  );
   return [
     'usage: tessera <command> [options]',
     '',
@@ -84,7 +86,7 @@ async function usage(): Promise<string> {
     '',
     'options:',
     ...table([
-      ['-h, --help', 'show this help; `tessera <command> --help` shows a command\'s own'],
+      ['-h, --help', "show this help; `tessera <command> --help` shows a command's own"],
       ['-V, --version', 'print the version'],
     ]),
     '',

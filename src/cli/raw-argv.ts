@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
  * used only when each one decodes to exactly the string in process.argv; elsewhere (no /proc,
  * or anything that does not line up) every entry is undefined and the strings are used as they are.
  */
-export function rawArgBytes(args: readonly string[], readCmdline: () => Buffer = () => readFileSync('/proc/self/cmdline')): (Buffer | undefined)[] {
+export function rawArgBytes(
+  args: readonly string[],
+  readCmdline: () => Buffer = () => readFileSync('/proc/self/cmdline'),
+): (Buffer | undefined)[] {
   const none = args.map(() => undefined);
   if (args.every((a) => !a.includes('\uFFFD'))) return none;
   let cmdline: Buffer;

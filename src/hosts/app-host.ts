@@ -53,7 +53,14 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
   const store = new DisposableStore('app host', logger);
   try {
     const node = store.add(
-      await startProviderNode({ dataDir: o.dataDir, clock, logger, openGpuHost: o.openGpuHost, metricsPort: o.metricsPort, settings: () => settings.get() }),
+      await startProviderNode({
+        dataDir: o.dataDir,
+        clock,
+        logger,
+        openGpuHost: o.openGpuHost,
+        metricsPort: o.metricsPort,
+        settings: () => settings.get(),
+      }),
       'provider node',
     );
     const gpu = node.services.gpu;
@@ -66,7 +73,11 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
         info: o.info,
         logger,
         // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
-        startPractice: () => startLocalMarketThread({ dataDir: join(node.services.ledger.dataDir.root, 'practice-market'), ...o.practiceMarket }, logger),
+        startPractice: () =>
+          startLocalMarketThread(
+            { dataDir: join(node.services.ledger.dataDir.root, 'practice-market'), ...o.practiceMarket },
+            logger,
+          ),
         createProvider: (url, hooks) => node.createProvider(url, { ...hooks, logger: logs.logger('provider', logger) }),
         gpu: () => gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
         ...(gpu ? { onGpuChange: (listener) => gpu.onDidChangeCapabilities(listener) } : {}),
@@ -78,7 +89,14 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
     );
     const handlers = createAppHandlers(app);
     // Provide only when idle / on mains power / inside the schedule, as the settings say.
-    const policy = new ProvidePolicyController({ target: app, settings: () => settings.get(), observe: o.policy.observe, clock, ...(o.policy.localHour ? { localHour: o.policy.localHour } : {}), logger });
+    const policy = new ProvidePolicyController({
+      target: app,
+      settings: () => settings.get(),
+      observe: o.policy.observe,
+      clock,
+      ...(o.policy.localHour ? { localHour: o.policy.localHour } : {}),
+      logger,
+    });
     store.add(() => policy.stop(), 'provide policy');
     await policy.tick();
     policy.start(o.policy.intervalMs);

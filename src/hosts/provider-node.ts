@@ -69,7 +69,15 @@ export interface ProviderNode {
 export async function startProviderNode(o: ProviderNodeOptions): Promise<ProviderNode> {
   const store = new DisposableStore('provider node', o.logger);
   try {
-    const services = store.add(await startNodeServices({ dataDir: o.dataDir, logger: o.logger, openGpuHost: o.openGpuHost, metricsPort: o.metricsPort }), 'node services');
+    const services = store.add(
+      await startNodeServices({
+        dataDir: o.dataDir,
+        logger: o.logger,
+        openGpuHost: o.openGpuHost,
+        metricsPort: o.metricsPort,
+      }),
+      'node services',
+    );
     const threads = () => o.settings().threads ?? automaticThreads();
     const mbps = measureBlake3Mbps(services.ledger.blake3);
     const digester = store.add(new DigestPool(Math.min(threads(), 4)), 'digest pool');

@@ -50,7 +50,10 @@ export function ensureDataDir(d: DataDir): DataDir {
     try {
       chmodSync(d.root, DATA_DIR_MODE);
     } catch (err) {
-      throw new StorageError('DATA_DIR', `cannot make data directory ${d.root} private (chmod 700): ${(err as Error).message}; choose a --data-dir you own`);
+      throw new StorageError(
+        'DATA_DIR',
+        `cannot make data directory ${d.root} private (chmod 700): ${(err as Error).message}; choose a --data-dir you own`,
+      );
     }
   }
   return d;
@@ -63,7 +66,11 @@ export function requireDataDir(d: DataDir): DataDir {
     isDir = statSync(d.root).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StorageError('NO_DATA_DIR', `no data directory at ${d.root}; nothing has been stored yet (pass --data-dir to inspect another one)`);
+    if (code === 'ENOENT')
+      throw new StorageError(
+        'NO_DATA_DIR',
+        `no data directory at ${d.root}; nothing has been stored yet (pass --data-dir to inspect another one)`,
+      );
     throw new StorageError('DATA_DIR', `cannot read data directory ${d.root}: ${(err as Error).message}`);
   }
   if (!isDir) throw new StorageError('DATA_DIR', `${d.root} is not a directory; choose another --data-dir`);

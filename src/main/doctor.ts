@@ -54,8 +54,16 @@ export async function runDoctor(dataDirArg: string | undefined, deps: DoctorDeps
   };
   const presence = ledgerPresence(dataDir);
   if (presence.ledgerAbsent) {
-    if (presence.traces.length === 0) throw new StorageError('LEDGER_MISSING', `no ledger at ${dataDir.dbPath}; nothing has been stored in ${dataDir.root} yet`);
-    add({ name: 'ledger file', ok: false, detail: `${dataDir.dbPath} ${presence.ledgerBytes === undefined ? 'is missing' : 'is empty'} but the data directory has ${presence.traces.join(', ')}` });
+    if (presence.traces.length === 0)
+      throw new StorageError(
+        'LEDGER_MISSING',
+        `no ledger at ${dataDir.dbPath}; nothing has been stored in ${dataDir.root} yet`,
+      );
+    add({
+      name: 'ledger file',
+      ok: false,
+      detail: `${dataDir.dbPath} ${presence.ledgerBytes === undefined ? 'is missing' : 'is empty'} but the data directory has ${presence.traces.join(', ')}`,
+    });
     return report;
   }
   let db: Database;
@@ -75,11 +83,16 @@ export async function runDoctor(dataDirArg: string | undefined, deps: DoctorDeps
     add({
       name: 'integrity_check',
       ok: integrityOk,
-      detail: integrityOk ? 'ok' : Array.isArray(integrity) ? `${integrity.length} problem${integrity.length === 1 ? '' : 's'}, first: ${oneLine(integrity[0] ?? '')}` : integrity,
+      detail: integrityOk
+        ? 'ok'
+        : Array.isArray(integrity)
+          ? `${integrity.length} problem${integrity.length === 1 ? '' : 's'}, first: ${oneLine(integrity[0] ?? '')}`
+          : integrity,
     });
     const blake3 = deps.blake3 ?? (await loadBlake3());
     const receipts = damageOf(() => verifyReceipts(db, blake3));
-    if (typeof receipts === 'string') add({ name: 'receipts', ok: false, detail: `could not read every receipt: ${receipts}` });
+    if (typeof receipts === 'string')
+      add({ name: 'receipts', ok: false, detail: `could not read every receipt: ${receipts}` });
     else {
       add({
         name: 'receipts',
@@ -94,16 +107,20 @@ export async function runDoctor(dataDirArg: string | undefined, deps: DoctorDeps
       });
     }
     const conservation = damageOf(() => new LedgerRepo(db).checkConservation());
-    if (typeof conservation === 'string') add({ name: 'conservation', ok: false, detail: `could not read the ledger: ${conservation}` });
+    if (typeof conservation === 'string')
+      add({ name: 'conservation', ok: false, detail: `could not read the ledger: ${conservation}` });
     else {
       add({
         name: 'conservation',
         ok: conservation.ok,
-        detail: conservation.ok ? `balances total ${conservation.total} = minted ${conservation.minted} − burned ${conservation.burned}` : conservation.problems.slice(0, MAX_NAMED).join('; '),
+        detail: conservation.ok
+          ? `balances total ${conservation.total} = minted ${conservation.minted} − burned ${conservation.burned}`
+          : conservation.problems.slice(0, MAX_NAMED).join('; '),
       });
     }
     const bundles = damageOf(() => verifyBundles(db, dataDir.bundlesDir, blake3));
-    if (typeof bundles === 'string') add({ name: 'bundles', ok: false, detail: `could not read the courier receipts: ${bundles}` });
+    if (typeof bundles === 'string')
+      add({ name: 'bundles', ok: false, detail: `could not read the courier receipts: ${bundles}` });
     else {
       add({
         name: 'bundles',
@@ -123,7 +140,10 @@ export async function runDoctor(dataDirArg: string | undefined, deps: DoctorDeps
   return report;
 }
 
-function verifyReceipts(db: Database, blake3: Blake3Hasher): { checked: number; damaged: { key: string; reason: string }[] } {
+function verifyReceipts(
+  db: Database,
+  blake3: Blake3Hasher,
+): { checked: number; damaged: { key: string; reason: string }[] } {
   let checked = 0;
   const damaged: { key: string; reason: string }[] = [];
   for (const row of new ReceiptRepo(db).iterateAll()) {
@@ -142,7 +162,11 @@ function verifyReceipts(db: Database, blake3: Blake3Hasher): { checked: number; 
  * Every stored courier bundle re-hashed (its BLAKE3 must equal its name), and every pending
  * receipt's bundle present: a damaged or missing one cannot be forwarded.
  */
-function verifyBundles(db: Database, dir: string, blake3: Blake3Hasher): { checked: number; damaged: { hash: string; reason: string }[] } {
+function verifyBundles(
+  db: Database,
+  dir: string,
+  blake3: Blake3Hasher,
+): { checked: number; damaged: { hash: string; reason: string }[] } {
   const store = new BundleStore(dir, blake3);
   const { checked, damaged } = store.verifyAll();
   const seen = new Set(damaged.map((d) => d.hash));

@@ -44,7 +44,10 @@ export class NodeIdentity {
     // A key sealed by the desktop app is this node's key: a new one here would give the node
     // another address (and the desktop app would refuse to start beside it).
     if (existsSync(join(dataDir, SEALED_IDENTITY_FILE))) {
-      throw new TesseraError('KEY_SEALED', `the provider key in ${dataDir} is sealed by the Tessera desktop app (${SEALED_IDENTITY_FILE}): only the desktop app can unseal it, so use this data folder through the desktop app (a new key here would give the node another address)`);
+      throw new TesseraError(
+        'KEY_SEALED',
+        `the provider key in ${dataDir} is sealed by the Tessera desktop app (${SEALED_IDENTITY_FILE}): only the desktop app can unseal it, so use this data folder through the desktop app (a new key here would give the node another address)`,
+      );
     }
     const { privateKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
@@ -70,7 +73,9 @@ export class NodeIdentity {
       fsyncDir(dirname(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === undefined) throw err;
-      throw new StorageError('DATA_DIR', `cannot create the node identity ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StorageError('DATA_DIR', `cannot create the node identity ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     } finally {
       try {
         unlinkSync(tmp);
@@ -79,7 +84,11 @@ export class NodeIdentity {
       }
     }
     const key = NodeIdentity.load(dataDir);
-    if (!key) throw new StorageError('DATA_DIR', `the node identity ${path} disappeared while it was being created; start again`);
+    if (!key)
+      throw new StorageError(
+        'DATA_DIR',
+        `the node identity ${path} disappeared while it was being created; start again`,
+      );
     return key;
   }
 
@@ -92,20 +101,29 @@ export class NodeIdentity {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
-      throw new StorageError('DATA_DIR', `cannot read the node identity ${path}: ${(err as Error).message}`, { cause: err });
+      throw new StorageError('DATA_DIR', `cannot read the node identity ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     let key: KeyObject;
     try {
       key = createPrivateKey(text);
       if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key');
     } catch (err) {
-      throw new StorageError('DATA_DIR', `${path} is not a valid node identity key (${(err as Error).message}); restore it from a backup`);
+      throw new StorageError(
+        'DATA_DIR',
+        `${path} is not a valid node identity key (${(err as Error).message}); restore it from a backup`,
+      );
     }
     return new NodeIdentity(key, publicKeyHex(createPublicKey(key)), path);
   }
 
   sign(data: Uint8Array): string {
-    if (!this.privateKey) throw new StorageError('DATA_DIR', `no node identity at ${this.path}; run a command that writes (not an inspection) to create one`);
+    if (!this.privateKey)
+      throw new StorageError(
+        'DATA_DIR',
+        `no node identity at ${this.path}; run a command that writes (not an inspection) to create one`,
+      );
     return sign(null, data, this.privateKey).toString('hex');
   }
 }

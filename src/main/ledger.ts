@@ -88,7 +88,9 @@ export async function openLedger(options: OpenLedgerOptions = {}): Promise<Ledge
     ...(options.quickCheck === undefined ? {} : { quickCheck: options.quickCheck }),
   });
   try {
-    const identity = readonly ? (NodeIdentity.load(dataDir.root) ?? NodeIdentity.absent(dataDir.root)) : NodeIdentity.loadOrCreate(dataDir.root);
+    const identity = readonly
+      ? (NodeIdentity.load(dataDir.root) ?? NodeIdentity.absent(dataDir.root))
+      : NodeIdentity.loadOrCreate(dataDir.root);
     const registry = createMetricsRegistry();
     const clock = options.clock;
     const faults = options.faults ? { faults: options.faults } : {};
@@ -125,7 +127,11 @@ function checkLedgerPresence(dataDir: DataDir, readonly: boolean, allowFresh: bo
   if (!p.ledgerAbsent) return;
   const what = p.ledgerBytes === undefined ? 'is missing' : 'is empty (0 bytes)';
   if (p.traces.length === 0) {
-    if (readonly) throw new StorageError('LEDGER_MISSING', `no ledger at ${dataDir.dbPath}; nothing has been stored in ${dataDir.root} yet`);
+    if (readonly)
+      throw new StorageError(
+        'LEDGER_MISSING',
+        `no ledger at ${dataDir.dbPath}; nothing has been stored in ${dataDir.root} yet`,
+      );
     return;
   }
   const wal = `${dataDir.dbPath}-wal`;
@@ -139,7 +145,11 @@ function checkLedgerPresence(dataDir: DataDir, readonly: boolean, allowFresh: bo
   throw new StorageError(
     'LEDGER_MISSING',
     `${dataDir.dbPath} ${what} but this data directory already has ${p.traces.join(', ')}; a new ledger would lose its history and could apply receipts twice — restore ledger.db from a backup${
-      readonly ? '' : p.orphanWal ? `, or move ${wal} away and pass --fresh-ledger to start an empty ledger here` : ', or pass --fresh-ledger to start an empty ledger here'
+      readonly
+        ? ''
+        : p.orphanWal
+          ? `, or move ${wal} away and pass --fresh-ledger to start an empty ledger here`
+          : ', or pass --fresh-ledger to start an empty ledger here'
     }`,
   );
 }
@@ -147,6 +157,10 @@ function checkLedgerPresence(dataDir: DataDir, readonly: boolean, allowFresh: bo
 function busyTimeoutFromEnv(): number {
   const text = process.env[BUSY_TIMEOUT_ENV];
   if (text === undefined || text === '') return DEFAULT_BUSY_TIMEOUT_MS;
-  if (!/^\d{1,7}$/.test(text)) throw new TesseraError('BAD_ENV', `${BUSY_TIMEOUT_ENV} must be a whole number of milliseconds from 0 to 9999999, got "${text}"`);
+  if (!/^\d{1,7}$/.test(text))
+    throw new TesseraError(
+      'BAD_ENV',
+      `${BUSY_TIMEOUT_ENV} must be a whole number of milliseconds from 0 to 9999999, got "${text}"`,
+    );
   return Number(text);
 }

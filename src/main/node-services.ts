@@ -65,18 +65,43 @@ export async function startNodeServices(options: StartNodeServicesOptions): Prom
   const store = new DisposableStore('node services', logger);
   try {
     const ledger = store.add(await openLedger({ dataDir: options.dataDir, logger }), 'ledger');
-    const priceBoard = store.add(await PriceBoardService.open({ dataDir: ledger.dataDir.root, config: ledger.config, hasher: ledger.blake3, registry: ledger.registry, logger }), 'price board');
+    const priceBoard = store.add(
+      await PriceBoardService.open({
+        dataDir: ledger.dataDir.root,
+        config: ledger.config,
+        hasher: ledger.blake3,
+        registry: ledger.registry,
+        logger,
+      }),
+      'price board',
+    );
     priceBoard.start();
-    const admission = new AdmissionService({ config: ledger.config, board: priceBoard.board, ledger: new SqliteBondLedger({ db: ledger.db, credits: ledger.settlement.credits }), deadlines: new SlaRepo(ledger.db), registry: ledger.registry, logger });
+    const admission = new AdmissionService({
+      config: ledger.config,
+      board: priceBoard.board,
+      ledger: new SqliteBondLedger({ db: ledger.db, credits: ledger.settlement.credits }),
+      deadlines: new SlaRepo(ledger.db),
+      registry: ledger.registry,
+      logger,
+    });
     const tick = setInterval(() => admission.tick(), options.admissionTickMs ?? 1000);
     tick.unref();
     store.add(() => clearInterval(tick), 'admission tick');
 
-    const gpu = options.openGpuHost ? store.add(new GpuHashService({ openHost: options.openGpuHost, registry: ledger.registry, logger }), 'GPU host') : undefined;
+    const gpu = options.openGpuHost
+      ? store.add(new GpuHashService({ openHost: options.openGpuHost, registry: ledger.registry, logger }), 'GPU host')
+      : undefined;
     if (gpu) {
-      void gpu.start().then((caps) => {
-        if (gpu.ready) logger.info('GPU ready', { hardware_gpu: caps.hardware_gpu, adapter: caps.adapter?.description ?? caps.adapter?.device ?? null });
-      }, (err: unknown) => logger.warn('GPU start-up failed; hashing on the CPU', { error: errorMessage(err) }));
+      void gpu.start().then(
+        (caps) => {
+          if (gpu.ready)
+            logger.info('GPU ready', {
+              hardware_gpu: caps.hardware_gpu,
+              adapter: caps.adapter?.description ?? caps.adapter?.device ?? null,
+            });
+        },
+        (err: unknown) => logger.warn('GPU start-up failed; hashing on the CPU', { error: errorMessage(err) }),
+      );
     }
 
     const port = options.metricsPort ?? ledger.config.metrics_port;

@@ -32,7 +32,15 @@ export interface TrayState {
 }
 
 /** The tray icon of each status word (resources/tray-<status>.png). */
-const ICONS: Record<StatusWord, TrayStatus> = { Error: 'error', Paused: 'paused', Earning: 'earning', Connected: 'connected', Connecting: 'offline', Offline: 'offline', 'Not joined': 'offline' };
+const ICONS: Record<StatusWord, TrayStatus> = {
+  Error: 'error',
+  Paused: 'paused',
+  Earning: 'earning',
+  Connected: 'connected',
+  Connecting: 'offline',
+  Offline: 'offline',
+  'Not joined': 'offline',
+};
 
 /** The tray icon for a node: that of its status word (nodeStatusWord, the window's word too). */
 export function trayStatus(node: NodeStatusInfo, opts: { lastJobAt?: number | null; now?: number } = {}): TrayStatus {
@@ -60,17 +68,26 @@ function statusLine(w: StatusLine, node: NodeStatusInfo): string {
 
 /** The tray menu as a pure function of state; the tray service only renders it and forwards clicks by item id. */
 export function buildTrayMenu(state: TrayState): TrayMenu {
-  const word = nodeStatusWord(state.node, { lastJobAt: state.lastJobAt ?? null, ...(state.now !== undefined ? { now: state.now } : {}) });
+  const word = nodeStatusWord(state.node, {
+    lastJobAt: state.lastJobAt ?? null,
+    ...(state.now !== undefined ? { now: state.now } : {}),
+  });
   const status = ICONS[word.word];
   const line = statusLine(word, state.node);
-  const flushLabel = state.flushing ? 'Flushing courier receipts…' : state.courierPending > 0 ? `Flush courier receipts (${state.courierPending} pending)` : 'Flush courier receipts';
+  const flushLabel = state.flushing
+    ? 'Flushing courier receipts…'
+    : state.courierPending > 0
+      ? `Flush courier receipts (${state.courierPending} pending)`
+      : 'Flush courier receipts';
   return {
     status,
     statusLine: line,
     tooltip: `Tessera — ${line}`,
     items: [
       { id: 'flush', label: flushLabel, enabled: !state.flushing && state.courierPending > 0 },
-      state.node.paused ? { id: 'resume', label: 'Resume providing', enabled: state.node.joined } : { id: 'pause', label: 'Pause providing', enabled: state.node.joined },
+      state.node.paused
+        ? { id: 'resume', label: 'Resume providing', enabled: state.node.joined }
+        : { id: 'pause', label: 'Pause providing', enabled: state.node.joined },
       { id: 'open', label: 'Open Tessera', enabled: true },
       { id: 'quit', label: 'Quit', enabled: true },
     ],
@@ -82,8 +99,14 @@ export function flushNotification(s: FlushSummaryInfo): { title: string; body: s
   const sent = s.accepted + s.duplicate + s.rejected;
   const credited = BigInt(s.reward) - BigInt(s.reward_pending);
   const parts = [`Sent ${sent}`, `credited ${formatAmount(credited)} CPC`];
-  if (BigInt(s.reward_pending) > 0n) parts.push(`${formatAmount(BigInt(s.reward_pending))} CPC waiting for real settlement`);
+  if (BigInt(s.reward_pending) > 0n)
+    parts.push(`${formatAmount(BigInt(s.reward_pending))} CPC waiting for real settlement`);
   parts.push(`${s.pending_after} still pending`, `${s.failed} failed`);
-  const title = s.error !== undefined ? 'Courier flush stopped early' : s.failed > 0 || s.rejected > 0 ? 'Courier flush finished with problems' : 'Courier receipts flushed';
+  const title =
+    s.error !== undefined
+      ? 'Courier flush stopped early'
+      : s.failed > 0 || s.rejected > 0
+        ? 'Courier flush finished with problems'
+        : 'Courier receipts flushed';
   return { title, body: `${parts.join(', ')}.${s.error !== undefined ? ` ${s.error}` : ''}` };
 }

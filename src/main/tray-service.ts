@@ -6,7 +6,8 @@ import type { AppService } from './api/app-service.js';
 import { buildTrayMenu, flushNotification, type TrayAction, type TrayMenu, type TrayStatus } from './tray-menu.js';
 
 /** One entry of the tray's context menu, in the shape Electron's Menu.buildFromTemplate takes. */
-export type NativeTrayMenuItem = { type: 'separator' } | { type: 'normal'; label: string; enabled: boolean; click?: () => void };
+export type NativeTrayMenuItem =
+  { type: 'separator' } | { type: 'normal'; label: string; enabled: boolean; click?: () => void };
 
 /** The native tray icon as the service drives it: the Electron host gives a real Tray, tests a fake. */
 export interface NativeTray {
@@ -82,7 +83,9 @@ export class TrayService {
     let note: { title: string; body: string };
     try {
       const env = await dispatchContractCall(this.deps.handlers, 'courier:flush', []);
-      note = env.ok ? flushNotification(env.result as FlushSummaryInfo) : { title: 'Courier flush failed', body: env.error.message };
+      note = env.ok
+        ? flushNotification(env.result as FlushSummaryInfo)
+        : { title: 'Courier flush failed', body: env.error.message };
     } finally {
       this.flushing = false;
       this.render();
@@ -123,23 +126,29 @@ export class TrayService {
   private render(): void {
     if (this.store.isDisposed) return;
     const node = this.deps.node;
-    const menu = buildTrayMenu({ node: node.status(), courierPending: node.ledger.courier.counts().pending, flushing: this.flushing, lastJobAt: this.lastJobAt, now: node.clock.now() });
+    const menu = buildTrayMenu({
+      node: node.status(),
+      courierPending: node.ledger.courier.counts().pending,
+      flushing: this.flushing,
+      lastJobAt: this.lastJobAt,
+      now: node.clock.now(),
+    });
     if (this.lastMenu?.status !== menu.status) this.tray.setImage(this.iconPath(menu.status));
     this.lastMenu = menu;
     this.tray.setToolTip(menu.tooltip);
     this.tray.setContextMenu([
       { type: 'normal', label: menu.statusLine, enabled: false },
       { type: 'separator' },
-      ...menu.items.map(
-        (item): NativeTrayMenuItem => ({
-          type: 'normal',
-          label: item.label,
-          enabled: item.enabled,
-          click: () => {
-            this.onAction(item.id).catch((err: unknown) => node.logger.error('tray action failed', { action: item.id, error: errorMessage(err) }));
-          },
-        }),
-      ),
+      ...menu.items.map((item): NativeTrayMenuItem => ({
+        type: 'normal',
+        label: item.label,
+        enabled: item.enabled,
+        click: () => {
+          this.onAction(item.id).catch((err: unknown) =>
+            node.logger.error('tray action failed', { action: item.id, error: errorMessage(err) }),
+          );
+        },
+      })),
     ]);
   }
 }

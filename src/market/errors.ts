@@ -13,5 +13,7 @@ export class MarketError extends TesseraError {
   }
 }
 
-export const invalidField = (field: string, message: string): MarketError => new MarketError('INVALID_FIELD', 400, `${field}: ${message}`, { field });
-export const taskNotFound = (taskId: string): MarketError => new MarketError('TASK_NOT_FOUND', 404, `no task ${taskId} for this customer; check the task_id`);
+export const invalidField = (field: string, message: string): MarketError =>
+  new MarketError('INVALID_FIELD', 400, `${field}: ${message}`, { field });
+export const taskNotFound = (taskId: string): MarketError =>
+  new MarketError('TASK_NOT_FOUND', 404, `no task ${taskId} for this customer; check the task_id`);

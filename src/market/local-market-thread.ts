@@ -27,7 +27,11 @@ export interface LocalMarketThread {
  * (several seconds of WebAssembly on the first run) and its work never block the caller's
  * event loop. Resolves once it listens; a failure to start rejects with its code and message.
  */
-export function startLocalMarketThread(options: LocalMarketThreadOptions, logger: Logger = silentLogger, startTimeoutMs = 180_000): Promise<LocalMarketThread> {
+export function startLocalMarketThread(
+  options: LocalMarketThreadOptions,
+  logger: Logger = silentLogger,
+  startTimeoutMs = 180_000,
+): Promise<LocalMarketThread> {
   const resources = new DisposableStore('practice market thread', logger);
   const worker = startSiblingWorker(import.meta.url, 'local-market-worker', options);
   let exited = false;
@@ -37,7 +41,12 @@ export function startLocalMarketThread(options: LocalMarketThreadOptions, logger
   return new Promise<LocalMarketThread>((resolve, reject) => {
     const timer = setTimeout(() => {
       void close();
-      reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market did not start within ${Math.round(startTimeoutMs / 1000)} s; see the log`));
+      reject(
+        new TesseraError(
+          'PRACTICE_UNAVAILABLE',
+          `the practice market did not start within ${Math.round(startTimeoutMs / 1000)} s; see the log`,
+        ),
+      );
     }, startTimeoutMs);
     timer.unref();
     resources.add(() => clearTimeout(timer), 'start timeout');
@@ -49,7 +58,12 @@ export function startLocalMarketThread(options: LocalMarketThreadOptions, logger
       } else if (m.type === 'failed') {
         clearTimeout(timer);
         void close();
-        reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market could not start: ${m.message.split('\n')[0] ?? ''}`));
+        reject(
+          new TesseraError(
+            'PRACTICE_UNAVAILABLE',
+            `the practice market could not start: ${m.message.split('\n')[0] ?? ''}`,
+          ),
+        );
       }
     });
     worker.once('error', (err) => {
@@ -59,7 +73,13 @@ export function startLocalMarketThread(options: LocalMarketThreadOptions, logger
     });
     worker.once('exit', (code) => {
       clearTimeout(timer);
-      if (!resources.isDisposed) reject(new TesseraError('PRACTICE_UNAVAILABLE', `the practice market thread exited (code ${code}) before it was ready`));
+      if (!resources.isDisposed)
+        reject(
+          new TesseraError(
+            'PRACTICE_UNAVAILABLE',
+            `the practice market thread exited (code ${code}) before it was ready`,
+          ),
+        );
     });
   });
 }

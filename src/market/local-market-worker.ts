@@ -28,7 +28,15 @@ const started = startLocalMarket({ ...(workerData as LocalMarketThreadOptions), 
     if (closing) return;
     post({ type: 'ready', url: m.url });
   },
-  (err: unknown) => post({ type: 'failed', code: (err as { code?: unknown }).code === undefined ? 'PRACTICE_UNAVAILABLE' : String((err as { code: unknown }).code), message: errorMessage(err) }),
+  (err: unknown) =>
+    post({
+      type: 'failed',
+      code:
+        (err as { code?: unknown }).code === undefined
+          ? 'PRACTICE_UNAVAILABLE'
+          : String((err as { code: unknown }).code),
+      message: errorMessage(err),
+    }),
 );
 
 port.on('message', (m: { type?: unknown }) => {
@@ -36,7 +44,9 @@ port.on('message', (m: { type?: unknown }) => {
   closing = true;
   void started
     .then(() => market?.close())
-    .catch((err: unknown) => post({ type: 'log', level: 'error', msg: 'practice market did not close cleanly', fields: errorFields(err) }))
+    .catch((err: unknown) =>
+      post({ type: 'log', level: 'error', msg: 'practice market did not close cleanly', fields: errorFields(err) }),
+    )
     .finally(() => {
       post({ type: 'closed' });
       port.close();

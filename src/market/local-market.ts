@@ -59,7 +59,12 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
   const blake3 = deps.blake3 ?? (await loadBlake3());
   const resources = new DisposableStore('practice market', logger);
   try {
-    const store = resources.add(deps.inMemoryStore ? await MarketStore.open(await openPgliteDriver(undefined)) : await openMarketStore({ dataDir: deps.dataDir }), 'store');
+    const store = resources.add(
+      deps.inMemoryStore
+        ? await MarketStore.open(await openPgliteDriver(undefined))
+        : await openMarketStore({ dataDir: deps.dataDir }),
+      'store',
+    );
     const server = await createMarketServer({
       store,
       clock: deps.clock,

@@ -74,7 +74,12 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     ...(deps.courier?.reward ? { reward: deps.courier.reward } : {}),
     ...(deps.courier?.maxBundleBytes ? { maxBundleBytes: deps.courier.maxBundleBytes } : {}),
   });
-  await app.register(courierRoutes, { inbox: courier, store: deps.store, metrics, ...(deps.courier?.bodyLimitBytes ? { bodyLimitBytes: deps.courier.bodyLimitBytes } : {}) });
+  await app.register(courierRoutes, {
+    inbox: courier,
+    store: deps.store,
+    metrics,
+    ...(deps.courier?.bodyLimitBytes ? { bodyLimitBytes: deps.courier.bodyLimitBytes } : {}),
+  });
   const sweepMs = deps.expirySweepMs ?? 5000;
   let sweep: NodeJS.Timeout | undefined;
   if (sweepMs > 0) {

@@ -10,7 +10,10 @@ export class DisposeError extends AggregateError {
     errors: unknown[],
     readonly owner: string,
   ) {
-    super(errors, `${owner}: ${errors.length} release${errors.length === 1 ? '' : 's'} failed: ${errors.map(errorMessage).join('; ')}`);
+    super(
+      errors,
+      `${owner}: ${errors.length} release${errors.length === 1 ? '' : 's'} failed: ${errors.map(errorMessage).join('; ')}`,
+    );
     this.name = 'DisposeError';
   }
 }
@@ -49,7 +52,10 @@ export class DisposableStore {
   /** Registers `resource` (released by `dispose`, after everything added later) and returns it. */
   add<T extends Releasable>(resource: T, name = 'resource'): T {
     if (this.disposing) {
-      this.logger.warn('resource added after its owner was disposed; released at once', { owner: this.owner, resource: name });
+      this.logger.warn('resource added after its owner was disposed; released at once', {
+        owner: this.owner,
+        resource: name,
+      });
       void this.releaseAll([{ resource, name }]).catch(() => undefined);
       return resource;
     }

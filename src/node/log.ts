@@ -51,7 +51,9 @@ export function sinkLogger(sink: LogSink, base: Record<string, unknown> = {}): L
 /** The logger of one module: its lines carry `module` and go to the process-wide sink (read at each line, so a host may set it after import). */
 export function createLogger(module: string, base: Record<string, unknown> = {}): Logger {
   const fixed = { module, ...base };
-  return fromLog((level, msg, fields) => processSink({ msg, level, time: new Date().toISOString(), ...fixed, ...fields }));
+  return fromLog((level, msg, fields) =>
+    processSink({ msg, level, time: new Date().toISOString(), ...fixed, ...fields }),
+  );
 }
 
 /** A logger writing through `parent` with `module` on every line (for a service given its host's logger). */
@@ -63,7 +65,11 @@ export function childLogger(parent: Logger, module: string): Logger {
 export function errorFields(err: unknown): { error: string; stack?: string; code?: string } {
   if (!(err instanceof Error)) return { error: String(err) };
   const code = (err as { code?: unknown }).code;
-  return { error: err.message, ...(err.stack ? { stack: err.stack } : {}), ...(typeof code === 'string' ? { code } : {}) };
+  return {
+    error: err.message,
+    ...(err.stack ? { stack: err.stack } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+  };
 }
 
 /** A logger that drops everything (tests, quiet CLI). */

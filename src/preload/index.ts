@@ -1,5 +1,12 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { CHANNELS, EVENTS, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type Channel, type EventName } from '../shared/channels.js';
+import {
+  CHANNELS,
+  EVENTS,
+  IPC_CALL_CHANNEL,
+  IPC_EVENT_CHANNEL,
+  type Channel,
+  type EventName,
+} from '../shared/channels.js';
 import type { CallEnvelope, TesseraBridge } from '../shared/contract.js';
 
 const channels = new Set<string>(CHANNELS);

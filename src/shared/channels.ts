@@ -30,7 +30,15 @@ export const CHANNELS = [
 export type Channel = (typeof CHANNELS)[number];
 
 /** Server → UI pushes. */
-export const EVENTS = ['node:status', 'job:progress', 'job:finished', 'earnings:changed', 'courier:flush-progress', 'gpu:capabilities-changed', 'log:line'] as const;
+export const EVENTS = [
+  'node:status',
+  'job:progress',
+  'job:finished',
+  'earnings:changed',
+  'courier:flush-progress',
+  'gpu:capabilities-changed',
+  'log:line',
+] as const;
 export type EventName = (typeof EVENTS)[number];
 
 /** The two IPC channels the Electron transport uses: calls (`{channel, args}` → envelope) and events (`{event, payload}`). */

@@ -62,7 +62,10 @@ export const PricingInfoSchema = PricingBandsSchema.extend({ ask: U64String.null
 export type PricingInfo = z.infer<typeof PricingInfoSchema>;
 
 /** Where the node provides: the in-process practice market or a market URL. */
-export const MarketTargetSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('practice') }), z.object({ kind: z.literal('url'), url: z.string().url() })]);
+export const MarketTargetSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('practice') }),
+  z.object({ kind: z.literal('url'), url: z.string().url() }),
+]);
 export type MarketTarget = z.infer<typeof MarketTargetSchema>;
 
 /** The node as the status bar, the tray and the dashboard show it. */
@@ -114,13 +117,27 @@ export const JobsQuerySchema = z
   })
   .strict();
 export type JobsQuery = z.input<typeof JobsQuerySchema>;
-export const JobsPageSchema = z.object({ rows: z.array(JobRowSchema), next: z.string().nullable(), total: z.number().int().nonnegative() });
+export const JobsPageSchema = z.object({
+  rows: z.array(JobRowSchema),
+  next: z.string().nullable(),
+  total: z.number().int().nonnegative(),
+});
 export type JobsPage = z.infer<typeof JobsPageSchema>;
 
-const EarningsDaySchema = z.object({ day: Day, jobs: z.number().int().nonnegative(), paid: U64String, settled: U64String });
+const EarningsDaySchema = z.object({
+  day: Day,
+  jobs: z.number().int().nonnegative(),
+  paid: U64String,
+  settled: U64String,
+});
 export const EarningsSeriesSchema = z.object({
   days: z.array(EarningsDaySchema),
-  totals: z.object({ today: U64String, last_7d: U64String, last_30d: U64String, all: z.object({ jobs: z.number().int(), paid: U64String, settled: U64String }) }),
+  totals: z.object({
+    today: U64String,
+    last_7d: U64String,
+    last_30d: U64String,
+    all: z.object({ jobs: z.number().int(), paid: U64String, settled: U64String }),
+  }),
 });
 export type EarningsSeries = z.infer<typeof EarningsSeriesSchema>;
 
@@ -137,7 +154,9 @@ export const ReconciliationSchema = z.object({
       settled: U64String,
       /** paid − settled: receipts recorded while settlement is not real. */
       unsettled: U64String,
-      mismatches: z.array(z.object({ kind: z.enum(['rejected', 'lost', 'unsettled']), count: z.number().int(), explanation: z.string() })),
+      mismatches: z.array(
+        z.object({ kind: z.enum(['rejected', 'lost', 'unsettled']), count: z.number().int(), explanation: z.string() }),
+      ),
     }),
   ),
 });
@@ -154,7 +173,10 @@ export const CourierRowSchema = z.object({
   last_error: z.string().nullable(),
   reward: U64String.nullable(),
 });
-export const CourierListSchema = z.object({ rows: z.array(CourierRowSchema), counts: z.record(z.string(), z.number().int()) });
+export const CourierListSchema = z.object({
+  rows: z.array(CourierRowSchema),
+  counts: z.record(z.string(), z.number().int()),
+});
 export type CourierListInfo = z.infer<typeof CourierListSchema>;
 
 /** A courier flush's outcome (credits as decimal strings). */
@@ -174,7 +196,11 @@ export const FlushSummarySchema = z.object({
 });
 export type FlushSummaryInfo = z.infer<typeof FlushSummarySchema>;
 
-export const BenchmarkSchema = z.object({ cpu_mbps: z.number().nonnegative(), gpu_mbps: z.number().nonnegative().nullable(), bytes: z.number().int().positive() });
+export const BenchmarkSchema = z.object({
+  cpu_mbps: z.number().nonnegative(),
+  gpu_mbps: z.number().nonnegative().nullable(),
+  bytes: z.number().int().positive(),
+});
 export type BenchmarkInfo = z.infer<typeof BenchmarkSchema>;
 
 const settingsFields = {
@@ -218,7 +244,13 @@ export const DiagnosticsSchema = z.object({
 });
 export type DiagnosticsInfo = z.infer<typeof DiagnosticsSchema>;
 
-export const LogLineSchema = z.object({ time: z.number(), level: z.enum(['debug', 'info', 'warn', 'error']), msg: z.string(), module: z.string().nullable(), fields: z.record(z.string(), z.unknown()) });
+export const LogLineSchema = z.object({
+  time: z.number(),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  msg: z.string(),
+  module: z.string().nullable(),
+  fields: z.record(z.string(), z.unknown()),
+});
 export type LogLine = z.infer<typeof LogLineSchema>;
 
 const none = z.tuple([]);
@@ -262,11 +294,24 @@ export const contract = {
   'node:resume': { args: none, result: NodeStatusSchema },
   'jobs:list': { args: z.tuple([JobsQuerySchema]), result: JobsPageSchema },
   'jobs:workloads': { args: none, result: z.array(z.string()).max(1000) },
-  'earnings:series': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: EarningsSeriesSchema },
-  'earnings:reconciliation': { args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]), result: ReconciliationSchema },
+  'earnings:series': {
+    args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]),
+    result: EarningsSeriesSchema,
+  },
+  'earnings:reconciliation': {
+    args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]),
+    result: ReconciliationSchema,
+  },
   'settlement:status': { args: none, result: SettlementStatusSchema },
   'settlement:set-mode': { args: z.tuple([z.enum(['dry_run', 'real'])]), result: SettlementStatusSchema },
-  'courier:list': { args: z.tuple([z.object({ pending_only: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(500) }).strict()]), result: CourierListSchema },
+  'courier:list': {
+    args: z.tuple([
+      z
+        .object({ pending_only: z.boolean().default(false), limit: z.number().int().min(1).max(10_000).default(500) })
+        .strict(),
+    ]),
+    result: CourierListSchema,
+  },
   'courier:send': { args: z.tuple([CourierSendSchema]), result: CourierRowSchema },
   'courier:flush': { args: none, result: FlushSummarySchema },
   'pricing:bands': { args: none, result: PricingInfoSchema },
@@ -275,7 +320,10 @@ export const contract = {
   'settings:get': { args: none, result: SettingsSchema },
   'settings:set': { args: z.tuple([SettingsPatchSchema]), result: SettingsSchema },
   'diagnostics:report': { args: none, result: DiagnosticsSchema },
-  'logs:recent': { args: z.tuple([z.object({ limit: z.number().int().min(1).max(5000).default(200) }).strict()]), result: z.array(LogLineSchema) },
+  'logs:recent': {
+    args: z.tuple([z.object({ limit: z.number().int().min(1).max(5000).default(200) }).strict()]),
+    result: z.array(LogLineSchema),
+  },
 } as const satisfies Record<Channel, { args: z.ZodType; result: z.ZodType }>;
 
 /** Server → UI pushes, each with its payload schema. */
@@ -411,8 +459,10 @@ export function bridgeApi(bridge: TesseraBridge): TesseraApi {
 
 /** Maps any thrown value to a public error: a declared code passes with its first message line; anything else is INTERNAL. */
 export function toContractError(err: unknown, onInternal?: (err: unknown) => void): ContractError {
-  const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : undefined;
-  if (code !== undefined && publicCodes.has(code) && code !== 'INTERNAL' && err instanceof Error) return { code: code as PublicErrorCode, message: err.message.split('\n')[0] ?? '' };
+  const code =
+    typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : undefined;
+  if (code !== undefined && publicCodes.has(code) && code !== 'INTERNAL' && err instanceof Error)
+    return { code: code as PublicErrorCode, message: err.message.split('\n')[0] ?? '' };
   onInternal?.(err);
   return { code: 'INTERNAL', message: 'internal error in the Tessera node (details are in its log)' };
 }
@@ -427,14 +477,26 @@ export interface DispatchOptions {
  * Validates and runs one contract call: schema-parse the arguments, call the handler,
  * schema-parse the result. Every outcome is an envelope; failures carry a public code.
  */
-export async function dispatchContractCall(handlers: ContractHandlers, channel: unknown, args: unknown, options: DispatchOptions = {}): Promise<CallEnvelope> {
-  if (typeof channel !== 'string' || !Object.hasOwn(contract, channel)) return { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: `unknown channel "${String(channel).slice(0, 80)}"` } };
+export async function dispatchContractCall(
+  handlers: ContractHandlers,
+  channel: unknown,
+  args: unknown,
+  options: DispatchOptions = {},
+): Promise<CallEnvelope> {
+  if (typeof channel !== 'string' || !Object.hasOwn(contract, channel))
+    return {
+      ok: false,
+      error: { code: 'UNKNOWN_CHANNEL', message: `unknown channel "${String(channel).slice(0, 80)}"` },
+    };
   const c = channel as Channel;
   const parsedArgs = contract[c].args.safeParse(args);
   if (!parsedArgs.success) {
     const issue = parsedArgs.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    return { ok: false, error: { code: 'BAD_ARGUMENTS', message: `${c}: ${issue?.message ?? 'invalid arguments'}${where}` } };
+    return {
+      ok: false,
+      error: { code: 'BAD_ARGUMENTS', message: `${c}: ${issue?.message ?? 'invalid arguments'}${where}` },
+    };
   }
   try {
     const handler = handlers[c] as (...a: unknown[]) => unknown;

@@ -32,7 +32,10 @@ export const CourierFlushRequestSchema = z.object({
 export const MAX_COURIER_BUNDLE_BYTES = 64 << 20;
 
 const IntegerString = z
-  .union([z.string().regex(/^\d{1,19}$/), z.number().int().nonnegative().refine(Number.isSafeInteger, 'reward numbers above 2^53 must be sent as strings')])
+  .union([
+    z.string().regex(/^\d{1,19}$/),
+    z.number().int().nonnegative().refine(Number.isSafeInteger, 'reward numbers above 2^53 must be sent as strings'),
+  ])
   .transform((v) => BigInt(v))
   .refine((v) => v <= MAX_CREDITS, 'reward is larger than the ledger can hold');
 

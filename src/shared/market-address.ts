@@ -28,26 +28,35 @@ export class AddressError extends TesseraError {
  * BLAKE3(raw 32-byte public key). 42 characters, lower case.
  */
 export function addressFromPublicKey(publicKey: Uint8Array, blake3: Blake3Hasher): string {
-  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) throw new RangeError(`an Ed25519 public key is ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
+    throw new RangeError(`an Ed25519 public key is ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${publicKey.length}`);
   return bech32.encode(ADDRESS_PREFIX, bech32.toWords(blake3.hash(publicKey).subarray(0, ADDRESS_HASH_BYTES)));
 }
 
 /** Decodes a `cpc1…` address to its 20-byte key hash; throws AddressError naming what is wrong. */
 export function parseAddress(address: string): Uint8Array {
-  if (typeof address !== 'string' || address.length === 0) throw new AddressError('ADDRESS_INVALID', 'address must be a non-empty cpc1… string');
+  if (typeof address !== 'string' || address.length === 0)
+    throw new AddressError('ADDRESS_INVALID', 'address must be a non-empty cpc1… string');
   const shown = address.length > 100 ? `${address.slice(0, 100)}…` : address;
-  if (address !== address.toLowerCase()) throw new AddressError('ADDRESS_INVALID', `address ${shown} must be lower case`);
+  if (address !== address.toLowerCase())
+    throw new AddressError('ADDRESS_INVALID', `address ${shown} must be lower case`);
   let decoded: { prefix: string; words: number[] };
   try {
     decoded = bech32.decode(address);
   } catch (err) {
     const reason = (err as Error).message.replace(/ for .*$/s, '');
-    if (/checksum/i.test(reason)) throw new AddressError('ADDRESS_CHECKSUM', `address ${shown} has a bad checksum; copy it again`);
+    if (/checksum/i.test(reason))
+      throw new AddressError('ADDRESS_CHECKSUM', `address ${shown} has a bad checksum; copy it again`);
     throw new AddressError('ADDRESS_INVALID', `address ${shown} is not bech32 (${reason})`);
   }
-  if (decoded.prefix !== ADDRESS_PREFIX) throw new AddressError('ADDRESS_PREFIX', `address ${shown} starts with "${decoded.prefix}1", expected "${ADDRESS_PREFIX}1"`);
+  if (decoded.prefix !== ADDRESS_PREFIX)
+    throw new AddressError(
+      'ADDRESS_PREFIX',
+      `address ${shown} starts with "${decoded.prefix}1", expected "${ADDRESS_PREFIX}1"`,
+    );
   const bytes = bech32.fromWordsUnsafe(decoded.words);
-  if (bytes?.length !== ADDRESS_HASH_BYTES) throw new AddressError('ADDRESS_INVALID', `address ${shown} does not carry a ${ADDRESS_HASH_BYTES}-byte key hash`);
+  if (bytes?.length !== ADDRESS_HASH_BYTES)
+    throw new AddressError('ADDRESS_INVALID', `address ${shown} does not carry a ${ADDRESS_HASH_BYTES}-byte key hash`);
   return Uint8Array.from(bytes);
 }
 

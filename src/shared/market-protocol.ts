@@ -53,7 +53,9 @@ const Hex64 = z.string().regex(/^[0-9a-f]{128}$/, 'must be 128 lower-case hex ch
 const Address = z.string().regex(/^cpc1[02-9ac-hj-np-z]{38}$/, 'must be a cpc1… address');
 /** micro-CPC as a decimal string (integers only, so no float ever carries money). */
 export const MicroCpc = z.string().regex(/^(0|[1-9]\d{0,18})$/, 'must be whole micro-CPC as a decimal string');
-const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID');
+const Uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID');
 const Ms = z.number().int().nonnegative();
 const Lane = z.enum(['consumer', 'industrial']);
 
@@ -134,7 +136,14 @@ export const ReceiptAckFrame = z.strictObject({
   idempotency_key: Hex32,
 });
 
-export const ProviderFrame = z.discriminatedUnion('type', [AuthFrame, CapabilitiesFrame, HeartbeatFrame, ResultFrame, JobLostFrame, ReceiptAckFrame]);
+export const ProviderFrame = z.discriminatedUnion('type', [
+  AuthFrame,
+  CapabilitiesFrame,
+  HeartbeatFrame,
+  ResultFrame,
+  JobLostFrame,
+  ReceiptAckFrame,
+]);
 export type ProviderFrame = z.infer<typeof ProviderFrame>;
 export type CapabilitiesFrame = z.infer<typeof CapabilitiesFrame>;
 export type ResultFrame = z.infer<typeof ResultFrame>;
@@ -175,7 +184,9 @@ export const JobFrame = z.strictObject({
   gpu_required: z.boolean(),
   lane: Lane,
   /** The slice bytes, base64 (absent for synthetic jobs). */
-  slice: z.strictObject({ encoding: z.literal('base64'), data: z.string(), bytes: z.number().int().nonnegative() }).nullable(),
+  slice: z
+    .strictObject({ encoding: z.literal('base64'), data: z.string(), bytes: z.number().int().nonnegative() })
+    .nullable(),
   /** What the job pays, micro-CPC. */
   offer: MicroCpc,
   /** Fencing epoch of this lease; a new assignment of the job has a higher one. */
@@ -217,7 +228,9 @@ export const PricesFrame = z.strictObject({
   type: z.literal('prices'),
   at: Ms,
   /** Offers of the jobs queued per lane (micro-CPC), for the provider's price board. */
-  lanes: z.array(z.strictObject({ lane: Lane, queued: z.number().int().nonnegative(), offer_p50: MicroCpc, offer_p25: MicroCpc })),
+  lanes: z.array(
+    z.strictObject({ lane: Lane, queued: z.number().int().nonnegative(), offer_p50: MicroCpc, offer_p25: MicroCpc }),
+  ),
 });
 
 /** The market's answer to a frame it refuses: a stable code and a one-line message, sent before the close. */
@@ -227,7 +240,15 @@ export const ErrorFrame = z.strictObject({
   message: z.string(),
 });
 
-export const MarketFrame = z.discriminatedUnion('type', [ChallengeFrame, WelcomeFrame, JobFrame, ResultAckFrame, ReceiptFrame, PricesFrame, ErrorFrame]);
+export const MarketFrame = z.discriminatedUnion('type', [
+  ChallengeFrame,
+  WelcomeFrame,
+  JobFrame,
+  ResultAckFrame,
+  ReceiptFrame,
+  PricesFrame,
+  ErrorFrame,
+]);
 export type MarketFrame = z.infer<typeof MarketFrame>;
 export type JobFrame = z.infer<typeof JobFrame>;
 export type ReceiptFrame = z.infer<typeof ReceiptFrame>;

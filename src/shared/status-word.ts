@@ -33,15 +33,24 @@ export function nodeStatusWord(s: NodeStatusInfo, opts: { lastJobAt?: number | n
   if (s.paused) return { word: 'Paused', detail: s.pause_reason ?? 'paused by you', tone: 'idle' };
   switch (s.state) {
     case 'connected': {
-      if (s.running > 0) return { word: 'Earning', detail: `${s.running} ${s.running === 1 ? 'job' : 'jobs'} running`, tone: 'good' };
-      const recent = opts.lastJobAt !== undefined && opts.lastJobAt !== null && opts.now !== undefined && opts.now - opts.lastJobAt < EARNING_WINDOW_MS;
+      if (s.running > 0)
+        return { word: 'Earning', detail: `${s.running} ${s.running === 1 ? 'job' : 'jobs'} running`, tone: 'good' };
+      const recent =
+        opts.lastJobAt !== undefined &&
+        opts.lastJobAt !== null &&
+        opts.now !== undefined &&
+        opts.now - opts.lastJobAt < EARNING_WINDOW_MS;
       if (recent) return { word: 'Earning', detail: 'between jobs', tone: 'good' };
       return { word: 'Connected', detail: 'waiting for jobs', tone: 'good' };
     }
     case 'connecting':
     case 'authenticating':
     case 'idle':
-      return { word: 'Connecting', detail: s.state === 'authenticating' ? 'signing in to the market' : 'to the market', tone: 'busy' };
+      return {
+        word: 'Connecting',
+        detail: s.state === 'authenticating' ? 'signing in to the market' : 'to the market',
+        tone: 'busy',
+      };
     default:
       return { word: 'Offline', detail: 'the market is not reachable; retrying', tone: 'bad' };
   }

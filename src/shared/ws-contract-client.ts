@@ -1,5 +1,14 @@
 /** The app contract over any WebSocket-like socket: the client half of src/main/api/ws-transport.ts (headless mode, tests). */
-import { ContractCallError, unwrapEnvelope, type Channel, type ChannelArgs, type ChannelResult, type EventName, type EventPayload, type TesseraApi } from './contract.js';
+import {
+  ContractCallError,
+  unwrapEnvelope,
+  type Channel,
+  type ChannelArgs,
+  type ChannelResult,
+  type EventName,
+  type EventPayload,
+  type TesseraApi,
+} from './contract.js';
 
 /** The part of a WebSocket the client uses (the browser's WebSocket, or `ws` in tests). */
 export interface WebSocketLike {
@@ -24,13 +33,16 @@ export class WsContractClient implements TesseraApi {
     this.opened = new Promise((resolve, reject) => {
       if (socket.readyState === OPEN) resolve();
       socket.addEventListener('open', () => resolve());
-      socket.addEventListener('error', () => reject(new ContractCallError('TRANSPORT_CLOSED', 'could not connect to the Tessera node')));
+      socket.addEventListener('error', () =>
+        reject(new ContractCallError('TRANSPORT_CLOSED', 'could not connect to the Tessera node')),
+      );
     });
     this.opened.catch(() => undefined);
     socket.addEventListener('message', (ev) => this.onMessage(ev.data));
     socket.addEventListener('close', () => {
       this.closed = true;
-      for (const p of this.pending.values()) p.reject(new ContractCallError('TRANSPORT_CLOSED', 'the connection to the Tessera node closed'));
+      for (const p of this.pending.values())
+        p.reject(new ContractCallError('TRANSPORT_CLOSED', 'the connection to the Tessera node closed'));
       this.pending.clear();
     });
   }
@@ -50,7 +62,9 @@ export class WsContractClient implements TesseraApi {
     if (!set) {
       set = new Set();
       this.listeners.set(event, set);
-      void this.opened.then(() => this.socket.send(JSON.stringify({ type: 'subscribe', event }))).catch(() => undefined);
+      void this.opened
+        .then(() => this.socket.send(JSON.stringify({ type: 'subscribe', event })))
+        .catch(() => undefined);
     }
     const l = listener as (payload: never) => void;
     set.add(l);

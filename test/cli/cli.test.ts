@@ -29,7 +29,12 @@ const bin = join(root, 'src/cli/bin.ts');
 function io() {
   const out: string[] = [];
   const err: string[] = [];
-  const value: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), stdin: new PassThrough(), isTty: false };
+  const value: CliIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stdin: new PassThrough(),
+    isTty: false,
+  };
   return { io: value, out: () => out.join(''), err: () => err.join('') };
 }
 
@@ -73,14 +78,22 @@ const specs: Record<string, { parse(argv: readonly string[]): unknown }> = {
   headless: headlessSpec,
 };
 /** Subcommands a command documents in its notes rather than in a "subcommands:" section. */
-const extraPaths: Record<string, string[][]> = { market: [['market', 'customer', 'add'], ['market', 'customer', 'list'], ['market', 'fund']] };
+const extraPaths: Record<string, string[][]> = {
+  market: [
+    ['market', 'customer', 'add'],
+    ['market', 'customer', 'list'],
+    ['market', 'fund'],
+  ],
+};
 
 describe('help and version', () => {
   it('every command and subcommand answers --help and -h with its own help, generated from what its parser accepts', async () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
     const commands = section(top.stdout, 'commands:');
-    expect(commands).toEqual(expect.arrayContaining(['run-workload', 'hash', 'courier', 'settlement', 'price-board', 'metrics', 'doctor']));
+    expect(commands).toEqual(
+      expect.arrayContaining(['run-workload', 'hash', 'courier', 'settlement', 'price-board', 'metrics', 'doctor']),
+    );
     const paths: string[][] = [];
     for (const c of commands) {
       const h = await run([c, '--help']);
@@ -91,7 +104,19 @@ describe('help and version', () => {
       expect(h.stdout.startsWith(`usage: tessera ${c} `), h.stdout).toBe(true);
     }
     expect(paths.map((p) => p.join(' '))).toEqual(
-      expect.arrayContaining(['courier send', 'courier flush', 'courier list', 'settlement status', 'settlement mode', 'settlement apply', 'settlement fund', 'price-board show', 'price-board clear', 'hash', 'metrics']),
+      expect.arrayContaining([
+        'courier send',
+        'courier flush',
+        'courier list',
+        'settlement status',
+        'settlement mode',
+        'settlement apply',
+        'settlement fund',
+        'price-board show',
+        'price-board clear',
+        'hash',
+        'metrics',
+      ]),
     );
     for (const path of paths) {
       const long = await run([...path, '--help']);
@@ -107,9 +132,13 @@ describe('help and version', () => {
       expect(spec, `no command spec for ${path.join(' ')}`).toBeDefined();
       const parse = (args: string[]) => (spec as NonNullable<typeof spec>).parse([...path.slice(at), ...args]);
       for (const flag of flags.filter((f) => f.startsWith('--'))) {
-        const line = long.stdout.split('\n').find((l) => l.includes(` ${flag} `) || l.trimEnd().endsWith(flag)) as string;
+        const line = long.stdout
+          .split('\n')
+          .find((l) => l.includes(` ${flag} `) || l.trimEnd().endsWith(flag)) as string;
         const takesValue = new RegExp(`${flag} [A-Z]`).test(line);
-        expect(() => parse(takesValue ? [`${flag}=v`] : [flag]), `${path.join(' ')} ${flag}`).not.toThrow(/unknown option/);
+        expect(() => parse(takesValue ? [`${flag}=v`] : [flag]), `${path.join(' ')} ${flag}`).not.toThrow(
+          /unknown option/,
+        );
       }
       expect(flags).toContain('--help');
       expect(() => parse(['--no-such-flag'])).toThrow(`unknown option '--no-such-flag' for tessera ${path.join(' ')}`);
@@ -134,7 +163,10 @@ describe('help and version', () => {
     expect(tessera(['-V']).stdout).toBe(`tessera ${version}\n`);
     // Built outside the repository: no package.json beside it, so the version must be baked in.
     const out = join(tempDir(), 'cli');
-    const built = spawnSync(process.execPath, [join(root, 'scripts/build-cli.mjs'), '--outdir', out], { cwd: root, encoding: 'utf8' });
+    const built = spawnSync(process.execPath, [join(root, 'scripts/build-cli.mjs'), '--outdir', out], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(built.status, built.stderr).toBe(0);
     const r = spawnSync(process.execPath, [join(out, 'tessera.js'), '--version'], { encoding: 'utf8' });
     expect([r.status, r.stdout, r.stderr]).toEqual([0, `tessera ${version}\n`, '']);
@@ -144,9 +176,18 @@ describe('help and version', () => {
 describe('bad command lines: one line naming the problem, exit 2, nothing created', () => {
   it('a group with no subcommand or an unknown one lists the subcommands', () => {
     for (const [args, message] of [
-      [['courier'], 'tessera: tessera courier needs a subcommand: send, flush, retry or list (see tessera courier --help)'],
-      [['settlement'], 'tessera: tessera settlement needs a subcommand: status, mode, apply or fund (see tessera settlement --help)'],
-      [['price-board', 'wipe'], 'tessera: unknown price-board subcommand "wipe" (expected show or clear; see tessera price-board --help)'],
+      [
+        ['courier'],
+        'tessera: tessera courier needs a subcommand: send, flush, retry or list (see tessera courier --help)',
+      ],
+      [
+        ['settlement'],
+        'tessera: tessera settlement needs a subcommand: status, mode, apply or fund (see tessera settlement --help)',
+      ],
+      [
+        ['price-board', 'wipe'],
+        'tessera: unknown price-board subcommand "wipe" (expected show or clear; see tessera price-board --help)',
+      ],
     ] as const) {
       const r = tessera([...args]);
       expect([r.code, r.stdout, r.stderr]).toEqual([2, '', `${message}\n`]);
@@ -160,14 +201,20 @@ describe('bad command lines: one line naming the problem, exit 2, nothing create
       [['hash', '--threads', '0', 'x'], '--threads must be an integer from 1 to 256, got "0"'],
       [['run-workload', 'x.slice', '--threads', '-3'], '--threads must be an integer from 1 to 256, got "-3"'],
       [['hash', '--threads'], '--threads needs a value'],
-      [['courier', 'flush', '--market', '--json'], '--market needs a value; to give one that starts with "-", write --market=VALUE'],
+      [
+        ['courier', 'flush', '--market', '--json'],
+        '--market needs a value; to give one that starts with "-", write --market=VALUE',
+      ],
       [['courier', 'list', '--json=yes'], '--json takes no value'],
       [['settlement', 'status', '--data-dir', ''], '--data-dir must not be empty'],
       [['courier', 'list', '--data-dir='], '--data-dir must not be empty'],
       [['price-board', 'show', '--data-dir', ''], '--data-dir must not be empty'],
       [['metrics', '--data-dir', ''], '--data-dir must not be empty'],
       [['settlement', 'mode', 'real', '--delay', '5'], '--delay applies only to settlement mode armed'],
-      [['metrics', '--url', 'not a url'], '--url "not a url" is not a URL (expected e.g. http://127.0.0.1:9464/metrics)'],
+      [
+        ['metrics', '--url', 'not a url'],
+        '--url "not a url" is not a URL (expected e.g. http://127.0.0.1:9464/metrics)',
+      ],
     ] as const) {
       const r = tessera([...args], { cwd });
       expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `tessera: ${message}\n`]);
@@ -179,19 +226,45 @@ describe('bad command lines: one line naming the problem, exit 2, nothing create
     const cwd = tempDir();
     const dd = join(cwd, 'node');
     for (const [args, message] of [
-      [['settlement', 'status', 'extra'], 'tessera settlement status: unexpected argument "extra" (it takes no arguments)'],
-      [['settlement', 'mode', 'real', 'now'], 'tessera settlement mode: unexpected argument "now" (it takes dry-run|real|armed)'],
-      [['settlement', 'fund', 'alice', '5', 'bob'], 'tessera settlement fund: unexpected argument "bob" (it takes <account> <credits>)'],
-      [['settlement', 'apply', 'a.jsonl', 'b.jsonl'], 'tessera settlement apply: unexpected argument "b.jsonl" (it takes <receipts.jsonl>)'],
+      [
+        ['settlement', 'status', 'extra'],
+        'tessera settlement status: unexpected argument "extra" (it takes no arguments)',
+      ],
+      [
+        ['settlement', 'mode', 'real', 'now'],
+        'tessera settlement mode: unexpected argument "now" (it takes dry-run|real|armed)',
+      ],
+      [
+        ['settlement', 'fund', 'alice', '5', 'bob'],
+        'tessera settlement fund: unexpected argument "bob" (it takes <account> <credits>)',
+      ],
+      [
+        ['settlement', 'apply', 'a.jsonl', 'b.jsonl'],
+        'tessera settlement apply: unexpected argument "b.jsonl" (it takes <receipts.jsonl>)',
+      ],
       [['courier', 'list', 'all'], 'tessera courier list: unexpected argument "all" (it takes no arguments)'],
-      [['courier', 'flush', 'now', 'please'], 'tessera courier flush: unexpected arguments "now" "please" (it takes no arguments)'],
-      [['courier', 'send', 'bundle.bin'], 'tessera courier send needs <bundle> <sender> (got 1 argument); see tessera courier send --help'],
-      [['price-board', 'show', 'consumer'], 'tessera price-board show: unexpected argument "consumer" (it takes no arguments)'],
+      [
+        ['courier', 'flush', 'now', 'please'],
+        'tessera courier flush: unexpected arguments "now" "please" (it takes no arguments)',
+      ],
+      [
+        ['courier', 'send', 'bundle.bin'],
+        'tessera courier send needs <bundle> <sender> (got 1 argument); see tessera courier send --help',
+      ],
+      [
+        ['price-board', 'show', 'consumer'],
+        'tessera price-board show: unexpected argument "consumer" (it takes no arguments)',
+      ],
       [['metrics', 'now'], 'tessera metrics: unexpected argument "now" (it takes no arguments)'],
-      [['run-workload', 'a.slice', 'b.slice'], 'tessera run-workload: unexpected argument "b.slice" (it takes <file.slice>)'],
+      [
+        ['run-workload', 'a.slice', 'b.slice'],
+        'tessera run-workload: unexpected argument "b.slice" (it takes <file.slice>)',
+      ],
       [['--version', 'now'], 'tessera --version takes no arguments (got "now")'],
     ] as const) {
-      const r = await run(args[0] === 'run-workload' || args[0] === '--version' ? [...args] : [...args, '--data-dir', dd]);
+      const r = await run(
+        args[0] === 'run-workload' || args[0] === '--version' ? [...args] : [...args, '--data-dir', dd],
+      );
       expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([2, '', `tessera: ${message}\n`]);
     }
     expect(existsSync(dd)).toBe(false);
@@ -199,9 +272,15 @@ describe('bad command lines: one line naming the problem, exit 2, nothing create
 });
 
 /** Spawns the CLI with stdout into a reader that goes away after the first chunk, like `| head -1`. */
-function closedEarly(args: string[], cwd = root): Promise<{ code: number | null; signal: NodeJS.Signals | null; first: string; stderr: string }> {
+function closedEarly(
+  args: string[],
+  cwd = root,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; first: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', tsxLoader, bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', tsxLoader, bin, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let first = '';
     let stderr = '';
     p.stdout.once('data', (d: Buffer) => {
@@ -258,7 +337,12 @@ describe('inputs named on the command line may be pipes, as with b3sum', () => {
     writeFileSync(file, pseudoRandomBytes(200_000, 5));
     const expected = spawnSync('b3sum', ['--no-names', file], { encoding: 'utf8' }).stdout.trim();
     // `cat FILE | tessera … /dev/stdin`: a real pipe (spawnSync's `input` is a socket, not a pipe).
-    const piped = (...args: string[]) => spawnSync('bash', ['-c', 'cat "$1" | "$2" --import "$3" "$4" "${@:5}"', 'bash', file, process.execPath, tsxLoader, bin, ...args], { encoding: 'utf8' });
+    const piped = (...args: string[]) =>
+      spawnSync(
+        'bash',
+        ['-c', 'cat "$1" | "$2" --import "$3" "$4" "${@:5}"', 'bash', file, process.execPath, tsxLoader, bin, ...args],
+        { encoding: 'utf8' },
+      );
     const hashed = piped('hash', '/dev/stdin');
     expect([hashed.status, hashed.stdout, hashed.stderr]).toEqual([0, `${expected}  /dev/stdin\n`, '']);
     const proof = piped('run-workload', '/dev/stdin', '--json', '--gpu', 'off');
@@ -273,7 +357,12 @@ describe('file names that are not UTF-8', () => {
     const name = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('.bin')]); // Latin-1 "café.bin"
     writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), name]), pseudoRandomBytes(3000, 9));
     // Node cannot pass invalid UTF-8 in spawn's arguments; the shell can.
-    const sh = (cmd: string) => spawnSync('bash', ['-c', `cd "$1" && ${cmd} "$(printf 'caf\\351.bin')"`, 'bash', dir, process.execPath, bin, tsxLoader], { encoding: 'buffer' });
+    const sh = (cmd: string) =>
+      spawnSync(
+        'bash',
+        ['-c', `cd "$1" && ${cmd} "$(printf 'caf\\351.bin')"`, 'bash', dir, process.execPath, bin, tsxLoader],
+        { encoding: 'buffer' },
+      );
     const ours = sh('"$2" --import "$4" "$3" hash');
     const theirs = sh('b3sum');
     expect(theirs.status).toBe(0);
@@ -298,23 +387,38 @@ describe('file names that are not UTF-8', () => {
   it('a name that cannot be recovered says so rather than only "no such file"', () => {
     const r = tessera(['hash', 'caf\uFFFD.bin'], { cwd: tempDir() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('tessera: caf\uFFFD.bin: no such file, or its name is not valid UTF-8 and its bytes could not be read from the command line\n');
+    expect(r.stderr).toBe(
+      'tessera: caf\uFFFD.bin: no such file, or its name is not valid UTF-8 and its bytes could not be read from the command line\n',
+    );
   });
 });
 
 // As root the test runs the CLI as "nobody", who must be able to read the checkout (a clone in a 0700 temp dir is not).
-const nobodyCanRunCli = process.getuid?.() !== 0 || spawnSync('/bin/sh', ['-c', `test -r "$0"`, bin], { uid: 65534, gid: 65534 }).status === 0;
+const nobodyCanRunCli =
+  process.getuid?.() !== 0 ||
+  spawnSync('/bin/sh', ['-c', `test -r "$0"`, bin], { uid: 65534, gid: 65534 }).status === 0;
 
 describe('permission denied', () => {
-  it.skipIf(!nobodyCanRunCli)('reports an unreadable file by name, as an unprivileged user even when the tests run as root (skipped: the checkout is not readable by uid 65534)', () => {
-    const dir = tempDir();
-    chmodSync(dir, 0o755);
-    const p = join(dir, 'secret.bin');
-    writeFileSync(p, 'x');
-    chmodSync(p, 0);
-    // Root reads every file, so as root the CLI runs as "nobody" (uid 65534), whom mode 000 stops.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, ['--import', tsxLoader, bin, 'hash', p], { cwd: dir, encoding: 'utf8', ...asUser });
-    expect([r.status, r.stdout, r.stderr]).toEqual([2, '', `tessera: ${p}: permission denied (check the file's permissions)\n`]);
-  });
+  it.skipIf(!nobodyCanRunCli)(
+    'reports an unreadable file by name, as an unprivileged user even when the tests run as root (skipped: the checkout is not readable by uid 65534)',
+    () => {
+      const dir = tempDir();
+      chmodSync(dir, 0o755);
+      const p = join(dir, 'secret.bin');
+      writeFileSync(p, 'x');
+      chmodSync(p, 0);
+      // Root reads every file, so as root the CLI runs as "nobody" (uid 65534), whom mode 000 stops.
+      const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const r = spawnSync(process.execPath, ['--import', tsxLoader, bin, 'hash', p], {
+        cwd: dir,
+        encoding: 'utf8',
+        ...asUser,
+      });
+      expect([r.status, r.stdout, r.stderr]).toEqual([
+        2,
+        '',
+        `tessera: ${p}: permission denied (check the file's permissions)\n`,
+      ]);
+    },
+  );
 });

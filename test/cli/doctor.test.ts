@@ -34,16 +34,27 @@ describe('tessera doctor', () => {
 
     // Tamper with one stored receipt's price: the page is sound, the receipt is not.
     const raw = new BetterSqlite3(join(dd, 'ledger.db'));
-    const row = raw.prepare('SELECT idempotency_key, payload FROM receipts ORDER BY idempotency_key LIMIT 1').get() as { idempotency_key: string; payload: string };
+    const row = raw.prepare('SELECT idempotency_key, payload FROM receipts ORDER BY idempotency_key LIMIT 1').get() as {
+      idempotency_key: string;
+      payload: string;
+    };
     const payload = JSON.parse(row.payload) as Record<string, unknown>;
-    raw.prepare('UPDATE receipts SET payload = ? WHERE idempotency_key = ?').run(JSON.stringify({ ...payload, quote_price: '999' }), row.idempotency_key);
+    raw
+      .prepare('UPDATE receipts SET payload = ? WHERE idempotency_key = ?')
+      .run(JSON.stringify({ ...payload, quote_price: '999' }), row.idempotency_key);
     raw.close();
     const bad = tessera(['doctor', '--json', '--data-dir', dd]);
     expect(bad.code).toBe(DOCTOR_EXIT_DAMAGED);
-    const report = JSON.parse(bad.stdout) as { healthy: boolean; checks: { name: string; ok: boolean; detail: string }[] };
+    const report = JSON.parse(bad.stdout) as {
+      healthy: boolean;
+      checks: { name: string; ok: boolean; detail: string }[];
+    };
     expect(report.healthy).toBe(false);
     expect(report.checks.find((c) => c.name === 'integrity_check')).toMatchObject({ ok: true });
-    expect(report.checks.find((c) => c.name === 'receipts')).toMatchObject({ ok: false, detail: expect.stringContaining(`1 of 300 fail re-verification: ${row.idempotency_key}`) });
+    expect(report.checks.find((c) => c.name === 'receipts')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(`1 of 300 fail re-verification: ${row.idempotency_key}`),
+    });
   });
 
   it('16 bytes flipped in one page: status and list stop with the one-line DB_DAMAGED error, doctor reports the damage (exit 3), the file is unchanged', async () => {
@@ -56,13 +67,19 @@ describe('tessera doctor', () => {
     const pages = bytes.length / pageSize;
     const noise = pseudoRandomBytes(17, seed);
     const page = 2 + ((noise[0] as number) % (pages - 2)); // past the schema page; 16 bytes over its b-tree header
-    for (let i = 0; i < 16; i++) bytes[(page - 1) * pageSize + i] = (bytes[(page - 1) * pageSize + i] as number) ^ ((noise[i + 1] as number) | 1);
+    for (let i = 0; i < 16; i++)
+      bytes[(page - 1) * pageSize + i] = (bytes[(page - 1) * pageSize + i] as number) ^ ((noise[i + 1] as number) | 1);
     writeFileSync(db, bytes);
-    for (const cmd of [['settlement', 'status'], ['courier', 'list']]) {
+    for (const cmd of [
+      ['settlement', 'status'],
+      ['courier', 'list'],
+    ]) {
       const r = tessera([...cmd, '--data-dir', dd]);
       expect(r.code, `${cmd.join(' ')} (page ${page} of ${pages})`).toBe(2);
       expect(r.stderr.split('\n'), cmd.join(' ')).toHaveLength(2); // one line and its newline
-      expect(r.stderr, cmd.join(' ')).toMatch(/^tessera: .*ledger\.db is damaged or is not a Tessera database \(.*\); Tessera has not changed it — restore it from a backup/);
+      expect(r.stderr, cmd.join(' ')).toMatch(
+        /^tessera: .*ledger\.db is damaged or is not a Tessera database \(.*\); Tessera has not changed it — restore it from a backup/,
+      );
     }
     const doctor = tessera(['doctor', '--data-dir', dd]);
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(DOCTOR_EXIT_DAMAGED);
@@ -74,6 +91,9 @@ describe('tessera doctor', () => {
   it('a missing data dir is one line and exit 2, nothing created', () => {
     const dd = join(tempDir(), 'none');
     const r = tessera(['doctor', '--data-dir', dd]);
-    expect([r.code, r.stderr]).toEqual([2, `tessera: no data directory at ${dd}; nothing has been stored yet (pass --data-dir to inspect another one)\n`]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `tessera: no data directory at ${dd}; nothing has been stored yet (pass --data-dir to inspect another one)\n`,
+    ]);
   });
 });

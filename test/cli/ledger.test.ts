@@ -15,9 +15,15 @@ function metric(text: string, line: string): number | undefined {
   return m === undefined ? undefined : Number(m.slice(line.length + 1));
 }
 
-function tesseraAsync(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function tesseraAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', `${root}/src/cli/bin.ts`, ...args], { cwd: root, env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, ['--import', 'tsx', `${root}/src/cli/bin.ts`, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -37,7 +43,10 @@ describe('settlement_cluster: the same receipts across restarts and concurrent p
     expect(tessera(['settlement', 'mode', 'real', '--data-dir', dd]).code).toBe(0);
 
     // Two processes at once, then two more one after the other (each a restart).
-    const [a, b] = await Promise.all([tesseraAsync(['settlement', 'apply', file, '--data-dir', dd]), tesseraAsync(['settlement', 'apply', file, '--data-dir', dd])]);
+    const [a, b] = await Promise.all([
+      tesseraAsync(['settlement', 'apply', file, '--data-dir', dd]),
+      tesseraAsync(['settlement', 'apply', file, '--data-dir', dd]),
+    ]);
     expect([a.code, b.code]).toEqual([0, 0]);
     const appliedNow = [a, b].map((r) => Number(/^(\d+) applied/.exec(r.stdout)?.[1]));
     expect(appliedNow[0]! + appliedNow[1]!).toBe(20);
@@ -45,7 +54,10 @@ describe('settlement_cluster: the same receipts across restarts and concurrent p
       const again = tessera(['settlement', 'apply', file, '--data-dir', dd]);
       expect(again.stdout).toMatch(/^0 applied, 0 recorded \(dry-run\), 20 already known, 0 failed, 0 conflicting/);
     }
-    const status = JSON.parse(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout) as { mode: string; balances: { account: string; balance: string }[] };
+    const status = JSON.parse(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout) as {
+      mode: string;
+      balances: { account: string; balance: string }[];
+    };
     expect(status.mode).toBe('real');
     expect(status.balances).toEqual([
       { account: 'buyer', balance: String(1000 - 210) },
@@ -64,7 +76,9 @@ describe('tessera courier and settlement commands', () => {
     const dd = join(dir, 'node');
     const bundle = join(dir, 'bundle.bin');
     writeFileSync(bundle, 'carried bytes');
-    expect(tessera(['courier', 'send', bundle, 'alice', '--data-dir', dd]).stdout).toMatch(/stored courier receipt [0-9a-f-]{36} \(13 B/);
+    expect(tessera(['courier', 'send', bundle, 'alice', '--data-dir', dd]).stdout).toMatch(
+      /stored courier receipt [0-9a-f-]{36} \(13 B/,
+    );
     const listed = tessera(['courier', 'list', '--pending', '--json', '--data-dir', dd]).stdout.trim().split('\n');
     expect(listed).toHaveLength(1);
     expect(JSON.parse(listed[0] as string)).toMatchObject({ sender: 'alice', status: 'pending', acknowledged: false });
@@ -72,7 +86,9 @@ describe('tessera courier and settlement commands', () => {
     const bad = tessera(['courier', 'send', join(dir, 'nope'), 'alice', '--data-dir', dd]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^tessera: bundle .*nope: no such file$/);
-    expect(tessera(['settlement', 'mode', 'sideways', '--data-dir', dd]).stderr).toMatch(/settlement mode must be dry-run, armed or real/);
+    expect(tessera(['settlement', 'mode', 'sideways', '--data-dir', dd]).stderr).toMatch(
+      /settlement mode must be dry-run, armed or real/,
+    );
     expect(tessera(['settlement', 'mode', 'armed', '--data-dir', dd]).stderr).toMatch(/needs --delay SECONDS/);
 
     const closed = await new CourierMarket().start();
@@ -80,12 +96,16 @@ describe('tessera courier and settlement commands', () => {
     const down = tessera(['courier', 'flush', '--market', closed.url, '--max-attempts', '1', '--data-dir', dd]);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/unreachable after 1 attempts: fetch failed \(ECONNREFUSED\); receipts stay pending/);
-    expect(tessera(['settlement', 'mode', 'armed', '--delay', '10000000000000000000000', '--data-dir', dd]).stderr).toMatch(/a number from 0 to 315360000/);
+    expect(
+      tessera(['settlement', 'mode', 'armed', '--delay', '10000000000000000000000', '--data-dir', dd]).stderr,
+    ).toMatch(/a number from 0 to 315360000/);
 
     const market = await new CourierMarket({ reward: 4n }).start();
     try {
       const r = await tesseraAsync(['courier', 'flush', '--market', market.url, '--data-dir', dd]);
-      expect(r.stdout).toMatch(/1 accepted, 0 already known, 0 rejected, 4 credits earned \(4 pending until settlement is real\); 0 not answered, 0 held back \(0 now failed\); 0 still pending/);
+      expect(r.stdout).toMatch(
+        /1 accepted, 0 already known, 0 rejected, 4 credits earned \(4 pending until settlement is real\); 0 not answered, 0 held back \(0 now failed\); 0 still pending/,
+      );
       expect(market.accepted.size).toBe(1);
     } finally {
       await market.close();
@@ -120,8 +140,16 @@ describe('first start', () => {
       const dd = join(tempDir(), 'node');
       // The claim is that concurrent first opens all succeed, not how fast: on a loaded machine the
       // first process's migrations can outlast the default 5 s wait, so the others wait longer here.
-      const runs = await Promise.all([0, 1, 2].map(() => tesseraAsync(['settlement', 'mode', 'dry-run', '--data-dir', dd], { TESSERA_DB_BUSY_TIMEOUT_MS: '60000' })));
-      expect(runs.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, ''], [0, '']]);
+      const runs = await Promise.all(
+        [0, 1, 2].map(() =>
+          tesseraAsync(['settlement', 'mode', 'dry-run', '--data-dir', dd], { TESSERA_DB_BUSY_TIMEOUT_MS: '60000' }),
+        ),
+      );
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual([
+        [0, ''],
+        [0, ''],
+        [0, ''],
+      ]);
     }
   });
 });

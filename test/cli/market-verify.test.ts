@@ -18,7 +18,9 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
   it('are shown in --help with the modes and defaults', () => {
     const r = tessera(['market', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/--verify-mode MODE\s+how checked jobs are verified: reexecute \| second_provider \| both \(default reexecute/);
+    expect(r.stdout).toMatch(
+      /--verify-mode MODE\s+how checked jobs are verified: reexecute \| second_provider \| both \(default reexecute/,
+    );
     expect(r.stdout).toMatch(/--verify-fraction F\s+fraction of jobs checked, from 0 to 1 \(default 0\.1\)/);
     expect(r.stdout).toMatch(/--standbys N\s+standby providers named per job, 0 to 8: .*\(default 0;/);
   });
@@ -27,11 +29,21 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
     const dir = tempDir('tessera-market-verify-');
     // From a real process once, then in-process (same code path: main()).
     const r = tessera(['market', '--data-dir', join(dir, 'm'), '--verify-mode', 'fast']);
-    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'tessera: --verify-mode must be one of reexecute, second_provider, both, got "fast"\n']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      '',
+      'tessera: --verify-mode must be one of reexecute, second_provider, both, got "fast"\n',
+    ]);
     for (const [args, message] of [
-      [['--verify-mode', 'fast'], /^tessera: --verify-mode must be one of reexecute, second_provider, both, got "fast"\n$/],
+      [
+        ['--verify-mode', 'fast'],
+        /^tessera: --verify-mode must be one of reexecute, second_provider, both, got "fast"\n$/,
+      ],
       [['--verify-mode', 'Both'], /--verify-mode must be one of/],
-      [['--verify-fraction', '1.5'], /^tessera: --verify-fraction must be a number from 0 to 1 \(e\.g\. 0\.1\), got "1\.5"\n$/],
+      [
+        ['--verify-fraction', '1.5'],
+        /^tessera: --verify-fraction must be a number from 0 to 1 \(e\.g\. 0\.1\), got "1\.5"\n$/,
+      ],
       [['--verify-fraction=-0.1'], /--verify-fraction must be a number from 0 to 1/],
       [['--verify-fraction', 'half'], /--verify-fraction must be a number from 0 to 1/],
       [['--verify-fraction', '1e-1'], /--verify-fraction must be a number from 0 to 1/],
@@ -41,7 +53,12 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
     ] as const) {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await main(['market', '--data-dir', join(dir, 'm'), '--port', '1', ...args], { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), stdin: new PassThrough(), isTty: false });
+      const code = await main(['market', '--data-dir', join(dir, 'm'), '--port', '1', ...args], {
+        stdout: (t) => void out.push(t),
+        stderr: (t) => void err.push(t),
+        stdin: new PassThrough(),
+        isTty: false,
+      });
       expect([code, out.join('')], args.join(' ')).toEqual([2, '']);
       expect(err.join(''), args.join(' ')).toMatch(message);
     }
@@ -62,14 +79,36 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
     expect(tessera(['market', 'fund', 'alice', '100.0', '--data-dir', data]).code).toBe(0);
     const port = 20_000 + ((SEED * 7919 + process.pid) % 20_000);
     console.log(`market verify cli port ${port}`);
-    const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'market', '--port', String(port), '--data-dir', data, '--verify-mode', 'second_provider', '--verify-fraction', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsxLoader,
+        `${root}/src/cli/bin.ts`,
+        'market',
+        '--port',
+        String(port),
+        '--data-dir',
+        data,
+        '--verify-mode',
+        'second_provider',
+        '--verify-fraction',
+        '1',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     const providers: RawProvider[] = [];
     try {
-      await until('market listening', () => out, (o) => o.includes('market listening on') && o.includes('verify mode'), 60_000);
+      await until(
+        'market listening',
+        () => out,
+        (o) => o.includes('market listening on') && o.includes('verify mode'),
+        60_000,
+      );
       expect(out).toContain('verify mode second_provider, 100% of jobs checked\n');
       const base = `http://127.0.0.1:${port}`;
       const blake3 = await loadBlake3();
@@ -81,7 +120,11 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
         const res = await fetch(`${base}/tasks`, {
           method: 'POST',
           headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ challenge_type: 'inference', payload: { model_id: 'm', prompt: `p${i}`, max_tokens: 1 }, reward: '1.0' }),
+          body: JSON.stringify({
+            challenge_type: 'inference',
+            payload: { model_id: 'm', prompt: `p${i}`, max_tokens: 1 },
+            reward: '1.0',
+          }),
         });
         expect(res.status).toBe(201);
         tasks.push(((await res.json()) as { task_id: string }).task_id);

@@ -14,12 +14,22 @@ import { tempDir } from '../support/temp-dir.js';
 function io() {
   const out: string[] = [];
   const err: string[] = [];
-  const value: CliIo = { stdout: (t) => void out.push(t), stderr: (t) => void err.push(t), stdin: new PassThrough(), isTty: false };
+  const value: CliIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stdin: new PassThrough(),
+    isTty: false,
+  };
   return { io: value, out: () => out.join(''), err: () => err.join('') };
 }
 
 async function saveBoard(dataDir: string, fill: (s: PriceBoardService) => void) {
-  const service = await PriceBoardService.open({ dataDir, config: defaultConfig(), hasher: loadNativeBlake3(), registry: createMetricsRegistry() });
+  const service = await PriceBoardService.open({
+    dataDir,
+    config: defaultConfig(),
+    hasher: loadNativeBlake3(),
+    registry: createMetricsRegistry(),
+  });
   fill(service);
   await service.close();
 }
@@ -56,7 +66,11 @@ describe('tessera price-board', () => {
     writeFileSync(join(dir, 'state', 'price_board.v1.bin'), 'not a board');
     const bad = io();
     await priceBoardCommand(['show', '--json', '--data-dir', dir], bad.io);
-    expect(JSON.parse(bad.out())).toMatchObject({ status: 'unusable', reason: 'FOREIGN', lanes: { consumer: { count: 0 } } });
+    expect(JSON.parse(bad.out())).toMatchObject({
+      status: 'unusable',
+      reason: 'FOREIGN',
+      lanes: { consumer: { count: 0 } },
+    });
   });
 
   it('clear deletes the saved board (and says so when there is none)', async () => {
@@ -85,10 +99,18 @@ describe('tessera price-board', () => {
   });
 
   it('rejects unknown actions and stray arguments', async () => {
-    await expect(priceBoardCommand([], io().io)).rejects.toThrow('tessera price-board needs a subcommand: show or clear');
-    await expect(priceBoardCommand(['wipe'], io().io)).rejects.toThrow('unknown price-board subcommand "wipe" (expected show or clear');
-    await expect(priceBoardCommand(['show', 'extra'], io().io)).rejects.toThrow('tessera price-board show: unexpected argument "extra" (it takes no arguments)');
-    await expect(priceBoardCommand(['clear', '--json'], io().io)).rejects.toThrow("unknown option '--json' for tessera price-board clear");
+    await expect(priceBoardCommand([], io().io)).rejects.toThrow(
+      'tessera price-board needs a subcommand: show or clear',
+    );
+    await expect(priceBoardCommand(['wipe'], io().io)).rejects.toThrow(
+      'unknown price-board subcommand "wipe" (expected show or clear',
+    );
+    await expect(priceBoardCommand(['show', 'extra'], io().io)).rejects.toThrow(
+      'tessera price-board show: unexpected argument "extra" (it takes no arguments)',
+    );
+    await expect(priceBoardCommand(['clear', '--json'], io().io)).rejects.toThrow(
+      "unknown option '--json' for tessera price-board clear",
+    );
     const help = io();
     expect(await priceBoardCommand(['--help'], help.io)).toBe(0);
     expect(help.out()).toMatch(/^usage: tessera price-board <subcommand> \[options\]\n/);

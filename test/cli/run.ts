@@ -7,7 +7,10 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
 /** Runs the `tessera` CLI from source in a child process. */
-export function tessera(args: string[], opts: { input?: string | Uint8Array; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+export function tessera(
+  args: string[],
+  opts: { input?: string | Uint8Array; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+) {
   const r = spawnSync(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, ...args], {
     cwd: opts.cwd ?? root,
     input: opts.input,

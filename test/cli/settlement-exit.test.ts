@@ -38,10 +38,16 @@ describe('tessera settlement apply: exit status and summary', () => {
     const conflict = join(dir, 'conflict.jsonl');
     writeFileSync(conflict, JSON.stringify({ ...receiptToJson(receipt('a', 10n)), issued_at: 5 }));
     const c = tessera(['settlement', 'apply', conflict, '--data-dir', dd]);
-    expect([c.code, c.stdout]).toEqual([3, '0 applied, 0 recorded (dry-run), 0 already known, 0 failed, 1 conflicting\n']);
+    expect([c.code, c.stdout]).toEqual([
+      3,
+      '0 applied, 0 recorded (dry-run), 0 already known, 0 failed, 1 conflicting\n',
+    ]);
 
     const again = tessera(['settlement', 'apply', file, '--data-dir', dd]);
-    expect([again.code, again.stdout]).toEqual([0, '0 applied, 0 recorded (dry-run), 3 already known, 0 failed, 0 conflicting\n']);
+    expect([again.code, again.stdout]).toEqual([
+      0,
+      '0 applied, 0 recorded (dry-run), 3 already known, 0 failed, 0 conflicting\n',
+    ]);
 
     // Turning real again applies the pending receipt c; b stays archived.
     const mode = tessera(['settlement', 'mode', 'real', '--data-dir', dd]);
@@ -57,7 +63,9 @@ describe('tessera settlement apply: exit status and summary', () => {
     expect(tessera(['settlement', 'apply', file, '--data-dir', dd]).code).toBe(0); // dry-run: recorded
     const r = tessera(['settlement', 'mode', 'real', '--data-dir', dd]);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/^settlement mode: dry-run\npending credit movements: 0 applied, 1 failed, 0 still pending\n$/);
+    expect(r.stdout).toMatch(
+      /^settlement mode: dry-run\npending credit movements: 0 applied, 1 failed, 0 still pending\n$/,
+    );
     expect(r.stderr).toMatch(/pending receipt movement [0-9a-f]{64}: insufficient_funds: buyer buyer has 0, needs 7/);
   });
 
@@ -65,16 +73,27 @@ describe('tessera settlement apply: exit status and summary', () => {
     const dir = tempDir();
     const dd = join(dir, 'node');
     const zero = tessera(['settlement', 'apply', '/dev/zero', '--data-dir', dd]);
-    expect([zero.code, zero.stderr]).toEqual([2, 'tessera: /dev/zero is not a regular file (a device, pipe or socket); the receipts file must be a plain file\n']);
+    expect([zero.code, zero.stderr]).toEqual([
+      2,
+      'tessera: /dev/zero is not a regular file (a device, pipe or socket); the receipts file must be a plain file\n',
+    ]);
     const long = join(dir, 'long.jsonl');
     writeFileSync(long, `${jsonl([receipt('a', 1n)])}\n${'x'.repeat(70_000)}\n`);
     const l = tessera(['settlement', 'apply', long, '--data-dir', dd]);
-    expect([l.code, l.stderr]).toEqual([2, `tessera: ${long} line 2 is longer than 65536 bytes; a receipts file has one JSON receipt per line\n`]);
+    expect([l.code, l.stderr]).toEqual([
+      2,
+      `tessera: ${long} line 2 is longer than 65536 bytes; a receipts file has one JSON receipt per line\n`,
+    ]);
     const v = join(dir, 'v.jsonl');
     writeFileSync(v, JSON.stringify({ ...receiptToJson(receipt('a', 1n)), version: '1' }));
     const vr = tessera(['settlement', 'apply', v, '--data-dir', dd]);
-    expect([vr.code, vr.stderr]).toEqual([2, `tessera: ${v} line 1: receipt version must be the number 1, got the string "1"\n`]);
-    expect(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout).toMatch(/"receipts":\{"recorded":0,"applied":0,"archived":0\}/);
+    expect([vr.code, vr.stderr]).toEqual([
+      2,
+      `tessera: ${v} line 1: receipt version must be the number 1, got the string "1"\n`,
+    ]);
+    expect(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout).toMatch(
+      /"receipts":\{"recorded":0,"applied":0,"archived":0\}/,
+    );
   });
 });
 
@@ -88,15 +107,32 @@ describe('tessera courier: exit status when receipts stay pending, retry, bounde
     const m = await new CourierMarket({ omit: true }).start();
     try {
       const r = await tesseraAsync(['courier', 'flush', '--market', m.url, '--data-dir', dd]);
-      expect(r.stdout).toMatch(/0 accepted, 0 already known, 0 rejected, 0 credits earned; 1 not answered, 0 held back \(0 now failed\); 1 still pending\n$/);
+      expect(r.stdout).toMatch(
+        /0 accepted, 0 already known, 0 rejected, 0 credits earned; 1 not answered, 0 held back \(0 now failed\); 1 still pending\n$/,
+      );
       expect(r.stderr).toMatch(/the market did not answer for 1 receipt\(s\); they stay pending/);
       expect(r.code).toBe(3);
     } finally {
       await m.close();
     }
     const retry = tessera(['courier', 'retry', '0190c7a6-0000-7000-8000-000000000000', '--data-dir', dd]);
-    expect([retry.code, retry.stderr]).toEqual([2, 'tessera: no courier receipt 0190c7a6-0000-7000-8000-000000000000 in this data directory (see `tessera courier list`)\n']);
-    const big = tessera(['courier', 'send', bundle, 'alice', '--max-bundle-bytes', String(64 * 2 ** 20 + 1), '--data-dir', dd]);
-    expect([big.code, big.stderr]).toEqual([2, `tessera: --max-bundle-bytes must be an integer from 1 to ${64 * 2 ** 20}, got "${64 * 2 ** 20 + 1}"\n`]);
+    expect([retry.code, retry.stderr]).toEqual([
+      2,
+      'tessera: no courier receipt 0190c7a6-0000-7000-8000-000000000000 in this data directory (see `tessera courier list`)\n',
+    ]);
+    const big = tessera([
+      'courier',
+      'send',
+      bundle,
+      'alice',
+      '--max-bundle-bytes',
+      String(64 * 2 ** 20 + 1),
+      '--data-dir',
+      dd,
+    ]);
+    expect([big.code, big.stderr]).toEqual([
+      2,
+      `tessera: --max-bundle-bytes must be an integer from 1 to ${64 * 2 ** 20}, got "${64 * 2 ** 20 + 1}"\n`,
+    ]);
   });
 });

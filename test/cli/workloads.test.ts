@@ -49,7 +49,10 @@ describe('tessera hash', () => {
     const ours = tessera(['hash', ...odd]);
     expect(ours.code).toBe(0);
     expect(ours.stdout).toBe(execFileSync('b3sum', odd, { encoding: 'utf8' }));
-    const fromDir = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'hash', '-'], { stdio: [openSync(dir, 'r'), 'pipe', 'pipe'], encoding: 'utf8' });
+    const fromDir = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/bin.ts'), 'hash', '-'], {
+      stdio: [openSync(dir, 'r'), 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
     expect(fromDir.status).toBe(2);
     expect(fromDir.stderr).toBe('tessera: -: standard input is a directory\n');
   });
@@ -79,22 +82,58 @@ describe('tessera run-workload', () => {
 
   it('prints the SliceProof with --json for each workload', () => {
     const slice = join(root, 'examples/workloads/inference.slice');
-    for (const [workload, backend] of [['transcode', 'cpu'], ['inference', 'cpu'], ['gpuhash', 'cpu'], ['gpuhash', 'gpu']] as const) {
+    for (const [workload, backend] of [
+      ['transcode', 'cpu'],
+      ['inference', 'cpu'],
+      ['gpuhash', 'cpu'],
+      ['gpuhash', 'gpu'],
+    ] as const) {
       // `--gpu software` lets a software adapter (llvmpipe here) take GpuHash; `auto` would not.
-      const r = tessera(['run-workload', slice, '--workload', workload, '--json', '--gpu', backend === 'gpu' ? 'software' : 'off']);
+      const r = tessera([
+        'run-workload',
+        slice,
+        '--workload',
+        workload,
+        '--json',
+        '--gpu',
+        backend === 'gpu' ? 'software' : 'off',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const proof = JSON.parse(r.stdout) as Record<string, unknown>;
       // Where Dawn finds no adapter at all, GpuHash falls back to the CPU with the same proof.
-      expect(proof).toMatchObject({ slice_id: 'inference.slice', workload, bytes: 65536, backend: backend === 'gpu' && !dawn.ok ? 'cpu' : backend });
+      expect(proof).toMatchObject({
+        slice_id: 'inference.slice',
+        workload,
+        bytes: 65536,
+        backend: backend === 'gpu' && !dawn.ok ? 'cpu' : backend,
+      });
       expect(proof.proof_hash).toBe(execFileSync('b3sum', ['--no-names', slice], { encoding: 'utf8' }).trim());
     }
-    const syn = tessera(['run-workload', slice, '--workload', 'synthetic', '--matrix-size', '32', '--block-hash', 'ab'.repeat(32), '--worker', 'w1', '--json']);
+    const syn = tessera([
+      'run-workload',
+      slice,
+      '--workload',
+      'synthetic',
+      '--matrix-size',
+      '32',
+      '--block-hash',
+      'ab'.repeat(32),
+      '--worker',
+      'w1',
+      '--json',
+    ]);
     expect(syn.code).toBe(0);
     expect(JSON.parse(syn.stdout)).toMatchObject({ workload: 'synthetic', bytes: 32 * 32 * 4 });
   });
 
   it('refuses a gpu_required job on a node without a GPU', () => {
-    const r = tessera(['run-workload', join(root, 'examples/workloads/gpuhash.slice'), '--workload', 'gpuhash', '--gpu-required']);
+    const r = tessera([
+      'run-workload',
+      join(root, 'examples/workloads/gpuhash.slice'),
+      '--workload',
+      'gpuhash',
+      '--gpu-required',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/requires a hardware GPU/);
   });
@@ -122,16 +161,38 @@ describe('generate-slice', () => {
   it('writes the same bytes for the same size and seed', () => {
     const dir = tempDir();
     const run = (out: string, seed: string) =>
-      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples/workloads/generate-slice.ts'), '--size', '100KiB', '--seed', seed, out], { encoding: 'utf8' });
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(root, 'examples/workloads/generate-slice.ts'),
+          '--size',
+          '100KiB',
+          '--seed',
+          seed,
+          out,
+        ],
+        { encoding: 'utf8' },
+      );
     expect(run(join(dir, 'a.slice'), '42').status).toBe(0);
     expect(run(join(dir, 'b.slice'), '42').status).toBe(0);
     expect(run(join(dir, 'c.slice'), '43').status).toBe(0);
-    const [a, b, c] = execFileSync('b3sum', ['--no-names', 'a.slice', 'b.slice', 'c.slice'], { cwd: dir, encoding: 'utf8' }).trim().split('\n');
+    const [a, b, c] = execFileSync('b3sum', ['--no-names', 'a.slice', 'b.slice', 'c.slice'], {
+      cwd: dir,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
     expect(a).toBe(b);
     expect(a).not.toBe(c);
     const bad = run(join(dir, 'd.slice'), 'x');
     expect(bad.status).toBe(0);
-    const badSize = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'examples/workloads/generate-slice.ts'), '--size', 'huge', join(dir, 'e.slice')], { encoding: 'utf8' });
+    const badSize = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'examples/workloads/generate-slice.ts'), '--size', 'huge', join(dir, 'e.slice')],
+      { encoding: 'utf8' },
+    );
     expect(badSize.status).toBe(2);
     expect(badSize.stderr).toMatch(/--size "huge" is not a size/);
   });

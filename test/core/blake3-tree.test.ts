@@ -19,7 +19,9 @@ import { pseudoRandomBytes, vectorInput } from '../support/data.js';
 const vectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-vectors.json', import.meta.url), 'utf8')) as {
   cases: { input_len: number; hash: string }[];
 };
-const keyedVectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8')) as {
+const keyedVectors = JSON.parse(
+  readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8'),
+) as {
   key: string;
   cases: { input_len: number; keyed_hash: string }[];
 };
@@ -32,25 +34,38 @@ describe('BLAKE3 tree helpers', () => {
     expect(MSG_SCHEDULE[6]).toEqual([11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13]);
   });
 
-  it.each(vectors.cases)('matches the official vector for length $input_len, whole and in segments', ({ input_len, hash }) => {
-    const input = vectorInput(input_len);
-    expect(toHex(blake3Reference(input))).toBe(hash);
-    for (const seg of [1024, 2048, 4096, 16384]) expect(toHex(blake3Reference(input, seg)), `segment ${seg}`).toBe(hash);
-  });
+  it.each(vectors.cases)(
+    'matches the official vector for length $input_len, whole and in segments',
+    ({ input_len, hash }) => {
+      const input = vectorInput(input_len);
+      expect(toHex(blake3Reference(input))).toBe(hash);
+      for (const seg of [1024, 2048, 4096, 16384])
+        expect(toHex(blake3Reference(input, seg)), `segment ${seg}`).toBe(hash);
+    },
+  );
 
-  it.each(keyedVectors.cases)('matches the official keyed vector for length $input_len, whole and in segments', ({ input_len, keyed_hash }) => {
-    const input = vectorInput(input_len);
-    const mode = keyedMode(utf8(keyedVectors.key));
-    expect(toHex(blake3Reference(input, undefined, mode))).toBe(keyed_hash);
-    for (const seg of [1024, 4096]) expect(toHex(blake3Reference(input, seg, mode)), `segment ${seg}`).toBe(keyed_hash);
-  });
+  it.each(keyedVectors.cases)(
+    'matches the official keyed vector for length $input_len, whole and in segments',
+    ({ input_len, keyed_hash }) => {
+      const input = vectorInput(input_len);
+      const mode = keyedMode(utf8(keyedVectors.key));
+      expect(toHex(blake3Reference(input, undefined, mode))).toBe(keyed_hash);
+      for (const seg of [1024, 4096])
+        expect(toHex(blake3Reference(input, seg, mode)), `segment ${seg}`).toBe(keyed_hash);
+    },
+  );
 
   it('gives the same digest for any power-of-two segment size (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 40 * CHUNK_LEN }), fc.integer({ min: 0, max: 5 }), fc.integer(), (len, log2, seed) => {
-        const data = pseudoRandomBytes(len, seed);
-        expect(toHex(blake3Reference(data, CHUNK_LEN << log2))).toBe(toHex(blake3Reference(data)));
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 40 * CHUNK_LEN }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer(),
+        (len, log2, seed) => {
+          const data = pseudoRandomBytes(len, seed);
+          expect(toHex(blake3Reference(data, CHUNK_LEN << log2))).toBe(toHex(blake3Reference(data)));
+        },
+      ),
       { numRuns: 60 },
     );
   });

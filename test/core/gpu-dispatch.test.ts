@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { gpuCapabilities, isSoftwareAdapter, type GpuAdapterInfo } from '../../src/core/workloads/gpu-adapter.js';
-import { buildCalibration, chooseHashBackend, gpuPreferred, gpuUsable, type GpuAvailability } from '../../src/core/workloads/gpu-dispatch.js';
+import {
+  buildCalibration,
+  chooseHashBackend,
+  gpuPreferred,
+  gpuUsable,
+  type GpuAvailability,
+} from '../../src/core/workloads/gpu-dispatch.js';
 
 const adapter = (over: Partial<GpuAdapterInfo>): GpuAdapterInfo => ({
   vendor: '',
@@ -15,19 +21,39 @@ const adapter = (over: Partial<GpuAdapterInfo>): GpuAdapterInfo => ({
 describe('GPU adapter classification', () => {
   it('recognises software adapters even when they do not say they are a fallback', () => {
     // What Dawn reports for Mesa llvmpipe through OpenGL ES (vendor/architecture empty).
-    const llvmpipe = adapter({ device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6', featureLevel: 'compatibility' });
+    const llvmpipe = adapter({
+      device: 'llvmpipe-llvm-15-0-6-256-bits-',
+      description: 'OpenGL version OpenGL ES 3.2 Mesa 22.3.6',
+      featureLevel: 'compatibility',
+    });
     expect(isSoftwareAdapter(llvmpipe)).toBe(true);
-    expect(isSoftwareAdapter(adapter({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true }))).toBe(true);
+    expect(isSoftwareAdapter(adapter({ vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true }))).toBe(
+      true,
+    );
     expect(isSoftwareAdapter(adapter({ vendor: 'google', architecture: 'swiftshader' }))).toBe(true);
-    expect(isSoftwareAdapter(adapter({ vendor: 'mesa', device: 'lavapipe', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }))).toBe(true);
+    expect(
+      isSoftwareAdapter(
+        adapter({ vendor: 'mesa', device: 'lavapipe', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' }),
+      ),
+    ).toBe(true);
     expect(isSoftwareAdapter(adapter({ description: 'Microsoft Basic Render Driver' }))).toBe(true);
     expect(isSoftwareAdapter(adapter({ isFallbackAdapter: true }))).toBe(true);
   });
 
   it('accepts hardware adapters', () => {
-    expect(isSoftwareAdapter(adapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3080' }))).toBe(false);
-    expect(isSoftwareAdapter(adapter({ vendor: 'amd', architecture: 'rdna-3', device: 'AMD Radeon RX 7900 XT (RADV NAVI31)' }))).toBe(false);
-    expect(isSoftwareAdapter(adapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Mesa Intel(R) Xe Graphics (TGL GT2)' }))).toBe(false);
+    expect(
+      isSoftwareAdapter(adapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3080' })),
+    ).toBe(false);
+    expect(
+      isSoftwareAdapter(
+        adapter({ vendor: 'amd', architecture: 'rdna-3', device: 'AMD Radeon RX 7900 XT (RADV NAVI31)' }),
+      ),
+    ).toBe(false);
+    expect(
+      isSoftwareAdapter(
+        adapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Mesa Intel(R) Xe Graphics (TGL GT2)' }),
+      ),
+    ).toBe(false);
   });
 
   it('never announces a software adapter as a hardware GPU', () => {
@@ -77,7 +103,8 @@ describe('calibration-based dispatch', () => {
   });
 
   it('gives a software adapter no work unless it was explicitly allowed, even where calibration says faster', () => {
-    for (const workload of ['gpuhash', 'transcode', 'inference'] as const) expect(chooseHashBackend(workload, 64 << 20, sw, cal)).toBe('cpu');
+    for (const workload of ['gpuhash', 'transcode', 'inference'] as const)
+      expect(chooseHashBackend(workload, 64 << 20, sw, cal)).toBe('cpu');
     expect(gpuUsable(sw)).toBe(false);
     expect(chooseHashBackend('gpuhash', 10, swAllowed, undefined)).toBe('gpu');
     expect(chooseHashBackend('transcode', 64 << 20, swAllowed, cal)).toBe('gpu');

@@ -2,8 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { ProofCache, type SliceIdentity } from '../../src/core/workloads/proof-cache.js';
 import type { SliceProof } from '../../src/core/workloads/workload.js';
 
-const id = (length: number, workload: SliceIdentity['workload'] = 'transcode', fingerprint = ''): SliceIdentity => ({ workload, length, fingerprint });
-const proof = (slice_id: string, hash = 'aa'.repeat(32)): SliceProof => ({ slice_id, workload: 'transcode', proof_hash: hash, bytes: 10, backend: 'cpu', duration_ms: 1 });
+const id = (length: number, workload: SliceIdentity['workload'] = 'transcode', fingerprint = ''): SliceIdentity => ({
+  workload,
+  length,
+  fingerprint,
+});
+const proof = (slice_id: string, hash = 'aa'.repeat(32)): SliceProof => ({
+  slice_id,
+  workload: 'transcode',
+  proof_hash: hash,
+  bytes: 10,
+  backend: 'cpu',
+  duration_ms: 1,
+});
 
 describe('ProofCache', () => {
   it('answers a repeated slice with the same identity', () => {

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
-import { runSynthetic, syntheticResult, syntheticSeed, validateSyntheticParams, Xoshiro128 } from '../../src/core/workloads/synthetic.js';
+import {
+  runSynthetic,
+  syntheticResult,
+  syntheticSeed,
+  validateSyntheticParams,
+  Xoshiro128,
+} from '../../src/core/workloads/synthetic.js';
 
 const sha256 = (d: Uint8Array) => new Uint8Array(createHash('sha256').update(d).digest());
 
@@ -58,7 +64,9 @@ describe('Synthetic workload', () => {
 
   it('seed is SHA-256(block_hash bytes ‖ worker address) and differs per worker', () => {
     const params = { block_hash: 'ab'.repeat(32), worker_address: 'cpc1worker', matrix_size: 4 };
-    const expected = createHash('sha256').update(Buffer.concat([Buffer.alloc(32, 0xab), Buffer.from('cpc1worker')])).digest('hex');
+    const expected = createHash('sha256')
+      .update(Buffer.concat([Buffer.alloc(32, 0xab), Buffer.from('cpc1worker')]))
+      .digest('hex');
     expect(toHex(syntheticSeed(params, sha256))).toBe(expected);
     const other = runSynthetic({ ...params, worker_address: 'cpc1other' }, sha256);
     const mine = runSynthetic(params, sha256);

@@ -23,6 +23,7 @@ describe('units and hex', () => {
     expect(toHex(bytes)).toBe('0001abff');
     expect(fromHex('0001ABff')).toEqual(bytes);
     expect(() => fromHex('abc', 'block hash')).toThrow(/block hash is not valid hex/);
-    for (const s of ['', 'ascii', 'héllo', '日本', '🚀x']) expect(utf8(s)).toEqual(new Uint8Array(Buffer.from(s, 'utf8')));
+    for (const s of ['', 'ascii', 'héllo', '日本', '🚀x'])
+      expect(utf8(s)).toEqual(new Uint8Array(Buffer.from(s, 'utf8')));
   });
 });

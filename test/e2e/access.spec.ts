@@ -63,7 +63,9 @@ test('the /api WebSocket refuses a missing or wrong token and a foreign Origin',
   expect(await tryUpgrade(ws, origin)).toBe(401);
   expect(await tryUpgrade(`${ws}?token=${wrongToken(node)}`, origin)).toBe(401);
   expect(await tryUpgrade(`${ws}?token=${node.token}`, { Origin: 'http://evil.example' })).not.toBe('open');
-  expect(await tryUpgrade(`${ws}?token=${node.token}`, { Origin: node.origin.replace('127.0.0.1', 'localhost') })).not.toBe('open');
+  expect(
+    await tryUpgrade(`${ws}?token=${node.token}`, { Origin: node.origin.replace('127.0.0.1', 'localhost') }),
+  ).not.toBe('open');
   expect(await tryUpgrade(`${ws}?token=${node.token}`, {})).not.toBe('open');
 
   // The right token and Origin: the socket opens and a contract call answers.

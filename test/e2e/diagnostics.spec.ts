@@ -2,7 +2,12 @@ import { contractClient, expect, freePort, openScreen, test } from './fixtures.j
 
 test.use({ headlessOptions: { join: false } });
 
-test('Diagnostics with the market stopped: the market line turns red with its fix', async ({ app: page, cli, node, makeTempDir }) => {
+test('Diagnostics with the market stopped: the market line turns red with its fix', async ({
+  app: page,
+  cli,
+  node,
+  makeTempDir,
+}) => {
   // Two processes each start an embedded store: slow on a busy 2-core machine.
   test.setTimeout(240_000);
   const port = await freePort();
@@ -13,7 +18,9 @@ test('Diagnostics with the market stopped: the market line turns red with its fi
   await page.getByRole('textbox', { name: 'Market URL' }).fill(url);
   await page.getByRole('button', { name: 'Join market' }).click();
   await expect(page.getByRole('button', { name: 'Leave market' })).toBeVisible();
-  await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Connected|Earning)/, { timeout: 30_000 });
+  await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Connected|Earning)/, {
+    timeout: 30_000,
+  });
 
   // With the market up, the connection line is green.
   await openScreen(page, 'Diagnostics');
@@ -31,7 +38,11 @@ test('Diagnostics with the market stopped: the market line turns red with its fi
         await openScreen(page, 'Diagnostics');
         return page.locator('[data-testid="check-connected"]').getAttribute('data-ok');
       },
-      { timeout: 45_000, intervals: [1000, 2000, 3000], message: 'the connected line turns red once the market is gone' },
+      {
+        timeout: 45_000,
+        intervals: [1000, 2000, 3000],
+        message: 'the connected line turns red once the market is gone',
+      },
     )
     .toBe('false');
   // The red line shows the node's own fix text for it.
@@ -46,5 +57,10 @@ test('Diagnostics with the market stopped: the market line turns red with its fi
     api.close();
   }
   await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Offline|Connecting|Error)/);
-  await test.info().attach('diagnostics-market-stopped', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+  await test
+    .info()
+    .attach('diagnostics-market-stopped', {
+      body: await page.screenshot({ fullPage: true }),
+      contentType: 'image/png',
+    });
 });

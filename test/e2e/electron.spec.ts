@@ -18,19 +18,30 @@ function electronBinary(): { path: string } | { missing: string } {
   try {
     path = createRequire(import.meta.url)('electron');
   } catch (err) {
-    return { missing: `no Electron binary installed (require('electron') failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
+    return {
+      missing: `no Electron binary installed (require('electron') failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    };
   }
-  if (typeof path !== 'string' || !existsSync(path)) return { missing: `no Electron binary installed (require('electron') returned ${String(path)}, which does not exist)` };
+  if (typeof path !== 'string' || !existsSync(path))
+    return {
+      missing: `no Electron binary installed (require('electron') returned ${String(path)}, which does not exist)`,
+    };
   return { path };
 }
 
 const binary = electronBinary();
-const skipReason = 'missing' in binary ? binary.missing : !existsSync(join(root, 'out/main/index.js')) ? 'the desktop app is not built (out/main/index.js): run npm run build first' : undefined;
+const skipReason =
+  'missing' in binary
+    ? binary.missing
+    : !existsSync(join(root, 'out/main/index.js'))
+      ? 'the desktop app is not built (out/main/index.js): run npm run build first'
+      : undefined;
 
 /** What the main process exposes to this spec when TESSERA_E2E=1 (src/hosts/electron/main.ts). */
 interface E2EHooks {
   webPreferences(): Record<string, unknown>;
-  trayMenu(): { status: string; statusLine: string; items: { id: string; label: string; enabled: boolean }[] } | undefined;
+  trayMenu():
+    { status: string; statusLine: string; items: { id: string; label: string; enabled: boolean }[] } | undefined;
   trayFlush(): Promise<{ title: string; body: string }> | undefined;
 }
 type WithHooks = typeof globalThis & { __tesseraE2E: E2EHooks };
@@ -41,11 +52,19 @@ interface PageGlobals {
   document: { createElement(tag: 'script'): { textContent: string }; head: { appendChild(node: unknown): unknown } };
 }
 type Envelope = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
-type WithApi = typeof globalThis & { tessera: { call(channel: string, args: unknown[]): Promise<Envelope>; on(event: string, l: (p: unknown) => void): () => void } };
+type WithApi = typeof globalThis & {
+  tessera: {
+    call(channel: string, args: unknown[]): Promise<Envelope>;
+    on(event: string, l: (p: unknown) => void): () => void;
+  };
+};
 
 /** A contract call from the page over the preload's bridge: the main process's envelope, as the renderer's client receives it. */
 function ipcEnvelope(page: Page, channel: string, ...args: unknown[]): Promise<Envelope> {
-  return page.evaluate(([c, a]) => (globalThis as WithApi).tessera.call(c as string, a as unknown[]), [channel, args] as const);
+  return page.evaluate(([c, a]) => (globalThis as WithApi).tessera.call(c as string, a as unknown[]), [
+    channel,
+    args,
+  ] as const);
 }
 
 /** The result of a call that must succeed. */
@@ -71,17 +90,27 @@ async function launch(dataDir: string): Promise<{ app: ElectronApplication; page
 test.describe('desktop app (Electron)', () => {
   test.skip(skipReason !== undefined, skipReason ?? '');
 
-  test('opens the window with the hardened web preferences; the page has the two contract verbs and nothing else', async ({ dataDir }, testInfo) => {
+  test('opens the window with the hardened web preferences; the page has the two contract verbs and nothing else', async ({
+    dataDir,
+  }, testInfo) => {
     test.setTimeout(120_000);
     const { app, page } = await launch(dataDir);
     try {
       const prefs = await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.webPreferences());
-      expect(prefs).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true, webviewTag: false });
+      expect(prefs).toMatchObject({
+        sandbox: true,
+        contextIsolation: true,
+        nodeIntegration: false,
+        webSecurity: true,
+        webviewTag: false,
+      });
       expect(await page.evaluate(() => Object.keys((globalThis as WithApi).tessera).sort())).toEqual(['call', 'on']);
       expect(await page.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
       expect(await page.evaluate(() => typeof (globalThis as { process?: unknown }).process)).toBe('undefined');
       // No pop-ups, no inline scripts (the CSP), no navigation away.
-      expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).open('https://example.com') === null)).toBe(true);
+      expect(
+        await page.evaluate(() => (globalThis as unknown as PageGlobals).open('https://example.com') === null),
+      ).toBe(true);
       expect(
         await page.evaluate(() => {
           const { document } = globalThis as unknown as PageGlobals;
@@ -103,7 +132,9 @@ test.describe('desktop app (Electron)', () => {
     }
   });
 
-  test('a contract call from the page works over IPC, and a bad one answers with its stable code', async ({ dataDir }) => {
+  test('a contract call from the page works over IPC, and a bad one answers with its stable code', async ({
+    dataDir,
+  }) => {
     test.setTimeout(120_000);
     const { app, page } = await launch(dataDir);
     try {
@@ -122,7 +153,11 @@ test.describe('desktop app (Electron)', () => {
     }
   });
 
-  test('the tray\'s "Flush courier receipts" runs the flush in the main process and reports sent / credited / still pending / failed', async ({ cli, dataDir, makeTempDir }) => {
+  test('the tray\'s "Flush courier receipts" runs the flush in the main process and reports sent / credited / still pending / failed', async ({
+    cli,
+    dataDir,
+    makeTempDir,
+  }) => {
     test.setTimeout(240_000);
     const seed = Number(process.env.TESSERA_E2E_SEED ?? Date.now() % 2 ** 31);
     console.log(`electron tray flush seed ${seed} (TESSERA_E2E_SEED=${seed} replays it)`);
@@ -130,21 +165,39 @@ test.describe('desktop app (Electron)', () => {
     for (let i = 0; i < 2; i++) {
       const file = join(bundles, `bundle-${i}.bin`);
       writeFileSync(file, Buffer.from(pseudoRandomBytes(4096 + i * 1000, seed + i)));
-      const r = await cli.run(['courier', 'send', file, `e2e-sender-${i}`, '--data-dir', dataDir, '--fresh-ledger', '--json']);
+      const r = await cli.run([
+        'courier',
+        'send',
+        file,
+        `e2e-sender-${i}`,
+        '--data-dir',
+        dataDir,
+        '--fresh-ledger',
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(0);
     }
     const { app, page } = await launch(dataDir);
     try {
       await ipcCall(page, 'node:join', { kind: 'practice' });
-      await expect.poll(async () => ((await ipcCall(page, 'node:status')) as { state: string }).state, { timeout: 120_000 }).toBe('connected');
-      await expect.poll(async () => (await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0], { timeout: 15_000 }).toEqual({ id: 'flush', label: 'Flush courier receipts (2 pending)', enabled: true });
+      await expect
+        .poll(async () => ((await ipcCall(page, 'node:status')) as { state: string }).state, { timeout: 120_000 })
+        .toBe('connected');
+      await expect
+        .poll(async () => (await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0], {
+          timeout: 15_000,
+        })
+        .toEqual({ id: 'flush', label: 'Flush courier receipts (2 pending)', enabled: true });
 
       const note = await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayFlush());
       expect(note?.title).toBe('Courier receipts flushed');
       expect(note?.body).toMatch(/^Sent 2, credited [\d.]+ CPC, .*0 still pending, 0 failed\.$/);
       const pending = (await ipcCall(page, 'courier:list', { pending_only: true })) as { rows: unknown[] };
       expect(pending.rows).toHaveLength(0);
-      expect((await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0]).toMatchObject({ id: 'flush', enabled: false });
+      expect((await app.evaluate(() => (globalThis as WithHooks).__tesseraE2E.trayMenu()))?.items[0]).toMatchObject({
+        id: 'flush',
+        enabled: false,
+      });
     } finally {
       await app.close();
     }

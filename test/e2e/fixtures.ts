@@ -7,10 +7,26 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
-import { root, spawnTessera, startHeadless, STOP_TIMEOUT_MS, tail, type HeadlessNode, type HeadlessOptions, type ProcessHandle } from './tessera-process.js';
+import {
+  root,
+  spawnTessera,
+  startHeadless,
+  STOP_TIMEOUT_MS,
+  tail,
+  type HeadlessNode,
+  type HeadlessOptions,
+  type ProcessHandle,
+} from './tessera-process.js';
 
 export { expect };
-export { contractClient, freePort, root, type HeadlessNode, type HeadlessOptions, type ProcessHandle } from './tessera-process.js';
+export {
+  contractClient,
+  freePort,
+  root,
+  type HeadlessNode,
+  type HeadlessOptions,
+  type ProcessHandle,
+} from './tessera-process.js';
 
 export interface CliResult {
   code: number | null;
@@ -57,7 +73,8 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     // eslint-disable-next-line no-empty-pattern
     async ({}, use) => {
       for (const f of ['out/cli/tessera.js', 'out/renderer/index.html']) {
-        if (!existsSync(join(root, f))) throw new Error(`${f} is missing: run \`npm run build\` before the end-to-end tests`);
+        if (!existsSync(join(root, f)))
+          throw new Error(`${f} is missing: run \`npm run build\` before the end-to-end tests`);
       }
       await use();
     },
@@ -87,11 +104,16 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
         const p = spawnTessera(args);
         const timeoutMs = opts.timeoutMs ?? 60_000;
         let timer: NodeJS.Timeout | undefined;
-        const r = await Promise.race([p.exited(), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))]);
+        const r = await Promise.race([
+          p.exited(),
+          new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+        ]);
         clearTimeout(timer);
         if (r === 'timeout') {
           await p.stop();
-          throw new Error(`tessera ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${tail(p.stderr())}`);
+          throw new Error(
+            `tessera ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${tail(p.stderr())}`,
+          );
         }
         // Let the pipes drain after the exit event.
         await new Promise((resolve) => setImmediate(resolve));
@@ -122,7 +144,8 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       const { code, killed } = await node.stop();
       await attachLog(testInfo, 'tessera headless output', node);
       if (killed) problems.push(`tessera headless did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM (killed)`);
-      else if (code !== 0) problems.push(`tessera headless exited ${code} on SIGTERM, expected 0; stderr: ${tail(node.stderr())}`);
+      else if (code !== 0)
+        problems.push(`tessera headless exited ${code} on SIGTERM, expected 0; stderr: ${tail(node.stderr())}`);
     }
     if (problems.length > 0) throw new Error(problems.join('\n'));
   },
@@ -143,7 +166,8 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     await page.goto(node.url);
     await expect(page.getByRole('navigation', { name: 'Main' })).toBeVisible();
     await use(page);
-    if (consoleErrors.length > 0) await testInfo.attach('console errors', { body: consoleErrors.join('\n'), contentType: 'text/plain' });
+    if (consoleErrors.length > 0)
+      await testInfo.attach('console errors', { body: consoleErrors.join('\n'), contentType: 'text/plain' });
     expect(pageErrors, 'uncaught errors in the page').toEqual([]);
   },
 });

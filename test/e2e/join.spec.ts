@@ -21,8 +21,12 @@ test('joining the practice market: a job completes and earnings rise on the Dash
 
   await openScreen(page, 'Dashboard');
   // Live updates (events), no reload: the counters move on their own.
-  await expect.poll(() => numberOf(page, 'jobs-done'), { timeout: 60_000, message: 'jobs-done rises after joining' }).toBeGreaterThan(jobsBefore);
-  await expect.poll(() => numberOf(page, 'earnings-today'), { timeout: 60_000, message: 'earnings-today rises after joining' }).toBeGreaterThan(earningsBefore);
+  await expect
+    .poll(() => numberOf(page, 'jobs-done'), { timeout: 60_000, message: 'jobs-done rises after joining' })
+    .toBeGreaterThan(jobsBefore);
+  await expect
+    .poll(() => numberOf(page, 'earnings-today'), { timeout: 60_000, message: 'earnings-today rises after joining' })
+    .toBeGreaterThan(earningsBefore);
   await expect(page.getByTestId('earnings-today')).toHaveText(/\d+\.\d{6}/);
   await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Earning|Connected)/);
 });

@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultSigningBytes, computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import {
+  computeResultSigningBytes,
+  computeResultToJson,
+  type UnsignedComputeResult,
+} from '../../src/core/market/compute-result.js';
 import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
@@ -20,11 +24,25 @@ function honest(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedCom
   const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
   d.update(bytes);
   const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now(), ...o };
+  const unsigned: UnsignedComputeResult = {
+    market_id: p.marketId,
+    task_id: job.task_id,
+    job_id: job.job_id,
+    worker_address: p.address,
+    result_hash: resultHash,
+    proof,
+    nonce: nonce++,
+    created_at: Date.now(),
+    ...o,
+  };
   return signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 });
 }
 
-const payload = (tag: string, lane: 'consumer' | 'industrial') => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1, lane }, reward: '1.0' });
+const payload = (tag: string, lane: 'consumer' | 'industrial') => ({
+  challenge_type: 'inference',
+  payload: { model_id: 'm', prompt: tag, max_tokens: 1, lane },
+  reward: '1.0',
+});
 
 describe('cheaters are caught and paid nothing', () => {
   it('wrong hash, copied hash, replay, stale result, someone else’s job and a foreign signature: each refused with its code, unpaid', async () => {
@@ -86,14 +104,21 @@ describe('cheaters are caught and paid nothing', () => {
       expect(await cheater.ackFor(jobD.job_id, 2)).toMatchObject({ accepted: true });
       other.sendResult(computeResultToJson(honest(m, other, jobE)));
       expect(await other.ackFor(jobE.job_id)).toMatchObject({ accepted: true });
-      for (const id of [a, b, c, d, e]) await until(`task ${id}`, () => getTask(m, id), (t) => t.status === 'completed');
+      for (const id of [a, b, c, d, e])
+        await until(
+          `task ${id}`,
+          () => getTask(m, id),
+          (t) => t.status === 'completed',
+        );
 
       // Paid: A and D (0.25 CPC each) — never B (copied) or C (wrong). Their worker share went to the validator.
       expect(await balance(m, ACCOUNTS.worker(cheater.address))).toBe(500_000n);
       expect(await balance(m, ACCOUNTS.worker(other.address))).toBe(250_000n);
       expect(await balance(m, ACCOUNTS.validator)).toBe(5n * 100_000n + 2n * 250_000n);
       const receipts = await m.store.transaction((tx) => tx.validator.receipts(cheater.address, false));
-      expect(receipts.map((r) => (r.receipt as { job_id: string }).job_id).sort()).toEqual([jobA.job_id, jobD.job_id].sort());
+      expect(receipts.map((r) => (r.receipt as { job_id: string }).job_id).sort()).toEqual(
+        [jobA.job_id, jobD.job_id].sort(),
+      );
       // The copied/wrong tasks settled on the validator's verified digests.
       const bHash = (await getTask(m, b)).result as { result_hash: string };
       const aHash = (await getTask(m, a)).result as { result_hash: string };
@@ -103,19 +128,31 @@ describe('cheaters are caught and paid nothing', () => {
       const p = await m.store.transaction((tx) => tx.validator.provider(cheater.address));
       const penalties = await m.store.transaction((tx) => tx.validator.penalties(cheater.address));
       expect(penalties.map((x) => x.reason)).toEqual(['WRONG_RESULT', 'WRONG_RESULT']);
-      expect(p).toMatchObject({ bond: 10_000_000n - 2n * 1_000_000n, reputation: 100 - 2 * 25, wrongResults: 2, refused: false });
+      expect(p).toMatchObject({
+        bond: 10_000_000n - 2n * 1_000_000n,
+        reputation: 100 - 2 * 25,
+        wrongResults: 2,
+        refused: false,
+      });
 
       // A third wrong result: refused, disconnected with 4003, and refused again at the next join.
       await postTask(m, payload('third', 'industrial'));
       const jobF = await cheater.nextJob(4);
-      cheater.sendResult(computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })));
+      cheater.sendResult(
+        computeResultToJson(honest(m, cheater, jobF, { proof: toHex(m.blake3.hash(Buffer.from('x'))) })),
+      );
       expect(await cheater.ackFor(jobF.job_id)).toMatchObject({ code: 'WRONG_RESULT' });
       expect(await cheater.closed()).toBe(4003);
       const again = new RawProvider(m.base, m.blake3, seedFrom(SEED));
       await again.open();
       const ch = again.frames.find((f) => f.type === 'challenge') as { market_id: string; nonce: string };
       const { authSigningBytes } = await import('../../src/shared/market-protocol.js');
-      again.sendJson({ type: 'auth', version: 1, public_key: again.signer.nodeId, signature: again.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
+      again.sendJson({
+        type: 'auth',
+        version: 1,
+        public_key: again.signer.nodeId,
+        signature: again.signer.sign(authSigningBytes(ch.market_id, ch.nonce)),
+      });
       expect(await again.closed()).toBe(4003);
       expect(again.frames.some((f) => f.type === 'error' && f.code === 'PROVIDER_REFUSED')).toBe(true);
     } finally {

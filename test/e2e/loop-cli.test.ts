@@ -13,25 +13,73 @@ describe('tessera provide / earnings / practice', () => {
     const dir = tempDir('tessera-provide-cli-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 }, { digestThreads: 1 });
     const nodeDir = join(dir, 'node');
-    const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'provide', '--market', m.base, '--data-dir', nodeDir, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        tsxLoader,
+        `${root}/src/cli/bin.ts`,
+        'provide',
+        '--market',
+        m.base,
+        '--data-dir',
+        nodeDir,
+        '--threads',
+        '1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await until('provider connected', () => out, (o) => o.includes('"state":"connected"'), 30_000);
-      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'cli', max_tokens: 1 }, reward: '2.0' })).json.task_id as string;
-      await until('task completed', () => getTask(m, id), (t) => t.status === 'completed', 30_000);
-      await until('credited', () => out, (o) => o.includes('"creditsToday":"500000"'), 10_000);
+      await until(
+        'provider connected',
+        () => out,
+        (o) => o.includes('"state":"connected"'),
+        30_000,
+      );
+      const id = (
+        await postTask(m, {
+          challenge_type: 'inference',
+          payload: { model_id: 'm', prompt: 'cli', max_tokens: 1 },
+          reward: '2.0',
+        })
+      ).json.task_id as string;
+      await until(
+        'task completed',
+        () => getTask(m, id),
+        (t) => t.status === 'completed',
+        30_000,
+      );
+      await until(
+        'credited',
+        () => out,
+        (o) => o.includes('"creditsToday":"500000"'),
+        10_000,
+      );
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       const e = tessera(['earnings', '--json', '--data-dir', nodeDir]);
       expect(e.code).toBe(0);
-      const json = JSON.parse(e.stdout) as { days: { day: string; jobs: number; paid: string; settled: string }[]; total: { paid: string; settled: string } };
+      const json = JSON.parse(e.stdout) as {
+        days: { day: string; jobs: number; paid: string; settled: string }[];
+        total: { paid: string; settled: string };
+      };
       const worker = (out.match(/"address":"(cpc1[0-9a-z]+)"/) as RegExpMatchArray)[1] as string;
-      expect(json.total.paid).toBe((await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(worker)))).toString());
-      expect(json.days).toEqual([{ day: new Date().toISOString().slice(0, 10), jobs: 1, paid: '500000', settled: '0' }]);
-      expect(tessera(['earnings', '--data-dir', nodeDir]).stdout).toMatch(/total: 1 jobs, paid 0\.5 CPC, settled 0\.0 CPC/);
-      expect(tessera(['earnings', '--days', '0', '--data-dir', nodeDir])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--days must be an integer from 1/) });
+      expect(json.total.paid).toBe(
+        (await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(worker)))).toString(),
+      );
+      expect(json.days).toEqual([
+        { day: new Date().toISOString().slice(0, 10), jobs: 1, paid: '500000', settled: '0' },
+      ]);
+      expect(tessera(['earnings', '--data-dir', nodeDir]).stdout).toMatch(
+        /total: 1 jobs, paid 0\.5 CPC, settled 0\.0 CPC/,
+      );
+      expect(tessera(['earnings', '--days', '0', '--data-dir', nodeDir])).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--days must be an integer from 1/),
+      });
       expect(tessera(['provide'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --market URL/) });
     } finally {
       child.kill('SIGKILL');
@@ -43,11 +91,20 @@ describe('tessera provide / earnings / practice', () => {
     const dir = tempDir('tessera-market-cli-');
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     console.log(`market cli port ${port}`);
-    const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'market', '--port', String(port), '--data-dir', join(dir, 'm')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'market', '--port', String(port), '--data-dir', join(dir, 'm')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     try {
-      await until('market listening', () => out, (o) => o.includes('market listening on'), 60_000);
+      await until(
+        'market listening',
+        () => out,
+        (o) => o.includes('market listening on'),
+        60_000,
+      );
       const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/batches/1`)).status).toBe(404);
       const { loadBlake3 } = await import('../../src/node/hash/node-hasher.js');
@@ -66,13 +123,22 @@ describe('tessera provide / earnings / practice', () => {
   it('practice runs a labelled local market, a practice customer and a provider; earnings appear within seconds', async () => {
     const dir = tempDir('tessera-practice-');
     const d = join(dir, 'p');
-    const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'practice', '--data-dir', d], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'practice', '--data-dir', d],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     try {
-      await until('practice earning', () => out, (o) => /"jobsDone":[1-9]/.test(o) && /"creditsToday":"[1-9]/.test(o), 60_000);
+      await until(
+        'practice earning',
+        () => out,
+        (o) => /"jobsDone":[1-9]/.test(o) && /"creditsToday":"[1-9]/.test(o),
+        60_000,
+      );
       expect(err).toMatch(/PRACTICE MARKET \(local, not real credits\) on http:\/\/127\.0\.0\.1:\d+/);
       expect(out).toMatch(/"practice":true/);
       const e = tessera(['earnings', '--json', '--data-dir', d]);

@@ -23,7 +23,9 @@ function referenceSplit(reward: bigint, slices: Map<string, number>) {
   const treasury = reward / 20n;
   const burn = reward - pool - validator - treasury;
   const total = BigInt([...slices.values()].reduce((a, b) => a + b, 0));
-  const rows = [...slices.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([a, s]) => ({ a, amount: (pool * BigInt(s)) / total, frac: (pool * BigInt(s)) % total }));
+  const rows = [...slices.entries()]
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([a, s]) => ({ a, amount: (pool * BigInt(s)) / total, frac: (pool * BigInt(s)) % total }));
   let left = pool - rows.reduce((x, r) => x + r.amount, 0n);
   for (const r of [...rows].sort((x, y) => (x.frac === y.frac ? (x.a < y.a ? -1 : 1) : x.frac > y.frac ? -1 : 1))) {
     if (left === 0n) break;
@@ -32,7 +34,6 @@ function referenceSplit(reward: bigint, slices: Map<string, number>) {
   }
   return { burn, validator, treasury, workers: new Map(rows.map((r) => [r.a, r.amount])) };
 }
-
 
 describe('the earning loop, end to end', () => {
   it('a customer posts tasks of every type, two providers run them, every result is verified, and balances and receipts are exact', async () => {
@@ -45,10 +46,31 @@ describe('the earning loop, end to end', () => {
     try {
       const sliceBytes = [pseudoRandomBytes(150, SEED), pseudoRandomBytes(40, SEED + 1)];
       const bodies = [
-        { challenge_type: 'inference', payload: { model_id: 'gpt-3.5-turbo', prompt: 'Hello, world! '.repeat(12), max_tokens: 100 }, reward: '10.0' },
-        { challenge_type: 'training', payload: { model_architecture: 'resnet50', dataset_url: 'https://example.org/data', epochs: 10, batch_size: 32 }, reward: '3.333333' },
-        { challenge_type: 'rendering', payload: { scene_file: 'https://example.org/scene.blend', resolution: '1920x1080', frames: 100 }, reward: '7.000001' },
-        { challenge_type: 'synthetic', payload: { seed: '1234abcd', matrix_size: 8, iterations: 1, lane: 'industrial' }, reward: '1.5' },
+        {
+          challenge_type: 'inference',
+          payload: { model_id: 'gpt-3.5-turbo', prompt: 'Hello, world! '.repeat(12), max_tokens: 100 },
+          reward: '10.0',
+        },
+        {
+          challenge_type: 'training',
+          payload: {
+            model_architecture: 'resnet50',
+            dataset_url: 'https://example.org/data',
+            epochs: 10,
+            batch_size: 32,
+          },
+          reward: '3.333333',
+        },
+        {
+          challenge_type: 'rendering',
+          payload: { scene_file: 'https://example.org/scene.blend', resolution: '1920x1080', frames: 100 },
+          reward: '7.000001',
+        },
+        {
+          challenge_type: 'synthetic',
+          payload: { seed: '1234abcd', matrix_size: 8, iterations: 1, lane: 'industrial' },
+          reward: '1.5',
+        },
       ];
       const ids: string[] = [];
       for (const b of bodies) {
@@ -57,27 +79,60 @@ describe('the earning loop, end to end', () => {
         ids.push(r.json.task_id as string);
       }
       // A slice-input task: two uploaded slices, split by the 64-byte slice size into 3 + 1 jobs.
-      const draft = await postTask(m, { challenge_type: 'rendering', input: 'slices', payload: { scene_file: 'https://example.org/s.blend', resolution: '640x480', frames: 2 }, reward: '2.0' });
+      const draft = await postTask(m, {
+        challenge_type: 'rendering',
+        input: 'slices',
+        payload: { scene_file: 'https://example.org/s.blend', resolution: '640x480', frames: 2 },
+        reward: '2.0',
+      });
       expect(draft.status).toBe(201);
       const draftId = draft.json.task_id as string;
       for (const [n, bytes] of sliceBytes.entries()) {
-        const put = await fetch(`${m.base}/tasks/${draftId}/slices/${n}`, { method: 'PUT', headers: { authorization: `Bearer ${m.customerKey}`, 'content-type': 'application/octet-stream' }, body: bytes });
+        const put = await fetch(`${m.base}/tasks/${draftId}/slices/${n}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${m.customerKey}`, 'content-type': 'application/octet-stream' },
+          body: bytes,
+        });
         expect(put.status).toBeLessThan(300);
       }
-      const sub = await fetch(`${m.base}/tasks/${draftId}/submit`, { method: 'POST', headers: { authorization: `Bearer ${m.customerKey}` } });
+      const sub = await fetch(`${m.base}/tasks/${draftId}/submit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${m.customerKey}` },
+      });
       expect(sub.status).toBeLessThan(300);
       ids.push(draftId);
       const rewards = [10_000_000n, 3_333_333n, 7_000_001n, 1_500_000n, 2_000_000n];
 
-      for (const id of ids) await until(`task ${id} completed`, () => getTask(m, id), (t) => t.status === 'completed', 30_000);
+      for (const id of ids)
+        await until(
+          `task ${id} completed`,
+          () => getTask(m, id),
+          (t) => t.status === 'completed',
+          30_000,
+        );
 
       // Who ran which slice, as the store recorded it (every result checked and accepted).
       const rows = await m.store.transaction(async (tx) => {
-        const out: { taskId: string; jobId: string; worker: string; verdict: string; sliceIndex: number; hash: string }[] = [];
+        const out: {
+          taskId: string;
+          jobId: string;
+          worker: string;
+          verdict: string;
+          sliceIndex: number;
+          hash: string;
+        }[] = [];
         for (const id of ids) {
           for (const j of await tx.jobs.byTask(id)) {
             const res = await tx.validator.results(j.jobId);
-            for (const r of res) out.push({ taskId: id, jobId: j.jobId, worker: r.workerAddress, verdict: r.verdict, sliceIndex: j.sliceIndex, hash: r.settledHash });
+            for (const r of res)
+              out.push({
+                taskId: id,
+                jobId: j.jobId,
+                worker: r.workerAddress,
+                verdict: r.verdict,
+                sliceIndex: j.sliceIndex,
+                hash: r.settledHash,
+              });
           }
         }
         return out;
@@ -87,8 +142,13 @@ describe('the earning loop, end to end', () => {
       expect([...workers].every((w) => w === p1.address || w === p2.address)).toBe(true);
 
       // Expected money, from the reference split over the observed slice counts.
-      let burn = 0n, validator = 0n, treasury = 0n;
-      const perWorker = new Map<string, bigint>([[p1.address, 0n], [p2.address, 0n]]);
+      let burn = 0n,
+        validator = 0n,
+        treasury = 0n;
+      const perWorker = new Map<string, bigint>([
+        [p1.address, 0n],
+        [p2.address, 0n],
+      ]);
       ids.forEach((id, i) => {
         const counts = new Map<string, number>();
         for (const r of rows.filter((x) => x.taskId === id)) counts.set(r.worker, (counts.get(r.worker) ?? 0) + 1);
@@ -110,34 +170,68 @@ describe('the earning loop, end to end', () => {
       for (const p of [p1, p2]) {
         const mine = rows.filter((r) => r.worker === p.address).length;
         const repo = new ProviderJobsRepo(p.ledger.db);
-        await until(`receipts of ${p.address}`, () => repo.earningsByDay(0).reduce((a, d) => a + d.jobs, 0), (n) => n === mine);
+        await until(
+          `receipts of ${p.address}`,
+          () => repo.earningsByDay(0).reduce((a, d) => a + d.jobs, 0),
+          (n) => n === mine,
+        );
         const paid = repo.earningsByDay(0).reduce((a, d) => a + d.paid, 0n);
         expect(paid).toBe(perWorker.get(p.address));
-        const stored = p.ledger.db.all<{ n: number | bigint }>({ text: 'SELECT count(*) AS n FROM receipts', values: [] })[0];
+        const stored = p.ledger.db.all<{ n: number | bigint }>({
+          text: 'SELECT count(*) AS n FROM receipts',
+          values: [],
+        })[0];
         expect(Number(stored?.n)).toBe(mine);
       }
       // Receipts were delivered (acknowledged) to every provider.
-      await until('receipts acknowledged', () => m.store.transaction(async (tx) => (await tx.validator.receipts(p1.address, true)).length + (await tx.validator.receipts(p2.address, true)).length), (n) => n === 0);
+      await until(
+        'receipts acknowledged',
+        () =>
+          m.store.transaction(
+            async (tx) =>
+              (await tx.validator.receipts(p1.address, true)).length +
+              (await tx.validator.receipts(p2.address, true)).length,
+          ),
+        (n) => n === 0,
+      );
 
       // result_hash of a payload task = Merkle root over BLAKE3 of its 64-byte input pieces, computed here.
       const inference = payloadInputBytes(bodies[0]?.payload as never);
       const pieces: string[] = [];
-      for (let off = 0; off < inference.length; off += 64) pieces.push(toHex(m.blake3.hash(inference.subarray(off, off + 64))));
+      for (let off = 0; off < inference.length; off += 64)
+        pieces.push(toHex(m.blake3.hash(inference.subarray(off, off + 64))));
       expect(pieces.length).toBeGreaterThan(1);
-      expect((await getTask(m, ids[0] as string)).result).toMatchObject({ result_hash: taskResultHash(pieces, m.blake3) });
-      const slicePieces = [sliceBytes[0]?.subarray(0, 64), sliceBytes[0]?.subarray(64, 128), sliceBytes[0]?.subarray(128), sliceBytes[1]].map((b) => toHex(m.blake3.hash(b as Uint8Array)));
+      expect((await getTask(m, ids[0] as string)).result).toMatchObject({
+        result_hash: taskResultHash(pieces, m.blake3),
+      });
+      const slicePieces = [
+        sliceBytes[0]?.subarray(0, 64),
+        sliceBytes[0]?.subarray(64, 128),
+        sliceBytes[0]?.subarray(128),
+        sliceBytes[1],
+      ].map((b) => toHex(m.blake3.hash(b as Uint8Array)));
       expect((await getTask(m, draftId)).result).toMatchObject({ result_hash: taskResultHash(slicePieces, m.blake3) });
 
       // A sealed batch serves compute_root and SUBMIT_RESULT records of every accepted result.
       const n = await m.validator.sealBatchNow();
       expect(n).toBe(1);
-      const batch = (await (await fetch(`${m.base}/batches/1`)).json()) as { compute_root: string; result_count: number; transactions: { tx_type: string; gas_limit: number }[] };
+      const batch = (await (await fetch(`${m.base}/batches/1`)).json()) as {
+        compute_root: string;
+        result_count: number;
+        transactions: { tx_type: string; gas_limit: number }[];
+      };
       expect(batch.result_count).toBe(rows.length);
       expect(batch.transactions.every((t) => t.tx_type === 'SUBMIT_RESULT' && t.gas_limit === 80_000)).toBe(true);
       // compute_root is the Merkle root over the canonical bytes of exactly the results it lists.
-      const listed = (batch.transactions as unknown as { payload: unknown; from_address: string }[]).map((t) => parseComputeResult(t.payload));
+      const listed = (batch.transactions as unknown as { payload: unknown; from_address: string }[]).map((t) =>
+        parseComputeResult(t.payload),
+      );
       expect(batch.compute_root).toBe(computeRoot(listed, m.blake3));
-      expect(listed.every((r, i) => r.worker_address === (batch.transactions[i] as unknown as { from_address: string }).from_address)).toBe(true);
+      expect(
+        listed.every(
+          (r, i) => r.worker_address === (batch.transactions[i] as unknown as { from_address: string }).from_address,
+        ),
+      ).toBe(true);
       expect((await fetch(`${m.base}/batches/2`)).status).toBe(404);
     } finally {
       await p1.close();

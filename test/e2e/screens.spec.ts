@@ -5,7 +5,9 @@ const SCREENS = ['Dashboard', 'Join', 'Jobs', 'Courier', 'Settlement', 'Diagnost
 const NODE_STATES = /^(Earning|Connected|Connecting|Paused|Offline|Not joined|Error)/;
 
 // One node for both themes: starting it and its practice market is the slow part.
-test('every screen in light and dark: a screenshot, one h1, the node status, and no serious or critical axe violations', async ({ app: page }, testInfo) => {
+test('every screen in light and dark: a screenshot, one h1, the node status, and no serious or critical axe violations', async ({
+  app: page,
+}, testInfo) => {
   test.setTimeout(420_000);
   // Some work done first, so the screens show data rather than only their empty states.
   await openScreen(page, 'Dashboard');
@@ -19,7 +21,9 @@ test('every screen in light and dark: a screenshot, one h1, the node status, and
       await expect(page.locator('h1')).toHaveCount(1);
       await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(NODE_STATES);
       // Let loading states settle (no busy regions) before the picture and the audit.
-      await expect(page.locator('[aria-busy="true"]')).toHaveCount(0, { timeout: 10_000 }).catch(() => undefined);
+      await expect(page.locator('[aria-busy="true"]'))
+        .toHaveCount(0, { timeout: 10_000 })
+        .catch(() => undefined);
       const file = testInfo.outputPath(`${scheme}-${name.toLowerCase()}.png`);
       await page.screenshot({ path: file, fullPage: true });
       await testInfo.attach(`${scheme}-${name.toLowerCase()}`, { path: file, contentType: 'image/png' });
@@ -27,7 +31,10 @@ test('every screen in light and dark: a screenshot, one h1, the node status, and
       const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
       for (const v of results.violations) {
         if (v.impact !== 'serious' && v.impact !== 'critical') continue;
-        const where = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ');
+        const where = v.nodes
+          .slice(0, 3)
+          .map((n) => n.target.join(' '))
+          .join('; ');
         problems.push(`${scheme} ${name}: [${v.impact}] ${v.id} — ${v.help} (${v.nodes.length}×: ${where})`);
       }
     }

@@ -2,7 +2,11 @@ import { expect, openScreen, test } from './fixtures.js';
 
 test.use({ headlessOptions: { join: false } });
 
-test('switching settlement to Real asks first: Cancel keeps Dry run, confirming makes it Real', async ({ app: page, cli, node }) => {
+test('switching settlement to Real asks first: Cancel keeps Dry run, confirming makes it Real', async ({
+  app: page,
+  cli,
+  node,
+}) => {
   await openScreen(page, 'Settlement');
   const mode = page.getByTestId('settlement-mode');
   await expect(mode).toHaveText('Dry run');

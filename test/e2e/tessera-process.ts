@@ -99,7 +99,11 @@ export function spawnTessera(args: string[], env: NodeJS.ProcessEnv = {}): Proce
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`tessera ${args.join(' ')}: no line matching ${re} on stdout within ${timeoutMs} ms; stderr: ${tail(err)}`));
+          reject(
+            new Error(
+              `tessera ${args.join(' ')}: no line matching ${re} on stdout within ${timeoutMs} ms; stderr: ${tail(err)}`,
+            ),
+          );
         }, timeoutMs);
         const onExit = (code: number | null) => {
           // Output may still be buffered: look once more before giving up.
@@ -107,7 +111,10 @@ export function spawnTessera(args: string[], env: NodeJS.ProcessEnv = {}): Proce
             const m = out.match(re);
             done();
             if (m) resolve(m);
-            else reject(new Error(`tessera ${args.join(' ')} exited (${code}) before printing ${re}; stderr: ${tail(err)}`));
+            else
+              reject(
+                new Error(`tessera ${args.join(' ')} exited (${code}) before printing ${re}; stderr: ${tail(err)}`),
+              );
           });
         };
         const done = () => {
@@ -125,7 +132,9 @@ export function spawnTessera(args: string[], env: NodeJS.ProcessEnv = {}): Proce
         if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, killed: false };
         child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS)));
+        const timedOut = new Promise<'timeout'>(
+          (resolve) => (timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS)),
+        );
         const r = await Promise.race([exit, timedOut]);
         clearTimeout(timer);
         if (r !== 'timeout') return { code: r, killed: false };
@@ -157,7 +166,9 @@ export async function startHeadless(dataDir: string, opts: HeadlessOptions = {})
 
 /** The app contract over the node's WebSocket, from Node (with the token and the page's own Origin). */
 export async function contractClient(node: Pick<HeadlessNode, 'origin' | 'token'>): Promise<WsContractClient> {
-  const socket = new WebSocket(`${node.origin.replace(/^http/, 'ws')}/api?token=${node.token}`, { headers: { Origin: node.origin } });
+  const socket = new WebSocket(`${node.origin.replace(/^http/, 'ws')}/api?token=${node.token}`, {
+    headers: { Origin: node.origin },
+  });
   const client = new WsContractClient(socket as unknown as ConstructorParameters<typeof WsContractClient>[0]);
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());

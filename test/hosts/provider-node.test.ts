@@ -39,7 +39,9 @@ async function captureMarket(): Promise<{ url: string; frames: CapabilitiesFrame
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const frames: CapabilitiesFrame[] = [];
   wss.on('connection', (ws: WebSocket) => {
-    ws.send(JSON.stringify({ type: 'challenge', version: 1, market_id: 'capture', nonce: '00'.repeat(32), practice: false }));
+    ws.send(
+      JSON.stringify({ type: 'challenge', version: 1, market_id: 'capture', nonce: '00'.repeat(32), practice: false }),
+    );
     let address = '';
     let welcomed = false;
     ws.on('message', (d: Buffer) => {
@@ -49,7 +51,9 @@ async function captureMarket(): Promise<{ url: string; frames: CapabilitiesFrame
       frames.push(f as CapabilitiesFrame);
       if (welcomed) return;
       welcomed = true;
-      ws.send(JSON.stringify({ type: 'welcome', address, heartbeat_ms: 60_000, leased_jobs: [], server_time: Date.now() }));
+      ws.send(
+        JSON.stringify({ type: 'welcome', address, heartbeat_ms: 60_000, leased_jobs: [], server_time: Date.now() }),
+      );
     });
   });
   const port = (wss.address() as { port: number }).port;
@@ -93,7 +97,12 @@ function desktopOptions(dataDir: string, threads: number | null): AppHostOptions
 
 /** The last capabilities frame once the GPU is announced (it comes up after the join). */
 async function announced(frames: CapabilitiesFrame[], who: string): Promise<CapabilitiesFrame> {
-  const withGpu = await until(`${who} announced its GPU`, () => frames.filter((f) => f.gpu !== null), (f) => f.length > 0, 30_000);
+  const withGpu = await until(
+    `${who} announced its GPU`,
+    () => frames.filter((f) => f.gpu !== null),
+    (f) => f.length > 0,
+    30_000,
+  );
   return withGpu[withGpu.length - 1] as CapabilitiesFrame;
 }
 
@@ -101,46 +110,78 @@ describe('one provider node for every host', () => {
   it.each([
     ['automatic threads', null],
     ['a threads setting', 2],
-  ] as const)('the CLI, headless mode and the desktop app announce the same threads, measured MB/s and GPU (%s)', async (_name, threads) => {
-    const base = tempDir('tessera-hosts-');
-    const cli = await captureMarket();
-    const headless = await captureMarket();
-    const desktop = await captureMarket();
+  ] as const)(
+    'the CLI, headless mode and the desktop app announce the same threads, measured MB/s and GPU (%s)',
+    async (_name, threads) => {
+      const base = tempDir('tessera-hosts-');
+      const cli = await captureMarket();
+      const headless = await captureMarket();
+      const desktop = await captureMarket();
 
-    // `tessera provide --market URL [--threads N]`, with its GPU host a fake instead of Dawn.
-    const provider = await startProvider({ market: cli.url, dataDir: join(base, 'cli'), threads, logger: silentLogger, openGpuHost: () => new FakeHost(), metricsPort: 0 });
-    cleanups.push(() => provider.stop(1000));
+      // `tessera provide --market URL [--threads N]`, with its GPU host a fake instead of Dawn.
+      const provider = await startProvider({
+        market: cli.url,
+        dataDir: join(base, 'cli'),
+        threads,
+        logger: silentLogger,
+        openGpuHost: () => new FakeHost(),
+        metricsPort: 0,
+      });
+      cleanups.push(() => provider.stop(1000));
 
-    // `tessera headless --market URL`, the threads field set (or left empty) in its settings.
-    mkdirSync(join(base, 'headless'), { recursive: true });
-    writeFileSync(join(base, 'headless', 'settings.json'), JSON.stringify({ threads }));
-    const server = await startHeadless({ port: 0, dataDir: join(base, 'headless'), market: headless.url, join: true, rendererDir: fakeRenderer(base), metricsPort: 0, openGpuHost: () => new FakeHost() });
-    cleanups.push(() => server.close());
-    await server.joined;
+      // `tessera headless --market URL`, the threads field set (or left empty) in its settings.
+      mkdirSync(join(base, 'headless'), { recursive: true });
+      writeFileSync(join(base, 'headless', 'settings.json'), JSON.stringify({ threads }));
+      const server = await startHeadless({
+        port: 0,
+        dataDir: join(base, 'headless'),
+        market: headless.url,
+        join: true,
+        rendererDir: fakeRenderer(base),
+        metricsPort: 0,
+        openGpuHost: () => new FakeHost(),
+      });
+      cleanups.push(() => server.close());
+      await server.joined;
 
-    // The desktop app: the same composition main.ts runs, then Join from the UI.
-    const host = await startAppHost(desktopOptions(join(base, 'desktop'), threads));
-    cleanups.push(() => host.close());
-    await host.app.join({ kind: 'url', url: desktop.url });
+      // The desktop app: the same composition main.ts runs, then Join from the UI.
+      const host = await startAppHost(desktopOptions(join(base, 'desktop'), threads));
+      cleanups.push(() => host.close());
+      await host.app.join({ kind: 'url', url: desktop.url });
 
-    const frames = { cli: await announced(cli.frames, 'the CLI'), headless: await announced(headless.frames, 'headless mode'), desktop: await announced(desktop.frames, 'the desktop app') };
-    const expectedThreads = threads ?? automaticThreads();
-    expect(expectedThreads).toBe(threads ?? 3);
-    for (const [who, f] of Object.entries(frames)) {
-      expect(f.cpu_threads, who).toBe(expectedThreads);
-      expect(f.max_jobs, who).toBe(expectedThreads);
-      expect(f.mbps, who).toBeGreaterThan(0);
-      expect(f.gpu, who).toEqual({ name: HARDWARE_ADAPTER.description, vendor: HARDWARE_ADAPTER.vendor, software: false });
-    }
-    // Each host announces what its node measured at start.
-    expect(frames.cli.mbps).toBe(provider.node.mbps);
-    expect(frames.desktop.mbps).toBe(host.node.mbps);
-  }, 120_000);
+      const frames = {
+        cli: await announced(cli.frames, 'the CLI'),
+        headless: await announced(headless.frames, 'headless mode'),
+        desktop: await announced(desktop.frames, 'the desktop app'),
+      };
+      const expectedThreads = threads ?? automaticThreads();
+      expect(expectedThreads).toBe(threads ?? 3);
+      for (const [who, f] of Object.entries(frames)) {
+        expect(f.cpu_threads, who).toBe(expectedThreads);
+        expect(f.max_jobs, who).toBe(expectedThreads);
+        expect(f.mbps, who).toBeGreaterThan(0);
+        expect(f.gpu, who).toEqual({
+          name: HARDWARE_ADAPTER.description,
+          vendor: HARDWARE_ADAPTER.vendor,
+          software: false,
+        });
+      }
+      // Each host announces what its node measured at start.
+      expect(frames.cli.mbps).toBe(provider.node.mbps);
+      expect(frames.desktop.mbps).toBe(host.node.mbps);
+    },
+    120_000,
+  );
 
   it('the Join screen benchmark reports a GPU figure when the GPU host is a ready hardware GPU', async () => {
     const host = await startAppHost(desktopOptions(tempDir('tessera-bench-'), null));
     cleanups.push(() => host.close());
-    await until('GPU ready', () => host.node.services.gpu?.ready, (r) => r === true, 30_000);
+    await until(
+      'GPU ready',
+      () => host.node.services.gpu?.ready,
+      (r) => r === true,
+      30_000,
+    );
     const bench = await host.app.benchmark(1 << 20);
     expect(bench.cpu_mbps).toBeGreaterThan(0);
     expect(bench.gpu_mbps).not.toBeNull();
@@ -153,9 +194,22 @@ describe('one provider node for every host', () => {
     const renderer = fakeRenderer(base);
     const dataDir = join(base, 'data');
     const open = async () => {
-      const server = await startHeadless({ port: 0, dataDir, market: market.url, join: true, rendererDir: renderer, metricsPort: 0, openGpuHost: () => new FakeHost() });
+      const server = await startHeadless({
+        port: 0,
+        dataDir,
+        market: market.url,
+        join: true,
+        rendererDir: renderer,
+        metricsPort: 0,
+        openGpuHost: () => new FakeHost(),
+      });
       await server.joined;
-      await until('announced', () => server.node.status().state, (s) => s === 'connected', 30_000);
+      await until(
+        'announced',
+        () => server.node.status().state,
+        (s) => s === 'connected',
+        30_000,
+      );
       await server.close();
     };
     const resources = () => {
@@ -169,7 +223,10 @@ describe('one provider node for every host', () => {
     for (let i = 0; i < 20; i++) {
       await open();
       const now = resources();
-      for (const [kind, n] of now) expect(n, `${kind} after close ${i + 1} (baseline ${baseline.get(kind) ?? 0})`).toBeLessThanOrEqual(baseline.get(kind) ?? 0);
+      for (const [kind, n] of now)
+        expect(n, `${kind} after close ${i + 1} (baseline ${baseline.get(kind) ?? 0})`).toBeLessThanOrEqual(
+          baseline.get(kind) ?? 0,
+        );
       // The ledger's connection is closed (SQLite removes the -wal with the last one) and a write takes the lock at once.
       const dbPath = join(dataDir, 'ledger.db');
       expect(existsSync(`${dbPath}-wal`)).toBe(false);

@@ -17,13 +17,18 @@ describe('SqliteBondLedger (penalize_sla through the SQLite ledger)', () => {
     const bonds = new SqliteBondLedger({ db, credits, clock: { now: () => 2 } });
     bonds.deposit('prov', 200n, 'dep-1');
     expect(repo.balance(bondAccount('prov'))).toBe(200n);
-    expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toMatchObject({ amount: 75n, code: 'SLA' });
+    expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toMatchObject({
+      amount: 75n,
+      code: 'SLA',
+    });
     // Same job again (e.g. after a restart forgot it was reported): nothing moves, nothing is reported.
     expect(penalizeSla(bonds, { jobId: 'job-9', provider: 'prov', bond: 75n })).toBeUndefined();
     expect(repo.balance(bondAccount('prov'))).toBe(125n);
     expect(repo.balance('prov')).toBe(300n);
     expect(repo.checkConservation()).toMatchObject({ ok: true, minted: 500n, burned: 75n, total: 425n });
-    expect(() => penalizeSla(bonds, { jobId: 'job-10', provider: 'prov', bond: 1000n })).toThrow(/holds 125 credits, cannot slash 1000/);
+    expect(() => penalizeSla(bonds, { jobId: 'job-10', provider: 'prov', bond: 1000n })).toThrow(
+      /holds 125 credits, cannot slash 1000/,
+    );
     expect(repo.balance(bondAccount('prov'))).toBe(125n);
     db.close();
   });

@@ -79,13 +79,17 @@ describe('readRegularFile / readRegularFileSync', () => {
     expect(err.message).toMatch(/larger than the 1024-byte limit for a price board/);
   });
 
-  it('stops at the limit when a file yields more than its size said, as a growing file does (FILE_TOO_LARGE)', QUICK, async () => {
-    // A /proc file reports size 0 and then yields more: the same path as a file that grows
-    // after fstat. The read must stop at limit + 1 bytes rather than trust the size.
-    const path = '/proc/self/status';
-    const err = await refusal(path, 64);
-    expect(err.code).toBe('FILE_TOO_LARGE');
-  });
+  it(
+    'stops at the limit when a file yields more than its size said, as a growing file does (FILE_TOO_LARGE)',
+    QUICK,
+    async () => {
+      // A /proc file reports size 0 and then yields more: the same path as a file that grows
+      // after fstat. The read must stop at limit + 1 bytes rather than trust the size.
+      const path = '/proc/self/status';
+      const err = await refusal(path, 64);
+      expect(err.code).toBe('FILE_TOO_LARGE');
+    },
+  );
 
   it('names a missing file (FILE_UNREADABLE, ENOENT kept as the cause)', QUICK, async () => {
     const path = join(tempDir(), 'nope');
@@ -105,42 +109,65 @@ describe('files the node reads through the real services', () => {
     const err = await loadConfig(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).code).toBe('FILE_NOT_REGULAR');
-    expect((err as ConfigError).message).toBe(`${join(dir, 'config.toml')} is not a regular file (a device, pipe or socket); the config file must be a plain file`);
+    expect((err as ConfigError).message).toBe(
+      `${join(dir, 'config.toml')} is not a regular file (a device, pipe or socket); the config file must be a plain file`,
+    );
   });
 
   it('config.toml over 1 MiB: refused with the limit in the message (FILE_TOO_LARGE)', QUICK, async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.toml'), `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
     const err = await loadConfig(dir).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'FILE_TOO_LARGE', message: expect.stringContaining('1048576-byte limit for a config file') });
+    expect(err).toMatchObject({
+      code: 'FILE_TOO_LARGE',
+      message: expect.stringContaining('1048576-byte limit for a config file'),
+    });
     expect(MAX_CONFIG_BYTES).toBe(1024 * 1024);
   });
 
-  it('price board symlinked to /dev/zero: an empty board, no read, and the first save replaces the link', QUICK, async () => {
-    const dir = tempDir();
-    mkdirSync(join(dir, 'state'));
-    const path = join(dir, 'state', 'price_board.v1.bin');
-    symlinkSync('/dev/zero', path);
-    const registry = createMetricsRegistry();
-    const svc = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher, registry });
-    expect(svc.loaded).toMatchObject({ status: 'empty', reason: 'UNREADABLE', message: expect.stringMatching(/is not a regular file/) });
-    expect(await metricValue(registry, 'price_board_load_failures_total', { reason: 'unreadable' })).toBe(1);
-    svc.record('consumer', 9n);
-    await svc.close();
-    const board = new PriceBoard(defaultConfig().price_board_window);
-    board.record('consumer', 9n);
-    const again = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher, registry: createMetricsRegistry() });
-    expect(again.loaded.status).toBe('loaded');
-    expect(again.board.entries('consumer')).toEqual([9n]);
-    expect(encodePriceBoard(again.board, hasher)).toEqual(encodePriceBoard(board, hasher));
-    await again.close();
-  });
+  it(
+    'price board symlinked to /dev/zero: an empty board, no read, and the first save replaces the link',
+    QUICK,
+    async () => {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'state'));
+      const path = join(dir, 'state', 'price_board.v1.bin');
+      symlinkSync('/dev/zero', path);
+      const registry = createMetricsRegistry();
+      const svc = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher, registry });
+      expect(svc.loaded).toMatchObject({
+        status: 'empty',
+        reason: 'UNREADABLE',
+        message: expect.stringMatching(/is not a regular file/),
+      });
+      expect(await metricValue(registry, 'price_board_load_failures_total', { reason: 'unreadable' })).toBe(1);
+      svc.record('consumer', 9n);
+      await svc.close();
+      const board = new PriceBoard(defaultConfig().price_board_window);
+      board.record('consumer', 9n);
+      const again = await PriceBoardService.open({
+        dataDir: dir,
+        config: defaultConfig(),
+        hasher,
+        registry: createMetricsRegistry(),
+      });
+      expect(again.loaded.status).toBe('loaded');
+      expect(again.board.entries('consumer')).toEqual([9n]);
+      expect(encodePriceBoard(again.board, hasher)).toEqual(encodePriceBoard(board, hasher));
+      await again.close();
+    },
+  );
 
   it('price board as a FIFO: an empty board at once', QUICK, async () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'state'));
     mkfifo(join(dir, 'state', 'price_board.v1.bin'));
-    const svc = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher, registry: createMetricsRegistry() });
+    const svc = await PriceBoardService.open({
+      dataDir: dir,
+      config: defaultConfig(),
+      hasher,
+      registry: createMetricsRegistry(),
+    });
     expect(svc.loaded).toMatchObject({ status: 'empty', reason: 'UNREADABLE' });
     await svc.close();
   });

@@ -18,7 +18,12 @@ function fillingDisk(capacity: number, chunk = 1 << 20): BundleWrite {
   let used = 0;
   return (fd, buf, off, len) => {
     const n = Math.min(len, chunk, capacity - used);
-    if (n <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    if (n <= 0)
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+        code: 'ENOSPC',
+        errno: -28,
+        syscall: 'write',
+      });
     used += n;
     return writeSync(fd, buf, off, n);
   };
@@ -36,7 +41,9 @@ describe('bundle store writes', () => {
   it('short writes are continued until every byte is written; the bundle verifies', () => {
     const dir = join(tempDir(), 'bundles');
     const data = pseudoRandomBytes(SIZE, 0x5107);
-    const store = new BundleStore(dir, blake3, { write: (fd, buf, off, len) => writeSync(fd, buf, off, Math.min(len, 4093)) });
+    const store = new BundleStore(dir, blake3, {
+      write: (fd, buf, off, len) => writeSync(fd, buf, off, Math.min(len, 4093)),
+    });
     const { hash, bytes } = store.putBytes(data, 1 << 20);
     expect([hash, bytes]).toEqual([toHex(blake3.hash(data)), SIZE]);
     expect(Buffer.compare(store.get(hash), Buffer.from(data))).toBe(0);
@@ -56,7 +63,10 @@ describe('bundle store writes', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(StorageError);
-    expect(err).toMatchObject({ code: 'DISK_FULL', message: `the disk holding ${dir} is full: free space and send again` });
+    expect(err).toMatchObject({
+      code: 'DISK_FULL',
+      message: `the disk holding ${dir} is full: free space and send again`,
+    });
     expect(filesIn(dir)).toEqual([]);
     // Space freed: the same file is stored whole, not a truncated copy.
     const store = new BundleStore(dir, blake3);
@@ -67,10 +77,21 @@ describe('bundle store writes', () => {
 
   it('EDQUOT is DISK_FULL too; a write that makes no progress is a one-line error, not a hang', () => {
     const dir = join(tempDir(), 'bundles');
-    const quota = new BundleStore(dir, blake3, { write: () => { throw Object.assign(new Error('EDQUOT'), { code: 'EDQUOT' }); } });
-    expect(() => quota.putBytes(new Uint8Array(10), 100)).toThrow(expect.objectContaining({ code: 'DISK_FULL', message: expect.stringContaining('(disk quota reached)') }));
+    const quota = new BundleStore(dir, blake3, {
+      write: () => {
+        throw Object.assign(new Error('EDQUOT'), { code: 'EDQUOT' });
+      },
+    });
+    expect(() => quota.putBytes(new Uint8Array(10), 100)).toThrow(
+      expect.objectContaining({ code: 'DISK_FULL', message: expect.stringContaining('(disk quota reached)') }),
+    );
     const stuck = new BundleStore(dir, blake3, { write: () => 0 });
-    expect(() => stuck.putBytes(new Uint8Array(10), 100)).toThrow(expect.objectContaining({ code: 'BUNDLE', message: expect.stringMatching(/the disk took 0 of the 10 bytes left/) }));
+    expect(() => stuck.putBytes(new Uint8Array(10), 100)).toThrow(
+      expect.objectContaining({
+        code: 'BUNDLE',
+        message: expect.stringMatching(/the disk took 0 of the 10 bytes left/),
+      }),
+    );
     expect(filesIn(dir)).toEqual([]);
   });
 
@@ -81,7 +102,9 @@ describe('bundle store writes', () => {
       return len;
     };
     const store = new BundleStore(dir, blake3, { write: liar });
-    expect(() => store.putBytes(pseudoRandomBytes(SIZE, 7), 1 << 20)).toThrow(expect.objectContaining({ code: 'BUNDLE', message: expect.stringContaining('did not read back as written') }));
+    expect(() => store.putBytes(pseudoRandomBytes(SIZE, 7), 1 << 20)).toThrow(
+      expect.objectContaining({ code: 'BUNDLE', message: expect.stringContaining('did not read back as written') }),
+    );
     expect(filesIn(dir)).toEqual([]);
   });
 
@@ -115,18 +138,29 @@ describe('tessera doctor and bundles', () => {
     ctx.close();
     const healthy = await runDoctor(dd, { blake3 });
     expect(healthy.healthy).toBe(true);
-    expect(healthy.checks.find((c) => c.name === 'bundles')).toEqual({ name: 'bundles', ok: true, detail: '2 courier bundles verified' });
+    expect(healthy.checks.find((c) => c.name === 'bundles')).toEqual({
+      name: 'bundles',
+      ok: true,
+      detail: '2 courier bundles verified',
+    });
 
     const store = new BundleStore(join(dd, 'bundles'), blake3);
     const pathA = store.pathFor(a?.bundle_hash as string);
     writeFileSync(pathA, readFileSync(pathA).subarray(0, 10_000));
     const damaged = await runDoctor(dd, { blake3 });
     expect(damaged.healthy).toBe(false);
-    expect(damaged.checks.find((c) => c.name === 'bundles')).toMatchObject({ ok: false, detail: expect.stringContaining(`1 courier bundle damaged or missing: ${a?.bundle_hash} (its BLAKE3 no longer matches`) });
+    expect(damaged.checks.find((c) => c.name === 'bundles')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(
+        `1 courier bundle damaged or missing: ${a?.bundle_hash} (its BLAKE3 no longer matches`,
+      ),
+    });
     expect(damaged.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['bundles']);
 
     rmSync(store.pathFor(b?.bundle_hash as string));
     const missing = await runDoctor(dd, { blake3 });
-    expect(missing.checks.find((c) => c.name === 'bundles')?.detail).toContain(`${b?.bundle_hash} (missing; pending receipt ${b?.id} needs it)`);
+    expect(missing.checks.find((c) => c.name === 'bundles')?.detail).toContain(
+      `${b?.bundle_hash} (missing; pending receipt ${b?.id} needs it)`,
+    );
   });
 });

@@ -26,11 +26,16 @@ function checkConsistent(ctx: Ledger): number {
   expect(ctx.db.integrityCheck()).toEqual(['ok']);
   const rows = ctx.db.all<{ id: string; acknowledged: bigint }>(sql`SELECT id, acknowledged FROM courier_receipts`);
   for (const r of rows) {
-    const n = ctx.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id = ${`courier:${r.id}`}`)?.n;
+    const n = ctx.db.get<{ n: bigint }>(
+      sql`SELECT count(*) AS n FROM postings WHERE event_id = ${`courier:${r.id}`}`,
+    )?.n;
     expect(n, `courier receipt ${r.id} acknowledged=${r.acknowledged}`).toBe(r.acknowledged === 1n ? 2n : 0n);
   }
   const acked = rows.filter((r) => r.acknowledged === 1n).length;
-  expect(ctx.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'courier_acknowledged_total'`)?.value ?? 0n).toBe(BigInt(acked));
+  expect(
+    ctx.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'courier_acknowledged_total'`)?.value ??
+      0n,
+  ).toBe(BigInt(acked));
   expect(ctx.settlement.checkLedger().ok).toBe(true);
   return acked;
 }
@@ -50,55 +55,77 @@ async function template(dir: string, n: number): Promise<{ dataDir: string; ids:
 }
 
 describe('courier flush: a crash at every boundary (fault injection, SIGKILL)', () => {
-  it('never leaves an acknowledgement without its credit or a credit without its acknowledgement; the retry completes once', { timeout: 300_000 }, async () => {
-    const dir = tempDir();
-    const t = await template(dir, 3); // two batches (size 2): one with a rejected receipt
-    const rejected = new Set([t.ids[1] as string]);
-    const market = () => new CourierMarket({ reward: REWARD, rejectIds: rejected }).start();
+  it(
+    'never leaves an acknowledgement without its credit or a credit without its acknowledgement; the retry completes once',
+    { timeout: 300_000 },
+    async () => {
+      const dir = tempDir();
+      const t = await template(dir, 3); // two batches (size 2): one with a rejected receipt
+      const rejected = new Set([t.ids[1] as string]);
+      const market = () => new CourierMarket({ reward: REWARD, rejectIds: rejected }).start();
 
-    const refMarket = await market();
-    const refDir = join(dir, 'ref');
-    cpSync(t.dataDir, refDir, { recursive: true });
-    const recorded = await runLedgerChild(child, ['courier-faults', refDir, refMarket.url, '0']);
-    await refMarket.close();
-    expect(recorded.done).toBe(true);
-    const boundaries = recorded.points;
-    console.log(`courier flush crosses ${boundaries.length} boundaries: ${[...new Set(boundaries)].join(', ')}`);
-    expect(new Set(boundaries)).toEqual(
-      new Set([
-        'courier.leased', 'courier.request-built', 'courier.lease-extended', 'courier.answered', 'courier.ack.begun', 'courier.ack.marked',
-        'movement.checked', 'ledger.balance-updated', 'ledger.posted', 'movement.settled', 'courier.ack.credited', 'courier.ack.counted',
-        'courier.ack.rejected', 'courier.ack.committing', 'courier.ack-committed', 'courier.released',
-      ]),
-    );
+      const refMarket = await market();
+      const refDir = join(dir, 'ref');
+      cpSync(t.dataDir, refDir, { recursive: true });
+      const recorded = await runLedgerChild(child, ['courier-faults', refDir, refMarket.url, '0']);
+      await refMarket.close();
+      expect(recorded.done).toBe(true);
+      const boundaries = recorded.points;
+      console.log(`courier flush crosses ${boundaries.length} boundaries: ${[...new Set(boundaries)].join(', ')}`);
+      expect(new Set(boundaries)).toEqual(
+        new Set([
+          'courier.leased',
+          'courier.request-built',
+          'courier.lease-extended',
+          'courier.answered',
+          'courier.ack.begun',
+          'courier.ack.marked',
+          'movement.checked',
+          'ledger.balance-updated',
+          'ledger.posted',
+          'movement.settled',
+          'courier.ack.credited',
+          'courier.ack.counted',
+          'courier.ack.rejected',
+          'courier.ack.committing',
+          'courier.ack-committed',
+          'courier.released',
+        ]),
+      );
 
-    let killedAfterSomeAck = 0;
-    for (let k = 1; k <= boundaries.length; k++) {
-      const m = await market();
-      open.push(m);
-      const dataDir = join(dir, `k${k}`);
-      cpSync(t.dataDir, dataDir, { recursive: true });
-      const run = await runLedgerChild(child, ['courier-faults', dataDir, m.url, String(k)]);
-      expect(run.killed, `crash at boundary ${k} (${boundaries[k - 1]})`).toBe(true);
-      expect(run.points).toEqual(boundaries.slice(0, k));
-      // Leases of the killed flusher are long expired for a flusher an hour later.
-      const ctx = await openLedger({ dataDir, clock: { now: () => Date.now() + 3_600_000 }, courier: { backoffBaseMs: 1, backoffCapMs: 5 } });
-      open.push(ctx);
-      const acked = checkConsistent(ctx);
-      if (acked > 0) killedAfterSomeAck++;
-      for (const row of ctx.db.all<{ id: string }>(sql`SELECT id FROM courier_receipts WHERE acknowledged = 1`)) expect(m.accepted.has(row.id)).toBe(true);
-      const s = await ctx.courier.flush(m.url);
-      expect(s.error).toBeUndefined();
-      expect(ctx.courier.counts()).toEqual({ pending: 0, acknowledged: 2, rejected: 1, failed: 0 });
-      expect(checkConsistent(ctx)).toBe(2);
-      expect(m.accepted.size).toBe(2);
-      expect(ctx.settlement.status().balances.find((b) => b.account === t.nodeId)?.balance).toBe(String(2n * REWARD));
-      ctx.close();
-    }
-    // Kills landed both before any acknowledgement committed and after some had.
-    expect(killedAfterSomeAck).toBeGreaterThan(0);
-    expect(killedAfterSomeAck).toBeLessThan(boundaries.length);
-  });
+      let killedAfterSomeAck = 0;
+      for (let k = 1; k <= boundaries.length; k++) {
+        const m = await market();
+        open.push(m);
+        const dataDir = join(dir, `k${k}`);
+        cpSync(t.dataDir, dataDir, { recursive: true });
+        const run = await runLedgerChild(child, ['courier-faults', dataDir, m.url, String(k)]);
+        expect(run.killed, `crash at boundary ${k} (${boundaries[k - 1]})`).toBe(true);
+        expect(run.points).toEqual(boundaries.slice(0, k));
+        // Leases of the killed flusher are long expired for a flusher an hour later.
+        const ctx = await openLedger({
+          dataDir,
+          clock: { now: () => Date.now() + 3_600_000 },
+          courier: { backoffBaseMs: 1, backoffCapMs: 5 },
+        });
+        open.push(ctx);
+        const acked = checkConsistent(ctx);
+        if (acked > 0) killedAfterSomeAck++;
+        for (const row of ctx.db.all<{ id: string }>(sql`SELECT id FROM courier_receipts WHERE acknowledged = 1`))
+          expect(m.accepted.has(row.id)).toBe(true);
+        const s = await ctx.courier.flush(m.url);
+        expect(s.error).toBeUndefined();
+        expect(ctx.courier.counts()).toEqual({ pending: 0, acknowledged: 2, rejected: 1, failed: 0 });
+        expect(checkConsistent(ctx)).toBe(2);
+        expect(m.accepted.size).toBe(2);
+        expect(ctx.settlement.status().balances.find((b) => b.account === t.nodeId)?.balance).toBe(String(2n * REWARD));
+        ctx.close();
+      }
+      // Kills landed both before any acknowledgement committed and after some had.
+      expect(killedAfterSomeAck).toBeGreaterThan(0);
+      expect(killedAfterSomeAck).toBeLessThan(boundaries.length);
+    },
+  );
 });
 
 describe('two flushers and an expired lease', () => {
@@ -144,7 +171,9 @@ describe('two flushers and an expired lease', () => {
     const nodeId = first.identity.nodeId;
     const balances = Object.fromEntries(first.settlement.status().balances.map((b) => [b.account, b.balance]));
     expect(balances).toEqual({ [nodeId]: '15', [COURIER_REWARD_SOURCE]: '-15' });
-    expect(first.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE 'courier:%'`)?.n).toBe(6n);
+    expect(
+      first.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE 'courier:%'`)?.n,
+    ).toBe(6n);
     expect(first.settlement.checkLedger().ok).toBe(true);
   });
 });

@@ -19,7 +19,10 @@ afterEach(async () => {
 });
 
 async function node(dir: string): Promise<Ledger> {
-  const ctx = await openLedger({ dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 3, batchSize: 10 } });
+  const ctx = await openLedger({
+    dataDir: join(dir, 'node'),
+    courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 3, batchSize: 10 },
+  });
   open.push(ctx);
   ctx.settlement.setMode('real');
   return ctx;
@@ -63,7 +66,12 @@ describe('poison receipts do not block the courier queue', () => {
     const first = await ctx.courier.flush(m.url);
     expect(first).toMatchObject({ accepted: 4, held_back: 1, failed: 0, pending_after: 1 });
     expect(first.error).toBeUndefined();
-    expect(row(ctx, bad.id)).toMatchObject({ status: 'pending', failures: 1n, lease_owner: null, last_error: expect.stringMatching(/no such file/) });
+    expect(row(ctx, bad.id)).toMatchObject({
+      status: 'pending',
+      failures: 1n,
+      lease_owner: null,
+      last_error: expect.stringMatching(/no such file/),
+    });
     expect(leasesHeld(ctx)).toBe(0n);
 
     for (let i = 2; i <= DEFAULT_MAX_RECEIPT_FAILURES; i++) {
@@ -73,7 +81,10 @@ describe('poison receipts do not block the courier queue', () => {
     expect(row(ctx, bad.id)).toMatchObject({ status: 'failed', failures: BigInt(DEFAULT_MAX_RECEIPT_FAILURES) });
     expect(ctx.courier.countPending()).toBe(0);
     expect(await ctx.courier.flush(m.url)).toMatchObject({ pending_before: 0, held_back: 0 }); // out of the queue
-    expect([...ctx.courier.list(false)].find((r) => r.id === bad.id)).toMatchObject({ status: 'failed', last_error: expect.stringMatching(/no such file/) });
+    expect([...ctx.courier.list(false)].find((r) => r.id === bad.id)).toMatchObject({
+      status: 'failed',
+      last_error: expect.stringMatching(/no such file/),
+    });
 
     // The bundle comes back: retry puts the receipt in the queue and it is delivered.
     ctx.courier.send(bad.path, 'carrier'); // restores the content-addressed bytes (a new receipt of its own)
@@ -96,22 +107,37 @@ describe('poison receipts do not block the courier queue', () => {
     expect(s.error).toBeUndefined();
     expect(m.requests).toBe(0);
     expect(leasesHeld(ctx)).toBe(0n);
-    expect([...ctx.courier.list(true)].every((r) => /a parent of this path is not a directory/.test(r.last_error ?? ''))).toBe(true);
+    expect(
+      [...ctx.courier.list(true)].every((r) => /a parent of this path is not a directory/.test(r.last_error ?? '')),
+    ).toBe(true);
     writeFileSync(join(dir, 'x'), 'x');
-    expect(() => ctx.courier.send(join(dir, 'x'), 'carrier')).toThrow(/^bundle store .*bundles.*; it must be a directory$/);
+    expect(() => ctx.courier.send(join(dir, 'x'), 'carrier')).toThrow(
+      /^bundle store .*bundles.*; it must be a directory$/,
+    );
   });
 
   it('a bundle larger than a request can carry is held back; the rest of its batch is delivered', async () => {
     const dir = tempDir();
     const ctx = await node(dir);
     const a = send(ctx, dir, 1)[0] as { id: string; hash: string };
-    const big = { id: uuidv7(), bundle_hash: a.hash, bytes: MAX_COURIER_BUNDLE_BYTES + 1, sender: 'carrier', created_at: 1 };
+    const big = {
+      id: uuidv7(),
+      bundle_hash: a.hash,
+      bytes: MAX_COURIER_BUNDLE_BYTES + 1,
+      sender: 'carrier',
+      created_at: 1,
+    };
     ctx.db.transaction(() => new CourierRepo(ctx.db).insert(big));
     send(ctx, dir, 2);
     const m = await market();
     const s = await ctx.courier.flush(m.url);
     expect(s).toMatchObject({ accepted: 3, held_back: 1, pending_after: 1 });
-    expect(row(ctx, big.id)).toMatchObject({ status: 'pending', failures: 1n, lease_owner: null, last_error: `bundle is ${MAX_COURIER_BUNDLE_BYTES + 1} bytes, more than the ${MAX_COURIER_BUNDLE_BYTES} bytes a courier request can carry` });
+    expect(row(ctx, big.id)).toMatchObject({
+      status: 'pending',
+      failures: 1n,
+      lease_owner: null,
+      last_error: `bundle is ${MAX_COURIER_BUNDLE_BYTES + 1} bytes, more than the ${MAX_COURIER_BUNDLE_BYTES} bytes a courier request can carry`,
+    });
   });
 
   it('a reward the ledger refuses (overflow) rolls back that acknowledgement alone and holds the receipt back', async () => {
@@ -122,9 +148,18 @@ describe('poison receipts do not block the courier queue', () => {
     const m = await market({ reward: 10n });
     const s = await ctx.courier.flush(m.url);
     expect(s).toMatchObject({ accepted: 1, held_back: 2, reward: 10n, pending_after: 2 });
-    expect(ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance).toBe((MAX_CREDITS - 5n).toString());
+    expect(ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance).toBe(
+      (MAX_CREDITS - 5n).toString(),
+    );
     for (const r of sent.slice(1)) {
-      expect(row(ctx, r.id)).toMatchObject({ status: 'pending', failures: 1n, lease_owner: null, last_error: expect.stringMatching(/the ledger refused the reward \(overflow: .* would exceed the ledger's range\)/) });
+      expect(row(ctx, r.id)).toMatchObject({
+        status: 'pending',
+        failures: 1n,
+        lease_owner: null,
+        last_error: expect.stringMatching(
+          /the ledger refused the reward \(overflow: .* would exceed the ledger's range\)/,
+        ),
+      });
     }
     // No acknowledgement without its credit.
     const acked = ctx.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE acknowledged = 1`)?.n;
@@ -146,7 +181,7 @@ describe('poison receipts do not block the courier queue', () => {
 });
 
 describe('courier housekeeping', () => {
-  it('temp files of a killed `courier send` are removed at open; a live process\'s are kept', async () => {
+  it("temp files of a killed `courier send` are removed at open; a live process's are kept", async () => {
     const dir = tempDir();
     const bundles = join(dir, 'node', 'bundles');
     mkdirSync(bundles, { recursive: true });
@@ -172,9 +207,11 @@ describe('courier housekeeping', () => {
     expect(existsSync(join(bundles, `.incoming-${dead}-1-y`))).toBe(true);
   });
 
-  it('keeps the market URL\'s query string when appending the courier path', async () => {
+  it("keeps the market URL's query string when appending the courier path", async () => {
     expect(courierEndpoint('http://127.0.0.1:7070')).toBe('http://127.0.0.1:7070/courier/receipts');
-    expect(courierEndpoint('https://m.example/base?token=a%20b#frag')).toBe('https://m.example/base/courier/receipts?token=a%20b');
+    expect(courierEndpoint('https://m.example/base?token=a%20b#frag')).toBe(
+      'https://m.example/base/courier/receipts?token=a%20b',
+    );
     expect(courierEndpoint('https://m.example/base/?x=1&y=2')).toBe('https://m.example/base/courier/receipts?x=1&y=2');
     const dir = tempDir();
     const ctx = await node(dir);

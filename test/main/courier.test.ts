@@ -15,7 +15,11 @@ afterEach(async () => {
 });
 
 async function node(dir: string, options: Parameters<typeof openLedger>[0] = {}): Promise<Ledger> {
-  const ctx = await openLedger({ ...options, dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 8, batchSize: 7, ...options.courier } });
+  const ctx = await openLedger({
+    ...options,
+    dataDir: join(dir, 'node'),
+    courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 8, batchSize: 7, ...options.courier },
+  });
   open.push(ctx);
   return ctx;
 }
@@ -76,12 +80,23 @@ describe('courier flush', () => {
     const ids = bundles(dir, 10).map((p) => ctx.courier.send(p, 'alice').id);
     const m = await market({ reward: 7n, rejectIds: new Set([ids[3] as string]) });
     const s = await ctx.courier.flush(m.url);
-    expect(s).toMatchObject({ pending_before: 10, accepted: 9, rejected: 1, duplicate: 0, reward: 63n, pending_after: 0 });
+    expect(s).toMatchObject({
+      pending_before: 10,
+      accepted: 9,
+      rejected: 1,
+      duplicate: 0,
+      reward: 63n,
+      pending_after: 0,
+    });
     expect(m.accepted.size).toBe(9);
     expect(m.badSignatures).toBe(0);
     const rows = [...ctx.courier.list(false)];
     expect(rows.filter((r) => r.acknowledged)).toHaveLength(9);
-    expect(rows.find((r) => r.id === ids[3])).toMatchObject({ status: 'rejected', acknowledged: false, last_error: 'bundle refused' });
+    expect(rows.find((r) => r.id === ids[3])).toMatchObject({
+      status: 'rejected',
+      acknowledged: false,
+      last_error: 'bundle refused',
+    });
     const balance = ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId);
     expect(balance?.balance).toBe('63');
     expect(ctx.settlement.checkLedger().ok).toBe(true);
@@ -106,9 +121,13 @@ describe('courier flush', () => {
     expect(m.sends).toBeGreaterThan(60); // lost answers forced re-sends…
     const acked = ctx.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE acknowledged = 1`)?.n;
     expect(acked).toBe(60n);
-    const reward = ctx.db.get<{ s: bigint }>(sql`SELECT sum(amount) AS s FROM postings WHERE account = ${ctx.identity.nodeId}`)?.s;
+    const reward = ctx.db.get<{ s: bigint }>(
+      sql`SELECT sum(amount) AS s FROM postings WHERE account = ${ctx.identity.nodeId}`,
+    )?.s;
     expect(reward).toBe(180n); // …yet each reward was credited once: 60 × 3
-    expect(ctx.db.get<{ s: bigint }>(sql`SELECT balance AS s FROM accounts WHERE id = ${COURIER_REWARD_SOURCE}`)?.s).toBe(-180n);
+    expect(
+      ctx.db.get<{ s: bigint }>(sql`SELECT balance AS s FROM accounts WHERE id = ${COURIER_REWARD_SOURCE}`)?.s,
+    ).toBe(-180n);
     const attempts = await metricValue(ctx.registry, 'courier_flush_attempt_total');
     const failures = await metricValue(ctx.registry, 'courier_flush_failure_total');
     expect(attempts).toBe(m.requests);
@@ -125,7 +144,9 @@ describe('courier flush', () => {
     expect(m.requests).toBe(1);
     expect(s).toMatchObject({ rejected: 0, accepted: 0, pending_after: 3 });
     expect(s.error).toMatch(/refused the flush: HTTP 404: refused by test market/);
-    expect([...ctx.courier.list(false)].every((r) => r.status === 'pending' && /HTTP 404/.test(r.last_error ?? ''))).toBe(true);
+    expect(
+      [...ctx.courier.list(false)].every((r) => r.status === 'pending' && /HTTP 404/.test(r.last_error ?? '')),
+    ).toBe(true);
     // Once the market (or the URL) is right, everything goes through.
     m.options.forceStatus = undefined;
     expect(await ctx.courier.flush(m.url)).toMatchObject({ accepted: 3, pending_after: 0 });
@@ -151,7 +172,10 @@ describe('courier flush', () => {
     const dir = tempDir();
     const a = await node(dir);
     bundles(dir, 40).forEach((p) => a.courier.send(p, 'alice'));
-    const b = await openLedger({ dataDir: join(dir, 'node'), courier: { batchSize: 7, backoffBaseMs: 1, backoffCapMs: 5 } });
+    const b = await openLedger({
+      dataDir: join(dir, 'node'),
+      courier: { batchSize: 7, backoffBaseMs: 1, backoffCapMs: 5 },
+    });
     open.push(b);
     const m = await market({ delayMs: 20 });
     const [sa, sb] = await Promise.all([a.courier.flush(m.url), b.courier.flush(m.url)]);

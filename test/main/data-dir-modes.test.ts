@@ -14,7 +14,8 @@ describe.skipIf(process.platform === 'win32')('data directory permissions', () =
       ledger.settlement.fund('buyer', 1n); // a write: the WAL exists
       expect(mode(dd).toString(8)).toBe('700');
       expect(mode(join(dd, 'ledger.db')).toString(8)).toBe('600');
-      for (const f of ['ledger.db-wal', 'ledger.db-shm']) if (existsSync(join(dd, f))) expect(mode(join(dd, f)).toString(8)).toBe('600');
+      for (const f of ['ledger.db-wal', 'ledger.db-shm'])
+        if (existsSync(join(dd, f))) expect(mode(join(dd, f)).toString(8)).toBe('600');
     } finally {
       ledger.close();
     }

@@ -41,7 +41,10 @@ describe('inspection commands are read-only', () => {
     const dd = join(dir, 'nowhere');
     for (const cmd of INSPECTIONS) {
       const r = tessera([...cmd, '--data-dir', dd]);
-      expect([r.code, r.stderr], cmd.join(' ')).toEqual([2, `tessera: no data directory at ${dd}; nothing has been stored yet (pass --data-dir to inspect another one)\n`]);
+      expect([r.code, r.stderr], cmd.join(' ')).toEqual([
+        2,
+        `tessera: no data directory at ${dd}; nothing has been stored yet (pass --data-dir to inspect another one)\n`,
+      ]);
       expect(existsSync(dd), cmd.join(' ')).toBe(false);
     }
     expect(readdirSync(dir)).toEqual([]);
@@ -61,7 +64,12 @@ describe('inspection commands are read-only', () => {
       expect({ digest: digest(db), mtime: statSync(db).mtimeMs }, cmd.join(' ')).toEqual(before);
       // A reader of a WAL database may leave an empty -wal and the -shm index; never any data.
       if (existsSync(`${db}-wal`)) expect(statSync(`${db}-wal`).size, cmd.join(' ')).toBe(0);
-      expect(readdirSync(dd).filter((n) => !n.startsWith('ledger.db-')).sort(), cmd.join(' ')).toEqual(entries);
+      expect(
+        readdirSync(dd)
+          .filter((n) => !n.startsWith('ledger.db-'))
+          .sort(),
+        cmd.join(' '),
+      ).toEqual(entries);
     }
   });
 
@@ -108,10 +116,14 @@ describe('a missing or empty ledger beside an identity or bundles', () => {
     writeFileSync(`${db}-wal`, 'frames of a ledger that is gone');
     const orphan = tessera(['settlement', 'mode', 'real', '--data-dir', dd]);
     expect(orphan.code).toBe(2);
-    expect(orphan.stderr).toMatch(/ledger\.db is missing but this data directory already has .*an orphan write-ahead log \(.*ledger\.db-wal\)/);
+    expect(orphan.stderr).toMatch(
+      /ledger\.db is missing but this data directory already has .*an orphan write-ahead log \(.*ledger\.db-wal\)/,
+    );
     const orphanFresh = tessera(['settlement', 'mode', 'real', '--fresh-ledger', '--data-dir', dd]);
     expect(orphanFresh.code).toBe(2);
-    expect(orphanFresh.stderr).toMatch(/its write-ahead log .*ledger\.db-wal is still there; .*move .*ledger\.db-wal .* away yourself/);
+    expect(orphanFresh.stderr).toMatch(
+      /its write-ahead log .*ledger\.db-wal is still there; .*move .*ledger\.db-wal .* away yourself/,
+    );
     expect(readFileSync(`${db}-wal`, 'utf8')).toBe('frames of a ledger that is gone');
     expect(existsSync(db)).toBe(false);
     rmSync(`${db}-wal`);
@@ -119,7 +131,9 @@ describe('a missing or empty ledger beside an identity or bundles', () => {
     // The explicit flag starts a new, empty ledger.
     const fresh = tessera(['settlement', 'fund', 'buyer', '5', '--fresh-ledger', '--data-dir', dd]);
     expect([fresh.code, fresh.stderr]).toEqual([0, '']);
-    expect(JSON.parse(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout).balances).toEqual([{ account: 'buyer', balance: '5' }]);
+    expect(JSON.parse(tessera(['settlement', 'status', '--json', '--data-dir', dd]).stdout).balances).toEqual([
+      { account: 'buyer', balance: '5' },
+    ]);
   });
 
   it('a fresh data dir, or one with only a config file, needs no flag', async () => {
@@ -138,13 +152,21 @@ describe('a foreign SQLite file as ledger.db', () => {
     mkdirSync(dd);
     const db = join(dd, 'ledger.db');
     const raw = new BetterSqlite3(db);
-    raw.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('/home/ada/cat.jpg')");
+    raw.exec(
+      "CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('/home/ada/cat.jpg')",
+    );
     raw.close();
     const before = digest(db);
-    for (const cmd of [['settlement', 'fund', 'buyer', '1'], ['settlement', 'status'], ['courier', 'list']]) {
+    for (const cmd of [
+      ['settlement', 'fund', 'buyer', '1'],
+      ['settlement', 'status'],
+      ['courier', 'list'],
+    ]) {
       const r = tessera([...cmd, '--data-dir', dd]);
       expect(r.code, cmd.join(' ')).toBe(2);
-      expect(r.stderr, cmd.join(' ')).toBe(`tessera: ${db} is a SQLite database that is not a Tessera ledger (tables: photos); Tessera has not changed it — move it away or choose another --data-dir\n`);
+      expect(r.stderr, cmd.join(' ')).toBe(
+        `tessera: ${db} is a SQLite database that is not a Tessera ledger (tables: photos); Tessera has not changed it — move it away or choose another --data-dir\n`,
+      );
       expect(digest(db)).toBe(before);
       expect(existsSync(`${db}-wal`)).toBe(false);
     }
@@ -158,17 +180,24 @@ describe('a write lock held by another process', () => {
     const db = join(dd, 'ledger.db');
     const receipts = join(dir, 'r.jsonl');
     writeFileSync(receipts, `${JSON.stringify(receiptToJson(receipt('job-1', 1n)))}\n`);
-    const holder = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/hold-lock.ts'), db], { cwd: root });
+    const holder = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/hold-lock.ts'), db], {
+      cwd: root,
+    });
     const exited = new Promise<void>((resolve) => holder.on('exit', () => resolve()));
     try {
-      expect(await new Promise<string>((resolve) => createInterface({ input: holder.stdout }).once('line', resolve))).toBe('locked');
+      expect(
+        await new Promise<string>((resolve) => createInterface({ input: holder.stdout }).once('line', resolve)),
+      ).toBe('locked');
       const env = { TESSERA_DB_BUSY_TIMEOUT_MS: '400' };
       for (const cmd of [
         ['settlement', 'apply', receipts],
         ['courier', 'flush', '--market', 'http://127.0.0.1:9', '--max-attempts', '1'],
       ]) {
         const r = tessera([...cmd, '--data-dir', dd], { env });
-        expect([r.code, r.stderr], cmd.join(' ')).toEqual([2, `tessera: another process holds the ledger ${db} (waited 0.4 s); try again when it finishes\n`]);
+        expect([r.code, r.stderr], cmd.join(' ')).toEqual([
+          2,
+          `tessera: another process holds the ledger ${db} (waited 0.4 s); try again when it finishes\n`,
+        ]);
       }
       // Inspection reads past the writer (WAL).
       expect(tessera(['settlement', 'status', '--data-dir', dd], { env }).code).toBe(0);

@@ -18,7 +18,9 @@ interface Child {
 }
 
 function startChild(): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/identity-child.ts')], { cwd: root });
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/identity-child.ts')], {
+    cwd: root,
+  });
   const lines: string[] = [];
   const waiting: ((l: string) => void)[] = [];
   createInterface({ input: proc.stdout }).on('line', (l) => {
@@ -73,7 +75,12 @@ describe('NodeIdentity.loadOrCreate', () => {
   it('refuses to make a new key beside a key the desktop app sealed, and leaves the folder as it was', () => {
     const dir = tempDir();
     writeFileSync(join(dir, SEALED_IDENTITY_FILE), '{"format":"tessera-sealed-key/1"}\n');
-    expect(() => NodeIdentity.loadOrCreate(dir)).toThrow(expect.objectContaining({ code: 'KEY_SEALED', message: expect.stringContaining('sealed by the Tessera desktop app') }));
+    expect(() => NodeIdentity.loadOrCreate(dir)).toThrow(
+      expect.objectContaining({
+        code: 'KEY_SEALED',
+        message: expect.stringContaining('sealed by the Tessera desktop app'),
+      }),
+    );
     expect(readdirSync(dir)).toEqual([SEALED_IDENTITY_FILE]);
   });
 });
@@ -91,8 +98,13 @@ describe('nodeSignatureVerifier (one parsed key for many messages)', () => {
     expect(check?.(msg, b.sign(msg))).toBe(false);
     expect(check?.(msg, sig.toUpperCase())).toBe(false);
     expect(check?.(msg, sig.slice(2))).toBe(false);
-    for (const bad of ['', a.nodeId.toUpperCase(), a.nodeId.slice(2), `${a.nodeId}00`]) expect(nodeSignatureVerifier(bad)).toBeNull();
+    for (const bad of ['', a.nodeId.toUpperCase(), a.nodeId.slice(2), `${a.nodeId}00`])
+      expect(nodeSignatureVerifier(bad)).toBeNull();
     // The one-shot form agrees.
-    expect([verifyNodeSignature(a.nodeId, msg, sig), verifyNodeSignature(b.nodeId, msg, sig), verifyNodeSignature('zz', msg, sig)]).toEqual([true, false, false]);
+    expect([
+      verifyNodeSignature(a.nodeId, msg, sig),
+      verifyNodeSignature(b.nodeId, msg, sig),
+      verifyNodeSignature('zz', msg, sig),
+    ]).toEqual([true, false, false]);
   });
 });

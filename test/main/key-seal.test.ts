@@ -3,7 +3,14 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_FILE, NodeIdentity } from '../../src/main/identity.js';
-import { keyStorageCheck, keyStorageState, SEALED_IDENTITY_FILE, sealKey, unsealForStart, type KeySealer } from '../../src/main/services/key-seal.js';
+import {
+  keyStorageCheck,
+  keyStorageState,
+  SEALED_IDENTITY_FILE,
+  sealKey,
+  unsealForStart,
+  type KeySealer,
+} from '../../src/main/services/key-seal.js';
 import { diagnose } from '../../src/main/api/diagnostics.js';
 import { tempDir } from '../support/temp-dir.js';
 import { testAppNode } from './api/fixtures.js';
@@ -125,6 +132,9 @@ describe('provider key sealing', () => {
     const dir = node.ledger.dataDir.root;
     expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({ ok: false });
     sealKey(dir, new FakeSealer());
-    expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({ ok: true, label: 'Provider key sealed by the OS keychain (gnome_libsecret)' });
+    expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({
+      ok: true,
+      label: 'Provider key sealed by the OS keychain (gnome_libsecret)',
+    });
   });
 });

@@ -7,11 +7,21 @@ import { MetricsServer } from '../../src/main/services/metrics-server.js';
 function get(url: string, host: string | undefined): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', setHost: host === undefined ? false : true, headers: host === undefined ? {} : { host } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'GET',
+        setHost: host === undefined ? false : true,
+        headers: host === undefined ? {} : { host },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -27,7 +37,13 @@ describe('/metrics Host check (DNS rebinding)', () => {
       const res = await get(server.url, host);
       expect([host, res.status]).toEqual([host, 200]);
     }
-    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${Number(port) + 1}`, '127.0.0.1', `localhost.evil.example:${port}`]) {
+    for (const host of [
+      `evil.example:${port}`,
+      'evil.example',
+      `127.0.0.1:${Number(port) + 1}`,
+      '127.0.0.1',
+      `localhost.evil.example:${port}`,
+    ]) {
       const res = await get(server.url, host);
       expect([host, res.status]).toEqual([host, 421]);
       expect(res.body).not.toContain('# HELP');

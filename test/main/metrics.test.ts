@@ -12,8 +12,12 @@ describe('metricValue', () => {
     const registry = createMetricsRegistry();
     counter<'reason'>(registry, { name: 'rejected_total', help: 'rejected', labelNames: ['reason'] });
     gauge(registry, { name: 'queue_size', help: 'queue' });
-    await expect(metricValue(registry, 'rejected_total', { code: 'X' })).rejects.toThrow('metric rejected_total has no label code (its labels: reason)');
-    await expect(metricValue(registry, 'queue_size', { lane: 'a' })).rejects.toThrow('metric queue_size has no label lane (its labels: none)');
+    await expect(metricValue(registry, 'rejected_total', { code: 'X' })).rejects.toThrow(
+      'metric rejected_total has no label code (its labels: reason)',
+    );
+    await expect(metricValue(registry, 'queue_size', { lane: 'a' })).rejects.toThrow(
+      'metric queue_size has no label lane (its labels: none)',
+    );
   });
 
   it('reads 0 for a declared label set with no observations yet, and the value once there is one', async () => {

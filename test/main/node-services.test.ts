@@ -24,7 +24,12 @@ describe('startNodeServices (the services under every provider node)', () => {
     const logs: string[] = [];
     const logger = sinkLogger(jsonLineSink((l) => logs.push(l)));
     const port = await freePort();
-    const node = await startNodeServices({ dataDir: join(dir, 'node'), logger, openGpuHost: () => openDawnChannel(), metricsPort: port });
+    const node = await startNodeServices({
+      dataDir: join(dir, 'node'),
+      logger,
+      openGpuHost: () => openDawnChannel(),
+      metricsPort: port,
+    });
     try {
       const caps = await node.gpu?.start();
       // On a machine without any WebGPU adapter there is nothing to hash on; the rest still holds.
@@ -39,9 +44,20 @@ describe('startNodeServices (the services under every provider node)', () => {
       node.priceBoard.record('industrial', 450n);
       const bands = PricingBandsSchema.parse(pricingBands(node));
       expect(bands.admission_mode).toBe('loose');
-      expect(bands.lanes.find((l) => l.lane === 'consumer')).toMatchObject({ count: 1, median: '120', suggested_bid: '120' });
+      expect(bands.lanes.find((l) => l.lane === 'consumer')).toMatchObject({
+        count: 1,
+        median: '120',
+        suggested_bid: '120',
+      });
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      for (const name of ['settle_applied_total', 'courier_flush_attempt_total', 'price_band_median', 'gpu_device_lost_total', 'admission_mode']) expect(text).toContain(name);
+      for (const name of [
+        'settle_applied_total',
+        'courier_flush_attempt_total',
+        'price_band_median',
+        'gpu_device_lost_total',
+        'admission_mode',
+      ])
+        expect(text).toContain(name);
       expect(node.ledger.settlement.status().mode).toBe('dry_run');
     } finally {
       await node.close();
@@ -61,9 +77,16 @@ describe('startNodeServices (the services under every provider node)', () => {
 
   it('refuses to start on a bad config.toml and leaves the data as it was', async () => {
     const dir = tempDir();
-    const node = await startNodeServices({ dataDir: join(dir, 'node'), logger: silentLogger, openGpuHost: null, metricsPort: 0 });
+    const node = await startNodeServices({
+      dataDir: join(dir, 'node'),
+      logger: silentLogger,
+      openGpuHost: null,
+      metricsPort: 0,
+    });
     await node.close();
     writeFileSync(join(dir, 'node/config.toml'), 'price_board_window = "lots"\n');
-    await expect(startNodeServices({ dataDir: join(dir, 'node'), logger: silentLogger, openGpuHost: null, metricsPort: 0 })).rejects.toThrow(/price_board_window must be an integer from 1 to/);
+    await expect(
+      startNodeServices({ dataDir: join(dir, 'node'), logger: silentLogger, openGpuHost: null, metricsPort: 0 }),
+    ).rejects.toThrow(/price_board_window must be an integer from 1 to/);
   });
 });

@@ -21,7 +21,9 @@ describe('electron-builder.yml', () => {
     });
     expect(cfg.asar).not.toBe(false);
     expect(cfg.asarUnpack?.filter((p) => p.startsWith('out/'))).toEqual([]);
-    expect(cfg.asarUnpack).toEqual(expect.arrayContaining(['node_modules/better-sqlite3/**', 'node_modules/@napi-rs/**', 'node_modules/webgpu/**']));
+    expect(cfg.asarUnpack).toEqual(
+      expect.arrayContaining(['node_modules/better-sqlite3/**', 'node_modules/@napi-rs/**', 'node_modules/webgpu/**']),
+    );
   });
 });
 

@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { decideProvide, DEFAULT_POLICY_TUNING, NOT_PAUSED, POLICY_REASONS, ProvidePolicyController, schedulePause, type PolicyDecision, type ProvidePolicySettings } from '../../src/main/services/provide-policy.js';
+import {
+  decideProvide,
+  DEFAULT_POLICY_TUNING,
+  NOT_PAUSED,
+  POLICY_REASONS,
+  ProvidePolicyController,
+  schedulePause,
+  type PolicyDecision,
+  type ProvidePolicySettings,
+} from '../../src/main/services/provide-policy.js';
 import { FakeClock } from '../core/pricing/fakes.js';
 import { seededRandom } from '../support/data.js';
 import { testAppNode } from './api/fixtures.js';
 
 const TICK_MS = 5_000;
-const settingsOf = (over: Partial<ProvidePolicySettings> = {}): ProvidePolicySettings => ({ idle_only: true, pause_on_battery: true, schedule_hours: [], ...over });
+const settingsOf = (over: Partial<ProvidePolicySettings> = {}): ProvidePolicySettings => ({
+  idle_only: true,
+  pause_on_battery: true,
+  schedule_hours: [],
+  ...over,
+});
 
 /** A host whose idle time grows with the fake clock and resets when the user touches the computer. */
 class FakeHost {
@@ -25,12 +39,25 @@ async function setup(over: Partial<ProvidePolicySettings> = {}) {
   const node = await testAppNode({}, () => clock.now());
   const host = new FakeHost(clock);
   let settings = settingsOf(over);
-  const controller = new ProvidePolicyController({ target: node, settings: () => settings, observe: host.observe, clock, localHour: () => 12 });
+  const controller = new ProvidePolicyController({
+    target: node,
+    settings: () => settings,
+    observe: host.observe,
+    clock,
+    localHour: () => 12,
+  });
   const step = async (ms = TICK_MS) => {
     clock.advance(ms);
     return controller.tick();
   };
-  return { clock, node, host, controller, step, set: (s: Partial<ProvidePolicySettings>) => (settings = { ...settings, ...s }) };
+  return {
+    clock,
+    node,
+    host,
+    controller,
+    step,
+    set: (s: Partial<ProvidePolicySettings>) => (settings = { ...settings, ...s }),
+  };
 }
 
 describe('ProvidePolicyController (idle-only, battery) on a real AppService', () => {
@@ -78,7 +105,7 @@ describe('ProvidePolicyController (idle-only, battery) on a real AppService', ()
     expect(node.status().paused).toBe(false);
   });
 
-  it('never undoes the user\'s own Pause, even when every condition says provide', async () => {
+  it("never undoes the user's own Pause, even when every condition says provide", async () => {
     const { node, step } = await setup();
     await node.pause();
     for (let i = 0; i < 50; i++) await step();
@@ -115,7 +142,13 @@ describe('ProvidePolicyController (idle-only, battery) on a real AppService', ()
     const clock = new FakeClock();
     const node = await testAppNode({}, () => clock.now());
     let hour = 9;
-    const controller = new ProvidePolicyController({ target: node, settings: () => settingsOf({ idle_only: false, schedule_hours: [22, 23, 0, 1] }), observe: () => ({ idleSeconds: null, onBattery: false }), clock, localHour: () => hour });
+    const controller = new ProvidePolicyController({
+      target: node,
+      settings: () => settingsOf({ idle_only: false, schedule_hours: [22, 23, 0, 1] }),
+      observe: () => ({ idleSeconds: null, onBattery: false }),
+      clock,
+      localHour: () => hour,
+    });
     await controller.tick();
     expect(node.status().pause_reason).toBe('outside your schedule');
     hour = 23;

@@ -20,11 +20,20 @@ describe('provider digest pool (worker threads)', () => {
         const got = await pool.digest({ data: data.slice(), key, synthetic: null });
         expect(got).toEqual({ ...expected, bytes: data.length });
       }
-      const params = { block_hash: 'ab'.repeat(32), worker_address: 'cpc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq', matrix_size: 16 };
+      const params = {
+        block_hash: 'ab'.repeat(32),
+        worker_address: 'cpc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq',
+        matrix_size: 16,
+      };
       const key = pseudoRandomBytes(32, SEED);
       const matrix = syntheticResult(syntheticSeed(params, nodeSha256), 16);
-      expect(await pool.digest({ data: new Uint8Array(0), key, synthetic: params })).toEqual({ ...sliceDigests([matrix], key, blake3), bytes: 16 * 16 * 4 });
-      await expect(pool.digest({ data: new Uint8Array(0), key, synthetic: { ...params, matrix_size: 0 } })).rejects.toThrow(/matrix_size/);
+      expect(await pool.digest({ data: new Uint8Array(0), key, synthetic: params })).toEqual({
+        ...sliceDigests([matrix], key, blake3),
+        bytes: 16 * 16 * 4,
+      });
+      await expect(
+        pool.digest({ data: new Uint8Array(0), key, synthetic: { ...params, matrix_size: 0 } }),
+      ).rejects.toThrow(/matrix_size/);
     } finally {
       await pool.close();
     }

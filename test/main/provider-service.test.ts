@@ -24,13 +24,19 @@ console.log(`provider service test seed ${SEED}`);
 describe('reconnect backoff', () => {
   it('full jitter: every delay is in [0, min(cap, base·2^attempt)), and the ceiling is capped', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 120_000 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, base, cap, r) => {
-        const d = fullJitterDelay(attempt, { baseMs: base, capMs: cap }, () => r);
-        const ceiling = Math.min(cap, base * 2 ** attempt);
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThan(Math.max(1, ceiling));
-        expect(d).toBeLessThanOrEqual(cap);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.integer({ min: 1, max: 120_000 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (attempt, base, cap, r) => {
+          const d = fullJitterDelay(attempt, { baseMs: base, capMs: cap }, () => r);
+          const ceiling = Math.min(cap, base * 2 ** attempt);
+          expect(d).toBeGreaterThanOrEqual(0);
+          expect(d).toBeLessThan(Math.max(1, ceiling));
+          expect(d).toBeLessThanOrEqual(cap);
+        },
+      ),
       { seed: SEED, numRuns: 500 },
     );
   });
@@ -60,7 +66,13 @@ describe('provider node', () => {
     });
     try {
       await whenNode(p, 'connected', () => p.service.status().state === 'connected');
-      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'in flight', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      const id = (
+        await postTask(m, {
+          challenge_type: 'inference',
+          payload: { model_id: 'm', prompt: 'in flight', max_tokens: 1 },
+          reward: '1.0',
+        })
+      ).json.task_id as string;
       await started.promise;
       p.service.dropConnection();
       await whenNode(p, 'disconnected', () => p.service.status().state !== 'connected');
@@ -99,7 +111,13 @@ describe('provider node', () => {
     });
     try {
       await whenNode(p, 'connected', () => p.service.status().state === 'connected');
-      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lost', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      const id = (
+        await postTask(m, {
+          challenge_type: 'inference',
+          payload: { model_id: 'm', prompt: 'lost', max_tokens: 1 },
+          reward: '1.0',
+        })
+      ).json.task_id as string;
       await started.promise;
       p.service.dropConnection();
       await whenNode(p, 'disconnected', () => p.service.status().state !== 'connected');
@@ -147,7 +165,13 @@ describe('provider node', () => {
     });
     try {
       await whenNode(p, 'connected', () => p.service.status().state === 'connected');
-      const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'lapsed', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+      const id = (
+        await postTask(m, {
+          challenge_type: 'inference',
+          payload: { model_id: 'm', prompt: 'lapsed', max_tokens: 1 },
+          reward: '1.0',
+        })
+      ).json.task_id as string;
       await runs[0]?.promise;
       p.service.dropConnection(); // silent for > t2 (the reconnect waits ~2.5 s): the market revokes the lease
       await runs[1]?.promise;
@@ -159,9 +183,20 @@ describe('provider node', () => {
       await whenNode(p, 'new run answered', () => repo.recent(5).find((j) => j.epoch === 2)?.status === 'accepted');
       await whenNode(p, 'paid', () => repo.earningsByDay(0)[0]?.paid === 250_000n);
       expect((await getTask(m, id)).status).toBe('completed');
-      expect(repo.recent(5).map((j) => [j.epoch, j.status, j.code]).sort()).toEqual([[1, 'rejected', 'STALE_ASSIGNMENT'], [2, 'accepted', null]]);
+      expect(
+        repo
+          .recent(5)
+          .map((j) => [j.epoch, j.status, j.code])
+          .sort(),
+      ).toEqual([
+        [1, 'rejected', 'STALE_ASSIGNMENT'],
+        [2, 'accepted', null],
+      ]);
       const prov = await m.store.transaction((tx) => tx.validator.provider(p.address));
-      expect([prov?.wrongResults, await m.store.transaction((tx) => tx.validator.penalties(p.address))]).toEqual([0, []]);
+      expect([prov?.wrongResults, await m.store.transaction((tx) => tx.validator.penalties(p.address))]).toEqual([
+        0,
+        [],
+      ]);
       expect(await m.store.transaction((tx) => tx.validator.receipts(p.address, false))).toHaveLength(1);
     } finally {
       release();
@@ -188,7 +223,13 @@ describe('provider node', () => {
     });
     try {
       await whenNode(p, 'connected', () => p.service.status().state === 'connected');
-      const id = (await postTask(m, { challenge_type: 'training', payload: { model_architecture: 'a', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 }, reward: '1.0' })).json.task_id as string;
+      const id = (
+        await postTask(m, {
+          challenge_type: 'training',
+          payload: { model_architecture: 'a', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 },
+          reward: '1.0',
+        })
+      ).json.task_id as string;
       await started.promise;
       await p.service.drain(5000);
       expect(p.service.status().state).toBe('closed');

@@ -7,21 +7,28 @@ import { seededRandom as rng } from '../support/data.js';
 import { tempDir } from '../support/temp-dir.js';
 import { openSettlement, receipt } from './ledger-fixtures.js';
 
-
 type Settlement = ReturnType<typeof openSettlement>;
 
 /** Everything settlement stores, in a comparable form (row order included: it is the history). */
 function stored(s: Settlement) {
   const db = s.db;
   return {
-    receipts: db.all(sql`SELECT idempotency_key, payload, status, reason, recorded_at, applied_at FROM receipts ORDER BY idempotency_key`),
+    receipts: db.all(
+      sql`SELECT idempotency_key, payload, status, reason, recorded_at, applied_at FROM receipts ORDER BY idempotency_key`,
+    ),
     accounts: db.all(sql`SELECT id, balance FROM accounts ORDER BY id`),
     // Mint event ids are random (uuid v7): compared by kind only.
-    postings: db.all<{ event_id: string }>(sql`SELECT seq, event_id, account, amount, kind, memo, created_at FROM postings ORDER BY seq`).map((p) => ({
-      ...p,
-      event_id: p.event_id.startsWith('mint:') ? 'mint:*' : p.event_id,
-    })),
-    movements: db.all(sql`SELECT seq, event_id, source, ref, kind, from_account, to_account, amount, memo, created_at, status, reason, applied_at FROM pending_movements ORDER BY seq`),
+    postings: db
+      .all<{ event_id: string }>(
+        sql`SELECT seq, event_id, account, amount, kind, memo, created_at FROM postings ORDER BY seq`,
+      )
+      .map((p) => ({
+        ...p,
+        event_id: p.event_id.startsWith('mint:') ? 'mint:*' : p.event_id,
+      })),
+    movements: db.all(
+      sql`SELECT seq, event_id, source, ref, kind, from_account, to_account, amount, memo, created_at, status, reason, applied_at FROM pending_movements ORDER BY seq`,
+    ),
     counters: db.all(sql`SELECT name, labels, value FROM counters ORDER BY name, labels`),
     settings: db.all(sql`SELECT key, value FROM settings ORDER BY key`),
   };
@@ -71,7 +78,12 @@ describe('settlement batches', () => {
       const model = new Model();
       try {
         // Every third scenario p2 sits close to the top of the range: a receipt paying it overflows.
-        const funds = new Map([['b1', 3000n], ['b2', 400n], ['p1', 50n], ['p2', scenario % 3 === 0 ? MAX_CREDITS - 300n : 10n]]);
+        const funds = new Map([
+          ['b1', 3000n],
+          ['b2', 400n],
+          ['p1', 50n],
+          ['p2', scenario % 3 === 0 ? MAX_CREDITS - 300n : 10n],
+        ]);
         for (const s of [one, many]) for (const [account, amount] of funds) s.service.fund(account, amount);
         for (let round = 0; round < 3; round++) {
           const mode = pick(['real', 'real', 'dry_run'] as const);
@@ -89,8 +101,13 @@ describe('settlement batches', () => {
           const batched = many.service.applyBatch(batch);
           batches++;
           expect(batched, `seed ${seed} scenario ${scenario} round ${round}`).toEqual(sequential);
-          const expected = batch.map((r) => model.outcome(r, JSON.stringify({ ...r, quote_price: r.quote_price.toString() })));
-          expect(batched.map((r) => r.outcome), `seed ${seed} scenario ${scenario} round ${round}`).toEqual(expected);
+          const expected = batch.map((r) =>
+            model.outcome(r, JSON.stringify({ ...r, quote_price: r.quote_price.toString() })),
+          );
+          expect(
+            batched.map((r) => r.outcome),
+            `seed ${seed} scenario ${scenario} round ${round}`,
+          ).toEqual(expected);
           for (const r of batched) outcomes.set(r.outcome, (outcomes.get(r.outcome) ?? 0) + 1);
           expect(stored(many), `seed ${seed} scenario ${scenario} round ${round}`).toEqual(stored(one));
           expect(many.service.status()).toEqual(one.service.status());
@@ -121,9 +138,17 @@ describe('settlement batches', () => {
       expect(results.at(-1)?.outcome).toBe('duplicate');
       const balances = Object.fromEntries(s.service.status().balances.map((b) => [b.account, BigInt(b.balance)]));
       expect(balances).toEqual({ buyer: 10n ** 12n - total, provider: total });
-      expect(s.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE 'receipt:%'`)?.n).toBe(BigInt(2 * n));
-      expect(s.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'settle_applied_total'`)?.value).toBe(BigInt(n));
-      expect(s.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'matches_total' AND labels = 'dry_run=false'`)?.value).toBe(BigInt(n));
+      expect(s.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE 'receipt:%'`)?.n).toBe(
+        BigInt(2 * n),
+      );
+      expect(
+        s.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = 'settle_applied_total'`)?.value,
+      ).toBe(BigInt(n));
+      expect(
+        s.db.get<{ value: bigint }>(
+          sql`SELECT value FROM counters WHERE name = 'matches_total' AND labels = 'dry_run=false'`,
+        )?.value,
+      ).toBe(BigInt(n));
       expect(s.service.checkLedger().ok).toBe(true);
     } finally {
       s.close();

@@ -20,7 +20,11 @@ afterEach(async () => {
 });
 
 async function node(dataDir: string, clock?: { now: number }): Promise<Ledger> {
-  const ctx = await openLedger({ dataDir, ...(clock ? { now: () => clock.now } : {}), courier: { backoffBaseMs: 1, backoffCapMs: 5, batchSize: 4 } });
+  const ctx = await openLedger({
+    dataDir,
+    ...(clock ? { now: () => clock.now } : {}),
+    courier: { backoffBaseMs: 1, backoffCapMs: 5, batchSize: 4 },
+  });
   open.push(ctx);
   return ctx;
 }
@@ -31,7 +35,9 @@ function balances(ctx: Ledger): Record<string, string> {
 
 function postingsPerEvent(ctx: Ledger, prefix: string): bigint[] {
   return ctx.db
-    .all<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE ${`${prefix}%`} GROUP BY event_id ORDER BY event_id`)
+    .all<{ n: bigint }>(
+      sql`SELECT count(*) AS n FROM postings WHERE event_id LIKE ${`${prefix}%`} GROUP BY event_id ORDER BY event_id`,
+    )
     .map((r) => r.n);
 }
 
@@ -48,7 +54,10 @@ describe('dry-run moves no credits; turning real applies each pending movement o
     const { pending } = ctx.settlement.changeMode('real');
     expect(pending).toEqual({ applied: 3, failed: [], reverted: false });
     expect(balances(ctx)).toEqual({ buyer: '40', provider: '60' });
-    expect(ctx.settlement.status()).toMatchObject({ movements: { pending: 0, applied: 3, failed: 0 }, receipts: { applied: 3, recorded: 0 } });
+    expect(ctx.settlement.status()).toMatchObject({
+      movements: { pending: 0, applied: 3, failed: 0 },
+      receipts: { applied: 3, recorded: 0 },
+    });
     // Submitting them again changes nothing: they were applied at the switch.
     expect(ctx.settlement.applyBatch(rs).map((r) => r.outcome)).toEqual(['duplicate', 'duplicate', 'duplicate']);
 
@@ -81,8 +90,16 @@ describe('dry-run moves no credits; turning real applies each pending movement o
     ctx.settlement.applyBatch([receipt('a', 10n), receipt('b', 10n), receipt('c', 1n)]);
     const first = ctx.settlement.changeMode('real');
     expect(first.mode.kind).toBe('dry_run');
-    expect(first.pending).toMatchObject({ applied: 1, reverted: true, failed: [{ source: 'receipt', reason: 'insufficient_funds: buyer buyer has 5, needs 10' }] });
-    expect(ctx.settlement.status()).toMatchObject({ mode: 'dry_run', movements: { pending: 1, applied: 1, failed: 1 }, receipts: { applied: 1, archived: 1, recorded: 1 } });
+    expect(first.pending).toMatchObject({
+      applied: 1,
+      reverted: true,
+      failed: [{ source: 'receipt', reason: 'insufficient_funds: buyer buyer has 5, needs 10' }],
+    });
+    expect(ctx.settlement.status()).toMatchObject({
+      mode: 'dry_run',
+      movements: { pending: 1, applied: 1, failed: 1 },
+      receipts: { applied: 1, archived: 1, recorded: 1 },
+    });
     ctx.settlement.fund('buyer', 1n);
     expect(ctx.settlement.changeMode('real').pending).toEqual({ applied: 1, failed: [], reverted: false });
     expect(balances(ctx)).toEqual({ buyer: '5', provider: '11' });

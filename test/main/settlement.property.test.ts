@@ -24,7 +24,11 @@ const POOL: Receipt[] = [
 ];
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('fund' as const), account: fc.constantFrom('b1', 'b2', 'p1'), amount: fc.bigInt({ min: 1n, max: 100n }) }),
+  fc.record({
+    op: fc.constant('fund' as const),
+    account: fc.constantFrom('b1', 'b2', 'p1'),
+    amount: fc.bigInt({ min: 1n, max: 100n }),
+  }),
   fc.record({ op: fc.constant('apply' as const), index: fc.integer({ min: 0, max: POOL.length - 1 }) }),
   fc.record({ op: fc.constant('apply' as const), index: fc.integer({ min: 0, max: POOL.length - 1 }) }),
   fc.record({ op: fc.constant('mode' as const), mode: fc.constantFrom('dry_run' as const, 'real' as const) }),
@@ -119,8 +123,12 @@ describe('settlement against an in-memory model (property)', () => {
             model.promote(clock.now);
             const status = s.service.status();
             expect(status.mode).toBe(model.mode);
-            const actual = Object.fromEntries(status.balances.filter((b) => b.balance !== '0').map((b) => [b.account, b.balance]));
-            const expected = Object.fromEntries([...model.balances].filter(([, v]) => v !== 0n).map(([k, v]) => [k, v.toString()]));
+            const actual = Object.fromEntries(
+              status.balances.filter((b) => b.balance !== '0').map((b) => [b.account, b.balance]),
+            );
+            const expected = Object.fromEntries(
+              [...model.balances].filter(([, v]) => v !== 0n).map(([k, v]) => [k, v.toString()]),
+            );
             expect(actual).toEqual(expected);
             const counts = { recorded: 0, applied: 0, archived: 0 };
             for (const st of model.status.values()) counts[st]++;

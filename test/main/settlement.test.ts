@@ -30,7 +30,9 @@ describe('SettlementService', () => {
       { account: 'buyer', balance: '60' },
       { account: 'provider', balance: '40' },
     ]);
-    const postings = s.db.all<{ account: string; amount: bigint }>(sql`SELECT account, amount FROM postings WHERE event_id = ${`receipt:${r.idempotency_key}`} ORDER BY amount`);
+    const postings = s.db.all<{ account: string; amount: bigint }>(
+      sql`SELECT account, amount FROM postings WHERE event_id = ${`receipt:${r.idempotency_key}`} ORDER BY amount`,
+    );
     expect(postings).toEqual([
       { account: 'buyer', amount: -40n },
       { account: 'provider', amount: 40n },
@@ -61,7 +63,10 @@ describe('SettlementService', () => {
     const s = openSettlement(tempDir(), { now: 1 });
     const r = receipt('j1', 10n);
     s.service.apply(r);
-    expect(s.service.apply({ ...r, issued_at: r.issued_at + 1 })).toMatchObject({ outcome: 'conflict', reason: expect.stringMatching(/already stored with different contents/) });
+    expect(s.service.apply({ ...r, issued_at: r.issued_at + 1 })).toMatchObject({
+      outcome: 'conflict',
+      reason: expect.stringMatching(/already stored with different contents/),
+    });
     expect(s.service.status().receipts.recorded).toBe(1);
     s.close();
   });
@@ -106,7 +111,9 @@ describe('SettlementService', () => {
     s.service.apply(receipt('a', 1n));
     s.service.apply(receipt('b', 2n));
     s.service.apply(receipt('c', 3n));
-    s.db.run(sql`UPDATE receipts SET payload = replace(payload, '"quote_price":"2"', '"quote_price":"7"') WHERE payload LIKE '%"job_id":"b"%'`);
+    s.db.run(
+      sql`UPDATE receipts SET payload = replace(payload, '"quote_price":"2"', '"quote_price":"7"') WHERE payload LIKE '%"job_id":"b"%'`,
+    );
     s.db.run(sql`UPDATE receipts SET payload = '{not json' WHERE payload LIKE '%"job_id":"c"%'`);
     s.close();
     s = openSettlement(dir, { now: 1 });
@@ -156,8 +163,12 @@ describe('SettlementService', () => {
     const s = openSettlement(tempDir(), { now: 1 });
     expect(() => s.service.arm(1e22)).toThrow(/arm delay must be from 0 to 315360000 seconds/);
     expect(s.service.status().mode).toBe('dry_run');
-    s.db.run(sql`INSERT INTO settings (key, value) VALUES ('settlement_mode', 'armed:1e+25') ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
-    expect(() => s.service.status()).toThrow(/stored settlement mode "armed:1e\+25" is not valid; reset it with `tessera settlement mode dry-run`/);
+    s.db.run(
+      sql`INSERT INTO settings (key, value) VALUES ('settlement_mode', 'armed:1e+25') ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+    );
+    expect(() => s.service.status()).toThrow(
+      /stored settlement mode "armed:1e\+25" is not valid; reset it with `tessera settlement mode dry-run`/,
+    );
     s.service.setMode('dry_run');
     expect(s.service.status().mode).toBe('dry_run');
     s.close();

@@ -35,14 +35,26 @@ class FakeTray implements NativeTray {
   }
   click(label: string): void {
     const item = this.items.find((i) => i.type === 'normal' && i.label === label);
-    if (!item || item.type !== 'normal' || !item.click) throw new Error(`no clickable item "${label}" in ${JSON.stringify(this.labels())}`);
+    if (!item || item.type !== 'normal' || !item.click)
+      throw new Error(`no clickable item "${label}" in ${JSON.stringify(this.labels())}`);
     item.click();
   }
 }
 
 /** A provider whose status the test sets; `change` reports it as the real one does. */
 class FakeProvider implements AppProvider {
-  s: ProviderStatus = { state: 'connected', address: 'tsr1x', marketId: 'm', practice: false, jobsDone: 0, jobsRejected: 0, running: 0, creditsToday: 0n, draining: false, lastPrices: null };
+  s: ProviderStatus = {
+    state: 'connected',
+    address: 'tsr1x',
+    marketId: 'm',
+    practice: false,
+    jobsDone: 0,
+    jobsRejected: 0,
+    running: 0,
+    creditsToday: 0n,
+    draining: false,
+    lastPrices: null,
+  };
   private readonly listeners = new Set<(s: ProviderStatus) => void>();
   start(): void {}
   status(): ProviderStatus {
@@ -130,13 +142,32 @@ describe('TrayService with a fake native tray', () => {
     expect(tray.labels()[0]?.[0]).toBe('Paused (on battery) · 1.5 CPC today');
     expect(tray.labels()[2]).toEqual(['Resume providing', true]);
     // The icon is set only when the status changes.
-    expect(tray.images).toEqual(['/icons/tray-offline.png', '/icons/tray-connected.png', '/icons/tray-earning.png', '/icons/tray-paused.png']);
+    expect(tray.images).toEqual([
+      '/icons/tray-offline.png',
+      '/icons/tray-connected.png',
+      '/icons/tray-earning.png',
+      '/icons/tray-paused.png',
+    ]);
   });
 
   it('a finished job keeps the word Earning between jobs, as in the window', async () => {
     const { node, tray } = await setup();
     await node.join({ kind: 'url', url: 'http://127.0.0.1:9' });
-    node.events.emit('job:finished', { market_id: 'm', task_id: 't', job_id: 'j', workload: 'synthetic', bytes: 1, proof: null, backend: null, duration_ms: 1, status: 'accepted', code: null, credits: '1', started_at: 0, finished_at: 1 });
+    node.events.emit('job:finished', {
+      market_id: 'm',
+      task_id: 't',
+      job_id: 'j',
+      workload: 'synthetic',
+      bytes: 1,
+      proof: null,
+      backend: null,
+      duration_ms: 1,
+      status: 'accepted',
+      code: null,
+      credits: '1',
+      started_at: 0,
+      finished_at: 1,
+    });
     expect(tray.labels()[0]?.[0]).toBe('Earning: between jobs · 0.0 CPC today');
     expect(tray.images.at(-1)).toBe('/icons/tray-earning.png');
   });

@@ -33,7 +33,6 @@ function shuffled<T>(items: T[], seed: number): T[] {
 }
 
 describe('WorkloadRunner', () => {
-
   it('gives the same proofs at any pool size and submission order', async () => {
     const dir = tempDir();
     const files = Array.from({ length: 10 }, (_, i) => {
@@ -42,12 +41,30 @@ describe('WorkloadRunner', () => {
       return path;
     });
     const jobs = (): SliceJob[] => [
-      ...files.map((path, i): SliceJob => ({ slice_id: `file-${i}`, workload: i % 2 ? 'inference' : 'transcode', source: { kind: 'file', path } })),
-      ...[0, 1, 64, 1024, 1025, 100_000].map((len, i): SliceJob => ({ slice_id: `mem-${i}`, workload: 'gpuhash', source: { kind: 'bytes', data: pseudoRandomBytes(len, 99 + i) } })),
-      { slice_id: 'syn-a', workload: 'synthetic', synthetic: { block_hash: '11'.repeat(32), worker_address: 'alice', matrix_size: 48 } },
-      { slice_id: 'syn-b', workload: 'synthetic', synthetic: { block_hash: '11'.repeat(32), worker_address: 'bob', matrix_size: 48 } },
+      ...files.map((path, i): SliceJob => ({
+        slice_id: `file-${i}`,
+        workload: i % 2 ? 'inference' : 'transcode',
+        source: { kind: 'file', path },
+      })),
+      ...[0, 1, 64, 1024, 1025, 100_000].map((len, i): SliceJob => ({
+        slice_id: `mem-${i}`,
+        workload: 'gpuhash',
+        source: { kind: 'bytes', data: pseudoRandomBytes(len, 99 + i) },
+      })),
+      {
+        slice_id: 'syn-a',
+        workload: 'synthetic',
+        synthetic: { block_hash: '11'.repeat(32), worker_address: 'alice', matrix_size: 48 },
+      },
+      {
+        slice_id: 'syn-b',
+        workload: 'synthetic',
+        synthetic: { block_hash: '11'.repeat(32), worker_address: 'bob', matrix_size: 48 },
+      },
     ];
-    const reference = execFileSync('b3sum', ['--no-names', ...files], { encoding: 'utf8' }).trim().split('\n');
+    const reference = execFileSync('b3sum', ['--no-names', ...files], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     let baseline: Map<string, string> | undefined;
     for (const threads of [1, 2, 3, 4]) {
       const r = runner(threads);
@@ -68,7 +85,12 @@ describe('WorkloadRunner', () => {
     const started = performance.now();
     const proof = await r.run({ slice_id: 'one', workload: 'transcode', source: { kind: 'file', path } });
     const elapsed = performance.now() - started;
-    expect(proof).toMatchObject({ slice_id: 'one', workload: 'transcode', bytes: 5000, backend: 'cpu' } satisfies Partial<SliceProof>);
+    expect(proof).toMatchObject({
+      slice_id: 'one',
+      workload: 'transcode',
+      bytes: 5000,
+      backend: 'cpu',
+    } satisfies Partial<SliceProof>);
     expect(proof.proof_hash).toBe(execFileSync('b3sum', ['--no-names', path], { encoding: 'utf8' }).trim());
     // The reported time is the job's own, so it cannot exceed the wall time around the call.
     expect(proof.duration_ms).toBeLessThanOrEqual(Math.ceil(elapsed));
@@ -77,11 +99,23 @@ describe('WorkloadRunner', () => {
   it('answers a repeated file slice from cache but refuses a reused id with new length, workload or content', async () => {
     const dir = tempDir();
     const r = runner(1);
-    const a = await r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } });
-    const again = await r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } });
+    const a = await r.run({
+      slice_id: 'x',
+      workload: 'transcode',
+      source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) },
+    });
+    const again = await r.run({
+      slice_id: 'x',
+      workload: 'transcode',
+      source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) },
+    });
     expect(again.proof_hash).toBe(a.proof_hash);
-    await expect(r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(101, 1) } })).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
-    await expect(r.run({ slice_id: 'x', workload: 'inference', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } })).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
+    await expect(
+      r.run({ slice_id: 'x', workload: 'transcode', source: { kind: 'bytes', data: pseudoRandomBytes(101, 1) } }),
+    ).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
+    await expect(
+      r.run({ slice_id: 'x', workload: 'inference', source: { kind: 'bytes', data: pseudoRandomBytes(100, 1) } }),
+    ).rejects.toMatchObject({ code: 'SLICE_ID_REUSED' });
 
     const path = join(dir, 'edit.slice');
     writeFileSync(path, pseudoRandomBytes(64, 1));
@@ -89,21 +123,34 @@ describe('WorkloadRunner', () => {
     expect(await r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } })).toBe(fileProof); // the cached object itself
     writeFileSync(path, pseudoRandomBytes(64, 2)); // same length, new content
     utimesSync(path, new Date(), new Date(Date.now() + 5000));
-    await expect(r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } })).rejects.toThrow(/different content/);
+    await expect(r.run({ slice_id: 'f', workload: 'transcode', source: { kind: 'file', path } })).rejects.toThrow(
+      /different content/,
+    );
   });
 
   it('refuses gpu_required jobs without a hardware GPU, and runs them on one', async () => {
     const bytes = pseudoRandomBytes(10_000, 41);
     const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(bytes), encoding: 'utf8' }).trim();
-    const job = (): SliceJob => ({ slice_id: 'g', workload: 'gpuhash', gpu_required: true, source: { kind: 'bytes', data: bytes.slice() } });
+    const job = (): SliceJob => ({
+      slice_id: 'g',
+      workload: 'gpuhash',
+      gpu_required: true,
+      source: { kind: 'bytes', data: bytes.slice() },
+    });
     await expect(runner(1).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
     // A GPU port that really hashes what it is given (the digest is checked against b3sum, not against itself).
     const hashing = (hardware: boolean) => {
       const calls = { n: 0 };
-      return { calls, port: { hardware, ready: true, hashBytes: async (d: Uint8Array) => (calls.n++, toHex(cpuHasher.hash(d))) } };
+      return {
+        calls,
+        port: { hardware, ready: true, hashBytes: async (d: Uint8Array) => (calls.n++, toHex(cpuHasher.hash(d))) },
+      };
     };
     const software = hashing(false);
-    await expect(runner(1, { gpu: software.port }).run(job())).rejects.toMatchObject({ code: 'GPU_REQUIRED', message: expect.stringMatching(/software adapter/) });
+    await expect(runner(1, { gpu: software.port }).run(job())).rejects.toMatchObject({
+      code: 'GPU_REQUIRED',
+      message: expect.stringMatching(/software adapter/),
+    });
     expect(software.calls.n).toBe(0);
     const hw = hashing(true);
     const gpu = hw.port;
@@ -112,34 +159,73 @@ describe('WorkloadRunner', () => {
     // Never quietly on the CPU: not ready, a failing GPU, or a workload the GPU cannot run.
     await expect(runner(1, { gpu: { ...gpu, ready: false } }).run(job())).rejects.toThrow(/not ready yet/);
     const failing = { hardware: true, ready: true, hashBytes: () => Promise.reject(new Error('device lost')) };
-    await expect(runner(1, { gpu: failing }).run(job())).rejects.toThrow(/the GPU failed on job g \(Error: device lost\).*not run on the CPU/);
-    await expect(runner(1, { gpu }).run({ slice_id: 's', workload: 'synthetic', gpu_required: true, synthetic: { block_hash: '00'.repeat(32), worker_address: 'w', matrix_size: 4 } })).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+    await expect(runner(1, { gpu: failing }).run(job())).rejects.toThrow(
+      /the GPU failed on job g \(Error: device lost\).*not run on the CPU/,
+    );
+    await expect(
+      runner(1, { gpu }).run({
+        slice_id: 's',
+        workload: 'synthetic',
+        gpu_required: true,
+        synthetic: { block_hash: '00'.repeat(32), worker_address: 'w', matrix_size: 4 },
+      }),
+    ).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
   });
 
   it('runs GpuHash on a software adapter only when explicitly allowed; otherwise on the CPU, labelled cpu', async () => {
     const bytes = pseudoRandomBytes(50_000, 42);
     const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(bytes), encoding: 'utf8' }).trim();
     let gpuCalls = 0;
-    const software = { hardware: false, ready: true, hashBytes: async (d: Uint8Array) => (gpuCalls++, toHex(cpuHasher.hash(d))) };
-    const job = (extra: Partial<SliceJob> = {}): SliceJob => ({ slice_id: 'sw', workload: 'gpuhash', source: { kind: 'bytes', data: bytes.slice() }, ...extra });
+    const software = {
+      hardware: false,
+      ready: true,
+      hashBytes: async (d: Uint8Array) => (gpuCalls++, toHex(cpuHasher.hash(d))),
+    };
+    const job = (extra: Partial<SliceJob> = {}): SliceJob => ({
+      slice_id: 'sw',
+      workload: 'gpuhash',
+      source: { kind: 'bytes', data: bytes.slice() },
+      ...extra,
+    });
     expect(await runner(1, { gpu: software }).run(job())).toMatchObject({ backend: 'cpu', proof_hash: want });
     expect(gpuCalls).toBe(0);
     const allowed = runner(1, { gpu: software, allowSoftwareAdapter: true });
     expect(await allowed.run(job())).toMatchObject({ backend: 'gpu', proof_hash: want });
-    expect(await allowed.run(job({ slice_id: 'sw-req', gpu_required: true }))).toMatchObject({ backend: 'gpu', proof_hash: want });
+    expect(await allowed.run(job({ slice_id: 'sw-req', gpu_required: true }))).toMatchObject({
+      backend: 'gpu',
+      proof_hash: want,
+    });
     expect(gpuCalls).toBe(2);
   });
 
   it('never answers in-memory bytes from cache: new bytes under an old id are refused, the same bytes re-proven', async () => {
     const r = runner(1);
-    const first = await r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(1) } });
-    expect((await r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(1) } })).proof_hash).toBe(first.proof_hash);
-    await expect(r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(2) } })).rejects.toThrow(/already used for different content/);
+    const first = await r.run({
+      slice_id: 'm',
+      workload: 'transcode',
+      source: { kind: 'bytes', data: new Uint8Array(64).fill(1) },
+    });
+    expect(
+      (
+        await r.run({
+          slice_id: 'm',
+          workload: 'transcode',
+          source: { kind: 'bytes', data: new Uint8Array(64).fill(1) },
+        })
+      ).proof_hash,
+    ).toBe(first.proof_hash);
+    await expect(
+      r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(64).fill(2) } }),
+    ).rejects.toThrow(/already used for different content/);
   });
 
   it('refuses a job whose bytes an earlier run already handed to a worker, instead of hashing zero bytes', async () => {
     const r = runner(1);
-    const job: SliceJob = { slice_id: 'once', workload: 'transcode', source: { kind: 'bytes', data: new Uint8Array(4096).fill(7) } };
+    const job: SliceJob = {
+      slice_id: 'once',
+      workload: 'transcode',
+      source: { kind: 'bytes', data: new Uint8Array(4096).fill(7) },
+    };
     await r.run(job);
     await expect(r.run({ ...job, slice_id: 'again' })).rejects.toThrow(/already handed to a worker/);
   });
@@ -147,9 +233,13 @@ describe('WorkloadRunner', () => {
   it('names the problem for a missing file, a directory and missing synthetic parameters', async () => {
     const dir = tempDir();
     const r = runner(1);
-    await expect(r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'file', path: join(dir, 'nope.slice') } })).rejects.toThrow(/nope\.slice: no such file/);
+    await expect(
+      r.run({ slice_id: 'm', workload: 'transcode', source: { kind: 'file', path: join(dir, 'nope.slice') } }),
+    ).rejects.toThrow(/nope\.slice: no such file/);
     mkdirSync(join(dir, 'd'));
-    await expect(r.run({ slice_id: 'd', workload: 'transcode', source: { kind: 'file', path: join(dir, 'd') } })).rejects.toThrow(/is a directory/);
+    await expect(
+      r.run({ slice_id: 'd', workload: 'transcode', source: { kind: 'file', path: join(dir, 'd') } }),
+    ).rejects.toThrow(/is a directory/);
     await expect(r.run({ slice_id: 's', workload: 'synthetic' })).rejects.toMatchObject({ code: 'BAD_PARAMS' });
   });
 });

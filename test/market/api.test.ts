@@ -14,7 +14,12 @@ import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 
 const SEED = 0x7a5c;
 const T0 = 1_800_000_000_000;
-const clock = { t: T0, now() { return this.t; } };
+const clock = {
+  t: T0,
+  now() {
+    return this.t;
+  },
+};
 const root = mkdtempSync(join(tmpdir(), 'tessera-market-api-'));
 let store: MarketStore;
 let server: MarketServer;
@@ -27,11 +32,20 @@ let aliceId: string;
 const PAYLOADS = {
   inference: { model_id: 'gpt-3.5-turbo', prompt: 'Hello, world!', max_tokens: 100, temperature: 0.7 },
   training: { model_architecture: 'resnet50', dataset_url: 'https://example.org/data', epochs: 10, batch_size: 32 },
-  rendering: { scene_file: 'https://example.org/scene.blend', resolution: '1920x1080', frames: 100, gpu_required: true },
+  rendering: {
+    scene_file: 'https://example.org/scene.blend',
+    resolution: '1920x1080',
+    frames: 100,
+    gpu_required: true,
+  },
   synthetic: { seed: '1234abcd5678ef90', matrix_size: 64, iterations: 2, lane: 'industrial' },
 } as const;
 
-async function call(method: string, path: string, o: { key?: string | null; json?: unknown; body?: string | Uint8Array; type?: string } = {}) {
+async function call(
+  method: string,
+  path: string,
+  o: { key?: string | null; json?: unknown; body?: string | Uint8Array; type?: string } = {},
+) {
   const headers: Record<string, string> = {};
   if (o.key !== null) headers.authorization = `Bearer ${o.key ?? aliceKey}`;
   let body: string | Uint8Array | undefined = o.body;
@@ -51,13 +65,22 @@ async function call(method: string, path: string, o: { key?: string | null; json
   return { status: res.status, json, text, type: res.headers.get('content-type') ?? '' };
 }
 
-const errorOf = (r: { json: Record<string, unknown> }) => r.json.error as { code: string; message: string; field?: string; balance?: string; amount?: string };
+const errorOf = (r: { json: Record<string, unknown> }) =>
+  r.json.error as { code: string; message: string; field?: string; balance?: string; amount?: string };
 const balance = () => server.customers.balance(aliceId);
 
 beforeAll(async () => {
   blake3 = await loadBlake3();
   store = await MarketStore.open(await openPgliteDriver(join(root, 'store')));
-  server = await createMarketServer({ store, clock, blake3, dataDir: root, sliceLimits: { maxSliceBytes: 4096, maxSlices: 8 }, expirySweepMs: 0, processMetrics: false });
+  server = await createMarketServer({
+    store,
+    clock,
+    blake3,
+    dataDir: root,
+    sliceLimits: { maxSliceBytes: 4096, maxSlices: 8 },
+    expirySweepMs: 0,
+    processMetrics: false,
+  });
   base = await server.listen('127.0.0.1', 0);
   const alice = await server.customers.add('alice');
   aliceKey = alice.apiKey;
@@ -98,23 +121,54 @@ describe('market HTTP API', () => {
 
   it.each(Object.entries(PAYLOADS))('creates a %s task, escrowing its reward', async (type, payload) => {
     const before = await balance();
-    const r = await call('POST', '/tasks', { json: { challenge_type: type, payload, reward: '10.0', deadline: T0 / 1000 + 3600 } });
+    const r = await call('POST', '/tasks', {
+      json: { challenge_type: type, payload, reward: '10.0', deadline: T0 / 1000 + 3600 },
+    });
     expect(r.status).toBe(201);
-    expect(r.json).toEqual({ task_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), status: 'pending', created_at: T0 / 1000 });
+    expect(r.json).toEqual({
+      task_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      status: 'pending',
+      created_at: T0 / 1000,
+    });
     expect(before - (await balance())).toBe(10_000_000n);
     const g = await call('GET', `/tasks/${r.json.task_id as string}`);
-    expect(g.json).toEqual({ task_id: r.json.task_id, challenge_type: type, status: 'pending', reward: '10.0', created_at: T0 / 1000, deadline: T0 / 1000 + 3600, input: { kind: 'payload', submitted: true, slices: 1 } });
+    expect(g.json).toEqual({
+      task_id: r.json.task_id,
+      challenge_type: type,
+      status: 'pending',
+      reward: '10.0',
+      created_at: T0 / 1000,
+      deadline: T0 / 1000 + 3600,
+      input: { kind: 'payload', submitted: true, slices: 1 },
+    });
     const stored = await store.transaction(async (tx) => tx.tasks.get(r.json.task_id as string));
-    expect(stored).toMatchObject({ gpuRequired: type === 'rendering', lane: type === 'synthetic' ? 'industrial' : 'consumer', payload });
+    expect(stored).toMatchObject({
+      gpuRequired: type === 'rendering',
+      lane: type === 'synthetic' ? 'industrial' : 'consumer',
+      payload,
+    });
   });
 
-  it('shows a completed task\'s result and a failed task\'s reason, and refunds an expired one', async () => {
-    const a = await call('POST', '/tasks', { json: { challenge_type: 'inference', payload: PAYLOADS.inference, reward: '2.5' } });
-    await store.transaction((tx) => tx.tasks.complete(a.json.task_id as string, { resultHash: 'ab'.repeat(32), workerAddress: 'cpc1worker' }, T0 + 5000));
-    expect((await call('GET', `/tasks/${a.json.task_id as string}`)).json).toMatchObject({ status: 'completed', result: { result_hash: 'ab'.repeat(32), worker_address: 'cpc1worker', completed_at: T0 / 1000 + 5 } });
+  it("shows a completed task's result and a failed task's reason, and refunds an expired one", async () => {
+    const a = await call('POST', '/tasks', {
+      json: { challenge_type: 'inference', payload: PAYLOADS.inference, reward: '2.5' },
+    });
+    await store.transaction((tx) =>
+      tx.tasks.complete(
+        a.json.task_id as string,
+        { resultHash: 'ab'.repeat(32), workerAddress: 'cpc1worker' },
+        T0 + 5000,
+      ),
+    );
+    expect((await call('GET', `/tasks/${a.json.task_id as string}`)).json).toMatchObject({
+      status: 'completed',
+      result: { result_hash: 'ab'.repeat(32), worker_address: 'cpc1worker', completed_at: T0 / 1000 + 5 },
+    });
 
     const before = await balance();
-    const b = await call('POST', '/tasks', { json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '3.000001', deadline: T0 / 1000 + 60 } });
+    const b = await call('POST', '/tasks', {
+      json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '3.000001', deadline: T0 / 1000 + 60 },
+    });
     expect(before - (await balance())).toBe(3_000_001n);
     clock.t = T0 + 59_000;
     expect(await server.tasks.expireOverdue()).toEqual([]);
@@ -126,8 +180,10 @@ describe('market HTTP API', () => {
     expect(g.json).toMatchObject({ status: 'failed', reason: expect.stringMatching(/deadline passed/) });
   });
 
-  it('hides other customers\' tasks and answers 404 for unknown ids, 400 for a malformed one', async () => {
-    const a = await call('POST', '/tasks', { json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1' } });
+  it("hides other customers' tasks and answers 404 for unknown ids, 400 for a malformed one", async () => {
+    const a = await call('POST', '/tasks', {
+      json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1' },
+    });
     const other = await call('GET', `/tasks/${a.json.task_id as string}`, { key: bobKey });
     expect(other.status).toBe(404);
     expect(errorOf(other).code).toBe('TASK_NOT_FOUND');
@@ -140,25 +196,45 @@ describe('market HTTP API', () => {
     expect(errorOf(route).code).toBe('NOT_FOUND');
   });
 
-  it('lists a customer\'s tasks with filters and pagination; limit is capped at 100', async () => {
+  it("lists a customer's tasks with filters and pagination; limit is capped at 100", async () => {
     const bob = (path: string) => call('GET', path, { key: bobKey });
     const ids: string[] = [];
     await server.customers.fund('bob', 100_000_000n);
     for (let i = 0; i < 5; i++) {
       clock.t = T0 + i * 1000;
-      const r = await call('POST', '/tasks', { key: bobKey, json: { challenge_type: i < 2 ? 'rendering' : 'training', payload: i < 2 ? PAYLOADS.rendering : PAYLOADS.training, reward: '1.5' } });
+      const r = await call('POST', '/tasks', {
+        key: bobKey,
+        json: {
+          challenge_type: i < 2 ? 'rendering' : 'training',
+          payload: i < 2 ? PAYLOADS.rendering : PAYLOADS.training,
+          reward: '1.5',
+        },
+      });
       ids.push(r.json.task_id as string);
     }
     clock.t = T0;
     const all = await bob('/tasks');
     expect(all.json).toMatchObject({ total: 5, limit: 20, offset: 0 });
     expect((all.json.tasks as { task_id: string }[]).map((t) => t.task_id)).toEqual([...ids].reverse());
-    expect((all.json.tasks as unknown[])[0]).toEqual({ task_id: ids[4], challenge_type: 'training', status: 'pending', reward: '1.5', created_at: T0 / 1000 + 4 });
+    expect((all.json.tasks as unknown[])[0]).toEqual({
+      task_id: ids[4],
+      challenge_type: 'training',
+      status: 'pending',
+      reward: '1.5',
+      created_at: T0 / 1000 + 4,
+    });
     const page = await bob('/tasks?challenge_type=rendering&limit=1&offset=1');
     expect(page.json).toMatchObject({ total: 2, limit: 1, offset: 1, tasks: [{ task_id: ids[0] }] });
     expect((await bob('/tasks?status=completed')).json).toMatchObject({ total: 0, tasks: [] });
     expect((await bob('/tasks?limit=1000')).json).toMatchObject({ limit: 100 });
-    for (const [q, field] of [['status=done', 'status'], ['limit=0', 'limit'], ['limit=abc', 'limit'], ['offset=-1', 'offset'], ['challenge_type=mining', 'challenge_type'], ['colour=red', 'colour']] as const) {
+    for (const [q, field] of [
+      ['status=done', 'status'],
+      ['limit=0', 'limit'],
+      ['limit=abc', 'limit'],
+      ['offset=-1', 'offset'],
+      ['challenge_type=mining', 'challenge_type'],
+      ['colour=red', 'colour'],
+    ] as const) {
       const r = await bob(`/tasks?${q}`);
       expect(r.status, q).toBe(400);
       expect(errorOf(r).field, q).toBe(field);
@@ -175,12 +251,24 @@ describe('market HTTP API', () => {
     [{ challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '-1' }, 'reward'],
     [{ challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '0' }, 'reward'],
     [{ challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: 'ten' }, 'reward'],
-    [{ challenge_type: 'inference', payload: { ...PAYLOADS.inference, max_tokens: '100' }, reward: '1' }, 'payload.max_tokens'],
+    [
+      { challenge_type: 'inference', payload: { ...PAYLOADS.inference, max_tokens: '100' }, reward: '1' },
+      'payload.max_tokens',
+    ],
     [{ challenge_type: 'inference', payload: { model_id: 'm', max_tokens: 5 }, reward: '1' }, 'payload.prompt'],
     [{ challenge_type: 'inference', payload: { ...PAYLOADS.inference, colour: 'red' }, reward: '1' }, 'payload.colour'],
-    [{ challenge_type: 'training', payload: { ...PAYLOADS.training, dataset_url: 'file:///etc/passwd' }, reward: '1' }, 'payload.dataset_url'],
-    [{ challenge_type: 'rendering', payload: { ...PAYLOADS.rendering, resolution: 'big' }, reward: '1' }, 'payload.resolution'],
-    [{ challenge_type: 'synthetic', payload: { ...PAYLOADS.synthetic, matrix_size: 5000 }, reward: '1' }, 'payload.matrix_size'],
+    [
+      { challenge_type: 'training', payload: { ...PAYLOADS.training, dataset_url: 'file:///etc/passwd' }, reward: '1' },
+      'payload.dataset_url',
+    ],
+    [
+      { challenge_type: 'rendering', payload: { ...PAYLOADS.rendering, resolution: 'big' }, reward: '1' },
+      'payload.resolution',
+    ],
+    [
+      { challenge_type: 'synthetic', payload: { ...PAYLOADS.synthetic, matrix_size: 5000 }, reward: '1' },
+      'payload.matrix_size',
+    ],
     [{ challenge_type: 'synthetic', payload: { ...PAYLOADS.synthetic, lane: 'fast' }, reward: '1' }, 'payload.lane'],
     [{ challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1', deadline: 1.5 }, 'deadline'],
     [{ challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1', deadline: T0 / 1000 }, 'deadline'],
@@ -198,16 +286,30 @@ describe('market HTTP API', () => {
   it('answers 402 with the balance and the amount when funds are short, and creates nothing', async () => {
     const bal = await balance();
     const before = (await call('GET', '/tasks')).json.total;
-    const r = await call('POST', '/tasks', { json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1000000.0' } });
+    const r = await call('POST', '/tasks', {
+      json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1000000.0' },
+    });
     expect(r.status).toBe(402);
-    expect(errorOf(r)).toMatchObject({ code: 'INSUFFICIENT_FUNDS', amount: '1000000.0', balance: (Number(bal) / 1e6).toString().includes('.') ? expect.any(String) : expect.any(String) });
-    expect(errorOf(r).balance).toBe(`${bal / 1_000_000n}.${(bal % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '') || '0'}`);
+    expect(errorOf(r)).toMatchObject({
+      code: 'INSUFFICIENT_FUNDS',
+      amount: '1000000.0',
+      balance: (Number(bal) / 1e6).toString().includes('.') ? expect.any(String) : expect.any(String),
+    });
+    expect(errorOf(r).balance).toBe(
+      `${bal / 1_000_000n}.${(bal % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '') || '0'}`,
+    );
     expect(await balance()).toBe(bal);
     expect((await call('GET', '/tasks')).json.total).toBe(before);
   });
 
   it('answers 413 over the body limit, 415 for other content types, 400 for malformed JSON', async () => {
-    const big = await call('POST', '/tasks', { json: { challenge_type: 'inference', payload: { ...PAYLOADS.inference, prompt: 'x'.repeat(300_000) }, reward: '1' } });
+    const big = await call('POST', '/tasks', {
+      json: {
+        challenge_type: 'inference',
+        payload: { ...PAYLOADS.inference, prompt: 'x'.repeat(300_000) },
+        reward: '1',
+      },
+    });
     expect(big.status).toBe(413);
     expect(errorOf(big).code).toBe('BODY_TOO_LARGE');
     const text = await call('POST', '/tasks', { body: '{"challenge_type":"synthetic"}', type: 'text/plain' });
@@ -218,7 +320,9 @@ describe('market HTTP API', () => {
       expect(r.status, body).toBe(400);
       expect(['MALFORMED_JSON', 'INVALID_FIELD']).toContain(errorOf(r).code);
     }
-    expect(errorOf(await call('POST', '/tasks', { body: '{"challenge_type":', type: 'application/json' })).code).toBe('MALFORMED_JSON');
+    expect(errorOf(await call('POST', '/tasks', { body: '{"challenge_type":', type: 'application/json' })).code).toBe(
+      'MALFORMED_JSON',
+    );
     const arr = await call('POST', '/tasks', { json: [1, 2, 3] });
     expect(arr.status).toBe(400);
   });
@@ -226,25 +330,50 @@ describe('market HTTP API', () => {
   it('never answers a 500 to arbitrary bodies', async () => {
     console.log(`fast-check seed ${SEED}`);
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.json(), fc.string(), fc.record({ challenge_type: fc.constantFrom('inference', 'training', 'rendering', 'synthetic', 'x'), payload: fc.anything(), reward: fc.oneof(fc.string(), fc.double(), fc.constant('1.0')) }).map((o) => JSON.stringify(o))), async (body) => {
-        const r = await call('POST', '/tasks', { body, type: 'application/json' });
-        return r.status < 500 && typeof errorOf(r)?.code === 'string' || r.status === 201;
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json(),
+          fc.string(),
+          fc
+            .record({
+              challenge_type: fc.constantFrom('inference', 'training', 'rendering', 'synthetic', 'x'),
+              payload: fc.anything(),
+              reward: fc.oneof(fc.string(), fc.double(), fc.constant('1.0')),
+            })
+            .map((o) => JSON.stringify(o)),
+        ),
+        async (body) => {
+          const r = await call('POST', '/tasks', { body, type: 'application/json' });
+          return (r.status < 500 && typeof errorOf(r)?.code === 'string') || r.status === 201;
+        },
+      ),
       { seed: SEED, numRuns: 60 },
     );
   });
 
   describe('slice uploads', () => {
     const put = (id: string, n: number | string, bytes: Uint8Array, o: { key?: string; type?: string } = {}) =>
-      call('PUT', `/tasks/${id}/slices/${n}`, { body: bytes, type: o.type ?? 'application/octet-stream', ...(o.key ? { key: o.key } : {}) });
+      call('PUT', `/tasks/${id}/slices/${n}`, {
+        body: bytes,
+        type: o.type ?? 'application/octet-stream',
+        ...(o.key ? { key: o.key } : {}),
+      });
     const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
     it('creates a draft, streams slices to disk, submits once with escrow', async () => {
-      const r = await call('POST', '/tasks', { json: { challenge_type: 'rendering', payload: PAYLOADS.rendering, reward: '4.0', input: 'slices' } });
+      const r = await call('POST', '/tasks', {
+        json: { challenge_type: 'rendering', payload: PAYLOADS.rendering, reward: '4.0', input: 'slices' },
+      });
       expect(r.status).toBe(201);
       const id = r.json.task_id as string;
-      expect(r.json).toMatchObject({ status: 'pending', upload: { slices_url: `/tasks/${id}/slices/{n}`, submit_url: `/tasks/${id}/submit` } });
-      expect((await call('GET', `/tasks/${id}`)).json).toMatchObject({ status: 'pending', input: { kind: 'slices', submitted: false, slices: 0 } });
+      expect(r.json).toMatchObject({
+        status: 'pending',
+        upload: { slices_url: `/tasks/${id}/slices/{n}`, submit_url: `/tasks/${id}/submit` },
+      });
+      expect((await call('GET', `/tasks/${id}`)).json).toMatchObject({
+        status: 'pending',
+        input: { kind: 'slices', submitted: false, slices: 0 },
+      });
       const before = await balance();
 
       const noSlices = await call('POST', `/tasks/${id}/submit`);
@@ -269,14 +398,20 @@ describe('market HTTP API', () => {
       expect(other.status).toBe(404);
       const ok = await call('POST', `/tasks/${id}/submit`);
       expect(ok.status).toBe(200);
-      expect(ok.json).toMatchObject({ task_id: id, status: 'pending', input: { kind: 'slices', submitted: true, slices: 4 } });
+      expect(ok.json).toMatchObject({
+        task_id: id,
+        status: 'pending',
+        input: { kind: 'slices', submitted: true, slices: 4 },
+      });
       expect(before - (await balance())).toBe(4_000_000n);
       expect(errorOf(await call('POST', `/tasks/${id}/submit`)).code).toBe('TASK_NOT_DRAFT');
       expect(errorOf(await put(id, 4, bytes(1, 1))).code).toBe('TASK_NOT_DRAFT');
     });
 
-    it('refuses an oversized slice (413, nothing left on disk), a wrong content type (415), a payload task (409), a slice number past the limit (400), and others\' tasks (404)', async () => {
-      const r = await call('POST', '/tasks', { json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1', input: 'slices' } });
+    it("refuses an oversized slice (413, nothing left on disk), a wrong content type (415), a payload task (409), a slice number past the limit (400), and others' tasks (404)", async () => {
+      const r = await call('POST', '/tasks', {
+        json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1', input: 'slices' },
+      });
       const id = r.json.task_id as string;
       const big = await put(id, 0, bytes(4097, 1));
       expect(big.status).toBe(413);
@@ -285,7 +420,13 @@ describe('market HTTP API', () => {
       const chunked = await fetch(`${base}/tasks/${id}/slices/0`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${aliceKey}`, 'content-type': 'application/octet-stream' },
-        body: new ReadableStream({ start(c) { c.enqueue(bytes(3000, 1)); c.enqueue(bytes(1097, 1)); c.close(); } }),
+        body: new ReadableStream({
+          start(c) {
+            c.enqueue(bytes(3000, 1));
+            c.enqueue(bytes(1097, 1));
+            c.close();
+          },
+        }),
         duplex: 'half',
       } as RequestInit);
       expect(chunked.status).toBe(413);
@@ -298,14 +439,20 @@ describe('market HTTP API', () => {
       expect((await put(id, 8, bytes(1, 1))).json).toMatchObject({ error: { code: 'INVALID_FIELD', field: 'n' } });
       expect((await put(id, 'x', bytes(1, 1))).json).toMatchObject({ error: { code: 'INVALID_FIELD', field: 'n' } });
       expect((await put(id, 0, bytes(1, 1), { key: bobKey })).status).toBe(404);
-      const payloadTask = await call('POST', '/tasks', { json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1' } });
+      const payloadTask = await call('POST', '/tasks', {
+        json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1' },
+      });
       expect((await put(payloadTask.json.task_id as string, 0, bytes(1, 1))).status).toBe(409);
       expect((await call('GET', `/tasks/${id}`)).json).toMatchObject({ input: { slices: 0 } });
     });
   });
 
-  it('defines a payload task\'s input bytes as its canonical JSON', () => {
-    expect(payloadInputBytes({ max_tokens: 100, model_id: 'm', prompt: 'é', temperature: 0.7 }).toString('utf8')).toBe('{"max_tokens":100,"model_id":"m","prompt":"é","temperature":0.7}');
-    expect(payloadInputBytes({ b: [1, { d: 1, c: 2 }], a: null }).toString('utf8')).toBe('{"a":null,"b":[1,{"c":2,"d":1}]}');
+  it("defines a payload task's input bytes as its canonical JSON", () => {
+    expect(payloadInputBytes({ max_tokens: 100, model_id: 'm', prompt: 'é', temperature: 0.7 }).toString('utf8')).toBe(
+      '{"max_tokens":100,"model_id":"m","prompt":"é","temperature":0.7}',
+    );
+    expect(payloadInputBytes({ b: [1, { d: 1, c: 2 }], a: null }).toString('utf8')).toBe(
+      '{"a":null,"b":[1,{"c":2,"d":1}]}',
+    );
   });
 });

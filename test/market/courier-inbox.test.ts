@@ -39,19 +39,40 @@ interface Market {
 }
 
 /** A real market (HTTP on 127.0.0.1) on an embedded PGlite store in `dir`. */
-async function market(dir: string, rule: CourierRewardRule = RULE, o: { bodyLimitBytes?: number; onDisk?: boolean; driver?: SqlDriver } = {}): Promise<Market> {
+async function market(
+  dir: string,
+  rule: CourierRewardRule = RULE,
+  o: { bodyLimitBytes?: number; onDisk?: boolean; driver?: SqlDriver } = {},
+): Promise<Market> {
   const blake3 = await loadBlake3();
   const store = await MarketStore.open(o.driver ?? (await openPgliteDriver(o.onDisk ? join(dir, 'store') : undefined)));
-  const server = await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false, courier: { reward: rule, ...(o.bodyLimitBytes ? { bodyLimitBytes: o.bodyLimitBytes } : {}) } });
+  const server = await createMarketServer({
+    store,
+    clock,
+    blake3,
+    dataDir: dir,
+    expirySweepMs: 0,
+    processMetrics: false,
+    courier: { reward: rule, ...(o.bodyLimitBytes ? { bodyLimitBytes: o.bodyLimitBytes } : {}) },
+  });
   const url = await server.listen('127.0.0.1', 0);
   const m = { server, store, url, dir, blake3 };
-  open.push({ close: async () => { await server.close(); await store.close(); } });
+  open.push({
+    close: async () => {
+      await server.close();
+      await store.close();
+    },
+  });
   return m;
 }
 
 /** A provider node's ledger with its courier (the real CourierService), settlement real so rewards are credited. */
 async function node(dir: string, fetchFn?: typeof fetch): Promise<Ledger> {
-  const ctx = await openLedger({ dataDir: join(dir, 'node'), courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 4 }, ...(fetchFn ? { fetch: fetchFn } : {}) });
+  const ctx = await openLedger({
+    dataDir: join(dir, 'node'),
+    courier: { backoffBaseMs: 1, backoffCapMs: 5, maxAttempts: 4 },
+    ...(fetchFn ? { fetch: fetchFn } : {}),
+  });
   open.push(ctx);
   ctx.settlement.setMode('real');
   return ctx;
@@ -74,8 +95,12 @@ function seededSizes(n: number): number[] {
 
 const stored = (m: Market) => m.store.transaction((tx) => tx.courier.count());
 const postings = (m: Market, prefix: string) => m.store.transaction((tx) => tx.courier.postingLegs(prefix));
-const keptBundles = (m: Market) => (existsSync(join(m.dir, 'courier')) ? readdirSync(join(m.dir, 'courier'), { recursive: true }).filter((f) => String(f).length > 60) : []);
-const nodeBalance = (ctx: Ledger) => ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance ?? '0';
+const keptBundles = (m: Market) =>
+  existsSync(join(m.dir, 'courier'))
+    ? readdirSync(join(m.dir, 'courier'), { recursive: true }).filter((f) => String(f).length > 60)
+    : [];
+const nodeBalance = (ctx: Ledger) =>
+  ctx.settlement.status().balances.find((b) => b.account === ctx.identity.nodeId)?.balance ?? '0';
 
 /** A fetch that lets the test rewrite each courier request body before the market sees it. */
 function tampering(edit: (req: CourierFlushRequest) => void): typeof fetch {
@@ -98,7 +123,14 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
     const total = expected.reduce((a, b) => a + b, 0n);
 
     const s = await ctx.courier.flush(m.url);
-    expect(s).toMatchObject({ pending_before: sizes.length, accepted: sizes.length, duplicate: 0, rejected: 0, reward: total, pending_after: 0 });
+    expect(s).toMatchObject({
+      pending_before: sizes.length,
+      accepted: sizes.length,
+      duplicate: 0,
+      rejected: 0,
+      reward: total,
+      pending_after: 0,
+    });
     const address = addressFromPublicKey(fromHex(ctx.identity.nodeId), m.blake3);
     expect(await balance(m, ACCOUNTS.worker(address))).toBe(total);
     expect(await balance(m, ACCOUNTS.mint)).toBe(-total);
@@ -107,14 +139,27 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
     expect(nodeBalance(ctx)).toBe(total.toString());
     // Stored once per receipt id, with the node's address and the reward credited.
     const row = await m.store.transaction((tx) => tx.courier.get(ids[5] as string));
-    expect(row).toMatchObject({ nodeId: ctx.identity.nodeId, address, bytes: 20_000, sender: 'carrier-5', reward: 50n });
+    expect(row).toMatchObject({
+      nodeId: ctx.identity.nodeId,
+      address,
+      bytes: 20_000,
+      sender: 'carrier-5',
+      reward: 50n,
+    });
     // The bundle bytes are kept, content-addressed.
     const hash = row?.bundleHash as string;
-    expect(readFileSync(join(dir, 'courier', hash.slice(0, 2), hash))).toEqual(Buffer.from(pseudoRandomBytes(20_000, SEED + 5)));
+    expect(readFileSync(join(dir, 'courier', hash.slice(0, 2), hash))).toEqual(
+      Buffer.from(pseudoRandomBytes(20_000, SEED + 5)),
+    );
 
     const res = await fetch(`${m.url}/balances/${address}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ address, account: `worker:${address}`, balance: `0.${total.toString().padStart(6, '0')}`, balance_micro: total.toString() });
+    expect(await res.json()).toEqual({
+      address,
+      account: `worker:${address}`,
+      balance: `0.${total.toString().padStart(6, '0')}`,
+      balance_micro: total.toString(),
+    });
     const bad = await fetch(`${m.url}/balances/cpc1nope`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'INVALID_FIELD', field: 'address' } });
@@ -157,7 +202,11 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
       open.splice(0, 1);
       return market(dir, { perKiB: 1000n, cap: 1_000_000n }, { onDisk: true });
     })();
-    const again = await fetch(`${m2.url}/courier/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sent[0] });
+    const again = await fetch(`${m2.url}/courier/receipts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: sent[0],
+    });
     expect(again.status).toBe(200);
     const body = (await again.json()) as { results: { status: string; reward: string }[] };
     expect(body.results.map((r) => r.status)).toEqual(Array(5).fill('duplicate'));
@@ -171,18 +220,31 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
     const m = await market(dir);
     const cases: { name: string; code: string; edit: (req: CourierFlushRequest) => void }[] = [
       // Another key's signature: flip one hex digit.
-      { name: 'signature', code: 'BAD_SIGNATURE', edit: (req) => req.receipts.forEach((r) => (r.signature = `${r.signature[0] === '0' ? '1' : '0'}${r.signature.slice(1)}`)) },
+      {
+        name: 'signature',
+        code: 'BAD_SIGNATURE',
+        edit: (req) =>
+          req.receipts.forEach((r) => (r.signature = `${r.signature[0] === '0' ? '1' : '0'}${r.signature.slice(1)}`)),
+      },
       // Same length, other bytes: the signed bundle_hash no longer matches.
       {
         name: 'bundle',
         code: 'BUNDLE_HASH_MISMATCH',
-        edit: (req) => req.receipts.forEach((r) => {
-          const b = Buffer.from(r.bundle, 'base64');
-          b[0] = (b[0] as number) ^ 0xff;
-          r.bundle = b.toString('base64');
-        }),
+        edit: (req) =>
+          req.receipts.forEach((r) => {
+            const b = Buffer.from(r.bundle, 'base64');
+            b[0] = (b[0] as number) ^ 0xff;
+            r.bundle = b.toString('base64');
+          }),
       },
-      { name: 'size', code: 'BUNDLE_SIZE_MISMATCH', edit: (req) => req.receipts.forEach((r) => (r.bundle = Buffer.concat([Buffer.from(r.bundle, 'base64'), Buffer.from([1])]).toString('base64'))) },
+      {
+        name: 'size',
+        code: 'BUNDLE_SIZE_MISMATCH',
+        edit: (req) =>
+          req.receipts.forEach(
+            (r) => (r.bundle = Buffer.concat([Buffer.from(r.bundle, 'base64'), Buffer.from([1])]).toString('base64')),
+          ),
+      },
     ];
     for (const c of cases) {
       const sub = join(dir, c.name);
@@ -191,7 +253,10 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
       const s = await ctx.courier.flush(m.url);
       expect(s, c.name).toMatchObject({ accepted: 0, duplicate: 0, rejected: 2, reward: 0n, pending_after: 0 });
       const rows = [...ctx.courier.list(false)];
-      expect(rows.map((r) => r.status), c.name).toEqual(['rejected', 'rejected']);
+      expect(
+        rows.map((r) => r.status),
+        c.name,
+      ).toEqual(['rejected', 'rejected']);
       expect(rows[0]?.last_error, c.name).toMatch(new RegExp(`^${c.code}: `));
       expect(ids).toHaveLength(2);
       const address = addressFromPublicKey(fromHex(ctx.identity.nodeId), m.blake3);
@@ -217,21 +282,44 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
     const first = req.receipts[0] as CourierFlushRequest['receipts'][number];
     // A second receipt under the same id, signed by the same node, for other bytes.
     const other = Buffer.from(pseudoRandomBytes(4000, 999));
-    const core = { id: good as string, bundle_hash: toHex(m.blake3.hash(other)), bytes: 4000, sender: 'carrier-0', created_at: first.created_at };
-    const conflict = { ...core, signature: ctx.identity.sign(courierSigningBytes(core)), bundle: other.toString('base64') };
-    const res = await fetch(`${m.url}/courier/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ node_id: req.node_id, receipts: [first, conflict] }) });
+    const core = {
+      id: good as string,
+      bundle_hash: toHex(m.blake3.hash(other)),
+      bytes: 4000,
+      sender: 'carrier-0',
+      created_at: first.created_at,
+    };
+    const conflict = {
+      ...core,
+      signature: ctx.identity.sign(courierSigningBytes(core)),
+      bundle: other.toString('base64'),
+    };
+    const res = await fetch(`${m.url}/courier/receipts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ node_id: req.node_id, receipts: [first, conflict] }),
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { results: unknown[] }).results).toEqual([
       { id: good, status: 'duplicate', reward: '28' },
-      { id: good, status: 'rejected', reward: '0', code: 'RECEIPT_ID_CONFLICT', reason: expect.stringMatching(/^RECEIPT_ID_CONFLICT: /) },
+      {
+        id: good,
+        status: 'rejected',
+        reward: '0',
+        code: 'RECEIPT_ID_CONFLICT',
+        reason: expect.stringMatching(/^RECEIPT_ID_CONFLICT: /),
+      },
     ]);
     expect(await stored(m)).toBe(1);
 
-    const post = (body: string, type = 'application/json') => fetch(`${m.url}/courier/receipts`, { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${m.url}/courier/receipts`, { method: 'POST', headers: { 'content-type': type }, body });
     const missing = await post(JSON.stringify({ node_id: req.node_id, receipts: [{ ...first, bundle_hash: 'xyz' }] }));
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: { code: 'INVALID_FIELD', field: 'receipts.0.bundle_hash' } });
-    const big = await post(JSON.stringify({ node_id: req.node_id, receipts: [{ ...first, bundle: 'A'.repeat(70 * 1024) }] }));
+    const big = await post(
+      JSON.stringify({ node_id: req.node_id, receipts: [{ ...first, bundle: 'A'.repeat(70 * 1024) }] }),
+    );
     expect(big.status).toBe(413);
     expect(await big.json()).toMatchObject({ error: { code: 'BODY_TOO_LARGE' } });
     expect((await post('{"node_id":')).status).toBe(400);
@@ -243,39 +331,64 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
 
   for (const where of ['pglite', 'postgres'] as const) {
     const pgUrl = process.env[PG_URL_ENV];
-    it.skipIf(where === 'postgres' && !pgUrl)(`concurrent flushes of the same receipts credit each once (${where}${where === 'postgres' ? `, ${PG_URL_ENV}` : ''})`, async () => {
-      const dir = tempDir('tessera-courier-inbox-');
-      const harness = where === 'postgres' ? pgHarness(pgUrl as string) : undefined;
-      if (harness) open.push({ close: () => harness.cleanup() });
-      const m = await market(dir, RULE, harness ? { driver: await harness.open(await harness.newLocation()) } : {});
-      const ctx = await node(dir);
-      const sizes = seededSizes(6);
-      const ids = send(ctx, dir, sizes);
-      // The request a node sends, built from its stored receipts and bundle files.
-      const rows = [...ctx.courier.list(true)];
-      expect(rows.map((r) => r.id)).toEqual(ids);
-      const receipts = rows.map((r, i) => {
-        const core = { id: r.id, bundle_hash: r.bundle_hash, bytes: r.bytes, sender: r.sender, created_at: r.created_at };
-        return { ...core, signature: ctx.identity.sign(courierSigningBytes(core)), bundle: Buffer.from(pseudoRandomBytes(sizes[i] as number, SEED + i)).toString('base64') };
-      });
-      const body = JSON.stringify({ node_id: ctx.identity.nodeId, receipts });
-      const answers = await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          const res = await fetch(`${m.url}/courier/receipts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-          expect(res.status).toBe(200);
-          return ((await res.json()) as { results: { id: string; status: string; reward: string }[] }).results;
-        }),
-      );
-      const total = sizes.reduce((a, sz) => a + courierReward(sz, RULE), 0n);
-      for (const [i, id] of ids.entries()) {
-        const per = answers.map((a) => a.find((r) => r.id === id));
-        expect(per.filter((r) => r?.status === 'accepted'), id).toHaveLength(1);
-        expect(per.filter((r) => r?.status === 'duplicate'), id).toHaveLength(3);
-        expect(new Set(per.map((r) => r?.reward)), id).toEqual(new Set([courierReward(sizes[i] as number, RULE).toString()]));
-      }
-      const address = addressFromPublicKey(fromHex(ctx.identity.nodeId), m.blake3);
-      expect(await balance(m, ACCOUNTS.worker(address))).toBe(total);
-      expect(await stored(m)).toBe(6);
-    });
+    it.skipIf(where === 'postgres' && !pgUrl)(
+      `concurrent flushes of the same receipts credit each once (${where}${where === 'postgres' ? `, ${PG_URL_ENV}` : ''})`,
+      async () => {
+        const dir = tempDir('tessera-courier-inbox-');
+        const harness = where === 'postgres' ? pgHarness(pgUrl as string) : undefined;
+        if (harness) open.push({ close: () => harness.cleanup() });
+        const m = await market(dir, RULE, harness ? { driver: await harness.open(await harness.newLocation()) } : {});
+        const ctx = await node(dir);
+        const sizes = seededSizes(6);
+        const ids = send(ctx, dir, sizes);
+        // The request a node sends, built from its stored receipts and bundle files.
+        const rows = [...ctx.courier.list(true)];
+        expect(rows.map((r) => r.id)).toEqual(ids);
+        const receipts = rows.map((r, i) => {
+          const core = {
+            id: r.id,
+            bundle_hash: r.bundle_hash,
+            bytes: r.bytes,
+            sender: r.sender,
+            created_at: r.created_at,
+          };
+          return {
+            ...core,
+            signature: ctx.identity.sign(courierSigningBytes(core)),
+            bundle: Buffer.from(pseudoRandomBytes(sizes[i] as number, SEED + i)).toString('base64'),
+          };
+        });
+        const body = JSON.stringify({ node_id: ctx.identity.nodeId, receipts });
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            const res = await fetch(`${m.url}/courier/receipts`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body,
+            });
+            expect(res.status).toBe(200);
+            return ((await res.json()) as { results: { id: string; status: string; reward: string }[] }).results;
+          }),
+        );
+        const total = sizes.reduce((a, sz) => a + courierReward(sz, RULE), 0n);
+        for (const [i, id] of ids.entries()) {
+          const per = answers.map((a) => a.find((r) => r.id === id));
+          expect(
+            per.filter((r) => r?.status === 'accepted'),
+            id,
+          ).toHaveLength(1);
+          expect(
+            per.filter((r) => r?.status === 'duplicate'),
+            id,
+          ).toHaveLength(3);
+          expect(new Set(per.map((r) => r?.reward)), id).toEqual(
+            new Set([courierReward(sizes[i] as number, RULE).toString()]),
+          );
+        }
+        const address = addressFromPublicKey(fromHex(ctx.identity.nodeId), m.blake3);
+        expect(await balance(m, ACCOUNTS.worker(address))).toBe(total);
+        expect(await stored(m)).toBe(6);
+      },
+    );
   }
 });

@@ -23,7 +23,9 @@ async function longestStall<T>(work: () => Promise<T>): Promise<{ value: T; stal
 describe('the practice market in its own thread', () => {
   it('starts a fresh on-disk market without stalling the caller, serves the task API, and stops when closed', async () => {
     const dir = tempDir('tessera-lm-thread-');
-    const { value: market, stallMs } = await longestStall(() => startLocalMarketThread({ dataDir: dir, customer: { intervalMs: 200 } }));
+    const { value: market, stallMs } = await longestStall(() =>
+      startLocalMarketThread({ dataDir: dir, customer: { intervalMs: 200 } }),
+    );
     try {
       // The embedded store's first start runs seconds of WebAssembly in long uninterrupted pieces.
       expect(stallMs).toBeLessThan(250); // in-process: ~400 ms on an idle 2-core machine, tens of seconds under load
@@ -39,6 +41,9 @@ describe('the practice market in its own thread', () => {
     const file = join(tempDir('tessera-lm-bad-'), 'not-a-dir');
     writeFileSync(file, 'x');
     const err = await startLocalMarketThread({ dataDir: file }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'PRACTICE_UNAVAILABLE', message: expect.stringMatching(/^the practice market could not start: [^\n]+$/) });
+    expect(err).toMatchObject({
+      code: 'PRACTICE_UNAVAILABLE',
+      message: expect.stringMatching(/^the practice market could not start: [^\n]+$/),
+    });
   }, 120_000);
 });

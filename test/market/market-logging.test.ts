@@ -44,7 +44,18 @@ beforeAll(async () => {
       return server.customers.authenticate(header);
     },
   });
-  validator = await attachValidator({ app: server.app, store, clock, blake3, sha256: nodeSha256, dataDir: root, digestThreads: 0, marketId: 'log-test', config: { batchMs: 0 }, logger: server.logger });
+  validator = await attachValidator({
+    app: server.app,
+    store,
+    clock,
+    blake3,
+    sha256: nodeSha256,
+    dataDir: root,
+    digestThreads: 0,
+    marketId: 'log-test',
+    config: { batchMs: 0 },
+    logger: server.logger,
+  });
   base = await server.listen('127.0.0.1', 0);
 });
 
@@ -74,13 +85,23 @@ describe('market logging', () => {
     expect(errors).toHaveLength(1);
     const [line] = errors as [LogRecord];
     expect(Object.keys(line)[0]).toBe('msg');
-    expect(line).toMatchObject({ msg: 'request failed', module: 'market-http', method: 'GET', route: '/tasks', error: 'injected fault in the customer check' });
+    expect(line).toMatchObject({
+      msg: 'request failed',
+      module: 'market-http',
+      method: 'GET',
+      route: '/tasks',
+      error: 'injected fault in the customer check',
+    });
     expect(line.stack).toEqual(expect.stringContaining('injected fault in the customer check\n    at '));
   });
 
   it("a client's bad request is not logged as an error", async () => {
     lines.length = 0;
-    const res = await fetch(`${base}/tasks`, { method: 'POST', headers: { authorization: 'Bearer x', 'content-type': 'application/json' }, body: '{not json' });
+    const res = await fetch(`${base}/tasks`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer x', 'content-type': 'application/json' },
+      body: '{not json',
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(errorLines()).toEqual([]);
@@ -94,8 +115,18 @@ describe('market logging', () => {
       const p = new RawProvider(base, await loadBlake3(), new Uint8Array(32).fill(7));
       await p.open();
       const ch = p.frames.find((f) => f.type === 'challenge') as Extract<MarketFrame, { type: 'challenge' }>;
-      p.sendJson({ type: 'auth', version: 1, public_key: p.signer.nodeId, signature: p.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
-      await until('socket closed', () => p.closeCode, (c) => c !== undefined, 5000);
+      p.sendJson({
+        type: 'auth',
+        version: 1,
+        public_key: p.signer.nodeId,
+        signature: p.signer.sign(authSigningBytes(ch.market_id, ch.nonce)),
+      });
+      await until(
+        'socket closed',
+        () => p.closeCode,
+        (c) => c !== undefined,
+        5000,
+      );
       expect(p.closeCode).toBe(CLOSE_CODES.internalError);
       expect(p.frames.find((f) => f.type === 'error')).toMatchObject({ type: 'error', code: 'INTERNAL' });
     } finally {
@@ -103,7 +134,11 @@ describe('market logging', () => {
     }
     const errors = errorLines();
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ msg: 'provider socket frame failed', module: 'provider-socket', error: 'injected fault in authenticate' });
+    expect(errors[0]).toMatchObject({
+      msg: 'provider socket frame failed',
+      module: 'provider-socket',
+      error: 'injected fault in authenticate',
+    });
     expect(errors[0]?.stack).toEqual(expect.stringContaining('injected fault in authenticate'));
   });
 

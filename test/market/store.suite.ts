@@ -15,7 +15,18 @@ async function addCustomer(tx: MarketTx, name: string, funds = 0n): Promise<stri
   const customerId = randomUUID();
   expect(await tx.customers.insert({ customerId, name, keyHash: `hash-${name}`, createdAt: T0 })).toBe(true);
   await tx.accounts.ensure(ACCOUNTS.customer(customerId), 'customer');
-  if (funds > 0n) expect(await tx.accounts.post(`fund:${name}`, [{ account: ACCOUNTS.mint, amount: -funds }, { account: ACCOUNTS.customer(customerId), amount: funds }], 'fund', T0)).toBe(true);
+  if (funds > 0n)
+    expect(
+      await tx.accounts.post(
+        `fund:${name}`,
+        [
+          { account: ACCOUNTS.mint, amount: -funds },
+          { account: ACCOUNTS.customer(customerId), amount: funds },
+        ],
+        'fund',
+        T0,
+      ),
+    ).toBe(true);
   return customerId;
 }
 
@@ -47,7 +58,9 @@ export function storeSuite(h: StoreHarness): void {
       await store.close();
       const driver = await h.open(loc);
       try {
-        const rows = await driver.transaction((c) => c.query<{ id: number; hash: string }>(sql`SELECT id, hash FROM market_migrations ORDER BY id`));
+        const rows = await driver.transaction((c) =>
+          c.query<{ id: number; hash: string }>(sql`SELECT id, hash FROM market_migrations ORDER BY id`),
+        );
         expect(rows.map((r) => r.id)).toEqual(MARKET_MIGRATIONS.map((m) => m.id));
         expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
       } finally {
@@ -82,7 +95,9 @@ export function storeSuite(h: StoreHarness): void {
         const id = await addCustomer(tx, 'alice');
         expect(await tx.customers.byKeyHash('hash-alice')).toEqual({ customerId: id, name: 'alice', createdAt: T0 });
         expect(await tx.customers.byKeyHash('hash-nobody')).toBeUndefined();
-        expect(await tx.customers.insert({ customerId: randomUUID(), name: 'alice', keyHash: 'other', createdAt: T0 })).toBe(false);
+        expect(
+          await tx.customers.insert({ customerId: randomUUID(), name: 'alice', keyHash: 'other', createdAt: T0 }),
+        ).toBe(false);
       });
     });
 
@@ -100,7 +115,17 @@ export function storeSuite(h: StoreHarness): void {
       const id = await store.transaction((tx) => addCustomer(tx, 'bob', 10n));
       const results = await Promise.all(
         Array.from({ length: 25 }, (_, i) =>
-          store.transaction((tx) => tx.accounts.post(`spend-${i}`, [{ account: ACCOUNTS.customer(id), amount: -1n }, { account: ACCOUNTS.burn, amount: 1n }], 'spend', T0)),
+          store.transaction((tx) =>
+            tx.accounts.post(
+              `spend-${i}`,
+              [
+                { account: ACCOUNTS.customer(id), amount: -1n },
+                { account: ACCOUNTS.burn, amount: 1n },
+              ],
+              'spend',
+              T0,
+            ),
+          ),
         ),
       );
       expect(results.filter(Boolean)).toHaveLength(10);
@@ -109,7 +134,9 @@ export function storeSuite(h: StoreHarness): void {
         expect(await tx.accounts.balance(ACCOUNTS.burn)).toBe(10n);
         expect(await tx.accounts.balance(ACCOUNTS.mint)).toBe(-10n);
       });
-      await expect(store.transaction((tx) => tx.accounts.post('bad', [{ account: ACCOUNTS.burn, amount: 1n }], 'x', T0))).rejects.toThrow(/unbalanced/);
+      await expect(
+        store.transaction((tx) => tx.accounts.post('bad', [{ account: ACCOUNTS.burn, amount: 1n }], 'x', T0)),
+      ).rejects.toThrow(/unbalanced/);
     });
 
     it('holds escrow, refunds it once, and pays a release out exactly', async () => {
@@ -129,7 +156,10 @@ export function storeSuite(h: StoreHarness): void {
         expect(await tx.escrow.refund(a.taskId, T0 + 2)).toBe(false);
         expect(await tx.accounts.balance(ACCOUNTS.customer(id))).toBe(3_000_000n);
 
-        const payout = splitReward(b.reward, [{ address: 'cpc1w1', verifiedSlices: 2 }, { address: 'cpc1w2', verifiedSlices: 1 }]);
+        const payout = splitReward(b.reward, [
+          { address: 'cpc1w1', verifiedSlices: 2 },
+          { address: 'cpc1w2', verifiedSlices: 1 },
+        ]);
         expect(await tx.escrow.release(b.taskId, payout, T0 + 3)).toBe(true);
         expect(await tx.escrow.release(b.taskId, payout, T0 + 4)).toBe(false);
         expect(await tx.escrow.refund(b.taskId, T0 + 5)).toBe(false);
@@ -145,13 +175,17 @@ export function storeSuite(h: StoreHarness): void {
       });
     });
 
-    it('lists a customer\'s tasks newest first with filters, pagination and a total', async () => {
+    it("lists a customer's tasks newest first with filters, pagination and a total", async () => {
       await store.transaction(async (tx) => {
         const id = await addCustomer(tx, 'dave');
         const other = await addCustomer(tx, 'erin');
         const made: string[] = [];
         for (let i = 0; i < 7; i++) {
-          const t = task(id, { createdAt: T0 + i, challengeType: i % 2 ? 'inference' : 'synthetic', status: i === 0 ? 'draft' : 'pending' });
+          const t = task(id, {
+            createdAt: T0 + i,
+            challengeType: i % 2 ? 'inference' : 'synthetic',
+            status: i === 0 ? 'draft' : 'pending',
+          });
           await tx.tasks.insert(t);
           made.push(t.taskId);
         }
@@ -180,7 +214,14 @@ export function storeSuite(h: StoreHarness): void {
         expect(await tx.tasks.complete(t.taskId, { resultHash: 'ab', workerAddress: 'cpc1w' }, T0 + 5)).toBe(true);
         expect(await tx.tasks.fail(t.taskId, 'late', T0 + 6)).toBe(false);
         const got = await tx.tasks.get(t.taskId);
-        expect(got).toMatchObject({ status: 'completed', resultHash: 'ab', workerAddress: 'cpc1w', completedAt: T0 + 5, reward: 1_000_000n, payload: { matrix_size: 8, iterations: 1 } });
+        expect(got).toMatchObject({
+          status: 'completed',
+          resultHash: 'ab',
+          workerAddress: 'cpc1w',
+          completedAt: T0 + 5,
+          reward: 1_000_000n,
+          payload: { matrix_size: 8, iterations: 1 },
+        });
         expect(await tx.tasks.overdue(T0 + 2000, 10)).toEqual([]);
       });
     });
@@ -200,11 +241,21 @@ export function storeSuite(h: StoreHarness): void {
     });
 
     /** Queues `count` admitted jobs of one new task (offer 10), with distinct created_at so "oldest first" is well defined. */
-    async function queueJobs(count: number, over: { lane?: 'consumer' | 'industrial'; gpuRequired?: boolean } = {}): Promise<string[]> {
+    async function queueJobs(
+      count: number,
+      over: { lane?: 'consumer' | 'industrial'; gpuRequired?: boolean } = {},
+    ): Promise<string[]> {
       return store.transaction(async (tx) => {
         const t = task(await addCustomer(tx, `q-${randomUUID()}`));
         await tx.tasks.insert(t);
-        const jobs = Array.from({ length: count }, (_, i) => ({ jobId: randomUUID(), taskId: t.taskId, sliceIndex: i, lane: over.lane ?? 'consumer', gpuRequired: over.gpuRequired ?? false, offer: 10n }));
+        const jobs = Array.from({ length: count }, (_, i) => ({
+          jobId: randomUUID(),
+          taskId: t.taskId,
+          sliceIndex: i,
+          lane: over.lane ?? 'consumer',
+          gpuRequired: over.gpuRequired ?? false,
+          offer: 10n,
+        }));
         for (const [i, j] of jobs.entries()) {
           await tx.jobs.insert([j], T0 + i);
           await tx.validator.admit(j.jobId, T0 + i);
@@ -213,7 +264,14 @@ export function storeSuite(h: StoreHarness): void {
       });
     }
 
-    const lease = (owner: string, now: number, o: { lanes?: string[]; hardwareGpu?: boolean; ask?: bigint } = {}) => ({ owner, now, leaseMs: 500, lanes: o.lanes ?? ['consumer', 'industrial'], hardwareGpu: o.hardwareGpu ?? false, ask: o.ask ?? 0n });
+    const lease = (owner: string, now: number, o: { lanes?: string[]; hardwareGpu?: boolean; ask?: bigint } = {}) => ({
+      owner,
+      now,
+      leaseMs: 500,
+      lanes: o.lanes ?? ['consumer', 'industrial'],
+      hardwareGpu: o.hardwareGpu ?? false,
+      ask: o.ask ?? 0n,
+    });
 
     it('leases the oldest admitted job that fits: lanes, the ask and the GPU filter; a lost lease requeues it', async () => {
       const [first, second] = await queueJobs(2);
@@ -223,14 +281,24 @@ export function storeSuite(h: StoreHarness): void {
         const now = T0 + 10_000;
         expect(await tx.validator.leaseFor(lease('p0', now, { ask: 11n }))).toBeUndefined();
         expect((await tx.validator.leaseFor(lease('p1', now, { lanes: ['industrial'] })))?.jobId).toBe(industrial);
-        expect(await tx.validator.leaseFor(lease('p1', now))).toMatchObject({ jobId: first, status: 'leased', leaseOwner: 'p1', leaseUntil: now + 500, attempts: 1 });
+        expect(await tx.validator.leaseFor(lease('p1', now))).toMatchObject({
+          jobId: first,
+          status: 'leased',
+          leaseOwner: 'p1',
+          leaseUntil: now + 500,
+          attempts: 1,
+        });
         expect((await tx.validator.leaseFor(lease('p2', now)))?.jobId).toBe(second);
         expect(await tx.validator.leaseFor(lease('p2', now))).toBeUndefined();
         expect((await tx.validator.leaseFor(lease('p3', now, { hardwareGpu: true })))?.jobId).toBe(gpuJob);
 
         expect(await tx.validator.requeue(first as string, now + 100)).toBe(true);
         expect(await tx.validator.requeue(first as string, now + 100)).toBe(false);
-        expect(await tx.validator.leaseFor(lease('p4', now + 200))).toMatchObject({ jobId: first, leaseOwner: 'p4', attempts: 2 });
+        expect(await tx.validator.leaseFor(lease('p4', now + 200))).toMatchObject({
+          jobId: first,
+          leaseOwner: 'p4',
+          attempts: 2,
+        });
       });
     });
 
@@ -263,7 +331,9 @@ export function storeSuite(h: StoreHarness): void {
       const leased = got.filter((j): j is string => j !== undefined);
       expect(new Set(leased).size).toBe(leased.length);
       expect(leased.sort()).toEqual([...jobs].sort());
-      const owners = await store.transaction(async (tx) => (await tx.jobs.byTask((await tx.jobs.get(jobs[0] as string))?.taskId as string)).map((j) => j.leaseOwner));
+      const owners = await store.transaction(async (tx) =>
+        (await tx.jobs.byTask((await tx.jobs.get(jobs[0] as string))?.taskId as string)).map((j) => j.leaseOwner),
+      );
       expect(new Set(owners).size).toBe(30);
     });
   });

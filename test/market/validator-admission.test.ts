@@ -44,7 +44,11 @@ async function provider(m: Market, n: number, caps: Parameters<RawProvider['join
 
 /** Posts a one-job synthetic task in `lane` and runs a split + admission pass; returns the task id and its job id. The clock then moves 5 ms, so tasks posted in turn are ordered by age. */
 async function post(m: ClockedMarket, lane: 'consumer' | 'industrial'): Promise<{ taskId: string; jobId: string }> {
-  const r = await postTask(m, { challenge_type: 'synthetic', payload: { matrix_size: 4, iterations: 1, lane }, reward: '1.0' });
+  const r = await postTask(m, {
+    challenge_type: 'synthetic',
+    payload: { matrix_size: 4, iterations: 1, lane },
+    reward: '1.0',
+  });
   expect(r.status).toBe(201);
   const taskId = r.json.task_id as string;
   await m.validator.pumpNow();
@@ -64,7 +68,10 @@ describe('validator dispatch through the admission rules', () => {
     const m = await market({ comfortGuard: tightGuard });
     const industrial = await post(m, 'industrial');
     const consumer = await post(m, 'consumer');
-    expect(await admission(m, industrial.jobId)).toMatchObject({ admission: 'deferred', deferCode: 'INDUSTRIAL_TIGHT' });
+    expect(await admission(m, industrial.jobId)).toMatchObject({
+      admission: 'deferred',
+      deferCode: 'INDUSTRIAL_TIGHT',
+    });
     expect((await admission(m, consumer.jobId))?.admission).toBe('admitted');
     const p = await provider(m, 1, { max_jobs: 2 });
     expect((await p.nextJob(0)).task_id).toBe(consumer.taskId);

@@ -21,7 +21,11 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function market(dir: string, config: Partial<ValidatorConfig>, o: Parameters<typeof startMarket>[2] = {}): Promise<Market> {
+async function market(
+  dir: string,
+  config: Partial<ValidatorConfig>,
+  o: Parameters<typeof startMarket>[2] = {},
+): Promise<Market> {
   const m = await startMarket(dir, config, o);
   open.push(m);
   return m;
@@ -35,12 +39,22 @@ async function provider(m: Market, n: number, maxJobs: number): Promise<RawProvi
 }
 
 /** The result an honest provider returns for `job` (optionally with a field overridden). */
-const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) => p.resultJson(job, m.blake3, nonce++, o);
+const result = (m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) =>
+  p.resultJson(job, m.blake3, nonce++, o);
 const madeUp = (m: Market) => toHex(m.blake3.hash(Buffer.from('made up')));
 
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC); returns its two runs, to `first` and then to a second provider. */
-async function pairedTask(m: Market, tag: string, first: RawProvider, secondN: number): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
-  const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+async function pairedTask(
+  m: Market,
+  tag: string,
+  first: RawProvider,
+  secondN: number,
+): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
+  const r = await postTask(m, {
+    challenge_type: 'inference',
+    payload: { model_id: 'm', prompt: tag, max_tokens: 1 },
+    reward: '1.0',
+  });
   expect(r.status).toBe(201);
   const a = await first.nextJob(0);
   await m.validator.pumpNow(); // a whole dispatch pass with the twin queued and room at `first`
@@ -67,10 +81,15 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     expect(await balance(m, ACCOUNTS.worker(first.address))).toBe(125_000n);
     expect(await balance(m, ACCOUNTS.worker(second.address))).toBe(125_000n);
     expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n);
-    for (const [p, job] of [[first, a], [second, b]] as const) {
+    for (const [p, job] of [
+      [first, a],
+      [second, b],
+    ] as const) {
       // Re-executed (checked) and accepted at once: never held for the pair comparison.
       expect(await m.store.transaction(async (tx) => (await tx.validator.assignment(job.job_id))?.checked)).toBe(true);
-      expect((await m.store.transaction((tx) => tx.validator.results(job.job_id))).map((s) => s.verdict)).toEqual(['accepted']);
+      expect((await m.store.transaction((tx) => tx.validator.results(job.job_id))).map((s) => s.verdict)).toEqual([
+        'accepted',
+      ]);
       const receipt = await p.nextFrame('receipt');
       expect(p.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
       expect(receipt).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
@@ -90,14 +109,21 @@ describe('verify_mode both: a checked job is run by two providers AND re-execute
     expect(await cheater.ackFor(b.job_id)).toMatchObject({ accepted: false, code: 'WRONG_RESULT' });
     await honest.nextFrame('receipt');
     expect((await getTask(m, taskId)).status).toBe('completed');
-    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([
+      { jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n },
+    ]);
     expect(await balance(m, ACCOUNTS.worker(cheater.address))).toBe(0n);
     expect(await balance(m, ACCOUNTS.worker(honest.address))).toBe(125_000n);
     expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n + 125_000n);
     const [wrong] = await m.store.transaction((tx) => tx.validator.results(b.job_id));
     const [right] = await m.store.transaction((tx) => tx.validator.results(a.job_id));
     expect(right).toMatchObject({ verdict: 'accepted' });
-    expect(await m.store.transaction(async (tx) => [(await tx.validator.assignment(a.job_id))?.checked, (await tx.validator.assignment(b.job_id))?.checked])).toEqual([true, true]);
+    expect(
+      await m.store.transaction(async (tx) => [
+        (await tx.validator.assignment(a.job_id))?.checked,
+        (await tx.validator.assignment(b.job_id))?.checked,
+      ]),
+    ).toEqual([true, true]);
     expect(wrong).toMatchObject({ verdict: 'wrong', settledHash: right?.resultHash });
     // Receipts are issued in the commit that pays the task: the store holds the honest one only.
     expect(await m.store.transaction((tx) => tx.validator.receipts(cheater.address, false))).toHaveLength(0);
@@ -133,7 +159,9 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     await m1.close();
 
     const between = await MarketStore.open(await openPgliteDriver(join(dir, 'store')));
-    const held = await between.transaction(async (tx) => [...(await tx.validator.results(a.job_id)), ...(await tx.validator.results(b.job_id))].map((r) => r.verdict));
+    const held = await between.transaction(async (tx) =>
+      [...(await tx.validator.results(a.job_id)), ...(await tx.validator.results(b.job_id))].map((r) => r.verdict),
+    );
     const statusBetween = await between.transaction(async (tx) => (await tx.tasks.get(taskId))?.status);
     const penaltiesBetween = await between.transaction((tx) => tx.validator.penalties(cheater.address));
     await between.close();
@@ -141,14 +169,28 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     expect(statusBetween).not.toBe('completed');
     expect(penaltiesBetween).toEqual([]);
 
-    const m2 = await market(dir, { ...config, settleWindowMs: 5 }, { onDisk: true, customer: { key: m1.customerKey, id: m1.customerId } });
+    const m2 = await market(
+      dir,
+      { ...config, settleWindowMs: 5 },
+      { onDisk: true, customer: { key: m1.customerKey, id: m1.customerId } },
+    );
     const validatorBefore = await balance(m2, ACCOUNTS.validator);
-    await until('the task completed after the restart', () => getTask(m2, taskId), (t) => t.status === 'completed', 15_000);
+    await until(
+      'the task completed after the restart',
+      () => getTask(m2, taskId),
+      (t) => t.status === 'completed',
+      15_000,
+    );
     // Several more sweeps (each resumes open disputes): nothing is decided twice.
     for (let i = 0; i < 3; i++) await m2.validator.sweepNow();
     await m2.validator.whenIdle();
-    expect(await m2.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
-    const verdicts = await m2.store.transaction(async (tx) => ({ a: await tx.validator.results(a.job_id), b: await tx.validator.results(b.job_id) }));
+    expect(await m2.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([
+      { jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n },
+    ]);
+    const verdicts = await m2.store.transaction(async (tx) => ({
+      a: await tx.validator.results(a.job_id),
+      b: await tx.validator.results(b.job_id),
+    }));
     expect(verdicts.a.map((r) => r.verdict)).toEqual(['accepted']);
     expect(verdicts.b.map((r) => [r.verdict, r.settledHash])).toEqual([['wrong', verdicts.a[0]?.resultHash]]);
     expect(await balance(m2, ACCOUNTS.worker(honest.address))).toBe(125_000n);

@@ -36,15 +36,17 @@ async function scalingMarket(dir: string, config: Partial<ValidatorConfig> = {})
   return sm;
 }
 
-const inference = (tag: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+const inference = (tag: string) => ({
+  challenge_type: 'inference',
+  payload: { model_id: 'm', prompt: tag, max_tokens: 1 },
+  reward: '1.0',
+});
 
 /** Counts store transactions from now on (the real store still runs every one). */
 function countTransactions(store: MarketStore): { count(): number } {
   const spy = vi.spyOn(store, 'transaction');
   return { count: () => spy.mock.calls.length };
 }
-
-
 
 /**
  * Makes every dispatch pass from now on take `ms` longer, starts one, and queues a second behind
@@ -61,7 +63,12 @@ async function twoSlowPasses(m: ScalingMarket, ms: number): Promise<{ start: num
     pass.end = performance.now();
   });
   m.validator.kick(); // pass 1 starts
-  await until('pass 1 running', () => passes.length, (n) => n === 1, 5000);
+  await until(
+    'pass 1 running',
+    () => passes.length,
+    (n) => n === 1,
+    5000,
+  );
   m.validator.kick(); // pass 2 waits behind it (queued on the next turn)
   await new Promise((r) => setImmediate(r));
   return passes;
@@ -106,7 +113,8 @@ describe('dispatch cost does not grow with idle providers', () => {
     const providers = Array.from({ length: 25 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 300 + i)));
     try {
       for (const p of providers) await p.join({ max_jobs: 1 });
-      for (let i = 0; i < 25; i++) await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`beat-${i}`)));
+      for (let i = 0; i < 25; i++)
+        await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`beat-${i}`)));
       await m.validator.pumpNow();
       await Promise.all(providers.map((p) => p.nextJob(0)));
       await m.validator.whenIdle();
@@ -114,17 +122,29 @@ describe('dispatch cost does not grow with idle providers', () => {
       const beats = vi.spyOn(m.validator, 'heartbeat');
       const original = m.store.transaction.bind(m.store);
       const tx = vi.spyOn(m.store, 'transaction').mockImplementation(async (fn) => {
-        await until('25 beats received', () => beats.mock.calls.length, (n) => n === 25, 5000);
+        await until(
+          '25 beats received',
+          () => beats.mock.calls.length,
+          (n) => n === 25,
+          5000,
+        );
         return original(fn);
       });
       const t0 = clock.now();
-      for (const p of providers) p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [p.jobs()[0]?.job_id] });
-      await until('beats settled', () => Promise.allSettled(beats.mock.results.map((r) => r.value)), (rs) => rs.length === 25 && rs.every((r) => r.status === 'fulfilled'), 5000);
+      for (const p of providers)
+        p.sendJson({ type: 'heartbeat', sent_at: clock.now(), in_flight: [p.jobs()[0]?.job_id] });
+      await until(
+        'beats settled',
+        () => Promise.allSettled(beats.mock.results.map((r) => r.value)),
+        (rs) => rs.length === 25 && rs.every((r) => r.status === 'fulfilled'),
+        5000,
+      );
       expect(tx.mock.calls.length).toBeLessThanOrEqual(2);
       tx.mockRestore();
       const leases = await m.store.transaction((t) => t.validator.activeAssignments());
       expect(leases).toHaveLength(25);
-      for (const a of leases) expect((a.lease as { heartbeats: Record<string, number> }).heartbeats.market).toBeGreaterThanOrEqual(t0);
+      for (const a of leases)
+        expect((a.lease as { heartbeats: Record<string, number> }).heartbeats.market).toBeGreaterThanOrEqual(t0);
     } finally {
       for (const p of providers) p.close();
     }
@@ -180,7 +200,12 @@ describe('result freshness is judged at arrival', () => {
       const ack = await p.ackFor(job.job_id);
       const ackedAt = performance.now();
       expect(ack).toMatchObject({ accepted: true });
-      await until('pass 2 ran', () => passes.length, (n) => n >= 2, 5000);
+      await until(
+        'pass 2 ran',
+        () => passes.length,
+        (n) => n >= 2,
+        5000,
+      );
       // Settled right after pass 1, before pass 2 began (FIFO would answer only after pass 2's 400 ms).
       expect(ackedAt).toBeLessThan((passes[1] as { start: number }).start + 200);
     } finally {
@@ -248,20 +273,43 @@ describe('receipt acknowledgements', () => {
       await other.join();
       const key = (i: number) => i.toString(16).padStart(64, '0');
       await m.store.transaction(async (tx) => {
-        for (let i = 0; i < 20; i++) await tx.validator.insertReceipt({ key: key(i), jobId: randomUUID(), taskId: randomUUID(), provider: i === 19 ? other.address : p.address, receipt: { n: i } }, clock.now());
+        for (let i = 0; i < 20; i++)
+          await tx.validator.insertReceipt(
+            {
+              key: key(i),
+              jobId: randomUUID(),
+              taskId: randomUUID(),
+              provider: i === 19 ? other.address : p.address,
+              receipt: { n: i },
+            },
+            clock.now(),
+          );
       });
       const acks = vi.spyOn(m.validator, 'receiptAck');
       const original = m.store.transaction.bind(m.store);
       const tx = vi.spyOn(m.store, 'transaction').mockImplementation(async (fn) => {
-        await until('20 acks received', () => acks.mock.calls.length, (n) => n === 20, 5000);
+        await until(
+          '20 acks received',
+          () => acks.mock.calls.length,
+          (n) => n === 20,
+          5000,
+        );
         return original(fn);
       });
       // `p` acknowledges its 19 receipts and, wrongly, the other provider's one.
       for (let i = 0; i < 20; i++) p.sendJson({ type: 'receipt_ack', idempotency_key: key(i) });
-      await until('acks settled', () => Promise.allSettled(acks.mock.results.map((r) => r.value)), (rs) => rs.length === 20 && rs.every((r) => r.status === 'fulfilled'), 5000);
+      await until(
+        'acks settled',
+        () => Promise.allSettled(acks.mock.results.map((r) => r.value)),
+        (rs) => rs.length === 20 && rs.every((r) => r.status === 'fulfilled'),
+        5000,
+      );
       expect(tx.mock.calls.length).toBeLessThanOrEqual(2);
       tx.mockRestore();
-      const left = await m.store.transaction(async (t) => ({ mine: await t.validator.receipts(p.address, true), theirs: await t.validator.receipts(other.address, true) }));
+      const left = await m.store.transaction(async (t) => ({
+        mine: await t.validator.receipts(p.address, true),
+        theirs: await t.validator.receipts(other.address, true),
+      }));
       expect(left.mine).toEqual([]);
       expect(left.theirs.map((r) => r.key)).toEqual([key(19)]);
     } finally {

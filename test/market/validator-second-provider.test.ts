@@ -25,7 +25,12 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   for (const p of providers.splice(0)) p.close();
-  await until('the providers left', () => m.validator.connectedProviders, (n) => n === 0, 5000);
+  await until(
+    'the providers left',
+    () => m.validator.connectedProviders,
+    (n) => n === 0,
+    5000,
+  );
 });
 afterAll(async () => {
   await m?.close();
@@ -44,13 +49,31 @@ function result(p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult>
   const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
   d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
   const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = { market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: Date.now(), ...o };
+  const unsigned: UnsignedComputeResult = {
+    market_id: p.marketId,
+    task_id: job.task_id,
+    job_id: job.job_id,
+    worker_address: p.address,
+    result_hash: resultHash,
+    proof,
+    nonce: nonce++,
+    created_at: Date.now(),
+    ...o,
+  };
   return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 }));
 }
 
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC) and returns the two runs, given to `first` then `second`. */
-async function pairedTask(tag: string, first: RawProvider, second: () => Promise<RawProvider>): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
-  const r = await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+async function pairedTask(
+  tag: string,
+  first: RawProvider,
+  second: () => Promise<RawProvider>,
+): Promise<{ taskId: string; a: JobFrame; b: JobFrame; second: RawProvider }> {
+  const r = await postTask(m, {
+    challenge_type: 'inference',
+    payload: { model_id: 'm', prompt: tag, max_tokens: 1 },
+    reward: '1.0',
+  });
   expect(r.status).toBe(201);
   const a = await first.nextJob(0);
   await m.validator.pumpNow(); // a whole dispatch pass with the twin queued and room at `first`
@@ -82,7 +105,10 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     expect(await balance(m, ACCOUNTS.worker(first.address))).toBe(125_000n);
     expect(await balance(m, ACCOUNTS.worker(second.address))).toBe(125_000n);
     expect((await balance(m, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n);
-    for (const [p, job] of [[first, a], [second, b]] as const) {
+    for (const [p, job] of [
+      [first, a],
+      [second, b],
+    ] as const) {
       const receipt = await p.nextFrame('receipt');
       expect(p.frames.filter((f) => f.type === 'receipt')).toHaveLength(1);
       expect(receipt).toMatchObject({ task_id: taskId, receipt: { job_id: job.job_id, provider: p.address } });
@@ -104,7 +130,9 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     // The commit that pays the task sends the receipts: once one is here, the task is complete.
     await honest.nextFrame('receipt');
     expect((await getTask(m, taskId)).status).toBe('completed');
-    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n }]);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(cheater.address))).toMatchObject([
+      { jobId: b.job_id, reason: 'WRONG_RESULT', slashed: 1_000_000n },
+    ]);
     expect(await balance(m, ACCOUNTS.worker(cheater.address))).toBe(0n);
     expect(await balance(m, ACCOUNTS.worker(honest.address))).toBe(125_000n);
     // The cheater's run is settled on the verified digest and its share goes to the validator.
@@ -126,14 +154,20 @@ describe('verify_mode second_provider: a checked job is run by two distinct prov
     const good = result(honest, a);
     honest.sendResult(good);
     // The plain hash is the customer's result and may be public; the proof needs the bytes and the pair key.
-    copier.sendResult(result(copier, b, { result_hash: good.result_hash, proof: toHex(m.blake3.hash(Buffer.from('no work done'))) }));
+    copier.sendResult(
+      result(copier, b, { result_hash: good.result_hash, proof: toHex(m.blake3.hash(Buffer.from('no work done'))) }),
+    );
     expect(await copier.ackFor(b.job_id)).toMatchObject({ accepted: true, code: null });
     // The commit that pays the task sends the receipts: once one is here, the task is complete.
     await honest.nextFrame('receipt');
     expect((await getTask(m, taskId)).status).toBe('completed');
-    expect(await m.store.transaction((tx) => tx.validator.penalties(copier.address))).toMatchObject([{ jobId: b.job_id, reason: 'WRONG_RESULT' }]);
+    expect(await m.store.transaction((tx) => tx.validator.penalties(copier.address))).toMatchObject([
+      { jobId: b.job_id, reason: 'WRONG_RESULT' },
+    ]);
     expect(await balance(m, ACCOUNTS.worker(copier.address))).toBe(0n);
     expect(await balance(m, ACCOUNTS.worker(honest.address))).toBe(125_000n);
-    expect((await m.store.transaction((tx) => tx.validator.results(a.job_id))).map((r) => r.verdict)).toEqual(['accepted']);
+    expect((await m.store.transaction((tx) => tx.validator.results(a.job_id))).map((r) => r.verdict)).toEqual([
+      'accepted',
+    ]);
   });
 });

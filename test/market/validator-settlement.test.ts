@@ -1,7 +1,11 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type ComputeResult, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import {
+  computeResultToJson,
+  type ComputeResult,
+  type UnsignedComputeResult,
+} from '../../src/core/market/compute-result.js';
 import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
@@ -77,7 +81,9 @@ interface SettleMarket {
   close(): Promise<void>;
 }
 
-const stores: { name: string; open: () => Promise<SqlDriver> }[] = [{ name: 'pglite', open: () => openPgliteDriver(undefined) }];
+const stores: { name: string; open: () => Promise<SqlDriver> }[] = [
+  { name: 'pglite', open: () => openPgliteDriver(undefined) },
+];
 const url = process.env[PG_URL_ENV];
 let pg: StoreHarness | undefined;
 if (url) {
@@ -93,12 +99,22 @@ afterEach(async () => {
 });
 
 /** A market whose group commit waits `settleWindowMs` (long enough for a test to land K results in one group); sweep and batches off. */
-async function countingMarket(openDriver: () => Promise<SqlDriver>, config: Partial<ValidatorConfig>): Promise<SettleMarket> {
+async function countingMarket(
+  openDriver: () => Promise<SqlDriver>,
+  config: Partial<ValidatorConfig>,
+): Promise<SettleMarket> {
   const dir = tempDir('tessera-settle-');
   const blake3 = await loadBlake3();
   const counted: Counted = { sizes: [], recording: false };
   const store = await MarketStore.open(counting(await openDriver(), counted));
-  const server = await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false });
+  const server = await createMarketServer({
+    store,
+    clock,
+    blake3,
+    dataDir: dir,
+    expirySweepMs: 0,
+    processMetrics: false,
+  });
   const validator = await attachValidator({
     app: server.app,
     store,
@@ -131,22 +147,50 @@ async function countingMarket(openDriver: () => Promise<SqlDriver>, config: Part
   return m;
 }
 
-const inference = (tag: string) => createTaskBody.parse({ challenge_type: 'inference', payload: { model_id: 'm', prompt: tag, max_tokens: 1 }, reward: '1.0' });
+const inference = (tag: string) =>
+  createTaskBody.parse({
+    challenge_type: 'inference',
+    payload: { model_id: 'm', prompt: tag, max_tokens: 1 },
+    reward: '1.0',
+  });
 
 /** The honest result of a job (or a wrong one: `o.result_hash`). */
-function resultFor(m: SettleMarket, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}): ComputeResult {
+function resultFor(
+  m: SettleMarket,
+  p: RawProvider,
+  job: JobFrame,
+  o: Partial<UnsignedComputeResult> = {},
+): ComputeResult {
   const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
   d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
   const { resultHash, proof } = d.digest();
-  return signComputeResult({ market_id: p.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: p.address, result_hash: resultHash, proof, nonce: nonce++, created_at: clock.now(), ...o }, { signer: p.signer, blake3: m.blake3 });
+  return signComputeResult(
+    {
+      market_id: p.marketId,
+      task_id: job.task_id,
+      job_id: job.job_id,
+      worker_address: p.address,
+      result_hash: resultHash,
+      proof,
+      nonce: nonce++,
+      created_at: clock.now(),
+      ...o,
+    },
+    { signer: p.signer, blake3: m.blake3 },
+  );
 }
 
 const send = (p: RawProvider, r: ComputeResult) => p.sendResult(computeResultToJson(r));
-const acks = (p: RawProvider) => p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
+const acks = (p: RawProvider) =>
+  p.frames.filter((f): f is Extract<MarketFrame, { type: 'result_ack' }> => f.type === 'result_ack');
 const receipts = (p: RawProvider) => p.frames.filter((f) => f.type === 'receipt');
 
 /** K one-slice tasks leased to one provider, then all K honest results sent at once: the statements of the group commit, and the exact balances. */
-async function settleBurst(openDriver: () => Promise<SqlDriver>, k: number, seed: number): Promise<{ groupStatements: number; groups: number }> {
+async function settleBurst(
+  openDriver: () => Promise<SqlDriver>,
+  k: number,
+  seed: number,
+): Promise<{ groupStatements: number; groups: number }> {
   const m = await countingMarket(openDriver, { checkFraction: 0.2 });
   const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
   try {
@@ -168,7 +212,12 @@ async function settleBurst(openDriver: () => Promise<SqlDriver>, k: number, seed
     expect(await balance(m, ACCOUNTS.validator)).toBe(BigInt(k) * SPLIT.validator);
     expect(await balance(m, ACCOUNTS.treasury)).toBe(BigInt(k) * SPLIT.treasury);
     expect(await balance(m, ACCOUNTS.escrow)).toBe(0n);
-    const groups = await m.store.transaction(async (tx) => new Set((await tx.validator.receipts(p.address, false)).map((r) => (r.receipt as { issued_at: number }).issued_at)).size);
+    const groups = await m.store.transaction(
+      async (tx) =>
+        new Set(
+          (await tx.validator.receipts(p.address, false)).map((r) => (r.receipt as { issued_at: number }).issued_at),
+        ).size,
+    );
     return { groupStatements: Math.max(...m.counted.sizes), groups };
   } finally {
     p.close();
@@ -180,7 +229,9 @@ for (const s of stores) {
     it('a group of 50 results costs no more store statements than a group of 5 (set-based, not a loop per result), and pays exactly', async () => {
       const five = await settleBurst(s.open, 5, SEED + 1);
       const fifty = await settleBurst(s.open, 50, SEED + 2);
-      console.log(`${s.name}: group commit statements K=5 ${five.groupStatements} (${five.groups} group), K=50 ${fifty.groupStatements} (${fifty.groups} group)`);
+      console.log(
+        `${s.name}: group commit statements K=5 ${five.groupStatements} (${five.groups} group), K=50 ${fifty.groupStatements} (${fifty.groups} group)`,
+      );
       expect(five.groups).toBe(1);
       expect(fifty.groups).toBe(1);
       expect(fifty.groupStatements).toBeLessThanOrEqual(five.groupStatements + 2);
@@ -224,7 +275,14 @@ for (const s of stores) {
     }, 180_000);
 
     it('two wrong results of one provider in one group are both penalized in turn: two slashes, two penalty rows, nothing paid to it', async () => {
-      const m = await countingMarket(s.open, { checkFraction: 1, slash: 4_000_000n, initialBond: 10_000_000n, initialReputation: 100, reputationDrop: 30, refuseAfter: 2 });
+      const m = await countingMarket(s.open, {
+        checkFraction: 1,
+        slash: 4_000_000n,
+        initialBond: 10_000_000n,
+        initialReputation: 100,
+        reputationDrop: 30,
+        refuseAfter: 2,
+      });
       const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 4));
       try {
         await p.join({ max_jobs: 2 });
@@ -238,10 +296,16 @@ for (const s of stores) {
         expect(acks(p).map((x) => x.code)).toEqual(['WRONG_RESULT', 'WRONG_RESULT']);
         const after = await m.store.transaction((tx) => tx.validator.provider(p.address));
         expect(after).toMatchObject({ bond: 2_000_000n, wrongResults: 2, refused: true, reputation: 40 });
-        expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual(jobs.map((j) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: 4_000_000n })));
+        expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual(
+          jobs.map((j) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: 4_000_000n })),
+        );
         expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(0n);
         // Both slices settled on the validator's verified digests: the tasks complete, the worker pool goes to the validator.
-        await until('the tasks paid', () => balance(m, ACCOUNTS.validator), (v) => v === 2n * (SPLIT.validator + SPLIT.worker));
+        await until(
+          'the tasks paid',
+          () => balance(m, ACCOUNTS.validator),
+          (v) => v === 2n * (SPLIT.validator + SPLIT.worker),
+        );
       } finally {
         p.close();
       }

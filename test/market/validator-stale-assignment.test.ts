@@ -25,12 +25,22 @@ describe('a result made for an earlier assignment of the same job to the same pr
     // checked. The test moves the market's clock and runs the sweep itself.
     const quorum = { m: 1, n: 1, t1Secs: 0.4, t2Secs: 0.8, staleSecs: 2, maxSkewSecs: 1, respawnRetrySecs: 0.3 };
     const clock = manualClock();
-    const m = await startMarket(join(tempDir('tessera-stale-assign-'), 'market'), { quorum, checkFraction: 1, sweepMs: 0 }, { clock });
+    const m = await startMarket(
+      join(tempDir('tessera-stale-assign-'), 'market'),
+      { quorum, checkFraction: 1, sweepMs: 0 },
+      { clock },
+    );
     open.push(m);
     const p = new RawProvider(m.base, m.blake3, seedFrom(SEED), clock);
     open.push(p);
     await p.join({ max_jobs: 1 });
-    const id = (await postTask(m, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'one slice', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+    const id = (
+      await postTask(m, {
+        challenge_type: 'inference',
+        payload: { model_id: 'm', prompt: 'one slice', max_tokens: 1 },
+        reward: '1.0',
+      })
+    ).json.task_id as string;
     const first = await p.nextJob(0);
     clock.advance(900);
     await m.validator.sweepNow();
@@ -67,14 +77,24 @@ describe('a market restarted after a long stop', () => {
     const port = Number(new URL(m1.base).port);
     const p1 = new RawProvider(m1.base, m1.blake3, seedFrom(SEED + 1), clock);
     await p1.join({ max_jobs: 1 });
-    const id = (await postTask(m1, { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'grace', max_tokens: 1 }, reward: '1.0' })).json.task_id as string;
+    const id = (
+      await postTask(m1, {
+        challenge_type: 'inference',
+        payload: { model_id: 'm', prompt: 'grace', max_tokens: 1 },
+        reward: '1.0',
+      })
+    ).json.task_id as string;
     const job = await p1.nextJob(0);
     await heartbeatCommitted(m1, p1);
     p1.close();
     await m1.close();
     clock.advance(5000); // down for longer than t2
 
-    const m2 = await startMarket(dir, { quorum, checkFraction: 1, sweepMs: 0 }, { onDisk: true, port, clock, customer: { key: m1.customerKey, id: m1.customerId } });
+    const m2 = await startMarket(
+      dir,
+      { quorum, checkFraction: 1, sweepMs: 0 },
+      { onDisk: true, port, clock, customer: { key: m1.customerKey, id: m1.customerId } },
+    );
     open.push(m2);
     const p2 = new RawProvider(m2.base, m2.blake3, seedFrom(SEED + 1), clock);
     open.push(p2);

@@ -34,16 +34,30 @@ interface Standby {
 }
 
 /** A market naming one standby per job, with two raw providers joined in order: `a` first (it gets the job), then `b`. */
-async function twoProviders(name: string, seed: number, config: Partial<ValidatorConfig> = {}, caps: { a?: number; b?: number } = {}): Promise<Standby> {
+async function twoProviders(
+  name: string,
+  seed: number,
+  config: Partial<ValidatorConfig> = {},
+  caps: { a?: number; b?: number } = {},
+): Promise<Standby> {
   const clock = manualClock();
-  const m = await startMarket(join(tempDir(`tessera-standby-${name}-`), 'market'), { quorum, checkFraction: 1, standbys: 1, sweepMs: 0, ...config }, { clock });
+  const m = await startMarket(
+    join(tempDir(`tessera-standby-${name}-`), 'market'),
+    { quorum, checkFraction: 1, standbys: 1, sweepMs: 0, ...config },
+    { clock },
+  );
   open.push(m);
   const a = new RawProvider(m.base, m.blake3, seedFrom(seed), clock);
   const b = new RawProvider(m.base, m.blake3, seedFrom(seed + 1), clock);
   open.push(a, b);
   await a.join({ max_jobs: caps.a ?? 1 });
   await b.join({ max_jobs: caps.b ?? 1 });
-  await until('both joined', () => m.validator.connectedProviders, (n) => n === 2, 10_000);
+  await until(
+    'both joined',
+    () => m.validator.connectedProviders,
+    (n) => n === 2,
+    10_000,
+  );
   return { m, clock, a, b };
 }
 
@@ -67,7 +81,11 @@ async function expectRequeued(s: Standby, job: JobFrame, kept: JobFrame): Promis
   expect(b.jobs().map((j) => j.job_id)).toEqual([kept.job_id]);
 }
 
-const oneSlice = (prompt: string) => ({ challenge_type: 'inference', payload: { model_id: 'm', prompt, max_tokens: 1 }, reward: '1.0' });
+const oneSlice = (prompt: string) => ({
+  challenge_type: 'inference',
+  payload: { model_id: 'm', prompt, max_tokens: 1 },
+  reward: '1.0',
+});
 
 describe('standby handover (standbys = 1)', () => {
   it('hands a lapsed lease to the named standby at the next epoch, not back to the queue; the old holder’s late result is refused unpunished', async () => {
@@ -84,8 +102,16 @@ describe('standby handover (standbys = 1)', () => {
     expect(m.validator.handoverCount).toBe(1);
     const second = await b.nextJob(0);
     expect([second.job_id, second.epoch]).toEqual([first.job_id, first.epoch + 1]);
-    const held = await m.store.transaction(async (tx) => ({ a: await tx.validator.assignment(first.job_id), job: await tx.validator.job(first.job_id) }));
-    expect([held.a?.provider, held.a?.epoch, held.job?.status, held.job?.leaseOwner]).toEqual([b.address, 2, 'leased', b.address]);
+    const held = await m.store.transaction(async (tx) => ({
+      a: await tx.validator.assignment(first.job_id),
+      job: await tx.validator.job(first.job_id),
+    }));
+    expect([held.a?.provider, held.a?.epoch, held.job?.status, held.job?.leaseOwner]).toEqual([
+      b.address,
+      2,
+      'leased',
+      b.address,
+    ]);
     // A warm standby (heard within t1) takes the lease over Live, not waiting for its next beat.
     expect((held.a?.lease as unknown as Lease | undefined)?.state.kind).toBe('live');
 
@@ -109,7 +135,12 @@ describe('standby handover (standbys = 1)', () => {
     const id = (await postTask(m, oneSlice('standby gone'))).json.task_id as string;
     const first = await a.nextJob(0);
     b.close();
-    await until('standby gone', () => m.validator.connectedProviders, (n) => n === 1, 10_000);
+    await until(
+      'standby gone',
+      () => m.validator.connectedProviders,
+      (n) => n === 1,
+      10_000,
+    );
 
     // The sweep revokes `a`'s lease; the absent standby is skipped inside the same transaction, so
     // the job is never leased to it (not even for the t2 it would take to lapse there).
@@ -177,7 +208,9 @@ describe('standby handover (standbys = 1)', () => {
     const requeued = await a.nextJob(2);
     expect(jobs.map((j) => j.job_id).filter((j) => j !== handed.job_id)).toEqual([requeued.job_id]);
     expect(b.jobs()).toHaveLength(1);
-    const owners = await m.store.transaction(async (tx) => Promise.all(jobs.map(async (j) => (await tx.validator.job(j.job_id))?.leaseOwner ?? null)));
+    const owners = await m.store.transaction(async (tx) =>
+      Promise.all(jobs.map(async (j) => (await tx.validator.job(j.job_id))?.leaseOwner ?? null)),
+    );
     expect(owners.filter((o) => o === b.address)).toHaveLength(1);
   });
 });

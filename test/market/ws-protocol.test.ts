@@ -58,7 +58,11 @@ describe('provider socket: abuse gets an error frame and a close code; the serve
   });
 
   it('oversized frame → FRAME_TOO_LARGE, close 1009', async () => {
-    const p = await abuse((x) => x.sendRaw(JSON.stringify({ type: 'heartbeat', sent_at: 1, in_flight: [], pad: 'x'.repeat(MAX_PROVIDER_FRAME_BYTES) })));
+    const p = await abuse((x) =>
+      x.sendRaw(
+        JSON.stringify({ type: 'heartbeat', sent_at: 1, in_flight: [], pad: 'x'.repeat(MAX_PROVIDER_FRAME_BYTES) }),
+      ),
+    );
     expect(p.closeCode).toBe(CLOSE_CODES.tooBig);
     expect(errorCode(p)).toBe('FRAME_TOO_LARGE');
   });
@@ -74,7 +78,12 @@ describe('provider socket: abuse gets an error frame and a close code; the serve
   it('an auth signed by another key → close 4001, no provider stored', async () => {
     const p = await abuse((x) => {
       const ch = x.frames.find((f) => f.type === 'challenge') as { market_id: string; nonce: string };
-      x.sendJson({ type: 'auth', version: 1, public_key: x.signer.nodeId, signature: foreignSign(authSigningBytes(ch.market_id, ch.nonce)) });
+      x.sendJson({
+        type: 'auth',
+        version: 1,
+        public_key: x.signer.nodeId,
+        signature: foreignSign(authSigningBytes(ch.market_id, ch.nonce)),
+      });
     });
     expect(p.closeCode).toBe(CLOSE_CODES.unauthenticated);
     expect(await m.store.transaction((tx) => tx.validator.provider(p.address))).toBeUndefined();
@@ -86,7 +95,10 @@ describe('provider socket: abuse gets an error frame and a close code; the serve
   });
 
   it('a second auth after joining → WRONG_STATE, close 4004', async () => {
-    const p = await abuse((x) => x.sendJson({ type: 'auth', version: 1, public_key: x.signer.nodeId, signature: 'a'.repeat(128) }), true);
+    const p = await abuse(
+      (x) => x.sendJson({ type: 'auth', version: 1, public_key: x.signer.nodeId, signature: 'a'.repeat(128) }),
+      true,
+    );
     expect(p.closeCode).toBe(CLOSE_CODES.wrongState);
   });
 

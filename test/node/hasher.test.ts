@@ -55,7 +55,26 @@ describe('agreement with b3sum on files', () => {
 
   it('hashes random files of boundary and random lengths exactly like b3sum', async () => {
     const dir = tempDir();
-    const lengths = [0, 1, 63, 64, 65, 127, 128, 1023, 1024, 1025, 2047, 2048, 2049, 4096 * 3 + 64, 65_536, 1 << 20, (1 << 21) + 1, (1 << 22) - 1];
+    const lengths = [
+      0,
+      1,
+      63,
+      64,
+      65,
+      127,
+      128,
+      1023,
+      1024,
+      1025,
+      2047,
+      2048,
+      2049,
+      4096 * 3 + 64,
+      65_536,
+      1 << 20,
+      (1 << 21) + 1,
+      (1 << 22) - 1,
+    ];
     let seed = 12345;
     for (let i = 0; i < 12; i++) {
       seed = (seed * 1103515245 + 12345) >>> 0;
@@ -67,7 +86,9 @@ describe('agreement with b3sum on files', () => {
       return path;
     });
     const ours = await Promise.all(files.map((f) => pool.hashFile(f)));
-    const reference = execFileSync('b3sum', ['--no-names', ...files], { encoding: 'utf8' }).trim().split('\n');
+    const reference = execFileSync('b3sum', ['--no-names', ...files], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     expect(ours.map((r) => r.digest)).toEqual(reference);
     expect(ours.map((r) => r.bytes)).toEqual(lengths);
   });

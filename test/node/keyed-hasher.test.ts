@@ -21,16 +21,22 @@ describe.each(['native', 'wasm'] as const)('keyed BLAKE3 (%s)', (mode) => {
     expect(KEY.length).toBe(32);
   });
 
-  it.each(vectors.cases)('one-shot keyed mode matches the official keyed_hash for length $input_len', ({ input_len, keyed_hash }) => {
-    expect(toHex(hasher.keyed(KEY, vectorInput(input_len)))).toBe(keyed_hash);
-  });
+  it.each(vectors.cases)(
+    'one-shot keyed mode matches the official keyed_hash for length $input_len',
+    ({ input_len, keyed_hash }) => {
+      expect(toHex(hasher.keyed(KEY, vectorInput(input_len)))).toBe(keyed_hash);
+    },
+  );
 
-  it.each(vectors.cases)('incremental keyed mode matches the official keyed_hash for length $input_len (byte-odd chunks)', ({ input_len, keyed_hash }) => {
-    const h = hasher.createKeyed(KEY);
-    const data = vectorInput(input_len);
-    for (let off = 0; off < data.length; off += 333) h.update(data.subarray(off, off + 333));
-    expect(toHex(h.digest())).toBe(keyed_hash);
-  });
+  it.each(vectors.cases)(
+    'incremental keyed mode matches the official keyed_hash for length $input_len (byte-odd chunks)',
+    ({ input_len, keyed_hash }) => {
+      const h = hasher.createKeyed(KEY);
+      const data = vectorInput(input_len);
+      for (let off = 0; off < data.length; off += 333) h.update(data.subarray(off, off + 333));
+      expect(toHex(h.digest())).toBe(keyed_hash);
+    },
+  );
 
   it('interleaved keyed streams under different keys and a plain stream never see each other', () => {
     const seed = 0x5eed_0009;

@@ -2,10 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { DisposableStore, DisposeError } from '../../src/node/lifecycle.js';
 import type { Logger, LogLevel } from '../../src/node/log.js';
 
-function recordingLogger(): { logger: Logger; lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] } {
+function recordingLogger(): {
+  logger: Logger;
+  lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[];
+} {
   const lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] = [];
-  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => lines.push({ level, msg, ...(fields ? { fields } : {}) });
-  return { lines, logger: { log, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) } };
+  const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) =>
+    lines.push({ level, msg, ...(fields ? { fields } : {}) });
+  return {
+    lines,
+    logger: {
+      log,
+      info: (m, f) => log('info', m, f),
+      warn: (m, f) => log('warn', m, f),
+      error: (m, f) => log('error', m, f),
+    },
+  };
 }
 
 describe('DisposableStore', () => {

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { childLogger, createLogger, errorFields, jsonLineSink, setLogSink, sinkLogger, type LogRecord } from '../../src/node/log.js';
+import {
+  childLogger,
+  createLogger,
+  errorFields,
+  jsonLineSink,
+  setLogSink,
+  sinkLogger,
+  type LogRecord,
+} from '../../src/node/log.js';
 
 let restore: (() => void) | undefined;
 afterEach(() => restore?.());
@@ -19,7 +27,13 @@ describe('module loggers', () => {
     const lines: LogRecord[] = [];
     const parent = sinkLogger((r) => lines.push(r), { host: 'test' });
     childLogger(parent, 'validator').error('boom', { what: 'dispatch' });
-    expect(lines[0]).toMatchObject({ msg: 'boom', level: 'error', host: 'test', module: 'validator', what: 'dispatch' });
+    expect(lines[0]).toMatchObject({
+      msg: 'boom',
+      level: 'error',
+      host: 'test',
+      module: 'validator',
+      what: 'dispatch',
+    });
   });
 
   it('jsonLineSink writes one JSON line per record, bigints as strings', () => {

@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../src/core/errors.js';
-import { computeResultSigningBytes, computeResultToJson, type ComputeResult, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import {
+  computeResultSigningBytes,
+  computeResultToJson,
+  type ComputeResult,
+  type UnsignedComputeResult,
+} from '../../src/core/market/compute-result.js';
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { NodeIdentity } from '../../src/main/identity.js';
-import { ed25519SignerFromSeed, signComputeResult, signerAddress, verifySignedComputeResult } from '../../src/node/signing/result-signing.js';
+import {
+  ed25519SignerFromSeed,
+  signComputeResult,
+  signerAddress,
+  verifySignedComputeResult,
+} from '../../src/node/signing/result-signing.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const blake3 = loadNativeBlake3();
@@ -24,15 +34,20 @@ const UNSIGNED: UnsignedComputeResult = {
   nonce: 12345n,
   created_at: 1_700_000_000_000,
 };
-const SIGNATURE = '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405';
+const SIGNATURE =
+  '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405';
 const NOW = UNSIGNED.created_at + 1_500;
 
 const signer = ed25519SignerFromSeed(SEED);
 // A second, unrelated key (the RFC 8032 TEST 2 secret key).
-const other = ed25519SignerFromSeed(Buffer.from('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb', 'hex'));
+const other = ed25519SignerFromSeed(
+  Buffer.from('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb', 'hex'),
+);
 
-const verify = (input: unknown, over: Partial<{ marketId: string; now: number; maxAgeMs: number; maxFutureMs: number; publicKey: string }> = {}) =>
-  verifySignedComputeResult(input, { marketId: MARKET, now: NOW, publicKey: PUBLIC, ...over }, blake3);
+const verify = (
+  input: unknown,
+  over: Partial<{ marketId: string; now: number; maxAgeMs: number; maxFutureMs: number; publicKey: string }> = {},
+) => verifySignedComputeResult(input, { marketId: MARKET, now: NOW, publicKey: PUBLIC, ...over }, blake3);
 const wire = (r: ComputeResult) => JSON.parse(JSON.stringify(computeResultToJson(r))) as Record<string, unknown>;
 
 describe('ComputeResult signing (Ed25519, node:crypto)', () => {
@@ -61,7 +76,9 @@ describe('ComputeResult signing (Ed25519, node:crypto)', () => {
   });
 
   it('refuses to sign for an address that is not its own', () => {
-    expect(() => signComputeResult({ ...UNSIGNED, worker_address: signerAddress(other, blake3) }, { signer, blake3 })).toThrow(/is not this node's address/);
+    expect(() =>
+      signComputeResult({ ...UNSIGNED, worker_address: signerAddress(other, blake3) }, { signer, blake3 }),
+    ).toThrow(/is not this node's address/);
   });
 });
 
@@ -87,7 +104,10 @@ describe('ComputeResult verification codes', () => {
   });
 
   it("BAD_SIGNATURE: another key's valid result sent as this provider's", () => {
-    const theirs = signComputeResult({ ...UNSIGNED, worker_address: signerAddress(other, blake3) }, { signer: other, blake3 });
+    const theirs = signComputeResult(
+      { ...UNSIGNED, worker_address: signerAddress(other, blake3) },
+      { signer: other, blake3 },
+    );
     const v = verify(wire(theirs));
     expect(v).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
     expect(v.ok ? '' : v.message).toMatch(/is not the address/);
@@ -103,7 +123,10 @@ describe('ComputeResult verification codes', () => {
   it('STALE: older than 60 s by default, configurable, and too far in the future', () => {
     expect(verify(wire(good), { now: UNSIGNED.created_at + 60_000 })).toMatchObject({ ok: true });
     expect(verify(wire(good), { now: UNSIGNED.created_at + 60_001 })).toMatchObject({ ok: false, code: 'STALE' });
-    expect(verify(wire(good), { now: UNSIGNED.created_at + 30_000, maxAgeMs: 20_000 })).toMatchObject({ ok: false, code: 'STALE' });
+    expect(verify(wire(good), { now: UNSIGNED.created_at + 30_000, maxAgeMs: 20_000 })).toMatchObject({
+      ok: false,
+      code: 'STALE',
+    });
     expect(verify(wire(good), { now: UNSIGNED.created_at - 60_000 })).toMatchObject({ ok: false, code: 'STALE' });
   });
 

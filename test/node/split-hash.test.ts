@@ -25,7 +25,9 @@ import { tempDir } from '../support/temp-dir.js';
 const plainVectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-vectors.json', import.meta.url), 'utf8')) as {
   cases: { input_len: number; hash: string }[];
 };
-const keyedVectors = JSON.parse(readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8')) as {
+const keyedVectors = JSON.parse(
+  readFileSync(new URL('../fixtures/blake3-keyed-vectors.json', import.meta.url), 'utf8'),
+) as {
   key: string;
   cases: { input_len: number; keyed_hash: string }[];
 };
@@ -53,9 +55,21 @@ function requireSubtree(): SubtreeHasher {
 }
 
 /** The split on this thread, one segment at a time, optionally at a wrong chunk counter for one segment. */
-function splitHereHex(subtree: SubtreeHasher, data: Uint8Array, segmentBytes: number, key: Uint8Array | null, wrongCounterAt = -1): string {
+function splitHereHex(
+  subtree: SubtreeHasher,
+  data: Uint8Array,
+  segmentBytes: number,
+  key: Uint8Array | null,
+  wrongCounterAt = -1,
+): string {
   const cvs = planSegments(data.length, segmentBytes).map((s, i) =>
-    chainingValueFromBytes(subtree.chainingValue(data.subarray(s.offset, s.offset + s.length), s.firstChunk + (i === wrongCounterAt ? 1 : 0), key)),
+    chainingValueFromBytes(
+      subtree.chainingValue(
+        data.subarray(s.offset, s.offset + s.length),
+        s.firstChunk + (i === wrongCounterAt ? 1 : 0),
+        key,
+      ),
+    ),
   );
   return toHex(rootFromSegments(cvs, key ? keyedMode(key) : PLAIN_MODE));
 }
@@ -64,12 +78,18 @@ describe('native subtree chaining values', () => {
   it('match the TypeScript tree at chunk counters 0, 1 and subtree offsets, plain and keyed', () => {
     const subtree = requireSubtree();
     const data = pseudoRandomBytes(16 * CHUNK_LEN + 100, seed);
-    for (const [key, mode] of [[null, PLAIN_MODE], [KEY, keyedMode(KEY)]] as const) {
+    for (const [key, mode] of [
+      [null, PLAIN_MODE],
+      [KEY, keyedMode(KEY)],
+    ] as const) {
       for (const len of [0, 1, 64, 1023, 1024, 1025, 2048, 4096, 16 * CHUNK_LEN, 16 * CHUNK_LEN + 100]) {
         for (const firstChunk of [0, 1, 16, 32, 2 ** 32, 2 ** 40]) {
           const piece = data.subarray(0, len);
           const expected = toHex(chainingValueBytes(subtreeChainingValue(piece, firstChunk, false, mode)));
-          expect(toHex(subtree.chainingValue(piece, firstChunk, key)), `len ${len} at chunk ${firstChunk}, ${key ? 'keyed' : 'plain'}`).toBe(expected);
+          expect(
+            toHex(subtree.chainingValue(piece, firstChunk, key)),
+            `len ${len} at chunk ${firstChunk}, ${key ? 'keyed' : 'plain'}`,
+          ).toBe(expected);
         }
       }
     }
@@ -89,18 +109,31 @@ describe('one input split across threads', () => {
       for (const segmentBytes of SEGMENTS) {
         if (len <= segmentBytes) {
           // One segment is the whole tree: its root is finalised where it is hashed, never split.
-          await expect(hashSplit({ source: path, byteLength: len, key: null, threads: 2, subtree, segmentBytes })).rejects.toThrow(/above one segment/);
+          await expect(
+            hashSplit({ source: path, byteLength: len, key: null, threads: 2, subtree, segmentBytes }),
+          ).rejects.toThrow(/above one segment/);
           continue;
         }
         for (const threads of [1, 2, 3, 4]) {
-          for (const [mode, key] of [['plain', null], ['keyed', KEY]] as const) {
+          for (const [mode, key] of [
+            ['plain', null],
+            ['keyed', KEY],
+          ] as const) {
             const what = `${mode}: ${len} bytes, ${segmentBytes}-byte segments, ${threads} thread(s), seed ${seed}`;
-            expect(toHex(await hashSplit({ source: path, byteLength: len, key, threads, subtree, segmentBytes })), `file ${what}`).toBe(expected[mode]);
-            expect(toHex(await hashSplit({ source: data, byteLength: len, key, threads, subtree, segmentBytes })), `bytes ${what}`).toBe(expected[mode]);
+            expect(
+              toHex(await hashSplit({ source: path, byteLength: len, key, threads, subtree, segmentBytes })),
+              `file ${what}`,
+            ).toBe(expected[mode]);
+            expect(
+              toHex(await hashSplit({ source: data, byteLength: len, key, threads, subtree, segmentBytes })),
+              `bytes ${what}`,
+            ).toBe(expected[mode]);
             checked++;
           }
         }
-        expect(splitHereHex(subtree, data, segmentBytes, null), `one thread, segment by segment: ${len} bytes`).toBe(expected.plain);
+        expect(splitHereHex(subtree, data, segmentBytes, null), `one thread, segment by segment: ${len} bytes`).toBe(
+          expected.plain,
+        );
       }
     }
     expect(checked).toBeGreaterThan(100);
@@ -113,7 +146,8 @@ describe('one input split across threads', () => {
     for (const { input_len, hash } of plainVectors.cases) {
       if (input_len <= CHUNK_LEN) continue;
       const data = vectorInput(input_len);
-      const split = (key: Uint8Array | null) => hashSplit({ source: data, byteLength: input_len, key, threads: 3, subtree, segmentBytes: CHUNK_LEN });
+      const split = (key: Uint8Array | null) =>
+        hashSplit({ source: data, byteLength: input_len, key, threads: 3, subtree, segmentBytes: CHUNK_LEN });
       expect(toHex(await split(null)), `plain vector ${input_len}`).toBe(hash);
       const keyed = keyedByLen.get(input_len);
       if (keyed) {
@@ -129,16 +163,21 @@ describe('one input split across threads', () => {
     const data = pseudoRandomBytes(4 * MiB + 7, seed);
     const right = splitHereHex(subtree, data, MiB, null);
     expect(right).toBe(toHex(loadNativeBlake3().hash(data)));
-    for (const at of [1, 2, 4]) expect(splitHereHex(subtree, data, MiB, null, at), `segment ${at} one chunk off`).not.toBe(right);
+    for (const at of [1, 2, 4])
+      expect(splitHereHex(subtree, data, MiB, null, at), `segment ${at} one chunk off`).not.toBe(right);
   });
 
   it('reports a missing file by its code and a file shorter than its stated length as a bad slice', async () => {
     const subtree = requireSubtree();
     const dir = tempDir();
-    await expect(hashSplit({ source: join(dir, 'missing.bin'), byteLength: 4 * MiB, key: null, threads: 2, subtree })).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(
+      hashSplit({ source: join(dir, 'missing.bin'), byteLength: 4 * MiB, key: null, threads: 2, subtree }),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
     const short = join(dir, 'short.bin');
     writeFileSync(short, pseudoRandomBytes(2 * MiB, seed));
-    await expect(hashSplit({ source: short, byteLength: 4 * MiB, key: null, threads: 2, subtree })).rejects.toMatchObject({ code: 'BAD_SLICE' });
+    await expect(
+      hashSplit({ source: short, byteLength: 4 * MiB, key: null, threads: 2, subtree }),
+    ).rejects.toMatchObject({ code: 'BAD_SLICE' });
   });
 
   it('plans about eight segments per thread, whole subtrees of 256 KiB to 2 MiB', () => {
@@ -150,7 +189,7 @@ describe('one input split across threads', () => {
 });
 
 describe('hosts', () => {
-  it('tessera hash splits a large file across the threads asked for and prints b3sum\'s lines, a small file beside it', async () => {
+  it("tessera hash splits a large file across the threads asked for and prints b3sum's lines, a small file beside it", async () => {
     requireSubtree();
     const dir = tempDir();
     const big = join(dir, 'big.bin');
@@ -158,7 +197,12 @@ describe('hosts', () => {
     writeFileSync(big, pseudoRandomBytes(SPLIT_MIN_BYTES + 3 * MiB + 5, seed));
     writeFileSync(small, pseudoRandomBytes(5000, seed + 1));
     let out = '';
-    const io = { stdout: (t: string) => void (out += t), stderr: () => undefined, stdin: Readable.from([]), isTty: false };
+    const io = {
+      stdout: (t: string) => void (out += t),
+      stderr: () => undefined,
+      stdin: Readable.from([]),
+      isTty: false,
+    };
     expect(await hashCommand(['--threads', '3', big, small], io)).toBe(0);
     expect(out).toBe(execFileSync('b3sum', [big, small], { encoding: 'utf8' }));
   });

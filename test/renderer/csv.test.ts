@@ -73,7 +73,19 @@ describe('CSV escaping', () => {
   });
 
   it('exports jobs with a header, ISO times and credits in CPC', () => {
-    const text = jobsToCsv([job(), job({ job_id: 'j2', status: 'rejected', code: 'PROOF_MISMATCH', credits: '0', workload: 'matrix, "big"', finished_at: null, proof: null, duration_ms: null })]);
+    const text = jobsToCsv([
+      job(),
+      job({
+        job_id: 'j2',
+        status: 'rejected',
+        code: 'PROOF_MISMATCH',
+        credits: '0',
+        workload: 'matrix, "big"',
+        finished_at: null,
+        proof: null,
+        duration_ms: null,
+      }),
+    ]);
     expect(text.endsWith('\r\n')).toBe(true);
     const rows = parseCsv(text);
     expect(rows[0]).toEqual([...JOB_CSV_HEADER]);

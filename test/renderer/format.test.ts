@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { creditsDecimal, formatCountdown, formatCredits, formatDuration, relativeTime, sumCredits } from '../../src/renderer/app/lib/format.js';
+import {
+  creditsDecimal,
+  formatCountdown,
+  formatCredits,
+  formatDuration,
+  relativeTime,
+  sumCredits,
+} from '../../src/renderer/app/lib/format.js';
 import { parseAmount } from '../../src/core/market/amount.js';
 
 const SEED = 20261202;
@@ -21,7 +28,8 @@ describe('credit formatting (micro-CPC strings → CPC with six decimals)', () =
   });
 
   it('reads anything that is not an integer string as a dash', () => {
-    for (const bad of ['', '1.5', 'abc', '1e6', ' 12', null, undefined]) expect(formatCredits(bad as string | null | undefined)).toBe('—');
+    for (const bad of ['', '1.5', 'abc', '1e6', ' 12', null, undefined])
+      expect(formatCredits(bad as string | null | undefined)).toBe('—');
   });
 
   it('round-trips through the core amount parser for any u64 (fast-check, seeded)', () => {

@@ -7,16 +7,37 @@ import { flushSummaryText } from '../../src/renderer/app/lib/flush.js';
 import { DEFAULT_SETTINGS } from '../../src/shared/contract.js';
 import { parseHash, startRoute } from '../../src/renderer/app/lib/routes.js';
 
-const base: NodeStatusInfo = { joined: true, market: { kind: 'practice' }, state: 'connected', paused: false, pause_reason: null, address: 'a', market_id: null, jobs_done: 0, jobs_rejected: 0, running: 0, credits_today: '0', last_error: null };
+const base: NodeStatusInfo = {
+  joined: true,
+  market: { kind: 'practice' },
+  state: 'connected',
+  paused: false,
+  pause_reason: null,
+  address: 'a',
+  market_id: null,
+  jobs_done: 0,
+  jobs_rejected: 0,
+  running: 0,
+  credits_today: '0',
+  last_error: null,
+};
 const now = 1_800_000_000_000;
-const line = (s: Partial<NodeStatusInfo> | null, o: { transportOpen?: boolean; lastJobAt?: number | null } = {}) => statusLine(s === null ? null : { ...base, ...s }, { transportOpen: o.transportOpen ?? true, lastJobAt: o.lastJobAt ?? null, now });
+const line = (s: Partial<NodeStatusInfo> | null, o: { transportOpen?: boolean; lastJobAt?: number | null } = {}) =>
+  statusLine(s === null ? null : { ...base, ...s }, {
+    transportOpen: o.transportOpen ?? true,
+    lastJobAt: o.lastJobAt ?? null,
+    now,
+  });
 
 describe('the status word (ui-contract: Earning, Connected, Connecting, Paused, Offline, Not joined, Error)', () => {
   it('maps each node state to its word', () => {
     expect(line({}, { transportOpen: false }).word).toBe('Offline');
     expect(line(null).word).toBe('Connecting');
     expect(line({ joined: false, state: 'idle' }).word).toBe('Not joined');
-    expect(line({ paused: true, pause_reason: 'outside your schedule' })).toMatchObject({ word: 'Paused', detail: 'outside your schedule' });
+    expect(line({ paused: true, pause_reason: 'outside your schedule' })).toMatchObject({
+      word: 'Paused',
+      detail: 'outside your schedule',
+    });
     expect(line({ running: 2 })).toMatchObject({ word: 'Earning', detail: '2 jobs running' });
     expect(line({}, { lastJobAt: now - EARNING_WINDOW_MS + 1000 }).word).toBe('Earning');
     expect(line({}, { lastJobAt: now - EARNING_WINDOW_MS - 1 }).word).toBe('Connected');
@@ -67,8 +88,22 @@ describe('settings validation', () => {
 
 describe('flush summary', () => {
   it('says sent, credited, still pending and failed with numbers', () => {
-    const t = flushSummaryText({ pending_before: 3, accepted: 2, duplicate: 0, rejected: 1, reward: '300', reward_pending: '100', unanswered: 0, held_back: 0, failed: 0, attempts: 3, pending_after: 0 });
-    expect(t.headline).toBe('3 sent, 0.000200 CPC credited, 0.000100 CPC waiting for real settlement, 0 still pending, 0 failed.');
+    const t = flushSummaryText({
+      pending_before: 3,
+      accepted: 2,
+      duplicate: 0,
+      rejected: 1,
+      reward: '300',
+      reward_pending: '100',
+      unanswered: 0,
+      held_back: 0,
+      failed: 0,
+      attempts: 3,
+      pending_after: 0,
+    });
+    expect(t.headline).toBe(
+      '3 sent, 0.000200 CPC credited, 0.000100 CPC waiting for real settlement, 0 still pending, 0 failed.',
+    );
     expect(t.tone).toBe('warn');
     expect(t.detail).toBe('1 rejected by the market.');
   });

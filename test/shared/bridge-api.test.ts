@@ -21,11 +21,16 @@ describe('bridgeApi (the renderer over the preload bridge)', () => {
     const bridge = bridgeAnswering({ ok: true, result: { name: 'Tessera', version: '1.0.0', platform: 'test' } });
     expect(await bridgeApi(bridge).call('app:info')).toEqual({ name: 'Tessera', version: '1.0.0', platform: 'test' });
     await bridgeApi(bridge).call('courier:list', { pending_only: true });
-    expect(bridge.calls).toEqual([['app:info', []], ['courier:list', [{ pending_only: true }]]]);
+    expect(bridge.calls).toEqual([
+      ['app:info', []],
+      ['courier:list', [{ pending_only: true }]],
+    ]);
   });
 
   it('an error envelope throws ContractCallError with its code and message', async () => {
-    const err = await bridgeApi(bridgeAnswering({ ok: false, error: { code: 'DB_LOCKED', message: 'ledger.db is locked by another process' } }))
+    const err = await bridgeApi(
+      bridgeAnswering({ ok: false, error: { code: 'DB_LOCKED', message: 'ledger.db is locked by another process' } }),
+    )
       .call('node:pause')
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContractCallError);
@@ -34,6 +39,8 @@ describe('bridgeApi (the renderer over the preload bridge)', () => {
 
   it('a malformed answer is BAD_FRAME, an unknown code INTERNAL', async () => {
     await expect(bridgeApi(bridgeAnswering('nonsense')).call('app:info')).rejects.toMatchObject({ code: 'BAD_FRAME' });
-    await expect(bridgeApi(bridgeAnswering({ ok: false, error: { code: 'SOMETHING_NEW', message: 'x' } })).call('app:info')).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(
+      bridgeApi(bridgeAnswering({ ok: false, error: { code: 'SOMETHING_NEW', message: 'x' } })).call('app:info'),
+    ).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 });

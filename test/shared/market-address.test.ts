@@ -40,7 +40,8 @@ describe('cpc1 market addresses', () => {
   it('refuses a bad checksum with ADDRESS_CHECKSUM', () => {
     const lastSwapped = RFC8032_ADDRESS.slice(0, -1) + (RFC8032_ADDRESS.endsWith('d') ? 'q' : 'd');
     expect(codeOf(() => parseAddress(lastSwapped))).toBe('ADDRESS_CHECKSUM');
-    const dataSwapped = RFC8032_ADDRESS.slice(0, 10) + (RFC8032_ADDRESS[10] === 'q' ? 'p' : 'q') + RFC8032_ADDRESS.slice(11);
+    const dataSwapped =
+      RFC8032_ADDRESS.slice(0, 10) + (RFC8032_ADDRESS[10] === 'q' ? 'p' : 'q') + RFC8032_ADDRESS.slice(11);
     expect(codeOf(() => parseAddress(dataSwapped))).toBe('ADDRESS_CHECKSUM');
   });
 
@@ -54,7 +55,10 @@ describe('cpc1 market addresses', () => {
       bech32.encode('cpc', bech32.toWords(new Uint8Array(32))),
     ];
     for (const s of bad) {
-      expect(codeOf(() => parseAddress(s)), s).toBe('ADDRESS_INVALID');
+      expect(
+        codeOf(() => parseAddress(s)),
+        s,
+      ).toBe('ADDRESS_INVALID');
       expect(() => parseAddress(s)).toThrow(/^[^\n]*$/);
       expect(isAddress(s)).toBe(false);
     }
@@ -66,13 +70,19 @@ describe('cpc1 market addresses', () => {
     console.log(`market-address property seed=${seed}`);
     const alphabet = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 4, max: 41 }), fc.integer({ min: 1, max: 31 }), (pub, pos, shift) => {
-        const addr = addressFromPublicKey(pub, blake3);
-        expect(toHex(parseAddress(addr))).toBe(toHex(blake3.hash(pub).subarray(0, 20)));
-        const c = addr[pos] as string;
-        const changed = addr.slice(0, pos) + (alphabet[(alphabet.indexOf(c) + shift) % 32] as string) + addr.slice(pos + 1);
-        expect(isAddress(changed)).toBe(false);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.integer({ min: 4, max: 41 }),
+        fc.integer({ min: 1, max: 31 }),
+        (pub, pos, shift) => {
+          const addr = addressFromPublicKey(pub, blake3);
+          expect(toHex(parseAddress(addr))).toBe(toHex(blake3.hash(pub).subarray(0, 20)));
+          const c = addr[pos] as string;
+          const changed =
+            addr.slice(0, pos) + (alphabet[(alphabet.indexOf(c) + shift) % 32] as string) + addr.slice(pos + 1);
+          expect(isAddress(changed)).toBe(false);
+        },
+      ),
       { seed, numRuns: 300 },
     );
   });

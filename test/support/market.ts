@@ -45,9 +45,20 @@ export interface StartMarketOptions {
  * validator sweeps every 100 ms and seals no batches unless `config` says otherwise; a test that
  * must know when a sweep ran sets `sweepMs: 0` and calls `validator.sweepNow()` itself.
  */
-export async function startMarket(dir: string, config: Partial<ValidatorConfig>, o: StartMarketOptions = {}): Promise<Market> {
+export async function startMarket(
+  dir: string,
+  config: Partial<ValidatorConfig>,
+  o: StartMarketOptions = {},
+): Promise<Market> {
   const { fund = 1_000_000_000n, port = 0, customer } = o;
-  const { store, server, validator, blake3, url: base, close } = await startLocalMarket({
+  const {
+    store,
+    server,
+    validator,
+    blake3,
+    url: base,
+    close,
+  } = await startLocalMarket({
     dataDir: dir,
     clock: o.clock ?? clock,
     inMemoryStore: !o.onDisk,
@@ -70,8 +81,15 @@ export async function startMarket(dir: string, config: Partial<ValidatorConfig>,
   return { store, server, validator, base, blake3, customerKey, customerId, close };
 }
 
-export async function postTask(m: Pick<Market, 'base' | 'customerKey'>, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${m.base}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${m.customerKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postTask(
+  m: Pick<Market, 'base' | 'customerKey'>,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${m.base}/tasks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${m.customerKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 

@@ -11,7 +11,11 @@ export interface Provider {
 }
 
 /** A provider node with its own data dir (ledger, identity) joined to `base`. */
-export async function startProvider(base: string, dataDir: string, extra: Partial<ProviderServiceDeps> = {}): Promise<Provider> {
+export async function startProvider(
+  base: string,
+  dataDir: string,
+  extra: Partial<ProviderServiceDeps> = {},
+): Promise<Provider> {
   const ledger = await openLedger({ dataDir });
   const service = new ProviderService({
     market: base,
@@ -43,7 +47,12 @@ export async function startProvider(base: string, dataDir: string, extra: Partia
  * every change the node reports (ProviderService.onDidChange: connection state, a job started or
  * finished, an answer, a receipt); fails after `ms`, naming what it waited for.
  */
-export function whenNode<T>(p: Pick<Provider, 'service'>, what: string, check: () => T | undefined | false, ms = 30_000): Promise<T> {
+export function whenNode<T>(
+  p: Pick<Provider, 'service'>,
+  what: string,
+  check: () => T | undefined | false,
+  ms = 30_000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let off = (): void => undefined;
     const timer = setTimeout(() => {

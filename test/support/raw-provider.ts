@@ -5,8 +5,19 @@ import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { ed25519SignerFromSeed, signComputeResult, signerAddress, type ResultSigner } from '../../src/node/signing/result-signing.js';
-import { authSigningBytes, MarketFrame, parseFrame, type JobFrame, type ProviderFrame } from '../../src/shared/market-protocol.js';
+import {
+  ed25519SignerFromSeed,
+  signComputeResult,
+  signerAddress,
+  type ResultSigner,
+} from '../../src/node/signing/result-signing.js';
+import {
+  authSigningBytes,
+  MarketFrame,
+  parseFrame,
+  type JobFrame,
+  type ProviderFrame,
+} from '../../src/shared/market-protocol.js';
 
 /** How long a frame wait lasts before it fails: a last resort, generous so a loaded machine does not trip it. */
 const FRAME_WAIT_MS = 30_000;
@@ -58,8 +69,22 @@ export class RawProvider {
   async join(caps: Partial<Extract<ProviderFrame, { type: 'capabilities' }>> = {}): Promise<void> {
     await this.open();
     const ch = this.frames.find((f) => f.type === 'challenge') as Extract<MarketFrame, { type: 'challenge' }>;
-    this.sendJson({ type: 'auth', version: 1, public_key: this.signer.nodeId, signature: this.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
-    this.sendJson({ type: 'capabilities', cpu_threads: 1, gpu: null, mbps: 100, lanes: ['consumer', 'industrial'], ask: '0', max_jobs: 1, ...caps });
+    this.sendJson({
+      type: 'auth',
+      version: 1,
+      public_key: this.signer.nodeId,
+      signature: this.signer.sign(authSigningBytes(ch.market_id, ch.nonce)),
+    });
+    this.sendJson({
+      type: 'capabilities',
+      cpu_threads: 1,
+      gpu: null,
+      mbps: 100,
+      lanes: ['consumer', 'industrial'],
+      ask: '0',
+      max_jobs: 1,
+      ...caps,
+    });
     await this.waitFor('welcome', () => this.frames.some((f) => f.type === 'welcome') || undefined);
   }
 
@@ -80,7 +105,11 @@ export class RawProvider {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`timed out after ${ms} ms waiting for ${what} at ${this.address.slice(0, 12)}…; frames: ${this.frames.map((f) => f.type).join(', ') || 'none'}; close code ${this.closeCode ?? 'none'}`));
+        reject(
+          new Error(
+            `timed out after ${ms} ms waiting for ${what} at ${this.address.slice(0, 12)}…; frames: ${this.frames.map((f) => f.type).join(', ') || 'none'}; close code ${this.closeCode ?? 'none'}`,
+          ),
+        );
       }, ms);
       this.waiters.add(waiter);
     });
@@ -105,21 +134,45 @@ export class RawProvider {
   }
 
   /** A result frame; its epoch is that of the latest job frame this provider got for the job (1 if none). */
-  sendResult(result: { job_id: string }, epoch = this.jobs().filter((j) => j.job_id === result.job_id).at(-1)?.epoch ?? 1): void {
+  sendResult(
+    result: { job_id: string },
+    epoch = this.jobs()
+      .filter((j) => j.job_id === result.job_id)
+      .at(-1)?.epoch ?? 1,
+  ): void {
     this.sendJson({ type: 'result', result, epoch });
   }
 
   /** The honest result frame for `job` (both digests of its slice under the assignment's key), signed, with a new `nonce`. */
-  honestResult(job: JobFrame, blake3: Blake3Hasher, nonce: bigint): { type: 'result'; result: ReturnType<typeof computeResultToJson>; epoch: number } {
+  honestResult(
+    job: JobFrame,
+    blake3: Blake3Hasher,
+    nonce: bigint,
+  ): { type: 'result'; result: ReturnType<typeof computeResultToJson>; epoch: number } {
     return { type: 'result', result: this.resultJson(job, blake3, nonce), epoch: job.epoch };
   }
 
   /** The signed result (JSON) an honest provider returns for `job`, with fields of `o` overriding it (a made-up hash, an old created_at). */
-  resultJson(job: JobFrame, blake3: Blake3Hasher, nonce: bigint, o: Partial<UnsignedComputeResult> = {}): ReturnType<typeof computeResultToJson> {
+  resultJson(
+    job: JobFrame,
+    blake3: Blake3Hasher,
+    nonce: bigint,
+    o: Partial<UnsignedComputeResult> = {},
+  ): ReturnType<typeof computeResultToJson> {
     const d = createSliceDigester(fromHex(job.assignment_key), blake3);
     d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
     const { resultHash, proof } = d.digest();
-    const unsigned: UnsignedComputeResult = { market_id: this.marketId, task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: resultHash, proof, nonce, created_at: this.clock.now(), ...o };
+    const unsigned: UnsignedComputeResult = {
+      market_id: this.marketId,
+      task_id: job.task_id,
+      job_id: job.job_id,
+      worker_address: this.address,
+      result_hash: resultHash,
+      proof,
+      nonce,
+      created_at: this.clock.now(),
+      ...o,
+    };
     return computeResultToJson(signComputeResult(unsigned, { signer: this.signer, blake3 }));
   }
 
@@ -138,12 +191,18 @@ export class RawProvider {
 
   /** The `nth` result_ack for `jobId`, once it arrives. */
   ackFor(jobId: string, nth = 0): Promise<ResultAckFrame> {
-    return this.waitFor(`ack #${nth + 1} for ${jobId}`, () => this.frames.filter((f): f is ResultAckFrame => f.type === 'result_ack' && f.job_id === jobId)[nth]);
+    return this.waitFor(
+      `ack #${nth + 1} for ${jobId}`,
+      () => this.frames.filter((f): f is ResultAckFrame => f.type === 'result_ack' && f.job_id === jobId)[nth],
+    );
   }
 
   /** The first frame of `type` after the first `seen` of that type, once it arrives. */
   nextFrame<K extends MarketFrame['type']>(type: K, seen = 0): Promise<Extract<MarketFrame, { type: K }>> {
-    return this.waitFor(`${type} frame #${seen + 1}`, () => this.frames.filter((f): f is Extract<MarketFrame, { type: K }> => f.type === type)[seen]);
+    return this.waitFor(
+      `${type} frame #${seen + 1}`,
+      () => this.frames.filter((f): f is Extract<MarketFrame, { type: K }> => f.type === type)[seen],
+    );
   }
 
   close(): void {

@@ -8,10 +8,15 @@ import { MAX_COURIER_BUNDLE_BYTES } from '../../shared/courier-protocol.js';
 import { DEFAULT_MAX_RECEIPT_FAILURES } from '../../main/services/courier-service.js';
 import { EXIT_INCOMPLETE } from './settlement.js';
 
-const dataDirOption = { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" } as const;
+const dataDirOption = {
+  type: 'string',
+  valueName: 'DIR',
+  description: "the node's data directory (default ./node-data)",
+} as const;
 const freshLedgerOption = {
   type: 'boolean',
-  description: 'start a new, empty ledger in a data dir that has an identity or bundles but no ledger.db (history there is lost)',
+  description:
+    'start a new, empty ledger in a data dir that has an identity or bundles but no ledger.db (history there is lost)',
 } as const;
 
 export const courierSpec = defineGroup({
@@ -35,12 +40,21 @@ export const courierSpec = defineGroup({
     }),
     flush: defineCommand({
       name: 'courier flush',
-      summary: 'forward pending receipts to the market; rewards land in the ledger (as pending movements while settlement is dry-run)',
+      summary:
+        'forward pending receipts to the market; rewards land in the ledger (as pending movements while settlement is dry-run)',
       options: {
-        market: { type: 'string', valueName: 'URL', description: 'the market (default: TESSERA_MARKET_URL, else market_url in config.toml)' },
+        market: {
+          type: 'string',
+          valueName: 'URL',
+          description: 'the market (default: TESSERA_MARKET_URL, else market_url in config.toml)',
+        },
         'data-dir': dataDirOption,
         'fresh-ledger': freshLedgerOption,
-        'max-attempts': { type: 'string', valueName: 'N', description: 'tries per batch while the market is unreachable, 1 to 100' },
+        'max-attempts': {
+          type: 'string',
+          valueName: 'N',
+          description: 'tries per batch while the market is unreachable, 1 to 100',
+        },
         verbose: { type: 'boolean', description: 'log each attempt on stderr' },
         json: { type: 'boolean', description: 'print the summary as JSON' },
       },
@@ -88,7 +102,11 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
   try {
     if (sub === 'send') {
       const r = ctx.courier.send(positionals[0] as string, positionals[1] as string);
-      io.stdout(values.json ? `${JSON.stringify(r)}\n` : `stored courier receipt ${r.id} (${formatBytes(r.bytes)}, bundle ${r.bundle_hash.slice(0, 16)}…)\n`);
+      io.stdout(
+        values.json
+          ? `${JSON.stringify(r)}\n`
+          : `stored courier receipt ${r.id} (${formatBytes(r.bytes)}, bundle ${r.bundle_hash.slice(0, 16)}…)\n`,
+      );
       return 0;
     }
     if (sub === 'retry') {
@@ -98,10 +116,17 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
     }
     if (sub === 'list') {
       for (const r of ctx.courier.list(values.pending ?? false)) {
-        if (values.json) io.stdout(`${JSON.stringify({ ...r, reward: r.reward === null ? null : r.reward.toString() })}\n`);
+        if (values.json)
+          io.stdout(`${JSON.stringify({ ...r, reward: r.reward === null ? null : r.reward.toString() })}\n`);
         else {
-          const why = r.last_error ? (r.status === 'failed' ? `  reason=${r.last_error}` : `  last_error=${r.last_error}`) : '';
-          io.stdout(`${r.id}  ${r.status.padEnd(12)}  ${String(r.bytes).padStart(10)} B  attempts=${r.attempts}  sender=${r.sender}${why}\n`);
+          const why = r.last_error
+            ? r.status === 'failed'
+              ? `  reason=${r.last_error}`
+              : `  last_error=${r.last_error}`
+            : '';
+          io.stdout(
+            `${r.id}  ${r.status.padEnd(12)}  ${String(r.bytes).padStart(10)} B  attempts=${r.attempts}  sender=${r.sender}${why}\n`,
+          );
         }
       }
       return 0;
@@ -121,8 +146,14 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
       io.stderr(`tessera: ${s.error}; receipts stay pending — run the flush again once that is fixed\n`);
       return 1;
     }
-    if (s.unanswered > 0) io.stderr(`tessera: the market did not answer for ${s.unanswered} receipt(s); they stay pending for the next flush\n`);
-    if (s.held_back > 0) io.stderr(`tessera: ${s.held_back} receipt(s) held back by a problem of their own (see \`tessera courier list\`)\n`);
+    if (s.unanswered > 0)
+      io.stderr(
+        `tessera: the market did not answer for ${s.unanswered} receipt(s); they stay pending for the next flush\n`,
+      );
+    if (s.held_back > 0)
+      io.stderr(
+        `tessera: ${s.held_back} receipt(s) held back by a problem of their own (see \`tessera courier list\`)\n`,
+      );
     return s.unanswered + s.held_back > 0 ? EXIT_INCOMPLETE : 0;
   } finally {
     ctx.close();

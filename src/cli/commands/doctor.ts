@@ -4,7 +4,8 @@ import type { CliIo } from '../io.js';
 
 export const doctorSpec = defineCommand({
   name: 'doctor',
-  summary: "check the ledger's health: full integrity check, every receipt re-verified, balances against postings, courier bundles re-hashed",
+  summary:
+    "check the ledger's health: full integrity check, every receipt re-verified, balances against postings, courier bundles re-hashed",
   options: {
     'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" },
     json: { type: 'boolean', description: 'print the report as one JSON object' },

@@ -10,10 +10,15 @@ export const earningsSpec = defineCommand({
   summary: 'what markets paid this node for verified jobs, per day',
   options: {
     days: { type: 'string', valueName: 'N', description: 'days to show, today included (default 7)' },
-    json: { type: 'boolean', description: 'print one JSON object: per-day rows and a total, amounts in micro-CPC as decimal strings' },
+    json: {
+      type: 'boolean',
+      description: 'print one JSON object: per-day rows and a total, amounts in micro-CPC as decimal strings',
+    },
     'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" },
   },
-  notes: ['`paid` counts every receipt the market sent for a verified job, whatever the local settlement mode; `settled` is the part the ledger applied (real mode).'],
+  notes: [
+    '`paid` counts every receipt the market sent for a verified job, whatever the local settlement mode; `settled` is the part the ledger applied (real mode).',
+  ],
 });
 
 /** `tessera earnings`: per-day earnings from the job history (read-only; works while the node runs). */
@@ -24,18 +29,35 @@ export async function earningsCommand(argv: string[], io: CliIo): Promise<number
     return 0;
   }
   const days = parsePositiveInt(parsed.values.days, '--days', 3650) ?? 7;
-  const ctx = await openLedger({ readonly: true, ...(parsed.values['data-dir'] ? { dataDir: parsed.values['data-dir'] } : {}), verifyReceipts: false });
+  const ctx = await openLedger({
+    readonly: true,
+    ...(parsed.values['data-dir'] ? { dataDir: parsed.values['data-dir'] } : {}),
+    verifyReceipts: false,
+  });
   try {
     const today = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
     const rows = new ProviderJobsRepo(ctx.db).earningsByDay(today - (days - 1) * 86_400_000);
-    const total = rows.reduce((a, r) => ({ jobs: a.jobs + r.jobs, paid: a.paid + r.paid, settled: a.settled + r.settled }), { jobs: 0, paid: 0n, settled: 0n });
+    const total = rows.reduce(
+      (a, r) => ({ jobs: a.jobs + r.jobs, paid: a.paid + r.paid, settled: a.settled + r.settled }),
+      { jobs: 0, paid: 0n, settled: 0n },
+    );
     if (parsed.values.json) {
-      io.stdout(`${JSON.stringify({ days: rows.map((r) => ({ day: r.day, jobs: r.jobs, paid: r.paid.toString(), settled: r.settled.toString() })), total: { jobs: total.jobs, paid: total.paid.toString(), settled: total.settled.toString() } })}\n`);
+      io.stdout(
+        `${JSON.stringify({ days: rows.map((r) => ({ day: r.day, jobs: r.jobs, paid: r.paid.toString(), settled: r.settled.toString() })), total: { jobs: total.jobs, paid: total.paid.toString(), settled: total.settled.toString() } })}\n`,
+      );
       return 0;
     }
     if (rows.length === 0) io.stdout(`no earnings in the last ${days} day(s)\n`);
-    for (const line of table(rows.map((r) => [r.day, `${r.jobs} jobs  paid ${formatAmount(r.paid)} CPC  settled ${formatAmount(r.settled)} CPC`] as const))) io.stdout(`${line}\n`);
-    io.stdout(`total: ${total.jobs} jobs, paid ${formatAmount(total.paid)} CPC, settled ${formatAmount(total.settled)} CPC\n`);
+    for (const line of table(
+      rows.map(
+        (r) =>
+          [r.day, `${r.jobs} jobs  paid ${formatAmount(r.paid)} CPC  settled ${formatAmount(r.settled)} CPC`] as const,
+      ),
+    ))
+      io.stdout(`${line}\n`);
+    io.stdout(
+      `total: ${total.jobs} jobs, paid ${formatAmount(total.paid)} CPC, settled ${formatAmount(total.settled)} CPC\n`,
+    );
     return 0;
   } finally {
     ctx.close();

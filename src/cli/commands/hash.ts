@@ -65,7 +65,9 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
   // microseconds, where a worker thread takes tens of milliseconds). Otherwise each thread
   // takes whole files.
   const subtree =
-    requested > 1 && files.length < requested && files.some((f) => typeof f.path === 'string' && splittable(f.path)) ? loadSubtreeHasher() : undefined;
+    requested > 1 && files.length < requested && files.some((f) => typeof f.path === 'string' && splittable(f.path))
+      ? loadSubtreeHasher()
+      : undefined;
   const threadCount = subtree ? 1 : Math.min(requested, Math.max(files.length, 1));
   // The calling thread hashes too, starting at once while the other threads' workers spin
   // up: N threads = this thread + N − 1 workers, all taking files from one queue.
@@ -116,7 +118,9 @@ export async function hashCommand(argv: string[], io: CliIo, raw?: RawArgs): Pro
       try {
         if (typeof f.path === 'string' && splittable(f.path)) {
           const byteLength = statSync(f.path).size;
-          const digest = toHex(await hashSplit({ source: f.path, byteLength, key: null, threads: requested, subtree: split }));
+          const digest = toHex(
+            await hashSplit({ source: f.path, byteLength, key: null, threads: requested, subtree: split }),
+          );
           p = Promise.resolve(finished({ digest, bytes: byteLength }));
         } else {
           p = Promise.resolve(finished(hashFileSync(hasher, f.path)));
@@ -167,7 +171,8 @@ function splittable(path: string): boolean {
 
 /** A name that is not UTF-8 and could not be recovered as bytes cannot be opened: say that, not "no such file". */
 function undecodable(err: unknown, name: string, path: string | Buffer): string | undefined {
-  if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || typeof path !== 'string' || !name.includes('\uFFFD')) return undefined;
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || typeof path !== 'string' || !name.includes('\uFFFD'))
+    return undefined;
   return `${name}: no such file, or its name is not valid UTF-8 and its bytes could not be read from the command line`;
 }
 

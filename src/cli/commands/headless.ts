@@ -13,10 +13,28 @@ export const headlessSpec = defineCommand({
   name: 'headless',
   summary: 'run the node with its web UI on http://127.0.0.1:7420 (no desktop app needed); prints the URL to open',
   options: {
-    port: { type: 'string', valueName: 'P', description: `port for the web UI and its API (default ${DEFAULT_HEADLESS_PORT}; 0: any free port)` },
-    host: { type: 'string', valueName: 'H', description: 'interface to listen on (default 127.0.0.1); anything else makes the UI reachable from other machines (a warning is printed)' },
-    'data-dir': { type: 'string', valueName: 'DIR', description: `the node's data directory, as for tessera provide (default ./${DEFAULT_DATA_DIR})` },
-    market: { type: 'string', valueName: 'URL', description: 'the market to provide to (default: the market URL setting; with none, a practice market runs in this process)' },
+    port: {
+      type: 'string',
+      valueName: 'P',
+      description: `port for the web UI and its API (default ${DEFAULT_HEADLESS_PORT}; 0: any free port)`,
+    },
+    host: {
+      type: 'string',
+      valueName: 'H',
+      description:
+        'interface to listen on (default 127.0.0.1); anything else makes the UI reachable from other machines (a warning is printed)',
+    },
+    'data-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description: `the node's data directory, as for tessera provide (default ./${DEFAULT_DATA_DIR})`,
+    },
+    market: {
+      type: 'string',
+      valueName: 'URL',
+      description:
+        'the market to provide to (default: the market URL setting; with none, a practice market runs in this process)',
+    },
     'no-join': { type: 'boolean', description: 'do not join the market at start (join from the UI)' },
     'no-gpu': { type: 'boolean', description: 'do not open the GPU (CPU hashing only), whatever the GPU setting says' },
   },
@@ -29,27 +47,46 @@ export const headlessSpec = defineCommand({
 
 /** The built renderer: beside the bundled CLI (out/cli → out/renderer), or out/renderer from the source tree. */
 export function defaultRendererDir(): string {
-  const candidates = [fileURLToPath(new URL('../renderer', import.meta.url)), fileURLToPath(new URL('../../../out/renderer', import.meta.url))];
+  const candidates = [
+    fileURLToPath(new URL('../renderer', import.meta.url)),
+    fileURLToPath(new URL('../../../out/renderer', import.meta.url)),
+  ];
   // Not built: name the folder `npm run build` writes (beside the bundle, or out/ of the source tree).
-  return candidates.find((d) => existsSync(`${d}/index.html`)) ?? (candidates[import.meta.url.endsWith('.ts') ? 1 : 0] as string);
+  return (
+    candidates.find((d) => existsSync(`${d}/index.html`)) ??
+    (candidates[import.meta.url.endsWith('.ts') ? 1 : 0] as string)
+  );
 }
 
 /** A port number 0–65535 (0: any free port). */
 export function parsePort(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new CliError(`${flag} must be a port from 0 to 65535 (0: any free port), got "${value}"`);
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
+    throw new CliError(`${flag} must be a port from 0 to 65535 (0: any free port), got "${value}"`);
   return Number(value);
 }
 
 /** On a terminal only warnings and errors, as readable lines; otherwise JSON lines. */
 function cliLogger(io: CliIo): Logger {
-  if (!io.isTty) return sinkLogger(jsonLineSink((l) => io.stderr(l)), { module: 'headless' });
+  if (!io.isTty)
+    return sinkLogger(
+      jsonLineSink((l) => io.stderr(l)),
+      { module: 'headless' },
+    );
   const log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (level !== 'warn' && level !== 'error') return;
-    const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
+    const detail =
+      fields && Object.keys(fields).length > 0
+        ? ` ${JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
+        : '';
     io.stderr(`tessera: ${level}: ${msg}${detail}\n`);
   };
-  return { log, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) };
+  return {
+    log,
+    info: (m, f) => log('info', m, f),
+    warn: (m, f) => log('warn', m, f),
+    error: (m, f) => log('error', m, f),
+  };
 }
 
 /** `tessera headless`: the node, the practice market when none is configured, and the web UI, until Ctrl-C. */
@@ -75,7 +112,10 @@ export async function headlessCommand(argv: string[], io: CliIo): Promise<number
     logger,
     info: { name: 'Tessera', version: cliVersion(), platform: process.platform },
   });
-  if (!isLoopbackHost(host)) io.stderr(`tessera: warning: --host ${host} makes the UI reachable from other machines; anyone with the token URL can control this node\n`);
+  if (!isLoopbackHost(host))
+    io.stderr(
+      `tessera: warning: --host ${host} makes the UI reachable from other machines; anyone with the token URL can control this node\n`,
+    );
   io.stdout(`Tessera is running: ${server.url}\n`);
   await stop;
   io.stderr('stopping: finishing the jobs in flight…\n');

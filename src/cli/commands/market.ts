@@ -6,27 +6,57 @@ import { createMarketServer, isLoopbackHost } from '../../market/market-server.j
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
 import { attachValidator } from '../../market/validator/attach.js';
-import { DEFAULT_VALIDATOR_CONFIG, MAX_STANDBYS, VERIFY_MODES, type ValidatorConfig, type VerifyMode } from '../../market/validator/validator-config.js';
+import {
+  DEFAULT_VALIDATOR_CONFIG,
+  MAX_STANDBYS,
+  VERIFY_MODES,
+  type ValidatorConfig,
+  type VerifyMode,
+} from '../../market/validator/validator-config.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
 
 export const DEFAULT_MARKET_DATA_DIR = 'market-data';
 
-const dataDirOption = { type: 'string', valueName: 'DIR', description: `the market's data directory: embedded store, uploaded slices (default ./${DEFAULT_MARKET_DATA_DIR})` } as const;
-const storeOption = { type: 'string', valueName: 'URL', description: 'a PostgreSQL server (postgres://…) instead of the embedded store in the data dir' } as const;
+const dataDirOption = {
+  type: 'string',
+  valueName: 'DIR',
+  description: `the market's data directory: embedded store, uploaded slices (default ./${DEFAULT_MARKET_DATA_DIR})`,
+} as const;
+const storeOption = {
+  type: 'string',
+  valueName: 'URL',
+  description: 'a PostgreSQL server (postgres://…) instead of the embedded store in the data dir',
+} as const;
 
 export const marketServeSpec = defineCommand({
   name: 'market',
   summary: 'run the reference task market (HTTP API); `market customer add|list`, `market fund` manage customers',
   options: {
     port: { type: 'string', valueName: 'N', description: 'port to listen on (default 8080)' },
-    host: { type: 'string', valueName: 'ADDR', description: 'address to listen on (default 127.0.0.1; anything else prints a warning)' },
+    host: {
+      type: 'string',
+      valueName: 'ADDR',
+      description: 'address to listen on (default 127.0.0.1; anything else prints a warning)',
+    },
     'data-dir': dataDirOption,
     store: storeOption,
-    'verify-mode': { type: 'string', valueName: 'MODE', description: `how checked jobs are verified: ${VERIFY_MODES.join(' | ')} (default ${DEFAULT_VALIDATOR_CONFIG.verifyMode}; docs/market-api.md, "Verify mode")` },
-    'verify-fraction': { type: 'string', valueName: 'F', description: `fraction of jobs checked, from 0 to 1 (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction})` },
-    standbys: { type: 'string', valueName: 'N', description: `standby providers named per job, 0 to ${MAX_STANDBYS}: a lost lease goes to the first one still connected instead of back to the queue (default 0; docs/market-api.md, "Standby handover")` },
+    'verify-mode': {
+      type: 'string',
+      valueName: 'MODE',
+      description: `how checked jobs are verified: ${VERIFY_MODES.join(' | ')} (default ${DEFAULT_VALIDATOR_CONFIG.verifyMode}; docs/market-api.md, "Verify mode")`,
+    },
+    'verify-fraction': {
+      type: 'string',
+      valueName: 'F',
+      description: `fraction of jobs checked, from 0 to 1 (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction})`,
+    },
+    standbys: {
+      type: 'string',
+      valueName: 'N',
+      description: `standby providers named per job, 0 to ${MAX_STANDBYS}: a lost lease goes to the first one still connected instead of back to the queue (default 0; docs/market-api.md, "Standby handover")`,
+    },
   },
   notes: [
     'subcommands: tessera market customer add NAME (prints the API key once) | tessera market customer list | tessera market fund NAME AMOUNT (CPC, e.g. 10.0).',
@@ -38,8 +68,17 @@ export const marketCustomerSpec = defineGroup({
   name: 'market customer',
   summary: "the market's customers",
   subcommands: {
-    add: defineCommand({ name: 'market customer add', summary: "create a customer and print its API key (shown only once)", args: { usage: 'NAME', min: 1, max: 1 }, options: { 'data-dir': dataDirOption, store: storeOption } }),
-    list: defineCommand({ name: 'market customer list', summary: 'list customers and their balances', options: { 'data-dir': dataDirOption, store: storeOption } }),
+    add: defineCommand({
+      name: 'market customer add',
+      summary: 'create a customer and print its API key (shown only once)',
+      args: { usage: 'NAME', min: 1, max: 1 },
+      options: { 'data-dir': dataDirOption, store: storeOption },
+    }),
+    list: defineCommand({
+      name: 'market customer list',
+      summary: 'list customers and their balances',
+      options: { 'data-dir': dataDirOption, store: storeOption },
+    }),
   },
 });
 
@@ -56,7 +95,9 @@ export const marketSpec = { summary: marketServeSpec.summary };
 
 function storeUrlOf(value: string | undefined): string | undefined {
   if (value !== undefined && !/^postgres(ql)?:\/\//.test(value)) {
-    throw new CliError(`--store must be a PostgreSQL URL (postgres://user@host/db or postgres://user@/db?host=/var/run/postgresql), got "${value}"; leave it out for the embedded store`);
+    throw new CliError(
+      `--store must be a PostgreSQL URL (postgres://user@host/db or postgres://user@/db?host=/var/run/postgresql), got "${value}"; leave it out for the embedded store`,
+    );
   }
   return value;
 }
@@ -94,28 +135,45 @@ export async function marketCommand(argv: string[], io: CliIo): Promise<number> 
       throw err;
     }
     if (amount === 0n) throw new CliError('AMOUNT: must be more than 0');
-    return withStore(parsed.values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrlOf(parsed.values.store), async (store) => {
-      const balance = await new CustomerService({ store, clock: systemClock }).fund(name, amount);
-      io.stdout(`funded ${name} with ${formatAmount(amount)} CPC; balance ${formatAmount(balance)} CPC\n`);
-      return 0;
-    });
+    return withStore(
+      parsed.values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR,
+      storeUrlOf(parsed.values.store),
+      async (store) => {
+        const balance = await new CustomerService({ store, clock: systemClock }).fund(name, amount);
+        io.stdout(`funded ${name} with ${formatAmount(amount)} CPC; balance ${formatAmount(balance)} CPC\n`);
+        return 0;
+      },
+    );
   }
   const parsed = marketServeSpec.parse(argv);
   if (parsed.help !== undefined) return help(io, parsed.help);
   const { values } = parsed;
   const port = values.port === undefined ? 8080 : (parsePositiveInt(values.port, '--port', 65535) as number);
-  const verify = { ...verifyConfigOf(values['verify-mode'], values['verify-fraction']), standbys: standbysOf(values.standbys) };
-  return serve(io, { host: values.host ?? '127.0.0.1', port, dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR, storeUrl: storeUrlOf(values.store), verify });
+  const verify = {
+    ...verifyConfigOf(values['verify-mode'], values['verify-fraction']),
+    standbys: standbysOf(values.standbys),
+  };
+  return serve(io, {
+    host: values.host ?? '127.0.0.1',
+    port,
+    dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR,
+    storeUrl: storeUrlOf(values.store),
+    verify,
+  });
 }
 
 /** `--verify-mode` and `--verify-fraction` as validator settings; a bad value is a usage error naming the flag. */
-export function verifyConfigOf(mode: string | undefined, fraction: string | undefined): Pick<ValidatorConfig, 'verifyMode' | 'checkFraction'> {
+export function verifyConfigOf(
+  mode: string | undefined,
+  fraction: string | undefined,
+): Pick<ValidatorConfig, 'verifyMode' | 'checkFraction'> {
   if (mode !== undefined && !(VERIFY_MODES as readonly string[]).includes(mode)) {
     throw new CliError(`--verify-mode must be one of ${VERIFY_MODES.join(', ')}, got "${mode}"`);
   }
   let checkFraction = DEFAULT_VALIDATOR_CONFIG.checkFraction;
   if (fraction !== undefined) {
-    if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(fraction)) throw new CliError(`--verify-fraction must be a number from 0 to 1 (e.g. 0.1), got "${fraction}"`);
+    if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(fraction))
+      throw new CliError(`--verify-fraction must be a number from 0 to 1 (e.g. 0.1), got "${fraction}"`);
     checkFraction = Number(fraction);
   }
   return { verifyMode: (mode as VerifyMode | undefined) ?? DEFAULT_VALIDATOR_CONFIG.verifyMode, checkFraction };
@@ -124,7 +182,8 @@ export function verifyConfigOf(mode: string | undefined, fraction: string | unde
 /** `--standbys N` as a validator setting (a usage error names the flag). */
 function standbysOf(value: string | undefined): number {
   if (value === undefined) return DEFAULT_VALIDATOR_CONFIG.standbys;
-  if (!/^\d{1,2}$/.test(value) || Number(value) > MAX_STANDBYS) throw new CliError(`--standbys must be a whole number from 0 to ${MAX_STANDBYS}, got "${value}"`);
+  if (!/^\d{1,2}$/.test(value) || Number(value) > MAX_STANDBYS)
+    throw new CliError(`--standbys must be a whole number from 0 to ${MAX_STANDBYS}, got "${value}"`);
   return Number(value);
 }
 
@@ -133,7 +192,11 @@ function help(io: CliIo, text: string): number {
   return 0;
 }
 
-async function withStore(dataDir: string, url: string | undefined, fn: (store: MarketStore) => Promise<number>): Promise<number> {
+async function withStore(
+  dataDir: string,
+  url: string | undefined,
+  fn: (store: MarketStore) => Promise<number>,
+): Promise<number> {
   const store = await openMarketStore({ dataDir, ...(url ? { url } : {}) });
   try {
     return await fn(store);
@@ -142,8 +205,20 @@ async function withStore(dataDir: string, url: string | undefined, fn: (store: M
   }
 }
 
-async function serve(io: CliIo, o: { host: string; port: number; dataDir: string; storeUrl: string | undefined; verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction' | 'standbys'> }): Promise<number> {
-  if (!isLoopbackHost(o.host)) io.stderr(`warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`);
+async function serve(
+  io: CliIo,
+  o: {
+    host: string;
+    port: number;
+    dataDir: string;
+    storeUrl: string | undefined;
+    verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction' | 'standbys'>;
+  },
+): Promise<number> {
+  if (!isLoopbackHost(o.host))
+    io.stderr(
+      `warning: --host ${o.host} exposes the market beyond this machine; anyone who can reach it can try API keys — put TLS in front of it\n`,
+    );
   // The market logs as JSON lines on stderr (stdout keeps the listening line); every internal error once, with its stack.
   setLogSink(jsonLineSink((line) => io.stderr(line)));
   const logger = createLogger('market');
@@ -154,17 +229,31 @@ async function serve(io: CliIo, o: { host: string; port: number; dataDir: string
   try {
     const blake3 = await loadBlake3(logger);
     server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir, logger });
-    validator = await attachValidator({ app: server.app, store, clock: systemClock, blake3, sha256: nodeSha256, dataDir: o.dataDir, config: o.verify, logger });
+    validator = await attachValidator({
+      app: server.app,
+      store,
+      clock: systemClock,
+      blake3,
+      sha256: nodeSha256,
+      dataDir: o.dataDir,
+      config: o.verify,
+      logger,
+    });
     url = await server.listen(o.host, o.port);
   } catch (err) {
     await store.close();
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is in use; choose another with --port`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`--host ${o.host} is not an address of this machine`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+      throw new CliError(`--host ${o.host} is not an address of this machine`);
     throw err;
   }
-  io.stdout(`market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`);
-  io.stdout(`verify mode ${o.verify.verifyMode}, ${formatFraction(o.verify.checkFraction)} of jobs checked${o.verify.standbys > 0 ? `; ${o.verify.standbys} standby provider(s) named per job` : ''}\n`);
+  io.stdout(
+    `market listening on ${url} (store: ${store.kind === 'pglite' ? `embedded, ${store.location}` : store.location}); Ctrl-C stops it\n`,
+  );
+  io.stdout(
+    `verify mode ${o.verify.verifyMode}, ${formatFraction(o.verify.checkFraction)} of jobs checked${o.verify.standbys > 0 ? `; ${o.verify.standbys} standby provider(s) named per job` : ''}\n`,
+  );
   await untilStopSignal();
   io.stderr('stopping the market…\n');
   await validator.close();

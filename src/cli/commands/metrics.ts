@@ -14,8 +14,16 @@ export const metricsSpec = defineCommand({
   summary: "print the node's Prometheus metrics once (from a running node with --url, else from the data dir)",
   options: {
     'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" },
-    url: { type: 'string', valueName: 'URL', description: "a running node's endpoint, e.g. http://127.0.0.1:9464/metrics" },
-    timeout: { type: 'string', valueName: 'SECONDS', description: `with --url: give up after this long, headers and body together (default ${DEFAULT_TIMEOUT_SECONDS})` },
+    url: {
+      type: 'string',
+      valueName: 'URL',
+      description: "a running node's endpoint, e.g. http://127.0.0.1:9464/metrics",
+    },
+    timeout: {
+      type: 'string',
+      valueName: 'SECONDS',
+      description: `with --url: give up after this long, headers and body together (default ${DEFAULT_TIMEOUT_SECONDS})`,
+    },
   },
   notes: [
     `With --url, the answer must be text (text/plain or application/openmetrics-text, valid UTF-8) and at most ${MAX_METRICS_BYTES >> 20} MiB; ` +
@@ -32,7 +40,8 @@ export async function metricsCommand(argv: string[], io: CliIo): Promise<number>
   }
   const { values } = parsed;
   if (values.timeout !== undefined && values.url === undefined) throw new CliError('--timeout applies only with --url');
-  if (values.url !== undefined && values['data-dir'] !== undefined) throw new CliError('give either --url or --data-dir, not both');
+  if (values.url !== undefined && values['data-dir'] !== undefined)
+    throw new CliError('give either --url or --data-dir, not both');
   if (values.url !== undefined) {
     const timeout = parseSeconds(values.timeout, '--timeout') ?? DEFAULT_TIMEOUT_SECONDS;
     io.stdout(await fetchMetricsText(values.url, { timeoutMs: timeout * 1000, maxBytes: MAX_METRICS_BYTES }));
@@ -50,7 +59,9 @@ export async function metricsCommand(argv: string[], io: CliIo): Promise<number>
 function parseSeconds(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > MAX_TIMEOUT_SECONDS) {
-    throw new CliError(`${flag} must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, got "${value}"`);
+    throw new CliError(
+      `${flag} must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, got "${value}"`,
+    );
   }
   return Number(value);
 }
@@ -70,7 +81,8 @@ export async function fetchMetricsText(url: string, limits: { timeoutMs: number;
   } catch {
     throw new CliError(`--url "${url}" is not a URL (expected e.g. http://127.0.0.1:9464/metrics)`);
   }
-  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new CliError(`--url must be an http:// or https:// URL, got "${url}"`);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:')
+    throw new CliError(`--url must be an http:// or https:// URL, got "${url}"`);
   const fail = (what: string) => new CliError(`${url}: ${what}`, 1, 'METRICS_FETCH');
   const signal = AbortSignal.timeout(limits.timeoutMs);
   const timedOut = () => fail(`no complete answer within ${limits.timeoutMs / 1000} s (see --timeout)`);
@@ -86,9 +98,11 @@ export async function fetchMetricsText(url: string, limits: { timeoutMs: number;
   try {
     if (!res.ok) throw fail(`answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
     const type = res.headers.get('content-type');
-    if (type !== null && !TEXT_TYPES.test(type)) throw fail(`answered ${type.split(';')[0]}, not text; is this a metrics endpoint?`);
+    if (type !== null && !TEXT_TYPES.test(type))
+      throw fail(`answered ${type.split(';')[0]}, not text; is this a metrics endpoint?`);
     const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > limits.maxBytes) throw fail(`the answer is ${declared} bytes, over the ${limits.maxBytes >> 20} MiB limit`);
+    if (declared > limits.maxBytes)
+      throw fail(`the answer is ${declared} bytes, over the ${limits.maxBytes >> 20} MiB limit`);
     const chunks: Uint8Array[] = [];
     let total = 0;
     if (reader) {
@@ -114,7 +128,8 @@ export async function fetchMetricsText(url: string, limits: { timeoutMs: number;
     }
     // Prometheus text has no control characters besides tab and newline; anything else is binary.
     // eslint-disable-next-line no-control-regex -- matching control bytes is the point
-    if (/[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text)) throw fail('the answer holds binary (control) bytes, not metrics text');
+    if (/[\0-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text))
+      throw fail('the answer holds binary (control) bytes, not metrics text');
     return text;
   } finally {
     await reader?.cancel().catch(() => undefined);

@@ -15,7 +15,11 @@ import type { CliIo } from '../io.js';
 /** Data directory used when --data-dir is not given. */
 const DEFAULT_DATA_DIR = 'node-data';
 
-const dataDirOption = { type: 'string', valueName: 'DIR', description: `the node's data directory (default ./${DEFAULT_DATA_DIR})` } as const;
+const dataDirOption = {
+  type: 'string',
+  valueName: 'DIR',
+  description: `the node's data directory (default ./${DEFAULT_DATA_DIR})`,
+} as const;
 
 export const priceBoardSpec = defineGroup({
   name: 'price-board',
@@ -65,7 +69,12 @@ async function show(io: CliIo, path: string, config: NodeConfig, json: boolean):
   const lanes = Object.fromEntries(
     LANES.map((lane) => {
       const b = board.bands(lane);
-      return [lane, b ? { count: b.count, p25: b.p25.toString(), median: b.median.toString(), p75: b.p75.toString() } : { count: 0 }];
+      return [
+        lane,
+        b
+          ? { count: b.count, p25: b.p25.toString(), median: b.median.toString(), p75: b.p75.toString() }
+          : { count: 0 },
+      ];
     }),
   ) as Record<Lane, { count: number; p25?: string; median?: string; p75?: string }>;
 
@@ -73,7 +82,14 @@ async function show(io: CliIo, path: string, config: NodeConfig, json: boolean):
     const out =
       loaded.status === 'loaded'
         ? { path, window, status: 'loaded', stored_window: loaded.storedWindow, lanes }
-        : { path, window, status: loaded.reason === 'MISSING' ? 'missing' : 'unusable', reason: loaded.reason, detail: loaded.message, lanes };
+        : {
+            path,
+            window,
+            status: loaded.reason === 'MISSING' ? 'missing' : 'unusable',
+            reason: loaded.reason,
+            detail: loaded.message,
+            lanes,
+          };
     io.stdout(`${JSON.stringify(out)}\n`);
     return 0;
   }
@@ -85,11 +101,23 @@ async function show(io: CliIo, path: string, config: NodeConfig, json: boolean):
     );
     return 0;
   }
-  const rows = [['lane', 'prices', 'p25', 'median', 'p75'], ...LANES.map((lane) => [lane, String(lanes[lane].count), lanes[lane].p25 ?? '-', lanes[lane].median ?? '-', lanes[lane].p75 ?? '-'])];
+  const rows = [
+    ['lane', 'prices', 'p25', 'median', 'p75'],
+    ...LANES.map((lane) => [
+      lane,
+      String(lanes[lane].count),
+      lanes[lane].p25 ?? '-',
+      lanes[lane].median ?? '-',
+      lanes[lane].p75 ?? '-',
+    ]),
+  ];
   const widths = (rows[0] as string[]).map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
   const note = loaded.storedWindow !== window ? `, saved with window ${loaded.storedWindow}` : '';
   io.stdout(`price board ${path} (window ${window}${note})\n`);
-  for (const r of rows) io.stdout(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ')}\n`);
+  for (const r of rows)
+    io.stdout(
+      `${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ')}\n`,
+    );
   return 0;
 }
 

@@ -16,9 +16,22 @@ export const provideSpec = defineCommand({
   summary: 'join a market as a provider: run its jobs, return signed results, record what it pays',
   options: {
     market: { type: 'string', valueName: 'URL', description: 'the market, e.g. http://127.0.0.1:8080 (required)' },
-    'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory: identity, ledger, job history (default ./node-data)" },
-    threads: { type: 'string', valueName: 'N', description: 'CPU threads announced to the market (default: cores − 1)' },
-    ask: { type: 'string', valueName: 'CPC', description: "lowest offer per job to take, decimal CPC (default: the price board's suggested bid from the offers this node has seen; 0 while it has none)" },
+    'data-dir': {
+      type: 'string',
+      valueName: 'DIR',
+      description: "the node's data directory: identity, ledger, job history (default ./node-data)",
+    },
+    threads: {
+      type: 'string',
+      valueName: 'N',
+      description: 'CPU threads announced to the market (default: cores − 1)',
+    },
+    ask: {
+      type: 'string',
+      valueName: 'CPC',
+      description:
+        "lowest offer per job to take, decimal CPC (default: the price board's suggested bid from the offers this node has seen; 0 while it has none)",
+    },
   },
   notes: [
     'On a terminal one status line shows the connection, jobs done and credits today; otherwise one JSON line per change goes to stdout.',
@@ -40,7 +53,8 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
   const { values } = parsed;
-  if (!values.market) throw new CliError('tessera provide needs --market URL (the market to join, e.g. http://127.0.0.1:8080)');
+  if (!values.market)
+    throw new CliError('tessera provide needs --market URL (the market to join, e.g. http://127.0.0.1:8080)');
   const threads = parsePositiveInt(values.threads, '--threads', 4096);
   let ask: bigint | undefined;
   try {
@@ -54,7 +68,12 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     threads: threads ?? null,
     ...(ask !== undefined ? { ask } : {}),
-    logger: io.isTty ? silentLogger : sinkLogger(jsonLineSink((l) => io.stderr(l)), { module: 'provide' }),
+    logger: io.isTty
+      ? silentLogger
+      : sinkLogger(
+          jsonLineSink((l) => io.stderr(l)),
+          { module: 'provide' },
+        ),
     openGpuHost: () => openDawnChannel(),
     metricsPort: null,
   });
@@ -87,7 +106,14 @@ export interface RunningProvider {
 export async function startProvider(o: StartProviderOptions): Promise<RunningProvider> {
   const resources = new DisposableStore('provider', o.logger);
   const node = resources.add(
-    await startProviderNode({ dataDir: o.dataDir, clock: systemClock, logger: o.logger, openGpuHost: o.openGpuHost, metricsPort: o.metricsPort, settings: () => ({ threads: o.threads, gpu_enabled: true }) }),
+    await startProviderNode({
+      dataDir: o.dataDir,
+      clock: systemClock,
+      logger: o.logger,
+      openGpuHost: o.openGpuHost,
+      metricsPort: o.metricsPort,
+      settings: () => ({ threads: o.threads, gpu_enabled: true }),
+    }),
     'provider node',
   );
   let drainMs: number | undefined;
@@ -110,11 +136,18 @@ export async function startProvider(o: StartProviderOptions): Promise<RunningPro
 }
 
 /** Shows status (a line on a TTY, JSON lines otherwise) until SIGINT/SIGTERM, then drains every provider. */
-export async function runUntilSignal(io: CliIo, providers: readonly RunningProvider[], onStop: () => Promise<void> = async () => undefined): Promise<number> {
+export async function runUntilSignal(
+  io: CliIo,
+  providers: readonly RunningProvider[],
+  onStop: () => Promise<void> = async () => undefined,
+): Promise<number> {
   const offs = providers.map((n) =>
     n.service.onDidChange((s) => {
       if (io.isTty) io.stderr(`\r\x1b[2K${statusLine(s)}`);
-      else io.stdout(`${JSON.stringify({ msg: 'provider status', ...s, creditsToday: s.creditsToday.toString(), lastPrices: undefined })}\n`);
+      else
+        io.stdout(
+          `${JSON.stringify({ msg: 'provider status', ...s, creditsToday: s.creditsToday.toString(), lastPrices: undefined })}\n`,
+        );
     }),
   );
   await untilStopSignal();

@@ -16,15 +16,36 @@ export const runWorkloadSpec = defineCommand({
   summary: 'run one workload on a slice file and print its proof hash (or the whole proof with --json)',
   args: { usage: '<file.slice>', min: 1, max: 1 },
   options: {
-    workload: { type: 'string', short: 'w', valueName: 'NAME', description: 'transcode (default), inference, gpuhash or synthetic' },
+    workload: {
+      type: 'string',
+      short: 'w',
+      valueName: 'NAME',
+      description: 'transcode (default), inference, gpuhash or synthetic',
+    },
     json: { type: 'boolean', description: 'print the whole SliceProof as JSON' },
     'slice-id': { type: 'string', valueName: 'ID', description: "the proof's slice id (default: the file's name)" },
-    'gpu-required': { type: 'boolean', description: 'the job must run on a hardware GPU; fail rather than use the CPU' },
-    gpu: { type: 'string', valueName: 'MODE', description: 'auto (default: a hardware GPU for gpuhash when there is one), off, or software (also a software adapter such as llvmpipe, for tests and benchmarks)' },
+    'gpu-required': {
+      type: 'boolean',
+      description: 'the job must run on a hardware GPU; fail rather than use the CPU',
+    },
+    gpu: {
+      type: 'string',
+      valueName: 'MODE',
+      description:
+        'auto (default: a hardware GPU for gpuhash when there is one), off, or software (also a software adapter such as llvmpipe, for tests and benchmarks)',
+    },
     threads: { type: 'string', valueName: 'N', description: 'CPU worker threads, 1 to 256 (default 1)' },
-    'block-hash': { type: 'string', valueName: 'HEX', description: "synthetic only: the block hash (default: the slice file's BLAKE3)" },
+    'block-hash': {
+      type: 'string',
+      valueName: 'HEX',
+      description: "synthetic only: the block hash (default: the slice file's BLAKE3)",
+    },
     worker: { type: 'string', valueName: 'ADDRESS', description: 'synthetic only: the worker address (default local)' },
-    'matrix-size': { type: 'string', valueName: 'N', description: `synthetic only: the matrix size, 1 to ${MAX_MATRIX_SIZE} (default ${DEFAULT_MATRIX_SIZE})` },
+    'matrix-size': {
+      type: 'string',
+      valueName: 'N',
+      description: `synthetic only: the matrix size, 1 to ${MAX_MATRIX_SIZE} (default ${DEFAULT_MATRIX_SIZE})`,
+    },
   },
   notes: [
     'The slice file may be a regular file or a pipe, as with b3sum (`tessera run-workload <(cat a.slice)`, /dev/stdin); ' +
@@ -41,7 +62,9 @@ export async function runWorkloadCommand(argv: string[], io: CliIo, raw?: RawArg
   }
   const { values, positionals } = parsed;
   if (parsed.rawPositionals[0] !== undefined) {
-    throw new CliError(`${positionals[0]}: the file's name is not valid UTF-8; a slice id must be text, so rename the file (or pipe it: tessera run-workload /dev/stdin < FILE)`);
+    throw new CliError(
+      `${positionals[0]}: the file's name is not valid UTF-8; a slice id must be text, so rename the file (or pipe it: tessera run-workload /dev/stdin < FILE)`,
+    );
   }
   const path = positionals[0] as string;
   const workload = values.workload === undefined ? 'transcode' : parseWorkloadFlag(values.workload);
@@ -53,18 +76,30 @@ export async function runWorkloadCommand(argv: string[], io: CliIo, raw?: RawArg
 
   const gpuMode = values.gpu ?? 'auto';
   if (gpuMode !== 'auto' && gpuMode !== 'off' && gpuMode !== 'software') {
-    throw new CliError(`--gpu must be auto, off or software (software: also use a software adapter such as llvmpipe, for tests and benchmarks), got "${gpuMode}"`);
+    throw new CliError(
+      `--gpu must be auto, off or software (software: also use a software adapter such as llvmpipe, for tests and benchmarks), got "${gpuMode}"`,
+    );
   }
   const allowSoftwareAdapter = gpuMode === 'software';
   // Only GpuHash (or a job that demands a GPU) is worth starting a GPU host for.
-  const gpu = gpuMode !== 'off' && (workload === 'gpuhash' || values['gpu-required']) ? await startGpu(allowSoftwareAdapter) : undefined;
+  const gpu =
+    gpuMode !== 'off' && (workload === 'gpuhash' || values['gpu-required'])
+      ? await startGpu(allowSoftwareAdapter)
+      : undefined;
   const runner = new WorkloadRunner({ threads, allowSoftwareAdapter, ...(gpu ? { gpu } : {}) });
   try {
     const sliceId = values['slice-id'] ?? basename(path);
-    let job: SliceJob = { slice_id: sliceId, workload, gpu_required: values['gpu-required'] ?? false, source: await sliceSource(path) };
+    let job: SliceJob = {
+      slice_id: sliceId,
+      workload,
+      gpu_required: values['gpu-required'] ?? false,
+      source: await sliceSource(path),
+    };
     if (workload === 'synthetic') {
       // The block hash defaults to the slice file's BLAKE3, so a .slice file names a synthetic task.
-      const blockHash = values['block-hash'] ?? (await runner.run({ ...job, workload: 'transcode', slice_id: `${sliceId}#block` })).proof_hash;
+      const blockHash =
+        values['block-hash'] ??
+        (await runner.run({ ...job, workload: 'transcode', slice_id: `${sliceId}#block` })).proof_hash;
       job = {
         slice_id: sliceId,
         workload,
@@ -105,7 +140,9 @@ async function sliceSource(path: string): Promise<NonNullable<SliceJob['source']
   for await (const chunk of createReadStream(path)) {
     total += (chunk as Buffer).length;
     if (total > MAX_PIPED_SLICE_BYTES) {
-      throw new CliError(`${path}: a piped slice may be at most ${MAX_PIPED_SLICE_BYTES / (1 << 20)} MiB; save it to a file and run that`);
+      throw new CliError(
+        `${path}: a piped slice may be at most ${MAX_PIPED_SLICE_BYTES / (1 << 20)} MiB; save it to a file and run that`,
+      );
     }
     chunks.push(chunk as Buffer);
   }

@@ -3,7 +3,11 @@ import { MAX_ARM_DELAY_SECONDS } from '../../core/ledger/settlement-mode.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { openLedger } from '../../main/ledger.js';
 import { MAX_RECEIPT_LINE_BYTES, receiptFileLines } from '../../main/services/receipt-file.js';
-import { SETTLEMENT_BATCH_SIZE, type ApplyResult, type SettlementService } from '../../main/services/settlement-service.js';
+import {
+  SETTLEMENT_BATCH_SIZE,
+  type ApplyResult,
+  type SettlementService,
+} from '../../main/services/settlement-service.js';
 import { defineCommand, defineGroup } from '../command-spec.js';
 import { CliError } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -11,10 +15,15 @@ import type { CliIo } from '../io.js';
 /** Exit status of a command that ran but left something undone: a receipt failed, conflicted or was refused; a receipt the market did not answer for. */
 export const EXIT_INCOMPLETE = 3;
 
-const dataDirOption = { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" } as const;
+const dataDirOption = {
+  type: 'string',
+  valueName: 'DIR',
+  description: "the node's data directory (default ./node-data)",
+} as const;
 const freshLedgerOption = {
   type: 'boolean',
-  description: 'start a new, empty ledger in a data dir that has an identity or bundles but no ledger.db (history there is lost)',
+  description:
+    'start a new, empty ledger in a data dir that has an identity or bundles but no ledger.db (history there is lost)',
 } as const;
 
 export const settlementSpec = defineGroup({
@@ -28,10 +37,15 @@ export const settlementSpec = defineGroup({
     }),
     mode: defineCommand({
       name: 'settlement mode',
-      summary: 'switch settlement to dry-run, real, or armed (real after --delay seconds); turning real applies what dry-run recorded',
+      summary:
+        'switch settlement to dry-run, real, or armed (real after --delay seconds); turning real applies what dry-run recorded',
       args: { usage: 'dry-run|real|armed', min: 1, max: 1 },
       options: {
-        delay: { type: 'string', valueName: 'SECONDS', description: `with armed: seconds until real, 0 to ${MAX_ARM_DELAY_SECONDS}` },
+        delay: {
+          type: 'string',
+          valueName: 'SECONDS',
+          description: `with armed: seconds until real, 0 to ${MAX_ARM_DELAY_SECONDS}`,
+        },
         'data-dir': dataDirOption,
         'fresh-ledger': freshLedgerOption,
       },
@@ -93,10 +107,14 @@ function applyFile(file: string, settlement: SettlementService, blake3: Blake3Ha
     if (batch.length === SETTLEMENT_BATCH_SIZE) flush();
   }
   flush();
-  io.stdout(`${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed, ${counts.conflict} conflicting\n`);
+  io.stdout(
+    `${counts.applied} applied, ${counts.recorded} recorded (dry-run), ${counts.duplicate} already known, ${counts.failed} failed, ${counts.conflict} conflicting\n`,
+  );
   for (const r of problems) io.stderr(`tessera: receipt ${r.key}: ${r.reason ?? r.outcome}\n`);
   if (counts.failed > 0 && modeBefore !== 'dry_run' && settlement.currentMode().kind === 'dry_run') {
-    io.stderr('tessera: settlement reverted to dry-run after a failed receipt; fix the cause and run `tessera settlement mode real` again\n');
+    io.stderr(
+      'tessera: settlement reverted to dry-run after a failed receipt; fix the cause and run `tessera settlement mode real` again\n',
+    );
   }
   return counts.failed + counts.conflict > 0 ? EXIT_INCOMPLETE : 0;
 }
@@ -109,7 +127,8 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
     return 0;
   }
   const { sub, values, positionals } = parsed;
-  if (values.delay !== undefined && !(sub === 'mode' && positionals[0] === 'armed')) throw new CliError('--delay applies only to settlement mode armed');
+  if (values.delay !== undefined && !(sub === 'mode' && positionals[0] === 'armed'))
+    throw new CliError('--delay applies only to settlement mode armed');
 
   // Validate everything before opening the ledger.
   let modeArg: { kind: 'dry_run' | 'real' } | { kind: 'armed'; delay: number } | undefined;
@@ -117,8 +136,14 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
     const m = positionals[0];
     if (m === 'dry-run' || m === 'real') modeArg = { kind: m === 'dry-run' ? 'dry_run' : 'real' };
     else if (m === 'armed') {
-      if (values.delay === undefined || !/^\d{1,12}(\.\d+)?$/.test(values.delay) || Number(values.delay) > MAX_ARM_DELAY_SECONDS) {
-        throw new CliError(`settlement mode armed needs --delay SECONDS (a number from 0 to ${MAX_ARM_DELAY_SECONDS}, ten years)`);
+      if (
+        values.delay === undefined ||
+        !/^\d{1,12}(\.\d+)?$/.test(values.delay) ||
+        Number(values.delay) > MAX_ARM_DELAY_SECONDS
+      ) {
+        throw new CliError(
+          `settlement mode armed needs --delay SECONDS (a number from 0 to ${MAX_ARM_DELAY_SECONDS}, ten years)`,
+        );
       }
       modeArg = { kind: 'armed', delay: Number(values.delay) };
     } else throw new CliError(`settlement mode must be dry-run, armed or real (got ${m ? `"${m}"` : 'none'})`);
@@ -126,7 +151,8 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
   let fundArgs: { account: string; amount: bigint } | undefined;
   if (sub === 'fund') {
     const [account, amount] = positionals;
-    if (!account || !amount || !/^\d{1,19}$/.test(amount) || BigInt(amount) === 0n) throw new CliError('usage: tessera settlement fund <account> <credits> (credits: a positive integer)');
+    if (!account || !amount || !/^\d{1,19}$/.test(amount) || BigInt(amount) === 0n)
+      throw new CliError('usage: tessera settlement fund <account> <credits> (credits: a positive integer)');
     fundArgs = { account, amount: BigInt(amount) };
   }
   if (sub === 'apply') {
@@ -148,9 +174,17 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
         const s = ctx.settlement.status();
         if (values.json) io.stdout(`${JSON.stringify(s)}\n`);
         else {
-          io.stdout(`mode: ${s.mode_label}\nreceipts: ${s.receipts.applied} applied, ${s.receipts.recorded} recorded, ${s.receipts.archived} archived\n`);
-          io.stdout(`credit movements: ${s.movements.pending} pending (applied when settlement turns real), ${s.movements.applied} applied, ${s.movements.failed} failed\n`);
-          io.stdout(s.balances.length === 0 ? 'balances: none\n' : `balances:\n${s.balances.map((b) => `  ${b.account}  ${b.balance}`).join('\n')}\n`);
+          io.stdout(
+            `mode: ${s.mode_label}\nreceipts: ${s.receipts.applied} applied, ${s.receipts.recorded} recorded, ${s.receipts.archived} archived\n`,
+          );
+          io.stdout(
+            `credit movements: ${s.movements.pending} pending (applied when settlement turns real), ${s.movements.applied} applied, ${s.movements.failed} failed\n`,
+          );
+          io.stdout(
+            s.balances.length === 0
+              ? 'balances: none\n'
+              : `balances:\n${s.balances.map((b) => `  ${b.account}  ${b.balance}`).join('\n')}\n`,
+          );
         }
         return 0;
       }
@@ -159,14 +193,21 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
         const before = ctx.settlement.status().movements;
         const change = m.kind === 'armed' ? { mode: ctx.settlement.arm(m.delay) } : ctx.settlement.changeMode(m.kind);
         const mode = change.mode;
-        io.stdout(`settlement mode: ${ctx.settlement.status().mode_label}${mode.kind === 'armed' ? ` (at ${new Date(mode.activate_at).toISOString()})` : ''}\n`);
+        io.stdout(
+          `settlement mode: ${ctx.settlement.status().mode_label}${mode.kind === 'armed' ? ` (at ${new Date(mode.activate_at).toISOString()})` : ''}\n`,
+        );
         const after = ctx.settlement.status().movements;
         const applied = after.applied - before.applied;
         const failed = after.failed - before.failed;
-        if (applied > 0 || failed > 0) io.stdout(`pending credit movements: ${applied} applied, ${failed} failed, ${after.pending} still pending\n`);
-        if ('pending' in change) for (const f of change.pending.failed) io.stderr(`tessera: pending ${f.source} movement ${f.ref}: ${f.reason}\n`);
+        if (applied > 0 || failed > 0)
+          io.stdout(`pending credit movements: ${applied} applied, ${failed} failed, ${after.pending} still pending\n`);
+        if ('pending' in change)
+          for (const f of change.pending.failed)
+            io.stderr(`tessera: pending ${f.source} movement ${f.ref}: ${f.reason}\n`);
         if (mode.kind === 'dry_run' && m.kind !== 'dry_run') {
-          io.stderr('tessera: a pending receipt failed, so settlement reverted to dry-run; fix the cause (e.g. settlement fund) and run `tessera settlement mode real` again\n');
+          io.stderr(
+            'tessera: a pending receipt failed, so settlement reverted to dry-run; fix the cause (e.g. settlement fund) and run `tessera settlement mode real` again\n',
+          );
           return EXIT_INCOMPLETE;
         }
         return 0;

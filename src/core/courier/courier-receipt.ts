@@ -28,5 +28,12 @@ export function senderProblem(sender: string): string | undefined {
  * where field(s) = u32le(byte length) ‖ UTF-8(s).
  */
 export function courierSigningBytes(r: CourierReceipt): Uint8Array {
-  return concatBytes([utf8('tessera-courier-v1'), lengthPrefixed(r.id), lengthPrefixed(r.bundle_hash), u64le(r.bytes), lengthPrefixed(r.sender), u64le(r.created_at)]);
+  return concatBytes([
+    utf8('tessera-courier-v1'),
+    lengthPrefixed(r.id),
+    lengthPrefixed(r.bundle_hash),
+    u64le(r.bytes),
+    lengthPrefixed(r.sender),
+    u64le(r.created_at),
+  ]);
 }

@@ -54,7 +54,13 @@ export const PLAIN_MODE: TreeMode = { key: IV, flags: 0 };
 export function keyedMode(key: Uint8Array): TreeMode {
   if (key.length !== 32) throw new RangeError(`a BLAKE3 key is 32 bytes, got ${key.length}`);
   const words = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) words[i] = ((key[i * 4] as number) | ((key[i * 4 + 1] as number) << 8) | ((key[i * 4 + 2] as number) << 16) | ((key[i * 4 + 3] as number) << 24)) >>> 0;
+  for (let i = 0; i < 8; i++)
+    words[i] =
+      ((key[i * 4] as number) |
+        ((key[i * 4 + 1] as number) << 8) |
+        ((key[i * 4 + 2] as number) << 16) |
+        ((key[i * 4 + 3] as number) << 24)) >>>
+      0;
   return { key: words, flags: KEYED_HASH };
 }
 
@@ -66,7 +72,13 @@ function rotr(x: number, n: number): number {
  * The BLAKE3 compression function, truncated to the 8 words that form a chaining value (or,
  * with the ROOT flag and counter 0, the 32-byte default-length digest).
  */
-export function compress(cv: ArrayLike<number>, block: ArrayLike<number>, counter: number, blockLen: number, flags: number): ChainingValue {
+export function compress(
+  cv: ArrayLike<number>,
+  block: ArrayLike<number>,
+  counter: number,
+  blockLen: number,
+  flags: number,
+): ChainingValue {
   const v = new Uint32Array(16);
   for (let i = 0; i < 8; i++) v[i] = cv[i] as number;
   for (let i = 0; i < 4; i++) v[8 + i] = IV[i] as number;
@@ -111,7 +123,12 @@ function blockWords(bytes: Uint8Array, offset: number, len: number): Uint32Array
  * Chaining value of one chunk (at most 1024 bytes) whose index in the input is `counter`.
  * With `root` (the input is this single chunk) the result is the digest's words.
  */
-export function chunkChainingValue(chunk: Uint8Array, counter: number, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
+export function chunkChainingValue(
+  chunk: Uint8Array,
+  counter: number,
+  root = false,
+  mode: TreeMode = PLAIN_MODE,
+): ChainingValue {
   if (chunk.length > CHUNK_LEN) throw new RangeError(`a chunk holds at most ${CHUNK_LEN} bytes, got ${chunk.length}`);
   const blocks = Math.max(1, Math.ceil(chunk.length / BLOCK_LEN));
   let cv: ChainingValue = Uint32Array.from(mode.key);
@@ -125,7 +142,12 @@ export function chunkChainingValue(chunk: Uint8Array, counter: number, root = fa
 }
 
 /** Chaining value of a parent node; with `root`, the digest's words. */
-export function parentChainingValue(left: ChainingValue, right: ChainingValue, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
+export function parentChainingValue(
+  left: ChainingValue,
+  right: ChainingValue,
+  root = false,
+  mode: TreeMode = PLAIN_MODE,
+): ChainingValue {
   const block = new Uint32Array(16);
   block.set(left, 0);
   block.set(right, 8);
@@ -138,16 +160,26 @@ export function parentChainingValue(left: ChainingValue, right: ChainingValue, r
  * same as reducing pairwise level by level and carrying an odd last node up unchanged.
  * With `root` (data is the whole input) the result is the digest's words.
  */
-export function subtreeChainingValue(data: Uint8Array, firstChunk = 0, root = false, mode: TreeMode = PLAIN_MODE): ChainingValue {
+export function subtreeChainingValue(
+  data: Uint8Array,
+  firstChunk = 0,
+  root = false,
+  mode: TreeMode = PLAIN_MODE,
+): ChainingValue {
   const chunks = Math.max(1, Math.ceil(data.length / CHUNK_LEN));
   if (chunks === 1) return chunkChainingValue(data, firstChunk, root, mode);
   let level: ChainingValue[] = [];
-  for (let i = 0; i < chunks; i++) level.push(chunkChainingValue(data.subarray(i * CHUNK_LEN, (i + 1) * CHUNK_LEN), firstChunk + i, false, mode));
+  for (let i = 0; i < chunks; i++)
+    level.push(chunkChainingValue(data.subarray(i * CHUNK_LEN, (i + 1) * CHUNK_LEN), firstChunk + i, false, mode));
   while (level.length > 1) {
     const next: ChainingValue[] = [];
     for (let i = 0; i < level.length; i += 2) {
       const right = level[i + 1];
-      next.push(right ? parentChainingValue(level[i] as ChainingValue, right, root && level.length === 2, mode) : (level[i] as ChainingValue));
+      next.push(
+        right
+          ? parentChainingValue(level[i] as ChainingValue, right, root && level.length === 2, mode)
+          : (level[i] as ChainingValue),
+      );
     }
     level = next;
   }
@@ -226,7 +258,13 @@ export function largestSegmentSize(limit: number): number {
 export function chainingValueFromBytes(bytes: Uint8Array): ChainingValue {
   if (bytes.length !== 32) throw new RangeError(`a chaining value is 32 bytes, got ${bytes.length}`);
   const cv = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) cv[i] = ((bytes[i * 4] as number) | ((bytes[i * 4 + 1] as number) << 8) | ((bytes[i * 4 + 2] as number) << 16) | ((bytes[i * 4 + 3] as number) << 24)) >>> 0;
+  for (let i = 0; i < 8; i++)
+    cv[i] =
+      ((bytes[i * 4] as number) |
+        ((bytes[i * 4 + 1] as number) << 8) |
+        ((bytes[i * 4 + 2] as number) << 16) |
+        ((bytes[i * 4 + 3] as number) << 24)) >>>
+      0;
   return cv;
 }
 
@@ -249,7 +287,10 @@ export function chainingValueBytes(cv: ChainingValue): Uint8Array {
  * for tests and self-checks.
  */
 export function blake3Reference(data: Uint8Array, segmentBytes?: number, mode: TreeMode = PLAIN_MODE): Uint8Array {
-  const spans = segmentBytes === undefined ? [{ offset: 0, length: data.length, firstChunk: 0 }] : planSegments(data.length, segmentBytes);
+  const spans =
+    segmentBytes === undefined
+      ? [{ offset: 0, length: data.length, firstChunk: 0 }]
+      : planSegments(data.length, segmentBytes);
   if (spans.length === 1) return chainingValueBytes(subtreeChainingValue(data, 0, true, mode));
   return rootFromSegments(
     spans.map((s) => subtreeChainingValue(data.subarray(s.offset, s.offset + s.length), s.firstChunk, false, mode)),

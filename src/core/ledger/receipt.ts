@@ -45,12 +45,23 @@ export class ReceiptError extends TesseraError {
  *   u32le(len) ‖ UTF-8(job_id) ‖ u32le(len) ‖ UTF-8(buyer) ‖ u32le(len) ‖ UTF-8(provider)
  *   ‖ u64le(quote_price) ‖ u32le(version)
  */
-export function receiptKeyBytes(r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>): Uint8Array {
-  return concatBytes([lengthPrefixed(r.job_id), lengthPrefixed(r.buyer), lengthPrefixed(r.provider), u64le(r.quote_price), u32le(r.version)]);
+export function receiptKeyBytes(
+  r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>,
+): Uint8Array {
+  return concatBytes([
+    lengthPrefixed(r.job_id),
+    lengthPrefixed(r.buyer),
+    lengthPrefixed(r.provider),
+    u64le(r.quote_price),
+    u32le(r.version),
+  ]);
 }
 
 /** idempotency_key = hex(BLAKE3(receiptKeyBytes(r))). */
-export function receiptKey(r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>, blake3: Blake3Hasher): string {
+export function receiptKey(
+  r: Pick<Receipt, 'job_id' | 'buyer' | 'provider' | 'quote_price' | 'version'>,
+  blake3: Blake3Hasher,
+): string {
   return toHex(blake3.hash(receiptKeyBytes(r)));
 }
 
@@ -64,18 +75,25 @@ export function makeReceipt(fields: Omit<Receipt, 'idempotency_key' | 'version'>
 function validateFields(r: Omit<Receipt, 'idempotency_key'>): void {
   const version: unknown = r.version;
   if (version !== RECEIPT_VERSION) {
-    const got = typeof version === 'string' ? `the string ${JSON.stringify(version)}` : version === undefined ? 'no version' : String(JSON.stringify(version));
+    const got =
+      typeof version === 'string'
+        ? `the string ${JSON.stringify(version)}`
+        : version === undefined
+          ? 'no version'
+          : String(JSON.stringify(version));
     throw new ReceiptError(`receipt version must be the number ${RECEIPT_VERSION}, got ${got}`);
   }
   for (const name of ['job_id', 'buyer', 'provider'] as const) {
     const v = r[name];
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new ReceiptError(`receipt ${name} must be a non-empty string of at most 256 characters`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+      throw new ReceiptError(`receipt ${name} must be a non-empty string of at most 256 characters`);
   }
   if (r.buyer === r.provider) throw new ReceiptError('receipt buyer and provider must differ');
   if (typeof r.quote_price !== 'bigint' || r.quote_price < 0n || r.quote_price > MAX_CREDITS) {
     throw new ReceiptError(`receipt quote_price must be an integer from 0 to ${MAX_CREDITS} credits`);
   }
-  if (!Number.isSafeInteger(r.issued_at) || r.issued_at < 0) throw new ReceiptError('receipt issued_at must be a non-negative integer (ms since epoch)');
+  if (!Number.isSafeInteger(r.issued_at) || r.issued_at < 0)
+    throw new ReceiptError('receipt issued_at must be a non-negative integer (ms since epoch)');
 }
 
 /** Parses and verifies a receipt from JSON-shaped input; throws ReceiptError naming the bad field. */
@@ -86,7 +104,8 @@ export function parseReceipt(input: unknown, blake3: Blake3Hasher): Receipt {
   let quote: bigint;
   if (typeof price === 'string' && /^\d{1,20}$/.test(price)) quote = BigInt(price);
   else if (typeof price === 'number' && Number.isSafeInteger(price) && price >= 0) quote = BigInt(price);
-  else throw new ReceiptError('receipt quote_price must be a non-negative integer (a decimal string or a safe integer)');
+  else
+    throw new ReceiptError('receipt quote_price must be a non-negative integer (a decimal string or a safe integer)');
   const r = {
     version: o.version as 1,
     job_id: o.job_id as string,
@@ -97,7 +116,8 @@ export function parseReceipt(input: unknown, blake3: Blake3Hasher): Receipt {
   };
   validateFields(r);
   const key = receiptKey(r, blake3);
-  if (o.idempotency_key !== key) throw new ReceiptError(`receipt idempotency_key does not match its fields (expected ${key})`);
+  if (o.idempotency_key !== key)
+    throw new ReceiptError(`receipt idempotency_key does not match its fields (expected ${key})`);
   return { ...r, idempotency_key: key };
 }
 

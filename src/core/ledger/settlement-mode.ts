@@ -14,7 +14,8 @@ export function effectiveMode(mode: SettlementMode, now: number): SettlementMode
 /** Serialises a mode for the settings table. */
 export function encodeMode(mode: SettlementMode): string {
   if (mode.kind !== 'armed') return mode.kind;
-  if (!Number.isSafeInteger(mode.activate_at) || mode.activate_at < 0) throw new Error('armed activate_at must be a whole number of ms');
+  if (!Number.isSafeInteger(mode.activate_at) || mode.activate_at < 0)
+    throw new Error('armed activate_at must be a whole number of ms');
   return `armed:${mode.activate_at}`;
 }
 

@@ -26,11 +26,20 @@ export class AmountError extends TesseraError {
  */
 export function parseAmount(text: string, field = 'amount'): bigint {
   const m = AMOUNT_RE.exec(text);
-  if (!m) throw new AmountError(field, `"${clip(text)}" is not a decimal CPC amount (digits with an optional point, e.g. "10.0" or "0.000001")`);
+  if (!m)
+    throw new AmountError(
+      field,
+      `"${clip(text)}" is not a decimal CPC amount (digits with an optional point, e.g. "10.0" or "0.000001")`,
+    );
   const frac = m[2] ?? '';
-  if (frac.length > AMOUNT_DECIMALS) throw new AmountError(field, `"${clip(text)}" has ${frac.length} decimals; amounts carry at most ${AMOUNT_DECIMALS} (1 micro-CPC = 0.000001)`);
+  if (frac.length > AMOUNT_DECIMALS)
+    throw new AmountError(
+      field,
+      `"${clip(text)}" has ${frac.length} decimals; amounts carry at most ${AMOUNT_DECIMALS} (1 micro-CPC = 0.000001)`,
+    );
   const micro = BigInt(m[1] as string) * MICRO_PER_CPC + BigInt(frac.padEnd(AMOUNT_DECIMALS, '0') || '0');
-  if (micro > MAX_AMOUNT_MICRO) throw new AmountError(field, `"${clip(text)}" exceeds the largest amount, ${formatAmount(MAX_AMOUNT_MICRO)} CPC`);
+  if (micro > MAX_AMOUNT_MICRO)
+    throw new AmountError(field, `"${clip(text)}" exceeds the largest amount, ${formatAmount(MAX_AMOUNT_MICRO)} CPC`);
   return micro;
 }
 

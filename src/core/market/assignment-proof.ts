@@ -12,12 +12,28 @@ export const ASSIGNMENT_KEY_TAG = 'tessera-assignment-key-v1';
  * A keyed hash is a PRF, so without the market's 32-byte secret the key of one assignment says
  * nothing about another's; a new lease (new leaseNonce) of the same job gets a new key.
  */
-export function deriveAssignmentKey(marketSecret: Uint8Array, jobId: string, providerAddress: string, leaseNonce: bigint | number, blake3: Blake3Hasher): Uint8Array {
-  if (marketSecret.length !== BLAKE3_KEY_BYTES) throw new RangeError(`the market secret must be ${BLAKE3_KEY_BYTES} bytes, got ${marketSecret.length}`);
-  if (typeof leaseNonce === 'number' ? !Number.isSafeInteger(leaseNonce) || leaseNonce < 0 : leaseNonce < 0n || leaseNonce >= 1n << 64n) {
+export function deriveAssignmentKey(
+  marketSecret: Uint8Array,
+  jobId: string,
+  providerAddress: string,
+  leaseNonce: bigint | number,
+  blake3: Blake3Hasher,
+): Uint8Array {
+  if (marketSecret.length !== BLAKE3_KEY_BYTES)
+    throw new RangeError(`the market secret must be ${BLAKE3_KEY_BYTES} bytes, got ${marketSecret.length}`);
+  if (
+    typeof leaseNonce === 'number'
+      ? !Number.isSafeInteger(leaseNonce) || leaseNonce < 0
+      : leaseNonce < 0n || leaseNonce >= 1n << 64n
+  ) {
     throw new RangeError('leaseNonce must be an integer from 0 to 2^64 − 1');
   }
-  const message = concatBytes([utf8(ASSIGNMENT_KEY_TAG), lengthPrefixed(jobId), lengthPrefixed(providerAddress), u64le(leaseNonce)]);
+  const message = concatBytes([
+    utf8(ASSIGNMENT_KEY_TAG),
+    lengthPrefixed(jobId),
+    lengthPrefixed(providerAddress),
+    u64le(leaseNonce),
+  ]);
   return blake3.keyed(marketSecret, message);
 }
 
@@ -32,7 +48,8 @@ export const PAIR_KEY_TAG = 'tessera-pair-key-v1';
  * bytes and the key — or collusion between the two.
  */
 export function derivePairKey(marketSecret: Uint8Array, primaryJobId: string, blake3: Blake3Hasher): Uint8Array {
-  if (marketSecret.length !== BLAKE3_KEY_BYTES) throw new RangeError(`the market secret must be ${BLAKE3_KEY_BYTES} bytes, got ${marketSecret.length}`);
+  if (marketSecret.length !== BLAKE3_KEY_BYTES)
+    throw new RangeError(`the market secret must be ${BLAKE3_KEY_BYTES} bytes, got ${marketSecret.length}`);
   return blake3.keyed(marketSecret, concatBytes([utf8(PAIR_KEY_TAG), lengthPrefixed(primaryJobId)]));
 }
 
@@ -64,7 +81,11 @@ export function createSliceDigester(assignmentKey: Uint8Array, blake3: Blake3Has
 }
 
 /** Both digests of bytes given as chunks, in one pass (each chunk is read by both hashes before the next). */
-export function sliceDigests(chunks: Iterable<Uint8Array>, assignmentKey: Uint8Array, blake3: Blake3Hasher): SliceDigests {
+export function sliceDigests(
+  chunks: Iterable<Uint8Array>,
+  assignmentKey: Uint8Array,
+  blake3: Blake3Hasher,
+): SliceDigests {
   const d = createSliceDigester(assignmentKey, blake3);
   for (const chunk of chunks) d.update(chunk);
   return d.digest();

@@ -8,7 +8,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  */
 export function canonicalJson(value: JsonValue): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new RangeError('canonical JSON has no representation for a non-finite number');
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new RangeError('canonical JSON has no representation for a non-finite number');
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

@@ -90,7 +90,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ADDRESS_SHAPE = /^cpc1[02-9ac-hj-np-z]{38}$/;
 const HEX32 = /^[0-9a-f]{64}$/;
 const HEX64 = /^[0-9a-f]{128}$/;
-const FIELDS = ['market_id', 'task_id', 'job_id', 'worker_address', 'result_hash', 'proof', 'nonce', 'created_at', 'signature'] as const;
+const FIELDS = [
+  'market_id',
+  'task_id',
+  'job_id',
+  'worker_address',
+  'result_hash',
+  'proof',
+  'nonce',
+  'created_at',
+  'signature',
+] as const;
 
 /**
  * Canonical bytes a provider signs (docs/compute-result-encoding.md):
@@ -115,7 +125,8 @@ export function computeResultSigningBytes(r: UnsignedComputeResult): Uint8Array 
 
 /** The whole signed record: signing bytes ‖ signature (64 bytes). A compute_root leaf. */
 export function computeResultBytes(r: ComputeResult): Uint8Array {
-  if (typeof r.signature !== 'string' || !HEX64.test(r.signature)) malformed('signature must be 128 lower-case hex characters (an Ed25519 signature)');
+  if (typeof r.signature !== 'string' || !HEX64.test(r.signature))
+    malformed('signature must be 128 lower-case hex characters (an Ed25519 signature)');
   return concatBytes([computeResultSigningBytes(r), fromHex(r.signature)]);
 }
 
@@ -136,10 +147,12 @@ export function computeResultToJson(r: ComputeResult): ComputeResultJson {
 
 /** Parses a ComputeResult from JSON-shaped input; throws ComputeResultError (MALFORMED) naming the field. */
 export function parseComputeResult(input: unknown): ComputeResult {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) malformed('a compute result must be a JSON object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    malformed('a compute result must be a JSON object');
   const o = input as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !(FIELDS as readonly string[]).includes(k));
-  if (extra.length > 0) malformed(`compute result has unknown field ${JSON.stringify(extra[0])}; only ${FIELDS.join(', ')} are signed`);
+  if (extra.length > 0)
+    malformed(`compute result has unknown field ${JSON.stringify(extra[0])}; only ${FIELDS.join(', ')} are signed`);
   const nonce = parseNonce(o.nonce);
   const r = {
     market_id: o.market_id as string,
@@ -153,12 +166,16 @@ export function parseComputeResult(input: unknown): ComputeResult {
     signature: o.signature as string,
   };
   validateUnsigned(r);
-  if (typeof r.signature !== 'string' || !HEX64.test(r.signature)) malformed('signature must be 128 lower-case hex characters (an Ed25519 signature)');
+  if (typeof r.signature !== 'string' || !HEX64.test(r.signature))
+    malformed('signature must be 128 lower-case hex characters (an Ed25519 signature)');
   return r;
 }
 
 /** Checks an Ed25519 signature over `message`; hosts implement it (node:crypto in main). */
-export type SignatureCheck = (message: Uint8Array, result: ComputeResult) => { ok: true } | { ok: false; message: string };
+export type SignatureCheck = (
+  message: Uint8Array,
+  result: ComputeResult,
+) => { ok: true } | { ok: false; message: string };
 
 /** What the market expects of every result it receives. */
 export interface ResultExpectations {
@@ -169,19 +186,27 @@ export interface ResultExpectations {
   maxFutureMs?: number;
 }
 
-export type ResultVerdict = { ok: true; result: ComputeResult } | { ok: false; code: ComputeResultCode; message: string };
+export type ResultVerdict =
+  { ok: true; result: ComputeResult } | { ok: false; code: ComputeResultCode; message: string };
 
 /**
  * Verifies a received result in a fixed order — MALFORMED, WRONG_MARKET, STALE, BAD_SIGNATURE —
  * and returns the first failure's stable code. REPLAYED and NOT_LEASED are the market's (store)
  * checks, made after this passes.
  */
-export function verifyComputeResult(input: unknown, expect: ResultExpectations, checkSignature: SignatureCheck): ResultVerdict {
+export function verifyComputeResult(
+  input: unknown,
+  expect: ResultExpectations,
+  checkSignature: SignatureCheck,
+): ResultVerdict {
   let r: ComputeResult;
   try {
     r = parseComputeResult(input);
     if (r.market_id !== expect.marketId) {
-      throw new ComputeResultError('WRONG_MARKET', `compute result is for market ${JSON.stringify(r.market_id)}, this is market ${JSON.stringify(expect.marketId)}`);
+      throw new ComputeResultError(
+        'WRONG_MARKET',
+        `compute result is for market ${JSON.stringify(r.market_id)}, this is market ${JSON.stringify(expect.marketId)}`,
+      );
     }
     checkFreshness(r, expect);
   } catch (err) {
@@ -194,12 +219,23 @@ export function verifyComputeResult(input: unknown, expect: ResultExpectations, 
 }
 
 /** Throws STALE when created_at is older than maxAgeMs or further ahead than maxFutureMs. */
-export function checkFreshness(r: Pick<ComputeResult, 'created_at'>, expect: Pick<ResultExpectations, 'now' | 'maxAgeMs' | 'maxFutureMs'>): void {
+export function checkFreshness(
+  r: Pick<ComputeResult, 'created_at'>,
+  expect: Pick<ResultExpectations, 'now' | 'maxAgeMs' | 'maxFutureMs'>,
+): void {
   const maxAge = expect.maxAgeMs ?? DEFAULT_MAX_RESULT_AGE_MS;
   const maxFuture = expect.maxFutureMs ?? DEFAULT_MAX_RESULT_FUTURE_MS;
   const age = expect.now - r.created_at;
-  if (age > maxAge) throw new ComputeResultError('STALE', `compute result created_at is ${age} ms old, more than the ${maxAge} ms allowed; send results as soon as they are made`);
-  if (-age > maxFuture) throw new ComputeResultError('STALE', `compute result created_at is ${-age} ms ahead of the market's clock, more than the ${maxFuture} ms allowed; check the provider's clock`);
+  if (age > maxAge)
+    throw new ComputeResultError(
+      'STALE',
+      `compute result created_at is ${age} ms old, more than the ${maxAge} ms allowed; send results as soon as they are made`,
+    );
+  if (-age > maxFuture)
+    throw new ComputeResultError(
+      'STALE',
+      `compute result created_at is ${-age} ms ahead of the market's clock, more than the ${maxFuture} ms allowed; check the provider's clock`,
+    );
 }
 
 /**
@@ -207,9 +243,22 @@ export function checkFreshness(r: Pick<ComputeResult, 'created_at'>, expect: Pic
  * provider's verified bytes under this assignment's key). A result_hash copied from elsewhere
  * cannot come with the right proof, because the proof's key is this assignment's alone.
  */
-export function checkResultDigests(r: Pick<ComputeResult, 'result_hash' | 'proof'>, expected: { resultHash: string; proof: string }): { ok: true } | { ok: false; code: 'WRONG_RESULT'; message: string } {
-  if (r.result_hash !== expected.resultHash) return { ok: false, code: 'WRONG_RESULT', message: `result_hash ${r.result_hash} is not the verified ${expected.resultHash}` };
-  if (r.proof !== expected.proof) return { ok: false, code: 'WRONG_RESULT', message: 'proof does not match the keyed BLAKE3 of the verified bytes under this assignment key' };
+export function checkResultDigests(
+  r: Pick<ComputeResult, 'result_hash' | 'proof'>,
+  expected: { resultHash: string; proof: string },
+): { ok: true } | { ok: false; code: 'WRONG_RESULT'; message: string } {
+  if (r.result_hash !== expected.resultHash)
+    return {
+      ok: false,
+      code: 'WRONG_RESULT',
+      message: `result_hash ${r.result_hash} is not the verified ${expected.resultHash}`,
+    };
+  if (r.proof !== expected.proof)
+    return {
+      ok: false,
+      code: 'WRONG_RESULT',
+      message: 'proof does not match the keyed BLAKE3 of the verified bytes under this assignment key',
+    };
   return { ok: true };
 }
 
@@ -259,14 +308,20 @@ function parseNonce(v: unknown): bigint {
 function validateUnsigned(r: UnsignedComputeResult): void {
   for (const name of ['market_id', 'job_id'] as const) {
     const v: unknown = r[name];
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) malformed(`${name} must be a non-empty string of at most 256 characters`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256)
+      malformed(`${name} must be a non-empty string of at most 256 characters`);
   }
   if (typeof r.task_id !== 'string' || !UUID.test(r.task_id)) malformed('task_id must be a lower-case UUID');
-  if (typeof r.worker_address !== 'string' || !ADDRESS_SHAPE.test(r.worker_address)) malformed('worker_address must be a lower-case cpc1… address (42 characters)');
-  if (typeof r.result_hash !== 'string' || !HEX32.test(r.result_hash)) malformed('result_hash must be 64 lower-case hex characters (a BLAKE3 digest)');
-  if (typeof r.proof !== 'string' || !HEX32.test(r.proof)) malformed('proof must be 64 lower-case hex characters (a keyed BLAKE3 digest)');
-  if (typeof r.nonce !== 'bigint' || r.nonce < 0n || r.nonce > MAX_RESULT_NONCE) malformed('nonce must be an integer from 0 to 2^64 − 1');
-  if (!Number.isSafeInteger(r.created_at) || r.created_at < 0) malformed('created_at must be a non-negative integer (ms since epoch)');
+  if (typeof r.worker_address !== 'string' || !ADDRESS_SHAPE.test(r.worker_address))
+    malformed('worker_address must be a lower-case cpc1… address (42 characters)');
+  if (typeof r.result_hash !== 'string' || !HEX32.test(r.result_hash))
+    malformed('result_hash must be 64 lower-case hex characters (a BLAKE3 digest)');
+  if (typeof r.proof !== 'string' || !HEX32.test(r.proof))
+    malformed('proof must be 64 lower-case hex characters (a keyed BLAKE3 digest)');
+  if (typeof r.nonce !== 'bigint' || r.nonce < 0n || r.nonce > MAX_RESULT_NONCE)
+    malformed('nonce must be an integer from 0 to 2^64 − 1');
+  if (!Number.isSafeInteger(r.created_at) || r.created_at < 0)
+    malformed('created_at must be a non-negative integer (ms since epoch)');
 }
 
 function malformed(message: string): never {

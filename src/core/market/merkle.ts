@@ -39,7 +39,8 @@ export function merkleRoot(leaves: readonly Uint8Array[], blake3: Blake3Hasher):
   let level = leaves.map((l) => merkleLeafHash(l, blake3));
   while (level.length > 1) {
     const next: Uint8Array[] = [];
-    for (let i = 0; i + 1 < level.length; i += 2) next.push(merkleNodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array, blake3));
+    for (let i = 0; i + 1 < level.length; i += 2)
+      next.push(merkleNodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array, blake3));
     if (level.length % 2 === 1) next.push(level[level.length - 1] as Uint8Array);
     level = next;
   }

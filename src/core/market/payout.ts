@@ -32,7 +32,8 @@ export function splitReward(reward: bigint, workers: readonly WorkerSlices[]): P
   if (reward < 0n) throw new RangeError('reward must not be negative');
   const slices = new Map<string, bigint>();
   for (const w of workers) {
-    if (!Number.isSafeInteger(w.verifiedSlices) || w.verifiedSlices < 1) throw new RangeError(`worker ${w.address} needs at least one verified slice`);
+    if (!Number.isSafeInteger(w.verifiedSlices) || w.verifiedSlices < 1)
+      throw new RangeError(`worker ${w.address} needs at least one verified slice`);
     slices.set(w.address, (slices.get(w.address) ?? 0n) + BigInt(w.verifiedSlices));
   }
   if (slices.size === 0) throw new RangeError('a payout needs at least one worker with a verified slice');
@@ -49,7 +50,9 @@ export function splitReward(reward: bigint, workers: readonly WorkerSlices[]): P
     return { address, amount: weighted / total, frac: weighted % total };
   });
   let left = pool - shares.reduce((sum, s) => sum + s.amount, 0n);
-  const byFraction = [...shares].sort((a, b) => (a.frac === b.frac ? compareAddress(a.address, b.address) : a.frac > b.frac ? -1 : 1));
+  const byFraction = [...shares].sort((a, b) =>
+    a.frac === b.frac ? compareAddress(a.address, b.address) : a.frac > b.frac ? -1 : 1,
+  );
   for (const s of byFraction) {
     if (left === 0n) break;
     s.amount += 1n;

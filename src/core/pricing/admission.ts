@@ -12,13 +12,19 @@ import { errorMessage } from '../errors.js';
  * part of the market protocol: never rename one; add new ones instead.
  */
 export const ADMISSION_CODES = {
-  INDUSTRIAL_TIGHT: { retryable: true, summary: 'industrial admission is paused while consumer traffic is under pressure; retry later' },
+  INDUSTRIAL_TIGHT: {
+    retryable: true,
+    summary: 'industrial admission is paused while consumer traffic is under pressure; retry later',
+  },
   NO_CAPACITY: { retryable: true, summary: 'not enough provider shards are free for this job' },
   QUEUE_FULL: { retryable: true, summary: "the lane's queue is full; retry later" },
   DUPLICATE_JOB: { retryable: false, summary: 'a job with this id is already queued or running' },
   INVALID_JOB: { retryable: false, summary: 'the job request is malformed' },
   SLA: { retryable: false, summary: "the provider missed the job's declared deadline and its bond was slashed" },
-  DEFER_EXPIRED: { retryable: true, summary: 'the job stayed deferred longer than the node holds deferred jobs and was dropped; resubmit it later' },
+  DEFER_EXPIRED: {
+    retryable: true,
+    summary: 'the job stayed deferred longer than the node holds deferred jobs and was dropped; resubmit it later',
+  },
 } as const;
 export type AdmissionCode = keyof typeof ADMISSION_CODES;
 
@@ -115,7 +121,10 @@ export class AdmissionController {
   readonly guard: ComfortGuard;
   readonly capacity: CapacityEstimator;
   readonly sla: SlaMonitor;
-  private readonly queues: Record<Lane, LaneQueue> = { consumer: new LaneQueue('consumer'), industrial: new LaneQueue('industrial') };
+  private readonly queues: Record<Lane, LaneQueue> = {
+    consumer: new LaneQueue('consumer'),
+    industrial: new LaneQueue('industrial'),
+  };
   /** Industrial jobs holding shards, from admission until `finish`. */
   private readonly running = new Map<string, number>();
   private reserved = 0;
@@ -128,11 +137,15 @@ export class AdmissionController {
     readonly config: AdmissionConfig,
     private readonly deps: AdmissionDeps,
   ) {
-    for (const [name, v] of [['maxQueuedPerLane', config.maxQueuedPerLane], ['maxDeferred', config.maxDeferred]] as const) {
+    for (const [name, v] of [
+      ['maxQueuedPerLane', config.maxQueuedPerLane],
+      ['maxDeferred', config.maxDeferred],
+    ] as const) {
       if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
     }
     this.maxDeferMs = config.maxDeferMs ?? DEFAULT_DEFER_MAX_SECS * 1000;
-    if (!Number.isSafeInteger(this.maxDeferMs) || this.maxDeferMs < 1) throw new RangeError(`maxDeferMs must be a positive integer, got ${this.maxDeferMs}`);
+    if (!Number.isSafeInteger(this.maxDeferMs) || this.maxDeferMs < 1)
+      throw new RangeError(`maxDeferMs must be a positive integer, got ${this.maxDeferMs}`);
     this.guard = new ComfortGuard(config.guard, deps.clock);
     this.capacity = new CapacityEstimator(config.capacityWindowMs, deps.clock);
     this.sla = new SlaMonitor(deps.ledger, deps.clock, deps.deadlines);
@@ -165,22 +178,42 @@ export class AdmissionController {
     }
     const queue = this.queues[req.lane];
     if (req.lane === 'consumer') {
-      if (queue.backlog >= this.config.maxQueuedPerLane) return reject(base, 'QUEUE_FULL', `the consumer queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`);
+      if (queue.backlog >= this.config.maxQueuedPerLane)
+        return reject(
+          base,
+          'QUEUE_FULL',
+          `the consumer queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`,
+        );
       this.admit(req);
       return { ...base, outcome: 'admitted' };
     }
     if (mode === 'tight') return reject(base, 'INDUSTRIAL_TIGHT', ADMISSION_CODES.INDUSTRIAL_TIGHT.summary);
     const capacity = this.capacity.capacity();
     if (req.shards > capacity) {
-      return reject(base, 'NO_CAPACITY', `job needs ${req.shards} shards; providers seen recently offer ${capacity} in total`);
+      return reject(
+        base,
+        'NO_CAPACITY',
+        `job needs ${req.shards} shards; providers seen recently offer ${capacity} in total`,
+      );
     }
     const free = capacity - this.reserved;
-    if (req.shards > free) return this.defer(base, req, `job needs ${req.shards} shards; ${Math.max(0, free)} are free`);
-    if (queue.backlog >= this.config.maxQueuedPerLane) return reject(base, 'QUEUE_FULL', `the industrial queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`);
+    if (req.shards > free)
+      return this.defer(base, req, `job needs ${req.shards} shards; ${Math.max(0, free)} are free`);
+    if (queue.backlog >= this.config.maxQueuedPerLane)
+      return reject(
+        base,
+        'QUEUE_FULL',
+        `the industrial queue holds its maximum of ${this.config.maxQueuedPerLane} jobs`,
+      );
     // Fairness: older deferred jobs are served first, so a new job does not take the shards
     // they are waiting for; it waits behind them.
     const waiting = queue.deferred;
-    if (waiting > 0) return this.defer(base, req, `job needs ${req.shards} shards and ${free} are free, but ${waiting} older deferred job${waiting === 1 ? ' is' : 's are'} served first`);
+    if (waiting > 0)
+      return this.defer(
+        base,
+        req,
+        `job needs ${req.shards} shards and ${free} are free, but ${waiting} older deferred job${waiting === 1 ? ' is' : 's are'} served first`,
+      );
     this.admit(req);
     return { ...base, outcome: 'admitted' };
   }
@@ -210,7 +243,13 @@ export class AdmissionController {
       const waited = now - job.enqueuedAt;
       if (waited >= this.maxDeferMs) {
         queue.remove(job.id);
-        out.push(reject(base, 'DEFER_EXPIRED', `job stayed deferred for ${formatSecs(waited)} s; deferred jobs are held at most ${formatSecs(this.maxDeferMs)} s`));
+        out.push(
+          reject(
+            base,
+            'DEFER_EXPIRED',
+            `job stayed deferred for ${formatSecs(waited)} s; deferred jobs are held at most ${formatSecs(this.maxDeferMs)} s`,
+          ),
+        );
         continue;
       }
       if (mode === 'tight' || queue.backlog >= this.config.maxQueuedPerLane || job.shards > free) break;
@@ -234,7 +273,9 @@ export class AdmissionController {
     if (this.running.delete(jobId)) this.reserved -= shards;
     try {
       const verdict = this.sla.complete(jobId);
-      return verdict && !verdict.onTime ? { releasedShards: shards, penalty: verdict.penalty } : { releasedShards: shards };
+      return verdict && !verdict.onTime
+        ? { releasedShards: shards, penalty: verdict.penalty }
+        : { releasedShards: shards };
     } catch (err) {
       return { releasedShards: shards, slashError: errorMessage(err) };
     }
@@ -313,7 +354,12 @@ export class AdmissionController {
   /** Parks an industrial job as deferred, or rejects it when the deferred queue is full. */
   private defer(base: DecisionBase, req: JobRequest, message: string): AdmissionDecision {
     const queue = this.queues.industrial;
-    if (queue.deferred >= this.config.maxDeferred) return reject(base, 'QUEUE_FULL', `the deferred industrial queue holds its maximum of ${this.config.maxDeferred} jobs`);
+    if (queue.deferred >= this.config.maxDeferred)
+      return reject(
+        base,
+        'QUEUE_FULL',
+        `the deferred industrial queue holds its maximum of ${this.config.maxDeferred} jobs`,
+      );
     // Never earlier than the previous deferral, even if the clock steps backwards.
     this.lastDeferredAt = Math.max(this.deps.clock.now(), this.lastDeferredAt);
     queue.defer({ ...this.toQueued(req), enqueuedAt: this.lastDeferredAt });
@@ -343,7 +389,8 @@ function formatSecs(ms: number): string {
 }
 
 function describeInvalid(req: JobRequest): string | undefined {
-  if (typeof req.id !== 'string' || req.id.length === 0 || req.id.length > MAX_JOB_ID) return `job id must be a string of 1 to ${MAX_JOB_ID} characters`;
+  if (typeof req.id !== 'string' || req.id.length === 0 || req.id.length > MAX_JOB_ID)
+    return `job id must be a string of 1 to ${MAX_JOB_ID} characters`;
   if (!(LANES as readonly string[]).includes(req.lane)) return `lane must be one of ${LANES.join(', ')}`;
   if (typeof req.fee !== 'bigint' || !isU64(req.fee)) return 'fee must be an unsigned 64-bit integer';
   if (!Number.isSafeInteger(req.shards) || req.shards < 1) return 'shards must be a positive integer';

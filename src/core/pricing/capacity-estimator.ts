@@ -21,7 +21,8 @@ export class CapacityEstimator {
 
   /** Records that `provider` currently offers `shards` shards. */
   report(provider: string, shards: number): void {
-    if (!Number.isSafeInteger(shards) || shards < 0) throw new RangeError(`shards must be a non-negative integer, got ${shards}`);
+    if (!Number.isSafeInteger(shards) || shards < 0)
+      throw new RangeError(`shards must be a non-negative integer, got ${shards}`);
     const prev = this.reports.get(provider);
     if (prev) {
       this.total -= prev.shards;

@@ -55,8 +55,10 @@ export class ComfortGuard {
     private readonly clock: Clock,
   ) {
     const { recoveryPercent, ageLimitMs, recoveryMs } = config;
-    if (!Number.isInteger(recoveryPercent) || recoveryPercent < 1 || recoveryPercent > 100) throw new RangeError(`recovery percent must be an integer from 1 to 100, got ${recoveryPercent}`);
-    if (!(ageLimitMs >= 0) || !(recoveryMs >= 0)) throw new RangeError('age limit and recovery time must be non-negative');
+    if (!Number.isInteger(recoveryPercent) || recoveryPercent < 1 || recoveryPercent > 100)
+      throw new RangeError(`recovery percent must be an integer from 1 to 100, got ${recoveryPercent}`);
+    if (!(ageLimitMs >= 0) || !(recoveryMs >= 0))
+      throw new RangeError('age limit and recovery time must be non-negative');
     if (config.feeThreshold < 0n) throw new RangeError('fee threshold must be non-negative');
   }
 

@@ -36,7 +36,8 @@ export interface PriceBoardContents {
   lanes: Record<Lane, bigint[]>;
 }
 
-export type DecodeResult = { ok: true; value: PriceBoardContents } | { ok: false; error: PriceBoardFileError; message: string };
+export type DecodeResult =
+  { ok: true; value: PriceBoardContents } | { ok: false; error: PriceBoardFileError; message: string };
 
 /** Size in bytes of the file for a board holding `entries` prices in total. */
 export function encodedSize(entries: number): number {
@@ -81,7 +82,11 @@ export function decodePriceBoard(bytes: Uint8Array, hasher: Blake3Hasher): Decod
 }
 
 /** Decodes a file into a board with the given window (newest prices kept when it is smaller). */
-export function loadPriceBoard(bytes: Uint8Array, hasher: Blake3Hasher, window: number): { ok: true; board: PriceBoard; storedWindow: number } | { ok: false; error: PriceBoardFileError; message: string } {
+export function loadPriceBoard(
+  bytes: Uint8Array,
+  hasher: Blake3Hasher,
+  window: number,
+): { ok: true; board: PriceBoard; storedWindow: number } | { ok: false; error: PriceBoardFileError; message: string } {
   const decoded = decodePriceBoard(bytes, hasher);
   if (!decoded.ok) return decoded;
   return { ok: true, board: PriceBoard.from(window, decoded.value.lanes), storedWindow: decoded.value.window };
@@ -96,20 +101,29 @@ function decode(bytes: Uint8Array, hasher: Blake3Hasher): DecodeResult {
   for (let i = 0; i < magicLen; i++) {
     if (bytes[i] !== PRICE_BOARD_MAGIC[i]) return fail('FOREIGN', 'is not a price board file (unknown magic bytes)');
   }
-  if (bytes.length < FIXED_HEADER) return fail('TRUNCATED', `is truncated (${bytes.length} bytes, shorter than the header)`);
+  if (bytes.length < FIXED_HEADER)
+    return fail('TRUNCATED', `is truncated (${bytes.length} bytes, shorter than the header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
-  if (version !== PRICE_BOARD_FORMAT_VERSION) return fail('UNSUPPORTED_VERSION', `has format version ${version}; this build reads version ${PRICE_BOARD_FORMAT_VERSION}`);
+  if (version !== PRICE_BOARD_FORMAT_VERSION)
+    return fail(
+      'UNSUPPORTED_VERSION',
+      `has format version ${version}; this build reads version ${PRICE_BOARD_FORMAT_VERSION}`,
+    );
   const laneCount = view.getUint16(10, true);
-  if (laneCount !== LANES.length) return fail('BAD_HEADER', `declares ${laneCount} lanes; version ${PRICE_BOARD_FORMAT_VERSION} has ${LANES.length}`);
+  if (laneCount !== LANES.length)
+    return fail('BAD_HEADER', `declares ${laneCount} lanes; version ${PRICE_BOARD_FORMAT_VERSION} has ${LANES.length}`);
   const countsEnd = FIXED_HEADER + 4 * laneCount;
-  if (bytes.length < countsEnd + DIGEST_BYTES) return fail('TRUNCATED', `is truncated (${bytes.length} bytes, shorter than the header and checksum)`);
+  if (bytes.length < countsEnd + DIGEST_BYTES)
+    return fail('TRUNCATED', `is truncated (${bytes.length} bytes, shorter than the header and checksum)`);
   const counts: number[] = [];
   for (let i = 0; i < laneCount; i++) counts.push(view.getUint32(FIXED_HEADER + 4 * i, true));
   const total = counts.reduce((a, b) => a + b, 0);
   const expected = encodedSize(total);
-  if (bytes.length < expected) return fail('TRUNCATED', `is truncated (${bytes.length} bytes, the header promises ${expected})`);
-  if (bytes.length > expected) return fail('LENGTH_MISMATCH', `has ${bytes.length - expected} unexpected bytes after its contents`);
+  if (bytes.length < expected)
+    return fail('TRUNCATED', `is truncated (${bytes.length} bytes, the header promises ${expected})`);
+  if (bytes.length > expected)
+    return fail('LENGTH_MISMATCH', `has ${bytes.length - expected} unexpected bytes after its contents`);
   const body = bytes.subarray(0, expected - DIGEST_BYTES);
   const digest = hasher.hash(body);
   const stored = bytes.subarray(expected - DIGEST_BYTES);
@@ -117,9 +131,11 @@ function decode(bytes: Uint8Array, hasher: Blake3Hasher): DecodeResult {
   for (let i = 0; i < DIGEST_BYTES; i++) diff |= (digest[i] as number) ^ (stored[i] as number);
   if (diff !== 0) return fail('CHECKSUM_MISMATCH', 'is damaged (BLAKE3 checksum mismatch)');
   const window = view.getUint32(12, true);
-  if (window < 1 || window > MAX_PRICE_BOARD_WINDOW) return fail('BAD_HEADER', `declares window ${window}; allowed 1 to ${MAX_PRICE_BOARD_WINDOW}`);
+  if (window < 1 || window > MAX_PRICE_BOARD_WINDOW)
+    return fail('BAD_HEADER', `declares window ${window}; allowed 1 to ${MAX_PRICE_BOARD_WINDOW}`);
   const over = counts.findIndex((c) => c > window);
-  if (over >= 0) return fail('BAD_HEADER', `lane ${LANES[over]} holds ${counts[over]} prices, more than its window ${window}`);
+  if (over >= 0)
+    return fail('BAD_HEADER', `lane ${LANES[over]} holds ${counts[over]} prices, more than its window ${window}`);
   const lanes = { consumer: [] as bigint[], industrial: [] as bigint[] };
   let off = countsEnd;
   LANES.forEach((lane, i) => {

@@ -28,7 +28,8 @@ export function checkWindow(window: number): number {
  * capped at the largest u64. Rounding down never takes the bid below the median.
  */
 export function suggestBid(median: bigint, backlog: number, window: number): bigint {
-  if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be a non-negative integer, got ${backlog}`);
+  if (!Number.isInteger(backlog) || backlog < 0)
+    throw new RangeError(`backlog must be a non-negative integer, got ${backlog}`);
   checkWindow(window);
   const w = BigInt(window);
   const bid = (median * (w + BigInt(backlog))) / w;
@@ -73,7 +74,12 @@ export class PriceBoard {
   bands(lane: Lane): PriceBands | undefined {
     const w = this.lanes[lane];
     if (w.size === 0) return undefined;
-    return { count: w.size, p25: w.percentile(25) as bigint, median: w.percentile(50) as bigint, p75: w.percentile(75) as bigint };
+    return {
+      count: w.size,
+      p25: w.percentile(25) as bigint,
+      median: w.percentile(50) as bigint,
+      p75: w.percentile(75) as bigint,
+    };
   }
 
   /**
@@ -104,7 +110,8 @@ export class PriceBoard {
     const board = new PriceBoard(window);
     for (const lane of LANES) {
       const prices = lanes[lane];
-      for (let i = Math.max(0, prices.length - window); i < prices.length; i++) board.lanes[lane].push(prices[i] as bigint);
+      for (let i = Math.max(0, prices.length - window); i < prices.length; i++)
+        board.lanes[lane].push(prices[i] as bigint);
     }
     board.changes = 0;
     return board;

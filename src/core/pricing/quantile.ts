@@ -10,7 +10,8 @@
  */
 export function nearestRank(n: number, percent: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`nearest rank needs at least one value, got n=${n}`);
-  if (!Number.isInteger(percent) || percent < 1 || percent > 100) throw new RangeError(`percent must be an integer from 1 to 100, got ${percent}`);
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100)
+    throw new RangeError(`percent must be an integer from 1 to 100, got ${percent}`);
   // ceil(p·n/100) without floats: n ≤ 2^31 and p ≤ 100 keep p·n exact.
   return Math.max(1, Math.floor((percent * n + 99) / 100));
 }

@@ -36,7 +36,10 @@ export interface SlaPenalty {
  * Slashes a provider's bond for a missed job deadline: exactly `bond` moves through the
  * ledger with reason `SLA` and the job id as reference.
  */
-export function penalizeSla(ledger: BondLedger, commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>): SlaPenalty | undefined {
+export function penalizeSla(
+  ledger: BondLedger,
+  commitment: Pick<SlaCommitment, 'jobId' | 'provider' | 'bond'>,
+): SlaPenalty | undefined {
   const { jobId, provider, bond } = commitment;
   if (bond < 0n) throw new RangeError(`bond must be non-negative, got ${bond}`);
   // The ledger remembers slashes across restarts: one already applied moves nothing and is not reported again.
@@ -91,7 +94,8 @@ export class SlaMonitor {
   declare(commitment: SlaCommitment): void {
     if (this.open.has(commitment.jobId)) throw new Error(`job ${commitment.jobId} already has a declared deadline`);
     if (commitment.bond < 0n) throw new RangeError(`bond must be non-negative, got ${commitment.bond}`);
-    if (!Number.isSafeInteger(commitment.deadline)) throw new RangeError(`deadline must be whole clock milliseconds, got ${commitment.deadline}`);
+    if (!Number.isSafeInteger(commitment.deadline))
+      throw new RangeError(`deadline must be whole clock milliseconds, got ${commitment.deadline}`);
     this.store?.add({ ...commitment });
     this.open.set(commitment.jobId, { ...commitment });
   }
@@ -173,7 +177,8 @@ export class SlaMonitor {
     const penalty = penalizeSla(this.ledger, c);
     this.penalized.add(c.jobId);
     if (!penalty) return undefined;
-    if (this.penalized.size > REMEMBERED_PENALTIES) this.penalized.delete(this.penalized.values().next().value as string);
+    if (this.penalized.size > REMEMBERED_PENALTIES)
+      this.penalized.delete(this.penalized.values().next().value as string);
     return penalty;
   }
 }

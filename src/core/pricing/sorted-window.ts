@@ -16,7 +16,8 @@ export class SortedWindow {
   private count = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`window must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`window must be a positive integer, got ${capacity}`);
     this.ring = new BigUint64Array(capacity);
     this.sorted = new BigUint64Array(capacity);
   }
@@ -59,7 +60,8 @@ export class SortedWindow {
 
   /** The value of 0-based ascending rank `i`. */
   at(i: number): bigint {
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`rank ${i} is outside the window (size ${this.count})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.count)
+      throw new RangeError(`rank ${i} is outside the window (size ${this.count})`);
     return this.sorted[i] as bigint;
   }
 

@@ -21,7 +21,8 @@ export interface GpuCapabilities {
  * `isFallbackAdapter: false` and empty vendor/architecture, so the device and description
  * strings are checked too.
  */
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|swrast|software rasterizer|microsoft basic render|\bwarp\b/i;
+const SOFTWARE_ADAPTER =
+  /llvmpipe|lavapipe|softpipe|swiftshader|swrast|software rasterizer|microsoft basic render|\bwarp\b/i;
 
 /** True when the adapter is a CPU implementation of WebGPU rather than a GPU. */
 export function isSoftwareAdapter(info: GpuAdapterInfo): boolean {

@@ -72,7 +72,12 @@ export function gpuUsable(gpu: GpuAvailability | undefined): boolean {
  * adapter, or a software adapter only when explicitly allowed); Transcode and Inference only
  * at sizes where the calibration measured that GPU faster; everything else on the CPU.
  */
-export function chooseHashBackend(workload: Workload, bytes: number, gpu: GpuAvailability | undefined, calibration: GpuCalibration | undefined): ProofBackend {
+export function chooseHashBackend(
+  workload: Workload,
+  bytes: number,
+  gpu: GpuAvailability | undefined,
+  calibration: GpuCalibration | undefined,
+): ProofBackend {
   if (!gpuUsable(gpu)) return 'cpu';
   if (workload === 'gpuhash') return 'gpu';
   if (workload === 'transcode' || workload === 'inference') return gpuPreferred(calibration, bytes) ? 'gpu' : 'cpu';

@@ -35,7 +35,8 @@ export class ProofCache {
   private total = 0;
 
   constructor(readonly maxBytes: number) {
-    if (!Number.isFinite(maxBytes) || maxBytes < 0) throw new Error('proof cache size must be a non-negative number of bytes');
+    if (!Number.isFinite(maxBytes) || maxBytes < 0)
+      throw new Error('proof cache size must be a non-negative number of bytes');
   }
 
   /** Number of cached proofs. */
@@ -80,12 +81,21 @@ export class ProofCache {
 
 function assertSameIdentity(id: string, had: SliceIdentity, got: SliceIdentity): void {
   if (had.workload !== got.workload) {
-    throw new WorkloadError('SLICE_ID_REUSED', `slice id "${id}" was already used for workload ${had.workload}, now ${got.workload}; use a new slice id`);
+    throw new WorkloadError(
+      'SLICE_ID_REUSED',
+      `slice id "${id}" was already used for workload ${had.workload}, now ${got.workload}; use a new slice id`,
+    );
   }
   if (had.length !== got.length) {
-    throw new WorkloadError('SLICE_ID_REUSED', `slice id "${id}" was already used for ${had.length} bytes, now ${got.length}; use a new slice id`);
+    throw new WorkloadError(
+      'SLICE_ID_REUSED',
+      `slice id "${id}" was already used for ${had.length} bytes, now ${got.length}; use a new slice id`,
+    );
   }
   if (had.fingerprint !== got.fingerprint) {
-    throw new WorkloadError('SLICE_ID_REUSED', `slice id "${id}" was already used for different content; use a new slice id`);
+    throw new WorkloadError(
+      'SLICE_ID_REUSED',
+      `slice id "${id}" was already used for different content; use a new slice id`,
+    );
   }
 }

@@ -6,11 +6,17 @@ import { Xoshiro128 } from './synthetic.js';
  * Deterministic slice bytes: xoshiro128** seeded with SHA-256("tessera-slice:" + seed),
  * each output written as 4 little-endian bytes. Yields chunks of at most `chunkBytes`.
  */
-export function* generateSlice(seed: string, size: number, sha256: Sha256, chunkBytes = 1 << 20): Generator<Uint8Array> {
-  if (!Number.isSafeInteger(size) || size < 0) throw new Error(`slice size must be a whole number of bytes, got ${size}`);
+export function* generateSlice(
+  seed: string,
+  size: number,
+  sha256: Sha256,
+  chunkBytes = 1 << 20,
+): Generator<Uint8Array> {
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new Error(`slice size must be a whole number of bytes, got ${size}`);
   const rng = new Xoshiro128(sha256(utf8(`tessera-slice:${seed}`)));
   const step = Math.max(4, chunkBytes - (chunkBytes % 4));
-  for (let done = 0; done < size; ) {
+  for (let done = 0; done < size;) {
     const n = Math.min(step, size - done);
     const chunk = new Uint8Array(n);
     for (let i = 0; i < n; i += 4) {

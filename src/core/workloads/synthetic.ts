@@ -26,11 +26,18 @@ export function syntheticSeed(params: SyntheticParams, sha256: Sha256): Uint8Arr
 /** Validates Synthetic parameters, throwing a one-line BAD_PARAMS error naming the field. */
 export function validateSyntheticParams(p: SyntheticParams): void {
   if (!/^[0-9a-fA-F]{64}$/.test(p.block_hash)) {
-    throw new WorkloadError('BAD_PARAMS', `synthetic block_hash must be 64 hex characters (32 bytes), got "${p.block_hash}"`);
+    throw new WorkloadError(
+      'BAD_PARAMS',
+      `synthetic block_hash must be 64 hex characters (32 bytes), got "${p.block_hash}"`,
+    );
   }
-  if (p.worker_address.length === 0) throw new WorkloadError('BAD_PARAMS', 'synthetic worker_address must not be empty');
+  if (p.worker_address.length === 0)
+    throw new WorkloadError('BAD_PARAMS', 'synthetic worker_address must not be empty');
   if (!Number.isInteger(p.matrix_size) || p.matrix_size < 1 || p.matrix_size > MAX_MATRIX_SIZE) {
-    throw new WorkloadError('BAD_PARAMS', `synthetic matrix_size must be an integer from 1 to ${MAX_MATRIX_SIZE}, got ${p.matrix_size}`);
+    throw new WorkloadError(
+      'BAD_PARAMS',
+      `synthetic matrix_size must be an integer from 1 to ${MAX_MATRIX_SIZE}, got ${p.matrix_size}`,
+    );
   }
 }
 
@@ -44,7 +51,11 @@ export class Xoshiro128 {
   constructor(seed: Uint8Array) {
     if (seed.length !== 32) throw new Error('xoshiro128 seed must be 32 bytes');
     const w = (i: number) =>
-      ((seed[i] as number) | ((seed[i + 1] as number) << 8) | ((seed[i + 2] as number) << 16) | ((seed[i + 3] as number) << 24)) >>> 0;
+      ((seed[i] as number) |
+        ((seed[i + 1] as number) << 8) |
+        ((seed[i + 2] as number) << 16) |
+        ((seed[i + 3] as number) << 24)) >>>
+      0;
     this.s0 = (w(0) ^ w(16)) >>> 0;
     this.s1 = (w(4) ^ w(20)) >>> 0;
     this.s2 = (w(8) ^ w(24)) >>> 0;

@@ -24,9 +24,7 @@ export interface SyntheticParams {
 }
 
 /** Where a slice's bytes come from. */
-export type SliceSource =
-  | { kind: 'file'; path: string }
-  | { kind: 'bytes'; data: Uint8Array };
+export type SliceSource = { kind: 'file'; path: string } | { kind: 'bytes'; data: Uint8Array };
 
 /** A unit of work handed to the runner. */
 export interface SliceJob {
@@ -53,12 +51,7 @@ export interface SliceProof {
 
 /** Stable error codes for workload failures, shown to users and sent to the market. */
 export type WorkloadErrorCode =
-  | 'UNKNOWN_WORKLOAD'
-  | 'GPU_REQUIRED'
-  | 'SLICE_ID_REUSED'
-  | 'BAD_SLICE'
-  | 'BAD_PARAMS'
-  | 'RUNNER_CLOSED';
+  'UNKNOWN_WORKLOAD' | 'GPU_REQUIRED' | 'SLICE_ID_REUSED' | 'BAD_SLICE' | 'BAD_PARAMS' | 'RUNNER_CLOSED';
 
 /** A workload failure with a stable code and a one-line message. */
 export class WorkloadError extends TesseraError {

@@ -24,7 +24,16 @@ export function applyLinuxAutostart(enabled: boolean, exec: string, env: NodeJS.
     return file;
   }
   mkdirSync(join(file, '..'), { recursive: true });
-  const entry = ['[Desktop Entry]', 'Type=Application', 'Name=Tessera', 'Comment=Provide compute to the Tessera market', `Exec=${quoteExec(exec)} --hidden`, 'Terminal=false', 'X-GNOME-Autostart-enabled=true', ''].join('\n');
+  const entry = [
+    '[Desktop Entry]',
+    'Type=Application',
+    'Name=Tessera',
+    'Comment=Provide compute to the Tessera market',
+    `Exec=${quoteExec(exec)} --hidden`,
+    'Terminal=false',
+    'X-GNOME-Autostart-enabled=true',
+    '',
+  ].join('\n');
   writeFileSync(file, entry, { mode: 0o644 });
   return file;
 }

@@ -1,8 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Notification, powerMonitor, safeStorage, type IpcMainInvokeEvent } from 'electron';
-import { dispatchContractCall, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type ContractHandlers, type Settings } from '../../shared/contract.js';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Notification,
+  powerMonitor,
+  safeStorage,
+  type IpcMainInvokeEvent,
+} from 'electron';
+import {
+  dispatchContractCall,
+  IPC_CALL_CHANNEL,
+  IPC_EVENT_CHANNEL,
+  type ContractHandlers,
+  type Settings,
+} from '../../shared/contract.js';
 import { errorMessage } from '../../core/errors.js';
 import type { AppService } from '../../main/api/app-service.js';
 import { LogBuffer } from '../../main/api/log-buffer.js';
@@ -51,7 +66,14 @@ const safeStorageSealer: KeySealer = {
   isEncryptionAvailable: () => safeStorage.isEncryptionAvailable(),
   encryptString: (plain) => safeStorage.encryptString(plain),
   decryptString: (sealed) => safeStorage.decryptString(sealed),
-  backend: () => (process.platform === 'linux' ? safeStorage.getSelectedStorageBackend() : process.platform === 'darwin' ? 'keychain' : process.platform === 'win32' ? 'dpapi' : 'unknown'),
+  backend: () =>
+    process.platform === 'linux'
+      ? safeStorage.getSelectedStorageBackend()
+      : process.platform === 'darwin'
+        ? 'keychain'
+        : process.platform === 'win32'
+          ? 'dpapi'
+          : 'unknown',
 };
 
 function showWindow(): void {
@@ -66,7 +88,12 @@ function showWindow(): void {
 
 function openWindow(show: boolean): BrowserWindow {
   const dev = process.env.ELECTRON_RENDERER_URL;
-  const win = createMainWindow({ preload: preloadPath, icon: join(iconDir(), 'icon.png'), page: dev ? { url: dev } : { file: builtPage(here) }, show });
+  const win = createMainWindow({
+    preload: preloadPath,
+    icon: join(iconDir(), 'icon.png'),
+    page: dev ? { url: dev } : { file: builtPage(here) },
+    show,
+  });
   // Closing the window keeps the node running in the tray when close_to_tray is on (a one-time notice says so).
   win.on('close', (event) => {
     const r = running;
@@ -75,14 +102,19 @@ function openWindow(show: boolean): BrowserWindow {
     win.hide();
     if (!r.state.closeToTrayNoticeShown) {
       r.state.markCloseToTrayNoticeShown();
-      if (Notification.isSupported()) new Notification({ title: 'Tessera is still running', body: 'It keeps providing from the tray icon. Quit from the tray menu; turn off "close to tray" in Settings.' }).show();
+      if (Notification.isSupported())
+        new Notification({
+          title: 'Tessera is still running',
+          body: 'It keeps providing from the tray icon. Quit from the tray menu; turn off "close to tray" in Settings.',
+        }).show();
     }
   });
   // The hidden compute window stays open, so 'window-all-closed' never fires: closing the
   // main window (without close-to-tray) is what quits, except on macOS.
   win.on('closed', () => {
     mainWindow = undefined;
-    if (!quitting && process.platform !== 'darwin' && !(running?.tray && running.app.settings.get().close_to_tray)) app.quit();
+    if (!quitting && process.platform !== 'darwin' && !(running?.tray && running.app.settings.get().close_to_tray))
+      app.quit();
   });
   mainWindow = win;
   return win;
@@ -92,7 +124,14 @@ function openWindow(show: boolean): BrowserWindow {
 function fromMainWindow(event: IpcMainInvokeEvent): boolean {
   const frame = event.senderFrame;
   const win = mainWindow;
-  return isTrustedSender({ isMainWindow: win !== undefined && !win.isDestroyed() && event.sender === win.webContents, isTopFrame: win !== undefined && !win.isDestroyed() && frame !== null && frame === win.webContents.mainFrame, frameUrl: frame?.url ?? null }, appPage());
+  return isTrustedSender(
+    {
+      isMainWindow: win !== undefined && !win.isDestroyed() && event.sender === win.webContents,
+      isTopFrame: win !== undefined && !win.isDestroyed() && frame !== null && frame === win.webContents.mainFrame,
+      frameUrl: frame?.url ?? null,
+    },
+    appPage(),
+  );
 }
 
 /**
@@ -102,7 +141,11 @@ function fromMainWindow(event: IpcMainInvokeEvent): boolean {
  */
 function registerIpc(store: DisposableStore, handlers: ContractHandlers, events: AppService['events']): void {
   ipcMain.handle(IPC_CALL_CHANNEL, async (event, channel: unknown, args: unknown) => {
-    if (!fromMainWindow(event)) return { ok: false, error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' } };
+    if (!fromMainWindow(event))
+      return {
+        ok: false,
+        error: { code: 'UNTRUSTED_SENDER', message: 'calls are accepted only from the Tessera window' },
+      };
     return dispatchContractCall(handlers, channel, args, {
       onInternal: (err, c) => logger.error('contract call failed', { channel: c, ...errorFields(err) }),
     });
@@ -174,24 +217,42 @@ async function startApp(store: DisposableStore, dataDir: string): Promise<void> 
       openGpuHost: openGpuWindowChannel,
       metricsPort: null,
       practiceMarket: {},
-      policy: { observe: () => ({ idleSeconds: powerMonitor.getSystemIdleTime(), onBattery: powerMonitor.isOnBatteryPower() }), intervalMs: 5_000 },
+      policy: {
+        observe: () => ({ idleSeconds: powerMonitor.getSystemIdleTime(), onBattery: powerMonitor.isOnBatteryPower() }),
+        intervalMs: 5_000,
+      },
     }),
     'app host',
   );
   // After the ledger opened: on a first start that is what creates the provider key.
   try {
     const keyState = sealKey(dataDir, safeStorageSealer);
-    if (keyState.mode === 'plain') logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });
+    if (keyState.mode === 'plain')
+      logger.warn('provider key stored as a plain file: no OS keychain to seal it', { backend: keyState.backend });
   } catch (err) {
     logger.warn('provider key left as a plain file', { error: errorMessage(err) });
   }
   const { app: appNode, handlers, policy } = host;
   registerIpc(store, handlers, appNode.events);
-  watchPower(store, () => void policy.tick().catch((err: unknown) => logger.error('provide policy tick failed', { error: errorMessage(err) })));
+  watchPower(
+    store,
+    () =>
+      void policy
+        .tick()
+        .catch((err: unknown) => logger.error('provide policy tick failed', { error: errorMessage(err) })),
+  );
 
   running = { app: appNode, tray: undefined, state: new DesktopState(dataDir), store };
   try {
-    running.tray = new TrayService({ node: appNode, handlers, iconDir: iconDir(), createTray: electronTray, notify, onOpen: showWindow, onQuit: () => app.quit() });
+    running.tray = new TrayService({
+      node: appNode,
+      handlers,
+      iconDir: iconDir(),
+      createTray: electronTray,
+      notify,
+      onOpen: showWindow,
+      onQuit: () => app.quit(),
+    });
     store.add(running.tray, 'tray');
   } catch (err) {
     // Some Linux desktops have no status area: the app still runs, closing the window quits.

@@ -11,9 +11,12 @@ export function hardenSession(s: Session, page: AppPageLocation): void {
   s.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
   });
-  const allowed = (permission: string, url: string) => permission === 'clipboard-sanitized-write' && isAppPage(url, page);
+  const allowed = (permission: string, url: string) =>
+    permission === 'clipboard-sanitized-write' && isAppPage(url, page);
   s.setPermissionRequestHandler((wc, permission, callback) => callback(allowed(permission, wc.getURL())));
-  s.setPermissionCheckHandler((wc, permission, origin, details) => allowed(permission, details.requestingUrl ?? wc?.getURL() ?? origin));
+  s.setPermissionCheckHandler((wc, permission, origin, details) =>
+    allowed(permission, details.requestingUrl ?? wc?.getURL() ?? origin),
+  );
 }
 
 /** Every web contents the app creates: no navigation away, no new windows, no <webview>. */

@@ -21,7 +21,10 @@ export class ElectronStoreSettingsStore implements SettingsStore {
     const parsed = parseSettings(this.store.store);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new TesseraError('BAD_SETTINGS', `${this.store.path}: setting ${issue?.path.join('.') || '?'} ${issue?.message ?? 'is invalid'}; fix or delete the file`);
+      throw new TesseraError(
+        'BAD_SETTINGS',
+        `${this.store.path}: setting ${issue?.path.join('.') || '?'} ${issue?.message ?? 'is invalid'}; fix or delete the file`,
+      );
     }
     this.current = parsed.data;
   }

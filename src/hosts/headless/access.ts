@@ -16,13 +16,20 @@ const TOKEN_RE = /^[0-9a-f]{64}$/;
  * `DATA_DIR/headless-token`, created once and reused. A file that is not a token (damaged,
  * emptied) is replaced by a new one; a file readable by others is set back to 0600.
  */
-export function loadOrCreateToken(dataDir: string, random: (n: number) => Buffer = randomBytes): { token: string; path: string; created: boolean } {
+export function loadOrCreateToken(
+  dataDir: string,
+  random: (n: number) => Buffer = randomBytes,
+): { token: string; path: string; created: boolean } {
   const path = join(dataDir, TOKEN_FILE);
   let existing: string | undefined;
   try {
     existing = readFileSync(path, 'utf8').trim();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TesseraError('TOKEN_FILE', `cannot read ${path} (${(err as Error).message}): fix its permissions or delete it`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new TesseraError(
+        'TOKEN_FILE',
+        `cannot read ${path} (${(err as Error).message}): fix its permissions or delete it`,
+      );
   }
   if (existing !== undefined && TOKEN_RE.test(existing)) {
     if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
@@ -69,7 +76,9 @@ export interface AccessPolicyDeps {
 }
 
 /** What a request carries: a token in the query, a session cookie, or nothing usable. */
-export type AccessResult = { ok: true; via: 'token' | 'cookie' } | { ok: false; reason: 'no-credentials' | 'bad-token' | 'bad-cookie' | 'bad-host' };
+export type AccessResult =
+  | { ok: true; via: 'token' | 'cookie' }
+  | { ok: false; reason: 'no-credentials' | 'bad-token' | 'bad-cookie' | 'bad-host' };
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -86,7 +95,8 @@ export class AccessPolicy {
   readonly session: string;
 
   constructor(private readonly deps: AccessPolicyDeps) {
-    if (!TOKEN_RE.test(deps.token)) throw new TesseraError('TOKEN_FILE', 'the headless token must be 64 hex characters');
+    if (!TOKEN_RE.test(deps.token))
+      throw new TesseraError('TOKEN_FILE', 'the headless token must be 64 hex characters');
     this.session = createHmac('sha256', deps.token).update('tessera headless session v1').digest('hex');
   }
 
@@ -109,9 +119,11 @@ export class AccessPolicy {
   check(req: IncomingMessage): AccessResult {
     if (!this.hostAllowed(req)) return { ok: false, reason: 'bad-host' };
     const query = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-    if (query !== null) return safeEqual(query, this.deps.token) ? { ok: true, via: 'token' } : { ok: false, reason: 'bad-token' };
+    if (query !== null)
+      return safeEqual(query, this.deps.token) ? { ok: true, via: 'token' } : { ok: false, reason: 'bad-token' };
     const cookie = cookieValue(req.headers.cookie, SESSION_COOKIE);
-    if (cookie !== undefined) return safeEqual(cookie, this.session) ? { ok: true, via: 'cookie' } : { ok: false, reason: 'bad-cookie' };
+    if (cookie !== undefined)
+      return safeEqual(cookie, this.session) ? { ok: true, via: 'cookie' } : { ok: false, reason: 'bad-cookie' };
     return { ok: false, reason: 'no-credentials' };
   }
 

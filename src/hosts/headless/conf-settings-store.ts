@@ -19,9 +19,18 @@ export class ConfSettingsStore implements SettingsStore {
   constructor(dataDir: string) {
     const path = `${dataDir}/${SETTINGS_FILE}`;
     try {
-      this.conf = new Conf<Record<string, unknown>>({ cwd: dataDir, configName: 'settings', configFileMode: 0o600, accessPropertiesByDotNotation: false, clearInvalidConfig: false });
+      this.conf = new Conf<Record<string, unknown>>({
+        cwd: dataDir,
+        configName: 'settings',
+        configFileMode: 0o600,
+        accessPropertiesByDotNotation: false,
+        clearInvalidConfig: false,
+      });
     } catch (err) {
-      throw new TesseraError('BAD_SETTINGS', `${path} is not valid settings JSON (${firstLine(err)}): fix or delete it`);
+      throw new TesseraError(
+        'BAD_SETTINGS',
+        `${path} is not valid settings JSON (${firstLine(err)}): fix or delete it`,
+      );
     }
     this.current = this.read();
   }
@@ -52,12 +61,18 @@ export class ConfSettingsStore implements SettingsStore {
     try {
       raw = this.conf.store;
     } catch (err) {
-      throw new TesseraError('BAD_SETTINGS', `${this.conf.path} is not valid settings JSON (${firstLine(err)}): fix or delete it`);
+      throw new TesseraError(
+        'BAD_SETTINGS',
+        `${this.conf.path} is not valid settings JSON (${firstLine(err)}): fix or delete it`,
+      );
     }
     const parsed = parseSettings(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new TesseraError('BAD_SETTINGS', `${this.conf.path}: setting ${issue?.path.join('.') || '?'} ${issue?.message ?? 'is invalid'}; fix or delete the file`);
+      throw new TesseraError(
+        'BAD_SETTINGS',
+        `${this.conf.path}: setting ${issue?.path.join('.') || '?'} ${issue?.message ?? 'is invalid'}; fix or delete the file`,
+      );
     }
     return parsed.data;
   }

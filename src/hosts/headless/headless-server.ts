@@ -78,7 +78,8 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
   // What the user typed is checked first, then what the build must provide.
-  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success) throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
+  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success)
+    throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
   const rendererRoot = checkRendererDir(o.rendererDir);
   const dataDir = resolve(o.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -102,7 +103,11 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
         metricsPort: o.metricsPort ?? null,
         practiceMarket: o.practiceMarket ?? {},
         // Headless mode has no idle time or battery to read: of the provide policy, only the schedule applies.
-        policy: { observe: () => ({ idleSeconds: null, onBattery: false }), intervalMs: o.scheduleCheckMs ?? 30_000, ...(o.localHour ? { localHour: o.localHour } : {}) },
+        policy: {
+          observe: () => ({ idleSeconds: null, onBattery: false }),
+          intervalMs: o.scheduleCheckMs ?? 30_000,
+          ...(o.localHour ? { localHour: o.localHour } : {}),
+        },
       }),
       'app host',
     );
@@ -113,7 +118,12 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
     server.requestTimeout = 30_000;
     server.headersTimeout = 10_000;
     server.maxConnections = 256;
-    const transport = new WsTransport(server, { handlers, events: app.events, logger, verifyClient: (req) => access.socketAllowed(req) });
+    const transport = new WsTransport(server, {
+      handlers,
+      events: app.events,
+      logger,
+      verifyClient: (req) => access.socketAllowed(req),
+    });
     store.add(async () => {
       await transport.close();
       server.closeAllConnections();
@@ -126,7 +136,12 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
     // URL can be opened at once; the UI shows the node connecting meanwhile.
     let joined: Promise<void> = Promise.resolve();
     if (o.join) {
-      const target: MarketTarget = o.market !== undefined ? { kind: 'url', url: o.market } : settings.get().market_url ? { kind: 'url', url: settings.get().market_url as string } : { kind: 'practice' };
+      const target: MarketTarget =
+        o.market !== undefined
+          ? { kind: 'url', url: o.market }
+          : settings.get().market_url
+            ? { kind: 'url', url: settings.get().market_url as string }
+            : { kind: 'practice' };
       joined = app.join(target).then(
         () => undefined,
         (err: unknown) => logger.error('could not join the market', { error: errorMessage(err) }),
@@ -155,9 +170,17 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolveListen, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new TesseraError('PORT_IN_USE', `port ${port} on ${host} is in use: pick another with --port (0 = any free port)`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new TesseraError('BAD_HOST', `--host ${host} is not an address of this machine`));
-      else if (err.code === 'EACCES') reject(new TesseraError('PORT_IN_USE', `port ${port} needs privileges: pick one above 1023 with --port`));
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new TesseraError(
+            'PORT_IN_USE',
+            `port ${port} on ${host} is in use: pick another with --port (0 = any free port)`,
+          ),
+        );
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND')
+        reject(new TesseraError('BAD_HOST', `--host ${host} is not an address of this machine`));
+      else if (err.code === 'EACCES')
+        reject(new TesseraError('PORT_IN_USE', `port ${port} needs privileges: pick one above 1023 with --port`));
       else reject(err);
     };
     server.once('error', onError);
@@ -168,7 +191,8 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-const UNAUTHORIZED_HTML = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tessera: access needed</title></head><body><h1>Access needed</h1><p>Open the URL printed by <code>tessera headless</code> (it ends with <code>?token=…</code>).</p></body></html>\n';
+const UNAUTHORIZED_HTML =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tessera: access needed</title></head><body><h1>Access needed</h1><p>Open the URL printed by <code>tessera headless</code> (it ends with <code>?token=…</code>).</p></body></html>\n';
 
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {
   const wantsHtml = status === 401 && (req.headers.accept ?? '').includes('text/html');
@@ -186,7 +210,8 @@ function sendError(req: IncomingMessage, res: ServerResponse, status: number, me
 function handleRequest(req: IncomingMessage, res: ServerResponse, policy: AccessPolicy, root: string): void {
   const access = policy.check(req);
   if (!access.ok) {
-    if (access.reason === 'bad-host') sendError(req, res, 400, 'unknown Host header: open the URL printed by tessera headless');
+    if (access.reason === 'bad-host')
+      sendError(req, res, 400, 'unknown Host header: open the URL printed by tessera headless');
     else sendError(req, res, 401, 'open the URL printed by tessera headless (it ends with ?token=…)');
     return;
   }
@@ -194,7 +219,13 @@ function handleRequest(req: IncomingMessage, res: ServerResponse, policy: Access
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   if (access.via === 'token') {
     const location = rawPath.startsWith('/') && !rawPath.startsWith('//') ? rawPath : '/';
-    res.writeHead(303, { ...SECURITY_HEADERS, location, 'set-cookie': policy.sessionCookie(), 'cache-control': 'no-store', 'content-length': '0' });
+    res.writeHead(303, {
+      ...SECURITY_HEADERS,
+      location,
+      'set-cookie': policy.sessionCookie(),
+      'cache-control': 'no-store',
+      'content-length': '0',
+    });
     res.end();
     return;
   }

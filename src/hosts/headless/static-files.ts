@@ -60,11 +60,17 @@ export const MAX_STATIC_BYTES = 32 << 20;
 /** A missing or unbuilt renderer: one line saying what to do. */
 export function checkRendererDir(dir: string): string {
   const index = join(dir, 'index.html');
-  if (!existsSync(index) || !statSync(index).isFile()) throw new TesseraError('NO_RENDERER_BUILD', `the app's web UI is not built (no ${index}): run npm run build first`, { exitCode: 2 });
+  if (!existsSync(index) || !statSync(index).isFile())
+    throw new TesseraError(
+      'NO_RENDERER_BUILD',
+      `the app's web UI is not built (no ${index}): run npm run build first`,
+      { exitCode: 2 },
+    );
   return realpathSync(dir);
 }
 
-export type StaticLookup = { kind: 'file'; path: string; size: number; type: string } | { kind: 'not-found' } | { kind: 'bad-request' };
+export type StaticLookup =
+  { kind: 'file'; path: string; size: number; type: string } | { kind: 'not-found' } | { kind: 'bad-request' };
 
 /**
  * Maps a URL path to a regular file inside `root` (already a real path): percent-decoded once,

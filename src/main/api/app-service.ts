@@ -1,7 +1,16 @@
 import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import os from 'node:os';
-import type { AppInfo, NodeInfo, BenchmarkInfo, GpuCapabilitiesInfo, MarketTarget, NodeStatusInfo, PricingBandsInfo, PricingInfo } from '../../shared/contract.js';
+import type {
+  AppInfo,
+  NodeInfo,
+  BenchmarkInfo,
+  GpuCapabilitiesInfo,
+  MarketTarget,
+  NodeStatusInfo,
+  PricingBandsInfo,
+  PricingInfo,
+} from '../../shared/contract.js';
 import type { Logger } from '../../node/log.js';
 import type { Ledger } from '../ledger.js';
 import { signerAddress } from '../../node/signing/result-signing.js';
@@ -105,14 +114,14 @@ export class AppService {
     return {
       joined: this.market !== undefined,
       market: this.market?.target ?? null,
-      state: this.provider ? s?.state ?? 'connecting' : 'idle',
+      state: this.provider ? (s?.state ?? 'connecting') : 'idle',
       paused: this.pauseReason !== null,
       pause_reason: this.pauseReason,
       address: s?.address ?? this.address,
       market_id: s?.marketId ?? null,
       jobs_done: s?.jobsDone ?? 0,
       jobs_rejected: s?.jobsRejected ?? 0,
-      running: this.provider ? s?.running ?? 0 : 0,
+      running: this.provider ? (s?.running ?? 0) : 0,
       credits_today: (s?.creditsToday ?? 0n).toString(),
       last_error: this.lastError,
     };
@@ -123,7 +132,11 @@ export class AppService {
     let practice: RunningMarket | undefined;
     let url: string;
     if (target.kind === 'practice') {
-      if (!this.deps.startPractice) throw new TesseraError('PRACTICE_UNAVAILABLE', 'this host cannot start the practice market: join a market URL instead');
+      if (!this.deps.startPractice)
+        throw new TesseraError(
+          'PRACTICE_UNAVAILABLE',
+          'this host cannot start the practice market: join a market URL instead',
+        );
       practice = await this.deps.startPractice();
       url = practice.url;
     } else {
@@ -212,7 +225,8 @@ export class AppService {
       const nowAnswered = s.jobsDone + s.jobsRejected;
       if (nowAnswered > answered) {
         const recent = new ProviderJobsRepo(this.ledger.db).recent(Math.min(100, nowAnswered - answered));
-        for (const job of recent.reverse()) if (job.status === 'accepted' || job.status === 'rejected') this.events.emit('job:finished', jobRow(job));
+        for (const job of recent.reverse())
+          if (job.status === 'accepted' || job.status === 'rejected') this.events.emit('job:finished', jobRow(job));
       }
       answered = nowAnswered;
       if (s.creditsToday !== credits) {

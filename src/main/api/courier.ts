@@ -29,9 +29,16 @@ export function courierHandlers(node: AppService): HandlerSet {
     },
     'courier:flush': async () => {
       const url = node.marketUrl();
-      if (url === null) throw new TesseraError('NOT_JOINED', 'no market to flush courier receipts to: join a market or set market_url in Settings');
+      if (url === null)
+        throw new TesseraError(
+          'NOT_JOINED',
+          'no market to flush courier receipts to: join a market or set market_url in Settings',
+        );
       const summary = await node.ledger.courier.flush(url, (p) => node.events.emit('courier:flush-progress', p));
-      node.logger.info('courier flush', { sent: summary.accepted + summary.duplicate + summary.rejected, pending_after: summary.pending_after });
+      node.logger.info('courier flush', {
+        sent: summary.accepted + summary.duplicate + summary.rejected,
+        pending_after: summary.pending_after,
+      });
       return flushSummaryInfo(summary);
     },
   };

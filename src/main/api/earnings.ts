@@ -15,11 +15,17 @@ export function earningsSeries(db: Database, now: number, days: number): Earning
   const repo = new ProviderJobsRepo(db);
   const today = startOfUtcDay(now);
   const all = repo.earningsByDay(0);
-  const sumSince = (since: number) => all.filter((d) => Date.parse(`${d.day}T00:00:00Z`) >= since).reduce((a, d) => a + d.paid, 0n);
-  const total = all.reduce((a, d) => ({ jobs: a.jobs + d.jobs, paid: a.paid + d.paid, settled: a.settled + d.settled }), { jobs: 0, paid: 0n, settled: 0n });
+  const sumSince = (since: number) =>
+    all.filter((d) => Date.parse(`${d.day}T00:00:00Z`) >= since).reduce((a, d) => a + d.paid, 0n);
+  const total = all.reduce(
+    (a, d) => ({ jobs: a.jobs + d.jobs, paid: a.paid + d.paid, settled: a.settled + d.settled }),
+    { jobs: 0, paid: 0n, settled: 0n },
+  );
   const from = today - (days - 1) * DAY_MS;
   return {
-    days: all.filter((d) => Date.parse(`${d.day}T00:00:00Z`) >= from).map((d) => ({ day: d.day, jobs: d.jobs, paid: d.paid.toString(), settled: d.settled.toString() })),
+    days: all
+      .filter((d) => Date.parse(`${d.day}T00:00:00Z`) >= from)
+      .map((d) => ({ day: d.day, jobs: d.jobs, paid: d.paid.toString(), settled: d.settled.toString() })),
     totals: {
       today: sumSince(today).toString(),
       last_7d: sumSince(today - 6 * DAY_MS).toString(),
@@ -47,9 +53,25 @@ export function reconciliation(db: Database, now: number, days: number): Reconci
       const lost = c?.lost ?? 0;
       const unsettled = (p?.paid ?? 0n) - (p?.settled ?? 0n);
       const mismatches: ReconciliationInfo['days'][number]['mismatches'] = [];
-      if (rejected > 0) mismatches.push({ kind: 'rejected', count: rejected, explanation: 'the market re-ran these jobs and the result did not match, so it paid nothing for them' });
-      if (lost > 0) mismatches.push({ kind: 'lost', count: lost, explanation: 'these jobs were not finished in time (timed out, or the node stopped), so they were not paid' });
-      if (unsettled > 0n) mismatches.push({ kind: 'unsettled', count: (p?.jobs ?? 0) - (p?.settledJobs ?? 0), explanation: 'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger' });
+      if (rejected > 0)
+        mismatches.push({
+          kind: 'rejected',
+          count: rejected,
+          explanation: 'the market re-ran these jobs and the result did not match, so it paid nothing for them',
+        });
+      if (lost > 0)
+        mismatches.push({
+          kind: 'lost',
+          count: lost,
+          explanation: 'these jobs were not finished in time (timed out, or the node stopped), so they were not paid',
+        });
+      if (unsettled > 0n)
+        mismatches.push({
+          kind: 'unsettled',
+          count: (p?.jobs ?? 0) - (p?.settledJobs ?? 0),
+          explanation:
+            'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger',
+        });
       return {
         day,
         submitted: c?.submitted ?? 0,

@@ -17,7 +17,12 @@ export class LogBuffer {
       next?.log(level, msg, { ...(module ? { module } : {}), ...fields });
       this.push({ time: this.now(), level, msg, module, fields: jsonFields(fields) });
     };
-    return { log, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) };
+    return {
+      log,
+      info: (m, f) => log('info', m, f),
+      warn: (m, f) => log('warn', m, f),
+      error: (m, f) => log('error', m, f),
+    };
   }
 
   recent(limit: number): LogLine[] {
@@ -38,5 +43,9 @@ export class LogBuffer {
 
 function jsonFields(fields: Record<string, unknown> | undefined): Record<string, unknown> {
   if (!fields) return {};
-  return JSON.parse(JSON.stringify(fields, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v))) as Record<string, unknown>;
+  return JSON.parse(
+    JSON.stringify(fields, (_k, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v,
+    ),
+  ) as Record<string, unknown>;
 }

@@ -4,7 +4,13 @@ import type { HandlerSet } from './handlers.js';
 
 function status(node: AppService): SettlementStatusInfo {
   const s = node.ledger.settlement.status();
-  return { mode: s.mode, mode_label: s.mode_label, activate_at: s.activate_at, balances: s.balances, receipts: s.receipts };
+  return {
+    mode: s.mode,
+    mode_label: s.mode_label,
+    activate_at: s.activate_at,
+    balances: s.balances,
+    receipts: s.receipts,
+  };
 }
 
 /** settlement:status and settlement:set-mode (dry_run or real; the UI confirms before real). */

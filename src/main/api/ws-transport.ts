@@ -1,20 +1,33 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type VerifyClientCallbackSync, type WebSocket } from 'ws';
 import { z } from 'zod';
-import { dispatchContractCall, events as eventSchemas, MAX_CONTRACT_FRAME_BYTES, type CallEnvelope, type ContractHandlers, type EventName } from '../../shared/contract.js';
+import {
+  dispatchContractCall,
+  events as eventSchemas,
+  MAX_CONTRACT_FRAME_BYTES,
+  type CallEnvelope,
+  type ContractHandlers,
+  type EventName,
+} from '../../shared/contract.js';
 import { errorFields, silentLogger, type Logger } from '../../node/log.js';
 import type { AppEvents } from './events.js';
 
 /** Frames the UI sends: a call, or a (un)subscription to an event. */
 export const ClientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('call'), id: z.number().int().nonnegative(), channel: z.string().max(100), args: z.array(z.unknown()).max(16) }),
+  z.object({
+    type: z.literal('call'),
+    id: z.number().int().nonnegative(),
+    channel: z.string().max(100),
+    args: z.array(z.unknown()).max(16),
+  }),
   z.object({ type: z.literal('subscribe'), event: z.string().max(100) }),
   z.object({ type: z.literal('unsubscribe'), event: z.string().max(100) }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
 /** Frames the node sends: a call's envelope (by id; id null when the frame could not be read) or an event. */
-export type ServerFrame = ({ type: 'result'; id: number | null } & CallEnvelope) | { type: 'event'; event: EventName; payload: unknown };
+export type ServerFrame =
+  ({ type: 'result'; id: number | null } & CallEnvelope) | { type: 'event'; event: EventName; payload: unknown };
 
 export interface WsTransportDeps {
   handlers: ContractHandlers;
@@ -41,11 +54,19 @@ export class WsTransport {
   private readonly unsubscribe: () => void;
   private readonly subscriptions = new Map<WebSocket, Set<string>>();
 
-  constructor(server: Server, private readonly deps: WsTransportDeps) {
+  constructor(
+    server: Server,
+    private readonly deps: WsTransportDeps,
+  ) {
     this.logger = deps.logger ?? silentLogger;
     const verify = deps.verifyClient;
     const verifyClient: VerifyClientCallbackSync | undefined = verify ? (info) => verify(info.req) : undefined;
-    this.wss = new WebSocketServer({ server, path: deps.path ?? '/api', maxPayload: deps.maxPayload ?? MAX_CONTRACT_FRAME_BYTES, ...(verifyClient ? { verifyClient } : {}) });
+    this.wss = new WebSocketServer({
+      server,
+      path: deps.path ?? '/api',
+      maxPayload: deps.maxPayload ?? MAX_CONTRACT_FRAME_BYTES,
+      ...(verifyClient ? { verifyClient } : {}),
+    });
     this.wss.on('connection', (ws) => this.onConnection(ws));
     this.wss.on('error', (err) => this.logger.error('websocket server error', { error: err.message }));
     this.unsubscribe = deps.events.onDidEmit((event, payload) => this.broadcast(event, payload));
@@ -76,7 +97,15 @@ export class WsTransport {
       frame = parsed.data;
     } catch (err) {
       const id = idOf(text);
-      this.send(ws, { type: 'result', id, ok: false, error: { code: 'BAD_FRAME', message: `malformed frame: ${err instanceof Error ? err.message.split('\n')[0] : 'unreadable'}` } });
+      this.send(ws, {
+        type: 'result',
+        id,
+        ok: false,
+        error: {
+          code: 'BAD_FRAME',
+          message: `malformed frame: ${err instanceof Error ? err.message.split('\n')[0] : 'unreadable'}`,
+        },
+      });
       return;
     }
     if (frame.type === 'call') {
@@ -89,7 +118,12 @@ export class WsTransport {
     const subs = this.subscriptions.get(ws);
     if (!subs) return;
     if (!eventNames.has(frame.event)) {
-      this.send(ws, { type: 'result', id: null, ok: false, error: { code: 'BAD_FRAME', message: `unknown event "${frame.event.slice(0, 80)}"` } });
+      this.send(ws, {
+        type: 'result',
+        id: null,
+        ok: false,
+        error: { code: 'BAD_FRAME', message: `unknown event "${frame.event.slice(0, 80)}"` },
+      });
       return;
     }
     if (frame.type === 'subscribe') subs.add(frame.event);

@@ -43,7 +43,9 @@ export function parseConfig(text: string, file: string): NodeConfig {
     doc = parse(text, { integersAsBigInt: true, unsafeKeyBehaviour: 'throw' });
   } catch (err) {
     if (err instanceof TomlError) {
-      throw new ConfigError(file, [`${file}:${err.line}:${err.column}: not valid TOML: ${(err.message.split('\n')[0] ?? '').trim()}`]);
+      throw new ConfigError(file, [
+        `${file}:${err.line}:${err.column}: not valid TOML: ${(err.message.split('\n')[0] ?? '').trim()}`,
+      ]);
     }
     throw new ConfigError(file, [`${file}: not valid TOML: ${errorMessage(err)}`]);
   }
@@ -74,7 +76,8 @@ export async function loadConfig(dataDir: string): Promise<NodeConfig> {
   try {
     text = (await readRegularFile(file, MAX_CONFIG_BYTES, 'config file')).toString('utf8');
   } catch (err) {
-    if (err instanceof TesseraError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return defaultConfig();
+    if (err instanceof TesseraError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      return defaultConfig();
     if (err instanceof TesseraError) throw new ConfigError(file, [err.message], err.code);
     throw err;
   }

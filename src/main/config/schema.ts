@@ -50,7 +50,8 @@ export const CONFIG_SCHEMA = {
   price_board_path: key({
     schema: relativePath,
     default: 'state/price_board.v1.bin',
-    allowed: 'a file path relative to the data directory that stays inside it and is not config.toml, ledger.db, identity.pem or bundles/, such as "state/price_board.v1.bin"',
+    allowed:
+      'a file path relative to the data directory that stays inside it and is not config.toml, ledger.db, identity.pem or bundles/, such as "state/price_board.v1.bin"',
     doc: 'where the price board is saved, relative to the data directory',
   }),
   price_board_window: key({
@@ -173,4 +174,6 @@ export const CONFIG_SCHEMA = {
 export type ConfigKeyName = keyof typeof CONFIG_SCHEMA;
 
 /** The node's settings, fully validated, every key present. */
-export type NodeConfig = { readonly [K in ConfigKeyName]: (typeof CONFIG_SCHEMA)[K] extends ConfigKey<infer T> ? T : never };
+export type NodeConfig = {
+  readonly [K in ConfigKeyName]: (typeof CONFIG_SCHEMA)[K] extends ConfigKey<infer T> ? T : never;
+};

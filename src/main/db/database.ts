@@ -95,8 +95,14 @@ export class Database {
       if (options.quickCheck ?? true) {
         const problems = db.quickCheck();
         if (problems.length !== 1 || problems[0] !== 'ok') {
-          const first = (problems[0] ?? 'no result').replace(/\s+/g, ' ').replace(/^\*\*\* in database main \*\*\* /, '').slice(0, 160);
-          throw damagedError(path, `quick_check: ${first}${problems.length > 1 ? ` and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}` : ''}`);
+          const first = (problems[0] ?? 'no result')
+            .replace(/\s+/g, ' ')
+            .replace(/^\*\*\* in database main \*\*\* /, '')
+            .slice(0, 160);
+          throw damagedError(
+            path,
+            `quick_check: ${first}${problems.length > 1 ? ` and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}` : ''}`,
+          );
         }
       }
       if (!readonly) raw.pragma('journal_mode = WAL');
@@ -226,9 +232,13 @@ export class Database {
    */
   private identify(migrations: readonly Migration[]): 'tessera' | 'legacy' | 'empty' {
     const appId = Number(this.db.pragma('application_id', { simple: true }));
-    const tables = (this.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+    const tables = (
+      this.db
+        .prepare(
+          "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .all() as { name: string }[]
+    ).map((r) => r.name);
     if (appId === TESSERA_APPLICATION_ID) return 'tessera';
     if (appId !== 0) {
       throw new StorageError(
@@ -283,7 +293,9 @@ export class Database {
           // Another process may have applied it since we looked (two first starts at once).
           if (this.db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?').get(m.id)) return;
           this.db.exec(m.sql);
-          this.db.prepare('INSERT INTO schema_migrations (id, name, hash, applied_at) VALUES (?, ?, ?, ?)').run(m.id, m.name, migrationHash(m), Date.now());
+          this.db
+            .prepare('INSERT INTO schema_migrations (id, name, hash, applied_at) VALUES (?, ?, ?, ?)')
+            .run(m.id, m.name, migrationHash(m), Date.now());
         })
         .immediate();
     }
@@ -293,7 +305,10 @@ export class Database {
   private checkReadonlySchema(migrations: readonly Migration[]): void {
     const applied = this.checkMigrations(migrations);
     if (applied.size === 0) {
-      throw new StorageError('LEDGER_MISSING', `${this.path} holds no ledger yet; nothing has been stored in this data directory`);
+      throw new StorageError(
+        'LEDGER_MISSING',
+        `${this.path} holds no ledger yet; nothing has been stored in this data directory`,
+      );
     }
     const pending = migrations.filter((m) => !applied.has(m.id));
     if (pending.length > 0) {
@@ -306,14 +321,23 @@ export class Database {
 
   /** Verifies applied migrations match the code; returns the applied ids. */
   private checkMigrations(migrations: readonly Migration[]): Set<number> {
-    const table = this.db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get();
+    const table = this.db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'")
+      .get();
     if (!table) return new Set();
-    const rows = this.db.prepare('SELECT id, name, hash FROM schema_migrations ORDER BY id').all() as { id: bigint; name: string; hash: string }[];
+    const rows = this.db.prepare('SELECT id, name, hash FROM schema_migrations ORDER BY id').all() as {
+      id: bigint;
+      name: string;
+      hash: string;
+    }[];
     const known = new Map(migrations.map((m) => [m.id, m]));
     for (const row of rows) {
       const m = known.get(Number(row.id));
       if (!m) {
-        throw new StorageError('DB_TOO_NEW', `${this.path} was written by a newer Tessera (schema migration ${row.id} "${row.name}" is unknown to this version); update Tessera`);
+        throw new StorageError(
+          'DB_TOO_NEW',
+          `${this.path} was written by a newer Tessera (schema migration ${row.id} "${row.name}" is unknown to this version); update Tessera`,
+        );
       }
       if (migrationHash(m) !== row.hash) {
         throw new StorageError(
@@ -338,12 +362,24 @@ function checkPath(path: string, readonly: boolean, access: NonNullable<Database
     isDir = statSync(path).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') throw new StorageError('DB_UNREADABLE', `cannot open ${path}: a parent of it is a file, not a directory; choose another --data-dir`);
+    if (code === 'ENOTDIR')
+      throw new StorageError(
+        'DB_UNREADABLE',
+        `cannot open ${path}: a parent of it is a file, not a directory; choose another --data-dir`,
+      );
     if (code !== 'ENOENT') throw fsError(path, err);
   }
-  if (isDir) throw new StorageError('DB_UNREADABLE', `${path} is a directory, not a database file; remove it or choose another --data-dir`);
+  if (isDir)
+    throw new StorageError(
+      'DB_UNREADABLE',
+      `${path} is a directory, not a database file; remove it or choose another --data-dir`,
+    );
   if (isDir === undefined) {
-    if (readonly) throw new StorageError('LEDGER_MISSING', `${path} does not exist yet; nothing has been stored in this data directory`);
+    if (readonly)
+      throw new StorageError(
+        'LEDGER_MISSING',
+        `${path} does not exist yet; nothing has been stored in this data directory`,
+      );
     // A new database: its directory must let us create files.
     try {
       access(dirname(path), constants.W_OK | constants.X_OK);
@@ -384,10 +420,18 @@ function restrictToOwner(path: string): void {
 function fsError(path: string, err: unknown, verb = 'create files in'): StorageError {
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (code === 'EACCES' || code === 'EPERM') {
-    return new StorageError('DB_PERMISSION', `cannot ${verb} ${path}: permission denied (${code}); check its owner and permissions`, { cause: err });
+    return new StorageError(
+      'DB_PERMISSION',
+      `cannot ${verb} ${path}: permission denied (${code}); check its owner and permissions`,
+      { cause: err },
+    );
   }
-  if (code === 'EROFS') return new StorageError('DB_READONLY', `cannot ${verb} ${path}: the file system is read-only`, { cause: err });
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new StorageError('DB_UNREADABLE', `cannot ${verb} ${path}: the directory does not exist (${code})`, { cause: err });
+  if (code === 'EROFS')
+    return new StorageError('DB_READONLY', `cannot ${verb} ${path}: the file system is read-only`, { cause: err });
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new StorageError('DB_UNREADABLE', `cannot ${verb} ${path}: the directory does not exist (${code})`, {
+      cause: err,
+    });
   return new StorageError('DB_IO', `cannot ${verb} ${path}: ${(err as Error).message}`, { cause: err });
 }
 
@@ -408,32 +452,49 @@ function damagedError(path: string, reason: string, sqliteCode?: string): Storag
 export function storageError(
   path: string,
   err: unknown,
-  ctx: { busyTimeoutMs: number; access?: DatabaseDeps['access']; readonly?: boolean } = { busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS },
+  ctx: { busyTimeoutMs: number; access?: DatabaseDeps['access']; readonly?: boolean } = {
+    busyTimeoutMs: DEFAULT_BUSY_TIMEOUT_MS,
+  },
 ): unknown {
   if (!(err instanceof BetterSqlite3.SqliteError)) return err;
   const code = err.code;
   const reason = err.message.replace(/\s+/g, ' ');
   const opts = { cause: err, sqliteCode: code };
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new StorageError('DB_LOCKED', `another process holds the ledger ${path} (waited ${formatSeconds(ctx.busyTimeoutMs)}); try again when it finishes`, opts);
+    return new StorageError(
+      'DB_LOCKED',
+      `another process holds the ledger ${path} (waited ${formatSeconds(ctx.busyTimeoutMs)}); try again when it finishes`,
+      opts,
+    );
   }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || code === 'SQLITE_IOERR_SHORT_READ') {
     // A short read means the file ends before its header says it does: truncated, i.e. damaged.
     return damagedError(path, reason, code);
   }
   if (code.startsWith('SQLITE_IOERR')) {
-    return new StorageError('DB_IO', `I/O error on ${path} (${reason}, ${code}); check the disk and the system log, then try again — the ledger itself may be intact`, opts);
+    return new StorageError(
+      'DB_IO',
+      `I/O error on ${path} (${reason}, ${code}); check the disk and the system log, then try again — the ledger itself may be intact`,
+      opts,
+    );
   }
-  if (code.startsWith('SQLITE_FULL')) return new StorageError('DB_FULL', `cannot write ${path}: the disk is full; free some space and try again`, opts);
+  if (code.startsWith('SQLITE_FULL'))
+    return new StorageError('DB_FULL', `cannot write ${path}: the disk is full; free some space and try again`, opts);
   if (code.startsWith('SQLITE_READONLY')) {
     return new StorageError(
       'DB_READONLY',
-      ctx.readonly ? `cannot write ${path}: it was opened read-only for inspection` : `cannot write ${path}: the file or its file system is read-only (${code}); check its permissions and mount`,
+      ctx.readonly
+        ? `cannot write ${path}: it was opened read-only for inspection`
+        : `cannot write ${path}: the file or its file system is read-only (${code}); check its permissions and mount`,
       opts,
     );
   }
   if (code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
-    return new StorageError('DB_PERMISSION', `cannot open ${path}: permission denied (${code}); check its owner and permissions`, opts);
+    return new StorageError(
+      'DB_PERMISSION',
+      `cannot open ${path}: permission denied (${code}); check its owner and permissions`,
+      opts,
+    );
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
     // SQLite does not say why; ask the file system (permission on the file, its directory, or the -wal/-shm beside it).
@@ -446,12 +507,22 @@ export function storageError(
         access(p, mode);
       } catch (e) {
         const fsCode = (e as NodeJS.ErrnoException).code;
-        if (fsCode === 'EACCES' || fsCode === 'EPERM' || fsCode === 'EROFS' || fsCode === 'ENOTDIR' || fsCode === 'ENOENT') {
+        if (
+          fsCode === 'EACCES' ||
+          fsCode === 'EPERM' ||
+          fsCode === 'EROFS' ||
+          fsCode === 'ENOTDIR' ||
+          fsCode === 'ENOENT'
+        ) {
           return fsError(p, e, p === path ? (ctx.readonly ? 'read' : 'read and write') : 'use the directory');
         }
       }
     }
-    return new StorageError('DB_UNREADABLE', `cannot open ${path} (${reason}); check that it and its directory exist and that you may read and write them`, opts);
+    return new StorageError(
+      'DB_UNREADABLE',
+      `cannot open ${path} (${reason}); check that it and its directory exist and that you may read and write them`,
+      opts,
+    );
   }
   return err;
 }

@@ -148,7 +148,8 @@ CREATE TABLE sla_deadlines (
   deadline INTEGER NOT NULL
 ) STRICT;
 `,
-  },  {
+  },
+  {
     id: 6,
     name: 'provider_jobs',
     sql: `

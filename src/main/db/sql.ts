@@ -31,7 +31,10 @@ function isQuery(v: unknown): v is SqlQuery {
 }
 
 /** Builds a parameterised query; nested `sql` fragments are spliced with their own bindings. */
-export function sql(strings: TemplateStringsArray, ...params: (SqlValue | SqlIdentifier | SqlQuery | boolean)[]): SqlQuery {
+export function sql(
+  strings: TemplateStringsArray,
+  ...params: (SqlValue | SqlIdentifier | SqlQuery | boolean)[]
+): SqlQuery {
   let text = strings[0] as string;
   const values: SqlValue[] = [];
   params.forEach((p, i) => {

@@ -16,7 +16,8 @@ export interface ComputeChannel {
 }
 
 /** Why a GPU host could not give an answer. */
-export type GpuHostErrorCode = 'DEVICE_LOST' | 'KERNEL_ERROR' | 'NOT_READY' | 'BAD_REQUEST' | 'HOST_GONE' | 'BAD_REPLY' | 'TIMEOUT';
+export type GpuHostErrorCode =
+  'DEVICE_LOST' | 'KERNEL_ERROR' | 'NOT_READY' | 'BAD_REQUEST' | 'HOST_GONE' | 'BAD_REPLY' | 'TIMEOUT';
 
 export class GpuHostError extends Error {
   override readonly name = 'GpuHostError';
@@ -89,7 +90,8 @@ export class ComputeClient {
   async hashBoth(data: Uint8Array, key: Uint8Array): Promise<DualDigestHex> {
     if (key.length !== 32) throw new GpuHostError('BAD_REQUEST', `a BLAKE3 key is 32 bytes, got ${key.length}`);
     const reply = await this.request(data, new Uint8Array(key));
-    if (reply.keyed === undefined) throw new GpuHostError('BAD_REPLY', 'the GPU compute host answered a keyed request without the keyed digest');
+    if (reply.keyed === undefined)
+      throw new GpuHostError('BAD_REPLY', 'the GPU compute host answered a keyed request without the keyed digest');
     return { digest: reply.digest, keyed: reply.keyed };
   }
 
@@ -124,7 +126,12 @@ export class ComputeClient {
   private receive(raw: unknown): void {
     const parsed = ComputeReplySchema.safeParse(raw);
     if (!parsed.success) {
-      this.fail(new GpuHostError('BAD_REPLY', `the GPU compute host sent a malformed reply: ${parsed.error.issues[0]?.message ?? 'unknown'}`));
+      this.fail(
+        new GpuHostError(
+          'BAD_REPLY',
+          `the GPU compute host sent a malformed reply: ${parsed.error.issues[0]?.message ?? 'unknown'}`,
+        ),
+      );
       void this.channel.close();
       return;
     }
@@ -134,7 +141,11 @@ export class ComputeClient {
       case 'no-adapter': {
         const w = this.initWaiter;
         this.initWaiter = undefined;
-        w?.resolve(reply.type === 'ready' ? { ok: true, adapter: reply.adapter, segmentBytes: reply.segmentBytes } : { ok: false, message: reply.message });
+        w?.resolve(
+          reply.type === 'ready'
+            ? { ok: true, adapter: reply.adapter, segmentBytes: reply.segmentBytes }
+            : { ok: false, message: reply.message },
+        );
         return;
       }
       case 'hashed':

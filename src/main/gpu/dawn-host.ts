@@ -36,7 +36,14 @@ function startDawnWorker(workerData: DawnWorkerData): Worker {
  */
 function defaultBackends(): DawnBackend[] {
   if (process.platform !== 'linux') return ['native', 'opengles'];
-  const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64'];
+  const dirs = [
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib/x86_64-linux-gnu',
+    '/lib64',
+  ];
   const vulkan = dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
   return vulkan ? ['native', 'opengles'] : ['opengles'];
 }
@@ -77,7 +84,13 @@ export function openDawnChannel(options: DawnHostOptions = {}): ComputeChannel {
   };
   worker.on('message', (m: unknown) => {
     const type = (m as { type?: unknown } | null)?.type;
-    if (type === 'ready' || type === 'no-adapter' || type === 'hashed' || (type === 'failed' && (m as { id?: unknown }).id !== null)) track(-1);
+    if (
+      type === 'ready' ||
+      type === 'no-adapter' ||
+      type === 'hashed' ||
+      (type === 'failed' && (m as { id?: unknown }).id !== null)
+    )
+      track(-1);
   });
   worker.on('error', (e) => closeWith(e.message));
   worker.on('exit', (code) => closeWith(`exit code ${code}`));

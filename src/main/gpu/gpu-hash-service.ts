@@ -171,10 +171,16 @@ export class GpuHashService implements GpuHashPort {
     this.client = client;
     client.onDidLoseDevice((reason) => this.fail(client, 'device lost', reason));
     try {
-      const init = await withTimeout(client.init(this.options.maxSegmentBytes), this.options.initTimeoutMs ?? 60_000, 'GPU initialisation');
+      const init = await withTimeout(
+        client.init(this.options.maxSegmentBytes),
+        this.options.initTimeoutMs ?? 60_000,
+        'GPU initialisation',
+      );
       if (this.client !== client) return this.capabilities();
       if (!init.ok) {
-        this.logger.info('no WebGPU adapter; GPU hashing is off and every job runs on the CPU', { reason: init.message });
+        this.logger.info('no WebGPU adapter; GPU hashing is off and every job runs on the CPU', {
+          reason: init.message,
+        });
         this.adapter = null;
         await this.retire(client, 'unavailable');
         return this.capabilities();
@@ -199,7 +205,9 @@ export class GpuHashService implements GpuHashPort {
     } catch (err) {
       if (this.client !== client) return this.capabilities();
       if (err instanceof SelfCheckError) {
-        this.logger.error('GPU kernel gave a wrong BLAKE3 digest in its self-check; GPU hashing is off', { error: err.message });
+        this.logger.error('GPU kernel gave a wrong BLAKE3 digest in its self-check; GPU hashing is off', {
+          error: err.message,
+        });
         await this.retire(client, 'unavailable');
         return this.capabilities();
       }
@@ -227,10 +235,16 @@ export class GpuHashService implements GpuHashPort {
     for (const len of keyedLengths) {
       const input = new Uint8Array(len);
       for (let i = 0; i < len; i++) input[i] = i % 251;
-      const got = await withTimeout(client.hashBoth(input, SELF_CHECK_KEY), this.options.initTimeoutMs ?? 60_000, 'GPU self-check');
+      const got = await withTimeout(
+        client.hashBoth(input, SELF_CHECK_KEY),
+        this.options.initTimeoutMs ?? 60_000,
+        'GPU self-check',
+      );
       const want = { digest: toHex(blake3Reference(input)), keyed: toHex(blake3KeyedReference(SELF_CHECK_KEY, input)) };
       if (got.keyed !== want.keyed || got.digest !== want.digest) {
-        throw new SelfCheckError(`keyed mode, length ${len}: GPU ${got.digest}/${got.keyed}, expected ${want.digest}/${want.keyed}`);
+        throw new SelfCheckError(
+          `keyed mode, length ${len}: GPU ${got.digest}/${got.keyed}, expected ${want.digest}/${want.keyed}`,
+        );
       }
     }
   }
@@ -248,7 +262,11 @@ export class GpuHashService implements GpuHashPort {
         // The device is fine; this job is not (e.g. too large for its memory).
         this.logger.warn('GPU job failed; hashing it on the CPU', { error: err.message, bytes: data.length });
       } else {
-        this.fail(client, err instanceof GpuHostError && err.code === 'TIMEOUT' ? 'timeout' : 'device lost', errorText(err));
+        this.fail(
+          client,
+          err instanceof GpuHostError && err.code === 'TIMEOUT' ? 'timeout' : 'device lost',
+          errorText(err),
+        );
       }
       throw err;
     }
@@ -264,7 +282,10 @@ export class GpuHashService implements GpuHashPort {
     if (this.client !== client || this.state === 'closed') return;
     this.lostTotal.inc();
     this.failures++;
-    this.logger.warn(`GPU ${kind}; hashing on the CPU until the GPU is re-initialised`, { reason, failures: this.failures });
+    this.logger.warn(`GPU ${kind}; hashing on the CPU until the GPU is re-initialised`, {
+      reason,
+      failures: this.failures,
+    });
     void this.retire(client, 'down');
     this.scheduleReinit();
   }
@@ -281,7 +302,10 @@ export class GpuHashService implements GpuHashPort {
   private scheduleReinit(): void {
     if (this.state === 'closed') return;
     clearTimeout(this.reinitTimer);
-    const delay = Math.min(MAX_REINIT_DELAY_MS, (this.options.reinitDelayMs ?? 30_000) * 2 ** Math.max(0, this.failures - 1));
+    const delay = Math.min(
+      MAX_REINIT_DELAY_MS,
+      (this.options.reinitDelayMs ?? 30_000) * 2 ** Math.max(0, this.failures - 1),
+    );
     this.reinitTimer = setTimeout(() => void this.start(), delay);
     this.reinitTimer.unref();
   }
@@ -296,7 +320,10 @@ class SelfCheckError extends Error {}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new GpuHostError('TIMEOUT', `${what} took longer than ${Math.round(ms)} ms`)), ms);
+    const timer = setTimeout(
+      () => reject(new GpuHostError('TIMEOUT', `${what} took longer than ${Math.round(ms)} ms`)),
+      ms,
+    );
     p.then(
       (v) => {
         clearTimeout(timer);

@@ -1,5 +1,11 @@
 import type { Registry } from 'prom-client';
-import { AdmissionController, type AdmissionConfig, type AdmissionDecision, type FinishResult, type JobRequest } from '../../core/pricing/admission.js';
+import {
+  AdmissionController,
+  type AdmissionConfig,
+  type AdmissionDecision,
+  type FinishResult,
+  type JobRequest,
+} from '../../core/pricing/admission.js';
 import type { Clock } from '../../core/clock.js';
 import { ADMISSION_MODES, type AdmissionMode } from '../../core/pricing/comfort-guard.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
@@ -72,12 +78,21 @@ export class AdmissionService {
 
   constructor(opts: AdmissionServiceDeps) {
     this.logger = opts.logger ?? silentLogger;
-    const controller = new AdmissionController(admissionConfig(opts.config), { clock: opts.clock ?? systemClock, board: opts.board, ledger: opts.ledger, deadlines: opts.deadlines });
+    const controller = new AdmissionController(admissionConfig(opts.config), {
+      clock: opts.clock ?? systemClock,
+      board: opts.board,
+      ledger: opts.ledger,
+      deadlines: opts.deadlines,
+    });
     this.controller = controller;
-    if (controller.sla.watching > 0) this.logger.info('resumed open SLA deadlines', { deadlines: controller.sla.watching });
+    if (controller.sla.watching > 0)
+      this.logger.info('resumed open SLA deadlines', { deadlines: controller.sla.watching });
     const { registry } = opts;
     this.admitted = counter(registry, { name: 'industrial_admitted_total', help: 'Industrial jobs admitted' });
-    this.deferredTotal = counter(registry, { name: 'industrial_deferred_total', help: 'Industrial jobs deferred for lack of free shards' });
+    this.deferredTotal = counter(registry, {
+      name: 'industrial_deferred_total',
+      help: 'Industrial jobs deferred for lack of free shards',
+    });
     this.rejected = counter<'reason'>(registry, {
       name: 'industrial_rejected_total',
       help: 'Industrial jobs rejected, by code; reason="SLA" counts bonds slashed for missed deadlines',
@@ -143,7 +158,12 @@ export class AdmissionService {
    * `DEFER_EXPIRED`), admits deferred jobs that now fit, oldest first, and slashes bonds for
    * deadlines that have passed.
    */
-  tick(): { mode: AdmissionMode; admitted: AdmissionDecision[]; expired: AdmissionDecision[]; penalties: SlaPenalty[] } {
+  tick(): {
+    mode: AdmissionMode;
+    admitted: AdmissionDecision[];
+    expired: AdmissionDecision[];
+    penalties: SlaPenalty[];
+  } {
     const mode = this.refresh();
     const decisions = this.retryDeferred();
     const admitted = decisions.filter((d) => d.outcome === 'admitted');
@@ -166,7 +186,8 @@ export class AdmissionService {
   finish(jobId: string): FinishResult {
     const result = this.controller.finish(jobId);
     if (result.penalty) this.recordPenalty(result.penalty, 'completed late');
-    if (result.slashError !== undefined) this.logger.error('SLA slash failed, will retry', { job_id: jobId, error: result.slashError });
+    if (result.slashError !== undefined)
+      this.logger.error('SLA slash failed, will retry', { job_id: jobId, error: result.slashError });
     return result;
   }
 
@@ -184,7 +205,8 @@ export class AdmissionService {
   sweepDeadlines(): SlaPenalty[] {
     const { penalties, failures } = this.controller.sweepDeadlines();
     for (const p of penalties) this.recordPenalty(p, 'deadline passed');
-    for (const f of failures) this.logger.error('SLA slash failed, will retry', { job_id: f.jobId, provider: f.provider, error: f.error });
+    for (const f of failures)
+      this.logger.error('SLA slash failed, will retry', { job_id: f.jobId, provider: f.provider, error: f.error });
     return penalties;
   }
 
@@ -218,7 +240,13 @@ export class AdmissionService {
   }
 
   private record(d: AdmissionDecision, retried = false): void {
-    const fields: Record<string, unknown> = { job_id: d.jobId, lane: d.lane, requested_shards: d.shards, mode: d.mode, outcome: d.outcome };
+    const fields: Record<string, unknown> = {
+      job_id: d.jobId,
+      lane: d.lane,
+      requested_shards: d.shards,
+      mode: d.mode,
+      outcome: d.outcome,
+    };
     if (d.outcome !== 'admitted') {
       fields.code = d.code;
       fields.retryable = d.retryable;
@@ -234,6 +262,12 @@ export class AdmissionService {
 
   private recordPenalty(p: SlaPenalty, why: string): void {
     this.rejected.inc({ reason: 'SLA' });
-    this.logger.warn('provider bond slashed for a missed deadline', { job_id: p.jobId, provider: p.provider, amount: p.amount, code: p.code, why });
+    this.logger.warn('provider bond slashed for a missed deadline', {
+      job_id: p.jobId,
+      provider: p.provider,
+      amount: p.amount,
+      code: p.code,
+      why,
+    });
   }
 }

@@ -16,7 +16,6 @@ export interface BondLedgerDeps {
   clock?: Clock;
 }
 
-
 /**
  * SQLite implementation of the admission BondLedger port. A slash burns exactly `amount`
  * from the provider's bond account (an explicit burn entry, so conservation still holds),
@@ -55,7 +54,15 @@ export class SqliteBondLedger implements BondLedger {
       const bond = this.credits.ledger.balance(bondAccount(provider));
       // Refused up front in every mode, so a bond too small to slash is reported (and retried) the same way.
       if (bond < amount) throw new Error(`bond of ${provider} holds ${bond} credits, cannot slash ${amount}`);
-      const moved = this.credits.move({ eventId: event, source: 'slash', ref, kind: 'burn', from: bondAccount(provider), amount, memo: `${reason} slash for job ${ref}` });
+      const moved = this.credits.move({
+        eventId: event,
+        source: 'slash',
+        ref,
+        kind: 'burn',
+        from: bondAccount(provider),
+        amount,
+        memo: `${reason} slash for job ${ref}`,
+      });
       if (moved.status === 'refused') throw new Error(`bond of ${provider}: ${moved.detail}`);
       return true;
     });

@@ -71,9 +71,18 @@ export function readRegularFileSync(path: string, maxBytes: number, what = 'file
   }
 }
 
-function checkRegular(st: { isFile(): boolean; isDirectory(): boolean; size: number }, path: string, what: string, maxBytes: number): void {
+function checkRegular(
+  st: { isFile(): boolean; isDirectory(): boolean; size: number },
+  path: string,
+  what: string,
+  maxBytes: number,
+): void {
   if (st.isDirectory()) throw new TesseraError('FILE_NOT_REGULAR', `${path} is a directory, not a ${what}`);
-  if (!st.isFile()) throw new TesseraError('FILE_NOT_REGULAR', `${path} is not a regular file (a device, pipe or socket); the ${what} must be a plain file`);
+  if (!st.isFile())
+    throw new TesseraError(
+      'FILE_NOT_REGULAR',
+      `${path} is not a regular file (a device, pipe or socket); the ${what} must be a plain file`,
+    );
   if (st.size > maxBytes) throw tooLarge(path, what, maxBytes);
 }
 
@@ -97,7 +106,10 @@ async function readAll(
 }
 
 function tooLarge(path: string, what: string, maxBytes: number): TesseraError {
-  return new TesseraError('FILE_TOO_LARGE', `${path} is larger than the ${maxBytes}-byte limit for a ${what}; check that it is the right file`);
+  return new TesseraError(
+    'FILE_TOO_LARGE',
+    `${path} is larger than the ${maxBytes}-byte limit for a ${what}; check that it is the right file`,
+  );
 }
 
 /** An open/stat/read failure: one line naming the path; the fs error is kept as `cause` (its `code` tells ENOENT apart). */

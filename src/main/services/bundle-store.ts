@@ -1,5 +1,16 @@
 import { TesseraError, errorMessage } from '../../core/errors.js';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { toHex } from '../../core/hex.js';
@@ -72,7 +83,7 @@ export class BundleStore {
     return removed;
   }
 
-    /** Copies a file into the store; throws BundleError (nothing stored) if it is unreadable or over `maxBytes`. */
+  /** Copies a file into the store; throws BundleError (nothing stored) if it is unreadable or over `maxBytes`. */
   put(path: string, maxBytes: number): StoredBundle {
     let fd: number;
     try {
@@ -83,7 +94,8 @@ export class BundleStore {
     try {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new BundleError(`bundle ${path} is a directory, not a file`);
-      if (st.size > maxBytes) throw new BundleError(`bundle ${path} is ${st.size} bytes, over the ${maxBytes}-byte courier limit`);
+      if (st.size > maxBytes)
+        throw new BundleError(`bundle ${path} is ${st.size} bytes, over the ${maxBytes}-byte courier limit`);
       return this.store(readChunks(fd, path, maxBytes));
     } finally {
       closeSync(fd);
@@ -92,7 +104,8 @@ export class BundleStore {
 
   /** Stores bytes the caller already holds (a file the user picked or uploaded); over `maxBytes`: BundleError, nothing stored. */
   putBytes(data: Uint8Array, maxBytes: number, name = 'bundle'): StoredBundle {
-    if (data.length > maxBytes) throw new BundleError(`${name} is ${data.length} bytes, over the ${maxBytes}-byte courier limit`);
+    if (data.length > maxBytes)
+      throw new BundleError(`${name} is ${data.length} bytes, over the ${maxBytes}-byte courier limit`);
     return this.store([data]);
   }
 
@@ -123,7 +136,10 @@ export class BundleStore {
       this.fs(() => closeSync(fd), tmp);
       const hash = toHex(h.digest());
       const written = this.hashFile(tmp);
-      if (written !== hash) throw new BundleError(`bundle ${tmp} did not read back as written (BLAKE3 differs); check the disk holding ${this.dir}`);
+      if (written !== hash)
+        throw new BundleError(
+          `bundle ${tmp} did not read back as written (BLAKE3 differs); check the disk holding ${this.dir}`,
+        );
       const final = this.pathFor(hash);
       this.fs(() => mkdirSync(join(this.dir, hash.slice(0, 2)), { recursive: true }), this.dir, 'bundle store');
       // Reused only when it verifies: a damaged copy is replaced (rename is atomic).
@@ -144,7 +160,10 @@ export class BundleStore {
     while (off < chunk.length) {
       const at = off;
       const n = this.fs(() => this.write(fd, chunk, at, chunk.length - at), path);
-      if (!Number.isInteger(n) || n <= 0) throw new BundleError(`could not write ${path}: the disk took 0 of the ${chunk.length - off} bytes left; check the disk holding ${this.dir}`);
+      if (!Number.isInteger(n) || n <= 0)
+        throw new BundleError(
+          `could not write ${path}: the disk took 0 of the ${chunk.length - off} bytes left; check the disk holding ${this.dir}`,
+        );
       off += n;
     }
   }
@@ -195,7 +214,8 @@ export class BundleStore {
         checked++;
         const got = this.hashFile(join(this.dir, shard, name));
         if (got === undefined) damaged.push({ hash: name, reason: 'unreadable' });
-        else if (got !== name) damaged.push({ hash: name, reason: 'its BLAKE3 no longer matches its name (truncated or changed)' });
+        else if (got !== name)
+          damaged.push({ hash: name, reason: 'its BLAKE3 no longer matches its name (truncated or changed)' });
       }
     }
     return { checked, damaged };
@@ -209,7 +229,11 @@ export class BundleStore {
       if (err instanceof TesseraError) throw err;
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
-        throw new StorageError('DISK_FULL', `the disk holding ${this.dir} is full${code === 'EDQUOT' ? ' (disk quota reached)' : ''}: free space and send again`, { cause: err });
+        throw new StorageError(
+          'DISK_FULL',
+          `the disk holding ${this.dir} is full${code === 'EDQUOT' ? ' (disk quota reached)' : ''}: free space and send again`,
+          { cause: err },
+        );
       }
       if (typeof code === 'string') throw new BundleError(`${what} ${describeFsError(err, path)}${advice}`);
       throw err;
@@ -225,7 +249,8 @@ export class BundleStore {
     } catch (err) {
       throw new BundleError(`courier bundle ${errorMessage(err)}`);
     }
-    if (toHex(this.blake3.hash(data)) !== hash) throw new BundleError(`courier bundle ${path} is damaged (its BLAKE3 no longer matches)`);
+    if (toHex(this.blake3.hash(data)) !== hash)
+      throw new BundleError(`courier bundle ${path} is damaged (its BLAKE3 no longer matches)`);
     return data;
   }
 
@@ -248,7 +273,8 @@ function* readChunks(fd: number, path: string, maxBytes: number): Generator<Uint
     }
     if (n === 0) return;
     total += n;
-    if (total > maxBytes) throw new BundleError(`bundle ${path} grew past the ${maxBytes}-byte courier limit while being read`);
+    if (total > maxBytes)
+      throw new BundleError(`bundle ${path} grew past the ${maxBytes}-byte courier limit while being read`);
     yield Buffer.from(buf.subarray(0, n));
   }
 }

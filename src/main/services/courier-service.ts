@@ -5,7 +5,12 @@ import { courierSigningBytes, senderProblem, type CourierReceipt } from '../../c
 import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
-import { CourierFlushResponseSchema, MAX_COURIER_BUNDLE_BYTES, type CourierFlushRequest, type CourierResult } from '../../shared/courier-protocol.js';
+import {
+  CourierFlushResponseSchema,
+  MAX_COURIER_BUNDLE_BYTES,
+  type CourierFlushRequest,
+  type CourierResult,
+} from '../../shared/courier-protocol.js';
 import type { Database } from '../db/database.js';
 import { CounterRepo } from '../db/repos/counter-repo.js';
 import { CourierRepo, type CourierRow, type CourierStatus } from '../db/repos/courier-repo.js';
@@ -110,7 +115,6 @@ export class CourierRetryError extends TesseraError {
   }
 }
 
-
 class FlushAttemptError extends Error {
   constructor(
     message: string,
@@ -143,7 +147,8 @@ export class CourierService {
     this.logger = deps.logger ?? silentLogger;
     this.faults = deps.faults ?? noFaults;
     this.repo = new CourierRepo(deps.db);
-    this.credits = deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
+    this.credits =
+      deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
     this.counters = new CounterRepo(deps.db);
     this.bundles = new BundleStore(deps.bundlesDir, deps.blake3);
     // Temp files of a `send` killed mid-copy are removed at open (never from a read-only context).
@@ -163,11 +168,16 @@ export class CourierService {
       requestTimeoutMs: 30_000,
       ...deps.options,
       // Long enough to cover one request and the longest pause before the next one.
-      leaseMs: deps.options?.leaseMs ?? (deps.options?.requestTimeoutMs ?? 30_000) + (deps.options?.backoffCapMs ?? 30_000) + 30_000,
+      leaseMs:
+        deps.options?.leaseMs ??
+        (deps.options?.requestTimeoutMs ?? 30_000) + (deps.options?.backoffCapMs ?? 30_000) + 30_000,
     };
     this.counters.register(deps.registry, [
       { name: 'courier_flush_attempt_total', help: 'Courier flush requests sent to the market.' },
-      { name: 'courier_flush_failure_total', help: 'Courier flush requests that failed (network, timeout, 5xx, bad answer, 4xx).' },
+      {
+        name: 'courier_flush_failure_total',
+        help: 'Courier flush requests that failed (network, timeout, 5xx, bad answer, 4xx).',
+      },
       { name: 'courier_acknowledged_total', help: 'Courier receipts acknowledged by the market.' },
     ]);
     const repo = this.repo;
@@ -221,8 +231,12 @@ export class CourierService {
   /** Puts a failed receipt back in the queue (fresh failure count). Unknown id or not failed: CourierRetryError. */
   retry(id: string): CourierRow {
     const before: CourierStatus | undefined = this.repo.requeue(id);
-    if (before === undefined) throw new CourierRetryError(`no courier receipt ${id} in this data directory (see \`tessera courier list\`)`);
-    if (before !== 'failed') throw new CourierRetryError(`courier receipt ${id} is ${before}, not failed; only a failed receipt can be retried`);
+    if (before === undefined)
+      throw new CourierRetryError(`no courier receipt ${id} in this data directory (see \`tessera courier list\`)`);
+    if (before !== 'failed')
+      throw new CourierRetryError(
+        `courier receipt ${id} is ${before}, not failed; only a failed receipt can be retried`,
+      );
     this.logger.info('courier receipt requeued', { id });
     return this.repo.get(id) as CourierRow;
   }
@@ -305,7 +319,11 @@ export class CourierService {
     } finally {
       summary.pending_after = this.repo.countPending();
     }
-    this.logger.info('courier flush finished', { ...summary, reward: summary.reward.toString(), reward_pending: summary.reward_pending.toString() });
+    this.logger.info('courier flush finished', {
+      ...summary,
+      reward: summary.reward.toString(),
+      reward_pending: summary.reward_pending.toString(),
+    });
     return summary;
   }
 
@@ -328,7 +346,9 @@ export class CourierService {
       let bundle: Buffer;
       try {
         if (r.bytes > MAX_COURIER_BUNDLE_BYTES) {
-          throw new BundleError(`bundle is ${r.bytes} bytes, more than the ${MAX_COURIER_BUNDLE_BYTES} bytes a courier request can carry`);
+          throw new BundleError(
+            `bundle is ${r.bytes} bytes, more than the ${MAX_COURIER_BUNDLE_BYTES} bytes a courier request can carry`,
+          );
         }
         bundle = this.bundles.get(r.bundle_hash);
       } catch (err) {
@@ -338,8 +358,18 @@ export class CourierService {
         this.logger.error('courier bundle unavailable', { id: r.id, error: reason });
         continue;
       }
-      const core: CourierReceipt = { id: r.id, bundle_hash: r.bundle_hash, bytes: r.bytes, sender: r.sender, created_at: r.created_at };
-      receipts.push({ ...core, signature: this.deps.identity.sign(courierSigningBytes(core)), bundle: bundle.toString('base64') });
+      const core: CourierReceipt = {
+        id: r.id,
+        bundle_hash: r.bundle_hash,
+        bytes: r.bytes,
+        sender: r.sender,
+        created_at: r.created_at,
+      };
+      receipts.push({
+        ...core,
+        signature: this.deps.identity.sign(courierSigningBytes(core)),
+        bundle: bundle.toString('base64'),
+      });
     }
     return { node_id: this.deps.identity.nodeId, receipts };
   }
@@ -354,8 +384,15 @@ export class CourierService {
     }
   }
 
-  private async attempt(endpoint: string, request: CourierFlushRequest, owner: string, ids: string[], summary: FlushSummary): Promise<CourierResult[]> {
-    if (this.repo.extendLease(owner, ids, this.clock.now() + this.opts.leaseMs) !== ids.length) throw new LeaseLostError('lease lost');
+  private async attempt(
+    endpoint: string,
+    request: CourierFlushRequest,
+    owner: string,
+    ids: string[],
+    summary: FlushSummary,
+  ): Promise<CourierResult[]> {
+    if (this.repo.extendLease(owner, ids, this.clock.now() + this.opts.leaseMs) !== ids.length)
+      throw new LeaseLostError('lease lost');
     this.faults('courier.lease-extended');
     summary.attempts++;
     this.deps.db.transaction(() => this.counters.inc('courier_flush_attempt_total'));
@@ -379,7 +416,11 @@ export class CourierService {
         throw new FlushAttemptError('market answered with invalid JSON', true);
       }
       const parsed = CourierFlushResponseSchema.safeParse(body);
-      if (!parsed.success) throw new FlushAttemptError(`market answer does not match the courier contract: ${parsed.error.issues[0]?.message ?? 'invalid'}`, true);
+      if (!parsed.success)
+        throw new FlushAttemptError(
+          `market answer does not match the courier contract: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+          true,
+        );
       return parsed.data.results;
     } catch (err) {
       const e = err instanceof FlushAttemptError ? err : new FlushAttemptError(describeNetworkError(err), true);
@@ -407,7 +448,10 @@ export class CourierService {
         if (!sent.has(r.id)) continue; // an answer for something we did not send is ignored
         sent.delete(r.id);
         if (r.status === 'rejected') {
-          this.repo.markRejected(r.id, r.code ? `${r.code}: ${r.reason ?? 'rejected by the market'}` : r.reason ?? 'rejected by the market');
+          this.repo.markRejected(
+            r.id,
+            r.code ? `${r.code}: ${r.reason ?? 'rejected by the market'}` : (r.reason ?? 'rejected by the market'),
+          );
           this.faults('courier.ack.rejected');
           summary.rejected++;
           continue;
@@ -420,7 +464,16 @@ export class CourierService {
             if (!this.repo.markAcknowledged(r.id, reward, now)) return 'stale' as const;
             this.faults('courier.ack.marked');
             if (reward === 0n) return 'none' as const;
-            const outcome = this.credits.move({ eventId: `courier:${r.id}`, source: 'courier', ref: r.id, kind: 'transfer', from: COURIER_REWARD_SOURCE, to: self, amount: reward, memo: 'courier reward' });
+            const outcome = this.credits.move({
+              eventId: `courier:${r.id}`,
+              source: 'courier',
+              ref: r.id,
+              kind: 'transfer',
+              from: COURIER_REWARD_SOURCE,
+              to: self,
+              amount: reward,
+              memo: 'courier reward',
+            });
             if (outcome.status === 'refused') throw new RewardRefusedError(outcome);
             this.faults('courier.ack.credited');
             return outcome.status;
@@ -454,7 +507,8 @@ export function courierEndpoint(marketUrl: string): string {
   } catch {
     throw new BundleError(`market URL "${marketUrl}" is not a valid URL (e.g. http://127.0.0.1:7070)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BundleError(`market URL "${marketUrl}" must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new BundleError(`market URL "${marketUrl}" must use http or https`);
   // Appended to the path; the query string (e.g. an access token) is kept, a fragment dropped.
   url.pathname = `${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}courier/receipts`;
   url.hash = '';

@@ -99,7 +99,9 @@ export class CreditMovements {
     try {
       return decodeMode(text);
     } catch {
-      throw new SettlementError(`the stored settlement mode "${text.slice(0, 40)}" is not valid; reset it with \`tessera settlement mode dry-run\``);
+      throw new SettlementError(
+        `the stored settlement mode "${text.slice(0, 40)}" is not valid; reset it with \`tessera settlement mode dry-run\``,
+      );
     }
   }
 
@@ -230,7 +232,12 @@ export class CreditMovements {
   }
 
   private logPending(s: PendingApplySummary): void {
-    if (s.applied > 0 || s.failed.length > 0) this.logger.info('pending credit movements applied', { applied: s.applied, failed: s.failed.length, reverted: s.reverted });
+    if (s.applied > 0 || s.failed.length > 0)
+      this.logger.info('pending credit movements applied', {
+        applied: s.applied,
+        failed: s.failed.length,
+        reverted: s.reverted,
+      });
   }
 
   private refusal(m: Movement): Refusal | undefined {
@@ -252,7 +259,11 @@ export class CreditMovements {
 
   private onRefused(m: Movement, refusal: Refusal): void {
     if (m.source !== 'receipt') {
-      this.logger.warn('credit movement refused by the ledger', { event: m.eventId, reason: refusal.reason, detail: refusal.detail });
+      this.logger.warn('credit movement refused by the ledger', {
+        event: m.eventId,
+        reason: refusal.reason,
+        detail: refusal.detail,
+      });
       return;
     }
     this.receipts.setStatus(m.ref, 'archived', `${refusal.reason}: ${refusal.detail}`, this.clock.now());
@@ -289,7 +300,8 @@ function refusalOf(m: Movement, balance: (account: string) => bigint): Refusal |
     const who = m.source === 'receipt' ? `buyer ${m.from}` : `bond ${m.from}`;
     return { reason: 'insufficient_funds', detail: `${who} has ${have}, needs ${m.amount}` };
   }
-  if (!inLedgerRange(have - m.amount)) return { reason: 'overflow', detail: `${m.from} balance would leave the ledger's range` };
+  if (!inLedgerRange(have - m.amount))
+    return { reason: 'overflow', detail: `${m.from} balance would leave the ledger's range` };
   if (m.to !== undefined && !inLedgerRange(balance(m.to) + m.amount)) {
     const who = m.source === 'receipt' ? `provider ${m.to}` : m.to;
     return { reason: 'overflow', detail: `${who} balance would exceed the ledger's range` };

@@ -23,10 +23,11 @@ let hasher: Blake3Hasher | undefined;
 port.on('message', (req: HashRequest) => {
   // Once the hasher is loaded, answer synchronously: no promise hop per slice.
   if (hasher) port.postMessage(handle(hasher, req));
-  else void hasherReady.then((h) => {
-    hasher = h;
-    port.postMessage(handle(h, req));
-  });
+  else
+    void hasherReady.then((h) => {
+      hasher = h;
+      port.postMessage(handle(h, req));
+    });
 });
 
 function handle(hasher: Blake3Hasher, req: HashRequest): HashResponse {
@@ -37,7 +38,13 @@ function handle(hasher: Blake3Hasher, req: HashRequest): HashResponse {
         return { id: req.id, ok: true, digest, bytes, implementation: hasher.implementation };
       }
       case 'hash-bytes':
-        return { id: req.id, ok: true, digest: toHex(hasher.hash(req.data)), bytes: req.data.length, implementation: hasher.implementation };
+        return {
+          id: req.id,
+          ok: true,
+          digest: toHex(hasher.hash(req.data)),
+          bytes: req.data.length,
+          implementation: hasher.implementation,
+        };
       case 'synthetic': {
         const r = runSynthetic(req.params, nodeSha256);
         return { id: req.id, ok: true, digest: r.proof_hash, bytes: r.bytes, implementation: 'js' };

@@ -41,7 +41,10 @@ function readIfExists(path: string): Buffer | undefined {
     return readFileSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TesseraError('KEY_UNREADABLE', `cannot read ${path} (${(err as Error).message}): check the data folder's permissions`);
+    throw new TesseraError(
+      'KEY_UNREADABLE',
+      `cannot read ${path} (${(err as Error).message}): check the data folder's permissions`,
+    );
   }
 }
 
@@ -53,8 +56,17 @@ function parseSealed(path: string, raw: Buffer): SealedFile {
     v = undefined;
   }
   const f = v as Partial<SealedFile> | undefined;
-  if (!f || f.format !== FORMAT || typeof f.backend !== 'string' || typeof f.node_id !== 'string' || typeof f.data !== 'string') {
-    throw new TesseraError('KEY_SEALED_INVALID', `${path} is not a sealed provider key: restore it from a backup or move it away`);
+  if (
+    !f ||
+    f.format !== FORMAT ||
+    typeof f.backend !== 'string' ||
+    typeof f.node_id !== 'string' ||
+    typeof f.data !== 'string'
+  ) {
+    throw new TesseraError(
+      'KEY_SEALED_INVALID',
+      `${path} is not a sealed provider key: restore it from a backup or move it away`,
+    );
   }
   return f as SealedFile;
 }
@@ -65,7 +77,10 @@ function nodeIdOf(pem: string, path: string): string {
     const der = createPublicKey(createPrivateKey(pem)).export({ format: 'der', type: 'spki' });
     return der.subarray(der.length - 32).toString('hex');
   } catch (err) {
-    throw new TesseraError('KEY_INVALID', `${path} is not a valid provider key (${(err as Error).message}): restore it from a backup`);
+    throw new TesseraError(
+      'KEY_INVALID',
+      `${path} is not a valid provider key (${(err as Error).message}): restore it from a backup`,
+    );
   }
 }
 
@@ -119,20 +134,33 @@ export function unsealForStart(dataDir: string, sealer: KeySealer | undefined): 
   const plain = readIfExists(plainPath);
   if (plain !== undefined) {
     if (nodeIdOf(plain.toString('utf8'), plainPath) !== sealed.node_id) {
-      throw new TesseraError('KEY_CONFLICT', `${plainPath} and ${sealedPath} hold different provider keys: move one of them out of the data folder (keep the one whose address holds your earnings)`);
+      throw new TesseraError(
+        'KEY_CONFLICT',
+        `${plainPath} and ${sealedPath} hold different provider keys: move one of them out of the data folder (keep the one whose address holds your earnings)`,
+      );
     }
     return { mode: 'plain', backend: sealed.backend };
   }
   if (!sealer || !sealer.isEncryptionAvailable()) {
-    throw new TesseraError('KEY_SEALED', `the provider key ${sealedPath} is sealed with the OS keychain (${sealed.backend}), which is not available now: unlock the keychain (log in to the desktop session) and start Tessera again`);
+    throw new TesseraError(
+      'KEY_SEALED',
+      `the provider key ${sealedPath} is sealed with the OS keychain (${sealed.backend}), which is not available now: unlock the keychain (log in to the desktop session) and start Tessera again`,
+    );
   }
   let pem: string;
   try {
     pem = sealer.decryptString(Buffer.from(sealed.data, 'base64'));
   } catch (err) {
-    throw new TesseraError('KEY_SEALED', `cannot unseal the provider key ${sealedPath} with the OS keychain (${errorMessage(err)}): unlock the keychain, or restore identity.pem from a backup`);
+    throw new TesseraError(
+      'KEY_SEALED',
+      `cannot unseal the provider key ${sealedPath} with the OS keychain (${errorMessage(err)}): unlock the keychain, or restore identity.pem from a backup`,
+    );
   }
-  if (nodeIdOf(pem, sealedPath) !== sealed.node_id) throw new TesseraError('KEY_SEALED_INVALID', `${sealedPath} unseals to a different key than it names: restore identity.pem from a backup`);
+  if (nodeIdOf(pem, sealedPath) !== sealed.node_id)
+    throw new TesseraError(
+      'KEY_SEALED_INVALID',
+      `${sealedPath} unseals to a different key than it names: restore identity.pem from a backup`,
+    );
   writePrivate(plainPath, pem, true);
   return { mode: 'plain', backend: sealed.backend };
 }
@@ -150,22 +178,42 @@ export function sealKey(dataDir: string, sealer: KeySealer | undefined): KeyStor
   if (plain === undefined) return keyStorageState(dataDir);
   if (!sealerProtects(sealer)) return { mode: 'plain', backend: backendOf(sealer) };
   const pem = plain.toString('utf8');
-  const file: SealedFile = { format: FORMAT, backend: sealer.backend(), node_id: nodeIdOf(pem, plainPath), data: sealer.encryptString(pem).toString('base64') };
+  const file: SealedFile = {
+    format: FORMAT,
+    backend: sealer.backend(),
+    node_id: nodeIdOf(pem, plainPath),
+    data: sealer.encryptString(pem).toString('base64'),
+  };
   const tmp = `${sealedPath}.tmp-${process.pid}`;
   writePrivate(tmp, `${JSON.stringify(file)}\n`, false);
   renameSync(tmp, sealedPath);
   const back = parseSealed(sealedPath, readFileSync(sealedPath));
   if (sealer.decryptString(Buffer.from(back.data, 'base64')) !== pem) {
-    throw new TesseraError('KEY_SEALED_INVALID', `the OS keychain did not give back the provider key sealed in ${sealedPath}: the plain key ${plainPath} was kept`);
+    throw new TesseraError(
+      'KEY_SEALED_INVALID',
+      `the OS keychain did not give back the provider key sealed in ${sealedPath}: the plain key ${plainPath} was kept`,
+    );
   }
   unlinkSync(plainPath);
   return { mode: 'sealed', backend: file.backend };
 }
 
 /** The Diagnostics line for key storage (id `key_storage`). */
-export function keyStorageCheck(state: KeyStorageState): { id: 'key_storage'; ok: boolean; label: string; fix: string | null } {
-  if (state.mode === 'sealed') return { id: 'key_storage', ok: true, label: `Provider key sealed by the OS keychain${state.backend ? ` (${state.backend})` : ''}`, fix: null };
-  if (state.mode === 'none') return { id: 'key_storage', ok: true, label: 'No provider key yet (made when the node first starts)', fix: null };
+export function keyStorageCheck(state: KeyStorageState): {
+  id: 'key_storage';
+  ok: boolean;
+  label: string;
+  fix: string | null;
+} {
+  if (state.mode === 'sealed')
+    return {
+      id: 'key_storage',
+      ok: true,
+      label: `Provider key sealed by the OS keychain${state.backend ? ` (${state.backend})` : ''}`,
+      fix: null,
+    };
+  if (state.mode === 'none')
+    return { id: 'key_storage', ok: true, label: 'No provider key yet (made when the node first starts)', fix: null };
   return {
     id: 'key_storage',
     ok: false,

@@ -1,6 +1,14 @@
 import WebSocket from 'ws';
 import { TesseraError } from '../../core/errors.js';
-import { CLOSE_CODES, MAX_MARKET_FRAME_BYTES, MarketFrame, parseFrame, authSigningBytes, MARKET_PROTOCOL_VERSION, type ProviderFrame } from '../../shared/market-protocol.js';
+import {
+  CLOSE_CODES,
+  MAX_MARKET_FRAME_BYTES,
+  MarketFrame,
+  parseFrame,
+  authSigningBytes,
+  MARKET_PROTOCOL_VERSION,
+  type ProviderFrame,
+} from '../../shared/market-protocol.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 
 /** Reconnect delays: capped exponential backoff with full jitter. */
@@ -42,11 +50,15 @@ export function providerSocketUrl(market: string): string {
   try {
     u = new URL(market);
   } catch {
-    throw new TesseraError('BAD_MARKET_URL', `--market ${market} is not a URL; give the market's address, e.g. http://127.0.0.1:8080`);
+    throw new TesseraError(
+      'BAD_MARKET_URL',
+      `--market ${market} is not a URL; give the market's address, e.g. http://127.0.0.1:8080`,
+    );
   }
   if (u.protocol === 'http:') u.protocol = 'ws:';
   else if (u.protocol === 'https:') u.protocol = 'wss:';
-  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TesseraError('BAD_MARKET_URL', `--market ${market} must be an http://, https://, ws:// or wss:// URL`);
+  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
+    throw new TesseraError('BAD_MARKET_URL', `--market ${market} must be an http://, https://, ws:// or wss:// URL`);
   if (!u.pathname.endsWith('/ws/provider')) u.pathname = `${u.pathname.replace(/\/$/, '')}/ws/provider`;
   return u.toString();
 }
@@ -130,7 +142,9 @@ export class MarketClient {
     const ws = new WebSocket(this.url, { maxPayload: MAX_MARKET_FRAME_BYTES });
     this.ws = ws;
     ws.on('message', (data: WebSocket.RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as Buffer).toString('utf8');
       const parsed = parseFrame(MarketFrame, text);
       if (!parsed.ok) {
         this.logger.warn('market sent a frame this node does not understand; reconnecting', { error: parsed.message });
@@ -142,7 +156,14 @@ export class MarketClient {
         this.marketIdValue = f.market_id;
         this.practiceValue = f.practice;
         this.setState('authenticating');
-        ws.send(JSON.stringify({ type: 'auth', version: MARKET_PROTOCOL_VERSION, public_key: this.deps.signer.nodeId, signature: this.deps.signer.sign(authSigningBytes(f.market_id, f.nonce)) }));
+        ws.send(
+          JSON.stringify({
+            type: 'auth',
+            version: MARKET_PROTOCOL_VERSION,
+            public_key: this.deps.signer.nodeId,
+            signature: this.deps.signer.sign(authSigningBytes(f.market_id, f.nonce)),
+          }),
+        );
         ws.send(JSON.stringify(this.deps.capabilities()));
         return;
       }
@@ -163,7 +184,11 @@ export class MarketClient {
         this.stopped = true;
         return;
       }
-      const delay = fullJitterDelay(this.attempt++, this.deps.backoff ?? DEFAULT_BACKOFF, this.deps.random ?? Math.random);
+      const delay = fullJitterDelay(
+        this.attempt++,
+        this.deps.backoff ?? DEFAULT_BACKOFF,
+        this.deps.random ?? Math.random,
+      );
       this.timer = setTimeout(() => this.connect(), delay);
       this.timer.unref?.();
     });

@@ -21,7 +21,9 @@ export class MetricsServer {
     const server = createServer((req, res) => {
       // DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host; only ours is served.
       if (!hostAllowed(req.headers.host, bound)) {
-        res.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request: metrics answer only to Host 127.0.0.1 or localhost on this port\n');
+        res
+          .writeHead(421, { 'content-type': 'text/plain' })
+          .end('misdirected request: metrics answer only to Host 127.0.0.1 or localhost on this port\n');
         return;
       }
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {

@@ -2,7 +2,12 @@ import type { Registry } from 'prom-client';
 import { TesseraError, errorMessage } from '../../core/errors.js';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { LANES, type Lane } from '../../core/pricing/lanes.js';
-import { encodedSize, encodePriceBoard, loadPriceBoard, type PriceBoardFileError } from '../../core/pricing/price-board-codec.js';
+import {
+  encodedSize,
+  encodePriceBoard,
+  loadPriceBoard,
+  type PriceBoardFileError,
+} from '../../core/pricing/price-board-codec.js';
 import { MAX_PRICE_BOARD_WINDOW, PriceBoard, type PriceBands } from '../../core/pricing/price-board.js';
 import { dataPath } from '../config/load-config.js';
 import type { NodeConfig } from '../config/schema.js';
@@ -35,7 +40,12 @@ export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, win
   try {
     bytes = await readRegularFile(path, MAX_PRICE_BOARD_FILE_BYTES, 'price board');
   } catch (err) {
-    const empty = (reason: PriceBoardLoadFailure, message: string): PriceBoardLoad => ({ status: 'empty', board: new PriceBoard(window), reason, message });
+    const empty = (reason: PriceBoardLoadFailure, message: string): PriceBoardLoad => ({
+      status: 'empty',
+      board: new PriceBoard(window),
+      reason,
+      message,
+    });
     if (!(err instanceof TesseraError)) return empty('UNREADABLE', describeFsError(err, path));
     if (err.code === 'FILE_TOO_LARGE') return empty('FOREIGN', err.message);
     const missing = (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
@@ -48,11 +58,20 @@ export async function readPriceBoardFile(path: string, hasher: Blake3Hasher, win
     // The decoder is total; this only guards the promise that loading never throws.
     result = { ok: false, error: 'UNREADABLE', message: `could not be loaded: ${errorMessage(err)}` };
   }
-  if (!result.ok) return { status: 'empty', board: new PriceBoard(window), reason: result.error, message: `${path} ${result.message}` };
+  if (!result.ok)
+    return {
+      status: 'empty',
+      board: new PriceBoard(window),
+      reason: result.error,
+      message: `${path} ${result.message}`,
+    };
   return { status: 'loaded', board: result.board, bytes: bytes.length, storedWindow: result.storedWindow };
 }
 
-export type PriceBoardSettings = Pick<NodeConfig, 'price_board_path' | 'price_board_window' | 'price_board_save_interval'>;
+export type PriceBoardSettings = Pick<
+  NodeConfig,
+  'price_board_path' | 'price_board_window' | 'price_board_save_interval'
+>;
 
 export interface PriceBoardServiceDeps {
   dataDir: string;
@@ -107,7 +126,10 @@ export class PriceBoardService {
     band('price_band_median', 'Median of recent prices per lane (nearest rank)', 50);
     band('price_band_p75', 'p75 of recent prices per lane (nearest rank)', 75);
     this.saves = counter(registry, { name: 'price_board_save_total', help: 'Price board saves that reached the disk' });
-    this.saveFailures = counter(registry, { name: 'price_board_save_failures_total', help: 'Price board saves that failed' });
+    this.saveFailures = counter(registry, {
+      name: 'price_board_save_failures_total',
+      help: 'Price board saves that failed',
+    });
   }
 
   /** Loads the board (never throws for file problems), logs how, and counts an empty start by reason. */
@@ -124,7 +146,13 @@ export class PriceBoardService {
       labelNames: ['reason'],
     });
     if (loaded.status === 'loaded') {
-      logger.info('loaded price board', { path, bytes: loaded.bytes, window, stored_window: loaded.storedWindow, ...laneCounts(loaded.board) });
+      logger.info('loaded price board', {
+        path,
+        bytes: loaded.bytes,
+        window,
+        stored_window: loaded.storedWindow,
+        ...laneCounts(loaded.board),
+      });
     } else {
       failures.inc({ reason: loaded.reason.toLowerCase() });
       const fields = { path, reason: loaded.reason, detail: loaded.message };

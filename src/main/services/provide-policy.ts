@@ -78,12 +78,18 @@ function blockingReason(s: ProvidePolicySettings, o: ProvideObservations, t: Pol
  * battery pause, mains power has held for `batterySettleMs`. Between the thresholds the
  * previous state holds, so the node never flaps.
  */
-export function decideProvide(settings: ProvidePolicySettings, obs: ProvideObservations, prev: PolicyDecision = NOT_PAUSED, tuning: PolicyTuning = DEFAULT_POLICY_TUNING): PolicyDecision {
+export function decideProvide(
+  settings: ProvidePolicySettings,
+  obs: ProvideObservations,
+  prev: PolicyDecision = NOT_PAUSED,
+  tuning: PolicyTuning = DEFAULT_POLICY_TUNING,
+): PolicyDecision {
   const blocking = blockingReason(settings, obs, tuning);
   if (blocking !== null) return { paused: true, reason: blocking, powerBackSince: null };
   if (!prev.paused || prev.reason === null) return NOT_PAUSED;
 
-  const powerBackSince = prev.reason === POLICY_REASONS.battery && settings.pause_on_battery ? prev.powerBackSince ?? obs.now : null;
+  const powerBackSince =
+    prev.reason === POLICY_REASONS.battery && settings.pause_on_battery ? (prev.powerBackSince ?? obs.now) : null;
   const powerSettled = powerBackSince === null || obs.now - powerBackSince >= tuning.batterySettleMs;
   const userIdleLongEnough = !settings.idle_only || obs.idleSeconds === null || obs.idleSeconds >= tuning.resumeIdleS;
   if (powerSettled && userIdleLongEnough) return NOT_PAUSED;
@@ -145,7 +151,9 @@ export class ProvidePolicyController {
   start(intervalMs = 5_000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
-      this.tick().catch((err: unknown) => this.deps.logger?.error('provide policy tick failed', { error: errorMessage(err) }));
+      this.tick().catch((err: unknown) =>
+        this.deps.logger?.error('provide policy tick failed', { error: errorMessage(err) }),
+      );
     }, intervalMs);
     this.timer.unref?.();
   }
@@ -158,7 +166,11 @@ export class ProvidePolicyController {
   private async look(): Promise<PolicyDecision> {
     const now = this.deps.clock.now();
     const seen = this.deps.observe();
-    const obs: ProvideObservations = { ...seen, now, localHour: (this.deps.localHour ?? ((ms) => new Date(ms).getHours()))(now) };
+    const obs: ProvideObservations = {
+      ...seen,
+      now,
+      localHour: (this.deps.localHour ?? ((ms) => new Date(ms).getHours()))(now),
+    };
     const settings = this.deps.settings();
     const tuning = this.deps.tuning ?? DEFAULT_POLICY_TUNING;
     const status = this.deps.target.status();

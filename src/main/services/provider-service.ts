@@ -3,7 +3,11 @@ import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { fromHex } from '../../core/hex.js';
 import { parseReceipt } from '../../core/ledger/receipt.js';
 import { createSliceDigester } from '../../core/market/assignment-proof.js';
-import { computeResultToJson, DEFAULT_MAX_RESULT_AGE_MS, parseComputeResult } from '../../core/market/compute-result.js';
+import {
+  computeResultToJson,
+  DEFAULT_MAX_RESULT_AGE_MS,
+  parseComputeResult,
+} from '../../core/market/compute-result.js';
 import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
@@ -131,20 +135,23 @@ export class ProviderService {
     this.jobs = new ProviderJobsRepo(deps.db);
     this.logger = deps.logger ?? silentLogger;
     this.store = new DisposableStore('provider', this.logger);
-    this.client = this.store.add(new MarketClient({
-      url: deps.market,
-      signer: deps.signer,
-      capabilities: () => this.capabilities(),
-      onFrame: (f) => this.onFrame(f),
-      onState: (s, detail) => {
-        this.logger.info('market connection', { state: s, ...(detail ? { detail } : {}) });
-        if (s !== 'connected') this.stopHeartbeat();
-        this.emit();
-      },
-      ...(deps.backoff ? { backoff: deps.backoff } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      logger: this.logger,
-    }), 'market socket');
+    this.client = this.store.add(
+      new MarketClient({
+        url: deps.market,
+        signer: deps.signer,
+        capabilities: () => this.capabilities(),
+        onFrame: (f) => this.onFrame(f),
+        onState: (s, detail) => {
+          this.logger.info('market connection', { state: s, ...(detail ? { detail } : {}) });
+          if (s !== 'connected') this.stopHeartbeat();
+          this.emit();
+        },
+        ...(deps.backoff ? { backoff: deps.backoff } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+        logger: this.logger,
+      }),
+      'market socket',
+    );
     // The GPU comes up (or goes down) after the node joined: announce the change.
     const offGpu = deps.gpuDigester?.onDidChangeCapabilities?.(() => this.reannounceGpu());
     if (offGpu) this.store.add(offGpu, 'GPU listener');
@@ -200,7 +207,8 @@ export class ProviderService {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    for (const { job } of this.running.values()) this.reportLost(job.job_id, 'DRAINED', 'the provider stopped before the job finished');
+    for (const { job } of this.running.values())
+      this.reportLost(job.job_id, 'DRAINED', 'the provider stopped before the job finished');
     await new Promise((r) => setTimeout(r, 50));
     await this.close();
   }
@@ -239,7 +247,11 @@ export class ProviderService {
     const adapter = g.capabilities().adapter;
     if (!g.ready || !adapter) return null;
     const name = adapter.device || adapter.description || adapter.architecture || 'WebGPU adapter';
-    return { name: name.slice(0, 200), vendor: adapter.vendor.slice(0, 200), software: !(g.hardware || this.deps.testOnlyAnnounceGpuAsHardware === true) };
+    return {
+      name: name.slice(0, 200),
+      vendor: adapter.vendor.slice(0, 200),
+      software: !(g.hardware || this.deps.testOnlyAnnounceGpuAsHardware === true),
+    };
   }
 
   /** Sends the capabilities again when the GPU announcement changed (the market re-reads them). */
@@ -259,7 +271,9 @@ export class ProviderService {
     if (this.deps.ask !== undefined) return this.deps.ask;
     const board = this.deps.priceBoard?.board;
     if (!board) return 0n;
-    const bids = (this.deps.lanes ?? ['consumer', 'industrial']).map((l) => board.suggestedBid(l, 0)).filter((b): b is bigint => b !== undefined);
+    const bids = (this.deps.lanes ?? ['consumer', 'industrial'])
+      .map((l) => board.suggestedBid(l, 0))
+      .filter((b): b is bigint => b !== undefined);
     return bids.length === 0 ? 0n : bids.reduce((a, b) => (b < a ? b : a));
   }
 
@@ -303,7 +317,8 @@ export class ProviderService {
 
   private startHeartbeat(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    const beat = () => this.client.send({ type: 'heartbeat', sent_at: this.deps.clock.now(), in_flight: [...this.running.keys()] });
+    const beat = () =>
+      this.client.send({ type: 'heartbeat', sent_at: this.deps.clock.now(), in_flight: [...this.running.keys()] });
     beat();
     this.heartbeat = setInterval(beat, this.heartbeatMs);
     this.heartbeat.unref();
@@ -331,11 +346,21 @@ export class ProviderService {
           continue;
         }
       }
-      if (current) this.reportLost(row.jobId, 'LOST_AT_DISCONNECT', row.status === 'running' ? 'the node stopped before the job finished' : 'the result is too old to send after the reconnect', row.epoch);
-      else if (row.status === 'running' || leasedEpoch.has(row.jobId)) this.jobs.lost(this.marketId(), row.jobId, 'LEASE_GONE', now, row.epoch);
+      if (current)
+        this.reportLost(
+          row.jobId,
+          'LOST_AT_DISCONNECT',
+          row.status === 'running'
+            ? 'the node stopped before the job finished'
+            : 'the result is too old to send after the reconnect',
+          row.epoch,
+        );
+      else if (row.status === 'running' || leasedEpoch.has(row.jobId))
+        this.jobs.lost(this.marketId(), row.jobId, 'LEASE_GONE', now, row.epoch);
     }
     for (const l of leased) {
-      if (!this.running.has(l.job_id) && !open.some((r) => r.jobId === l.job_id && r.epoch === l.epoch)) this.reportLost(l.job_id, 'UNKNOWN_JOB', 'this node has no record of the job (restarted)');
+      if (!this.running.has(l.job_id) && !open.some((r) => r.jobId === l.job_id && r.epoch === l.epoch))
+        this.reportLost(l.job_id, 'UNKNOWN_JOB', 'this node has no record of the job (restarted)');
     }
   }
 
@@ -355,13 +380,25 @@ export class ProviderService {
     const started = this.deps.clock.now();
     const bytes = job.slice ? new Uint8Array(Buffer.from(job.slice.data, 'base64')) : new Uint8Array(0);
     try {
-      this.jobs.start({ marketId: this.marketId(), taskId: job.task_id, jobId: job.job_id, epoch: job.epoch, workload: job.workload, bytes: bytes.length, startedAt: started });
+      this.jobs.start({
+        marketId: this.marketId(),
+        taskId: job.task_id,
+        jobId: job.job_id,
+        epoch: job.epoch,
+        workload: job.workload,
+        bytes: bytes.length,
+        startedAt: started,
+      });
     } catch (err) {
       // Not run without a record (its result could not be kept): reported lost now, so the
       // market reassigns it at once instead of holding the slot until the job's deadline.
       const message = errorMessage(err);
       this.logger.error('could not record a job; reporting it lost', { job_id: job.job_id, error: message });
-      this.client.send({ type: 'job_lost', job_id: job.job_id, reason: `the provider could not record the job: ${message}`.slice(0, 400) });
+      this.client.send({
+        type: 'job_lost',
+        job_id: job.job_id,
+        reason: `the provider could not record the job: ${message}`.slice(0, 400),
+      });
       this.emit();
       return;
     }
@@ -386,20 +423,39 @@ export class ProviderService {
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
     const nonce = randomBytes(8).readBigUInt64LE(0);
     const signed = signComputeResult(
-      { market_id: this.marketId(), task_id: job.task_id, job_id: job.job_id, worker_address: this.address, result_hash: exec.resultHash, proof: exec.proof, nonce, created_at: this.deps.clock.now() },
+      {
+        market_id: this.marketId(),
+        task_id: job.task_id,
+        job_id: job.job_id,
+        worker_address: this.address,
+        result_hash: exec.resultHash,
+        proof: exec.proof,
+        nonce,
+        created_at: this.deps.clock.now(),
+      },
       { signer: this.deps.signer, blake3: this.deps.blake3 },
     );
     let json = computeResultToJson(signed);
     if (this.deps.tamper) json = this.deps.tamper(json, job);
     const text = JSON.stringify(json);
-    this.jobs.finished(this.marketId(), job.job_id, job.epoch, { resultHash: exec.resultHash, proof: exec.proof, backend: exec.backend, durationMs, result: text, bytes: exec.bytes, at: this.deps.clock.now() });
+    this.jobs.finished(this.marketId(), job.job_id, job.epoch, {
+      resultHash: exec.resultHash,
+      proof: exec.proof,
+      backend: exec.backend,
+      durationMs,
+      result: text,
+      bytes: exec.bytes,
+      at: this.deps.clock.now(),
+    });
     void started;
-    if (!this.client.send({ type: 'result', result: json, epoch: job.epoch, duration_ms: durationMs })) this.unsent.set(job.job_id, { epoch: job.epoch, text });
+    if (!this.client.send({ type: 'result', result: json, epoch: job.epoch, duration_ms: durationMs }))
+      this.unsent.set(job.job_id, { epoch: job.epoch, text });
   }
 
   /** The real work: the job's output bytes (its slice, or the Synthetic result matrix) hashed plain and keyed in one pass. */
   private async execute(job: JobFrame, bytes: Uint8Array): Promise<JobExecution> {
-    if (job.workload === 'synthetic' && !job.synthetic) throw new Error(`synthetic job ${job.job_id} has no parameters`);
+    if (job.workload === 'synthetic' && !job.synthetic)
+      throw new Error(`synthetic job ${job.job_id} has no parameters`);
     if (job.workload === 'gpuhash' || job.gpu_required) {
       const gpu = this.deps.gpuDigester;
       if (gpu && this.gpuUsable() && job.workload !== 'synthetic') {
@@ -408,23 +464,41 @@ export class ProviderService {
           return { ...d, bytes: bytes.length, backend: 'gpu' };
         } catch (err) {
           // Reported lost (the market reassigns it) rather than run on the CPU under a GPU order.
-          if (job.gpu_required) throw new Error(`the GPU failed on gpu_required job ${job.job_id}: ${errorMessage(err)}`);
-          this.logger.warn('GPU digest failed; hashing the job on the CPU', { job_id: job.job_id, error: errorMessage(err) });
+          if (job.gpu_required)
+            throw new Error(`the GPU failed on gpu_required job ${job.job_id}: ${errorMessage(err)}`);
+          this.logger.warn('GPU digest failed; hashing the job on the CPU', {
+            job_id: job.job_id,
+            error: errorMessage(err),
+          });
         }
       } else if (job.gpu_required) {
-        throw new Error(`job ${job.job_id} requires a hardware GPU and this node has none ready (a software adapter does not count); it was not run on the CPU`);
+        throw new Error(
+          `job ${job.job_id} requires a hardware GPU and this node has none ready (a software adapter does not count); it was not run on the CPU`,
+        );
       }
     }
     if (this.deps.digester) {
-      const synthetic = job.synthetic ? { block_hash: job.synthetic.block_hash, worker_address: this.address, matrix_size: job.synthetic.matrix_size } : null;
-      const d = await this.deps.digester.digest({ data: bytes, key: fromHex(job.assignment_key, 'assignment_key'), synthetic });
+      const synthetic = job.synthetic
+        ? { block_hash: job.synthetic.block_hash, worker_address: this.address, matrix_size: job.synthetic.matrix_size }
+        : null;
+      const d = await this.deps.digester.digest({
+        data: bytes,
+        key: fromHex(job.assignment_key, 'assignment_key'),
+        synthetic,
+      });
       return { ...d, backend: 'cpu' };
     }
     let output = bytes;
     if (job.workload === 'synthetic') {
       const p = job.synthetic;
       if (!p) throw new Error(`synthetic job ${job.job_id} has no parameters`);
-      output = syntheticResult(syntheticSeed({ block_hash: p.block_hash, worker_address: this.address, matrix_size: p.matrix_size }, this.deps.sha256), p.matrix_size);
+      output = syntheticResult(
+        syntheticSeed(
+          { block_hash: p.block_hash, worker_address: this.address, matrix_size: p.matrix_size },
+          this.deps.sha256,
+        ),
+        p.matrix_size,
+      );
     }
     const d = createSliceDigester(fromHex(job.assignment_key, 'assignment_key'), this.deps.blake3);
     const CHUNK = 1 << 16;
@@ -440,7 +514,15 @@ export class ProviderService {
       return;
     }
     const outcome = this.deps.settlement.apply(receipt);
-    this.jobs.recordEarning({ receiptKey: receipt.idempotency_key, marketId: this.marketId(), jobId: receipt.job_id, taskId: f.task_id, amount: receipt.quote_price, settlement: outcome.outcome, at: this.deps.clock.now() });
+    this.jobs.recordEarning({
+      receiptKey: receipt.idempotency_key,
+      marketId: this.marketId(),
+      jobId: receipt.job_id,
+      taskId: f.task_id,
+      amount: receipt.quote_price,
+      settlement: outcome.outcome,
+      at: this.deps.clock.now(),
+    });
     this.client.send({ type: 'receipt_ack', idempotency_key: receipt.idempotency_key });
     this.emit();
   }

@@ -21,7 +21,11 @@ export function* receiptFileLines(path: string): Generator<{ line: string; numbe
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new TesseraError('FILE_NOT_REGULAR', `${path} is a directory, not a receipts file`);
-    if (!st.isFile()) throw new TesseraError('FILE_NOT_REGULAR', `${path} is not a regular file (a device, pipe or socket); the receipts file must be a plain file`);
+    if (!st.isFile())
+      throw new TesseraError(
+        'FILE_NOT_REGULAR',
+        `${path} is not a regular file (a device, pipe or socket); the receipts file must be a plain file`,
+      );
     const buf = Buffer.allocUnsafe(1 << 20);
     let carry: Buffer = Buffer.alloc(0);
     let number = 0;
@@ -51,5 +55,8 @@ export function* receiptFileLines(path: string): Generator<{ line: string; numbe
 }
 
 function lineTooLong(path: string, number: number): TesseraError {
-  return new TesseraError('RECEIPT_LINE_TOO_LONG', `${path} line ${number} is longer than ${MAX_RECEIPT_LINE_BYTES} bytes; a receipts file has one JSON receipt per line`);
+  return new TesseraError(
+    'RECEIPT_LINE_TOO_LONG',
+    `${path} line ${number} is longer than ${MAX_RECEIPT_LINE_BYTES} bytes; a receipts file has one JSON receipt per line`,
+  );
 }

@@ -2,7 +2,13 @@ import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { MAX_CREDITS, parseReceipt, ReceiptError, type Receipt } from '../../core/ledger/receipt.js';
-import { describeMode, effectiveMode, MAX_ARM_DELAY_SECONDS, type SettlementMode, type SettlementModeName } from '../../core/ledger/settlement-mode.js';
+import {
+  describeMode,
+  effectiveMode,
+  MAX_ARM_DELAY_SECONDS,
+  type SettlementMode,
+  type SettlementModeName,
+} from '../../core/ledger/settlement-mode.js';
 import type { Clock } from '../../core/clock.js';
 import type { Database } from '../db/database.js';
 import { StorageError } from '../db/errors.js';
@@ -11,7 +17,14 @@ import type { PendingStatus } from '../db/repos/movement-repo.js';
 import { ReceiptConflictError, ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge, histogram } from '../metrics.js';
-import { CreditMovements, receiptStateFor, SettlementError, type Movement, type PendingApplySummary, type ReceiptBatch } from './credit-movements.js';
+import {
+  CreditMovements,
+  receiptStateFor,
+  SettlementError,
+  type Movement,
+  type PendingApplySummary,
+  type ReceiptBatch,
+} from './credit-movements.js';
 import { noFaults, type Faults } from './faults.js';
 import { errorMessage } from '../../core/errors.js';
 import { systemClock } from '../../node/clock.js';
@@ -53,7 +66,6 @@ export interface SettlementServiceDeps {
   faults?: Faults;
 }
 
-
 /**
  * Settles receipts into the double-entry ledger under the rule of {@link CreditMovements}.
  * DryRun (default) records each receipt and its movement as pending, moving nothing; Armed
@@ -79,17 +91,28 @@ export class SettlementService {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? silentLogger;
     this.faults = deps.faults ?? noFaults;
-    this.credits = deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
+    this.credits =
+      deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
     this.receipts = new ReceiptRepo(deps.db);
     this.counters = new CounterRepo(deps.db);
     this.counters.register(deps.registry, [
       { name: 'settle_applied_total', help: 'Receipts debited from the buyer and credited to the provider.' },
       { name: 'settle_failed_total', help: 'Receipts that failed to settle, by reason.', labelNames: ['reason'] },
       { name: 'settle_mode_change_total', help: 'Settlement mode transitions, by new mode.', labelNames: ['to'] },
-      { name: 'matches_total', help: 'Receipts processed by the match loop, by dry-run flag.', labelNames: ['dry_run'] },
+      {
+        name: 'matches_total',
+        help: 'Receipts processed by the match loop, by dry-run flag.',
+        labelNames: ['dry_run'],
+      },
     ]);
-    this.persistFail = counter(deps.registry, { name: 'receipt_persist_fail_total', help: 'Receipt writes that failed in the database.' });
-    this.corrupt = counter(deps.registry, { name: 'receipt_corrupt_total', help: 'Stored receipts found damaged at start-up (skipped).' });
+    this.persistFail = counter(deps.registry, {
+      name: 'receipt_persist_fail_total',
+      help: 'Receipt writes that failed in the database.',
+    });
+    this.corrupt = counter(deps.registry, {
+      name: 'receipt_corrupt_total',
+      help: 'Stored receipts found damaged at start-up (skipped).',
+    });
     this.latency = histogram(deps.registry, {
       name: 'match_loop_latency_seconds',
       help: 'Time per match-loop iteration (one batch of receipts).',
@@ -151,7 +174,9 @@ export class SettlementService {
   /** Arms settlement: Real after `delaySeconds` (survives restarts). */
   arm(delaySeconds: number): SettlementMode {
     if (!Number.isFinite(delaySeconds) || delaySeconds < 0 || delaySeconds > MAX_ARM_DELAY_SECONDS) {
-      throw new SettlementError(`arm delay must be from 0 to ${MAX_ARM_DELAY_SECONDS} seconds (ten years), got ${delaySeconds}`);
+      throw new SettlementError(
+        `arm delay must be from 0 to ${MAX_ARM_DELAY_SECONDS} seconds (ten years), got ${delaySeconds}`,
+      );
     }
     return this.credits.arm(this.clock.now() + Math.round(delaySeconds * 1000));
   }
@@ -159,7 +184,8 @@ export class SettlementService {
   /** Adds credits to an account (an explicit mint entry: the only way credits enter the ledger). */
   fund(account: string, amount: bigint, memo = 'fund'): void {
     if (account.length === 0) throw new SettlementError('account must not be empty');
-    if (amount <= 0n || amount > MAX_CREDITS) throw new SettlementError(`amount must be an integer from 1 to ${MAX_CREDITS}`);
+    if (amount <= 0n || amount > MAX_CREDITS)
+      throw new SettlementError(`amount must be an integer from 1 to ${MAX_CREDITS}`);
     const now = this.clock.now();
     this.db.transaction(() => this.credits.ledger.mint(`mint:${uuidv7()}`, account, amount, memo, now));
   }
@@ -179,7 +205,8 @@ export class SettlementService {
    */
   applyBatch(receipts: readonly Receipt[]): ApplyResult[] {
     const out: ApplyResult[] = [];
-    for (let i = 0; i < receipts.length; i += SETTLEMENT_BATCH_SIZE) out.push(...this.applyChunk(receipts.slice(i, i + SETTLEMENT_BATCH_SIZE)));
+    for (let i = 0; i < receipts.length; i += SETTLEMENT_BATCH_SIZE)
+      out.push(...this.applyChunk(receipts.slice(i, i + SETTLEMENT_BATCH_SIZE)));
     return out;
   }
 
@@ -204,7 +231,11 @@ export class SettlementService {
       // The whole batch rolled back: nothing of it is stored.
       if (isSqliteError(err)) {
         this.persistFail.inc();
-        this.logger.error('receipt batch write failed', { receipts: receipts.length, first: receipts[0]?.idempotency_key, error: (err as Error).message });
+        this.logger.error('receipt batch write failed', {
+          receipts: receipts.length,
+          first: receipts[0]?.idempotency_key,
+          error: (err as Error).message,
+        });
       }
       throw err;
     } finally {

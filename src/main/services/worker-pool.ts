@@ -53,7 +53,8 @@ export class HashWorkerPool {
   private broken: Error | undefined;
 
   constructor(readonly size: number = defaultPoolSize()) {
-    if (!Number.isInteger(size) || size < 1 || size > 256) throw new Error(`worker pool size must be an integer from 1 to 256, got ${size}`);
+    if (!Number.isInteger(size) || size < 1 || size > 256)
+      throw new Error(`worker pool size must be an integer from 1 to 256, got ${size}`);
     for (let i = 0; i < size; i++) this.slots.push({ worker: this.spawn(), inFlight: new Map() });
   }
 
@@ -70,7 +71,10 @@ export class HashWorkerPool {
     // A zero-length view (empty, or its buffer already transferred) is never transferred:
     // postMessage would drop a message carrying a detached buffer without a word.
     const owned =
-      data.byteLength > 0 && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
+      data.byteLength > 0 &&
+      data.byteOffset === 0 &&
+      data.byteLength === data.buffer.byteLength &&
+      data.buffer instanceof ArrayBuffer
         ? data
         : data.byteLength === 0
           ? new Uint8Array(0)

@@ -108,7 +108,10 @@ export class WorkloadRunner {
         try {
           gpuBytesPerSecond = await this.throughput(reps, bytes, () => gpu.hashBytes(data));
         } catch (err) {
-          this.logger.warn('GPU calibration failed; Transcode/Inference stay on the CPU at this size', { bytes, error: String(err) });
+          this.logger.warn('GPU calibration failed; Transcode/Inference stay on the CPU at this size', {
+            bytes,
+            error: String(err),
+          });
         }
       }
       // The pool hashes one slice per worker at once and takes ownership of each buffer, as
@@ -116,12 +119,18 @@ export class WorkloadRunner {
       const batch = this.pool.size;
       const copies = Array.from({ length: (reps + 1) * batch }, () => data.slice());
       const cpuBytesPerSecond =
-        (await this.throughput(reps, bytes, () => Promise.all(copies.splice(0, batch).map((c) => this.pool.hashBytes(c))))) * batch;
+        (await this.throughput(reps, bytes, () =>
+          Promise.all(copies.splice(0, batch).map((c) => this.pool.hashBytes(c))),
+        )) * batch;
       samples.push({ bytes, gpuBytesPerSecond, cpuBytesPerSecond });
     }
     this.calibration = buildCalibration(samples, minSpeedup);
     this.logger.info('GPU calibration', {
-      points: this.calibration.points.map((p) => ({ bytes: p.bytes, speedup: Math.round(p.speedup * 100) / 100, gpu: p.gpu })),
+      points: this.calibration.points.map((p) => ({
+        bytes: p.bytes,
+        speedup: Math.round(p.speedup * 100) / 100,
+        gpu: p.gpu,
+      })),
     });
     return this.calibration;
   }
@@ -147,8 +156,16 @@ export class WorkloadRunner {
           `job ${job.slice_id} requires a hardware GPU and this node has none (a software adapter such as llvmpipe does not count); it was not run on the CPU`,
         );
       }
-      if (gpu.ready === false) throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU, which is not ready yet; try again shortly`);
-      if (job.workload === 'synthetic') throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id}: the Synthetic workload has no GPU implementation, so it cannot honour gpu_required`);
+      if (gpu.ready === false)
+        throw new WorkloadError(
+          'GPU_REQUIRED',
+          `job ${job.slice_id} requires the GPU, which is not ready yet; try again shortly`,
+        );
+      if (job.workload === 'synthetic')
+        throw new WorkloadError(
+          'GPU_REQUIRED',
+          `job ${job.slice_id}: the Synthetic workload has no GPU implementation, so it cannot honour gpu_required`,
+        );
     }
     const identity = await this.identify(job);
     const hit = this.cache.get(job.slice_id, identity);
@@ -168,7 +185,10 @@ export class WorkloadRunner {
       throw new WorkloadError('BAD_SLICE', `${job.source.path} changed while it was being hashed; run the job again`);
     }
     if (hit && hit.proof_hash !== proof.proof_hash) {
-      throw new WorkloadError('SLICE_ID_REUSED', `slice id "${job.slice_id}" was already used for different content; use a new slice id`);
+      throw new WorkloadError(
+        'SLICE_ID_REUSED',
+        `slice id "${job.slice_id}" was already used for different content; use a new slice id`,
+      );
     }
     this.cache.set(job.slice_id, identity, proof);
     return proof;
@@ -184,13 +204,20 @@ export class WorkloadRunner {
       const p = job.synthetic;
       if (!p) throw new WorkloadError('BAD_PARAMS', `synthetic job ${job.slice_id} has no synthetic parameters`);
       validateSyntheticParams(p);
-      return { workload: job.workload, length: p.matrix_size, fingerprint: `${p.block_hash.toLowerCase()}:${p.worker_address}` };
+      return {
+        workload: job.workload,
+        length: p.matrix_size,
+        fingerprint: `${p.block_hash.toLowerCase()}:${p.worker_address}`,
+      };
     }
     const src = job.source;
     if (!src) throw new WorkloadError('BAD_SLICE', `${job.workload} job ${job.slice_id} has no slice bytes`);
     if (src.kind === 'bytes') {
       if (isDetached(src.data)) {
-        throw new WorkloadError('BAD_SLICE', `the bytes of job ${job.slice_id} were already handed to a worker by an earlier run; pass the slice bytes again`);
+        throw new WorkloadError(
+          'BAD_SLICE',
+          `the bytes of job ${job.slice_id} were already handed to a worker by an earlier run; pass the slice bytes again`,
+        );
       }
       return { workload: job.workload, length: src.data.length, fingerprint: '' };
     }
@@ -210,23 +237,45 @@ export class WorkloadRunner {
     }
     const src = job.source as NonNullable<SliceJob['source']>;
     const gpu = this.options.gpu;
-    const useGpu = gpu && (job.gpu_required || chooseHashBackend(job.workload, size, this.gpuAvailability(), this.calibration) === 'gpu');
+    const useGpu =
+      gpu &&
+      (job.gpu_required || chooseHashBackend(job.workload, size, this.gpuAvailability(), this.calibration) === 'gpu');
     if (job.gpu_required && size > MAX_GPU_FILE_BYTES) {
-      throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU but its ${size}-byte slice is over the ${MAX_GPU_FILE_BYTES}-byte GPU limit`);
+      throw new WorkloadError(
+        'GPU_REQUIRED',
+        `job ${job.slice_id} requires the GPU but its ${size}-byte slice is over the ${MAX_GPU_FILE_BYTES}-byte GPU limit`,
+      );
     }
     // A slice that is not a regular file (a pipe named on the command line) streams through the CPU pool.
-    const data = gpu && useGpu && size <= MAX_GPU_FILE_BYTES ? (src.kind === 'bytes' ? src.data : await readSlice(src.path)) : undefined;
+    const data =
+      gpu && useGpu && size <= MAX_GPU_FILE_BYTES
+        ? src.kind === 'bytes'
+          ? src.data
+          : await readSlice(src.path)
+        : undefined;
     if (gpu && useGpu && !data && job.gpu_required) {
-      throw new WorkloadError('GPU_REQUIRED', `job ${job.slice_id} requires the GPU, which takes only a regular slice file, not a pipe or device; it was not run on the CPU`);
+      throw new WorkloadError(
+        'GPU_REQUIRED',
+        `job ${job.slice_id} requires the GPU, which takes only a regular slice file, not a pipe or device; it was not run on the CPU`,
+      );
     }
     if (gpu && data) {
       try {
-        return { result: { digest: await gpu.hashBytes(data), bytes: data.length, implementation: 'webgpu' }, backend: 'gpu' };
+        return {
+          result: { digest: await gpu.hashBytes(data), bytes: data.length, implementation: 'webgpu' },
+          backend: 'gpu',
+        };
       } catch (err) {
         if (job.gpu_required) {
-          throw new WorkloadError('GPU_REQUIRED', `the GPU failed on job ${job.slice_id} (${String(err)}); it requires the GPU, so it was not run on the CPU — retry later`);
+          throw new WorkloadError(
+            'GPU_REQUIRED',
+            `the GPU failed on job ${job.slice_id} (${String(err)}); it requires the GPU, so it was not run on the CPU — retry later`,
+          );
         }
-        this.logger.warn('GPU hash failed; hashing the slice on the CPU', { slice_id: job.slice_id, error: String(err) });
+        this.logger.warn('GPU hash failed; hashing the slice on the CPU', {
+          slice_id: job.slice_id,
+          error: String(err),
+        });
         // The GPU host never detaches `data`, so the CPU hashes exactly the bytes the GPU was given.
         return { result: await this.pool.hashBytes(data), backend: 'cpu' };
       }
@@ -239,7 +288,11 @@ export class WorkloadRunner {
   private gpuAvailability(): GpuAvailability | undefined {
     const gpu = this.options.gpu;
     if (!gpu) return undefined;
-    return { ready: gpu.ready !== false, hardware: gpu.hardware, allowSoftware: this.options.allowSoftwareAdapter === true };
+    return {
+      ready: gpu.ready !== false,
+      hardware: gpu.hardware,
+      allowSoftware: this.options.allowSoftwareAdapter === true,
+    };
   }
 
   /** Bytes per second of `op` over `reps` timed runs after one warm-up. */
@@ -271,7 +324,6 @@ async function readSlice(path: string): Promise<Uint8Array | undefined> {
     throw new WorkloadError('BAD_SLICE', errorMessage(err));
   }
 }
-
 
 /** True when a buffer was transferred away (reading it would silently see zero bytes). */
 function isDetached(data: Uint8Array): boolean {

@@ -28,14 +28,22 @@ export interface MarketAppDeps {
 
 /** Builds the market's HTTP app (not listening yet). */
 export async function buildMarketApp(deps: MarketAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: false, return503OnClosing: true });
+  const app = Fastify({
+    bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    logger: false,
+    return503OnClosing: true,
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies are a 415, not a string for the schema to reject.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app, deps.logger);
   app.addHook('onResponse', async (request, reply) => {
-    deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    deps.metrics.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
   });
   const auth = deps.auth ?? ((header) => deps.customers.authenticate(header));
   await app.register(healthRoutes, { store: deps.store, metrics: deps.metrics });

@@ -9,16 +9,38 @@ export interface ErrorBody {
 }
 
 export function sendError(reply: FastifyReply, err: MarketError): FastifyReply {
-  return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...err.details } } satisfies ErrorBody);
+  return reply
+    .code(err.status)
+    .send({ error: { code: err.code, message: err.message, ...err.details } } satisfies ErrorBody);
 }
 
 /** Fastify's own 4xx errors, by code, as the market names them. */
 const FASTIFY_CODES: Record<string, { code: string; status: number; message: (e: FastifyError) => string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'BODY_TOO_LARGE', status: 413, message: () => 'request body is larger than the limit; send a smaller body (upload large input as slices)' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: () => 'unsupported Content-Type; send application/json (or application/octet-stream for a slice upload)' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'MALFORMED_REQUEST', status: 400, message: () => 'Content-Length does not match the body' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'MALFORMED_JSON', status: 400, message: () => 'the body is empty but Content-Type is application/json; send a JSON object' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_JSON', status: 400, message: (e) => `the body is not valid JSON (${e.message})` },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: 'BODY_TOO_LARGE',
+    status: 413,
+    message: () => 'request body is larger than the limit; send a smaller body (upload large input as slices)',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    message: () => 'unsupported Content-Type; send application/json (or application/octet-stream for a slice upload)',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'MALFORMED_REQUEST',
+    status: 400,
+    message: () => 'Content-Length does not match the body',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'MALFORMED_JSON',
+    status: 400,
+    message: () => 'the body is empty but Content-Type is application/json; send a JSON object',
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    code: 'MALFORMED_JSON',
+    status: 400,
+    message: (e) => `the body is not valid JSON (${e.message})`,
+  },
 };
 
 /** Maps every error to {error: {code, message}}: bad input is never a 500; an internal error is logged once to `logger`, with its stack. */
@@ -43,10 +65,30 @@ export function registerErrorHandling(app: FastifyInstance, logger: Logger): voi
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (known) return sendError(reply, new MarketError(known.code, known.status, known.message(err)));
     if (err instanceof SyntaxError || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
-      return sendError(reply, new MarketError('MALFORMED_REQUEST', err.statusCode ?? 400, `the request could not be read (${err.message})`));
+      return sendError(
+        reply,
+        new MarketError('MALFORMED_REQUEST', err.statusCode ?? 400, `the request could not be read (${err.message})`),
+      );
     }
-    logger.error('request failed', { method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0], request_id: request.id, ...errorFields(err) });
-    return sendError(reply, new MarketError('INTERNAL', 500, 'the market failed to handle this request; it has been logged'));
+    logger.error('request failed', {
+      method: request.method,
+      route: request.routeOptions.url ?? request.url.split('?')[0],
+      request_id: request.id,
+      ...errorFields(err),
+    });
+    return sendError(
+      reply,
+      new MarketError('INTERNAL', 500, 'the market failed to handle this request; it has been logged'),
+    );
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, new MarketError('NOT_FOUND', 404, `no route ${request.method} ${request.url.split('?')[0]}; see docs/market-api.md`)));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new MarketError(
+        'NOT_FOUND',
+        404,
+        `no route ${request.method} ${request.url.split('?')[0]}; see docs/market-api.md`,
+      ),
+    ),
+  );
 }

@@ -9,7 +9,11 @@ import { CHALLENGE_TYPES, PUBLIC_STATUSES } from '../store/tasks-repo.js';
  */
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).max(2048);
-const count = (max: number) => z.int({ error: `must be an integer from 1 to ${max}` }).min(1, `must be at least 1`).max(max, `must be at most ${max}`);
+const count = (max: number) =>
+  z
+    .int({ error: `must be an integer from 1 to ${max}` })
+    .min(1, `must be at least 1`)
+    .max(max, `must be at most ${max}`);
 
 /** Fields every payload may carry: the hardware it needs and its fee lane. */
 const common = {
@@ -34,13 +38,18 @@ export const PAYLOAD_SCHEMAS = {
   }),
   rendering: z.strictObject({
     scene_file: httpUrl,
-    resolution: z.string({ error: 'must be WIDTHxHEIGHT, e.g. "1920x1080"' }).regex(/^[1-9]\d{0,4}x[1-9]\d{0,4}$/, 'must be WIDTHxHEIGHT, e.g. "1920x1080"'),
+    resolution: z
+      .string({ error: 'must be WIDTHxHEIGHT, e.g. "1920x1080"' })
+      .regex(/^[1-9]\d{0,4}x[1-9]\d{0,4}$/, 'must be WIDTHxHEIGHT, e.g. "1920x1080"'),
     frames: count(100_000),
     ...common,
   }),
   synthetic: z.strictObject({
     /** Informational: the market draws the workload seed from its batch beacon and the worker address. */
-    seed: z.string({ error: 'must be a hex string' }).regex(/^[0-9a-fA-F]{1,64}$/, 'must be 1 to 64 hex digits').optional(),
+    seed: z
+      .string({ error: 'must be a hex string' })
+      .regex(/^[0-9a-fA-F]{1,64}$/, 'must be 1 to 64 hex digits')
+      .optional(),
     matrix_size: count(MAX_MATRIX_SIZE),
     iterations: count(10_000),
     ...common,
@@ -51,10 +60,14 @@ export const PAYLOAD_SCHEMAS = {
 const reward = z.string({ error: 'must be a decimal CPC string such as "10.0"' }).transform((text, ctx) => {
   try {
     const micro = parseAmount(text, 'reward');
-    if (micro === 0n) ctx.addIssue({ code: 'custom', message: 'must be more than 0 (the smallest amount is "0.000001")' });
+    if (micro === 0n)
+      ctx.addIssue({ code: 'custom', message: 'must be more than 0 (the smallest amount is "0.000001")' });
     return micro;
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof AmountError ? err.message.replace(/^reward: /, '') : 'is not an amount' });
+    ctx.addIssue({
+      code: 'custom',
+      message: err instanceof AmountError ? err.message.replace(/^reward: /, '') : 'is not an amount',
+    });
     return z.NEVER;
   }
 });
@@ -69,11 +82,25 @@ const base = {
 
 export const createTaskBody = z.discriminatedUnion(
   'challenge_type',
-  CHALLENGE_TYPES.map((t) => z.strictObject({ challenge_type: z.literal(t), payload: PAYLOAD_SCHEMAS[t], ...base })) as unknown as [
-    z.ZodObject<{ challenge_type: z.ZodLiteral<'inference'>; payload: (typeof PAYLOAD_SCHEMAS)['inference'] } & typeof base, z.core.$strict>,
-    z.ZodObject<{ challenge_type: z.ZodLiteral<'training'>; payload: (typeof PAYLOAD_SCHEMAS)['training'] } & typeof base, z.core.$strict>,
-    z.ZodObject<{ challenge_type: z.ZodLiteral<'rendering'>; payload: (typeof PAYLOAD_SCHEMAS)['rendering'] } & typeof base, z.core.$strict>,
-    z.ZodObject<{ challenge_type: z.ZodLiteral<'synthetic'>; payload: (typeof PAYLOAD_SCHEMAS)['synthetic'] } & typeof base, z.core.$strict>,
+  CHALLENGE_TYPES.map((t) =>
+    z.strictObject({ challenge_type: z.literal(t), payload: PAYLOAD_SCHEMAS[t], ...base }),
+  ) as unknown as [
+    z.ZodObject<
+      { challenge_type: z.ZodLiteral<'inference'>; payload: (typeof PAYLOAD_SCHEMAS)['inference'] } & typeof base,
+      z.core.$strict
+    >,
+    z.ZodObject<
+      { challenge_type: z.ZodLiteral<'training'>; payload: (typeof PAYLOAD_SCHEMAS)['training'] } & typeof base,
+      z.core.$strict
+    >,
+    z.ZodObject<
+      { challenge_type: z.ZodLiteral<'rendering'>; payload: (typeof PAYLOAD_SCHEMAS)['rendering'] } & typeof base,
+      z.core.$strict
+    >,
+    z.ZodObject<
+      { challenge_type: z.ZodLiteral<'synthetic'>; payload: (typeof PAYLOAD_SCHEMAS)['synthetic'] } & typeof base,
+      z.core.$strict
+    >,
   ],
   { error: `must be one of ${CHALLENGE_TYPES.join(', ')}` },
 );
@@ -101,5 +128,8 @@ export const listTasksQuery = z.strictObject({
 export const taskParams = z.strictObject({ task_id: z.uuid({ error: 'must be a task UUID' }) });
 export const sliceParams = z.strictObject({
   task_id: z.uuid({ error: 'must be a task UUID' }),
-  n: z.string().regex(/^(0|[1-9]\d{0,5})$/, 'must be a slice number 0, 1, 2, …').transform(Number),
+  n: z
+    .string()
+    .regex(/^(0|[1-9]\d{0,5})$/, 'must be a slice number 0, 1, 2, …')
+    .transform(Number),
 });

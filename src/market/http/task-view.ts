@@ -12,15 +12,31 @@ export function taskView(t: TaskRecord & { sliceCount?: number }) {
     reward: formatAmount(t.reward),
     created_at: seconds(t.createdAt),
     ...(t.deadline === null ? {} : { deadline: seconds(t.deadline) }),
-    input: { kind: t.inputKind, submitted: t.status !== 'draft', ...(t.sliceCount === undefined ? {} : { slices: t.sliceCount }) },
+    input: {
+      kind: t.inputKind,
+      submitted: t.status !== 'draft',
+      ...(t.sliceCount === undefined ? {} : { slices: t.sliceCount }),
+    },
     ...(t.status === 'failed' ? { reason: t.failureReason } : {}),
     ...(t.status === 'completed'
-      ? { result: { result_hash: t.resultHash, worker_address: t.workerAddress, completed_at: seconds(t.completedAt as number) } }
+      ? {
+          result: {
+            result_hash: t.resultHash,
+            worker_address: t.workerAddress,
+            completed_at: seconds(t.completedAt as number),
+          },
+        }
       : {}),
   };
 }
 
 /** One row of GET /tasks. */
 export function taskListItem(t: TaskRecord) {
-  return { task_id: t.taskId, challenge_type: t.challengeType, status: publicStatus(t.status), reward: formatAmount(t.reward), created_at: seconds(t.createdAt) };
+  return {
+    task_id: t.taskId,
+    challenge_type: t.challengeType,
+    status: publicStatus(t.status),
+    reward: formatAmount(t.reward),
+    created_at: seconds(t.createdAt),
+  };
 }

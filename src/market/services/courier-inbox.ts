@@ -92,34 +92,96 @@ export class CourierInboxService {
   }
 
   private check(nodeId: string, r: CourierReceiptWire): CourierAnswer | { wire: CourierReceiptWire; bundle: Buffer } {
-    const reject = (code: CourierRejectCode, reason: string): CourierAnswer => ({ id: r.id, status: 'rejected', reward: 0n, code, reason: `${code}: ${reason}` });
-    const core: CourierReceipt = { id: r.id, bundle_hash: r.bundle_hash, bytes: r.bytes, sender: r.sender, created_at: r.created_at };
-    if (!safeVerify(nodeId, courierSigningBytes(core), r.signature)) return reject('BAD_SIGNATURE', 'the signature does not verify under node_id over the receipt (courierSigningBytes)');
+    const reject = (code: CourierRejectCode, reason: string): CourierAnswer => ({
+      id: r.id,
+      status: 'rejected',
+      reward: 0n,
+      code,
+      reason: `${code}: ${reason}`,
+    });
+    const core: CourierReceipt = {
+      id: r.id,
+      bundle_hash: r.bundle_hash,
+      bytes: r.bytes,
+      sender: r.sender,
+      created_at: r.created_at,
+    };
+    if (!safeVerify(nodeId, courierSigningBytes(core), r.signature))
+      return reject(
+        'BAD_SIGNATURE',
+        'the signature does not verify under node_id over the receipt (courierSigningBytes)',
+      );
     const problem = senderProblem(r.sender);
     if (problem) return reject('BAD_SENDER', problem);
-    if (r.bytes > this.maxBundleBytes) return reject('BUNDLE_TOO_LARGE', `bundle is ${r.bytes} bytes, over the market's ${this.maxBundleBytes}-byte limit`);
+    if (r.bytes > this.maxBundleBytes)
+      return reject(
+        'BUNDLE_TOO_LARGE',
+        `bundle is ${r.bytes} bytes, over the market's ${this.maxBundleBytes}-byte limit`,
+      );
     const bundle = Buffer.from(r.bundle, 'base64');
-    if (bundle.toString('base64') !== r.bundle) return reject('BUNDLE_NOT_BASE64', 'bundle is not canonical base64 (RFC 4648, with padding)');
-    if (bundle.length !== r.bytes) return reject('BUNDLE_SIZE_MISMATCH', `bundle has ${bundle.length} bytes, the receipt says ${r.bytes}`);
+    if (bundle.toString('base64') !== r.bundle)
+      return reject('BUNDLE_NOT_BASE64', 'bundle is not canonical base64 (RFC 4648, with padding)');
+    if (bundle.length !== r.bytes)
+      return reject('BUNDLE_SIZE_MISMATCH', `bundle has ${bundle.length} bytes, the receipt says ${r.bytes}`);
     const hash = toHex(this.deps.blake3.hash(bundle));
-    if (hash !== r.bundle_hash) return reject('BUNDLE_HASH_MISMATCH', `bundle BLAKE3 is ${hash}, the receipt says ${r.bundle_hash}`);
+    if (hash !== r.bundle_hash)
+      return reject('BUNDLE_HASH_MISMATCH', `bundle BLAKE3 is ${hash}, the receipt says ${r.bundle_hash}`);
     return { wire: r, bundle };
   }
 
-  private async record(tx: MarketTx, nodeId: string, address: string, r: CourierReceiptWire, bundle: Buffer, now: number): Promise<CourierAnswer> {
+  private async record(
+    tx: MarketTx,
+    nodeId: string,
+    address: string,
+    r: CourierReceiptWire,
+    bundle: Buffer,
+    now: number,
+  ): Promise<CourierAnswer> {
     const reward = courierReward(r.bytes, this.rule);
-    const row = { receiptId: r.id, nodeId, address, bundleHash: r.bundle_hash, bytes: r.bytes, sender: r.sender, createdAt: r.created_at, signature: r.signature, reward, receivedAt: now };
+    const row = {
+      receiptId: r.id,
+      nodeId,
+      address,
+      bundleHash: r.bundle_hash,
+      bytes: r.bytes,
+      sender: r.sender,
+      createdAt: r.created_at,
+      signature: r.signature,
+      reward,
+      receivedAt: now,
+    };
     if (!(await tx.courier.insert(row))) {
       const first = await tx.courier.get(r.id);
-      if (!first || first.nodeId !== nodeId || first.bundleHash !== r.bundle_hash || first.bytes !== r.bytes || first.sender !== r.sender || first.createdAt !== r.created_at) {
-        return { id: r.id, status: 'rejected', reward: 0n, code: 'RECEIPT_ID_CONFLICT', reason: `RECEIPT_ID_CONFLICT: receipt id ${r.id} is already stored for another receipt` };
+      if (
+        !first ||
+        first.nodeId !== nodeId ||
+        first.bundleHash !== r.bundle_hash ||
+        first.bytes !== r.bytes ||
+        first.sender !== r.sender ||
+        first.createdAt !== r.created_at
+      ) {
+        return {
+          id: r.id,
+          status: 'rejected',
+          reward: 0n,
+          code: 'RECEIPT_ID_CONFLICT',
+          reason: `RECEIPT_ID_CONFLICT: receipt id ${r.id} is already stored for another receipt`,
+        };
       }
       return { id: r.id, status: 'duplicate', reward: first.reward };
     }
     if (reward > 0n) {
       await tx.accounts.ensure(ACCOUNTS.worker(address), 'worker');
       // Courier rewards are new credits from outside the task economy: posted from the mint account.
-      const ok = await tx.accounts.post(courierEventId(r.id), [{ account: ACCOUNTS.mint, amount: -reward }, { account: ACCOUNTS.worker(address), amount: reward }], `courier reward ${r.id}`, now);
+      const ok = await tx.accounts.post(
+        courierEventId(r.id),
+        [
+          { account: ACCOUNTS.mint, amount: -reward },
+          { account: ACCOUNTS.worker(address), amount: reward },
+        ],
+        `courier reward ${r.id}`,
+        now,
+      );
       if (!ok) throw new Error(`courier reward posting ${r.id} was refused`);
     }
     // Kept before the commit: a failed commit leaves a content-addressed file a retry reuses.

@@ -26,7 +26,12 @@ export class CustomerService {
 
   /** Creates a customer; the returned key is shown once and never stored. */
   async add(name: string): Promise<{ customer: CustomerRecord; apiKey: string }> {
-    if (!NAME_RE.test(name)) throw new MarketError('INVALID_CUSTOMER_NAME', 400, `customer name "${name}" must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    if (!NAME_RE.test(name))
+      throw new MarketError(
+        'INVALID_CUSTOMER_NAME',
+        400,
+        `customer name "${name}" must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      );
     const apiKey = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const customer = { customerId: randomUUID(), name, createdAt: this.deps.clock.now() };
     const created = await this.deps.store.transaction(async (tx) => {
@@ -34,7 +39,8 @@ export class CustomerService {
       await tx.accounts.ensure(ACCOUNTS.customer(customer.customerId), 'customer');
       return true;
     });
-    if (!created) throw new MarketError('CUSTOMER_EXISTS', 409, `a customer named "${name}" already exists; choose another name`);
+    if (!created)
+      throw new MarketError('CUSTOMER_EXISTS', 409, `a customer named "${name}" already exists; choose another name`);
     return { customer, apiKey };
   }
 
@@ -43,10 +49,23 @@ export class CustomerService {
     if (amount <= 0n) throw new MarketError('INVALID_AMOUNT', 400, 'amount: must be more than 0');
     return this.deps.store.transaction(async (tx) => {
       const c = await tx.customers.byName(name);
-      if (!c) throw new MarketError('CUSTOMER_NOT_FOUND', 404, `no customer named "${name}"; create it with: tessera market customer add ${name}`);
+      if (!c)
+        throw new MarketError(
+          'CUSTOMER_NOT_FOUND',
+          404,
+          `no customer named "${name}"; create it with: tessera market customer add ${name}`,
+        );
       const account = ACCOUNTS.customer(c.customerId);
       const now = this.deps.clock.now();
-      await tx.accounts.post(`fund:${c.customerId}:${now}:${randomUUID()}`, [{ account: ACCOUNTS.mint, amount: -amount }, { account, amount }], `fund ${formatAmount(amount)}`, now);
+      await tx.accounts.post(
+        `fund:${c.customerId}:${now}:${randomUUID()}`,
+        [
+          { account: ACCOUNTS.mint, amount: -amount },
+          { account, amount },
+        ],
+        `fund ${formatAmount(amount)}`,
+        now,
+      );
       return tx.accounts.balance(account);
     });
   }
@@ -62,9 +81,19 @@ export class CustomerService {
   /** The customer an `Authorization` header names; throws 401 without a valid bearer key. */
   async authenticate(header: string | undefined): Promise<CustomerRecord> {
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) throw new MarketError('UNAUTHENTICATED', 401, 'missing "Authorization: Bearer <api key>" header; create a key with: tessera market customer add NAME');
+    if (!m)
+      throw new MarketError(
+        'UNAUTHENTICATED',
+        401,
+        'missing "Authorization: Bearer <api key>" header; create a key with: tessera market customer add NAME',
+      );
     const customer = await this.deps.store.transaction((tx) => tx.customers.byKeyHash(hashApiKey(m[1] as string)));
-    if (!customer) throw new MarketError('INVALID_API_KEY', 401, 'the API key in the Authorization header is not valid; check it, or create a new customer key');
+    if (!customer)
+      throw new MarketError(
+        'INVALID_API_KEY',
+        401,
+        'the API key in the Authorization header is not valid; check it, or create a new customer key',
+      );
     return customer;
   }
 }

@@ -58,7 +58,11 @@ export class TaskService {
    */
   async create(customer: CustomerRecord, body: CreateTaskBody): Promise<TaskRecord> {
     const now = this.deps.clock.now();
-    if (body.deadline !== undefined && body.deadline * 1000 <= now) throw invalidField('deadline', `${body.deadline} is not in the future (Unix seconds; now is ${Math.floor(now / 1000)})`);
+    if (body.deadline !== undefined && body.deadline * 1000 <= now)
+      throw invalidField(
+        'deadline',
+        `${body.deadline} is not in the future (Unix seconds; now is ${Math.floor(now / 1000)})`,
+      );
     const task = {
       taskId: randomUUID(),
       customerId: customer.customerId,
@@ -84,11 +88,26 @@ export class TaskService {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
       const task = await this.owned(tx, customer, taskId, true);
-      if (task.status !== 'draft') throw new MarketError('TASK_NOT_DRAFT', 409, `task ${taskId} was already submitted (status ${task.status}); only a task created with "input": "slices" is submitted, once`);
+      if (task.status !== 'draft')
+        throw new MarketError(
+          'TASK_NOT_DRAFT',
+          409,
+          `task ${taskId} was already submitted (status ${task.status}); only a task created with "input": "slices" is submitted, once`,
+        );
       const slices = await tx.slices.list(taskId);
       const gap = slices.findIndex((s, i) => s.n !== i);
-      if (slices.length === 0) throw new MarketError('SLICES_MISSING', 409, `task ${taskId} has no slices; upload them with PUT /tasks/${taskId}/slices/0, 1, … before submitting`);
-      if (gap !== -1) throw new MarketError('SLICES_MISSING', 409, `task ${taskId} lacks slice ${gap}; slices must be numbered 0…${slices.length} without gaps`);
+      if (slices.length === 0)
+        throw new MarketError(
+          'SLICES_MISSING',
+          409,
+          `task ${taskId} has no slices; upload them with PUT /tasks/${taskId}/slices/0, 1, … before submitting`,
+        );
+      if (gap !== -1)
+        throw new MarketError(
+          'SLICES_MISSING',
+          409,
+          `task ${taskId} lacks slice ${gap}; slices must be numbered 0…${slices.length} without gaps`,
+        );
       await this.escrow(tx, customer, taskId, task.reward, now);
       await tx.tasks.transition(taskId, ['draft'], 'pending', now);
       return { task: (await tx.tasks.get(taskId)) as TaskRecord, slices };
@@ -100,7 +119,11 @@ export class TaskService {
    * Only a draft accepts slices; re-uploading slice n replaces it.
    */
   async putSlice(customer: CustomerRecord, taskId: string, n: number, body: Readable): Promise<SliceRecord> {
-    if (n >= this.limits.maxSlices) throw invalidField('n', `slice ${n} is beyond the limit of ${this.limits.maxSlices} slices per task (0…${this.limits.maxSlices - 1})`);
+    if (n >= this.limits.maxSlices)
+      throw invalidField(
+        'n',
+        `slice ${n} is beyond the limit of ${this.limits.maxSlices} slices per task (0…${this.limits.maxSlices - 1})`,
+      );
     await this.deps.store.transaction(async (tx) => this.assertDraft(await this.owned(tx, customer, taskId, false)));
     const dir = join(this.deps.slicesDir, taskId);
     await mkdir(dir, { recursive: true });
@@ -111,7 +134,14 @@ export class TaskService {
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
-        if (bytes > max) return done(new MarketError('SLICE_TOO_LARGE', 413, `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`));
+        if (bytes > max)
+          return done(
+            new MarketError(
+              'SLICE_TOO_LARGE',
+              413,
+              `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`,
+            ),
+          );
         hash.update(chunk);
         done(null, chunk);
       },
@@ -137,7 +167,10 @@ export class TaskService {
     });
   }
 
-  async list(customer: CustomerRecord, q: { status?: PublicTaskStatus; challengeType?: TaskRecord['challengeType']; limit: number; offset: number }): Promise<{ tasks: TaskRecord[]; total: number }> {
+  async list(
+    customer: CustomerRecord,
+    q: { status?: PublicTaskStatus; challengeType?: TaskRecord['challengeType']; limit: number; offset: number },
+  ): Promise<{ tasks: TaskRecord[]; total: number }> {
     return this.deps.store.transaction((tx) => tx.tasks.list({ customerId: customer.customerId, ...q }));
   }
 
@@ -155,13 +188,24 @@ export class TaskService {
     });
   }
 
-  private async escrow(tx: MarketTx, customer: CustomerRecord, taskId: string, amount: bigint, now: number): Promise<void> {
+  private async escrow(
+    tx: MarketTx,
+    customer: CustomerRecord,
+    taskId: string,
+    amount: bigint,
+    now: number,
+  ): Promise<void> {
     if (await tx.escrow.hold(taskId, customer.customerId, amount, now)) return;
     const balance = await tx.accounts.balance(ACCOUNTS.customer(customer.customerId));
-    throw new MarketError('INSUFFICIENT_FUNDS', 402, `reward ${formatAmount(amount)} CPC exceeds the balance of ${formatAmount(balance)} CPC; fund the account (tessera market fund ${customer.name} AMOUNT) or lower the reward`, {
-      balance: formatAmount(balance),
-      amount: formatAmount(amount),
-    });
+    throw new MarketError(
+      'INSUFFICIENT_FUNDS',
+      402,
+      `reward ${formatAmount(amount)} CPC exceeds the balance of ${formatAmount(balance)} CPC; fund the account (tessera market fund ${customer.name} AMOUNT) or lower the reward`,
+      {
+        balance: formatAmount(balance),
+        amount: formatAmount(amount),
+      },
+    );
   }
 
   private async owned(tx: MarketTx, customer: CustomerRecord, taskId: string, forUpdate: boolean): Promise<TaskRecord> {
@@ -172,6 +216,11 @@ export class TaskService {
   }
 
   private assertDraft(task: TaskRecord): void {
-    if (task.status !== 'draft') throw new MarketError('TASK_NOT_DRAFT', 409, `task ${task.taskId} takes no slices: ${task.inputKind === 'payload' ? 'its input is its payload' : 'it was already submitted'}; create a task with "input": "slices" to upload`);
+    if (task.status !== 'draft')
+      throw new MarketError(
+        'TASK_NOT_DRAFT',
+        409,
+        `task ${task.taskId} takes no slices: ${task.inputKind === 'payload' ? 'its input is its payload' : 'it was already submitted'}; create a task with "input": "slices" to upload`,
+      );
   }
 }

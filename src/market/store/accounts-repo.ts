@@ -26,12 +26,16 @@ export class AccountsRepo {
   constructor(private readonly c: SqlConn) {}
 
   async ensure(accountId: string, kind: AccountKind): Promise<void> {
-    await this.c.query(sql`INSERT INTO accounts (account_id, kind) VALUES (${accountId}, ${kind}) ON CONFLICT (account_id) DO NOTHING`);
+    await this.c.query(
+      sql`INSERT INTO accounts (account_id, kind) VALUES (${accountId}, ${kind}) ON CONFLICT (account_id) DO NOTHING`,
+    );
   }
 
   /** The balance, 0n for an account that does not exist. */
   async balance(accountId: string): Promise<bigint> {
-    const [r] = await this.c.query<{ balance: bigint }>(sql`SELECT balance FROM accounts WHERE account_id = ${accountId}`);
+    const [r] = await this.c.query<{ balance: bigint }>(
+      sql`SELECT balance FROM accounts WHERE account_id = ${accountId}`,
+    );
     return r?.balance ?? 0n;
   }
 
@@ -45,14 +49,28 @@ export class AccountsRepo {
     const sum = legs.reduce((a, l) => a + l.amount, 0n);
     if (sum !== 0n) throw new Error(`posting ${eventId} is unbalanced by ${sum}`);
     // Debits first, in account order, so concurrent events lock rows in one order (no deadlock).
-    const ordered = [...legs].filter((l) => l.amount !== 0n).sort((a, b) => (a.amount < 0n) === (b.amount < 0n) ? (a.account < b.account ? -1 : a.account > b.account ? 1 : 0) : a.amount < 0n ? -1 : 1);
+    const ordered = [...legs]
+      .filter((l) => l.amount !== 0n)
+      .sort((a, b) =>
+        a.amount < 0n === b.amount < 0n
+          ? a.account < b.account
+            ? -1
+            : a.account > b.account
+              ? 1
+              : 0
+          : a.amount < 0n
+            ? -1
+            : 1,
+      );
     for (const leg of ordered) {
       const rows = await this.c.query(sql`
         UPDATE accounts SET balance = balance + ${leg.amount}
         WHERE account_id = ${leg.account} AND (kind = 'mint' OR balance + ${leg.amount} >= 0)
         RETURNING account_id`);
       if (rows.length !== 1) return false;
-      await this.c.query(sql`INSERT INTO postings (event_id, account_id, amount, memo, created_at) VALUES (${eventId}, ${leg.account}, ${leg.amount}, ${memo}, ${now})`);
+      await this.c.query(
+        sql`INSERT INTO postings (event_id, account_id, amount, memo, created_at) VALUES (${eventId}, ${leg.account}, ${leg.amount}, ${memo}, ${now})`,
+      );
     }
     return true;
   }
@@ -64,16 +82,37 @@ export class AccountsRepo {
    * recorded as a posting by one INSERT. Returns false (the caller must abort its transaction)
    * when a non-mint account lacks the funds.
    */
-  async postMany(events: readonly { eventId: string; legs: readonly Leg[]; memo: string }[], now: number): Promise<boolean> {
+  async postMany(
+    events: readonly { eventId: string; legs: readonly Leg[]; memo: string }[],
+    now: number,
+  ): Promise<boolean> {
     const net = new Map<string, bigint>();
     const postings: { ord: number; event_id: string; account_id: string; amount: string; memo: string }[] = [];
     for (const e of events) {
       const sum = e.legs.reduce((a, l) => a + l.amount, 0n);
       if (sum !== 0n) throw new Error(`posting ${e.eventId} is unbalanced by ${sum}`);
-      const ordered = [...e.legs].filter((l) => l.amount !== 0n).sort((a, b) => (a.amount < 0n) === (b.amount < 0n) ? (a.account < b.account ? -1 : a.account > b.account ? 1 : 0) : a.amount < 0n ? -1 : 1);
+      const ordered = [...e.legs]
+        .filter((l) => l.amount !== 0n)
+        .sort((a, b) =>
+          a.amount < 0n === b.amount < 0n
+            ? a.account < b.account
+              ? -1
+              : a.account > b.account
+                ? 1
+                : 0
+            : a.amount < 0n
+              ? -1
+              : 1,
+        );
       for (const l of ordered) {
         net.set(l.account, (net.get(l.account) ?? 0n) + l.amount);
-        postings.push({ ord: postings.length, event_id: e.eventId, account_id: l.account, amount: l.amount.toString(), memo: e.memo });
+        postings.push({
+          ord: postings.length,
+          event_id: e.eventId,
+          account_id: l.account,
+          amount: l.amount.toString(),
+          memo: e.memo,
+        });
       }
     }
     if (postings.length === 0) return true;
@@ -106,6 +145,10 @@ export class AccountsRepo {
 
   /** Sum of every balance except mint's negative: equals minus mint when books balance. */
   async totals(): Promise<{ account: string; balance: bigint }[]> {
-    return (await this.c.query<{ account_id: string; balance: bigint }>(sql`SELECT account_id, balance FROM accounts ORDER BY account_id`)).map((r) => ({ account: r.account_id, balance: r.balance }));
+    return (
+      await this.c.query<{ account_id: string; balance: bigint }>(
+        sql`SELECT account_id, balance FROM accounts ORDER BY account_id`,
+      )
+    ).map((r) => ({ account: r.account_id, balance: r.balance }));
   }
 }

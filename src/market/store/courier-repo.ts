@@ -62,13 +62,17 @@ export class CourierInboxRepo {
   }
 
   async get(receiptId: string): Promise<CourierInboxRecord | undefined> {
-    const [r] = await this.c.query<Row & Record<string, unknown>>(sql`SELECT * FROM courier_receipts WHERE receipt_id = ${receiptId}`);
+    const [r] = await this.c.query<Row & Record<string, unknown>>(
+      sql`SELECT * FROM courier_receipts WHERE receipt_id = ${receiptId}`,
+    );
     return r ? fromRow(r) : undefined;
   }
 
   /** Postings legs whose event id starts with `eventPrefix` (audit: each credited receipt has two). */
   async postingLegs(eventPrefix: string): Promise<number> {
-    const [r] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::BIGINT AS n FROM postings WHERE starts_with(event_id, ${eventPrefix})`);
+    const [r] = await this.c.query<{ n: bigint }>(
+      sql`SELECT count(*)::BIGINT AS n FROM postings WHERE starts_with(event_id, ${eventPrefix})`,
+    );
     return Number(r?.n ?? 0n);
   }
 

@@ -14,7 +14,11 @@ interface Row {
   [k: string]: unknown;
 }
 
-const toRecord = (r: Row): CustomerRecord => ({ customerId: r.customer_id, name: r.name, createdAt: Number(r.created_at) });
+const toRecord = (r: Row): CustomerRecord => ({
+  customerId: r.customer_id,
+  name: r.name,
+  createdAt: Number(r.created_at),
+});
 
 /** Customers and their API key hashes (the key itself is never stored). */
 export class CustomersRepo {
@@ -29,7 +33,9 @@ export class CustomersRepo {
   }
 
   async byKeyHash(keyHash: string): Promise<CustomerRecord | undefined> {
-    const [r] = await this.c.query<Row>(sql`SELECT customer_id, name, created_at FROM customers WHERE key_hash = ${keyHash}`);
+    const [r] = await this.c.query<Row>(
+      sql`SELECT customer_id, name, created_at FROM customers WHERE key_hash = ${keyHash}`,
+    );
     return r && toRecord(r);
   }
 
@@ -39,6 +45,8 @@ export class CustomersRepo {
   }
 
   async list(): Promise<CustomerRecord[]> {
-    return (await this.c.query<Row>(sql`SELECT customer_id, name, created_at FROM customers ORDER BY name`)).map(toRecord);
+    return (await this.c.query<Row>(sql`SELECT customer_id, name, created_at FROM customers ORDER BY name`)).map(
+      toRecord,
+    );
   }
 }

@@ -22,14 +22,26 @@ export class EscrowRepo {
 
   /** Moves `amount` from the customer to escrow for the task; false on insufficient funds. */
   async hold(taskId: string, customerId: string, amount: bigint, now: number): Promise<boolean> {
-    const ok = await this.accounts.post(`escrow:${taskId}`, [{ account: ACCOUNTS.customer(customerId), amount: -amount }, { account: ACCOUNTS.escrow, amount }], 'escrow', now);
+    const ok = await this.accounts.post(
+      `escrow:${taskId}`,
+      [
+        { account: ACCOUNTS.customer(customerId), amount: -amount },
+        { account: ACCOUNTS.escrow, amount },
+      ],
+      'escrow',
+      now,
+    );
     if (!ok) return false;
-    await this.c.query(sql`INSERT INTO escrows (task_id, customer_id, amount, status, created_at) VALUES (${taskId}, ${customerId}, ${amount}, 'held', ${now})`);
+    await this.c.query(
+      sql`INSERT INTO escrows (task_id, customer_id, amount, status, created_at) VALUES (${taskId}, ${customerId}, ${amount}, 'held', ${now})`,
+    );
     return true;
   }
 
   async get(taskId: string): Promise<EscrowRecord | undefined> {
-    const [r] = await this.c.query<{ task_id: string; customer_id: string; amount: bigint; status: EscrowStatus }>(sql`SELECT task_id, customer_id, amount, status FROM escrows WHERE task_id = ${taskId}`);
+    const [r] = await this.c.query<{ task_id: string; customer_id: string; amount: bigint; status: EscrowStatus }>(
+      sql`SELECT task_id, customer_id, amount, status FROM escrows WHERE task_id = ${taskId}`,
+    );
     return r && { taskId: r.task_id, customerId: r.customer_id, amount: r.amount, status: r.status };
   }
 
@@ -44,7 +56,15 @@ export class EscrowRepo {
   async refund(taskId: string, now: number): Promise<boolean> {
     const e = await this.take(taskId, 'refunded', now);
     if (!e) return false;
-    const ok = await this.accounts.post(`refund:${taskId}`, [{ account: ACCOUNTS.escrow, amount: -e.amount }, { account: ACCOUNTS.customer(e.customerId), amount: e.amount }], 'refund', now);
+    const ok = await this.accounts.post(
+      `refund:${taskId}`,
+      [
+        { account: ACCOUNTS.escrow, amount: -e.amount },
+        { account: ACCOUNTS.customer(e.customerId), amount: e.amount },
+      ],
+      'refund',
+      now,
+    );
     if (!ok) throw new Error(`escrow account cannot cover the refund of task ${taskId}`);
     return true;
   }
@@ -61,7 +81,8 @@ export class EscrowRepo {
       ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
     ];
     for (const w of payout.workers) await this.accounts.ensure(ACCOUNTS.worker(w.address), 'worker');
-    if (!(await this.accounts.post(`payout:${taskId}`, legs, 'payout', now))) throw new Error(`escrow account cannot cover the payout of task ${taskId}`);
+    if (!(await this.accounts.post(`payout:${taskId}`, legs, 'payout', now)))
+      throw new Error(`escrow account cannot cover the payout of task ${taskId}`);
     return true;
   }
 
@@ -80,7 +101,10 @@ export class EscrowRepo {
     const amounts = new Map(taken.map((t) => [t.task_id, t.amount]));
     const paid = items.filter((i) => amounts.has(i.taskId));
     if (paid.length === 0) return new Set();
-    await this.accounts.ensureMany(paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))), 'worker');
+    await this.accounts.ensureMany(
+      paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
+      'worker',
+    );
     const events = paid.map(({ taskId, payout }) => ({
       eventId: `payout:${taskId}`,
       memo: 'payout',
@@ -92,7 +116,8 @@ export class EscrowRepo {
         ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
       ],
     }));
-    if (!(await this.accounts.postMany(events, now))) throw new Error(`escrow account cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
+    if (!(await this.accounts.postMany(events, now)))
+      throw new Error(`escrow account cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
     return new Set(paid.map((p) => p.taskId));
   }
 }

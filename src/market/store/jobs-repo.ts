@@ -59,7 +59,10 @@ export const toJobRecord = (r: JobRow): JobRecord => ({
 export class JobsRepo {
   constructor(private readonly c: SqlConn) {}
 
-  async insert(jobs: readonly Pick<JobRecord, 'jobId' | 'taskId' | 'sliceIndex' | 'lane' | 'gpuRequired' | 'offer'>[], now: number): Promise<void> {
+  async insert(
+    jobs: readonly Pick<JobRecord, 'jobId' | 'taskId' | 'sliceIndex' | 'lane' | 'gpuRequired' | 'offer'>[],
+    now: number,
+  ): Promise<void> {
     for (const j of jobs) {
       await this.c.query(sql`
         INSERT INTO jobs (job_id, task_id, slice_index, lane, gpu_required, offer, status, created_at, updated_at)
@@ -73,7 +76,9 @@ export class JobsRepo {
   }
 
   async byTask(taskId: string): Promise<JobRecord[]> {
-    return (await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE task_id = ${taskId} ORDER BY slice_index`)).map(toJobRecord);
+    return (await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE task_id = ${taskId} ORDER BY slice_index`)).map(
+      toJobRecord,
+    );
   }
 
   /** Gives up on a task's unfinished jobs (the task failed or expired). */

@@ -41,7 +41,11 @@ export class MarketStore {
   ) {}
 
   /** Wraps an opened driver after applying migrations; `onClose` runs after the driver closes. */
-  static async open(driver: SqlDriver, migrations: readonly MarketMigration[] = MARKET_MIGRATIONS, onClose: () => void = () => undefined): Promise<MarketStore> {
+  static async open(
+    driver: SqlDriver,
+    migrations: readonly MarketMigration[] = MARKET_MIGRATIONS,
+    onClose: () => void = () => undefined,
+  ): Promise<MarketStore> {
     try {
       await migrateMarket(driver, migrations);
     } catch (err) {

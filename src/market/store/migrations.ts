@@ -258,31 +258,51 @@ export function marketMigrationHash(m: MarketMigration): string {
  * instances starting on one server never both apply one), after checking that every applied
  * migration is known and unedited.
  */
-export async function migrateMarket(driver: SqlDriver, migrations: readonly MarketMigration[] = MARKET_MIGRATIONS): Promise<void> {
+export async function migrateMarket(
+  driver: SqlDriver,
+  migrations: readonly MarketMigration[] = MARKET_MIGRATIONS,
+): Promise<void> {
   await driver.transaction(async (c) => {
     await c.query(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     await c.exec(`CREATE TABLE IF NOT EXISTS market_migrations (
       id INTEGER PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
-    checkApplied(driver, await c.query<{ id: number; name: string; hash: string }>(sql`SELECT id, name, hash FROM market_migrations ORDER BY id`), migrations);
+    checkApplied(
+      driver,
+      await c.query<{ id: number; name: string; hash: string }>(
+        sql`SELECT id, name, hash FROM market_migrations ORDER BY id`,
+      ),
+      migrations,
+    );
   });
   for (const m of migrations) {
     await driver.transaction(async (c) => {
       await c.query(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
-      const rows = await c.query<{ id: number; name: string; hash: string }>(sql`SELECT id, name, hash FROM market_migrations ORDER BY id`);
+      const rows = await c.query<{ id: number; name: string; hash: string }>(
+        sql`SELECT id, name, hash FROM market_migrations ORDER BY id`,
+      );
       checkApplied(driver, rows, migrations);
       if (rows.some((r) => r.id === m.id)) return;
       await c.exec(m.sql);
-      await c.query(sql`INSERT INTO market_migrations (id, name, hash, applied_at) VALUES (${m.id}, ${m.name}, ${marketMigrationHash(m)}, ${Date.now()})`);
+      await c.query(
+        sql`INSERT INTO market_migrations (id, name, hash, applied_at) VALUES (${m.id}, ${m.name}, ${marketMigrationHash(m)}, ${Date.now()})`,
+      );
     });
   }
 }
 
-function checkApplied(driver: SqlDriver, rows: { id: number; name: string; hash: string }[], migrations: readonly MarketMigration[]): void {
+function checkApplied(
+  driver: SqlDriver,
+  rows: { id: number; name: string; hash: string }[],
+  migrations: readonly MarketMigration[],
+): void {
   const known = new Map(migrations.map((m) => [m.id, m]));
   for (const row of rows) {
     const m = known.get(row.id);
     if (!m) {
-      throw new MarketStoreError('STORE_TOO_NEW', `the market store ${driver.location} was written by a newer Tessera (migration ${row.id} "${row.name}" is unknown to this version); update Tessera`);
+      throw new MarketStoreError(
+        'STORE_TOO_NEW',
+        `the market store ${driver.location} was written by a newer Tessera (migration ${row.id} "${row.name}" is unknown to this version); update Tessera`,
+      );
     }
     if (marketMigrationHash(m) !== row.hash) {
       throw new MarketStoreError(

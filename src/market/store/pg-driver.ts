@@ -33,7 +33,11 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
     c.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new MarketStoreError('STORE_UNREACHABLE', `cannot connect to the market store ${redact(url)} (${errorMessage(err)}); check --store and that the server is running`, { cause: err });
+    throw new MarketStoreError(
+      'STORE_UNREACHABLE',
+      `cannot connect to the market store ${redact(url)} (${errorMessage(err)}); check --store and that the server is running`,
+      { cause: err },
+    );
   }
   return {
     kind: 'postgres',

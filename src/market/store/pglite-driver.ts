@@ -18,7 +18,11 @@ export async function openPgliteDriver(dataDir: string | undefined): Promise<Sql
   try {
     db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), parsers: PARSERS });
   } catch (err) {
-    throw new MarketStoreError('STORE_UNREADABLE', `cannot open the embedded market store in ${dataDir ?? 'memory'} (${errorMessage(err)}); move the directory away or choose another --data-dir`, { cause: err });
+    throw new MarketStoreError(
+      'STORE_UNREADABLE',
+      `cannot open the embedded market store in ${dataDir ?? 'memory'} (${errorMessage(err)}); move the directory away or choose another --data-dir`,
+      { cause: err },
+    );
   }
   return {
     kind: 'pglite',

@@ -73,7 +73,8 @@ export interface SettledSlice {
 /** The canonical text form of a job id; anything else (a provider can send any string) is not looked up. */
 export const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const rowsParam = (rows: readonly Record<string, unknown>[]): string => JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+const rowsParam = (rows: readonly Record<string, unknown>[]): string =>
+  JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 /** A JSON array of ids (ids are validated UUIDs or addresses; JSON keeps any text safe). */
 const idsParam = (ids: readonly string[]): string => JSON.stringify(ids);
 
@@ -85,7 +86,9 @@ export class SettlementRepo {
    * result's job, lease, pair, whether its nonce was seen and — for checked assignments — its
    * input and task payload. A result whose job does not exist has no row.
    */
-  async groupContext(items: readonly { ord: number; jobId: string; worker: string; nonce: bigint }[]): Promise<Map<number, GroupRow>> {
+  async groupContext(
+    items: readonly { ord: number; jobId: string; worker: string; nonce: bigint }[],
+  ): Promise<Map<number, GroupRow>> {
     if (items.length === 0) return new Map();
     const rows = await this.c.query<{
       ord: number;
@@ -137,7 +140,16 @@ export class SettlementRepo {
         blockHash: r.block_hash,
         input:
           r.workload !== null && r.source !== null
-            ? { jobId: r.job_id, workload: r.workload, source: r.source, sliceN: r.slice_n, byteOffset: Number(r.byte_offset ?? 0n), byteLength: Number(r.byte_length ?? 0n), matrixSize: r.matrix_size, iterations: r.iterations }
+            ? {
+                jobId: r.job_id,
+                workload: r.workload,
+                source: r.source,
+                sliceN: r.slice_n,
+                byteOffset: Number(r.byte_offset ?? 0n),
+                byteLength: Number(r.byte_length ?? 0n),
+                matrixSize: r.matrix_size,
+                iterations: r.iterations,
+              }
             : null,
         payload: r.payload,
         nonceSeen: r.nonce_seen,
@@ -175,7 +187,18 @@ export class SettlementRepo {
   async insertResults(rows: readonly ResultRow[], now: number): Promise<void> {
     if (rows.length === 0) return;
     const param = rowsParam(
-      rows.map((r, ord) => ({ ord, job_id: r.jobId, task_id: r.taskId, worker_address: r.workerAddress, epoch: r.epoch, verdict: r.verdict, result_hash: r.resultHash, settled_hash: r.settledHash, checked: r.checked, result: r.result })),
+      rows.map((r, ord) => ({
+        ord,
+        job_id: r.jobId,
+        task_id: r.taskId,
+        worker_address: r.workerAddress,
+        epoch: r.epoch,
+        verdict: r.verdict,
+        result_hash: r.resultHash,
+        settled_hash: r.settledHash,
+        checked: r.checked,
+        result: r.result,
+      })),
     );
     await this.c.query(sql`
       INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at)
@@ -189,13 +212,31 @@ export class SettlementRepo {
    * (each slashes up to `slash` of what is left of the bond, lowers reputation, counts a wrong
    * result, refuses at `refuseAfter`), in three statements. Returns the addresses now refused.
    */
-  async penalizeMany(items: readonly { address: string; jobId: string }[], reason: string, slash: bigint, reputationDrop: number, refuseAfter: number, now: number): Promise<Set<string>> {
+  async penalizeMany(
+    items: readonly { address: string; jobId: string }[],
+    reason: string,
+    slash: bigint,
+    reputationDrop: number,
+    refuseAfter: number,
+    now: number,
+  ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
     const addresses = [...new Set(items.map((i) => i.address))].sort();
-    const rows = await this.c.query<{ address: string; bond: bigint; reputation: number; wrong_results: number; refused: boolean }>(sql`
+    const rows = await this.c.query<{
+      address: string;
+      bond: bigint;
+      reputation: number;
+      wrong_results: number;
+      refused: boolean;
+    }>(sql`
       SELECT address, bond, reputation, wrong_results, refused FROM providers
       WHERE address IN (SELECT jsonb_array_elements_text(${idsParam(addresses)}::jsonb)) ORDER BY address FOR UPDATE`);
-    const state = new Map(rows.map((r) => [r.address, { bond: r.bond, reputation: r.reputation, wrong: r.wrong_results, refused: r.refused }]));
+    const state = new Map(
+      rows.map((r) => [
+        r.address,
+        { bond: r.bond, reputation: r.reputation, wrong: r.wrong_results, refused: r.refused },
+      ]),
+    );
     const penalties: { ord: number; address: string; job_id: string; slashed: bigint }[] = [];
     items.forEach((item, ord) => {
       const s = state.get(item.address);
@@ -207,7 +248,13 @@ export class SettlementRepo {
       s.wrong += 1;
       s.refused = s.refused || s.wrong >= refuseAfter;
     });
-    const updates = [...state].map(([address, s]) => ({ address, bond: s.bond, reputation: s.reputation, wrong_results: s.wrong, refused: s.refused }));
+    const updates = [...state].map(([address, s]) => ({
+      address,
+      bond: s.bond,
+      reputation: s.reputation,
+      wrong_results: s.wrong,
+      refused: s.refused,
+    }));
     await this.c.query(sql`
       UPDATE providers p SET bond = v.bond, reputation = v.reputation, wrong_results = v.wrong_results, refused = v.refused, updated_at = ${now}
       FROM jsonb_to_recordset(${rowsParam(updates)}::jsonb) AS v(address text, bond bigint, reputation integer, wrong_results integer, refused boolean)
@@ -222,7 +269,17 @@ export class SettlementRepo {
   /** Both runs of each pair (by primary job id), each with its latest held result while it is done. */
   async pairRuns(primaries: readonly string[]): Promise<PairRun[]> {
     if (primaries.length === 0) return [];
-    const rows = await this.c.query<{ primary_id: string; job_id: string; is_primary: boolean; status: string; result_hash: string | null; seq: bigint | null; held_hash: string | null; run_hash: string | null; run_proof: string | null }>(sql`
+    const rows = await this.c.query<{
+      primary_id: string;
+      job_id: string;
+      is_primary: boolean;
+      status: string;
+      result_hash: string | null;
+      seq: bigint | null;
+      held_hash: string | null;
+      run_hash: string | null;
+      run_proof: string | null;
+    }>(sql`
       SELECT p.job_id AS primary_id, j.job_id, j.job_id = p.job_id AS is_primary, j.status, j.result_hash, h.seq, h.result_hash AS held_hash, d.result_hash AS run_hash, d.proof AS run_proof
       FROM jobs p JOIN jobs j ON j.job_id = p.job_id OR j.twin_of = p.job_id
       LEFT JOIN LATERAL (
@@ -242,7 +299,10 @@ export class SettlementRepo {
   }
 
   /** Gives held results their verdict; each `settledHash` becomes its job's result (ValidatorRepo.settleHeld, for many). */
-  async settleHeldMany(rows: readonly { seq: bigint; jobId: string; verdict: 'accepted' | 'wrong'; settledHash: string }[], now: number): Promise<void> {
+  async settleHeldMany(
+    rows: readonly { seq: bigint; jobId: string; verdict: 'accepted' | 'wrong'; settledHash: string }[],
+    now: number,
+  ): Promise<void> {
     if (rows.length === 0) return;
     await this.c.query(sql`
       WITH v AS (SELECT * FROM jsonb_to_recordset(${rowsParam(rows.map((r) => ({ seq: r.seq, job_id: r.jobId, verdict: r.verdict, settled_hash: r.settledHash })))}::jsonb) AS x(seq bigint, job_id uuid, verdict text, settled_hash text)),
@@ -266,14 +326,33 @@ export class SettlementRepo {
   async taskResults(taskIds: readonly string[]): Promise<Map<string, SettledSlice[]>> {
     const out = new Map<string, SettledSlice[]>(taskIds.map((t) => [t, []]));
     if (taskIds.length === 0) return out;
-    const rows = await this.c.query<{ task_id: string; job_id: string; slice_index: number; twin: boolean; worker_address: string; verdict: StoredResult['verdict']; settled_hash: string }>(sql`
+    const rows = await this.c.query<{
+      task_id: string;
+      job_id: string;
+      slice_index: number;
+      twin: boolean;
+      worker_address: string;
+      verdict: StoredResult['verdict'];
+      settled_hash: string;
+    }>(sql`
       SELECT * FROM (
         SELECT DISTINCT ON (j.job_id) j.task_id, j.job_id, j.slice_index, j.twin_of IS NOT NULL AS twin, r.worker_address, r.verdict, r.settled_hash
         FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
         WHERE j.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid) AND j.status = 'done'
         ORDER BY j.job_id, r.seq DESC) d
       ORDER BY task_id, slice_index, twin`);
-    for (const r of rows) out.get(r.task_id)?.push({ taskId: r.task_id, jobId: r.job_id, sliceIndex: r.slice_index, twin: r.twin, workerAddress: r.worker_address, verdict: r.verdict, settledHash: r.settled_hash });
+    for (const r of rows)
+      out
+        .get(r.task_id)
+        ?.push({
+          taskId: r.task_id,
+          jobId: r.job_id,
+          sliceIndex: r.slice_index,
+          twin: r.twin,
+          workerAddress: r.worker_address,
+          verdict: r.verdict,
+          settledHash: r.settled_hash,
+        });
     return out;
   }
 
@@ -284,8 +363,19 @@ export class SettlementRepo {
     now: number,
   ): Promise<void> {
     if (tasks.length === 0 && receipts.length === 0) return;
-    const t = rowsParam(tasks.map((x) => ({ task_id: x.taskId, result_hash: x.resultHash, worker_address: x.workerAddress })));
-    const r = rowsParam(receipts.map((x, ord) => ({ ord, idempotency_key: x.key, job_id: x.jobId, task_id: x.taskId, provider: x.provider, receipt: x.receipt })));
+    const t = rowsParam(
+      tasks.map((x) => ({ task_id: x.taskId, result_hash: x.resultHash, worker_address: x.workerAddress })),
+    );
+    const r = rowsParam(
+      receipts.map((x, ord) => ({
+        ord,
+        idempotency_key: x.key,
+        job_id: x.jobId,
+        task_id: x.taskId,
+        provider: x.provider,
+        receipt: x.receipt,
+      })),
+    );
     await this.c.query(sql`
       WITH t AS (
         UPDATE tasks SET status = 'completed', result_hash = v.result_hash, worker_address = v.worker_address, completed_at = ${now}, updated_at = ${now}

@@ -20,7 +20,9 @@ export class SlicesRepo {
   }
 
   async list(taskId: string): Promise<SliceRecord[]> {
-    const rows = await this.c.query<{ n: number; bytes: bigint; blake3: string }>(sql`SELECT n, bytes, blake3 FROM task_slices WHERE task_id = ${taskId} ORDER BY n`);
+    const rows = await this.c.query<{ n: number; bytes: bigint; blake3: string }>(
+      sql`SELECT n, bytes, blake3 FROM task_slices WHERE task_id = ${taskId} ORDER BY n`,
+    );
     return rows.map((r) => ({ taskId, n: r.n, bytes: Number(r.bytes), blake3: r.blake3 }));
   }
 }

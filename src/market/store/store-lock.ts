@@ -19,9 +19,16 @@ export function lockStoreDir(dir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new MarketStoreError('STORE_IN_USE', `the embedded market store in ${dir} is in use by process ${pid} (a running tessera market?); stop it first, or share a PostgreSQL server with --store postgres://…`);
+        throw new MarketStoreError(
+          'STORE_IN_USE',
+          `the embedded market store in ${dir} is in use by process ${pid} (a running tessera market?); stop it first, or share a PostgreSQL server with --store postgres://…`,
+        );
       }
-      if (pid === process.pid) throw new MarketStoreError('STORE_IN_USE', `the embedded market store in ${dir} is already open in this process`);
+      if (pid === process.pid)
+        throw new MarketStoreError(
+          'STORE_IN_USE',
+          `the embedded market store in ${dir} is already open in this process`,
+        );
       rmSync(path, { force: true });
     }
   }

@@ -82,7 +82,9 @@ export interface TaskFilter {
 export class TasksRepo {
   constructor(private readonly c: SqlConn) {}
 
-  async insert(t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>): Promise<void> {
+  async insert(
+    t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>,
+  ): Promise<void> {
     await this.c.query(sql`
       INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at)
       VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
@@ -91,7 +93,9 @@ export class TasksRepo {
 
   /** The task; `forUpdate` locks its row until the transaction ends. */
   async get(taskId: string, options: { forUpdate?: boolean } = {}): Promise<TaskRecord | undefined> {
-    const [r] = await this.c.query<Row>(sql`SELECT * FROM tasks WHERE task_id = ${taskId} ${options.forUpdate ? sql`FOR UPDATE` : sql``}`);
+    const [r] = await this.c.query<Row>(
+      sql`SELECT * FROM tasks WHERE task_id = ${taskId} ${options.forUpdate ? sql`FOR UPDATE` : sql``}`,
+    );
     return r && toRecord(r);
   }
 
@@ -100,22 +104,37 @@ export class TasksRepo {
     const where = sql`customer_id = ${f.customerId}
       ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : sql`AND status = ${f.status}`) : sql``}
       ${f.challengeType ? sql`AND challenge_type = ${f.challengeType}` : sql``}`;
-    const rows = await this.c.query<Row>(sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`);
+    const rows = await this.c.query<Row>(
+      sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`,
+    );
     const [count] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM tasks WHERE ${where}`);
     return { tasks: rows.map(toRecord), total: Number(count?.n ?? 0n) };
   }
 
   /** Moves a task from one of `from` to `to`; false when it was in another status. */
-  async transition(taskId: string, from: readonly StoredTaskStatus[], to: Exclude<StoredTaskStatus, 'completed' | 'failed'>, now: number): Promise<boolean> {
+  async transition(
+    taskId: string,
+    from: readonly StoredTaskStatus[],
+    to: Exclude<StoredTaskStatus, 'completed' | 'failed'>,
+    now: number,
+  ): Promise<boolean> {
     return this.update(taskId, from, sql`status = ${to}, updated_at = ${now}`);
   }
 
   async complete(taskId: string, result: { resultHash: string; workerAddress: string }, now: number): Promise<boolean> {
-    return this.update(taskId, ['pending', 'in_progress'], sql`status = 'completed', result_hash = ${result.resultHash}, worker_address = ${result.workerAddress}, completed_at = ${now}, updated_at = ${now}`);
+    return this.update(
+      taskId,
+      ['pending', 'in_progress'],
+      sql`status = 'completed', result_hash = ${result.resultHash}, worker_address = ${result.workerAddress}, completed_at = ${now}, updated_at = ${now}`,
+    );
   }
 
   async fail(taskId: string, reason: string, now: number): Promise<boolean> {
-    return this.update(taskId, ['draft', 'pending', 'in_progress'], sql`status = 'failed', failure_reason = ${reason}, updated_at = ${now}`);
+    return this.update(
+      taskId,
+      ['draft', 'pending', 'in_progress'],
+      sql`status = 'failed', failure_reason = ${reason}, updated_at = ${now}`,
+    );
   }
 
   /** Ids of open tasks whose deadline has passed, oldest first, locked and skipping rows another instance holds. */
@@ -127,7 +146,9 @@ export class TasksRepo {
   }
 
   private async update(taskId: string, from: readonly StoredTaskStatus[], set: PgQuery): Promise<boolean> {
-    const rows = await this.c.query(sql`UPDATE tasks SET ${set} WHERE task_id = ${taskId} AND status = ANY(${`{${from.join(',')}}`}::text[]) RETURNING task_id`);
+    const rows = await this.c.query(
+      sql`UPDATE tasks SET ${set} WHERE task_id = ${taskId} AND status = ANY(${`{${from.join(',')}}`}::text[]) RETURNING task_id`,
+    );
     return rows.length === 1;
   }
 }

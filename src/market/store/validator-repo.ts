@@ -87,19 +87,43 @@ export class ValidatorRepo {
 
   /** Stores `value` unless the key has one; returns the value in force. */
   async settingOrInit(key: string, value: string): Promise<string> {
-    await this.c.query(sql`INSERT INTO market_settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`);
+    await this.c.query(
+      sql`INSERT INTO market_settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`,
+    );
     return (await this.setting(key)) as string;
   }
 
   async provider(address: string): Promise<ProviderRecord | undefined> {
-    const [r] = await this.c.query<{ address: string; public_key: string; bond: bigint; reputation: number; wrong_results: number; refused: boolean }>(
+    const [r] = await this.c.query<{
+      address: string;
+      public_key: string;
+      bond: bigint;
+      reputation: number;
+      wrong_results: number;
+      refused: boolean;
+    }>(
       sql`SELECT address, public_key, bond, reputation, wrong_results, refused FROM providers WHERE address = ${address}`,
     );
-    return r && { address: r.address, publicKey: r.public_key, bond: r.bond, reputation: r.reputation, wrongResults: r.wrong_results, refused: r.refused };
+    return (
+      r && {
+        address: r.address,
+        publicKey: r.public_key,
+        bond: r.bond,
+        reputation: r.reputation,
+        wrongResults: r.wrong_results,
+        refused: r.refused,
+      }
+    );
   }
 
   /** Registers a provider on first join with its starting bond and reputation. */
-  async ensureProvider(address: string, publicKey: string, bond: bigint, reputation: number, now: number): Promise<ProviderRecord> {
+  async ensureProvider(
+    address: string,
+    publicKey: string,
+    bond: bigint,
+    reputation: number,
+    now: number,
+  ): Promise<ProviderRecord> {
     await this.c.query(sql`
       INSERT INTO providers (address, public_key, bond, reputation, created_at, updated_at)
       VALUES (${address}, ${publicKey}, ${bond}, ${reputation}, ${now}, ${now}) ON CONFLICT (address) DO NOTHING`);
@@ -107,19 +131,31 @@ export class ValidatorRepo {
   }
 
   /** Slashes up to `slash` of the bond, lowers reputation and refuses the provider once it reaches `refuseAfter` wrong results. */
-  async penalize(address: string, jobId: string, reason: string, slash: bigint, reputationDrop: number, refuseAfter: number, now: number): Promise<ProviderRecord> {
+  async penalize(
+    address: string,
+    jobId: string,
+    reason: string,
+    slash: bigint,
+    reputationDrop: number,
+    refuseAfter: number,
+    now: number,
+  ): Promise<ProviderRecord> {
     const [r] = await this.c.query<{ bond: bigint; taken: bigint }>(sql`
       WITH old AS (SELECT bond FROM providers WHERE address = ${address} FOR UPDATE)
       UPDATE providers SET bond = GREATEST(0, providers.bond - ${slash}), reputation = GREATEST(0, reputation - ${reputationDrop}),
         wrong_results = wrong_results + 1, refused = refused OR wrong_results + 1 >= ${refuseAfter}, updated_at = ${now}
       FROM old WHERE address = ${address}
       RETURNING providers.bond, old.bond - providers.bond AS taken`);
-    await this.c.query(sql`INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at) VALUES (${address}, ${jobId}, ${reason}, ${r?.taken ?? 0n}, ${now})`);
+    await this.c.query(
+      sql`INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at) VALUES (${address}, ${jobId}, ${reason}, ${r?.taken ?? 0n}, ${now})`,
+    );
     return (await this.provider(address)) as ProviderRecord;
   }
 
   async penalties(address: string): Promise<{ jobId: string; reason: string; slashed: bigint }[]> {
-    const rows = await this.c.query<{ job_id: string; reason: string; slashed: bigint }>(sql`SELECT job_id, reason, slashed FROM provider_penalties WHERE address = ${address} ORDER BY seq`);
+    const rows = await this.c.query<{ job_id: string; reason: string; slashed: bigint }>(
+      sql`SELECT job_id, reason, slashed FROM provider_penalties WHERE address = ${address} ORDER BY seq`,
+    );
     return rows.map((r) => ({ jobId: r.job_id, reason: r.reason, slashed: r.slashed }));
   }
 
@@ -140,9 +176,16 @@ export class ValidatorRepo {
   }
 
   async input(jobId: string): Promise<JobInput | undefined> {
-    const [r] = await this.c.query<{ job_id: string; workload: JobWorkload; source: JobInput['source']; slice_n: number | null; byte_offset: bigint; byte_length: bigint; matrix_size: number | null; iterations: number | null }>(
-      sql`SELECT * FROM job_inputs WHERE job_id = ${jobId}`,
-    );
+    const [r] = await this.c.query<{
+      job_id: string;
+      workload: JobWorkload;
+      source: JobInput['source'];
+      slice_n: number | null;
+      byte_offset: bigint;
+      byte_length: bigint;
+      matrix_size: number | null;
+      iterations: number | null;
+    }>(sql`SELECT * FROM job_inputs WHERE job_id = ${jobId}`);
     return (
       r && {
         jobId: r.job_id,
@@ -163,10 +206,20 @@ export class ValidatorRepo {
    * read that lets a dispatch pass skip providers nothing fits, and stop once the queue is empty.
    */
   async queueShape(): Promise<QueueGroup[]> {
-    const rows = await this.c.query<{ lane: 'consumer' | 'industrial'; gpu_required: boolean; n: bigint; max_offer: bigint }>(sql`
+    const rows = await this.c.query<{
+      lane: 'consumer' | 'industrial';
+      gpu_required: boolean;
+      n: bigint;
+      max_offer: bigint;
+    }>(sql`
       SELECT lane, gpu_required, count(*)::bigint AS n, max(offer) AS max_offer FROM jobs
       WHERE status = 'queued' AND admission = 'admitted' GROUP BY lane, gpu_required`);
-    return rows.map((r) => ({ lane: r.lane, gpuRequired: r.gpu_required, count: Number(r.n), maxOffer: BigInt(r.max_offer) }));
+    return rows.map((r) => ({
+      lane: r.lane,
+      gpuRequired: r.gpu_required,
+      count: Number(r.n),
+      maxOffer: BigInt(r.max_offer),
+    }));
   }
 
   /**
@@ -174,7 +227,14 @@ export class ValidatorRepo {
    * least its ask, a GPU job only for a hardware GPU, and never the twin of a job it was given
    * (the two runs of a pair go to two distinct providers). One statement with FOR UPDATE SKIP LOCKED.
    */
-  async leaseFor(req: { owner: string; lanes: readonly string[]; hardwareGpu: boolean; ask: bigint; now: number; leaseMs: number }): Promise<JobRecord | undefined> {
+  async leaseFor(req: {
+    owner: string;
+    lanes: readonly string[];
+    hardwareGpu: boolean;
+    ask: bigint;
+    now: number;
+    leaseMs: number;
+  }): Promise<JobRecord | undefined> {
     const [r] = await this.c.query<JobRow>(sql`
       UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
       WHERE job_id = (
@@ -213,21 +273,51 @@ export class ValidatorRepo {
 
   /** The pair a job belongs to (it is the primary or its twin), or undefined for a job run once. */
   async pairOf(jobId: string): Promise<{ primary: string; twin: string } | undefined> {
-    const [r] = await this.c.query<{ job_id: string; twin_of: string }>(sql`SELECT job_id, twin_of FROM jobs WHERE twin_of IS NOT NULL AND (job_id = ${jobId} OR twin_of = ${jobId})`);
+    const [r] = await this.c.query<{ job_id: string; twin_of: string }>(
+      sql`SELECT job_id, twin_of FROM jobs WHERE twin_of IS NOT NULL AND (job_id = ${jobId} OR twin_of = ${jobId})`,
+    );
     return r && { primary: r.twin_of, twin: r.job_id };
   }
 
   /** The held result (awaiting its pair's verdict) a job was settled on, if any. */
   async heldResult(jobId: string): Promise<StoredResult | undefined> {
-    const [r] = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: StoredResult['verdict']; result_hash: string; settled_hash: string; result: JsonValue }>(sql`
+    const [r] = await this.c.query<{
+      seq: bigint;
+      job_id: string;
+      task_id: string;
+      worker_address: string;
+      verdict: StoredResult['verdict'];
+      result_hash: string;
+      settled_hash: string;
+      result: JsonValue;
+    }>(sql`
       SELECT r.seq, r.job_id, r.task_id, r.worker_address, r.verdict, r.result_hash, r.settled_hash, r.result FROM job_results r JOIN jobs j ON j.job_id = r.job_id
       WHERE r.job_id = ${jobId} AND r.verdict = 'held' AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1`);
-    return r && { seq: r.seq, jobId: r.job_id, taskId: r.task_id, workerAddress: r.worker_address, verdict: r.verdict, resultHash: r.result_hash, settledHash: r.settled_hash, result: r.result };
+    return (
+      r && {
+        seq: r.seq,
+        jobId: r.job_id,
+        taskId: r.task_id,
+        workerAddress: r.worker_address,
+        verdict: r.verdict,
+        resultHash: r.result_hash,
+        settledHash: r.settled_hash,
+        result: r.result,
+      }
+    );
   }
 
   /** Gives a held result its verdict; `settledHash` becomes the job's result. */
-  async settleHeld(seq: bigint, jobId: string, verdict: 'accepted' | 'wrong', settledHash: string, now: number): Promise<void> {
-    await this.c.query(sql`UPDATE job_results SET verdict = ${verdict}, settled_hash = ${settledHash} WHERE seq = ${seq} AND verdict = 'held'`);
+  async settleHeld(
+    seq: bigint,
+    jobId: string,
+    verdict: 'accepted' | 'wrong',
+    settledHash: string,
+    now: number,
+  ): Promise<void> {
+    await this.c.query(
+      sql`UPDATE job_results SET verdict = ${verdict}, settled_hash = ${settledHash} WHERE seq = ${seq} AND verdict = 'held'`,
+    );
     await this.c.query(sql`UPDATE jobs SET result_hash = ${settledHash}, updated_at = ${now} WHERE job_id = ${jobId}`);
   }
 
@@ -241,7 +331,9 @@ export class ValidatorRepo {
 
   /** New industrial jobs of a task wait for admission (consumer jobs are admitted as they are inserted). */
   async holdForAdmission(taskId: string): Promise<void> {
-    await this.c.query(sql`UPDATE jobs SET admission = 'pending' WHERE task_id = ${taskId} AND lane = 'industrial' AND status = 'queued'`);
+    await this.c.query(
+      sql`UPDATE jobs SET admission = 'pending' WHERE task_id = ${taskId} AND lane = 'industrial' AND status = 'queued'`,
+    );
   }
 
   /**
@@ -250,25 +342,43 @@ export class ValidatorRepo {
    * then new ones by age; locked, skipping rows another instance holds), and the industrial jobs
    * admitted and not finished (each holds one shard).
    */
-  async admissionView(limit: number): Promise<{ consumer: { offer: bigint; createdAt: number }[]; waiting: AdmissionWait[]; reserved: number }> {
-    const waiting = await this.c.query<{ job_id: string; task_id: string; admission: 'pending' | 'deferred'; deferred_at: bigint | null; defer_code: string | null }>(sql`
+  async admissionView(
+    limit: number,
+  ): Promise<{ consumer: { offer: bigint; createdAt: number }[]; waiting: AdmissionWait[]; reserved: number }> {
+    const waiting = await this.c.query<{
+      job_id: string;
+      task_id: string;
+      admission: 'pending' | 'deferred';
+      deferred_at: bigint | null;
+      defer_code: string | null;
+    }>(sql`
       SELECT job_id, task_id, admission, deferred_at, defer_code FROM jobs WHERE status = 'queued' AND admission <> 'admitted'
       ORDER BY deferred_at NULLS LAST, created_at, slice_index, job_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
     // Nothing waits: the guard and the capacity decide nothing, so the queue is not read.
     if (waiting.length === 0) return { consumer: [], waiting: [], reserved: 0 };
     const consumer = await this.c.query<{ offer: bigint; created_at: bigint }>(sql`
       SELECT offer, created_at FROM jobs WHERE status = 'queued' AND lane = 'consumer' ORDER BY created_at, job_id LIMIT 10000`);
-    const [r] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM jobs WHERE lane = 'industrial' AND admission = 'admitted' AND status IN ('queued', 'leased')`);
+    const [r] = await this.c.query<{ n: bigint }>(
+      sql`SELECT count(*)::bigint AS n FROM jobs WHERE lane = 'industrial' AND admission = 'admitted' AND status IN ('queued', 'leased')`,
+    );
     return {
       consumer: consumer.map((c) => ({ offer: c.offer, createdAt: Number(c.created_at) })),
-      waiting: waiting.map((w) => ({ jobId: w.job_id, taskId: w.task_id, admission: w.admission, deferredAt: w.deferred_at === null ? null : Number(w.deferred_at), deferCode: w.defer_code })),
+      waiting: waiting.map((w) => ({
+        jobId: w.job_id,
+        taskId: w.task_id,
+        admission: w.admission,
+        deferredAt: w.deferred_at === null ? null : Number(w.deferred_at),
+        deferCode: w.defer_code,
+      })),
       reserved: Number(r?.n ?? 0n),
     };
   }
 
   /** Admits a waiting job: it may be leased from now on. */
   async admit(jobId: string, now: number): Promise<void> {
-    await this.c.query(sql`UPDATE jobs SET admission = 'admitted', updated_at = ${now} WHERE job_id = ${jobId} AND admission <> 'admitted'`);
+    await this.c.query(
+      sql`UPDATE jobs SET admission = 'admitted', updated_at = ${now} WHERE job_id = ${jobId} AND admission <> 'admitted'`,
+    );
   }
 
   /** Defers a waiting job with a stable code; the deferral time is the first one (the hold is measured from it). */
@@ -279,26 +389,52 @@ export class ValidatorRepo {
   }
 
   /** A job's admission state (for status pages and tests). */
-  async admissionState(jobId: string): Promise<{ admission: 'pending' | 'admitted' | 'deferred'; deferredAt: number | null; deferCode: string | null; deferReason: string | null } | undefined> {
-    const [r] = await this.c.query<{ admission: 'pending' | 'admitted' | 'deferred'; deferred_at: bigint | null; defer_code: string | null; defer_reason: string | null }>(
-      sql`SELECT admission, deferred_at, defer_code, defer_reason FROM jobs WHERE job_id = ${jobId}`,
+  async admissionState(
+    jobId: string,
+  ): Promise<
+    | {
+        admission: 'pending' | 'admitted' | 'deferred';
+        deferredAt: number | null;
+        deferCode: string | null;
+        deferReason: string | null;
+      }
+    | undefined
+  > {
+    const [r] = await this.c.query<{
+      admission: 'pending' | 'admitted' | 'deferred';
+      deferred_at: bigint | null;
+      defer_code: string | null;
+      defer_reason: string | null;
+    }>(sql`SELECT admission, deferred_at, defer_code, defer_reason FROM jobs WHERE job_id = ${jobId}`);
+    return (
+      r && {
+        admission: r.admission,
+        deferredAt: r.deferred_at === null ? null : Number(r.deferred_at),
+        deferCode: r.defer_code,
+        deferReason: r.defer_reason,
+      }
     );
-    return r && { admission: r.admission, deferredAt: r.deferred_at === null ? null : Number(r.deferred_at), deferCode: r.defer_code, deferReason: r.defer_reason };
   }
 
   async job(jobId: string, forUpdate = false): Promise<JobRecord | undefined> {
-    const [r] = await this.c.query<JobRow>(sql`SELECT * FROM jobs WHERE job_id = ${jobId} ${forUpdate ? sql`FOR UPDATE` : sql``}`);
+    const [r] = await this.c.query<JobRow>(
+      sql`SELECT * FROM jobs WHERE job_id = ${jobId} ${forUpdate ? sql`FOR UPDATE` : sql``}`,
+    );
     return r && toJobRecord(r);
   }
 
   /** Puts a leased job back in the queue (its lease was lost); false when it was not leased. */
   async requeue(jobId: string, now: number): Promise<boolean> {
-    const rows = await this.c.query(sql`UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status = 'leased' RETURNING job_id`);
+    const rows = await this.c.query(
+      sql`UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status = 'leased' RETURNING job_id`,
+    );
     return rows.length === 1;
   }
 
   async failJob(jobId: string, reason: string, now: number): Promise<void> {
-    await this.c.query(sql`UPDATE jobs SET status = 'failed', failure_reason = ${reason}, lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status IN ('queued', 'leased')`);
+    await this.c.query(
+      sql`UPDATE jobs SET status = 'failed', failure_reason = ${reason}, lease_owner = NULL, lease_until = NULL, updated_at = ${now} WHERE job_id = ${jobId} AND status IN ('queued', 'leased')`,
+    );
   }
 
   async putAssignment(a: AssignmentRecord, now: number): Promise<void> {
@@ -310,7 +446,9 @@ export class ValidatorRepo {
   }
 
   async updateLease(jobId: string, lease: JsonValue, now: number): Promise<void> {
-    await this.c.query(sql`UPDATE job_leases SET lease = ${JSON.stringify(lease)}::jsonb, updated_at = ${now} WHERE job_id = ${jobId}`);
+    await this.c.query(
+      sql`UPDATE job_leases SET lease = ${JSON.stringify(lease)}::jsonb, updated_at = ${now} WHERE job_id = ${jobId}`,
+    );
   }
 
   /** Writes many leases' states in one statement. */
@@ -323,52 +461,137 @@ export class ValidatorRepo {
   }
 
   async assignment(jobId: string): Promise<AssignmentRecord | undefined> {
-    const [r] = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null }>(
-      sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`,
+    const [r] = await this.c.query<{
+      job_id: string;
+      provider: string;
+      epoch: number;
+      lease: JsonValue;
+      assignment_key: string;
+      checked: boolean;
+      block_hash: string | null;
+    }>(sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`);
+    return (
+      r && {
+        jobId: r.job_id,
+        provider: r.provider,
+        epoch: r.epoch,
+        lease: r.lease,
+        assignmentKey: r.assignment_key,
+        checked: r.checked,
+        blockHash: r.block_hash,
+      }
     );
-    return r && { jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash };
   }
 
   /** Assignments of jobs that are leased now (all of them, or one provider's), with each job's result deadline. */
   /** The live leases (locked, skipping ones another transaction holds): all, one provider's, or several providers'. */
-  async activeAssignments(provider?: string | readonly string[]): Promise<(AssignmentRecord & { leaseUntil: number | null })[]> {
+  async activeAssignments(
+    provider?: string | readonly string[],
+  ): Promise<(AssignmentRecord & { leaseUntil: number | null })[]> {
     if (Array.isArray(provider) && provider.length === 0) return [];
     const which =
-      provider === undefined ? sql`` : typeof provider === 'string' ? sql`AND l.provider = ${provider}` : sql`AND l.provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(provider)}::jsonb))`;
-    const rows = await this.c.query<{ job_id: string; provider: string; epoch: number; lease: JsonValue; assignment_key: string; checked: boolean; block_hash: string | null; lease_until: bigint | null }>(sql`
+      provider === undefined
+        ? sql``
+        : typeof provider === 'string'
+          ? sql`AND l.provider = ${provider}`
+          : sql`AND l.provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(provider)}::jsonb))`;
+    const rows = await this.c.query<{
+      job_id: string;
+      provider: string;
+      epoch: number;
+      lease: JsonValue;
+      assignment_key: string;
+      checked: boolean;
+      block_hash: string | null;
+      lease_until: bigint | null;
+    }>(sql`
       SELECT l.*, j.lease_until FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
       WHERE j.status = 'leased' AND j.lease_owner = l.provider ${which}
       ORDER BY l.job_id FOR UPDATE OF l SKIP LOCKED`);
-    return rows.map((r) => ({ jobId: r.job_id, provider: r.provider, epoch: r.epoch, lease: r.lease, assignmentKey: r.assignment_key, checked: r.checked, blockHash: r.block_hash, leaseUntil: r.lease_until === null ? null : Number(r.lease_until) }));
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      provider: r.provider,
+      epoch: r.epoch,
+      lease: r.lease,
+      assignmentKey: r.assignment_key,
+      checked: r.checked,
+      blockHash: r.block_hash,
+      leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+    }));
   }
 
   /** Records a (worker, nonce) pair; false when it was seen before (a replay). */
   async claimNonce(worker: string, nonce: bigint, now: number): Promise<boolean> {
-    const rows = await this.c.query(sql`INSERT INTO result_nonces (worker_address, nonce, seen_at) VALUES (${worker}, ${nonce.toString()}::numeric, ${now}) ON CONFLICT DO NOTHING RETURNING worker_address`);
+    const rows = await this.c.query(
+      sql`INSERT INTO result_nonces (worker_address, nonce, seen_at) VALUES (${worker}, ${nonce.toString()}::numeric, ${now}) ON CONFLICT DO NOTHING RETURNING worker_address`,
+    );
     return rows.length === 1;
   }
 
   async nonceSeen(worker: string, nonce: bigint): Promise<boolean> {
-    const rows = await this.c.query(sql`SELECT 1 FROM result_nonces WHERE worker_address = ${worker} AND nonce = ${nonce.toString()}::numeric`);
+    const rows = await this.c.query(
+      sql`SELECT 1 FROM result_nonces WHERE worker_address = ${worker} AND nonce = ${nonce.toString()}::numeric`,
+    );
     return rows.length > 0;
   }
 
-  async insertResult(r: { jobId: string; taskId: string; workerAddress: string; epoch: number; verdict: StoredResult['verdict']; resultHash: string; settledHash: string; checked: boolean; result: JsonValue }, now: number): Promise<void> {
+  async insertResult(
+    r: {
+      jobId: string;
+      taskId: string;
+      workerAddress: string;
+      epoch: number;
+      verdict: StoredResult['verdict'];
+      resultHash: string;
+      settledHash: string;
+      checked: boolean;
+      result: JsonValue;
+    },
+    now: number,
+  ): Promise<void> {
     await this.c.query(sql`
       INSERT INTO job_results (job_id, task_id, worker_address, epoch, verdict, result_hash, settled_hash, checked, result, received_at)
       VALUES (${r.jobId}, ${r.taskId}, ${r.workerAddress}, ${r.epoch}, ${r.verdict}, ${r.resultHash}, ${r.settledHash}, ${r.checked}, ${JSON.stringify(r.result)}::jsonb, ${now})`);
   }
 
   /** The result each done job of a task was settled on, in slice order (a slice's twin run after it). */
-  async taskResults(taskId: string): Promise<{ jobId: string; sliceIndex: number; twin: boolean; offer: bigint; workerAddress: string; verdict: StoredResult['verdict']; settledHash: string }[]> {
-    const rows = await this.c.query<{ job_id: string; slice_index: number; twin: boolean; offer: bigint; worker_address: string; verdict: StoredResult['verdict']; settled_hash: string }>(sql`
+  async taskResults(
+    taskId: string,
+  ): Promise<
+    {
+      jobId: string;
+      sliceIndex: number;
+      twin: boolean;
+      offer: bigint;
+      workerAddress: string;
+      verdict: StoredResult['verdict'];
+      settledHash: string;
+    }[]
+  > {
+    const rows = await this.c.query<{
+      job_id: string;
+      slice_index: number;
+      twin: boolean;
+      offer: bigint;
+      worker_address: string;
+      verdict: StoredResult['verdict'];
+      settled_hash: string;
+    }>(sql`
       SELECT * FROM (
         SELECT DISTINCT ON (j.job_id) j.job_id, j.slice_index, j.twin_of IS NOT NULL AS twin, j.offer, r.worker_address, r.verdict, r.settled_hash
         FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
         WHERE j.task_id = ${taskId} AND j.status = 'done'
         ORDER BY j.job_id, r.seq DESC) d
       ORDER BY slice_index, twin`);
-    return rows.map((r) => ({ jobId: r.job_id, sliceIndex: r.slice_index, twin: r.twin, offer: r.offer, workerAddress: r.worker_address, verdict: r.verdict, settledHash: r.settled_hash }));
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      sliceIndex: r.slice_index,
+      twin: r.twin,
+      offer: r.offer,
+      workerAddress: r.worker_address,
+      verdict: r.verdict,
+      settledHash: r.settled_hash,
+    }));
   }
 
   /** Jobs of a task not done yet, plus results still held for their pair's verdict. */
@@ -379,20 +602,44 @@ export class ValidatorRepo {
   }
 
   async results(jobId: string): Promise<StoredResult[]> {
-    const rows = await this.c.query<{ seq: bigint; job_id: string; task_id: string; worker_address: string; verdict: StoredResult['verdict']; result_hash: string; settled_hash: string; result: JsonValue }>(
+    const rows = await this.c.query<{
+      seq: bigint;
+      job_id: string;
+      task_id: string;
+      worker_address: string;
+      verdict: StoredResult['verdict'];
+      result_hash: string;
+      settled_hash: string;
+      result: JsonValue;
+    }>(
       sql`SELECT seq, job_id, task_id, worker_address, verdict, result_hash, settled_hash, result FROM job_results WHERE job_id = ${jobId} ORDER BY seq`,
     );
-    return rows.map((r) => ({ seq: r.seq, jobId: r.job_id, taskId: r.task_id, workerAddress: r.worker_address, verdict: r.verdict, resultHash: r.result_hash, settledHash: r.settled_hash, result: r.result }));
+    return rows.map((r) => ({
+      seq: r.seq,
+      jobId: r.job_id,
+      taskId: r.task_id,
+      workerAddress: r.worker_address,
+      verdict: r.verdict,
+      resultHash: r.result_hash,
+      settledHash: r.settled_hash,
+      result: r.result,
+    }));
   }
 
-  async insertReceipt(r: { key: string; jobId: string; taskId: string; provider: string; receipt: JsonValue }, now: number): Promise<boolean> {
+  async insertReceipt(
+    r: { key: string; jobId: string; taskId: string; provider: string; receipt: JsonValue },
+    now: number,
+  ): Promise<boolean> {
     const rows = await this.c.query(sql`
       INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at)
       VALUES (${r.key}, ${r.jobId}, ${r.taskId}, ${r.provider}, ${JSON.stringify(r.receipt)}::jsonb, ${now}) ON CONFLICT DO NOTHING RETURNING idempotency_key`);
     return rows.length === 1;
   }
 
-  async receipts(provider: string, undeliveredOnly: boolean): Promise<{ key: string; taskId: string; receipt: JsonValue }[]> {
+  async receipts(
+    provider: string,
+    undeliveredOnly: boolean,
+  ): Promise<{ key: string; taskId: string; receipt: JsonValue }[]> {
     const rows = await this.c.query<{ idempotency_key: string; task_id: string; receipt: JsonValue }>(sql`
       SELECT idempotency_key, task_id, receipt FROM market_receipts WHERE provider = ${provider} ${undeliveredOnly ? sql`AND delivered_at IS NULL` : sql``} ORDER BY created_at, idempotency_key`);
     return rows.map((r) => ({ key: r.idempotency_key, taskId: r.task_id, receipt: r.receipt }));
@@ -417,22 +664,56 @@ export class ValidatorRepo {
   }
 
   async sealBatch(b: BatchRecord, seqs: readonly bigint[]): Promise<void> {
-    await this.c.query(sql`INSERT INTO batches (n, compute_root, result_count, transactions, sealed_at) VALUES (${b.n}, ${b.computeRoot}, ${b.resultCount}, ${JSON.stringify(b.transactions)}::jsonb, ${b.sealedAt})`);
-    await this.c.query(sql`UPDATE job_results SET batch_n = ${b.n} WHERE seq = ANY(${`{${seqs.join(',')}}`}::bigint[])`);
+    await this.c.query(
+      sql`INSERT INTO batches (n, compute_root, result_count, transactions, sealed_at) VALUES (${b.n}, ${b.computeRoot}, ${b.resultCount}, ${JSON.stringify(b.transactions)}::jsonb, ${b.sealedAt})`,
+    );
+    await this.c.query(
+      sql`UPDATE job_results SET batch_n = ${b.n} WHERE seq = ANY(${`{${seqs.join(',')}}`}::bigint[])`,
+    );
   }
 
   async latestBatch(): Promise<BatchRecord | undefined> {
-    const [r] = await this.c.query<{ n: number; compute_root: string; result_count: number; transactions: JsonValue; sealed_at: bigint }>(sql`SELECT * FROM batches ORDER BY n DESC LIMIT 1`);
-    return r && { n: r.n, computeRoot: r.compute_root, resultCount: r.result_count, transactions: r.transactions, sealedAt: Number(r.sealed_at) };
+    const [r] = await this.c.query<{
+      n: number;
+      compute_root: string;
+      result_count: number;
+      transactions: JsonValue;
+      sealed_at: bigint;
+    }>(sql`SELECT * FROM batches ORDER BY n DESC LIMIT 1`);
+    return (
+      r && {
+        n: r.n,
+        computeRoot: r.compute_root,
+        resultCount: r.result_count,
+        transactions: r.transactions,
+        sealedAt: Number(r.sealed_at),
+      }
+    );
   }
 
   async batch(n: number): Promise<BatchRecord | undefined> {
-    const [r] = await this.c.query<{ n: number; compute_root: string; result_count: number; transactions: JsonValue; sealed_at: bigint }>(sql`SELECT * FROM batches WHERE n = ${n}`);
-    return r && { n: r.n, computeRoot: r.compute_root, resultCount: r.result_count, transactions: r.transactions, sealedAt: Number(r.sealed_at) };
+    const [r] = await this.c.query<{
+      n: number;
+      compute_root: string;
+      result_count: number;
+      transactions: JsonValue;
+      sealed_at: bigint;
+    }>(sql`SELECT * FROM batches WHERE n = ${n}`);
+    return (
+      r && {
+        n: r.n,
+        computeRoot: r.compute_root,
+        resultCount: r.result_count,
+        transactions: r.transactions,
+        sealedAt: Number(r.sealed_at),
+      }
+    );
   }
 
   /** Offers of queued jobs per lane, for the prices frame. */
   async queuedOffers(): Promise<{ lane: 'consumer' | 'industrial'; offer: bigint }[]> {
-    return this.c.query<{ lane: 'consumer' | 'industrial'; offer: bigint }>(sql`SELECT lane, offer FROM jobs WHERE status = 'queued' ORDER BY lane, offer LIMIT 5000`);
+    return this.c.query<{ lane: 'consumer' | 'industrial'; offer: bigint }>(
+      sql`SELECT lane, offer FROM jobs WHERE status = 'queued' ORDER BY lane, offer LIMIT 5000`,
+    );
   }
 }

@@ -32,10 +32,18 @@ export interface AdmissionInput {
  * the node would reject as retryable (tight, no capacity at all) is held deferred and retried
  * here instead. Consumer jobs are never held.
  */
-export function decideAdmissions(guard: ComfortGuard, input: AdmissionInput): { mode: AdmissionMode; decisions: WaitDecision[] } {
+export function decideAdmissions(
+  guard: ComfortGuard,
+  input: AdmissionInput,
+): { mode: AdmissionMode; decisions: WaitDecision[] } {
   const queue = new LaneQueue('consumer');
-  input.consumer.forEach((c, i) => queue.enqueue({ id: String(i), lane: 'consumer', fee: c.offer, shards: 1, enqueuedAt: c.createdAt }));
-  const mode = guard.evaluate({ consumerFeeP90: queue.feePercentile(90), consumerAgeP95Ms: queue.agePercentile(95, input.now) }).mode;
+  input.consumer.forEach((c, i) =>
+    queue.enqueue({ id: String(i), lane: 'consumer', fee: c.offer, shards: 1, enqueuedAt: c.createdAt }),
+  );
+  const mode = guard.evaluate({
+    consumerFeeP90: queue.feePercentile(90),
+    consumerAgeP95Ms: queue.agePercentile(95, input.now),
+  }).mode;
   let free = input.capacity - input.reserved;
   let blocked = false;
   const decisions: WaitDecision[] = [];
@@ -47,11 +55,18 @@ export function decideAdmissions(guard: ComfortGuard, input: AdmissionInput): { 
       continue;
     }
     if (mode === 'tight') {
-      decisions.push({ ...base, outcome: 'deferred', code: 'INDUSTRIAL_TIGHT', message: ADMISSION_CODES.INDUSTRIAL_TIGHT.summary });
+      decisions.push({
+        ...base,
+        outcome: 'deferred',
+        code: 'INDUSTRIAL_TIGHT',
+        message: ADMISSION_CODES.INDUSTRIAL_TIGHT.summary,
+      });
       continue;
     }
     if (blocked || free < 1) {
-      const message = blocked ? 'an older deferred industrial job is served first' : `no shard is free: connected industrial providers offer ${input.capacity}, ${input.reserved} are reserved`;
+      const message = blocked
+        ? 'an older deferred industrial job is served first'
+        : `no shard is free: connected industrial providers offer ${input.capacity}, ${input.reserved} are reserved`;
       blocked = true;
       decisions.push({ ...base, outcome: 'deferred', code: 'NO_CAPACITY', message });
       continue;

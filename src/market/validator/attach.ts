@@ -48,18 +48,33 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     ...(deps.config ? { config: deps.config } : {}),
     logger: logger('validator'),
   });
-  await validator.start({ ...(deps.marketId ? { marketId: deps.marketId } : {}), ...(deps.secretHex ? { secretHex: deps.secretHex } : {}) });
+  await validator.start({
+    ...(deps.marketId ? { marketId: deps.marketId } : {}),
+    ...(deps.secretHex ? { secretHex: deps.secretHex } : {}),
+  });
   await registerProviderSocket(deps.app, { validator, logger: logger('provider-socket') });
   // A task posted (POST /tasks) or submitted (POST /tasks/{id}/submit) wakes the dispatcher at once instead of at the next sweep.
   deps.app.addHook('onResponse', async (request, reply) => {
-    if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks')) validator.kick();
+    if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks'))
+      validator.kick();
   });
   deps.app.get('/batches/:n', async (request, reply) => {
     const text = (request.params as { n?: string }).n ?? '';
     if (!/^[1-9]\d{0,8}$/.test(text)) return sendError(reply, invalidField('n', 'must be a batch number 1, 2, 3, …'));
     const b = await deps.store.transaction((tx) => tx.validator.batch(Number(text)));
-    if (!b) return sendError(reply, new MarketError('BATCH_NOT_FOUND', 404, `no batch ${text} has been sealed yet; batches are numbered from 1`));
-    return { n: b.n, compute_root: b.computeRoot, result_count: b.resultCount, sealed_at: b.sealedAt, market_id: validator.marketId, transactions: b.transactions };
+    if (!b)
+      return sendError(
+        reply,
+        new MarketError('BATCH_NOT_FOUND', 404, `no batch ${text} has been sealed yet; batches are numbered from 1`),
+      );
+    return {
+      n: b.n,
+      compute_root: b.computeRoot,
+      result_count: b.resultCount,
+      sealed_at: b.sealedAt,
+      market_id: validator.marketId,
+      transactions: b.transactions,
+    };
   });
   return validator;
 }

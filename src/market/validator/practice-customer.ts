@@ -8,9 +8,26 @@ export const PRACTICE_CUSTOMER = 'practice-customer';
 
 /** Small tasks of every type, posted in turn. */
 const PRACTICE_TASKS = [
-  { challenge_type: 'inference', payload: { model_id: 'practice-model', prompt: 'Write one line about compute markets.', max_tokens: 32 }, reward: '0.1' },
-  { challenge_type: 'training', payload: { model_architecture: 'practice-net', dataset_url: 'https://example.org/practice-data', epochs: 1, batch_size: 8 }, reward: '0.2' },
-  { challenge_type: 'rendering', payload: { scene_file: 'https://example.org/practice.blend', resolution: '320x240', frames: 4 }, reward: '0.15' },
+  {
+    challenge_type: 'inference',
+    payload: { model_id: 'practice-model', prompt: 'Write one line about compute markets.', max_tokens: 32 },
+    reward: '0.1',
+  },
+  {
+    challenge_type: 'training',
+    payload: {
+      model_architecture: 'practice-net',
+      dataset_url: 'https://example.org/practice-data',
+      epochs: 1,
+      batch_size: 8,
+    },
+    reward: '0.2',
+  },
+  {
+    challenge_type: 'rendering',
+    payload: { scene_file: 'https://example.org/practice.blend', resolution: '320x240', frames: 4 },
+    reward: '0.15',
+  },
   { challenge_type: 'synthetic', payload: { matrix_size: 32, iterations: 1 }, reward: '0.05' },
 ] as const;
 
@@ -34,7 +51,8 @@ export async function startPracticeCustomer(deps: PracticeCustomerDeps): Promise
   const customer: CustomerRecord = existing ?? (await deps.customers.add(PRACTICE_CUSTOMER)).customer;
   let n = 0;
   const tick = async () => {
-    if ((await deps.customers.balance(customer.customerId)) < 10_000_000n) await deps.customers.fund(PRACTICE_CUSTOMER, 1_000_000_000n);
+    if ((await deps.customers.balance(customer.customerId)) < 10_000_000n)
+      await deps.customers.fund(PRACTICE_CUSTOMER, 1_000_000_000n);
     const body = createTaskBody.parse(PRACTICE_TASKS[n % PRACTICE_TASKS.length]);
     await deps.tasks.create(customer, body);
     n++;

@@ -29,20 +29,48 @@ export type NewJob = Pick<JobRecord, 'jobId' | 'taskId' | 'sliceIndex' | 'lane' 
  * job's offer is its equal share of the workers' 25% (rounded down), what a provider's ask is
  * compared with.
  */
-export function splitTask(task: TaskRecord, slices: readonly SliceRecord[], sliceBytes: number): { jobs: NewJob[]; inputs: JobInput[] } {
+export function splitTask(
+  task: TaskRecord,
+  slices: readonly SliceRecord[],
+  sliceBytes: number,
+): { jobs: NewJob[]; inputs: JobInput[] } {
   if (!Number.isInteger(sliceBytes) || sliceBytes < 1) throw new RangeError('sliceBytes must be a positive integer');
   const workload = workloadOf(task);
   const pieces: Omit<JobInput, 'jobId' | 'workload'>[] = [];
   if (workload === 'synthetic') {
     const p = task.payload as { matrix_size: number; iterations: number };
-    pieces.push({ source: 'synthetic', sliceN: null, byteOffset: 0, byteLength: 0, matrixSize: p.matrix_size, iterations: p.iterations });
+    pieces.push({
+      source: 'synthetic',
+      sliceN: null,
+      byteOffset: 0,
+      byteLength: 0,
+      matrixSize: p.matrix_size,
+      iterations: p.iterations,
+    });
   } else if (task.inputKind === 'payload') {
     const total = payloadInputBytes(task.payload as JsonValue).length;
-    for (let off = 0; off < total; off += sliceBytes) pieces.push({ source: 'payload', sliceN: null, byteOffset: off, byteLength: Math.min(sliceBytes, total - off), matrixSize: null, iterations: null });
+    for (let off = 0; off < total; off += sliceBytes)
+      pieces.push({
+        source: 'payload',
+        sliceN: null,
+        byteOffset: off,
+        byteLength: Math.min(sliceBytes, total - off),
+        matrixSize: null,
+        iterations: null,
+      });
   } else {
     for (const s of slices) {
-      if (s.bytes === 0) pieces.push({ source: 'slice', sliceN: s.n, byteOffset: 0, byteLength: 0, matrixSize: null, iterations: null });
-      for (let off = 0; off < s.bytes; off += sliceBytes) pieces.push({ source: 'slice', sliceN: s.n, byteOffset: off, byteLength: Math.min(sliceBytes, s.bytes - off), matrixSize: null, iterations: null });
+      if (s.bytes === 0)
+        pieces.push({ source: 'slice', sliceN: s.n, byteOffset: 0, byteLength: 0, matrixSize: null, iterations: null });
+      for (let off = 0; off < s.bytes; off += sliceBytes)
+        pieces.push({
+          source: 'slice',
+          sliceN: s.n,
+          byteOffset: off,
+          byteLength: Math.min(sliceBytes, s.bytes - off),
+          matrixSize: null,
+          iterations: null,
+        });
     }
   }
   const offer = (task.reward * 2500n) / 10_000n / BigInt(pieces.length);
@@ -57,9 +85,14 @@ export function splitTask(task: TaskRecord, slices: readonly SliceRecord[], slic
 }
 
 /** Reads a job's input bytes: a range of the canonical payload or of an uploaded slice file. */
-export async function readJobBytes(input: JobInput, task: Pick<TaskRecord, 'taskId' | 'payload'>, slicesDir: string): Promise<Uint8Array> {
+export async function readJobBytes(
+  input: JobInput,
+  task: Pick<TaskRecord, 'taskId' | 'payload'>,
+  slicesDir: string,
+): Promise<Uint8Array> {
   if (input.source === 'synthetic') return new Uint8Array(0);
-  if (input.source === 'payload') return payloadInputBytes(task.payload).subarray(input.byteOffset, input.byteOffset + input.byteLength);
+  if (input.source === 'payload')
+    return payloadInputBytes(task.payload).subarray(input.byteOffset, input.byteOffset + input.byteLength);
   const fh = await open(join(slicesDir, task.taskId, `${input.sliceN}.slice`), 'r');
   try {
     const out = Buffer.alloc(input.byteLength);
@@ -76,10 +109,21 @@ export async function readJobBytes(input: JobInput, task: Pick<TaskRecord, 'task
 }
 
 /** The bytes a job's digests cover: its input bytes, or for Synthetic the result matrix (4·N² bytes). */
-export function jobOutputBytes(input: JobInput, inputBytes: Uint8Array, synthetic: { blockHash: string; workerAddress: string } | null, sha256: Sha256): Uint8Array {
+export function jobOutputBytes(
+  input: JobInput,
+  inputBytes: Uint8Array,
+  synthetic: { blockHash: string; workerAddress: string } | null,
+  sha256: Sha256,
+): Uint8Array {
   if (input.workload !== 'synthetic') return inputBytes;
   if (!synthetic || input.matrixSize === null) throw new Error(`synthetic job ${input.jobId} has no parameters`);
-  return syntheticResult(syntheticSeed({ block_hash: synthetic.blockHash, worker_address: synthetic.workerAddress, matrix_size: input.matrixSize }, sha256), input.matrixSize);
+  return syntheticResult(
+    syntheticSeed(
+      { block_hash: synthetic.blockHash, worker_address: synthetic.workerAddress, matrix_size: input.matrixSize },
+      sha256,
+    ),
+    input.matrixSize,
+  );
 }
 
 /** Re-executes a job as the validator: both digests of its output under the assignment key, in one pass. */

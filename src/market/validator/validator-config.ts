@@ -91,12 +91,21 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
 
 /** Fills defaults and checks ranges; throws a RangeError naming the setting. */
 export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): ValidatorConfig {
-  const c = { ...DEFAULT_VALIDATOR_CONFIG, ...partial, comfortGuard: { ...DEFAULT_VALIDATOR_CONFIG.comfortGuard, ...partial.comfortGuard } };
-  if (!Number.isInteger(c.sliceBytes) || c.sliceBytes < 1 || c.sliceBytes > MAX_INLINE_SLICE_BYTES) throw new RangeError(`sliceBytes must be from 1 to ${MAX_INLINE_SLICE_BYTES}`);
+  const c = {
+    ...DEFAULT_VALIDATOR_CONFIG,
+    ...partial,
+    comfortGuard: { ...DEFAULT_VALIDATOR_CONFIG.comfortGuard, ...partial.comfortGuard },
+  };
+  if (!Number.isInteger(c.sliceBytes) || c.sliceBytes < 1 || c.sliceBytes > MAX_INLINE_SLICE_BYTES)
+    throw new RangeError(`sliceBytes must be from 1 to ${MAX_INLINE_SLICE_BYTES}`);
   if (!(c.checkFraction >= 0 && c.checkFraction <= 1)) throw new RangeError('checkFraction must be from 0 to 1');
-  if (!(VERIFY_MODES as readonly string[]).includes(c.verifyMode)) throw new RangeError(`verifyMode must be one of ${VERIFY_MODES.join(', ')}`);
-  if (!Number.isInteger(c.standbys) || c.standbys < 0 || c.standbys > MAX_STANDBYS) throw new RangeError(`standbys must be a whole number from 0 to ${MAX_STANDBYS}`);
-  if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1) throw new RangeError('refuseAfter must be a whole number ≥ 1');
-  if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1) throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
+  if (!(VERIFY_MODES as readonly string[]).includes(c.verifyMode))
+    throw new RangeError(`verifyMode must be one of ${VERIFY_MODES.join(', ')}`);
+  if (!Number.isInteger(c.standbys) || c.standbys < 0 || c.standbys > MAX_STANDBYS)
+    throw new RangeError(`standbys must be a whole number from 0 to ${MAX_STANDBYS}`);
+  if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1)
+    throw new RangeError('refuseAfter must be a whole number ≥ 1');
+  if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1)
+    throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;
 }

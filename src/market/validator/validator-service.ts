@@ -5,8 +5,22 @@ import { fromHex, toHex, utf8 } from '../../core/hex.js';
 import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
-import { buildSubmitResultTx, COMPUTE_RESULT_CODES, computeResultToJson, parseComputeResult, type ComputeResult, type SignatureCheck } from '../../core/market/compute-result.js';
-import { createLeaseMachine, holdsLease, type Lease, type LeaseEvent, type LeaseMachine, type LeaseRevocation } from '../../core/market/lease-state.js';
+import {
+  buildSubmitResultTx,
+  COMPUTE_RESULT_CODES,
+  computeResultToJson,
+  parseComputeResult,
+  type ComputeResult,
+  type SignatureCheck,
+} from '../../core/market/compute-result.js';
+import {
+  createLeaseMachine,
+  holdsLease,
+  type Lease,
+  type LeaseEvent,
+  type LeaseMachine,
+  type LeaseRevocation,
+} from '../../core/market/lease-state.js';
 import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import type { Clock } from '../../core/clock.js';
@@ -16,7 +30,14 @@ import { verifyNodeSignature } from '../../node/signing/node-signature.js';
 import { resultSignatureCheck } from '../../node/signing/result-signing.js';
 import { verifyComputeResult } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { authSigningBytes, CLOSE_CODES, type CapabilitiesFrame, type JobFrame, type MarketFrame, type ResultFrame } from '../../shared/market-protocol.js';
+import {
+  authSigningBytes,
+  CLOSE_CODES,
+  type CapabilitiesFrame,
+  type JobFrame,
+  type MarketFrame,
+  type ResultFrame,
+} from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
@@ -103,7 +124,9 @@ function fitsJob(job: Pick<JobRecord, 'lane' | 'gpuRequired' | 'offer'>, caps: C
 
 /** Whether any queued group could go to a provider with these capabilities (fitsJob for the group's best offer). */
 function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean {
-  return shape.some((g) => g.count > 0 && fitsJob({ lane: g.lane, gpuRequired: g.gpuRequired, offer: g.maxOffer }, caps));
+  return shape.some(
+    (g) => g.count > 0 && fitsJob({ lane: g.lane, gpuRequired: g.gpuRequired, offer: g.maxOffer }, caps),
+  );
 }
 
 /** What a serialised store step does, most urgent first (see ValidatorService.steps). */
@@ -150,7 +173,15 @@ export class ValidatorService {
   /** Lost leases handed to a standby so far, counted once committed (each is a job that skipped the queue). */
   handoverCount = 0;
   /** Heartbeats waiting for their group commit: the latest per provider address. */
-  private readonly beats = new Map<string, { session: ProviderSession; sentAt: number; seenAt: number; waiters: { resolve: () => void; reject: (err: unknown) => void }[] }>();
+  private readonly beats = new Map<
+    string,
+    {
+      session: ProviderSession;
+      sentAt: number;
+      seenAt: number;
+      waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+    }
+  >();
   private beatsQueued = false;
   /** The latest committed heartbeat of each connected provider (what makes a standby warm at a handover). */
   private readonly heard = new Map<string, { sentAt: number; seenAt: number }>();
@@ -192,14 +223,23 @@ export class ValidatorService {
   /** Loads (or creates, on first start) the market id and secret from the store and starts the loops. */
   async start(options: { marketId?: string; secretHex?: string } = {}): Promise<void> {
     await this.deps.store.transaction(async (tx) => {
-      this.marketIdValue = await tx.validator.settingOrInit('market_id', options.marketId ?? `tessera-market-${randomBytes(8).toString('hex')}`);
-      this.secret = fromHex(await tx.validator.settingOrInit('assignment_secret', options.secretHex ?? randomBytes(32).toString('hex')), 'assignment secret');
+      this.marketIdValue = await tx.validator.settingOrInit(
+        'market_id',
+        options.marketId ?? `tessera-market-${randomBytes(8).toString('hex')}`,
+      );
+      this.secret = fromHex(
+        await tx.validator.settingOrInit('assignment_secret', options.secretHex ?? randomBytes(32).toString('hex')),
+        'assignment secret',
+      );
       // Leases held when the market stopped: their holders could not be heard while it was down,
       // so their silence counts from this start (one statement for all of them).
       const now = this.deps.clock.now();
       const held = await tx.validator.activeAssignments();
       await tx.validator.updateLeases(
-        held.map((a) => ({ jobId: a.jobId, lease: this.machine.resumeAfterOutage(a.lease as unknown as Lease, now).lease as unknown as JsonValue })),
+        held.map((a) => ({
+          jobId: a.jobId,
+          lease: this.machine.resumeAfterOutage(a.lease as unknown as Lease, now).lease as unknown as JsonValue,
+        })),
         now,
       );
     });
@@ -238,14 +278,30 @@ export class ValidatorService {
    * Checks an auth answer; returns the provider's address, or a refusal. A refused provider
    * (too many wrong results) may not join.
    */
-  async authenticate(publicKey: string, signature: string, nonce: string): Promise<{ ok: true; address: string } | { ok: false; code: 'unauthenticated' | 'refused'; message: string }> {
+  async authenticate(
+    publicKey: string,
+    signature: string,
+    nonce: string,
+  ): Promise<{ ok: true; address: string } | { ok: false; code: 'unauthenticated' | 'refused'; message: string }> {
     if (!verifyNodeSignature(publicKey, authSigningBytes(this.marketIdValue, nonce), signature)) {
-      return { ok: false, code: 'unauthenticated', message: 'auth signature does not verify over the challenge; sign authSigningBytes(market_id, nonce) with the node key' };
+      return {
+        ok: false,
+        code: 'unauthenticated',
+        message:
+          'auth signature does not verify over the challenge; sign authSigningBytes(market_id, nonce) with the node key',
+      };
     }
     const address = addressFromPublicKey(fromHex(publicKey), this.deps.blake3);
     const now = this.deps.clock.now();
-    const p = await this.deps.store.transaction((tx) => tx.validator.ensureProvider(address, publicKey, this.config.initialBond, this.config.initialReputation, now));
-    if (p.refused) return { ok: false, code: 'refused', message: `provider ${address} is refused after ${p.wrongResults} wrong results` };
+    const p = await this.deps.store.transaction((tx) =>
+      tx.validator.ensureProvider(address, publicKey, this.config.initialBond, this.config.initialReputation, now),
+    );
+    if (p.refused)
+      return {
+        ok: false,
+        code: 'refused',
+        message: `provider ${address} is refused after ${p.wrongResults} wrong results`,
+      };
     return { ok: true, address };
   }
 
@@ -305,7 +361,8 @@ export class ValidatorService {
       const waiters = prev?.waiters ?? [];
       waiters.push({ resolve, reject });
       // Only the latest beat of a provider counts (an earlier one still waiting is superseded).
-      if (!prev || prev.seenAt <= seenAtMs || prev.session.id !== session.id) this.beats.set(session.address, { session, sentAt, seenAt: seenAtMs, waiters });
+      if (!prev || prev.seenAt <= seenAtMs || prev.session.id !== session.id)
+        this.beats.set(session.address, { session, sentAt, seenAt: seenAtMs, waiters });
       if (this.beatsQueued) return;
       this.beatsQueued = true;
       this.serial(() => this.flushBeats(), 'lease').catch((err: unknown) => {
@@ -330,9 +387,12 @@ export class ValidatorService {
         for (const a of await tx.validator.activeAssignments([...by.keys()])) {
           const b = by.get(a.provider);
           if (!b) continue;
-          const step = this.machine.tick(a.lease as unknown as Lease, now, [{ providerId: a.provider, source: 'market', seenAtMs: b.seenAt, sentAtMs: b.sentAt }]);
+          const step = this.machine.tick(a.lease as unknown as Lease, now, [
+            { providerId: a.provider, source: 'market', seenAtMs: b.seenAt, sentAtMs: b.sentAt },
+          ]);
           // Only a revocation or a failure needs more than the lease's new state written.
-          if (!step.events.some((e) => e.type === 'LeaseRevoked' || e.type === 'Failed')) plain.push({ jobId: a.jobId, lease: step.lease as unknown as JsonValue });
+          if (!step.events.some((e) => e.type === 'LeaseRevoked' || e.type === 'Failed'))
+            plain.push({ jobId: a.jobId, lease: step.lease as unknown as JsonValue });
           else eventful.push({ jobId: a.jobId, lease: step.lease, events: step.events });
         }
         await tx.validator.updateLeases(plain, now);
@@ -344,7 +404,8 @@ export class ValidatorService {
       throw err;
     }
     for (const b of beats) {
-      if (this.sessions.get(b.session.address) === b.session) this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
+      if (this.sessions.get(b.session.address) === b.session)
+        this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
       for (const w of b.waiters) w.resolve();
       for (const l of this.heartbeatListeners) l(b.session.address);
     }
@@ -368,7 +429,10 @@ export class ValidatorService {
           step = { lease: revoked.lease, events: [...step.events, ...revoked.events] };
         }
         // A tick that only advanced the machine's clock is not written back (the clock is clamped on load).
-        const unchanged = step.events.length === 0 && JSON.stringify(step.lease.state) === JSON.stringify(before.state) && JSON.stringify(step.lease.heartbeats) === JSON.stringify(before.heartbeats);
+        const unchanged =
+          step.events.length === 0 &&
+          JSON.stringify(step.lease.state) === JSON.stringify(before.state) &&
+          JSON.stringify(step.lease.heartbeats) === JSON.stringify(before.heartbeats);
         if (!unchanged) await this.applyLeaseStep(tx, a.jobId, step.lease, step.events, now, handovers);
       }
     });
@@ -386,8 +450,19 @@ export class ValidatorService {
       await this.deps.store.transaction(async (tx) => {
         const a = await tx.validator.assignment(jobId);
         const job = await tx.validator.job(jobId, true);
-        if (!a || !job || job.status !== 'leased' || job.leaseOwner !== session.address || a.provider !== session.address) return;
-        const step = this.machine.revoke(a.lease as unknown as Lease, now, `provider reported the job lost: ${reason.slice(0, 200)}`);
+        if (
+          !a ||
+          !job ||
+          job.status !== 'leased' ||
+          job.leaseOwner !== session.address ||
+          a.provider !== session.address
+        )
+          return;
+        const step = this.machine.revoke(
+          a.lease as unknown as Lease,
+          now,
+          `provider reported the job lost: ${reason.slice(0, 200)}`,
+        );
         await this.applyLeaseStep(tx, jobId, step.lease, step.events, now, handovers);
       });
       await this.sendHandovers(handovers, now);
@@ -401,7 +476,14 @@ export class ValidatorService {
    * (handOver); a failure fails the task. Job frames of handovers are added to `handovers`, for
    * the caller to send once the transaction has committed.
    */
-  private async applyLeaseStep(tx: MarketTx, jobId: string, lease: Lease, events: readonly LeaseEvent[], now: number, handovers: LeasedJobTo[]): Promise<void> {
+  private async applyLeaseStep(
+    tx: MarketTx,
+    jobId: string,
+    lease: Lease,
+    events: readonly LeaseEvent[],
+    now: number,
+    handovers: LeasedJobTo[],
+  ): Promise<void> {
     await tx.validator.updateLease(jobId, lease as unknown as JsonValue, now);
     const published = events.some((e) => e.type === 'PublishLeaseRevocation');
     for (const e of events) {
@@ -427,21 +509,41 @@ export class ValidatorService {
    * once, which publishes the revocation to the remaining standbys (the next one is tried the
    * same way) or, with none left, requeues the job under the restart policy.
    */
-  private async handOver(tx: MarketTx, jobId: string, revocation: LeaseRevocation, now: number, handovers: LeasedJobTo[]): Promise<void> {
+  private async handOver(
+    tx: MarketTx,
+    jobId: string,
+    revocation: LeaseRevocation,
+    now: number,
+    handovers: LeasedJobTo[],
+  ): Promise<void> {
     const next = revocation.standbyProviders[0];
     if (next === undefined) return;
     // The standby's record hears its latest heartbeat, so the machine promotes it straight to Live
     // if it is warm (heard within t1) and into Provisioning otherwise.
     const beat = this.heard.get(next);
-    let record = this.machine.standby({ workloadId: jobId, providerId: next, epoch: revocation.epoch, nowMs: now, restartPolicy: this.config.restartPolicy }).lease;
-    if (beat) record = this.machine.tick(record, now, [{ providerId: next, source: 'market', seenAtMs: beat.seenAt, sentAtMs: beat.sentAt }]).lease;
+    let record = this.machine.standby({
+      workloadId: jobId,
+      providerId: next,
+      epoch: revocation.epoch,
+      nowMs: now,
+      restartPolicy: this.config.restartPolicy,
+    }).lease;
+    if (beat)
+      record = this.machine.tick(record, now, [
+        { providerId: next, source: 'market', seenAtMs: beat.seenAt, sentAtMs: beat.sentAt },
+      ]).lease;
     const promoted = this.machine.observeRevocation(record, now, revocation).lease;
     const session = this.sessions.get(next);
     const job = await tx.validator.job(jobId);
     const caps = session?.capabilities;
     // Room counts the jobs already handed to it in this transaction (their frames go out after the commit).
     const taking = handovers.filter((h) => h.session === session).length;
-    const fits = caps !== undefined && job !== undefined && session !== undefined && session.inFlight.size + taking < caps.max_jobs && fitsJob(job, caps);
+    const fits =
+      caps !== undefined &&
+      job !== undefined &&
+      session !== undefined &&
+      session.inFlight.size + taking < caps.max_jobs &&
+      fitsJob(job, caps);
     const warm = promoted.state.kind === 'live';
     if (job && session && fits && warm && (await tx.validator.handOver(jobId, next, now, this.config.jobDeadlineMs))) {
       const input = await tx.validator.input(jobId);
@@ -451,7 +553,13 @@ export class ValidatorService {
       handovers.push({ session, lease: { job, input, task, assignment } });
       return;
     }
-    const why = !session ? 'is not connected' : !fits ? 'has no room for it or no longer fits it' : !warm ? `has not heartbeated within t1 (${this.config.quorum.t1Secs} s)` : 'holds the other run of its pair';
+    const why = !session
+      ? 'is not connected'
+      : !fits
+        ? 'has no room for it or no longer fits it'
+        : !warm
+          ? `has not heartbeated within t1 (${this.config.quorum.t1Secs} s)`
+          : 'holds the other run of its pair';
     const step = this.machine.revoke(promoted, now, `standby ${next} ${why}`);
     await this.applyLeaseStep(tx, jobId, step.lease, step.events, now, handovers);
   }
@@ -498,7 +606,9 @@ export class ValidatorService {
     const shape = await this.admitNow();
     let left = shape.reduce((n, g) => n + g.count, 0);
     if (left === 0) return;
-    const wanting = [...this.sessions.values()].filter((s) => s.capabilities && s.inFlight.size < s.capabilities.max_jobs);
+    const wanting = [...this.sessions.values()].filter(
+      (s) => s.capabilities && s.inFlight.size < s.capabilities.max_jobs,
+    );
     let next = 0;
     while (left > 0 && next < wanting.length) {
       const now = this.deps.clock.now();
@@ -543,7 +653,9 @@ export class ValidatorService {
         await tx.validator.holdForAdmission(taskId);
         await tx.validator.insertInputs(inputs);
         if (this.config.verifyMode !== 'reexecute') {
-          for (const input of inputs) if (input.workload !== 'synthetic' && this.isPaired(input.jobId)) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+          for (const input of inputs)
+            if (input.workload !== 'synthetic' && this.isPaired(input.jobId))
+              await tx.validator.insertTwin(input.jobId, randomUUID(), now);
         }
         await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
       }
@@ -559,11 +671,17 @@ export class ValidatorService {
   private async admitNow(): Promise<QueueGroup[]> {
     const now = this.deps.clock.now();
     let capacity = 0;
-    for (const s of this.sessions.values()) if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
+    for (const s of this.sessions.values())
+      if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
     return this.deps.store.transaction(async (tx) => {
       const view = await tx.validator.admissionView(1000);
       if (view.waiting.length === 0) return tx.validator.queueShape();
-      const { decisions } = decideAdmissions(this.guard, { ...view, capacity, now, maxDeferMs: this.config.industrialDeferMaxMs });
+      const { decisions } = decideAdmissions(this.guard, {
+        ...view,
+        capacity,
+        now,
+        maxDeferMs: this.config.industrialDeferMaxMs,
+      });
       const failed = new Set<string>();
       const before = new Map(view.waiting.map((w) => [w.jobId, w]));
       for (const d of decisions) {
@@ -575,7 +693,8 @@ export class ValidatorService {
         } else {
           const w = before.get(d.jobId);
           // An unchanged deferral is not written again.
-          if (w?.admission !== 'deferred' || w.deferCode !== d.code) await tx.validator.defer(d.jobId, d.code, d.message, now);
+          if (w?.admission !== 'deferred' || w.deferCode !== d.code)
+            await tx.validator.defer(d.jobId, d.code, d.message, now);
         }
       }
       return tx.validator.queueShape();
@@ -583,16 +702,35 @@ export class ValidatorService {
   }
 
   /** Leases the next job that fits `session` inside `tx` and records its assignment; undefined when none fits. */
-  private async leaseIn(tx: MarketTx, session: ProviderSession, caps: CapabilitiesFrame, now: number): Promise<LeasedJob | undefined> {
+  private async leaseIn(
+    tx: MarketTx,
+    session: ProviderSession,
+    caps: CapabilitiesFrame,
+    now: number,
+  ): Promise<LeasedJob | undefined> {
     const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
-    const job = await tx.validator.leaseFor({ owner: session.address, lanes: caps.lanes, hardwareGpu, ask: BigInt(caps.ask), now, leaseMs: this.config.jobDeadlineMs });
+    const job = await tx.validator.leaseFor({
+      owner: session.address,
+      lanes: caps.lanes,
+      hardwareGpu,
+      ask: BigInt(caps.ask),
+      now,
+      leaseMs: this.config.jobDeadlineMs,
+    });
     if (!job) return undefined;
     const previous = await tx.validator.assignment(job.jobId);
     let lease: Lease;
     if (!previous) {
       const standbys = this.standbysFor(job, session.address);
-      const replication = standbys.length > 0 ? { mode: 'warm-standby' as const, standbyProviders: standbys } : undefined;
-      lease = this.machine.grant({ workloadId: job.jobId, providerId: session.address, nowMs: now, restartPolicy: this.config.restartPolicy, ...(replication ? { replication } : {}) }).lease;
+      const replication =
+        standbys.length > 0 ? { mode: 'warm-standby' as const, standbyProviders: standbys } : undefined;
+      lease = this.machine.grant({
+        workloadId: job.jobId,
+        providerId: session.address,
+        nowMs: now,
+        restartPolicy: this.config.restartPolicy,
+        ...(replication ? { replication } : {}),
+      }).lease;
     } else {
       let old = previous.lease as unknown as Lease;
       if (holdsLease(old.state)) old = this.machine.revoke(old, now, 'requeued').lease;
@@ -618,17 +756,40 @@ export class ValidatorService {
     const all = [...this.sessions.values()];
     const at = all.findIndex((s) => s.address === holder);
     const order = [...all.slice(at + 1), ...all.slice(0, Math.max(at, 0))];
-    return order.filter((s) => s.address !== holder && s.capabilities !== undefined && fitsJob(job, s.capabilities)).slice(0, this.config.standbys).map((s) => s.address);
+    return order
+      .filter((s) => s.address !== holder && s.capabilities !== undefined && fitsJob(job, s.capabilities))
+      .slice(0, this.config.standbys)
+      .map((s) => s.address);
   }
 
   /** Records `provider`'s assignment of `job` under `lease`: its key, whether it is checked, the beacon for synthetic jobs. */
-  private async assign(tx: MarketTx, job: JobRecord, input: JobInput, provider: string, lease: Lease, now: number): Promise<AssignmentRecord> {
+  private async assign(
+    tx: MarketTx,
+    job: JobRecord,
+    input: JobInput,
+    provider: string,
+    lease: Lease,
+    now: number,
+  ): Promise<AssignmentRecord> {
     const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
     // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
     // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
-    const pair = this.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic' ? await tx.validator.pairOf(job.jobId) : undefined;
-    const key = pair ? derivePairKey(this.secret, pair.primary, this.deps.blake3) : deriveAssignmentKey(this.secret, job.jobId, provider, 0, this.deps.blake3);
-    const assignment: AssignmentRecord = { jobId: job.jobId, provider, epoch: lease.epoch, lease: lease as unknown as JsonValue, assignmentKey: toHex(key), checked: this.reexecutes(input.workload, job.jobId, lease.epoch), blockHash };
+    const pair =
+      this.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic'
+        ? await tx.validator.pairOf(job.jobId)
+        : undefined;
+    const key = pair
+      ? derivePairKey(this.secret, pair.primary, this.deps.blake3)
+      : deriveAssignmentKey(this.secret, job.jobId, provider, 0, this.deps.blake3);
+    const assignment: AssignmentRecord = {
+      jobId: job.jobId,
+      provider,
+      epoch: lease.epoch,
+      lease: lease as unknown as JsonValue,
+      assignmentKey: toHex(key),
+      checked: this.reexecutes(input.workload, job.jobId, lease.epoch),
+      blockHash,
+    };
     await tx.validator.putAssignment(assignment, now);
     return assignment;
   }
@@ -644,12 +805,22 @@ export class ValidatorService {
       workload: input.workload,
       gpu_required: job.gpuRequired,
       lane: job.lane,
-      slice: input.workload === 'synthetic' ? null : { encoding: 'base64', data: Buffer.from(bytes).toString('base64'), bytes: bytes.length },
+      slice:
+        input.workload === 'synthetic'
+          ? null
+          : { encoding: 'base64', data: Buffer.from(bytes).toString('base64'), bytes: bytes.length },
       offer: job.offer.toString(),
       epoch: assignment.epoch,
       deadline: now + this.config.jobDeadlineMs,
       assignment_key: assignment.assignmentKey,
-      synthetic: input.workload === 'synthetic' ? { block_hash: assignment.blockHash as string, matrix_size: input.matrixSize as number, iterations: input.iterations as number } : null,
+      synthetic:
+        input.workload === 'synthetic'
+          ? {
+              block_hash: assignment.blockHash as string,
+              matrix_size: input.matrixSize as number,
+              iterations: input.iterations as number,
+            }
+          : null,
     };
   }
 
@@ -680,14 +851,18 @@ export class ValidatorService {
     if (this.config.checkFraction >= 1) return true;
     if (this.config.checkFraction <= 0) return false;
     const h = this.deps.blake3.keyed(this.secret, concatBytes([utf8(tag), lengthPrefixed(jobId), u64le(epoch)]));
-    const x = ((h[0] as number) * 2 ** 24 + (h[1] as number) * 2 ** 16 + (h[2] as number) * 2 ** 8 + (h[3] as number)) / 2 ** 32;
+    const x =
+      ((h[0] as number) * 2 ** 24 + (h[1] as number) * 2 ** 16 + (h[2] as number) * 2 ** 8 + (h[3] as number)) /
+      2 ** 32;
     return x < this.config.checkFraction;
   }
 
   /** The current batch beacon: the latest sealed compute_root, or a genesis value derived from the market id. */
   private async beacon(tx: MarketTx): Promise<string> {
     const latest = await tx.validator.latestBatch();
-    return latest ? latest.computeRoot : toHex(this.deps.blake3.hash(concatBytes([utf8(BEACON_TAG), lengthPrefixed(this.marketIdValue)])));
+    return latest
+      ? latest.computeRoot
+      : toHex(this.deps.blake3.hash(concatBytes([utf8(BEACON_TAG), lengthPrefixed(this.marketIdValue)])));
   }
 
   private async sendPrices(session: ProviderSession): Promise<void> {
@@ -713,11 +888,25 @@ export class ValidatorService {
    * (the socket reads it with `now()` on receipt), not when this runs: a result that was fresh on
    * arrival stays fresh however long it waits behind other work.
    */
-  async submitResult(session: ProviderSession, frame: ResultFrame, receivedAt: number = this.deps.clock.now()): Promise<ResultAck> {
+  async submitResult(
+    session: ProviderSession,
+    frame: ResultFrame,
+    receivedAt: number = this.deps.clock.now(),
+  ): Promise<ResultAck> {
     if (this.closed) throw new ValidatorClosingError();
     const jobId = frame.result.job_id;
-    const refuse = (code: string, message: string): ResultAck => ({ jobId, epoch: frame.epoch, accepted: false, code, message });
-    const verdict = verifyComputeResult(frame.result, { marketId: this.marketIdValue, now: receivedAt }, this.signatureCheck(session));
+    const refuse = (code: string, message: string): ResultAck => ({
+      jobId,
+      epoch: frame.epoch,
+      accepted: false,
+      code,
+      message,
+    });
+    const verdict = verifyComputeResult(
+      frame.result,
+      { marketId: this.marketIdValue, now: receivedAt },
+      this.signatureCheck(session),
+    );
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
     const r = verdict.result;
     return new Promise<ResultAck>((resolve, reject) => {
@@ -742,13 +931,30 @@ export class ValidatorService {
   }
 
   /** The validator's own run of an assignment: the digests an honest provider returns for it. */
-  private async reexecute(input: JobInput, task: Pick<TaskRecord, 'taskId' | 'payload'>, a: Pick<AssignmentRecord, 'assignmentKey' | 'blockHash'>, workerAddress: string): Promise<{ resultHash: string; proof: string }> {
+  private async reexecute(
+    input: JobInput,
+    task: Pick<TaskRecord, 'taskId' | 'payload'>,
+    a: Pick<AssignmentRecord, 'assignmentKey' | 'blockHash'>,
+    workerAddress: string,
+  ): Promise<{ resultHash: string; proof: string }> {
     const bytes = await readJobBytes(input, task, this.deps.slicesDir);
     if (this.deps.digester) {
-      const synthetic = input.workload === 'synthetic' ? { block_hash: a.blockHash as string, worker_address: workerAddress, matrix_size: input.matrixSize as number } : null;
+      const synthetic =
+        input.workload === 'synthetic'
+          ? {
+              block_hash: a.blockHash as string,
+              worker_address: workerAddress,
+              matrix_size: input.matrixSize as number,
+            }
+          : null;
       return this.deps.digester.digest({ data: bytes, key: fromHex(a.assignmentKey), synthetic });
     }
-    const output = jobOutputBytes(input, bytes, a.blockHash ? { blockHash: a.blockHash, workerAddress } : null, this.deps.sha256);
+    const output = jobOutputBytes(
+      input,
+      bytes,
+      a.blockHash ? { blockHash: a.blockHash, workerAddress } : null,
+      this.deps.sha256,
+    );
     return expectedDigests(output, fromHex(a.assignmentKey), this.deps.blake3);
   }
 
@@ -786,7 +992,8 @@ export class ValidatorService {
       else p.resolve(a);
     });
     this.deliver(receipts);
-    for (const primary of disputes) this.serial(() => this.resolveDispute(primary), 'settle').catch((err: unknown) => this.report('dispute', err));
+    for (const primary of disputes)
+      this.serial(() => this.resolveDispute(primary), 'settle').catch((err: unknown) => this.report('dispute', err));
     this.kick();
   }
 
@@ -794,9 +1001,17 @@ export class ValidatorService {
   private deliver(receipts: readonly { provider: string; taskId: string; receipt: JsonValue }[]): void {
     const refused = [...this.toRefuse];
     this.toRefuse.clear();
-    if (refused.length > 0) setTimeout(() => refused.forEach((a) => this.sessions.get(a)?.close(CLOSE_CODES.refused, 'refused after too many wrong results')), 20);
+    if (refused.length > 0)
+      setTimeout(
+        () =>
+          refused.forEach((a) =>
+            this.sessions.get(a)?.close(CLOSE_CODES.refused, 'refused after too many wrong results'),
+          ),
+        20,
+      );
     setImmediate(() => {
-      for (const r of receipts) this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+      for (const r of receipts)
+        this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
     });
   }
 
@@ -817,11 +1032,19 @@ export class ValidatorService {
       if (!x || !y || !x.done || !y.done || x.resultHash === null || y.resultHash === null) continue;
       if (!x.held && !y.held) continue;
       // Agreement is on both digests: the runs share the pair key, so honest runs have the same proof too.
-      if (x.resultHash !== y.resultHash || x.digests === null || y.digests === null || x.digests.resultHash !== y.digests.resultHash || x.digests.proof !== y.digests.proof) {
+      if (
+        x.resultHash !== y.resultHash ||
+        x.digests === null ||
+        y.digests === null ||
+        x.digests.resultHash !== y.digests.resultHash ||
+        x.digests.proof !== y.digests.proof
+      ) {
         disputes.push(primary);
         continue;
       }
-      for (const run of [x, y]) if (run.held) accept.push({ seq: run.held.seq, jobId: run.jobId, verdict: 'accepted', settledHash: run.held.resultHash });
+      for (const run of [x, y])
+        if (run.held)
+          accept.push({ seq: run.held.seq, jobId: run.jobId, verdict: 'accepted', settledHash: run.held.resultHash });
     }
     await tx.settlement.settleHeldMany(accept, now);
     return disputes;
@@ -847,7 +1070,8 @@ export class ValidatorService {
       return out;
     });
     const checked: ((typeof runs)[number] & { expected: { resultHash: string; proof: string } })[] = [];
-    for (const run of runs) checked.push({ ...run, expected: await this.reexecute(run.input, run.task, run.a, run.held.workerAddress) });
+    for (const run of runs)
+      checked.push({ ...run, expected: await this.reexecute(run.input, run.task, run.a, run.held.workerAddress) });
     const now = this.deps.clock.now();
     const receipts = await this.deps.store.transaction(async (tx) => {
       const tasks = new Set<string>();
@@ -861,7 +1085,15 @@ export class ValidatorService {
           continue;
         }
         await tx.validator.settleHeld(held.seq, id, 'wrong', expected.resultHash, now);
-        const after = await tx.validator.penalize(held.workerAddress, id, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now);
+        const after = await tx.validator.penalize(
+          held.workerAddress,
+          id,
+          'WRONG_RESULT',
+          this.config.slash,
+          this.config.reputationDrop,
+          this.config.refuseAfter,
+          now,
+        );
         if (after.refused) this.toRefuse.add(held.workerAddress);
       }
       const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
@@ -890,7 +1122,11 @@ export class ValidatorService {
    * the jobs and leases, the results and (when there are any) the penalties. Returns each result's
    * answer in group order and the tasks and pairs it touched.
    */
-  private async settleGroup(tx: MarketTx, batch: readonly PendingResult[], now: number): Promise<{ acks: (ResultAck | { error: unknown })[]; touched: Set<string>; pairs: Set<string> }> {
+  private async settleGroup(
+    tx: MarketTx,
+    batch: readonly PendingResult[],
+    now: number,
+  ): Promise<{ acks: (ResultAck | { error: unknown })[]; touched: Set<string>; pairs: Set<string> }> {
     const acks: (ResultAck | { error: unknown } | undefined)[] = batch.map(() => undefined);
     const refuse = (i: number, code: string, message: string) => {
       const p = batch[i] as PendingResult;
@@ -906,7 +1142,8 @@ export class ValidatorService {
     };
     const lookups: { ord: number; jobId: string; worker: string; nonce: bigint }[] = [];
     batch.forEach((p, i) => {
-      if (UUID_TEXT.test(p.result.job_id)) lookups.push({ ord: i, jobId: p.result.job_id, worker: p.result.worker_address, nonce: p.result.nonce });
+      if (UUID_TEXT.test(p.result.job_id))
+        lookups.push({ ord: i, jobId: p.result.job_id, worker: p.result.worker_address, nonce: p.result.nonce });
     });
     const ctx = await tx.settlement.groupContext(lookups);
 
@@ -920,10 +1157,24 @@ export class ValidatorService {
       const row = ctx.get(i);
       if (row?.nonceSeen || seenNonces.has(nonceKey(r))) return replayed(i);
       seenNonces.add(nonceKey(r));
-      if (!row || row.taskId !== r.task_id || row.status !== 'leased' || row.leaseOwner !== r.worker_address || row.provider !== r.worker_address || row.epoch === null || taken.has(row.jobId)) return notLeased(i);
+      if (
+        !row ||
+        row.taskId !== r.task_id ||
+        row.status !== 'leased' ||
+        row.leaseOwner !== r.worker_address ||
+        row.provider !== r.worker_address ||
+        row.epoch === null ||
+        taken.has(row.jobId)
+      )
+        return notLeased(i);
       // The same provider may hold the job again under a newer assignment (its lease lapsed and the
       // job came back to it): a result keyed for the earlier one is not judged against the new key.
-      if (row.epoch !== p.epoch) return refuse(i, COMPUTE_RESULT_CODES.STALE_ASSIGNMENT, `result for job ${r.job_id} was made for assignment epoch ${p.epoch}; the job is now assigned at epoch ${row.epoch} — send the result of that assignment`);
+      if (row.epoch !== p.epoch)
+        return refuse(
+          i,
+          COMPUTE_RESULT_CODES.STALE_ASSIGNMENT,
+          `result for job ${r.job_id} was made for assignment epoch ${p.epoch}; the job is now assigned at epoch ${row.epoch} — send the result of that assignment`,
+        );
       taken.add(row.jobId);
       p.session.inFlight.delete(row.jobId);
       live.push({ i, row });
@@ -932,23 +1183,42 @@ export class ValidatorService {
     // Checked assignments are re-executed (in parallel; off this thread with a digest pool).
     const expected = new Map<number, { resultHash: string; proof: string }>();
     const runs = await Promise.allSettled(
-      live.filter(({ row }) => row.checked).map(async ({ i, row }) => {
-        if (!row.input || !row.assignmentKey) throw new Error(`checked job ${row.jobId} has no input or assignment key`);
-        expected.set(i, await this.reexecute(row.input, { taskId: row.taskId, payload: row.payload as JsonValue }, { assignmentKey: row.assignmentKey, blockHash: row.blockHash }, (batch[i] as PendingResult).result.worker_address));
-      }),
+      live
+        .filter(({ row }) => row.checked)
+        .map(async ({ i, row }) => {
+          if (!row.input || !row.assignmentKey)
+            throw new Error(`checked job ${row.jobId} has no input or assignment key`);
+          expected.set(
+            i,
+            await this.reexecute(
+              row.input,
+              { taskId: row.taskId, payload: row.payload as JsonValue },
+              { assignmentKey: row.assignmentKey, blockHash: row.blockHash },
+              (batch[i] as PendingResult).result.worker_address,
+            ),
+          );
+        }),
     );
     const failedRuns = new Set<number>();
-    live.filter(({ row }) => row.checked).forEach(({ i }, k) => {
-      const run = runs[k] as PromiseSettledResult<void>;
-      if (run.status === 'rejected') {
-        acks[i] = { error: run.reason };
-        failedRuns.add(i);
-      }
-    });
+    live
+      .filter(({ row }) => row.checked)
+      .forEach(({ i }, k) => {
+        const run = runs[k] as PromiseSettledResult<void>;
+        if (run.status === 'rejected') {
+          acks[i] = { error: run.reason };
+          failedRuns.add(i);
+        }
+      });
     const ready = live.filter(({ i }) => !failedRuns.has(i));
 
     // Nonces are claimed in the store (another market instance may have claimed one since the read).
-    const claimed = await tx.settlement.claimNonces(ready.map(({ i }) => ({ worker: (batch[i] as PendingResult).result.worker_address, nonce: (batch[i] as PendingResult).result.nonce })), now);
+    const claimed = await tx.settlement.claimNonces(
+      ready.map(({ i }) => ({
+        worker: (batch[i] as PendingResult).result.worker_address,
+        nonce: (batch[i] as PendingResult).result.nonce,
+      })),
+      now,
+    );
     const settled = ready.filter(({ i }) => {
       if (claimed.has(nonceKey((batch[i] as PendingResult).result))) return true;
       replayed(i);
@@ -964,25 +1234,55 @@ export class ValidatorService {
       const r = (batch[i] as PendingResult).result;
       const e = expected.get(i) ?? null;
       const json = computeResultToJson(r) as unknown as JsonValue;
-      const base = { jobId: r.job_id, taskId: row.taskId, workerAddress: r.worker_address, epoch: row.epoch as number, resultHash: r.result_hash, result: json };
+      const base = {
+        jobId: r.job_id,
+        taskId: row.taskId,
+        workerAddress: r.worker_address,
+        epoch: row.epoch as number,
+        resultHash: r.result_hash,
+        result: json,
+      };
       touched.add(row.taskId);
       if (e !== null && (e.resultHash !== r.result_hash || e.proof !== r.proof)) {
         jobs.push({ jobId: r.job_id, resultHash: e.resultHash });
         results.push({ ...base, verdict: 'wrong', settledHash: e.resultHash, checked: true });
         wrong.push({ address: r.worker_address, jobId: r.job_id });
-        refuse(i, 'WRONG_RESULT', `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`);
+        refuse(
+          i,
+          'WRONG_RESULT',
+          `result for job ${r.job_id} does not match the verified digests; it earns nothing and the bond was slashed`,
+        );
         continue;
       }
       jobs.push({ jobId: r.job_id, resultHash: r.result_hash });
       // One run of a pair, not re-executed: committed as held, acknowledged like any other result, judged against the other run.
       const held = e === null && row.pairPrimary !== null;
       if (held) pairs.add(row.pairPrimary as string);
-      results.push({ ...base, verdict: held ? 'held' : 'accepted', settledHash: r.result_hash, checked: held ? false : row.checked });
-      acks[i] = { jobId: r.job_id, epoch: (batch[i] as PendingResult).epoch, accepted: true, code: null, message: null };
+      results.push({
+        ...base,
+        verdict: held ? 'held' : 'accepted',
+        settledHash: r.result_hash,
+        checked: held ? false : row.checked,
+      });
+      acks[i] = {
+        jobId: r.job_id,
+        epoch: (batch[i] as PendingResult).epoch,
+        accepted: true,
+        code: null,
+        message: null,
+      };
     }
     await tx.settlement.finishJobs(jobs, now);
     await tx.settlement.insertResults(results, now);
-    for (const a of await tx.settlement.penalizeMany(wrong, 'WRONG_RESULT', this.config.slash, this.config.reputationDrop, this.config.refuseAfter, now)) this.toRefuse.add(a);
+    for (const a of await tx.settlement.penalizeMany(
+      wrong,
+      'WRONG_RESULT',
+      this.config.slash,
+      this.config.reputationDrop,
+      this.config.refuseAfter,
+      now,
+    ))
+      this.toRefuse.add(a);
     return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs };
   }
 
@@ -1009,9 +1309,17 @@ export class ValidatorService {
         const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
         counts.set(who, (counts.get(who) ?? 0) + 1);
       }
-      const split = splitReward(reward, [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })));
+      const split = splitReward(
+        reward,
+        [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })),
+      );
       const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
-      const payout: Payout = { burn: split.burn, validator: split.validator + validatorShare, treasury: split.treasury, workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n) };
+      const payout: Payout = {
+        burn: split.burn,
+        validator: split.validator + validatorShare,
+        treasury: split.treasury,
+        workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n),
+      };
       return { taskId, slices, counts, payout };
     });
     const paid = await tx.escrow.releaseMany(plans, now);
@@ -1019,8 +1327,14 @@ export class ValidatorService {
     const out: Receipt[] = [];
     for (const { taskId, slices, counts, payout } of plans) {
       if (!paid.has(taskId)) continue;
-      const resultHash = taskResultHash(slices.filter((s) => !s.twin).map((s) => s.settledHash), this.deps.blake3);
-      const top = [...counts].filter(([a]) => a !== VALIDATOR_SLICES).sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
+      const resultHash = taskResultHash(
+        slices.filter((s) => !s.twin).map((s) => s.settledHash),
+        this.deps.blake3,
+      );
+      const top =
+        [...counts]
+          .filter(([a]) => a !== VALIDATOR_SLICES)
+          .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
       completed.push({ taskId, resultHash, workerAddress: top });
       // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
       for (const w of payout.workers) {
@@ -1028,7 +1342,16 @@ export class ValidatorService {
         const k = BigInt(jobs.length);
         jobs.forEach((s, i) => {
           const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
-          const receipt = makeReceipt({ job_id: s.jobId, buyer: marketBuyer(this.marketIdValue), provider: w.address, quote_price: amount, issued_at: now }, this.deps.blake3);
+          const receipt = makeReceipt(
+            {
+              job_id: s.jobId,
+              buyer: marketBuyer(this.marketIdValue),
+              provider: w.address,
+              quote_price: amount,
+              issued_at: now,
+            },
+            this.deps.blake3,
+          );
           out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
         });
       }
@@ -1037,7 +1360,13 @@ export class ValidatorService {
       completed,
       out.map((r) => {
         const rj = r.receipt as { idempotency_key: string; job_id: string };
-        return { key: rj.idempotency_key, jobId: rj.job_id, taskId: r.taskId, provider: r.provider, receipt: r.receipt };
+        return {
+          key: rj.idempotency_key,
+          jobId: rj.job_id,
+          taskId: r.taskId,
+          provider: r.provider,
+          receipt: r.receipt,
+        };
       }),
       now,
     );
@@ -1086,7 +1415,16 @@ export class ValidatorService {
       const results = rows.map((row) => parseComputeResult(row.result));
       const n = ((await tx.validator.latestBatch())?.n ?? 0) + 1;
       const transactions = results.map((r) => buildSubmitResultTx(r)) as unknown as JsonValue;
-      await tx.validator.sealBatch({ n, computeRoot: computeRoot(results, this.deps.blake3), resultCount: results.length, transactions, sealedAt: now }, rows.map((r) => r.seq));
+      await tx.validator.sealBatch(
+        {
+          n,
+          computeRoot: computeRoot(results, this.deps.blake3),
+          resultCount: results.length,
+          transactions,
+          sealedAt: now,
+        },
+        rows.map((r) => r.seq),
+      );
       return n;
     });
   }
@@ -1123,7 +1461,8 @@ export class ValidatorService {
   private nextStep(): void {
     if (this.stepRunning || this.steps.length === 0) return;
     let best = 0;
-    for (let i = 1; i < this.steps.length; i++) if ((this.steps[i] as Step).urgency < (this.steps[best] as Step).urgency) best = i;
+    for (let i = 1; i < this.steps.length; i++)
+      if ((this.steps[i] as Step).urgency < (this.steps[best] as Step).urgency) best = i;
     const [step] = this.steps.splice(best, 1);
     this.stepRunning = true;
     void (step as Step).run();

@@ -4,7 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { z } from 'zod';
 import { errorFields, type Logger } from '../../node/log.js';
-import { CLOSE_CODES, MARKET_PROTOCOL_VERSION, MAX_PROVIDER_FRAME_BYTES, parseFrame, ProviderFrame, type ErrorFrame, type MarketFrame } from '../../shared/market-protocol.js';
+import {
+  CLOSE_CODES,
+  MARKET_PROTOCOL_VERSION,
+  MAX_PROVIDER_FRAME_BYTES,
+  parseFrame,
+  ProviderFrame,
+  type ErrorFrame,
+  type MarketFrame,
+} from '../../shared/market-protocol.js';
 import { ValidatorClosingError, type ProviderSession, type ValidatorService } from '../validator/validator-service.js';
 
 export interface ProviderSocketDeps {
@@ -30,7 +38,8 @@ type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];
 
 function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   const v = deps.validator;
-  const report = (what: string, err: unknown): void => deps.logger.error(`provider socket ${what} failed`, { what, ...errorFields(err) });
+  const report = (what: string, err: unknown): void =>
+    deps.logger.error(`provider socket ${what} failed`, { what, ...errorFields(err) });
   const nonce = v.newChallenge();
   let session: (ProviderSession & { capabilities: ProviderSession['capabilities'] }) | undefined;
   let authed: { address: string; publicKey: string } | undefined;
@@ -67,20 +76,39 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
     socket.close(code, errCode);
   };
   const timer = setTimeout(() => {
-    if (!authed) fail(CLOSE_CODES.authTimeout, 'AUTH_TIMEOUT', 'no auth frame within the allowed time after the challenge');
+    if (!authed)
+      fail(CLOSE_CODES.authTimeout, 'AUTH_TIMEOUT', 'no auth frame within the allowed time after the challenge');
   }, v.config.authTimeoutMs);
   timer.unref();
 
-  send({ type: 'challenge', version: MARKET_PROTOCOL_VERSION, market_id: v.marketId, nonce, practice: v.config.practice });
+  send({
+    type: 'challenge',
+    version: MARKET_PROTOCOL_VERSION,
+    market_id: v.marketId,
+    nonce,
+    practice: v.config.practice,
+  });
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closed) return;
     // Arrival time, read before the frame waits behind earlier frames: result freshness is judged against it.
     const receivedAt = v.now();
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
-    if (size > MAX_PROVIDER_FRAME_BYTES) return fail(CLOSE_CODES.tooBig, 'FRAME_TOO_LARGE', `frame of ${size} bytes is over the ${MAX_PROVIDER_FRAME_BYTES}-byte limit`);
-    if (isBinary) return fail(CLOSE_CODES.malformed, 'MALFORMED_FRAME', 'binary frames are not part of the protocol; send JSON text frames');
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+    if (size > MAX_PROVIDER_FRAME_BYTES)
+      return fail(
+        CLOSE_CODES.tooBig,
+        'FRAME_TOO_LARGE',
+        `frame of ${size} bytes is over the ${MAX_PROVIDER_FRAME_BYTES}-byte limit`,
+      );
+    if (isBinary)
+      return fail(
+        CLOSE_CODES.malformed,
+        'MALFORMED_FRAME',
+        'binary frames are not part of the protocol; send JSON text frames',
+      );
+    const text = Array.isArray(data)
+      ? Buffer.concat(data).toString('utf8')
+      : Buffer.from(data as Buffer).toString('utf8');
     const parsed = parseFrame(ProviderFrame, text);
     if (!parsed.ok) return fail(CLOSE_CODES.malformed, 'MALFORMED_FRAME', parsed.message);
     const frame = parsed.frame;
@@ -88,16 +116,32 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
       .then(async () => {
         if (closed) return;
         if (!authed) {
-          if (frame.type !== 'auth') return fail(CLOSE_CODES.unauthenticated, 'UNAUTHENTICATED', `"${frame.type}" before auth; answer the challenge with an auth frame first`);
+          if (frame.type !== 'auth')
+            return fail(
+              CLOSE_CODES.unauthenticated,
+              'UNAUTHENTICATED',
+              `"${frame.type}" before auth; answer the challenge with an auth frame first`,
+            );
           const res = await v.authenticate(frame.public_key, frame.signature, nonce);
-          if (!res.ok) return fail(res.code === 'refused' ? CLOSE_CODES.refused : CLOSE_CODES.unauthenticated, res.code === 'refused' ? 'PROVIDER_REFUSED' : 'UNAUTHENTICATED', res.message);
+          if (!res.ok)
+            return fail(
+              res.code === 'refused' ? CLOSE_CODES.refused : CLOSE_CODES.unauthenticated,
+              res.code === 'refused' ? 'PROVIDER_REFUSED' : 'UNAUTHENTICATED',
+              res.message,
+            );
           authed = { address: res.address, publicKey: frame.public_key };
           clearTimeout(timer);
           return;
         }
-        if (frame.type === 'auth') return fail(CLOSE_CODES.wrongState, 'WRONG_STATE', 'already authenticated; send auth once');
+        if (frame.type === 'auth')
+          return fail(CLOSE_CODES.wrongState, 'WRONG_STATE', 'already authenticated; send auth once');
         if (!session) {
-          if (frame.type !== 'capabilities') return fail(CLOSE_CODES.wrongState, 'WRONG_STATE', `"${frame.type}" before capabilities; announce capabilities after auth`);
+          if (frame.type !== 'capabilities')
+            return fail(
+              CLOSE_CODES.wrongState,
+              'WRONG_STATE',
+              `"${frame.type}" before capabilities; announce capabilities after auth`,
+            );
           session = {
             id: randomUUID(),
             address: authed.address,
@@ -111,7 +155,13 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             },
           };
           const leased = await v.join(session);
-          send({ type: 'welcome', address: authed.address, heartbeat_ms: v.config.heartbeatMs, leased_jobs: leased, server_time: v.now() });
+          send({
+            type: 'welcome',
+            address: authed.address,
+            heartbeat_ms: v.config.heartbeatMs,
+            leased_jobs: leased,
+            server_time: v.now(),
+          });
           return;
         }
         switch (frame.type) {
@@ -128,11 +178,27 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             // Results are verified concurrently; each answer goes back once its commit is durable.
             void v
               .submitResult(s, frame, receivedAt)
-              .then((ack) => send({ type: 'result_ack', job_id: ack.jobId, epoch: ack.epoch, accepted: ack.accepted, code: ack.code, message: ack.message }))
+              .then((ack) =>
+                send({
+                  type: 'result_ack',
+                  job_id: ack.jobId,
+                  epoch: ack.epoch,
+                  accepted: ack.accepted,
+                  code: ack.code,
+                  message: ack.message,
+                }),
+              )
               .catch((err: unknown) => {
                 if (err instanceof ValidatorClosingError) return;
                 report('result', err);
-                send({ type: 'result_ack', job_id: frame.result.job_id, epoch: frame.epoch, accepted: false, code: 'INTERNAL', message: 'the market could not settle this result; send it again' });
+                send({
+                  type: 'result_ack',
+                  job_id: frame.result.job_id,
+                  epoch: frame.epoch,
+                  accepted: false,
+                  code: 'INTERNAL',
+                  message: 'the market could not settle this result; send it again',
+                });
               });
             return;
           }

@@ -31,7 +31,8 @@ export class DigestPool implements JobDigester {
   private closed = false;
 
   constructor(size = 1) {
-    if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError(`digest pool size must be from 1 to 64, got ${size}`);
+    if (!Number.isInteger(size) || size < 1 || size > 64)
+      throw new RangeError(`digest pool size must be from 1 to 64, got ${size}`);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -39,7 +40,13 @@ export class DigestPool implements JobDigester {
     if (this.closed) return Promise.reject(new Error('the digest pool was shut down'));
     const slot = this.slots[this.next++ % this.slots.length] as Slot;
     const id = this.nextId++;
-    const data = task.data.byteOffset === 0 && task.data.byteLength === task.data.buffer.byteLength && task.data.buffer instanceof ArrayBuffer && task.data.byteLength > 0 ? task.data : task.data.slice();
+    const data =
+      task.data.byteOffset === 0 &&
+      task.data.byteLength === task.data.buffer.byteLength &&
+      task.data.buffer instanceof ArrayBuffer &&
+      task.data.byteLength > 0
+        ? task.data
+        : task.data.slice();
     const req: DigestRequest = { id, data, key: task.key.slice(), synthetic: task.synthetic };
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });

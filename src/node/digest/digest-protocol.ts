@@ -10,4 +10,6 @@ export interface DigestTask {
 
 export type DigestRequest = DigestTask & { id: number };
 
-export type DigestResponse = { id: number; ok: true; resultHash: string; proof: string; bytes: number } | { id: number; ok: false; message: string };
+export type DigestResponse =
+  | { id: number; ok: true; resultHash: string; proof: string; bytes: number }
+  | { id: number; ok: false; message: string };

@@ -33,8 +33,15 @@ port.on('message', (req: DigestRequest) => {
       }
       const subtree = output.length >= SPLIT_MIN_BYTES && threads > 1 ? loadSubtreeHasher() : undefined;
       if (subtree) {
-        const split = (key: Uint8Array | null) => hashSplit({ source: output, byteLength: output.length, key, threads, subtree });
-        res = { id: req.id, ok: true, resultHash: toHex(await split(null)), proof: toHex(await split(req.key)), bytes: output.length };
+        const split = (key: Uint8Array | null) =>
+          hashSplit({ source: output, byteLength: output.length, key, threads, subtree });
+        res = {
+          id: req.id,
+          ok: true,
+          resultHash: toHex(await split(null)),
+          proof: toHex(await split(req.key)),
+          bytes: output.length,
+        };
       } else {
         const d = createSliceDigester(req.key, blake3);
         for (let off = 0; off < output.length; off += CHUNK) d.update(output.subarray(off, off + CHUNK));

@@ -65,7 +65,8 @@ function nativeStream(h: NativeHashState): IncrementalHash {
 
 /** A BLAKE3 key as a Buffer; throws a RangeError for any length but 32 (a caller's bug). */
 function keyBuffer(key: Uint8Array): Buffer {
-  if (key.length !== BLAKE3_KEY_BYTES) throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
+  if (key.length !== BLAKE3_KEY_BYTES)
+    throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
 }
 
@@ -108,16 +109,21 @@ const WASM_KEY_OFFSETS = [4, 36] as const;
  * against real instances with two other keys, so a hash-wasm release with another layout
  * fails at load instead of giving wrong digests.
  */
-async function keyedStateFactory(createBLAKE3: typeof import('hash-wasm').createBLAKE3): Promise<(key: Uint8Array) => Uint8Array> {
+async function keyedStateFactory(
+  createBLAKE3: typeof import('hash-wasm').createBLAKE3,
+): Promise<(key: Uint8Array) => Uint8Array> {
   const templateKey = Uint8Array.from({ length: BLAKE3_KEY_BYTES }, (_, i) => (i * 7 + 3) & 0xff);
   const template = (await createBLAKE3(256, templateKey)).init().save();
   for (const off of WASM_KEY_OFFSETS) {
     if (!template.subarray(off, off + BLAKE3_KEY_BYTES).every((b, i) => b === templateKey[i])) {
-      throw new Error('hash-wasm BLAKE3 keeps its keyed state in an unexpected layout; keyed mode is unavailable in the WebAssembly fallback');
+      throw new Error(
+        'hash-wasm BLAKE3 keeps its keyed state in an unexpected layout; keyed mode is unavailable in the WebAssembly fallback',
+      );
     }
   }
   const make = (key: Uint8Array): Uint8Array => {
-    if (key.length !== BLAKE3_KEY_BYTES) throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
+    if (key.length !== BLAKE3_KEY_BYTES)
+      throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
     const state = template.slice();
     for (const off of WASM_KEY_OFFSETS) state.set(key, off);
     return state;
@@ -128,7 +134,9 @@ async function keyedStateFactory(createBLAKE3: typeof import('hash-wasm').create
   const expected = real.init().update(probeData).digest('binary');
   const patched = real.load(make(probeKey)).update(probeData).digest('binary');
   if (!expected.every((b, i) => b === patched[i])) {
-    throw new Error('hash-wasm BLAKE3 keyed state could not be rebuilt for a new key; keyed mode is unavailable in the WebAssembly fallback');
+    throw new Error(
+      'hash-wasm BLAKE3 keyed state could not be rebuilt for a new key; keyed mode is unavailable in the WebAssembly fallback',
+    );
   }
   return make;
 }

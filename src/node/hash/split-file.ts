@@ -51,7 +51,10 @@ export async function hashSplit(opts: {
     const code = (err as NodeJS.ErrnoException).code;
     // A file that shrank mid-hash is the input's fault, like a short read; fs errors keep their code.
     if (typeof source === 'string' && code === undefined && /became shorter/.test(String(err))) {
-      throw new WorkloadError('BAD_SLICE', `${source} became shorter while it was being hashed; hash it again once nothing writes to it`);
+      throw new WorkloadError(
+        'BAD_SLICE',
+        `${source} became shorter while it was being hashed; hash it again once nothing writes to it`,
+      );
     }
     throw err;
   }

@@ -16,18 +16,31 @@ export interface SubtreeHasher {
    * of a file (by path) or of a byte array, segments of `segmentBytes` (the last holds the rest),
    * hashed on `threads` native threads off the JavaScript thread. `length` must exceed one segment.
    */
-  chainingValues(source: string | Uint8Array, length: number, segmentBytes: number, threads: number, key: Uint8Array | null): Promise<Uint8Array>;
+  chainingValues(
+    source: string | Uint8Array,
+    length: number,
+    segmentBytes: number,
+    threads: number,
+    key: Uint8Array | null,
+  ): Promise<Uint8Array>;
 }
 
 interface SubtreeBinding {
   chainingValue(data: Uint8Array, firstChunk: number, key: Uint8Array | null): Buffer;
-  chainingValues(source: string | Uint8Array, length: number, segmentBytes: number, threads: number, key: Uint8Array | null): Promise<Buffer>;
+  chainingValues(
+    source: string | Uint8Array,
+    length: number,
+    segmentBytes: number,
+    threads: number,
+    key: Uint8Array | null,
+  ): Promise<Buffer>;
 }
 
 let cached: SubtreeHasher | null | undefined;
 
 function checkKey(key: Uint8Array | null): void {
-  if (key !== null && key.length !== BLAKE3_KEY_BYTES) throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
+  if (key !== null && key.length !== BLAKE3_KEY_BYTES)
+    throw new RangeError(`a BLAKE3 key is ${BLAKE3_KEY_BYTES} bytes, got ${key.length}`);
 }
 
 /**

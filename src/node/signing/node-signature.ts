@@ -19,5 +19,6 @@ export function nodeSignatureVerifier(nodeId: string): ((data: Uint8Array, signa
   } catch {
     return null;
   }
-  return (data, signatureHex) => /^[0-9a-f]{128}$/.test(signatureHex) && verify(null, data, key, Buffer.from(signatureHex, 'hex'));
+  return (data, signatureHex) =>
+    /^[0-9a-f]{128}$/.test(signatureHex) && verify(null, data, key, Buffer.from(signatureHex, 'hex'));
 }

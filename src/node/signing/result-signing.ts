@@ -33,7 +33,11 @@ const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 /** An Ed25519 signer from a raw 32-byte seed (RFC 8032 secret key). */
 export function ed25519SignerFromSeed(seed: Uint8Array): ResultSigner {
   if (seed.length !== 32) throw new RangeError(`an Ed25519 seed is 32 bytes, got ${seed.length}`);
-  const key: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const key: KeyObject = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const spki = createPublicKey(key).export({ format: 'der', type: 'spki' });
   return {
     nodeId: spki.subarray(spki.length - 32).toString('hex'),
@@ -52,7 +56,11 @@ export function signerAddress(signer: Pick<ResultSigner, 'nodeId'>, blake3: Blak
  */
 export function signComputeResult(unsigned: UnsignedComputeResult, deps: ResultSigningDeps): ComputeResult {
   const own = signerAddress(deps.signer, deps.blake3);
-  if (unsigned.worker_address !== own) throw new ComputeResultError('MALFORMED', `worker_address ${unsigned.worker_address} is not this node's address ${own}`);
+  if (unsigned.worker_address !== own)
+    throw new ComputeResultError(
+      'MALFORMED',
+      `worker_address ${unsigned.worker_address} is not this node's address ${own}`,
+    );
   const bytes = computeResultSigningBytes(unsigned);
   return { ...unsigned, signature: deps.signer.sign(bytes) };
 }
@@ -63,12 +71,18 @@ export function signComputeResult(unsigned: UnsignedComputeResult, deps: ResultS
  * key and the address are worked out once, so keep one check per provider.
  */
 export function resultSignatureCheck(publicKeyHex: string, blake3: Blake3Hasher): SignatureCheck {
-  if (!/^[0-9a-f]{64}$/.test(publicKeyHex)) throw new RangeError('publicKeyHex must be 64 lower-case hex characters (a raw Ed25519 public key)');
+  if (!/^[0-9a-f]{64}$/.test(publicKeyHex))
+    throw new RangeError('publicKeyHex must be 64 lower-case hex characters (a raw Ed25519 public key)');
   const address = addressFromPublicKey(fromHex(publicKeyHex), blake3);
   const verifies = nodeSignatureVerifier(publicKeyHex);
   return (message, r) => {
-    if (r.worker_address !== address) return { ok: false, message: `worker_address ${r.worker_address} is not the address ${address} of the provider's key` };
-    if (!verifies?.(message, r.signature)) return { ok: false, message: `signature does not verify under the key of ${address}` };
+    if (r.worker_address !== address)
+      return {
+        ok: false,
+        message: `worker_address ${r.worker_address} is not the address ${address} of the provider's key`,
+      };
+    if (!verifies?.(message, r.signature))
+      return { ok: false, message: `signature does not verify under the key of ${address}` };
     return { ok: true };
   };
 }
@@ -77,6 +91,10 @@ export function resultSignatureCheck(publicKeyHex: string, blake3: Blake3Hasher)
  * Verifies a received result end to end except the store's checks (REPLAYED, NOT_LEASED):
  * MALFORMED, WRONG_MARKET, STALE, then BAD_SIGNATURE against `publicKey`.
  */
-export function verifySignedComputeResult(input: unknown, expect: ResultExpectations & { publicKey: string }, blake3: Blake3Hasher): ResultVerdict {
+export function verifySignedComputeResult(
+  input: unknown,
+  expect: ResultExpectations & { publicKey: string },
+  blake3: Blake3Hasher,
+): ResultVerdict {
   return verifyComputeResult(input, expect, resultSignatureCheck(expect.publicKey, blake3));
 }

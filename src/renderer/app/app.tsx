@@ -68,7 +68,9 @@ function ReconnectBanner() {
   return (
     <div className="banner banner-bad" role="alert">
       <span>
-        Lost the connection to the Tessera node (TRANSPORT_CLOSED). {secs > 0 ? `Reconnecting in ${secs} s…` : 'Reconnecting…'} If it stays down, check that <code>tessera headless</code> is still running.
+        Lost the connection to the Tessera node (TRANSPORT_CLOSED).{' '}
+        {secs > 0 ? `Reconnecting in ${secs} s…` : 'Reconnecting…'} If it stays down, check that{' '}
+        <code>tessera headless</code> is still running.
       </span>
       <button type="button" className="btn btn-small" onClick={reconnectNow}>
         Reconnect now
@@ -96,10 +98,14 @@ function Shell() {
   const Screen = route ? SCREENS[route] : null;
   return (
     <div className="shell">
-      <a className="skip-link" href="#main" onClick={(e) => {
-        e.preventDefault();
-        mainRef.current?.focus();
-      }}>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          mainRef.current?.focus();
+        }}
+      >
         Skip to content
       </a>
       <div className="sidebar">

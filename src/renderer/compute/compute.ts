@@ -11,7 +11,10 @@ import { Blake3Kernel } from '../../shared/compute/blake3-kernel.js';
 async function requestAdapter(): Promise<GPUAdapter | null> {
   const gpu = navigator.gpu as GPU | undefined;
   if (!gpu) return null;
-  return (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ?? (await gpu.requestAdapter({ featureLevel: 'compatibility' }));
+  return (
+    (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ??
+    (await gpu.requestAdapter({ featureLevel: 'compatibility' }))
+  );
 }
 
 let connected = false;

@@ -108,18 +108,26 @@ fn key_words() -> array<u32, 8> {
 }
 
 fn compress(cv: array<u32, 8>, m: array<u32, 16>, counter_lo: u32, counter_hi: u32, block_len: u32, flags: u32) -> array<u32, 8> {
-  ${range(8).map((i) => `var v${i}: u32 = cv[${i}];`).join(' ')}
-  ${range(4).map((i) => `var v${8 + i}: u32 = ${hex(IV[i] as number)};`).join(' ')}
+  ${range(8)
+    .map((i) => `var v${i}: u32 = cv[${i}];`)
+    .join(' ')}
+  ${range(4)
+    .map((i) => `var v${8 + i}: u32 = ${hex(IV[i] as number)};`)
+    .join(' ')}
   var v12: u32 = counter_lo; var v13: u32 = counter_hi; var v14: u32 = block_len; var v15: u32 = flags;
   ${rounds()}
-  return array<u32, 8>(${range(8).map((i) => `v${i} ^ v${i + 8}`).join(', ')});
+  return array<u32, 8>(${range(8)
+    .map((i) => `v${i} ^ v${i + 8}`)
+    .join(', ')});
 }
 
 // One 64-byte block of the segment starting at word \`base\`; bytes past \`valid\` read as zero.
 fn load_block(base: u32, valid: u32) -> array<u32, 16> {
   var m: array<u32, 16>;
   if (valid == ${BLOCK_LEN}u) {
-    ${range(16).map((k) => `m[${k}] = input_words[base + ${k}u];`).join(' ')}
+    ${range(16)
+      .map((k) => `m[${k}] = input_words[base + ${k}u];`)
+      .join(' ')}
   } else {
     for (var k = 0u; k < 16u; k++) {
       let o = k * 4u;
@@ -137,7 +145,9 @@ fn load_block(base: u32, valid: u32) -> array<u32, 16> {
 
 fn store_cv(node: u32, cv: array<u32, 8>) {
   let o = node * 8u;
-  ${range(8).map((k) => `cvs[o + ${k}u] = cv[${k}];`).join(' ')}
+  ${range(8)
+    .map((k) => `cvs[o + ${k}u] = cv[${k}];`)
+    .join(' ')}
 }
 
 @compute @workgroup_size(${WORKGROUP_SIZE})
@@ -178,11 +188,15 @@ fn parent_node(src: u32, dst: u32, has_right: bool, key: array<u32, 8>, flags: u
   let left = src * 8u;
   if (has_right) {
     var m: array<u32, 16>;
-    ${range(16).map((k) => `m[${k}] = cvs[left + ${k}u];`).join(' ')}
+    ${range(16)
+      .map((k) => `m[${k}] = cvs[left + ${k}u];`)
+      .join(' ')}
     store_cv(dst, compress(key, m, 0u, 0u, ${BLOCK_LEN}u, flags));
   } else {
     let o = dst * 8u;
-    ${range(8).map((k) => `cvs[o + ${k}u] = cvs[left + ${k}u];`).join(' ')}
+    ${range(8)
+      .map((k) => `cvs[o + ${k}u] = cvs[left + ${k}u];`)
+      .join(' ')}
   }
 }
 
@@ -219,7 +233,13 @@ interface KeyedPlan {
  * The passes, parameter records and result location for one segment of `chunks` chunks; with
  * `keyed`, every pass also computes the keyed tree (at node `keyed.base` onwards).
  */
-function planPasses(chunks: number, byteLen: number, firstChunk: number, root: boolean, keyed?: KeyedPlan): { passes: PassPlan[]; params: Uint32Array<ArrayBuffer>; resultNode: number } {
+function planPasses(
+  chunks: number,
+  byteLen: number,
+  firstChunk: number,
+  root: boolean,
+  keyed?: KeyedPlan,
+): { passes: PassPlan[]; params: Uint32Array<ArrayBuffer>; resultNode: number } {
   const records: number[][] = [];
   const passes: PassPlan[] = [];
   const counterLo = firstChunk >>> 0;
@@ -282,7 +302,11 @@ export class Blake3Kernel {
     readonly segmentBytes: number,
   ) {
     const maxPasses = 2 + Math.log2(segmentBytes / CHUNK_LEN);
-    this.uniforms = device.createBuffer({ label: 'blake3 params', size: maxPasses * PARAMS_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.uniforms = device.createBuffer({
+      label: 'blake3 params',
+      size: maxPasses * PARAMS_STRIDE,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
   }
 
   /** Compiles the kernel on `device` and sizes its segments to the device's limits. */
@@ -301,15 +325,27 @@ export class Blake3Kernel {
       entries: [
         { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
         { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } },
-        { binding: 2, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAMS_WORDS * 4 } },
+        {
+          binding: 2,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAMS_WORDS * 4 },
+        },
       ],
     });
     const module = device.createShaderModule({ label: 'blake3', code: BLAKE3_WGSL });
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
     device.pushErrorScope('validation');
     const [chunkPipeline, parentPipeline] = await Promise.all([
-      device.createComputePipelineAsync({ label: 'blake3 chunks', layout: pipelineLayout, compute: { module, entryPoint: 'chunk_cvs' } }),
-      device.createComputePipelineAsync({ label: 'blake3 parents', layout: pipelineLayout, compute: { module, entryPoint: 'parent_cvs' } }),
+      device.createComputePipelineAsync({
+        label: 'blake3 chunks',
+        layout: pipelineLayout,
+        compute: { module, entryPoint: 'chunk_cvs' },
+      }),
+      device.createComputePipelineAsync({
+        label: 'blake3 parents',
+        layout: pipelineLayout,
+        compute: { module, entryPoint: 'parent_cvs' },
+      }),
     ]);
     const error = await device.popErrorScope();
     if (error) throw new GpuKernelError(`the BLAKE3 kernel did not compile: ${error.message}`);
@@ -346,7 +382,10 @@ export class Blake3Kernel {
     this.uniforms.destroy();
   }
 
-  private async hashNow(data: Uint8Array, key: Uint32Array | undefined): Promise<{ plain: Uint8Array; keyed?: Uint8Array }> {
+  private async hashNow(
+    data: Uint8Array,
+    key: Uint32Array | undefined,
+  ): Promise<{ plain: Uint8Array; keyed?: Uint8Array }> {
     if (this.destroyed) throw new GpuKernelError('the BLAKE3 kernel was destroyed');
     const device = this.device;
     const spans = planSegments(data.length, this.segmentBytes);
@@ -358,7 +397,11 @@ export class Blake3Kernel {
     device.pushErrorScope('validation');
     // Plain chaining values first (one per segment), then the keyed ones.
     const trees = key ? 2 : 1;
-    const readback = device.createBuffer({ label: 'blake3 result', size: trees * spans.length * 32, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const readback = device.createBuffer({
+      label: 'blake3 result',
+      size: trees * spans.length * 32,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
     let words: Uint32Array | undefined;
     let failure: unknown;
     try {
@@ -366,7 +409,13 @@ export class Blake3Kernel {
         const chunks = Math.max(1, Math.ceil(span.length / CHUNK_LEN));
         this.ensureBuffers(chunks);
         this.upload(data, span.offset, span.length);
-        const plan = planPasses(chunks, span.length, span.firstChunk, root, key ? { base: this.keyedBase, key } : undefined);
+        const plan = planPasses(
+          chunks,
+          span.length,
+          span.firstChunk,
+          root,
+          key ? { base: this.keyedBase, key } : undefined,
+        );
         device.queue.writeBuffer(this.uniforms, 0, plan.params);
         const encoder = device.createCommandEncoder({ label: 'blake3' });
         const pass = encoder.beginComputePass({ label: 'blake3' });
@@ -377,7 +426,14 @@ export class Blake3Kernel {
         });
         pass.end();
         encoder.copyBufferToBuffer(this.cvs as GPUBuffer, plan.resultNode * 32, readback, s * 32, 32);
-        if (key) encoder.copyBufferToBuffer(this.cvs as GPUBuffer, (this.keyedBase + plan.resultNode) * 32, readback, (spans.length + s) * 32, 32);
+        if (key)
+          encoder.copyBufferToBuffer(
+            this.cvs as GPUBuffer,
+            (this.keyedBase + plan.resultNode) * 32,
+            readback,
+            (spans.length + s) * 32,
+            32,
+          );
         device.queue.submit([encoder.finish()]);
         // Later segments reuse the input buffer: let this one finish before staging the next,
         // so at most one segment of staged bytes is held at a time.
@@ -394,11 +450,13 @@ export class Blake3Kernel {
     // Pop the scopes on every path, and before answering: no GPU promise is left pending
     // behind a finished hash (a host may be shut down as soon as it has answered).
     const errors = await Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]);
-    if (failure !== undefined || !words) throw failure instanceof Error ? failure : new GpuKernelError(`GPU hash failed: ${String(failure)}`);
+    if (failure !== undefined || !words)
+      throw failure instanceof Error ? failure : new GpuKernelError(`GPU hash failed: ${String(failure)}`);
     const reported = errors.find((e) => e !== null);
     if (reported) throw new GpuKernelError(`the GPU reported an error while hashing: ${reported.message}`);
     const all = words;
-    const tree = (t: number): ChainingValue[] => spans.map((_, s) => all.subarray((t * spans.length + s) * 8, (t * spans.length + s) * 8 + 8));
+    const tree = (t: number): ChainingValue[] =>
+      spans.map((_, s) => all.subarray((t * spans.length + s) * 8, (t * spans.length + s) * 8 + 8));
     if (root) {
       const plain = chainingValueBytes(all.subarray(0, 8));
       return key ? { plain, keyed: chainingValueBytes(all.subarray(8, 16)) } : { plain };
@@ -415,11 +473,19 @@ export class Blake3Kernel {
     const nodes = size / CHUNK_LEN;
     this.input?.destroy();
     this.cvs?.destroy();
-    this.input = this.device.createBuffer({ label: 'blake3 input', size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    this.input = this.device.createBuffer({
+      label: 'blake3 input',
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
     // Two levels live at once: the one being read and the next, at most half its size; room
     // for two such trees (plain, then keyed), about 9% of the input buffer.
     this.keyedBase = nodes + Math.ceil(nodes / 2);
-    this.cvs = this.device.createBuffer({ label: 'blake3 chaining values', size: 2 * this.keyedBase * 32, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    this.cvs = this.device.createBuffer({
+      label: 'blake3 chaining values',
+      size: 2 * this.keyedBase * 32,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
     this.bindGroup = this.device.createBindGroup({
       label: 'blake3',
       layout: this.layout,
@@ -435,7 +501,8 @@ export class Blake3Kernel {
   private upload(data: Uint8Array, offset: number, length: number): void {
     const whole = length & ~3;
     // Written from the underlying buffer (offsets in bytes), which may also be shared memory.
-    if (whole > 0) this.device.queue.writeBuffer(this.input as GPUBuffer, 0, data.buffer, data.byteOffset + offset, whole);
+    if (whole > 0)
+      this.device.queue.writeBuffer(this.input as GPUBuffer, 0, data.buffer, data.byteOffset + offset, whole);
     if (whole < length) {
       const tail = new Uint8Array(4);
       tail.set(data.subarray(offset + whole, offset + length));

@@ -28,7 +28,13 @@ export const KEY_LEN = 32;
 export function keyWords(key: Uint8Array): Uint32Array {
   if (key.length !== KEY_LEN) throw new RangeError(`a BLAKE3 key is ${KEY_LEN} bytes, got ${key.length}`);
   const w = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) w[i] = ((key[i * 4] as number) | ((key[i * 4 + 1] as number) << 8) | ((key[i * 4 + 2] as number) << 16) | ((key[i * 4 + 3] as number) << 24)) >>> 0;
+  for (let i = 0; i < 8; i++)
+    w[i] =
+      ((key[i * 4] as number) |
+        ((key[i * 4 + 1] as number) << 8) |
+        ((key[i * 4 + 2] as number) << 16) |
+        ((key[i * 4 + 3] as number) << 24)) >>>
+      0;
   return w;
 }
 
@@ -92,7 +98,9 @@ export function blake3KeyedReference(key: Uint8Array, data: Uint8Array): Uint8Ar
     const next: ChainingValue[] = [];
     for (let i = 0; i < level.length; i += 2) {
       const right = level[i + 1];
-      next.push(right ? keyedParent(k, level[i] as ChainingValue, right, level.length === 2) : (level[i] as ChainingValue));
+      next.push(
+        right ? keyedParent(k, level[i] as ChainingValue, right, level.length === 2) : (level[i] as ChainingValue),
+      );
     }
     level = next;
   }

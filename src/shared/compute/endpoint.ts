@@ -45,7 +45,12 @@ export class ComputeEndpoint {
     if (!parsed.success) {
       const maybeId = (message as { id?: unknown } | null)?.id;
       const id = typeof maybeId === 'number' && Number.isInteger(maybeId) && maybeId >= 0 ? maybeId : null;
-      this.options.post({ type: 'failed', id, code: 'BAD_REQUEST', message: `malformed compute request: ${parsed.error.issues[0]?.message ?? 'unknown'}` });
+      this.options.post({
+        type: 'failed',
+        id,
+        code: 'BAD_REQUEST',
+        message: `malformed compute request: ${parsed.error.issues[0]?.message ?? 'unknown'}`,
+      });
       return;
     }
     const req = parsed.data;
@@ -95,7 +100,10 @@ export class ComputeEndpoint {
       this.session = session;
       this.options.post({ type: 'ready', adapter: info, segmentBytes: kernel.segmentBytes });
     } catch (err) {
-      this.options.post({ type: 'no-adapter', message: `WebGPU device or kernel could not be created: ${errorText(err)}` });
+      this.options.post({
+        type: 'no-adapter',
+        message: `WebGPU device or kernel could not be created: ${errorText(err)}`,
+      });
     }
   }
 
@@ -106,10 +114,16 @@ export class ComputeEndpoint {
       return;
     }
     try {
-      const both = key ? await session.kernel.hashBoth(data, key) : { plain: await session.kernel.hash(data), keyed: undefined };
+      const both = key
+        ? await session.kernel.hashBoth(data, key)
+        : { plain: await session.kernel.hash(data), keyed: undefined };
       // A device lost mid-hash may still have mapped a result; never report it.
       if (session.lost) throw new Error('the device was lost while hashing');
-      this.options.post(both.keyed ? { type: 'hashed', id, digest: toHex(both.plain), keyed: toHex(both.keyed) } : { type: 'hashed', id, digest: toHex(both.plain) });
+      this.options.post(
+        both.keyed
+          ? { type: 'hashed', id, digest: toHex(both.plain), keyed: toHex(both.keyed) }
+          : { type: 'hashed', id, digest: toHex(both.plain) },
+      );
     } catch (err) {
       const code = session.lost ? 'DEVICE_LOST' : 'KERNEL_ERROR';
       this.options.post({ type: 'failed', id, code, message: errorText(err) });

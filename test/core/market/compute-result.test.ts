@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../../src/core/errors.js';
 import { toHex, utf8 } from '../../../src/core/hex.js';
-import { createSliceDigester, deriveAssignmentKey, derivePairKey, sliceDigests } from '../../../src/core/market/assignment-proof.js';
+import {
+  createSliceDigester,
+  deriveAssignmentKey,
+  derivePairKey,
+  sliceDigests,
+} from '../../../src/core/market/assignment-proof.js';
 import {
   buildSubmitResultTx,
   checkFreshness,
@@ -32,7 +37,8 @@ const VECTOR: ComputeResult = {
   proof: 'd5404852477bad4b70843460013621a0af46def9cac2a3848d347657041437c4',
   nonce: 12345n,
   created_at: 1_700_000_000_000,
-  signature: '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
+  signature:
+    '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
 };
 const VECTOR_FIELDS = [
   '746573736572612d636f6d707574652d726573756c74', // "tessera-compute-result"
@@ -68,8 +74,12 @@ describe('ComputeResult canonical encoding', () => {
   });
 
   it('docs/compute-result-encoding.md shows the same vector', () => {
-    const doc = readFileSync(new URL('../../../docs/compute-result-encoding.md', import.meta.url), 'utf8').replace(/\s+/g, '');
-    for (const hex of [...VECTOR_FIELDS, VECTOR.signature, VECTOR_ASSIGNMENT_KEY, VECTOR.worker_address]) expect(doc).toContain(hex);
+    const doc = readFileSync(new URL('../../../docs/compute-result-encoding.md', import.meta.url), 'utf8').replace(
+      /\s+/g,
+      '',
+    );
+    for (const hex of [...VECTOR_FIELDS, VECTOR.signature, VECTOR_ASSIGNMENT_KEY, VECTOR.worker_address])
+      expect(doc).toContain(hex);
   });
 
   it('length prefixes keep field boundaries unambiguous', () => {
@@ -90,7 +100,11 @@ describe('ComputeResult canonical encoding', () => {
       { nonce: 12346n },
       { created_at: 1_700_000_000_001 },
     ];
-    for (const v of variants) expect(toHex(computeResultSigningBytes({ ...VECTOR, ...v })), JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))).not.toBe(base);
+    for (const v of variants)
+      expect(
+        toHex(computeResultSigningBytes({ ...VECTOR, ...v })),
+        JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)),
+      ).not.toBe(base);
   });
 
   it('JSON round-trips, with nonce as a decimal string (exact beyond 2^53)', () => {
@@ -173,7 +187,10 @@ describe('assignment-bound proof', () => {
 
   it('gives the vector proof and result_hash for "hello world"', () => {
     const key = deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 1n, blake3);
-    expect(sliceDigests([utf8('hello '), utf8('world')], key, blake3)).toEqual({ resultHash: VECTOR.result_hash, proof: VECTOR.proof });
+    expect(sliceDigests([utf8('hello '), utf8('world')], key, blake3)).toEqual({
+      resultHash: VECTOR.result_hash,
+      proof: VECTOR.proof,
+    });
   });
 
   it('every input of the derivation changes the key', () => {
@@ -182,7 +199,9 @@ describe('assignment-bound proof', () => {
     other[0] = 1;
     expect(toHex(deriveAssignmentKey(other, 'job-7', address, 1, blake3))).not.toBe(base);
     expect(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-8', address, 1, blake3))).not.toBe(base);
-    expect(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', 'cpc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq', 1, blake3))).not.toBe(base);
+    expect(
+      toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', 'cpc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq', 1, blake3)),
+    ).not.toBe(base);
     expect(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 2, blake3))).not.toBe(base);
     expect(() => deriveAssignmentKey(new Uint8Array(16), 'job-7', address, 1, blake3)).toThrow(RangeError);
     expect(() => deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 1n << 64n, blake3)).toThrow(RangeError);
@@ -190,9 +209,15 @@ describe('assignment-bound proof', () => {
 
   it('derives the documented pair key (b3sum --keyed over "tessera-pair-key-v1" ‖ field(job)); it is not any provider\'s assignment key', () => {
     // printf 'tessera-pair-key-v1' + u32le(5) + 'job-7' | b3sum --keyed, key 00 01 … 1f
-    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).toBe('294978d148b39e4ab8668f41a282b08e26e492d4ac02423090785cdd67329072');
-    expect(toHex(derivePairKey(MARKET_SECRET, 'job-8', blake3))).not.toBe(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3)));
-    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).not.toBe(toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 0, blake3)));
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).toBe(
+      '294978d148b39e4ab8668f41a282b08e26e492d4ac02423090785cdd67329072',
+    );
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-8', blake3))).not.toBe(
+      toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3)),
+    );
+    expect(toHex(derivePairKey(MARKET_SECRET, 'job-7', blake3))).not.toBe(
+      toHex(deriveAssignmentKey(MARKET_SECRET, 'job-7', address, 0, blake3)),
+    );
     expect(() => derivePairKey(new Uint8Array(16), 'job-7', blake3)).toThrow(RangeError);
   });
 
@@ -207,7 +232,7 @@ describe('assignment-bound proof', () => {
     expect(a.proof).not.toBe(b.proof);
   });
 
-  it("a result_hash and proof copied from another provider fail verification (WRONG_RESULT)", () => {
+  it('a result_hash and proof copied from another provider fail verification (WRONG_RESULT)', () => {
     const bytes = pseudoRandomBytes(4096, 11);
     const keyA = deriveAssignmentKey(MARKET_SECRET, 'job-1', 'provider-a', 1, blake3);
     const keyB = deriveAssignmentKey(MARKET_SECRET, 'job-1', 'provider-b', 1, blake3);
@@ -216,10 +241,15 @@ describe('assignment-bound proof', () => {
     const copiedByB = { result_hash: honestA.resultHash, proof: honestA.proof };
     const expectedForB = sliceDigests([bytes], keyB, blake3);
     expect(checkResultDigests(copiedByB, expectedForB)).toMatchObject({ ok: false, code: 'WRONG_RESULT' });
-    expect(checkResultDigests({ result_hash: honestA.resultHash, proof: honestA.proof }, honestA)).toEqual({ ok: true });
+    expect(checkResultDigests({ result_hash: honestA.resultHash, proof: honestA.proof }, honestA)).toEqual({
+      ok: true,
+    });
     // A hash of other bytes is also a wrong result.
     const wrong = sliceDigests([pseudoRandomBytes(4096, 12)], keyB, blake3);
-    expect(checkResultDigests({ result_hash: wrong.resultHash, proof: wrong.proof }, expectedForB)).toMatchObject({ ok: false, code: 'WRONG_RESULT' });
+    expect(checkResultDigests({ result_hash: wrong.resultHash, proof: wrong.proof }, expectedForB)).toMatchObject({
+      ok: false,
+      code: 'WRONG_RESULT',
+    });
   });
 
   it('computes both digests in one pass: a single-use stream of reused chunk buffers gives the one-shot digests', () => {

@@ -57,7 +57,16 @@ class Driver {
 }
 
 function live(machine: LeaseMachine, replication: ReplicationMode = { mode: 'none' }, maxAttempts = 3): Driver {
-  const d = new Driver(machine, machine.grant({ workloadId: 'job-1', providerId: 'prov-a', nowMs: 0, replication, restartPolicy: { policy: 'on-failure', maxAttempts } }).lease);
+  const d = new Driver(
+    machine,
+    machine.grant({
+      workloadId: 'job-1',
+      providerId: 'prov-a',
+      nowMs: 0,
+      replication,
+      restartPolicy: { policy: 'on-failure', maxAttempts },
+    }).lease,
+  );
   d.beat(0);
   expect(d.lease.state.kind).toBe('live');
   return d;
@@ -94,10 +103,18 @@ describe('QuorumConfig validation', () => {
   });
 
   it('rejects unusable replication modes and restart policies', () => {
-    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: [] }, 'a')).toThrow('replication.standbyProviders: warm-standby needs at least one standby');
-    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: ['b', 'b'] }, 'a')).toThrow('lists a provider twice');
-    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: ['a'] }, 'a')).toThrow('includes the holder "a"');
-    expect(() => validateRestartPolicy({ policy: 'on-failure', maxAttempts: -1 })).toThrow('restartPolicy.maxAttempts: -1 must be a whole number');
+    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: [] }, 'a')).toThrow(
+      'replication.standbyProviders: warm-standby needs at least one standby',
+    );
+    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: ['b', 'b'] }, 'a')).toThrow(
+      'lists a provider twice',
+    );
+    expect(() => validateReplicationMode({ mode: 'warm-standby', standbyProviders: ['a'] }, 'a')).toThrow(
+      'includes the holder "a"',
+    );
+    expect(() => validateRestartPolicy({ policy: 'on-failure', maxAttempts: -1 })).toThrow(
+      'restartPolicy.maxAttempts: -1 must be a whole number',
+    );
     expect(() => validateRestartPolicy({ policy: 'on-failure', maxAttempts: 2.5 })).toThrow(TesseraError);
   });
 });
@@ -122,7 +139,9 @@ describe('Live → Suspect needs t1 of continuous silence', () => {
     d.beat(40 * S);
     expect(d.tick(69_999)).toEqual([]);
     expect(d.lease.state.kind).toBe('live');
-    expect(d.tick(70 * S)).toEqual([{ type: 'WentSuspect', workloadId: 'job-1', providerId: 'prov-a', silentForMs: 30 * S }]);
+    expect(d.tick(70 * S)).toEqual([
+      { type: 'WentSuspect', workloadId: 'job-1', providerId: 'prov-a', silentForMs: 30 * S },
+    ]);
     expect(d.lease.state).toEqual({ kind: 'suspect', sinceMs: 70 * S, lastQuorumAliveMs: 40 * S });
   });
 
@@ -150,16 +169,34 @@ describe('every replication mode goes Suspect and loses the lease after t2', () 
     expect(d.tick(89 * S)).toEqual([]);
     const lost = d.tick(90 * S);
     expect(types(lost)).toEqual(onLoss);
-    expect(lost[0]).toEqual({ type: 'LeaseRevoked', workloadId: 'job-1', providerId: 'prov-a', epoch: 1, reason: LEASE_LOST_REASONS.heartbeatLost });
+    expect(lost[0]).toEqual({
+      type: 'LeaseRevoked',
+      workloadId: 'job-1',
+      providerId: 'prov-a',
+      epoch: 1,
+      reason: LEASE_LOST_REASONS.heartbeatLost,
+    });
     expect(holdsLease(d.lease.state)).toBe(false);
     if (replication.mode === 'warm-standby') {
       expect(d.lease.state).toEqual({ kind: 'evicted', atMs: 90 * S, reason: LEASE_LOST_REASONS.heartbeatLost });
       expect(lost[1]).toEqual({
         type: 'PublishLeaseRevocation',
-        revocation: { workloadId: 'job-1', revokedProvider: 'prov-a', epoch: 1, standbyProviders: ['prov-b'], revokedAtMs: 90 * S, reason: LEASE_LOST_REASONS.heartbeatLost },
+        revocation: {
+          workloadId: 'job-1',
+          revokedProvider: 'prov-a',
+          epoch: 1,
+          standbyProviders: ['prov-b'],
+          revokedAtMs: 90 * S,
+          reason: LEASE_LOST_REASONS.heartbeatLost,
+        },
       });
     } else {
-      expect(lost[1]).toEqual({ type: 'RespawnRequested', workloadId: 'job-1', attempt: 1, fromCheckpoint: replication.mode === 'checkpointed' });
+      expect(lost[1]).toEqual({
+        type: 'RespawnRequested',
+        workloadId: 'job-1',
+        attempt: 1,
+        fromCheckpoint: replication.mode === 'checkpointed',
+      });
       expect(d.lease.state.kind).toBe('respawning');
     }
   });
@@ -188,19 +225,36 @@ describe('respawn attempts are counted and exhaust into Failed', () => {
     expect(d.failed(91 * S, 1, 'no provider fits')).toEqual([]);
     expect(d.lease.state).toMatchObject({ kind: 'respawning', attempt: 1, lastError: 'no provider fits' });
     expect(d.tick(104 * S)).toEqual([]);
-    expect(d.tick(105 * S)).toEqual([{ type: 'RespawnRequested', workloadId: 'job-1', attempt: 2, fromCheckpoint: false }]);
-    expect(d.lease.state).toEqual({ kind: 'respawning', sinceMs: 90 * S, attempt: 2, nextAttemptAtMs: 120 * S, lastError: null });
+    expect(d.tick(105 * S)).toEqual([
+      { type: 'RespawnRequested', workloadId: 'job-1', attempt: 2, fromCheckpoint: false },
+    ]);
+    expect(d.lease.state).toEqual({
+      kind: 'respawning',
+      sinceMs: 90 * S,
+      attempt: 2,
+      nextAttemptAtMs: 120 * S,
+      lastError: null,
+    });
     // A late report about attempt 1 does not count against attempt 2.
     expect(d.failed(106 * S, 1, 'late')).toEqual([]);
     expect(d.lease.state.kind).toBe('respawning');
-    expect(d.failed(107 * S, 2, 'no provider fits')).toEqual([{ type: 'Failed', workloadId: 'job-1', reason: 'respawn exhausted after 2 attempt(s): no provider fits' }]);
-    expect(d.lease.state).toEqual({ kind: 'failed', atMs: 107 * S, reason: 'respawn exhausted after 2 attempt(s): no provider fits' });
+    expect(d.failed(107 * S, 2, 'no provider fits')).toEqual([
+      { type: 'Failed', workloadId: 'job-1', reason: 'respawn exhausted after 2 attempt(s): no provider fits' },
+    ]);
+    expect(d.lease.state).toEqual({
+      kind: 'failed',
+      atMs: 107 * S,
+      reason: 'respawn exhausted after 2 attempt(s): no provider fits',
+    });
     expect(d.lease.respawnAttempts).toBe(2);
   });
 
   it('with restart policy never, or maxAttempts 0, losing the lease is Failed at once', () => {
     const m = createLeaseMachine(CFG);
-    const never = new Driver(m, m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0, restartPolicy: { policy: 'never' } }).lease);
+    const never = new Driver(
+      m,
+      m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0, restartPolicy: { policy: 'never' } }).lease,
+    );
     never.beat(0);
     expect(types(never.tick(90 * S))).toEqual(['WentSuspect', 'LeaseRevoked', 'Failed']);
     expect(never.lease.state.kind).toBe('failed');
@@ -230,14 +284,22 @@ describe('Respawning re-requests on a cadence', () => {
       for (const e of d.tick(t * S)) if (e.type === 'RespawnRequested') requested.push(t);
     }
     expect(requested).toEqual([105, 120]);
-    expect(d.events.filter((e) => e.type === 'RespawnRequested').map((e) => (e.type === 'RespawnRequested' ? e.attempt : 0))).toEqual([1, 2, 3]);
-    expect(d.lease.state).toEqual({ kind: 'failed', atMs: 135 * S, reason: 'respawn exhausted after 3 attempt(s): attempt 3 got no answer within 15s' });
+    expect(
+      d.events.filter((e) => e.type === 'RespawnRequested').map((e) => (e.type === 'RespawnRequested' ? e.attempt : 0)),
+    ).toEqual([1, 2, 3]);
+    expect(d.lease.state).toEqual({
+      kind: 'failed',
+      atMs: 135 * S,
+      reason: 'respawn exhausted after 3 attempt(s): attempt 3 got no answer within 15s',
+    });
   });
 
   it('a successful attempt grants the lease to the new provider under a new epoch; it goes Live on its heartbeat', () => {
     const d = live(createLeaseMachine(CFG));
     d.tick(90 * S);
-    expect(d.succeeded(95 * S, 1, 'prov-c')).toEqual([{ type: 'LeaseGranted', workloadId: 'job-1', providerId: 'prov-c', epoch: 2, promoted: false }]);
+    expect(d.succeeded(95 * S, 1, 'prov-c')).toEqual([
+      { type: 'LeaseGranted', workloadId: 'job-1', providerId: 'prov-c', epoch: 2, promoted: false },
+    ]);
     expect(d.lease.state).toEqual({ kind: 'provisioning', sinceMs: 95 * S });
     // The lost provider's heartbeats no longer count.
     d.tick(96 * S, [hb('prov-a', 96 * S)]);
@@ -278,7 +340,14 @@ describe('warm standby: promotion on the revocation, and the promoted standby go
   it('a silent standby is promoted into Provisioning and goes Live on its first heartbeat', () => {
     const m = createLeaseMachine(CFG);
     const standby = new Driver(m, m.standby({ workloadId: 'job-1', providerId: 'prov-b', epoch: 1, nowMs: 0 }).lease);
-    const revocation: LeaseRevocation = { workloadId: 'job-1', revokedProvider: 'prov-a', epoch: 1, standbyProviders: ['prov-b'], revokedAtMs: 100 * S, reason: 'x' };
+    const revocation: LeaseRevocation = {
+      workloadId: 'job-1',
+      revokedProvider: 'prov-a',
+      epoch: 1,
+      standbyProviders: ['prov-b'],
+      revokedAtMs: 100 * S,
+      reason: 'x',
+    };
     expect(types(standby.observe(100 * S, revocation))).toEqual(['LeaseGranted']);
     expect(standby.lease.state).toEqual({ kind: 'provisioning', sinceMs: 100 * S });
     expect(types(standby.beat(101 * S))).toEqual(['BecameLive']);
@@ -289,8 +358,20 @@ describe('warm standby: promotion on the revocation, and the promoted standby go
     const m = createLeaseMachine(CFG);
     const standby = new Driver(m, m.standby({ workloadId: 'job-1', providerId: 'prov-b', epoch: 3, nowMs: 0 }).lease);
     standby.beat(1 * S);
-    const base: LeaseRevocation = { workloadId: 'job-1', revokedProvider: 'prov-a', epoch: 3, standbyProviders: ['prov-b'], revokedAtMs: 2 * S, reason: 'x' };
-    for (const r of [{ ...base, workloadId: 'job-2' }, { ...base, standbyProviders: ['prov-c', 'prov-b'] }, { ...base, epoch: 2 }, { ...base, revokedProvider: 'prov-b' }]) {
+    const base: LeaseRevocation = {
+      workloadId: 'job-1',
+      revokedProvider: 'prov-a',
+      epoch: 3,
+      standbyProviders: ['prov-b'],
+      revokedAtMs: 2 * S,
+      reason: 'x',
+    };
+    for (const r of [
+      { ...base, workloadId: 'job-2' },
+      { ...base, standbyProviders: ['prov-c', 'prov-b'] },
+      { ...base, epoch: 2 },
+      { ...base, revokedProvider: 'prov-b' },
+    ]) {
       expect(standby.observe(2 * S, r)).toEqual([]);
       expect(standby.lease.state.kind).toBe('standby');
     }
@@ -304,7 +385,11 @@ describe('which heartbeats count', () => {
     const m = createLeaseMachine({ ...CFG, staleSecs: 10 });
     const grant = m.grant({ workloadId: 'w', providerId: 'p', nowMs: 100 * S }).lease;
     expect(m.tick(grant, 100 * S, [hb('p', 100 * S, 'm1', 89_999)]).lease.state.kind).toBe('provisioning');
-    expect(m.tick(grant, 100 * S, [hb('p', 100 * S, 'm1', 90 * S)]).lease.state).toEqual({ kind: 'live', sinceMs: 100 * S, lastQuorumAliveMs: 95 * S });
+    expect(m.tick(grant, 100 * S, [hb('p', 100 * S, 'm1', 90 * S)]).lease.state).toEqual({
+      kind: 'live',
+      sinceMs: 100 * S,
+      lastQuorumAliveMs: 95 * S,
+    });
   });
 
   it('a replayed old heartbeat proves life only at its send time (+ skew), so a silent holder still goes Suspect', () => {
@@ -367,7 +452,13 @@ describe('time and storage', () => {
   it('revoke withdraws a held lease at once and is a no-op otherwise', () => {
     const d = live(createLeaseMachine(CFG));
     expect(d.revoke(5 * S, 'provider refused')).toEqual([
-      { type: 'LeaseRevoked', workloadId: 'job-1', providerId: 'prov-a', epoch: 1, reason: 'revoked: provider refused' },
+      {
+        type: 'LeaseRevoked',
+        workloadId: 'job-1',
+        providerId: 'prov-a',
+        epoch: 1,
+        reason: 'revoked: provider refused',
+      },
       { type: 'RespawnRequested', workloadId: 'job-1', attempt: 1, fromCheckpoint: false },
     ]);
     expect(d.revoke(6 * S, 'again')).toEqual([]);
@@ -377,7 +468,8 @@ describe('time and storage', () => {
 
 describe('resumeAfterOutage: the market could hear no one while it was stopped', () => {
   const m = createLeaseMachine(CFG);
-  const live = (): Lease => m.tick(m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0 }).lease, 1 * S, [hb('p', 1 * S)]).lease;
+  const live = (): Lease =>
+    m.tick(m.grant({ workloadId: 'w', providerId: 'p', nowMs: 0 }).lease, 1 * S, [hb('p', 1 * S)]).lease;
 
   it('a holder heard just before a long outage gets t1 and t2 from the restart, not from its last beat', () => {
     const before = live();

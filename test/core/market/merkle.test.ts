@@ -53,7 +53,9 @@ describe('Merkle root', () => {
     const abc = leaves(3);
     expect(toHex(merkleRoot(abc, blake3))).not.toBe(toHex(merkleRoot([...abc, abc[2] as Uint8Array], blake3)));
     // The duplicating rule would have given this root for [a, b, c] (b3sum), the same as for [a, b, c, c].
-    expect(toHex(merkleRoot([...abc, abc[2] as Uint8Array], blake3))).toBe('f6129386e48fe621e3e3d07bb50c7bc67e10feac772f2ab8b5fdd1351dc215a2');
+    expect(toHex(merkleRoot([...abc, abc[2] as Uint8Array], blake3))).toBe(
+      'f6129386e48fe621e3e3d07bb50c7bc67e10feac772f2ab8b5fdd1351dc215a2',
+    );
   });
 
   it('domain prefixes: a leaf whose bytes are two leaf hashes does not have the root of those two leaves', () => {
@@ -74,7 +76,9 @@ describe('task result_hash and batch compute_root', () => {
     const slices = [utf8('slice zero'), utf8('slice one'), utf8('slice two')];
     const hashes = slices.map((s) => toHex(blake3.hash(s)));
     expect(taskResultHash(hashes, blake3)).toBe(toHex(naiveRoot(hashes.map((h) => Buffer.from(h, 'hex')))));
-    expect(taskResultHash(hashes, blake3)).not.toBe(taskResultHash([hashes[1], hashes[0], hashes[2]] as string[], blake3));
+    expect(taskResultHash(hashes, blake3)).not.toBe(
+      taskResultHash([hashes[1], hashes[0], hashes[2]] as string[], blake3),
+    );
     expect(() => taskResultHash(['ABC'], blake3)).toThrow(/slice 0/);
   });
 
@@ -88,11 +92,14 @@ describe('task result_hash and batch compute_root', () => {
       proof: 'd5404852477bad4b70843460013621a0af46def9cac2a3848d347657041437c4',
       nonce: 12345n,
       created_at: 1_700_000_000_000,
-      signature: '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
+      signature:
+        '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
     };
     expect(computeRoot([vector], blake3)).toBe('fe471b2bbb6427b3b7cc1021b15f2fc52b2a614c1724480008f8d566afebb26f');
     const second = { ...vector, job_id: 'job-8', nonce: 12346n };
-    expect(computeRoot([vector, second], blake3)).toBe(toHex(naiveRoot([computeResultBytes(vector), computeResultBytes(second)])));
+    expect(computeRoot([vector, second], blake3)).toBe(
+      toHex(naiveRoot([computeResultBytes(vector), computeResultBytes(second)])),
+    );
     // The signature is part of the leaf: the root commits to the signed record.
     expect(computeRoot([{ ...vector, signature: '00'.repeat(64) }], blake3)).not.toBe(computeRoot([vector], blake3));
   });

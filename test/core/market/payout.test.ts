@@ -5,32 +5,55 @@ import { splitReward } from '../../../src/core/market/payout.js';
 
 const SEED = 0x5917;
 const address = fc.stringMatching(/^cpc1[a-z0-9]{1,8}$/);
-const workers = fc.uniqueArray(fc.record({ address, verifiedSlices: fc.integer({ min: 1, max: 1000 }) }), { minLength: 1, maxLength: 12, selector: (w) => w.address });
+const workers = fc.uniqueArray(fc.record({ address, verifiedSlices: fc.integer({ min: 1, max: 1000 }) }), {
+  minLength: 1,
+  maxLength: 12,
+  selector: (w) => w.address,
+});
 const reward = fc.bigInt({ min: 0n, max: MAX_AMOUNT_MICRO });
 
 describe('splitReward', () => {
   console.log(`fast-check seed ${SEED}`);
 
   it('splits 100 CPC 60/25/10/5', () => {
-    const p = splitReward(100_000_000n, [{ address: 'cpc1a', verifiedSlices: 3 }, { address: 'cpc1b', verifiedSlices: 1 }]);
+    const p = splitReward(100_000_000n, [
+      { address: 'cpc1a', verifiedSlices: 3 },
+      { address: 'cpc1b', verifiedSlices: 1 },
+    ]);
     expect(p).toEqual({
       burn: 60_000_000n,
       validator: 10_000_000n,
       treasury: 5_000_000n,
-      workers: [{ address: 'cpc1a', amount: 18_750_000n }, { address: 'cpc1b', amount: 6_250_000n }],
+      workers: [
+        { address: 'cpc1a', amount: 18_750_000n },
+        { address: 'cpc1b', amount: 6_250_000n },
+      ],
     });
   });
 
   it('gives rounding dust of the four parts to burn and worker remainders by fraction, then address', () => {
     // reward 7: pool floor(1.75)=1, validator floor(0.7)=0, treasury floor(0.35)=0, burn 6.
-    expect(splitReward(7n, [{ address: 'cpc1b', verifiedSlices: 1 }, { address: 'cpc1a', verifiedSlices: 1 }])).toEqual({
+    expect(
+      splitReward(7n, [
+        { address: 'cpc1b', verifiedSlices: 1 },
+        { address: 'cpc1a', verifiedSlices: 1 },
+      ]),
+    ).toEqual({
       burn: 6n,
       validator: 0n,
       treasury: 0n,
-      workers: [{ address: 'cpc1a', amount: 1n }, { address: 'cpc1b', amount: 0n }],
+      workers: [
+        { address: 'cpc1a', amount: 1n },
+        { address: 'cpc1b', amount: 0n },
+      ],
     });
     // reward 40: pool 10 over slices 1,2 → 3.33, 6.67: the larger fraction (cpc1z) gets the leftover unit.
-    expect(splitReward(40n, [{ address: 'cpc1a', verifiedSlices: 1 }, { address: 'cpc1z', verifiedSlices: 2 }]).workers).toEqual([
+    expect(
+      splitReward(40n, [
+        { address: 'cpc1a', verifiedSlices: 1 },
+        { address: 'cpc1z', verifiedSlices: 2 },
+      ]).workers,
+    ).toEqual([
       { address: 'cpc1a', amount: 3n },
       { address: 'cpc1z', amount: 7n },
     ]);
@@ -52,7 +75,13 @@ describe('splitReward', () => {
       fc.property(reward, workers, (r, ws) => {
         const p = splitReward(r, ws);
         const pool = p.workers.reduce((a, w) => a + w.amount, 0n);
-        return pool === (r * 25n) / 100n && p.validator === (r * 10n) / 100n && p.treasury === (r * 5n) / 100n && p.burn >= (r * 60n) / 100n && p.burn - (r * 60n) / 100n <= 3n;
+        return (
+          pool === (r * 25n) / 100n &&
+          p.validator === (r * 10n) / 100n &&
+          p.treasury === (r * 5n) / 100n &&
+          p.burn >= (r * 60n) / 100n &&
+          p.burn - (r * 60n) / 100n <= 3n
+        );
       }),
       { seed: SEED + 1, numRuns: 1000 },
     );

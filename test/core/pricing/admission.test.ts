@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ADMISSION_CODES, AdmissionController, type AdmissionConfig, type JobRequest } from '../../../src/core/pricing/admission.js';
+import {
+  ADMISSION_CODES,
+  AdmissionController,
+  type AdmissionConfig,
+  type JobRequest,
+} from '../../../src/core/pricing/admission.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { penalizeSla } from '../../../src/core/pricing/sla.js';
 import { defaultConfig } from '../../../src/main/config/load-config.js';
@@ -29,7 +34,15 @@ const job = (lane: JobRequest['lane'], shards = 1, fee = 100n): JobRequest => ({
 
 describe('industrial admission', () => {
   it('keeps its user-facing codes stable', () => {
-    expect(Object.keys(ADMISSION_CODES)).toEqual(['INDUSTRIAL_TIGHT', 'NO_CAPACITY', 'QUEUE_FULL', 'DUPLICATE_JOB', 'INVALID_JOB', 'SLA', 'DEFER_EXPIRED']);
+    expect(Object.keys(ADMISSION_CODES)).toEqual([
+      'INDUSTRIAL_TIGHT',
+      'NO_CAPACITY',
+      'QUEUE_FULL',
+      'DUPLICATE_JOB',
+      'INVALID_JOB',
+      'SLA',
+      'DEFER_EXPIRED',
+    ]);
     expect(ADMISSION_CODES.INDUSTRIAL_TIGHT.retryable).toBe(true);
     expect(ADMISSION_CODES.DEFER_EXPIRED.retryable).toBe(true);
     expect(ADMISSION_CODES.INVALID_JOB.retryable).toBe(false);
@@ -58,14 +71,20 @@ describe('industrial admission', () => {
     expect(ctl.deferred()).toBe(1);
     expect(ctl.retryDeferred()).toEqual([]);
     ctl.finish(big.jobId);
-    expect(ctl.retryDeferred()).toEqual([{ jobId: d.jobId, lane: 'industrial', shards: 4, mode: 'loose', outcome: 'admitted' }]);
+    expect(ctl.retryDeferred()).toEqual([
+      { jobId: d.jobId, lane: 'industrial', shards: 4, mode: 'loose', outcome: 'admitted' },
+    ]);
     expect(ctl.deferred()).toBe(0);
     expect(ctl.backlog('industrial')).toBe(1);
   });
 
   it('rejects NO_CAPACITY when the job needs more than all capacity seen recently', () => {
     const { ctl, clock } = setup();
-    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'NO_CAPACITY', retryable: true });
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({
+      outcome: 'rejected',
+      code: 'NO_CAPACITY',
+      retryable: true,
+    });
     ctl.capacity.report('p1', 4);
     expect(ctl.submit(job('industrial', 5))).toMatchObject({ outcome: 'rejected', code: 'NO_CAPACITY' });
     expect(ctl.submit(job('industrial', 4))).toMatchObject({ outcome: 'admitted' });
@@ -100,7 +119,11 @@ describe('industrial admission', () => {
     expect(ctl.consumerFee(50)).toBe(100n);
     expect(ctl.consumerFee(90)).toBe(5000n);
     expect(ctl.refresh()).toMatchObject({ mode: 'tight', pressure: ['fee'] });
-    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'INDUSTRIAL_TIGHT', mode: 'tight' });
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({
+      outcome: 'rejected',
+      code: 'INDUSTRIAL_TIGHT',
+      mode: 'tight',
+    });
   });
 
   it('stays loose while the consumer fee p90 is at the threshold, whatever the top fee', () => {
@@ -117,7 +140,11 @@ describe('industrial admission', () => {
     ctl.submit(job('consumer', 1, 1n));
     clock.advance(30_001);
     ctl.capacity.report('p1', 100);
-    expect(ctl.submit(job('industrial', 1))).toMatchObject({ outcome: 'rejected', code: 'INDUSTRIAL_TIGHT', mode: 'tight' });
+    expect(ctl.submit(job('industrial', 1))).toMatchObject({
+      outcome: 'rejected',
+      code: 'INDUSTRIAL_TIGHT',
+      mode: 'tight',
+    });
     expect(ctl.consumerAge(95)).toBe(30_001);
   });
 
@@ -147,11 +174,16 @@ describe('industrial admission', () => {
   it('rejects malformed and duplicate jobs', () => {
     const { ctl } = setup();
     ctl.capacity.report('p1', 10);
-    expect(ctl.submit({ id: '', lane: 'consumer', fee: 1n, shards: 1 })).toMatchObject({ code: 'INVALID_JOB', retryable: false });
+    expect(ctl.submit({ id: '', lane: 'consumer', fee: 1n, shards: 1 })).toMatchObject({
+      code: 'INVALID_JOB',
+      retryable: false,
+    });
     expect(ctl.submit({ id: 'x', lane: 'industrial', fee: -1n, shards: 1 })).toMatchObject({ code: 'INVALID_JOB' });
     expect(ctl.submit({ id: 'x', lane: 'industrial', fee: 1n, shards: 0 })).toMatchObject({ code: 'INVALID_JOB' });
     expect(ctl.submit({ id: 'x', lane: 'industrial', fee: 1n, shards: 1.5 })).toMatchObject({ code: 'INVALID_JOB' });
-    expect(ctl.submit({ id: 'x', lane: 'bulk' as 'consumer', fee: 1n, shards: 1 })).toMatchObject({ code: 'INVALID_JOB' });
+    expect(ctl.submit({ id: 'x', lane: 'bulk' as 'consumer', fee: 1n, shards: 1 })).toMatchObject({
+      code: 'INVALID_JOB',
+    });
     expect(ctl.submit({ id: 'x', lane: 'industrial', fee: 1n, shards: 1 }).outcome).toBe('admitted');
     expect(ctl.submit({ id: 'x', lane: 'consumer', fee: 1n, shards: 1 })).toMatchObject({ code: 'DUPLICATE_JOB' });
     ctl.take('industrial');
@@ -191,7 +223,12 @@ describe('industrial admission', () => {
       fc.property(
         fc.array(
           fc.oneof(
-            fc.record({ op: fc.constant('submit' as const), shards: fc.integer({ min: 1, max: 12 }), fee: fc.bigInt({ min: 0n, max: 2000n }), consumer: fc.boolean() }),
+            fc.record({
+              op: fc.constant('submit' as const),
+              shards: fc.integer({ min: 1, max: 12 }),
+              fee: fc.bigInt({ min: 0n, max: 2000n }),
+              consumer: fc.boolean(),
+            }),
             fc.record({ op: fc.constant('finish' as const), pick: fc.nat() }),
             fc.record({ op: fc.constant('retry' as const) }),
             fc.record({ op: fc.constant('take' as const), consumer: fc.boolean() }),
@@ -206,11 +243,17 @@ describe('industrial admission', () => {
           for (const o of ops) {
             ctl.capacity.report('p1', 16);
             if (o.op === 'submit') {
-              const d = ctl.submit({ id: `j${i++}`, lane: o.consumer ? 'consumer' : 'industrial', fee: o.fee, shards: o.shards });
+              const d = ctl.submit({
+                id: `j${i++}`,
+                lane: o.consumer ? 'consumer' : 'industrial',
+                fee: o.fee,
+                shards: o.shards,
+              });
               if (d.outcome === 'admitted' && d.lane === 'industrial') live.push(d.jobId);
               if (d.outcome === 'deferred') live.push(d.jobId);
               if (d.lane === 'industrial' && d.outcome === 'admitted') expect(d.mode).toBe('loose');
-            } else if (o.op === 'finish' && live.length > 0) ctl.finish(live.splice(o.pick % live.length, 1)[0] as string);
+            } else if (o.op === 'finish' && live.length > 0)
+              ctl.finish(live.splice(o.pick % live.length, 1)[0] as string);
             else if (o.op === 'retry') ctl.retryDeferred();
             else if (o.op === 'take') ctl.take(o.consumer ? 'consumer' : 'industrial');
             else if (o.op === 'tick') clock.advance(o.ms);
@@ -363,7 +406,9 @@ describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
     ctl.submit(job('consumer', 1, 5000n)); // tight
     expect(ctl.retryDeferred()).toEqual([]);
     clock.advance(5_000);
-    expect(ctl.retryDeferred()).toEqual([expect.objectContaining({ jobId: d.jobId, outcome: 'rejected', code: 'DEFER_EXPIRED', mode: 'tight' })]);
+    expect(ctl.retryDeferred()).toEqual([
+      expect.objectContaining({ jobId: d.jobId, outcome: 'rejected', code: 'DEFER_EXPIRED', mode: 'tight' }),
+    ]);
     expect(ctl.deferred()).toBe(0);
   });
 
@@ -412,7 +457,10 @@ describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
               else expect(d.code).toBe(o.shards > 16 ? 'NO_CAPACITY' : 'QUEUE_FULL');
             } else if ((o.op === 'finish' || o.op === 'cancel') && running.length + deferred.length > 0) {
               const k = o.pick % (running.length + deferred.length);
-              const id = k < running.length ? (running.splice(k, 1)[0] as string) : (deferred.splice(k - running.length, 1)[0]?.id as string);
+              const id =
+                k < running.length
+                  ? (running.splice(k, 1)[0] as string)
+                  : (deferred.splice(k - running.length, 1)[0]?.id as string);
               if (o.op === 'finish') ctl.finish(id);
               else ctl.cancel(id);
             } else if (o.op === 'retry') {
@@ -470,9 +518,20 @@ describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
     clock.advance(1);
     const t = service.tick();
     expect(t.admitted).toEqual([]);
-    expect(t.expired).toEqual([expect.objectContaining({ jobId: 'late', outcome: 'rejected', code: 'DEFER_EXPIRED', retryable: true })]);
+    expect(t.expired).toEqual([
+      expect.objectContaining({ jobId: 'late', outcome: 'rejected', code: 'DEFER_EXPIRED', retryable: true }),
+    ]);
     expect(lines.at(-1)).toEqual(
-      expect.objectContaining({ msg: 'admission decision', job_id: 'late', lane: 'industrial', requested_shards: 3, mode: 'loose', outcome: 'rejected', code: 'DEFER_EXPIRED', retryable: true }),
+      expect.objectContaining({
+        msg: 'admission decision',
+        job_id: 'late',
+        lane: 'industrial',
+        requested_shards: 3,
+        mode: 'loose',
+        outcome: 'rejected',
+        code: 'DEFER_EXPIRED',
+        retryable: true,
+      }),
     );
     expect(lines.at(-1)).not.toHaveProperty('retried');
     expect(await metricValue(registry, 'industrial_rejected_total', { reason: 'DEFER_EXPIRED' })).toBe(1);
@@ -484,17 +543,21 @@ describe('deferred industrial jobs: FIFO, head-of-line and expiry', () => {
 describe('penalize_sla', () => {
   it('slashes exactly the bond: the provider loses it, the pool gains it, nothing else moves', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.bigInt({ min: 0n, max: 10n ** 30n }), (bondHeld, extra) => {
-        const ledger = new InMemoryBondLedger({ p1: bondHeld + extra, p2: 77n });
-        const before = ledger.total();
-        const penalty = penalizeSla(ledger, { jobId: 'j', provider: 'p1', bond: bondHeld });
-        expect(penalty).toEqual({ jobId: 'j', provider: 'p1', amount: bondHeld, code: 'SLA' });
-        expect(ledger.bonds.get('p1')).toBe(extra);
-        expect(ledger.slashedPool).toBe(bondHeld);
-        expect(ledger.bonds.get('p2')).toBe(77n);
-        expect(ledger.total()).toBe(before);
-        expect(ledger.events).toEqual([{ provider: 'p1', amount: bondHeld, reason: 'SLA', ref: 'j' }]);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: 10n ** 30n }),
+        fc.bigInt({ min: 0n, max: 10n ** 30n }),
+        (bondHeld, extra) => {
+          const ledger = new InMemoryBondLedger({ p1: bondHeld + extra, p2: 77n });
+          const before = ledger.total();
+          const penalty = penalizeSla(ledger, { jobId: 'j', provider: 'p1', bond: bondHeld });
+          expect(penalty).toEqual({ jobId: 'j', provider: 'p1', amount: bondHeld, code: 'SLA' });
+          expect(ledger.bonds.get('p1')).toBe(extra);
+          expect(ledger.slashedPool).toBe(bondHeld);
+          expect(ledger.bonds.get('p2')).toBe(77n);
+          expect(ledger.total()).toBe(before);
+          expect(ledger.events).toEqual([{ provider: 'p1', amount: bondHeld, reason: 'SLA', ref: 'j' }]);
+        },
+      ),
     );
   });
 
@@ -508,7 +571,10 @@ describe('penalize_sla', () => {
     clock.advance(1000);
     expect(ctl.finish(onTime.jobId)).toEqual({ releasedShards: 1 });
     clock.advance(1);
-    expect(ctl.finish(late.jobId)).toEqual({ releasedShards: 1, penalty: { jobId: late.jobId, provider: 'p2', amount: 120n, code: 'SLA' } });
+    expect(ctl.finish(late.jobId)).toEqual({
+      releasedShards: 1,
+      penalty: { jobId: late.jobId, provider: 'p2', amount: 120n, code: 'SLA' },
+    });
     expect(ledger.bonds.get('p1')).toBe(500n);
     expect(ledger.bonds.get('p2')).toBe(180n);
     expect(ctl.finish(late.jobId)).toEqual({ releasedShards: 0 });
@@ -545,7 +611,9 @@ describe('penalize_sla against a declared deadline', () => {
     const slashed: bigint[] = [];
     const monitor = new SlaMonitor({ slash: (_p, amount) => slashed.push(amount) > 0 }, { now: () => 0 });
     monitor.declare({ jobId: 'j', provider: 'p', bond: 100n, deadline: 10 });
-    expect(() => monitor.penalize({ jobId: 'j', provider: 'p', bond: 5000n })).toThrow(/declared with provider p and bond 100; refusing to slash 5000/);
+    expect(() => monitor.penalize({ jobId: 'j', provider: 'p', bond: 5000n })).toThrow(
+      /declared with provider p and bond 100; refusing to slash 5000/,
+    );
     expect(() => monitor.penalize({ jobId: 'j', provider: 'q', bond: 100n })).toThrow(/refusing/);
     expect(slashed).toEqual([]);
     expect(monitor.penalize({ jobId: 'j', provider: 'p', bond: 100n })?.amount).toBe(100n);
@@ -558,8 +626,22 @@ describe('SLA sweep retries', () => {
     const { SlaMonitor } = await import('../../../src/core/pricing/sla.js');
     let refuse = true;
     let calls = 0;
-    const clock = { t: 0, now() { return this.t; } };
-    const monitor = new SlaMonitor({ slash: () => { calls++; if (refuse) throw new Error('bond too small'); return true; } }, clock);
+    const clock = {
+      t: 0,
+      now() {
+        return this.t;
+      },
+    };
+    const monitor = new SlaMonitor(
+      {
+        slash: () => {
+          calls++;
+          if (refuse) throw new Error('bond too small');
+          return true;
+        },
+      },
+      clock,
+    );
     monitor.declare({ jobId: 'j', provider: 'p', bond: 10n, deadline: 0 });
     clock.t = 1;
     expect(monitor.sweep().failures).toHaveLength(1);

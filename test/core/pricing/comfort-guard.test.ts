@@ -15,17 +15,29 @@ describe('comfort guard', () => {
     const { guard } = setup();
     expect(guard.mode).toBe('loose');
     expect(guard.evaluate({}).mode).toBe('loose');
-    expect(guard.evaluate({ consumerFeeP90: 1000n, consumerAgeP95Ms: 30_000 })).toEqual({ mode: 'loose', changed: false, pressure: [] });
+    expect(guard.evaluate({ consumerFeeP90: 1000n, consumerAgeP95Ms: 30_000 })).toEqual({
+      mode: 'loose',
+      changed: false,
+      pressure: [],
+    });
   });
 
   it('turns tight at once when the consumer fee p90 rises above the threshold', () => {
     const { guard } = setup();
-    expect(guard.evaluate({ consumerFeeP90: 1001n, consumerAgeP95Ms: 0 })).toEqual({ mode: 'tight', changed: true, pressure: ['fee'] });
+    expect(guard.evaluate({ consumerFeeP90: 1001n, consumerAgeP95Ms: 0 })).toEqual({
+      mode: 'tight',
+      changed: true,
+      pressure: ['fee'],
+    });
   });
 
   it('turns tight at once when the consumer queue age p95 exceeds its limit', () => {
     const { guard } = setup();
-    expect(guard.evaluate({ consumerFeeP90: 1n, consumerAgeP95Ms: 30_001 })).toEqual({ mode: 'tight', changed: true, pressure: ['age'] });
+    expect(guard.evaluate({ consumerFeeP90: 1n, consumerAgeP95Ms: 30_001 })).toEqual({
+      mode: 'tight',
+      changed: true,
+      pressure: ['age'],
+    });
   });
 
   it('returns to loose only after both signals stay in the recovery band for the recovery time', () => {
@@ -41,7 +53,11 @@ describe('comfort guard', () => {
     clock.advance(59_999);
     expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 }).mode).toBe('tight');
     clock.advance(1);
-    expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 })).toEqual({ mode: 'loose', changed: true, pressure: [] });
+    expect(guard.evaluate({ consumerFeeP90: 900n, consumerAgeP95Ms: 27_000 })).toEqual({
+      mode: 'loose',
+      changed: true,
+      pressure: [],
+    });
   });
 
   it('restarts the recovery wait whenever a reading leaves the band', () => {

@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../../src/core/hash/hasher.js';
 import { LANES, U64_MAX } from '../../../src/core/pricing/lanes.js';
-import { decodePriceBoard, encodePriceBoard, encodedSize, loadPriceBoard } from '../../../src/core/pricing/price-board-codec.js';
+import {
+  decodePriceBoard,
+  encodePriceBoard,
+  encodedSize,
+  loadPriceBoard,
+} from '../../../src/core/pricing/price-board-codec.js';
 import { PriceBoard } from '../../../src/core/pricing/price-board.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
 
@@ -93,7 +98,11 @@ describe('price board file format', () => {
     const corruption = fc.oneof(
       fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
       fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant('overwrite' as const), at: fc.nat(), data: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+      fc.record({
+        kind: fc.constant('overwrite' as const),
+        at: fc.nat(),
+        data: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      }),
       fc.record({ kind: fc.constant('foreign' as const), data: fc.uint8Array({ maxLength: 3000 }) }),
     );
     fc.assert(

@@ -13,7 +13,11 @@ function naivePercentile(values: readonly bigint[], percent: number): bigint | u
   return sorted[rank - 1];
 }
 
-const price = fc.oneof(fc.bigInt({ min: 0n, max: 20n }), fc.bigInt({ min: 0n, max: U64_MAX }), fc.constantFrom(0n, U64_MAX));
+const price = fc.oneof(
+  fc.bigInt({ min: 0n, max: 20n }),
+  fc.bigInt({ min: 0n, max: U64_MAX }),
+  fc.constantFrom(0n, U64_MAX),
+);
 const PERCENTS = [1, 5, 25, 50, 75, 90, 95, 99, 100];
 
 describe('nearest-rank quantiles', () => {
@@ -33,29 +37,38 @@ describe('nearest-rank quantiles', () => {
 
   it('of a sliding window equal a naive sort of the last `window` prices', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.array(price, { maxLength: 200 }), fc.integer({ min: 1, max: 100 }), (window, prices, extra) => {
-        const w = new SortedWindow(window);
-        for (const p of prices) w.push(p);
-        const tail = prices.slice(Math.max(0, prices.length - window));
-        expect(w.size).toBe(tail.length);
-        expect(w.values()).toEqual(tail);
-        expect(w.ascending()).toEqual([...tail].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-        for (const p of [...PERCENTS, extra]) expect(w.percentile(p)).toBe(naivePercentile(tail, p));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(price, { maxLength: 200 }),
+        fc.integer({ min: 1, max: 100 }),
+        (window, prices, extra) => {
+          const w = new SortedWindow(window);
+          for (const p of prices) w.push(p);
+          const tail = prices.slice(Math.max(0, prices.length - window));
+          expect(w.size).toBe(tail.length);
+          expect(w.values()).toEqual(tail);
+          expect(w.ascending()).toEqual([...tail].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+          for (const p of [...PERCENTS, extra]) expect(w.percentile(p)).toBe(naivePercentile(tail, p));
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
   it('stay right at every step of a long run (checked after each update)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.bigInt({ min: 0n, max: 6n }), { minLength: 1, maxLength: 80 }), (window, prices) => {
-        const w = new SortedWindow(window);
-        prices.forEach((p, i) => {
-          w.push(p);
-          const tail = prices.slice(Math.max(0, i + 1 - window), i + 1);
-          for (const q of [25, 50, 75]) expect(w.percentile(q)).toBe(naivePercentile(tail, q));
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.bigInt({ min: 0n, max: 6n }), { minLength: 1, maxLength: 80 }),
+        (window, prices) => {
+          const w = new SortedWindow(window);
+          prices.forEach((p, i) => {
+            w.push(p);
+            const tail = prices.slice(Math.max(0, i + 1 - window), i + 1);
+            for (const q of [25, 50, 75]) expect(w.percentile(q)).toBe(naivePercentile(tail, q));
+          });
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -132,12 +145,17 @@ describe('suggested bid', () => {
 
   it('never goes below the median and matches exact rational arithmetic', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: U64_MAX }), fc.nat({ max: 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }), (median, backlog, window) => {
-        const bid = suggestBid(median, backlog, window);
-        expect(bid >= median).toBe(true);
-        const exact = (median * BigInt(window + backlog)) / BigInt(window);
-        expect(bid).toBe(exact > U64_MAX ? U64_MAX : exact);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: U64_MAX }),
+        fc.nat({ max: 1_000_000 }),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        (median, backlog, window) => {
+          const bid = suggestBid(median, backlog, window);
+          expect(bid >= median).toBe(true);
+          const exact = (median * BigInt(window + backlog)) / BigInt(window);
+          expect(bid).toBe(exact > U64_MAX ? U64_MAX : exact);
+        },
+      ),
     );
   });
 

@@ -22,7 +22,9 @@ describe('ConfSettingsStore (headless settings in conf)', () => {
   it('refuses a bad patch with BAD_SETTINGS naming the setting, and writes nothing', () => {
     const dir = tempDir('tessera-conf-');
     const s = new ConfSettingsStore(dir);
-    expect(() => s.set({ threads: 0 })).toThrow(expect.objectContaining({ code: 'BAD_SETTINGS', message: expect.stringMatching(/^setting threads: /) }));
+    expect(() => s.set({ threads: 0 })).toThrow(
+      expect.objectContaining({ code: 'BAD_SETTINGS', message: expect.stringMatching(/^setting threads: /) }),
+    );
     expect(() => s.set({ bogus: true } as never)).toThrow(expect.objectContaining({ code: 'BAD_SETTINGS' }));
     expect(s.get()).toEqual(DEFAULT_SETTINGS);
     expect(new ConfSettingsStore(dir).get()).toEqual(DEFAULT_SETTINGS);
@@ -49,7 +51,14 @@ describe('ConfSettingsStore (headless settings in conf)', () => {
     const dir = tempDir('tessera-conf-');
     const file = join(dir, 'settings.json');
     writeFileSync(file, JSON.stringify({ schedule_hours: [25] }));
-    expect(() => new ConfSettingsStore(dir)).toThrow(expect.objectContaining({ code: 'BAD_SETTINGS', message: expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: setting schedule_hours\\.0 `)) }));
+    expect(() => new ConfSettingsStore(dir)).toThrow(
+      expect.objectContaining({
+        code: 'BAD_SETTINGS',
+        message: expect.stringMatching(
+          new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: setting schedule_hours\\.0 `),
+        ),
+      }),
+    );
     writeFileSync(file, JSON.stringify({ threads: 4 }));
     expect(new ConfSettingsStore(dir).get()).toEqual({ ...DEFAULT_SETTINGS, threads: 4 });
   });

@@ -3,7 +3,11 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
-import { startHeadless, type HeadlessOptions, type HeadlessServer } from '../../../src/hosts/headless/headless-server.js';
+import {
+  startHeadless,
+  type HeadlessOptions,
+  type HeadlessServer,
+} from '../../../src/hosts/headless/headless-server.js';
 import { HEADLESS_CSP } from '../../../src/hosts/headless/static-files.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
@@ -45,12 +49,15 @@ interface Reply {
 /** A raw GET (node:http sends the path exactly as given: no URL normalisation). */
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers: { host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', headers: { host: `127.0.0.1:${port}`, ...headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -97,7 +104,9 @@ describe('headless server: access', () => {
     expect((await get(s.port, `/?token=${s.token.slice(0, 63)}`)).status).toBe(401);
     expect((await get(s.port, '/', { cookie: 'tessera_session=0000' })).status).toBe(401);
     expect((await openSocket(`ws://127.0.0.1:${s.port}/api?token=${wrong}`, { origin: s.origin })).refused).toBe(401);
-    expect((await openSocket(`ws://127.0.0.1:${s.port}/api`, { origin: s.origin, cookie: 'tessera_session=0000' })).refused).toBe(401);
+    expect(
+      (await openSocket(`ws://127.0.0.1:${s.port}/api`, { origin: s.origin, cookie: 'tessera_session=0000' })).refused,
+    ).toBe(401);
   });
 
   it('exchanges the token for a cookie with exactly HttpOnly, SameSite=Strict, Path=/ and a 303 to /', async () => {
@@ -129,7 +138,9 @@ describe('headless server: access', () => {
     const js = await get(s.port, '/assets/index-abc.js', { cookie });
     expect(js.status).toBe(200);
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect((await get(s.port, '/assets/style.css', { cookie })).headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await get(s.port, '/assets/style.css', { cookie })).headers['content-type']).toBe(
+      'text/css; charset=utf-8',
+    );
     expect((await get(s.port, '/assets/', { cookie })).status).toBe(404);
     expect((await get(s.port, '/assets', { cookie })).status).toBe(404);
     expect((await get(s.port, '/assets/sub', { cookie })).status).toBe(404);
@@ -141,7 +152,16 @@ describe('headless server: access', () => {
   it('refuses path traversal, encoded or not, and symlinks out of the build', async () => {
     const s = await start({ base: tempDir('tessera-hl-') });
     const cookie = await sessionCookie(s);
-    for (const path of ['/../package.json', '/..%2fsecret.txt', '/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/assets/..%5c..%5csecret.txt', '/%00index.html', '/assets/link.txt', '/%E0%A4%A']) {
+    for (const path of [
+      '/../package.json',
+      '/..%2fsecret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/%2e%2e/%2e%2e/secret.txt',
+      '/assets/..%5c..%5csecret.txt',
+      '/%00index.html',
+      '/assets/link.txt',
+      '/%E0%A4%A',
+    ]) {
       const r = await get(s.port, path, { cookie });
       expect([400, 404], path).toContain(r.status);
       expect(r.body, path).not.toContain('do not serve');
@@ -185,7 +205,9 @@ describe('headless server: access', () => {
 
   it('fails at start with one line when the renderer is not built', async () => {
     const base = tempDir('tessera-hl-');
-    await expect(start({ base, rendererDir: join(base, 'missing') })).rejects.toThrow(/^the app's web UI is not built \(no .*index\.html\): run npm run build first$/);
+    await expect(start({ base, rendererDir: join(base, 'missing') })).rejects.toThrow(
+      /^the app's web UI is not built \(no .*index\.html\): run npm run build first$/,
+    );
   });
 });
 
@@ -203,7 +225,10 @@ describe('headless server: the contract over the socket', () => {
     const status = await client.call('node:join', { kind: 'practice' });
     expect(status.joined).toBe(true);
     expect(status.market).toEqual({ kind: 'practice' });
-    const row = await Promise.race([finished, new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no job:finished within 30 s')), 30_000))]);
+    const row = await Promise.race([
+      finished,
+      new Promise<never>((_r, reject) => setTimeout(() => reject(new Error('no job:finished within 30 s')), 30_000)),
+    ]);
     console.log(`join practice → first job:finished: ${Date.now() - t0} ms`);
     expect(row.status).toBe('accepted');
     // job:progress went out for that job: none done at the start, all of it when the result was ready (total: its input bytes, at least 1).
@@ -243,7 +268,11 @@ describe('headless server: pause by schedule', () => {
 });
 
 /** Resolves once `pred` holds: now, or at the node:status event the node emits when it pauses or resumes. */
-function waitFor(node: { events: { onDidEmit(l: (event: string) => void): () => void } }, pred: () => boolean, ms = 30_000): Promise<void> {
+function waitFor(
+  node: { events: { onDidEmit(l: (event: string) => void): () => void } },
+  pred: () => boolean,
+  ms = 30_000,
+): Promise<void> {
   if (pred()) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

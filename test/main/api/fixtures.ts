@@ -21,7 +21,17 @@ export async function testAppNode(over: Partial<AppServiceDeps> = {}, now = () =
     startPractice: null,
     gpuBenchmark: null,
     createProvider: (market, hooks) =>
-      new ProviderService({ ...hooks, market, db: ledger.db, settlement: ledger.settlement, signer: ledger.identity, blake3: ledger.blake3, sha256: nodeSha256, clock: { now }, threads: 1 }),
+      new ProviderService({
+        ...hooks,
+        market,
+        db: ledger.db,
+        settlement: ledger.settlement,
+        signer: ledger.identity,
+        blake3: ledger.blake3,
+        sha256: nodeSha256,
+        clock: { now },
+        threads: 1,
+      }),
     ...over,
   });
   onTestFinished(async () => {

@@ -18,26 +18,41 @@ describe('the merged handler table on a real ledger', () => {
   it('settlement:status reads the ledger and settlement:set-mode changes it', async () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
-    const before = (await dispatchContractCall(h, 'settlement:status', [])) as { ok: true; result: ChannelResult<'settlement:status'> };
+    const before = (await dispatchContractCall(h, 'settlement:status', [])) as {
+      ok: true;
+      result: ChannelResult<'settlement:status'>;
+    };
     expect(before.result.mode).toBe(node.ledger.settlement.status().mode);
     const after = await dispatchContractCall(h, 'settlement:set-mode', ['real']);
     expect(after).toMatchObject({ ok: true, result: { mode: 'real' } });
     expect(node.ledger.settlement.currentMode().kind).toBe('real');
-    expect(await dispatchContractCall(h, 'settlement:set-mode', ['armed'])).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENTS' } });
+    expect(await dispatchContractCall(h, 'settlement:set-mode', ['armed'])).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_ARGUMENTS' },
+    });
   });
 
   it('settings:set validates a patch, merges it and settings:get returns it; a bad value is BAD_ARGUMENTS naming the field', async () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
-    expect(await dispatchContractCall(h, 'settings:set', [{ idle_only: true, threads: 3 }])).toMatchObject({ ok: true, result: { idle_only: true, threads: 3, gpu_enabled: true } });
-    expect(await dispatchContractCall(h, 'settings:get', [])).toMatchObject({ ok: true, result: { idle_only: true, threads: 3 } });
+    expect(await dispatchContractCall(h, 'settings:set', [{ idle_only: true, threads: 3 }])).toMatchObject({
+      ok: true,
+      result: { idle_only: true, threads: 3, gpu_enabled: true },
+    });
+    expect(await dispatchContractCall(h, 'settings:get', [])).toMatchObject({
+      ok: true,
+      result: { idle_only: true, threads: 3 },
+    });
     const bad = await dispatchContractCall(h, 'settings:set', [{ threads: -1 }]);
     expect(bad).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENTS' } });
     expect(!bad.ok && bad.error.message).toContain('threads');
     expect(node.settings.get().threads).toBe(3);
     // A patch changes only its own keys.
     await dispatchContractCall(h, 'settings:set', [{ gpu_enabled: false }]);
-    expect(await dispatchContractCall(h, 'settings:set', [{ close_to_tray: false }])).toMatchObject({ ok: true, result: { gpu_enabled: false, idle_only: true, threads: 3, close_to_tray: false } });
+    expect(await dispatchContractCall(h, 'settings:set', [{ close_to_tray: false }])).toMatchObject({
+      ok: true,
+      result: { gpu_enabled: false, idle_only: true, threads: 3, close_to_tray: false },
+    });
   });
 
   it('jobs:list pages through the history newest first without gaps or repeats, and filters by status and workload', async () => {
@@ -50,8 +65,24 @@ describe('the merged handler table on a real ledger', () => {
     const statuses: string[] = [];
     for (let i = 0; i < n; i++) {
       const workload = rand() < 0.5 ? 'synthetic' : 'slice';
-      repo.start({ marketId: 'm', taskId: `t${i}`, jobId: `j${i}`, epoch: 0, workload, bytes: 100 + i, startedAt: NOW - (n - i) * 1000 });
-      repo.finished('m', `j${i}`, 0, { resultHash: 'aa', proof: 'bb', backend: 'cpu', durationMs: 5, result: '{}', bytes: 100 + i, at: NOW - (n - i) * 1000 + 5 });
+      repo.start({
+        marketId: 'm',
+        taskId: `t${i}`,
+        jobId: `j${i}`,
+        epoch: 0,
+        workload,
+        bytes: 100 + i,
+        startedAt: NOW - (n - i) * 1000,
+      });
+      repo.finished('m', `j${i}`, 0, {
+        resultHash: 'aa',
+        proof: 'bb',
+        backend: 'cpu',
+        durationMs: 5,
+        result: '{}',
+        bytes: 100 + i,
+        at: NOW - (n - i) * 1000 + 5,
+      });
       const ok = rand() < 0.7;
       repo.answered('m', `j${i}`, 0, ok, ok ? null : 'MISMATCH', NOW);
       statuses.push(`${workload}:${ok ? 'accepted' : 'rejected'}`);
@@ -68,20 +99,55 @@ describe('the merged handler table on a real ledger', () => {
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => `j${n - 1 - i}`));
     const rejectedSlice = queryJobs(node.ledger.db, { limit: 1000, status: 'rejected', workload: 'slice' });
     expect(rejectedSlice.total).toBe(statuses.filter((s) => s === 'slice:rejected').length);
-    expect(rejectedSlice.rows.every((r) => r.status === 'rejected' && r.workload === 'slice' && r.code === 'MISMATCH')).toBe(true);
+    expect(
+      rejectedSlice.rows.every((r) => r.status === 'rejected' && r.workload === 'slice' && r.code === 'MISMATCH'),
+    ).toBe(true);
     const h = createAppHandlers(node);
-    expect(await dispatchContractCall(h, 'jobs:list', [{ cursor: "1 OR 1=1" }])).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENTS' } });
+    expect(await dispatchContractCall(h, 'jobs:list', [{ cursor: '1 OR 1=1' }])).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_ARGUMENTS' },
+    });
   });
 
   it('earnings:series sums receipts per day with today / 7 d / 30 d totals; reconciliation explains rejected, lost and unsettled', async () => {
     const node = await testAppNode({}, () => NOW);
     const repo = new ProviderJobsRepo(node.ledger.db);
-    const job = (id: string, at: number, outcome: 'accepted' | 'rejected' | 'lost', paid?: { amount: bigint; settlement: string }) => {
-      repo.start({ marketId: 'm', taskId: `t-${id}`, jobId: id, epoch: 0, workload: 'synthetic', bytes: 10, startedAt: at });
-      repo.finished('m', id, 0, { resultHash: 'aa', proof: 'bb', backend: 'cpu', durationMs: 1, result: '{}', bytes: 10, at: at + 1 });
+    const job = (
+      id: string,
+      at: number,
+      outcome: 'accepted' | 'rejected' | 'lost',
+      paid?: { amount: bigint; settlement: string },
+    ) => {
+      repo.start({
+        marketId: 'm',
+        taskId: `t-${id}`,
+        jobId: id,
+        epoch: 0,
+        workload: 'synthetic',
+        bytes: 10,
+        startedAt: at,
+      });
+      repo.finished('m', id, 0, {
+        resultHash: 'aa',
+        proof: 'bb',
+        backend: 'cpu',
+        durationMs: 1,
+        result: '{}',
+        bytes: 10,
+        at: at + 1,
+      });
       if (outcome === 'lost') repo.lost('m', id, 'TIMED_OUT', at + 2);
       else repo.answered('m', id, 0, outcome === 'accepted', outcome === 'accepted' ? null : 'MISMATCH', at + 2);
-      if (paid) repo.recordEarning({ receiptKey: `r-${id}`, marketId: 'm', jobId: id, taskId: `t-${id}`, amount: paid.amount, settlement: paid.settlement, at: at + 3 });
+      if (paid)
+        repo.recordEarning({
+          receiptKey: `r-${id}`,
+          marketId: 'm',
+          jobId: id,
+          taskId: `t-${id}`,
+          amount: paid.amount,
+          settlement: paid.settlement,
+          at: at + 3,
+        });
     };
     job('a', NOW - 1000, 'accepted', { amount: 300n, settlement: 'applied' });
     job('b', NOW - 2000, 'accepted', { amount: 200n, settlement: 'recorded' });
@@ -101,10 +167,24 @@ describe('the merged handler table on a real ledger', () => {
         totals: { today: '500', last_7d: '550', last_30d: '557', all: { jobs: 4, paid: '557', settled: '357' } },
       },
     });
-    const rec = (await dispatchContractCall(h, 'earnings:reconciliation', [{ days: 7 }])) as { ok: true; result: ChannelResult<'earnings:reconciliation'> };
+    const rec = (await dispatchContractCall(h, 'earnings:reconciliation', [{ days: 7 }])) as {
+      ok: true;
+      result: ChannelResult<'earnings:reconciliation'>;
+    };
     const today = rec.result.days.find((d) => d.day === '2026-03-10');
-    expect(today).toMatchObject({ submitted: 3, verified: 2, rejected: 1, lost: 0, paid: '500', settled: '300', unsettled: '200' });
-    expect(today?.mismatches.map((m) => [m.kind, m.count])).toEqual([['rejected', 1], ['unsettled', 1]]);
+    expect(today).toMatchObject({
+      submitted: 3,
+      verified: 2,
+      rejected: 1,
+      lost: 0,
+      paid: '500',
+      settled: '300',
+      unsettled: '200',
+    });
+    expect(today?.mismatches.map((m) => [m.kind, m.count])).toEqual([
+      ['rejected', 1],
+      ['unsettled', 1],
+    ]);
     const older = rec.result.days.find((d) => d.day === '2026-03-07');
     expect(older?.mismatches.map((m) => [m.kind, m.count])).toEqual([['lost', 1]]);
     expect(rec.result.days.some((d) => d.day === '2026-02-18')).toBe(false);
@@ -113,7 +193,10 @@ describe('the merged handler table on a real ledger', () => {
   it('courier:flush without a market is NOT_JOINED; courier:list of an empty ledger is empty', async () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
-    expect(await dispatchContractCall(h, 'courier:flush', [])).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
+    expect(await dispatchContractCall(h, 'courier:flush', [])).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_JOINED' },
+    });
     expect(await dispatchContractCall(h, 'courier:list', [{}])).toMatchObject({ ok: true, result: { rows: [] } });
   });
 
@@ -121,20 +204,34 @@ describe('the merged handler table on a real ledger', () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
     expect(await dispatchContractCall(h, 'node:leave', [])).toMatchObject({ ok: false, error: { code: 'NOT_JOINED' } });
-    expect(await dispatchContractCall(h, 'node:join', [{ kind: 'practice' }])).toMatchObject({ ok: false, error: { code: 'PRACTICE_UNAVAILABLE' } });
-    expect(await dispatchContractCall(h, 'node:join', [{ kind: 'url', url: 'not a url' }])).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENTS' } });
+    expect(await dispatchContractCall(h, 'node:join', [{ kind: 'practice' }])).toMatchObject({
+      ok: false,
+      error: { code: 'PRACTICE_UNAVAILABLE' },
+    });
+    expect(await dispatchContractCall(h, 'node:join', [{ kind: 'url', url: 'not a url' }])).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_ARGUMENTS' },
+    });
   });
 
   it('diagnostics:report marks not-joined and dry-run red with a fix; logs:recent returns what the node logged', async () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
     await dispatchContractCall(h, 'settings:set', [{ idle_only: true }]);
-    const rep = (await dispatchContractCall(h, 'diagnostics:report', [])) as { ok: true; result: ChannelResult<'diagnostics:report'> };
+    const rep = (await dispatchContractCall(h, 'diagnostics:report', [])) as {
+      ok: true;
+      result: ChannelResult<'diagnostics:report'>;
+    };
     const joined = rep.result.checks.find((c) => c.id === 'joined');
     expect(joined).toMatchObject({ ok: false });
     expect(joined?.fix).toMatch(/practice market/);
     expect(rep.result.data_dir).toBe(node.ledger.dataDir.root);
     const logs = await dispatchContractCall(h, 'logs:recent', [{ limit: 10 }]);
-    expect(logs).toMatchObject({ ok: true, result: [expect.objectContaining({ msg: 'settings changed', module: 'app-node', fields: { keys: ['idle_only'] } })] });
+    expect(logs).toMatchObject({
+      ok: true,
+      result: [
+        expect.objectContaining({ msg: 'settings changed', module: 'app-node', fields: { keys: ['idle_only'] } }),
+      ],
+    });
   });
 });

@@ -25,7 +25,17 @@ describe('contract additions for the UI', () => {
     const node = await testAppNode();
     const repo = new ProviderJobsRepo(node.ledger.db);
     const workloads = ['synthetic', 'inference', 'synthetic', 'transcode', 'inference'];
-    workloads.forEach((workload, i) => repo.start({ marketId: 'm', taskId: `t${i}`, jobId: `j${i}`, epoch: 0, workload, bytes: 10, startedAt: 1000 + i }));
+    workloads.forEach((workload, i) =>
+      repo.start({
+        marketId: 'm',
+        taskId: `t${i}`,
+        jobId: `j${i}`,
+        epoch: 0,
+        workload,
+        bytes: 10,
+        startedAt: 1000 + i,
+      }),
+    );
     const env = await dispatchContractCall(createAppHandlers(node), 'jobs:workloads', []);
     expect(env).toEqual({ ok: true, result: ['inference', 'synthetic', 'transcode'] });
   });
@@ -42,7 +52,18 @@ describe('contract additions for the UI', () => {
     node.events.onDidEmit((event, payload) => {
       if (event === 'gpu:capabilities-changed') seen.push(payload);
     });
-    const caps: GpuCapabilitiesInfo = { hardware_gpu: true, adapter: { vendor: 'v', architecture: 'a', device: 'd', description: 'GPU', isFallbackAdapter: false, featureLevel: 'core', software: false } };
+    const caps: GpuCapabilitiesInfo = {
+      hardware_gpu: true,
+      adapter: {
+        vendor: 'v',
+        architecture: 'a',
+        device: 'd',
+        description: 'GPU',
+        isFallbackAdapter: false,
+        featureLevel: 'core',
+        software: false,
+      },
+    };
     for (const l of listeners) l(caps);
     expect(seen).toEqual([caps]);
     await node.close();

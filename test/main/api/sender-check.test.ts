@@ -7,8 +7,12 @@ const main = { isMainWindow: true, isTopFrame: true };
 
 describe('the IPC sender check', () => {
   it('accepts the main window top frame on the built page (hash and query ignored) or the dev server origin', () => {
-    expect(isTrustedSender({ ...main, frameUrl: 'file:///opt/Tessera/resources/app/out/renderer/index.html' }, file)).toBe(true);
-    expect(isTrustedSender({ ...main, frameUrl: 'file:///opt/Tessera/resources/app/out/renderer/index.html#/jobs' }, file)).toBe(true);
+    expect(
+      isTrustedSender({ ...main, frameUrl: 'file:///opt/Tessera/resources/app/out/renderer/index.html' }, file),
+    ).toBe(true);
+    expect(
+      isTrustedSender({ ...main, frameUrl: 'file:///opt/Tessera/resources/app/out/renderer/index.html#/jobs' }, file),
+    ).toBe(true);
     expect(isTrustedSender({ ...main, frameUrl: 'http://localhost:5173/jobs?x=1' }, dev)).toBe(true);
   });
 

@@ -21,14 +21,31 @@ describe('storage errors over the contract', () => {
   it('a handler throwing StorageError(DB_LOCKED) reaches the WebSocket caller as DB_LOCKED with its message, not INTERNAL, and is not logged as internal', async () => {
     const message = 'ledger.db in /tmp/x is locked by another process; close the other Tessera and try again';
     const handlers = {
-      ...Object.fromEntries(CHANNELS.map((c) => [c, () => { throw new Error(`no ${c} in this test`); }])),
-      'node:pause': () => { throw new StorageError('DB_LOCKED', `${message}\nSQLITE_BUSY: database is locked`, { sqliteCode: 'SQLITE_BUSY' }); },
+      ...Object.fromEntries(
+        CHANNELS.map((c) => [
+          c,
+          () => {
+            throw new Error(`no ${c} in this test`);
+          },
+        ]),
+      ),
+      'node:pause': () => {
+        throw new StorageError('DB_LOCKED', `${message}\nSQLITE_BUSY: database is locked`, {
+          sqliteCode: 'SQLITE_BUSY',
+        });
+      },
     } as unknown as ContractHandlers;
     const logged: LogRecord[] = [];
     const server: Server = createServer((_req, res) => res.writeHead(404).end());
-    const transport = new WsTransport(server, { handlers, events: new AppEvents(), logger: sinkLogger((r) => logged.push(r)) });
+    const transport = new WsTransport(server, {
+      handlers,
+      events: new AppEvents(),
+      logger: sinkLogger((r) => logged.push(r)),
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const c = new WsContractClient(new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/api`) as unknown as WebSocketLike);
+    const c = new WsContractClient(
+      new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/api`) as unknown as WebSocketLike,
+    );
     cleanup.push(async () => {
       c.close();
       await transport.close();

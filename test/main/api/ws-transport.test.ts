@@ -6,18 +6,49 @@ import { TesseraError } from '../../../src/core/errors.js';
 import { AppEvents } from '../../../src/main/api/events.js';
 import { WsTransport } from '../../../src/main/api/ws-transport.js';
 import { WsContractClient, type WebSocketLike } from '../../../src/shared/ws-contract-client.js';
-import { CHANNELS, ContractCallError, type ContractHandlers, type NodeStatusInfo } from '../../../src/shared/contract.js';
+import {
+  CHANNELS,
+  ContractCallError,
+  type ContractHandlers,
+  type NodeStatusInfo,
+} from '../../../src/shared/contract.js';
 
-const status: NodeStatusInfo = { joined: false, market: null, state: 'idle', paused: false, pause_reason: null, address: 'tsr1test', market_id: null, jobs_done: 0, jobs_rejected: 0, running: 0, credits_today: '0', last_error: null };
+const status: NodeStatusInfo = {
+  joined: false,
+  market: null,
+  state: 'idle',
+  paused: false,
+  pause_reason: null,
+  address: 'tsr1test',
+  market_id: null,
+  jobs_done: 0,
+  jobs_rejected: 0,
+  running: 0,
+  credits_today: '0',
+  last_error: null,
+};
 
 function handlers(internal: unknown[]): ContractHandlers {
-  const all = Object.fromEntries(CHANNELS.map((c) => [c, () => { throw new Error(`no ${c} in this test`); }]));
+  const all = Object.fromEntries(
+    CHANNELS.map((c) => [
+      c,
+      () => {
+        throw new Error(`no ${c} in this test`);
+      },
+    ]),
+  );
   return {
     ...all,
     'app:info': () => ({ name: 'Tessera', version: '9.9.9', platform: 'test' }),
     'node:status': () => status,
-    'node:leave': () => { throw new TesseraError('NOT_JOINED', 'the node has not joined a market'); },
-    'node:pause': () => { const e = new Error('disk I/O error in /secret/path'); internal.push(e); throw e; },
+    'node:leave': () => {
+      throw new TesseraError('NOT_JOINED', 'the node has not joined a market');
+    },
+    'node:pause': () => {
+      const e = new Error('disk I/O error in /secret/path');
+      internal.push(e);
+      throw e;
+    },
   } as unknown as ContractHandlers;
 }
 
@@ -32,7 +63,17 @@ async function serve(opts: { verifyClient?: (req: import('node:http').IncomingMe
   const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
   const events = new AppEvents();
   const server: Server = createServer((_req, res) => res.writeHead(404).end());
-  const transport = new WsTransport(server, { handlers: handlers(internal), events, ...(opts.verifyClient ? { verifyClient: opts.verifyClient } : {}), logger: { log() {}, info() {}, warn() {}, error: (msg, fields) => logged.push({ msg, ...(fields ? { fields } : {}) }) } });
+  const transport = new WsTransport(server, {
+    handlers: handlers(internal),
+    events,
+    ...(opts.verifyClient ? { verifyClient: opts.verifyClient } : {}),
+    logger: {
+      log() {},
+      info() {},
+      warn() {},
+      error: (msg, fields) => logged.push({ msg, ...(fields ? { fields } : {}) }),
+    },
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
   cleanup.push(async () => {
@@ -73,25 +114,36 @@ describe('the WebSocket transport on 127.0.0.1', () => {
 
   it('rethrows a declared error as ContractCallError with its code', async () => {
     const { url } = await serve();
-    const err = await client(url).call('node:leave').catch((e: unknown) => e);
+    const err = await client(url)
+      .call('node:leave')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContractCallError);
     expect(err).toMatchObject({ code: 'NOT_JOINED', message: 'the node has not joined a market' });
   });
 
   it('maps an unexpected failure to INTERNAL without its detail, and logs it with the stack on the node side', async () => {
     const { url, logged, internal } = await serve();
-    const err = await client(url).call('node:pause').catch((e: unknown) => e);
+    const err = await client(url)
+      .call('node:pause')
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'INTERNAL' });
     expect((err as Error).message).not.toContain('/secret/path');
     expect(internal).toHaveLength(1);
-    expect(logged).toEqual([expect.objectContaining({ msg: 'contract call failed', fields: expect.objectContaining({ channel: 'node:pause', stack: expect.stringContaining('disk I/O error') }) })]);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        msg: 'contract call failed',
+        fields: expect.objectContaining({ channel: 'node:pause', stack: expect.stringContaining('disk I/O error') }),
+      }),
+    ]);
   });
 
   it('answers bad arguments and unknown channels with their codes', async () => {
     const { url } = await serve();
     const c = client(url);
     await expect(c.call('jobs:list', { limit: -3 })).rejects.toMatchObject({ code: 'BAD_ARGUMENTS' });
-    await expect((c.call as (ch: string) => Promise<unknown>)('db:exec')).rejects.toMatchObject({ code: 'UNKNOWN_CHANNEL' });
+    await expect((c.call as (ch: string) => Promise<unknown>)('db:exec')).rejects.toMatchObject({
+      code: 'UNKNOWN_CHANNEL',
+    });
   });
 
   it('delivers events to subscribers only, and not after unsubscribe', async () => {
@@ -151,15 +203,30 @@ describe('the WebSocket transport on 127.0.0.1', () => {
     await c.call('app:info');
     events.emit('node:status', status);
     await c.call('app:info');
-    expect(frames.filter((f) => f.type === 'event')).toEqual([{ type: 'event', event: 'node:status', payload: status }]);
+    expect(frames.filter((f) => f.type === 'event')).toEqual([
+      { type: 'event', event: 'node:status', payload: status },
+    ]);
     expect(bystanderFrames).toEqual([]);
   });
 
   it('answers malformed frames with BAD_FRAME and keeps serving', async () => {
     const { url } = await serve();
-    expect(await raw(url, '{not json')).toMatchObject({ type: 'result', id: null, ok: false, error: { code: 'BAD_FRAME' } });
-    expect(await raw(url, JSON.stringify({ type: 'call', id: 4, channel: 'app:info' }))).toMatchObject({ type: 'result', id: 4, ok: false, error: { code: 'BAD_FRAME' } });
-    expect(await raw(url, JSON.stringify({ type: 'subscribe', event: 'everything' }))).toMatchObject({ ok: false, error: { code: 'BAD_FRAME' } });
+    expect(await raw(url, '{not json')).toMatchObject({
+      type: 'result',
+      id: null,
+      ok: false,
+      error: { code: 'BAD_FRAME' },
+    });
+    expect(await raw(url, JSON.stringify({ type: 'call', id: 4, channel: 'app:info' }))).toMatchObject({
+      type: 'result',
+      id: 4,
+      ok: false,
+      error: { code: 'BAD_FRAME' },
+    });
+    expect(await raw(url, JSON.stringify({ type: 'subscribe', event: 'everything' }))).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_FRAME' },
+    });
     expect(await raw(url, Buffer.from([1, 2, 3]))).toMatchObject({ ok: false, error: { code: 'BAD_FRAME' } });
     expect(await raw(url, JSON.stringify(null))).toMatchObject({ ok: false, error: { code: 'BAD_FRAME' } });
     expect(await client(url).call('node:status')).toEqual(status);

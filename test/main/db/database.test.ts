@@ -14,7 +14,9 @@ describe('Database', () => {
   it('migrates a fresh database through every migration, recording each with its hash', () => {
     const dir = tempDir();
     const db = Database.open(join(dir, 'ledger.db'));
-    const rows = db.all<{ id: bigint; name: string; hash: string }>(sql`SELECT id, name, hash FROM schema_migrations ORDER BY id`);
+    const rows = db.all<{ id: bigint; name: string; hash: string }>(
+      sql`SELECT id, name, hash FROM schema_migrations ORDER BY id`,
+    );
     expect(rows.map((r) => Number(r.id))).toEqual(MIGRATIONS.map((m) => m.id));
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.hash))).toBe(true);
     for (const table of ['accounts', 'postings', 'counters', 'settings', 'receipts', 'courier_receipts']) {
@@ -48,11 +50,23 @@ describe('Database', () => {
     });
     const db = Database.open(path, {}, { connect: weak });
     // 0x54455353 = "TESS", at offset 68 of the file header.
-    expect(pragmas(db)).toEqual({ journal_mode: 'wal', synchronous: 2n, foreign_keys: 1n, busy_timeout: 5000n, application_id: 0x54455353n });
+    expect(pragmas(db)).toEqual({
+      journal_mode: 'wal',
+      synchronous: 2n,
+      foreign_keys: 1n,
+      busy_timeout: 5000n,
+      application_id: 0x54455353n,
+    });
     db.close();
     expect(readFileSync(path).subarray(68, 72).toString('latin1')).toBe('TESS');
     const ro = Database.open(path, { readonly: true, busyTimeoutMs: 250 }, { connect: weak });
-    expect(pragmas(ro)).toEqual({ journal_mode: 'wal', synchronous: 2n, foreign_keys: 1n, busy_timeout: 250n, application_id: 0x54455353n });
+    expect(pragmas(ro)).toEqual({
+      journal_mode: 'wal',
+      synchronous: 2n,
+      foreign_keys: 1n,
+      busy_timeout: 250n,
+      application_id: 0x54455353n,
+    });
     ro.close();
   });
 
@@ -60,19 +74,26 @@ describe('Database', () => {
     const path = join(tempDir(), 'ledger.db');
     Database.open(path).close();
     const edited = MIGRATIONS.map((m) => (m.id === 2 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
-    expect(() => Database.open(path, { migrations: edited })).toThrow(/migration 2 "receipts" differs from the one applied/);
+    expect(() => Database.open(path, { migrations: edited })).toThrow(
+      /migration 2 "receipts" differs from the one applied/,
+    );
   });
 
   it('refuses a database written by a newer version', () => {
     const path = join(tempDir(), 'ledger.db');
-    Database.open(path, { migrations: [...MIGRATIONS, { id: 99, name: 'future', sql: 'CREATE TABLE future (x INTEGER) STRICT;' }] }).close();
+    Database.open(path, {
+      migrations: [...MIGRATIONS, { id: 99, name: 'future', sql: 'CREATE TABLE future (x INTEGER) STRICT;' }],
+    }).close();
     expect(() => Database.open(path)).toThrow(/newer Tessera.*migration 99 "future"/);
   });
 
   it('applies each migration in its own transaction: a failing one leaves the earlier ones applied', () => {
     const path = join(tempDir(), 'ledger.db');
     const nextId = Math.max(...MIGRATIONS.map((m) => m.id)) + 1;
-    const broken = [...MIGRATIONS, { id: nextId, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER) STRICT; THIS IS NOT SQL;' }];
+    const broken = [
+      ...MIGRATIONS,
+      { id: nextId, name: 'broken', sql: 'CREATE TABLE ok_part (x INTEGER) STRICT; THIS IS NOT SQL;' },
+    ];
     expect(() => Database.open(path, { migrations: broken })).toThrow();
     const db = Database.open(path);
     expect(db.all(sql`SELECT id FROM schema_migrations`)).toHaveLength(MIGRATIONS.length);
@@ -85,7 +106,9 @@ describe('Database', () => {
     const path = join(dir, 'ledger.db');
     writeFileSync(path, Buffer.alloc(8192, 0x5a));
     const before = digest(path);
-    expect(() => Database.open(path)).toThrow(new RegExp(`${path.replace(/[/.]/g, '\\$&')} is damaged or is not a Tessera database.*has not changed it`));
+    expect(() => Database.open(path)).toThrow(
+      new RegExp(`${path.replace(/[/.]/g, '\\$&')} is damaged or is not a Tessera database.*has not changed it`),
+    );
     expect(digest(path)).toBe(before);
     expect(existsSync(`${path}-wal`)).toBe(false);
 

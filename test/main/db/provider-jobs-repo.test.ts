@@ -14,19 +14,54 @@ function openRepo(): ProviderJobsRepo {
 }
 
 /** A job started at `at` that ended with `outcome` (optionally paid, its receipt applied or only recorded). */
-function job(repo: ProviderJobsRepo, id: string, at: number, outcome: ProviderJobStatus, opts: { workload?: string; code?: string; paid?: { amount: bigint; settlement: string } } = {}): void {
-  repo.start({ marketId: 'm', taskId: `t-${id}`, jobId: id, epoch: 0, workload: opts.workload ?? 'synthetic', bytes: 10, startedAt: at });
+function job(
+  repo: ProviderJobsRepo,
+  id: string,
+  at: number,
+  outcome: ProviderJobStatus,
+  opts: { workload?: string; code?: string; paid?: { amount: bigint; settlement: string } } = {},
+): void {
+  repo.start({
+    marketId: 'm',
+    taskId: `t-${id}`,
+    jobId: id,
+    epoch: 0,
+    workload: opts.workload ?? 'synthetic',
+    bytes: 10,
+    startedAt: at,
+  });
   if (outcome === 'running') return;
-  repo.finished('m', id, 0, { resultHash: 'aa', proof: 'bb', backend: 'cpu', durationMs: 1, result: '{}', bytes: 10, at: at + 1 });
+  repo.finished('m', id, 0, {
+    resultHash: 'aa',
+    proof: 'bb',
+    backend: 'cpu',
+    durationMs: 1,
+    result: '{}',
+    bytes: 10,
+    at: at + 1,
+  });
   if (outcome === 'lost') repo.lost('m', id, opts.code ?? 'TIMED_OUT', at + 2);
   else if (outcome !== 'submitted') repo.answered('m', id, 0, outcome === 'accepted', opts.code ?? null, at + 2);
-  if (opts.paid) repo.recordEarning({ receiptKey: `r-${id}`, marketId: 'm', jobId: id, taskId: `t-${id}`, amount: opts.paid.amount, settlement: opts.paid.settlement, at: at + 3 });
+  if (opts.paid)
+    repo.recordEarning({
+      receiptKey: `r-${id}`,
+      marketId: 'm',
+      jobId: id,
+      taskId: `t-${id}`,
+      amount: opts.paid.amount,
+      settlement: opts.paid.settlement,
+      at: at + 3,
+    });
 }
 
 describe('ProviderJobsRepo: the queries the handlers and the provider read', () => {
   it('page: newest first, filtered, with the total and the next cursor; the last page has none', () => {
     const repo = openRepo();
-    for (let i = 0; i < 5; i++) job(repo, `j${i}`, NOW - (5 - i) * 1000, i % 2 === 0 ? 'accepted' : 'rejected', { workload: i < 3 ? 'synthetic' : 'slice', code: i % 2 === 0 ? undefined : 'MISMATCH' });
+    for (let i = 0; i < 5; i++)
+      job(repo, `j${i}`, NOW - (5 - i) * 1000, i % 2 === 0 ? 'accepted' : 'rejected', {
+        workload: i < 3 ? 'synthetic' : 'slice',
+        code: i % 2 === 0 ? undefined : 'MISMATCH',
+      });
     const first = repo.page({}, 2);
     expect(first.total).toBe(5);
     expect(first.jobs.map((j) => j.jobId)).toEqual(['j4', 'j3']);
@@ -40,7 +75,14 @@ describe('ProviderJobsRepo: the queries the handlers and the provider read', () 
     expect(repo.page({ workload: 'slice', status: 'accepted' }, 10).jobs.map((j) => j.jobId)).toEqual(['j4']);
     expect(repo.page({ since: NOW - 2000 }, 10).jobs.map((j) => j.jobId)).toEqual(['j4', 'j3']);
     // Rows are mapped once, by the repo: credits a bigint, times numbers.
-    expect(first.jobs[0]).toMatchObject({ status: 'accepted', credits: 0n, startedAt: NOW - 1000, finishedAt: NOW - 999, durationMs: 1, code: null });
+    expect(first.jobs[0]).toMatchObject({
+      status: 'accepted',
+      credits: 0n,
+      startedAt: NOW - 1000,
+      finishedAt: NOW - 999,
+      durationMs: 1,
+      code: null,
+    });
   });
 
   it('workloads: distinct and sorted; answeredCounts: accepted and rejected over the history', () => {
@@ -76,6 +118,8 @@ describe('ProviderJobsRepo: the queries the handlers and the provider read', () 
       { code: 'TIMED_OUT', count: 1 },
     ]);
     expect(repo.failuresByCode(NOW - DAY)).toEqual([{ code: 'MISMATCH', count: 1 }]);
-    expect(repo.earningsByDay(since)).toEqual([{ day: '2026-03-10', jobs: 2, paid: 500n, settled: 300n, settledJobs: 1 }]);
+    expect(repo.earningsByDay(since)).toEqual([
+      { day: '2026-03-10', jobs: 2, paid: 500n, settled: 300n, settledJobs: 1 },
+    ]);
   });
 });

@@ -56,7 +56,9 @@ describe('foreign SQLite files (application_id)', () => {
       const mtime = statSync(path).mtimeMs;
       const e = storageCode(() => Database.open(path, { readonly }));
       expect(e.code).toBe('DB_FOREIGN');
-      expect(e.message).toMatch(/ledger\.db is a SQLite database that is not a Tessera ledger \(tables: contacts\); Tessera has not changed it/);
+      expect(e.message).toMatch(
+        /ledger\.db is a SQLite database that is not a Tessera ledger \(tables: contacts\); Tessera has not changed it/,
+      );
       expect(e.message).not.toMatch(/damaged/);
       expect(digest(path)).toBe(before);
       expect(statSync(path).mtimeMs).toBe(mtime);
@@ -71,7 +73,10 @@ describe('foreign SQLite files (application_id)', () => {
     raw.pragma('application_id = 1234');
     raw.close();
     const before = digest(path);
-    expect(storageCode(() => Database.open(path))).toMatchObject({ code: 'DB_FOREIGN', message: expect.stringMatching(/application_id is 0x000004d2, Tessera's is 0x54455353/) });
+    expect(storageCode(() => Database.open(path))).toMatchObject({
+      code: 'DB_FOREIGN',
+      message: expect.stringMatching(/application_id is 0x000004d2, Tessera's is 0x54455353/),
+    });
     expect(digest(path)).toBe(before);
   });
 
@@ -84,7 +89,9 @@ describe('foreign SQLite files (application_id)', () => {
     raw.pragma('application_id = 0'); // what the previous version wrote
     raw.close();
     const again = Database.open(path);
-    expect(again.get<{ application_id: bigint }>(sql`PRAGMA application_id`)?.application_id).toBe(BigInt(TESSERA_APPLICATION_ID));
+    expect(again.get<{ application_id: bigint }>(sql`PRAGMA application_id`)?.application_id).toBe(
+      BigInt(TESSERA_APPLICATION_ID),
+    );
     expect(again.get<{ balance: bigint }>(sql`SELECT balance FROM accounts WHERE id = 'alice'`)?.balance).toBe(7n);
     again.close();
   });
@@ -98,7 +105,10 @@ describe('damage', () => {
     const path = join(tempDir(), 'ledger.db');
     const db = Database.open(path);
     db.transaction(() => {
-      for (let i = 0; i < 2000; i++) db.run(sql`INSERT INTO accounts (id, balance) VALUES (${`acct-${i.toString().padStart(6, '0')}`}, ${BigInt(i)})`);
+      for (let i = 0; i < 2000; i++)
+        db.run(
+          sql`INSERT INTO accounts (id, balance) VALUES (${`acct-${i.toString().padStart(6, '0')}`}, ${BigInt(i)})`,
+        );
     });
     db.close();
     const bytes = readFileSync(path);
@@ -106,14 +116,17 @@ describe('damage', () => {
     const pages = bytes.length / pageSize;
     // A seeded page past the schema page; the 16 bytes cover its b-tree page header.
     const page = 2 + ((noise[0] as number) % (pages - 2));
-    for (let i = 0; i < 16; i++) bytes[(page - 1) * pageSize + i] = (bytes[(page - 1) * pageSize + i] as number) ^ ((noise[i + 1] as number) | 1);
+    for (let i = 0; i < 16; i++)
+      bytes[(page - 1) * pageSize + i] = (bytes[(page - 1) * pageSize + i] as number) ^ ((noise[i + 1] as number) | 1);
     writeFileSync(path, bytes);
     const before = digest(path);
     for (const readonly of [false, true]) {
       const e = storageCode(() => Database.open(path, { readonly }));
       expect(e.code, `page ${page} of ${pages}`).toBe('DB_DAMAGED');
       expect(e.message.split('\n')).toHaveLength(1);
-      expect(e.message).toMatch(/ledger\.db is damaged or is not a Tessera database \(.*\); Tessera has not changed it — restore it from a backup/);
+      expect(e.message).toMatch(
+        /ledger\.db is damaged or is not a Tessera database \(.*\); Tessera has not changed it — restore it from a backup/,
+      );
       expect(digest(path)).toBe(before);
     }
     // The full check finds it too (as rows, or as DB_DAMAGED when a page cannot be parsed at all).
@@ -139,7 +152,10 @@ describe('locks', () => {
       const t0 = Date.now();
       const e = storageCode(() => db.transaction(() => db.run(sql`INSERT INTO accounts (id) VALUES ('x')`)));
       const waited = Date.now() - t0;
-      expect(e).toEqual({ code: 'DB_LOCKED', message: `another process holds the ledger ${path} (waited 0.3 s); try again when it finishes` });
+      expect(e).toEqual({
+        code: 'DB_LOCKED',
+        message: `another process holds the ledger ${path} (waited 0.3 s); try again when it finishes`,
+      });
       expect(waited).toBeGreaterThanOrEqual(250);
       expect(waited).toBeLessThan(4000);
       expect(storageCode(() => db.run(sql`INSERT INTO accounts (id) VALUES ('y')`)).code).toBe('DB_LOCKED');
@@ -179,9 +195,9 @@ describe('telling permission, lock, I/O and damage apart', () => {
       expect((e as StorageError).message.includes('damaged'), code).toBe(expected === 'DB_DAMAGED');
       expect((e as StorageError).message, code).toContain(path);
     }
-    expect((storageError(path, err('SQLITE_BUSY', 'database is locked'), { busyTimeoutMs: 5000 }) as StorageError).message).toBe(
-      `another process holds the ledger ${path} (waited 5 s); try again when it finishes`,
-    );
+    expect(
+      (storageError(path, err('SQLITE_BUSY', 'database is locked'), { busyTimeoutMs: 5000 }) as StorageError).message,
+    ).toBe(`another process holds the ledger ${path} (waited 5 s); try again when it finishes`);
     // A constraint violation is a bug or a rule, not a storage problem: it keeps its stack.
     const constraint = err('SQLITE_CONSTRAINT_UNIQUE', 'UNIQUE constraint failed');
     expect(storageError(path, constraint, { busyTimeoutMs: 5000 })).toBe(constraint);
@@ -190,7 +206,10 @@ describe('telling permission, lock, I/O and damage apart', () => {
   it('SQLITE_CANTOPEN on a file the user may not open is a permission error (injected EACCES: root can open anything)', () => {
     const path = join(tempDir(), 'ledger.db');
     Database.open(path).close();
-    const e = storageError(path, err('SQLITE_CANTOPEN', 'unable to open database file'), { busyTimeoutMs: 5000, access: eacces });
+    const e = storageError(path, err('SQLITE_CANTOPEN', 'unable to open database file'), {
+      busyTimeoutMs: 5000,
+      access: eacces,
+    });
     expect((e as StorageError).code).toBe('DB_PERMISSION');
     expect((e as StorageError).message).toMatch(/permission denied \(EACCES\); check its owner and permissions/);
     expect((e as StorageError).message).not.toMatch(/damaged/);
@@ -198,14 +217,18 @@ describe('telling permission, lock, I/O and damage apart', () => {
     const before = digest(path);
     const opened = storageCode(() => Database.open(path, {}, { access: eacces }));
     expect(opened.code).toBe('DB_PERMISSION');
-    expect(opened.message).toBe(`cannot read and write ${path}: permission denied (EACCES); check its owner and permissions`);
+    expect(opened.message).toBe(
+      `cannot read and write ${path}: permission denied (EACCES); check its owner and permissions`,
+    );
     expect(digest(path)).toBe(before);
     // And when SQLite itself refuses (an -shm it may not create, …), the probe finds the cause.
     let calls = 0;
     const refusing = () => {
       throw err('SQLITE_CANTOPEN', 'unable to open database file');
     };
-    const fromSqlite = storageCode(() => Database.open(path, {}, { connect: refusing, access: () => (calls++ === 0 ? undefined : eacces()) }));
+    const fromSqlite = storageCode(() =>
+      Database.open(path, {}, { connect: refusing, access: () => (calls++ === 0 ? undefined : eacces()) }),
+    );
     expect(fromSqlite.code).toBe('DB_PERMISSION');
   });
 

@@ -15,7 +15,9 @@ export const vectors = (
  * deterministic random lengths up to 192 KiB: at least 200 in all.
  */
 export function equivalenceLengths(): number[] {
-  const lengths = new Set<number>([0, 1, 2, 3, 4, 5, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025, 2047, 2048, 2049, 3072, 3073]);
+  const lengths = new Set<number>([
+    0, 1, 2, 3, 4, 5, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025, 2047, 2048, 2049, 3072, 3073,
+  ]);
   for (let k = 1; k <= 10; k++) {
     const c = 2 ** k;
     for (const chunks of [c - 1, c, c + 1]) lengths.add(chunks * CHUNK_LEN);
@@ -31,7 +33,23 @@ export function equivalenceLengths(): number[] {
 
 /** Lengths for a kernel forced to 4 KiB segments: one, several, odd and power-of-two segment counts. */
 export const MULTI_SEGMENT_SEGMENT_BYTES = 4096;
-export const multiSegmentLengths = [0, 1, 1025, 4095, 4096, 4097, 8192, 8193, 3 * 4096 + 5, 7 * 4096, 8 * 4096 + 1, 17 * 4096 + 1023, 64 * 4096, 64 * 4096 + 1, 100_003];
+export const multiSegmentLengths = [
+  0,
+  1,
+  1025,
+  4095,
+  4096,
+  4097,
+  8192,
+  8193,
+  3 * 4096 + 5,
+  7 * 4096,
+  8 * 4096 + 1,
+  17 * 4096 + 1023,
+  64 * 4096,
+  64 * 4096 + 1,
+  100_003,
+];
 
 /** Seed of the pseudo-random input of the i-th case (see test/support/data.ts pseudoRandomBytes). */
 export const seedOf = (i: number) => 1000 + i;

@@ -26,7 +26,16 @@ const ARGS = [
 
 /** What the page-side harness sends: an official vector input or pseudo-random bytes (test/support/data.ts). */
 type InputSpec = ({ kind: 'vector'; len: number } | { kind: 'random'; len: number; seed: number }) & { key?: number[] };
-type Reply = { type: string; id?: number; digest?: string; keyed?: string; code?: string; message?: string; segmentBytes?: number; adapter?: Record<string, unknown> };
+type Reply = {
+  type: string;
+  id?: number;
+  digest?: string;
+  keyed?: string;
+  code?: string;
+  message?: string;
+  segmentBytes?: number;
+  adapter?: Record<string, unknown>;
+};
 
 /**
  * Runs in the page: plays the main process's part over a MessagePort handed to the compute page
@@ -76,7 +85,9 @@ const HARNESS = `(() => {
 })()`;
 
 const available = existsSync(CHROMIUM);
-const title = available ? 'compute page in Chromium (WebGPU on SwiftShader)' : `compute page in Chromium — skipped: ${CHROMIUM} not found (apt-get install chromium)`;
+const title = available
+  ? 'compute page in Chromium (WebGPU on SwiftShader)'
+  : `compute page in Chromium — skipped: ${CHROMIUM} not found (apt-get install chromium)`;
 
 describe.skipIf(!available)(title, () => {
   const cpu = loadNativeBlake3();
@@ -86,8 +97,17 @@ describe.skipIf(!available)(title, () => {
   let page: Page;
   let base: string;
 
-  const init = (maxSegmentBytes?: number) => page.evaluate((m) => (globalThis as unknown as { __compute: { init(m?: number): Promise<Reply> } }).__compute.init(m), maxSegmentBytes);
-  const hashAll = (specs: InputSpec[]) => page.evaluate((s) => (globalThis as unknown as { __compute: { hashAll(s: InputSpec[]): Promise<Reply[]> } }).__compute.hashAll(s), specs);
+  const init = (maxSegmentBytes?: number) =>
+    page.evaluate(
+      (m) => (globalThis as unknown as { __compute: { init(m?: number): Promise<Reply> } }).__compute.init(m),
+      maxSegmentBytes,
+    );
+  const hashAll = (specs: InputSpec[]) =>
+    page.evaluate(
+      (s) =>
+        (globalThis as unknown as { __compute: { hashAll(s: InputSpec[]): Promise<Reply[]> } }).__compute.hashAll(s),
+      specs,
+    );
   const digests = (replies: Reply[]) => replies.map((r) => r.digest ?? `${r.type}: ${r.code ?? ''} ${r.message ?? ''}`);
 
   beforeAll(async () => {
@@ -102,7 +122,10 @@ describe.skipIf(!available)(title, () => {
     await page.evaluate(HARNESS);
     const ready = await init();
     expect(errors).toEqual([]);
-    expect(ready).toMatchObject({ type: 'ready', adapter: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } });
+    expect(ready).toMatchObject({
+      type: 'ready',
+      adapter: { vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -112,7 +135,9 @@ describe.skipIf(!available)(title, () => {
   });
 
   it('matches the official test vectors', async () => {
-    expect(digests(await hashAll(vectors.map((v) => ({ kind: 'vector', len: v.input_len }))))).toEqual(vectors.map((v) => v.hash));
+    expect(digests(await hashAll(vectors.map((v) => ({ kind: 'vector', len: v.input_len }))))).toEqual(
+      vectors.map((v) => v.hash),
+    );
   });
 
   it('equals the CPU hasher for 200+ lengths (chunk/block edges, multiples of 64, 2^k ± 1 chunks, random)', async () => {
@@ -127,34 +152,58 @@ describe.skipIf(!available)(title, () => {
     console.log(`Chromium keyed test seed ${seed}`);
     const random = seededRandom(seed);
     const sizes = [0, 1, 1023, 1024, 1025, (64 << 10) + 1, (1 << 20) + 7];
-    const specs: InputSpec[] = sizes.map((len, i) => ({ kind: 'random', len, seed: seedOf(800 + i), key: Array.from({ length: 32 }, () => Math.floor(random() * 256)) }));
+    const specs: InputSpec[] = sizes.map((len, i) => ({
+      kind: 'random',
+      len,
+      seed: seedOf(800 + i),
+      key: Array.from({ length: 32 }, () => Math.floor(random() * 256)),
+    }));
     const replies = await hashAll(specs);
     const data = (s: InputSpec) => pseudoRandomBytes(s.len, (s as { seed: number }).seed);
-    expect(replies.map((r) => r.keyed)).toEqual(specs.map((s) => toHex(cpu.keyed(new Uint8Array(s.key ?? []), data(s)))));
+    expect(replies.map((r) => r.keyed)).toEqual(
+      specs.map((s) => toHex(cpu.keyed(new Uint8Array(s.key ?? []), data(s)))),
+    );
     expect(replies.map((r) => r.digest)).toEqual(specs.map((s) => toHex(cpu.hash(data(s)))));
   });
 
   it('merges segments correctly when the input exceeds the segment size', async () => {
-    expect(await init(MULTI_SEGMENT_SEGMENT_BYTES)).toMatchObject({ type: 'ready', segmentBytes: MULTI_SEGMENT_SEGMENT_BYTES });
-    const got = digests(await hashAll(multiSegmentLengths.map((len, i) => ({ kind: 'random', len, seed: seedOf(500 + i) }))));
+    expect(await init(MULTI_SEGMENT_SEGMENT_BYTES)).toMatchObject({
+      type: 'ready',
+      segmentBytes: MULTI_SEGMENT_SEGMENT_BYTES,
+    });
+    const got = digests(
+      await hashAll(multiSegmentLengths.map((len, i) => ({ kind: 'random', len, seed: seedOf(500 + i) }))),
+    );
     expect(got).toEqual(multiSegmentLengths.map((len, i) => toHex(cpu.hash(pseudoRandomBytes(len, seedOf(500 + i))))));
   });
 
   it('rejects malformed requests with a stable code', async () => {
     type Harness = { __compute: { send(m: unknown): void; stray(): Reply[] } };
-    await page.evaluate(() => (globalThis as unknown as Harness).__compute.send({ type: 'hash', id: 9999, data: 'not bytes' }));
-    await page.evaluate(() => (globalThis as unknown as Harness).__compute.send({ type: 'run-anything', code: 'alert(1)' }));
-    await expect.poll(() => page.evaluate(() => (globalThis as unknown as Harness).__compute.stray())).toEqual([
-      expect.objectContaining({ type: 'failed', id: 9999, code: 'BAD_REQUEST' }),
-      expect.objectContaining({ type: 'failed', id: null, code: 'BAD_REQUEST' }),
-    ]);
+    await page.evaluate(() =>
+      (globalThis as unknown as Harness).__compute.send({ type: 'hash', id: 9999, data: 'not bytes' }),
+    );
+    await page.evaluate(() =>
+      (globalThis as unknown as Harness).__compute.send({ type: 'run-anything', code: 'alert(1)' }),
+    );
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as Harness).__compute.stray()))
+      .toEqual([
+        expect.objectContaining({ type: 'failed', id: 9999, code: 'BAD_REQUEST' }),
+        expect.objectContaining({ type: 'failed', id: null, code: 'BAD_REQUEST' }),
+      ]);
   });
 
   it('reports a dropped device as lost and answers NOT_READY until re-initialised', async () => {
     await page.evaluate(() => (globalThis as unknown as { __compute: { drop(): void } }).__compute.drop());
-    await expect.poll(() => page.evaluate(() => (globalThis as unknown as { __compute: { lost(): Reply[] } }).__compute.lost().length)).toBe(1);
+    await expect
+      .poll(() =>
+        page.evaluate(() => (globalThis as unknown as { __compute: { lost(): Reply[] } }).__compute.lost().length),
+      )
+      .toBe(1);
     expect(digests(await hashAll([{ kind: 'vector', len: 1 }]))).toEqual([expect.stringMatching(/^failed: NOT_READY/)]);
     expect(await init()).toMatchObject({ type: 'ready' });
-    expect(digests(await hashAll([{ kind: 'vector', len: 1025 }]))).toEqual([vectors.find((v) => v.input_len === 1025)?.hash]);
+    expect(digests(await hashAll([{ kind: 'vector', len: 1025 }]))).toEqual([
+      vectors.find((v) => v.input_len === 1025)?.hash,
+    ]);
   });
 });

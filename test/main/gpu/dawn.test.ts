@@ -9,7 +9,9 @@ import { probeDawn } from './dawn-probe.js';
 
 const dawn = await probeDawn();
 const cpu = loadNativeBlake3();
-const title = dawn.ok ? 'BLAKE3 kernel on Dawn (OpenGL ES, llvmpipe)' : `BLAKE3 kernel on Dawn — skipped: ${dawn.reason}`;
+const title = dawn.ok
+  ? 'BLAKE3 kernel on Dawn (OpenGL ES, llvmpipe)'
+  : `BLAKE3 kernel on Dawn — skipped: ${dawn.reason}`;
 
 describe.skipIf(!dawn.ok)(title, () => {
   let client: ComputeClient;

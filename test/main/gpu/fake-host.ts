@@ -39,7 +39,11 @@ export class FakeHost implements ComputeChannel {
     if (this.closed) return;
     if (message.type === 'init') {
       const adapter = this.options.adapter === undefined ? HARDWARE_ADAPTER : this.options.adapter;
-      this.reply(adapter ? { type: 'ready', adapter, segmentBytes: 1 << 27 } : { type: 'no-adapter', message: 'no WebGPU adapter is available' });
+      this.reply(
+        adapter
+          ? { type: 'ready', adapter, segmentBytes: 1 << 27 }
+          : { type: 'no-adapter', message: 'no WebGPU adapter is available' },
+      );
     } else if (message.type === 'hash') {
       this.hashes++;
       if (this.options.crashAfterHashes !== undefined && this.hashes > this.options.crashAfterHashes) {
@@ -47,8 +51,15 @@ export class FakeHost implements ComputeChannel {
         return;
       }
       const digest = this.options.wrongDigest ?? toHex(blake3Reference(message.data));
-      const keyed = message.key ? (this.options.wrongKeyedDigest ?? this.options.wrongDigest ?? toHex(blake3KeyedReference(message.key, message.data))) : undefined;
-      this.reply(keyed ? { type: 'hashed', id: message.id, digest, keyed } : { type: 'hashed', id: message.id, digest }, this.options.hashDelayMs ?? 0);
+      const keyed = message.key
+        ? (this.options.wrongKeyedDigest ??
+          this.options.wrongDigest ??
+          toHex(blake3KeyedReference(message.key, message.data)))
+        : undefined;
+      this.reply(
+        keyed ? { type: 'hashed', id: message.id, digest, keyed } : { type: 'hashed', id: message.id, digest },
+        this.options.hashDelayMs ?? 0,
+      );
     } else {
       this.reply({ type: 'lost', reason: 'destroyed', message: 'device was destroyed' });
     }

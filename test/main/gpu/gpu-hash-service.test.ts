@@ -37,110 +37,139 @@ function runner(gpu: GpuHashPort | undefined, threads = 1, allowSoftwareAdapter 
   return r;
 }
 
-const bytesJob = (id: string, data: Uint8Array, extra: Partial<SliceJob> = {}): SliceJob => ({ slice_id: id, workload: 'gpuhash', source: { kind: 'bytes', data }, ...extra });
-
-describe.skipIf(!dawn.ok)(dawn.ok ? 'GpuHashService on Dawn (llvmpipe)' : `GpuHashService on Dawn — skipped: ${dawn.ok ? '' : dawn.reason}`, () => {
-  const dawnHost = () => openDawnChannel({ backends: ['opengles'] });
-
-  /** A Dawn host that counts the hash requests it is sent (self-check included). */
-  const countingHost = () => {
-    const counts = { hashes: 0 };
-    const open = (): ComputeChannel => {
-      const channel = dawnHost();
-      return {
-        ...channel,
-        post(message, transfer) {
-          if (message.type === 'hash') counts.hashes++;
-          channel.post(message, transfer);
-        },
-      };
-    };
-    return { counts, open };
-  };
-
-  it('reports llvmpipe as a software adapter: never a hardware GPU, GpuHash on the CPU (labelled cpu), gpu_required refused', async () => {
-    const host = countingHost();
-    const { svc } = service({ openHost: host.open });
-    const caps = await svc.start();
-    expect(svc.ready).toBe(true);
-    expect(caps.hardware_gpu).toBe(false);
-    expect(caps.adapter).toMatchObject({ software: true, isFallbackAdapter: false, featureLevel: 'compatibility', vendor: '' });
-    expect(caps.adapter?.device).toMatch(/llvmpipe/);
-    const r = runner(svc);
-    const afterSelfCheck = host.counts.hashes;
-    const data = pseudoRandomBytes(70_001, 11);
-    const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(data), encoding: 'utf8' }).trim();
-    expect(await r.run(bytesJob('sw', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
-    expect(host.counts.hashes).toBe(afterSelfCheck); // the software adapter was not even asked
-    await expect(r.run(bytesJob('req', new Uint8Array(10), { gpu_required: true }))).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
-  });
-
-  it('with allowSoftwareAdapter, runs GpuHash on llvmpipe (bytes and files) with the CPU’s digest; Transcode stays on the CPU uncalibrated', async () => {
-    const { svc } = service({ openHost: dawnHost });
-    await svc.start();
-    expect(svc.hardware).toBe(false); // still never announced as a hardware GPU
-    const r = runner(svc, 1, true);
-    const data = pseudoRandomBytes(300_001, 9);
-    const want = toHex(cpu.hash(data));
-    const proof = await r.run(bytesJob('a', data, { gpu_required: true }));
-    expect(proof).toMatchObject({ backend: 'gpu', proof_hash: want, bytes: 300_001 });
-    expect(data.byteLength).toBe(300_001);
-
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-gpu-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, 'g.slice');
-    writeFileSync(path, pseudoRandomBytes(2_000_003, 4));
-    const b3sum = execFileSync('b3sum', ['--no-names', path], { encoding: 'utf8' }).trim();
-    expect(await r.run({ slice_id: 'f', workload: 'gpuhash', source: { kind: 'file', path } })).toMatchObject({ backend: 'gpu', proof_hash: b3sum });
-    expect(await r.run({ slice_id: 't', workload: 'transcode', source: { kind: 'file', path } })).toMatchObject({ backend: 'cpu', proof_hash: b3sum });
-  });
-
-  it('falls back to the CPU when the device is lost mid-job, counts it, and re-initialises', async () => {
-    // The device is dropped right behind the first big job, so the loss lands while it runs.
-    let dropped = false;
-    const lossyHost = (): ComputeChannel => {
-      const channel = dawnHost();
-      return {
-        ...channel,
-        post(message, transfer) {
-          const big = message.type === 'hash' && message.data.length >= 1 << 20; // before the transfer detaches it
-          channel.post(message, transfer);
-          if (big && !dropped) {
-            dropped = true;
-            channel.post({ type: 'drop-device' }, []);
-          }
-        },
-      };
-    };
-    const { svc, lost } = service({ openHost: lossyHost });
-    await svc.start();
-    const r = runner(svc, 1, true);
-    const data = pseudoRandomBytes(8 << 20, 21);
-    const want = toHex(cpu.hash(data));
-    expect(await r.run(bytesJob('big', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
-    expect(dropped).toBe(true);
-    expect(await lost()).toBe(1);
-    await expect.poll(() => svc.ready, { timeout: 20_000 }).toBe(true);
-    const small = pseudoRandomBytes(70_000, 22);
-    expect(await r.run(bytesJob('after', small))).toMatchObject({ backend: 'gpu', proof_hash: toHex(cpu.hash(small)) });
-    expect(await lost()).toBe(1);
-  });
-
-  it('treats a job over its time budget as a kernel timeout: CPU result, counted, host retired', async () => {
-    const { svc, lost } = service({ openHost: dawnHost, jobTimeoutMs: 1, minBytesPerSecond: 1e15, reinitDelayMs: 60_000 });
-    await svc.start();
-    const r = runner(svc, 1, true);
-    const data = pseudoRandomBytes(16 << 20, 31);
-    const want = toHex(cpu.hash(data)); // before the run: the CPU pool takes the buffer over
-    expect(await r.run(bytesJob('slow', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
-    expect(await lost()).toBe(1);
-    expect(svc.ready).toBe(false);
-    // While it is down, jobs go straight to the CPU.
-    const next = pseudoRandomBytes(1000, 32);
-    const nextWant = toHex(cpu.hash(next));
-    expect(await r.run(bytesJob('down', next))).toMatchObject({ backend: 'cpu', proof_hash: nextWant });
-  });
+const bytesJob = (id: string, data: Uint8Array, extra: Partial<SliceJob> = {}): SliceJob => ({
+  slice_id: id,
+  workload: 'gpuhash',
+  source: { kind: 'bytes', data },
+  ...extra,
 });
+
+describe.skipIf(!dawn.ok)(
+  dawn.ok ? 'GpuHashService on Dawn (llvmpipe)' : `GpuHashService on Dawn — skipped: ${dawn.ok ? '' : dawn.reason}`,
+  () => {
+    const dawnHost = () => openDawnChannel({ backends: ['opengles'] });
+
+    /** A Dawn host that counts the hash requests it is sent (self-check included). */
+    const countingHost = () => {
+      const counts = { hashes: 0 };
+      const open = (): ComputeChannel => {
+        const channel = dawnHost();
+        return {
+          ...channel,
+          post(message, transfer) {
+            if (message.type === 'hash') counts.hashes++;
+            channel.post(message, transfer);
+          },
+        };
+      };
+      return { counts, open };
+    };
+
+    it('reports llvmpipe as a software adapter: never a hardware GPU, GpuHash on the CPU (labelled cpu), gpu_required refused', async () => {
+      const host = countingHost();
+      const { svc } = service({ openHost: host.open });
+      const caps = await svc.start();
+      expect(svc.ready).toBe(true);
+      expect(caps.hardware_gpu).toBe(false);
+      expect(caps.adapter).toMatchObject({
+        software: true,
+        isFallbackAdapter: false,
+        featureLevel: 'compatibility',
+        vendor: '',
+      });
+      expect(caps.adapter?.device).toMatch(/llvmpipe/);
+      const r = runner(svc);
+      const afterSelfCheck = host.counts.hashes;
+      const data = pseudoRandomBytes(70_001, 11);
+      const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(data), encoding: 'utf8' }).trim();
+      expect(await r.run(bytesJob('sw', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
+      expect(host.counts.hashes).toBe(afterSelfCheck); // the software adapter was not even asked
+      await expect(r.run(bytesJob('req', new Uint8Array(10), { gpu_required: true }))).rejects.toMatchObject({
+        code: 'GPU_REQUIRED',
+      });
+    });
+
+    it('with allowSoftwareAdapter, runs GpuHash on llvmpipe (bytes and files) with the CPU’s digest; Transcode stays on the CPU uncalibrated', async () => {
+      const { svc } = service({ openHost: dawnHost });
+      await svc.start();
+      expect(svc.hardware).toBe(false); // still never announced as a hardware GPU
+      const r = runner(svc, 1, true);
+      const data = pseudoRandomBytes(300_001, 9);
+      const want = toHex(cpu.hash(data));
+      const proof = await r.run(bytesJob('a', data, { gpu_required: true }));
+      expect(proof).toMatchObject({ backend: 'gpu', proof_hash: want, bytes: 300_001 });
+      expect(data.byteLength).toBe(300_001);
+
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-gpu-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, 'g.slice');
+      writeFileSync(path, pseudoRandomBytes(2_000_003, 4));
+      const b3sum = execFileSync('b3sum', ['--no-names', path], { encoding: 'utf8' }).trim();
+      expect(await r.run({ slice_id: 'f', workload: 'gpuhash', source: { kind: 'file', path } })).toMatchObject({
+        backend: 'gpu',
+        proof_hash: b3sum,
+      });
+      expect(await r.run({ slice_id: 't', workload: 'transcode', source: { kind: 'file', path } })).toMatchObject({
+        backend: 'cpu',
+        proof_hash: b3sum,
+      });
+    });
+
+    it('falls back to the CPU when the device is lost mid-job, counts it, and re-initialises', async () => {
+      // The device is dropped right behind the first big job, so the loss lands while it runs.
+      let dropped = false;
+      const lossyHost = (): ComputeChannel => {
+        const channel = dawnHost();
+        return {
+          ...channel,
+          post(message, transfer) {
+            const big = message.type === 'hash' && message.data.length >= 1 << 20; // before the transfer detaches it
+            channel.post(message, transfer);
+            if (big && !dropped) {
+              dropped = true;
+              channel.post({ type: 'drop-device' }, []);
+            }
+          },
+        };
+      };
+      const { svc, lost } = service({ openHost: lossyHost });
+      await svc.start();
+      const r = runner(svc, 1, true);
+      const data = pseudoRandomBytes(8 << 20, 21);
+      const want = toHex(cpu.hash(data));
+      expect(await r.run(bytesJob('big', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
+      expect(dropped).toBe(true);
+      expect(await lost()).toBe(1);
+      await expect.poll(() => svc.ready, { timeout: 20_000 }).toBe(true);
+      const small = pseudoRandomBytes(70_000, 22);
+      expect(await r.run(bytesJob('after', small))).toMatchObject({
+        backend: 'gpu',
+        proof_hash: toHex(cpu.hash(small)),
+      });
+      expect(await lost()).toBe(1);
+    });
+
+    it('treats a job over its time budget as a kernel timeout: CPU result, counted, host retired', async () => {
+      const { svc, lost } = service({
+        openHost: dawnHost,
+        jobTimeoutMs: 1,
+        minBytesPerSecond: 1e15,
+        reinitDelayMs: 60_000,
+      });
+      await svc.start();
+      const r = runner(svc, 1, true);
+      const data = pseudoRandomBytes(16 << 20, 31);
+      const want = toHex(cpu.hash(data)); // before the run: the CPU pool takes the buffer over
+      expect(await r.run(bytesJob('slow', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
+      expect(await lost()).toBe(1);
+      expect(svc.ready).toBe(false);
+      // While it is down, jobs go straight to the CPU.
+      const next = pseudoRandomBytes(1000, 32);
+      const nextWant = toHex(cpu.hash(next));
+      expect(await r.run(bytesJob('down', next))).toMatchObject({ backend: 'cpu', proof_hash: nextWant });
+    });
+  },
+);
 
 describe('GpuHashService without a usable GPU', () => {
   it('falls back to the CPU when no adapter exists (real Dawn host with no backend)', async () => {
@@ -151,7 +180,9 @@ describe('GpuHashService without a usable GPU', () => {
     const data = pseudoRandomBytes(5000, 1);
     const want = toHex(cpu.hash(data));
     expect(await r.run(bytesJob('cpu', data))).toMatchObject({ backend: 'cpu', proof_hash: want });
-    await expect(r.run(bytesJob('req', new Uint8Array(1), { gpu_required: true }))).rejects.toMatchObject({ code: 'GPU_REQUIRED' });
+    await expect(r.run(bytesJob('req', new Uint8Array(1), { gpu_required: true }))).rejects.toMatchObject({
+      code: 'GPU_REQUIRED',
+    });
     expect(await lost()).toBe(0);
   });
 
@@ -215,7 +246,9 @@ describe('start-up calibration', () => {
     const cal = await slow.calibrateGpu({ sizes: [64 << 10, 1 << 20], repetitions: 2 });
     expect(cal.points.map((p) => p.gpu)).toEqual([false, false]);
     const data = pseudoRandomBytes(1 << 20, 5);
-    expect(await slow.run({ slice_id: 's', workload: 'transcode', source: { kind: 'bytes', data } })).toMatchObject({ backend: 'cpu' });
+    expect(await slow.run({ slice_id: 's', workload: 'transcode', source: { kind: 'bytes', data } })).toMatchObject({
+      backend: 'cpu',
+    });
 
     // Fast after the first sight of a buffer: calibration hashes the same buffer for every
     // repetition, so only its untimed warm-up pays for the (real) digest.
@@ -237,7 +270,9 @@ describe('start-up calibration', () => {
     expect(fastCal.points[0]?.speedup).toBeGreaterThanOrEqual(1.2);
     const big = pseudoRandomBytes(6 << 20, 6);
     const bigWant = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(big), encoding: 'utf8' }).trim();
-    expect(await fast.run({ slice_id: 'b', workload: 'inference', source: { kind: 'bytes', data: big } })).toMatchObject({ backend: 'gpu', proof_hash: bigWant });
+    expect(
+      await fast.run({ slice_id: 'b', workload: 'inference', source: { kind: 'bytes', data: big } }),
+    ).toMatchObject({ backend: 'gpu', proof_hash: bigWant });
   });
 
   it('keeps everything on the CPU when the GPU is not ready', async () => {
@@ -259,7 +294,10 @@ describe('start-up calibration', () => {
     // …and a slice of a calibrated size stays on the CPU.
     const data = pseudoRandomBytes(1 << 20, 12);
     const want = toHex(cpu.hash(data));
-    expect(await r.run({ slice_id: 'tr', workload: 'transcode', source: { kind: 'bytes', data } })).toMatchObject({ backend: 'cpu', proof_hash: want });
+    expect(await r.run({ slice_id: 'tr', workload: 'transcode', source: { kind: 'bytes', data } })).toMatchObject({
+      backend: 'cpu',
+      proof_hash: want,
+    });
   });
 
   it('calibrates against a real Dawn host (software adapter explicitly allowed) without error', async (ctx) => {
@@ -283,6 +321,9 @@ describe('hardware adapter reporting', () => {
     expect(caps).toEqual({ hardware_gpu: true, adapter: { ...HARDWARE_ADAPTER, software: false } });
     const data = pseudoRandomBytes(3000, 8);
     const want = execFileSync('b3sum', ['--no-names'], { input: Buffer.from(data), encoding: 'utf8' }).trim();
-    expect(await runner(svc).run(bytesJob('hw', data, { gpu_required: true }))).toMatchObject({ backend: 'gpu', proof_hash: want });
+    expect(await runner(svc).run(bytesJob('hw', data, { gpu_required: true }))).toMatchObject({
+      backend: 'gpu',
+      proof_hash: want,
+    });
   });
 });

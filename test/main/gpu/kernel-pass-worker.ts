@@ -13,7 +13,9 @@ export interface KernelPassRequest {
   maxSegmentBytes: number;
   cases: { data: Uint8Array; key: Uint8Array }[];
 }
-export type KernelPassReply = { ok: true; results: { keyed: string; plain: string; uploaded: number; submits: number }[] } | { ok: false; message: string };
+export type KernelPassReply =
+  | { ok: true; results: { keyed: string; plain: string; uploaded: number; submits: number }[] }
+  | { ok: false; message: string };
 
 const port = parentPort;
 if (!port) throw new Error('kernel-pass-worker must run in a worker thread');
@@ -25,7 +27,11 @@ const gpu = create(['backend=opengles']);
 port.on('message', (req: KernelPassRequest) => {
   void run(req).then(
     (reply) => port.postMessage(reply),
-    (err: unknown) => port.postMessage({ ok: false, message: err instanceof Error ? err.message : String(err) } satisfies KernelPassReply),
+    (err: unknown) =>
+      port.postMessage({
+        ok: false,
+        message: err instanceof Error ? err.message : String(err),
+      } satisfies KernelPassReply),
   );
 });
 

@@ -53,7 +53,10 @@ describe('keyed BLAKE3 reference (TypeScript, used by the GPU self-check)', () =
 
 describe('GpuHashService keyed mode', () => {
   it('never uses a GPU whose keyed digests fail the self-check, even when its plain ones pass', async () => {
-    const svc = new GpuHashService({ openHost: () => new FakeHost({ wrongKeyedDigest: '00'.repeat(32) }), registry: createMetricsRegistry() });
+    const svc = new GpuHashService({
+      openHost: () => new FakeHost({ wrongKeyedDigest: '00'.repeat(32) }),
+      registry: createMetricsRegistry(),
+    });
     try {
       const caps = await svc.start();
       expect(svc.ready).toBe(false);
@@ -70,63 +73,76 @@ describe('GpuHashService keyed mode', () => {
       await svc.start();
       const key = randomKey();
       const data = pseudoRandomBytes(4097, 12);
-      expect(await svc.digestBytes(data, key)).toEqual({ resultHash: toHex(cpu.hash(data)), proof: toHex(cpu.keyed(key, data)) });
+      expect(await svc.digestBytes(data, key)).toEqual({
+        resultHash: toHex(cpu.hash(data)),
+        proof: toHex(cpu.keyed(key, data)),
+      });
     } finally {
       await svc.close();
     }
   });
 });
 
-describe.skipIf(!dawn.ok)(dawn.ok ? 'keyed BLAKE3 kernel on Dawn (software: OpenGL ES, llvmpipe)' : `keyed BLAKE3 kernel on Dawn — skipped: ${dawn.ok ? '' : dawn.reason}`, () => {
-  let client: ComputeClient;
-  beforeAll(async () => {
-    client = new ComputeClient(openDawnChannel({ backends: ['opengles'] }));
-    const init = await client.init();
-    if (!init.ok) throw new Error(init.message);
-  });
-  afterAll(() => client.close());
+describe.skipIf(!dawn.ok)(
+  dawn.ok
+    ? 'keyed BLAKE3 kernel on Dawn (software: OpenGL ES, llvmpipe)'
+    : `keyed BLAKE3 kernel on Dawn — skipped: ${dawn.ok ? '' : dawn.reason}`,
+  () => {
+    let client: ComputeClient;
+    beforeAll(async () => {
+      client = new ComputeClient(openDawnChannel({ backends: ['opengles'] }));
+      const init = await client.init();
+      if (!init.ok) throw new Error(init.message);
+    });
+    afterAll(() => client.close());
 
-  it('makes the plain and the keyed digest in one request, equal to the native binding and b3sum --keyed', async () => {
-    const dir = tempDir();
-    for (const [i, len] of SIZES.entries()) {
-      const key = randomKey();
-      const data = pseudoRandomBytes(len, 900 + i);
-      const got = await client.hashBoth(data, key);
-      const where = `length ${len}, key ${toHex(key)}`;
-      expect(got.keyed, where).toBe(toHex(cpu.keyed(key, data)));
-      expect(got.keyed, where).toBe(b3sumKeyed(dir, data, key));
-      expect(got.digest, where).toBe(toHex(cpu.hash(data)));
-      expect(got.digest, where).toBe(execFileSync('b3sum', ['--no-names'], { input: Buffer.from(data), encoding: 'utf8' }).trim());
-    }
-  });
+    it('makes the plain and the keyed digest in one request, equal to the native binding and b3sum --keyed', async () => {
+      const dir = tempDir();
+      for (const [i, len] of SIZES.entries()) {
+        const key = randomKey();
+        const data = pseudoRandomBytes(len, 900 + i);
+        const got = await client.hashBoth(data, key);
+        const where = `length ${len}, key ${toHex(key)}`;
+        expect(got.keyed, where).toBe(toHex(cpu.keyed(key, data)));
+        expect(got.keyed, where).toBe(b3sumKeyed(dir, data, key));
+        expect(got.digest, where).toBe(toHex(cpu.hash(data)));
+        expect(got.digest, where).toBe(
+          execFileSync('b3sum', ['--no-names'], { input: Buffer.from(data), encoding: 'utf8' }).trim(),
+        );
+      }
+    });
 
-  it('gives a different keyed digest under a different key, and the same plain one', async () => {
-    const data = pseudoRandomBytes(5000, 7);
-    const a = await client.hashBoth(data, randomKey());
-    const b = await client.hashBoth(data, randomKey());
-    expect(a.keyed).not.toBe(b.keyed);
-    expect(a.digest).toBe(b.digest);
-  });
+    it('gives a different keyed digest under a different key, and the same plain one', async () => {
+      const data = pseudoRandomBytes(5000, 7);
+      const a = await client.hashBoth(data, randomKey());
+      const b = await client.hashBoth(data, randomKey());
+      expect(a.keyed).not.toBe(b.keyed);
+      expect(a.digest).toBe(b.digest);
+    });
 
-  it('merges keyed segments correctly when the input spans several segments', async () => {
-    const small = new ComputeClient(openDawnChannel({ backends: ['opengles'] }));
-    try {
-      expect(await small.init(MULTI_SEGMENT_SEGMENT_BYTES)).toMatchObject({ ok: true, segmentBytes: MULTI_SEGMENT_SEGMENT_BYTES });
-      const keys = multiSegmentLengths.map(() => randomKey());
-      const inputs = multiSegmentLengths.map((len, i) => pseudoRandomBytes(len, 700 + i));
-      const got = await Promise.all(inputs.map((d, i) => small.hashBoth(d, keys[i] as Uint8Array)));
-      expect(got.map((g) => g.keyed)).toEqual(inputs.map((d, i) => toHex(cpu.keyed(keys[i] as Uint8Array, d))));
-      expect(got.map((g) => g.digest)).toEqual(inputs.map((d) => toHex(cpu.hash(d))));
-    } finally {
-      await small.close();
-    }
-  });
+    it('merges keyed segments correctly when the input spans several segments', async () => {
+      const small = new ComputeClient(openDawnChannel({ backends: ['opengles'] }));
+      try {
+        expect(await small.init(MULTI_SEGMENT_SEGMENT_BYTES)).toMatchObject({
+          ok: true,
+          segmentBytes: MULTI_SEGMENT_SEGMENT_BYTES,
+        });
+        const keys = multiSegmentLengths.map(() => randomKey());
+        const inputs = multiSegmentLengths.map((len, i) => pseudoRandomBytes(len, 700 + i));
+        const got = await Promise.all(inputs.map((d, i) => small.hashBoth(d, keys[i] as Uint8Array)));
+        expect(got.map((g) => g.keyed)).toEqual(inputs.map((d, i) => toHex(cpu.keyed(keys[i] as Uint8Array, d))));
+        expect(got.map((g) => g.digest)).toEqual(inputs.map((d) => toHex(cpu.hash(d))));
+      } finally {
+        await small.close();
+      }
+    });
 
-  it('a plain request still answers without a keyed digest', async () => {
-    const data = pseudoRandomBytes(3000, 8);
-    expect(await client.hash(data)).toBe(toHex(cpu.hash(data)));
-  });
-});
+    it('a plain request still answers without a keyed digest', async () => {
+      const data = pseudoRandomBytes(3000, 8);
+      expect(await client.hash(data)).toBe(toHex(cpu.hash(data)));
+    });
+  },
+);
 
 describe.skipIf(!dawn.ok)('keyed BLAKE3 kernel: one pass over the bytes', () => {
   it('uploads each byte once and submits once per segment for both digests', async () => {

@@ -30,16 +30,40 @@ describe('AdmissionService', () => {
     service.reportCapacity('prov', 4);
     expect(service.submit({ id: 'i1', lane: 'industrial', fee: 300n, shards: 3 }).outcome).toBe('admitted');
     expect(service.submit({ id: 'i2', lane: 'industrial', fee: 300n, shards: 2 }).outcome).toBe('deferred');
-    expect(service.submit({ id: 'i3', lane: 'industrial', fee: 300n, shards: 2 })).toMatchObject({ code: 'QUEUE_FULL' });
-    expect(service.submit({ id: 'i4', lane: 'industrial', fee: 300n, shards: 9 })).toMatchObject({ code: 'NO_CAPACITY' });
+    expect(service.submit({ id: 'i3', lane: 'industrial', fee: 300n, shards: 2 })).toMatchObject({
+      code: 'QUEUE_FULL',
+    });
+    expect(service.submit({ id: 'i4', lane: 'industrial', fee: 300n, shards: 9 })).toMatchObject({
+      code: 'NO_CAPACITY',
+    });
     expect(service.submit({ id: 'c1', lane: 'consumer', fee: 10n, shards: 1 }).outcome).toBe('admitted');
 
     const decisions = lines.filter((l) => l.msg === 'admission decision');
     expect(decisions).toHaveLength(5);
-    expect(decisions[0]).toEqual(expect.objectContaining({ job_id: 'i1', lane: 'industrial', requested_shards: 3, mode: 'loose', outcome: 'admitted', level: 'info' }));
-    expect(decisions[1]).toEqual(expect.objectContaining({ job_id: 'i2', requested_shards: 2, mode: 'loose', outcome: 'deferred', code: 'NO_CAPACITY', retryable: true }));
+    expect(decisions[0]).toEqual(
+      expect.objectContaining({
+        job_id: 'i1',
+        lane: 'industrial',
+        requested_shards: 3,
+        mode: 'loose',
+        outcome: 'admitted',
+        level: 'info',
+      }),
+    );
+    expect(decisions[1]).toEqual(
+      expect.objectContaining({
+        job_id: 'i2',
+        requested_shards: 2,
+        mode: 'loose',
+        outcome: 'deferred',
+        code: 'NO_CAPACITY',
+        retryable: true,
+      }),
+    );
     expect(decisions[3]).toEqual(expect.objectContaining({ job_id: 'i4', outcome: 'rejected', code: 'NO_CAPACITY' }));
-    expect(decisions[4]).toEqual(expect.objectContaining({ job_id: 'c1', lane: 'consumer', requested_shards: 1, mode: 'loose' }));
+    expect(decisions[4]).toEqual(
+      expect.objectContaining({ job_id: 'c1', lane: 'consumer', requested_shards: 1, mode: 'loose' }),
+    );
 
     expect(await metricValue(registry, 'industrial_admitted_total')).toBe(1);
     expect(await metricValue(registry, 'industrial_deferred_total')).toBe(1);
@@ -50,7 +74,9 @@ describe('AdmissionService', () => {
 
     service.finish('i1');
     expect(service.tick().admitted.map((d) => d.jobId)).toEqual(['i2']);
-    expect(lines.at(-1)).toEqual(expect.objectContaining({ msg: 'admission decision', job_id: 'i2', outcome: 'admitted', retried: true }));
+    expect(lines.at(-1)).toEqual(
+      expect.objectContaining({ msg: 'admission decision', job_id: 'i2', outcome: 'admitted', retried: true }),
+    );
     expect(await metricValue(registry, 'industrial_admitted_total')).toBe(2);
   });
 
@@ -59,12 +85,26 @@ describe('AdmissionService', () => {
     service.reportCapacity('prov', 10);
     expect(await metricValue(registry, 'admission_mode', { mode: 'loose' })).toBe(1);
     expect(await metricValue(registry, 'consumer_fee_p50')).toBe(0);
-    for (const [i, fee] of [100n, 200n, 900n, 1000n, 1100n].entries()) service.submit({ id: `c${i}`, lane: 'consumer', fee, shards: 1 });
+    for (const [i, fee] of [100n, 200n, 900n, 1000n, 1100n].entries())
+      service.submit({ id: `c${i}`, lane: 'consumer', fee, shards: 1 });
     expect(await metricValue(registry, 'consumer_fee_p50')).toBe(900);
     expect(await metricValue(registry, 'consumer_fee_p90')).toBe(1100);
-    expect(service.submit({ id: 'i1', lane: 'industrial', fee: 1n, shards: 1 })).toMatchObject({ code: 'INDUSTRIAL_TIGHT', mode: 'tight' });
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'admission mode changed', from: 'loose', to: 'tight', level: 'warn' }));
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'admission decision', job_id: 'i1', requested_shards: 1, mode: 'tight', code: 'INDUSTRIAL_TIGHT' }));
+    expect(service.submit({ id: 'i1', lane: 'industrial', fee: 1n, shards: 1 })).toMatchObject({
+      code: 'INDUSTRIAL_TIGHT',
+      mode: 'tight',
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'admission mode changed', from: 'loose', to: 'tight', level: 'warn' }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: 'admission decision',
+        job_id: 'i1',
+        requested_shards: 1,
+        mode: 'tight',
+        code: 'INDUSTRIAL_TIGHT',
+      }),
+    );
     expect(await metricValue(registry, 'admission_mode', { mode: 'tight' })).toBe(1);
     expect(await metricValue(registry, 'admission_mode', { mode: 'loose' })).toBe(0);
     expect(await metricValue(registry, 'industrial_rejected_total', { reason: 'INDUSTRIAL_TIGHT' })).toBe(1);
@@ -84,7 +124,12 @@ describe('AdmissionService', () => {
     expect(ledger.slashedPool).toBe(250n);
     expect(ledger.total()).toBe(before);
     expect(await metricValue(registry, 'industrial_rejected_total', { reason: 'SLA' })).toBe(1);
-    expect(lines.at(-1)).toMatchObject({ msg: 'provider bond slashed for a missed deadline', job_id: 'job-9', provider: 'prov', amount: '250' });
+    expect(lines.at(-1)).toMatchObject({
+      msg: 'provider bond slashed for a missed deadline',
+      job_id: 'job-9',
+      provider: 'prov',
+      amount: '250',
+    });
 
     service.declareDeadline({ jobId: 'job-10', provider: 'prov', bond: 100n, deadline: clock.now() + 5 });
     service.declareDeadline({ jobId: 'job-11', provider: 'prov', bond: 10_000n, deadline: clock.now() + 5 });

@@ -30,7 +30,13 @@ describe('config.toml', () => {
     const dir = tempDir();
     writeFileSync(
       join(dir, 'config.toml'),
-      ['price_board_path = "boards/prices.bin"', 'price_board_window = 250', 'price_board_save_interval = 5', 'comfort_threshold_p90 = 9223372036854775807', 'comfort_recovery_secs = 0'].join('\n'),
+      [
+        'price_board_path = "boards/prices.bin"',
+        'price_board_window = 250',
+        'price_board_save_interval = 5',
+        'comfort_threshold_p90 = 9223372036854775807',
+        'comfort_recovery_secs = 0',
+      ].join('\n'),
     );
     const config = await loadConfig(dir);
     expect(config).toMatchObject({
@@ -49,14 +55,29 @@ describe('config.toml', () => {
     ['price_board_window = "100"', 'price_board_window must be an integer from 1 to 1000000 (got "100")'],
     ['price_board_window = 10.5', 'price_board_window must be an integer from 1 to 1000000 (got 10.5, a float)'],
     ['price_board_window = 100.0', 'price_board_window must be an integer from 1 to 1000000 (got 100.0, a float)'],
-    ['price_board_save_interval = -1', 'price_board_save_interval must be a whole number of seconds from 1 to 86400 (got -1)'],
-    ['price_board_path = "/etc/passwd"', 'price_board_path must be a file path relative to the data directory that stays inside it'],
+    [
+      'price_board_save_interval = -1',
+      'price_board_save_interval must be a whole number of seconds from 1 to 86400 (got -1)',
+    ],
+    [
+      'price_board_path = "/etc/passwd"',
+      'price_board_path must be a file path relative to the data directory that stays inside it',
+    ],
     ['price_board_path = "../outside.bin"', 'price_board_path must be a file path relative to the data directory'],
     ['price_board_path = ""', 'price_board_path must be'],
-    ['price_board_path = 3', 'price_board_path must be a file path relative to the data directory that stays inside it and is not config.toml, ledger.db, identity.pem or bundles/, such as "state/price_board.v1.bin" (got 3)'],
-    ['comfort_threshold_p90 = -5', 'comfort_threshold_p90 must be a non-negative integer fee (credit minor units) (got -5)'],
+    [
+      'price_board_path = 3',
+      'price_board_path must be a file path relative to the data directory that stays inside it and is not config.toml, ledger.db, identity.pem or bundles/, such as "state/price_board.v1.bin" (got 3)',
+    ],
+    [
+      'comfort_threshold_p90 = -5',
+      'comfort_threshold_p90 must be a non-negative integer fee (credit minor units) (got -5)',
+    ],
     ['comfort_recovery_percent = 101', 'comfort_recovery_percent must be an integer percent from 1 to 100 (got 101)'],
-    ['capacity_window_secs = [1, 2]', 'capacity_window_secs must be a whole number of seconds from 1 to 86400 (got an array)'],
+    [
+      'capacity_window_secs = [1, 2]',
+      'capacity_window_secs must be a whole number of seconds from 1 to 86400 (got an array)',
+    ],
   ])('names the key, the file and what is allowed: %s', (line, message) => {
     const out = problems(line);
     expect(out).toHaveLength(1);
@@ -65,12 +86,16 @@ describe('config.toml', () => {
   });
 
   it('refuses unknown keys, naming them', () => {
-    expect(problems('price_board_windw = 100')).toEqual([expect.stringMatching(/^\/data\/config\.toml: unknown key "price_board_windw" \(known keys: price_board_path, /)]);
+    expect(problems('price_board_windw = 100')).toEqual([
+      expect.stringMatching(/^\/data\/config\.toml: unknown key "price_board_windw" \(known keys: price_board_path, /),
+    ]);
     expect(problems('[price_board]\nwindow = 100')[0]).toContain('unknown key "price_board"');
   });
 
   it('validates everything before returning: every problem is reported and nothing half-read is used', () => {
-    const out = problems('price_board_window = 50\nprice_board_save_interval = 0\nbogus = true\nprice_board_path = "/abs"');
+    const out = problems(
+      'price_board_window = 50\nprice_board_save_interval = 0\nbogus = true\nprice_board_path = "/abs"',
+    );
     expect(out).toHaveLength(3);
     expect(out.join('\n')).toMatch(/price_board_save_interval[\s\S]*bogus[\s\S]*price_board_path/);
   });
@@ -80,7 +105,9 @@ describe('config.toml', () => {
     writeFileSync(join(dir, 'config.toml'), 'price_board_window = 100\nprice_board_path = \n');
     const err = await loadConfig(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).message).toMatch(new RegExp(`^${join(dir, 'config.toml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: not valid TOML`));
+    expect((err as ConfigError).message).toMatch(
+      new RegExp(`^${join(dir, 'config.toml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: not valid TOML`),
+    );
     expect((err as ConfigError).message.split('\n')).toHaveLength(1);
   });
 

@@ -16,13 +16,18 @@ const WINDOW = 20_000; // ≈ 320 KB per save, so a save takes long enough for k
 const MID_SAVE_KILLS = 12;
 const MAX_TRIALS = 72;
 /** Kill delays come from this seed; set TESSERA_KILL_SEED to replay a run exactly. */
-const SEED = process.env.TESSERA_KILL_SEED ? Number(process.env.TESSERA_KILL_SEED) : Math.floor(Math.random() * 2 ** 32);
-if (!Number.isSafeInteger(SEED) || SEED < 0) throw new Error(`TESSERA_KILL_SEED must be a non-negative integer, got ${process.env.TESSERA_KILL_SEED}`);
+const SEED = process.env.TESSERA_KILL_SEED
+  ? Number(process.env.TESSERA_KILL_SEED)
+  : Math.floor(Math.random() * 2 ** 32);
+if (!Number.isSafeInteger(SEED) || SEED < 0)
+  throw new Error(`TESSERA_KILL_SEED must be a non-negative integer, got ${process.env.TESSERA_KILL_SEED}`);
 console.log(`kill-mid-save: seed ${SEED} (replay with TESSERA_KILL_SEED=${SEED})`);
 
 const child = fileURLToPath(new URL('./fixtures/save-loop.ts', import.meta.url));
 // Run the fixture from source through tsx's loader, resolved the way the worker pool resolves tsx.
-const tsxLoader = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
+const tsxLoader = pathToFileURL(
+  join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs'),
+).href;
 
 interface Run {
   loaded: string;
@@ -34,7 +39,9 @@ interface Run {
 /** Starts the save loop and SIGKILLs it `delayMs` after its first save of this run. */
 function runAndKill(dataDir: string, delayMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', tsxLoader, child, dataDir, String(WINDOW)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', tsxLoader, child, dataDir, String(WINDOW)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     let armed = false;
@@ -51,7 +58,11 @@ function runAndKill(dataDir: string, delayMs: number): Promise<Run> {
       if (signal !== 'SIGKILL') return reject(new Error(`save loop exited with ${code ?? signal}: ${err}`));
       const lines = out.trim().split('\n');
       const saved = lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6)));
-      resolve({ loaded: lines[0]?.replace(/^loaded /, '') ?? '?', lastSaved: saved.at(-1), midSave: lines.at(-1)?.startsWith('begin ') ?? false });
+      resolve({
+        loaded: lines[0]?.replace(/^loaded /, '') ?? '?',
+        lastSaved: saved.at(-1),
+        midSave: lines.at(-1)?.startsWith('begin ') ?? false,
+      });
     });
   });
 }
@@ -60,7 +71,12 @@ function runAndKill(dataDir: string, delayMs: number): Promise<Run> {
  * Runs kill-and-check rounds on one data dir until `wanted` kills landed inside a save (or
  * `maxTrials` ran); every round must leave a valid board. Returns the kills inside a save and the rounds run.
  */
-async function trials(dataDir: string, wanted: number, maxTrials: number, random: () => number): Promise<{ midSave: number; runs: number }> {
+async function trials(
+  dataDir: string,
+  wanted: number,
+  maxTrials: number,
+  random: () => number,
+): Promise<{ midSave: number; runs: number }> {
   const path = join(dataDir, 'state', 'price_board.v1.bin');
   let previous = 0;
   let midSave = 0;
@@ -72,7 +88,10 @@ async function trials(dataDir: string, wanted: number, maxTrials: number, random
     expect(run.loaded).toBe(trial === 0 ? 'MISSING' : String(previous));
     if (run.midSave) midSave++;
     const result = loadPriceBoard(readFileSync(path), hasher, WINDOW);
-    if (!result.ok) throw new Error(`seed ${SEED}, trial ${trial} (kill ${delay} ms after the first save) left a broken file: ${result.message}`);
+    if (!result.ok)
+      throw new Error(
+        `seed ${SEED}, trial ${trial} (kill ${delay} ms after the first save) left a broken file: ${result.message}`,
+      );
     const gen = generationOf(result.board);
     // The old board (last completed save) or the new one (the save in flight got past its rename).
     expect([run.lastSaved, (run.lastSaved ?? previous) + 1]).toContain(gen);
@@ -84,10 +103,14 @@ async function trials(dataDir: string, wanted: number, maxTrials: number, random
 
 describe('a save killed at a random moment', () => {
   // Each trial starts a fresh child process through tsx (a second or more on a loaded machine).
-  it(`leaves the old or the new board, never a broken one (SIGKILLs until ${MID_SAVE_KILLS} land inside a save)`, { timeout: 300_000 }, async () => {
-    const { midSave, runs } = await trials(tempDir(), MID_SAVE_KILLS, MAX_TRIALS, seededRandom(SEED));
-    console.log(`kill-mid-save: ${midSave} of ${runs} kills landed inside a save (seed ${SEED})`);
-    // The claim is about kills inside a save: enough of them must land there.
-    expect(midSave, `kills inside a save in ${runs} trials (seed ${SEED})`).toBeGreaterThanOrEqual(MID_SAVE_KILLS);
-  });
+  it(
+    `leaves the old or the new board, never a broken one (SIGKILLs until ${MID_SAVE_KILLS} land inside a save)`,
+    { timeout: 300_000 },
+    async () => {
+      const { midSave, runs } = await trials(tempDir(), MID_SAVE_KILLS, MAX_TRIALS, seededRandom(SEED));
+      console.log(`kill-mid-save: ${midSave} of ${runs} kills landed inside a save (seed ${SEED})`);
+      // The claim is about kills inside a save: enough of them must land there.
+      expect(midSave, `kills inside a save in ${runs} trials (seed ${SEED})`).toBeGreaterThanOrEqual(MID_SAVE_KILLS);
+    },
+  );
 });

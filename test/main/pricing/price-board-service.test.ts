@@ -21,7 +21,13 @@ function capture() {
 async function open(dataDir: string, config: Partial<PriceBoardSettings> = {}) {
   const { lines, logger } = capture();
   const registry = createMetricsRegistry();
-  const service = await PriceBoardService.open({ dataDir, config: { ...defaultConfig(), ...config }, hasher, registry, logger });
+  const service = await PriceBoardService.open({
+    dataDir,
+    config: { ...defaultConfig(), ...config },
+    hasher,
+    registry,
+    logger,
+  });
   return { service, registry, lines };
 }
 
@@ -37,7 +43,14 @@ describe('PriceBoardService', () => {
     const { service, registry, lines } = await open(dir);
     expect(service.loaded.status).toBe('empty');
     expect(service.bands('consumer')).toBeUndefined();
-    expect(lines).toEqual([expect.objectContaining({ msg: 'no saved price board, starting empty', level: 'info', reason: 'MISSING', path: boardFile(dir) })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: 'no saved price board, starting empty',
+        level: 'info',
+        reason: 'MISSING',
+        path: boardFile(dir),
+      }),
+    ]);
     expect(await metricValue(registry, 'price_board_load_failures_total', { reason: 'missing' })).toBe(1);
   });
 
@@ -47,18 +60,34 @@ describe('PriceBoardService', () => {
     for (let i = 1; i <= 120; i++) first.service.record('consumer', BigInt(i));
     first.service.record('industrial', 18_446_744_073_709_551_615n);
     await first.service.close();
-    expect(first.lines.at(-1)).toMatchObject({ msg: 'saved price board', path: boardFile(dir), bytes: 24 + 8 * 101 + 32, consumer_prices: 100, industrial_prices: 1 });
+    expect(first.lines.at(-1)).toMatchObject({
+      msg: 'saved price board',
+      path: boardFile(dir),
+      bytes: 24 + 8 * 101 + 32,
+      consumer_prices: 100,
+      industrial_prices: 1,
+    });
     expect(readdirSync(join(dir, 'state'))).toEqual(['price_board.v1.bin']); // no temp files left
 
     const second = await open(dir);
     expect(second.service.loaded.status).toBe('loaded');
-    expect(second.lines).toEqual([expect.objectContaining({ msg: 'loaded price board', level: 'info', consumer_prices: 100, industrial_prices: 1, window: 100 })]);
+    expect(second.lines).toEqual([
+      expect.objectContaining({
+        msg: 'loaded price board',
+        level: 'info',
+        consumer_prices: 100,
+        industrial_prices: 1,
+        window: 100,
+      }),
+    ]);
     expect(second.service.bands('consumer')).toEqual({ count: 100, p25: 45n, median: 70n, p75: 95n });
     expect(second.service.board.entries('consumer')).toEqual(first.service.board.entries('consumer'));
     expect(await metricValue(second.registry, 'price_band_p25', { lane: 'consumer' })).toBe(45);
     expect(await metricValue(second.registry, 'price_band_median', { lane: 'consumer' })).toBe(70);
     expect(await metricValue(second.registry, 'price_band_p75', { lane: 'consumer' })).toBe(95);
-    expect(await metricValue(second.registry, 'price_band_median', { lane: 'industrial' })).toBe(Number(18_446_744_073_709_551_615n));
+    expect(await metricValue(second.registry, 'price_band_median', { lane: 'industrial' })).toBe(
+      Number(18_446_744_073_709_551_615n),
+    );
     const text = await second.registry.metrics();
     expect(text).toContain('price_band_median{lane="consumer"} 70');
     expect(text).not.toContain('price_board_load_failures_total{');
@@ -88,7 +117,9 @@ describe('PriceBoardService', () => {
     const { service, registry, lines } = await open(dir);
     expect(service.loaded).toMatchObject({ status: 'empty', reason });
     expect(service.board.size('consumer')).toBe(0);
-    expect(lines).toEqual([expect.objectContaining({ msg: 'price board file unusable, starting empty', level: 'warn', reason })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: 'price board file unusable, starting empty', level: 'warn', reason }),
+    ]);
     expect(await metricValue(registry, 'price_board_load_failures_total', { reason: reason.toLowerCase() })).toBe(1);
   });
 
@@ -111,14 +142,19 @@ describe('PriceBoardService', () => {
     const good = encodePriceBoard(board, hasher);
     mkdirSync(join(dir, 'state'));
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: good.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.nat({ max: good.length }), async (at, mask, cut) => {
-        const bytes = good.slice(0, Math.max(cut, at + 1));
-        bytes[at] = (bytes[at] as number) ^ mask;
-        writeFileSync(boardFile(dir), bytes);
-        const { service } = await open(dir, { price_board_window: 16 });
-        expect(service.loaded.status).toBe('empty');
-        expect(service.board.size('consumer') + service.board.size('industrial')).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: good.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.nat({ max: good.length }),
+        async (at, mask, cut) => {
+          const bytes = good.slice(0, Math.max(cut, at + 1));
+          bytes[at] = (bytes[at] as number) ^ mask;
+          writeFileSync(boardFile(dir), bytes);
+          const { service } = await open(dir, { price_board_window: 16 });
+          expect(service.loaded.status).toBe('empty');
+          expect(service.board.size('consumer') + service.board.size('industrial')).toBe(0);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -177,13 +213,20 @@ describe('files that are not ours', () => {
     mkdirSync(join(dir, 'state'));
     const path = join(dir, 'state/price_board.v1.bin');
     writeFileSync(path, "somebody else's notes");
-    const svc = await PriceBoardService.open({ dataDir: dir, config: defaultConfig(), hasher: loadNativeBlake3(), registry: createMetricsRegistry() });
+    const svc = await PriceBoardService.open({
+      dataDir: dir,
+      config: defaultConfig(),
+      hasher: loadNativeBlake3(),
+      registry: createMetricsRegistry(),
+    });
     svc.record('consumer', 5n);
     await expect(svc.save()).rejects.toThrow(/is not a price board file; move it away/);
     await svc.close();
     expect(readFileSync(path, 'utf8')).toBe("somebody else's notes");
     for (const bad of ['config.toml', 'ledger.db', 'ledger.db-wal', 'identity.pem', 'bundles/x.bin', './config.toml']) {
-      expect(() => parseConfig(`price_board_path = "${bad}"`, 'config.toml'), bad).toThrow(/price_board_path must be a file path .* not config\.toml/);
+      expect(() => parseConfig(`price_board_path = "${bad}"`, 'config.toml'), bad).toThrow(
+        /price_board_path must be a file path .* not config\.toml/,
+      );
     }
   });
 });

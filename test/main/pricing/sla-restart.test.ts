@@ -30,8 +30,22 @@ function openRun(path: string, clock: FakeClock) {
   const bonds = new SqliteBondLedger({ db });
   const ledger = new CountingBondLedger(bonds);
   const registry = createMetricsRegistry();
-  const service = new AdmissionService({ config: defaultConfig(), board: new PriceBoard(100), ledger, deadlines: new SlaRepo(db), registry, clock });
-  return { db, bonds, ledger, registry, service, open: () => db.all<{ job_id: string }>(sql`SELECT job_id FROM sla_deadlines ORDER BY seq`).map((r) => r.job_id) };
+  const service = new AdmissionService({
+    config: defaultConfig(),
+    board: new PriceBoard(100),
+    ledger,
+    deadlines: new SlaRepo(db),
+    registry,
+    clock,
+  });
+  return {
+    db,
+    bonds,
+    ledger,
+    registry,
+    service,
+    open: () => db.all<{ job_id: string }>(sql`SELECT job_id FROM sla_deadlines ORDER BY seq`).map((r) => r.job_id),
+  };
 }
 
 function fund(path: string): void {
@@ -87,7 +101,9 @@ describe('SLA deadlines across a restart', () => {
     expect(first.service.tick().penalties.map((p) => p.jobId)).toEqual(['job-7']);
     expect(first.ledger.applied).toBe(1);
     // What a crash right after the slash transaction (before the row was deleted) leaves behind.
-    first.db.run(sql`INSERT INTO sla_deadlines (job_id, provider, bond, deadline) VALUES ('job-7', 'prov', 50, ${clock.now() - 1})`);
+    first.db.run(
+      sql`INSERT INTO sla_deadlines (job_id, provider, bond, deadline) VALUES ('job-7', 'prov', 50, ${clock.now() - 1})`,
+    );
     first.db.close();
 
     const second = openRun(path, clock);

@@ -95,7 +95,11 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
     o.sentAtMs >= nowMs - staleMs &&
     o.sentAtMs <= nowMs + skewMs;
 
-  function ingest(lease: Lease, nowMs: number, observations: readonly HeartbeatObservation[]): Readonly<Record<string, number>> {
+  function ingest(
+    lease: Lease,
+    nowMs: number,
+    observations: readonly HeartbeatObservation[],
+  ): Readonly<Record<string, number>> {
     if (!holdsLease(lease.state) && lease.state.kind !== 'standby') return lease.heartbeats;
     const latest = new Map(Object.entries(lease.heartbeats));
     let changed = false;
@@ -134,9 +138,25 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       return fail(lease, nowMs, why, events);
     }
     const attempt = lease.respawnAttempts + 1;
-    events.push({ type: 'RespawnRequested', workloadId: lease.workloadId, attempt, fromCheckpoint: lease.replication.mode === 'checkpointed' });
+    events.push({
+      type: 'RespawnRequested',
+      workloadId: lease.workloadId,
+      attempt,
+      fromCheckpoint: lease.replication.mode === 'checkpointed',
+    });
     return step(
-      { ...lease, respawnAttempts: attempt, heartbeats: {}, state: { kind: 'respawning', sinceMs: lease.state.kind === 'respawning' ? lease.state.sinceMs : nowMs, attempt, nextAttemptAtMs: nowMs + retryMs, lastError: null } },
+      {
+        ...lease,
+        respawnAttempts: attempt,
+        heartbeats: {},
+        state: {
+          kind: 'respawning',
+          sinceMs: lease.state.kind === 'respawning' ? lease.state.sinceMs : nowMs,
+          attempt,
+          nextAttemptAtMs: nowMs + retryMs,
+          lastError: null,
+        },
+      },
       events,
     );
   }
@@ -144,7 +164,13 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
   // The holder loses the lease: its state leaves Provisioning/Live/Suspect BEFORE any revocation
   // is published, so a standby can never observe a revocation while this record still holds.
   function evict(lease: Lease, nowMs: number, reason: string, events: LeaseEvent[]): LeaseStep {
-    events.push({ type: 'LeaseRevoked', workloadId: lease.workloadId, providerId: lease.providerId, epoch: lease.epoch, reason });
+    events.push({
+      type: 'LeaseRevoked',
+      workloadId: lease.workloadId,
+      providerId: lease.providerId,
+      epoch: lease.epoch,
+      reason,
+    });
     if (lease.replication.mode === 'warm-standby') {
       const revocation: LeaseRevocation = {
         workloadId: lease.workloadId,
@@ -167,7 +193,12 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
     switch (s.kind) {
       case 'provisioning':
         if (alive(q, nowMs)) {
-          events.push({ type: 'BecameLive', workloadId: lease.workloadId, providerId: lease.providerId, epoch: lease.epoch });
+          events.push({
+            type: 'BecameLive',
+            workloadId: lease.workloadId,
+            providerId: lease.providerId,
+            epoch: lease.epoch,
+          });
           return step({ ...lease, state: { kind: 'live', sinceMs: nowMs, lastQuorumAliveMs: q } }, events);
         }
         if (nowMs - s.sinceMs >= t2Ms) return evict(lease, nowMs, LEASE_LOST_REASONS.provisioningTimeout, events);
@@ -175,21 +206,41 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       case 'live': {
         const last = Math.max(s.lastQuorumAliveMs, q ?? -Infinity);
         const silent = nowMs - last;
-        if (silent < t1Ms) return step(last === s.lastQuorumAliveMs ? lease : { ...lease, state: { ...s, lastQuorumAliveMs: last } }, events);
-        events.push({ type: 'WentSuspect', workloadId: lease.workloadId, providerId: lease.providerId, silentForMs: silent });
+        if (silent < t1Ms)
+          return step(
+            last === s.lastQuorumAliveMs ? lease : { ...lease, state: { ...s, lastQuorumAliveMs: last } },
+            events,
+          );
+        events.push({
+          type: 'WentSuspect',
+          workloadId: lease.workloadId,
+          providerId: lease.providerId,
+          silentForMs: silent,
+        });
         const suspect: Lease = { ...lease, state: { kind: 'suspect', sinceMs: nowMs, lastQuorumAliveMs: last } };
         return silent >= t2Ms ? evict(suspect, nowMs, LEASE_LOST_REASONS.heartbeatLost, events) : step(suspect, events);
       }
       case 'suspect':
         if (alive(q, nowMs)) {
-          events.push({ type: 'BecameLive', workloadId: lease.workloadId, providerId: lease.providerId, epoch: lease.epoch });
+          events.push({
+            type: 'BecameLive',
+            workloadId: lease.workloadId,
+            providerId: lease.providerId,
+            epoch: lease.epoch,
+          });
           return step({ ...lease, state: { kind: 'live', sinceMs: nowMs, lastQuorumAliveMs: q } }, events);
         }
         if (nowMs - s.lastQuorumAliveMs >= t2Ms) return evict(lease, nowMs, LEASE_LOST_REASONS.heartbeatLost, events);
         return step(lease, events);
       case 'respawning':
         // The attempt in flight had its window: count it as lost and request the next one.
-        if (nowMs >= s.nextAttemptAtMs) return requestRespawn(lease, nowMs, s.lastError ?? `attempt ${s.attempt} got no answer within ${cfg.respawnRetrySecs}s`, events);
+        if (nowMs >= s.nextAttemptAtMs)
+          return requestRespawn(
+            lease,
+            nowMs,
+            s.lastError ?? `attempt ${s.attempt} got no answer within ${cfg.respawnRetrySecs}s`,
+            events,
+          );
         return step(lease, events);
       case 'standby':
       case 'evicted':
@@ -199,7 +250,8 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
   }
 
   const clamp = (lease: Lease, nowMs: number): number => {
-    if (!Number.isFinite(nowMs)) throw new RangeError(`lease ${lease.workloadId}: nowMs ${String(nowMs)} is not a finite instant`);
+    if (!Number.isFinite(nowMs))
+      throw new RangeError(`lease ${lease.workloadId}: nowMs ${String(nowMs)} is not a finite instant`);
     return Math.max(nowMs, lease.clockMs);
   };
   const checkId = (field: string, v: unknown): string => {
@@ -207,7 +259,8 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
     return v;
   };
   const checkEpoch = (v: number): number => {
-    if (!Number.isSafeInteger(v) || v < 0) throw new LeaseConfigError('epoch', `${String(v)} must be a whole number ≥ 0`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new LeaseConfigError('epoch', `${String(v)} must be a whole number ≥ 0`);
     return v;
   };
   const checkNow = (v: number): number => {
@@ -241,7 +294,10 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       const nowMs = checkNow(input.nowMs);
       const replication = validateReplicationMode(input.replication ?? { mode: 'none' }, providerId);
       if (replication.mode === 'warm-standby') {
-        throw new LeaseConfigError('replication.mode', 'a standby takes its own standbys from the revocation; give "none" or "checkpointed"');
+        throw new LeaseConfigError(
+          'replication.mode',
+          'a standby takes its own standbys from the revocation; give "none" or "checkpointed"',
+        );
       }
       return step({
         workloadId,
@@ -259,7 +315,8 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
     tick(lease, nowMs, observations = []) {
       const now = clamp(lease, nowMs);
       const heartbeats = ingest(lease, now, observations);
-      const base = heartbeats === lease.heartbeats && now === lease.clockMs ? lease : { ...lease, heartbeats, clockMs: now };
+      const base =
+        heartbeats === lease.heartbeats && now === lease.clockMs ? lease : { ...lease, heartbeats, clockMs: now };
       return advance(base, now, []);
     },
 
@@ -280,14 +337,25 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
         Number.isSafeInteger(revocation.epoch) &&
         revocation.epoch >= lease.epoch;
       if (!forMe) return step(timed);
-      const rest = [...new Set(revocation.standbyProviders.slice(1))].filter((id) => id !== lease.providerId && id !== '');
+      const rest = [...new Set(revocation.standbyProviders.slice(1))].filter(
+        (id) => id !== lease.providerId && id !== '',
+      );
       const promoted: Lease = {
         ...timed,
         epoch: revocation.epoch + 1,
-        replication: rest.length > 0 ? { mode: 'warm-standby', standbyProviders: Object.freeze([...rest]) } : lease.replication,
+        replication:
+          rest.length > 0 ? { mode: 'warm-standby', standbyProviders: Object.freeze([...rest]) } : lease.replication,
         state: { kind: 'provisioning', sinceMs: now },
       };
-      const events: LeaseEvent[] = [{ type: 'LeaseGranted', workloadId: lease.workloadId, providerId: lease.providerId, epoch: promoted.epoch, promoted: true }];
+      const events: LeaseEvent[] = [
+        {
+          type: 'LeaseGranted',
+          workloadId: lease.workloadId,
+          providerId: lease.providerId,
+          epoch: promoted.epoch,
+          promoted: true,
+        },
+      ];
       // A warm standby that is already heartbeating goes Live at once; otherwise on its first quorum.
       return advance(promoted, now, events);
     },
@@ -298,7 +366,8 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       const timed: Lease = lease.clockMs === now ? lease : { ...lease, clockMs: now };
       if (s.kind !== 'respawning' || attempt !== s.attempt) return step(timed);
       const max = lease.restartPolicy.policy === 'on-failure' ? lease.restartPolicy.maxAttempts : 0;
-      if (lease.respawnAttempts >= max) return fail(timed, now, `respawn exhausted after ${lease.respawnAttempts} attempt(s): ${reason}`, []);
+      if (lease.respawnAttempts >= max)
+        return fail(timed, now, `respawn exhausted after ${lease.respawnAttempts} attempt(s): ${reason}`, []);
       // Hold in Respawning; the next attempt is requested on the cadence (nextAttemptAtMs).
       return step({ ...timed, state: { ...s, lastError: reason } });
     },
@@ -324,8 +393,22 @@ export function createLeaseMachine(config: QuorumConfig): LeaseMachine {
       const timed: Lease = lease.clockMs === now ? lease : { ...lease, clockMs: now };
       if (s.kind !== 'respawning' || attempt !== s.attempt) return step(timed);
       const holder = checkId('providerId', providerId);
-      const granted: Lease = { ...timed, providerId: holder, epoch: lease.epoch + 1, heartbeats: {}, state: { kind: 'provisioning', sinceMs: now } };
-      return step(granted, [{ type: 'LeaseGranted', workloadId: lease.workloadId, providerId: holder, epoch: granted.epoch, promoted: false }]);
+      const granted: Lease = {
+        ...timed,
+        providerId: holder,
+        epoch: lease.epoch + 1,
+        heartbeats: {},
+        state: { kind: 'provisioning', sinceMs: now },
+      };
+      return step(granted, [
+        {
+          type: 'LeaseGranted',
+          workloadId: lease.workloadId,
+          providerId: holder,
+          epoch: granted.epoch,
+          promoted: false,
+        },
+      ]);
     },
   };
 }

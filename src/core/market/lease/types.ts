@@ -121,15 +121,37 @@ export interface Lease {
 /** Side effects the market must perform; the machine returns them in order and does nothing itself. */
 export type LeaseEvent =
   | { readonly type: 'BecameLive'; readonly workloadId: string; readonly providerId: string; readonly epoch: number }
-  | { readonly type: 'WentSuspect'; readonly workloadId: string; readonly providerId: string; readonly silentForMs: number }
+  | {
+      readonly type: 'WentSuspect';
+      readonly workloadId: string;
+      readonly providerId: string;
+      readonly silentForMs: number;
+    }
   /** The holder's local state has left Live/Suspect/Provisioning: it no longer holds the lease. */
-  | { readonly type: 'LeaseRevoked'; readonly workloadId: string; readonly providerId: string; readonly epoch: number; readonly reason: string }
+  | {
+      readonly type: 'LeaseRevoked';
+      readonly workloadId: string;
+      readonly providerId: string;
+      readonly epoch: number;
+      readonly reason: string;
+    }
   /** Publish this revocation to the standbys (emitted only after LeaseRevoked, in the same step). */
   | { readonly type: 'PublishLeaseRevocation'; readonly revocation: LeaseRevocation }
   /** Reassign the job (attempt is 1-based; `fromCheckpoint` for checkpointed replication). */
-  | { readonly type: 'RespawnRequested'; readonly workloadId: string; readonly attempt: number; readonly fromCheckpoint: boolean }
+  | {
+      readonly type: 'RespawnRequested';
+      readonly workloadId: string;
+      readonly attempt: number;
+      readonly fromCheckpoint: boolean;
+    }
   /** A reassignment succeeded or a standby promoted: `providerId` now holds the lease under `epoch`. */
-  | { readonly type: 'LeaseGranted'; readonly workloadId: string; readonly providerId: string; readonly epoch: number; readonly promoted: boolean }
+  | {
+      readonly type: 'LeaseGranted';
+      readonly workloadId: string;
+      readonly providerId: string;
+      readonly epoch: number;
+      readonly promoted: boolean;
+    }
   | { readonly type: 'Failed'; readonly workloadId: string; readonly reason: string };
 
 /** The result of every machine input: the next lease record and the events to perform. */

@@ -34,14 +34,20 @@ export class CounterRepo {
   }
 
   get(name: string, labels: Record<string, string> = {}): bigint {
-    return this.db.get<{ value: bigint }>(sql`SELECT value FROM counters WHERE name = ${name} AND labels = ${labelKey(labels)}`)?.value ?? 0n;
+    return (
+      this.db.get<{ value: bigint }>(
+        sql`SELECT value FROM counters WHERE name = ${name} AND labels = ${labelKey(labels)}`,
+      )?.value ?? 0n
+    );
   }
 
   rows(name: string): { labels: Record<string, string>; value: bigint }[] {
-    return this.db.all<{ labels: string; value: bigint }>(sql`SELECT labels, value FROM counters WHERE name = ${name}`).map((r) => ({
-      labels: parseLabelKey(r.labels),
-      value: r.value,
-    }));
+    return this.db
+      .all<{ labels: string; value: bigint }>(sql`SELECT labels, value FROM counters WHERE name = ${name}`)
+      .map((r) => ({
+        labels: parseLabelKey(r.labels),
+        value: r.value,
+      }));
   }
 
   /** Exposes stored counters as Prometheus counters, read from the database at scrape time. */

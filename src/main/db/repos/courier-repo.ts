@@ -70,7 +70,10 @@ export class CourierRepo {
       const rows = this.db.all<RawRow>(sql`SELECT ${COLUMNS} FROM courier_receipts
         WHERE status = 'pending' AND id > ${afterId} AND (lease_until IS NULL OR lease_until < ${now} OR lease_owner = ${owner})
         ORDER BY id LIMIT ${limit}`);
-      for (const r of rows) this.db.run(sql`UPDATE courier_receipts SET lease_owner = ${owner}, lease_until = ${now + leaseMs} WHERE id = ${r.id}`);
+      for (const r of rows)
+        this.db.run(
+          sql`UPDATE courier_receipts SET lease_owner = ${owner}, lease_until = ${now + leaseMs} WHERE id = ${r.id}`,
+        );
       return rows.map(fromRaw);
     });
   }
@@ -79,14 +82,18 @@ export class CourierRepo {
   extendLease(owner: string, ids: string[], until: number): number {
     return this.db.transaction(() => {
       let held = 0;
-      for (const id of ids) held += this.db.run(sql`UPDATE courier_receipts SET lease_until = ${until} WHERE id = ${id} AND lease_owner = ${owner} AND status = 'pending'`);
+      for (const id of ids)
+        held += this.db.run(
+          sql`UPDATE courier_receipts SET lease_until = ${until} WHERE id = ${id} AND lease_owner = ${owner} AND status = 'pending'`,
+        );
       return held;
     });
   }
 
   /** Records an attempt's failure on every receipt of a batch; the lease is kept for the retry. */
   recordAttemptFailure(ids: string[], error: string): void {
-    for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, last_error = ${error} WHERE id = ${id}`);
+    for (const id of ids)
+      this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, last_error = ${error} WHERE id = ${id}`);
   }
 
   /**
@@ -94,7 +101,8 @@ export class CourierRepo {
    * `maxFailures` it moves to `failed` with the reason. Returns the status it has now.
    */
   recordReceiptFailure(id: string, reason: string, maxFailures: number): CourierStatus | undefined {
-    this.db.run(sql`UPDATE courier_receipts SET attempts = attempts + 1, failures = failures + 1, last_error = ${reason},
+    this.db
+      .run(sql`UPDATE courier_receipts SET attempts = attempts + 1, failures = failures + 1, last_error = ${reason},
       status = CASE WHEN failures + 1 >= ${maxFailures} THEN 'failed' ELSE status END,
       lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`);
     return this.db.get<{ status: CourierStatus }>(sql`SELECT status FROM courier_receipts WHERE id = ${id}`)?.status;
@@ -103,8 +111,13 @@ export class CourierRepo {
   /** Puts a failed receipt back in the queue with a fresh failure count; returns its status before (undefined: unknown id). */
   requeue(id: string): CourierStatus | undefined {
     return this.db.transaction(() => {
-      const before = this.db.get<{ status: CourierStatus }>(sql`SELECT status FROM courier_receipts WHERE id = ${id}`)?.status;
-      if (before === 'failed') this.db.run(sql`UPDATE courier_receipts SET status = 'pending', failures = 0 WHERE id = ${id} AND status = 'failed'`);
+      const before = this.db.get<{ status: CourierStatus }>(
+        sql`SELECT status FROM courier_receipts WHERE id = ${id}`,
+      )?.status;
+      if (before === 'failed')
+        this.db.run(
+          sql`UPDATE courier_receipts SET status = 'pending', failures = 0 WHERE id = ${id} AND status = 'failed'`,
+        );
       return before;
     });
   }
@@ -112,8 +125,10 @@ export class CourierRepo {
   /** Inside a transaction: marks a receipt acknowledged (only if still pending); returns whether it changed. */
   markAcknowledged(id: string, reward: bigint, now: number): boolean {
     return (
-      this.db.run(sql`UPDATE courier_receipts SET status = 'acknowledged', acknowledged = 1, reward = ${reward}, acked_at = ${now},
-        attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`) === 1
+      this.db
+        .run(sql`UPDATE courier_receipts SET status = 'acknowledged', acknowledged = 1, reward = ${reward}, acked_at = ${now},
+        attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND status = 'pending'`) ===
+      1
     );
   }
 
@@ -124,18 +139,26 @@ export class CourierRepo {
 
   release(owner: string, ids: string[]): void {
     this.db.transaction(() => {
-      for (const id of ids) this.db.run(sql`UPDATE courier_receipts SET lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND lease_owner = ${owner}`);
+      for (const id of ids)
+        this.db.run(
+          sql`UPDATE courier_receipts SET lease_owner = NULL, lease_until = NULL WHERE id = ${id} AND lease_owner = ${owner}`,
+        );
     });
   }
 
   countByStatus(): Record<CourierStatus, number> {
     const out: Record<CourierStatus, number> = { pending: 0, acknowledged: 0, rejected: 0, failed: 0 };
-    for (const r of this.db.all<{ status: CourierStatus; n: bigint }>(sql`SELECT status, count(*) AS n FROM courier_receipts GROUP BY status`)) out[r.status] = Number(r.n);
+    for (const r of this.db.all<{ status: CourierStatus; n: bigint }>(
+      sql`SELECT status, count(*) AS n FROM courier_receipts GROUP BY status`,
+    ))
+      out[r.status] = Number(r.n);
     return out;
   }
 
   countPending(): number {
-    return Number(this.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE status = 'pending'`)?.n ?? 0n);
+    return Number(
+      this.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM courier_receipts WHERE status = 'pending'`)?.n ?? 0n,
+    );
   }
 
   /** Streams receipts in id (= time) order. */

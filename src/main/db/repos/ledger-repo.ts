@@ -47,7 +47,9 @@ export class LedgerRepo {
   }
 
   balances(): AccountBalance[] {
-    return this.db.all<{ id: string; balance: bigint }>(sql`SELECT id, balance FROM accounts ORDER BY id`).map((r) => ({ account: r.id, balance: r.balance }));
+    return this.db
+      .all<{ id: string; balance: bigint }>(sql`SELECT id, balance FROM accounts ORDER BY id`)
+      .map((r) => ({ account: r.id, balance: r.balance }));
   }
 
   transfer(eventId: string, from: string, to: string, amount: bigint, memo: string, now: number): void {
@@ -69,7 +71,9 @@ export class LedgerRepo {
 
   /** Number of postings recorded under an event (2 for an applied transfer, 0 if never applied). */
   postingsFor(eventId: string): number {
-    return Number(this.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id = ${eventId}`)?.n ?? 0n);
+    return Number(
+      this.db.get<{ n: bigint }>(sql`SELECT count(*) AS n FROM postings WHERE event_id = ${eventId}`)?.n ?? 0n,
+    );
   }
 
   /** Proves conservation: transfers net to zero per event, balances equal their postings, total = minted − burned. */
@@ -84,18 +88,22 @@ export class LedgerRepo {
       sql`SELECT a.id, a.balance, coalesce((SELECT sum(amount) FROM postings p WHERE p.account = a.id), 0) AS posted FROM accounts a`,
     )) {
       // Per account, every intermediate balance was within range, so this sum cannot overflow.
-      if (r.balance !== r.posted) problems.push(`account ${r.id} balance ${r.balance} differs from its postings ${r.posted}`);
+      if (r.balance !== r.posted)
+        problems.push(`account ${r.id} balance ${r.balance} differs from its postings ${r.posted}`);
     }
     // Summed in bigint here: SQLite's sum() overflows past 2^63 across many accounts.
     let total = 0n;
     for (const r of this.db.iterate<{ balance: bigint }>(sql`SELECT balance FROM accounts`)) total += r.balance;
     let minted = 0n;
     let burned = 0n;
-    for (const r of this.db.iterate<{ kind: PostingKind; amount: bigint }>(sql`SELECT kind, amount FROM postings WHERE kind != 'transfer'`)) {
+    for (const r of this.db.iterate<{ kind: PostingKind; amount: bigint }>(
+      sql`SELECT kind, amount FROM postings WHERE kind != 'transfer'`,
+    )) {
       if (r.kind === 'mint') minted += r.amount;
       else burned -= r.amount;
     }
-    if (total !== minted - burned) problems.push(`total balance ${total} differs from minted ${minted} − burned ${burned}`);
+    if (total !== minted - burned)
+      problems.push(`total balance ${total} differs from minted ${minted} − burned ${burned}`);
     return { ok: problems.length === 0, total, minted, burned, problems };
   }
 
@@ -181,7 +189,12 @@ export class LedgerBatch {
     }
     if (wrote) this.faults('ledger.balance-updated');
     if (this.postings.length === 0) return;
-    insertRows((q) => this.db.run(q), sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES`, 6, this.postings);
+    insertRows(
+      (q) => this.db.run(q),
+      sql`INSERT INTO postings (event_id, account, amount, kind, memo, created_at) VALUES`,
+      6,
+      this.postings,
+    );
     this.postings = [];
     this.faults('ledger.posted');
   }

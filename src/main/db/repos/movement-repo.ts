@@ -62,7 +62,8 @@ export class MovementRepo {
 
   /** Records a pending movement. An event id recorded twice is a bug upstream and fails (UNIQUE). */
   insert(m: Movement, now: number): void {
-    this.db.run(sql`INSERT INTO pending_movements (event_id, source, ref, kind, from_account, to_account, amount, memo, created_at)
+    this.db
+      .run(sql`INSERT INTO pending_movements (event_id, source, ref, kind, from_account, to_account, amount, memo, created_at)
       VALUES (${m.eventId}, ${m.source}, ${m.ref}, ${m.kind}, ${m.from}, ${m.to ?? null}, ${m.amount}, ${m.memo}, ${now})`);
   }
 
@@ -88,19 +89,28 @@ export class MovementRepo {
   /** The oldest pending movements after `afterSeq`, in the order they were recorded. */
   nextPending(afterSeq: bigint, limit: number): PendingMovement[] {
     return this.db
-      .all<RawRow>(sql`SELECT seq, event_id, source, ref, kind, from_account, to_account, amount, memo, created_at
-        FROM pending_movements WHERE status = 'pending' AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`)
+      .all<RawRow>(
+        sql`SELECT seq, event_id, source, ref, kind, from_account, to_account, amount, memo, created_at
+        FROM pending_movements WHERE status = 'pending' AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
+      )
       .map(fromRaw);
   }
 
   /** Marks a pending movement applied or failed; returns whether it was still pending (so it is settled once). */
   settle(seq: bigint, status: 'applied' | 'failed', reason: string | null, now: number): boolean {
-    return this.db.run(sql`UPDATE pending_movements SET status = ${status}, reason = ${reason}, applied_at = ${now} WHERE seq = ${seq} AND status = 'pending'`) === 1;
+    return (
+      this.db.run(
+        sql`UPDATE pending_movements SET status = ${status}, reason = ${reason}, applied_at = ${now} WHERE seq = ${seq} AND status = 'pending'`,
+      ) === 1
+    );
   }
 
   countByStatus(): Record<PendingStatus, number> {
     const out: Record<PendingStatus, number> = { pending: 0, applied: 0, failed: 0 };
-    for (const r of this.db.all<{ status: PendingStatus; n: bigint }>(sql`SELECT status, count(*) AS n FROM pending_movements GROUP BY status`)) out[r.status] = Number(r.n);
+    for (const r of this.db.all<{ status: PendingStatus; n: bigint }>(
+      sql`SELECT status, count(*) AS n FROM pending_movements GROUP BY status`,
+    ))
+      out[r.status] = Number(r.n);
     return out;
   }
 }

@@ -114,7 +114,20 @@ export class ProviderJobsRepo {
       ON CONFLICT (market_id, job_id, epoch) DO NOTHING`);
   }
 
-  finished(marketId: string, jobId: string, epoch: number, f: { resultHash: string; proof: string; backend: string; durationMs: number; result: string; bytes: number; at: number }): void {
+  finished(
+    marketId: string,
+    jobId: string,
+    epoch: number,
+    f: {
+      resultHash: string;
+      proof: string;
+      backend: string;
+      durationMs: number;
+      result: string;
+      bytes: number;
+      at: number;
+    },
+  ): void {
     this.db.run(sql`
       UPDATE provider_jobs SET status = 'submitted', result_hash = ${f.resultHash}, proof = ${f.proof}, backend = ${f.backend}, duration_ms = ${f.durationMs},
         result = ${f.result}, bytes = ${f.bytes}, finished_at = ${f.at}
@@ -137,7 +150,11 @@ export class ProviderJobsRepo {
 
   /** Jobs whose result the market has not answered yet (running or submitted). */
   open(marketId: string): ProviderJob[] {
-    return this.db.all<Row>(sql`SELECT * FROM provider_jobs WHERE market_id = ${marketId} AND status IN ('running', 'submitted') ORDER BY seq`).map(toJob);
+    return this.db
+      .all<Row>(
+        sql`SELECT * FROM provider_jobs WHERE market_id = ${marketId} AND status IN ('running', 'submitted') ORDER BY seq`,
+      )
+      .map(toJob);
   }
 
   /** The newest `limit` jobs, newest first. */
@@ -148,8 +165,12 @@ export class ProviderJobsRepo {
   /** A page of the jobs matching `filter`, newest first: up to `limit` with a sequence number below `before`. */
   page(filter: JobsFilter, limit: number, before?: bigint): JobsPageRows {
     const where: SqlQuery = sql`WHERE 1 = 1${filter.status !== undefined ? sql` AND status = ${filter.status}` : sql``}${filter.workload !== undefined ? sql` AND workload = ${filter.workload}` : sql``}${filter.since !== undefined ? sql` AND started_at >= ${filter.since}` : sql``}`;
-    const total = Number(this.db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_jobs ${where}`)?.n ?? 0);
-    const rows = this.db.all<Row & { seq: number | bigint }>(sql`SELECT * FROM provider_jobs ${where}${before !== undefined ? sql` AND seq < ${before}` : sql``} ORDER BY seq DESC LIMIT ${limit + 1}`);
+    const total = Number(
+      this.db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_jobs ${where}`)?.n ?? 0,
+    );
+    const rows = this.db.all<Row & { seq: number | bigint }>(
+      sql`SELECT * FROM provider_jobs ${where}${before !== undefined ? sql` AND seq < ${before}` : sql``} ORDER BY seq DESC LIMIT ${limit + 1}`,
+    );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return { jobs: page.map(toJob), next: rows.length > limit && last ? BigInt(last.seq) : null, total };
@@ -157,7 +178,9 @@ export class ProviderJobsRepo {
 
   /** The distinct workloads in the history, sorted, at most `limit`. */
   workloads(limit = 1000): string[] {
-    return this.db.all<{ workload: string }>(sql`SELECT DISTINCT workload FROM provider_jobs ORDER BY workload LIMIT ${limit}`).map((r) => r.workload);
+    return this.db
+      .all<{ workload: string }>(sql`SELECT DISTINCT workload FROM provider_jobs ORDER BY workload LIMIT ${limit}`)
+      .map((r) => r.workload);
   }
 
   /** Jobs the market accepted and rejected, over the whole history. */
@@ -171,24 +194,48 @@ export class ProviderJobsRepo {
   /** Per UTC day the jobs started since `sinceMs`: how many were submitted, verified, rejected, lost (days without jobs absent, in no order). */
   outcomesByDay(sinceMs: number): JobOutcomesDay[] {
     return this.db
-      .all<{ day: string; submitted: number | bigint; verified: number | bigint; rejected: number | bigint; lost: number | bigint }>(sql`
+      .all<{
+        day: string;
+        submitted: number | bigint;
+        verified: number | bigint;
+        rejected: number | bigint;
+        lost: number | bigint;
+      }>(
+        sql`
         SELECT strftime('%Y-%m-%d', started_at / 1000, 'unixepoch') AS day,
                sum(status IN ('submitted', 'accepted', 'rejected')) AS submitted, sum(status = 'accepted') AS verified,
                sum(status = 'rejected') AS rejected, sum(status = 'lost') AS lost
-        FROM provider_jobs WHERE started_at >= ${sinceMs} GROUP BY day`)
-      .map((r) => ({ day: r.day, submitted: Number(r.submitted), verified: Number(r.verified), rejected: Number(r.rejected), lost: Number(r.lost) }));
+        FROM provider_jobs WHERE started_at >= ${sinceMs} GROUP BY day`,
+      )
+      .map((r) => ({
+        day: r.day,
+        submitted: Number(r.submitted),
+        verified: Number(r.verified),
+        rejected: Number(r.rejected),
+        lost: Number(r.lost),
+      }));
   }
 
   /** Rejected and lost jobs started since `sinceMs`, counted by code, most frequent first. */
   failuresByCode(sinceMs: number): { code: string | null; count: number }[] {
     return this.db
-      .all<{ code: string | null; n: number | bigint }>(sql`
-        SELECT code, count(*) AS n FROM provider_jobs WHERE status IN ('rejected', 'lost') AND started_at >= ${sinceMs} GROUP BY code ORDER BY n DESC`)
+      .all<{ code: string | null; n: number | bigint }>(
+        sql`
+        SELECT code, count(*) AS n FROM provider_jobs WHERE status IN ('rejected', 'lost') AND started_at >= ${sinceMs} GROUP BY code ORDER BY n DESC`,
+      )
       .map((r) => ({ code: r.code, count: Number(r.n) }));
   }
 
   /** Records a receipt's payment once (false for a duplicate) and credits the job's history row. */
-  recordEarning(e: { receiptKey: string; marketId: string; jobId: string; taskId: string; amount: bigint; settlement: string; at: number }): boolean {
+  recordEarning(e: {
+    receiptKey: string;
+    marketId: string;
+    jobId: string;
+    taskId: string;
+    amount: bigint;
+    settlement: string;
+    at: number;
+  }): boolean {
     const changed = this.db.run(sql`
       INSERT INTO provider_earnings (receipt_key, market_id, job_id, task_id, amount, settlement, received_at)
       VALUES (${e.receiptKey}, ${e.marketId}, ${e.jobId}, ${e.taskId}, ${e.amount}, ${e.settlement}, ${e.at}) ON CONFLICT (receipt_key) DO NOTHING`);
@@ -201,10 +248,22 @@ export class ProviderJobsRepo {
 
   /** Earnings per UTC day since `sinceMs`, newest first; `settled` counts receipts the ledger applied. */
   earningsByDay(sinceMs: number): EarningsDay[] {
-    const rows = this.db.all<{ day: string; jobs: number | bigint; paid: number | bigint; settled: number | bigint; settled_jobs: number | bigint }>(sql`
+    const rows = this.db.all<{
+      day: string;
+      jobs: number | bigint;
+      paid: number | bigint;
+      settled: number | bigint;
+      settled_jobs: number | bigint;
+    }>(sql`
       SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch') AS day, count(*) AS jobs, sum(amount) AS paid,
              sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled, sum(settlement = 'applied') AS settled_jobs
       FROM provider_earnings WHERE received_at >= ${sinceMs} GROUP BY day ORDER BY day DESC`);
-    return rows.map((r) => ({ day: r.day, jobs: Number(r.jobs), paid: BigInt(r.paid), settled: BigInt(r.settled), settledJobs: Number(r.settled_jobs) }));
+    return rows.map((r) => ({
+      day: r.day,
+      jobs: Number(r.jobs),
+      paid: BigInt(r.paid),
+      settled: BigInt(r.settled),
+      settledJobs: Number(r.settled_jobs),
+    }));
   }
 }

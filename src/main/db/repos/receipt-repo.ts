@@ -36,19 +36,30 @@ export class ReceiptRepo {
    * applied_at, as setStatus does). Returns the row now stored (new or existing); a stored row
    * with other contents throws ReceiptConflictError, having written nothing.
    */
-  insertIfAbsent(r: Receipt, now: number, as: { status: ReceiptStatus; reason: string | null } = RECORDED): { inserted: boolean; row: StoredReceipt } {
+  insertIfAbsent(
+    r: Receipt,
+    now: number,
+    as: { status: ReceiptStatus; reason: string | null } = RECORDED,
+  ): { inserted: boolean; row: StoredReceipt } {
     const payload = receiptPayload(r);
     const appliedAt = as.status === 'applied' ? now : null;
-    const changes = this.db.run(sql`INSERT INTO receipts (idempotency_key, payload, status, reason, recorded_at, applied_at)
+    const changes = this.db
+      .run(sql`INSERT INTO receipts (idempotency_key, payload, status, reason, recorded_at, applied_at)
       VALUES (${r.idempotency_key}, ${payload}, ${as.status}, ${as.reason}, ${now}, ${appliedAt}) ON CONFLICT(idempotency_key) DO NOTHING`);
-    if (changes === 1) return { inserted: true, row: { idempotency_key: r.idempotency_key, payload, status: as.status, reason: as.reason } };
+    if (changes === 1)
+      return {
+        inserted: true,
+        row: { idempotency_key: r.idempotency_key, payload, status: as.status, reason: as.reason },
+      };
     const row = this.get(r.idempotency_key) as StoredReceipt;
     if (row.payload !== payload) throw new ReceiptConflictError(r.idempotency_key);
     return { inserted: false, row };
   }
 
   get(key: string): StoredReceipt | undefined {
-    return this.db.get<StoredReceipt & Record<string, unknown>>(sql`SELECT idempotency_key, payload, status, reason FROM receipts WHERE idempotency_key = ${key}`);
+    return this.db.get<StoredReceipt & Record<string, unknown>>(
+      sql`SELECT idempotency_key, payload, status, reason FROM receipts WHERE idempotency_key = ${key}`,
+    );
   }
 
   setStatus(key: string, status: ReceiptStatus, reason: string | null, now: number): void {
@@ -58,12 +69,17 @@ export class ReceiptRepo {
 
   countByStatus(): Record<ReceiptStatus, number> {
     const out: Record<ReceiptStatus, number> = { recorded: 0, applied: 0, archived: 0 };
-    for (const r of this.db.all<{ status: ReceiptStatus; n: bigint }>(sql`SELECT status, count(*) AS n FROM receipts GROUP BY status`)) out[r.status] = Number(r.n);
+    for (const r of this.db.all<{ status: ReceiptStatus; n: bigint }>(
+      sql`SELECT status, count(*) AS n FROM receipts GROUP BY status`,
+    ))
+      out[r.status] = Number(r.n);
     return out;
   }
 
   /** Streams every stored receipt (start-up verification). */
   iterateAll(): IterableIterator<StoredReceipt> {
-    return this.db.iterate<StoredReceipt & Record<string, unknown>>(sql`SELECT idempotency_key, payload, status, reason FROM receipts ORDER BY idempotency_key`);
+    return this.db.iterate<StoredReceipt & Record<string, unknown>>(
+      sql`SELECT idempotency_key, payload, status, reason FROM receipts ORDER BY idempotency_key`,
+    );
   }
 }

@@ -10,6 +10,8 @@ export class SettingsRepo {
   }
 
   set(key: string, value: string): void {
-    this.db.run(sql`INSERT INTO settings (key, value) VALUES (${key}, ${value}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+    this.db.run(
+      sql`INSERT INTO settings (key, value) VALUES (${key}, ${value}) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+    );
   }
 }

@@ -23,7 +23,9 @@ export class SlaRepo implements SlaDeadlineStore {
   }
 
   add(c: SlaCommitment): void {
-    this.db.run(sql`INSERT INTO sla_deadlines (job_id, provider, bond, deadline) VALUES (${c.jobId}, ${c.provider}, ${c.bond}, ${c.deadline})`);
+    this.db.run(
+      sql`INSERT INTO sla_deadlines (job_id, provider, bond, deadline) VALUES (${c.jobId}, ${c.provider}, ${c.bond}, ${c.deadline})`,
+    );
   }
 
   remove(jobId: string): void {

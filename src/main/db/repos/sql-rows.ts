@@ -11,7 +11,12 @@ const texts = new Map<string, Map<number, string>>();
  * 16, … 1 (largest first, order kept), so a batch uses at most seven statement texts, each
  * built and prepared once.
  */
-export function insertRows(run: (q: SqlQuery) => number, head: SqlQuery, width: number, rows: readonly (readonly SqlValue[])[]): void {
+export function insertRows(
+  run: (q: SqlQuery) => number,
+  head: SqlQuery,
+  width: number,
+  rows: readonly (readonly SqlValue[])[],
+): void {
   if (head.values.length > 0) throw new Error('insertRows: the INSERT head must not bind values');
   let bySize = texts.get(head.text);
   if (!bySize) texts.set(head.text, (bySize = new Map()));
@@ -20,7 +25,8 @@ export function insertRows(run: (q: SqlQuery) => number, head: SqlQuery, width: 
   for (let size = MAX_ROWS_PER_INSERT; size >= 1; size >>= 1) {
     while (rows.length - i >= size) {
       let text = bySize.get(size);
-      if (text === undefined) bySize.set(size, (text = `${head.text} ${Array.from({ length: size }, () => tuple).join(', ')}`));
+      if (text === undefined)
+        bySize.set(size, (text = `${head.text} ${Array.from({ length: size }, () => tuple).join(', ')}`));
       const values: SqlValue[] = [];
       for (let r = i; r < i + size; r++) {
         const row = rows[r] as readonly SqlValue[];

@@ -41,13 +41,21 @@ export async function courierRoutes(app: FastifyInstance, deps: CourierRoutesDep
     registers: [deps.metrics.registry],
   });
 
-  r.post('/courier/receipts', { schema: { body: CourierFlushRequestSchema }, bodyLimit: deps.bodyLimitBytes ?? DEFAULT_COURIER_BODY_LIMIT_BYTES }, async (request) => {
-    const answers = await deps.inbox.receive(request.body);
-    for (const a of answers) answered.inc({ status: a.status });
-    return {
-      results: answers.map((a) => (a.status === 'rejected' ? { id: a.id, status: a.status, reward: '0', code: a.code, reason: a.reason } : { id: a.id, status: a.status, reward: a.reward.toString() })),
-    };
-  });
+  r.post(
+    '/courier/receipts',
+    { schema: { body: CourierFlushRequestSchema }, bodyLimit: deps.bodyLimitBytes ?? DEFAULT_COURIER_BODY_LIMIT_BYTES },
+    async (request) => {
+      const answers = await deps.inbox.receive(request.body);
+      for (const a of answers) answered.inc({ status: a.status });
+      return {
+        results: answers.map((a) =>
+          a.status === 'rejected'
+            ? { id: a.id, status: a.status, reward: '0', code: a.code, reason: a.reason }
+            : { id: a.id, status: a.status, reward: a.reward.toString() },
+        ),
+      };
+    },
+  );
 
   r.get('/balances/:address', { schema: { params: balanceParams } }, async (request) => {
     const { address } = request.params;

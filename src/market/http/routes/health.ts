@@ -14,8 +14,14 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps)
       await deps.store.transaction((tx) => tx.accounts.balance('escrow'));
       return { status: 'ok', store: deps.store.kind };
     } catch {
-      return reply.code(503).send({ error: { code: 'STORE_UNAVAILABLE', message: `the market store (${deps.store.location}) does not answer` } });
+      return reply
+        .code(503)
+        .send({
+          error: { code: 'STORE_UNAVAILABLE', message: `the market store (${deps.store.location}) does not answer` },
+        });
     }
   });
-  app.get('/metrics', async (_request, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
 }

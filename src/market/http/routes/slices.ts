@@ -24,13 +24,25 @@ export async function sliceRoutes(app: FastifyInstance, deps: SliceRoutesDeps): 
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
   const max = deps.tasks.sliceLimits.maxSliceBytes;
 
-  app.withTypeProvider<ZodTypeProvider>().put('/tasks/:task_id/slices/:n', { schema: { params: sliceParams } }, async (request, reply) => {
-    const declared = Number(request.headers['content-length'] ?? Number.NaN);
-    if (declared > max) throw new MarketError('SLICE_TOO_LARGE', 413, `slice ${request.params.n} is ${declared} bytes, over the limit of ${max}; split the input into more slices`);
-    const body = request.body as Readable | undefined;
-    if (!body) throw new MarketError('UNSUPPORTED_MEDIA_TYPE', 415, 'a slice upload needs Content-Type: application/octet-stream and a body');
-    const slice = await deps.tasks.putSlice(customerOf(request), request.params.task_id, request.params.n, body);
-    deps.metrics.slicesUploaded.inc(slice.bytes);
-    return reply.code(201).send({ task_id: slice.taskId, n: slice.n, bytes: slice.bytes, blake3: slice.blake3 });
-  });
+  app
+    .withTypeProvider<ZodTypeProvider>()
+    .put('/tasks/:task_id/slices/:n', { schema: { params: sliceParams } }, async (request, reply) => {
+      const declared = Number(request.headers['content-length'] ?? Number.NaN);
+      if (declared > max)
+        throw new MarketError(
+          'SLICE_TOO_LARGE',
+          413,
+          `slice ${request.params.n} is ${declared} bytes, over the limit of ${max}; split the input into more slices`,
+        );
+      const body = request.body as Readable | undefined;
+      if (!body)
+        throw new MarketError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          415,
+          'a slice upload needs Content-Type: application/octet-stream and a body',
+        );
+      const slice = await deps.tasks.putSlice(customerOf(request), request.params.task_id, request.params.n, body);
+      deps.metrics.slicesUploaded.inc(slice.bytes);
+      return reply.code(201).send({ task_id: slice.taskId, n: slice.n, bytes: slice.bytes, blake3: slice.blake3 });
+    });
 }

@@ -25,11 +25,15 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
       task_id: view.task_id,
       status: view.status,
       created_at: view.created_at,
-      ...(task.inputKind === 'slices' ? { upload: { slices_url: `/tasks/${task.taskId}/slices/{n}`, submit_url: `/tasks/${task.taskId}/submit` } } : {}),
+      ...(task.inputKind === 'slices'
+        ? { upload: { slices_url: `/tasks/${task.taskId}/slices/{n}`, submit_url: `/tasks/${task.taskId}/submit` } }
+        : {}),
     });
   });
 
-  r.get('/tasks/:task_id', { schema: { params: taskParams } }, async (request) => taskView(await deps.tasks.get(customerOf(request), request.params.task_id)));
+  r.get('/tasks/:task_id', { schema: { params: taskParams } }, async (request) =>
+    taskView(await deps.tasks.get(customerOf(request), request.params.task_id)),
+  );
 
   r.get('/tasks', { schema: { querystring: listTasksQuery } }, async (request) => {
     const q = request.query;

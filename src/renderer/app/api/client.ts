@@ -1,4 +1,12 @@
-import type { Channel, ChannelArgs, ChannelResult, EventName, EventPayload, TesseraApi, TesseraBridge } from '../../../shared/contract.js';
+import type {
+  Channel,
+  ChannelArgs,
+  ChannelResult,
+  EventName,
+  EventPayload,
+  TesseraApi,
+  TesseraBridge,
+} from '../../../shared/contract.js';
 import { bridgeApi, ContractCallError } from '../../../shared/contract.js';
 import { WsContractClient } from './ws-client.js';
 
@@ -78,7 +86,11 @@ export function call<C extends Channel>(channel: C, ...args: ChannelArgs<C>): Pr
   try {
     return api().call(channel, ...args);
   } catch (err) {
-    return Promise.reject(err instanceof ContractCallError ? err : new ContractCallError('TRANSPORT_CLOSED', 'Tessera API bridge is not available'));
+    return Promise.reject(
+      err instanceof ContractCallError
+        ? err
+        : new ContractCallError('TRANSPORT_CLOSED', 'Tessera API bridge is not available'),
+    );
   }
 }
 

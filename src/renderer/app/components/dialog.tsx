@@ -1,13 +1,24 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const FOCUSABLE =
+  'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /**
  * A modal confirmation: role="dialog", aria-modal, labelled by its title and described by its
  * body; focus moves in (to the first button, or `initialFocus`), Tab and Shift+Tab stay inside,
  * Escape cancels, and focus returns to what had it before.
  */
-export function Dialog({ title, children, actions, onCancel }: { title: string; children: ReactNode; actions: ReactNode; onCancel: () => void }) {
+export function Dialog({
+  title,
+  children,
+  actions,
+  onCancel,
+}: {
+  title: string;
+  children: ReactNode;
+  actions: ReactNode;
+  onCancel: () => void;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const titleId = useId();
   const bodyId = useId();
@@ -49,7 +60,14 @@ export function Dialog({ title, children, actions, onCancel }: { title: string; 
 
   return (
     <div className="backdrop" onMouseDown={(e) => e.target === e.currentTarget && cancelRef.current()}>
-      <div ref={ref} className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} aria-describedby={bodyId}>
+      <div
+        ref={ref}
+        className="dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        aria-describedby={bodyId}
+      >
         <h2 id={titleId}>{title}</h2>
         <div id={bodyId} className="dialog-body">
           {children}

@@ -3,7 +3,15 @@ import { absoluteTime, creditsDecimal, formatCredits, relativeTime } from '../li
 import { useNow } from '../hooks/use-call.js';
 
 /** Credits as "0.012345 CPC" (tabular digits); `testId` goes on the number alone ("0.012345"). */
-export function Credits({ micro, testId, signed }: { micro: string | bigint | null | undefined; testId?: string; signed?: boolean }) {
+export function Credits({
+  micro,
+  testId,
+  signed,
+}: {
+  micro: string | bigint | null | undefined;
+  testId?: string;
+  signed?: boolean;
+}) {
   if ((micro === null || micro === undefined) && !testId) return <span className="credits muted">—</span>;
   const text = testId ? (micro === null || micro === undefined ? '—' : creditsDecimal(micro)) : formatCredits(micro);
   const plus = signed && micro !== null && micro !== undefined && BigInt(micro) > 0n ? '+' : '';
@@ -61,10 +69,28 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
 }
 
 /** A titled panel; `labelledBy` makes it a named region. */
-export function Card({ title, children, actions, className, id, region }: { title?: ReactNode; children: ReactNode; actions?: ReactNode; className?: string; id?: string; region?: boolean }) {
+export function Card({
+  title,
+  children,
+  actions,
+  className,
+  id,
+  region,
+}: {
+  title?: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+  className?: string;
+  id?: string;
+  region?: boolean;
+}) {
   const headingId = id ? `${id}-title` : undefined;
   return (
-    <section className={`card ${className ?? ''}`} aria-labelledby={region !== false && title && headingId ? headingId : undefined} id={id}>
+    <section
+      className={`card ${className ?? ''}`}
+      aria-labelledby={region !== false && title && headingId ? headingId : undefined}
+      id={id}
+    >
       {(title || actions) && (
         <div className="card-head">
           {title && <h2 id={headingId}>{title}</h2>}
@@ -92,7 +118,14 @@ export function ScreenHeader({ title, lead, actions }: { title: string; lead?: R
 export function ProgressBar({ value, max, label }: { value: number; max: number; label: string }) {
   const pct = max > 0 ? Math.min(100, Math.max(0, (value / max) * 100)) : 0;
   return (
-    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(pct)}>
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(pct)}
+    >
       <div className="progress-fill" style={{ width: `${pct}%` }} />
     </div>
   );
@@ -102,9 +135,12 @@ export function ProgressBar({ value, max, label }: { value: number; max: number;
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const [done, setDone] = useState<'copied' | 'failed' | null>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  useEffect(() => () => {
-    if (timer.current) clearTimeout(timer.current);
-  }, []);
+  useEffect(
+    () => () => {
+      if (timer.current) clearTimeout(timer.current);
+    },
+    [],
+  );
   const copy = async () => {
     let ok = false;
     try {
@@ -142,7 +178,14 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
 
 /** A green/red dot with a word for screen readers. */
 export function Dot({ tone, label }: { tone: 'good' | 'bad' | 'busy' | 'idle' | 'warn' | 'info'; label?: string }) {
-  return <span className={`dot dot-${tone}`} role={label ? 'img' : undefined} aria-label={label} aria-hidden={label ? undefined : true} />;
+  return (
+    <span
+      className={`dot dot-${tone}`}
+      role={label ? 'img' : undefined}
+      aria-label={label}
+      aria-hidden={label ? undefined : true}
+    />
+  );
 }
 
 /** A small key/value list (definition list). */

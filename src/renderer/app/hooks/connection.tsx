@@ -10,7 +10,12 @@ export interface Connection {
   reconnectNow(): void;
 }
 
-const ConnectionContext = createContext<Connection>({ state: 'open', generation: 0, retryAt: null, reconnectNow: () => undefined });
+const ConnectionContext = createContext<Connection>({
+  state: 'open',
+  generation: 0,
+  retryAt: null,
+  reconnectNow: () => undefined,
+});
 
 /** Retry delays after the connection to the node closed: 1 s, 2 s, 5 s, then every 10 s. */
 const RETRY_MS = [1000, 2000, 5000, 10_000];

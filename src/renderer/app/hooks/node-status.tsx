@@ -13,7 +13,12 @@ export interface NodeStatusState {
   update(s: NodeStatusInfo): void;
 }
 
-const NodeStatusContext = createContext<NodeStatusState>({ status: null, error: null, lastJobAt: null, update: () => undefined });
+const NodeStatusContext = createContext<NodeStatusState>({
+  status: null,
+  error: null,
+  lastJobAt: null,
+  update: () => undefined,
+});
 
 /** The node's status for every screen: loaded once per connection, then kept current by node:status events. */
 export function NodeStatusProvider({ children }: { children: ReactNode }) {
@@ -37,7 +42,11 @@ export function NodeStatusProvider({ children }: { children: ReactNode }) {
   }, [generation]);
   useEvent('node:status', (s) => setStatus(s));
   useEvent('job:finished', () => setLastJobAt(Date.now()));
-  return <NodeStatusContext.Provider value={{ status, error, lastJobAt, update: setStatus }}>{children}</NodeStatusContext.Provider>;
+  return (
+    <NodeStatusContext.Provider value={{ status, error, lastJobAt, update: setStatus }}>
+      {children}
+    </NodeStatusContext.Provider>
+  );
 }
 
 export function useNodeStatus(): NodeStatusState {

@@ -18,13 +18,41 @@ export function toCsv(rows: readonly (readonly (string | number | boolean | null
   return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
-export const JOB_CSV_HEADER = ['started_at', 'finished_at', 'market_id', 'task_id', 'job_id', 'workload', 'bytes', 'proof', 'backend', 'duration_ms', 'status', 'code', 'credits_cpc'] as const;
+export const JOB_CSV_HEADER = [
+  'started_at',
+  'finished_at',
+  'market_id',
+  'task_id',
+  'job_id',
+  'workload',
+  'bytes',
+  'proof',
+  'backend',
+  'duration_ms',
+  'status',
+  'code',
+  'credits_cpc',
+] as const;
 
 /** The job history as CSV: one header line and one line per job, times as ISO 8601 UTC, credits in CPC. */
 export function jobsToCsv(rows: readonly JobRow[]): string {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return toCsv([
     JOB_CSV_HEADER,
-    ...rows.map((r) => [iso(r.started_at), iso(r.finished_at), r.market_id, r.task_id, r.job_id, r.workload, r.bytes, r.proof, r.backend, r.duration_ms, r.status, r.code, creditsDecimal(r.credits)]),
+    ...rows.map((r) => [
+      iso(r.started_at),
+      iso(r.finished_at),
+      r.market_id,
+      r.task_id,
+      r.job_id,
+      r.workload,
+      r.bytes,
+      r.proof,
+      r.backend,
+      r.duration_ms,
+      r.status,
+      r.code,
+      creditsDecimal(r.credits),
+    ]),
   ]);
 }

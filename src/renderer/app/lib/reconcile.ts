@@ -45,14 +45,26 @@ export function explainDay(d: ReconDay): ReconView {
   const issues: ReconIssue[] = [];
   const fromNode = (kind: 'rejected' | 'lost' | 'unsettled') => d.mismatches.find((m) => m.kind === kind)?.explanation;
   if (d.lost > 0) {
-    issues.push({ kind: 'lost', severity: 'warn', text: `${plural(d.lost, 'job was', 'jobs were')} taken but never submitted: ${sentence(fromNode('lost') ?? 'they were not finished in time (timed out, or the node stopped), so they were not paid')}` });
+    issues.push({
+      kind: 'lost',
+      severity: 'warn',
+      text: `${plural(d.lost, 'job was', 'jobs were')} taken but never submitted: ${sentence(fromNode('lost') ?? 'they were not finished in time (timed out, or the node stopped), so they were not paid')}`,
+    });
   }
   if (d.rejected > 0) {
-    issues.push({ kind: 'rejected', severity: 'warn', text: `${plural(d.rejected, 'result was', 'results were')} rejected: ${sentence(fromNode('rejected') ?? 'the market re-ran these jobs and the result did not match, so it paid nothing for them')}` });
+    issues.push({
+      kind: 'rejected',
+      severity: 'warn',
+      text: `${plural(d.rejected, 'result was', 'results were')} rejected: ${sentence(fromNode('rejected') ?? 'the market re-ran these jobs and the result did not match, so it paid nothing for them')}`,
+    });
   }
   const awaiting = d.submitted - d.verified - d.rejected;
   if (awaiting > 0) {
-    issues.push({ kind: 'awaiting', severity: 'info', text: `${plural(awaiting, 'result is', 'results are')} still waiting for the market to verify ${awaiting === 1 ? 'it' : 'them'}: ${sentence('they are paid once verified; nothing is wrong yet')}` });
+    issues.push({
+      kind: 'awaiting',
+      severity: 'info',
+      text: `${plural(awaiting, 'result is', 'results are')} still waiting for the market to verify ${awaiting === 1 ? 'it' : 'them'}: ${sentence('they are paid once verified; nothing is wrong yet')}`,
+    });
   }
   const unsettled = /^-?\d+$/.test(d.unsettled) ? BigInt(d.unsettled) : 0n;
   if (unsettled !== 0n) {
@@ -64,7 +76,16 @@ export function explainDay(d: ReconDay): ReconView {
       text: `${formatCredits(unsettled)} CPC paid but not settled${receipts}: ${sentence(fromNode('unsettled') ?? 'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger')} Switch settlement to Real to credit them.`,
     });
   }
-  return { day: d.day, expected, submitted: d.submitted, verified: d.verified, paid: d.paid, settled: d.settled, issues, balanced: issues.length === 0 };
+  return {
+    day: d.day,
+    expected,
+    submitted: d.submitted,
+    verified: d.verified,
+    paid: d.paid,
+    settled: d.settled,
+    issues,
+    balanced: issues.length === 0,
+  };
 }
 
 /** All days, newest first, explained. */

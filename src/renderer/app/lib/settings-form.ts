@@ -15,7 +15,12 @@ export interface SettingsForm {
 export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
 
 export function toForm(s: Settings): SettingsForm {
-  return { ...s, market_url: s.market_url ?? '', threads: s.threads === null ? '' : String(s.threads), schedule_hours: [...s.schedule_hours].sort((a, b) => a - b) };
+  return {
+    ...s,
+    market_url: s.market_url ?? '',
+    threads: s.threads === null ? '' : String(s.threads),
+    schedule_hours: [...s.schedule_hours].sort((a, b) => a - b),
+  };
 }
 
 /**
@@ -33,18 +38,30 @@ export function validateSettings(f: SettingsForm): { patch: Settings | null; err
     } catch {
       ok = false;
     }
-    if (!ok) errors.market_url = `"${url.slice(0, 60)}" is not an http(s) URL: enter e.g. https://market.example.org, or leave it empty.`;
+    if (!ok)
+      errors.market_url = `"${url.slice(0, 60)}" is not an http(s) URL: enter e.g. https://market.example.org, or leave it empty.`;
   }
   const t = f.threads.trim();
   let threads: number | null = null;
   if (t !== '') {
-    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 1024) errors.threads = `Worker threads must be a whole number from 1 to 1024 (got "${t.slice(0, 20)}"), or empty for automatic.`;
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 1024)
+      errors.threads = `Worker threads must be a whole number from 1 to 1024 (got "${t.slice(0, 20)}"), or empty for automatic.`;
     else threads = Number(t);
   }
   const hours = [...new Set(f.schedule_hours)].sort((a, b) => a - b);
-  if (hours.some((h) => !Number.isInteger(h) || h < 0 || h > 23)) errors.schedule_hours = 'Schedule hours must be from 0 to 23.';
+  if (hours.some((h) => !Number.isInteger(h) || h < 0 || h > 23))
+    errors.schedule_hours = 'Schedule hours must be from 0 to 23.';
   if (Object.keys(errors).length > 0) return { patch: null, errors };
-  const patch: Settings = { market_url: url === '' ? null : url, threads, gpu_enabled: f.gpu_enabled, idle_only: f.idle_only, pause_on_battery: f.pause_on_battery, schedule_hours: hours, close_to_tray: f.close_to_tray, start_on_login: f.start_on_login };
+  const patch: Settings = {
+    market_url: url === '' ? null : url,
+    threads,
+    gpu_enabled: f.gpu_enabled,
+    idle_only: f.idle_only,
+    pause_on_battery: f.pause_on_battery,
+    schedule_hours: hours,
+    close_to_tray: f.close_to_tray,
+    start_on_login: f.start_on_login,
+  };
   const parsed = SettingsPatchSchema.safeParse(patch);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

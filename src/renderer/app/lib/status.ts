@@ -7,7 +7,10 @@ export { EARNING_WINDOW_MS, type StatusLine, type StatusWord } from '../../../sh
  * What the status bar says: Offline without a connection to the node, Connecting until its first
  * status arrives, then the node's one status word (nodeStatusWord, the tray's word too).
  */
-export function statusLine(s: NodeStatusInfo | null, opts: { transportOpen: boolean; lastJobAt: number | null; now: number }): StatusLine {
+export function statusLine(
+  s: NodeStatusInfo | null,
+  opts: { transportOpen: boolean; lastJobAt: number | null; now: number },
+): StatusLine {
   if (!opts.transportOpen) return { word: 'Offline', detail: 'no connection to the Tessera node', tone: 'bad' };
   if (s === null) return { word: 'Connecting', detail: 'to the Tessera node', tone: 'busy' };
   return nodeStatusWord(s, { lastJobAt: opts.lastJobAt, now: opts.now });

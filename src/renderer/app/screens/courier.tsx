@@ -50,7 +50,8 @@ function PendingTable({ rows }: { rows: Row[] }) {
 }
 
 function HistoryTable({ rows }: { rows: Row[] }) {
-  if (rows.length === 0) return <Empty title="No deliveries yet">Receipts the market acknowledged (or refused) are listed here.</Empty>;
+  if (rows.length === 0)
+    return <Empty title="No deliveries yet">Receipts the market acknowledged (or refused) are listed here.</Empty>;
   return (
     <div className="table-wrap">
       <table className="table" aria-label="Delivered receipts">
@@ -79,13 +80,18 @@ function HistoryTable({ rows }: { rows: Row[] }) {
               </td>
               <td className="ellipsis">{r.sender}</td>
               <td>
-                <span className={`pill ${r.status === 'acknowledged' ? 'pill-good' : 'pill-bad'}`} title={r.last_error ?? undefined}>
+                <span
+                  className={`pill ${r.status === 'acknowledged' ? 'pill-good' : 'pill-bad'}`}
+                  title={r.last_error ?? undefined}
+                >
                   {r.status}
                 </span>
                 {r.last_error && <span className="block small bad-text">{r.last_error}</span>}
               </td>
               <td className="r num">{r.attempts}</td>
-              <td className="r">{r.reward === null ? <span className="muted">—</span> : <Credits micro={r.reward} />}</td>
+              <td className="r">
+                {r.reward === null ? <span className="muted">—</span> : <Credits micro={r.reward} />}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -119,7 +125,8 @@ function SendBundle({ onSent }: { onSent: () => void }) {
     e.preventDefault();
     const fe: { file?: string; sender?: string } = {};
     if (file === null) fe.file = 'Choose the bundle file to send.';
-    else if (file.size > MAX_COURIER_BUNDLE_BYTES) fe.file = `${file.name} is ${formatBytes(file.size)}; a bundle can be at most ${formatBytes(MAX_COURIER_BUNDLE_BYTES)}.`;
+    else if (file.size > MAX_COURIER_BUNDLE_BYTES)
+      fe.file = `${file.name} is ${formatBytes(file.size)}; a bundle can be at most ${formatBytes(MAX_COURIER_BUNDLE_BYTES)}.`;
     if (sender.trim() === '') fe.sender = 'Enter who sent the bundle (a name or address the market knows).';
     setFieldError(fe);
     if (fe.file || fe.sender || file === null) return;
@@ -128,7 +135,9 @@ function SendBundle({ onSent }: { onSent: () => void }) {
     setSent(null);
     try {
       const data_base64 = await readBase64(file);
-      setSent(await call('courier:send', { name: file.name.slice(0, 255) || 'bundle', data_base64, sender: sender.trim() }));
+      setSent(
+        await call('courier:send', { name: file.name.slice(0, 255) || 'bundle', data_base64, sender: sender.trim() }),
+      );
       setFile(null);
       setInputKey((k) => k + 1);
       onSent();
@@ -152,12 +161,22 @@ function SendBundle({ onSent }: { onSent: () => void }) {
             aria-describedby="bundle-file-help"
           />
           <p className={fieldError.file ? 'field-error' : 'hint'} id="bundle-file-help">
-            {fieldError.file ?? (isDesktop() ? 'A file on this computer; its bytes are stored by the node.' : 'A file from this browser; it is uploaded to the node.')}
+            {fieldError.file ??
+              (isDesktop()
+                ? 'A file on this computer; its bytes are stored by the node.'
+                : 'A file from this browser; it is uploaded to the node.')}
           </p>
         </div>
         <div className="field">
           <label htmlFor="bundle-sender">Sender</label>
-          <input id="bundle-sender" value={sender} onChange={(e) => setSender(e.target.value)} placeholder="alice" aria-invalid={fieldError.sender !== undefined} aria-describedby="bundle-sender-help" />
+          <input
+            id="bundle-sender"
+            value={sender}
+            onChange={(e) => setSender(e.target.value)}
+            placeholder="alice"
+            aria-invalid={fieldError.sender !== undefined}
+            aria-describedby="bundle-sender-help"
+          />
           <p className={fieldError.sender ? 'field-error' : 'hint'} id="bundle-sender-help">
             {fieldError.sender ?? 'Who the bundle is from.'}
           </p>
@@ -173,7 +192,8 @@ function SendBundle({ onSent }: { onSent: () => void }) {
       </form>
       {sent && (
         <p className="ok-text" aria-live="polite">
-          Queued {formatBytes(sent.bytes)} from {sent.sender} as receipt <span className="mono">{shortId(sent.id, 6)}</span>; it is delivered at the next flush.
+          Queued {formatBytes(sent.bytes)} from {sent.sender} as receipt{' '}
+          <span className="mono">{shortId(sent.id, 6)}</span>; it is delivered at the next flush.
         </p>
       )}
       <ErrorLine message={error} />
@@ -219,7 +239,10 @@ export function CourierScreen() {
 
   return (
     <>
-      <ScreenHeader title="Courier" lead="Receipts carried for others: delivered to the market when you flush, and paid when it acknowledges them." />
+      <ScreenHeader
+        title="Courier"
+        lead="Receipts carried for others: delivered to the market when you flush, and paid when it acknowledges them."
+      />
       <div className="tiles">
         <div className="tile tile-accent">
           <span className="tile-label">Pending</span>

@@ -50,7 +50,12 @@ function PauseButton({ status }: { status: NodeStatusInfo }) {
   };
   return (
     <div className="stack-right">
-      <button type="button" className={`btn ${status.paused ? 'btn-primary' : ''}`} onClick={() => void toggle()} disabled={busy}>
+      <button
+        type="button"
+        className={`btn ${status.paused ? 'btn-primary' : ''}`}
+        onClick={() => void toggle()}
+        disabled={busy}
+      >
         {status.paused ? 'Resume providing' : 'Pause providing'}
       </button>
       <ErrorLine message={error} />
@@ -86,7 +91,13 @@ function RunningNow({ status }: { status: NodeStatusInfo | null }) {
             {running} {running === 1 ? 'job is' : 'jobs are'} running; progress shows here as the node reports it.
           </p>
         ) : (
-          <Empty title="No job running">{status?.joined ? (status.paused ? 'Providing is paused.' : 'The node takes the next job the market offers.') : 'Join a market to take jobs.'}</Empty>
+          <Empty title="No job running">
+            {status?.joined
+              ? status.paused
+                ? 'Providing is paused.'
+                : 'The node takes the next job the market offers.'
+              : 'Join a market to take jobs.'}
+          </Empty>
         )
       ) : (
         <ul className="running-list">
@@ -108,7 +119,12 @@ function RunningNow({ status }: { status: NodeStatusInfo | null }) {
 }
 
 function Reconciliation({ days }: { days: ReturnType<typeof explainReconciliation> }) {
-  if (days.length === 0) return <Empty title="Nothing to reconcile yet">Each day the node works, this table follows every job from taken to settled.</Empty>;
+  if (days.length === 0)
+    return (
+      <Empty title="Nothing to reconcile yet">
+        Each day the node works, this table follows every job from taken to settled.
+      </Empty>
+    );
   return (
     <div className="table-wrap">
       <table className="table recon" aria-label="Reconciliation">
@@ -148,7 +164,15 @@ function Reconciliation({ days }: { days: ReturnType<typeof explainReconciliatio
               <td className="r">
                 <Credits micro={d.settled} />
               </td>
-              <td>{d.balanced ? <span className="ok-text">✓ all matched</span> : <span className="warn-text">{d.issues.length === 1 ? '1 difference' : `${d.issues.length} differences`}</span>}</td>
+              <td>
+                {d.balanced ? (
+                  <span className="ok-text">✓ all matched</span>
+                ) : (
+                  <span className="warn-text">
+                    {d.issues.length === 1 ? '1 difference' : `${d.issues.length} differences`}
+                  </span>
+                )}
+              </td>
             </tr>
             {d.issues.length > 0 && (
               <tr className="issues-row">
@@ -195,7 +219,13 @@ export function DashboardScreen() {
     <>
       <ScreenHeader
         title="Dashboard"
-        lead={status ? (status.joined ? `Providing to ${describeMarket(status)}.` : 'Not joined to a market yet.') : 'Reading the node…'}
+        lead={
+          status
+            ? status.joined
+              ? `Providing to ${describeMarket(status)}.`
+              : 'Not joined to a market yet.'
+            : 'Reading the node…'
+        }
         actions={status && <PauseButton status={status} />}
       />
       <div className="tiles">
@@ -204,7 +234,9 @@ export function DashboardScreen() {
           <span className="tile-value num" data-testid="jobs-done">
             {status?.jobs_done ?? 0}
           </span>
-          <span className="tile-foot muted">{status && status.jobs_rejected > 0 ? `${status.jobs_rejected} rejected` : 'since the node started'}</span>
+          <span className="tile-foot muted">
+            {status && status.jobs_rejected > 0 ? `${status.jobs_rejected} rejected` : 'since the node started'}
+          </span>
         </div>
         <div className="tile tile-accent">
           <span className="tile-label">Earned today</span>
@@ -239,20 +271,54 @@ export function DashboardScreen() {
           {series.loading && !series.data ? (
             <Loading />
           ) : (
-            <div className="chart" role="img" aria-label={`Bar chart of credits paid and settled per day over the last 30 days; ${formatCredits(BigInt(Math.round(chartTotal * 1e6)))} CPC paid in all.`}>
+            <div
+              className="chart"
+              role="img"
+              aria-label={`Bar chart of credits paid and settled per day over the last 30 days; ${formatCredits(BigInt(Math.round(chartTotal * 1e6)))} CPC paid in all.`}
+            >
               <ResponsiveContainer width="100%" height={240}>
                 <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }} barGap={1}>
                   <CartesianGrid vertical={false} stroke="var(--grid)" />
-                  <XAxis dataKey="label" tick={{ fill: 'var(--muted)', fontSize: 11 }} tickLine={false} axisLine={{ stroke: 'var(--border)' }} interval="preserveStartEnd" minTickGap={24} />
-                  <YAxis tick={{ fill: 'var(--muted)', fontSize: 11 }} tickLine={false} axisLine={false} width={64} tickFormatter={(v: number) => v.toFixed(yDecimals)} />
+                  <XAxis
+                    dataKey="label"
+                    tick={{ fill: 'var(--muted)', fontSize: 11 }}
+                    tickLine={false}
+                    axisLine={{ stroke: 'var(--border)' }}
+                    interval="preserveStartEnd"
+                    minTickGap={24}
+                  />
+                  <YAxis
+                    tick={{ fill: 'var(--muted)', fontSize: 11 }}
+                    tickLine={false}
+                    axisLine={false}
+                    width={64}
+                    tickFormatter={(v: number) => v.toFixed(yDecimals)}
+                  />
                   <Tooltip
                     cursor={{ fill: 'var(--hover)' }}
-                    contentStyle={{ background: 'var(--surface)', border: '1px solid var(--border)', borderRadius: 8, color: 'var(--text)' }}
+                    contentStyle={{
+                      background: 'var(--surface)',
+                      border: '1px solid var(--border)',
+                      borderRadius: 8,
+                      color: 'var(--text)',
+                    }}
                     formatter={(v) => `${Number(v).toFixed(6)} CPC`}
                   />
                   <Legend wrapperStyle={{ fontSize: 12, color: 'var(--muted)' }} />
-                  <Bar dataKey="paid" name="Paid" fill="var(--accent)" radius={[3, 3, 0, 0]} isAnimationActive={false} />
-                  <Bar dataKey="settled" name="Settled" fill="var(--good)" radius={[3, 3, 0, 0]} isAnimationActive={false} />
+                  <Bar
+                    dataKey="paid"
+                    name="Paid"
+                    fill="var(--accent)"
+                    radius={[3, 3, 0, 0]}
+                    isAnimationActive={false}
+                  />
+                  <Bar
+                    dataKey="settled"
+                    name="Settled"
+                    fill="var(--good)"
+                    radius={[3, 3, 0, 0]}
+                    isAnimationActive={false}
+                  />
                 </BarChart>
               </ResponsiveContainer>
             </div>
@@ -260,8 +326,15 @@ export function DashboardScreen() {
         </Card>
         <RunningNow status={status} />
       </div>
-      <Card title="Reconciliation" id="reconciliation" actions={<span className="muted small">expected → submitted → verified → paid → settled</span>}>
-        <p className="muted">Every job this node took, followed to the credits in your ledger. Where two steps differ, the reason is written under the day.</p>
+      <Card
+        title="Reconciliation"
+        id="reconciliation"
+        actions={<span className="muted small">expected → submitted → verified → paid → settled</span>}
+      >
+        <p className="muted">
+          Every job this node took, followed to the credits in your ledger. Where two steps differ, the reason is
+          written under the day.
+        </p>
         {recon.loading && !recon.data ? <Loading /> : <Reconciliation days={reconDays} />}
         <ErrorLine message={recon.error} onRetry={recon.reload} />
       </Card>

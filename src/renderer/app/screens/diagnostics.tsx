@@ -32,12 +32,19 @@ export function DiagnosticsScreen() {
         <>
           <div className={`summary ${red === 0 ? 'summary-good' : 'summary-bad'}`}>
             <Dot tone={red === 0 ? 'good' : 'bad'} />
-            {red === 0 ? 'Everything checks out: the node should be earning.' : `${red} of ${checks.length} checks need attention.`}
+            {red === 0
+              ? 'Everything checks out: the node should be earning.'
+              : `${red} of ${checks.length} checks need attention.`}
           </div>
           <Card title="Checklist" id="checks">
             <ul className="checklist">
               {checks.map((c) => (
-                <li key={c.id} data-testid={`check-${c.id}`} data-ok={c.ok ? 'true' : 'false'} className={c.ok ? 'check-ok' : 'check-bad'}>
+                <li
+                  key={c.id}
+                  data-testid={`check-${c.id}`}
+                  data-ok={c.ok ? 'true' : 'false'}
+                  className={c.ok ? 'check-ok' : 'check-bad'}
+                >
                   <span className="check-icon" aria-hidden="true">
                     {c.ok ? '✓' : '!'}
                   </span>
@@ -53,7 +60,9 @@ export function DiagnosticsScreen() {
             </ul>
           </Card>
           <Card title="Data folder" id="data-dir">
-            <p className="muted">Keys, the ledger, settings and logs live here. Back it up to keep your provider identity.</p>
+            <p className="muted">
+              Keys, the ledger, settings and logs live here. Back it up to keep your provider identity.
+            </p>
             <div className="address-row">
               <code className="address">{report.data.data_dir}</code>
               <CopyButton text={report.data.data_dir} label="Copy path" />

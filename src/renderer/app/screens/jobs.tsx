@@ -20,7 +20,17 @@ const STATUSES: { value: Status | ''; label: string }[] = [
 
 const PAGE = 500;
 const ROW_PX = 38;
-const COLUMNS = ['Started', 'Task', 'Workload', 'Bytes', 'Proof', 'Backend', 'Duration', 'Verified', 'Credits'] as const;
+const COLUMNS = [
+  'Started',
+  'Task',
+  'Workload',
+  'Bytes',
+  'Proof',
+  'Backend',
+  'Duration',
+  'Verified',
+  'Credits',
+] as const;
 const RIGHT = new Set(['Bytes', 'Duration', 'Credits']);
 
 const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
@@ -49,9 +59,24 @@ function Verified({ row }: { row: JobRow }) {
 }
 
 /** One virtualised row; memoised so scrolling renders only the rows that come into view. */
-const JobRowView = memo(function JobRowView({ row: r, index, start, now }: { row: JobRow; index: number; start: number; now: number }) {
+const JobRowView = memo(function JobRowView({
+  row: r,
+  index,
+  start,
+  now,
+}: {
+  row: JobRow;
+  index: number;
+  start: number;
+  now: number;
+}) {
   return (
-    <div role="row" aria-rowindex={index + 2} className={`vrow ${index % 2 ? 'odd' : ''}`} style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_PX, transform: `translateY(${start}px)` }}>
+    <div
+      role="row"
+      aria-rowindex={index + 2}
+      className={`vrow ${index % 2 ? 'odd' : ''}`}
+      style={{ position: 'absolute', top: 0, left: 0, right: 0, height: ROW_PX, transform: `translateY(${start}px)` }}
+    >
       <div role="cell" title={absoluteTime(r.started_at)}>
         {relativeTime(r.started_at, now)}
       </div>
@@ -106,7 +131,10 @@ export function JobsScreen() {
   const inFlight = useRef(false);
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
-  const query = useMemo(() => ({ ...(status ? { status } : {}), ...(workload ? { workload } : {}) }), [status, workload]);
+  const query = useMemo(
+    () => ({ ...(status ? { status } : {}), ...(workload ? { workload } : {}) }),
+    [status, workload],
+  );
   const tick = useNow(15_000);
   const now = Math.max(tick, rows.length > 0 ? (rows[0] as JobRow).started_at : 0);
 
@@ -122,7 +150,10 @@ export function JobsScreen() {
       return added ? [...set].sort() : w;
     });
   }, []);
-  const noteWorkloads = useCallback((list: readonly JobRow[]) => noteWorkloadNames(list.map((r) => r.workload)), [noteWorkloadNames]);
+  const noteWorkloads = useCallback(
+    (list: readonly JobRow[]) => noteWorkloadNames(list.map((r) => r.workload)),
+    [noteWorkloadNames],
+  );
 
   useEffect(() => {
     call('jobs:workloads').then(noteWorkloadNames, () => undefined);
@@ -187,7 +218,12 @@ export function JobsScreen() {
   });
 
   const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_PX, overscan: 12 });
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_PX,
+    overscan: 12,
+  });
   const items = virtualizer.getVirtualItems();
   // A new filter starts at the top (and so loads only its first page).
   useEffect(() => {
@@ -228,8 +264,15 @@ export function JobsScreen() {
         title="Jobs"
         lead="Every job this node took: what it hashed, how, and what it earned."
         actions={
-          <button type="button" className="btn" onClick={() => void exportCsv()} disabled={exporting !== null || rows.length === 0}>
-            {exporting ? `Exporting ${exporting.loaded.toLocaleString()} of ${exporting.total.toLocaleString()}…` : 'Export CSV'}
+          <button
+            type="button"
+            className="btn"
+            onClick={() => void exportCsv()}
+            disabled={exporting !== null || rows.length === 0}
+          >
+            {exporting
+              ? `Exporting ${exporting.loaded.toLocaleString()} of ${exporting.total.toLocaleString()}…`
+              : 'Export CSV'}
           </button>
         }
       />
@@ -257,14 +300,20 @@ export function JobsScreen() {
             </select>
           </div>
           <p className="filters-count muted num" aria-live="polite">
-            {loading ? 'Loading…' : `${rows.length.toLocaleString()} of ${total.toLocaleString()} ${total === 1 ? 'job' : 'jobs'} loaded`}
+            {loading
+              ? 'Loading…'
+              : `${rows.length.toLocaleString()} of ${total.toLocaleString()} ${total === 1 ? 'job' : 'jobs'} loaded`}
           </p>
         </div>
         <ErrorLine message={error} />
         {loading && rows.length === 0 ? (
           <Loading label="Loading the job history…" />
         ) : rows.length === 0 && !error ? (
-          <Empty title={status || workload ? 'No jobs match these filters' : 'No jobs yet'}>{status || workload ? 'Try another status or workload.' : 'Join a market: jobs appear here as the node finishes them.'}</Empty>
+          <Empty title={status || workload ? 'No jobs match these filters' : 'No jobs yet'}>
+            {status || workload
+              ? 'Try another status or workload.'
+              : 'Join a market: jobs appear here as the node finishes them.'}
+          </Empty>
         ) : (
           <div className="vtable" role="table" aria-label="Job history" aria-rowcount={total + 1}>
             <div role="rowgroup" className="vhead">

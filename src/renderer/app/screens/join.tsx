@@ -43,10 +43,16 @@ function MarketChoice() {
     return (
       <Card title="Market" id="market">
         <p className="joined-line">
-          <Dot tone={line.tone} /> Providing to <strong>{describeMarket(status)}</strong> — {line.word.toLowerCase()}, {line.detail}.
+          <Dot tone={line.tone} /> Providing to <strong>{describeMarket(status)}</strong> — {line.word.toLowerCase()},{' '}
+          {line.detail}.
         </p>
         <div className="row">
-          <button type="button" className="btn" onClick={() => void run('leave', () => call('node:leave'))} disabled={busy !== null}>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => void run('leave', () => call('node:leave'))}
+            disabled={busy !== null}
+          >
             {busy === 'leave' ? 'Leaving…' : 'Leave market'}
           </button>
           <a className="btn btn-ghost" href="#/dashboard">
@@ -60,8 +66,16 @@ function MarketChoice() {
   return (
     <div className="grid-2">
       <Card title="Practice market" id="practice">
-        <p className="muted">A market that runs inside this node, with a practice customer posting real jobs. Nothing leaves this machine — the quickest way to see Tessera earn.</p>
-        <button type="button" className="btn btn-primary" onClick={() => void run('practice', () => call('node:join', { kind: 'practice' }))} disabled={busy !== null}>
+        <p className="muted">
+          A market that runs inside this node, with a practice customer posting real jobs. Nothing leaves this machine —
+          the quickest way to see Tessera earn.
+        </p>
+        <button
+          type="button"
+          className="btn btn-primary"
+          onClick={() => void run('practice', () => call('node:join', { kind: 'practice' }))}
+          disabled={busy !== null}
+        >
           {busy === 'practice' ? 'Joining…' : 'Join practice market'}
         </button>
         {busy === 'practice' && (
@@ -123,7 +137,16 @@ function Hardware() {
       ) : (
         <Facts
           items={[
-            ['CPU', cpu.data ? `${cpu.data.cpu_model} · ${cpu.data.cpu_threads} threads` : cpu.loading ? 'Reading…' : <span className="muted">not reported by this node</span>],
+            [
+              'CPU',
+              cpu.data ? (
+                `${cpu.data.cpu_model} · ${cpu.data.cpu_threads} threads`
+              ) : cpu.loading ? (
+                'Reading…'
+              ) : (
+                <span className="muted">not reported by this node</span>
+              ),
+            ],
             [
               'GPU',
               d ? (
@@ -163,8 +186,18 @@ function Benchmark() {
     }
   };
   return (
-    <Card title="Quick benchmark" id="benchmark" actions={<button type="button" className="btn" onClick={() => void run()} disabled={busy}>{busy ? 'Running…' : 'Run benchmark'}</button>}>
-      <p className="muted">Hashes a few MiB with BLAKE3 — the work jobs pay for — on the CPU and, when usable, the GPU.</p>
+    <Card
+      title="Quick benchmark"
+      id="benchmark"
+      actions={
+        <button type="button" className="btn" onClick={() => void run()} disabled={busy}>
+          {busy ? 'Running…' : 'Run benchmark'}
+        </button>
+      }
+    >
+      <p className="muted">
+        Hashes a few MiB with BLAKE3 — the work jobs pay for — on the CPU and, when usable, the GPU.
+      </p>
       <div aria-live="polite">
         {!result && !busy && <p className="empty-title muted">Not run yet: it takes a second or two.</p>}
         {result && (
@@ -175,7 +208,9 @@ function Benchmark() {
             </div>
             <div className="stat">
               <span className="stat-label">GPU</span>
-              <span className="stat-value num">{result.gpu_mbps === null ? <span className="muted">no usable GPU</span> : formatMbps(result.gpu_mbps)}</span>
+              <span className="stat-value num">
+                {result.gpu_mbps === null ? <span className="muted">no usable GPU</span> : formatMbps(result.gpu_mbps)}
+              </span>
             </div>
           </div>
         )}
@@ -186,11 +221,13 @@ function Benchmark() {
 }
 
 function Band({ lane }: { lane: PricingInfo['lanes'][number] }) {
-  if (lane.p25 === null || lane.median === null || lane.p75 === null) return <span className="muted">no prices seen yet</span>;
+  if (lane.p25 === null || lane.median === null || lane.p75 === null)
+    return <span className="muted">no prices seen yet</span>;
   const lo = Number(lane.p25);
   const hi = Number(lane.p75);
   const span = Math.max(1, hi - lo);
-  const at = (v: string | null) => (v === null ? null : Math.min(100, Math.max(0, 10 + ((Number(v) - lo) / span) * 80)));
+  const at = (v: string | null) =>
+    v === null ? null : Math.min(100, Math.max(0, 10 + ((Number(v) - lo) / span) * 80));
   const med = at(lane.median);
   const bid = at(lane.suggested_bid);
   return (
@@ -211,7 +248,11 @@ function Pricing() {
       ) : p.data ? (
         <>
           <p className="ask-line">
-            Ask now: <strong>{p.data.ask === null ? <span className="muted">not providing</span> : <Credits micro={p.data.ask} />}</strong> <span className="muted">per job · admission {p.data.admission_mode}</span>
+            Ask now:{' '}
+            <strong>
+              {p.data.ask === null ? <span className="muted">not providing</span> : <Credits micro={p.data.ask} />}
+            </strong>{' '}
+            <span className="muted">per job · admission {p.data.admission_mode}</span>
           </p>
           {p.data.lanes.length === 0 ? (
             <p className="muted">No price bands yet: they fill in as this node sees the market's offers.</p>
@@ -221,10 +262,18 @@ function Pricing() {
               <thead>
                 <tr>
                   <th scope="col">Lane</th>
-                  <th scope="col" className="r">Suggested bid</th>
-                  <th scope="col" className="r">p25</th>
-                  <th scope="col" className="r">Median</th>
-                  <th scope="col" className="r">p75</th>
+                  <th scope="col" className="r">
+                    Suggested bid
+                  </th>
+                  <th scope="col" className="r">
+                    p25
+                  </th>
+                  <th scope="col" className="r">
+                    Median
+                  </th>
+                  <th scope="col" className="r">
+                    p75
+                  </th>
                   <th scope="col">Band</th>
                 </tr>
               </thead>
@@ -254,7 +303,10 @@ function Pricing() {
               </tbody>
             </table>
           )}
-          <p className="hint">The node asks the suggested bid of the cheaper lane it serves: below the median, so it gets jobs, and never below what the market pays.</p>
+          <p className="hint">
+            The node asks the suggested bid of the cheaper lane it serves: below the median, so it gets jobs, and never
+            below what the market pays.
+          </p>
         </>
       ) : null}
       <ErrorLine message={p.error} onRetry={p.reload} />
@@ -266,11 +318,16 @@ export function JoinScreen() {
   const { status } = useNodeStatus();
   return (
     <>
-      <ScreenHeader title="Join" lead="Pick where this machine earns, check what it can offer, and see what the market pays." />
+      <ScreenHeader
+        title="Join"
+        lead="Pick where this machine earns, check what it can offer, and see what the market pays."
+      />
       <MarketChoice />
       <div className="grid-2">
         <Card title="Provider address" id="address" className="span-2">
-          <p className="muted">The market pays this address. It is this node's public key; the secret key stays in the data folder.</p>
+          <p className="muted">
+            The market pays this address. It is this node's public key; the secret key stays in the data folder.
+          </p>
           <div className="address-row">
             <code className="address" data-testid="provider-address">
               {status?.address ?? ''}

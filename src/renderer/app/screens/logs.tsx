@@ -16,7 +16,10 @@ export function LogsScreen() {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => setLive([]), [recent.data]);
   useEvent('log:line', (l) => setLive((x) => (x.length >= KEEP ? [...x.slice(-KEEP + 1), l] : [...x, l])));
-  const lines = useMemo(() => [...(recent.data ?? []), ...live].filter((l) => atLeast(l.level, level)).slice(-KEEP), [recent.data, live, level]);
+  const lines = useMemo(
+    () => [...(recent.data ?? []), ...live].filter((l) => atLeast(l.level, level)).slice(-KEEP),
+    [recent.data, live, level],
+  );
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [lines, follow]);

@@ -2,12 +2,40 @@ import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { call, isDesktop } from '../api/client.js';
 import { Card, CopyButton, ErrorLine, Loading, ScreenHeader } from '../components/ui.js';
 import { errorMessage, useCall } from '../hooks/use-call.js';
-import { describeSchedule, toForm, validateSettings, type SettingsErrors, type SettingsForm } from '../lib/settings-form.js';
+import {
+  describeSchedule,
+  toForm,
+  validateSettings,
+  type SettingsErrors,
+  type SettingsForm,
+} from '../lib/settings-form.js';
 
-function Toggle({ id, label, checked, onChange, hint, disabled }: { id: string; label: string; checked: boolean; onChange: (v: boolean) => void; hint?: ReactNode; disabled?: boolean }) {
+function Toggle({
+  id,
+  label,
+  checked,
+  onChange,
+  hint,
+  disabled,
+}: {
+  id: string;
+  label: string;
+  checked: boolean;
+  onChange: (v: boolean) => void;
+  hint?: ReactNode;
+  disabled?: boolean;
+}) {
   return (
     <div className="toggle-field">
-      <input id={id} type="checkbox" className="switch" checked={checked} onChange={(e) => onChange(e.target.checked)} disabled={disabled} aria-describedby={hint ? `${id}-hint` : undefined} />
+      <input
+        id={id}
+        type="checkbox"
+        className="switch"
+        checked={checked}
+        onChange={(e) => onChange(e.target.checked)}
+        disabled={disabled}
+        aria-describedby={hint ? `${id}-hint` : undefined}
+      />
       <div>
         <label htmlFor={id}>{label}</label>
         {hint && (
@@ -20,11 +48,37 @@ function Toggle({ id, label, checked, onChange, hint, disabled }: { id: string; 
   );
 }
 
-function TextField({ id, label, value, onChange, error, hint, placeholder, inputMode }: { id: string; label: string; value: string; onChange: (v: string) => void; error?: string; hint: string; placeholder?: string; inputMode?: 'url' | 'numeric' }) {
+function TextField({
+  id,
+  label,
+  value,
+  onChange,
+  error,
+  hint,
+  placeholder,
+  inputMode,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  error?: string;
+  hint: string;
+  placeholder?: string;
+  inputMode?: 'url' | 'numeric';
+}) {
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      <input id={id} value={value} inputMode={inputMode} placeholder={placeholder} onChange={(e) => onChange(e.target.value)} aria-invalid={error !== undefined} aria-describedby={`${id}-help`} />
+      <input
+        id={id}
+        value={value}
+        inputMode={inputMode}
+        placeholder={placeholder}
+        onChange={(e) => onChange(e.target.value)}
+        aria-invalid={error !== undefined}
+        aria-describedby={`${id}-help`}
+      />
       <p className={error ? 'field-error' : 'hint'} id={`${id}-help`}>
         {error ?? hint}
       </p>
@@ -78,18 +132,60 @@ export function SettingsScreen() {
       <ScreenHeader title="Settings" lead="Where and when this machine works. Changes apply when you save." />
       <ErrorLine message={loaded.error} onRetry={loaded.reload} />
       {!form ? (
-        loaded.loading ? <Loading /> : null
+        loaded.loading ? (
+          <Loading />
+        ) : null
       ) : (
         <form onSubmit={(e) => void save(e)} noValidate className="settings">
           <div className="grid-2">
             <Card title="Market and work" id="s-market">
-              <TextField id="s-market_url" label="Market URL" value={form.market_url} onChange={(v) => set('market_url', v)} error={errors.market_url} hint="Used when you join a market and for courier flushes. Empty: none." placeholder="https://market.example.org" inputMode="url" />
-              <TextField id="s-threads" label="Worker threads" value={form.threads} onChange={(v) => set('threads', v)} error={errors.threads} hint="CPU threads for hashing jobs, 1 to 1024. Empty: automatic." placeholder="automatic" inputMode="numeric" />
-              <Toggle id="s-gpu_enabled" label="Use the GPU" checked={form.gpu_enabled} onChange={(v) => set('gpu_enabled', v)} hint="Take GPU jobs when a hardware GPU is usable." />
+              <TextField
+                id="s-market_url"
+                label="Market URL"
+                value={form.market_url}
+                onChange={(v) => set('market_url', v)}
+                error={errors.market_url}
+                hint="Used when you join a market and for courier flushes. Empty: none."
+                placeholder="https://market.example.org"
+                inputMode="url"
+              />
+              <TextField
+                id="s-threads"
+                label="Worker threads"
+                value={form.threads}
+                onChange={(v) => set('threads', v)}
+                error={errors.threads}
+                hint="CPU threads for hashing jobs, 1 to 1024. Empty: automatic."
+                placeholder="automatic"
+                inputMode="numeric"
+              />
+              <Toggle
+                id="s-gpu_enabled"
+                label="Use the GPU"
+                checked={form.gpu_enabled}
+                onChange={(v) => set('gpu_enabled', v)}
+                hint="Take GPU jobs when a hardware GPU is usable."
+              />
             </Card>
             <Card title="When to provide" id="s-when">
-              <Toggle id="s-idle_only" label="Only when this computer is idle" checked={form.idle_only} onChange={(v) => set('idle_only', v)} hint={desktop ? 'Pauses while you use the keyboard or mouse.' : 'Headless mode cannot see keyboard use: use the schedule below instead.'} />
-              <Toggle id="s-pause_on_battery" label="Pause on battery" checked={form.pause_on_battery} onChange={(v) => set('pause_on_battery', v)} hint="Stops taking jobs while unplugged." />
+              <Toggle
+                id="s-idle_only"
+                label="Only when this computer is idle"
+                checked={form.idle_only}
+                onChange={(v) => set('idle_only', v)}
+                hint={
+                  desktop
+                    ? 'Pauses while you use the keyboard or mouse.'
+                    : 'Headless mode cannot see keyboard use: use the schedule below instead.'
+                }
+              />
+              <Toggle
+                id="s-pause_on_battery"
+                label="Pause on battery"
+                checked={form.pause_on_battery}
+                onChange={(v) => set('pause_on_battery', v)}
+                hint="Stops taking jobs while unplugged."
+              />
               <fieldset className="hours" aria-describedby="s-hours-help">
                 <legend>Schedule (hours when providing is allowed)</legend>
                 <div className="hours-grid">
@@ -99,14 +195,24 @@ export function SettingsScreen() {
                         type="checkbox"
                         id={h === 0 ? 's-schedule_hours' : undefined}
                         checked={form.schedule_hours.includes(h)}
-                        onChange={(e) => set('schedule_hours', e.target.checked ? [...form.schedule_hours, h].sort((a, b) => a - b) : form.schedule_hours.filter((x) => x !== h))}
+                        onChange={(e) =>
+                          set(
+                            'schedule_hours',
+                            e.target.checked
+                              ? [...form.schedule_hours, h].sort((a, b) => a - b)
+                              : form.schedule_hours.filter((x) => x !== h),
+                          )
+                        }
                       />
                       <span>{String(h).padStart(2, '0')}</span>
                     </label>
                   ))}
                 </div>
                 <p className={errors.schedule_hours ? 'field-error' : 'hint'} id="s-hours-help">
-                  {errors.schedule_hours ?? (form.schedule_hours.length === 0 ? 'None ticked: provides at any hour. Tick hours to limit it (local time).' : `Provides ${describeSchedule(form.schedule_hours)} (local time), paused outside.`)}
+                  {errors.schedule_hours ??
+                    (form.schedule_hours.length === 0
+                      ? 'None ticked: provides at any hour. Tick hours to limit it (local time).'
+                      : `Provides ${describeSchedule(form.schedule_hours)} (local time), paused outside.`)}
                 </p>
                 <button type="button" className="btn btn-small btn-ghost" onClick={() => set('schedule_hours', [])}>
                   Clear schedule
@@ -114,11 +220,25 @@ export function SettingsScreen() {
               </fieldset>
             </Card>
             <Card title="Desktop" id="s-desktop">
-              <Toggle id="s-close_to_tray" label="Keep running in the tray when the window closes" checked={form.close_to_tray} onChange={(v) => set('close_to_tray', v)} hint={desktopOnly} />
-              <Toggle id="s-start_on_login" label="Start on login" checked={form.start_on_login} onChange={(v) => set('start_on_login', v)} hint={desktopOnly} />
+              <Toggle
+                id="s-close_to_tray"
+                label="Keep running in the tray when the window closes"
+                checked={form.close_to_tray}
+                onChange={(v) => set('close_to_tray', v)}
+                hint={desktopOnly}
+              />
+              <Toggle
+                id="s-start_on_login"
+                label="Start on login"
+                checked={form.start_on_login}
+                onChange={(v) => set('start_on_login', v)}
+                hint={desktopOnly}
+              />
             </Card>
             <Card title="Data folder" id="s-data">
-              <p className="muted">Keys, ledger, settings and logs. {desktop ? '' : 'On the machine running tessera headless.'}</p>
+              <p className="muted">
+                Keys, ledger, settings and logs. {desktop ? '' : 'On the machine running tessera headless.'}
+              </p>
               <div className="address-row">
                 <code className="address">{info.data?.data_dir ?? '…'}</code>
                 <CopyButton text={info.data?.data_dir ?? ''} label="Copy folder path" />
@@ -129,13 +249,19 @@ export function SettingsScreen() {
             <button type="submit" className="btn btn-primary" disabled={saving}>
               {saving ? 'Saving…' : 'Save settings'}
             </button>
-            <button type="button" className="btn btn-ghost" onClick={() => loaded.data && (setForm(toForm(loaded.data)), setErrors({}), setSaved(false))}>
+            <button
+              type="button"
+              className="btn btn-ghost"
+              onClick={() => loaded.data && (setForm(toForm(loaded.data)), setErrors({}), setSaved(false))}
+            >
               Discard changes
             </button>
             <span className="ok-text" role="status" aria-label="Save result">
               {saved ? 'Saved.' : ''}
             </span>
-            {Object.keys(errors).some((k) => errors[k as keyof SettingsErrors]) && <span className="bad-text">Fix the fields marked in red, then save again.</span>}
+            {Object.keys(errors).some((k) => errors[k as keyof SettingsErrors]) && (
+              <span className="bad-text">Fix the fields marked in red, then save again.</span>
+            )}
           </div>
           <ErrorLine message={error} />
         </form>

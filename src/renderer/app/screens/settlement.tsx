@@ -9,7 +9,8 @@ import { formatCountdown, shortId } from '../lib/format.js';
 
 const MODE_WORD: Record<SettlementStatusInfo['mode'], string> = { dry_run: 'Dry run', armed: 'Armed', real: 'Real' };
 const MODE_TEXT: Record<SettlementStatusInfo['mode'], string> = {
-  dry_run: 'Receipts from the market are checked and recorded, but no credits move in your ledger. Safe for trying things out.',
+  dry_run:
+    'Receipts from the market are checked and recorded, but no credits move in your ledger. Safe for trying things out.',
   armed: 'Settlement turns Real when the countdown ends; until then it behaves like Dry run.',
   real: 'Every verified receipt credits your ledger. Receipts recorded during Dry run were applied when it turned Real.',
 };
@@ -39,7 +40,11 @@ function ModeCard({ s, onChange }: { s: SettlementStatusInfo; onChange: (s: Sett
           {MODE_WORD[s.mode]}
         </span>
         {left !== null && (
-          <span className="countdown num" aria-live="off" title={s.activate_at ? new Date(s.activate_at).toLocaleString() : undefined}>
+          <span
+            className="countdown num"
+            aria-live="off"
+            title={s.activate_at ? new Date(s.activate_at).toLocaleString() : undefined}
+          >
             Real in {formatCountdown(left)}
           </span>
         )}
@@ -73,7 +78,13 @@ function ModeCard({ s, onChange }: { s: SettlementStatusInfo; onChange: (s: Sett
             </>
           }
         >
-          <p>From now on every verified receipt moves credits in your ledger, and the {s.receipts.recorded - s.receipts.applied > 0 ? `${s.receipts.recorded - s.receipts.applied} receipts recorded during Dry run are` : 'receipts recorded during Dry run are'} applied now.</p>
+          <p>
+            From now on every verified receipt moves credits in your ledger, and the{' '}
+            {s.receipts.recorded - s.receipts.applied > 0
+              ? `${s.receipts.recorded - s.receipts.applied} receipts recorded during Dry run are`
+              : 'receipts recorded during Dry run are'}{' '}
+            applied now.
+          </p>
           <p className="muted">You can switch back to Dry run later; credits already moved stay moved.</p>
           <ErrorLine message={error} />
         </Dialog>
@@ -114,7 +125,7 @@ export function SettlementScreen() {
             />
           </Card>
           <Card title="Balances" id="balances" className="span-2">
-            {(
+            {
               <table className="table" aria-label="Balances">
                 <thead>
                   <tr>
@@ -145,7 +156,7 @@ export function SettlementScreen() {
                   ))}
                 </tbody>
               </table>
-            )}
+            }
           </Card>
         </div>
       )}
