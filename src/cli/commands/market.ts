@@ -2,6 +2,7 @@ import { AmountError, formatAmount, parseAmount } from '../../core/market/amount
 import { systemClock } from '../../node/clock.js';
 import { loadBlake3, nodeSha256 } from '../../node/hash/node-hasher.js';
 import { createLogger, jsonLineSink, setLogSink } from '../../node/log.js';
+import { DisposableStore } from '../../node/lifecycle.js';
 import { createMarketServer, isLoopbackHost } from '../../market/market-server.js';
 import { CustomerService } from '../../market/services/customer-service.js';
 import { openMarketStore, type MarketStore } from '../../market/store/market-store.js';
@@ -222,26 +223,36 @@ async function serve(
   // The market logs as JSON lines on stderr (stdout keeps the listening line); every internal error once, with its stack.
   setLogSink(jsonLineSink((line) => io.stderr(line)));
   const logger = createLogger('market');
-  const store = await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) });
-  let server: Awaited<ReturnType<typeof createMarketServer>>;
-  let validator: Awaited<ReturnType<typeof attachValidator>>;
+  // Released in reverse order at stop, or at once when start-up fails: every release attempted.
+  const resources = new DisposableStore('market', logger);
+  let store: MarketStore;
   let url: string;
   try {
+    store = resources.add(
+      await openMarketStore({ dataDir: o.dataDir, ...(o.storeUrl ? { url: o.storeUrl } : {}) }),
+      'store',
+    );
     const blake3 = await loadBlake3(logger);
-    server = await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir, logger });
-    validator = await attachValidator({
-      app: server.app,
-      store,
-      clock: systemClock,
-      blake3,
-      sha256: nodeSha256,
-      dataDir: o.dataDir,
-      config: o.verify,
-      logger,
-    });
+    const server = resources.add(
+      await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir, logger }),
+      'HTTP server',
+    );
+    resources.add(
+      await attachValidator({
+        app: server.app,
+        store,
+        clock: systemClock,
+        blake3,
+        sha256: nodeSha256,
+        dataDir: o.dataDir,
+        config: o.verify,
+        logger,
+      }),
+      'validator',
+    );
     url = await server.listen(o.host, o.port);
   } catch (err) {
-    await store.close();
+    await resources.dispose();
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is in use; choose another with --port`);
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
@@ -256,9 +267,7 @@ async function serve(
   );
   await untilStopSignal();
   io.stderr('stopping the market…\n');
-  await validator.close();
-  await server.close();
-  await store.close();
+  await resources.dispose();
   io.stderr('market stopped\n');
   return 0;
 }
