@@ -57,10 +57,8 @@ test('Diagnostics with the market stopped: the market line turns red with its fi
     api.close();
   }
   await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Offline|Connecting|Error)/);
-  await test
-    .info()
-    .attach('diagnostics-market-stopped', {
-      body: await page.screenshot({ fullPage: true }),
-      contentType: 'image/png',
-    });
+  await test.info().attach('diagnostics-market-stopped', {
+    body: await page.screenshot({ fullPage: true }),
+    contentType: 'image/png',
+  });
 });

@@ -342,17 +342,15 @@ export class SettlementRepo {
         ORDER BY j.job_id, r.seq DESC) d
       ORDER BY task_id, slice_index, twin`);
     for (const r of rows)
-      out
-        .get(r.task_id)
-        ?.push({
-          taskId: r.task_id,
-          jobId: r.job_id,
-          sliceIndex: r.slice_index,
-          twin: r.twin,
-          workerAddress: r.worker_address,
-          verdict: r.verdict,
-          settledHash: r.settled_hash,
-        });
+      out.get(r.task_id)?.push({
+        taskId: r.task_id,
+        jobId: r.job_id,
+        sliceIndex: r.slice_index,
+        twin: r.twin,
+        workerAddress: r.worker_address,
+        verdict: r.verdict,
+        settledHash: r.settled_hash,
+      });
     return out;
   }
 

@@ -389,9 +389,7 @@ export class ValidatorRepo {
   }
 
   /** A job's admission state (for status pages and tests). */
-  async admissionState(
-    jobId: string,
-  ): Promise<
+  async admissionState(jobId: string): Promise<
     | {
         admission: 'pending' | 'admitted' | 'deferred';
         deferredAt: number | null;
@@ -555,9 +553,7 @@ export class ValidatorRepo {
   }
 
   /** The result each done job of a task was settled on, in slice order (a slice's twin run after it). */
-  async taskResults(
-    taskId: string,
-  ): Promise<
+  async taskResults(taskId: string): Promise<
     {
       jobId: string;
       sliceIndex: number;

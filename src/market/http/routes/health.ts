@@ -14,11 +14,9 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps)
       await deps.store.transaction((tx) => tx.accounts.balance('escrow'));
       return { status: 'ok', store: deps.store.kind };
     } catch {
-      return reply
-        .code(503)
-        .send({
-          error: { code: 'STORE_UNAVAILABLE', message: `the market store (${deps.store.location}) does not answer` },
-        });
+      return reply.code(503).send({
+        error: { code: 'STORE_UNAVAILABLE', message: `the market store (${deps.store.location}) does not answer` },
+      });
     }
   });
   app.get('/metrics', async (_request, reply) =>
