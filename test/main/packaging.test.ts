@@ -42,7 +42,7 @@ describe("the app window's Content-Security-Policy", () => {
   it("connects nowhere but 'self' (the page talks over IPC): the session header and the built page's <meta> agree", () => {
     const header = directives(appCsp());
     const html = readFileSync(new URL('src/renderer/index.html', root), 'utf8');
-    const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1];
+    const meta = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
     expect(meta).toBeDefined();
     const page = directives(meta as string);
     expect(header.get('connect-src')).toEqual(["'self'"]);

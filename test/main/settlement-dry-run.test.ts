@@ -22,7 +22,7 @@ afterEach(async () => {
 async function node(dataDir: string, clock?: { now: number }): Promise<Ledger> {
   const ctx = await openLedger({
     dataDir,
-    ...(clock ? { now: () => clock.now } : {}),
+    ...(clock ? { clock: { now: () => clock.now } } : {}),
     courier: { backoffBaseMs: 1, backoffCapMs: 5, batchSize: 4 },
   });
   open.push(ctx);
