@@ -211,6 +211,8 @@ const settingsFields = {
   pause_on_battery: z.boolean(),
   /** Hours (0–23, local time) when providing is allowed; empty: always. */
   schedule_hours: z.array(z.number().int().min(0).max(23)).max(24),
+  /** The lowest offer per job this node takes (micro-CPC), raised and lowered only by the user; null: every offer. */
+  ask: U64String.nullable(),
   close_to_tray: z.boolean(),
   start_on_login: z.boolean(),
 };
@@ -229,6 +231,7 @@ export const DEFAULT_SETTINGS: Settings = {
   idle_only: false,
   pause_on_battery: true,
   schedule_hours: [],
+  ask: null,
   close_to_tray: true,
   start_on_login: false,
 };
@@ -238,8 +241,37 @@ export function parseSettings(raw: unknown): ReturnType<typeof SettingsSchema.sa
   return SettingsSchema.safeParse(raw !== null && typeof raw === 'object' ? { ...DEFAULT_SETTINGS, ...raw } : raw);
 }
 
+/**
+ * What a Diagnostics line's button does: open a screen (and focus one of its fields, by element
+ * id), or run the fix itself (resume providing; clear the ask so every offer is taken).
+ */
+export const DiagnosticActionSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('open'),
+    label: z.string(),
+    screen: z.enum(['dashboard', 'join', 'jobs', 'settlement', 'settings', 'logs']),
+    field: z.string().nullable(),
+  }),
+  z.object({ kind: z.literal('run'), label: z.string(), fix: z.enum(['resume', 'take_every_offer']) }),
+]);
+export type DiagnosticAction = z.infer<typeof DiagnosticActionSchema>;
+
+/**
+ * One Diagnostics line. `problem`: the user must act and can (red, always with an action);
+ * `info`: a normal state said as information (no GPU, practice, paused by the schedule); `ok`.
+ */
+export const DiagnosticCheckSchema = z.object({
+  id: z.string(),
+  severity: z.enum(['ok', 'info', 'problem']),
+  label: z.string(),
+  /** What to do (problem) or what it means (info); null when the label says it all. */
+  detail: z.string().nullable(),
+  action: DiagnosticActionSchema.nullable(),
+});
+export type DiagnosticCheck = z.infer<typeof DiagnosticCheckSchema>;
+
 export const DiagnosticsSchema = z.object({
-  checks: z.array(z.object({ id: z.string(), ok: z.boolean(), label: z.string(), fix: z.string().nullable() })),
+  checks: z.array(DiagnosticCheckSchema),
   data_dir: z.string(),
 });
 export type DiagnosticsInfo = z.infer<typeof DiagnosticsSchema>;

@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IDENTITY_FILE, NodeIdentity } from '../../src/main/identity.js';
 import {
-  keyStorageCheck,
   keyStorageState,
   SEALED_IDENTITY_FILE,
   sealKey,
   unsealForStart,
   type KeySealer,
 } from '../../src/main/services/key-seal.js';
-import { diagnose } from '../../src/main/api/diagnostics.js';
+import { diagnose, keyStorageCheck } from '../../src/main/api/diagnostics.js';
 import { tempDir } from '../support/temp-dir.js';
 import { testAppNode } from './api/fixtures.js';
 
@@ -74,10 +73,13 @@ describe('provider key sealing', () => {
     expect(sealer.encrypted).toBe(0);
     expect(existsSync(plainPath(dir))).toBe(true);
     expect(existsSync(sealedPath(dir))).toBe(false);
-    const check = keyStorageCheck(keyStorageState(dir));
-    expect(check).toMatchObject({ id: 'key_storage', ok: false });
-    expect(check.label).toContain('plain file');
-    expect(check.fix).toMatch(/keychain/);
+    // Information, not a red line: no button in the app can add a keychain.
+    const check = keyStorageCheck(keyStorageState(dir), false);
+    expect(check).toMatchObject({ id: 'key_storage', severity: 'info', action: null });
+    expect(check.label).toContain('identity.pem');
+    expect(check.label).toContain('basic_text');
+    expect(check.detail).toMatch(/keychain/);
+    expect(keyStorageCheck(keyStorageState(dir), true).detail).toMatch(/^Headless mode has no OS keychain/);
   });
 
   it('leaves the key plain when encryption is not available at all', () => {
@@ -123,17 +125,17 @@ describe('provider key sealing', () => {
     expect(existsSync(plainPath(dir))).toBe(true);
   });
 
-  it('reports a fresh data dir as having no key yet (green)', () => {
-    expect(keyStorageCheck(keyStorageState(tempDir()))).toMatchObject({ ok: true });
+  it('reports a fresh data dir as having no key yet (information)', () => {
+    expect(keyStorageCheck(keyStorageState(tempDir()), false)).toMatchObject({ severity: 'info' });
   });
 
-  it('shows in the Diagnostics report as key_storage: red while plain, green once sealed', async () => {
+  it('shows in the Diagnostics report as key_storage: information while plain, ok once sealed', async () => {
     const node = await testAppNode();
     const dir = node.ledger.dataDir.root;
-    expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({ ok: false });
+    expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({ severity: 'info' });
     sealKey(dir, new FakeSealer());
     expect(diagnose(node).checks.find((c) => c.id === 'key_storage')).toMatchObject({
-      ok: true,
+      severity: 'ok',
       label: 'Provider key sealed by the OS keychain (gnome_libsecret)',
     });
   });

@@ -214,7 +214,7 @@ describe('provider node', () => {
     const p = await startProvider(m.base, join(dir, 'p'), {
       maxJobs: 1,
       ask: undefined,
-      priceBoard: { board, record: (lane, price) => board.record(lane, price) },
+      priceBoard: { record: (lane, price) => board.record(lane, price) },
       async execute(job, bytes) {
         started.resolve();
         await new Promise((r) => setTimeout(r, 300)); // a job that takes 300 ms (the drain waits for it)
@@ -234,10 +234,9 @@ describe('provider node', () => {
       await p.service.drain(5000);
       expect(p.service.status().state).toBe('closed');
       expect((await getTask(m, id)).status).toBe('completed');
-      // The job's offer (25% of 1.0 CPC) fed the price board; without --ask the next ask is its suggested bid.
+      // The job's offer (25% of 1.0 CPC) fed the price board; without --ask the ask stays 0 (every offer).
       expect(board.entries('consumer')).toEqual([250_000n]);
-      expect(p.service.currentAsk()).toBe(board.suggestedBid('consumer', 0));
-      expect(p.service.currentAsk()).toBe(250_000n);
+      expect(p.service.currentAsk()).toBe(0n);
     } finally {
       await p.close();
       await m.close();

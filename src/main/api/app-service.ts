@@ -27,11 +27,12 @@ export interface RunningMarket {
   close(): Promise<void>;
 }
 
-/** What the app node hears from a provider it creates (ProviderServiceDeps takes these). */
-export type ProviderHooks = Required<Pick<ProviderServiceDeps, 'onJobProgress'>>;
+/** What the app node gives a provider it creates (ProviderServiceDeps takes these): its hooks and the user's ask setting. */
+export type ProviderHooks = Required<Pick<ProviderServiceDeps, 'onJobProgress'>> & Pick<ProviderServiceDeps, 'ask'>;
 
 /** The part of a provider the app drives (ProviderService satisfies it). */
-export type AppProvider = Pick<ProviderService, 'start' | 'status' | 'onDidChange' | 'drain' | 'currentAsk'>;
+export type AppProvider = Pick<ProviderService, 'start' | 'status' | 'onDidChange' | 'drain' | 'currentAsk'> &
+  Partial<Pick<ProviderService, 'setAsk'>>;
 
 export interface AppServiceDeps {
   ledger: Ledger;
@@ -53,6 +54,11 @@ export interface AppServiceDeps {
   onGpuChange?: (listener: (caps: GpuCapabilitiesInfo) => void) => () => void;
   /** True in headless mode (the UI is served over HTTP, not in the desktop window). */
   headless?: boolean;
+}
+
+/** The ask setting (micro-CPC string; null: every offer) as the provider takes it. */
+function askSetting(ask: string | null): bigint | undefined {
+  return ask === null ? undefined : BigInt(ask);
 }
 
 const EMPTY_BANDS: PricingBandsInfo = { admission_mode: 'loose', lanes: [] };
@@ -183,6 +189,21 @@ export class AppService {
     return this.deps.gpu?.() ?? { hardware_gpu: false, adapter: null };
   }
 
+  /** The provider's own status (connection failure, last prices) while joined; undefined when not joined. */
+  providerStatus(): ProviderStatus | undefined {
+    return this.market ? (this.provider?.status() ?? this.lastStatus) : undefined;
+  }
+
+  /** The ask the provider announces now (micro-CPC); undefined while none runs. */
+  currentAsk(): bigint | undefined {
+    return this.provider?.currentAsk();
+  }
+
+  /** Gives the running provider the ask setting now (it announces it to the market at once). */
+  applyAsk(): void {
+    this.provider?.setAsk?.(askSetting(this.settings.get().ask));
+  }
+
   pricing(): PricingInfo {
     const ask = this.provider?.currentAsk();
     return { ...(this.deps.pricing?.() ?? EMPTY_BANDS), ask: ask === undefined ? null : ask.toString() };
@@ -215,7 +236,11 @@ export class AppService {
   private startProvider(): void {
     const url = this.market?.url;
     if (url === undefined) return;
-    const hooks: ProviderHooks = { onJobProgress: (p) => this.events.emit('job:progress', p) };
+    const ask = askSetting(this.settings.get().ask);
+    const hooks: ProviderHooks = {
+      onJobProgress: (p) => this.events.emit('job:progress', p),
+      ...(ask !== undefined ? { ask } : {}),
+    };
     const provider = this.deps.createProvider(url, hooks);
     this.provider = provider;
     let credits = 0n;

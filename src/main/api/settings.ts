@@ -8,6 +8,7 @@ export function settingsHandlers(node: AppService): HandlerSet {
     'settings:set': (patch) => {
       const next = node.settings.set(patch);
       node.logger.info('settings changed', { keys: Object.keys(patch) });
+      if ('ask' in patch) node.applyAsk();
       return next;
     },
   };

@@ -197,27 +197,3 @@ export function sealKey(dataDir: string, sealer: KeySealer | undefined): KeyStor
   unlinkSync(plainPath);
   return { mode: 'sealed', backend: file.backend };
 }
-
-/** The Diagnostics line for key storage (id `key_storage`). */
-export function keyStorageCheck(state: KeyStorageState): {
-  id: 'key_storage';
-  ok: boolean;
-  label: string;
-  fix: string | null;
-} {
-  if (state.mode === 'sealed')
-    return {
-      id: 'key_storage',
-      ok: true,
-      label: `Provider key sealed by the OS keychain${state.backend ? ` (${state.backend})` : ''}`,
-      fix: null,
-    };
-  if (state.mode === 'none')
-    return { id: 'key_storage', ok: true, label: 'No provider key yet (made when the node first starts)', fix: null };
-  return {
-    id: 'key_storage',
-    ok: false,
-    label: `Provider key stored as a plain file (identity.pem)${state.backend ? `: the keychain backend is ${state.backend}` : ': no OS keychain in use'}`,
-    fix: 'Keep the data folder private, or run the desktop app with a keychain (GNOME Keyring / KWallet on Linux) so it can seal the key.',
-  };
-}

@@ -30,6 +30,18 @@ export function fullJitterDelay(attempt: number, o: BackoffOptions, random: () =
 
 export type MarketClientState = 'connecting' | 'authenticating' | 'connected' | 'disconnected' | 'closed';
 
+/** Why a connection attempt ended before (or after) the market's welcome: what Diagnostics explains. */
+export interface MarketFailure {
+  /** The WebSocket close code (1006: no close frame, e.g. the market could not be reached). */
+  closeCode: number;
+  /** The market's close reason or error frame code, when it gave one. */
+  reason: string | null;
+  /** The HTTP status that refused the socket upgrade (401/403: an access token in the URL is wrong), else null. */
+  httpStatus: number | null;
+  /** The socket error, when there was one (e.g. "connect ECONNREFUSED 127.0.0.1:8080"). */
+  error: string | null;
+}
+
 export interface MarketClientDeps {
   /** `ws://host:port` or `http://host:port` of the market; `/ws/provider` is appended. */
   url: string;
@@ -76,6 +88,8 @@ export class MarketClient {
   private stopped = false;
   private marketIdValue: string | undefined;
   private practiceValue = false;
+  private failure: MarketFailure | null = null;
+  private socketError: string | null = null;
   private readonly url: string;
   private readonly logger: Logger;
 
@@ -95,6 +109,11 @@ export class MarketClient {
 
   get practice(): boolean {
     return this.practiceValue;
+  }
+
+  /** Why the last attempt ended, until the market welcomes this node again; null while none failed. */
+  get lastFailure(): MarketFailure | null {
+    return this.failure;
   }
 
   start(): void {
@@ -139,6 +158,7 @@ export class MarketClient {
   private connect(): void {
     if (this.stopped) return;
     this.setState('connecting');
+    this.socketError = null;
     const ws = new WebSocket(this.url, { maxPayload: MAX_MARKET_FRAME_BYTES });
     this.ws = ws;
     ws.on('message', (data: WebSocket.RawData) => {
@@ -169,6 +189,7 @@ export class MarketClient {
       }
       if (f.type === 'welcome') {
         this.attempt = 0;
+        this.failure = null;
         this.setState('connected');
       }
       this.deps.onFrame(f);
@@ -178,6 +199,14 @@ export class MarketClient {
       this.ws = undefined;
       if (this.stopped) return;
       const detail = `closed ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
+      // ws reports a refused upgrade as "Unexpected server response: 401".
+      const http = /Unexpected server response: (\d{3})/.exec(this.socketError ?? '');
+      this.failure = {
+        closeCode: code,
+        reason: reason.length > 0 ? reason.toString() : null,
+        httpStatus: http ? Number(http[1]) : null,
+        error: this.socketError,
+      };
       this.setState('disconnected', detail);
       if (code === CLOSE_CODES.refused) {
         this.logger.error('the market refused this provider (too many wrong results); not reconnecting', {});
@@ -192,6 +221,9 @@ export class MarketClient {
       this.timer = setTimeout(() => this.connect(), delay);
       this.timer.unref?.();
     });
-    ws.on('error', (err: Error) => this.logger.warn('market connection error', { error: err.message }));
+    ws.on('error', (err: Error) => {
+      if (this.ws === ws) this.socketError = err.message;
+      this.logger.warn('market connection error', { error: err.message });
+    });
   }
 }

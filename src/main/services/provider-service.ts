@@ -18,7 +18,7 @@ import { silentLogger, type Logger } from '../../node/log.js';
 import { signComputeResult, signerAddress, type ResultSigner } from '../../node/signing/result-signing.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import { DisposableStore } from '../../node/lifecycle.js';
-import { MarketClient, type BackoffOptions, type MarketClientState } from './market-client.js';
+import { MarketClient, type BackoffOptions, type MarketClientState, type MarketFailure } from './market-client.js';
 import type { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
 import { errorMessage } from '../../core/errors.js';
@@ -37,6 +37,8 @@ export interface ProviderStatus {
   creditsToday: bigint;
   draining: boolean;
   lastPrices: Extract<MarketFrame, { type: 'prices' }> | null;
+  /** Why the last connection attempt ended, while not connected since (null once the market welcomed the node). */
+  failure?: MarketFailure | null;
 }
 
 /** Runs one job's work: both digests of its output bytes in one pass. */
@@ -71,10 +73,10 @@ export interface ProviderServiceDeps {
   sha256: Sha256;
   clock: Clock;
   threads: number;
-  /** Lowest offer taken per job, micro-CPC; absent: the price board's suggested bid (0 while it has no prices), read at every (re)connect. */
+  /** Lowest offer taken per job, micro-CPC, set by the user (`--ask`, the app's ask setting); absent: 0, every offer is taken. */
   ask?: bigint;
   /** The node's price board: every offer the market announces (job offers, price frames) is recorded in it. */
-  priceBoard?: Pick<PriceBoardService, 'record' | 'board'>;
+  priceBoard?: Pick<PriceBoardService, 'record'>;
   lanes?: readonly ('consumer' | 'industrial')[];
   maxJobs?: number;
   /** Measured BLAKE3 MB/s announced to the market. */
@@ -127,6 +129,8 @@ export class ProviderService {
   private listeners = new Set<(s: ProviderStatus) => void>();
   private lastPrices: ProviderStatus['lastPrices'] = null;
   private announcedGpu = 'null';
+  /** The user's ask (micro-CPC); undefined: none, every offer is taken. Only `setAsk` changes it. */
+  private userAsk: bigint | undefined;
   /** The socket, the GPU listener and the heartbeat: released by `close`. */
   private readonly store: DisposableStore;
 
@@ -135,6 +139,7 @@ export class ProviderService {
     this.jobs = new ProviderJobsRepo(deps.db);
     this.logger = deps.logger ?? silentLogger;
     this.store = new DisposableStore('provider', this.logger);
+    this.userAsk = deps.ask;
     this.client = this.store.add(
       new MarketClient({
         url: deps.market,
@@ -178,6 +183,7 @@ export class ProviderService {
       creditsToday: day?.paid ?? 0n,
       draining: this.draining,
       lastPrices: this.lastPrices,
+      failure: this.client.lastFailure,
     };
   }
 
@@ -266,15 +272,25 @@ export class ProviderService {
     return g !== undefined && g.ready && (g.hardware || this.deps.allowSoftwareAdapter === true);
   }
 
-  /** The ask announced now: --ask, else the suggested bid of the cheaper lane this node serves. */
+  /**
+   * The ask announced now: the user's (`--ask`, the app's ask setting), else 0 — every offer
+   * is taken. The ask never rises by itself: it used to be the price board's suggested bid,
+   * re-read at every reconnect, but the board only sees offers at or above the ask then in
+   * force, so each reconnect raised the median it was read from. The node ended up refusing
+   * every offer below the median, and tasks without a deadline waited forever with their
+   * escrow held. A node with a free slot earns more from a low offer than from none; the price
+   * board's suggested bid stays on show (Join, `pricing:bands`) for a user who wants a floor.
+   */
   currentAsk(): bigint {
-    if (this.deps.ask !== undefined) return this.deps.ask;
-    const board = this.deps.priceBoard?.board;
-    if (!board) return 0n;
-    const bids = (this.deps.lanes ?? ['consumer', 'industrial'])
-      .map((l) => board.suggestedBid(l, 0))
-      .filter((b): b is bigint => b !== undefined);
-    return bids.length === 0 ? 0n : bids.reduce((a, b) => (b < a ? b : a));
+    return this.userAsk ?? 0n;
+  }
+
+  /** Changes the user's ask (undefined: take every offer) and announces it at once when connected (the market re-reads capabilities). */
+  setAsk(ask: bigint | undefined): void {
+    if (ask === this.userAsk) return;
+    this.userAsk = ask;
+    this.logger.info('ask changed', { ask: (ask ?? 0n).toString() });
+    if (this.client.state === 'connected') this.client.send(this.capabilities());
   }
 
   private onFrame(f: Exclude<MarketFrame, { type: 'challenge' }>): void {

@@ -80,7 +80,11 @@ describe('AppService against an in-process market', () => {
     });
     expect(await dispatchContractCall(h, 'diagnostics:report', [])).toMatchObject({
       ok: true,
-      result: { checks: expect.arrayContaining([expect.objectContaining({ id: 'paused', ok: false })]) },
+      result: { checks: expect.arrayContaining([expect.objectContaining({
+            id: 'providing',
+            severity: 'info',
+            action: { kind: 'run', label: 'Resume', fix: 'resume' },
+          })]) },
     });
     await dispatchContractCall(h, 'node:resume', []);
     await whenNode(node, 'reconnected', () => node.status().state === 'connected' && !node.status().paused);

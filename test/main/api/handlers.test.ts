@@ -214,7 +214,7 @@ describe('the merged handler table on a real ledger', () => {
     });
   });
 
-  it('diagnostics:report marks not-joined and dry-run red with a fix; logs:recent returns what the node logged', async () => {
+  it('diagnostics:report marks not-joined red with the way to join; logs:recent returns what the node logged', async () => {
     const node = await testAppNode();
     const h = createAppHandlers(node);
     await dispatchContractCall(h, 'settings:set', [{ idle_only: true }]);
@@ -223,8 +223,8 @@ describe('the merged handler table on a real ledger', () => {
       result: ChannelResult<'diagnostics:report'>;
     };
     const joined = rep.result.checks.find((c) => c.id === 'joined');
-    expect(joined).toMatchObject({ ok: false });
-    expect(joined?.fix).toMatch(/practice market/);
+    expect(joined).toMatchObject({ severity: 'problem', action: { kind: 'open', screen: 'join' } });
+    expect(joined?.detail).toMatch(/practice market/);
     expect(rep.result.data_dir).toBe(node.ledger.dataDir.root);
     const logs = await dispatchContractCall(h, 'logs:recent', [{ limit: 10 }]);
     expect(logs).toMatchObject({

@@ -1,3 +1,4 @@
+import { AmountError, formatAmount, parseAmount } from '../../../core/market/amount.js';
 import { SettingsPatchSchema, type Settings } from '../../../shared/contract.js';
 
 /** The settings form as typed (text fields stay strings until saved). */
@@ -8,6 +9,8 @@ export interface SettingsForm {
   idle_only: boolean;
   pause_on_battery: boolean;
   schedule_hours: number[];
+  /** The lowest offer to take, decimal CPC; empty: every offer. */
+  ask: string;
   close_to_tray: boolean;
   start_on_login: boolean;
 }
@@ -19,6 +22,7 @@ export function toForm(s: Settings): SettingsForm {
     ...s,
     market_url: s.market_url ?? '',
     threads: s.threads === null ? '' : String(s.threads),
+    ask: s.ask === null ? '' : formatAmount(BigInt(s.ask)),
     schedule_hours: [...s.schedule_hours].sort((a, b) => a - b),
   };
 }
@@ -48,6 +52,17 @@ export function validateSettings(f: SettingsForm): { patch: Settings | null; err
       errors.threads = `Worker threads must be a whole number from 1 to 1024 (got "${t.slice(0, 20)}"), or empty for automatic.`;
     else threads = Number(t);
   }
+  const a = f.ask.trim();
+  let ask: string | null = null;
+  if (a !== '') {
+    try {
+      const micro = parseAmount(a, 'ask');
+      if (micro > 0n) ask = micro.toString();
+    } catch (err) {
+      if (!(err instanceof AmountError)) throw err;
+      errors.ask = `The lowest offer must be a CPC amount like 0.25 (got "${a.slice(0, 20)}"), or empty to take every offer.`;
+    }
+  }
   const hours = [...new Set(f.schedule_hours)].sort((a, b) => a - b);
   if (hours.some((h) => !Number.isInteger(h) || h < 0 || h > 23))
     errors.schedule_hours = 'Schedule hours must be from 0 to 23.';
@@ -59,6 +74,7 @@ export function validateSettings(f: SettingsForm): { patch: Settings | null; err
     idle_only: f.idle_only,
     pause_on_battery: f.pause_on_battery,
     schedule_hours: hours,
+    ask,
     close_to_tray: f.close_to_tray,
     start_on_login: f.start_on_login,
   };

@@ -65,7 +65,7 @@ function TextField({
   error?: string;
   hint: string;
   placeholder?: string;
-  inputMode?: 'url' | 'numeric';
+  inputMode?: 'url' | 'numeric' | 'decimal';
 }) {
   return (
     <div className="field">
@@ -158,6 +158,16 @@ export function SettingsScreen() {
                 hint="CPU threads for hashing jobs, 1 to 1024. Empty: automatic."
                 placeholder="automatic"
                 inputMode="numeric"
+              />
+              <TextField
+                id="s-ask"
+                label="Lowest offer to take (CPC per job)"
+                value={form.ask}
+                onChange={(v) => set('ask', v)}
+                error={errors.ask}
+                hint="Jobs offering less go to other providers. Empty: take every offer (it never rises by itself)."
+                placeholder="every offer"
+                inputMode="decimal"
               />
               <Toggle
                 id="s-gpu_enabled"
