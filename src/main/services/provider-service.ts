@@ -317,6 +317,7 @@ export class ProviderService {
         case 'prices':
           this.lastPrices = f;
           for (const l of f.lanes) if (l.queued > 0) this.deps.priceBoard?.record(l.lane, BigInt(l.offer_p50));
+          this.emit();
           return;
         case 'error':
           this.logger.warn('market error', { code: f.code, message: f.message });

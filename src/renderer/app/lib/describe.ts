@@ -1,4 +1,4 @@
-import type { GpuCapabilitiesInfo } from '../../../shared/contract.js';
+import type { DiagnosticCheck, GpuCapabilitiesInfo } from '../../../shared/contract.js';
 
 /** The GPU as the Join screen shows it: a name, a badge, whether it is offered, and why not. */
 export function describeGpu(gpu: GpuCapabilitiesInfo): {
@@ -58,4 +58,34 @@ export function validateMarketUrl(text: string): string | null {
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     return `Market URL must start with http:// or https:// (not ${u.protocol}).`;
   return null;
+}
+
+/** The Diagnostics headline: red only when a line needs the user; normal states are counted as notes. */
+export function describeDiagnostics(checks: readonly Pick<DiagnosticCheck, 'severity'>[]): {
+  tone: 'good' | 'bad';
+  text: string;
+} {
+  const problems = checks.filter((c) => c.severity === 'problem').length;
+  const notes = checks.filter((c) => c.severity === 'info').length;
+  if (problems > 0)
+    return {
+      tone: 'bad',
+      text: `${problems === 1 ? 'One thing needs' : `${problems} things need`} your attention: each has its fix below.`,
+    };
+  return {
+    tone: 'good',
+    text:
+      notes === 0
+        ? 'Everything checks out: the node should be earning.'
+        : `Nothing needs your attention. ${notes === 1 ? 'One note' : `${notes} notes`} below on how this node runs.`,
+  };
+}
+
+/** Problems first, then notes, then what is fine; the node's order within each. */
+export function orderChecks<T extends Pick<DiagnosticCheck, 'severity'>>(checks: readonly T[]): T[] {
+  const rank = { problem: 0, info: 1, ok: 2 } as const;
+  return checks
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank[a.c.severity] - rank[b.c.severity] || a.i - b.i)
+    .map((x) => x.c);
 }
