@@ -30,7 +30,7 @@ export const provideSpec = defineCommand({
       type: 'string',
       valueName: 'CPC',
       description:
-        "lowest offer per job to take, decimal CPC (default: the price board's suggested bid from the offers this node has seen; 0 while it has none)",
+        'lowest offer per job to take, decimal CPC (default 0: every offer; the ask never rises by itself, since an ask read from the offers this node was given only ever climbs)',
     },
   },
   notes: [

@@ -39,8 +39,11 @@ export interface DiagnosticsInput {
   headless: boolean;
 }
 
-const open = (label: string, screen: Extract<DiagnosticAction, { kind: 'open' }>['screen'], field: string | null = null) =>
-  ({ kind: 'open', label, screen, field }) as const satisfies DiagnosticAction;
+const open = (
+  label: string,
+  screen: Extract<DiagnosticAction, { kind: 'open' }>['screen'],
+  field: string | null = null,
+) => ({ kind: 'open', label, screen, field }) as const satisfies DiagnosticAction;
 
 /**
  * "Why am I not earning?": one line per check. A red line (`problem`) is something the user
@@ -225,7 +228,9 @@ export function askCheck(ask: bigint, prices: DiagnosticsInput['prices']): Diagn
       below.push(`at least ${Math.floor(l.queued / 2) + 1} of ${l.queued} ${l.lane} jobs (median offer ${cpc(p50)})`);
       if (ask - p50 > gap) gap = ask - p50;
     } else if (p25 < ask) {
-      below.push(`at least ${Math.floor(l.queued / 4) + 1} of ${l.queued} ${l.lane} jobs (a quarter offer ${cpc(p25)} or less)`);
+      below.push(
+        `at least ${Math.floor(l.queued / 4) + 1} of ${l.queued} ${l.lane} jobs (a quarter offer ${cpc(p25)} or less)`,
+      );
       if (ask - p25 > gap) gap = ask - p25;
     }
   }
@@ -315,7 +320,7 @@ function settlementCheck(s: DiagnosticsInput['settlement']): DiagnosticCheck {
     detail:
       s.mode === 'armed'
         ? 'Receipts are recorded; credits start moving when real mode begins.'
-        : 'Receipts are recorded; no credits move in this node’s ledger until you switch to real. The practice market’s normal mode.',
+        : 'Receipts are recorded; no credits move in this node’s ledger until you switch to real. Normal while practising.',
     action: open('Open Settlement', 'settlement'),
   };
 }

@@ -80,11 +80,15 @@ describe('AppService against an in-process market', () => {
     });
     expect(await dispatchContractCall(h, 'diagnostics:report', [])).toMatchObject({
       ok: true,
-      result: { checks: expect.arrayContaining([expect.objectContaining({
+      result: {
+        checks: expect.arrayContaining([
+          expect.objectContaining({
             id: 'providing',
             severity: 'info',
             action: { kind: 'run', label: 'Resume', fix: 'resume' },
-          })]) },
+          }),
+        ]),
+      },
     });
     await dispatchContractCall(h, 'node:resume', []);
     await whenNode(node, 'reconnected', () => node.status().state === 'connected' && !node.status().paused);

@@ -138,7 +138,8 @@ describe('Diagnostics on a real node: red only where the user must act, each red
     const checks = await report(node);
     expect(problems(checks).map((c) => c.id)).toEqual(['ask']);
     expect(line(checks, 'ask')).toMatchObject({
-      label: 'Offers below your ask of 0.4 CPC: at least 2 of 3 consumer jobs (median offer 0.25 CPC), up to 0.15 CPC below',
+      label:
+        'Offers below your ask of 0.4 CPC: at least 2 of 3 consumer jobs (median offer 0.25 CPC), up to 0.15 CPC below',
       action: { kind: 'run', label: 'Take every offer', fix: 'take_every_offer' },
     });
     expect(node.status().jobs_done).toBe(0);

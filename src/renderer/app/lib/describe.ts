@@ -70,7 +70,10 @@ export function describeDiagnostics(checks: readonly Pick<DiagnosticCheck, 'seve
   if (problems > 0)
     return {
       tone: 'bad',
-      text: `${problems === 1 ? 'One thing needs' : `${problems} things need`} your attention: each has its fix below.`,
+      text:
+        problems === 1
+          ? 'One thing needs your attention: its fix is below.'
+          : `${problems} things need your attention: each has its fix below.`,
     };
   return {
     tone: 'good',
