@@ -77,7 +77,6 @@ describe('provider key sealing', () => {
     const check = keyStorageCheck(keyStorageState(dir), false);
     expect(check).toMatchObject({ id: 'key_storage', severity: 'info', action: null });
     expect(check.label).toContain('identity.pem');
-    expect(check.label).toContain('basic_text');
     expect(check.detail).toMatch(/keychain/);
     expect(keyStorageCheck(keyStorageState(dir), true).detail).toMatch(/^Headless mode has no OS keychain/);
   });
