@@ -140,16 +140,10 @@ describe('receipts the node refuses', () => {
   });
 
   it('a receipt sent before the welcome is checked once the key is pinned, and recorded', async () => {
-    let early: Receipt | undefined;
-    const m = await rawMarket(
-      () => keyA,
-      (send) => early && send(frame(early)),
-    );
-    onTestFinished(() => m.close());
     const dir = tempDir();
     const probe = await openLedger({ dataDir: dir }); // the node's address, known before it joins
     const address = new ProviderService({
-      market: m.url,
+      market: 'http://127.0.0.1:9',
       db: probe.db,
       settlement: probe.settlement,
       signer: probe.identity,
@@ -158,8 +152,13 @@ describe('receipts the node refuses', () => {
       clock: { now: () => Date.now() },
       threads: 1,
     }).address;
-    early = signReceipt(receiptFor(probe, address, 'j-early'), 'raw', keyA);
+    const early = signReceipt(receiptFor(probe, address, 'j-early'), 'raw', keyA);
     probe.close();
+    const m = await rawMarket(
+      () => keyA,
+      (send) => send(frame(early)),
+    );
+    onTestFinished(() => m.close());
     const acked = m.acked(early.idempotency_key);
     const { ledger } = await node(m.url, dir);
     await acked;

@@ -57,7 +57,10 @@ export async function earningsCommand(argv: string[], io: CliIo): Promise<number
     for (const line of table(
       rows.map(
         (r) =>
-          [r.day, `${r.jobs} jobs  paid ${formatAmount(r.paid)} ${unit}  settled ${formatAmount(r.settled)} ${unit}`] as const,
+          [
+            r.day,
+            `${r.jobs} jobs  paid ${formatAmount(r.paid)} ${unit}  settled ${formatAmount(r.settled)} ${unit}`,
+          ] as const,
       ),
     ))
       io.stdout(`${line}\n`);
@@ -65,7 +68,9 @@ export async function earningsCommand(argv: string[], io: CliIo): Promise<number
       `total: ${total.jobs} jobs, paid ${formatAmount(total.paid)} ${unit}, settled ${formatAmount(total.settled)} ${unit}\n`,
     );
     if (allPractice)
-      io.stdout(`practice: all of it came from the local practice market (${practice.markets.join(', ')}): not money\n`);
+      io.stdout(
+        `practice: all of it came from the local practice market (${practice.markets.join(', ')}): not money\n`,
+      );
     else if (practice.jobs > 0)
       io.stdout(
         `practice: ${practice.jobs} jobs, paid ${formatAmount(practice.paid)} CPC of it came from the local practice market (${practice.markets.join(', ')}): practice credits, not money\n`,

@@ -66,7 +66,8 @@ export async function marketKeyCommand(argv: string[], io: CliIo): Promise<numbe
           );
           return 0;
         }
-        if (keys.length === 0) io.stdout('no market keys pinned (a key is pinned when the node first joins a market)\n');
+        if (keys.length === 0)
+          io.stdout('no market keys pinned (a key is pinned when the node first joins a market)\n');
         for (const line of table(
           keys.map(
             (k) =>

@@ -62,10 +62,7 @@ export function marketIdOfBuyer(buyer: string): string | undefined {
  * The idempotency key already commits to job_id, buyer, provider, quote_price and version, so
  * the signature covers every field of the receipt.
  */
-export function receiptSigningBytes(
-  marketId: string,
-  r: Pick<Receipt, 'idempotency_key' | 'issued_at'>,
-): Uint8Array {
+export function receiptSigningBytes(marketId: string, r: Pick<Receipt, 'idempotency_key' | 'issued_at'>): Uint8Array {
   return concatBytes([
     utf8(RECEIPT_SIGNING_TAG),
     lengthPrefixed(marketId),

@@ -14,7 +14,12 @@ import type { Database } from '../db/database.js';
 import { StorageError } from '../db/errors.js';
 import { CounterRepo } from '../db/repos/counter-repo.js';
 import type { PendingStatus } from '../db/repos/movement-repo.js';
-import { earningSettlementOf, ReceiptConflictError, ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
+import {
+  earningSettlementOf,
+  ReceiptConflictError,
+  ReceiptRepo,
+  type ReceiptStatus,
+} from '../db/repos/receipt-repo.js';
 import { MarketKeyRepo } from '../db/repos/market-key-repo.js';
 import { checkReceiptSignature, type ReceiptCheck } from '../../node/signing/receipt-signing.js';
 import { silentLogger, type Logger } from '../../node/log.js';
@@ -288,9 +293,7 @@ export class SettlementService {
       balances: this.credits.ledger.balances().map((b) => ({ account: b.account, balance: b.balance.toString() })),
       receipts: this.receipts.countByStatus(),
       movements: this.credits.counts(),
-      markets: this.marketKeys
-        .list()
-        .map((k) => ({ market_id: k.marketId, practice: k.practice, key: k.publicKey })),
+      markets: this.marketKeys.list().map((k) => ({ market_id: k.marketId, practice: k.practice, key: k.publicKey })),
     };
   }
 

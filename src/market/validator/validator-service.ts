@@ -242,7 +242,10 @@ export class ValidatorService {
       );
       // The receipt key: a 32-byte Ed25519 seed kept in the store, so the key survives restarts.
       this.receiptSigner = ed25519SignerFromSeed(
-        fromHex(await tx.validator.settingOrInit('receipt_key_seed', randomBytes(32).toString('hex')), 'receipt key seed'),
+        fromHex(
+          await tx.validator.settingOrInit('receipt_key_seed', randomBytes(32).toString('hex')),
+          'receipt key seed',
+        ),
       );
       // Leases held when the market stopped: their holders could not be heard while it was down,
       // so their silence counts from this start (one statement for all of them).

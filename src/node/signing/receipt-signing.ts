@@ -4,10 +4,7 @@ import type { ResultSigner } from './result-signing.js';
 
 /** Why a node refuses a receipt before recording it (stable codes; docs/earnings.md). */
 export type ReceiptRefusalCode =
-  | 'RECEIPT_UNSIGNED'
-  | 'RECEIPT_BAD_SIGNATURE'
-  | 'RECEIPT_UNKNOWN_MARKET'
-  | 'RECEIPT_WRONG_MARKET';
+  'RECEIPT_UNSIGNED' | 'RECEIPT_BAD_SIGNATURE' | 'RECEIPT_UNKNOWN_MARKET' | 'RECEIPT_WRONG_MARKET';
 
 export type ReceiptCheck = { ok: true; marketId: string } | { ok: false; code: ReceiptRefusalCode; message: string };
 

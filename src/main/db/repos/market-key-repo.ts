@@ -14,8 +14,7 @@ export interface PinnedMarketKey {
 
 /** What `pin` found: a first pin, the same key again, or a different key (nothing changed). */
 export type PinOutcome =
-  | { status: 'pinned' | 'same'; key: PinnedMarketKey }
-  | { status: 'changed'; key: PinnedMarketKey; offered: string };
+  { status: 'pinned' | 'same'; key: PinnedMarketKey } | { status: 'changed'; key: PinnedMarketKey; offered: string };
 
 type Row = {
   market_id: string;
