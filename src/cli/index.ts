@@ -55,6 +55,10 @@ const commands: Record<string, () => Promise<CommandModule>> = {
     const m = await import('./commands/practice.js');
     return { summary: m.practiceSpec.summary, run: m.practiceCommand };
   },
+  'market-key': async () => {
+    const m = await import('./commands/market-key.js');
+    return { summary: m.marketKeySpec.summary, run: m.marketKeyCommand };
+  },
   earnings: async () => {
     const m = await import('./commands/earnings.js');
     return { summary: m.earningsSpec.summary, run: m.earningsCommand };

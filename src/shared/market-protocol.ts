@@ -167,6 +167,11 @@ export const WelcomeFrame = z.strictObject({
   /** Jobs the market still holds leased to this address, with each lease's epoch (after a reconnect): finish them or report them lost. */
   leased_jobs: z.array(z.strictObject({ job_id: z.string(), epoch: z.number().int().min(1) })).max(10_000),
   server_time: Ms,
+  /**
+   * The market's Ed25519 public key (raw 32 bytes, hex): it signs every receipt. A node pins it
+   * per market id at the first welcome and refuses the market if it later changes (MARKET_KEY_CHANGED).
+   */
+  market_key: Hex32,
 });
 
 export const SyntheticJobParams = z.strictObject({
@@ -209,7 +214,13 @@ export const ResultAckFrame = z.strictObject({
   message: z.string().nullable(),
 });
 
-/** Receipt v1 JSON (src/core/ledger/receipt.ts); the provider parses and verifies it with parseReceipt. */
+/**
+ * Receipt v1 JSON (src/core/ledger/receipt.ts) with the market's signature over
+ * receiptSigningBytes (docs/receipt-encoding.md). The provider parses it with parseReceipt and
+ * checks the signature against the market's pinned key before recording it; `signature` is
+ * optional here only so that an unsigned receipt is refused by its code (RECEIPT_UNSIGNED)
+ * rather than dropped as a malformed frame.
+ */
 export const ReceiptFrame = z.strictObject({
   type: z.literal('receipt'),
   receipt: z.strictObject({
@@ -220,6 +231,7 @@ export const ReceiptFrame = z.strictObject({
     quote_price: MicroCpc,
     issued_at: Ms,
     idempotency_key: Hex32,
+    signature: Hex64.optional(),
   }),
   task_id: Uuid,
 });

@@ -15,6 +15,7 @@ import { metricsSpec } from '../../src/cli/commands/metrics.js';
 import { priceBoardSpec } from '../../src/cli/commands/price-board.js';
 import { runWorkloadSpec } from '../../src/cli/commands/run-workload.js';
 import { settlementSpec } from '../../src/cli/commands/settlement.js';
+import { marketKeySpec } from '../../src/cli/commands/market-key.js';
 import { main } from '../../src/cli/index.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { rawArgBytes } from '../../src/cli/raw-argv.js';
@@ -68,6 +69,7 @@ const specs: Record<string, { parse(argv: readonly string[]): unknown }> = {
   doctor: doctorSpec,
   courier: courierSpec,
   settlement: settlementSpec,
+  'market-key': marketKeySpec,
   'price-board': priceBoardSpec,
   market: marketServeSpec,
   'market customer': marketCustomerSpec,
@@ -112,6 +114,9 @@ describe('help and version', () => {
         'settlement mode',
         'settlement apply',
         'settlement fund',
+        'market-key list',
+        'market-key forget',
+        'market-key trust',
         'price-board show',
         'price-board clear',
         'hash',

@@ -7,7 +7,7 @@ import { openLedger } from '../../src/main/ledger.js';
 import { MetricsServer } from '../../src/main/services/metrics-server.js';
 import { CourierMarket } from '../fixtures/courier-market.js';
 import { tempDir } from '../support/temp-dir.js';
-import { receipt } from '../main/ledger-fixtures.js';
+import { receipt, signedReceipt, TEST_MARKET, testMarketSigner } from '../main/ledger-fixtures.js';
 import { root, tessera } from './run.js';
 
 function metric(text: string, line: string): number | undefined {
@@ -36,10 +36,10 @@ describe('settlement_cluster: the same receipts across restarts and concurrent p
   it('applies each receipt exactly once, in balances and in metrics', async () => {
     const dir = tempDir();
     const dd = join(dir, 'node');
-    const receipts = Array.from({ length: 20 }, (_, i) => receipt(`job-${i}`, BigInt(i + 1)));
+    const receipts = Array.from({ length: 20 }, (_, i) => signedReceipt(`job-${i}`, BigInt(i + 1)));
     const file = join(dir, 'receipts.jsonl');
     writeFileSync(file, receipts.map((r) => JSON.stringify(receiptToJson(r))).join('\n'));
-    expect(tessera(['settlement', 'fund', 'buyer', '1000', '--data-dir', dd]).code).toBe(0);
+    expect(tessera(['market-key', 'trust', TEST_MARKET, testMarketSigner.nodeId, '--data-dir', dd]).code).toBe(0);
     expect(tessera(['settlement', 'mode', 'real', '--data-dir', dd]).code).toBe(0);
 
     // Two processes at once, then two more one after the other (each a restart).
@@ -60,7 +60,7 @@ describe('settlement_cluster: the same receipts across restarts and concurrent p
     };
     expect(status.mode).toBe('real');
     expect(status.balances).toEqual([
-      { account: 'buyer', balance: String(1000 - 210) },
+      { account: `market:${TEST_MARKET}`, balance: '-210' },
       { account: 'provider', balance: '210' },
     ]);
     const metrics = tessera(['metrics', '--data-dir', dd]).stdout;

@@ -52,7 +52,14 @@ async function captureMarket(): Promise<{ url: string; frames: CapabilitiesFrame
       if (welcomed) return;
       welcomed = true;
       ws.send(
-        JSON.stringify({ type: 'welcome', address, heartbeat_ms: 60_000, leased_jobs: [], server_time: Date.now() }),
+        JSON.stringify({
+          type: 'welcome',
+          address,
+          heartbeat_ms: 60_000,
+          leased_jobs: [],
+          server_time: Date.now(),
+          market_key: '00'.repeat(32),
+        }),
       );
     });
   });

@@ -10,7 +10,7 @@ import { StorageError } from '../../src/main/db/errors.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { root, tessera } from '../cli/run.js';
 import { tempDir } from '../support/temp-dir.js';
-import { receipt } from './ledger-fixtures.js';
+import { receipt, signedReceipt, TEST_MARKET, testMarketSigner } from './ledger-fixtures.js';
 
 const digest = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const INSPECTIONS = [['settlement', 'status'], ['courier', 'list'], ['price-board', 'show'], ['metrics']];
@@ -179,7 +179,8 @@ describe('a write lock held by another process', () => {
     const dd = populated(dir);
     const db = join(dd, 'ledger.db');
     const receipts = join(dir, 'r.jsonl');
-    writeFileSync(receipts, `${JSON.stringify(receiptToJson(receipt('job-1', 1n)))}\n`);
+    writeFileSync(receipts, `${JSON.stringify(receiptToJson(signedReceipt('job-1', 1n)))}\n`);
+    expect(tessera(['market-key', 'trust', TEST_MARKET, testMarketSigner.nodeId, '--data-dir', dd]).code).toBe(0);
     const holder = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/hold-lock.ts'), db], {
       cwd: root,
     });

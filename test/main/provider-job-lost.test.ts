@@ -38,6 +38,7 @@ async function rawMarket(): Promise<{
             heartbeat_ms: 60_000,
             leased_jobs: [],
             server_time: Date.now(),
+            market_key: '00'.repeat(32),
           }),
         );
         welcome();

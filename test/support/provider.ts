@@ -1,4 +1,4 @@
-import { openLedger, type Ledger } from '../../src/main/ledger.js';
+import { openLedger, type Ledger, type OpenLedgerOptions } from '../../src/main/ledger.js';
 import { ProviderService, type ProviderServiceDeps } from '../../src/main/services/provider-service.js';
 import { nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { clock } from './market.js';
@@ -15,8 +15,9 @@ export async function startProvider(
   base: string,
   dataDir: string,
   extra: Partial<ProviderServiceDeps> = {},
+  ledgerOptions: Omit<OpenLedgerOptions, 'dataDir'> = {},
 ): Promise<Provider> {
-  const ledger = await openLedger({ dataDir });
+  const ledger = await openLedger({ ...ledgerOptions, dataDir });
   const service = new ProviderService({
     market: base,
     db: ledger.db,

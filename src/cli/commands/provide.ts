@@ -42,7 +42,7 @@ export const provideSpec = defineCommand({
 /** One status line (TTY). */
 export function statusLine(s: ProviderStatus): string {
   const label = s.practice ? ' [PRACTICE MARKET — local, not real credits]' : '';
-  return `${s.state}${label}  ${s.address}  jobs done ${s.jobsDone}  running ${s.running}  rejected ${s.jobsRejected}  credits today ${formatAmount(s.creditsToday)} CPC${s.draining ? '  (stopping…)' : ''}`;
+  return `${s.state}${label}  ${s.address}  jobs done ${s.jobsDone}  running ${s.running}  rejected ${s.jobsRejected}  credits today ${formatAmount(s.creditsToday)} ${s.practice ? 'practice CPC (not money)' : 'CPC'}${s.draining ? '  (stopping…)' : ''}`;
 }
 
 /** `tessera provide`: run a provider node until Ctrl-C. */

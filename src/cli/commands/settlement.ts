@@ -60,8 +60,8 @@ export const settlementSpec = defineGroup({
       args: { usage: '<receipts.jsonl>', min: 1, max: 1 },
       options: { 'data-dir': dataDirOption, 'fresh-ledger': freshLedgerOption },
       notes: [
-        `receipts are checked first (any bad line: nothing is applied), then applied in transactions of ${SETTLEMENT_BATCH_SIZE}; the file must be a regular file, each line at most ${MAX_RECEIPT_LINE_BYTES} bytes.`,
-        `exit status: 0 when every receipt was applied, recorded (dry-run) or already known; ${EXIT_INCOMPLETE} when any failed (e.g. insufficient funds; settlement reverts to dry-run), conflicted with a stored one or was refused by the ledger — the summary is printed either way; 2 bad input.`,
+        `receipts are checked first — each must be well formed and signed by the market its buyer names (market:<id>), under the key this node pinned for it (see tessera market-key) — and any bad line stops everything, nothing applied; then they are applied in transactions of ${SETTLEMENT_BATCH_SIZE}. The file must be a regular file, each line at most ${MAX_RECEIPT_LINE_BYTES} bytes.`,
+        `exit status: 0 when every receipt was applied, recorded (dry-run) or already known; ${EXIT_INCOMPLETE} when any failed (a balance would leave the ledger's range; settlement reverts to dry-run) or conflicted with a stored one — the summary is printed either way; 2 bad input (a malformed, unsigned or mis-signed receipt).`,
       ],
     }),
     fund: defineCommand({
@@ -79,18 +79,25 @@ export const settlementSpec = defineGroup({
  * Prints the summary always; returns EXIT_INCOMPLETE when anything failed or conflicted.
  */
 function applyFile(file: string, settlement: SettlementService, blake3: Blake3Hasher, io: CliIo): number {
-  const receipts = function* (): Generator<Receipt> {
+  const receipts = function* (): Generator<{ r: Receipt; number: number }> {
     for (const { line, number } of receiptFileLines(file)) {
       if (line.trim() === '') continue;
+      let r: Receipt;
       try {
-        yield parseReceipt(JSON.parse(line), blake3);
+        r = parseReceipt(JSON.parse(line), blake3);
       } catch (err) {
         const msg = err instanceof ReceiptError ? err.message : `not valid JSON (${(err as Error).message})`;
         throw new CliError(`${file} line ${number}: ${msg}`);
       }
+      yield { r, number };
     }
   };
-  for (const r of receipts()) void r; // validation pass: constant memory
+  // Validation pass (constant memory): a receipt the market did not sign is worth nothing, so each
+  // is checked against the pinned key of the market its buyer names before any is applied.
+  for (const { r, number } of receipts()) {
+    const check = settlement.verify(r);
+    if (!check.ok) throw new CliError(`${file} line ${number}: ${check.code}: ${check.message}`);
+  }
   const counts = { applied: 0, recorded: 0, duplicate: 0, failed: 0, conflict: 0 };
   const problems: ApplyResult[] = [];
   const modeBefore = settlement.currentMode().kind;
@@ -102,7 +109,7 @@ function applyFile(file: string, settlement: SettlementService, blake3: Blake3Ha
     }
     batch = [];
   };
-  for (const r of receipts()) {
+  for (const { r } of receipts()) {
     batch.push(r);
     if (batch.length === SETTLEMENT_BATCH_SIZE) flush();
   }
@@ -180,11 +187,18 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
           io.stdout(
             `credit movements: ${s.movements.pending} pending (applied when settlement turns real), ${s.movements.applied} applied, ${s.movements.failed} failed\n`,
           );
+          const practice = new Set(s.markets.filter((m) => m.practice).map((m) => `market:${m.market_id}`));
+          const label = (account: string) =>
+            practice.has(account) ? '  (practice market: practice credits, not money)' : '';
           io.stdout(
             s.balances.length === 0
               ? 'balances: none\n'
-              : `balances:\n${s.balances.map((b) => `  ${b.account}  ${b.balance}`).join('\n')}\n`,
+              : `balances:\n${s.balances.map((b) => `  ${b.account}  ${b.balance}${label(b.account)}`).join('\n')}\n`,
           );
+          if (practice.size > 0)
+            io.stdout(
+              `practice: receipts from ${[...practice].join(', ')} are practice credits from a local practice market, not money\n`,
+            );
         }
         return 0;
       }
@@ -206,7 +220,7 @@ export async function settlementCommand(argv: string[], io: CliIo): Promise<numb
             io.stderr(`tessera: pending ${f.source} movement ${f.ref}: ${f.reason}\n`);
         if (mode.kind === 'dry_run' && m.kind !== 'dry_run') {
           io.stderr(
-            'tessera: a pending receipt failed, so settlement reverted to dry-run; fix the cause (e.g. settlement fund) and run `tessera settlement mode real` again\n',
+            'tessera: a pending receipt failed (the reason is above), so settlement reverted to dry-run; fix the cause and run `tessera settlement mode real` again\n',
           );
           return EXIT_INCOMPLETE;
         }

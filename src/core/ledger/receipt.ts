@@ -1,7 +1,7 @@
 import { TesseraError } from '../errors.js';
 import type { Blake3Hasher } from '../hash/hasher.js';
 import { concatBytes, lengthPrefixed, u32le, u64le } from '../bytes.js';
-import { toHex } from '../hex.js';
+import { fromHex, toHex, utf8 } from '../hex.js';
 import { MAX_CREDITS } from './credits.js';
 
 export { MAX_CREDITS };
@@ -19,6 +19,11 @@ export interface Receipt {
   issued_at: number;
   /** hex BLAKE3 of the canonical encoding (see receiptKeyBytes). */
   idempotency_key: string;
+  /**
+   * hex Ed25519 signature of the issuing market over receiptSigningBytes (128 characters).
+   * Absent on receipts stored before markets signed them (history only: a node settles none).
+   */
+  signature?: string;
 }
 
 /** A receipt as JSON carries quote_price as a decimal string (or a safe integer). */
@@ -30,6 +35,40 @@ export interface ReceiptJson {
   quote_price: string;
   issued_at: number;
   idempotency_key: string;
+  signature?: string;
+}
+
+/** Domain-separation tag of a market's receipt signature (docs/receipt-encoding.md). */
+export const RECEIPT_SIGNING_TAG = 'tessera-receipt-v1';
+
+/** Prefix of the buyer account of a receipt a market issues: `market:<market_id>`. */
+export const MARKET_ACCOUNT_PREFIX = 'market:';
+
+/** The ledger account of a market (the buyer on the receipts it issues). */
+export function marketAccount(marketId: string): string {
+  return `${MARKET_ACCOUNT_PREFIX}${marketId}`;
+}
+
+/** The market id a receipt's buyer names (`market:<id>`), or undefined when the buyer is no market. */
+export function marketIdOfBuyer(buyer: string): string | undefined {
+  if (!buyer.startsWith(MARKET_ACCOUNT_PREFIX)) return undefined;
+  const id = buyer.slice(MARKET_ACCOUNT_PREFIX.length);
+  return id.length > 0 ? id : undefined;
+}
+
+/**
+ * The bytes a market signs for a receipt (docs/receipt-encoding.md, "Receipt signature"):
+ *   UTF-8("tessera-receipt-v1") ‖ field(market_id) ‖ idempotency_key (32 raw bytes) ‖ u64le(issued_at)
+ * The idempotency key already commits to job_id, buyer, provider, quote_price and version, so
+ * the signature covers every field of the receipt.
+ */
+export function receiptSigningBytes(marketId: string, r: Pick<Receipt, 'idempotency_key' | 'issued_at'>): Uint8Array {
+  return concatBytes([
+    utf8(RECEIPT_SIGNING_TAG),
+    lengthPrefixed(marketId),
+    fromHex(r.idempotency_key, 'receipt idempotency_key'),
+    u64le(r.issued_at),
+  ]);
 }
 
 /** Raised for a malformed receipt; the message names the field. */
@@ -118,10 +157,21 @@ export function parseReceipt(input: unknown, blake3: Blake3Hasher): Receipt {
   const key = receiptKey(r, blake3);
   if (o.idempotency_key !== key)
     throw new ReceiptError(`receipt idempotency_key does not match its fields (expected ${key})`);
-  return { ...r, idempotency_key: key };
+  const sig = o.signature;
+  if (sig === undefined || sig === null) return { ...r, idempotency_key: key };
+  if (typeof sig !== 'string' || !/^[0-9a-f]{128}$/.test(sig))
+    throw new ReceiptError('receipt signature must be 128 lower-case hex characters (an Ed25519 signature)');
+  return { ...r, idempotency_key: key, signature: sig };
 }
 
-/** The JSON form stored and sent over the wire (field order fixed). */
+/** The receipt without its signature (the form stored as a receipt's payload). */
+export function unsignedReceipt(r: Receipt): Receipt {
+  const { signature, ...rest } = r;
+  void signature;
+  return rest;
+}
+
+/** The JSON form sent over the wire and written to receipt files (field order fixed; `signature` last, when signed). */
 export function receiptToJson(r: Receipt): ReceiptJson {
   return {
     version: r.version,
@@ -131,5 +181,6 @@ export function receiptToJson(r: Receipt): ReceiptJson {
     quote_price: r.quote_price.toString(),
     issued_at: r.issued_at,
     idempotency_key: r.idempotency_key,
+    ...(r.signature !== undefined ? { signature: r.signature } : {}),
   };
 }

@@ -113,6 +113,14 @@ function connectionCheck(i: DiagnosticsInput): DiagnosticCheck {
   const changeMarket = open('Change the market', 'join', 'market-url');
   // No attempt has failed yet: the first connect is under way.
   if (f === null) return { id, severity: 'info', label: `Connecting to ${where}…`, detail: null, action: null };
+  if (f.refusal)
+    return {
+      id,
+      severity: 'problem',
+      label: `This node stopped talking to ${where}: ${f.refusal.code}`,
+      detail: f.refusal.message,
+      action: open('Open Logs', 'logs'),
+    };
   if (f.httpStatus === 401 || f.httpStatus === 403)
     return {
       id,

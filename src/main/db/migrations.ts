@@ -187,4 +187,30 @@ CREATE TABLE provider_earnings (
 CREATE INDEX provider_earnings_day ON provider_earnings(received_at);
 `,
   },
+  {
+    id: 7,
+    name: 'market keys and signed receipts',
+    // market_keys: each market's receipt key, pinned at the first welcome (like an SSH host key),
+    // and whether it is the practice market (its credits are practice, not money).
+    // receipts.signature: the market's signature (NULL on receipts stored before markets signed).
+    // The UPDATEs repair earnings rows written apart from their receipt's settlement (a crash
+    // between the two commits recorded a re-sent receipt as 'duplicate'; a receipt applied when
+    // settlement turned real kept 'recorded').
+    sql: `
+CREATE TABLE market_keys (
+  market_id TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL CHECK (length(public_key) = 64),
+  practice INTEGER NOT NULL DEFAULT 0 CHECK (practice IN (0, 1)),
+  pinned_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE receipts ADD COLUMN signature TEXT;
+UPDATE provider_earnings SET settlement = 'applied'
+  WHERE settlement <> 'applied' AND receipt_key IN (SELECT idempotency_key FROM receipts WHERE status = 'applied');
+UPDATE provider_earnings SET settlement = 'recorded'
+  WHERE settlement = 'duplicate' AND receipt_key IN (SELECT idempotency_key FROM receipts WHERE status = 'recorded');
+UPDATE provider_earnings SET settlement = 'failed'
+  WHERE settlement = 'duplicate' AND receipt_key IN (SELECT idempotency_key FROM receipts WHERE status = 'archived');
+`,
+  },
 ];

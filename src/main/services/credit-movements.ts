@@ -1,4 +1,5 @@
 import { TesseraError } from '../../core/errors.js';
+import { marketIdOfBuyer } from '../../core/ledger/receipt.js';
 import { decodeMode, effectiveMode, encodeMode, type SettlementMode } from '../../core/ledger/settlement-mode.js';
 import type { Clock } from '../../core/clock.js';
 import type { Database } from '../db/database.js';
@@ -292,11 +293,18 @@ export class CreditMovements {
   }
 }
 
+/** True for a movement out of an issuer account, which may go below zero (see refusalOf). */
+function isIssuer(m: Movement): boolean {
+  return m.source === 'courier' || (m.source === 'receipt' && marketIdOfBuyer(m.from) !== undefined);
+}
+
 /** Why the ledger would refuse a movement, given the balances it would read now (one rule for `move` and batches). */
 function refusalOf(m: Movement, balance: (account: string) => bigint): Refusal | undefined {
   const have = balance(m.from);
-  // Only the market's courier account may go below zero (it stands for the market paying out).
-  if (m.source !== 'courier' && have < m.amount) {
+  // Only issuer accounts may go below zero: the market's courier account, and a market's account
+  // `market:<id>` on the receipts it signed (docs/earnings.md: its negative balance is what that
+  // market has paid this node and the node has settled). Every other account needs the funds.
+  if (!isIssuer(m) && have < m.amount) {
     const who = m.source === 'receipt' ? `buyer ${m.from}` : `bond ${m.from}`;
     return { reason: 'insufficient_funds', detail: `${who} has ${have}, needs ${m.amount}` };
   }

@@ -40,6 +40,8 @@ export interface MarketFailure {
   httpStatus: number | null;
   /** The socket error, when there was one (e.g. "connect ECONNREFUSED 127.0.0.1:8080"). */
   error: string | null;
+  /** Set when this node refused the market (e.g. MARKET_KEY_CHANGED): it does not reconnect until a person acts. */
+  refusal?: MarketRefusal;
 }
 
 export interface MarketClientDeps {
@@ -50,10 +52,25 @@ export interface MarketClientDeps {
   /** The capabilities frame announced after auth (read at each connect). */
   capabilities: () => Extract<ProviderFrame, { type: 'capabilities' }>;
   onFrame: (frame: Exclude<MarketFrame, { type: 'challenge' }>) => void;
+  /**
+   * Checks the market's welcome before the session counts as connected (the node pins the
+   * market's key here). A refusal closes the socket and stops reconnecting: the node refuses
+   * that market until a person acts on the message.
+   */
+  checkWelcome?: (
+    welcome: Extract<MarketFrame, { type: 'welcome' }>,
+    market: { marketId: string; practice: boolean },
+  ) => MarketRefusal | undefined;
   onState?: (state: MarketClientState, detail?: string) => void;
   backoff?: BackoffOptions;
   random?: () => number;
   logger?: Logger;
+}
+
+/** Why the node refused a market (a stable code and a one-line message saying what to do). */
+export interface MarketRefusal {
+  code: string;
+  message: string;
 }
 
 /** The URL of a market's provider socket. */
@@ -90,6 +107,7 @@ export class MarketClient {
   private practiceValue = false;
   private failure: MarketFailure | null = null;
   private socketError: string | null = null;
+  private refusalValue: MarketRefusal | undefined;
   private readonly url: string;
   private readonly logger: Logger;
 
@@ -116,8 +134,14 @@ export class MarketClient {
     return this.failure;
   }
 
+  /** Why this node refused the market (it stopped reconnecting), if it did. */
+  get refusal(): MarketRefusal | undefined {
+    return this.refusalValue;
+  }
+
   start(): void {
     this.stopped = false;
+    this.refusalValue = undefined;
     this.connect();
   }
 
@@ -150,6 +174,17 @@ export class MarketClient {
     this.ws?.terminate();
   }
 
+  /** Stops talking to a market this node refuses: logs the code and message, closes, and does not reconnect. */
+  private refuse(ws: WebSocket, refusal: MarketRefusal): void {
+    this.refusalValue = refusal;
+    this.failure = { closeCode: CLOSE_CODES.normal, reason: refusal.code, httpStatus: null, error: null, refusal };
+    this.stopped = true;
+    this.logger.error(refusal.message, { code: refusal.code, market_id: this.marketIdValue });
+    this.ws = undefined;
+    ws.close(CLOSE_CODES.normal, refusal.code);
+    this.setState('closed', `${refusal.code}: ${refusal.message}`);
+  }
+
   private setState(s: MarketClientState, detail?: string): void {
     this.stateValue = s;
     this.deps.onState?.(s, detail);
@@ -162,6 +197,7 @@ export class MarketClient {
     const ws = new WebSocket(this.url, { maxPayload: MAX_MARKET_FRAME_BYTES });
     this.ws = ws;
     ws.on('message', (data: WebSocket.RawData) => {
+      if (this.ws !== ws) return; // a socket this client let go of (a refused market)
       const text = Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data as Buffer).toString('utf8');
@@ -188,6 +224,14 @@ export class MarketClient {
         return;
       }
       if (f.type === 'welcome') {
+        const refusal = this.deps.checkWelcome?.(f, {
+          marketId: this.marketIdValue ?? '',
+          practice: this.practiceValue,
+        });
+        if (refusal) {
+          this.refuse(ws, refusal);
+          return;
+        }
         this.attempt = 0;
         this.failure = null;
         this.setState('connected');

@@ -11,17 +11,28 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
-import type { CapabilitiesFrame, JobFrame, MarketFrame } from '../../shared/market-protocol.js';
+import type { CapabilitiesFrame, JobFrame, MarketFrame, ReceiptFrame } from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
+import { MarketKeyRepo } from '../db/repos/market-key-repo.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 import { signComputeResult, signerAddress, type ResultSigner } from '../../node/signing/result-signing.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import { DisposableStore } from '../../node/lifecycle.js';
-import { MarketClient, type BackoffOptions, type MarketClientState, type MarketFailure } from './market-client.js';
+import {
+  MarketClient,
+  type BackoffOptions,
+  type MarketClientState,
+  type MarketFailure,
+  type MarketRefusal,
+} from './market-client.js';
+import { noFaults, type Faults } from './faults.js';
 import type { PriceBoardService } from './price-board-service.js';
 import type { SettlementService } from './settlement-service.js';
 import { errorMessage } from '../../core/errors.js';
+
+/** Receipts kept while waiting for a session's welcome (the market sends its undelivered ones at the join). */
+const MAX_EARLY_RECEIPTS = 10_000;
 
 /** What a provider status line and the UI show. */
 export interface ProviderStatus {
@@ -104,6 +115,8 @@ export interface ProviderServiceDeps {
   testOnlyAnnounceGpuAsHardware?: boolean;
   /** Test hook: runs instead of the real work (a cheater in the end-to-end tests). */
   execute?: (job: JobFrame, bytes: Uint8Array, address: string) => JobExecution | Promise<JobExecution>;
+  /** Fault injection between the statements of recording a receipt (tests). */
+  faults?: Faults;
   /** Test hook: sees every result before it is sent and may replace the frame. */
   tamper?: (result: ReturnType<typeof computeResultToJson>, job: JobFrame) => ReturnType<typeof computeResultToJson>;
 }
@@ -131,12 +144,16 @@ export class ProviderService {
   private announcedGpu = 'null';
   /** The user's ask (micro-CPC); undefined: none, every offer is taken. Only `setAsk` changes it. */
   private userAsk: bigint | undefined;
+  /** Receipts that arrived before this session's welcome: checked once the market's key is pinned. */
+  private early: ReceiptFrame[] = [];
+  private readonly marketKeys: MarketKeyRepo;
   /** The socket, the GPU listener and the heartbeat: released by `close`. */
   private readonly store: DisposableStore;
 
   constructor(private readonly deps: ProviderServiceDeps) {
     this.address = signerAddress(deps.signer, deps.blake3);
     this.jobs = new ProviderJobsRepo(deps.db);
+    this.marketKeys = new MarketKeyRepo(deps.db);
     this.logger = deps.logger ?? silentLogger;
     this.store = new DisposableStore('provider', this.logger);
     this.userAsk = deps.ask;
@@ -146,7 +163,9 @@ export class ProviderService {
         signer: deps.signer,
         capabilities: () => this.capabilities(),
         onFrame: (f) => this.onFrame(f),
+        checkWelcome: (w, market) => this.pinMarketKey(w.market_key, market),
         onState: (s, detail) => {
+          if (s === 'connecting') this.early = [];
           this.logger.info('market connection', { state: s, ...(detail ? { detail } : {}) });
           if (s !== 'connected') this.stopHeartbeat();
           this.emit();
@@ -301,6 +320,7 @@ export class ProviderService {
           this.startHeartbeat();
           this.reannounceGpu();
           this.resume(f.leased_jobs);
+          for (const r of this.early.splice(0)) this.onReceipt(r);
           return;
         case 'job':
           this.onJob(f);
@@ -524,21 +544,57 @@ export class ProviderService {
     return { resultHash, proof, bytes: output.length, backend: 'cpu' };
   }
 
-  private onReceipt(f: Extract<MarketFrame, { type: 'receipt' }>): void {
+  /**
+   * At the welcome: pins the market's receipt key on the first join (and whether it is the
+   * practice market); a different key later refuses the market (MARKET_KEY_CHANGED).
+   */
+  private pinMarketKey(key: string, market: { marketId: string; practice: boolean }): MarketRefusal | undefined {
+    const pin = this.marketKeys.pin(market.marketId, key, market.practice, this.deps.clock.now());
+    if (pin.status === 'pinned') this.logger.info('market key pinned', { market_id: market.marketId, key });
+    if (pin.status !== 'changed') return undefined;
+    return {
+      code: 'MARKET_KEY_CHANGED',
+      message: `market ${market.marketId} now signs with key ${key.slice(0, 16)}…, not the key ${pin.key.publicKey.slice(0, 16)}… this node pinned on ${new Date(pin.key.pinnedAt).toISOString().slice(0, 10)}; not joining it — if the market's key was replaced on purpose, run \`tessera market-key forget ${market.marketId}\` and start the node again`,
+    };
+  }
+
+  /**
+   * A receipt from the market: checked against the market's pinned key, then recorded — the
+   * receipt, its ledger movement and the earnings row in ONE transaction, so a crash leaves all
+   * of them or none — and only then acknowledged. A refused receipt (unsigned, badly signed,
+   * unknown market) is not recorded and not acknowledged; SettlementService.verify logs and
+   * counts it. One that arrives before the welcome waits for the key to be pinned.
+   */
+  private onReceipt(f: ReceiptFrame): void {
+    if (this.client.state !== 'connected') {
+      if (this.early.length < MAX_EARLY_RECEIPTS) this.early.push(f);
+      return;
+    }
     const receipt = parseReceipt(f.receipt, this.deps.blake3);
     if (receipt.provider !== this.address) {
       this.logger.warn('receipt for another provider ignored', { provider: receipt.provider });
       return;
     }
-    const outcome = this.deps.settlement.apply(receipt);
-    this.jobs.recordEarning({
-      receiptKey: receipt.idempotency_key,
-      marketId: this.marketId(),
-      jobId: receipt.job_id,
-      taskId: f.task_id,
-      amount: receipt.quote_price,
-      settlement: outcome.outcome,
-      at: this.deps.clock.now(),
+    const settlement = this.deps.settlement;
+    if (!settlement.verify(receipt, this.marketId()).ok) return;
+    const faults = this.deps.faults ?? noFaults;
+    this.deps.db.transaction(() => {
+      const outcome = settlement.apply(receipt);
+      faults('receipt.settled');
+      this.jobs.recordEarning({
+        receiptKey: receipt.idempotency_key,
+        marketId: this.marketId(),
+        jobId: receipt.job_id,
+        taskId: f.task_id,
+        amount: receipt.quote_price,
+        // A receipt already stored (sent again after a lost ack) is recorded as what the ledger did with it.
+        settlement:
+          outcome.outcome === 'duplicate'
+            ? (settlement.storedSettlement(receipt.idempotency_key) ?? outcome.outcome)
+            : outcome.outcome,
+        at: this.deps.clock.now(),
+      });
+      faults('receipt.earning-recorded');
     });
     this.client.send({ type: 'receipt_ack', idempotency_key: receipt.idempotency_key });
     this.emit();

@@ -14,7 +14,14 @@ import type { Database } from '../db/database.js';
 import { StorageError } from '../db/errors.js';
 import { CounterRepo } from '../db/repos/counter-repo.js';
 import type { PendingStatus } from '../db/repos/movement-repo.js';
-import { ReceiptConflictError, ReceiptRepo, type ReceiptStatus } from '../db/repos/receipt-repo.js';
+import {
+  earningSettlementOf,
+  ReceiptConflictError,
+  ReceiptRepo,
+  type ReceiptStatus,
+} from '../db/repos/receipt-repo.js';
+import { MarketKeyRepo } from '../db/repos/market-key-repo.js';
+import { checkReceiptSignature, type ReceiptCheck } from '../../node/signing/receipt-signing.js';
 import { silentLogger, type Logger } from '../../node/log.js';
 import { counter, gauge, histogram } from '../metrics.js';
 import {
@@ -52,6 +59,8 @@ export interface SettlementStatus {
   receipts: Record<ReceiptStatus, number>;
   /** Credit movements recorded in dry-run: `pending` wait for real mode. */
   movements: Record<PendingStatus, number>;
+  /** Markets whose receipt key this node pinned; `practice` marks the practice market (its credits are not money). */
+  markets: { market_id: string; practice: boolean; key: string }[];
 }
 
 export interface SettlementServiceDeps {
@@ -67,22 +76,26 @@ export interface SettlementServiceDeps {
 }
 
 /**
- * Settles receipts into the double-entry ledger under the rule of {@link CreditMovements}.
- * DryRun (default) records each receipt and its movement as pending, moving nothing; Armed
- * turns Real at its activation time (persisted, so it survives restarts); turning Real applies
- * what dry-run recorded, in order, once; Real debits the buyer and credits the provider in the
- * same transaction that marks the receipt applied. A failure archives the receipt with its
- * reason and reverts to DryRun.
+ * Settles receipts into the double-entry ledger under the rule of {@link CreditMovements}
+ * (docs/earnings.md). A receipt is first checked against the pinned key of the market that
+ * signed it (`verify`); only then is it applied. DryRun (default) records each receipt and its
+ * movement as pending, moving nothing; Armed turns Real at its activation time (persisted, so it
+ * survives restarts); turning Real applies what dry-run recorded, in order, once; Real moves the
+ * receipt's amount from the market's issuer account `market:<id>` (which may go below zero) to
+ * the provider in the same transaction that marks the receipt applied. A refusal by the ledger
+ * (an overflow) archives the receipt with its reason and reverts to DryRun.
  */
 export class SettlementService {
   private readonly db: Database;
   readonly credits: CreditMovements;
   private readonly receipts: ReceiptRepo;
+  private readonly marketKeys: MarketKeyRepo;
   private readonly counters: CounterRepo;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly faults: Faults;
   private readonly persistFail;
+  private readonly refused;
   private readonly corrupt;
   private readonly latency;
 
@@ -94,6 +107,7 @@ export class SettlementService {
     this.credits =
       deps.credits ?? new CreditMovements({ db: deps.db, clock: this.clock, logger: this.logger, faults: this.faults });
     this.receipts = new ReceiptRepo(deps.db);
+    this.marketKeys = new MarketKeyRepo(deps.db);
     this.counters = new CounterRepo(deps.db);
     this.counters.register(deps.registry, [
       { name: 'settle_applied_total', help: 'Receipts debited from the buyer and credited to the provider.' },
@@ -108,6 +122,11 @@ export class SettlementService {
     this.persistFail = counter(deps.registry, {
       name: 'receipt_persist_fail_total',
       help: 'Receipt writes that failed in the database.',
+    });
+    this.refused = counter(deps.registry, {
+      name: 'receipt_refused_total',
+      help: 'Receipts refused before recording: unsigned, badly signed, or from a market with no pinned key, by code.',
+      labelNames: ['code'],
     });
     this.corrupt = counter(deps.registry, {
       name: 'receipt_corrupt_total',
@@ -154,6 +173,27 @@ export class SettlementService {
       }
     }
     return { checked, corrupt };
+  }
+
+  /**
+   * Checks a receipt against the pinned key of the market its buyer names (`market:<id>`) —
+   * before anything is recorded. A refusal (RECEIPT_UNSIGNED, RECEIPT_BAD_SIGNATURE,
+   * RECEIPT_UNKNOWN_MARKET, RECEIPT_WRONG_MARKET) is logged with its code and counted in
+   * receipt_refused_total{code}; nothing is stored. `fromMarket`: the market that delivered it.
+   */
+  verify(receipt: Receipt, fromMarket?: string): ReceiptCheck {
+    const check = checkReceiptSignature(receipt, (id) => this.marketKeys.get(id)?.publicKey, fromMarket);
+    if (!check.ok) {
+      this.refused.inc({ code: check.code });
+      this.logger.warn('receipt refused', { code: check.code, key: receipt.idempotency_key, message: check.message });
+    }
+    return check;
+  }
+
+  /** The earnings word (`applied`, `recorded`, `failed`) for a stored receipt, or undefined when it is not stored. */
+  storedSettlement(key: string): 'applied' | 'recorded' | 'failed' | undefined {
+    const row = this.receipts.get(key);
+    return row ? earningSettlementOf(row.status) : undefined;
   }
 
   /** The mode in force now (an Armed mode past its time is promoted to Real, applying what dry-run recorded). */
@@ -253,6 +293,7 @@ export class SettlementService {
       balances: this.credits.ledger.balances().map((b) => ({ account: b.account, balance: b.balance.toString() })),
       receipts: this.receipts.countByStatus(),
       movements: this.credits.counts(),
+      markets: this.marketKeys.list().map((k) => ({ market_id: k.marketId, practice: k.practice, key: k.publicKey })),
     };
   }
 

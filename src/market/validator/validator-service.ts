@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { concatBytes, lengthPrefixed, u64le } from '../../core/bytes.js';
 import { fromHex, toHex, utf8 } from '../../core/hex.js';
-import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
+import { makeReceipt, parseReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import {
@@ -27,7 +27,8 @@ import type { Clock } from '../../core/clock.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import { createLogger, errorFields, type Logger } from '../../node/log.js';
 import { verifyNodeSignature } from '../../node/signing/node-signature.js';
-import { resultSignatureCheck } from '../../node/signing/result-signing.js';
+import { ed25519SignerFromSeed, resultSignatureCheck, type ResultSigner } from '../../node/signing/result-signing.js';
+import { signReceipt } from '../../node/signing/receipt-signing.js';
 import { verifyComputeResult } from '../../core/market/compute-result.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
 import {
@@ -166,6 +167,8 @@ export class ValidatorService {
   private readonly checks = new WeakMap<ProviderSession, SignatureCheck>();
   private marketIdValue = '';
   private secret: Uint8Array = new Uint8Array(32);
+  /** The market's receipt key (Ed25519), loaded from the store at start (created at the first start). */
+  private receiptSigner: ResultSigner | undefined;
   private timers: NodeJS.Timeout[] = [];
   private pending: PendingResult[] = [];
   /** Group commits of results so far: how many, the results and receipts in them, and the time inside their transactions (ms). */
@@ -215,6 +218,12 @@ export class ValidatorService {
     return this.marketIdValue;
   }
 
+  /** The market's Ed25519 public key (hex), announced in the welcome; it signs every receipt. */
+  get marketKey(): string {
+    if (!this.receiptSigner) throw new Error('the validator has not started: no market key yet');
+    return this.receiptSigner.nodeId;
+  }
+
   /** The market's clock (the socket stamps each frame's arrival with it). */
   now(): number {
     return this.deps.clock.now();
@@ -230,6 +239,13 @@ export class ValidatorService {
       this.secret = fromHex(
         await tx.validator.settingOrInit('assignment_secret', options.secretHex ?? randomBytes(32).toString('hex')),
         'assignment secret',
+      );
+      // The receipt key: a 32-byte Ed25519 seed kept in the store, so the key survives restarts.
+      this.receiptSigner = ed25519SignerFromSeed(
+        fromHex(
+          await tx.validator.settingOrInit('receipt_key_seed', randomBytes(32).toString('hex')),
+          'receipt key seed',
+        ),
       );
       // Leases held when the market stopped: their holders could not be heard while it was down,
       // so their silence counts from this start (one statement for all of them).
@@ -316,7 +332,8 @@ export class ValidatorService {
     }));
     for (const j of leased) session.inFlight.add(j.job_id);
     queueMicrotask(() => {
-      for (const r of receipts) session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+      for (const r of receipts)
+        session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
       this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
       this.kick();
     });
@@ -1342,15 +1359,17 @@ export class ValidatorService {
         const k = BigInt(jobs.length);
         jobs.forEach((s, i) => {
           const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
-          const receipt = makeReceipt(
-            {
-              job_id: s.jobId,
-              buyer: marketBuyer(this.marketIdValue),
-              provider: w.address,
-              quote_price: amount,
-              issued_at: now,
-            },
-            this.deps.blake3,
+          const receipt = this.signed(
+            makeReceipt(
+              {
+                job_id: s.jobId,
+                buyer: marketBuyer(this.marketIdValue),
+                provider: w.address,
+                quote_price: amount,
+                issued_at: now,
+              },
+              this.deps.blake3,
+            ),
           );
           out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
         });
@@ -1371,6 +1390,19 @@ export class ValidatorService {
       now,
     );
     return out;
+  }
+
+  /** A receipt signed with the market's key (docs/receipt-encoding.md, "Receipt signature"). */
+  private signed(receipt: ReturnType<typeof makeReceipt>): ReturnType<typeof makeReceipt> {
+    if (!this.receiptSigner) throw new Error('the validator has not started: no market key to sign receipts with');
+    return signReceipt(receipt, this.marketIdValue, this.receiptSigner);
+  }
+
+  /** A stored receipt as sent: one stored before receipts were signed is signed now (same bytes, same signature). */
+  private signedReceiptJson(stored: JsonValue): JsonValue {
+    const o = stored as { signature?: unknown };
+    if (typeof o.signature === 'string') return stored;
+    return receiptToJson(this.signed(parseReceipt(stored, this.deps.blake3))) as unknown as JsonValue;
   }
 
   /**

@@ -161,6 +161,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             heartbeat_ms: v.config.heartbeatMs,
             leased_jobs: leased,
             server_time: v.now(),
+            market_key: v.marketKey,
           });
           return;
         }

@@ -243,6 +243,7 @@ async function captureMarket(): Promise<{
               heartbeat_ms: 60_000,
               leased_jobs: [],
               server_time: Date.now(),
+              market_key: '00'.repeat(32),
             }),
           ),
         );

@@ -1,5 +1,5 @@
 import { TesseraError } from '../../../core/errors.js';
-import { receiptToJson, type Receipt } from '../../../core/ledger/receipt.js';
+import { receiptToJson, unsignedReceipt, type Receipt } from '../../../core/ledger/receipt.js';
 import type { Database } from '../database.js';
 import { sql } from '../sql.js';
 
@@ -20,12 +20,17 @@ export class ReceiptConflictError extends TesseraError {
   }
 }
 
-/** Canonical stored form of a receipt. */
+/** Canonical stored form of a receipt: its fields without the signature (kept in its own column). */
 export function receiptPayload(r: Receipt): string {
-  return JSON.stringify(receiptToJson(r));
+  return JSON.stringify(receiptToJson(unsignedReceipt(r)));
 }
 
 const RECORDED = { status: 'recorded', reason: null } as const;
+
+/** The earnings row's `settlement` word for a stored receipt in `status` (the word ApplyOutcome uses). */
+export function earningSettlementOf(status: ReceiptStatus): 'applied' | 'recorded' | 'failed' {
+  return status === 'applied' ? 'applied' : status === 'recorded' ? 'recorded' : 'failed';
+}
 
 /** Receipts by idempotency key: insert-if-absent, conflicts detected, status transitions. */
 export class ReceiptRepo {
@@ -43,9 +48,10 @@ export class ReceiptRepo {
   ): { inserted: boolean; row: StoredReceipt } {
     const payload = receiptPayload(r);
     const appliedAt = as.status === 'applied' ? now : null;
+    const signature = r.signature ?? null;
     const changes = this.db
-      .run(sql`INSERT INTO receipts (idempotency_key, payload, status, reason, recorded_at, applied_at)
-      VALUES (${r.idempotency_key}, ${payload}, ${as.status}, ${as.reason}, ${now}, ${appliedAt}) ON CONFLICT(idempotency_key) DO NOTHING`);
+      .run(sql`INSERT INTO receipts (idempotency_key, payload, status, reason, recorded_at, applied_at, signature)
+      VALUES (${r.idempotency_key}, ${payload}, ${as.status}, ${as.reason}, ${now}, ${appliedAt}, ${signature}) ON CONFLICT(idempotency_key) DO NOTHING`);
     if (changes === 1)
       return {
         inserted: true,
@@ -53,6 +59,11 @@ export class ReceiptRepo {
       };
     const row = this.get(r.idempotency_key) as StoredReceipt;
     if (row.payload !== payload) throw new ReceiptConflictError(r.idempotency_key);
+    // A receipt stored before markets signed them keeps the signature it arrives with now.
+    if (signature !== null)
+      this.db.run(
+        sql`UPDATE receipts SET signature = ${signature} WHERE idempotency_key = ${r.idempotency_key} AND signature IS NULL`,
+      );
     return { inserted: false, row };
   }
 
@@ -62,9 +73,16 @@ export class ReceiptRepo {
     );
   }
 
+  /**
+   * Moves a stored receipt to `status`; its earnings row (if the provider recorded one) follows in
+   * the same statement group, so `tessera earnings` says `settled` exactly when the ledger did.
+   */
   setStatus(key: string, status: ReceiptStatus, reason: string | null, now: number): void {
     this.db.run(sql`UPDATE receipts SET status = ${status}, reason = ${reason},
       applied_at = CASE WHEN ${status} = 'applied' THEN ${now} ELSE applied_at END WHERE idempotency_key = ${key}`);
+    this.db.run(
+      sql`UPDATE provider_earnings SET settlement = ${earningSettlementOf(status)} WHERE receipt_key = ${key}`,
+    );
   }
 
   countByStatus(): Record<ReceiptStatus, number> {

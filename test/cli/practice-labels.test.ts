@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { statusLine } from '../../src/cli/commands/provide.js';
+import { MarketKeyRepo } from '../../src/main/db/repos/market-key-repo.js';
+import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
+import { openLedger } from '../../src/main/ledger.js';
+import type { ProviderStatus } from '../../src/main/services/provider-service.js';
+import { signedReceipt, TEST_MARKET, testMarketSigner } from '../main/ledger-fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+import { tessera } from './run.js';
+
+describe('practice credits are labelled as practice in the CLI', () => {
+  it('tessera earnings and tessera settlement status say the practice market’s credits are not money', async () => {
+    const dd = join(tempDir(), 'node');
+    const ctx = await openLedger({ dataDir: dd });
+    // What the first welcome from the practice market leaves behind: its key pinned, marked practice.
+    new MarketKeyRepo(ctx.db).pin(TEST_MARKET, testMarketSigner.nodeId, true, Date.now());
+    ctx.settlement.setMode('real');
+    const r = signedReceipt('job-1', 250_000n);
+    expect(ctx.settlement.verify(r).ok).toBe(true);
+    const outcome = ctx.settlement.apply(r);
+    new ProviderJobsRepo(ctx.db).recordEarning({
+      receiptKey: r.idempotency_key,
+      marketId: TEST_MARKET,
+      jobId: r.job_id,
+      taskId: '0190c7a6-0000-7000-8000-000000000001',
+      amount: r.quote_price,
+      settlement: outcome.outcome,
+      at: Date.now(),
+    });
+    ctx.close();
+
+    const earnings = tessera(['earnings', '--data-dir', dd]);
+    expect(earnings.code).toBe(0);
+    expect(earnings.stdout).toMatch(/paid 0\.25 practice CPC\s+settled 0\.25 practice CPC/);
+    expect(earnings.stdout).toMatch(
+      /practice: all of it came from the local practice market \(test-market\): not money\n$/,
+    );
+    const json = JSON.parse(tessera(['earnings', '--json', '--data-dir', dd]).stdout) as {
+      practice: { markets: string[]; paid: string };
+    };
+    expect(json.practice).toMatchObject({ markets: [TEST_MARKET], paid: '250000' });
+    const status = tessera(['settlement', 'status', '--data-dir', dd]).stdout;
+    expect(status).toMatch(/ {2}market:test-market {2}-250000 {2}\(practice market: practice credits, not money\)\n/);
+    expect(status).toMatch(/practice: receipts from market:test-market are practice credits/);
+  });
+
+  it('the status line of tessera practice says its credits are practice credits', () => {
+    const s = {
+      state: 'connected',
+      address: 'cpc1x',
+      marketId: 'p',
+      practice: true,
+      jobsDone: 1,
+      jobsRejected: 0,
+      running: 0,
+      creditsToday: 250_000n,
+      draining: false,
+      lastPrices: null,
+    } satisfies ProviderStatus;
+    expect(statusLine(s)).toMatch(/credits today 0\.25 practice CPC \(not money\)$/);
+    expect(statusLine({ ...s, practice: false })).toMatch(/credits today 0\.25 CPC$/);
+  });
+});
