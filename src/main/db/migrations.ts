@@ -187,4 +187,13 @@ CREATE TABLE provider_earnings (
 CREATE INDEX provider_earnings_day ON provider_earnings(received_at);
 `,
   },
+  {
+    id: 7,
+    name: 'provider_jobs offer',
+    // What the market offered for each job: shown as "on the way" (not earned) until a receipt pays it.
+    sql: `
+ALTER TABLE provider_jobs ADD COLUMN offer INTEGER CHECK (offer IS NULL OR offer >= 0);
+CREATE INDEX provider_earnings_market ON provider_earnings(market_id, received_at);
+`,
+  },
 ];
