@@ -172,8 +172,8 @@ export const EarningsSummarySchema = z.object({
   days: z.array(
     z.object({ day: Day, receipts: z.number().int().nonnegative(), paid: U64String, settled: U64String }),
   ),
-  /** Mean size of this node's recent finished jobs (bytes), for the earnings estimate; null: none yet. */
-  avg_job_bytes: z.number().nonnegative().nullable(),
+  /** Mean size (bytes) and run time (ms) of this node's recent finished jobs, for the estimate; nulls: none yet. */
+  recent_jobs: z.object({ bytes: z.number().nonnegative().nullable(), ms: z.number().nonnegative().nullable() }),
 });
 export type EarningsSummary = z.infer<typeof EarningsSummarySchema>;
 

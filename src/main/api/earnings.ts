@@ -93,7 +93,7 @@ export function earningsSummary(db: Database, now: number, days: number, market:
     },
     not_paid: { rejected: stages.rejected, lost: stages.lost },
     days: series,
-    avg_job_bytes: repo.meanJobBytes(),
+    recent_jobs: repo.meanJob(),
   };
 }
 

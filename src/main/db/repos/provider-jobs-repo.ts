@@ -346,11 +346,13 @@ export class ProviderJobsRepo {
     );
   }
 
-  /** Mean size in bytes of the newest `limit` finished jobs; null when none finished. */
-  meanJobBytes(limit = 100): number | null {
-    const r = this.db.get<{ mean: number | null }>(sql`
-      SELECT avg(bytes) AS mean FROM (SELECT bytes FROM provider_jobs WHERE finished_at IS NOT NULL AND status <> 'lost' ORDER BY seq DESC LIMIT ${limit})`);
-    return r?.mean === null || r?.mean === undefined ? null : Number(r.mean);
+  /** Mean size (bytes) and run time (ms) of the newest `limit` finished jobs; nulls when none finished. */
+  meanJob(limit = 100): { bytes: number | null; ms: number | null } {
+    const r = this.db.get<{ bytes: number | null; ms: number | null }>(sql`
+      SELECT avg(bytes) AS bytes, avg(duration_ms) AS ms FROM (SELECT bytes, duration_ms FROM provider_jobs
+        WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL AND status <> 'lost' ORDER BY seq DESC LIMIT ${limit})`);
+    const num = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    return { bytes: num(r?.bytes), ms: num(r?.ms) };
   }
 }
 
