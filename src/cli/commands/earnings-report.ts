@@ -1,10 +1,5 @@
 import { formatAmount } from '../../core/market/amount.js';
-import {
-  creditUnit,
-  earningsSummary,
-  reconcileWithMarket,
-  type EarningsMarket,
-} from '../../main/api/earnings.js';
+import { creditUnit, earningsSummary, reconcileWithMarket, type EarningsMarket } from '../../main/api/earnings.js';
 import type { Database } from '../../main/db/database.js';
 import type { EarningsSummary, MarketReconciliationInfo } from '../../shared/contract.js';
 

@@ -26,7 +26,7 @@ export const earningsSpec = defineCommand({
   },
   notes: [
     'Earned = paid by the market (its receipts), for the market of the newest job. settled + awaiting settlement = earned. Verified and pending jobs are on the way, not earned. Days end at midnight UTC. 1 CPC (compute credit) = 1,000,000 micro-CPC; on the practice market they are practice credits, not money.',
-    "The market check compares the market's GET /balances/{address} with the sum of the receipts: more at the market is normal for a while (receipts on their way, courier rewards); less is a problem (exit status stays 0; look for \"PROBLEM\").",
+    'The market check compares the market\'s GET /balances/{address} with the sum of the receipts: more at the market is normal for a while (receipts on their way, courier rewards); less is a problem (exit status stays 0; look for "PROBLEM").',
   ],
 });
 

@@ -15,7 +15,10 @@ export function balanceUrl(marketUrl: string, address: string): string {
   try {
     url = new URL(marketUrl);
   } catch {
-    throw new TesseraError('BAD_MARKET_URL', `market URL "${marketUrl}" is not a valid URL (e.g. http://127.0.0.1:7070)`);
+    throw new TesseraError(
+      'BAD_MARKET_URL',
+      `market URL "${marketUrl}" is not a valid URL (e.g. http://127.0.0.1:7070)`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TesseraError('BAD_MARKET_URL', `market URL "${marketUrl}" must use http or https`);

@@ -49,7 +49,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       underpaid: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2 * DAY }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 2 * DAY }) }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('mode' as const), real: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('restart' as const) }) },
 );
@@ -172,7 +175,14 @@ describe('earnings figures agree everywhere (property)', () => {
                   m.pending.offered += offer;
                   continue;
                 }
-                repo.answered(marketId, jobId, 1, op.outcome !== 'rejected', op.outcome === 'rejected' ? 'MISMATCH' : null, now);
+                repo.answered(
+                  marketId,
+                  jobId,
+                  1,
+                  op.outcome !== 'rejected',
+                  op.outcome === 'rejected' ? 'MISMATCH' : null,
+                  now,
+                );
                 if (op.outcome === 'rejected') {
                   m.rejected += 1;
                   continue;
@@ -265,10 +275,15 @@ describe('earnings figures agree everywhere (property)', () => {
               .map((l) => l.split(','));
             const col = (name: (typeof JOB_CSV_HEADER)[number]) => JOB_CSV_HEADER.indexOf(name);
             const csvRows = csv.slice(1).filter((r) => r[col('market_id')] === market.id);
-            const csvPaid = csvRows.reduce((a, r) => a + (r[col('paid_cpc')] ? csvMicro(r[col('paid_cpc')] ?? '') : 0n), 0n);
+            const csvPaid = csvRows.reduce(
+              (a, r) => a + (r[col('paid_cpc')] ? csvMicro(r[col('paid_cpc')] ?? '') : 0n),
+              0n,
+            );
             expect(csvPaid.toString()).toBe(cards.earned);
             expect(csvRows.filter((r) => r[col('stage')] === 'verified')).toHaveLength(cards.verifiedJobs);
-            expect(csvRows.filter((r) => r[col('stage')] === 'settled')).toHaveLength(summary.headline.settled_receipts);
+            expect(csvRows.filter((r) => r[col('stage')] === 'settled')).toHaveLength(
+              summary.headline.settled_receipts,
+            );
             expect(csvRows.some((r) => r[col('stage')] === 'accepted')).toBe(false);
 
             // The market check: the market's balance against the receipts, with its reason.
@@ -285,7 +300,9 @@ describe('earnings figures agree everywhere (property)', () => {
             expect(cli.reconciliation.receipts_total).toBe(cards.earned);
             expect(cli.reconciliation.difference).toBe(diff.toString());
             expect(cli.reconciliation.status).toBe(diff === 0n ? 'matched' : diff > 0n ? 'market_more' : 'market_less');
-            expect(explainMarketCheck(cli.reconciliation).tone).toBe(diff === 0n ? 'ok' : diff > 0n ? 'info' : 'problem');
+            expect(explainMarketCheck(cli.reconciliation).tone).toBe(
+              diff === 0n ? 'ok' : diff > 0n ? 'info' : 'problem',
+            );
 
             // `tessera earnings --json`: the same summary, through JSON, as the app's contract.
             const json = JSON.parse(JSON.stringify(cli)) as typeof cli;

@@ -340,9 +340,8 @@ export class ProviderJobsRepo {
     const job = this.db.get<{ market_id: string }>(sql`SELECT market_id FROM provider_jobs ORDER BY seq DESC LIMIT 1`);
     if (job) return job.market_id;
     return (
-      this.db.get<{ market_id: string }>(
-        sql`SELECT market_id FROM provider_earnings ORDER BY received_at DESC LIMIT 1`,
-      )?.market_id ?? null
+      this.db.get<{ market_id: string }>(sql`SELECT market_id FROM provider_earnings ORDER BY received_at DESC LIMIT 1`)
+        ?.market_id ?? null
     );
   }
 

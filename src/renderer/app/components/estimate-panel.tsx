@@ -50,9 +50,10 @@ export function EstimatePanel({ className }: { className?: string }) {
             </div>
           </div>
           <p className="muted small how">
-            <strong>How this is computed:</strong> {estimate.formula} of <Amount micro={estimate.offer} practice={practice} />{' '}
-            per job; per day = per hour × 24. An estimate at the market’s current prices that assumes jobs keep coming —
-            the market’s supply of jobs, not this machine, is usually the limit.
+            <strong>How this is computed:</strong> {estimate.formula} of{' '}
+            <Amount micro={estimate.offer} practice={practice} /> per job; per day = per hour × 24. An estimate at the
+            market’s current prices that assumes jobs keep coming — the market’s supply of jobs, not this machine, is
+            usually the limit.
           </p>
         </>
       )}

@@ -177,9 +177,7 @@ function Earned({ summary }: { summary: EarningsSummary }) {
           <Amount micro={c.all} practice={p} testId="earnings-all" exact />
         </div>
       </div>
-      <p className="muted small">
-        Days end at midnight UTC. {unitExplanation(p)}
-      </p>
+      <p className="muted small">Days end at midnight UTC. {unitExplanation(p)}</p>
       <h3 className="subhead">On the way — not earned yet</h3>
       <ul className="on-the-way">
         <li data-testid="on-the-way-verified">

@@ -21,17 +21,7 @@ const STATUSES: { value: Status | ''; label: string }[] = [
 
 const PAGE = 500;
 const ROW_PX = 38;
-const COLUMNS = [
-  'Started',
-  'Task',
-  'Workload',
-  'Bytes',
-  'Proof',
-  'Backend',
-  'Duration',
-  'Stage',
-  'Paid',
-] as const;
+const COLUMNS = ['Started', 'Task', 'Workload', 'Bytes', 'Proof', 'Backend', 'Duration', 'Stage', 'Paid'] as const;
 const RIGHT = new Set(['Bytes', 'Duration', 'Paid']);
 
 const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
