@@ -129,7 +129,11 @@ function Earned({ summary }: { summary: EarningsSummary }) {
             <Amount micro={c.earned} practice={p} testId="earned-total" exact />
           </span>
           <span className="muted small">
-            paid by {summary.market_id ?? 'the market'} for {plural(c.paidJobs, 'job', 'jobs')}, all time
+            paid by {summary.market_id ?? 'the market'} for{' '}
+            <span className="num" data-testid="jobs-done">
+              {c.paidJobs}
+            </span>{' '}
+            {c.paidJobs === 1 ? 'job' : 'jobs'}, all time
           </span>
         </div>
         {p && (
