@@ -170,8 +170,12 @@ export const EarningsSummarySchema = z.object({
   not_paid: z.object({ rejected: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }),
   /** Per UTC day, the last `days` days oldest first, today last, days without receipts as zeros. */
   days: z.array(z.object({ day: Day, receipts: z.number().int().nonnegative(), paid: U64String, settled: U64String })),
-  /** Mean size (bytes) and run time (ms) of this node's recent finished jobs, for the estimate; nulls: none yet. */
-  recent_jobs: z.object({ bytes: z.number().nonnegative().nullable(), ms: z.number().nonnegative().nullable() }),
+  /** Mean size (bytes), run time (ms) and offer (micro-CPC) of this node's recent finished jobs, for the estimate; nulls: none yet. */
+  recent_jobs: z.object({
+    bytes: z.number().nonnegative().nullable(),
+    ms: z.number().nonnegative().nullable(),
+    offer: U64String.nullable(),
+  }),
 });
 export type EarningsSummary = z.infer<typeof EarningsSummarySchema>;
 

@@ -45,7 +45,7 @@ describe('earnings estimate', () => {
       ]),
     });
     if (!e.ok) throw new Error(e.reason);
-    expect(e.lane).toBe('industrial');
+    expect(e.priceSource).toBe('industrial');
     expect(e.secondsPerJob).toBe(0.5);
     expect(e.perHour).toBe(72_000n);
   });
@@ -61,6 +61,13 @@ describe('earnings estimate', () => {
     expect(e.bytesPerJob).toBe(DEFAULT_JOB_BYTES);
     const none = estimateEarnings({ mbps: 4, threads: 1, recent: { bytes: null, ms: null }, bands: bands([]) });
     expect(none).toEqual({ ok: false, reason: expect.stringMatching(/No prices seen yet/) });
+    const fromJobs = estimateEarnings({
+      mbps: 100,
+      threads: 1,
+      recent: { bytes: 100e6, ms: null, offer: '25' },
+      bands: bands([]),
+    });
+    expect(fromJobs).toMatchObject({ ok: true, priceSource: 'recent jobs', offer: 25n, perHour: 90_000n });
     const noBench = estimateEarnings({
       mbps: 0,
       threads: 1,

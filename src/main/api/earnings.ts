@@ -93,7 +93,10 @@ export function earningsSummary(db: Database, now: number, days: number, market:
     },
     not_paid: { rejected: stages.rejected, lost: stages.lost },
     days: series,
-    recent_jobs: repo.meanJob(),
+    recent_jobs: (() => {
+      const j = repo.meanJob();
+      return { bytes: j.bytes, ms: j.ms, offer: j.offer === null ? null : j.offer.toString() };
+    })(),
   };
 }
 

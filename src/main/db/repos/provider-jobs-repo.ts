@@ -345,13 +345,17 @@ export class ProviderJobsRepo {
     );
   }
 
-  /** Mean size (bytes) and run time (ms) of the newest `limit` finished jobs; nulls when none finished. */
-  meanJob(limit = 100): { bytes: number | null; ms: number | null } {
-    const r = this.db.get<{ bytes: number | null; ms: number | null }>(sql`
-      SELECT avg(bytes) AS bytes, avg(duration_ms) AS ms FROM (SELECT bytes, duration_ms FROM provider_jobs
+  /** Mean size (bytes), run time (ms) and offer (micro-CPC, rounded down) of the newest `limit` finished jobs; nulls when none. */
+  meanJob(limit = 100): { bytes: number | null; ms: number | null; offer: bigint | null } {
+    const r = this.db.get<{ bytes: number | null; ms: number | null; offer: number | bigint | null }>(sql`
+      SELECT avg(bytes) AS bytes, avg(duration_ms) AS ms, sum(offer) / count(offer) AS offer FROM (SELECT bytes, duration_ms, offer FROM provider_jobs
         WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL AND status <> 'lost' ORDER BY seq DESC LIMIT ${limit})`);
     const num = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
-    return { bytes: num(r?.bytes), ms: num(r?.ms) };
+    return {
+      bytes: num(r?.bytes),
+      ms: num(r?.ms),
+      offer: r?.offer === null || r?.offer === undefined ? null : BigInt(r.offer),
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 import { call } from '../api/client.js';
 import { useNodeStatus } from '../hooks/node-status.js';
-import { useCall } from '../hooks/use-call.js';
+import { useCall, useEvent, useThrottled } from '../hooks/use-call.js';
 import { estimateEarnings } from '../lib/estimate.js';
 import { Amount } from './amount.js';
 import { Card, Loading } from './ui.js';
@@ -15,6 +15,12 @@ export function EstimatePanel({ className }: { className?: string }) {
   const info = useCall(() => call('node:info'));
   const settings = useCall(() => call('settings:get'));
   const summary = useCall(() => call('earnings:summary', { days: 1 }));
+  // Prices and this node's recent jobs change as jobs finish: read them again (at most every 5 s).
+  const reload = useThrottled(() => {
+    bands.reload();
+    summary.reload();
+  }, 5000);
+  useEvent('job:finished', reload);
   const { status } = useNodeStatus();
   // The practice market's prices are in practice credits; while not joined, the market of the history.
   const practice = status?.joined ? status.market?.kind === 'practice' : (summary.data?.practice ?? false);
@@ -37,13 +43,13 @@ export function EstimatePanel({ className }: { className?: string }) {
         <>
           <div className="estimate-figures">
             <div>
-              <span className="tile-label">Per hour</span>
+              <span className="tile-label">Per hour, at full load</span>
               <span className="estimate-value" data-testid="estimate-hour">
                 ≈ <Amount micro={estimate.perHour} practice={practice} />
               </span>
             </div>
             <div>
-              <span className="tile-label">Per day</span>
+              <span className="tile-label">Per day, at full load</span>
               <span className="estimate-value" data-testid="estimate-day">
                 ≈ <Amount micro={estimate.perDay} practice={practice} />
               </span>
@@ -52,8 +58,8 @@ export function EstimatePanel({ className }: { className?: string }) {
           <p className="muted small how">
             <strong>How this is computed:</strong> {estimate.formula} of{' '}
             <Amount micro={estimate.offer} practice={practice} /> per job; per day = per hour × 24. An estimate at the
-            market’s current prices that assumes jobs keep coming — the market’s supply of jobs, not this machine, is
-            usually the limit.
+            market’s current prices that assumes jobs keep coming (one always waiting for every thread): the market’s
+            supply of jobs, not this machine, is usually the limit — compare what you earned in the last 7 days.
           </p>
         </>
       )}

@@ -1,3 +1,4 @@
+import { formatBytes } from '../../../core/units.js';
 import type { PricingBandsInfo } from '../../../shared/contract.js';
 
 /** Job size assumed before this node has finished a job: 4 MiB, a typical slice. */
@@ -8,8 +9,8 @@ export interface EstimateInput {
   mbps: number;
   /** Jobs the node runs at once (its threads). */
   threads: number;
-  /** Mean size and run time of this node's recent jobs; nulls before its first job. */
-  recent: { bytes: number | null; ms: number | null };
+  /** Mean size, run time and offer (micro-CPC) of this node's recent jobs; nulls before its first job. */
+  recent: { bytes: number | null; ms: number | null; offer?: string | null };
   /** The price board: offers seen per lane. */
   bands: PricingBandsInfo;
 }
@@ -17,8 +18,9 @@ export interface EstimateInput {
 export type Estimate =
   | {
       ok: true;
-      lane: 'consumer' | 'industrial';
-      /** Median offer per job in that lane (micro-CPC). */
+      /** Where the price comes from: a lane's median on the price board, or this node's recent jobs. */
+      priceSource: 'consumer' | 'industrial' | 'recent jobs';
+      /** Offer per job (micro-CPC). */
       offer: bigint;
       bytesPerJob: number;
       /** Seconds one job takes on one thread. */
@@ -36,16 +38,19 @@ export type Estimate =
  * What this machine would earn per hour and per day at the market's current prices, if jobs
  * keep coming: one job takes max(job size ÷ BLAKE3 speed, the node's recent mean run time) on
  * one thread; `threads` run at once; each pays the median offer of the lane with the most
- * offers seen. An estimate: the market's supply of jobs, not the machine, is usually the limit.
+ * offers on the price board (else the mean offer of this node's recent jobs). An estimate: the
+ * market's supply of jobs, not the machine, is usually the limit.
  */
 export function estimateEarnings(input: EstimateInput): Estimate {
   const lane = [...input.bands.lanes]
     .filter((l) => l.median !== null && l.count > 0)
     .sort((a, b) => b.count - a.count)[0];
-  if (!lane || lane.median === null)
+  const recentOffer = input.recent.offer ?? null;
+  if ((!lane || lane.median === null) && recentOffer === null)
     return { ok: false, reason: 'No prices seen yet: the estimate appears once the market has announced offers.' };
   if (!(input.mbps > 0)) return { ok: false, reason: 'No benchmark yet: the estimate appears once it has run.' };
-  const offer = BigInt(lane.median);
+  const priceSource = lane && lane.median !== null ? lane.lane : 'recent jobs';
+  const offer = BigInt(lane && lane.median !== null ? lane.median : (recentOffer as string));
   const bytesPerJob = input.recent.bytes !== null && input.recent.bytes > 0 ? input.recent.bytes : DEFAULT_JOB_BYTES;
   const hashSeconds = bytesPerJob / (input.mbps * 1e6);
   const runSeconds = input.recent.ms !== null ? input.recent.ms / 1000 : 0;
@@ -55,10 +60,10 @@ export function estimateEarnings(input: EstimateInput): Estimate {
   // Integer money: jobs per hour in thousandths, so the product stays exact in bigint.
   const perHour = (offer * BigInt(Math.floor(jobsPerHour * 1000))) / 1000n;
   const perDay = (offer * BigInt(Math.floor(jobsPerHour * 24 * 1000))) / 1000n;
-  const mb = (bytesPerJob / 1e6).toFixed(bytesPerJob >= 1e6 ? 1 : 3);
+  const size = formatBytes(Math.round(bytesPerJob));
   const formula =
     `${threads} thread${threads === 1 ? '' : 's'} × 3600 s ÷ ${secondsPerJob.toFixed(3)} s per job ` +
-    `(${mb} MB at ${input.mbps.toFixed(0)} MB/s${runSeconds > hashSeconds ? `, or ${runSeconds.toFixed(3)} s as your recent jobs took` : ''}) ` +
-    `= ${Math.round(jobsPerHour).toLocaleString('en-US')} jobs/h × median offer (${lane.lane} lane)`;
-  return { ok: true, lane: lane.lane, offer, bytesPerJob, secondsPerJob, jobsPerHour, perHour, perDay, formula };
+    `(${size} at ${input.mbps.toFixed(0)} MB/s${runSeconds > hashSeconds ? `, or ${runSeconds.toFixed(3)} s as your recent jobs took` : ''}) ` +
+    `= ${Math.round(jobsPerHour).toLocaleString('en-US')} jobs/h × ${priceSource === 'recent jobs' ? 'the mean offer of your recent jobs' : `median offer (${priceSource} lane)`}`;
+  return { ok: true, priceSource, offer, bytesPerJob, secondsPerJob, jobsPerHour, perHour, perDay, formula };
 }
