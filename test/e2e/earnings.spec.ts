@@ -53,7 +53,7 @@ test('the Dashboard earns on the practice market: one headline, a breakdown that
     await page.screenshot({ path: `${process.env.TESSERA_SHOTS}/join-1280.png`, fullPage: true });
   // The Jobs screen says what the Dashboard says: paid jobs are "paid", never a ✓ with 0 credits.
   await openScreen(page, 'Jobs');
-  await expect(page.getByText('paid · awaiting settlement').first()).toBeVisible();
+  await expect(page.getByTitle('paid · awaiting settlement').first()).toHaveText('✓ paid');
   await expect(page.getByText(/✓ verified$/)).toHaveCount(0);
   if (process.env.TESSERA_SHOTS)
     await page.screenshot({ path: `${process.env.TESSERA_SHOTS}/jobs-1280.png`, fullPage: false });

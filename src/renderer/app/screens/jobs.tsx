@@ -28,29 +28,41 @@ const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
 
 function Verified({ row }: { row: JobRow }) {
   const stage = jobStage(row);
+  // The stage word (as in the CSV); the full words on hover. A verified job says it awaits payment.
   const words = STAGE_WORDS[stage];
+  const short = stage === 'verified' ? words : stage;
   switch (stage) {
     case 'paid':
     case 'settled':
-      return <span className="pill pill-good">✓ {words}</span>;
+      return (
+        <span className="pill pill-good" title={words}>
+          ✓ {short}
+        </span>
+      );
     case 'verified':
-      return <span className="pill pill-info">{words}</span>;
+      return (
+        <span className="pill pill-info" title={words}>
+          {short}
+        </span>
+      );
     case 'rejected':
       return (
-        <span className="pill pill-bad" title={row.code ?? undefined}>
-          ✗ {row.code ? `rejected · ${row.code.toLowerCase().replace(/_/g, ' ')}` : words}
+        <span className="pill pill-bad" title={row.code ? `${words}: ${row.code}` : words}>
+          ✗ {row.code ? row.code.toLowerCase().replace(/_/g, ' ') : short}
         </span>
       );
     case 'lost':
       return (
-        <span className="pill pill-warn" title={row.code ?? 'not finished in time'}>
-          {words}
+        <span className="pill pill-warn" title={row.code ? `${words}: ${row.code}` : words}>
+          {short}
         </span>
       );
-    case 'pending':
-      return <span className="pill">{words}</span>;
     default:
-      return <span className="pill pill-info">{words}</span>;
+      return (
+        <span className="pill" title={words}>
+          {short}
+        </span>
+      );
   }
 }
 
