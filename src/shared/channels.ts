@@ -12,7 +12,7 @@ export const CHANNELS = [
   'node:resume',
   'jobs:list',
   'jobs:workloads',
-  'earnings:series',
+  'earnings:summary',
   'earnings:reconciliation',
   'settlement:status',
   'settlement:set-mode',

@@ -100,7 +100,13 @@ export const JobRowSchema = z.object({
   duration_ms: z.number().nullable(),
   status: JobStatusSchema,
   code: z.string().nullable(),
+  /** micro-CPC the market paid (its receipt); "0" until paid. */
   credits: U64String,
+  /** What the market offered for the job (micro-CPC; not earned until paid); null for jobs from before offers were kept. */
+  offer: U64String.nullable(),
+  /** A receipt was recorded for it (paid), and whether the node's ledger applied it (settled). */
+  paid: z.boolean(),
+  settled: z.boolean(),
   started_at: z.number(),
   finished_at: z.number().nullable(),
 });
@@ -124,43 +130,82 @@ export const JobsPageSchema = z.object({
 });
 export type JobsPage = z.infer<typeof JobsPageSchema>;
 
-const EarningsDaySchema = z.object({
-  day: Day,
-  jobs: z.number().int().nonnegative(),
-  paid: U64String,
-  settled: U64String,
-});
-export const EarningsSeriesSchema = z.object({
-  days: z.array(EarningsDaySchema),
-  totals: z.object({
-    today: U64String,
-    last_7d: U64String,
-    last_30d: U64String,
-    all: z.object({ jobs: z.number().int(), paid: U64String, settled: U64String }),
+/** A count of receipts and what they paid (micro-CPC). */
+const PaidSchema = z.object({ receipts: z.number().int().nonnegative(), paid: U64String });
+/** Jobs not yet paid and what the market offered for them (micro-CPC): not earned yet. */
+const OnTheWaySchema = z.object({ jobs: z.number().int().nonnegative(), offered: U64String });
+
+/**
+ * The provider's earnings at one market (docs/earnings.md): every figure comes from the same
+ * receipts and job rows, with one day boundary (UTC). `headline.paid` is what the node earned
+ * there; `settled + awaiting_settlement = paid` exactly; today ⊂ last 7 days ⊂ all time.
+ */
+export const EarningsSummarySchema = z.object({
+  /** The market these figures are for (the one joined now, else the newest in the history); null: no history. */
+  market_id: z.string().nullable(),
+  /** True for the practice market: its credits are practice credits, not money. */
+  practice: z.boolean(),
+  day_boundary: z.literal('UTC'),
+  /** Start of today (UTC midnight, ms) on the node's clock. */
+  today_start: z.number().int(),
+  headline: z.object({
+    /** Paid by the market (receipts), all time: what the provider earned. */
+    paid: U64String,
+    receipts: z.number().int().nonnegative(),
+    /** The part of `paid` the node's ledger applied (real settlement). */
+    settled: U64String,
+    settled_receipts: z.number().int().nonnegative(),
+    /** paid − settled: receipts recorded while settlement was dry-run. */
+    awaiting_settlement: U64String,
+    awaiting_receipts: z.number().int().nonnegative(),
+  }),
+  periods: z.object({ today: PaidSchema, last_7d: PaidSchema, all: PaidSchema }),
+  /** Not earned yet: results the market verified but has not paid, and results awaiting its verdict. */
+  on_the_way: z.object({
+    verified: OnTheWaySchema,
+    pending: OnTheWaySchema,
+    running: z.number().int().nonnegative(),
+  }),
+  /** Jobs that will not be paid: rejected results and lost jobs (all time, this market). */
+  not_paid: z.object({ rejected: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }),
+  /** Per UTC day, the last `days` days oldest first, today last, days without receipts as zeros. */
+  days: z.array(z.object({ day: Day, receipts: z.number().int().nonnegative(), paid: U64String, settled: U64String })),
+  /** Mean size (bytes), run time (ms) and offer (micro-CPC) of this node's recent finished jobs, for the estimate; nulls: none yet. */
+  recent_jobs: z.object({
+    bytes: z.number().nonnegative().nullable(),
+    ms: z.number().nonnegative().nullable(),
+    offer: U64String.nullable(),
   }),
 });
-export type EarningsSeries = z.infer<typeof EarningsSeriesSchema>;
+export type EarningsSummary = z.infer<typeof EarningsSummarySchema>;
 
-/** Per day: what the market paid (receipts) against what the local ledger settled, and why they differ. */
-export const ReconciliationSchema = z.object({
-  days: z.array(
-    z.object({
-      day: Day,
-      submitted: z.number().int().nonnegative(),
-      verified: z.number().int().nonnegative(),
-      rejected: z.number().int().nonnegative(),
-      lost: z.number().int().nonnegative(),
-      paid: U64String,
-      settled: U64String,
-      /** paid − settled: receipts recorded while settlement is not real. */
-      unsettled: U64String,
-      mismatches: z.array(
-        z.object({ kind: z.enum(['rejected', 'lost', 'unsettled']), count: z.number().int(), explanation: z.string() }),
-      ),
-    }),
-  ),
+/**
+ * What the market's balance endpoint says this node's account there holds, against the sum of
+ * the receipts the node holds from that market, and why they differ.
+ */
+export const MarketReconciliationSchema = z.object({
+  market_id: z.string().nullable(),
+  practice: z.boolean(),
+  address: z.string(),
+  /** Sum of this node's receipts from the market (micro-CPC) and how many. */
+  receipts_total: U64String,
+  receipts: z.number().int().nonnegative(),
+  /** The market's `GET /balances/{address}` answer (micro-CPC); null when not asked or unreachable. */
+  market_balance: U64String.nullable(),
+  /** market_balance − receipts_total; null when the market was not read. */
+  difference: I64String.nullable(),
+  /**
+   * matched; market_more (receipts still on their way); market_less (the market paid less than
+   * its receipts say: a problem); unreachable; not_joined (no market to ask).
+   */
+  status: z.enum(['matched', 'market_more', 'market_less', 'unreachable', 'not_joined']),
+  /** True when the provider should act (the market under-pays). */
+  problem: z.boolean(),
+  /** One line: what the comparison found and why. */
+  explanation: z.string(),
+  checked_at: z.number().int(),
 });
-export type ReconciliationInfo = z.infer<typeof ReconciliationSchema>;
+export type MarketReconciliationInfo = z.infer<typeof MarketReconciliationSchema>;
 
 export const CourierRowSchema = z.object({
   id: z.string(),
@@ -326,14 +371,11 @@ export const contract = {
   'node:resume': { args: none, result: NodeStatusSchema },
   'jobs:list': { args: z.tuple([JobsQuerySchema]), result: JobsPageSchema },
   'jobs:workloads': { args: none, result: z.array(z.string()).max(1000) },
-  'earnings:series': {
+  'earnings:summary': {
     args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]),
-    result: EarningsSeriesSchema,
+    result: EarningsSummarySchema,
   },
-  'earnings:reconciliation': {
-    args: z.tuple([z.object({ days: z.number().int().min(1).max(3650).default(30) }).strict()]),
-    result: ReconciliationSchema,
-  },
+  'earnings:reconciliation': { args: none, result: MarketReconciliationSchema },
   'settlement:status': { args: none, result: SettlementStatusSchema },
   'settlement:set-mode': { args: z.tuple([z.enum(['dry_run', 'real'])]), result: SettlementStatusSchema },
   'courier:list': {

@@ -30,16 +30,16 @@ describe('practice credits are labelled as practice in the CLI', () => {
     });
     ctx.close();
 
-    const earnings = tessera(['earnings', '--data-dir', dd]);
+    const earnings = tessera(['earnings', '--offline', '--data-dir', dd]);
     expect(earnings.code).toBe(0);
-    expect(earnings.stdout).toMatch(/paid 0\.25 practice CPC\s+settled 0\.25 practice CPC/);
     expect(earnings.stdout).toMatch(
-      /practice: all of it came from the local practice market \(test-market\): not money\n$/,
+      /^earned at test-market \(practice market: practice credits, not money\): 0\.25 practice credits \(1 paid jobs, all time\)\n/,
     );
-    const json = JSON.parse(tessera(['earnings', '--json', '--data-dir', dd]).stdout) as {
-      practice: { markets: string[]; paid: string };
+    expect(earnings.stdout).toMatch(/settled in your ledger +0\.25 practice credits/);
+    const json = JSON.parse(tessera(['earnings', '--json', '--offline', '--data-dir', dd]).stdout) as {
+      summary: { practice: boolean; headline: { paid: string } };
     };
-    expect(json.practice).toMatchObject({ markets: [TEST_MARKET], paid: '250000' });
+    expect(json.summary).toMatchObject({ practice: true, headline: { paid: '250000' } });
     const status = tessera(['settlement', 'status', '--data-dir', dd]).stdout;
     expect(status).toMatch(/ {2}market:test-market {2}-250000 {2}\(practice market: practice credits, not money\)\n/);
     expect(status).toMatch(/practice: receipts from market:test-market are practice credits/);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { EarningsReport } from '../../src/cli/commands/earnings-report.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
@@ -8,8 +9,23 @@ import { getTask, postTask, startMarket } from '../support/market.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { until } from '../support/wait.js';
 
+/** The CLI without blocking this process: `tessera earnings` asks the market this test serves. */
+function tesseraAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 describe('tessera provide / earnings / practice', () => {
-  it('provide joins a market and earns; earnings --json reports per-day rows and a total equal to what the market paid', async () => {
+  it('provide joins a market and earns; earnings --json reports what the market paid, and the market balance endpoint agrees', async () => {
     const dir = tempDir('tessera-provide-cli-');
     const m = await startMarket(join(dir, 'market'), { checkFraction: 1 }, { digestThreads: 1 });
     const nodeDir = join(dir, 'node');
@@ -60,22 +76,32 @@ describe('tessera provide / earnings / practice', () => {
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      const e = tessera(['earnings', '--json', '--data-dir', nodeDir]);
+      const e = await tesseraAsync(['earnings', '--json', '--market-url', m.base, '--data-dir', nodeDir]);
       expect(e.code).toBe(0);
-      const json = JSON.parse(e.stdout) as {
-        days: { day: string; jobs: number; paid: string; settled: string }[];
-        total: { paid: string; settled: string };
-      };
+      const json = JSON.parse(e.stdout) as EarningsReport;
       const worker = (out.match(/"address":"(cpc1[0-9a-z]+)"/) as RegExpMatchArray)[1] as string;
-      expect(json.total.paid).toBe(
-        (await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(worker)))).toString(),
-      );
-      expect(json.days).toEqual([
-        { day: new Date().toISOString().slice(0, 10), jobs: 1, paid: '500000', settled: '0' },
-      ]);
-      expect(tessera(['earnings', '--data-dir', nodeDir]).stdout).toMatch(
-        /total: 1 jobs, paid 0\.5 CPC, settled 0\.0 CPC/,
-      );
+      const atMarket = (await m.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.worker(worker)))).toString();
+      expect(json.summary.headline).toMatchObject({
+        paid: atMarket,
+        receipts: 1,
+        settled: '0',
+        awaiting_settlement: atMarket,
+      });
+      expect(json.summary.days.at(-1)).toEqual({
+        day: new Date().toISOString().slice(0, 10),
+        receipts: 1,
+        paid: '500000',
+        settled: '0',
+      });
+      // The market's balance endpoint agrees with the receipts.
+      expect(json.reconciliation).toMatchObject({
+        status: 'matched',
+        market_balance: atMarket,
+        receipts_total: atMarket,
+      });
+      const text = (await tesseraAsync(['earnings', '--market-url', m.base, '--data-dir', nodeDir])).stdout;
+      expect(text).toMatch(/: 0\.5 CPC \(1 paid jobs, all time\)/);
+      expect(text).toMatch(/market check: The market's balance for this node \(0\.5 CPC\) matches/);
       expect(tessera(['earnings', '--days', '0', '--data-dir', nodeDir])).toMatchObject({
         code: 2,
         stderr: expect.stringMatching(/--days must be an integer from 1/),
@@ -143,7 +169,10 @@ describe('tessera provide / earnings / practice', () => {
       expect(out).toMatch(/"practice":true/);
       const e = tessera(['earnings', '--json', '--data-dir', d]);
       expect(e.code).toBe(0);
-      expect(BigInt((JSON.parse(e.stdout) as { total: { paid: string } }).total.paid)).toBeGreaterThan(0n);
+      const report = JSON.parse(e.stdout) as EarningsReport;
+      expect(report.summary.practice).toBe(true);
+      expect(BigInt(report.summary.headline.paid)).toBeGreaterThan(0n);
+      expect(tessera(['earnings', '--data-dir', d]).stdout).toMatch(/practice credits, not money/);
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(0);

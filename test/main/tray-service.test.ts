@@ -165,6 +165,9 @@ describe('TrayService with a fake native tray', () => {
       status: 'accepted',
       code: null,
       credits: '1',
+      offer: '1',
+      paid: true,
+      settled: false,
       started_at: 0,
       finished_at: 1,
     });

@@ -43,6 +43,9 @@ const job = (over: Partial<JobRow> = {}): JobRow => ({
   status: 'accepted',
   code: null,
   credits: '12345',
+  offer: '12345',
+  paid: true,
+  settled: false,
   started_at: Date.UTC(2026, 11, 2, 10, 0, 0),
   finished_at: Date.UTC(2026, 11, 2, 10, 0, 1),
   ...over,
@@ -80,6 +83,7 @@ describe('CSV escaping', () => {
         status: 'rejected',
         code: 'PROOF_MISMATCH',
         credits: '0',
+        paid: false,
         workload: 'matrix, "big"',
         finished_at: null,
         proof: null,
@@ -91,10 +95,28 @@ describe('CSV escaping', () => {
     expect(rows[0]).toEqual([...JOB_CSV_HEADER]);
     expect(rows).toHaveLength(3);
     const col = (name: string) => JOB_CSV_HEADER.indexOf(name as (typeof JOB_CSV_HEADER)[number]);
-    expect(rows[1]?.[col('credits_cpc')]).toBe('0.012345');
+    expect(rows[1]?.[col('paid_cpc')]).toBe('0.012345');
+    expect(rows[1]?.[col('offer_cpc')]).toBe('0.012345');
+    expect(rows[2]?.[col('paid_cpc')]).toBe('');
     expect(rows[1]?.[col('started_at')]).toBe('2026-12-02T10:00:00.000Z');
     expect(rows[2]?.[col('workload')]).toBe('matrix, "big"');
     expect(rows[2]?.[col('finished_at')]).toBe('');
     expect(rows[2]?.[col('code')]).toBe('PROOF_MISMATCH');
+  });
+});
+
+describe('CSV stage words (the same vocabulary as the app)', () => {
+  it('says verified, paid and settled as the Jobs screen does — never the protocol word "accepted"', () => {
+    const text = jobsToCsv([
+      job({ job_id: 'v', paid: false, credits: '0' }),
+      job({ job_id: 'p', paid: true, settled: false }),
+      job({ job_id: 's', paid: true, settled: true }),
+      job({ job_id: 'w', status: 'submitted', paid: false, credits: '0' }),
+      job({ job_id: 'l', status: 'lost', paid: false, credits: '0' }),
+    ]);
+    const rows = parseCsv(text);
+    const stage = JOB_CSV_HEADER.indexOf('stage');
+    expect(rows.slice(1).map((r) => r[stage])).toEqual(['verified', 'paid', 'settled', 'pending', 'lost']);
+    expect(text).not.toMatch(/accepted/);
   });
 });

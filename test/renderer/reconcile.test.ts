@@ -1,92 +1,78 @@
 import { describe, expect, it } from 'vitest';
-import { explainDay, explainReconciliation, type ReconDay } from '../../src/renderer/app/lib/reconcile.js';
+import { jobStage, STAGE_WORDS, earningsCards } from '../../src/renderer/app/lib/earnings.js';
+import { explainMarketCheck } from '../../src/renderer/app/lib/reconcile.js';
+import type { EarningsSummary, JobRow, MarketReconciliationInfo } from '../../src/shared/contract.js';
 
-const day = (over: Partial<ReconDay> = {}): ReconDay => ({
-  day: '2026-12-02',
-  submitted: 10,
-  verified: 10,
-  rejected: 0,
-  lost: 0,
-  paid: '1000000',
-  settled: '1000000',
-  unsettled: '0',
-  mismatches: [],
+const check = (over: Partial<MarketReconciliationInfo>): MarketReconciliationInfo => ({
+  market_id: 'm',
+  practice: false,
+  address: 'cpc1x',
+  receipts_total: '1000000',
+  receipts: 2,
+  market_balance: '1000000',
+  difference: '0',
+  status: 'matched',
+  problem: false,
+  explanation: 'matches',
+  checked_at: 0,
   ...over,
 });
 
-describe('reconciliation explanations', () => {
-  it('a day where everything lines up is balanced, with no issues', () => {
-    const v = explainDay(day());
-    expect(v.balanced).toBe(true);
-    expect(v.issues).toEqual([]);
-    expect(v.expected).toBe(10);
+describe('the market check as the Dashboard shows it', () => {
+  it('matched is ok; more at the market is information; less is a problem; unreachable is muted', () => {
+    expect(explainMarketCheck(check({})).tone).toBe('ok');
+    expect(explainMarketCheck(check({ status: 'market_more', difference: '5' })).tone).toBe('info');
+    const less = explainMarketCheck(check({ status: 'market_less', difference: '-5', problem: true }));
+    expect(less.tone).toBe('problem');
+    expect(less.title).toMatch(/paid less/);
+    expect(explainMarketCheck(check({ status: 'unreachable', market_balance: null })).tone).toBe('muted');
   });
+});
 
-  it('lost jobs: expected counts them, and the gap is explained', () => {
-    const v = explainDay(
-      day({
-        submitted: 8,
-        verified: 8,
-        lost: 2,
-        mismatches: [
-          {
-            kind: 'lost',
-            count: 2,
-            explanation: 'these jobs were not finished in time (timed out, or the node stopped), so they were not paid',
-          },
-        ],
-      }),
-    );
-    expect(v.expected).toBe(10);
-    expect(v.balanced).toBe(false);
-    expect(v.issues).toHaveLength(1);
-    expect(v.issues[0]?.kind).toBe('lost');
-    expect(v.issues[0]?.text).toBe(
-      '2 jobs were taken but never submitted: These jobs were not finished in time (timed out, or the node stopped), so they were not paid.',
-    );
+describe('job stages', () => {
+  const row = (over: Partial<JobRow>): Pick<JobRow, 'status' | 'paid' | 'settled'> => ({
+    status: 'accepted',
+    paid: false,
+    settled: false,
+    ...over,
   });
-
-  it('rejected results and results still waiting are told apart', () => {
-    const v = explainDay(day({ submitted: 10, verified: 6, rejected: 1 }));
-    const kinds = v.issues.map((i) => i.kind);
-    expect(kinds).toEqual(['rejected', 'awaiting']);
-    expect(v.issues[0]?.text).toMatch(/^1 result was rejected: /);
-    expect(v.issues[0]?.severity).toBe('warn');
-    expect(v.issues[1]?.text).toMatch(/^3 results are still waiting for the market to verify them/);
-    expect(v.issues[1]?.severity).toBe('info');
+  it('a verified job without a receipt is "verified · awaiting payment", not a paid-looking ✓ with 0 CPC', () => {
+    expect(jobStage(row({}))).toBe('verified');
+    expect(STAGE_WORDS[jobStage(row({}))]).toBe('verified · awaiting payment');
+    expect(jobStage(row({ paid: true }))).toBe('paid');
+    expect(jobStage(row({ paid: true, settled: true }))).toBe('settled');
+    expect(jobStage(row({ status: 'submitted' }))).toBe('pending');
   });
+});
 
-  it('credits paid but not settled (dry run) name the amount and the receipts', () => {
-    const v = explainDay(
-      day({
-        settled: '400000',
-        unsettled: '600000',
-        mismatches: [
-          {
-            kind: 'unsettled',
-            count: 6,
-            explanation:
-              'receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger',
-          },
-        ],
-      }),
-    );
-    expect(v.issues).toHaveLength(1);
-    expect(v.issues[0]?.text).toBe(
-      '0.600000 CPC paid but not settled (6 receipts): Receipts recorded while settlement is dry-run: paid by the market, not yet credited in your ledger. Switch settlement to Real to credit them.',
-    );
-  });
-
-  it('every mismatch the node reports shows up, even without its own explanation', () => {
-    const v = explainDay(day({ submitted: 5, verified: 3, rejected: 2, lost: 1, settled: '0', unsettled: '1000000' }));
-    expect(v.issues.map((i) => i.kind).sort()).toEqual(['lost', 'rejected', 'unsettled']);
-    for (const i of v.issues) expect(i.text.length).toBeGreaterThan(40);
-  });
-
-  it('sorts days newest first', () => {
-    const out = explainReconciliation({
-      days: [day({ day: '2026-11-30' }), day({ day: '2026-12-02' }), day({ day: '2026-12-01' })],
-    });
-    expect(out.map((d) => d.day)).toEqual(['2026-12-02', '2026-12-01', '2026-11-30']);
+describe('earnings cards', () => {
+  it('come from the summary alone: the headline is paid, settled + awaiting add up to it', () => {
+    const s: EarningsSummary = {
+      market_id: 'm',
+      practice: true,
+      day_boundary: 'UTC',
+      today_start: 0,
+      headline: {
+        paid: '1025000',
+        receipts: 3,
+        settled: '1000000',
+        settled_receipts: 2,
+        awaiting_settlement: '25000',
+        awaiting_receipts: 1,
+      },
+      periods: {
+        today: { receipts: 1, paid: '25000' },
+        last_7d: { receipts: 3, paid: '1025000' },
+        all: { receipts: 3, paid: '1025000' },
+      },
+      on_the_way: { verified: { jobs: 1, offered: '5' }, pending: { jobs: 2, offered: '7' }, running: 0 },
+      not_paid: { rejected: 0, lost: 0 },
+      days: [],
+      recent_jobs: { bytes: null, ms: null, offer: null },
+    };
+    const c = earningsCards(s);
+    expect(c.earned).toBe('1025000');
+    expect(BigInt(c.settled) + BigInt(c.awaitingSettlement)).toBe(BigInt(c.earned));
+    expect(c.verifiedOffered).toBe('5');
   });
 });

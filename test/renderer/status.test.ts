@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeStatusInfo } from '../../src/shared/contract.js';
 import { EARNING_WINDOW_MS, statusLine } from '../../src/renderer/app/lib/status.js';
-import { chartDays } from '../../src/renderer/app/lib/series.js';
+import { chartDays, chartPaid } from '../../src/renderer/app/lib/series.js';
 import { describeSchedule, toForm, validateSettings } from '../../src/renderer/app/lib/settings-form.js';
 import { flushSummaryText } from '../../src/renderer/app/lib/flush.js';
 import { DEFAULT_SETTINGS } from '../../src/shared/contract.js';
@@ -58,11 +58,16 @@ describe('routes', () => {
 });
 
 describe('earnings chart days', () => {
-  it('fills the days without earnings with zeros, oldest first, ending today (UTC)', () => {
-    const t = Date.UTC(2026, 11, 2, 15);
-    const out = chartDays([{ day: '2026-12-01', jobs: 3, paid: '1500000', settled: '0' }], t, 3);
+  it('draws the summary days as they are, with exact micro-CPC beside the floats', () => {
+    const out = chartDays([
+      { day: '2026-11-30', receipts: 0, paid: '0', settled: '0' },
+      { day: '2026-12-01', receipts: 3, paid: '1500000', settled: '0' },
+      { day: '2026-12-02', receipts: 1, paid: '100000', settled: '100000' },
+    ]);
     expect(out.map((d) => d.day)).toEqual(['2026-11-30', '2026-12-01', '2026-12-02']);
-    expect(out.map((d) => d.paid)).toEqual([0, 1.5, 0]);
+    expect(out.map((d) => d.paid)).toEqual([0, 1.5, 0.1]);
+    expect(chartPaid(out).toString()).toBe('1600000');
+    expect(chartPaid(out, 1).toString()).toBe('100000');
   });
 });
 

@@ -1,29 +1,36 @@
-import { formatAmount } from '../../core/market/amount.js';
-import { MarketKeyRepo } from '../../main/db/repos/market-key-repo.js';
-import { ProviderJobsRepo } from '../../main/db/repos/provider-jobs-repo.js';
+import { currentMarket } from '../../main/api/earnings.js';
 import { openLedger } from '../../main/ledger.js';
-import { defineCommand, table } from '../command-spec.js';
+import { signerAddress } from '../../node/signing/result-signing.js';
+import { defineCommand } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { buildEarningsReport, earningsReportLines } from './earnings-report.js';
 
 export const earningsSpec = defineCommand({
   name: 'earnings',
-  summary: 'what markets paid this node for verified jobs, per day',
+  summary: 'what this node earned at its market, where it stands, and whether the market agrees',
   options: {
-    days: { type: 'string', valueName: 'N', description: 'days to show, today included (default 7)' },
+    days: { type: 'string', valueName: 'N', description: 'days to list, today included (default 7)' },
     json: {
       type: 'boolean',
-      description: 'print one JSON object: per-day rows and a total, amounts in micro-CPC as decimal strings',
+      description:
+        'print one JSON object {summary, reconciliation}: the same figures as the app, amounts in micro-CPC as decimal strings',
     },
+    'market-url': {
+      type: 'string',
+      valueName: 'URL',
+      description: "the market to ask for this node's balance (default: market_url of the data dir's config)",
+    },
+    offline: { type: 'boolean', description: 'do not ask the market for its balance' },
     'data-dir': { type: 'string', valueName: 'DIR', description: "the node's data directory (default ./node-data)" },
   },
   notes: [
-    '`paid` counts every receipt the market sent for a verified job, whatever the local settlement mode; `settled` is the part the ledger applied (real mode).',
-    'Credits from the practice market are practice credits, not money: they are labelled so, and `practice` in the JSON says how much of the total they are.',
+    'Earned = paid by the market (its receipts), for the market of the newest job. settled + awaiting settlement = earned. Verified and pending jobs are on the way, not earned. Days end at midnight UTC. 1 CPC (compute credit) = 1,000,000 micro-CPC; on the practice market they are practice credits, not money.',
+    'The market check compares the market\'s GET /balances/{address} with the sum of the receipts: more at the market is normal for a while (receipts on their way, courier rewards); less is a problem (exit status stays 0; look for "PROBLEM").',
   ],
 });
 
-/** `tessera earnings`: per-day earnings from the job history (read-only; works while the node runs). */
+/** `tessera earnings`: the earnings summary and the market check (read-only; works while the node runs). */
 export async function earningsCommand(argv: string[], io: CliIo): Promise<number> {
   const parsed = earningsSpec.parse(argv);
   if (parsed.help !== undefined) {
@@ -37,44 +44,19 @@ export async function earningsCommand(argv: string[], io: CliIo): Promise<number
     verifyReceipts: false,
   });
   try {
-    const today = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
-    const since = today - (days - 1) * 86_400_000;
-    const rows = new ProviderJobsRepo(ctx.db).earningsByDay(since);
-    const practice = new MarketKeyRepo(ctx.db).practiceEarnings(since);
-    const allPractice = practice.jobs > 0 && practice.paid === rows.reduce((a, r) => a + r.paid, 0n);
-    const unit = allPractice ? 'practice CPC' : 'CPC';
-    const total = rows.reduce(
-      (a, r) => ({ jobs: a.jobs + r.jobs, paid: a.paid + r.paid, settled: a.settled + r.settled }),
-      { jobs: 0, paid: 0n, settled: 0n },
-    );
+    const market = currentMarket(ctx.db);
+    const address = ctx.identity.present ? signerAddress(ctx.identity, ctx.blake3) : '';
+    // The practice market runs inside the app on a port of its own: there is no URL to ask here.
+    const url =
+      parsed.values.offline || market.practice || address === ''
+        ? null
+        : (parsed.values['market-url'] ?? ctx.config.market_url);
+    const report = await buildEarningsReport(ctx.db, { now: () => Date.now(), days, market, address, url });
     if (parsed.values.json) {
-      io.stdout(
-        `${JSON.stringify({ days: rows.map((r) => ({ day: r.day, jobs: r.jobs, paid: r.paid.toString(), settled: r.settled.toString() })), total: { jobs: total.jobs, paid: total.paid.toString(), settled: total.settled.toString() }, practice: { markets: practice.markets, jobs: practice.jobs, paid: practice.paid.toString(), settled: practice.settled.toString() } })}\n`,
-      );
+      io.stdout(`${JSON.stringify(report)}\n`);
       return 0;
     }
-    if (rows.length === 0) io.stdout(`no earnings in the last ${days} day(s)\n`);
-    for (const line of table(
-      rows.map(
-        (r) =>
-          [
-            r.day,
-            `${r.jobs} jobs  paid ${formatAmount(r.paid)} ${unit}  settled ${formatAmount(r.settled)} ${unit}`,
-          ] as const,
-      ),
-    ))
-      io.stdout(`${line}\n`);
-    io.stdout(
-      `total: ${total.jobs} jobs, paid ${formatAmount(total.paid)} ${unit}, settled ${formatAmount(total.settled)} ${unit}\n`,
-    );
-    if (allPractice)
-      io.stdout(
-        `practice: all of it came from the local practice market (${practice.markets.join(', ')}): not money\n`,
-      );
-    else if (practice.jobs > 0)
-      io.stdout(
-        `practice: ${practice.jobs} jobs, paid ${formatAmount(practice.paid)} CPC of it came from the local practice market (${practice.markets.join(', ')}): practice credits, not money\n`,
-      );
+    for (const line of earningsReportLines(report)) io.stdout(`${line}\n`);
     return 0;
   } finally {
     ctx.close();

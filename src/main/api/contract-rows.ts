@@ -16,6 +16,9 @@ export function jobRow(j: ProviderJob): JobRow {
     status: j.status,
     code: j.code,
     credits: j.credits.toString(),
+    offer: j.offer === null ? null : j.offer.toString(),
+    paid: j.receiptKey !== null,
+    settled: j.settled,
     started_at: j.startedAt,
     finished_at: j.finishedAt,
   };

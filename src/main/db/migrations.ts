@@ -213,4 +213,13 @@ UPDATE provider_earnings SET settlement = 'failed'
   WHERE settlement = 'duplicate' AND receipt_key IN (SELECT idempotency_key FROM receipts WHERE status = 'archived');
 `,
   },
+  {
+    id: 8,
+    name: 'provider_jobs offer',
+    // What the market offered for each job: shown as "on the way" (not earned) until a receipt pays it.
+    sql: `
+ALTER TABLE provider_jobs ADD COLUMN offer INTEGER CHECK (offer IS NULL OR offer >= 0);
+CREATE INDEX provider_earnings_market ON provider_earnings(market_id, received_at);
+`,
+  },
 ];

@@ -425,6 +425,7 @@ export class ProviderService {
         workload: job.workload,
         bytes: bytes.length,
         startedAt: started,
+        offer: BigInt(job.offer),
       });
     } catch (err) {
       // Not run without a record (its result could not be kept): reported lost now, so the

@@ -6,7 +6,6 @@ import { CHANNELS, dispatchContractCall, type ChannelResult } from '../../../src
 import { seededRandom } from '../../support/data.js';
 import { testAppNode } from './fixtures.js';
 
-const DAY = 86_400_000;
 const NOW = Date.parse('2026-03-10T12:00:00Z');
 
 describe('the merged handler table on a real ledger', () => {
@@ -107,87 +106,6 @@ describe('the merged handler table on a real ledger', () => {
       ok: false,
       error: { code: 'BAD_ARGUMENTS' },
     });
-  });
-
-  it('earnings:series sums receipts per day with today / 7 d / 30 d totals; reconciliation explains rejected, lost and unsettled', async () => {
-    const node = await testAppNode({}, () => NOW);
-    const repo = new ProviderJobsRepo(node.ledger.db);
-    const job = (
-      id: string,
-      at: number,
-      outcome: 'accepted' | 'rejected' | 'lost',
-      paid?: { amount: bigint; settlement: string },
-    ) => {
-      repo.start({
-        marketId: 'm',
-        taskId: `t-${id}`,
-        jobId: id,
-        epoch: 0,
-        workload: 'synthetic',
-        bytes: 10,
-        startedAt: at,
-      });
-      repo.finished('m', id, 0, {
-        resultHash: 'aa',
-        proof: 'bb',
-        backend: 'cpu',
-        durationMs: 1,
-        result: '{}',
-        bytes: 10,
-        at: at + 1,
-      });
-      if (outcome === 'lost') repo.lost('m', id, 'TIMED_OUT', at + 2);
-      else repo.answered('m', id, 0, outcome === 'accepted', outcome === 'accepted' ? null : 'MISMATCH', at + 2);
-      if (paid)
-        repo.recordEarning({
-          receiptKey: `r-${id}`,
-          marketId: 'm',
-          jobId: id,
-          taskId: `t-${id}`,
-          amount: paid.amount,
-          settlement: paid.settlement,
-          at: at + 3,
-        });
-    };
-    job('a', NOW - 1000, 'accepted', { amount: 300n, settlement: 'applied' });
-    job('b', NOW - 2000, 'accepted', { amount: 200n, settlement: 'recorded' });
-    job('c', NOW - 3000, 'rejected');
-    job('d', NOW - 3 * DAY, 'accepted', { amount: 50n, settlement: 'applied' });
-    job('e', NOW - 3 * DAY, 'lost');
-    job('f', NOW - 20 * DAY, 'accepted', { amount: 7n, settlement: 'applied' });
-    const h = createAppHandlers(node);
-    const series = await dispatchContractCall(h, 'earnings:series', [{ days: 7 }]);
-    expect(series).toEqual({
-      ok: true,
-      result: {
-        days: [
-          { day: '2026-03-10', jobs: 2, paid: '500', settled: '300' },
-          { day: '2026-03-07', jobs: 1, paid: '50', settled: '50' },
-        ],
-        totals: { today: '500', last_7d: '550', last_30d: '557', all: { jobs: 4, paid: '557', settled: '357' } },
-      },
-    });
-    const rec = (await dispatchContractCall(h, 'earnings:reconciliation', [{ days: 7 }])) as {
-      ok: true;
-      result: ChannelResult<'earnings:reconciliation'>;
-    };
-    const today = rec.result.days.find((d) => d.day === '2026-03-10');
-    expect(today).toMatchObject({
-      submitted: 3,
-      verified: 2,
-      rejected: 1,
-      lost: 0,
-      paid: '500',
-      settled: '300',
-      unsettled: '200',
-    });
-    expect(today?.mismatches.map((m) => [m.kind, m.count])).toEqual([
-      ['rejected', 1],
-      ['unsettled', 1],
-    ]);
-    const older = rec.result.days.find((d) => d.day === '2026-03-07');
-    expect(older?.mismatches.map((m) => [m.kind, m.count])).toEqual([['lost', 1]]);
-    expect(rec.result.days.some((d) => d.day === '2026-02-18')).toBe(false);
   });
 
   it('courier:flush without a market is NOT_JOINED; courier:list of an empty ledger is empty', async () => {

@@ -73,21 +73,6 @@ export class MarketKeyRepo {
     return this.db.run(sql`DELETE FROM market_keys WHERE market_id = ${marketId}`) === 1;
   }
 
-  /**
-   * What practice markets paid since `sinceMs` (receipts from a market pinned as practice): the
-   * part of the earnings that is practice credits, not money.
-   */
-  practiceEarnings(sinceMs: number): { markets: string[]; jobs: number; paid: bigint; settled: bigint } {
-    const r = this.db.get<{ jobs: number | bigint; paid: number | bigint | null; settled: number | bigint | null }>(sql`
-      SELECT count(*) AS jobs, sum(amount) AS paid, sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled
-      FROM provider_earnings WHERE received_at >= ${sinceMs}
-        AND market_id IN (SELECT market_id FROM market_keys WHERE practice = 1)`);
-    const markets = this.db
-      .all<{ market_id: string }>(sql`SELECT market_id FROM market_keys WHERE practice = 1 ORDER BY market_id`)
-      .map((m) => m.market_id);
-    return { markets, jobs: Number(r?.jobs ?? 0), paid: BigInt(r?.paid ?? 0), settled: BigInt(r?.settled ?? 0) };
-  }
-
   /** True when `marketId` is pinned as the practice market. */
   isPractice(marketId: string): boolean {
     return this.get(marketId)?.practice ?? false;

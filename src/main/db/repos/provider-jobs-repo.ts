@@ -21,6 +21,11 @@ export interface ProviderJob {
   result: string | null;
   /** micro-CPC the market paid for it (from its receipt). */
   credits: bigint;
+  /** micro-CPC the market offered for it (null for jobs recorded before offers were kept). */
+  offer: bigint | null;
+  /** The receipt that paid it (null: not paid yet), and whether the ledger applied that receipt. */
+  receiptKey: string | null;
+  settled: boolean;
   startedAt: number;
   finishedAt: number | null;
 }
@@ -40,9 +45,16 @@ type Row = {
   code: string | null;
   result: string | null;
   credits: number | bigint;
+  offer: number | bigint | null;
+  receipt_key: string | null;
+  /** provider_earnings.settlement of the receipt (joined in by SELECT_JOBS). */
+  receipt_settlement: string | null;
   started_at: number | bigint;
   finished_at: number | bigint | null;
 };
+
+/** Job rows with the settlement of the receipt that paid each (null: not paid). */
+const SELECT_JOBS = sql`SELECT j.*, e.settlement AS receipt_settlement FROM provider_jobs j LEFT JOIN provider_earnings e ON e.receipt_key = j.receipt_key`;
 
 const toJob = (r: Row): ProviderJob => ({
   marketId: r.market_id,
@@ -59,6 +71,9 @@ const toJob = (r: Row): ProviderJob => ({
   code: r.code,
   result: r.result,
   credits: BigInt(r.credits),
+  offer: r.offer === null || r.offer === undefined ? null : BigInt(r.offer),
+  receiptKey: r.receipt_key,
+  settled: r.receipt_settlement === 'applied',
   startedAt: Number(r.started_at),
   finishedAt: r.finished_at === null ? null : Number(r.finished_at),
 });
@@ -92,6 +107,7 @@ export interface JobsFilter {
   workload?: string;
   /** Started at or after this time (ms). */
   since?: number;
+  marketId?: string;
 }
 
 /** One page of the history, newest first. */
@@ -107,10 +123,14 @@ export interface JobsPageRows {
 export class ProviderJobsRepo {
   constructor(private readonly db: Database) {}
 
-  start(j: Pick<ProviderJob, 'marketId' | 'taskId' | 'jobId' | 'epoch' | 'workload' | 'bytes' | 'startedAt'>): void {
+  start(
+    j: Pick<ProviderJob, 'marketId' | 'taskId' | 'jobId' | 'epoch' | 'workload' | 'bytes' | 'startedAt'> & {
+      offer?: bigint;
+    },
+  ): void {
     this.db.run(sql`
-      INSERT INTO provider_jobs (market_id, task_id, job_id, epoch, workload, bytes, status, started_at)
-      VALUES (${j.marketId}, ${j.taskId}, ${j.jobId}, ${j.epoch}, ${j.workload}, ${j.bytes}, 'running', ${j.startedAt})
+      INSERT INTO provider_jobs (market_id, task_id, job_id, epoch, workload, bytes, status, started_at, offer)
+      VALUES (${j.marketId}, ${j.taskId}, ${j.jobId}, ${j.epoch}, ${j.workload}, ${j.bytes}, 'running', ${j.startedAt}, ${j.offer ?? null})
       ON CONFLICT (market_id, job_id, epoch) DO NOTHING`);
   }
 
@@ -152,24 +172,24 @@ export class ProviderJobsRepo {
   open(marketId: string): ProviderJob[] {
     return this.db
       .all<Row>(
-        sql`SELECT * FROM provider_jobs WHERE market_id = ${marketId} AND status IN ('running', 'submitted') ORDER BY seq`,
+        sql`${SELECT_JOBS} WHERE j.market_id = ${marketId} AND j.status IN ('running', 'submitted') ORDER BY j.seq`,
       )
       .map(toJob);
   }
 
   /** The newest `limit` jobs, newest first. */
   recent(limit: number): ProviderJob[] {
-    return this.db.all<Row>(sql`SELECT * FROM provider_jobs ORDER BY seq DESC LIMIT ${limit}`).map(toJob);
+    return this.db.all<Row>(sql`${SELECT_JOBS} ORDER BY j.seq DESC LIMIT ${limit}`).map(toJob);
   }
 
   /** A page of the jobs matching `filter`, newest first: up to `limit` with a sequence number below `before`. */
   page(filter: JobsFilter, limit: number, before?: bigint): JobsPageRows {
-    const where: SqlQuery = sql`WHERE 1 = 1${filter.status !== undefined ? sql` AND status = ${filter.status}` : sql``}${filter.workload !== undefined ? sql` AND workload = ${filter.workload}` : sql``}${filter.since !== undefined ? sql` AND started_at >= ${filter.since}` : sql``}`;
+    const where: SqlQuery = sql`WHERE 1 = 1${filter.status !== undefined ? sql` AND j.status = ${filter.status}` : sql``}${filter.workload !== undefined ? sql` AND j.workload = ${filter.workload}` : sql``}${filter.since !== undefined ? sql` AND j.started_at >= ${filter.since}` : sql``}${filter.marketId !== undefined ? sql` AND j.market_id = ${filter.marketId}` : sql``}`;
     const total = Number(
-      this.db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_jobs ${where}`)?.n ?? 0,
+      this.db.get<{ n: number | bigint }>(sql`SELECT count(*) AS n FROM provider_jobs j ${where}`)?.n ?? 0,
     );
     const rows = this.db.all<Row & { seq: number | bigint }>(
-      sql`SELECT * FROM provider_jobs ${where}${before !== undefined ? sql` AND seq < ${before}` : sql``} ORDER BY seq DESC LIMIT ${limit + 1}`,
+      sql`${SELECT_JOBS} ${where}${before !== undefined ? sql` AND j.seq < ${before}` : sql``} ORDER BY j.seq DESC LIMIT ${limit + 1}`,
     );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -246,8 +266,8 @@ export class ProviderJobsRepo {
     return true;
   }
 
-  /** Earnings per UTC day since `sinceMs`, newest first; `settled` counts receipts the ledger applied. */
-  earningsByDay(sinceMs: number): EarningsDay[] {
+  /** Earnings per UTC day since `sinceMs` (of one market, or all), newest first; `settled` counts receipts the ledger applied. */
+  earningsByDay(sinceMs: number, marketId?: string): EarningsDay[] {
     const rows = this.db.all<{
       day: string;
       jobs: number | bigint;
@@ -257,7 +277,7 @@ export class ProviderJobsRepo {
     }>(sql`
       SELECT strftime('%Y-%m-%d', received_at / 1000, 'unixepoch') AS day, count(*) AS jobs, sum(amount) AS paid,
              sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END) AS settled, sum(settlement = 'applied') AS settled_jobs
-      FROM provider_earnings WHERE received_at >= ${sinceMs} GROUP BY day ORDER BY day DESC`);
+      FROM provider_earnings WHERE received_at >= ${sinceMs}${marketId !== undefined ? sql` AND market_id = ${marketId}` : sql``} GROUP BY day ORDER BY day DESC`);
     return rows.map((r) => ({
       day: r.day,
       jobs: Number(r.jobs),
@@ -266,4 +286,109 @@ export class ProviderJobsRepo {
       settledJobs: Number(r.settled_jobs),
     }));
   }
+
+  /**
+   * One market's receipts in one pass: count and sum all time, since `todayStart` and since
+   * `weekStart`, and the count and sum the ledger applied (all time).
+   */
+  receiptTotals(marketId: string, todayStart: number, weekStart: number): ReceiptTotals {
+    const r = this.db.get<Record<keyof ReceiptTotalsRow, number | bigint | null>>(sql`
+      SELECT count(*) AS receipts, coalesce(sum(amount), 0) AS paid,
+             coalesce(sum(settlement = 'applied'), 0) AS settled_receipts,
+             coalesce(sum(CASE WHEN settlement = 'applied' THEN amount ELSE 0 END), 0) AS settled,
+             coalesce(sum(received_at >= ${todayStart}), 0) AS today_receipts,
+             coalesce(sum(CASE WHEN received_at >= ${todayStart} THEN amount ELSE 0 END), 0) AS today_paid,
+             coalesce(sum(received_at >= ${weekStart}), 0) AS week_receipts,
+             coalesce(sum(CASE WHEN received_at >= ${weekStart} THEN amount ELSE 0 END), 0) AS week_paid
+      FROM provider_earnings WHERE market_id = ${marketId}`);
+    const n = (k: keyof ReceiptTotalsRow) => Number(r?.[k] ?? 0);
+    const b = (k: keyof ReceiptTotalsRow) => BigInt(r?.[k] ?? 0);
+    return {
+      all: { receipts: n('receipts'), paid: b('paid') },
+      settled: { receipts: n('settled_receipts'), paid: b('settled') },
+      today: { receipts: n('today_receipts'), paid: b('today_paid') },
+      week: { receipts: n('week_receipts'), paid: b('week_paid') },
+    };
+  }
+
+  /**
+   * One market's jobs not paid yet, and those that will not be: verified without a receipt,
+   * pending (submitted, awaiting the verdict) with the offers made for them, running, rejected, lost.
+   */
+  jobStages(marketId: string): JobStages {
+    const r = this.db.get<Record<string, number | bigint | null>>(sql`
+      SELECT coalesce(sum(status = 'accepted' AND receipt_key IS NULL), 0) AS verified,
+             coalesce(sum(CASE WHEN status = 'accepted' AND receipt_key IS NULL THEN coalesce(offer, 0) ELSE 0 END), 0) AS verified_offered,
+             coalesce(sum(status = 'submitted'), 0) AS pending,
+             coalesce(sum(CASE WHEN status = 'submitted' THEN coalesce(offer, 0) ELSE 0 END), 0) AS pending_offered,
+             coalesce(sum(status = 'running'), 0) AS running,
+             coalesce(sum(status = 'rejected'), 0) AS rejected,
+             coalesce(sum(status = 'lost'), 0) AS lost
+      FROM provider_jobs WHERE market_id = ${marketId}`);
+    const n = (k: string) => Number(r?.[k] ?? 0);
+    return {
+      verified: { jobs: n('verified'), offered: BigInt(r?.verified_offered ?? 0) },
+      pending: { jobs: n('pending'), offered: BigInt(r?.pending_offered ?? 0) },
+      running: n('running'),
+      rejected: n('rejected'),
+      lost: n('lost'),
+    };
+  }
+
+  /** The market of the newest job (else of the newest receipt); null with no history. */
+  newestMarketId(): string | null {
+    const job = this.db.get<{ market_id: string }>(sql`SELECT market_id FROM provider_jobs ORDER BY seq DESC LIMIT 1`);
+    if (job) return job.market_id;
+    return (
+      this.db.get<{ market_id: string }>(sql`SELECT market_id FROM provider_earnings ORDER BY received_at DESC LIMIT 1`)
+        ?.market_id ?? null
+    );
+  }
+
+  /** Mean size (bytes), run time (ms) and offer (micro-CPC, rounded down) of the newest `limit` finished jobs; nulls when none. */
+  meanJob(limit = 100): { bytes: number | null; ms: number | null; offer: bigint | null } {
+    const r = this.db.get<{ bytes: number | null; ms: number | null; offer: number | bigint | null }>(sql`
+      SELECT avg(bytes) AS bytes, avg(duration_ms) AS ms, sum(offer) / count(offer) AS offer FROM (SELECT bytes, duration_ms, offer FROM provider_jobs
+        WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL AND status <> 'lost' ORDER BY seq DESC LIMIT ${limit})`);
+    const num = (v: number | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    return {
+      bytes: num(r?.bytes),
+      ms: num(r?.ms),
+      offer: r?.offer === null || r?.offer === undefined ? null : BigInt(r.offer),
+    };
+  }
+}
+
+interface ReceiptTotalsRow {
+  receipts: unknown;
+  paid: unknown;
+  settled_receipts: unknown;
+  settled: unknown;
+  today_receipts: unknown;
+  today_paid: unknown;
+  week_receipts: unknown;
+  week_paid: unknown;
+}
+
+/** A number of receipts and what they paid (micro-CPC). */
+export interface PaidCount {
+  receipts: number;
+  paid: bigint;
+}
+
+/** One market's receipts: all, applied by the ledger, since today's start, since the week's start. */
+export interface ReceiptTotals {
+  all: PaidCount;
+  settled: PaidCount;
+  today: PaidCount;
+  week: PaidCount;
+}
+
+/** One market's jobs by where they stand (see ProviderJobsRepo.jobStages). */
+export interface JobStages {
+  verified: { jobs: number; offered: bigint };
+  pending: { jobs: number; offered: bigint };
+  running: number;
+  rejected: number;
+  lost: number;
 }

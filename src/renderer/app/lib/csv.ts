@@ -1,4 +1,5 @@
 import type { JobRow } from '../../../shared/contract.js';
+import { jobStage } from './earnings.js';
 import { creditsDecimal } from './format.js';
 
 /**
@@ -29,12 +30,17 @@ export const JOB_CSV_HEADER = [
   'proof',
   'backend',
   'duration_ms',
-  'status',
+  'stage',
   'code',
-  'credits_cpc',
+  'offer_cpc',
+  'paid_cpc',
 ] as const;
 
-/** The job history as CSV: one header line and one line per job, times as ISO 8601 UTC, credits in CPC. */
+/**
+ * The job history as CSV: one header line and one line per job, times as ISO 8601 UTC, amounts
+ * in CPC. `stage` uses the app's words (running, pending, verified, paid, settled, rejected,
+ * lost); `offer_cpc` is what the market offered (not earned), `paid_cpc` what its receipt paid.
+ */
 export function jobsToCsv(rows: readonly JobRow[]): string {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return toCsv([
@@ -50,9 +56,10 @@ export function jobsToCsv(rows: readonly JobRow[]): string {
       r.proof,
       r.backend,
       r.duration_ms,
-      r.status,
+      jobStage(r),
       r.code,
-      creditsDecimal(r.credits),
+      r.offer === null ? null : creditsDecimal(r.offer),
+      r.paid ? creditsDecimal(r.credits) : null,
     ]),
   ]);
 }

@@ -1,38 +1,40 @@
-import type { EarningsSeries } from '../../../shared/contract.js';
+import type { EarningsSummary } from '../../../shared/contract.js';
 import { creditsToNumber } from './format.js';
 
-const DAY_MS = 86_400_000;
-
-/** One bar of the earnings chart (CPC as floats: for drawing only). */
+/** One bar of the earnings chart: exact micro-CPC strings, and CPC as floats for drawing only. */
 export interface ChartDay {
   day: string;
   label: string;
+  /** Exact amounts (micro-CPC), for the tooltip and for checks. */
+  paidMicro: string;
+  settledMicro: string;
+  /** Floats for the bars only. */
   paid: number;
   settled: number;
-  jobs: number;
+  receipts: number;
 }
 
-/** UTC day name ("2026-12-02") of a time. */
-export function utcDay(ms: number): string {
-  return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+/**
+ * The chart's bars: the summary's days as they are (oldest first, today last, empty days as
+ * zeros, UTC days) — the same receipts as the cards, so the bars add up to the totals.
+ */
+export function chartDays(days: EarningsSummary['days']): ChartDay[] {
+  return days.map((d) => ({
+    day: d.day,
+    label: new Date(`${d.day}T00:00:00Z`).toLocaleDateString(undefined, {
+      month: 'short',
+      day: 'numeric',
+      timeZone: 'UTC',
+    }),
+    paidMicro: d.paid,
+    settledMicro: d.settled,
+    paid: creditsToNumber(d.paid),
+    settled: creditsToNumber(d.settled),
+    receipts: d.receipts,
+  }));
 }
 
-/** The last `n` UTC days ending today, oldest first, with days the node earned nothing as zeros. */
-export function chartDays(days: EarningsSeries['days'], now: number, n: number): ChartDay[] {
-  const byDay = new Map(days.map((d) => [d.day, d]));
-  const today = Math.floor(now / DAY_MS) * DAY_MS;
-  const out: ChartDay[] = [];
-  for (let i = n - 1; i >= 0; i--) {
-    const day = utcDay(today - i * DAY_MS);
-    const d = byDay.get(day);
-    const date = new Date(`${day}T00:00:00Z`);
-    out.push({
-      day,
-      label: date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' }),
-      paid: d ? creditsToNumber(d.paid) : 0,
-      settled: d ? creditsToNumber(d.settled) : 0,
-      jobs: d?.jobs ?? 0,
-    });
-  }
-  return out;
+/** Exact sum of the bars' paid amounts (micro-CPC) over the last `n` bars. */
+export function chartPaid(days: readonly ChartDay[], n = days.length): bigint {
+  return days.slice(Math.max(0, days.length - n)).reduce((a, d) => a + BigInt(d.paidMicro), 0n);
 }

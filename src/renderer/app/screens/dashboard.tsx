@@ -1,14 +1,18 @@
 import { useMemo, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { NodeStatusInfo } from '../../../shared/contract.js';
+import type { EarningsSummary, MarketReconciliationInfo, NodeStatusInfo } from '../../../shared/contract.js';
 import { call } from '../api/client.js';
-import { Card, Credits, Empty, ErrorLine, Loading, ProgressBar, ScreenHeader } from '../components/ui.js';
+import { Amount } from '../components/amount.js';
+import { EstimatePanel } from '../components/estimate-panel.js';
+import { Card, Empty, ErrorLine, Loading, ProgressBar, ScreenHeader } from '../components/ui.js';
 import { useNodeStatus } from '../hooks/node-status.js';
 import { errorMessage, useCall, useEvent, useNow, useThrottled } from '../hooks/use-call.js';
+import { creditUnit, earningsCards, unitExplanation } from '../lib/earnings.js';
 import { formatCredits, shortId } from '../lib/format.js';
-import { explainReconciliation } from '../lib/reconcile.js';
-import { chartDays } from '../lib/series.js';
+import { explainMarketCheck } from '../lib/reconcile.js';
+import { chartDays, chartPaid } from '../lib/series.js';
 import { describeMarket } from '../lib/status.js';
+import '../earnings.css';
 
 interface Progress {
   done: number;
@@ -18,13 +22,6 @@ interface Progress {
 
 /** A job-progress entry not updated for this long is dropped (its job ended without an event we saw). */
 const STALE_MS = 30_000;
-
-/** Today's earnings: the ledger's sum (reloaded on events) or the live figure the node pushes, whichever is ahead. */
-function maxCredits(a: string | undefined, b: string | undefined): string {
-  const x = a === undefined ? 0n : BigInt(a);
-  const y = b === undefined ? 0n : BigInt(b);
-  return (x > y ? x : y).toString();
-}
 
 function PauseButton({ status }: { status: NodeStatusInfo }) {
   const { update } = useNodeStatus();
@@ -118,100 +115,154 @@ function RunningNow({ status }: { status: NodeStatusInfo | null }) {
   );
 }
 
-function Reconciliation({ days }: { days: ReturnType<typeof explainReconciliation> }) {
-  if (days.length === 0)
-    return (
-      <Empty title="Nothing to reconcile yet">
-        Each day the node works, this table follows every job from taken to settled.
-      </Empty>
-    );
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** The headline (earned at this market, all time) and the breakdown that adds up to it exactly. */
+function Earned({ summary }: { summary: EarningsSummary }) {
+  const c = earningsCards(summary);
+  const p = summary.practice;
   return (
-    <div className="table-wrap">
-      <table className="table recon" aria-label="Reconciliation">
-        <thead>
-          <tr>
-            <th scope="col">Day (UTC)</th>
-            <th scope="col" className="r" title="Jobs this node took">
-              Expected
-            </th>
-            <th scope="col" className="r" title="Results sent to the market">
-              Submitted
-            </th>
-            <th scope="col" className="r" title="Results the market verified">
-              Verified
-            </th>
-            <th scope="col" className="r" title="What the market paid (receipts)">
-              Paid
-            </th>
-            <th scope="col" className="r" title="What your ledger credited">
-              Settled
-            </th>
-            <th scope="col">Check</th>
-          </tr>
-        </thead>
-        {days.map((d) => (
-          <tbody key={d.day}>
-            <tr className={d.balanced ? '' : 'has-issues'}>
-              <th scope="row" className="num">
-                {d.day}
-              </th>
-              <td className="r num">{d.expected}</td>
-              <td className="r num">{d.submitted}</td>
-              <td className="r num">{d.verified}</td>
-              <td className="r">
-                <Credits micro={d.paid} />
-              </td>
-              <td className="r">
-                <Credits micro={d.settled} />
-              </td>
-              <td>
-                {d.balanced ? (
-                  <span className="ok-text">✓ all matched</span>
-                ) : (
-                  <span className="warn-text">
-                    {d.issues.length === 1 ? '1 difference' : `${d.issues.length} differences`}
-                  </span>
-                )}
-              </td>
-            </tr>
-            {d.issues.length > 0 && (
-              <tr className="issues-row">
-                <td colSpan={7}>
-                  <ul className="issues">
-                    {d.issues.map((i) => (
-                      <li key={i.kind} className={`issue issue-${i.severity}`}>
-                        {i.text}
-                      </li>
-                    ))}
-                  </ul>
-                </td>
-              </tr>
-            )}
-          </tbody>
-        ))}
-      </table>
-    </div>
+    <Card title="Earned" id="earned" className="earned">
+      <div className="earned-head">
+        <div className="earned-figure">
+          <span className="earned-value">
+            <Amount micro={c.earned} practice={p} testId="earned-total" exact />
+          </span>
+          <span className="muted small">
+            paid by {summary.market_id ?? 'the market'} for{' '}
+            <span className="num" data-testid="jobs-done">
+              {c.paidJobs}
+            </span>{' '}
+            {c.paidJobs === 1 ? 'job' : 'jobs'}, all time
+          </span>
+        </div>
+        {p && (
+          <span className="badge-practice" title={unitExplanation(true)}>
+            Practice credits · not money
+          </span>
+        )}
+      </div>
+      <dl className="breakdown" aria-label="Where your earnings stand">
+        <div>
+          <dt>Settled in your ledger</dt>
+          <dd>
+            <Amount micro={c.settled} practice={p} testId="earned-settled" exact />
+          </dd>
+        </div>
+        <div>
+          <dt>
+            Awaiting settlement{' '}
+            <span className="muted small">
+              ({plural(summary.headline.awaiting_receipts, 'receipt', 'receipts')} recorded while settlement is dry-run)
+            </span>
+          </dt>
+          <dd>
+            <Amount micro={c.awaitingSettlement} practice={p} testId="earned-awaiting" exact />
+          </dd>
+        </div>
+        <div className="breakdown-total">
+          <dt>Earned</dt>
+          <dd>
+            <Amount micro={c.earned} practice={p} exact />
+          </dd>
+        </div>
+      </dl>
+      <div className="periods" role="group" aria-label="Earned by period">
+        <div>
+          <span className="tile-label">Today</span>
+          <Amount micro={c.today} practice={p} testId="earnings-today" exact />
+        </div>
+        <div>
+          <span className="tile-label">Last 7 days</span>
+          <Amount micro={c.last7d} practice={p} testId="earnings-7d" exact />
+        </div>
+        <div>
+          <span className="tile-label">All time</span>
+          <Amount micro={c.all} practice={p} testId="earnings-all" exact />
+        </div>
+      </div>
+      <p className="muted small">Days end at midnight UTC. {unitExplanation(p)}</p>
+      <h3 className="subhead">On the way — not earned yet</h3>
+      <ul className="on-the-way">
+        <li data-testid="on-the-way-verified">
+          <strong className="num">{c.verifiedJobs}</strong> verified · awaiting payment
+          <span className="muted">
+            {' '}
+            (offered <Amount micro={c.verifiedOffered} practice={p} />)
+          </span>
+        </li>
+        <li data-testid="on-the-way-pending">
+          <strong className="num">{c.pendingJobs}</strong> pending · awaiting verification
+          <span className="muted">
+            {' '}
+            (offered <Amount micro={c.pendingOffered} practice={p} />)
+          </span>
+        </li>
+        <li>
+          <strong className="num">{summary.on_the_way.running}</strong> running
+        </li>
+        {summary.not_paid.rejected + summary.not_paid.lost > 0 && (
+          <li className="muted">
+            Not paid: {summary.not_paid.rejected} rejected (the market re-ran them and the result did not match),{' '}
+            {summary.not_paid.lost} lost (not finished in time).
+          </li>
+        )}
+      </ul>
+    </Card>
+  );
+}
+
+/** The market's balance for this node against the receipts, and why they differ. */
+function MarketCheck({ info, onCheck, busy }: { info: MarketReconciliationInfo; onCheck: () => void; busy: boolean }) {
+  const v = explainMarketCheck(info);
+  return (
+    <Card
+      title="Checked with the market"
+      id="reconciliation"
+      actions={
+        <button type="button" className="btn btn-small" onClick={onCheck} disabled={busy}>
+          {busy ? 'Checking…' : 'Check now'}
+        </button>
+      }
+    >
+      <div className={`market-check market-check-${v.tone}`} role={v.tone === 'problem' ? 'alert' : undefined}>
+        <p className="market-check-title">
+          {v.tone === 'ok' ? '✓ ' : v.tone === 'problem' ? '⚠ ' : ''}
+          {v.title}
+        </p>
+        <p>{v.text}</p>
+      </div>
+      <dl className="breakdown compact">
+        <div>
+          <dt>Your receipts ({info.receipts})</dt>
+          <dd>
+            <Amount micro={info.receipts_total} practice={info.practice} testId="recon-receipts" exact />
+          </dd>
+        </div>
+        <div>
+          <dt>The market&apos;s balance for this node</dt>
+          <dd>
+            <Amount micro={info.market_balance} practice={info.practice} testId="recon-market" exact />
+          </dd>
+        </div>
+      </dl>
+    </Card>
   );
 }
 
 export function DashboardScreen() {
   const { status } = useNodeStatus();
-  const series = useCall(() => call('earnings:series', { days: 30 }));
-  const recon = useCall(() => call('earnings:reconciliation', { days: 30 }));
-  const settlement = useCall(() => call('settlement:status'));
+  const summary = useCall(() => call('earnings:summary', { days: 30 }));
+  const recon = useCall(() => call('earnings:reconciliation'));
   const reload = useThrottled(() => {
-    series.reload();
+    summary.reload();
     recon.reload();
-    settlement.reload();
   }, 1000);
   useEvent('earnings:changed', reload);
   useEvent('job:finished', reload);
-  const now = useNow(60_000);
-  const chart = useMemo(() => (series.data ? chartDays(series.data.days, now, 30) : []), [series.data, now]);
-  const reconDays = useMemo(() => (recon.data ? explainReconciliation(recon.data) : []), [recon.data]);
-  const balance = settlement.data?.balances.find((b) => b.account === status?.address);
-  const t = series.data?.totals;
-  const chartTotal = chart.reduce((a, d) => a + d.paid, 0);
+  const chart = useMemo(() => (summary.data ? chartDays(summary.data.days) : []), [summary.data]);
+  const practice = summary.data?.practice ?? status?.market?.kind === 'practice';
+  const unit = creditUnit(practice);
   const yMax = chart.reduce((a, d) => Math.max(a, d.paid, d.settled), 0);
   const yDecimals = yMax >= 10 ? 0 : yMax >= 1 ? 2 : yMax >= 0.01 ? 4 : 6;
 
@@ -228,53 +279,29 @@ export function DashboardScreen() {
         }
         actions={status && <PauseButton status={status} />}
       />
-      <div className="tiles">
-        <div className="tile">
-          <span className="tile-label">Jobs done</span>
-          <span className="tile-value num" data-testid="jobs-done">
-            {status?.jobs_done ?? 0}
-          </span>
-          <span className="tile-foot muted">
-            {status && status.jobs_rejected > 0 ? `${status.jobs_rejected} rejected` : 'since the node started'}
-          </span>
-        </div>
-        <div className="tile tile-accent">
-          <span className="tile-label">Earned today</span>
-          <span className="tile-value">
-            <Credits micro={maxCredits(t?.today, status?.credits_today)} testId="earnings-today" />
-          </span>
-          <span className="tile-foot muted">paid today (UTC)</span>
-        </div>
-        <div className="tile">
-          <span className="tile-label">Last 7 days</span>
-          <span className="tile-value">
-            <Credits micro={t?.last_7d ?? null} />
-          </span>
-        </div>
-        <div className="tile">
-          <span className="tile-label">Last 30 days</span>
-          <span className="tile-value">
-            <Credits micro={t?.last_30d ?? null} />
-          </span>
-        </div>
-        <div className="tile">
-          <span className="tile-label">Balance</span>
-          <span className="tile-value">
-            <Credits micro={balance?.balance ?? (settlement.data ? '0' : null)} />
-          </span>
-          <span className="tile-foot muted">{settlement.data ? `settlement: ${settlement.data.mode_label}` : '—'}</span>
+      <ErrorLine message={summary.error} onRetry={reload} />
+      <div className="grid-earnings">
+        {summary.data ? <Earned summary={summary.data} /> : <Loading />}
+        <div className="earnings-side">
+          {recon.data ? (
+            <MarketCheck info={recon.data} onCheck={recon.reload} busy={recon.loading} />
+          ) : (
+            <Card title="Checked with the market" id="reconciliation">
+              {recon.error ? <ErrorLine message={recon.error} onRetry={recon.reload} /> : <Loading />}
+            </Card>
+          )}
+          <EstimatePanel />
         </div>
       </div>
-      <ErrorLine message={series.error ?? settlement.error} onRetry={reload} />
       <div className="grid-dash">
-        <Card title="Earnings, last 30 days" id="earnings-chart">
-          {series.loading && !series.data ? (
+        <Card title="Earned per day, last 30 days (UTC)" id="earnings-chart">
+          {summary.loading && !summary.data ? (
             <Loading />
           ) : (
             <div
               className="chart"
               role="img"
-              aria-label={`Bar chart of credits paid and settled per day over the last 30 days; ${formatCredits(BigInt(Math.round(chartTotal * 1e6)))} CPC paid in all.`}
+              aria-label={`Bar chart of ${unit} paid and settled per UTC day over the last 30 days; ${formatCredits(chartPaid(chart))} ${unit} paid in all.`}
             >
               <ResponsiveContainer width="100%" height={240}>
                 <BarChart data={chart} margin={{ top: 8, right: 8, bottom: 0, left: 0 }} barGap={1}>
@@ -302,7 +329,7 @@ export function DashboardScreen() {
                       borderRadius: 8,
                       color: 'var(--text)',
                     }}
-                    formatter={(v) => `${Number(v).toFixed(6)} CPC`}
+                    formatter={(v) => `${Number(v).toFixed(6)} ${unit}`}
                   />
                   <Legend wrapperStyle={{ fontSize: 12, color: 'var(--muted)' }} />
                   <Bar
@@ -326,18 +353,6 @@ export function DashboardScreen() {
         </Card>
         <RunningNow status={status} />
       </div>
-      <Card
-        title="Reconciliation"
-        id="reconciliation"
-        actions={<span className="muted small">expected → submitted → verified → paid → settled</span>}
-      >
-        <p className="muted">
-          Every job this node took, followed to the credits in your ledger. Where two steps differ, the reason is
-          written under the day.
-        </p>
-        {recon.loading && !recon.data ? <Loading /> : <Reconciliation days={reconDays} />}
-        <ErrorLine message={recon.error} onRetry={recon.reload} />
-      </Card>
     </>
   );
 }

@@ -6,13 +6,14 @@ import { Credits, Empty, ErrorLine, Loading, ScreenHeader } from '../components/
 import { useConnection } from '../hooks/connection.js';
 import { errorMessage, useEvent, useNow } from '../hooks/use-call.js';
 import { jobsToCsv } from '../lib/csv.js';
+import { jobStage, STAGE_WORDS } from '../lib/earnings.js';
 import { absoluteTime, formatBytes, formatDuration, relativeTime, shortId } from '../lib/format.js';
 
 type Status = JobRow['status'];
 const STATUSES: { value: Status | ''; label: string }[] = [
   { value: '', label: 'All statuses' },
-  { value: 'accepted', label: 'Verified' },
-  { value: 'submitted', label: 'Waiting for verification' },
+  { value: 'accepted', label: 'Verified or paid' },
+  { value: 'submitted', label: 'Pending verification' },
   { value: 'rejected', label: 'Rejected' },
   { value: 'lost', label: 'Lost' },
   { value: 'running', label: 'Running' },
@@ -20,41 +21,48 @@ const STATUSES: { value: Status | ''; label: string }[] = [
 
 const PAGE = 500;
 const ROW_PX = 38;
-const COLUMNS = [
-  'Started',
-  'Task',
-  'Workload',
-  'Bytes',
-  'Proof',
-  'Backend',
-  'Duration',
-  'Verified',
-  'Credits',
-] as const;
-const RIGHT = new Set(['Bytes', 'Duration', 'Credits']);
+const COLUMNS = ['Started', 'Task', 'Workload', 'Bytes', 'Proof', 'Backend', 'Duration', 'Stage', 'Paid'] as const;
+const RIGHT = new Set(['Bytes', 'Duration', 'Paid']);
 
 const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
 
 function Verified({ row }: { row: JobRow }) {
-  switch (row.status) {
-    case 'accepted':
-      return <span className="pill pill-good">✓ verified</span>;
+  const stage = jobStage(row);
+  // The stage word (as in the CSV); the full words on hover. A verified job says it awaits payment.
+  const words = STAGE_WORDS[stage];
+  const short = stage === 'verified' ? words : stage;
+  switch (stage) {
+    case 'paid':
+    case 'settled':
+      return (
+        <span className="pill pill-good" title={words}>
+          ✓ {short}
+        </span>
+      );
+    case 'verified':
+      return (
+        <span className="pill pill-info" title={words}>
+          {short}
+        </span>
+      );
     case 'rejected':
       return (
-        <span className="pill pill-bad" title={row.code ?? undefined}>
-          ✗ {row.code ? row.code.toLowerCase().replace(/_/g, ' ') : 'rejected'}
+        <span className="pill pill-bad" title={row.code ? `${words}: ${row.code}` : words}>
+          ✗ {row.code ? row.code.toLowerCase().replace(/_/g, ' ') : short}
         </span>
       );
     case 'lost':
       return (
-        <span className="pill pill-warn" title={row.code ?? 'not finished in time'}>
-          lost
+        <span className="pill pill-warn" title={row.code ? `${words}: ${row.code}` : words}>
+          {short}
         </span>
       );
-    case 'submitted':
-      return <span className="pill">waiting</span>;
     default:
-      return <span className="pill pill-info">running</span>;
+      return (
+        <span className="pill" title={words}>
+          {short}
+        </span>
+      );
   }
 }
 
@@ -100,7 +108,7 @@ const JobRowView = memo(function JobRowView({
         <Verified row={r} />
       </div>
       <div role="cell" className="r">
-        <Credits micro={r.credits} />
+        {r.paid ? <Credits micro={r.credits} /> : <span className="muted">—</span>}
       </div>
     </div>
   );

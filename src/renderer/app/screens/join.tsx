@@ -8,6 +8,7 @@ import { formatMbps } from '../lib/format.js';
 import { describeMarket, statusLine } from '../lib/status.js';
 import { useConnection } from '../hooks/connection.js';
 import { describeGpu, validateMarketUrl } from '../lib/describe.js';
+import { EstimatePanel } from '../components/estimate-panel.js';
 
 function MarketChoice() {
   const { status, update, lastJobAt } = useNodeStatus();
@@ -338,6 +339,7 @@ export function JoinScreen() {
         <Hardware />
         <Benchmark />
         <Pricing />
+        <EstimatePanel className="span-2" />
       </div>
     </>
   );
