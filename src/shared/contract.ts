@@ -211,6 +211,12 @@ const settingsFields = {
   pause_on_battery: z.boolean(),
   /** Hours (0–23, local time) when providing is allowed; empty: always. */
   schedule_hours: z.array(z.number().int().min(0).max(23)).max(24),
+  /** Days (0 Sunday – 6 Saturday, local time) when the schedule's hours apply; empty: every day. A window over midnight belongs to the day it starts on. */
+  schedule_days: z.array(z.number().int().min(0).max(6)).max(7),
+  /** Providing is paused until this time (ms since the epoch; "pause for 1 hour"); null: no such pause. */
+  paused_until: z.number().int().nonnegative().nullable(),
+  /** Desktop / browser notifications (stopped earning, an error, a settlement done); opt-in. */
+  notifications: z.boolean(),
   close_to_tray: z.boolean(),
   start_on_login: z.boolean(),
 };
@@ -229,6 +235,9 @@ export const DEFAULT_SETTINGS: Settings = {
   idle_only: false,
   pause_on_battery: true,
   schedule_hours: [],
+  schedule_days: [],
+  paused_until: null,
+  notifications: false,
   close_to_tray: true,
   start_on_login: false,
 };
