@@ -4,7 +4,7 @@
  */
 
 /** Containers meant to scroll sideways (tables, the compact navigation, the log box). */
-export const X_SCROLLERS = '.table-wrap, .vtable, .nav-scroll, .logbox';
+export const X_SCROLLERS = '.table-wrap, .vtable, .nav-scroll, .logbox, .card > table.table';
 
 /**
  * Every visible element whose box sticks out of its clipping or scrolling ancestor (other than
@@ -89,7 +89,11 @@ export function unreachableColumns(xScrollers: string): string[] {
       problems.push(
         `${label}: the last column "${(last.textContent ?? '').trim()}" cannot be scrolled into view${ok ? '' : ' (the table is not in a sideways scroller)'}`,
       );
-    const firstRow = t.querySelector('tbody tr, [role="rowgroup"]:not(:first-child) [role="row"]');
+    // The first body row with a cell per column (a note spanning the row says nothing about alignment).
+    const columns = last.parentElement?.children.length ?? 0;
+    const firstRow = Array.from(t.querySelectorAll('tbody tr, [role="rowgroup"]:not(:first-child) [role="row"]')).find(
+      (row) => row.children.length === columns,
+    );
     const cell = firstRow ? Array.from(firstRow.children).at(-1) : undefined;
     if (cell && seen) {
       const c = cell.getBoundingClientRect();
