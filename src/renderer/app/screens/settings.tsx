@@ -185,8 +185,9 @@ export function SettingsScreen() {
   }, [loaded.data]);
   const dirty = isDirty(form, savedSettings);
   useEffect(() => {
+    if (!form || !savedSettings) return; // not loaded yet: a draft from before waits for the form
     draft = dirty ? form : null;
-  }, [dirty, form]);
+  }, [dirty, form, savedSettings]);
   useEffect(() => {
     if (!dirty) return;
     // Closing the tab or window with unsaved changes asks first.
