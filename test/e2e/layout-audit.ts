@@ -1,7 +1,48 @@
 /**
  * Layout checks run inside the page (passed to page.evaluate, so each function is
- * self-contained: no imports, no closures over this module).
+ * self-contained: no imports, no closures over this module). The test tsconfig has no DOM
+ * library, so the few DOM members used are typed here.
  */
+
+interface Rect {
+  left: number;
+  right: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+interface El {
+  tagName: string;
+  className: unknown;
+  textContent: string | null;
+  parentElement: El | null;
+  children: ArrayLike<El>;
+  childNodes: ArrayLike<{ nodeType: number; textContent: string | null }>;
+  scrollWidth: number;
+  clientWidth: number;
+  clientHeight: number;
+  scrollLeft: number;
+  getBoundingClientRect(): Rect;
+  closest(selector: string): El | null;
+  matches(selector: string): boolean;
+  contains(other: El): boolean;
+  hasAttribute(name: string): boolean;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): El | null;
+  querySelectorAll(selector: string): ArrayLike<El>;
+  scrollIntoView(options: { block: string; inline: string }): void;
+}
+
+interface Dom {
+  document: {
+    documentElement: El;
+    body: El;
+    querySelectorAll(selector: string): ArrayLike<El>;
+    elementFromPoint(x: number, y: number): El | null;
+  };
+  getComputedStyle(el: El): { overflowX: string; visibility: string; position: string };
+}
 
 /** Containers meant to scroll sideways (tables, the compact navigation, the log box). */
 export const X_SCROLLERS = '.table-wrap, .vtable, .nav-scroll, .logbox, .card > table.table';
@@ -13,15 +54,18 @@ export const X_SCROLLERS = '.table-wrap, .vtable, .nav-scroll, .logbox, .card > 
  * page that scrolls sideways. Returns one line per problem (empty: the layout fits).
  */
 export function layoutProblems(xScrollers: string): string[] {
+  const { document, getComputedStyle } = globalThis as unknown as Dom;
+  const TEXT_NODE = 3;
   const problems: string[] = [];
   const vw = document.documentElement.clientWidth;
-  const name = (el: Element | null): string => {
+  const name = (el: El | null): string => {
     if (!el) return 'the viewport';
-    const cls = typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
+    const cls =
+      typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : '';
     const text = (el.textContent ?? '').trim().replace(/\s+/g, ' ').slice(0, 30);
     return `<${el.tagName.toLowerCase()}${cls}>${text ? ` "${text}"` : ''}`;
   };
-  const scrollsX = (el: Element): boolean => {
+  const scrollsX = (el: El): boolean => {
     const o = getComputedStyle(el).overflowX;
     return (o === 'auto' || o === 'scroll') && el.matches(xScrollers);
   };
@@ -34,7 +78,7 @@ export function layoutProblems(xScrollers: string): string[] {
     const cs = getComputedStyle(el);
     if (cs.visibility === 'hidden' || cs.position === 'fixed') continue;
     // The nearest ancestor that clips or scrolls.
-    let box: Element | null = el.parentElement;
+    let box: El | null = el.parentElement;
     while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
     if (box === document.body) box = null;
     if (!(box && scrollsX(box))) {
@@ -45,11 +89,12 @@ export function layoutProblems(xScrollers: string): string[] {
     // An element that cuts off its own content (an ellipsis): only a table cell with the full text in a tooltip may.
     if (cs.overflowX !== 'visible' && !scrollsX(el) && el.scrollWidth > el.clientWidth + 1) {
       const tooltipCell = el.hasAttribute('title') && el.parentElement?.closest(xScrollers);
-      if (!tooltipCell) problems.push(`${name(el)} cuts off its content (${el.scrollWidth} px in ${el.clientWidth} px)`);
+      if (!tooltipCell)
+        problems.push(`${name(el)} cuts off its content (${el.scrollWidth} px in ${el.clientWidth} px)`);
     }
     // Text squeezed into a sliver (a column a few pixels wide).
     const own = Array.from(el.childNodes)
-      .filter((n) => n.nodeType === Node.TEXT_NODE)
+      .filter((n) => n.nodeType === TEXT_NODE)
       .map((n) => n.textContent ?? '')
       .join('')
       .trim();
@@ -64,6 +109,7 @@ export function layoutProblems(xScrollers: string): string[] {
  * with the last cell of the first row (the header scrolls with its rows). One line per problem.
  */
 export function unreachableColumns(xScrollers: string): string[] {
+  const { document, getComputedStyle } = globalThis as unknown as Dom;
   const problems: string[] = [];
   const vw = document.documentElement.clientWidth;
   const vh = document.documentElement.clientHeight;

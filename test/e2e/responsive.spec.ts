@@ -15,7 +15,10 @@ const SCREENS = [
 ] as const;
 
 async function visit(page: Page, route: string, heading: string): Promise<void> {
-  await page.evaluate((r) => (window.location.hash = `#/${r}`), route);
+  await page.evaluate(
+    (r) => ((globalThis as unknown as { location: { hash: string } }).location.hash = `#/${r}`),
+    route,
+  );
   await expect(page.getByRole('heading', { level: 1, name: heading, exact: true })).toBeVisible();
   // Let loading states settle before measuring.
   await expect(page.locator('.loading, [aria-busy="true"]'))

@@ -55,7 +55,8 @@ test('Logs: job and node lines, a search box, and a button that copies the lines
 
   await page.getByRole('button', { name: 'Copy lines' }).click();
   await expect(page.getByText('Copied', { exact: true })).toBeVisible();
-  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  type WithClipboard = { navigator: { clipboard: { readText(): Promise<string> } } };
+  const copied = await page.evaluate(() => (globalThis as unknown as WithClipboard).navigator.clipboard.readText());
   expect(copied.split('\n').length).toBeGreaterThan(0);
   for (const line of copied.split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\d.* INFO jobs job verified \{/);
 

@@ -92,10 +92,7 @@ describe('notifications: which fire for a status stream and a clock', () => {
   });
 
   it('a node that restarts (jobs_done back to 0) is not a finished job, and no status yet fires nothing', () => {
-    const fired = run([
-      { status: null },
-      ...minutes(12, (i) => ({ s: { jobs_done: i === 0 ? 5 : 0 } })),
-    ]);
+    const fired = run([{ status: null }, ...minutes(12, (i) => ({ s: { jobs_done: i === 0 ? 5 : 0 } }))]);
     expect(fired).toEqual(['stopped-earning@11']);
   });
 });

@@ -30,6 +30,8 @@ describe('the schedule as the Settings screen says it', () => {
     const f = { ...toForm(DEFAULT_SETTINGS), schedule_days: [5, 1, 5], notifications: true, paused_until: 42 };
     const v = validateSettings(f);
     expect(v.patch).toMatchObject({ schedule_days: [1, 5], notifications: true, paused_until: 42 });
-    expect(validateSettings({ ...f, schedule_days: [7] }).errors.schedule_days).toMatch(/Sunday \(0\) to Saturday \(6\)/);
+    expect(validateSettings({ ...f, schedule_days: [7] }).errors.schedule_days).toMatch(
+      /Sunday \(0\) to Saturday \(6\)/,
+    );
   });
 });

@@ -71,8 +71,7 @@ function ReconnectBanner() {
     <div className="banner banner-bad">
       <div className="banner-text">
         <p role="alert" className="banner-title">
-          {explainCode('TRANSPORT_CLOSED')} What you see is from {clockTime(lostAt)}; actions are off until it is
-          back.
+          {explainCode('TRANSPORT_CLOSED')} What you see is from {clockTime(lostAt)}; actions are off until it is back.
         </p>
         <p className="banner-detail">
           {secs > 0 ? `Trying again in ${secs} s.` : 'Trying to reach it…'} If this lasts, check that Tessera (or{' '}

@@ -24,12 +24,20 @@ export function matchesSearch(
 
 /** Lines as plain text for the clipboard: "2026-12-07 12:03:04 INFO provider market connection {"state":"connected"}". */
 export function logsAsText(
-  lines: readonly { time: number; level: string; msg: string; module: string | null; fields: Record<string, unknown> }[],
+  lines: readonly {
+    time: number;
+    level: string;
+    msg: string;
+    module: string | null;
+    fields: Record<string, unknown>;
+  }[],
   formatTime: (ms: number) => string,
 ): string {
   return lines
     .map((l) =>
-      [formatTime(l.time), l.level.toUpperCase(), l.module ?? '-', l.msg, fieldsText(l.fields)].filter(Boolean).join(' '),
+      [formatTime(l.time), l.level.toUpperCase(), l.module ?? '-', l.msg, fieldsText(l.fields)]
+        .filter(Boolean)
+        .join(' '),
     )
     .join('\n');
 }

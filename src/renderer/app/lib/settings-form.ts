@@ -102,7 +102,9 @@ export function describeDays(days: readonly number[]): string {
   }
   return runs
     .map((r) =>
-      r.length >= 3 ? `${DAY_NAMES[r[0] as number]}–${DAY_NAMES[r.at(-1) as number]}` : r.map((d) => DAY_NAMES[d]).join(', '),
+      r.length >= 3
+        ? `${DAY_NAMES[r[0] as number]}–${DAY_NAMES[r.at(-1) as number]}`
+        : r.map((d) => DAY_NAMES[d]).join(', '),
     )
     .join(', ');
 }

@@ -342,7 +342,9 @@ export function JobsScreen() {
                   <div
                     role="columnheader"
                     key={c}
-                    className={[RIGHT.has(c) ? 'r' : '', TECHNICAL.has(c) ? 'col-tech' : ''].join(' ').trim() || undefined}
+                    className={
+                      [RIGHT.has(c) ? 'r' : '', TECHNICAL.has(c) ? 'col-tech' : ''].join(' ').trim() || undefined
+                    }
                   >
                     {c}
                   </div>
@@ -357,9 +359,7 @@ export function JobsScreen() {
             >
               {items.map((v) => {
                 const r = rows[v.index] as JobRow;
-                return (
-                  <JobRowView key={rowKey(r)} row={r} index={v.index} start={v.start - HEAD_PX} now={now} />
-                );
+                return <JobRowView key={rowKey(r)} row={r} index={v.index} start={v.start - HEAD_PX} now={now} />;
               })}
             </div>
           </div>

@@ -19,9 +19,7 @@ export function LogsScreen() {
   useEvent('log:line', (l) => setLive((x) => (x.length >= KEEP ? [...x.slice(-KEEP + 1), l] : [...x, l])));
   const lines = useMemo(
     () =>
-      [...(recent.data ?? []), ...live]
-        .filter((l) => atLeast(l.level, level) && matchesSearch(l, search))
-        .slice(-KEEP),
+      [...(recent.data ?? []), ...live].filter((l) => atLeast(l.level, level) && matchesSearch(l, search)).slice(-KEEP),
     [recent.data, live, level, search],
   );
   useEffect(() => {

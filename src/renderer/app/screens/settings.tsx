@@ -51,7 +51,8 @@ function TimedPause({ saved, onSaved }: { saved: Settings; onSaved: (s: Settings
   const now = useNow(10_000);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const until = saved.paused_until !== null && saved.paused_until > Math.max(now, Date.now()) ? saved.paused_until : null;
+  const until =
+    saved.paused_until !== null && saved.paused_until > Math.max(now, Date.now()) ? saved.paused_until : null;
   const apply = async (paused_until: number | null) => {
     setBusy(true);
     setError(null);
@@ -66,7 +67,12 @@ function TimedPause({ saved, onSaved }: { saved: Settings; onSaved: (s: Settings
   return (
     <div className="timed-pause">
       {until === null ? (
-        <button type="button" className="btn btn-small" disabled={busy} onClick={() => void apply(Date.now() + 3_600_000)}>
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={busy}
+          onClick={() => void apply(Date.now() + 3_600_000)}
+        >
           Pause for 1 hour
         </button>
       ) : (
@@ -391,8 +397,8 @@ export function SettingsScreen() {
                 </span>
               </p>
               <p className="muted">
-                Data folder: 
-                Keys, ledger, settings and logs. {desktop ? '' : 'On the machine running tessera headless.'}
+                Data folder: Keys, ledger, settings and logs.{' '}
+                {desktop ? '' : 'On the machine running tessera headless.'}
               </p>
               <div className="address-row">
                 <code className="address">{info.data?.data_dir ?? '…'}</code>
