@@ -46,7 +46,7 @@ test('Logs: job and node lines, a search box, and a button that copies the lines
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   await openScreen(page, 'Logs');
   const box = page.getByRole('log', { name: 'Log lines' });
-  await expect(box).toContainText('job verified', { timeout: 120_000 });
+  await expect(box).toContainText('job verified: ', { timeout: 120_000 });
   await expect(box).toContainText(/GPU|WebGPU/);
 
   await page.getByLabel('Search').fill('job verified');
@@ -58,7 +58,7 @@ test('Logs: job and node lines, a search box, and a button that copies the lines
   type WithClipboard = { navigator: { clipboard: { readText(): Promise<string> } } };
   const copied = await page.evaluate(() => (globalThis as unknown as WithClipboard).navigator.clipboard.readText());
   expect(copied.split('\n').length).toBeGreaterThan(0);
-  for (const line of copied.split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\d.* INFO jobs job verified \{/);
+  for (const line of copied.split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\d.* INFO jobs job verified: .* on the \w+/);
 
   await page.getByLabel('Search').fill('no such words anywhere');
   await expect(page.getByText('No log lines match this search')).toBeVisible();
