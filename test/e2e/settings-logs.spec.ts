@@ -58,7 +58,8 @@ test('Logs: job and node lines, a search box, and a button that copies the lines
   type WithClipboard = { navigator: { clipboard: { readText(): Promise<string> } } };
   const copied = await page.evaluate(() => (globalThis as unknown as WithClipboard).navigator.clipboard.readText());
   expect(copied.split('\n').length).toBeGreaterThan(0);
-  for (const line of copied.split('\n')) expect(line).toMatch(/^\d{4}-\d\d-\d\d.* INFO jobs job verified: .* on the \w+/);
+  for (const line of copied.split('\n'))
+    expect(line).toMatch(/^\d{4}-\d\d-\d\d.* INFO jobs job verified: .* on the \w+/);
 
   await page.getByLabel('Search').fill('no such words anywhere');
   await expect(page.getByText('No log lines match this search')).toBeVisible();
