@@ -30,13 +30,15 @@ test('Settings: the version, unsaved changes kept across screens, schedule days,
   await expect(page.getByRole('status', { name: 'Save result' })).toHaveText('Saved.');
   await expect(page.getByTestId('unsaved')).toHaveCount(0);
 
-  // Pause for 1 hour: the node pauses at once, and resumes when asked.
+  // Pause for 1 hour: the node pauses at once, and resumes when asked (once it has joined the practice market).
+  const pill = page.getByRole('status', { name: 'Node status' });
+  await expect(pill).toHaveText(/^(Earning|Connected)/, { timeout: 90_000 });
   await page.getByRole('button', { name: 'Pause for 1 hour' }).click();
   await expect(page.getByText(/^Paused until \d\d:\d\d\.$/)).toBeVisible();
-  await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^Paused/);
+  await expect(pill).toHaveText(/^Paused/);
   await page.getByRole('button', { name: 'Resume now' }).click();
   await expect(page.getByRole('button', { name: 'Pause for 1 hour' })).toBeVisible();
-  await expect(page.getByRole('status', { name: 'Node status' })).not.toHaveText(/^Paused/);
+  await expect(pill).not.toHaveText(/^Paused/);
 });
 
 test('Logs: job and node lines, a search box, and a button that copies the lines shown', async ({
