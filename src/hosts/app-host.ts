@@ -4,6 +4,7 @@ import { startLocalMarketThread, type LocalMarketThreadOptions } from '../market
 import type { AppInfo, ContractHandlers } from '../shared/contract.js';
 import { AppService } from '../main/api/app-service.js';
 import { createAppHandlers } from '../main/api/index.js';
+import { logFinishedJobs } from '../main/api/job-log.js';
 import type { LogBuffer } from '../main/api/log-buffer.js';
 import type { SettingsStore } from '../main/api/settings-store.js';
 import type { ComputeChannel } from '../main/gpu/compute-client.js';
@@ -56,7 +57,8 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
       await startProviderNode({
         dataDir: o.dataDir,
         clock,
-        logger,
+        // Through the log buffer, so the Logs screen shows the node's GPU and start-up lines.
+        logger: logs.logger('node', logger),
         openGpuHost: o.openGpuHost,
         metricsPort: o.metricsPort,
         settings: () => settings.get(),
@@ -88,6 +90,8 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
       'app service',
     );
     const handlers = createAppHandlers(app);
+    // One line per finished job in the Logs screen (the buffer only: the host's own log stays quiet).
+    store.add(logFinishedJobs(app.events, logs.logger('jobs')), 'job log');
     // Provide only when idle / on mains power / inside the schedule, as the settings say.
     const policy = new ProvidePolicyController({
       target: app,
@@ -98,6 +102,13 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
       logger,
     });
     store.add(() => policy.stop(), 'provide policy');
+    // A changed schedule or a timed pause ("pause for 1 hour") applies at once, not at the next tick.
+    const setSettings = handlers['settings:set'];
+    handlers['settings:set'] = async (patch) => {
+      const next = await setSettings(patch);
+      await policy.tick().catch((err: unknown) => logger.error('provide policy tick failed', { error: String(err) }));
+      return next;
+    };
     await policy.tick();
     policy.start(o.policy.intervalMs);
     return { node, app, handlers, policy, close: () => store.dispose() };

@@ -258,6 +258,12 @@ const settingsFields = {
   schedule_hours: z.array(z.number().int().min(0).max(23)).max(24),
   /** The lowest offer per job this node takes (micro-CPC), raised and lowered only by the user; null: every offer. */
   ask: U64String.nullable(),
+  /** Days (0 Sunday – 6 Saturday, local time) when the schedule's hours apply; empty: every day. A window over midnight belongs to the day it starts on. */
+  schedule_days: z.array(z.number().int().min(0).max(6)).max(7),
+  /** Providing is paused until this time (ms since the epoch; "pause for 1 hour"); null: no such pause. */
+  paused_until: z.number().int().nonnegative().nullable(),
+  /** Desktop / browser notifications (stopped earning, an error, a settlement done); opt-in. */
+  notifications: z.boolean(),
   close_to_tray: z.boolean(),
   start_on_login: z.boolean(),
 };
@@ -277,6 +283,9 @@ export const DEFAULT_SETTINGS: Settings = {
   pause_on_battery: true,
   schedule_hours: [],
   ask: null,
+  schedule_days: [],
+  paused_until: null,
+  notifications: false,
   close_to_tray: true,
   start_on_login: false,
 };

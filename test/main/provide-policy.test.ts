@@ -176,7 +176,11 @@ describe('decideProvide', () => {
     for (let i = 0; i < 5_000; i++) {
       // The user comes and goes: idle grows by one tick or resets to 0–4 s.
       idle = rand() < 0.1 ? Math.floor(rand() * 5) : idle + 5 * Math.floor(rand() * 8);
-      const next = decideProvide(s, { idleSeconds: idle, onBattery: false, localHour: 12, now: i * TICK_MS }, prev);
+      const next = decideProvide(
+        s,
+        { idleSeconds: idle, onBattery: false, localHour: 12, localDay: 3, now: i * TICK_MS },
+        prev,
+      );
       if (next.paused && !prev.paused) {
         expect(idle).toBeLessThan(DEFAULT_POLICY_TUNING.activeBelowS);
         flips++;

@@ -4,7 +4,8 @@ import { appCsp } from './csp.js';
 
 /**
  * The session rules: a CSP header on every response, every permission request and check
- * denied — except writing text to the clipboard from the app's own page ("Copy address").
+ * denied — except, from the app's own page, writing text to the clipboard ("Copy address") and
+ * notifications (opt-in under Settings).
  */
 export function hardenSession(s: Session, page: AppPageLocation): void {
   const csp = appCsp('devServer' in page ? page.devServer : undefined);
@@ -12,7 +13,7 @@ export function hardenSession(s: Session, page: AppPageLocation): void {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } });
   });
   const allowed = (permission: string, url: string) =>
-    permission === 'clipboard-sanitized-write' && isAppPage(url, page);
+    (permission === 'clipboard-sanitized-write' || permission === 'notifications') && isAppPage(url, page);
   s.setPermissionRequestHandler((wc, permission, callback) => callback(allowed(permission, wc.getURL())));
   s.setPermissionCheckHandler((wc, permission, origin, details) =>
     allowed(permission, details.requestingUrl ?? wc?.getURL() ?? origin),

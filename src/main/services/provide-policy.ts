@@ -8,6 +8,10 @@ export interface ProvidePolicySettings {
   pause_on_battery: boolean;
   /** Hours (0–23, local time) when providing is allowed; empty: always. */
   schedule_hours: readonly number[];
+  /** Days (0 Sunday – 6 Saturday, local time) the hours apply on; empty or absent: every day. */
+  schedule_days?: readonly number[];
+  /** Paused by the user until this time (ms since the epoch, "pause for 1 hour"); null or absent: not. */
+  paused_until?: number | null;
 }
 
 /** What the host sees right now. */
@@ -18,6 +22,8 @@ export interface ProvideObservations {
   onBattery: boolean;
   /** The local hour, 0–23. */
   localHour: number;
+  /** The local day of the week, 0 (Sunday) – 6 (Saturday). */
+  localDay: number;
   /** Now, in ms since the epoch (from the Clock). */
   now: number;
 }
@@ -27,6 +33,7 @@ export const POLICY_REASONS = {
   active: 'you are using the computer',
   battery: 'on battery power',
   schedule: 'outside your schedule',
+  snooze: 'paused by you for a while',
 } as const;
 export type PolicyReason = (typeof POLICY_REASONS)[keyof typeof POLICY_REASONS];
 
@@ -54,18 +61,53 @@ export interface PolicyDecision {
 export const NOT_PAUSED: PolicyDecision = { paused: false, reason: null, powerBackSince: null };
 
 /**
- * The reason to pause now for a schedule ("providing is allowed only in these local hours"),
- * or null when the hour is allowed or no schedule is set. Shared by the desktop and headless hosts.
+ * Whether a schedule allows providing at a local day and hour. No hours (or all 24): any hour of
+ * an allowed day. No days (or all 7): the hours apply every day. A window of hours that runs over
+ * midnight (22:00–02:00) belongs to the day it starts on: with only Friday allowed, Saturday
+ * 01:00 is allowed and Friday 01:00 is not.
  */
-export function schedulePause(hours: readonly number[], localHour: number): PolicyReason | null {
-  if (hours.length === 0) return null;
-  return hours.includes(localHour) ? null : POLICY_REASONS.schedule;
+export function scheduleAllows(
+  hours: readonly number[],
+  days: readonly number[],
+  localDay: number,
+  localHour: number,
+): boolean {
+  const hs = new Set(hours);
+  const ds = new Set(days);
+  const everyDay = ds.size === 0 || ds.size >= 7;
+  if (hs.size === 0 || hs.size >= 24) return everyDay || ds.has(localDay);
+  if (!hs.has(localHour)) return false;
+  if (everyDay) return true;
+  // Walk back to the first hour of this window; crossing midnight moves to the day before.
+  let hour = localHour;
+  let day = localDay;
+  for (let i = 0; i < 24; i++) {
+    const prev = (hour + 23) % 24;
+    if (!hs.has(prev)) break;
+    if (hour === 0) day = (day + 6) % 7;
+    hour = prev;
+  }
+  return ds.has(day);
 }
 
-/** The reason that blocks providing at this instant, by priority: battery, schedule, user active. */
+/**
+ * The reason to pause now for a schedule ("providing is allowed only in these local hours, on
+ * these days"), or null when now is allowed or no schedule is set. Shared by the desktop and headless hosts.
+ */
+export function schedulePause(
+  hours: readonly number[],
+  localHour: number,
+  days: readonly number[] = [],
+  localDay = 0,
+): PolicyReason | null {
+  return scheduleAllows(hours, days, localDay, localHour) ? null : POLICY_REASONS.schedule;
+}
+
+/** The reason that blocks providing at this instant, by priority: the user's timed pause, battery, schedule, user active. */
 function blockingReason(s: ProvidePolicySettings, o: ProvideObservations, t: PolicyTuning): PolicyReason | null {
+  if (s.paused_until !== undefined && s.paused_until !== null && o.now < s.paused_until) return POLICY_REASONS.snooze;
   if (s.pause_on_battery && o.onBattery) return POLICY_REASONS.battery;
-  const schedule = schedulePause(s.schedule_hours, o.localHour);
+  const schedule = schedulePause(s.schedule_hours, o.localHour, s.schedule_days ?? [], o.localDay);
   if (schedule !== null) return schedule;
   if (s.idle_only && o.idleSeconds !== null && o.idleSeconds < t.activeBelowS) return POLICY_REASONS.active;
   return null;
@@ -113,6 +155,8 @@ export interface ProvidePolicyControllerDeps {
   clock: Clock;
   /** Local hour of a time; default: the system time zone. */
   localHour?: (nowMs: number) => number;
+  /** Local day of the week (0 Sunday – 6 Saturday) of a time; default: the system time zone. */
+  localDay?: (nowMs: number) => number;
   tuning?: PolicyTuning;
   logger?: Logger;
 }
@@ -170,6 +214,7 @@ export class ProvidePolicyController {
       ...seen,
       now,
       localHour: (this.deps.localHour ?? ((ms) => new Date(ms).getHours()))(now),
+      localDay: (this.deps.localDay ?? ((ms) => new Date(ms).getDay()))(now),
     };
     const settings = this.deps.settings();
     const tuning = this.deps.tuning ?? DEFAULT_POLICY_TUNING;

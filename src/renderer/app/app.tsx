@@ -2,8 +2,9 @@ import { useEffect, useRef, useState } from 'react';
 import { ConnectionProvider, useConnection } from './hooks/connection.js';
 import { NodeStatusProvider, useNodeStatus } from './hooks/node-status.js';
 import { useNow } from './hooks/use-call.js';
-import { describeMarket, statusLine } from './lib/status.js';
-import { parseHash, ROUTES, startRoute, type RouteId } from './lib/routes.js';
+import { useNotifications } from './hooks/notifications.js';
+import { clockTime, describeMarket, explainCode, staleLine, statusLine } from './lib/status.js';
+import { NAV_GROUPS, parseHash, ROUTES, startRoute, type RouteId } from './lib/routes.js';
 import { Dot } from './components/ui.js';
 import { Icon } from './components/icons.js';
 import { JoinScreen } from './screens/join.js';
@@ -60,27 +61,79 @@ function StatusPill() {
   );
 }
 
+/** While the node cannot be reached: what happened in words, when the data is from, and a way to retry; the code only in small print. */
 function ReconnectBanner() {
-  const { state, retryAt, reconnectNow } = useConnection();
+  const { state, retryAt, lostAt, reconnectNow } = useConnection();
   const now = useNow(1000);
-  if (state !== 'closed') return null;
-  const secs = retryAt === null ? 0 : Math.max(0, Math.ceil((retryAt - now) / 1000));
+  if (lostAt === null) return null;
+  const secs = state !== 'closed' || retryAt === null ? 0 : Math.max(0, Math.ceil((retryAt - now) / 1000));
   return (
-    <div className="banner banner-bad" role="alert">
-      <span>
-        Lost the connection to the Tessera node (TRANSPORT_CLOSED).{' '}
-        {secs > 0 ? `Reconnecting in ${secs} s…` : 'Reconnecting…'} If it stays down, check that{' '}
-        <code>tessera headless</code> is still running.
-      </span>
-      <button type="button" className="btn btn-small" onClick={reconnectNow}>
-        Reconnect now
+    <div className="banner banner-bad">
+      <div className="banner-text">
+        <p role="alert" className="banner-title">
+          {explainCode('TRANSPORT_CLOSED')} What you see is from {clockTime(lostAt)}; actions are off until it is back.
+        </p>
+        <p className="banner-detail">
+          {secs > 0 ? `Trying again in ${secs} s.` : 'Trying to reach it…'} If this lasts, check that Tessera (or{' '}
+          <code>tessera headless</code>) is still running.
+        </p>
+        <details className="support-code">
+          <summary>Details for support</summary>
+          <code>TRANSPORT_CLOSED</code> since {clockTime(lostAt, true)}
+        </details>
+      </div>
+      <button type="button" className="btn btn-small" onClick={reconnectNow} disabled={state === 'connecting'}>
+        Try again now
       </button>
     </div>
   );
 }
 
+/** The main navigation: a sidebar on wide windows, one row that scrolls sideways on narrow ones. */
+function MainNav({ route }: { route: RouteId | null }) {
+  const scroller = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    // On a narrow window the current screen's link scrolls into the row.
+    scroller.current
+      ?.querySelector<HTMLElement>('[aria-current="page"]')
+      ?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
+  }, [route]);
+  return (
+    <nav aria-label="Main">
+      <div className="brand">
+        <span className="brand-mark" aria-hidden="true" />
+        <span className="brand-name">Tessera</span>
+      </div>
+      <div className="nav-scroll" ref={scroller}>
+        {NAV_GROUPS.map((g) => (
+          <div key={g.group} className={`nav-group nav-group-${g.group}`}>
+            {g.label && (
+              <p className="nav-group-label" id={`nav-${g.group}`}>
+                {g.label}
+              </p>
+            )}
+            <ul aria-labelledby={g.label ? `nav-${g.group}` : undefined}>
+              {g.routes.map((r) => (
+                <li key={r.id}>
+                  <a href={`#/${r.id}`} aria-current={route === r.id ? 'page' : undefined}>
+                    <Icon name={r.id} />
+                    {r.name}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </div>
+        ))}
+      </div>
+    </nav>
+  );
+}
+
 function Shell() {
   const { status, error } = useNodeStatus();
+  const { lostAt } = useConnection();
+  const stale = lostAt !== null;
+  useNotifications();
   const route = useRoute(status ? status.joined : error ? false : null);
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -109,22 +162,7 @@ function Shell() {
         Skip to content
       </a>
       <div className="sidebar">
-        <nav aria-label="Main">
-          <div className="brand">
-            <span className="brand-mark" aria-hidden="true" />
-            <span className="brand-name">Tessera</span>
-          </div>
-          <ul>
-            {ROUTES.map((r) => (
-              <li key={r.id}>
-                <a href={`#/${r.id}`} aria-current={route === r.id ? 'page' : undefined}>
-                  <Icon name={r.id} />
-                  {r.name}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
+        <MainNav route={route} />
       </div>
       <div className="content">
         <header className="topbar">
@@ -141,8 +179,16 @@ function Shell() {
           )}
         </header>
         <ReconnectBanner />
-        <main id="main" ref={mainRef} tabIndex={-1}>
-          {Screen ? <Screen key={route} /> : <p className="loading">Connecting to the Tessera node…</p>}
+        <main id="main" ref={mainRef} tabIndex={-1} className={stale ? 'stale' : undefined}>
+          {stale && lostAt !== null && (
+            <p className="stale-note" data-testid="stale-note">
+              {staleLine(lostAt)}
+            </p>
+          )}
+          {/* While the node cannot be reached every control on the screen is off (a disabled fieldset), and the data is dimmed. */}
+          <fieldset className="screen-scope" disabled={stale}>
+            {Screen ? <Screen key={route} /> : <p className="loading">Connecting to the Tessera node…</p>}
+          </fieldset>
         </main>
       </div>
     </div>

@@ -7,6 +7,8 @@ export interface Connection {
   generation: number;
   /** When the next automatic reconnect is tried (ms since epoch), while closed. */
   retryAt: number | null;
+  /** When the connection was lost (ms since epoch): what the screens show is as of then. Null while open. */
+  lostAt: number | null;
   reconnectNow(): void;
 }
 
@@ -14,6 +16,7 @@ const ConnectionContext = createContext<Connection>({
   state: 'open',
   generation: 0,
   retryAt: null,
+  lostAt: null,
   reconnectNow: () => undefined,
 });
 
@@ -25,13 +28,17 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
   const [state, setState] = useState<ConnectionState>(() => connectionState());
   const [generation, setGeneration] = useState(0);
   const [retryAt, setRetryAt] = useState<number | null>(null);
+  const [lostAt, setLostAt] = useState<number | null>(() => (connectionState() === 'closed' ? Date.now() : null));
   const attempts = useRef(0);
 
   useEffect(
     () =>
       onConnectionState((s) => {
         setState(s);
+        // Reconnect attempts go closed → connecting → closed: the data is as old as the first loss.
+        if (s === 'closed') setLostAt((at) => at ?? Date.now());
         if (s === 'open') {
+          setLostAt(null);
           attempts.current = 0;
           setRetryAt(null);
           setGeneration((g) => g + 1);
@@ -53,6 +60,7 @@ export function ConnectionProvider({ children }: { children: ReactNode }) {
     state,
     generation,
     retryAt,
+    lostAt,
     reconnectNow: () => {
       attempts.current = 0;
       reconnect();

@@ -1,4 +1,4 @@
-import type { NodeStatusInfo } from '../../../shared/contract.js';
+import type { NodeStatusInfo, PublicErrorCode } from '../../../shared/contract.js';
 import { nodeStatusWord, type StatusLine } from '../../../shared/status-word.js';
 
 export { EARNING_WINDOW_MS, type StatusLine, type StatusWord } from '../../../shared/status-word.js';
@@ -20,4 +20,40 @@ export function statusLine(
 export function describeMarket(s: NodeStatusInfo): string {
   if (!s.market) return 'no market';
   return s.market.kind === 'practice' ? 'the practice market' : s.market.url;
+}
+
+/** What a stable error code means, in words a person reads (the code itself is for support, in small print). */
+const CODE_SENTENCES: Partial<Record<PublicErrorCode, string>> = {
+  TRANSPORT_CLOSED: 'The Tessera node is not responding.',
+  INTERNAL: 'Something went wrong inside the Tessera node.',
+  NOT_JOINED: 'This node has not joined a market yet.',
+  ALREADY_JOINED: 'This node has already joined a market.',
+  PRACTICE_UNAVAILABLE: 'The practice market could not start.',
+  BAD_SETTINGS: 'A setting was not accepted.',
+  BAD_MARKET_URL: 'The market address is not valid.',
+  MARKET_UNREACHABLE: 'The market cannot be reached right now.',
+  NO_GPU: 'No usable graphics card was found.',
+  DISK_FULL: 'The disk is full.',
+  DB_FULL: 'The disk is full.',
+  DB_LOCKED: 'Another Tessera is using the same data folder.',
+  DB_PERMISSION: 'Tessera may not write to its data folder.',
+  DB_READONLY: 'The data folder is read-only.',
+  DB_DAMAGED: 'The ledger file is damaged.',
+};
+
+/** The sentence for a stable error code; unknown codes get a general one. */
+export function explainCode(code: string): string {
+  return CODE_SENTENCES[code as PublicErrorCode] ?? 'Something went wrong.';
+}
+
+/** "12:03" (local time, with seconds when asked): when the screens last heard from the node. */
+export function clockTime(at: number, seconds = false): string {
+  const d = new Date(at);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}${seconds ? `:${p(d.getSeconds())}` : ''}`;
+}
+
+/** The line over stale data: when it was last updated and why it is not now. */
+export function staleLine(lostAt: number): string {
+  return `Last updated ${clockTime(lostAt)} — the node is not responding, so these figures may be out of date.`;
 }

@@ -23,6 +23,10 @@ const PAGE = 500;
 const ROW_PX = 38;
 const COLUMNS = ['Started', 'Task', 'Workload', 'Bytes', 'Proof', 'Backend', 'Duration', 'Stage', 'Paid'] as const;
 const RIGHT = new Set(['Bytes', 'Duration', 'Paid']);
+/** Columns for the curious (how the work was proven and run): shown when "Technical details" is ticked. */
+const TECHNICAL = new Set<string>(['Proof', 'Backend']);
+/** The header row's height: the virtual rows start below it in the same scroller. */
+const HEAD_PX = 36;
 
 const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
 
@@ -97,10 +101,12 @@ const JobRowView = memo(function JobRowView({
       <div role="cell" className="r num">
         {formatBytes(r.bytes)}
       </div>
-      <div role="cell" className="mono muted" title={r.proof ?? undefined}>
+      <div role="cell" className="mono muted col-tech" title={r.proof ?? undefined}>
         {r.proof ? shortId(r.proof, 5) : '—'}
       </div>
-      <div role="cell">{r.backend ?? '—'}</div>
+      <div role="cell" className="col-tech">
+        {r.backend ?? '—'}
+      </div>
       <div role="cell" className="r num">
         {formatDuration(r.duration_ms)}
       </div>
@@ -136,6 +142,7 @@ export function JobsScreen() {
   const [error, setError] = useState<string | null>(null);
   const [exporting, setExporting] = useState<{ loaded: number; total: number } | null>(null);
   const [workloads, setWorkloads] = useState<string[]>([]);
+  const [technical, setTechnical] = useState(false);
   const inFlight = useRef(false);
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
@@ -231,6 +238,7 @@ export function JobsScreen() {
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_PX,
     overscan: 12,
+    scrollMargin: HEAD_PX,
   });
   const items = virtualizer.getVirtualItems();
   // A new filter starts at the top (and so loads only its first page).
@@ -307,6 +315,10 @@ export function JobsScreen() {
               ))}
             </select>
           </div>
+          <label className="check">
+            <input type="checkbox" checked={technical} onChange={(e) => setTechnical(e.target.checked)} /> Technical
+            details
+          </label>
           <p className="filters-count muted num" aria-live="polite">
             {loading
               ? 'Loading…'
@@ -323,23 +335,40 @@ export function JobsScreen() {
               : 'Join a market: jobs appear here as the node finishes them.'}
           </Empty>
         ) : (
-          <div className="vtable" role="table" aria-label="Job history" aria-rowcount={total + 1}>
+          // One scroller for the header and the rows: sideways they move together, and the header stays on top.
+          <div
+            className={`vtable ${technical ? 'with-tech' : ''}`}
+            role="table"
+            aria-label="Job history"
+            aria-rowcount={total + 1}
+            ref={scrollRef}
+            tabIndex={0}
+          >
             <div role="rowgroup" className="vhead">
               <div role="row" className="vrow" aria-rowindex={1}>
                 {COLUMNS.map((c) => (
-                  <div role="columnheader" key={c} className={RIGHT.has(c) ? 'r' : undefined}>
+                  <div
+                    role="columnheader"
+                    key={c}
+                    className={
+                      [RIGHT.has(c) ? 'r' : '', TECHNICAL.has(c) ? 'col-tech' : ''].join(' ').trim() || undefined
+                    }
+                  >
                     {c}
                   </div>
                 ))}
               </div>
             </div>
-            <div role="rowgroup" className="vbody" ref={scrollRef} tabIndex={0} aria-label="Job history rows">
-              <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-                {items.map((v) => {
-                  const r = rows[v.index] as JobRow;
-                  return <JobRowView key={rowKey(r)} row={r} index={v.index} start={v.start} now={now} />;
-                })}
-              </div>
+            <div
+              role="rowgroup"
+              className="vbody"
+              aria-label="Job history rows"
+              style={{ height: virtualizer.getTotalSize() }}
+            >
+              {items.map((v) => {
+                const r = rows[v.index] as JobRow;
+                return <JobRowView key={rowKey(r)} row={r} index={v.index} start={v.start - HEAD_PX} now={now} />;
+              })}
             </div>
           </div>
         )}

@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { LogLine } from '../../../shared/contract.js';
 import { call } from '../api/client.js';
-import { Empty, ErrorLine, Loading, ScreenHeader } from '../components/ui.js';
+import { CopyButton, Empty, ErrorLine, Loading, ScreenHeader } from '../components/ui.js';
 import { useCall, useEvent } from '../hooks/use-call.js';
 import { absoluteTime } from '../lib/format.js';
-import { atLeast, LEVELS, type Level } from '../lib/logs.js';
+import { atLeast, LEVELS, logsAsText, matchesSearch, type Level } from '../lib/logs.js';
 
 const KEEP = 2000;
 
@@ -13,19 +13,24 @@ export function LogsScreen() {
   const [live, setLive] = useState<LogLine[]>([]);
   const [level, setLevel] = useState<Level>('info');
   const [follow, setFollow] = useState(true);
+  const [search, setSearch] = useState('');
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => setLive([]), [recent.data]);
   useEvent('log:line', (l) => setLive((x) => (x.length >= KEEP ? [...x.slice(-KEEP + 1), l] : [...x, l])));
   const lines = useMemo(
-    () => [...(recent.data ?? []), ...live].filter((l) => atLeast(l.level, level)).slice(-KEEP),
-    [recent.data, live, level],
+    () =>
+      [...(recent.data ?? []), ...live].filter((l) => atLeast(l.level, level) && matchesSearch(l, search)).slice(-KEEP),
+    [recent.data, live, level, search],
   );
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
   }, [lines, follow]);
   return (
     <>
-      <ScreenHeader title="Logs" lead="What the node has been doing, newest at the bottom." />
+      <ScreenHeader
+        title="Logs"
+        lead="What the node has been doing — jobs, the GPU, the market connection — newest at the bottom."
+      />
       <div className="card">
         <div className="filters">
           <div className="field inline">
@@ -38,16 +43,33 @@ export function LogsScreen() {
               ))}
             </select>
           </div>
+          <div className="field inline grow">
+            <label htmlFor="log-search">Search</label>
+            <input
+              id="log-search"
+              type="search"
+              value={search}
+              placeholder="job, gpu, error…"
+              onChange={(e) => setSearch(e.target.value)}
+            />
+          </div>
           <label className="check">
             <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow new lines
           </label>
-          <p className="filters-count muted num">{lines.length} lines</p>
+          <p className="filters-count muted num" aria-live="polite">
+            {lines.length} {lines.length === 1 ? 'line' : 'lines'}
+          </p>
+          <span className="copy-group">
+            <CopyButton text={logsAsText(lines, absoluteTime)} label="Copy lines" />
+          </span>
         </div>
         <ErrorLine message={recent.error} onRetry={recent.reload} />
         {recent.loading && !recent.data ? (
           <Loading />
         ) : lines.length === 0 ? (
-          <Empty title="No log lines at this level">Lower the level to see more.</Empty>
+          <Empty title={search ? 'No log lines match this search' : 'No log lines at this level'}>
+            {search ? 'Try other words, or clear the search.' : 'Lower the level to see more.'}
+          </Empty>
         ) : (
           <div className="logbox" ref={box} tabIndex={0} role="log" aria-label="Log lines">
             {lines.map((l, i) => (

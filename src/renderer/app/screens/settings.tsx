@@ -1,14 +1,92 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import type { Settings } from '../../../shared/contract.js';
 import { call, isDesktop } from '../api/client.js';
 import { Card, CopyButton, ErrorLine, Loading, ScreenHeader } from '../components/ui.js';
-import { errorMessage, useCall } from '../hooks/use-call.js';
+import { notificationsAllowed, SETTINGS_SAVED_EVENT } from '../hooks/notifications.js';
+import { errorMessage, useCall, useNow } from '../hooks/use-call.js';
+import { clockTime } from '../lib/status.js';
 import {
-  describeSchedule,
+  DAY_NAMES,
+  describeWeekSchedule,
   toForm,
   validateSettings,
   type SettingsErrors,
   type SettingsForm,
 } from '../lib/settings-form.js';
+
+/** Unsaved changes survive leaving the screen: they are here again on return, marked as unsaved. */
+let draft: SettingsForm | null = null;
+
+/** Whether the form differs from the saved settings (the timed pause is not part of the form's changes). */
+function isDirty(form: SettingsForm | null, saved: Settings | null): boolean {
+  if (!form || !saved) return false;
+  const a = { ...form, paused_until: null };
+  const b = { ...toForm(saved), paused_until: null };
+  return JSON.stringify(a) !== JSON.stringify(b);
+}
+
+/** Days of the week to provide on (Monday first), as toggle buttons. */
+function DayPicker({ days, onChange }: { days: number[]; onChange: (d: number[]) => void }) {
+  return (
+    <div className="days-grid" role="group" aria-label="Days">
+      {[1, 2, 3, 4, 5, 6, 0].map((d) => (
+        <label key={d} className={`hour ${days.includes(d) ? 'on' : ''}`}>
+          <input
+            type="checkbox"
+            id={d === 1 ? 's-schedule_days' : undefined}
+            checked={days.includes(d)}
+            onChange={(e) =>
+              onChange(e.target.checked ? [...days, d].sort((a, b) => a - b) : days.filter((x) => x !== d))
+            }
+          />
+          <span>{DAY_NAMES[d]}</span>
+        </label>
+      ))}
+    </div>
+  );
+}
+
+/** "Pause for 1 hour" and, while such a pause runs, when it ends and "Resume now". */
+function TimedPause({ saved, onSaved }: { saved: Settings; onSaved: (s: Settings) => void }) {
+  const now = useNow(10_000);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const until =
+    saved.paused_until !== null && saved.paused_until > Math.max(now, Date.now()) ? saved.paused_until : null;
+  const apply = async (paused_until: number | null) => {
+    setBusy(true);
+    setError(null);
+    try {
+      onSaved(await call('settings:set', { paused_until }));
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="timed-pause">
+      {until === null ? (
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={busy}
+          onClick={() => void apply(Date.now() + 3_600_000)}
+        >
+          Pause for 1 hour
+        </button>
+      ) : (
+        <>
+          <span role="status">Paused until {clockTime(until)}.</span>
+          <button type="button" className="btn btn-small" disabled={busy} onClick={() => void apply(null)}>
+            Resume now
+          </button>
+        </>
+      )}
+      <ErrorLine message={error} />
+    </div>
+  );
+}
 
 function Toggle({
   id,
@@ -89,15 +167,57 @@ function TextField({
 export function SettingsScreen() {
   const loaded = useCall(() => call('settings:get'));
   const info = useCall(() => call('node:info'));
+  const app = useCall(() => call('app:info'));
+  const [savedSettings, setSavedSettings] = useState<Settings | null>(null);
   const [form, setForm] = useState<SettingsForm | null>(null);
+  const [restored, setRestored] = useState(false);
+  const [notifyNote, setNotifyNote] = useState<string | null>(null);
   const [errors, setErrors] = useState<SettingsErrors>({});
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const desktop = isDesktop();
   useEffect(() => {
-    if (loaded.data) setForm(toForm(loaded.data));
+    if (!loaded.data) return;
+    setSavedSettings(loaded.data);
+    setForm((f) => {
+      if (f) return f; // a reload after a reconnect keeps what is being typed
+      if (draft) {
+        setRestored(true);
+        return { ...draft, paused_until: loaded.data?.paused_until ?? null };
+      }
+      return toForm(loaded.data as Settings);
+    });
   }, [loaded.data]);
+  const dirty = isDirty(form, savedSettings);
+  useEffect(() => {
+    if (!form || !savedSettings) return; // not loaded yet: a draft from before waits for the form
+    draft = dirty ? form : null;
+  }, [dirty, form, savedSettings]);
+  useEffect(() => {
+    if (!dirty) return;
+    // Closing the tab or window with unsaved changes asks first.
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
+  const onPauseSaved = (s: Settings) => {
+    setSavedSettings(s);
+    setForm((f) => (f ? { ...f, paused_until: s.paused_until } : f));
+  };
+  const setNotifications = async (on: boolean) => {
+    set('notifications', on);
+    setNotifyNote(null);
+    if (!on) return;
+    if (typeof Notification === 'undefined') {
+      setNotifyNote('This browser cannot show notifications.');
+      return;
+    }
+    const permission =
+      Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
+    if (permission !== 'granted')
+      setNotifyNote('Notifications are blocked for this page: allow them in the browser’s site settings, then save.');
+  };
 
   const set = <K extends keyof SettingsForm>(k: K, v: SettingsForm[K]) => {
     setForm((f) => (f ? { ...f, [k]: v } : f));
@@ -117,8 +237,13 @@ export function SettingsScreen() {
     setSaving(true);
     setError(null);
     try {
-      setForm(toForm(await call('settings:set', v.patch)));
+      const next = await call('settings:set', v.patch);
+      draft = null;
+      setSavedSettings(next);
+      setForm(toForm(next));
+      setRestored(false);
       setSaved(true);
+      window.dispatchEvent(new Event(SETTINGS_SAVED_EVENT));
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -196,8 +321,16 @@ export function SettingsScreen() {
                 onChange={(v) => set('pause_on_battery', v)}
                 hint="Stops taking jobs while unplugged."
               />
+              <div className="toggle-field">
+                <div>
+                  <p className="label-like">Take a break</p>
+                  <p className="hint">Stops taking jobs now and starts again by itself an hour later.</p>
+                  {savedSettings && <TimedPause saved={savedSettings} onSaved={onPauseSaved} />}
+                </div>
+              </div>
               <fieldset className="hours" aria-describedby="s-hours-help">
-                <legend>Schedule (hours when providing is allowed)</legend>
+                <legend>Schedule (days and hours when providing is allowed)</legend>
+                <DayPicker days={form.schedule_days} onChange={(d) => set('schedule_days', d)} />
                 <div className="hours-grid">
                   {Array.from({ length: 24 }, (_, h) => (
                     <label key={h} className={`hour ${form.schedule_hours.includes(h) ? 'on' : ''}`}>
@@ -218,18 +351,38 @@ export function SettingsScreen() {
                     </label>
                   ))}
                 </div>
-                <p className={errors.schedule_hours ? 'field-error' : 'hint'} id="s-hours-help">
+                <p className={errors.schedule_hours || errors.schedule_days ? 'field-error' : 'hint'} id="s-hours-help">
                   {errors.schedule_hours ??
-                    (form.schedule_hours.length === 0
-                      ? 'None ticked: provides at any hour. Tick hours to limit it (local time).'
-                      : `Provides ${describeSchedule(form.schedule_hours)} (local time), paused outside.`)}
+                    errors.schedule_days ??
+                    (form.schedule_hours.length === 0 && form.schedule_days.length === 0
+                      ? 'Nothing ticked: provides on any day, at any hour. Tick days or hours to limit it (local time).'
+                      : `Provides ${describeWeekSchedule(form.schedule_hours, form.schedule_days)} (local time), paused outside. Hours past midnight belong to the day they start on.`)}
                 </p>
-                <button type="button" className="btn btn-small btn-ghost" onClick={() => set('schedule_hours', [])}>
+                <button
+                  type="button"
+                  className="btn btn-small btn-ghost"
+                  onClick={() => {
+                    set('schedule_hours', []);
+                    set('schedule_days', []);
+                  }}
+                >
                   Clear schedule
                 </button>
               </fieldset>
             </Card>
-            <Card title="Desktop" id="s-desktop">
+            <Card title="Notifications and window" id="s-desktop">
+              <Toggle
+                id="s-notifications"
+                label="Notify me"
+                checked={form.notifications}
+                onChange={(v) => void setNotifications(v)}
+                hint={
+                  notifyNote ??
+                  (form.notifications && !notificationsAllowed() && typeof Notification !== 'undefined'
+                    ? 'Allow notifications for this page when the browser asks.'
+                    : 'When the node stops earning for 10 minutes, hits an error, or a settlement is done.')
+                }
+              />
               <Toggle
                 id="s-close_to_tray"
                 label="Keep running in the tray when the window closes"
@@ -245,9 +398,17 @@ export function SettingsScreen() {
                 hint={desktopOnly}
               />
             </Card>
-            <Card title="Data folder" id="s-data">
+            <Card title="About" id="s-data">
+              <p data-testid="app-version">
+                {app.data ? `${app.data.name} ${app.data.version}` : 'Tessera'}
+                <span className="muted">
+                  {app.data ? ` · ${app.data.platform}` : ''}
+                  {info.data ? (info.data.headless ? ' · headless' : ' · desktop app') : ''}
+                </span>
+              </p>
               <p className="muted">
-                Keys, ledger, settings and logs. {desktop ? '' : 'On the machine running tessera headless.'}
+                Data folder: Keys, ledger, settings and logs.{' '}
+                {desktop ? '' : 'On the machine running tessera headless.'}
               </p>
               <div className="address-row">
                 <code className="address">{info.data?.data_dir ?? '…'}</code>
@@ -262,10 +423,23 @@ export function SettingsScreen() {
             <button
               type="button"
               className="btn btn-ghost"
-              onClick={() => loaded.data && (setForm(toForm(loaded.data)), setErrors({}), setSaved(false))}
+              disabled={!dirty}
+              onClick={() => {
+                if (!savedSettings) return;
+                draft = null;
+                setForm(toForm(savedSettings));
+                setErrors({});
+                setSaved(false);
+                setRestored(false);
+              }}
             >
               Discard changes
             </button>
+            {dirty && (
+              <span className="warn-text" data-testid="unsaved">
+                {restored ? 'Unsaved changes from before are still here.' : 'Unsaved changes.'}
+              </span>
+            )}
             <span className="ok-text" role="status" aria-label="Save result">
               {saved ? 'Saved.' : ''}
             </span>

@@ -109,7 +109,10 @@ export function SettlementScreen() {
   }, [armedDue, reload]);
   return (
     <>
-      <ScreenHeader title="Settlement" lead="How receipts from the market become credits in your ledger." />
+      <ScreenHeader
+        title="Settlement"
+        lead="For the advanced: the market signs a receipt for each job it paid, and settlement turns those receipts into credits in this node's own ledger. In dry run it only checks and records them."
+      />
       {st.loading && !s ? <Loading /> : null}
       <ErrorLine message={st.error} onRetry={st.reload} />
       {s && (
@@ -125,7 +128,7 @@ export function SettlementScreen() {
             />
           </Card>
           <Card title="Balances" id="balances" className="span-2">
-            {
+            <div className="table-wrap">
               <table className="table" aria-label="Balances">
                 <thead>
                   <tr>
@@ -156,7 +159,7 @@ export function SettlementScreen() {
                   ))}
                 </tbody>
               </table>
-            }
+            </div>
           </Card>
         </div>
       )}
