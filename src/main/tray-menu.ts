@@ -49,7 +49,9 @@ export function trayStatus(node: NodeStatusInfo, opts: { lastJobAt?: number | nu
 
 /** The status line begins with the status word; beside it, today's credits once joined. */
 function statusLine(w: StatusLine, node: NodeStatusInfo): string {
-  const today = `${formatAmount(BigInt(node.credits_today))} CPC today`;
+  // Practice credits are not money: the tray says so as the window does.
+  const unit = node.market?.kind === 'practice' ? 'practice credits' : 'CPC';
+  const today = `${formatAmount(BigInt(node.credits_today))} ${unit} today`;
   switch (w.word) {
     case 'Error':
       return `Error: ${w.detail}`;

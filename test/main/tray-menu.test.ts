@@ -23,6 +23,13 @@ const state = (node: Partial<NodeStatusInfo>, more: { courierPending?: number; f
 });
 
 describe('buildTrayMenu', () => {
+  it("labels practice credits as such, and a real market's as CPC", () => {
+    expect(buildTrayMenu(state({ running: 1 })).statusLine).toBe('Earning: 1 job running · 1.5 practice credits today');
+    expect(buildTrayMenu(state({ running: 1, market: { kind: 'url', url: 'http://m.example:8080' } })).statusLine).toBe(
+      'Earning: 1 job running · 1.5 CPC today',
+    );
+  });
+
   it('reads connected, earning, paused, offline and error from the node state', () => {
     expect(trayStatus(state({}).node)).toBe('connected');
     expect(trayStatus(state({ running: 2 }).node)).toBe('earning');
@@ -33,9 +40,11 @@ describe('buildTrayMenu', () => {
   });
 
   it("writes a status line with the reason and today's credits", () => {
-    expect(buildTrayMenu(state({ running: 2 })).statusLine).toBe('Earning: 2 jobs running · 1.5 CPC today');
+    expect(buildTrayMenu(state({ running: 2 })).statusLine).toBe(
+      'Earning: 2 jobs running · 1.5 practice credits today',
+    );
     expect(buildTrayMenu(state({ paused: true, pause_reason: 'on battery' })).statusLine).toBe(
-      'Paused (on battery) · 1.5 CPC today',
+      'Paused (on battery) · 1.5 practice credits today',
     );
     // The window's word for a node that has not joined (test/shared/status-word.test.ts: one word for both).
     expect(buildTrayMenu(state({ joined: false, state: 'idle' })).statusLine).toBe(

@@ -1,25 +1,38 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { absoluteTime, creditsDecimal, formatCredits, relativeTime } from '../lib/format.js';
 import { useNow } from '../hooks/use-call.js';
+import { useNodeStatus } from '../hooks/node-status.js';
+import { creditUnit, unitExplanation } from '../lib/earnings.js';
 
-/** Credits as "0.012345 CPC" (tabular digits); `testId` goes on the number alone ("0.012345"). */
+/**
+ * Credits as "0.012345 CPC" (tabular digits), or "0.012345 practice credits" while the node is on
+ * the practice market (they are not money), the unit explained on hover; `testId` goes on the
+ * number alone ("0.012345").
+ */
 export function Credits({
   micro,
   testId,
   signed,
+  practice,
 }: {
   micro: string | bigint | null | undefined;
   testId?: string;
   signed?: boolean;
+  /** Whose credits: the practice market's (default: the market the node is on now). */
+  practice?: boolean;
 }) {
+  const { status } = useNodeStatus();
+  const isPractice = practice ?? status?.market?.kind === 'practice';
   if ((micro === null || micro === undefined) && !testId) return <span className="credits muted">—</span>;
   const text = testId ? (micro === null || micro === undefined ? '—' : creditsDecimal(micro)) : formatCredits(micro);
   const plus = signed && micro !== null && micro !== undefined && BigInt(micro) > 0n ? '+' : '';
   return (
     <span className="credits num">
       {plus}
-      <span data-testid={testId}>{text}</span>
-      <span className="unit"> CPC</span>
+      <span data-testid={testId}>{text}</span>{' '}
+      <abbr className="unit" title={unitExplanation(isPractice)}>
+        {creditUnit(isPractice)}
+      </abbr>
     </span>
   );
 }

@@ -262,18 +262,22 @@ function Pricing() {
               <caption className="visually-hidden">Price bands per lane, in CPC per job</caption>
               <thead>
                 <tr>
-                  <th scope="col">Lane</th>
+                  <th scope="col">
+                    <abbr title="The market keeps two queues (lanes): consumer — small jobs any machine can take; industrial — jobs that reserve capacity until they finish">
+                      Lane
+                    </abbr>
+                  </th>
                   <th scope="col" className="r">
                     Suggested bid
                   </th>
                   <th scope="col" className="r">
-                    p25
+                    <abbr title="A quarter of the offers seen were at or below this">Low (p25)</abbr>
                   </th>
                   <th scope="col" className="r">
                     Median
                   </th>
                   <th scope="col" className="r">
-                    p75
+                    <abbr title="Three quarters of the offers seen were at or below this">High (p75)</abbr>
                   </th>
                   <th scope="col">Band</th>
                 </tr>
@@ -305,8 +309,8 @@ function Pricing() {
             </table>
           )}
           <p className="hint">
-            The node asks the suggested bid of the cheaper lane it serves: below the median, so it gets jobs, and never
-            below what the market pays.
+            What jobs offered lately, per job: half of the offers were below the median. The node takes every offer
+            unless you set a lowest offer in Settings; the suggested bid is a floor that still gets jobs.
           </p>
         </>
       ) : null}
