@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import type { PracticeProgress, PracticeStartStep } from '../market/local-market.js';
 import { startLocalMarketThread, type LocalMarketThreadOptions } from '../market/local-market-thread.js';
 import type { AppInfo, ContractHandlers } from '../shared/contract.js';
 import { AppService } from '../main/api/app-service.js';
@@ -12,6 +13,15 @@ import { ProvidePolicyController, type ProvidePolicyControllerDeps } from '../ma
 import { DisposableStore } from '../node/lifecycle.js';
 import type { Logger } from '../node/log.js';
 import { startProviderNode, type ProviderNode } from './provider-node.js';
+
+/** The practice market's start steps as the UI says them. */
+const PRACTICE_STEP_WORDS: Record<PracticeStartStep, string> = {
+  unpacking: "Setting up the practice market's store",
+  initdb: "Creating the practice market's store (first start: a few seconds)",
+  opening: "Opening the practice market's store",
+  migrating: "Preparing the practice market's tables",
+  starting: 'Starting the practice market',
+};
 
 export interface AppHostOptions {
   dataDir: string;
@@ -73,10 +83,12 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
         info: o.info,
         logger,
         // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
-        startPractice: () =>
+        startPractice: (onProgress) =>
           startLocalMarketThread(
             { dataDir: join(node.services.ledger.dataDir.root, 'practice-market'), ...o.practiceMarket },
             logger,
+            undefined,
+            (p: PracticeProgress) => onProgress({ step: PRACTICE_STEP_WORDS[p.step], progress: p.progress }),
           ),
         createProvider: (url, hooks) => node.createProvider(url, { ...hooks, logger: logs.logger('provider', logger) }),
         gpu: () => gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },

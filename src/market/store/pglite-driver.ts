@@ -1,22 +1,76 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { PgRow, SqlConn, SqlDriver } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
+import { hasPgData, unpackPgImage } from './pglite-image.js';
 import { errorMessage } from '../../core/errors.js';
 
 const PARSERS = { [types.INT8]: (x: string) => BigInt(x) };
+
+/**
+ * How the embedded store is tuned. `server` keeps PostgreSQL's defaults (`tessera market`);
+ * `light` is the practice market's: a handful of tables and one task every two seconds need
+ * none of PostgreSQL's 128 MB of shared buffers, which it touches at start (an opened store's
+ * RSS fell from ~270 MB to ~150 MB; docs/PERFORMANCE.md, "Memory and the first minute").
+ */
+export type PgliteProfile = 'server' | 'light';
+
+/** The settings of the `light` profile, given on PostgreSQL's command line (the data dir's postgresql.conf is left as it is). */
+export const LIGHT_PGLITE_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '2MB',
+  work_mem: '1MB',
+  maintenance_work_mem: '2MB',
+  temp_buffers: '1MB',
+};
+
+/** A step of opening the embedded store, for progress shown to people. */
+export type PgliteOpenStep = 'unpacking' | 'initdb' | 'opening';
+
+export interface PgliteDriverOptions {
+  /** Default `server`. */
+  profile?: PgliteProfile;
+  /**
+   * A prebuilt, empty data directory (gzip tar) unpacked into a new `dataDir` instead of running
+   * initdb (seconds of CPU and ~450 MB more peak RSS); when the file is missing or cannot be
+   * unpacked, initdb runs as before.
+   */
+  image?: string;
+  /** Told as each step starts. */
+  onStep?: (step: PgliteOpenStep) => void;
+  /** Told when the image could not be used (the store is then made by initdb). */
+  onImageFailed?: (err: unknown) => void;
+}
 
 /**
  * The embedded driver: PGlite (PostgreSQL compiled to WebAssembly) in this process, its files in
  * `dataDir` (or in memory when `dataDir` is undefined). One connection: transactions run one at
  * a time, which is what makes `FOR UPDATE SKIP LOCKED` trivially correct here.
  */
-export async function openPgliteDriver(dataDir: string | undefined): Promise<SqlDriver> {
+export async function openPgliteDriver(
+  dataDir: string | undefined,
+  options: PgliteDriverOptions = {},
+): Promise<SqlDriver> {
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  let initdb = dataDir === undefined || !hasPgData(dataDir);
+  if (initdb && dataDir !== undefined && options.image !== undefined && existsSync(options.image)) {
+    options.onStep?.('unpacking');
+    try {
+      await unpackPgImage(options.image, dataDir);
+      initdb = false;
+    } catch (err) {
+      options.onImageFailed?.(err);
+      mkdirSync(dataDir, { recursive: true });
+    }
+  }
+  options.onStep?.(initdb ? 'initdb' : 'opening');
   let db: PGlite;
   try {
-    db = await PGlite.create({ ...(dataDir === undefined ? {} : { dataDir }), parsers: PARSERS });
+    db = await PGlite.create({
+      ...(dataDir === undefined ? {} : { dataDir }),
+      parsers: PARSERS,
+      ...(options.profile === 'light' ? { startParams: [...PGlite.defaultStartParams, ...lightStartParams()] } : {}),
+    });
   } catch (err) {
     throw new MarketStoreError(
       'STORE_UNREADABLE',
@@ -30,6 +84,10 @@ export async function openPgliteDriver(dataDir: string | undefined): Promise<Sql
     transaction: (fn) => db.transaction((tx) => fn(connOf(tx))),
     close: () => db.close(),
   };
+}
+
+function lightStartParams(): string[] {
+  return Object.entries(LIGHT_PGLITE_SETTINGS).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 }
 
 function connOf(tx: Transaction): SqlConn {

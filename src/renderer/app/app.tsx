@@ -15,6 +15,7 @@ import { DiagnosticsScreen } from './screens/diagnostics.js';
 import { SettingsScreen } from './screens/settings.js';
 import { LogsScreen } from './screens/logs.js';
 import { shortId } from './lib/format.js';
+import { StartupBanner, useDashboardWhenJoined } from './components/startup-banner.js';
 
 const SCREENS: Record<RouteId, () => React.JSX.Element> = {
   dashboard: DashboardScreen,
@@ -82,6 +83,7 @@ function ReconnectBanner() {
 function Shell() {
   const { status, error } = useNodeStatus();
   const route = useRoute(status ? status.joined : error ? false : null);
+  useDashboardWhenJoined(route, status?.joined ?? false);
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
   useEffect(() => {
@@ -141,6 +143,7 @@ function Shell() {
           )}
         </header>
         <ReconnectBanner />
+        <StartupBanner />
         <main id="main" ref={mainRef} tabIndex={-1}>
           {Screen ? <Screen key={route} /> : <p className="loading">Connecting to the Tessera node…</p>}
         </main>
