@@ -34,7 +34,7 @@ export interface LocalMarketDeps {
   marketId?: string;
   /** How often overdue tasks are failed and refunded (ms; 0: off; default the server's). */
   expirySweepMs?: number;
-  /** Worker threads re-executing checked jobs (default 1). */
+  /** Worker threads re-executing checked jobs (default 0: on the market's own thread; practice jobs are small). */
   digestThreads?: number;
   /** The in-process practice customer posting small tasks (default on, every 2 s); false: none. */
   customer?: false | { intervalMs?: number };
@@ -147,7 +147,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       dataDir: deps.dataDir,
       config: { practice: true, batchMs: 10_000, ...deps.validator },
       marketId: deps.marketId ?? 'tessera-practice-market',
-      ...(deps.digestThreads !== undefined ? { digestThreads: deps.digestThreads } : {}),
+      digestThreads: deps.digestThreads ?? 0,
       logger,
     });
     resources.add(validator, 'validator');

@@ -18,8 +18,9 @@ export const EARNING_WINDOW_MS = 60_000;
 
 /**
  * The one status word of a node, for the window and the tray alike. First match wins:
- * an error → Error; not joined → Connecting while the practice market it joins starts, else Not joined; paused → Paused; connected with a job running or
- * one finished within EARNING_WINDOW_MS of `now` → Earning; connected → Connected; connecting,
+ * an error → Error; not joined → Connecting while the practice market it joins starts, else
+ * Not joined; paused → Paused; connected with a job running or one finished within
+ * EARNING_WINDOW_MS of `now` → Earning; connected → Connected; connecting,
  * authenticating or idle → Connecting; otherwise Offline.
  *
  * Error beats Paused (and every other word): a pause is the user's own choice, or their

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { PgRow, SqlConn, SqlDriver } from './driver.js';
 import { compile } from './sql.js';
@@ -64,13 +65,15 @@ export async function openPgliteDriver(
     }
   }
   options.onStep?.(initdb ? 'initdb' : 'opening');
-  let db: PGlite;
-  try {
-    db = await PGlite.create({
+  const create = () =>
+    PGlite.create({
       ...(dataDir === undefined ? {} : { dataDir }),
       parsers: PARSERS,
       ...(options.profile === 'light' ? { startParams: [...PGlite.defaultStartParams, ...lightStartParams()] } : {}),
     });
+  let db: PGlite;
+  try {
+    db = options.profile === 'light' ? await withBaselineWasm(create) : await create();
   } catch (err) {
     throw new MarketStoreError(
       'STORE_UNREADABLE',
@@ -84,6 +87,38 @@ export async function openPgliteDriver(
     transaction: (fn) => db.transaction((tx) => fn(connOf(tx))),
     close: () => db.close(),
   };
+}
+
+/**
+ * Runs `create` with PGlite's WebAssembly compiled by V8's baseline compiler only (Liftoff, no
+ * tier-up to TurboFan). The flag is read when a module is compiled, so it is set around PGlite's
+ * compile and restored after: the module keeps baseline code for good, other modules compiled
+ * later are untouched. PostgreSQL's hot paths optimised by TurboFan cost ~80 MB of code in
+ * this process; a practice market's few queries a second do not need them, and on 2 cores the
+ * start is faster without the background compile (measured: docs/PERFORMANCE.md, "Memory and
+ * the first minute"). Where the flag cannot be set, or the baseline compiler refuses the
+ * module, PGlite starts as usual.
+ */
+async function withBaselineWasm(create: () => Promise<PGlite>): Promise<PGlite> {
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('liftoff-only'));
+  if (given || !setV8Flag('--liftoff-only')) return create();
+  try {
+    return await create();
+  } catch {
+    setV8Flag('--no-liftoff-only');
+    return create();
+  } finally {
+    setV8Flag('--no-liftoff-only');
+  }
+}
+
+function setV8Flag(flag: string): boolean {
+  try {
+    setFlagsFromString(flag);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function lightStartParams(): string[] {
