@@ -2,6 +2,7 @@ import {
   closeSync,
   createReadStream,
   existsSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -55,7 +56,7 @@ export async function unpackPgImage(image: string, dataDir: string): Promise<voi
 /** A Writable that takes a tar stream (ustar / v7: files and directories only) and writes its entries under `root`. */
 function tarExtractor(root: string): Writable {
   let buf: Buffer = Buffer.alloc(0);
-  let file: { path: string; fd: number; left: number; pad: number } | null = null;
+  let file: { path: string; fd: number; size: number; left: number; pad: number } | null = null;
   let done = false;
   const take = (n: number): Buffer => {
     const head = buf.subarray(0, n);
@@ -75,12 +76,14 @@ function tarExtractor(root: string): Writable {
             if (file.left > 0) {
               if (buf.length === 0) break;
               const part = take(Math.min(file.left, buf.length));
-              writeAll(file.fd, part);
+              // Runs of zeros (most of the WAL segment) are left as holes: fewer bytes to write.
+              if (!isZero(part)) writeAll(file.fd, part, file.size - file.left);
               file.left -= part.length;
               continue;
             }
             if (buf.length < file.pad) break;
             take(file.pad);
+            ftruncateSync(file.fd, file.size);
             closeSync(file.fd);
             file = null;
             continue;
@@ -99,7 +102,7 @@ function tarExtractor(root: string): Writable {
           if (type === '5') mkdirSync(path, { recursive: true });
           else if (type === '0' || type === '\0') {
             mkdirSync(dirname(path), { recursive: true });
-            file = { path, fd: openSync(path, 'w', 0o600), left: size, pad: (BLOCK - (size % BLOCK)) % BLOCK };
+            file = { path, fd: openSync(path, 'w', 0o600), size, left: size, pad: (BLOCK - (size % BLOCK)) % BLOCK };
           } else throw new Error(`entry ${name} has unsupported type "${type}"`);
         }
         cb();
@@ -118,10 +121,20 @@ function tarExtractor(root: string): Writable {
   });
 }
 
-/** Writes all of `data` (writeSync may write less than asked). */
-function writeAll(fd: number, data: Buffer): void {
+const ZEROS = Buffer.alloc(64 * 1024);
+
+function isZero(b: Buffer): boolean {
+  for (let off = 0; off < b.length; off += ZEROS.length) {
+    const n = Math.min(ZEROS.length, b.length - off);
+    if (!b.subarray(off, off + n).equals(ZEROS.subarray(0, n))) return false;
+  }
+  return true;
+}
+
+/** Writes all of `data` at `position` (writeSync may write less than asked). */
+function writeAll(fd: number, data: Buffer, position: number): void {
   let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position + off);
 }
 
 /** `name` under `root`; refuses an entry that would land outside it. */
