@@ -104,7 +104,11 @@ function spawnLogged(cmd: string, args: string[], cwd = root): { child: ChildPro
   return { child, out: () => out };
 }
 
-function waitForLine(p: { child: ChildProcess; out: () => string }, re: RegExp, ms = 180_000): Promise<RegExpMatchArray> {
+function waitForLine(
+  p: { child: ChildProcess; out: () => string },
+  re: RegExp,
+  ms = 180_000,
+): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms`)), ms);
     const check = () => {
@@ -136,7 +140,16 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function measure(name: string, cli: string, extraArgs: string[]): Promise<Run> {
   const dataDir = tempDir('tessera-bench-mem-');
   const t0 = performance.now();
-  const p = spawnLogged(process.execPath, [cli, 'headless', '--port', '0', '--no-gpu', '--data-dir', dataDir, ...extraArgs]);
+  const p = spawnLogged(process.execPath, [
+    cli,
+    'headless',
+    '--port',
+    '0',
+    '--no-gpu',
+    '--data-dir',
+    dataDir,
+    ...extraArgs,
+  ]);
   const pid = p.child.pid as number;
   const samples: { t: number; rss: number; hwm: number }[] = [];
   const sampler = setInterval(() => {
@@ -163,7 +176,9 @@ async function measure(name: string, cli: string, extraArgs: string[]): Promise<
     api.on('node:status', onStatus);
     onStatus(await api.call('node:status'));
     const firstPaidS = await firstPaid;
-    console.error(`  ${name}: URL ${fmt(urlS, 2)} s, first paid job ${fmt(firstPaidS, 2)} s; steady window ${steadyS} s…`);
+    console.error(
+      `  ${name}: URL ${fmt(urlS, 2)} s, first paid job ${fmt(firstPaidS, 2)} s; steady window ${steadyS} s…`,
+    );
     await new Promise((r) => setTimeout(r, steadyS * 1000));
     const children = childCount(pid);
     api.close();
@@ -199,7 +214,11 @@ async function startRemoteMarket(cli: string): Promise<{ url: string; stop: () =
     fetch(`${url}/tasks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ challenge_type: 'synthetic', payload: { matrix_size: 32, iterations: 1 }, reward: '0.05' }),
+      body: JSON.stringify({
+        challenge_type: 'synthetic',
+        payload: { matrix_size: 32, iterations: 1 },
+        reward: '0.05',
+      }),
     }).then(
       (r) => void r.body?.cancel(),
       (err: unknown) => console.error(`  remote market: POST /tasks failed: ${String(err)}`),
@@ -215,15 +234,21 @@ async function startRemoteMarket(cli: string): Promise<{ url: string; stop: () =
   };
 }
 
-/** Builds the CLI of `ref` (git archive of src/ and scripts/) beside a link to this tree's node_modules and renderer. */
+/** Builds the CLI of `ref` (git archive of src/ and scripts/, and its practice store image if it has one) beside a link to this tree's node_modules and renderer. */
 function buildReference(ref: string): string {
   const dir = tempDir('tessera-bench-ref-');
-  const tar = execFileSync('git', ['archive', ref, 'src', 'scripts', 'package.json'], { cwd: root, maxBuffer: 1 << 28 });
+  const tar = execFileSync('git', ['archive', ref, 'src', 'scripts', 'package.json'], {
+    cwd: root,
+    maxBuffer: 1 << 28,
+  });
   execFileSync('tar', ['-x', '-C', dir], { input: tar });
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, 'out'), { recursive: true });
   symlinkSync(join(root, 'out/renderer'), join(dir, 'out/renderer'));
   execFileSync(process.execPath, ['scripts/build-cli.mjs'], { cwd: dir, stdio: 'ignore' });
+  // A reference that has a practice store image gets one built, as `npm run build` would.
+  if (existsSync(join(dir, 'scripts/build-practice-store.mjs')))
+    execFileSync(process.execPath, ['scripts/build-practice-store.mjs'], { cwd: dir, stdio: 'ignore' });
   return join(dir, 'out/cli/tessera.js');
 }
 
@@ -237,7 +262,8 @@ function defaultReference(): string {
     .trim()
     .split('\n')
     .at(-1);
-  if (!added) throw new Error('cannot find the commit that added scripts/build-practice-store.mjs; pass --reference REF');
+  if (!added)
+    throw new Error('cannot find the commit that added scripts/build-practice-store.mjs; pass --reference REF');
   return `${added}~1`;
 }
 
@@ -268,7 +294,9 @@ try {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 }
 
-console.log('| run | URL printed | connected | first paid job | steady RSS (median) | steady max | peak (VmHWM) | child processes |');
+console.log(
+  '| run | URL printed | connected | first paid job | steady RSS (median) | steady max | peak (VmHWM) | child processes |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of runs)
   console.log(
