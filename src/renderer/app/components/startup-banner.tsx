@@ -49,12 +49,20 @@ export function StartupBanner() {
 /**
  * Goes to the Dashboard by itself once the node has joined — only while the screen shown is the
  * one opened automatically at start (Join, before the node had joined); a screen the person
- * chose is left alone.
+ * chose (a link followed, even to the screen already shown, or a URL with a screen in it) is
+ * left alone.
  */
 export function useDashboardWhenJoined(route: RouteId | null, joined: boolean): void {
   const startedOn = useRef(parseHash(window.location.hash));
-  /** The route chosen automatically and still shown; null once the person went elsewhere (or a hash was given). */
+  /** The route chosen automatically and still shown; null once the person chose a screen (or a hash was given). */
   const auto = useRef<RouteId | null | undefined>(undefined);
+  useEffect(() => {
+    const onClick = (e: MouseEvent) => {
+      if (e.target instanceof Element && e.target.closest('a[href^="#/"]')) auto.current = null;
+    };
+    document.addEventListener('click', onClick, true);
+    return () => document.removeEventListener('click', onClick, true);
+  }, []);
   useEffect(() => {
     if (route === null) return;
     if (auto.current === undefined) auto.current = startedOn.current === null ? route : null;
