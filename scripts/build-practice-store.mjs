@@ -31,7 +31,7 @@ const migrations = createHash('sha256')
   .update(MARKET_MIGRATIONS.map((m) => marketMigrationHash(m)).join('\n'))
   .digest('hex')
   .slice(0, 16);
-const stamp = `pglite ${pglite}; migrations 1-${MARKET_MIGRATIONS.length} ${migrations}`;
+const stamp = `pglite ${pglite}; migrations 1-${MARKET_MIGRATIONS.length} ${migrations}; no template databases`;
 if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
   console.log(`${out} is up to date (${stamp})`);
   process.exit(0);
@@ -41,6 +41,14 @@ try {
   const store = await MarketStore.open(await openPgliteDriver(join(dir, 'store')));
   await store.close();
   const db = await PGlite.create({ dataDir: join(dir, 'store') });
+  // The store lives in the "postgres" database; the two template databases are two thirds of the
+  // image's files, and a store never creates a database from them: left out, the image unpacks
+  // in about half the time.
+  for (const name of ['template0', 'template1']) {
+    await db.exec(`ALTER DATABASE ${name} WITH IS_TEMPLATE false`);
+    await db.exec(`DROP DATABASE ${name}`);
+  }
+  await db.exec('CHECKPOINT');
   const image = await db.dumpDataDir('gzip');
   await db.close();
   mkdirSync(dirname(out), { recursive: true });
