@@ -21,7 +21,7 @@ const PRACTICE_STEP_WORDS: Record<PracticeStartStep, string> = {
   initdb: "Creating the practice market's store (first start: a few seconds)",
   opening: "Opening the practice market's store",
   migrating: "Preparing the practice market's tables",
-  starting: 'Starting the practice market',
+  starting: "Starting the practice market's server",
 };
 
 export interface AppHostOptions {

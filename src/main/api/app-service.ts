@@ -155,7 +155,7 @@ export class AppService {
           'this host cannot start the practice market: join a market URL instead',
         );
       // The phase is set before the first await, so every status from now on says the market is starting.
-      this.startingPractice = { step: 'Starting the practice market', progress: 0 };
+      this.startingPractice = { step: null, progress: 0 };
       this.emitStatus();
       try {
         practice = await startPractice((p) => {

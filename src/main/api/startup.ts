@@ -1,8 +1,8 @@
 import type { NodeStatusInfo, StartupInfo, StartupPhase } from '../../shared/contract.js';
 
-/** How far the start of the practice market is: a step in words and a share (0…1) where known. */
+/** How far the start of the practice market is: a step in words (null before the first) and a share (0…1) where known. */
 export interface PracticeStartProgress {
-  step: string;
+  step: string | null;
   progress: number | null;
 }
 

@@ -55,7 +55,7 @@ describe('the node says where it is on its way to earning', () => {
     // The practice market's steps came through with rising progress.
     const steps = seen.filter((x) => x.phase === 'starting_practice');
     expect(steps.map((x) => x.step)).toEqual(
-      expect.arrayContaining(["Preparing the practice market's tables", 'Starting the practice market']),
+      expect.arrayContaining(["Preparing the practice market's tables", "Starting the practice market's server"]),
     );
     const progress = steps.map((x) => x.progress ?? 0);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
