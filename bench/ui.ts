@@ -1,6 +1,10 @@
 /**
  * `npm run bench:ui` — the app's UI figures (docs/PERFORMANCE.md, "App"), against the BUILT
  * app (`npm run build` first), in Debian's Chromium:
+ *   0. time from spawning `tessera headless` (fresh data dir) to the first non-zero earning on
+ *      the Dashboard, which the app opens by itself once joined, with its breakdown: URL printed,
+ *      practice market ready, joined, first job, first receipt, on screen
+ *      (docs/PERFORMANCE.md, "Memory and the first minute");
  *   1. time from spawning `tessera headless` to the first job row shown in the Jobs screen;
  *   2. the renderer bundle: each chunk of out/renderer/assets raw and gzip, and what is in it
  *      (a second build of the same renderer with source maps, bytes attributed per package);
@@ -9,7 +13,8 @@
  *   4. RSS of the headless process (and its children) after 1 minute of practice jobs and
  *      after --minutes N (default 2).
  * Flags: --minutes N, --rows N (default 10000), --seed S (default random, printed), --reps N
- * (first-job runs, default 3), --skip-memory, --skip-bundle.
+ * (first-earning and first-job runs, default 3), --no-gpu (start the node with --no-gpu),
+ * --only-first-earning, --skip-memory, --skip-bundle.
  */
 import { readdirSync, readFileSync, rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +24,14 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from '@playwright/test';
 import { openLedger } from '../src/main/ledger.js';
 import { sql } from '../src/main/db/sql.js';
-import { contractClient, startHeadless, type HeadlessNode } from '../test/e2e/tessera-process.js';
+import type { NodeStatusInfo } from '../src/shared/contract.js';
+import {
+  contractClient,
+  HEADLESS_URL,
+  spawnTessera,
+  startHeadless,
+  type HeadlessNode,
+} from '../test/e2e/tessera-process.js';
 import { seededRandom } from '../test/support/data.js';
 import { fmt, machine, root } from './common.js';
 
@@ -31,6 +43,8 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     'skip-memory': { type: 'boolean', default: false },
     'skip-bundle': { type: 'boolean', default: false },
+    'no-gpu': { type: 'boolean', default: false },
+    'only-first-earning': { type: 'boolean', default: false },
   },
 });
 const minutes = Number(values.minutes);
@@ -80,6 +94,85 @@ function jobRows(page: Page) {
     .getByRole('table', { name: 'Job history' })
     .or(page.getByRole('grid', { name: 'Job history' }))
     .locator('[role="row"]:has([role="cell"], [role="gridcell"]), tr:has(td)');
+}
+
+// ---------- 0. first earning on screen ----------
+/** Seconds from spawning the process to each step (null: not seen). */
+interface FirstEarning {
+  url: number;
+  practiceReady: number | null;
+  joined: number | null;
+  firstJob: number | null;
+  firstReceipt: number | null;
+  onScreen: number;
+}
+
+/** In the page: the wall-clock time the Dashboard's "Earned today" first shows a number above zero. */
+const WATCH_EARNINGS = `(() => {
+  const check = () => {
+    if (window.__firstEarningAt) return;
+    const el = document.querySelector('[data-testid="earnings-today"]');
+    if (el && /[1-9]/.test(el.textContent || '')) window.__firstEarningAt = Date.now();
+  };
+  new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true });
+})()`;
+
+async function firstEarningShown(browser: Browser): Promise<FirstEarning> {
+  const dataDir = tempDir('tessera-bench-first-');
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.addInitScript(WATCH_EARNINGS);
+  const t0 = Date.now();
+  const p = spawnTessera(['headless', '--port', '0', '--data-dir', dataDir, ...(values['no-gpu'] ? ['--no-gpu'] : [])]);
+  const s = (epochMs: number) => (epochMs - t0) / 1000;
+  try {
+    const url = (await p.waitForStdout(HEADLESS_URL, 180_000))[1] as string;
+    const r: Omit<FirstEarning, 'onScreen'> = {
+      url: s(Date.now()),
+      practiceReady: null,
+      joined: null,
+      firstJob: null,
+      firstReceipt: null,
+    };
+    const [, api] = await Promise.all([
+      page.goto(url, { timeout: 180_000 }),
+      (async () => {
+        const u = new URL(url);
+        const c = await contractClient({ origin: u.origin, token: u.searchParams.get('token') ?? '' });
+        // The node stamps each phase with the time it began, so a phase over before the socket opened still counts.
+        const onStatus = (st: NodeStatusInfo) => {
+          const since = st.startup?.since;
+          if (since === undefined) return;
+          if (st.startup?.phase === 'connecting') r.practiceReady ??= s(since);
+          if (st.startup?.phase === 'joined') {
+            r.practiceReady ??= s(since);
+            r.joined ??= s(since);
+          }
+        };
+        c.on('node:status', onStatus);
+        c.on('job:finished', () => (r.firstJob ??= s(Date.now())));
+        c.on('earnings:changed', (e) => {
+          if (BigInt(e.credits_today) > 0n) r.firstReceipt ??= s(Date.now());
+        });
+        onStatus(await c.call('node:status'));
+        return c;
+      })(),
+    ]);
+    try {
+      const at = (await (
+        await page.waitForFunction(() => (globalThis as { __firstEarningAt?: number }).__firstEarningAt, undefined, {
+          timeout: 180_000,
+          polling: 50,
+        })
+      ).jsonValue()) as number;
+      return { ...r, onScreen: s(at) };
+    } finally {
+      api.close();
+    }
+  } finally {
+    await page.close();
+    const stopped = await p.stop();
+    if (stopped.killed) console.error('warning: tessera headless was killed after SIGTERM timed out');
+  }
 }
 
 // ---------- 1. first job shown ----------
@@ -381,26 +474,53 @@ const browser = await chromium.launch({
   args: CHROMIUM_ARGS,
 });
 try {
-  const firsts: { url: number; page: number; row: number }[] = [];
+  const earnings: FirstEarning[] = [];
   for (let i = 0; i < reps; i++) {
-    firsts.push(await firstJobShown(browser));
+    earnings.push(await firstEarningShown(browser));
+    const e = earnings.at(-1) as FirstEarning;
     console.error(
-      `  first job shown: run ${i + 1}: URL ${fmt(firsts.at(-1)?.url ?? 0, 0)} ms, UI ${fmt(firsts.at(-1)?.page ?? 0, 0)} ms, first job row ${fmt(firsts.at(-1)?.row ?? 0, 0)} ms`,
+      `  first earning on screen: run ${i + 1}: URL ${fmt(e.url, 2)} s, practice ready ${fmt(e.practiceReady ?? NaN, 2)} s, joined ${fmt(e.joined ?? NaN, 2)} s, first job ${fmt(e.firstJob ?? NaN, 2)} s, receipt ${fmt(e.firstReceipt ?? NaN, 2)} s, on screen ${fmt(e.onScreen, 2)} s`,
     );
   }
-  console.log('## Start to first job shown (median of', reps, 'runs, fresh data dir each)');
+  console.log(
+    `## Launch to the first earning on screen (median of ${reps} runs, fresh data dir each${values['no-gpu'] ? ', --no-gpu' : ''})`,
+  );
   console.log('| step | median | runs |\n| --- | --- | --- |');
   for (const [k, label] of [
     ['url', 'URL printed'],
-    ['page', 'UI shown (nav rendered)'],
-    ['row', 'first job row in Jobs'],
+    ['practiceReady', 'practice market ready'],
+    ['joined', 'joined (connected)'],
+    ['firstJob', 'first job finished'],
+    ['firstReceipt', 'first receipt recorded'],
+    ['onScreen', 'first earning on the Dashboard'],
   ] as const) {
-    console.log(
-      `| ${label} | ${fmt(median(firsts.map((f) => f[k])) / 1000, 1)} s | ${firsts.map((f) => fmt(f[k] / 1000, 1)).join(', ')} s |`,
-    );
+    const xs = earnings.map((e) => e[k] ?? NaN);
+    console.log(`| ${label} | ${fmt(median(xs), 2)} s | ${xs.map((x) => fmt(x, 2)).join(', ')} s |`);
+  }
+  const only = values['only-first-earning'];
+
+  if (!only) {
+    const firsts: { url: number; page: number; row: number }[] = [];
+    for (let i = 0; i < reps; i++) {
+      firsts.push(await firstJobShown(browser));
+      console.error(
+        `  first job shown: run ${i + 1}: URL ${fmt(firsts.at(-1)?.url ?? 0, 0)} ms, UI ${fmt(firsts.at(-1)?.page ?? 0, 0)} ms, first job row ${fmt(firsts.at(-1)?.row ?? 0, 0)} ms`,
+      );
+    }
+    console.log('## Start to first job shown (median of', reps, 'runs, fresh data dir each)');
+    console.log('| step | median | runs |\n| --- | --- | --- |');
+    for (const [k, label] of [
+      ['url', 'URL printed'],
+      ['page', 'UI shown (nav rendered)'],
+      ['row', 'first job row in Jobs'],
+    ] as const) {
+      console.log(
+        `| ${label} | ${fmt(median(firsts.map((f) => f[k])) / 1000, 1)} s | ${firsts.map((f) => fmt(f[k] / 1000, 1)).join(', ')} s |`,
+      );
+    }
   }
 
-  if (!values['skip-bundle']) {
+  if (!values['skip-bundle'] && !only) {
     const chunks = shippedChunks();
     console.log('\n## Renderer bundle (out/renderer/assets)');
     console.log('| chunk | raw | gzip |\n| --- | --- | --- |');
@@ -420,22 +540,24 @@ try {
     }
   }
 
-  const t = await bigTable(browser, rows, seed);
-  const sorted = [...t.frames].sort((a, b) => a - b);
-  console.log(`\n## Jobs table with ${rows} rows (seed ${seed})`);
-  console.log('| measurement | value |\n| --- | --- |');
-  console.log(`| click Jobs → first rows shown | ${fmt(t.firstRowsMs, 0)} ms |`);
-  console.log(
-    `| click Jobs → oldest row reachable (all pages loaded, scrolled to the end) | ${t.oldestRowMs === null ? 'not reached in 60 s' : `${fmt(t.oldestRowMs, 0)} ms`} |`,
-  );
-  console.log(`| table rows in the DOM at once (virtualised) | ${t.domRows} |`);
-  console.log(`| frames while scrolling ${fmt(t.scrolledPx / 1000, 0)}k px at 600 px/frame | ${t.frames.length} |`);
-  console.log(
-    `| frame time p50 / p95 / max | ${fmt(pct(sorted, 50), 1)} / ${fmt(pct(sorted, 95), 1)} / ${fmt(sorted.at(-1) ?? NaN, 1)} ms |`,
-  );
-  console.log(`| frames over 50 ms | ${sorted.filter((d) => d > 50).length} |`);
+  if (!only) {
+    const t = await bigTable(browser, rows, seed);
+    const sorted = [...t.frames].sort((a, b) => a - b);
+    console.log(`\n## Jobs table with ${rows} rows (seed ${seed})`);
+    console.log('| measurement | value |\n| --- | --- |');
+    console.log(`| click Jobs → first rows shown | ${fmt(t.firstRowsMs, 0)} ms |`);
+    console.log(
+      `| click Jobs → oldest row reachable (all pages loaded, scrolled to the end) | ${t.oldestRowMs === null ? 'not reached in 60 s' : `${fmt(t.oldestRowMs, 0)} ms`} |`,
+    );
+    console.log(`| table rows in the DOM at once (virtualised) | ${t.domRows} |`);
+    console.log(`| frames while scrolling ${fmt(t.scrolledPx / 1000, 0)}k px at 600 px/frame | ${t.frames.length} |`);
+    console.log(
+      `| frame time p50 / p95 / max | ${fmt(pct(sorted, 50), 1)} / ${fmt(pct(sorted, 95), 1)} / ${fmt(sorted.at(-1) ?? NaN, 1)} ms |`,
+    );
+    console.log(`| frames over 50 ms | ${sorted.filter((d) => d > 50).length} |`);
+  }
 
-  if (!values['skip-memory']) {
+  if (!values['skip-memory'] && !only) {
     const mem = await memory(minutes);
     console.log(`\n## Headless node memory under practice jobs (RSS of the process tree)`);
     console.log('| after | RSS | jobs done |\n| --- | --- | --- |');

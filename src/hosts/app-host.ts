@@ -1,8 +1,10 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
+import type { PracticeProgress, PracticeStartStep } from '../market/local-market.js';
 import { startLocalMarketThread, type LocalMarketThreadOptions } from '../market/local-market-thread.js';
 import type { AppInfo, ContractHandlers } from '../shared/contract.js';
-import { AppService } from '../main/api/app-service.js';
+import { AppService, type RunningMarket } from '../main/api/app-service.js';
+import type { PracticeStartProgress } from '../main/api/startup.js';
 import { createAppHandlers } from '../main/api/index.js';
 import { logFinishedJobs } from '../main/api/job-log.js';
 import type { LogBuffer } from '../main/api/log-buffer.js';
@@ -13,6 +15,15 @@ import { ProvidePolicyController, type ProvidePolicyControllerDeps } from '../ma
 import { DisposableStore } from '../node/lifecycle.js';
 import type { Logger } from '../node/log.js';
 import { startProviderNode, type ProviderNode } from './provider-node.js';
+
+/** The practice market's start steps as the UI says them. */
+const PRACTICE_STEP_WORDS: Record<PracticeStartStep, string> = {
+  unpacking: "Setting up the practice market's store",
+  initdb: "Creating the practice market's store (first start: a few seconds)",
+  opening: "Opening the practice market's store",
+  migrating: "Preparing the practice market's tables",
+  starting: "Starting the practice market's server",
+};
 
 export interface AppHostOptions {
   dataDir: string;
@@ -29,6 +40,12 @@ export interface AppHostOptions {
   metricsPort: number | null;
   /** Options of the in-process practice market ({} for its defaults; tests shorten its intervals). */
   practiceMarket: Partial<LocalMarketThreadOptions>;
+  /**
+   * Start the practice market at once, beside the node's own start, because the host will join
+   * it (`tessera headless` with no market configured): the first practice join takes it over.
+   * Default false: it starts when joined.
+   */
+  prestartPractice?: boolean;
   /** What the provide policy observes (idle time, battery; headless mode has neither), how often it ticks, and the local hour. */
   policy: Pick<ProvidePolicyControllerDeps, 'observe' | 'localHour'> & { intervalMs: number };
 }
@@ -52,6 +69,16 @@ export interface AppHost {
 export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
   const { settings, clock, logger, logs } = o;
   const store = new DisposableStore('app host', logger);
+  const startPractice = (onProgress: (p: PracticeStartProgress) => void) =>
+    startLocalMarketThread(
+      { dataDir: join(resolve(o.dataDir), 'practice-market'), ...o.practiceMarket },
+      logger,
+      undefined,
+      (p: PracticeProgress) => onProgress({ step: PRACTICE_STEP_WORDS[p.step], progress: p.progress }),
+    );
+  // Its thread starts now and the node's start runs beside it; closed here if no join takes it over.
+  const early = o.prestartPractice ? startEarly(startPractice) : null;
+  if (early) store.add(() => early.discard(), 'practice market started early');
   try {
     const node = store.add(
       await startProviderNode({
@@ -75,11 +102,7 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
         info: o.info,
         logger,
         // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
-        startPractice: () =>
-          startLocalMarketThread(
-            { dataDir: join(node.services.ledger.dataDir.root, 'practice-market'), ...o.practiceMarket },
-            logger,
-          ),
+        startPractice: (onProgress) => early?.take(onProgress) ?? startPractice(onProgress),
         createProvider: (url, hooks) => node.createProvider(url, { ...hooks, logger: logs.logger('provider', logger) }),
         gpu: () => gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
         ...(gpu ? { onGpuChange: (listener) => gpu.onDidChangeCapabilities(listener) } : {}),
@@ -116,4 +139,35 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
     await store.dispose().catch(() => undefined);
     throw err;
   }
+}
+
+/** A practice market started before anyone joined it: the first join takes it over (and hears its progress so far). */
+function startEarly(start: (onProgress: (p: PracticeStartProgress) => void) => Promise<RunningMarket>): {
+  take(onProgress: (p: PracticeStartProgress) => void): Promise<RunningMarket> | undefined;
+  discard(): Promise<void>;
+} {
+  let listener: ((p: PracticeStartProgress) => void) | null = null;
+  let last: PracticeStartProgress | null = null;
+  let taken = false;
+  const started = start((p) => {
+    last = p;
+    listener?.(p);
+  });
+  // A failure to start is the join's to report (it awaits this promise); until then it is held.
+  started.catch(() => undefined);
+  return {
+    take(onProgress) {
+      if (taken) return undefined;
+      taken = true;
+      listener = onProgress;
+      if (last) onProgress(last);
+      return started;
+    },
+    async discard() {
+      if (taken) return;
+      taken = true;
+      const market = await started.catch(() => null);
+      await market?.close();
+    },
+  };
 }

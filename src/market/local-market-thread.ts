@@ -4,16 +4,24 @@ import { DisposableStore } from '../node/lifecycle.js';
 import type { Logger, LogLevel } from '../node/log.js';
 import { silentLogger } from '../node/log.js';
 import { startSiblingWorker } from '../node/worker-entry.js';
-import type { LocalMarketDeps } from './local-market.js';
+import type { LocalMarketDeps, PracticeProgress } from './local-market.js';
 
 /** What the thread is started with (plain data: it crosses to the worker). */
-export type LocalMarketThreadOptions = Omit<LocalMarketDeps, 'clock' | 'logger' | 'blake3'>;
+export type LocalMarketThreadOptions = Omit<LocalMarketDeps, 'clock' | 'logger' | 'blake3' | 'onProgress'>;
 
 export type LocalMarketWorkerMessage =
+  | { type: 'progress'; progress: PracticeProgress }
   | { type: 'ready'; url: string }
   | { type: 'failed'; code: string; message: string }
   | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | { type: 'closed' };
+
+/**
+ * The practice market thread's V8 heap: a small young generation (V8 grows it to 16 MB
+ * semi-spaces, ~40 MB of RSS the practice market's short-lived objects do not need) and a
+ * generous old generation.
+ */
+const PRACTICE_THREAD_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 512 };
 
 /** The practice market running in its own thread. */
 export interface LocalMarketThread {
@@ -26,14 +34,16 @@ export interface LocalMarketThread {
  * Starts the practice market (startLocalMarket) in a worker thread, so its store's start-up
  * (several seconds of WebAssembly on the first run) and its work never block the caller's
  * event loop. Resolves once it listens; a failure to start rejects with its code and message.
+ * `onProgress` hears each step of the start (store, migrations, server) as it begins.
  */
 export function startLocalMarketThread(
   options: LocalMarketThreadOptions,
   logger: Logger = silentLogger,
   startTimeoutMs = 180_000,
+  onProgress: (p: PracticeProgress) => void = () => undefined,
 ): Promise<LocalMarketThread> {
   const resources = new DisposableStore('practice market thread', logger);
-  const worker = startSiblingWorker(import.meta.url, 'local-market-worker', options);
+  const worker = startSiblingWorker(import.meta.url, 'local-market-worker', options, PRACTICE_THREAD_LIMITS);
   let exited = false;
   worker.once('exit', () => (exited = true));
   resources.add(() => (exited ? undefined : stopWorker(worker)), 'worker thread');
@@ -52,6 +62,7 @@ export function startLocalMarketThread(
     resources.add(() => clearTimeout(timer), 'start timeout');
     worker.on('message', (m: LocalMarketWorkerMessage) => {
       if (m.type === 'log') logger.log(m.level, m.msg, { ...m.fields, practice_market: true });
+      else if (m.type === 'progress') onProgress(m.progress);
       else if (m.type === 'ready') {
         clearTimeout(timer);
         resolve({ url: m.url, close });

@@ -1,7 +1,7 @@
 /**
  * The practice market in its own thread: its embedded store (PGlite, WebAssembly) starts and
  * runs here, so the node's thread — the UI's socket, the provider — never waits on it.
- * Messages: parent → {type: 'close'}; worker → ready {url} | failed {code, message} | log | closed.
+ * Messages: parent → {type: 'close'}; worker → progress | ready {url} | failed {code, message} | log | closed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../core/errors.js';
@@ -22,7 +22,12 @@ const logger: Logger = {
 
 let market: LocalMarket | undefined;
 let closing = false;
-const started = startLocalMarket({ ...(workerData as LocalMarketThreadOptions), clock: systemClock, logger }).then(
+const started = startLocalMarket({
+  ...(workerData as LocalMarketThreadOptions),
+  clock: systemClock,
+  logger,
+  onProgress: (progress) => post({ type: 'progress', progress }),
+}).then(
   (m) => {
     market = m;
     if (closing) return;

@@ -68,6 +68,27 @@ export const MarketTargetSchema = z.discriminatedUnion('kind', [
 ]);
 export type MarketTarget = z.infer<typeof MarketTargetSchema>;
 
+/**
+ * Where the node is on its way to earning: `idle` (not joined, not joining), `starting_practice`
+ * (the practice market it joins is starting: its store, then its server), `connecting` (joined;
+ * connecting or signing in to the market, also after a restart or a lost connection), `joined`
+ * (connected, or paused by choice).
+ */
+export const StartupPhaseSchema = z.enum(['idle', 'starting_practice', 'connecting', 'joined']);
+export type StartupPhase = z.infer<typeof StartupPhaseSchema>;
+
+/** The startup phase with what is being done now and how far (where known). */
+export const StartupInfoSchema = z.object({
+  phase: StartupPhaseSchema,
+  /** What is being done now, in words ("Setting up the practice market's store"); null when idle or joined. */
+  step: z.string().nullable(),
+  /** Share of the phase done (0…1) where it is known, else null. */
+  progress: z.number().min(0).max(1).nullable(),
+  /** When the phase began (ms since epoch). */
+  since: z.number(),
+});
+export type StartupInfo = z.infer<typeof StartupInfoSchema>;
+
 /** The node as the status bar, the tray and the dashboard show it. */
 export const NodeStatusSchema = z.object({
   joined: z.boolean(),
@@ -83,6 +104,11 @@ export const NodeStatusSchema = z.object({
   running: z.number().int().nonnegative(),
   credits_today: U64String,
   last_error: z.string().nullable(),
+  /**
+   * Where the node is on its way to earning (the UI shows it instead of "Not joined" while it
+   * starts). AppService always sets it; absent means a status from before startup phases (idle).
+   */
+  startup: StartupInfoSchema.optional(),
 });
 export type NodeStatusInfo = z.infer<typeof NodeStatusSchema>;
 

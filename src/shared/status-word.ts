@@ -18,8 +18,9 @@ export const EARNING_WINDOW_MS = 60_000;
 
 /**
  * The one status word of a node, for the window and the tray alike. First match wins:
- * an error → Error; not joined → Not joined; paused → Paused; connected with a job running or
- * one finished within EARNING_WINDOW_MS of `now` → Earning; connected → Connected; connecting,
+ * an error → Error; not joined → Connecting while the practice market it joins starts, else
+ * Not joined; paused → Paused; connected with a job running or one finished within
+ * EARNING_WINDOW_MS of `now` → Earning; connected → Connected; connecting,
  * authenticating or idle → Connecting; otherwise Offline.
  *
  * Error beats Paused (and every other word): a pause is the user's own choice, or their
@@ -29,6 +30,8 @@ export const EARNING_WINDOW_MS = 60_000;
  */
 export function nodeStatusWord(s: NodeStatusInfo, opts: { lastJobAt?: number | null; now?: number } = {}): StatusLine {
   if (s.last_error !== null) return { word: 'Error', detail: s.last_error, tone: 'bad' };
+  if (!s.joined && s.startup?.phase === 'starting_practice')
+    return { word: 'Connecting', detail: 'starting the practice market', tone: 'busy' };
   if (!s.joined) return { word: 'Not joined', detail: 'join a market to start earning', tone: 'idle' };
   if (s.paused) return { word: 'Paused', detail: s.pause_reason ?? 'paused by you', tone: 'idle' };
   switch (s.state) {

@@ -87,6 +87,13 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const { token, path: tokenPath } = loadOrCreateToken(dataDir);
   const useGpu = o.gpu ?? settings.get().gpu_enabled;
   const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : null);
+  // What to join at start (when joining): --market, else the market_url setting, else the practice market.
+  const marketUrl = o.market ?? settings.get().market_url;
+  const target: MarketTarget | null = !o.join
+    ? null
+    : marketUrl
+      ? { kind: 'url', url: marketUrl }
+      : { kind: 'practice' };
   const store = new DisposableStore('headless server', logger);
   try {
     const logs = new LogBuffer(2000, () => clock.now());
@@ -102,6 +109,8 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
         openGpuHost,
         metricsPort: o.metricsPort ?? null,
         practiceMarket: o.practiceMarket ?? {},
+        // Joining the practice market at start: it starts beside the node, not after it.
+        prestartPractice: target?.kind === 'practice',
         // Headless mode has no idle time or battery to read: of the provide policy, only the schedule applies.
         policy: {
           observe: () => ({ idleSeconds: null, onBattery: false }),
@@ -132,16 +141,10 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
     boundPort = await listen(server, o.port, host);
     if (!isLoopbackHost(host)) logger.warn('headless UI reachable from other machines', { host });
 
-    // Joining (which may first start the practice market) runs after the server listens, so the
+    // Joining (the practice market has been starting beside the node) runs after the server listens, so the
     // URL can be opened at once; the UI shows the node connecting meanwhile.
     let joined: Promise<void> = Promise.resolve();
-    if (o.join) {
-      const target: MarketTarget =
-        o.market !== undefined
-          ? { kind: 'url', url: o.market }
-          : settings.get().market_url
-            ? { kind: 'url', url: settings.get().market_url as string }
-            : { kind: 'practice' };
+    if (target) {
       joined = app.join(target).then(
         () => undefined,
         (err: unknown) => logger.error('could not join the market', { error: errorMessage(err) }),

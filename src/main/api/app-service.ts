@@ -20,6 +20,7 @@ import { jobRow } from './contract-rows.js';
 import { AppEvents } from './events.js';
 import { LogBuffer } from './log-buffer.js';
 import type { SettingsStore } from './settings-store.js';
+import { StartupClock, startupOf, type PracticeStartProgress } from './startup.js';
 
 /** A market the node can provide to while joined: the practice market is started (and stopped) by the host. */
 export interface RunningMarket {
@@ -41,8 +42,8 @@ export interface AppServiceDeps {
   info: AppInfo;
   logs?: LogBuffer;
   logger?: Logger;
-  /** Starts the in-process practice market (the host's composition root gives one); null: this host has none. */
-  startPractice: (() => Promise<RunningMarket>) | null;
+  /** Starts the in-process practice market (the host's composition root gives one), telling each step of its start; null: this host has none. */
+  startPractice: ((onProgress: (p: PracticeStartProgress) => void) => Promise<RunningMarket>) | null;
   /** Builds the provider for a market URL (give `hooks` to the ProviderService): the provider node's `createProvider`. */
   createProvider: (url: string, hooks: ProviderHooks) => AppProvider;
   gpu?: () => GpuCapabilitiesInfo;
@@ -80,6 +81,9 @@ export class AppService {
   private pauseReason: string | null = null;
   private lastError: string | null = null;
   private lastStatus: ProviderStatus | undefined;
+  /** Set while the practice market being joined starts (the status's startup phase). */
+  private startingPractice: PracticeStartProgress | null = null;
+  private readonly startup: StartupClock;
   private readonly address: string;
   private readonly offGpu: () => void;
 
@@ -92,6 +96,7 @@ export class AppService {
     this.logs.onDidLog((line) => this.events.emit('log:line', line));
     this.address = deps.ledger.identity.present ? signerAddress(deps.ledger.identity, deps.ledger.blake3) : '';
     this.offGpu = deps.onGpuChange?.((caps) => this.events.emit('gpu:capabilities-changed', caps)) ?? (() => undefined);
+    this.startup = new StartupClock(() => deps.clock.now());
   }
 
   info(): AppInfo {
@@ -117,10 +122,11 @@ export class AppService {
 
   status(): NodeStatusInfo {
     const s = this.provider?.status() ?? this.lastStatus;
+    const state = this.provider ? (s?.state ?? 'connecting') : 'idle';
     return {
       joined: this.market !== undefined,
       market: this.market?.target ?? null,
-      state: this.provider ? (s?.state ?? 'connecting') : 'idle',
+      state,
       paused: this.pauseReason !== null,
       pause_reason: this.pauseReason,
       address: s?.address ?? this.address,
@@ -130,20 +136,45 @@ export class AppService {
       running: this.provider ? (s?.running ?? 0) : 0,
       credits_today: (s?.creditsToday ?? 0n).toString(),
       last_error: this.lastError,
+      startup: this.startup.stamp(
+        startupOf({
+          startingPractice: this.startingPractice,
+          joined: this.market !== undefined,
+          paused: this.pauseReason !== null,
+          state,
+        }),
+      ),
     };
   }
 
   async join(target: MarketTarget): Promise<NodeStatusInfo> {
     if (this.market) throw new TesseraError('ALREADY_JOINED', 'the node has already joined a market: leave it first');
+    if (this.startingPractice)
+      throw new TesseraError('ALREADY_JOINED', 'the node is already joining the practice market: wait for it to start');
     let practice: RunningMarket | undefined;
     let url: string;
     if (target.kind === 'practice') {
-      if (!this.deps.startPractice)
+      const startPractice = this.deps.startPractice;
+      if (!startPractice)
         throw new TesseraError(
           'PRACTICE_UNAVAILABLE',
           'this host cannot start the practice market: join a market URL instead',
         );
-      practice = await this.deps.startPractice();
+      // The phase is set before the first await, so every status from now on says the market is starting.
+      this.startingPractice = { step: null, progress: 0 };
+      this.emitStatus();
+      try {
+        practice = await startPractice((p) => {
+          this.startingPractice = p;
+          this.emitStatus();
+        });
+      } catch (err) {
+        this.startingPractice = null;
+        this.lastError = errorMessage(err);
+        this.emitStatus();
+        throw err;
+      }
+      this.startingPractice = null;
       url = practice.url;
     } else {
       url = target.url;

@@ -16,6 +16,7 @@ import { DiagnosticsScreen } from './screens/diagnostics.js';
 import { SettingsScreen } from './screens/settings.js';
 import { LogsScreen } from './screens/logs.js';
 import { shortId } from './lib/format.js';
+import { StartupBanner, useDashboardWhenJoined } from './components/startup-banner.js';
 
 const SCREENS: Record<RouteId, () => React.JSX.Element> = {
   dashboard: DashboardScreen,
@@ -135,6 +136,7 @@ function Shell() {
   const stale = lostAt !== null;
   useNotifications();
   const route = useRoute(status ? status.joined : error ? false : null);
+  useDashboardWhenJoined(route, status?.joined ?? false);
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
   useEffect(() => {
@@ -179,6 +181,7 @@ function Shell() {
           )}
         </header>
         <ReconnectBanner />
+        <StartupBanner />
         <main id="main" ref={mainRef} tabIndex={-1} className={stale ? 'stale' : undefined}>
           {stale && lostAt !== null && (
             <p className="stale-note" data-testid="stale-note">
