@@ -64,6 +64,8 @@ function MarketChoice() {
       </Card>
     );
   }
+  // The practice market is already starting (at launch, or from another window): joining again would be refused.
+  const starting = status.startup?.phase === 'starting_practice' || status.startup?.phase === 'connecting';
   return (
     <div className="grid-2">
       <Card title="Practice market" id="practice">
@@ -75,9 +77,9 @@ function MarketChoice() {
           type="button"
           className="btn btn-primary"
           onClick={() => void run('practice', () => call('node:join', { kind: 'practice' }))}
-          disabled={busy !== null}
+          disabled={busy !== null || starting}
         >
-          {busy === 'practice' ? 'Joining…' : 'Join practice market'}
+          {busy === 'practice' || starting ? 'Joining…' : 'Join practice market'}
         </button>
         {busy === 'practice' && (
           <p className="hint" aria-live="polite">
