@@ -201,6 +201,8 @@ export const EarningsSummarySchema = z.object({
     bytes: z.number().nonnegative().nullable(),
     ms: z.number().nonnegative().nullable(),
     offer: U64String.nullable(),
+    /** Jobs that reached this node per hour over the last hour (null with fewer than 3). */
+    arrivals_per_hour: z.number().nonnegative().nullable(),
   }),
 });
 export type EarningsSummary = z.infer<typeof EarningsSummarySchema>;

@@ -76,4 +76,22 @@ describe('earnings estimate', () => {
     });
     expect(noBench.ok).toBe(false);
   });
+
+  it('as jobs come now: the rate jobs reached the node caps the figure when it is below full load', () => {
+    const input = {
+      mbps: 100,
+      threads: 2,
+      recent: { bytes: 100e6, ms: null, arrivals_per_hour: 30 },
+      bands: bands([{ lane: 'consumer', count: 5, median: '50' }]),
+    };
+    const e = estimateEarnings(input);
+    if (!e.ok) throw new Error('no estimate');
+    expect(e.jobsPerHour).toBe(7200);
+    expect(e.likely).toEqual({ jobsPerHour: 30, perHour: 1500n, perDay: 36_000n });
+    // Jobs arriving faster than the machine can run them: full load is the figure, no separate one.
+    const busy = estimateEarnings({ ...input, recent: { ...input.recent, arrivals_per_hour: 9000 } });
+    expect(busy.ok && busy.likely).toBe(null);
+    const unknown = estimateEarnings({ ...input, recent: { ...input.recent, arrivals_per_hour: null } });
+    expect(unknown.ok && unknown.likely).toBe(null);
+  });
 });

@@ -68,7 +68,7 @@ describe('earnings cards', () => {
       on_the_way: { verified: { jobs: 1, offered: '5' }, pending: { jobs: 2, offered: '7' }, running: 0 },
       not_paid: { rejected: 0, lost: 0 },
       days: [],
-      recent_jobs: { bytes: null, ms: null, offer: null },
+      recent_jobs: { bytes: null, ms: null, offer: null, arrivals_per_hour: null },
     };
     const c = earningsCards(s);
     expect(c.earned).toBe('1025000');

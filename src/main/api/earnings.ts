@@ -97,7 +97,12 @@ export function earningsSummary(db: Database, now: number, days: number, market:
     days: series,
     recent_jobs: (() => {
       const j = repo.meanJob();
-      return { bytes: j.bytes, ms: j.ms, offer: j.offer === null ? null : j.offer.toString() };
+      return {
+        bytes: j.bytes,
+        ms: j.ms,
+        offer: j.offer === null ? null : j.offer.toString(),
+        arrivals_per_hour: repo.arrivalsPerHour(now - 3_600_000, now),
+      };
     })(),
   };
 }

@@ -123,3 +123,21 @@ describe('ProviderJobsRepo: the queries the handlers and the provider read', () 
     ]);
   });
 });
+
+describe('arrivalsPerHour', () => {
+  it('jobs started in the window per hour, over the span from the first of them (at least a minute); null under 3', () => {
+    const repo = openRepo();
+    const since = NOW - 3_600_000;
+    job(repo, 'old', since - 1, 'accepted'); // before the window: not counted
+    job(repo, 'a', NOW - 30 * 60_000, 'accepted');
+    job(repo, 'b', NOW - 20 * 60_000, 'rejected');
+    expect(repo.arrivalsPerHour(since, NOW)).toBe(null);
+    job(repo, 'c', NOW - 10 * 60_000, 'running');
+    // 3 jobs over the 30 minutes since the first of them: 6 an hour.
+    expect(repo.arrivalsPerHour(since, NOW)).toBe(6);
+    // Three jobs within the last ten seconds are not 1,080 an hour: the span is at least a minute.
+    const fresh = openRepo();
+    for (const id of ['x', 'y', 'z']) job(fresh, id, NOW - 10_000, 'accepted');
+    expect(fresh.arrivalsPerHour(since, NOW)).toBe(180);
+  });
+});

@@ -346,6 +346,20 @@ export class ProviderJobsRepo {
   }
 
   /** Mean size (bytes), run time (ms) and offer (micro-CPC, rounded down) of the newest `limit` finished jobs; nulls when none. */
+  /**
+   * How fast jobs have been reaching this node: jobs started since `sinceMs` per hour, over the
+   * span from the first of them to `now` (at least a minute); null with fewer than 3 jobs.
+   */
+  arrivalsPerHour(sinceMs: number, now: number): number | null {
+    const r = this.db.get<{ n: number | bigint; first: number | bigint | null }>(
+      sql`SELECT count(*) AS n, min(started_at) AS first FROM provider_jobs WHERE started_at >= ${sinceMs}`,
+    );
+    const n = Number(r?.n ?? 0);
+    if (n < 3 || r?.first === null || r?.first === undefined) return null;
+    const spanMs = Math.max(60_000, now - Number(r.first));
+    return (n * 3_600_000) / spanMs;
+  }
+
   meanJob(limit = 100): { bytes: number | null; ms: number | null; offer: bigint | null } {
     const r = this.db.get<{ bytes: number | null; ms: number | null; offer: number | bigint | null }>(sql`
       SELECT avg(bytes) AS bytes, avg(duration_ms) AS ms, sum(offer) / count(offer) AS offer FROM (SELECT bytes, duration_ms, offer FROM provider_jobs

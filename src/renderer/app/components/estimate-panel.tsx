@@ -41,15 +41,35 @@ export function EstimatePanel({ className }: { className?: string }) {
         <p className="muted">{estimate.reason}</p>
       ) : (
         <>
-          <div className="estimate-figures">
+          {estimate.likely && (
+            <div className="estimate-figures">
+              <div>
+                <span className="tile-label">Per hour, as jobs come now</span>
+                <span className="estimate-value" data-testid="estimate-likely-hour">
+                  ≈ <Amount micro={estimate.likely.perHour} practice={practice} />
+                </span>
+              </div>
+              <div>
+                <span className="tile-label">Per day, as jobs come now</span>
+                <span className="estimate-value" data-testid="estimate-likely-day">
+                  ≈ <Amount micro={estimate.likely.perDay} practice={practice} />
+                </span>
+              </div>
+            </div>
+          )}
+          <div className={estimate.likely ? 'estimate-figures estimate-ceiling' : 'estimate-figures'}>
             <div>
-              <span className="tile-label">Per hour, at full load</span>
+              <span className="tile-label">
+                {estimate.likely ? 'At most per hour, at full load' : 'Per hour, at full load'}
+              </span>
               <span className="estimate-value" data-testid="estimate-hour">
                 ≈ <Amount micro={estimate.perHour} practice={practice} />
               </span>
             </div>
             <div>
-              <span className="tile-label">Per day, at full load</span>
+              <span className="tile-label">
+                {estimate.likely ? 'At most per day, at full load' : 'Per day, at full load'}
+              </span>
               <span className="estimate-value" data-testid="estimate-day">
                 ≈ <Amount micro={estimate.perDay} practice={practice} />
               </span>
@@ -57,9 +77,12 @@ export function EstimatePanel({ className }: { className?: string }) {
           </div>
           <p className="muted small how">
             <strong>How this is computed:</strong> {estimate.formula} of{' '}
-            <Amount micro={estimate.offer} practice={practice} /> per job; per day = per hour × 24. An estimate at the
-            market’s current prices that assumes jobs keep coming (one always waiting for every thread): the market’s
-            supply of jobs, not this machine, is usually the limit — compare what you earned in the last 7 days.
+            <Amount micro={estimate.offer} practice={practice} /> per job; per day = per hour × 24.
+            {estimate.likely &&
+              ` As jobs come now: ${estimate.likely.jobsPerHour.toFixed(1)} jobs/h reached this node over the last hour, at the same offer.`}{' '}
+            An estimate at the market’s current prices that assumes jobs keep coming (one always waiting for every
+            thread): the market’s supply of jobs, not this machine, is usually the limit — compare what you earned in
+            the last 7 days.
           </p>
         </>
       )}

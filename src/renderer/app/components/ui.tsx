@@ -14,12 +14,15 @@ export function Credits({
   testId,
   signed,
   practice,
+  bare,
 }: {
   micro: string | bigint | null | undefined;
   testId?: string;
   signed?: boolean;
   /** Whose credits: the practice market's (default: the market the node is on now). */
   practice?: boolean;
+  /** The number alone (a table whose header names the unit). */
+  bare?: boolean;
 }) {
   const { status } = useNodeStatus();
   const isPractice = practice ?? status?.market?.kind === 'practice';
@@ -29,10 +32,15 @@ export function Credits({
   return (
     <span className="credits num">
       {plus}
-      <span data-testid={testId}>{text}</span>{' '}
-      <abbr className="unit" title={unitExplanation(isPractice)}>
-        {creditUnit(isPractice)}
-      </abbr>
+      <span data-testid={testId}>{text}</span>
+      {!bare && (
+        <>
+          {' '}
+          <abbr className="unit" title={unitExplanation(isPractice)}>
+            {creditUnit(isPractice)}
+          </abbr>
+        </>
+      )}
     </span>
   );
 }

@@ -10,7 +10,7 @@ export interface EstimateInput {
   /** Jobs the node runs at once (its threads). */
   threads: number;
   /** Mean size, run time and offer (micro-CPC) of this node's recent jobs; nulls before its first job. */
-  recent: { bytes: number | null; ms: number | null; offer?: string | null };
+  recent: { bytes: number | null; ms: number | null; offer?: string | null; arrivals_per_hour?: number | null };
   /** The price board: offers seen per lane. */
   bands: PricingBandsInfo;
 }
@@ -31,6 +31,11 @@ export type Estimate =
       perDay: bigint;
       /** The formula with this machine's numbers, one line. */
       formula: string;
+      /**
+       * At the rate jobs have been reaching this node (last hour), when known and below what the
+       * machine could do: what it is likely to earn if the market keeps sending jobs as it has.
+       */
+      likely: { jobsPerHour: number; perHour: bigint; perDay: bigint } | null;
     }
   | { ok: false; reason: string };
 
@@ -65,5 +70,15 @@ export function estimateEarnings(input: EstimateInput): Estimate {
     `${threads} thread${threads === 1 ? '' : 's'} × 3600 s ÷ ${secondsPerJob.toFixed(3)} s per job ` +
     `(${size} at ${input.mbps.toFixed(0)} MB/s${runSeconds > hashSeconds ? `, or ${runSeconds.toFixed(3)} s as your recent jobs took` : ''}) ` +
     `= ${Math.round(jobsPerHour).toLocaleString('en-US')} jobs/h × ${priceSource === 'recent jobs' ? 'the mean offer of your recent jobs' : `median offer (${priceSource} lane)`}`;
-  return { ok: true, priceSource, offer, bytesPerJob, secondsPerJob, jobsPerHour, perHour, perDay, formula };
+  const arrivals = input.recent.arrivals_per_hour ?? null;
+  const likelyRate = arrivals !== null && arrivals < jobsPerHour ? arrivals : null;
+  const likely =
+    likelyRate === null
+      ? null
+      : {
+          jobsPerHour: likelyRate,
+          perHour: (offer * BigInt(Math.floor(likelyRate * 1000))) / 1000n,
+          perDay: (offer * BigInt(Math.floor(likelyRate * 24 * 1000))) / 1000n,
+        };
+  return { ok: true, priceSource, offer, bytesPerJob, secondsPerJob, jobsPerHour, perHour, perDay, formula, likely };
 }

@@ -4,9 +4,10 @@ import type { JobRow } from '../../../shared/contract.js';
 import { call } from '../api/client.js';
 import { Credits, Empty, ErrorLine, Loading, ScreenHeader } from '../components/ui.js';
 import { useConnection } from '../hooks/connection.js';
+import { useNodeStatus } from '../hooks/node-status.js';
 import { errorMessage, useEvent, useNow } from '../hooks/use-call.js';
 import { jobsToCsv } from '../lib/csv.js';
-import { jobStage, STAGE_WORDS } from '../lib/earnings.js';
+import { jobStage, STAGE_WORDS, unitExplanation } from '../lib/earnings.js';
 import { absoluteTime, formatBytes, formatDuration, relativeTime, shortId } from '../lib/format.js';
 
 type Status = JobRow['status'];
@@ -29,6 +30,20 @@ const TECHNICAL = new Set<string>(['Proof', 'Backend']);
 const HEAD_PX = 36;
 
 const rowKey = (r: JobRow) => `${r.market_id}/${r.job_id}`;
+
+/** The Paid column's header names the unit its numbers are in (practice credits are not money). */
+function PaidHeader() {
+  const { status } = useNodeStatus();
+  const practice = status?.market?.kind === 'practice';
+  return (
+    <>
+      Paid{' '}
+      <abbr className="unit" title={unitExplanation(practice)}>
+        {practice ? 'practice' : 'CPC'}
+      </abbr>
+    </>
+  );
+}
 
 function Verified({ row }: { row: JobRow }) {
   const stage = jobStage(row);
@@ -114,7 +129,7 @@ const JobRowView = memo(function JobRowView({
         <Verified row={r} />
       </div>
       <div role="cell" className="r">
-        {r.paid ? <Credits micro={r.credits} /> : <span className="muted">—</span>}
+        {r.paid ? <Credits micro={r.credits} bare /> : <span className="muted">—</span>}
       </div>
     </div>
   );
@@ -354,7 +369,7 @@ export function JobsScreen() {
                       [RIGHT.has(c) ? 'r' : '', TECHNICAL.has(c) ? 'col-tech' : ''].join(' ').trim() || undefined
                     }
                   >
-                    {c}
+                    {c === 'Paid' ? <PaidHeader /> : c}
                   </div>
                 ))}
               </div>
