@@ -263,6 +263,7 @@ export const MarketFrame = z.discriminatedUnion('type', [
 ]);
 export type MarketFrame = z.infer<typeof MarketFrame>;
 export type JobFrame = z.infer<typeof JobFrame>;
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
 
 /** The bytes a provider signs to answer a challenge: UTF-8(tag) ‖ field(market_id) ‖ nonce (32 bytes). */

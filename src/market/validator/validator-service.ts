@@ -38,6 +38,7 @@ import {
   type JobFrame,
   type MarketFrame,
   type ResultFrame,
+  type WelcomeFrame,
 } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
@@ -321,8 +322,17 @@ export class ValidatorService {
     return { ok: true, address };
   }
 
-  /** Registers an authenticated session with its capabilities; returns the jobs still leased to it and delivers undelivered receipts. */
-  async join(session: ProviderSession): Promise<{ job_id: string; epoch: number }[]> {
+  /**
+   * Registers an authenticated session with its capabilities and sends its first frames, in this
+   * order: the welcome (`welcome` builds it from the jobs still leased to the provider), then every
+   * receipt not yet acknowledged, then prices. The welcome goes first because a client sends
+   * nothing before it — a receipt_ack for a receipt that came earlier would have nowhere to go
+   * (docs/market-api.md, "Joining"). Returns the jobs still leased to the provider.
+   */
+  async join(
+    session: ProviderSession,
+    welcome: (leased: { job_id: string; epoch: number }[]) => WelcomeFrame,
+  ): Promise<{ job_id: string; epoch: number }[]> {
     const old = this.sessions.get(session.address);
     if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
@@ -331,12 +341,11 @@ export class ValidatorService {
       receipts: await tx.validator.receipts(session.address, true),
     }));
     for (const j of leased) session.inFlight.add(j.job_id);
-    queueMicrotask(() => {
-      for (const r of receipts)
-        session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
-      this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
-      this.kick();
-    });
+    session.send(welcome(leased));
+    for (const r of receipts)
+      session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
+    this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
+    this.kick();
     return leased;
   }
 

@@ -154,15 +154,16 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
               socket.close(code, reason);
             },
           };
-          const leased = await v.join(session);
-          send({
+          const address = authed.address;
+          // The validator sends the welcome first, then the receipts still unacknowledged.
+          await v.join(session, (leased) => ({
             type: 'welcome',
-            address: authed.address,
+            address,
             heartbeat_ms: v.config.heartbeatMs,
             leased_jobs: leased,
             server_time: v.now(),
             market_key: v.marketKey,
-          });
+          }));
           return;
         }
         switch (frame.type) {
