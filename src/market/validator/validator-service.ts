@@ -58,6 +58,11 @@ export interface ProviderSession {
   capabilities: CapabilitiesFrame | undefined;
   /** Jobs sent to this socket and not yet answered. */
   readonly inFlight: Set<string>;
+  /**
+   * True while the socket's send buffer is above the soft limit (the provider is not reading) or
+   * the socket is closing: no job is leased to it, and a job frame it is sent is returned as lost.
+   */
+  readonly congested: boolean;
   send(frame: MarketFrame): void;
   close(code: number, reason: string): void;
 }
@@ -568,6 +573,7 @@ export class ValidatorService {
       caps !== undefined &&
       job !== undefined &&
       session !== undefined &&
+      !session.congested &&
       session.inFlight.size + taking < caps.max_jobs &&
       fitsJob(job, caps);
     const warm = promoted.state.kind === 'live';
@@ -633,7 +639,7 @@ export class ValidatorService {
     let left = shape.reduce((n, g) => n + g.count, 0);
     if (left === 0) return;
     const wanting = [...this.sessions.values()].filter(
-      (s) => s.capabilities && s.inFlight.size < s.capabilities.max_jobs,
+      (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
     );
     let next = 0;
     while (left > 0 && next < wanting.length) {
@@ -643,7 +649,7 @@ export class ValidatorService {
         for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
           const session = wanting[next] as ProviderSession;
           const caps = session.capabilities;
-          if (!caps || this.sessions.get(session.address) !== session) continue;
+          if (!caps || session.congested || this.sessions.get(session.address) !== session) continue;
           let room = caps.max_jobs - session.inFlight.size;
           while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
             const lease = await this.leaseIn(tx, session, caps, now);
