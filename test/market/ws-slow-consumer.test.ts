@@ -109,6 +109,13 @@ describe('a provider that never reads what the market sends', () => {
       m = await startMarket(root, { checkFraction: 0, sliceBytes: MiB, ...limits });
       const market = m;
       const peak = watchServerBuffers();
+      // Every lease the market takes back from a provider, by address.
+      const lost: { address: string; jobId: string }[] = [];
+      const jobLost = market.validator.jobLost.bind(market.validator);
+      vi.spyOn(market.validator, 'jobLost').mockImplementation((session, jobId, reason) => {
+        lost.push({ address: session.address, jobId });
+        return jobLost(session, jobId, reason);
+      });
 
       // The slow provider joins first (dispatch serves providers in join order), takes up to 64
       // jobs, then stops reading its socket.
@@ -150,6 +157,12 @@ describe('a provider that never reads what the market sends', () => {
       expect(sent.length).toBeLessThan(JOBS / 2);
       // Bounded memory: the send buffer never held more than the soft limit plus one job frame.
       expect(slowPeak).toBeLessThanOrEqual(SOFT + frameBytes);
+      // No job was leased to it again once it was over the soft limit: each job it held (sent to it
+      // or withheld) came back from it once.
+      const back = lost.filter((l) => l.address === slow.address).map((l) => l.jobId);
+      console.log(`leases taken back from the slow provider: ${back.length} (${new Set(back).size} jobs)`);
+      expect(back.length).toBe(new Set(back).size);
+      expect(back.length).toBeLessThanOrEqual(JOBS);
       // None of the slow provider's jobs was paid to it.
       expect(slow.frames.filter((f) => f.type === 'receipt')).toHaveLength(0);
       healthy.close();

@@ -105,7 +105,8 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   };
   const watchBuffer = (): void => {
     const buffered = socket.bufferedAmount;
-    if (buffered > hard) return dropSlow(`did not read: ${buffered} bytes wait in its send buffer, over the ${hard}-byte limit`);
+    if (buffered > hard)
+      return dropSlow(`did not read: ${buffered} bytes wait in its send buffer, over the ${hard}-byte limit`);
     if (buffered <= soft || slowTimer !== undefined) return;
     slowTimer = setTimeout(() => {
       slowTimer = undefined;
