@@ -46,6 +46,11 @@ export const CLOSE_CODES = {
   wrongState: 4004,
   /** The same address connected again; the older socket is closed. */
   superseded: 4005,
+  /**
+   * The provider did not read what the market sent: its socket's send buffer stayed above the
+   * soft limit too long or passed the hard limit. Its jobs are requeued; read every frame promptly.
+   */
+  slowConsumer: 4006,
 } as const;
 
 const Hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');
@@ -263,6 +268,7 @@ export const MarketFrame = z.discriminatedUnion('type', [
 ]);
 export type MarketFrame = z.infer<typeof MarketFrame>;
 export type JobFrame = z.infer<typeof JobFrame>;
+export type WelcomeFrame = z.infer<typeof WelcomeFrame>;
 export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
 
 /** The bytes a provider signs to answer a challenge: UTF-8(tag) ‖ field(market_id) ‖ nonce (32 bytes). */

@@ -2,7 +2,7 @@ import { DEFAULT_QUORUM_CONFIG, type QuorumConfig, type RestartPolicy } from '..
 import { DEFAULT_DEFER_MAX_SECS } from '../../core/pricing/admission.js';
 import type { ComfortGuardConfig } from '../../core/pricing/comfort-guard.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
-import { MAX_INLINE_SLICE_BYTES } from '../../shared/market-protocol.js';
+import { MAX_INLINE_SLICE_BYTES, MAX_MARKET_FRAME_BYTES } from '../../shared/market-protocol.js';
 
 export const VERIFY_MODES = ['reexecute', 'second_provider', 'both'] as const;
 export type VerifyMode = (typeof VERIFY_MODES)[number];
@@ -54,6 +54,15 @@ export interface ValidatorConfig {
   /** Labels the embedded practice market in every challenge. */
   practice: boolean;
   /**
+   * A provider socket's send buffer (bytes the market has queued for it and the network has not
+   * taken yet): above `sendBufferSoftBytes` no job is leased or sent to it; above
+   * `sendBufferHardBytes`, or above the soft limit for `slowConsumerMs`, the provider is dropped
+   * (close 4006 SLOW_CONSUMER) and its jobs requeued (docs/market-api.md, "Slow consumers").
+   */
+  sendBufferSoftBytes: number;
+  sendBufferHardBytes: number;
+  slowConsumerMs: number;
+  /**
    * The comfort guard over the queued consumer jobs (docs/admission.md): industrial jobs are
    * admitted only while it is loose. Fees are job offers in micro-CPC; the default fee limit is
    * off (U64_MAX) and the age limit is the node's default, 30 s.
@@ -85,6 +94,10 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   refuseAfter: 3,
   authTimeoutMs: 10_000,
   practice: false,
+  // Two of the largest job frames fit under the soft limit; four under the hard one.
+  sendBufferSoftBytes: 2 * MAX_MARKET_FRAME_BYTES,
+  sendBufferHardBytes: 4 * MAX_MARKET_FRAME_BYTES,
+  slowConsumerMs: 30_000,
   comfortGuard: { feeThreshold: U64_MAX, ageLimitMs: 30_000, recoveryPercent: 90, recoveryMs: 60_000 },
   industrialDeferMaxMs: DEFAULT_DEFER_MAX_SECS * 1000,
 };
@@ -105,6 +118,12 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
     throw new RangeError(`standbys must be a whole number from 0 to ${MAX_STANDBYS}`);
   if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1)
     throw new RangeError('refuseAfter must be a whole number ≥ 1');
+  if (!Number.isSafeInteger(c.sendBufferSoftBytes) || c.sendBufferSoftBytes < 1)
+    throw new RangeError('sendBufferSoftBytes must be a whole number of bytes ≥ 1');
+  if (!Number.isSafeInteger(c.sendBufferHardBytes) || c.sendBufferHardBytes < c.sendBufferSoftBytes)
+    throw new RangeError('sendBufferHardBytes must be a whole number of bytes ≥ sendBufferSoftBytes');
+  if (!Number.isSafeInteger(c.slowConsumerMs) || c.slowConsumerMs < 1)
+    throw new RangeError('slowConsumerMs must be a whole number of ms ≥ 1');
   if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1)
     throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;

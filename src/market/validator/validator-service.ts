@@ -38,6 +38,7 @@ import {
   type JobFrame,
   type MarketFrame,
   type ResultFrame,
+  type WelcomeFrame,
 } from '../../shared/market-protocol.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
@@ -57,6 +58,11 @@ export interface ProviderSession {
   capabilities: CapabilitiesFrame | undefined;
   /** Jobs sent to this socket and not yet answered. */
   readonly inFlight: Set<string>;
+  /**
+   * True while the socket's send buffer is above the soft limit (the provider is not reading) or
+   * the socket is closing: no job is leased to it, and a job frame it is sent is returned as lost.
+   */
+  readonly congested: boolean;
   send(frame: MarketFrame): void;
   close(code: number, reason: string): void;
 }
@@ -321,8 +327,17 @@ export class ValidatorService {
     return { ok: true, address };
   }
 
-  /** Registers an authenticated session with its capabilities; returns the jobs still leased to it and delivers undelivered receipts. */
-  async join(session: ProviderSession): Promise<{ job_id: string; epoch: number }[]> {
+  /**
+   * Registers an authenticated session with its capabilities and sends its first frames, in this
+   * order: the welcome (`welcome` builds it from the jobs still leased to the provider), then every
+   * receipt not yet acknowledged, then prices. The welcome goes first because a client sends
+   * nothing before it — a receipt_ack for a receipt that came earlier would have nowhere to go
+   * (docs/market-api.md, "Joining"). Returns the jobs still leased to the provider.
+   */
+  async join(
+    session: ProviderSession,
+    welcome: (leased: { job_id: string; epoch: number }[]) => WelcomeFrame,
+  ): Promise<{ job_id: string; epoch: number }[]> {
     const old = this.sessions.get(session.address);
     if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
@@ -331,12 +346,11 @@ export class ValidatorService {
       receipts: await tx.validator.receipts(session.address, true),
     }));
     for (const j of leased) session.inFlight.add(j.job_id);
-    queueMicrotask(() => {
-      for (const r of receipts)
-        session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
-      this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
-      this.kick();
-    });
+    session.send(welcome(leased));
+    for (const r of receipts)
+      session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
+    this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
+    this.kick();
     return leased;
   }
 
@@ -559,6 +573,7 @@ export class ValidatorService {
       caps !== undefined &&
       job !== undefined &&
       session !== undefined &&
+      !session.congested &&
       session.inFlight.size + taking < caps.max_jobs &&
       fitsJob(job, caps);
     const warm = promoted.state.kind === 'live';
@@ -624,7 +639,7 @@ export class ValidatorService {
     let left = shape.reduce((n, g) => n + g.count, 0);
     if (left === 0) return;
     const wanting = [...this.sessions.values()].filter(
-      (s) => s.capabilities && s.inFlight.size < s.capabilities.max_jobs,
+      (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
     );
     let next = 0;
     while (left > 0 && next < wanting.length) {
@@ -634,7 +649,7 @@ export class ValidatorService {
         for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
           const session = wanting[next] as ProviderSession;
           const caps = session.capabilities;
-          if (!caps || this.sessions.get(session.address) !== session) continue;
+          if (!caps || session.congested || this.sessions.get(session.address) !== session) continue;
           let room = caps.max_jobs - session.inFlight.size;
           while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
             const lease = await this.leaseIn(tx, session, caps, now);

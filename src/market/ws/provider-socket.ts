@@ -67,8 +67,69 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
     })();
   };
 
+  // Send-buffer limits (docs/market-api.md, "Slow consumers"): a provider that does not read what
+  // it is sent must not make the market buffer without bound.
+  const soft = v.config.sendBufferSoftBytes;
+  const hard = v.config.sendBufferHardBytes;
+  /** Runs while the send buffer is above the soft limit: drops the provider unless it drains first. */
+  let slowTimer: NodeJS.Timeout | undefined;
+  const congested = (): boolean => closed || socket.readyState !== socket.OPEN || socket.bufferedAmount > soft;
+  const dropSlow = (why: string): void => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(slowTimer);
+    const s = session;
+    deps.logger.warn('provider dropped: it does not read what the market sends', {
+      address: s?.address ?? authed?.address ?? null,
+      buffered_bytes: socket.bufferedAmount,
+      why,
+    });
+    if (s) {
+      v.leave(s);
+      // Its jobs go back through the lost-lease path (requeued, or handed to a standby).
+      for (const jobId of [...s.inFlight])
+        v.jobLost(s, jobId, `slow consumer: ${why}`).catch((err: unknown) => {
+          if (!(err instanceof ValidatorClosingError)) report('slow consumer requeue', err);
+        });
+    }
+    const message = `the provider ${why}; read every frame promptly, then reconnect`;
+    socket.send(JSON.stringify({ type: 'error', code: 'SLOW_CONSUMER', message } satisfies z.infer<typeof ErrorFrame>));
+    socket.close(CLOSE_CODES.slowConsumer, 'SLOW_CONSUMER');
+  };
+  /** After each write reaches the network: once the buffer is back under the soft limit, jobs flow again. */
+  const written = (): void => {
+    if (slowTimer === undefined || closed || socket.bufferedAmount > soft) return;
+    clearTimeout(slowTimer);
+    slowTimer = undefined;
+    v.kick();
+  };
+  const watchBuffer = (): void => {
+    const buffered = socket.bufferedAmount;
+    if (buffered > hard)
+      return dropSlow(`did not read: ${buffered} bytes wait in its send buffer, over the ${hard}-byte limit`);
+    if (buffered <= soft || slowTimer !== undefined) return;
+    slowTimer = setTimeout(() => {
+      slowTimer = undefined;
+      if (socket.bufferedAmount > soft)
+        dropSlow(`did not read: its send buffer stayed over ${soft} bytes for ${v.config.slowConsumerMs} ms`);
+      else v.kick();
+    }, v.config.slowConsumerMs);
+    slowTimer.unref();
+  };
   const send = (frame: MarketFrame): void => {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(frame));
+    if (frame.type === 'job' && session && congested()) {
+      // Not sent: the lease goes back through the lost-lease path at once rather than waiting for its silence.
+      const s = session;
+      v.jobLost(s, frame.job_id, 'not sent: the provider socket is not reading (send buffer over its limit)').catch(
+        (err: unknown) => {
+          if (!(err instanceof ValidatorClosingError)) report('withheld job requeue', err);
+        },
+      );
+      return;
+    }
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify(frame), written);
+    watchBuffer();
   };
   const fail = (code: CloseCode, errCode: string, message: string): void => {
     send({ type: 'error', code: errCode, message } satisfies z.infer<typeof ErrorFrame>);
@@ -148,21 +209,25 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             publicKey: authed.publicKey,
             capabilities: frame,
             inFlight: new Set(),
+            get congested() {
+              return congested();
+            },
             send,
             close: (code, reason) => {
               closed = true;
               socket.close(code, reason);
             },
           };
-          const leased = await v.join(session);
-          send({
+          const address = authed.address;
+          // The validator sends the welcome first, then the receipts still unacknowledged.
+          await v.join(session, (leased) => ({
             type: 'welcome',
-            address: authed.address,
+            address,
             heartbeat_ms: v.config.heartbeatMs,
             leased_jobs: leased,
             server_time: v.now(),
             market_key: v.marketKey,
-          });
+          }));
           return;
         }
         switch (frame.type) {
@@ -220,6 +285,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   socket.on('close', () => {
     closed = true;
     clearTimeout(timer);
+    clearTimeout(slowTimer);
     if (session) v.leave(session);
   });
   socket.on('error', (err) => report('socket', err));
