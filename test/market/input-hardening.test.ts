@@ -88,7 +88,11 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
     await harness.cleanup();
   });
 
-  async function call(method: string, path: string, o: { body?: string | Uint8Array; type?: string; as?: string } = {}) {
+  async function call(
+    method: string,
+    path: string,
+    o: { body?: string | Uint8Array; type?: string; as?: string } = {},
+  ) {
     const headers: Record<string, string> = { authorization: `Bearer ${o.as ?? key}` };
     if (o.type) headers['content-type'] = o.type;
     const res = await fetch(`${base}${path}`, { method, headers, ...(o.body === undefined ? {} : { body: o.body }) });
@@ -124,10 +128,30 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
 
   describe('HTTP', () => {
     it.each([
-      ['a NUL in the prompt', `{"challenge_type":"inference","payload":{"model_id":"m","prompt":"a\\u0000b","max_tokens":10},"reward":"1"}`, 'payload.prompt', /NUL/],
-      ['a lone surrogate in the model id', `{"challenge_type":"inference","payload":{"model_id":"\\ud800","prompt":"p","max_tokens":10},"reward":"1"}`, 'payload.model_id', /lone UTF-16 surrogate \(\\ud800\)/],
-      ['a lone low surrogate in a URL', `{"challenge_type":"training","payload":{"model_architecture":"r","dataset_url":"https://e.org/\\udc00","epochs":1,"batch_size":1},"reward":"1"}`, 'payload.dataset_url', /surrogate/],
-      ['a NUL in a key', `{"challenge_type":"inference","payload":{"model_id":"m","prompt":"p","max_tokens":10,"x\\u0000":1},"reward":"1"}`, 'payload."x\\u0000"', /key contains a NUL/],
+      [
+        'a NUL in the prompt',
+        `{"challenge_type":"inference","payload":{"model_id":"m","prompt":"a\\u0000b","max_tokens":10},"reward":"1"}`,
+        'payload.prompt',
+        /NUL/,
+      ],
+      [
+        'a lone surrogate in the model id',
+        `{"challenge_type":"inference","payload":{"model_id":"\\ud800","prompt":"p","max_tokens":10},"reward":"1"}`,
+        'payload.model_id',
+        /lone UTF-16 surrogate \(\\ud800\)/,
+      ],
+      [
+        'a lone low surrogate in a URL',
+        `{"challenge_type":"training","payload":{"model_architecture":"r","dataset_url":"https://e.org/\\udc00","epochs":1,"batch_size":1},"reward":"1"}`,
+        'payload.dataset_url',
+        /surrogate/,
+      ],
+      [
+        'a NUL in a key',
+        `{"challenge_type":"inference","payload":{"model_id":"m","prompt":"p","max_tokens":10,"x\\u0000":1},"reward":"1"}`,
+        'payload."x\\u0000"',
+        /key contains a NUL/,
+      ],
     ])('refuses %s with 400 INVALID_FIELD naming the field; nothing is stored', async (_what, body, field, message) => {
       const before = await taskCount();
       const r = await post(body);
@@ -141,7 +165,11 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
 
     it('keeps a well-formed surrogate pair (an emoji) and other Unicode', async () => {
       const r = await post(
-        JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, prompt: 'ok 😀 é \ud83d\ude00' }, reward: '1' }),
+        JSON.stringify({
+          challenge_type: 'inference',
+          payload: { ...INFERENCE, prompt: 'ok 😀 é \ud83d\ude00' },
+          reward: '1',
+        }),
       );
       expect(r.status, r.text).toBe(201);
     });
@@ -170,20 +198,34 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
     it('says a 100,001-character prompt is too long and gives the limit', async () => {
       // Under the 256 KiB body limit, so the schema (not the body limit) answers.
       const r = await post(
-        JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, prompt: 'x'.repeat(100_001) }, reward: '1' }),
+        JSON.stringify({
+          challenge_type: 'inference',
+          payload: { ...INFERENCE, prompt: 'x'.repeat(100_001) },
+          reward: '1',
+        }),
       );
       expect(r.status).toBe(400);
       expect(errorOf(r)).toMatchObject({ code: 'INVALID_FIELD', field: 'payload.prompt' });
       expect(errorOf(r).message).toBe('payload.prompt: is too long: 100001 characters, the limit is 100000');
       const ok = await post(
-        JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, prompt: 'x'.repeat(100_000) }, reward: '1' }),
+        JSON.stringify({
+          challenge_type: 'inference',
+          payload: { ...INFERENCE, prompt: 'x'.repeat(100_000) },
+          reward: '1',
+        }),
       );
       expect(ok.status).toBe(201);
       const model = await post(
-        JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, model_id: 'm'.repeat(201) }, reward: '1' }),
+        JSON.stringify({
+          challenge_type: 'inference',
+          payload: { ...INFERENCE, model_id: 'm'.repeat(201) },
+          reward: '1',
+        }),
       );
       expect(errorOf(model).message).toBe('payload.model_id: is too long: 201 characters, the limit is 200');
-      const notString = await post(JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, prompt: 7 }, reward: '1' }));
+      const notString = await post(
+        JSON.stringify({ challenge_type: 'inference', payload: { ...INFERENCE, prompt: 7 }, reward: '1' }),
+      );
       expect(errorOf(notString).message).toBe('payload.prompt: must be a string');
     });
 
@@ -222,7 +264,9 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
     });
 
     it('answers a request that does not arrive in time with 408 REQUEST_TIMEOUT', async () => {
-      const r = await rawHttp(`POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n`);
+      const r = await rawHttp(
+        `POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n`,
+      );
       expect(r.status).toBe(408);
       expect(shape(r).code).toBe('REQUEST_TIMEOUT');
     });
@@ -240,7 +284,11 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
         as,
       );
     const put = (id: string, n: number, bytes: number, as = key) =>
-      call('PUT', `/tasks/${id}/slices/${n}`, { body: new Uint8Array(bytes).fill(n + 1), type: 'application/octet-stream', as });
+      call('PUT', `/tasks/${id}/slices/${n}`, {
+        body: new Uint8Array(bytes).fill(n + 1),
+        type: 'application/octet-stream',
+        as,
+      });
     const putChunked = async (id: string, n: number, bytes: number) => {
       const res = await fetch(`${base}/tasks/${id}/slices/${n}`, {
         method: 'PUT',
@@ -314,7 +362,8 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
       await p.join();
       return p;
     }
-    const errorFrame = (p: RawProvider) => p.frames.find((f) => f.type === 'error') as { code: string; message: string };
+    const errorFrame = (p: RawProvider) =>
+      p.frames.find((f) => f.type === 'error') as { code: string; message: string };
 
     /** A provider holding the job of a fresh synthetic task. */
     async function holding(): Promise<{ p: RawProvider; jobId: string }> {
@@ -338,22 +387,30 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
     it.each([
       ['a NUL', 'lost\u0000here', /NUL/],
       ['a lone surrogate', 'lost \ud800', /lone UTF-16 surrogate/],
-    ])('refuses job_lost whose reason holds %s (4000 naming reason); the lease is kept', async (_what, reason, message) => {
-      const { p, jobId } = await holding();
-      p.sendJson({ type: 'job_lost', job_id: jobId, reason });
-      expect(await p.closed()).toBe(CLOSE_CODES.malformed);
-      expect(errorFrame(p).message).toMatch(/^reason: /);
-      expect(errorFrame(p).message).toMatch(message);
-      const job = await store.transaction((tx) => tx.validator.job(jobId, false));
-      expect(job?.status).toBe('leased');
-    });
+    ])(
+      'refuses job_lost whose reason holds %s (4000 naming reason); the lease is kept',
+      async (_what, reason, message) => {
+        const { p, jobId } = await holding();
+        p.sendJson({ type: 'job_lost', job_id: jobId, reason });
+        expect(await p.closed()).toBe(CLOSE_CODES.malformed);
+        expect(errorFrame(p).message).toMatch(/^reason: /);
+        expect(errorFrame(p).message).toMatch(message);
+        const job = await store.transaction((tx) => tx.validator.job(jobId, false));
+        expect(job?.status).toBe('leased');
+      },
+    );
 
     it('refuses a lone surrogate in the capabilities (4000 naming gpu.name)', async () => {
       const p = new RawProvider(base, blake3, seedFrom(seedN++));
       await p.open();
       const ch = p.frames.find((f) => f.type === 'challenge') as { market_id: string; nonce: string };
       const { authSigningBytes } = await import('../../src/shared/market-protocol.js');
-      p.sendJson({ type: 'auth', version: 1, public_key: p.signer.nodeId, signature: p.signer.sign(authSigningBytes(ch.market_id, ch.nonce)) });
+      p.sendJson({
+        type: 'auth',
+        version: 1,
+        public_key: p.signer.nodeId,
+        signature: p.signer.sign(authSigningBytes(ch.market_id, ch.nonce)),
+      });
       p.sendJson({
         type: 'capabilities',
         cpu_threads: 1,

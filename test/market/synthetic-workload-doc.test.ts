@@ -33,7 +33,7 @@ describe('docs/synthetic-workload.md test vector', () => {
     expect(outputs.slice(16, 20).join(' ')).toBe(v.b_first_outputs);
   });
 
-  it("gives the result matrix and both digests a provider sends and the validator re-executes", async () => {
+  it('gives the result matrix and both digests a provider sends and the validator re-executes', async () => {
     const blake3 = await loadBlake3();
     const output = syntheticResult(syntheticSeed(params, nodeSha256), 4);
     expect(toHex(output)).toBe(v.output);

@@ -164,7 +164,9 @@ export class TaskService {
       );
     const room = await this.deps.store.transaction(async (tx) => {
       this.assertDraft(await this.owned(tx, customer, taskId, false));
-      return this.drafts.maxDraftBytes - (await tx.tasks.draftUsage(customer.customerId, { except: { taskId, n } })).bytes;
+      return (
+        this.drafts.maxDraftBytes - (await tx.tasks.draftUsage(customer.customerId, { except: { taskId, n } })).bytes
+      );
     });
     const overQuota = (size: string) =>
       new MarketError(

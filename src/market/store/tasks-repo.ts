@@ -121,7 +121,9 @@ export class TasksRepo {
 
   /** Deletes an unsubmitted draft (its slice rows go with it); false when it is not a draft. */
   async deleteDraft(taskId: string): Promise<boolean> {
-    const rows = await this.c.query(sql`DELETE FROM tasks WHERE task_id = ${taskId} AND status = 'draft' RETURNING task_id`);
+    const rows = await this.c.query(
+      sql`DELETE FROM tasks WHERE task_id = ${taskId} AND status = 'draft' RETURNING task_id`,
+    );
     return rows.length === 1;
   }
 
