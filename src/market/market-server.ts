@@ -3,13 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher } from '../core/hash/hasher.js';
 import type { Clock } from '../core/clock.js';
 import { childLogger, createLogger, errorFields, type Logger } from '../node/log.js';
-import { buildMarketApp } from './http/app.js';
+import { buildMarketApp, type MarketAppDeps } from './http/app.js';
 import type { CustomerAuth } from './http/auth.js';
 import { MarketMetrics } from './http/metrics.js';
 import { courierRoutes } from './http/routes/courier.js';
 import { CourierInboxService, type CourierRewardRule } from './services/courier-inbox.js';
 import { CustomerService } from './services/customer-service.js';
-import { TaskService, type SliceLimits } from './services/task-service.js';
+import { TaskService, type DraftLimits, type SliceLimits } from './services/task-service.js';
 import type { MarketStore } from './store/market-store.js';
 
 export interface MarketServerDeps {
@@ -20,7 +20,11 @@ export interface MarketServerDeps {
   dataDir: string;
   auth?: CustomerAuth;
   sliceLimits?: SliceLimits;
+  /** What one customer may keep in unsubmitted drafts (default DEFAULT_DRAFT_LIMITS). */
+  draftLimits?: DraftLimits;
   bodyLimitBytes?: number;
+  /** Node's HTTP timeouts (MarketAppDeps.timeouts). */
+  httpTimeouts?: MarketAppDeps['timeouts'];
   /** How often overdue tasks are failed and refunded (ms; 0 turns the sweep off). */
   expirySweepMs?: number;
   /** The market's logger (default: the `market` module logger on the process sink); routes and the sweep write through it. */
@@ -56,6 +60,7 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     blake3: deps.blake3,
     slicesDir: join(deps.dataDir, 'slices'),
     ...(deps.sliceLimits ? { sliceLimits: deps.sliceLimits } : {}),
+    ...(deps.draftLimits ? { draftLimits: deps.draftLimits } : {}),
   });
   const app = await buildMarketApp({
     store: deps.store,
@@ -64,6 +69,7 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     metrics,
     ...(deps.auth ? { auth: deps.auth } : {}),
     ...(deps.bodyLimitBytes ? { bodyLimitBytes: deps.bodyLimitBytes } : {}),
+    ...(deps.httpTimeouts ? { timeouts: deps.httpTimeouts } : {}),
     logger: childLogger(logger, 'market-http'),
   });
   const courier = new CourierInboxService({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { concatBytes, lengthPrefixed } from '../core/bytes.js';
 import { fromHex, utf8 } from '../core/hex.js';
+import { findJsonTextProblem } from './json-text-check.js';
 
 /**
  * The provider WebSocket protocol at `GET /ws/provider` (docs/market-api.md, "Provider socket").
@@ -99,7 +100,7 @@ export const HeartbeatFrame = z.strictObject({
   type: z.literal('heartbeat'),
   /** The provider's clock when sent (ms). */
   sent_at: Ms,
-  /** Jobs the provider is running. */
+  /** The job_ids of the jobs the provider is running (at most 256, each at most 64 characters); informational. */
   in_flight: z.array(z.string().max(64)).max(256),
 });
 
@@ -107,11 +108,15 @@ export const HeartbeatFrame = z.strictObject({
 export const ComputeResultFrameBody = z.strictObject({
   market_id: z.string().min(1).max(256),
   task_id: Uuid,
-  job_id: z.string().min(1).max(256),
+  /** The job frame's job_id (the market's job ids are lower-case UUIDs; any other id names no job). */
+  job_id: Uuid,
   worker_address: Address,
   result_hash: Hex32,
   proof: Hex32,
-  nonce: z.string().regex(/^(0|[1-9]\d{0,19})$/),
+  /** A decimal string only: a JSON number cannot carry every u64, so one form is accepted on the wire. */
+  nonce: z
+    .string({ error: 'must be a decimal string ("12345"), not a JSON number' })
+    .regex(/^(0|[1-9]\d{0,19})$/, 'must be a decimal string of an integer from 0 to 2^64 − 1, without leading zeros'),
   created_at: Ms,
   signature: Hex64,
 });
@@ -132,7 +137,8 @@ export const ResultFrame = z.strictObject({
 /** A job the provider cannot finish (a disconnect lost it, a runner error): the market requeues it. */
 export const JobLostFrame = z.strictObject({
   type: z.literal('job_lost'),
-  job_id: z.string().min(1).max(64),
+  /** The job frame's job_id. */
+  job_id: Uuid,
   reason: z.string().max(500),
 });
 
@@ -278,7 +284,11 @@ export function authSigningBytes(marketId: string, nonceHex: string): Uint8Array
 
 export type FrameParse<T> = { ok: true; frame: T } | { ok: false; message: string };
 
-/** Parses one text frame against `schema`; the message names the first bad field. */
+/**
+ * Parses one text frame against `schema`; the message names the first bad field. A string with
+ * NUL or a lone surrogate, or a `__proto__` key, anywhere in the frame is refused first
+ * (findJsonTextProblem): no store keeps them and no schema has them.
+ */
 export function parseFrame<T>(schema: z.ZodType<T>, text: string): FrameParse<T> {
   let json: unknown;
   try {
@@ -286,6 +296,8 @@ export function parseFrame<T>(schema: z.ZodType<T>, text: string): FrameParse<T>
   } catch {
     return { ok: false, message: 'frame is not JSON; every frame is one JSON object with a "type"' };
   }
+  const bad = findJsonTextProblem(json);
+  if (bad) return { ok: false, message: `${bad.path || 'frame'}: ${bad.problem}` };
   const r = schema.safeParse(json);
   if (r.success) return { ok: true, frame: r.data };
   const issue = r.error.issues[0];

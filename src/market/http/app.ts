@@ -5,7 +5,8 @@ import type { CustomerService } from '../services/customer-service.js';
 import type { TaskService } from '../services/task-service.js';
 import type { MarketStore } from '../store/market-store.js';
 import type { CustomerAuth } from './auth.js';
-import { registerErrorHandling } from './error-handler.js';
+import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, registerErrorHandling } from './error-handler.js';
+import { registerJsonBodyParser } from './json-body.js';
 import type { MarketMetrics } from './metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { sliceRoutes } from './routes/slices.js';
@@ -24,6 +25,12 @@ export interface MarketAppDeps {
   bodyLimitBytes?: number;
   /** Where the app logs: every internal error once, with its stack (Fastify's own pino logger stays off). */
   logger: Logger;
+  /**
+   * Node's HTTP timeouts: a request not received in full within `requestTimeoutMs` (default 0:
+   * none; Node's 60 s limit on the headers still applies) is answered 408 REQUEST_TIMEOUT, checked
+   * every `checkIntervalMs` (Node's default 30 s).
+   */
+  timeouts?: { requestTimeoutMs?: number; checkIntervalMs?: number };
 }
 
 /** Builds the market's HTTP app (not listening yet). */
@@ -32,11 +39,18 @@ export async function buildMarketApp(deps: MarketAppDeps): Promise<FastifyInstan
     bodyLimit: deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
     logger: false,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors met before a route, by the router or by Node's HTTP parser, answer in the market's shape too.
+    frameworkErrors: frameworkErrors(deps.logger),
+    clientErrorHandler,
+    ...(deps.timeouts?.requestTimeoutMs ? { requestTimeout: deps.timeouts.requestTimeoutMs } : {}),
+    ...(deps.timeouts?.checkIntervalMs ? { http: { connectionsCheckingInterval: deps.timeouts.checkIntervalMs } } : {}),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: text/plain bodies are a 415, not a string for the schema to reject.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
   registerErrorHandling(app, deps.logger);
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorFields, type Logger } from '../../node/log.js';
 import { MarketError } from '../errors.js';
@@ -90,5 +92,88 @@ export function registerErrorHandling(app: FastifyInstance, logger: Logger): voi
         `no route ${request.method} ${request.url.split('?')[0]}; see docs/market-api.md`,
       ),
     ),
+  );
+}
+
+/** What the market answers to an error that Fastify's router meets before any route (Fastify's `frameworkErrors` option). */
+export function frameworkErrors(logger: Logger) {
+  return (err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > 120 ? `${path.slice(0, 120)}…` : path;
+    if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+      return sendError(
+        reply,
+        new MarketError(
+          'URI_TOO_LONG',
+          414,
+          `a path segment of ${shown} is longer than ${MAX_PARAM_LENGTH} characters; ids in paths are UUIDs`,
+        ),
+      );
+    if (err.code === 'FST_ERR_BAD_URL')
+      return sendError(
+        reply,
+        new MarketError('MALFORMED_REQUEST', 400, `the URL path ${shown} is not valid percent-encoded UTF-8`),
+      );
+    logger.error('request failed before routing', { method: request.method, ...errorFields(err) });
+    return sendError(
+      reply,
+      new MarketError('INTERNAL', 500, 'the market failed to handle this request; it has been logged'),
+    );
+  };
+}
+
+/** Longest path parameter the router takes (Fastify's `maxParamLength`); a longer one is 414 URI_TOO_LONG. */
+export const MAX_PARAM_LENGTH = 100;
+
+/** Node's limit on the request line and headers together (`--max-http-header-size`, 16 KiB by default). */
+const HEADER_LIMIT = 16 * 1024;
+
+/**
+ * The answer to a request Node's HTTP parser refuses before Fastify sees it (the server's
+ * `clientError` event): the same `{"error":{"code","message"}}` body every route answers with,
+ * written to the socket, which is then closed.
+ */
+export function clientErrorResponse(err: Error & { code?: string; reason?: string }): {
+  status: number;
+  body: ErrorBody;
+} {
+  const answer = (status: number, code: string, message: string) => ({ status, body: { error: { code, message } } });
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return answer(408, 'REQUEST_TIMEOUT', 'the request did not arrive in full in time; send it again');
+    case 'HPE_HEADER_OVERFLOW':
+      return answer(
+        431,
+        'HEADERS_TOO_LARGE',
+        `the request line and headers are over ${HEADER_LIMIT} bytes; send a shorter URL or fewer headers`,
+      );
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return answer(
+        400,
+        'MALFORMED_REQUEST',
+        'the request has more than one Content-Length header, or Content-Length beside Transfer-Encoding: chunked; send one',
+      );
+    default:
+      return answer(
+        400,
+        'MALFORMED_REQUEST',
+        `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}${err.reason ? `: ${err.reason}` : ''})`,
+      );
+  }
+}
+
+/** Fastify's `clientErrorHandler`: answers `clientErrorResponse` on the socket when it still can, then closes it. */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection, or a socket already answered or gone: nothing can be written.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const { status, body } = clientErrorResponse(err);
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
   );
 }

@@ -8,7 +8,21 @@ import { CHALLENGE_TYPES, PUBLIC_STATUSES } from '../store/tasks-repo.js';
  * route through fastify-type-provider-zod; unknown fields are refused so a typo names itself.
  */
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).max(2048);
+/**
+ * A string of at most `max` characters (JavaScript string length: UTF-16 code units, so a
+ * character outside the BMP counts 2). Each check has its own message: a schema-level `error`
+ * would also answer a too-long string with "must be a string".
+ */
+const boundedString = (max: number, o: { nonEmpty?: boolean } = {}) => {
+  const s = z.string({ error: 'must be a string' });
+  return (o.nonEmpty ? s.min(1, 'must not be empty') : s).max(max, {
+    error: (iss) =>
+      `is too long: ${typeof iss.input === 'string' ? `${iss.input.length} characters` : 'too many characters'}, the limit is ${max}`,
+  });
+};
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .max(2048, { error: (iss) => `is too long: ${String((iss.input as string).length)} characters, the limit is 2048` });
 const count = (max: number) =>
   z
     .int({ error: `must be an integer from 1 to ${max}` })
@@ -23,14 +37,14 @@ const common = {
 
 export const PAYLOAD_SCHEMAS = {
   inference: z.strictObject({
-    model_id: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200),
-    prompt: z.string({ error: 'must be a string' }).max(100_000),
+    model_id: boundedString(200, { nonEmpty: true }),
+    prompt: boundedString(100_000),
     max_tokens: count(1_000_000),
     temperature: z.number({ error: 'must be a number from 0 to 2' }).min(0).max(2).optional(),
     ...common,
   }),
   training: z.strictObject({
-    model_architecture: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(200),
+    model_architecture: boundedString(200, { nonEmpty: true }),
     dataset_url: httpUrl,
     epochs: count(10_000),
     batch_size: count(65_536),

@@ -26,6 +26,20 @@ export interface SliceLimits {
 
 export const DEFAULT_SLICE_LIMITS: SliceLimits = { maxSliceBytes: 16 * 1024 * 1024, maxSlices: 1024 };
 
+/**
+ * What one customer may keep in unsubmitted slice-input drafts (no reward is held for a draft, so
+ * without these a customer with no balance could store input without end). Submitted input does
+ * not count: its reward is escrowed.
+ */
+export interface DraftLimits {
+  /** Unsubmitted drafts a customer may have open at once (409 TOO_MANY_DRAFTS beyond). */
+  maxOpenDrafts: number;
+  /** Bytes of uploaded slices across a customer's unsubmitted drafts (413 DRAFT_QUOTA_EXCEEDED beyond). */
+  maxDraftBytes: number;
+}
+
+export const DEFAULT_DRAFT_LIMITS: DraftLimits = { maxOpenDrafts: 16, maxDraftBytes: 1024 * 1024 * 1024 };
+
 export interface TaskServiceDeps {
   store: MarketStore;
   clock: Clock;
@@ -33,6 +47,7 @@ export interface TaskServiceDeps {
   /** Where uploaded slices are written: `<slicesDir>/<task_id>/<n>.slice`. */
   slicesDir: string;
   sliceLimits?: SliceLimits;
+  draftLimits?: DraftLimits;
 }
 
 /** The input bytes of a payload-input task: the UTF-8 canonical JSON (RFC 8785) of its validated payload. */
@@ -43,9 +58,15 @@ export function payloadInputBytes(payload: JsonValue): Buffer {
 /** Creating, submitting, reading and expiring tasks; escrow moves in the same transaction as the task row. */
 export class TaskService {
   private readonly limits: SliceLimits;
+  private readonly drafts: DraftLimits;
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.limits = deps.sliceLimits ?? DEFAULT_SLICE_LIMITS;
+    this.drafts = deps.draftLimits ?? DEFAULT_DRAFT_LIMITS;
+  }
+
+  get draftLimits(): DraftLimits {
+    return this.drafts;
   }
 
   get sliceLimits(): SliceLimits {
@@ -77,6 +98,16 @@ export class TaskService {
       createdAt: now,
     };
     return this.deps.store.transaction(async (tx) => {
+      if (task.status === 'draft') {
+        const { drafts } = await tx.tasks.draftUsage(customer.customerId, { lock: true });
+        if (drafts >= this.drafts.maxOpenDrafts)
+          throw new MarketError(
+            'TOO_MANY_DRAFTS',
+            409,
+            `this customer has ${drafts} unsubmitted slice-input drafts, the limit is ${this.drafts.maxOpenDrafts}; submit one or delete one (DELETE /tasks/{task_id}) first`,
+            { limit: this.drafts.maxOpenDrafts },
+          );
+      }
       await tx.tasks.insert(task);
       if (task.status === 'pending') await this.escrow(tx, customer, task.taskId, task.reward, now);
       return (await tx.tasks.get(task.taskId)) as TaskRecord;
@@ -118,13 +149,33 @@ export class TaskService {
    * Streams one slice to disk (size-limited, hashed with BLAKE3 on the way) and records it.
    * Only a draft accepts slices; re-uploading slice n replaces it.
    */
-  async putSlice(customer: CustomerRecord, taskId: string, n: number, body: Readable): Promise<SliceRecord> {
+  async putSlice(
+    customer: CustomerRecord,
+    taskId: string,
+    n: number,
+    body: Readable,
+    /** The request's Content-Length, when it has one: an upload that cannot fit is refused before a byte is stored. */
+    declaredBytes?: number,
+  ): Promise<SliceRecord> {
     if (n >= this.limits.maxSlices)
       throw invalidField(
         'n',
         `slice ${n} is beyond the limit of ${this.limits.maxSlices} slices per task (0…${this.limits.maxSlices - 1})`,
       );
-    await this.deps.store.transaction(async (tx) => this.assertDraft(await this.owned(tx, customer, taskId, false)));
+    const room = await this.deps.store.transaction(async (tx) => {
+      this.assertDraft(await this.owned(tx, customer, taskId, false));
+      return (
+        this.drafts.maxDraftBytes - (await tx.tasks.draftUsage(customer.customerId, { except: { taskId, n } })).bytes
+      );
+    });
+    const overQuota = (size: string) =>
+      new MarketError(
+        'DRAFT_QUOTA_EXCEEDED',
+        413,
+        `slice ${n} (${size}) does not fit in the ${Math.max(0, room)} bytes left of this customer's quota of ${this.drafts.maxDraftBytes} bytes for unsubmitted drafts; submit or delete drafts first`,
+        { limit: this.drafts.maxDraftBytes },
+      );
+    if (declaredBytes !== undefined && declaredBytes > room) throw overQuota(`${declaredBytes} bytes`);
     const dir = join(this.deps.slicesDir, taskId);
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `${n}.${randomUUID()}.part`);
@@ -142,6 +193,7 @@ export class TaskService {
               `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`,
             ),
           );
+        if (bytes > room) return done(overQuota(`over ${room} bytes`));
         hash.update(chunk);
         done(null, chunk);
       },
@@ -151,6 +203,9 @@ export class TaskService {
       const record = { taskId, n, bytes, blake3: toHex(hash.digest()) };
       await this.deps.store.transaction(async (tx) => {
         this.assertDraft(await this.owned(tx, customer, taskId, true));
+        // Again under the customer's lock: concurrent uploads of one customer must not share the room left.
+        const used = await tx.tasks.draftUsage(customer.customerId, { lock: true, except: { taskId, n } });
+        if (used.bytes + bytes > this.drafts.maxDraftBytes) throw overQuota(`${bytes} bytes`);
         await rename(tmp, join(dir, `${n}.slice`));
         await tx.slices.put(record, this.deps.clock.now());
       });
@@ -158,6 +213,20 @@ export class TaskService {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /** Deletes an unsubmitted draft and its uploaded slices (409 TASK_NOT_DRAFT for any other task). */
+  async deleteDraft(customer: CustomerRecord, taskId: string): Promise<void> {
+    await this.deps.store.transaction(async (tx) => {
+      const task = await this.owned(tx, customer, taskId, true);
+      if (task.status !== 'draft' || !(await tx.tasks.deleteDraft(taskId)))
+        throw new MarketError(
+          'TASK_NOT_DRAFT',
+          409,
+          `task ${taskId} is not an unsubmitted draft (status ${task.status}); only a draft can be deleted`,
+        );
+    });
+    await rm(join(this.deps.slicesDir, taskId), { recursive: true, force: true });
   }
 
   async get(customer: CustomerRecord, taskId: string): Promise<TaskRecord & { sliceCount: number }> {

@@ -99,6 +99,34 @@ export class TasksRepo {
     return r && toRecord(r);
   }
 
+  /**
+   * A customer's unsubmitted slice-input drafts: how many, and the bytes of their uploaded slices
+   * (leaving out slice `except.n` of task `except.taskId`, which an upload is about to replace).
+   * `lock` first locks the customer's row, so that a customer's concurrent draft creations and
+   * slice commits are checked against the limits one at a time, on every market instance.
+   */
+  async draftUsage(
+    customerId: string,
+    o: { lock?: boolean; except?: { taskId: string; n: number } } = {},
+  ): Promise<{ drafts: number; bytes: number }> {
+    if (o.lock) await this.c.query(sql`SELECT customer_id FROM customers WHERE customer_id = ${customerId} FOR UPDATE`);
+    const except = o.except ?? { taskId: null, n: -1 };
+    const [r] = await this.c.query<{ drafts: bigint; bytes: bigint }>(sql`
+      SELECT count(DISTINCT t.task_id)::bigint AS drafts, COALESCE(sum(s.bytes), 0)::bigint AS bytes
+      FROM tasks t LEFT JOIN task_slices s
+        ON s.task_id = t.task_id AND NOT (s.task_id IS NOT DISTINCT FROM ${except.taskId}::uuid AND s.n = ${except.n})
+      WHERE t.customer_id = ${customerId} AND t.status = 'draft'`);
+    return { drafts: Number(r?.drafts ?? 0n), bytes: Number(r?.bytes ?? 0n) };
+  }
+
+  /** Deletes an unsubmitted draft (its slice rows go with it); false when it is not a draft. */
+  async deleteDraft(taskId: string): Promise<boolean> {
+    const rows = await this.c.query(
+      sql`DELETE FROM tasks WHERE task_id = ${taskId} AND status = 'draft' RETURNING task_id`,
+    );
+    return rows.length === 1;
+  }
+
   /** One page of a customer's tasks, newest first, and the total matching the filter. */
   async list(f: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     const where = sql`customer_id = ${f.customerId}

@@ -41,7 +41,13 @@ export async function sliceRoutes(app: FastifyInstance, deps: SliceRoutesDeps): 
           415,
           'a slice upload needs Content-Type: application/octet-stream and a body',
         );
-      const slice = await deps.tasks.putSlice(customerOf(request), request.params.task_id, request.params.n, body);
+      const slice = await deps.tasks.putSlice(
+        customerOf(request),
+        request.params.task_id,
+        request.params.n,
+        body,
+        Number.isFinite(declared) ? declared : undefined,
+      );
       deps.metrics.slicesUploaded.inc(slice.bytes);
       return reply.code(201).send({ task_id: slice.taskId, n: slice.n, bytes: slice.bytes, blake3: slice.blake3 });
     });

@@ -12,7 +12,7 @@ export interface TaskRoutesDeps {
   metrics: MarketMetrics;
 }
 
-/** POST /tasks, GET /tasks/{task_id}, GET /tasks, POST /tasks/{task_id}/submit (JSON, customer-authenticated). */
+/** POST /tasks, GET /tasks/{task_id}, GET /tasks, DELETE /tasks/{task_id} (a draft), POST /tasks/{task_id}/submit (JSON, customer-authenticated). */
 export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Promise<void> {
   requireCustomer(app, deps.auth);
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -44,6 +44,11 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
       offset: q.offset,
     });
     return { tasks: page.tasks.map(taskListItem), total: page.total, limit: q.limit, offset: q.offset };
+  });
+
+  r.delete('/tasks/:task_id', { schema: { params: taskParams } }, async (request) => {
+    await deps.tasks.deleteDraft(customerOf(request), request.params.task_id);
+    return { task_id: request.params.task_id, deleted: true };
   });
 
   r.post('/tasks/:task_id/submit', { schema: { params: taskParams } }, async (request) => {
