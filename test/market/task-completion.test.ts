@@ -159,20 +159,23 @@ interface Books {
 
 /** The task's state and the books, read through a plain transaction of `driver`. */
 async function books(store: MarketStore, driver: SqlDriver, s: Seeded): Promise<Books> {
-  const repo = await store.transaction(async (tx) => ({
-    status: (await tx.tasks.get(s.taskId))?.status,
-    escrowStatus: (await tx.escrow.get(s.taskId))?.status,
-    escrow: await tx.accounts.balance(ACCOUNTS.escrow),
-    workers: await Promise.all(s.jobs.map((j) => tx.accounts.balance(ACCOUNTS.worker(j.worker)))),
-    receiptsPerJob: await Promise.all(
-      s.jobs.map(
-        async (j) =>
-          (await tx.validator.receipts(j.worker, false)).filter(
-            (r) => (r.receipt as { job_id: string }).job_id === j.jobId,
-          ).length,
-      ),
-    ),
-  }));
+  // One statement at a time: a transaction is one connection.
+  const repo = await store.transaction(async (tx) => {
+    const workers: bigint[] = [];
+    const receiptsPerJob: number[] = [];
+    for (const j of s.jobs) {
+      workers.push(await tx.accounts.balance(ACCOUNTS.worker(j.worker)));
+      const stored = await tx.validator.receipts(j.worker, false);
+      receiptsPerJob.push(stored.filter((r) => (r.receipt as { job_id: string }).job_id === j.jobId).length);
+    }
+    return {
+      status: (await tx.tasks.get(s.taskId))?.status,
+      escrowStatus: (await tx.escrow.get(s.taskId))?.status,
+      escrow: await tx.accounts.balance(ACCOUNTS.escrow),
+      workers,
+      receiptsPerJob,
+    };
+  });
   const raw = await driver.transaction(async (c) => ({
     sum: (await c.query<{ s: bigint }>(sql`SELECT COALESCE(sum(balance), 0)::bigint AS s FROM accounts`))[0]?.s,
     payouts: (
