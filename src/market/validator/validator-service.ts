@@ -49,6 +49,7 @@ import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './spli
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.js';
 import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
+import { LeaderElector } from './leader-election.js';
 
 /** A connected, authenticated provider as the validator sees it (the socket layer implements it). */
 export interface ProviderSession {
@@ -207,6 +208,8 @@ export class ValidatorService {
 
   /** Completes and pays tasks left in progress with every job done (run at start and on a timer). */
   readonly completion: CompletionSweeper;
+  /** Which instance sharing the store ticks leases, seals batches and sweeps (always this one on the embedded store). */
+  readonly leader: LeaderElector;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -218,6 +221,7 @@ export class ValidatorService {
       pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.payoutDeps()),
       deliver: (receipts) => this.deliver(receipts),
     });
+    this.leader = new LeaderElector({ store: deps.store, logger: this.log });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
   }
@@ -273,15 +277,22 @@ export class ValidatorService {
       t.unref();
       this.timers.push(t);
     };
-    every(this.config.sweepMs, () => this.sweepNow());
-    every(this.config.batchMs, () => this.sealBatchNow());
+    // Duties that run once per market, not per instance, run on the leader (leader-election.ts);
+    // every instance still runs its own dispatch pass on the sweep timer.
+    await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
+    every(this.config.sweepMs, async () => {
+      await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
+      if (this.leader.isLeader) await this.sweepNow();
+      else this.kick();
+    });
+    every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealBatchNow() : undefined));
     // Tasks left in progress with every job done (a market stopped between settling and paying):
-    // paid now and then periodically; off with the other timed sweeps (sweepMs 0).
+    // paid at start (safe on any instance) and then periodically; off with the other timed sweeps (sweepMs 0).
     if (this.config.sweepMs > 0) {
       await this.serial(() => this.completion.runOnce(), 'settle').catch((err: unknown) =>
         this.report('completion sweep', err),
       );
-      every(COMPLETION_SWEEP_MS, () => this.completion.runOnce());
+      every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
     }
     this.kick();
   }
@@ -296,6 +307,7 @@ export class ValidatorService {
     // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
     // the least urgent kind runs last, so this empty step waits for every one of them.
     await this.serial(async () => undefined, 'dispatch');
+    await this.leader.close();
     await this.deps.digester?.close();
   }
 
