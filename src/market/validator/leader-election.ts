@@ -4,6 +4,9 @@ import type { SqlSession } from '../store/driver.js';
 import type { MarketStore } from '../store/market-store.js';
 import { sql } from '../store/sql.js';
 
+/** The leader lock's two keys: a fixed one, and the store's schema (one leader per market, however many markets share a database). */
+const LOCK_KEY_SQL = sql`hashtext('tessera market leader'), hashtext(current_schema())`;
+
 export interface LeaderElectorDeps {
   store: MarketStore;
   logger: Logger;
@@ -63,6 +66,9 @@ export class LeaderElector {
     await this.running?.catch(() => undefined);
     const s = this.session;
     this.session = undefined;
+    // Unlocked before the connection closes, so the next instance's try succeeds at once rather
+    // than once the server has noticed the session is gone.
+    if (s && this.leader) await s.query(sql`SELECT pg_advisory_unlock(${LOCK_KEY_SQL})`).catch(() => undefined);
     this.set(false);
     await s?.close().catch(() => undefined);
   }
@@ -96,9 +102,7 @@ export class LeaderElector {
       });
     }
     try {
-      const [row] = await s.query<{ ok: boolean }>(
-        sql`SELECT pg_try_advisory_lock(hashtext('tessera market leader'), hashtext(current_schema())) AS ok`,
-      );
+      const [row] = await s.query<{ ok: boolean }>(sql`SELECT pg_try_advisory_lock(${LOCK_KEY_SQL}) AS ok`);
       if (row?.ok === true && this.session === s && !this.closed) {
         this.set(true);
         this.deps.logger.info('this market instance leads: it ticks leases, seals batches and sweeps', {
