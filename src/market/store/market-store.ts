@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountsRepo } from './accounts-repo.js';
 import { CustomersRepo } from './customers-repo.js';
-import type { SqlDriver } from './driver.js';
+import type { SqlDriver, SqlSession } from './driver.js';
 import { EscrowRepo } from './escrow-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { MARKET_MIGRATIONS, migrateMarket, type MarketMigration } from './migrations.js';
@@ -79,6 +79,11 @@ export class MarketStore {
         settlement: new SettlementRepo(c),
       }),
     );
+  }
+
+  /** A dedicated session on the store's server; undefined for the embedded store (one process holds it). */
+  async session(): Promise<SqlSession | undefined> {
+    return this.driver.session?.();
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PgRow, SqlConn, SqlDriver } from './driver.js';
+import type { PgRow, SqlConn, SqlDriver, SqlSession } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
 import { errorMessage } from '../../core/errors.js';
@@ -56,7 +56,42 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
         client.release();
       }
     },
+    session: () => openSession(url, options.schema),
     close: () => pool.end(),
+  };
+}
+
+/** A dedicated client with the pool's settings (type parsers, search_path). */
+async function openSession(url: string, schema: string | undefined): Promise<SqlSession> {
+  const client = new pg.Client({
+    connectionString: url,
+    types: typeParsers,
+    // A dead peer is noticed by TCP keepalive too, not only when the next query fails.
+    keepAlive: true,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  const listeners: ((err: Error | undefined) => void)[] = [];
+  let ended = false;
+  const end = (err: Error | undefined) => {
+    if (ended) return;
+    ended = true;
+    for (const l of listeners.splice(0)) l(err);
+  };
+  client.on('error', (err) => end(err));
+  client.on('end', () => end(undefined));
+  await client.connect();
+  const [row] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+  return {
+    pid: Number(row?.pid),
+    async query<R extends PgRow>(q: Parameters<SqlConn['query']>[0]): Promise<R[]> {
+      const { text, values } = compile(q);
+      return (await client.query<R>(text, values)).rows;
+    },
+    onDidEnd(listener) {
+      if (ended) listener(undefined);
+      else listeners.push(listener);
+    },
+    close: () => client.end(),
   };
 }
 

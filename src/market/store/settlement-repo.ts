@@ -310,9 +310,24 @@ export class SettlementRepo {
       UPDATE jobs j SET result_hash = v.settled_hash, updated_at = ${now} FROM v WHERE j.job_id = v.job_id`);
   }
 
-  /** Of these tasks, those in progress whose every job is done and no result is held for a pair's verdict, locked (task id order) with their rewards. */
+  /**
+   * Of these tasks, those in progress whose every job is done and no result is held for a pair's
+   * verdict, locked (task id order) with their rewards.
+   *
+   * The tasks are locked first and checked after, in a second statement. Under READ COMMITTED a
+   * statement sees what was committed when it began: two market instances settling the last two
+   * jobs of one task at once would each see the other's job unfinished if the check ran before
+   * the lock, and neither would complete the task. With the lock first, the second instance waits
+   * for the first to commit and its check (a new statement, a new snapshot) sees both jobs done.
+   * A row lock, not SERIALIZABLE: it serialises only settlements of the same task, needs no retry
+   * loop around a group commit that re-executes checked jobs, and behaves the same on PGlite
+   * (one connection) and PostgreSQL. Lock order: the group has already locked its jobs (job id
+   * order), and the tasks are locked here in task id order — jobs before their task, as the lease
+   * and dispute paths do, so these locks never wait on each other in a cycle.
+   */
   async completableTasks(taskIds: readonly string[]): Promise<{ taskId: string; reward: bigint }[]> {
     if (taskIds.length === 0) return [];
+    await this.lockTasks(taskIds);
     const rows = await this.c.query<{ task_id: string; reward: bigint }>(sql`
       SELECT t.task_id, t.reward FROM tasks t
       WHERE t.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid) AND t.status = 'in_progress'
@@ -320,6 +335,31 @@ export class SettlementRepo {
         AND NOT EXISTS (SELECT 1 FROM job_results r WHERE r.task_id = t.task_id AND r.verdict = 'held')
       ORDER BY t.task_id FOR UPDATE OF t`);
     return rows.map((r) => ({ taskId: r.task_id, reward: r.reward }));
+  }
+
+  /** Locks the rows of these tasks (task id order, so concurrent lockers never deadlock) until the transaction ends. */
+  async lockTasks(taskIds: readonly string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.c.query(sql`
+      SELECT t.task_id FROM tasks t
+      WHERE t.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid)
+      ORDER BY t.task_id FOR UPDATE OF t`);
+  }
+
+  /**
+   * Tasks left in progress although every job is done (and no result awaits a pair's verdict):
+   * what the completion sweep pays. Locked, skipping tasks another transaction holds (one that is
+   * settling them right now); the caller checks them again under the lock (completableTasks).
+   */
+  async stuckTasks(limit: number): Promise<string[]> {
+    const rows = await this.c.query<{ task_id: string }>(sql`
+      SELECT t.task_id FROM tasks t
+      WHERE t.status = 'in_progress'
+        AND EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id)
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id AND j.status <> 'done')
+        AND NOT EXISTS (SELECT 1 FROM job_results r WHERE r.task_id = t.task_id AND r.verdict = 'held')
+      ORDER BY t.task_id LIMIT ${limit} FOR UPDATE OF t SKIP LOCKED`);
+    return rows.map((r) => r.task_id);
   }
 
   /** The result each done job of these tasks was settled on, per task in slice order (a slice's twin run after it) — ValidatorRepo.taskResults for many tasks. */

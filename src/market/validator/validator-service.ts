@@ -21,8 +21,7 @@ import {
   type LeaseMachine,
   type LeaseRevocation,
 } from '../../core/market/lease-state.js';
-import { computeRoot, taskResultHash } from '../../core/market/merkle.js';
-import { splitReward, type Payout } from '../../core/market/payout.js';
+import { computeRoot } from '../../core/market/merkle.js';
 import type { Clock } from '../../core/clock.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import { createLogger, errorFields, type Logger } from '../../node/log.js';
@@ -49,6 +48,9 @@ import type { TaskRecord } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
 import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
+import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.js';
+import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
+import { LeaderElector } from './leader-election.js';
 
 /** A connected, authenticated provider as the validator sees it (the socket layer implements it). */
 export interface ProviderSession {
@@ -98,10 +100,7 @@ export class ValidatorClosingError extends Error {
   }
 }
 
-/** Account name of the market on provider receipts (`buyer`). */
-export const marketBuyer = (marketId: string): string => `market:${marketId}`;
-/** Pseudo worker that stands for slices settled on the validator's own re-execution: its share goes to the validator account. */
-export const VALIDATOR_SLICES = '~validator';
+export { marketBuyer, VALIDATOR_SLICES } from './task-payout.js';
 
 const CHECK_TAG = 'tessera-check-v1';
 const PAIR_TAG = 'tessera-pair-v1';
@@ -154,7 +153,7 @@ interface PendingResult {
   reject: (err: unknown) => void;
 }
 
-type Receipt = { provider: string; taskId: string; receipt: JsonValue };
+type Receipt = PaidReceipt;
 
 /**
  * The validator: splits tasks into jobs, dispatches them to connected providers whose
@@ -213,9 +212,22 @@ export class ValidatorService {
   /** Test signal listeners (see onDidCommitHeartbeat). */
   private readonly heartbeatListeners = new Set<(address: string) => void>();
 
+  /** Completes and pays tasks left in progress with every job done (run at start and on a timer). */
+  readonly completion: CompletionSweeper;
+  /** Which instance sharing the store ticks leases, seals batches and sweeps (always this one on the embedded store). */
+  readonly leader: LeaderElector;
+
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
     this.config = resolveValidatorConfig(deps.config);
+    this.completion = new CompletionSweeper({
+      store: deps.store,
+      clock: deps.clock,
+      logger: this.log,
+      pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.payoutDeps()),
+      deliver: (receipts) => this.deliver(receipts),
+    });
+    this.leader = new LeaderElector({ store: deps.store, logger: this.log });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
   }
@@ -271,8 +283,23 @@ export class ValidatorService {
       t.unref();
       this.timers.push(t);
     };
-    every(this.config.sweepMs, () => this.sweepNow());
-    every(this.config.batchMs, () => this.sealBatchNow());
+    // Duties that run once per market, not per instance, run on the leader (leader-election.ts);
+    // every instance still runs its own dispatch pass on the sweep timer.
+    await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
+    every(this.config.sweepMs, async () => {
+      await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
+      if (this.leader.isLeader) await this.sweepNow();
+      else this.kick();
+    });
+    every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealBatchNow() : undefined));
+    // Tasks left in progress with every job done (a market stopped between settling and paying):
+    // paid at start (safe on any instance) and then periodically; off with the other timed sweeps (sweepMs 0).
+    if (this.config.sweepMs > 0) {
+      await this.serial(() => this.completion.runOnce(), 'settle').catch((err: unknown) =>
+        this.report('completion sweep', err),
+      );
+      every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
+    }
     this.kick();
   }
 
@@ -286,6 +313,7 @@ export class ValidatorService {
     // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
     // the least urgent kind runs last, so this empty step waits for every one of them.
     await this.serial(async () => undefined, 'dispatch');
+    await this.leader.close();
     await this.deps.digester?.close();
   }
 
@@ -1323,88 +1351,15 @@ export class ValidatorService {
     return this.payTasks(tx, [taskId], now);
   }
 
-  /**
-   * Pays every task of `taskIds` whose every job is done, set-based: one locked read of the
-   * completable tasks, one of their settled slices, the escrows released by splitReward
-   * (EscrowRepo.releaseMany), then the tasks completed and one Receipt v1 per paid job stored in
-   * one statement. A task with nothing held (refunded by an expiry in another transaction) pays
-   * nothing.
-   */
+  /** Pays every task of `taskIds` whose every job is done (task-payout.ts). */
   private async payTasks(tx: MarketTx, taskIds: readonly string[], now: number): Promise<Receipt[]> {
-    const ready = await tx.settlement.completableTasks(taskIds);
-    if (ready.length === 0) return [];
-    const slicesOf = await tx.settlement.taskResults(ready.map((t) => t.taskId));
-    const plans = ready.map(({ taskId, reward }) => {
-      const slices = slicesOf.get(taskId) ?? [];
-      const counts = new Map<string, number>();
-      for (const s of slices) {
-        const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
-        counts.set(who, (counts.get(who) ?? 0) + 1);
-      }
-      const split = splitReward(
-        reward,
-        [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })),
-      );
-      const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
-      const payout: Payout = {
-        burn: split.burn,
-        validator: split.validator + validatorShare,
-        treasury: split.treasury,
-        workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n),
-      };
-      return { taskId, slices, counts, payout };
-    });
-    const paid = await tx.escrow.releaseMany(plans, now);
-    const completed: { taskId: string; resultHash: string; workerAddress: string }[] = [];
-    const out: Receipt[] = [];
-    for (const { taskId, slices, counts, payout } of plans) {
-      if (!paid.has(taskId)) continue;
-      const resultHash = taskResultHash(
-        slices.filter((s) => !s.twin).map((s) => s.settledHash),
-        this.deps.blake3,
-      );
-      const top =
-        [...counts]
-          .filter(([a]) => a !== VALIDATOR_SLICES)
-          .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
-      completed.push({ taskId, resultHash, workerAddress: top });
-      // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
-      for (const w of payout.workers) {
-        const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
-        const k = BigInt(jobs.length);
-        jobs.forEach((s, i) => {
-          const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
-          const receipt = this.signed(
-            makeReceipt(
-              {
-                job_id: s.jobId,
-                buyer: marketBuyer(this.marketIdValue),
-                provider: w.address,
-                quote_price: amount,
-                issued_at: now,
-              },
-              this.deps.blake3,
-            ),
-          );
-          out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
-        });
-      }
-    }
-    await tx.settlement.completeTasks(
-      completed,
-      out.map((r) => {
-        const rj = r.receipt as { idempotency_key: string; job_id: string };
-        return {
-          key: rj.idempotency_key,
-          jobId: rj.job_id,
-          taskId: r.taskId,
-          provider: r.provider,
-          receipt: r.receipt,
-        };
-      }),
-      now,
-    );
-    return out;
+    return (await payTasks(tx, taskIds, now, this.payoutDeps())).receipts;
+  }
+
+  /** The market's identity and receipt key, as paying a task needs them. */
+  private payoutDeps(): TaskPayoutDeps {
+    if (!this.receiptSigner) throw new Error('the validator has not started: no market key to sign receipts with');
+    return { blake3: this.deps.blake3, marketId: this.marketIdValue, signer: this.receiptSigner };
   }
 
   /** A receipt signed with the market's key (docs/receipt-encoding.md, "Receipt signature"). */

@@ -1,0 +1,121 @@
+import type { Blake3Hasher } from '../../core/hash/hasher.js';
+import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
+import type { JsonValue } from '../../core/market/canonical.js';
+import { taskResultHash } from '../../core/market/merkle.js';
+import { splitReward, type Payout } from '../../core/market/payout.js';
+import { signReceipt } from '../../node/signing/receipt-signing.js';
+import type { ResultSigner } from '../../node/signing/result-signing.js';
+import type { MarketTx } from '../store/market-store.js';
+
+/** Account name of the market on provider receipts (`buyer`). */
+export const marketBuyer = (marketId: string): string => `market:${marketId}`;
+/** Pseudo worker that stands for slices settled on the validator's own re-execution: its share goes to the validator account. */
+export const VALIDATOR_SLICES = '~validator';
+
+/** A receipt stored for a provider, to be sent to it (delivery is at least once; the provider acknowledges it). */
+export interface PaidReceipt {
+  provider: string;
+  taskId: string;
+  receipt: JsonValue;
+}
+
+/** What one payTasks call did: the tasks it completed and the receipts it stored for them. */
+export interface TaskPayment {
+  completed: string[];
+  receipts: PaidReceipt[];
+}
+
+/** What paying a task needs besides the store: the market's identity and receipt key. */
+export interface TaskPayoutDeps {
+  blake3: Blake3Hasher;
+  marketId: string;
+  /** The market's receipt key (its Ed25519 signer). */
+  signer: Pick<ResultSigner, 'sign'>;
+}
+
+/**
+ * Pays every task of `taskIds` whose every job is done, set-based: the tasks locked, then one
+ * read of the completable ones (SettlementRepo.completableTasks), one of their settled slices, the
+ * escrows released by splitReward (EscrowRepo.releaseMany), then the tasks completed and one
+ * Receipt v1 per paid job stored in one statement. A task with nothing held (refunded by an expiry
+ * in another transaction, or paid already) pays nothing, so calling this again for a task changes
+ * nothing: the settlement group commit, the dispute resolution and the completion sweep all pay
+ * through here, on any number of market instances.
+ */
+export async function payTasks(
+  tx: MarketTx,
+  taskIds: readonly string[],
+  now: number,
+  deps: TaskPayoutDeps,
+): Promise<TaskPayment> {
+  const ready = await tx.settlement.completableTasks(taskIds);
+  if (ready.length === 0) return { completed: [], receipts: [] };
+  const slicesOf = await tx.settlement.taskResults(ready.map((t) => t.taskId));
+  const plans = ready.map(({ taskId, reward }) => {
+    const slices = slicesOf.get(taskId) ?? [];
+    const counts = new Map<string, number>();
+    for (const s of slices) {
+      const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
+      counts.set(who, (counts.get(who) ?? 0) + 1);
+    }
+    const split = splitReward(
+      reward,
+      [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })),
+    );
+    const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
+    const payout: Payout = {
+      burn: split.burn,
+      validator: split.validator + validatorShare,
+      treasury: split.treasury,
+      workers: split.workers.filter((w) => w.address !== VALIDATOR_SLICES && w.amount > 0n),
+    };
+    return { taskId, slices, counts, payout };
+  });
+  const paid = await tx.escrow.releaseMany(plans, now);
+  const completed: { taskId: string; resultHash: string; workerAddress: string }[] = [];
+  const out: PaidReceipt[] = [];
+  for (const { taskId, slices, counts, payout } of plans) {
+    if (!paid.has(taskId)) continue;
+    const resultHash = taskResultHash(
+      slices.filter((s) => !s.twin).map((s) => s.settledHash),
+      deps.blake3,
+    );
+    const top =
+      [...counts]
+        .filter(([a]) => a !== VALIDATOR_SLICES)
+        .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
+    completed.push({ taskId, resultHash, workerAddress: top });
+    // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
+    for (const w of payout.workers) {
+      const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
+      const k = BigInt(jobs.length);
+      jobs.forEach((s, i) => {
+        const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
+        const receipt = signReceipt(
+          makeReceipt(
+            {
+              job_id: s.jobId,
+              buyer: marketBuyer(deps.marketId),
+              provider: w.address,
+              quote_price: amount,
+              issued_at: now,
+            },
+            deps.blake3,
+          ),
+          deps.marketId,
+          deps.signer,
+        );
+        out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
+      });
+    }
+  }
+  await tx.settlement.completeTasks(
+    completed,
+    out.map((r) => {
+      const rj = r.receipt as { idempotency_key: string; job_id: string };
+      return { key: rj.idempotency_key, jobId: rj.job_id, taskId: r.taskId, provider: r.provider, receipt: r.receipt };
+    }),
+    now,
+  );
+  return { completed: completed.map((c) => c.taskId), receipts: out };
+}
