@@ -46,6 +46,8 @@ export const CLOSE_CODES = {
   wrongState: 4004,
   /** The same address connected again; the older socket is closed. */
   superseded: 4005,
+  /** Nothing heard on the socket (no frame, no pong) within the timeout after a ping; reconnect. */
+  unresponsive: 4006,
 } as const;
 
 const Hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');
