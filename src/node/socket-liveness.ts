@@ -46,6 +46,7 @@ interface Tracked {
 export class SocketLiveness {
   private readonly peers = new Set<Tracked>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly heardListeners = new Set<() => void>();
 
   constructor(
     private readonly timings: LivenessTimings,
@@ -61,6 +62,12 @@ export class SocketLiveness {
     return this.peers.size;
   }
 
+  /** A test signal: `listener` hears every frame, ping or pong reported on any tracked socket. Returns the unsubscribe. */
+  onDidHear(listener: () => void): () => void {
+    this.heardListeners.add(listener);
+    return () => this.heardListeners.delete(listener);
+  }
+
   /** Starts tracking `peer`, heard now. */
   track(peer: LivePeer): LivenessHandle {
     const t: Tracked = { peer, heardAt: this.now(), pingedAt: undefined };
@@ -69,6 +76,7 @@ export class SocketLiveness {
       heard: () => {
         t.heardAt = Math.max(t.heardAt, this.now());
         t.pingedAt = undefined;
+        for (const l of [...this.heardListeners]) l();
       },
       untrack: () => void this.peers.delete(t),
     };

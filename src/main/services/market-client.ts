@@ -136,6 +136,7 @@ export class MarketClient {
   /** When the current attempt must have been welcomed by; undefined once it was. */
   private handshakeDeadline: number | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly heardListeners = new Set<() => void>();
 
   constructor(private readonly deps: MarketClientDeps) {
     this.url = providerSocketUrl(deps.url);
@@ -209,6 +210,12 @@ export class MarketClient {
     if (this.stateValue !== 'connected' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
+  }
+
+  /** A test signal: `listener` hears every frame, ping and pong from the market. Returns the unsubscribe. */
+  onDidHearMarket(listener: () => void): () => void {
+    this.heardListeners.add(listener);
+    return () => this.heardListeners.delete(listener);
   }
 
   /** Closes the socket and stops reconnecting. */
@@ -290,7 +297,9 @@ export class MarketClient {
     this.ws = ws;
     // Anything from the market shows the connection is alive: a frame, its ping, the pong to ours.
     const heard = (): void => {
-      if (this.ws === ws) this.live?.heard();
+      if (this.ws !== ws) return;
+      this.live?.heard();
+      for (const l of [...this.heardListeners]) l();
     };
     ws.on('ping', heard);
     ws.on('pong', heard);
