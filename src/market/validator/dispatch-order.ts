@@ -14,10 +14,10 @@ export interface DispatchTurn<S> {
  *      join order;
  *   2. stale providers, in join order (a provider silent past t1 is Suspect: it gets work only
  *      when no fresh provider has room for it);
- *   3. the fresh providers again, now allowed to retake the jobs they lost themselves — a turn
- *      reached only with such a job still queued because no one else took it.
- * In turns 1 and 2 no provider is leased a job it lost. A stale provider never retakes its own
- * lost job: it waits until the provider is heard again or another provider takes it.
+ *   3. the fresh providers again, then 4. the stale ones again, now each allowed to retake the
+ *      jobs it lost itself — turns reached only with such a job still queued because no other
+ *      connected provider with room fits it.
+ * So a job lost by a provider goes back to it only when no one else can take it now.
  */
 export function dispatchOrder<S>(
   sessions: readonly S[],
@@ -31,9 +31,9 @@ export function dispatchOrder<S>(
     const at = lastHeard(s);
     (at !== undefined && now - at < freshMs ? fresh : stale).push(s);
   }
+  const inOrder = [...fresh, ...stale];
   return [
-    ...fresh.map((session) => ({ session, retake: false })),
-    ...stale.map((session) => ({ session, retake: false })),
-    ...fresh.map((session) => ({ session, retake: true })),
+    ...inOrder.map((session) => ({ session, retake: false })),
+    ...inOrder.map((session) => ({ session, retake: true })),
   ];
 }
