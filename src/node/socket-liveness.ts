@@ -117,7 +117,10 @@ export class SocketLiveness {
   /** Runs `checkNow` on a timer (unref'd) a few times per ping interval, so a silent socket is pinged within about `pingMs`. */
   start(): void {
     if (this.timer) return;
-    const every = Math.max(50, Math.floor(Math.min(this.timings.pingMs, this.timings.deadMs - this.timings.pingMs) / 3));
+    const every = Math.max(
+      50,
+      Math.floor(Math.min(this.timings.pingMs, this.timings.deadMs - this.timings.pingMs) / 3),
+    );
     this.timer = setInterval(() => this.checkNow(), every);
     this.timer.unref();
   }

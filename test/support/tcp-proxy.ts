@@ -16,20 +16,25 @@ interface Pipe {
 export class TcpProxy {
   private readonly pipes = new Set<Pipe>();
   private holes = false;
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+  private readonly server: Server;
+  private portValue = 0;
+
+  private constructor(targetPort: number) {
+    this.server = createServer((client) => this.accept(client, targetPort));
+  }
 
   /** Starts a proxy on a free port of 127.0.0.1 forwarding to `targetPort`. */
   static async start(targetPort: number): Promise<TcpProxy> {
-    let proxy!: TcpProxy;
-    const server = createServer((client) => proxy.accept(client, targetPort));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
+    const proxy = new TcpProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    const address = proxy.server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-    proxy = new TcpProxy(server, address.port);
+    proxy.portValue = address.port;
     return proxy;
+  }
+
+  get port(): number {
+    return this.portValue;
   }
 
   /** `http://127.0.0.1:<port>`: give it to a client in place of the server's URL. */

@@ -145,9 +145,13 @@ export class MarketClient {
     this.livenessOptions = { ...DEFAULT_MARKET_LIVENESS, ...deps.liveness };
     checkLivenessTimings(this.livenessOptions, { pingMs: 'liveness.pingMs', deadMs: 'liveness.deadMs' });
     if (!Number.isSafeInteger(this.livenessOptions.handshakeMs) || this.livenessOptions.handshakeMs < 1)
-      throw new RangeError(`liveness.handshakeMs must be a whole number of ms ≥ 1 (got ${this.livenessOptions.handshakeMs})`);
-    this.liveness = new SocketLiveness(this.livenessOptions, () => this.clock.now(), (err) =>
-      this.logger.error('market liveness check failed', errorFields(err)),
+      throw new RangeError(
+        `liveness.handshakeMs must be a whole number of ms ≥ 1 (got ${this.livenessOptions.handshakeMs})`,
+      );
+    this.liveness = new SocketLiveness(
+      this.livenessOptions,
+      () => this.clock.now(),
+      (err) => this.logger.error('market liveness check failed', errorFields(err)),
     );
   }
 
@@ -265,7 +269,11 @@ export class MarketClient {
   }
 
   private scheduleReconnect(): void {
-    const delay = fullJitterDelay(this.attempt++, this.deps.backoff ?? DEFAULT_BACKOFF, this.deps.random ?? Math.random);
+    const delay = fullJitterDelay(
+      this.attempt++,
+      this.deps.backoff ?? DEFAULT_BACKOFF,
+      this.deps.random ?? Math.random,
+    );
     this.timer = setTimeout(() => this.connect(), delay);
     this.timer.unref?.();
   }
