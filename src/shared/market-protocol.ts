@@ -52,6 +52,8 @@ export const CLOSE_CODES = {
    * soft limit too long or passed the hard limit. Its jobs are requeued; read every frame promptly.
    */
   slowConsumer: 4006,
+  /** Nothing heard on the socket (no frame, no pong) within the timeout after a ping; reconnect. */
+  unresponsive: 4007,
 } as const;
 
 const Hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');

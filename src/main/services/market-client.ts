@@ -9,7 +9,9 @@ import {
   MARKET_PROTOCOL_VERSION,
   type ProviderFrame,
 } from '../../shared/market-protocol.js';
-import { silentLogger, type Logger } from '../../node/log.js';
+import type { Clock } from '../../core/clock.js';
+import { errorFields, silentLogger, type Logger } from '../../node/log.js';
+import { checkLivenessTimings, SocketLiveness, type LivenessHandle } from '../../node/socket-liveness.js';
 
 /** Reconnect delays: capped exponential backoff with full jitter. */
 export interface BackoffOptions {
@@ -27,6 +29,18 @@ export function fullJitterDelay(attempt: number, o: BackoffOptions, random: () =
   const ceiling = Math.min(o.capMs, o.baseMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }
+
+/** When the node gives up on a connection that answers nothing (docs/market-api.md, "Liveness"). */
+export interface MarketLivenessOptions {
+  /** Ping the market after this long without a frame from it, ms. */
+  pingMs: number;
+  /** Drop the connection after this long without anything from the market (its ping unanswered), ms. */
+  deadMs: number;
+  /** Connect, challenge, auth and welcome must be done within this long, ms; else the attempt is dropped and retried. */
+  handshakeMs: number;
+}
+
+export const DEFAULT_MARKET_LIVENESS: MarketLivenessOptions = { pingMs: 15_000, deadMs: 45_000, handshakeMs: 20_000 };
 
 export type MarketClientState = 'connecting' | 'authenticating' | 'connected' | 'disconnected' | 'closed';
 
@@ -65,6 +79,10 @@ export interface MarketClientDeps {
   backoff?: BackoffOptions;
   random?: () => number;
   logger?: Logger;
+  /** Liveness timings (default DEFAULT_MARKET_LIVENESS). */
+  liveness?: Partial<MarketLivenessOptions>;
+  /** The time the liveness timings are measured in (default: wall time); a test moves it and calls checkLivenessNow. */
+  clock?: Clock;
 }
 
 /** Why the node refused a market (a stable code and a one-line message saying what to do). */
@@ -110,10 +128,31 @@ export class MarketClient {
   private refusalValue: MarketRefusal | undefined;
   private readonly url: string;
   private readonly logger: Logger;
+  private readonly livenessOptions: MarketLivenessOptions;
+  private readonly clock: Clock;
+  /** Ping/pong over the welcomed connection. */
+  private readonly liveness: SocketLiveness;
+  private live: LivenessHandle | undefined;
+  /** When the current attempt must have been welcomed by; undefined once it was. */
+  private handshakeDeadline: number | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly heardListeners = new Set<() => void>();
 
   constructor(private readonly deps: MarketClientDeps) {
     this.url = providerSocketUrl(deps.url);
     this.logger = deps.logger ?? silentLogger;
+    this.clock = deps.clock ?? { now: () => Date.now() };
+    this.livenessOptions = { ...DEFAULT_MARKET_LIVENESS, ...deps.liveness };
+    checkLivenessTimings(this.livenessOptions, { pingMs: 'liveness.pingMs', deadMs: 'liveness.deadMs' });
+    if (!Number.isSafeInteger(this.livenessOptions.handshakeMs) || this.livenessOptions.handshakeMs < 1)
+      throw new RangeError(
+        `liveness.handshakeMs must be a whole number of ms ≥ 1 (got ${this.livenessOptions.handshakeMs})`,
+      );
+    this.liveness = new SocketLiveness(
+      this.livenessOptions,
+      () => this.clock.now(),
+      (err) => this.logger.error('market liveness check failed', errorFields(err)),
+    );
   }
 
   get state(): MarketClientState {
@@ -142,7 +181,32 @@ export class MarketClient {
   start(): void {
     this.stopped = false;
     this.refusalValue = undefined;
+    if (!this.livenessTimer) {
+      const o = this.livenessOptions;
+      const every = Math.max(50, Math.floor(Math.min(o.pingMs, o.deadMs - o.pingMs, o.handshakeMs) / 3));
+      this.livenessTimer = setInterval(() => this.checkLivenessNow(), every);
+      this.livenessTimer.unref();
+    }
     this.connect();
+  }
+
+  /**
+   * One liveness pass (its timer runs it a few times per ping interval; a test calls it after
+   * moving the clock): an attempt not welcomed within `handshakeMs` is dropped; a welcomed
+   * connection silent for `pingMs` is pinged, and dropped when nothing has come back `deadMs`
+   * after the last frame. A dropped connection reconnects with the usual backoff.
+   */
+  checkLivenessNow(): void {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    if (this.handshakeDeadline !== undefined && this.clock.now() >= this.handshakeDeadline) {
+      this.abandon(
+        ws,
+        `the market did not complete the handshake (connect, challenge, welcome) within ${this.livenessOptions.handshakeMs / 1000} s`,
+      );
+      return;
+    }
+    this.liveness.checkNow();
   }
 
   /** Sends a frame if connected; false when it could not be sent (the caller keeps it for later). */
@@ -152,10 +216,19 @@ export class MarketClient {
     return true;
   }
 
+  /** A test signal: `listener` hears every frame, ping and pong from the market. Returns the unsubscribe. */
+  onDidHearMarket(listener: () => void): () => void {
+    this.heardListeners.add(listener);
+    return () => this.heardListeners.delete(listener);
+  }
+
   /** Closes the socket and stops reconnecting. */
   async close(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = undefined;
+    this.stopLiveness();
     const ws = this.ws;
     this.setState('closed');
     if (!ws || ws.readyState === WebSocket.CLOSED) return;
@@ -174,11 +247,43 @@ export class MarketClient {
     this.ws?.terminate();
   }
 
+  private stopLiveness(): void {
+    this.live?.untrack();
+    this.live = undefined;
+    this.handshakeDeadline = undefined;
+  }
+
+  /**
+   * Gives up on a connection that answers nothing (see checkLivenessNow): it stops counting as
+   * connected at once, the socket is destroyed without waiting for a close handshake that cannot
+   * come, and the next attempt follows the usual backoff.
+   */
+  private abandon(ws: WebSocket, why: string): void {
+    this.logger.warn('market connection is not answering; reconnecting', { reason: why });
+    this.ws = undefined;
+    this.stopLiveness();
+    this.failure = { closeCode: 1006, reason: null, httpStatus: null, error: why };
+    this.setState('disconnected', why);
+    this.scheduleReconnect();
+    ws.terminate();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = fullJitterDelay(
+      this.attempt++,
+      this.deps.backoff ?? DEFAULT_BACKOFF,
+      this.deps.random ?? Math.random,
+    );
+    this.timer = setTimeout(() => this.connect(), delay);
+    this.timer.unref?.();
+  }
+
   /** Stops talking to a market this node refuses: logs the code and message, closes, and does not reconnect. */
   private refuse(ws: WebSocket, refusal: MarketRefusal): void {
     this.refusalValue = refusal;
     this.failure = { closeCode: CLOSE_CODES.normal, reason: refusal.code, httpStatus: null, error: null, refusal };
     this.stopped = true;
+    this.stopLiveness();
     this.logger.error(refusal.message, { code: refusal.code, market_id: this.marketIdValue });
     this.ws = undefined;
     ws.close(CLOSE_CODES.normal, refusal.code);
@@ -194,10 +299,21 @@ export class MarketClient {
     if (this.stopped) return;
     this.setState('connecting');
     this.socketError = null;
+    this.stopLiveness();
+    this.handshakeDeadline = this.clock.now() + this.livenessOptions.handshakeMs;
     const ws = new WebSocket(this.url, { maxPayload: MAX_MARKET_FRAME_BYTES });
     this.ws = ws;
+    // Anything from the market shows the connection is alive: a frame, its ping, the pong to ours.
+    const heard = (): void => {
+      if (this.ws !== ws) return;
+      this.live?.heard();
+      for (const l of [...this.heardListeners]) l();
+    };
+    ws.on('ping', heard);
+    ws.on('pong', heard);
     ws.on('message', (data: WebSocket.RawData) => {
-      if (this.ws !== ws) return; // a socket this client let go of (a refused market)
+      if (this.ws !== ws) return; // a socket this client let go of (a refused market, a dead connection)
+      heard();
       const text = Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data as Buffer).toString('utf8');
@@ -234,6 +350,19 @@ export class MarketClient {
         }
         this.attempt = 0;
         this.failure = null;
+        this.handshakeDeadline = undefined;
+        this.live = this.liveness.track({
+          ping: () => {
+            if (ws.readyState === WebSocket.OPEN) ws.ping();
+          },
+          dead: (silentMs) => {
+            if (this.ws === ws)
+              this.abandon(
+                ws,
+                `nothing from the market for ${Math.round(silentMs / 1000)} s (a ping went unanswered); the connection is dead`,
+              );
+          },
+        });
         this.setState('connected');
       }
       this.deps.onFrame(f);
@@ -241,6 +370,7 @@ export class MarketClient {
     ws.on('close', (code: number, reason: Buffer) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      this.stopLiveness();
       if (this.stopped) return;
       const detail = `closed ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
       // ws reports a refused upgrade as "Unexpected server response: 401".
@@ -257,13 +387,7 @@ export class MarketClient {
         this.stopped = true;
         return;
       }
-      const delay = fullJitterDelay(
-        this.attempt++,
-        this.deps.backoff ?? DEFAULT_BACKOFF,
-        this.deps.random ?? Math.random,
-      );
-      this.timer = setTimeout(() => this.connect(), delay);
-      this.timer.unref?.();
+      this.scheduleReconnect();
     });
     ws.on('error', (err: Error) => {
       if (this.ws === ws) this.socketError = err.message;

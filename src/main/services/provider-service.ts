@@ -24,6 +24,7 @@ import {
   type BackoffOptions,
   type MarketClientState,
   type MarketFailure,
+  type MarketLivenessOptions,
   type MarketRefusal,
 } from './market-client.js';
 import { noFaults, type Faults } from './faults.js';
@@ -95,6 +96,8 @@ export interface ProviderServiceDeps {
   gpu?: CapabilitiesFrame['gpu'];
   backoff?: BackoffOptions;
   random?: () => number;
+  /** When the node drops a market connection that answers nothing (default DEFAULT_MARKET_LIVENESS). */
+  liveness?: Partial<MarketLivenessOptions>;
   logger?: Logger;
   /** Computes the digests off this thread (the provider node gives its DigestPool); absent: in-process. */
   digester?: JobDigester;
@@ -172,6 +175,8 @@ export class ProviderService {
         },
         ...(deps.backoff ? { backoff: deps.backoff } : {}),
         ...(deps.random ? { random: deps.random } : {}),
+        ...(deps.liveness ? { liveness: deps.liveness } : {}),
+        clock: deps.clock,
         logger: this.logger,
       }),
       'market socket',

@@ -234,6 +234,8 @@ export class ValidatorRepo {
     ask: bigint;
     now: number;
     leaseMs: number;
+    /** Skip a job `owner` lost (a queued job's lease row names its last holder, the provider that lost it). */
+    notLostByOwner?: boolean;
   }): Promise<JobRecord | undefined> {
     const [r] = await this.c.query<JobRow>(sql`
       UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
@@ -241,6 +243,7 @@ export class ValidatorRepo {
         SELECT q.job_id FROM jobs q
         WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
           AND NOT EXISTS (SELECT 1 FROM jobs s JOIN job_leases l ON l.job_id = s.job_id WHERE (s.job_id = q.twin_of OR s.twin_of = q.job_id) AND l.provider = ${req.owner})
+          ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner})` : sql``}
         ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
       AND status = 'queued'
       RETURNING *`);

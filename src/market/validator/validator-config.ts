@@ -3,6 +3,7 @@ import { DEFAULT_DEFER_MAX_SECS } from '../../core/pricing/admission.js';
 import type { ComfortGuardConfig } from '../../core/pricing/comfort-guard.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
 import { MAX_INLINE_SLICE_BYTES, MAX_MARKET_FRAME_BYTES } from '../../shared/market-protocol.js';
+import { checkLivenessTimings } from '../../node/socket-liveness.js';
 
 export const VERIFY_MODES = ['reexecute', 'second_provider', 'both'] as const;
 export type VerifyMode = (typeof VERIFY_MODES)[number];
@@ -51,6 +52,13 @@ export interface ValidatorConfig {
   refuseAfter: number;
   /** How long a socket may take to answer the challenge. */
   authTimeoutMs: number;
+  /** A provider socket the market has heard nothing from (no frame, no pong) for this long is pinged, ms. */
+  socketPingMs: number;
+  /**
+   * A provider socket silent this long, its ping unanswered, is closed with 4007 (UNRESPONSIVE) and
+   * its session ends: its leases lapse by the usual silence rule (t2) and go to other providers, ms.
+   */
+  socketDeadMs: number;
   /** Labels the embedded practice market in every challenge. */
   practice: boolean;
   /**
@@ -93,6 +101,8 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   reputationDrop: 25,
   refuseAfter: 3,
   authTimeoutMs: 10_000,
+  socketPingMs: 15_000,
+  socketDeadMs: 45_000,
   practice: false,
   // Two of the largest job frames fit under the soft limit; four under the hard one.
   sendBufferSoftBytes: 2 * MAX_MARKET_FRAME_BYTES,
@@ -124,6 +134,10 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
     throw new RangeError('sendBufferHardBytes must be a whole number of bytes ≥ sendBufferSoftBytes');
   if (!Number.isSafeInteger(c.slowConsumerMs) || c.slowConsumerMs < 1)
     throw new RangeError('slowConsumerMs must be a whole number of ms ≥ 1');
+  checkLivenessTimings(
+    { pingMs: c.socketPingMs, deadMs: c.socketDeadMs },
+    { pingMs: 'socketPingMs', deadMs: 'socketDeadMs' },
+  );
   if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1)
     throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;

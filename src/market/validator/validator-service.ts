@@ -51,6 +51,8 @@ import { resolveValidatorConfig, type ValidatorConfig } from './validator-config
 import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.js';
 import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
 import { LeaderElector } from './leader-election.js';
+import { SocketLiveness } from '../../node/socket-liveness.js';
+import { dispatchOrder } from './dispatch-order.js';
 
 /** A connected, authenticated provider as the validator sees it (the socket layer implements it). */
 export interface ProviderSession {
@@ -211,6 +213,10 @@ export class ValidatorService {
   private readonly log: Logger;
   /** Test signal listeners (see onDidCommitHeartbeat). */
   private readonly heartbeatListeners = new Set<(address: string) => void>();
+  /** Ping/pong over this instance's provider sockets (the socket layer tracks each one; `checkNow` is its pass). */
+  readonly liveness: SocketLiveness;
+  /** When each connected provider joined: its freshness until its first heartbeat is committed (see dispatchOrder). */
+  private readonly joinedAt = new Map<string, number>();
 
   /** Completes and pays tasks left in progress with every job done (run at start and on a timer). */
   readonly completion: CompletionSweeper;
@@ -230,6 +236,11 @@ export class ValidatorService {
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
+    this.liveness = new SocketLiveness(
+      { pingMs: this.config.socketPingMs, deadMs: this.config.socketDeadMs },
+      () => this.deps.clock.now(),
+      (err) => this.report('liveness', err),
+    );
   }
 
   get marketId(): string {
@@ -300,12 +311,14 @@ export class ValidatorService {
       );
       every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
     }
+    this.liveness.start();
     this.kick();
   }
 
   /** Stops the loops; settles results already received. */
   async close(): Promise<void> {
     this.closed = true;
+    this.liveness.dispose();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -369,6 +382,7 @@ export class ValidatorService {
     const old = this.sessions.get(session.address);
     if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
+    this.joinedAt.set(session.address, this.deps.clock.now());
     const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
       leased: (await tx.validator.activeAssignments(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
       receipts: await tx.validator.receipts(session.address, true),
@@ -386,6 +400,7 @@ export class ValidatorService {
     if (this.sessions.get(session.address)?.id !== session.id) return;
     this.sessions.delete(session.address);
     this.heard.delete(session.address);
+    this.joinedAt.delete(session.address);
   }
 
   get connectedProviders(): number {
@@ -666,8 +681,14 @@ export class ValidatorService {
     const shape = await this.admitNow();
     let left = shape.reduce((n, g) => n + g.count, 0);
     if (left === 0) return;
-    const wanting = [...this.sessions.values()].filter(
-      (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
+    // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
+    const wanting = dispatchOrder(
+      [...this.sessions.values()].filter(
+        (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
+      ),
+      (s) => this.heard.get(s.address)?.seenAt ?? this.joinedAt.get(s.address),
+      this.deps.clock.now(),
+      this.config.quorum.t1Secs * 1000,
     );
     let next = 0;
     while (left > 0 && next < wanting.length) {
@@ -675,12 +696,13 @@ export class ValidatorService {
       const picked = await this.deps.store.transaction(async (tx) => {
         const out: { session: ProviderSession; lease: LeasedJob }[] = [];
         for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
-          const session = wanting[next] as ProviderSession;
+          const { session, retake } = wanting[next] as (typeof wanting)[number];
           const caps = session.capabilities;
           if (!caps || session.congested || this.sessions.get(session.address) !== session) continue;
-          let room = caps.max_jobs - session.inFlight.size;
+          // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
+          let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
           while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
-            const lease = await this.leaseIn(tx, session, caps, now);
+            const lease = await this.leaseIn(tx, session, caps, now, retake);
             if (!lease) break;
             out.push({ session, lease });
             room--;
@@ -761,16 +783,21 @@ export class ValidatorService {
     });
   }
 
-  /** Leases the next job that fits `session` inside `tx` and records its assignment; undefined when none fits. */
+  /**
+   * Leases the next job that fits `session` inside `tx` and records its assignment; undefined when
+   * none fits. Unless `retake`, a job `session` itself lost is not leased to it.
+   */
   private async leaseIn(
     tx: MarketTx,
     session: ProviderSession,
     caps: CapabilitiesFrame,
     now: number,
+    retake: boolean,
   ): Promise<LeasedJob | undefined> {
     const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
     const job = await tx.validator.leaseFor({
       owner: session.address,
+      notLostByOwner: !retake,
       lanes: caps.lanes,
       hardwareGpu,
       ask: BigInt(caps.ask),

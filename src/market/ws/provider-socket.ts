@@ -141,6 +141,24 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
       fail(CLOSE_CODES.authTimeout, 'AUTH_TIMEOUT', 'no auth frame within the allowed time after the challenge');
   }, v.config.authTimeoutMs);
   timer.unref();
+  // Ping/pong (docs/market-api.md, "Liveness"): a socket that answers nothing is closed and its
+  // session ends at once, without waiting for a close handshake that cannot complete.
+  const live = v.liveness.track({
+    ping: () => {
+      if (socket.readyState === socket.OPEN) socket.ping();
+    },
+    dead: (silentMs) => {
+      fail(
+        CLOSE_CODES.unresponsive,
+        'UNRESPONSIVE',
+        `nothing heard on this socket for ${Math.round(silentMs / 1000)} s, ping unanswered; reconnect`,
+      );
+      if (session) v.leave(session);
+      socket.terminate();
+    },
+  });
+  socket.on('pong', () => live.heard());
+  socket.on('ping', () => live.heard());
 
   send({
     type: 'challenge',
@@ -152,6 +170,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closed) return;
+    live.heard();
     // Arrival time, read before the frame waits behind earlier frames: result freshness is judged against it.
     const receivedAt = v.now();
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
@@ -284,6 +303,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
   });
   socket.on('close', () => {
     closed = true;
+    live.untrack();
     clearTimeout(timer);
     clearTimeout(slowTimer);
     if (session) v.leave(session);
