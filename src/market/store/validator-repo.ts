@@ -644,6 +644,31 @@ export class ValidatorRepo {
     return rows.map((r) => ({ key: r.idempotency_key, taskId: r.task_id, receipt: r.receipt }));
   }
 
+  /**
+   * Receipts not yet acknowledged for any of `providers`, oldest first, at most `limit`, leaving out
+   * the keys in `except` (sent already and awaiting their ack): one statement for every provider
+   * connected to an instance, on the partial index of unacknowledged receipts.
+   */
+  async undeliveredFor(
+    providers: readonly string[],
+    except: readonly string[],
+    limit: number,
+  ): Promise<{ key: string; provider: string; taskId: string; receipt: JsonValue }[]> {
+    if (providers.length === 0) return [];
+    const rows = await this.c.query<{
+      idempotency_key: string;
+      provider: string;
+      task_id: string;
+      receipt: JsonValue;
+    }>(sql`
+      SELECT idempotency_key, provider, task_id, receipt FROM market_receipts
+      WHERE delivered_at IS NULL
+        AND provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(providers)}::jsonb))
+        AND idempotency_key NOT IN (SELECT jsonb_array_elements_text(${JSON.stringify(except)}::jsonb))
+      ORDER BY created_at, idempotency_key LIMIT ${limit}`);
+    return rows.map((r) => ({ key: r.idempotency_key, provider: r.provider, taskId: r.task_id, receipt: r.receipt }));
+  }
+
   /** Marks many providers' receipts delivered in one statement; returns how many were newly marked. */
   async markDeliveredMany(acks: readonly { provider: string; key: string }[], now: number): Promise<number> {
     if (acks.length === 0) return 0;

@@ -42,6 +42,8 @@ export interface ValidatorConfig {
   settleWindowMs: number;
   /** Every this many ms the accepted results not yet batched are sealed into a batch (0: only on request). */
   batchMs: number;
+  /** How often each instance sends the unacknowledged receipts of the providers connected to it, whichever instance stored them (0 = off). */
+  receiptDeliveryMs: number;
   /** Bond a provider is credited on first join, micro-CPC (market-side record). */
   initialBond: bigint;
   /** Bond slashed per wrong result, micro-CPC. */
@@ -95,6 +97,7 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   sweepMs: 1000,
   settleWindowMs: 5,
   batchMs: 10_000,
+  receiptDeliveryMs: 1000,
   initialBond: 10_000_000n,
   slash: 1_000_000n,
   initialReputation: 100,

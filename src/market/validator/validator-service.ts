@@ -49,6 +49,7 @@ import { decideAdmissions } from './admission-pass.js';
 import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.js';
+import { ReceiptDelivery } from './receipt-delivery.js';
 import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
 import { LeaderElector } from './leader-election.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
@@ -222,6 +223,8 @@ export class ValidatorService {
   readonly completion: CompletionSweeper;
   /** Which instance sharing the store ticks leases, seals batches and sweeps (always this one on the embedded store). */
   readonly leader: LeaderElector;
+  /** Sends unacknowledged receipts to the providers connected here, whichever instance stored them. */
+  readonly receiptDelivery: ReceiptDelivery;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -234,6 +237,12 @@ export class ValidatorService {
       deliver: (receipts) => this.deliver(receipts),
     });
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
+    this.receiptDelivery = new ReceiptDelivery({
+      store: deps.store,
+      sessions: () => this.sessions.values(),
+      signed: (r) => this.signedReceiptJson(r),
+      logger: this.log,
+    });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
     this.liveness = new SocketLiveness(
@@ -303,6 +312,7 @@ export class ValidatorService {
       else this.kick();
     });
     every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealBatchNow() : undefined));
+    every(this.config.receiptDeliveryMs, () => this.receiptDelivery.runOnce());
     // Tasks left in progress with every job done (a market stopped between settling and paying):
     // paid at start (safe on any instance) and then periodically; off with the other timed sweeps (sweepMs 0).
     if (this.config.sweepMs > 0) {
@@ -391,6 +401,10 @@ export class ValidatorService {
     session.send(welcome(leased));
     for (const r of receipts)
       session.send({ type: 'receipt', receipt: this.signedReceiptJson(r.receipt) as never, task_id: r.taskId });
+    this.receiptDelivery.noteSent(
+      session,
+      receipts.map((r) => r.key),
+    );
     this.sendPrices(session).catch((err: unknown) => this.report('prices', err));
     this.kick();
     return leased;
@@ -1097,8 +1111,12 @@ export class ValidatorService {
         20,
       );
     setImmediate(() => {
-      for (const r of receipts)
-        this.sessions.get(r.provider)?.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+      for (const r of receipts) {
+        const session = this.sessions.get(r.provider);
+        if (!session) continue;
+        session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
+        this.receiptDelivery.noteSent(session, [(r.receipt as { idempotency_key: string }).idempotency_key]);
+      }
     });
   }
 
@@ -1410,6 +1428,7 @@ export class ValidatorService {
   receiptAck(session: ProviderSession, key: string): Promise<void> {
     if (this.closed) return Promise.reject(new ValidatorClosingError());
     return new Promise<void>((resolve, reject) => {
+      this.receiptDelivery.acked(session, key);
       this.receiptAcks.push({ provider: session.address, key, resolve, reject });
       if (this.receiptAcksQueued) return;
       this.receiptAcksQueued = true;
