@@ -141,6 +141,8 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
     { pingMs: c.socketPingMs, deadMs: c.socketDeadMs },
     { pingMs: 'socketPingMs', deadMs: 'socketDeadMs' },
   );
+  if (!Number.isSafeInteger(c.receiptDeliveryMs) || c.receiptDeliveryMs < 0)
+    throw new RangeError('receiptDeliveryMs must be a whole number of ms ≥ 0 (0: off)');
   if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1)
     throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
   return c;
