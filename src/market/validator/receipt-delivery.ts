@@ -1,7 +1,7 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { Logger } from '../../node/log.js';
 import type { MarketStore } from '../store/market-store.js';
-import type { ProviderSession } from './validator-service.js';
+import type { ProviderSession } from './provider-session.js';
 
 export interface ReceiptDeliveryDeps {
   store: MarketStore;
