@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { EventName, EventPayload } from '../../../shared/contract.js';
 import { connectionState, ContractCallError, on } from '../api/client.js';
 import { useConnection } from './connection.js';
+import { throttle } from '../lib/throttle.js';
 
 /** The one-line message of anything a call threw. */
 export function errorMessage(err: unknown): string {
@@ -74,22 +75,11 @@ export function useNow(intervalMs = 1000): number {
   return now;
 }
 
-/** Calls `fn` at most once per `ms` (trailing), for reloading on bursts of events. */
+/** Reloads on bursts of events: at once for the first, then at most once per `ms` (lib/throttle.ts). */
 export function useThrottled(fn: () => void, ms: number): () => void {
   const ref = useRef(fn);
   ref.current = fn;
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  useEffect(
-    () => () => {
-      if (timer.current) clearTimeout(timer.current);
-    },
-    [],
-  );
-  return useCallback(() => {
-    if (timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = null;
-      ref.current();
-    }, ms);
-  }, [ms]);
+  const throttled = useMemo(() => throttle(() => ref.current(), ms), [ms]);
+  useEffect(() => () => throttled.cancel(), [throttled]);
+  return throttled.call;
 }
