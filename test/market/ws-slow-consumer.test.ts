@@ -7,6 +7,7 @@ import { CLOSE_CODES, MarketFrame, parseFrame, type JobFrame } from '../../src/s
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import { startMarket, type Market } from '../support/market.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { pseudoRandomBytes } from '../support/data.js';
 
 const SEED = 0x5c0;
 console.log(`slow consumer test seed ${SEED}`);
@@ -19,21 +20,6 @@ const MiB = 1024 * 1024;
  * never reaches it, while a provider that does not read passes it after a few frames.
  */
 const SOFT = 2 * MiB;
-
-/** Deterministic bytes (xorshift32 from `seed`): incompressible, the same every run. */
-function seededBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function call(m: Market, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${m.base}${path}`, {
@@ -62,7 +48,7 @@ async function postSlicedTask(m: Market): Promise<string> {
     input: 'slices',
   });
   const id = draft.task_id as string;
-  for (let n = 0; n < JOBS; n++) await call(m, 'PUT', `/tasks/${id}/slices/${n}`, seededBytes(MiB, SEED + n));
+  for (let n = 0; n < JOBS; n++) await call(m, 'PUT', `/tasks/${id}/slices/${n}`, pseudoRandomBytes(MiB, SEED + n));
   await call(m, 'POST', `/tasks/${id}/submit`);
   return id;
 }
