@@ -54,6 +54,8 @@ export class Presence {
   /** Sessions that have left (a claim that commits after its leave is removed again). */
   private readonly gone = new WeakSet<ProviderSession>();
   private peers: string[] = [];
+  /** Presence rows of departed sockets being removed (see whenSettled). */
+  private readonly releasing = new Set<Promise<void>>();
   private readonly claimListeners = new Set<(e: { address: string; from: string }) => void>();
 
   constructor(private readonly deps: PresenceDeps) {
@@ -160,11 +162,17 @@ export class Presence {
     return tx.presence.industrialCapacityElsewhere(this.instanceId, this.liveSince(now));
   }
 
+  /** A test signal: resolves once the presence of every socket that has left so far is removed. */
+  async whenSettled(): Promise<void> {
+    await Promise.all([...this.releasing]);
+  }
+
   /** Stops the timer and removes this instance's row and the presence it holds. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     await this.running?.catch(() => undefined);
+    await this.whenSettled();
     await this.deps.store.transaction((tx) => tx.presence.removeInstance(this.instanceId));
   }
 
@@ -203,9 +211,11 @@ export class Presence {
   }
 
   private release(session: ProviderSession): void {
-    this.deps.store
+    const p = this.deps.store
       .transaction((tx) => tx.presence.release(session.address, this.instanceId, session.id))
-      .catch((err: unknown) => this.report('leave', err));
+      .catch((err: unknown) => this.report('leave', err))
+      .finally(() => this.releasing.delete(p));
+    this.releasing.add(p);
   }
 
   /** The local sessions whose claim has committed. */
