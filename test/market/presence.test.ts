@@ -258,7 +258,10 @@ describe.each(kinds)('presence across instances on one store ($name)', ({ name, 
     clock.advance(TIMEOUT_MS - 1);
     expect((await b.validator.presence.runOnce()).dropped).toEqual([]);
     clock.advance(2);
-    expect(await b.validator.presence.runOnce()).toEqual({ superseded: [], dropped: [a.validator.presence.instanceId] });
+    expect(await b.validator.presence.runOnce()).toEqual({
+      superseded: [],
+      dropped: [a.validator.presence.instanceId],
+    });
     expect(await store.transaction((tx) => tx.presence.read([p.address]))).toEqual([]);
     expect(await b.validator.presence.liveInstanceUrls()).toEqual([]);
     expect(b.validator.presence.peerUrls()).toEqual([]);

@@ -59,7 +59,12 @@ export class PresenceRepo {
 
   /** The live instances, oldest first. */
   async liveInstances(liveSince: number): Promise<InstanceRecord[]> {
-    const rows = await this.c.query<{ instance_id: string; url: string | null; started_at: bigint; heartbeat_at: bigint }>(
+    const rows = await this.c.query<{
+      instance_id: string;
+      url: string | null;
+      started_at: bigint;
+      heartbeat_at: bigint;
+    }>(
       sql`SELECT instance_id, url, started_at, heartbeat_at FROM market_instances WHERE heartbeat_at >= ${liveSince} ORDER BY started_at, instance_id`,
     );
     return rows.map((r) => ({
