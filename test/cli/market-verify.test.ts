@@ -50,6 +50,12 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
       [['--standbys', '9'], /^tessera: --standbys must be a whole number from 0 to 8, got "9"\n$/],
       [['--standbys', '-1'], /--standbys must be a whole number from 0 to 8/],
       [['--standbys', 'one'], /--standbys must be a whole number from 0 to 8/],
+      [
+        ['--public-url', 'market-2:8080'],
+        /^tessera: --public-url must be an http:\/\/ or https:\/\/ URL of this instance .*, got "market-2:8080"\n$/,
+      ],
+      [['--public-url', 'ftp://market-2'], /--public-url must be an http:\/\/ or https:\/\/ URL/],
+      [['--public-url', 'http://market-2/?x=1'], /--public-url must be an http:\/\/ or https:\/\/ URL/],
     ] as const) {
       const out: string[] = [];
       const err: string[] = [];

@@ -43,6 +43,12 @@ export const marketServeSpec = defineCommand({
     },
     'data-dir': dataDirOption,
     store: storeOption,
+    'public-url': {
+      type: 'string',
+      valueName: 'URL',
+      description:
+        'the URL providers reach this instance at, told to providers of the other instances sharing the store (default: the URL it listens on; docs/market-api.md, "Presence")',
+    },
     'verify-mode': {
       type: 'string',
       valueName: 'MODE',
@@ -159,8 +165,25 @@ export async function marketCommand(argv: string[], io: CliIo): Promise<number> 
     port,
     dataDir: values['data-dir'] ?? DEFAULT_MARKET_DATA_DIR,
     storeUrl: storeUrlOf(values.store),
+    publicUrl: publicUrlOf(values['public-url']),
     verify,
   });
+}
+
+/** `--public-url` checked: an http(s) URL with a host and nothing after the path. */
+function publicUrlOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.host === '' || u.search || u.hash)
+    throw new CliError(
+      `--public-url must be an http:// or https:// URL of this instance (e.g. https://market-2.example.com), got "${value}"`,
+    );
+  return value.replace(/\/+$/, '');
 }
 
 /** `--verify-mode` and `--verify-fraction` as validator settings; a bad value is a usage error naming the flag. */
@@ -213,6 +236,7 @@ async function serve(
     port: number;
     dataDir: string;
     storeUrl: string | undefined;
+    publicUrl: string | undefined;
     verify: Pick<ValidatorConfig, 'verifyMode' | 'checkFraction' | 'standbys'>;
   },
 ): Promise<number> {
@@ -237,7 +261,7 @@ async function serve(
       await createMarketServer({ store, clock: systemClock, blake3, dataDir: o.dataDir, logger }),
       'HTTP server',
     );
-    resources.add(
+    const validator = resources.add(
       await attachValidator({
         app: server.app,
         store,
@@ -251,6 +275,8 @@ async function serve(
       'validator',
     );
     url = await server.listen(o.host, o.port);
+    // What the other instances sharing the store tell their providers about this one.
+    await validator.presence.advertise(o.publicUrl ?? url);
   } catch (err) {
     await resources.dispose();
     const code = (err as { code?: string }).code;

@@ -14,6 +14,7 @@ import { lockStoreDir } from './store-lock.js';
 import { TasksRepo } from './tasks-repo.js';
 import { ValidatorRepo } from './validator-repo.js';
 import { CourierInboxRepo } from './courier-repo.js';
+import { PresenceRepo } from './presence-repo.js';
 
 /** The repos of one transaction. They exist only inside `transaction`, so every write is transactional. */
 export interface MarketTx {
@@ -27,6 +28,8 @@ export interface MarketTx {
   courier: CourierInboxRepo;
   /** The validator's set-based group-commit statements. */
   settlement: SettlementRepo;
+  /** The market instances sharing the store and which one holds each provider's socket. */
+  presence: PresenceRepo;
 }
 
 /**
@@ -77,6 +80,7 @@ export class MarketStore {
         validator: new ValidatorRepo(c),
         courier: new CourierInboxRepo(c),
         settlement: new SettlementRepo(c),
+        presence: new PresenceRepo(c),
       }),
     );
   }

@@ -243,6 +243,27 @@ CREATE INDEX courier_receipts_address ON courier_receipts(address, received_at);
 CREATE INDEX jobs_task ON jobs(task_id, status);
 `,
   },
+  {
+    id: 8,
+    name: 'presence',
+    sql: `
+CREATE TABLE market_instances (
+  instance_id TEXT PRIMARY KEY,
+  url TEXT,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL
+);
+CREATE TABLE provider_presence (
+  address TEXT PRIMARY KEY,
+  instance_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  joined_at BIGINT NOT NULL,
+  industrial BOOLEAN NOT NULL,
+  max_jobs INTEGER NOT NULL CHECK (max_jobs >= 0)
+);
+CREATE INDEX provider_presence_instance ON provider_presence(instance_id);
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

@@ -80,6 +80,13 @@ export interface ValidatorConfig {
   comfortGuard: ComfortGuardConfig;
   /** A deferred industrial job is held at most this long; then its task fails with DEFER_EXPIRED and is refunded. */
   industrialDeferMaxMs: number;
+  /**
+   * How often this instance heartbeats its row in the store and checks the presence of the
+   * providers connected to it (docs/market-api.md, "Presence"), ms; 0: only when asked (`presence.runOnce()`).
+   */
+  presenceMs: number;
+  /** An instance whose heartbeat is older than this is dead: its providers no longer count as present, ms. */
+  instanceTimeoutMs: number;
 }
 
 /** Most standby providers one lease may name. */
@@ -113,6 +120,8 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   slowConsumerMs: 30_000,
   comfortGuard: { feeThreshold: U64_MAX, ageLimitMs: 30_000, recoveryPercent: 90, recoveryMs: 60_000 },
   industrialDeferMaxMs: DEFAULT_DEFER_MAX_SECS * 1000,
+  presenceMs: 3000,
+  instanceTimeoutMs: 10_000,
 };
 
 /** Fills defaults and checks ranges; throws a RangeError naming the setting. */
@@ -145,5 +154,11 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
     throw new RangeError('receiptDeliveryMs must be a whole number of ms ≥ 0 (0: off)');
   if (!Number.isSafeInteger(c.industrialDeferMaxMs) || c.industrialDeferMaxMs < 1)
     throw new RangeError('industrialDeferMaxMs must be a whole number of ms ≥ 1');
+  if (!Number.isSafeInteger(c.presenceMs) || c.presenceMs < 0 || c.presenceMs > 60_000)
+    throw new RangeError('presenceMs must be a whole number of ms from 0 to 60000 (0: only when asked)');
+  if (!Number.isSafeInteger(c.instanceTimeoutMs) || c.instanceTimeoutMs < Math.max(1, 2 * c.presenceMs))
+    throw new RangeError(
+      `instanceTimeoutMs must be a whole number of ms ≥ 2 × presenceMs (${Math.max(1, 2 * c.presenceMs)}), so one late heartbeat does not make an instance dead`,
+    );
   return c;
 }

@@ -54,6 +54,7 @@ import { LeaderElector } from './leader-election.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
 import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
+import { Presence } from './presence.js';
 
 export type { ProviderSession };
 
@@ -210,6 +211,8 @@ export class ValidatorService {
   readonly leader: LeaderElector;
   /** Sends unacknowledged receipts to the providers connected here, whichever instance stored them. */
   readonly receiptDelivery: ReceiptDelivery;
+  /** This instance's row and its providers' presence in the store (which instance holds each provider; which instances are live). */
+  readonly presence: Presence;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -227,6 +230,14 @@ export class ValidatorService {
       sessions: () => this.sessions.values(),
       signed: (r) => this.signedReceiptJson(r),
       logger: this.log,
+    });
+    this.presence = new Presence({
+      store: deps.store,
+      clock: deps.clock,
+      logger: this.log,
+      sessions: () => this.sessions.values(),
+      heartbeatMs: this.config.presenceMs,
+      timeoutMs: this.config.instanceTimeoutMs,
     });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
@@ -254,6 +265,7 @@ export class ValidatorService {
 
   /** Loads (or creates, on first start) the market id and secret from the store and starts the loops. */
   async start(options: { marketId?: string; secretHex?: string } = {}): Promise<void> {
+    await this.presence.start();
     await this.deps.store.transaction(async (tx) => {
       this.marketIdValue = await tx.validator.settingOrInit(
         'market_id',
@@ -271,9 +283,11 @@ export class ValidatorService {
         ),
       );
       // Leases held when the market stopped: their holders could not be heard while it was down,
-      // so their silence counts from this start (one statement for all of them).
+      // so their silence counts from this start (one statement for all of them) — except where the
+      // holder is connected to another live instance, which hears it.
       const now = this.deps.clock.now();
-      const held = await tx.validator.activeAssignments();
+      const elsewhere = await this.presence.presentElsewhere(tx, now);
+      const held = (await tx.validator.activeAssignments()).filter((a) => !elsewhere.has(a.provider));
       await tx.validator.updateLeases(
         held.map((a) => ({
           jobId: a.jobId,
@@ -321,6 +335,7 @@ export class ValidatorService {
     // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
     // the least urgent kind runs last, so this empty step waits for every one of them.
     await this.serial(async () => undefined, 'dispatch');
+    await this.presence.close().catch((err: unknown) => this.report('presence close', err));
     await this.leader.close();
     await this.deps.digester?.close();
   }
@@ -378,6 +393,7 @@ export class ValidatorService {
     if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
     this.joinedAt.set(session.address, this.deps.clock.now());
+    await this.presence.joined(session);
     const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
       leased: (await tx.validator.activeAssignments(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
       receipts: await tx.validator.receipts(session.address, true),
@@ -396,6 +412,7 @@ export class ValidatorService {
   }
 
   leave(session: ProviderSession): void {
+    this.presence.left(session);
     if (this.sessions.get(session.address)?.id !== session.id) return;
     this.sessions.delete(session.address);
     this.heard.delete(session.address);
@@ -745,7 +762,8 @@ export class ValidatorService {
 
   /**
    * One admission pass (docs/market-api.md, "Admission by lane"): the comfort guard over the queued
-   * consumer jobs, the capacity the connected industrial providers announce (`max_jobs` each), and
+   * consumer jobs, the capacity the industrial providers connected to any live instance announce
+   * (`max_jobs` each: this instance's from its sessions, the others' from the store), and
    * the waiting industrial jobs admitted, deferred or expired in line order. Every outcome is
    * written to the job's row; an expired job fails its task (refunded).
    */
@@ -759,7 +777,7 @@ export class ValidatorService {
       if (view.waiting.length === 0) return tx.validator.queueShape();
       const { decisions } = decideAdmissions(this.guard, {
         ...view,
-        capacity,
+        capacity: capacity + (await this.presence.industrialCapacityElsewhere(tx, now)),
         now,
         maxDeferMs: this.config.industrialDeferMaxMs,
       });
