@@ -44,7 +44,8 @@ export interface SqlNotifications {
   listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
   /**
    * Calls `fn` each time the listening connection, lost (a server restart, a terminated backend,
-   * a cut network), has been opened again and every channel subscribed again. Notifications sent
+   * a cut network) or not reached at the first `listen`, has been opened again in the background
+   * and every channel subscribed again. Notifications sent
    * while it was down are lost: a listener wakes everything it would have woken. Returns the
    * unsubscribe.
    */

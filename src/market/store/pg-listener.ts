@@ -29,8 +29,8 @@ export class PgListener implements SqlNotifications {
   private opening: Promise<pg.Client> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private failures = 0;
-  /** Whether a connection has been up before (the next one is a resubscription). */
-  private wasUp = false;
+  /** LISTEN / UNLISTEN statements, one at a time (a pg client takes one query at a time). */
+  private statements: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly o: PgListenerOptions) {}
@@ -51,12 +51,20 @@ export class PgListener implements SqlNotifications {
       const set = this.channels.get(channel);
       if (!set?.delete(fn) || set.size > 0) return;
       this.channels.delete(channel);
-      await this.client?.query(`UNLISTEN ${quoteChannel(channel)}`).catch(() => undefined);
+      const client = this.client;
+      if (client) await this.statement(client, `UNLISTEN ${quoteChannel(channel)}`).catch(() => undefined);
     };
     // A connection opened from now on LISTENs every channel; one already up is told this one.
-    const client = this.client ?? (await this.open());
-    if (client === this.client) await client.query(`LISTEN ${quoteChannel(channel)}`);
+    const client = this.client ?? (await this.open(false));
+    if (client === this.client) await this.statement(client, `LISTEN ${quoteChannel(channel)}`);
     return unsubscribe;
+  }
+
+  /** Runs `text` on `client` after the statements queued before it. */
+  private statement(client: pg.Client, text: string): Promise<unknown> {
+    const run = this.statements.then(() => client.query(text));
+    this.statements = run.catch(() => undefined);
+    return run;
   }
 
   onDidResubscribe(fn: () => void): () => void {
@@ -75,15 +83,18 @@ export class PgListener implements SqlNotifications {
     await opening?.then((c) => c.end()).catch(() => undefined);
   }
 
-  /** Opens the listening connection (one attempt at a time) and LISTENs every channel on it. */
-  private open(): Promise<pg.Client> {
-    this.opening ??= this.connect().finally(() => {
+  /**
+   * Opens the listening connection (one attempt at a time) and LISTENs every channel on it. One
+   * opened in the background (after a loss or a failed first try) is announced by onDidResubscribe.
+   */
+  private open(background: boolean): Promise<pg.Client> {
+    this.opening ??= this.connect(background).finally(() => {
       this.opening = undefined;
     });
     return this.opening;
   }
 
-  private async connect(): Promise<pg.Client> {
+  private async connect(background: boolean): Promise<pg.Client> {
     if (this.closed) throw new Error('the store is closed');
     const client = new pg.Client({ ...this.o.client, keepAlive: true });
     client.on('notification', (n) => {
@@ -107,9 +118,7 @@ export class PgListener implements SqlNotifications {
       throw err;
     }
     this.failures = 0;
-    const again = this.wasUp;
-    this.wasUp = true;
-    if (again) for (const fn of [...this.resubscribed]) fn();
+    if (background) for (const fn of [...this.resubscribed]) fn();
     return client;
   }
 
@@ -130,7 +139,7 @@ export class PgListener implements SqlNotifications {
       this.retry = undefined;
       if (this.client || this.closed) return;
       // A failed try schedules the next one itself.
-      this.open().catch(() => undefined);
+      this.open(true).catch(() => undefined);
     }, delay);
     this.retry.unref();
   }

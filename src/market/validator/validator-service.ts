@@ -51,6 +51,7 @@ import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.j
 import { ReceiptDelivery } from './receipt-delivery.js';
 import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
 import { LeaderElector } from './leader-election.js';
+import { coalesced, MarketNotifier } from './notifier.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
 import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
@@ -210,6 +211,8 @@ export class ValidatorService {
   readonly leader: LeaderElector;
   /** Sends unacknowledged receipts to the providers connected here, whichever instance stored them. */
   readonly receiptDelivery: ReceiptDelivery;
+  /** What other instances sharing the store commit, heard at once (notifier.ts); the timers stay as the safety net. */
+  readonly notifier: MarketNotifier;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -222,6 +225,7 @@ export class ValidatorService {
       deliver: (receipts) => this.deliver(receipts),
     });
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
+    this.notifier = new MarketNotifier({ store: deps.store, logger: this.log });
     this.receiptDelivery = new ReceiptDelivery({
       store: deps.store,
       sessions: () => this.sessions.values(),
@@ -306,6 +310,14 @@ export class ValidatorService {
       );
       every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
     }
+    // Another instance's commits wake this one at once; its own were acted on where they were committed.
+    const deliverReceipts = coalesced(
+      () => this.serial(() => this.receiptDelivery.runOnce()),
+      (err) => this.report('receipt delivery', err),
+    );
+    this.notifier.on('jobs_ready', (e) => (e.local ? undefined : this.kick()));
+    this.notifier.on('receipt_stored', (e) => (e.local ? undefined : deliverReceipts()));
+    await this.notifier.start();
     this.liveness.start();
     this.kick();
   }
@@ -314,6 +326,7 @@ export class ValidatorService {
   async close(): Promise<void> {
     this.closed = true;
     this.liveness.dispose();
+    await this.notifier.close();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -562,7 +575,7 @@ export class ValidatorService {
     for (const e of events) {
       if (e.type === 'LeaseRevoked') {
         this.sessions.get(e.providerId)?.inFlight.delete(jobId);
-        if (!published) await tx.validator.requeue(jobId, now);
+        if (!published && (await tx.validator.requeue(jobId, now))) await tx.notify('jobs_ready');
       } else if (e.type === 'PublishLeaseRevocation') {
         await this.handOver(tx, jobId, e.revocation, now, handovers);
       } else if (e.type === 'Failed') {
@@ -739,6 +752,7 @@ export class ValidatorService {
               await tx.validator.insertTwin(input.jobId, randomUUID(), now);
         }
         await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
+        await tx.notify('jobs_ready');
       }
     });
   }
@@ -767,7 +781,10 @@ export class ValidatorService {
       const before = new Map(view.waiting.map((w) => [w.jobId, w]));
       for (const d of decisions) {
         if (failed.has(d.taskId)) continue;
-        if (d.outcome === 'admitted') await tx.validator.admit(d.jobId, now);
+        if (d.outcome === 'admitted') {
+          await tx.validator.admit(d.jobId, now);
+          await tx.notify('jobs_ready');
+        }
         else if (d.outcome === 'expired') {
           failed.add(d.taskId);
           await this.failTask(tx, d.taskId, d.message, now);
@@ -1062,6 +1079,7 @@ export class ValidatorService {
       ({ acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
         const group = await this.settleGroup(tx, batch, now);
         const disputed = await this.pairSteps(tx, [...group.pairs], now);
+        await tx.notify('result_settled');
         return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
       }));
       this.settleStats.commits++;
