@@ -43,7 +43,8 @@ interface Args {
 
 function parseArgs(argv: readonly string[]): Args {
   const url = process.env.TESSERA_TEST_PG_URL;
-  if (!url) throw new Error('TESSERA_TEST_PG_URL is not set; give it a PostgreSQL URL (the bench makes and drops a schema)');
+  if (!url)
+    throw new Error('TESSERA_TEST_PG_URL is not set; give it a PostgreSQL URL (the bench makes and drops a schema)');
   let samples = argv.includes('--quick') ? 30 : 100;
   let seed = Date.now() % 2 ** 31;
   for (let i = 0; i < argv.length; i++) {
@@ -53,7 +54,8 @@ function parseArgs(argv: readonly string[]): Args {
   }
   if (!Number.isSafeInteger(samples) || samples < 2)
     throw new Error(`--samples must be a whole number ≥ 2 (got ${String(samples)})`);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number ≥ 0 (got ${String(seed)})`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`--seed must be a whole number ≥ 0 (got ${String(seed)})`);
   return { url, samples, seed };
 }
 
@@ -164,7 +166,11 @@ async function main(): Promise<void> {
         `${mode.padEnd(8)}${path.padEnd(20)}${String(v.length).padEnd(5)}${fmt(pct(v, 0.5), 1).padEnd(8)}${fmt(pct(v, 0.99), 1).padEnd(8)}${fmt(v.at(-1) as number, 1).padEnd(8)}${ratio}`,
       );
     row('same instance (B)', s);
-    row('cross (A → B)', c, `${fmt(pct(c, 0.5) / pct(s, 0.5), 1)}×`.padEnd(16) + `${fmt(pct(c, 0.99) / pct(s, 0.99), 1)}×`);
+    row(
+      'cross (A → B)',
+      c,
+      `${fmt(pct(c, 0.5) / pct(s, 0.5), 1)}×`.padEnd(16) + `${fmt(pct(c, 0.99) / pct(s, 0.99), 1)}×`,
+    );
   }
 }
 

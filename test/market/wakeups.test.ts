@@ -5,7 +5,9 @@ import { MarketStore, type StoreNotification } from '../../src/market/store/mark
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import { createMarketServer } from '../../src/market/market-server.js';
 import { attachValidator } from '../../src/market/validator/attach.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
+import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
@@ -116,7 +118,7 @@ describe('wake-ups across instances (postgres)', () => {
   const openStore = async (schema: string) => own(await MarketStore.open(await h.open(schema)));
 
   /** A market instance on `schema` with no timers: only a notification (or its own commits) can wake its dispatcher. */
-  const instance = async (schema: string) => {
+  const instance = async (schema: string, config: Partial<ValidatorConfig> = {}) => {
     const blake3 = await loadBlake3();
     const clock = { now: () => Date.now() };
     const store = await openStore(schema);
@@ -133,7 +135,7 @@ describe('wake-ups across instances (postgres)', () => {
       dataDir: dir,
       digestThreads: 0,
       // sweepMs 0: no sweep timer (and no completion sweep); receiptDeliveryMs 0: no delivery timer.
-      config: { batchMs: 0, sweepMs: 0, receiptDeliveryMs: 0, heartbeatMs: 60_000 },
+      config: { batchMs: 0, sweepMs: 0, receiptDeliveryMs: 0, heartbeatMs: 60_000, ...config },
       marketId: 'wakeup-market',
       logger: silentLogger,
     });
@@ -158,7 +160,11 @@ describe('wake-ups across instances (postgres)', () => {
       const res = await fetch(`${a.base}/tasks`, {
         method: 'POST',
         headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ challenge_type: 'synthetic', payload: { matrix_size: 4, iterations: 1 }, reward: '1.0' }),
+        body: JSON.stringify({
+          challenge_type: 'synthetic',
+          payload: { matrix_size: 4, iterations: 1 },
+          reward: '1.0',
+        }),
       });
       expect(res.status).toBe(201);
       return ((await res.json()) as { task_id: string }).task_id;
@@ -172,6 +178,38 @@ describe('wake-ups across instances (postgres)', () => {
     const taskId = await post();
     const job = await provider.nextJob();
     expect(job.task_id).toBe(taskId);
+  }, 60_000);
+
+  it('receipts that instance A stores for a provider connected to B reach it with no delivery timer on B', async () => {
+    // A two-job task: one job to a provider on A, one to a provider on B. B's result settles first;
+    // A's then completes the task, so A pays it and stores the receipt of B's provider.
+    const payload = { model_id: 'm', prompt: 'two jobs, two instances', max_tokens: 1 };
+    const sliceBytes = Math.ceil(payloadInputBytes(payload).length / 2);
+    const schema = await h.newLocation();
+    const a = await instance(schema, { sliceBytes });
+    const b = await instance(schema, { sliceBytes });
+    const { apiKey } = await a.server.customers.add('alice');
+    await a.server.customers.fund('alice', 1_000_000_000n);
+    const onA = new RawProvider(a.base, a.blake3, seedFrom(31));
+    const onB = new RawProvider(b.base, b.blake3, seedFrom(32));
+    for (const p of [onA, onB]) {
+      await p.join();
+      cleanups.push(async () => p.close());
+    }
+    await b.validator.whenIdle();
+    const res = await fetch(`${a.base}/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge_type: 'inference', payload, reward: '1.0' }),
+    });
+    expect(res.status).toBe(201);
+    const [jobA, jobB] = await Promise.all([onA.nextJob(), onB.nextJob()]);
+    onB.sendJson(onB.honestResult(jobB, b.blake3, 1n));
+    expect((await onB.ackFor(jobB.job_id)).accepted).toBe(true);
+    onA.sendJson(onA.honestResult(jobA, a.blake3, 1n));
+    expect((await onA.ackFor(jobA.job_id)).accepted).toBe(true);
+    const receipt = await onB.nextFrame('receipt');
+    expect(receipt.receipt.job_id).toBe(jobB.job_id);
   }, 60_000);
 
   it('a notify inside a rolled-back transaction wakes no other instance', async () => {

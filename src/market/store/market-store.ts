@@ -110,7 +110,8 @@ export class MarketStore {
       }),
     );
     // Without LISTEN only this process can hear the store's commits: told once committed.
-    if (!n) for (const channel of notified) for (const l of [...(this.local.get(channel) ?? [])]) l({ origin: this.origin });
+    if (!n)
+      for (const channel of notified) for (const l of [...(this.local.get(channel) ?? [])]) l({ origin: this.origin });
     return result;
   }
 

@@ -784,8 +784,7 @@ export class ValidatorService {
         if (d.outcome === 'admitted') {
           await tx.validator.admit(d.jobId, now);
           await tx.notify('jobs_ready');
-        }
-        else if (d.outcome === 'expired') {
+        } else if (d.outcome === 'expired') {
           failed.add(d.taskId);
           await this.failTask(tx, d.taskId, d.message, now);
         } else {
