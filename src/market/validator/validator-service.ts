@@ -293,7 +293,8 @@ export class ValidatorService {
       this.timers.push(t);
     };
     // Duties that run once per market, not per instance, run on the leader (leader-election.ts);
-    // every instance still runs its own dispatch pass on the sweep timer.
+    // every instance still runs its own dispatch pass on the sweep timer. Other instances' commits
+    // wake this one at once (the notifier, below); the timers are the safety net behind it.
     await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
     every(this.config.sweepMs, async () => {
       await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
