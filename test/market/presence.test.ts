@@ -53,7 +53,11 @@ interface Instance {
 /** Stores for the instances of one test: PGlite shares one store object between them; PostgreSQL opens one per instance on one schema. */
 type StoreSource = () => Promise<MarketStore>;
 
-const kinds: { name: string; source: () => Promise<StoreSource> }[] = [
+/**
+ * PostgreSQL stores listen for notifications only when a test asks (`listen`): the other tests
+ * drive every pass themselves, so a notification must not run one behind their back.
+ */
+const kinds: { name: string; source: (listen?: boolean) => Promise<StoreSource> }[] = [
   {
     name: 'pglite',
     source: async () => {
@@ -66,10 +70,11 @@ const kinds: { name: string; source: () => Promise<StoreSource> }[] = [
 if (pgh)
   kinds.push({
     name: 'postgres',
-    source: async () => {
+    source: async (listen = false) => {
       const schema = await pgh.newLocation();
       return async () => {
-        const store = await MarketStore.open(await pgh.open(schema));
+        const driver = await pgh.open(schema);
+        const store = await MarketStore.open(listen ? driver : { ...driver, notifications: undefined });
         cleanups.push(() => store.close());
         return store;
       };
@@ -184,6 +189,21 @@ describe.each(kinds)('presence across instances on one store ($name)', ({ name, 
     expect(await a.validator.presence.checkNow([onA.address])).toEqual([onA.address]);
     expect(await onA.closed()).toBe(CLOSE_CODES.superseded);
   }, 60_000);
+
+  it.skipIf(name === 'pglite')(
+    'a takeover on B notifies A, which closes its older socket with no pass of its own (PostgreSQL LISTEN/NOTIFY)',
+    async () => {
+      const source = await makeSource(true);
+      const clock = manualClock();
+      const a = await instance(source, clock);
+      const b = await instance(source, clock);
+      const onA = await provider(a, 4);
+      await provider(b, 4);
+      // A's presence timer is off (presenceMs 0): only B's notification can close A's socket.
+      expect(await onA.closed()).toBe(CLOSE_CODES.superseded);
+    },
+    60_000,
+  );
 
   it('industrial admission counts the capacity of industrial providers on every live instance', async () => {
     const source = await makeSource();

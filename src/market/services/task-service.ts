@@ -109,7 +109,11 @@ export class TaskService {
           );
       }
       await tx.tasks.insert(task);
-      if (task.status === 'pending') await this.escrow(tx, customer, task.taskId, task.reward, now);
+      if (task.status === 'pending') {
+        await this.escrow(tx, customer, task.taskId, task.reward, now);
+        // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
+        await tx.notify('jobs_ready');
+      }
       return (await tx.tasks.get(task.taskId)) as TaskRecord;
     });
   }
@@ -141,6 +145,7 @@ export class TaskService {
         );
       await this.escrow(tx, customer, taskId, task.reward, now);
       await tx.tasks.transition(taskId, ['draft'], 'pending', now);
+      await tx.notify('jobs_ready');
       return { task: (await tx.tasks.get(taskId)) as TaskRecord, slices };
     });
   }

@@ -24,6 +24,36 @@ export interface SqlSession {
   close(): Promise<void>;
 }
 
+/**
+ * Notifications between the processes that share a store: PostgreSQL's LISTEN/NOTIFY. A
+ * notification is sent with `SELECT pg_notify(channel, payload)` inside a transaction, so the
+ * server delivers it only if that transaction commits (and, within one transaction, the same
+ * channel and payload once). Listening runs on a connection of its own, outside the pool.
+ */
+export interface SqlNotifications {
+  /**
+   * The server-side name of the store's channel `name`. On PostgreSQL it is prefixed with the
+   * store's schema, so two markets kept in two schemas of one database do not hear each other.
+   */
+  channel(name: string): string;
+  /**
+   * Calls `fn` with the payload of every notification on `channel` (a name from `channel`).
+   * Resolves once the server listens; rejects when it could not be reached, in which case the
+   * driver keeps trying in the background (the channel stays subscribed). Returns the unsubscribe.
+   */
+  listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `fn` each time the listening connection, lost (a server restart, a terminated backend,
+   * a cut network) or not reached at the first `listen`, has been opened again in the background
+   * and every channel subscribed again. Notifications sent
+   * while it was down are lost: a listener wakes everything it would have woken. Returns the
+   * unsubscribe.
+   */
+  onDidResubscribe(fn: () => void): () => void;
+  /** The listening connection's server process id while it is up (pg_stat_activity; tests end it). */
+  readonly pid: number | undefined;
+}
+
 /** What the two drivers (PGlite, PostgreSQL through pg) provide to the store. */
 export interface SqlDriver {
   readonly kind: 'pglite' | 'postgres';
@@ -33,5 +63,7 @@ export interface SqlDriver {
   transaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T>;
   /** A dedicated session (PostgreSQL only: the embedded store is one process's, so it has no use for one). */
   session?(): Promise<SqlSession>;
+  /** LISTEN/NOTIFY; absent on a driver that cannot listen (the store then delivers its own notifications in this process). */
+  readonly notifications?: SqlNotifications;
   close(): Promise<void>;
 }

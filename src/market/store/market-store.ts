@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountsRepo } from './accounts-repo.js';
@@ -15,6 +16,8 @@ import { TasksRepo } from './tasks-repo.js';
 import { ValidatorRepo } from './validator-repo.js';
 import { CourierInboxRepo } from './courier-repo.js';
 import { PresenceRepo } from './presence-repo.js';
+import type { MarketChannel } from './channels.js';
+import { sql } from './sql.js';
 
 /** The repos of one transaction. They exist only inside `transaction`, so every write is transactional. */
 export interface MarketTx {
@@ -30,6 +33,18 @@ export interface MarketTx {
   settlement: SettlementRepo;
   /** The market instances sharing the store and which one holds each provider's socket. */
   presence: PresenceRepo;
+  /**
+   * Notifies `channel` when this transaction commits (PostgreSQL's pg_notify inside it), and never
+   * if it rolls back; several notifies of one channel in one transaction are one notification.
+   * Every market instance listening on the store hears it (MarketStore.listen), this one included.
+   */
+  notify(channel: MarketChannel): Promise<void>;
+}
+
+/** What a listener of a store channel is told. */
+export interface StoreNotification {
+  /** The origin id of the store whose transaction notified (compare with MarketStore.origin). */
+  origin: string;
 }
 
 /**
@@ -38,6 +53,14 @@ export interface MarketTx {
  * one PostgreSQL. Async and transactional on both drivers.
  */
 export class MarketStore {
+  /**
+   * This opened store's id, the payload of every notification it sends: a listener tells its own
+   * instance's commits (already acted on where they were committed) from other instances'.
+   */
+  readonly origin = randomUUID();
+  /** Listeners of a driver without LISTEN: this process's commits are delivered to them directly. */
+  private readonly local = new Map<MarketChannel, Set<(n: StoreNotification) => void>>();
+
   private constructor(
     private readonly driver: SqlDriver,
     private readonly onClose: () => void,
@@ -68,9 +91,16 @@ export class MarketStore {
   }
 
   /** Runs `fn` in one transaction; a throw rolls everything back. */
-  transaction<T>(fn: (tx: MarketTx) => Promise<T>): Promise<T> {
-    return this.driver.transaction((c) =>
+  async transaction<T>(fn: (tx: MarketTx) => Promise<T>): Promise<T> {
+    const n = this.driver.notifications;
+    const notified = new Set<MarketChannel>();
+    const result = await this.driver.transaction((c) =>
       fn({
+        notify: async (channel) => {
+          if (notified.has(channel)) return;
+          notified.add(channel);
+          if (n) await c.query(sql`SELECT pg_notify(${n.channel(channel)}, ${this.origin})`);
+        },
         customers: new CustomersRepo(c),
         accounts: new AccountsRepo(c),
         escrow: new EscrowRepo(c),
@@ -83,6 +113,40 @@ export class MarketStore {
         presence: new PresenceRepo(c),
       }),
     );
+    // Without LISTEN only this process can hear the store's commits: told once committed.
+    if (!n)
+      for (const channel of notified) for (const l of [...(this.local.get(channel) ?? [])]) l({ origin: this.origin });
+    return result;
+  }
+
+  /**
+   * Calls `fn` for every notification of `channel` committed by any instance sharing the store
+   * (by this process only, on a driver that cannot listen). Resolves once listening — rejects when
+   * the server could not be reached; the driver then keeps trying in the background. Returns the
+   * unsubscribe.
+   */
+  async listen(channel: MarketChannel, fn: (n: StoreNotification) => void): Promise<() => Promise<void>> {
+    const n = this.driver.notifications;
+    if (n) return n.listen(n.channel(channel), (origin) => fn({ origin }));
+    let set = this.local.get(channel);
+    if (!set) this.local.set(channel, (set = new Set()));
+    set.add(fn);
+    return async () => {
+      this.local.get(channel)?.delete(fn);
+    };
+  }
+
+  /**
+   * Calls `fn` each time the store's listening connection was lost and is listening again
+   * (notifications sent in between were lost). Returns the unsubscribe.
+   */
+  onDidResubscribe(fn: () => void): () => void {
+    return this.driver.notifications?.onDidResubscribe(fn) ?? (() => undefined);
+  }
+
+  /** The server process of the listening connection while it is up (PostgreSQL only). */
+  get listenerPid(): number | undefined {
+    return this.driver.notifications?.pid;
   }
 
   /** A dedicated session on the store's server; undefined for the embedded store (one process holds it). */

@@ -3,6 +3,7 @@ import type { PgRow, SqlConn, SqlDriver, SqlSession } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
 import { errorMessage } from '../../core/errors.js';
+import { PgListener } from './pg-listener.js';
 
 const INT8_OID = 20;
 
@@ -17,6 +18,7 @@ const typeParsers = {
 /**
  * A PostgreSQL server through `pg`: a pool of connections, each transaction on its own client.
  * `schema`, when given, is put first on every connection's search_path (tests use a fresh schema).
+ * Notifications (LISTEN) use a connection of their own (pg-listener.ts), opened at the first listen.
  */
 export async function openPgDriver(url: string, options: { schema?: string; max?: number } = {}): Promise<SqlDriver> {
   const pool = new pg.Pool({
@@ -28,9 +30,14 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on the next checkout.
   });
+  let schema = options.schema;
   try {
     const c = await pool.connect();
-    c.release();
+    try {
+      schema ??= (await c.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ?? 'public';
+    } finally {
+      c.release();
+    }
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw new MarketStoreError(
@@ -39,6 +46,14 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
       { cause: err },
     );
   }
+  // Channels are named after the schema the store's tables are in (LISTEN/NOTIFY is per database).
+  const notifications = new PgListener({
+    client: {
+      connectionString: url,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    },
+    schema: schema ?? 'public',
+  });
   return {
     kind: 'postgres',
     location: redact(url),
@@ -57,7 +72,11 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
       }
     },
     session: () => openSession(url, options.schema),
-    close: () => pool.end(),
+    notifications,
+    async close() {
+      await notifications.close();
+      await pool.end();
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
-import type { PgRow, SqlConn, SqlDriver } from './driver.js';
+import type { PgRow, SqlConn, SqlDriver, SqlNotifications } from './driver.js';
 import { compile } from './sql.js';
 import { MarketStoreError } from './errors.js';
 import { hasPgData, unpackPgImage } from './pglite-image.js';
@@ -85,7 +85,28 @@ export async function openPgliteDriver(
     kind: 'pglite',
     location: dataDir ?? 'memory',
     transaction: (fn) => db.transaction((tx) => fn(connOf(tx))),
+    notifications: pgliteNotifications(db),
     close: () => db.close(),
+  };
+}
+
+/**
+ * LISTEN/NOTIFY inside PGlite: its `listen` hears what this process's transactions notify, once
+ * they commit, like a PostgreSQL server would. The store is one process's, so its channels need no
+ * schema prefix; they are plain lower-case identifiers (PGlite's `unlisten` does not quote names).
+ */
+function pgliteNotifications(db: PGlite): SqlNotifications {
+  return {
+    channel: (name) => `tessera_${name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`,
+    listen: async (channel, fn) => {
+      const off = await db.listen(channel, fn);
+      return async () => {
+        if (!db.closed) await off();
+      };
+    },
+    // One process, no connection to lose.
+    onDidResubscribe: () => () => undefined,
+    pid: undefined,
   };
 }
 

@@ -94,6 +94,11 @@ export class Presence {
     return this.running;
   }
 
+  /** Checks every socket held here against the store at once (a `presence` notification from another instance). */
+  async checkAll(): Promise<string[]> {
+    return this.checkNow(this.held().map((s) => s.address));
+  }
+
   /**
    * Checks now whether another instance took over any of `addresses` held here (call it when a
    * store notification names them); closes those sockets with 4005. Addresses not held here cost
@@ -111,7 +116,12 @@ export class Presence {
 
   /** Writes the presence of a provider that joined here (call before its welcome). */
   async joined(session: ProviderSession): Promise<void> {
-    const prev = await this.deps.store.transaction((tx) => tx.presence.claim(this.record(session)));
+    const prev = await this.deps.store.transaction(async (tx) => {
+      const before = await tx.presence.claim(this.record(session));
+      // The instance that held it hears at once (notifier 'presence' → checkAll), not at its next pass.
+      if (before && before.instanceId !== this.instanceId) await tx.notify('presence');
+      return before;
+    });
     // It left while its claim was being written: the row is removed again.
     if (this.gone.has(session)) return this.release(session);
     this.claimed.add(session);

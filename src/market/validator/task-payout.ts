@@ -117,5 +117,7 @@ export async function payTasks(
     }),
     now,
   );
+  // The instance each provider is connected to delivers its receipts (receipt-delivery.ts).
+  if (out.length > 0) await tx.notify('receipt_stored');
   return { completed: completed.map((c) => c.taskId), receipts: out };
 }

@@ -51,6 +51,7 @@ import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.j
 import { ReceiptDelivery } from './receipt-delivery.js';
 import { COMPLETION_SWEEP_MS, CompletionSweeper } from './completion-sweeper.js';
 import { LeaderElector } from './leader-election.js';
+import { coalesced, MarketNotifier } from './notifier.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
 import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
@@ -213,6 +214,8 @@ export class ValidatorService {
   readonly receiptDelivery: ReceiptDelivery;
   /** This instance's row and its providers' presence in the store (which instance holds each provider; which instances are live). */
   readonly presence: Presence;
+  /** What other instances sharing the store commit, heard at once (notifier.ts); the timers stay as the safety net. */
+  readonly notifier: MarketNotifier;
 
   constructor(private readonly deps: ValidatorDeps) {
     this.log = deps.logger ?? createLogger('validator');
@@ -225,6 +228,7 @@ export class ValidatorService {
       deliver: (receipts) => this.deliver(receipts),
     });
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
+    this.notifier = new MarketNotifier({ store: deps.store, logger: this.log });
     this.receiptDelivery = new ReceiptDelivery({
       store: deps.store,
       sessions: () => this.sessions.values(),
@@ -303,7 +307,8 @@ export class ValidatorService {
       this.timers.push(t);
     };
     // Duties that run once per market, not per instance, run on the leader (leader-election.ts);
-    // every instance still runs its own dispatch pass on the sweep timer.
+    // every instance still runs its own dispatch pass on the sweep timer. Other instances' commits
+    // wake this one at once (the notifier, below); the timers are the safety net behind it.
     await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
     every(this.config.sweepMs, async () => {
       await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
@@ -320,6 +325,17 @@ export class ValidatorService {
       );
       every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
     }
+    // Another instance's commits wake this one at once; its own were acted on where they were committed.
+    const deliverReceipts = coalesced(
+      () => this.serial(() => this.receiptDelivery.runOnce()),
+      (err) => this.report('receipt delivery', err),
+    );
+    this.notifier.on('jobs_ready', (e) => (e.local ? undefined : this.kick()));
+    this.notifier.on('receipt_stored', (e) => (e.local ? undefined : deliverReceipts()));
+    this.notifier.on('presence', (e) =>
+      e.local ? undefined : void this.presence.checkAll().catch((err: unknown) => this.report('presence', err)),
+    );
+    await this.notifier.start();
     this.liveness.start();
     this.kick();
   }
@@ -328,6 +344,7 @@ export class ValidatorService {
   async close(): Promise<void> {
     this.closed = true;
     this.liveness.dispose();
+    await this.notifier.close();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -579,7 +596,7 @@ export class ValidatorService {
     for (const e of events) {
       if (e.type === 'LeaseRevoked') {
         this.sessions.get(e.providerId)?.inFlight.delete(jobId);
-        if (!published) await tx.validator.requeue(jobId, now);
+        if (!published && (await tx.validator.requeue(jobId, now))) await tx.notify('jobs_ready');
       } else if (e.type === 'PublishLeaseRevocation') {
         await this.handOver(tx, jobId, e.revocation, now, handovers);
       } else if (e.type === 'Failed') {
@@ -756,6 +773,7 @@ export class ValidatorService {
               await tx.validator.insertTwin(input.jobId, randomUUID(), now);
         }
         await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
+        await tx.notify('jobs_ready');
       }
     });
   }
@@ -785,8 +803,10 @@ export class ValidatorService {
       const before = new Map(view.waiting.map((w) => [w.jobId, w]));
       for (const d of decisions) {
         if (failed.has(d.taskId)) continue;
-        if (d.outcome === 'admitted') await tx.validator.admit(d.jobId, now);
-        else if (d.outcome === 'expired') {
+        if (d.outcome === 'admitted') {
+          await tx.validator.admit(d.jobId, now);
+          await tx.notify('jobs_ready');
+        } else if (d.outcome === 'expired') {
           failed.add(d.taskId);
           await this.failTask(tx, d.taskId, d.message, now);
         } else {
@@ -1080,6 +1100,7 @@ export class ValidatorService {
       ({ acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
         const group = await this.settleGroup(tx, batch, now);
         const disputed = await this.pairSteps(tx, [...group.pairs], now);
+        await tx.notify('result_settled');
         return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
       }));
       this.settleStats.commits++;

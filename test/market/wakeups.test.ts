@@ -1,0 +1,251 @@
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { MarketChannel } from '../../src/market/store/channels.js';
+import { MarketStore, type StoreNotification } from '../../src/market/store/market-store.js';
+import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
+import { createMarketServer } from '../../src/market/market-server.js';
+import { attachValidator } from '../../src/market/validator/attach.js';
+import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import type { ValidatorService } from '../../src/market/validator/validator-service.js';
+import { payloadInputBytes } from '../../src/market/services/task-service.js';
+import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { silentLogger } from '../../src/node/log.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { tempDir } from '../support/temp-dir.js';
+import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+
+/**
+ * Wake-ups across market instances: what one instance commits (a task posted, jobs requeued,
+ * receipts stored) is notified in the same transaction, and every instance sharing the store hears
+ * it once it commits (LISTEN/NOTIFY), instead of at its next sweep.
+ */
+const url = process.env[PG_URL_ENV];
+const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
+afterAll(() => pgh?.cleanup());
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+const own = <T extends { close(): Promise<void> | void }>(x: T): T => {
+  cleanups.push(async () => {
+    await x.close();
+  });
+  return x;
+};
+
+/** Records every notification `store` hears on `channels`, in arrival order, and resolves waits on them. */
+async function recorder(store: MarketStore, channels: readonly MarketChannel[]) {
+  const heard: { channel: MarketChannel; n: StoreNotification }[] = [];
+  const waiters = new Set<() => void>();
+  for (const channel of channels) {
+    const off = await store.listen(channel, (n) => {
+      heard.push({ channel, n });
+      for (const w of [...waiters]) w();
+    });
+    cleanups.push(off);
+  }
+  /** Resolves once `channel` has been heard (fails after 20 s, naming what was heard). */
+  const next = (channel: MarketChannel): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if (!heard.some((h) => h.channel === channel)) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no ${channel} notification within 20 s; heard: ${heard.map((h) => h.channel).join(', ')}`));
+      }, 20_000);
+      waiters.add(check);
+      check();
+    });
+  return { heard, next };
+}
+
+/**
+ * A notify in a transaction that rolls back is never delivered. Proven without waiting for nothing:
+ * the rolled-back transaction notifies `jobs_ready`, a later committed one `result_settled`; a
+ * listener gets notifications in commit order, so once `result_settled` is in, a `jobs_ready`
+ * that had been sent would be in too.
+ */
+async function rolledBackWakesNobody(sender: MarketStore, listener: MarketStore): Promise<void> {
+  const r = await recorder(listener, ['jobs_ready', 'result_settled']);
+  await expect(
+    sender.transaction(async (tx) => {
+      await tx.notify('jobs_ready');
+      throw new Error('roll back');
+    }),
+  ).rejects.toThrow('roll back');
+  await sender.transaction((tx) => tx.notify('result_settled'));
+  await r.next('result_settled');
+  expect(r.heard.map((h) => h.channel)).toEqual(['result_settled']);
+  expect(r.heard[0]?.n.origin).toBe(sender.origin);
+}
+
+describe('store notifications (pglite)', () => {
+  it('a committed notify is heard in this process with its origin; a rolled-back one is not', async () => {
+    const driver = await openPgliteDriver(undefined);
+    const store = own(await MarketStore.open(driver));
+    await rolledBackWakesNobody(store, store);
+    // A driver that cannot listen (here: the same one without its notifications): the store tells
+    // this process's listeners itself, once the transaction has committed.
+    const plain = await MarketStore.open({ ...driver, notifications: undefined });
+    await rolledBackWakesNobody(plain, plain);
+  }, 60_000);
+});
+
+describe('wake-ups across instances (postgres)', () => {
+  if (!url || !pgh) {
+    it.skip(`skipped: set ${PG_URL_ENV} to a PostgreSQL URL (e.g. postgres:///postgres?host=/var/run/postgresql) to run market instances on one database`, () =>
+      undefined);
+    return;
+  }
+  const h = pgh;
+  const admin = new pg.Client({ connectionString: url });
+  let connected = false;
+  afterAll(() => (connected ? admin.end() : undefined));
+  /** Ends a server backend, as a restarted server or a cut connection would. */
+  const kill = async (pid: number) => {
+    if (!connected) {
+      await admin.connect();
+      connected = true;
+    }
+    const { rows } = await admin.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 10000) AS ok', [pid]);
+    expect(rows[0]?.ok).toBe(true);
+  };
+  const openStore = async (schema: string) => own(await MarketStore.open(await h.open(schema)));
+
+  /** A market instance on `schema` with no timers: only a notification (or its own commits) can wake its dispatcher. */
+  const instance = async (schema: string, config: Partial<ValidatorConfig> = {}) => {
+    const blake3 = await loadBlake3();
+    const clock = { now: () => Date.now() };
+    const store = await openStore(schema);
+    const dir = tempDir('tessera-wakeup-');
+    const server = own(
+      await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false }),
+    );
+    const validator: ValidatorService = await attachValidator({
+      app: server.app,
+      store,
+      clock,
+      blake3,
+      sha256: nodeSha256,
+      dataDir: dir,
+      digestThreads: 0,
+      // sweepMs 0: no sweep timer (and no completion sweep); receiptDeliveryMs 0: no delivery timer.
+      config: { batchMs: 0, sweepMs: 0, receiptDeliveryMs: 0, heartbeatMs: 60_000, ...config },
+      marketId: 'wakeup-market',
+      logger: silentLogger,
+    });
+    cleanups.push(() => validator.close());
+    const base = await server.listen('127.0.0.1', 0);
+    return { store, server, validator, base, blake3 };
+  };
+
+  /** Two instances on one fresh schema, a funded customer, and a provider joined to the second. */
+  const twoInstances = async () => {
+    const schema = await h.newLocation();
+    const a = await instance(schema);
+    const b = await instance(schema);
+    const { apiKey } = await a.server.customers.add('alice');
+    await a.server.customers.fund('alice', 1_000_000_000n);
+    const provider = new RawProvider(b.base, b.blake3, seedFrom(19));
+    await provider.join();
+    cleanups.push(async () => provider.close());
+    // B's join kicked its dispatcher; once that pass is over, nothing on B runs until it is woken.
+    await b.validator.whenIdle();
+    const post = async () => {
+      const res = await fetch(`${a.base}/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          challenge_type: 'synthetic',
+          payload: { matrix_size: 4, iterations: 1 },
+          reward: '1.0',
+        }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { task_id: string }).task_id;
+    };
+    return { schema, a, b, provider, post };
+  };
+
+  it('a task posted through instance A is leased to a provider connected to B, with no sweep timer on B', async () => {
+    const { a, b, provider, post } = await twoInstances();
+    expect(a.validator.notifier.listening && b.validator.notifier.listening).toBe(true);
+    const taskId = await post();
+    const job = await provider.nextJob();
+    expect(job.task_id).toBe(taskId);
+  }, 60_000);
+
+  it('receipts that instance A stores for a provider connected to B reach it with no delivery timer on B', async () => {
+    // A two-job task: one job to a provider on A, one to a provider on B. B's result settles first;
+    // A's then completes the task, so A pays it and stores the receipt of B's provider.
+    const payload = { model_id: 'm', prompt: 'two jobs, two instances', max_tokens: 1 };
+    const sliceBytes = Math.ceil(payloadInputBytes(payload).length / 2);
+    const schema = await h.newLocation();
+    const a = await instance(schema, { sliceBytes });
+    const b = await instance(schema, { sliceBytes });
+    const { apiKey } = await a.server.customers.add('alice');
+    await a.server.customers.fund('alice', 1_000_000_000n);
+    const onA = new RawProvider(a.base, a.blake3, seedFrom(31));
+    const onB = new RawProvider(b.base, b.blake3, seedFrom(32));
+    for (const p of [onA, onB]) {
+      await p.join();
+      cleanups.push(async () => p.close());
+    }
+    await b.validator.whenIdle();
+    const res = await fetch(`${a.base}/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge_type: 'inference', payload, reward: '1.0' }),
+    });
+    expect(res.status).toBe(201);
+    const [jobA, jobB] = await Promise.all([onA.nextJob(), onB.nextJob()]);
+    onB.sendJson(onB.honestResult(jobB, b.blake3, 1n));
+    expect((await onB.ackFor(jobB.job_id)).accepted).toBe(true);
+    onA.sendJson(onA.honestResult(jobA, a.blake3, 1n));
+    expect((await onA.ackFor(jobA.job_id)).accepted).toBe(true);
+    const receipt = await onB.nextFrame('receipt');
+    expect(receipt.receipt.job_id).toBe(jobB.job_id);
+  }, 60_000);
+
+  it('a notify inside a rolled-back transaction wakes no other instance', async () => {
+    const schema = await h.newLocation();
+    await rolledBackWakesNobody(await openStore(schema), await openStore(schema));
+  }, 60_000);
+
+  it('a market in another schema of the same database hears none of this one', async () => {
+    const schema = await h.newLocation();
+    const here = await openStore(schema);
+    const other = await openStore(await h.newLocation());
+    const r = await recorder(other, ['jobs_ready', 'result_settled']);
+    // Commit order: this market's jobs_ready, then the other market's own result_settled.
+    await here.transaction((tx) => tx.notify('jobs_ready'));
+    await other.transaction((tx) => tx.notify('result_settled'));
+    await r.next('result_settled');
+    expect(r.heard.map((x) => x.channel)).toEqual(['result_settled']);
+  }, 60_000);
+
+  it('the listening connection re-subscribes after it is killed, and wakes B again', async () => {
+    const { b, provider, post } = await twoInstances();
+    const before = b.store.listenerPid;
+    expect(before).toBeTypeOf('number');
+    const resubscribed = new Promise<void>((resolve) => {
+      const off = b.store.onDidResubscribe(() => {
+        off();
+        resolve();
+      });
+    });
+    await kill(before as number);
+    await resubscribed;
+    expect(b.store.listenerPid).toBeTypeOf('number');
+    expect(b.store.listenerPid).not.toBe(before);
+    // The resubscription woke B once (a pass with nothing queued); a task posted now reaches B's provider.
+    await b.validator.whenIdle();
+    const taskId = await post();
+    expect((await provider.nextJob()).task_id).toBe(taskId);
+  }, 60_000);
+});
