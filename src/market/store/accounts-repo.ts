@@ -205,5 +205,7 @@ export class AccountsRepo {
 
 /** The non-zero legs in the one order every posting locks accounts in: by account id (byte order, as `COLLATE "C"`). */
 function lockOrder(legs: readonly Leg[]): Leg[] {
-  return legs.filter((l) => l.amount !== 0n).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+  return legs
+    .filter((l) => l.amount !== 0n)
+    .sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
 }
