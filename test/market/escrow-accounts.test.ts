@@ -175,7 +175,7 @@ for (const h of harnesses) {
       } finally {
         await store.close();
       }
-    });
+    }, 180_000); // two PGlite stores opened and migrated: slow on a loaded machine
 
     it('stops an upgrade whose single escrow account cannot cover the held escrows, and changes nothing', async () => {
       const { loc } = await oldStore();
@@ -206,7 +206,7 @@ for (const h of harnesses) {
       } finally {
         await again.close();
       }
-    });
+    }, 180_000);
   });
 }
 

@@ -77,9 +77,9 @@ export class EscrowRepo {
   /**
    * Returns many held rewards to their customers at once (the deadline sweep): one UPDATE takes
    * the held escrows and AccountsRepo.postMany moves every balance, locking the accounts of all
-   * the customers in one statement in account id order (a refund per task, one after another,
-   * would lock several customers' escrow accounts in task order and could deadlock with a payout
-   * group). Returns the tasks refunded; a task with nothing held is not among them.
+   * the customers in one statement in account id order (refunds one after another lock several
+   * customers' accounts in task order, which can deadlock with another transaction that does the
+   * same in another order). Returns the tasks refunded; a task with nothing held is not among them.
    */
   async refundMany(taskIds: readonly string[], now: number): Promise<Set<string>> {
     if (taskIds.length === 0) return new Set();
