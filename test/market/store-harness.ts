@@ -59,7 +59,7 @@ export function pgHarness(url: string): StoreHarness {
 export async function resetStore(driver: SqlDriver): Promise<void> {
   await driver.transaction(async (c) => {
     await c.exec(`TRUNCATE jobs, task_slices, escrows, tasks, postings, customers CASCADE;
-      DELETE FROM accounts WHERE kind IN ('customer', 'worker');
+      DELETE FROM accounts WHERE kind IN ('customer', 'worker') OR account_id LIKE 'escrow:%';
       UPDATE accounts SET balance = 0;`);
   });
 }

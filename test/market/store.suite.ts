@@ -150,7 +150,8 @@ export function storeSuite(h: StoreHarness): void {
         expect(await tx.escrow.hold(b.taskId, id, b.reward, T0)).toBe(true);
         expect(await tx.escrow.hold(c.taskId, id, c.reward, T0)).toBe(false);
         expect(await tx.accounts.balance(ACCOUNTS.customer(id))).toBe(0n);
-        expect(await tx.accounts.balance(ACCOUNTS.escrow)).toBe(5_000_000n);
+        expect(await tx.accounts.balance(ACCOUNTS.escrow(id))).toBe(5_000_000n);
+        expect(await tx.accounts.escrowTotal()).toBe(5_000_000n);
 
         expect(await tx.escrow.refund(a.taskId, T0 + 1)).toBe(true);
         expect(await tx.escrow.refund(a.taskId, T0 + 2)).toBe(false);
@@ -163,7 +164,8 @@ export function storeSuite(h: StoreHarness): void {
         expect(await tx.escrow.release(b.taskId, payout, T0 + 3)).toBe(true);
         expect(await tx.escrow.release(b.taskId, payout, T0 + 4)).toBe(false);
         expect(await tx.escrow.refund(b.taskId, T0 + 5)).toBe(false);
-        expect(await tx.accounts.balance(ACCOUNTS.escrow)).toBe(0n);
+        expect(await tx.accounts.balance(ACCOUNTS.escrow(id))).toBe(0n);
+        expect(await tx.accounts.escrowTotal()).toBe(0n);
         expect(await tx.accounts.balance(ACCOUNTS.burn)).toBe(1_200_000n);
         expect(await tx.accounts.balance(ACCOUNTS.validator)).toBe(200_000n);
         expect(await tx.accounts.balance(ACCOUNTS.treasury)).toBe(100_000n);

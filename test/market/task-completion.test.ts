@@ -171,7 +171,7 @@ async function books(store: MarketStore, driver: SqlDriver, s: Seeded): Promise<
     return {
       status: (await tx.tasks.get(s.taskId))?.status,
       escrowStatus: (await tx.escrow.get(s.taskId))?.status,
-      escrow: await tx.accounts.balance(ACCOUNTS.escrow),
+      escrow: await tx.accounts.escrowTotal(),
       workers,
       receiptsPerJob,
     };
@@ -179,7 +179,7 @@ async function books(store: MarketStore, driver: SqlDriver, s: Seeded): Promise<
   const raw = await driver.transaction(async (c) => ({
     sum: (await c.query<{ s: bigint }>(sql`SELECT COALESCE(sum(balance), 0)::bigint AS s FROM accounts`))[0]?.s,
     payouts: (
-      await c.query(sql`SELECT 1 FROM postings WHERE event_id = ${`payout:${s.taskId}`} AND account_id = 'escrow'`)
+      await c.query(sql`SELECT 1 FROM postings WHERE event_id = ${`payout:${s.taskId}`} AND account_id LIKE 'escrow:%'`)
     ).length,
   }));
   return { ...repo, sum: BigInt(raw.sum ?? 0n), payouts: raw.payouts };

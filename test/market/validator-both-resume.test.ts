@@ -10,6 +10,7 @@ import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { until } from '../support/wait.js';
+import { escrowTotal } from '../support/books.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const SEED = 0xb07;
@@ -198,6 +199,6 @@ describe('verify_mode second_provider: a dispute survives a market restart', () 
     expect((await balance(m2, ACCOUNTS.validator)) - validatorBefore).toBe(100_000n + 125_000n);
     expect(await m2.store.transaction((tx) => tx.validator.receipts(honest.address, false))).toHaveLength(1);
     expect(await m2.store.transaction((tx) => tx.validator.receipts(cheater.address, false))).toHaveLength(0);
-    expect(await balance(m2, ACCOUNTS.escrow)).toBe(0n);
+    expect(await escrowTotal(m2)).toBe(0n);
   }, 120_000);
 });

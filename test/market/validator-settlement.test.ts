@@ -19,6 +19,7 @@ import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
+import { escrowTotal } from '../support/books.js';
 import { tempDir } from '../support/temp-dir.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { until } from '../support/wait.js';
@@ -211,7 +212,7 @@ async function settleBurst(
     expect(await balance(m, ACCOUNTS.burn)).toBe(BigInt(k) * SPLIT.burn);
     expect(await balance(m, ACCOUNTS.validator)).toBe(BigInt(k) * SPLIT.validator);
     expect(await balance(m, ACCOUNTS.treasury)).toBe(BigInt(k) * SPLIT.treasury);
-    expect(await balance(m, ACCOUNTS.escrow)).toBe(0n);
+    expect(await escrowTotal(m)).toBe(0n);
     const groups = await m.store.transaction(
       async (tx) =>
         new Set(

@@ -34,11 +34,10 @@ export class CustomerService {
       );
     const apiKey = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const customer = { customerId: randomUUID(), name, createdAt: this.deps.clock.now() };
-    const created = await this.deps.store.transaction(async (tx) => {
-      if (!(await tx.customers.insert({ ...customer, keyHash: hashApiKey(apiKey) }))) return false;
-      await tx.accounts.ensure(ACCOUNTS.customer(customer.customerId), 'customer');
-      return true;
-    });
+    // The customer's accounts (funds and escrow) are created with it.
+    const created = await this.deps.store.transaction((tx) =>
+      tx.customers.insert({ ...customer, keyHash: hashApiKey(apiKey) }),
+    );
     if (!created)
       throw new MarketError('CUSTOMER_EXISTS', 409, `a customer named "${name}" already exists; choose another name`);
     return { customer, apiKey };

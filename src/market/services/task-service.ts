@@ -256,8 +256,8 @@ export class TaskService {
       for (const id of ids) {
         await tx.tasks.fail(id, 'deadline passed before the task completed; the reward was refunded', now);
         await tx.jobs.failOpen(id, 'task deadline passed', now);
-        await tx.escrow.refund(id, now);
       }
+      await tx.escrow.refundMany(ids, now);
       return ids;
     });
   }

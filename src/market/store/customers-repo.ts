@@ -1,3 +1,4 @@
+import { ACCOUNTS } from './accounts-repo.js';
 import type { SqlConn } from './driver.js';
 import { sql } from './sql.js';
 
@@ -24,12 +25,16 @@ const toRecord = (r: Row): CustomerRecord => ({
 export class CustomersRepo {
   constructor(private readonly c: SqlConn) {}
 
-  /** Inserts a customer; false when the name is taken. */
+  /** Inserts a customer with its two accounts (`customer:<id>`, `escrow:<id>`); false when the name is taken. */
   async insert(c: CustomerRecord & { keyHash: string }): Promise<boolean> {
     const rows = await this.c.query(sql`
       INSERT INTO customers (customer_id, name, key_hash, created_at) VALUES (${c.customerId}, ${c.name}, ${c.keyHash}, ${c.createdAt})
       ON CONFLICT DO NOTHING RETURNING customer_id`);
-    return rows.length === 1;
+    if (rows.length !== 1) return false;
+    await this.c.query(sql`
+      INSERT INTO accounts (account_id, kind) VALUES (${ACCOUNTS.customer(c.customerId)}, 'customer'), (${ACCOUNTS.escrow(c.customerId)}, 'escrow')
+      ON CONFLICT (account_id) DO NOTHING`);
+    return true;
   }
 
   async byKeyHash(keyHash: string): Promise<CustomerRecord | undefined> {

@@ -12,7 +12,12 @@ export interface EscrowRecord {
   status: EscrowStatus;
 }
 
-/** A task's reward held between POST and completion (released as a payout) or failure (refunded). */
+/**
+ * A task's reward held between POST and completion (released as a payout) or failure (refunded),
+ * in its customer's escrow account `escrow:<customer_id>`: a hold locks only that customer's two
+ * accounts, so posts of different customers never wait on one another. Each customer's escrow
+ * balance equals the sum of its `held` rows.
+ */
 export class EscrowRepo {
   private readonly accounts: AccountsRepo;
 
@@ -20,13 +25,13 @@ export class EscrowRepo {
     this.accounts = new AccountsRepo(c);
   }
 
-  /** Moves `amount` from the customer to escrow for the task; false on insufficient funds. */
+  /** Moves `amount` from the customer to its escrow account for the task; false on insufficient funds. */
   async hold(taskId: string, customerId: string, amount: bigint, now: number): Promise<boolean> {
     const ok = await this.accounts.post(
       `escrow:${taskId}`,
       [
         { account: ACCOUNTS.customer(customerId), amount: -amount },
-        { account: ACCOUNTS.escrow, amount },
+        { account: ACCOUNTS.escrow(customerId), amount },
       ],
       'escrow',
       now,
@@ -59,7 +64,7 @@ export class EscrowRepo {
     const ok = await this.accounts.post(
       `refund:${taskId}`,
       [
-        { account: ACCOUNTS.escrow, amount: -e.amount },
+        { account: ACCOUNTS.escrow(e.customerId), amount: -e.amount },
         { account: ACCOUNTS.customer(e.customerId), amount: e.amount },
       ],
       'refund',
@@ -69,12 +74,39 @@ export class EscrowRepo {
     return true;
   }
 
+  /**
+   * Returns many held rewards to their customers at once (the deadline sweep): one UPDATE takes
+   * the held escrows and AccountsRepo.postMany moves every balance, locking the accounts of all
+   * the customers in one statement in account id order (refunds one after another lock several
+   * customers' accounts in task order, which can deadlock with another transaction that does the
+   * same in another order). Returns the tasks refunded; a task with nothing held is not among them.
+   */
+  async refundMany(taskIds: readonly string[], now: number): Promise<Set<string>> {
+    if (taskIds.length === 0) return new Set();
+    const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
+      UPDATE escrows SET status = 'refunded', settled_at = ${now}
+      WHERE task_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(taskIds)}::jsonb)::uuid) AND status = 'held'
+      RETURNING task_id, customer_id, amount`);
+    if (taken.length === 0) return new Set();
+    const events = taken.map((e) => ({
+      eventId: `refund:${e.task_id}`,
+      memo: 'refund',
+      legs: [
+        { account: ACCOUNTS.escrow(e.customer_id), amount: -e.amount },
+        { account: ACCOUNTS.customer(e.customer_id), amount: e.amount },
+      ],
+    }));
+    if (!(await this.accounts.postMany(events, now)))
+      throw new Error(`escrow accounts cannot cover the refunds of tasks ${taken.map((e) => e.task_id).join(', ')}`);
+    return new Set(taken.map((e) => e.task_id));
+  }
+
   /** Pays a held reward out as `payout` (which must sum to it); false when nothing was held. */
   async release(taskId: string, payout: Payout, now: number): Promise<boolean> {
     const e = await this.take(taskId, 'released', now);
     if (!e) return false;
     const legs = [
-      { account: ACCOUNTS.escrow, amount: -e.amount },
+      { account: ACCOUNTS.escrow(e.customerId), amount: -e.amount },
       { account: ACCOUNTS.burn, amount: payout.burn },
       { account: ACCOUNTS.validator, amount: payout.validator },
       { account: ACCOUNTS.treasury, amount: payout.treasury },
@@ -82,7 +114,7 @@ export class EscrowRepo {
     ];
     for (const w of payout.workers) await this.accounts.ensure(ACCOUNTS.worker(w.address), 'worker');
     if (!(await this.accounts.post(`payout:${taskId}`, legs, 'payout', now)))
-      throw new Error(`escrow account cannot cover the payout of task ${taskId}`);
+      throw new Error(`escrow account ${ACCOUNTS.escrow(e.customerId)} cannot cover the payout of task ${taskId}`);
     return true;
   }
 
@@ -94,30 +126,33 @@ export class EscrowRepo {
    */
   async releaseMany(items: readonly { taskId: string; payout: Payout }[], now: number): Promise<Set<string>> {
     if (items.length === 0) return new Set();
-    const taken = await this.c.query<{ task_id: string; amount: bigint }>(sql`
+    const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
       UPDATE escrows SET status = 'released', settled_at = ${now}
       WHERE task_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(items.map((i) => i.taskId))}::jsonb)::uuid) AND status = 'held'
-      RETURNING task_id, amount`);
-    const amounts = new Map(taken.map((t) => [t.task_id, t.amount]));
-    const paid = items.filter((i) => amounts.has(i.taskId));
+      RETURNING task_id, customer_id, amount`);
+    const held = new Map(taken.map((t) => [t.task_id, t]));
+    const paid = items.filter((i) => held.has(i.taskId));
     if (paid.length === 0) return new Set();
     await this.accounts.ensureMany(
       paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
       'worker',
     );
-    const events = paid.map(({ taskId, payout }) => ({
-      eventId: `payout:${taskId}`,
-      memo: 'payout',
-      legs: [
-        { account: ACCOUNTS.escrow, amount: -(amounts.get(taskId) as bigint) },
-        { account: ACCOUNTS.burn, amount: payout.burn },
-        { account: ACCOUNTS.validator, amount: payout.validator },
-        { account: ACCOUNTS.treasury, amount: payout.treasury },
-        ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
-      ],
-    }));
+    const events = paid.map(({ taskId, payout }) => {
+      const e = held.get(taskId) as { customer_id: string; amount: bigint };
+      return {
+        eventId: `payout:${taskId}`,
+        memo: 'payout',
+        legs: [
+          { account: ACCOUNTS.escrow(e.customer_id), amount: -e.amount },
+          { account: ACCOUNTS.burn, amount: payout.burn },
+          { account: ACCOUNTS.validator, amount: payout.validator },
+          { account: ACCOUNTS.treasury, amount: payout.treasury },
+          ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
+        ],
+      };
+    });
     if (!(await this.accounts.postMany(events, now)))
-      throw new Error(`escrow account cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
+      throw new Error(`escrow accounts cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
     return new Set(paid.map((p) => p.taskId));
   }
 }

@@ -264,6 +264,47 @@ CREATE TABLE provider_presence (
 CREATE INDEX provider_presence_instance ON provider_presence(instance_id);
 `,
   },
+  {
+    id: 9,
+    name: 'escrow per customer',
+    // The single escrow account was one row that every task post and every payout updated (a
+    // lock all posts queued on). Each customer gets its own, and the old account's balance moves
+    // into them as one balanced posting: each customer's escrow becomes the sum of its held
+    // escrows. The old row stays (postings reference it), at 0 when the books were equal; an
+    // upgrade of a store whose old account cannot cover the held escrows stops with a message
+    // and changes nothing.
+    sql: `
+INSERT INTO accounts (account_id, kind)
+  SELECT 'escrow:' || customer_id::text, 'escrow' FROM customers
+  ON CONFLICT (account_id) DO NOTHING;
+DO $$
+DECLARE
+  held BIGINT;
+  legacy BIGINT;
+BEGIN
+  SELECT COALESCE(sum(amount), 0) INTO held FROM escrows WHERE status = 'held';
+  SELECT COALESCE(max(balance), 0) INTO legacy FROM accounts WHERE account_id = 'escrow';
+  IF legacy < held THEN
+    RAISE EXCEPTION 'market migration 9: the escrow account holds % micro-CPC but the held escrows add up to %; the books were unequal before the upgrade, nothing was changed', legacy, held;
+  END IF;
+END
+$$;
+WITH held AS (
+  SELECT 'escrow:' || customer_id::text AS account_id, sum(amount)::bigint AS amount
+  FROM escrows WHERE status = 'held' GROUP BY customer_id
+), legs AS (
+  SELECT account_id, amount FROM held
+  UNION ALL
+  SELECT 'escrow', -sum(amount)::bigint FROM held HAVING count(*) > 0
+), moved AS (
+  UPDATE accounts a SET balance = a.balance + l.amount FROM legs l WHERE a.account_id = l.account_id RETURNING 1
+)
+INSERT INTO postings (event_id, account_id, amount, memo, created_at)
+  SELECT 'escrow-per-customer', account_id, amount, 'escrow moved to the customer''s escrow account',
+    (extract(epoch FROM now()) * 1000)::bigint
+  FROM legs ORDER BY amount, account_id;
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

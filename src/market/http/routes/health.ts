@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ACCOUNTS } from '../../store/accounts-repo.js';
 import type { MarketStore } from '../../store/market-store.js';
 import type { MarketMetrics } from '../metrics.js';
 
@@ -11,7 +12,7 @@ export interface HealthRoutesDeps {
 export async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promise<void> {
   app.get('/health', async (_request, reply) => {
     try {
-      await deps.store.transaction((tx) => tx.accounts.balance('escrow'));
+      await deps.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.mint));
       return { status: 'ok', store: deps.store.kind };
     } catch {
       return reply.code(503).send({
