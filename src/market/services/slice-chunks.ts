@@ -52,10 +52,15 @@ export async function writeSliceChunks(
   let heldBytes = 0;
   let chunkNo = 0;
   let stored = 0;
-  const store = async (data: Buffer) => {
+  // The chunk being written: a failure elsewhere in the pipeline (a limit) can come while it is, and
+  // its chunks are dropped only once it has settled (else it would commit after the drop).
+  let writing: Promise<unknown> = Promise.resolve();
+  const store = (data: Buffer): Promise<void> => {
     const chunk = { uploadId, taskId: target.taskId, n: target.n, chunkNo: chunkNo++, byteOffset: stored, data };
     stored += data.length;
-    await deps.store.transaction((tx) => tx.slices.putChunk(chunk, deps.clock.now()));
+    const done = deps.store.transaction((tx) => tx.slices.putChunk(chunk, deps.clock.now()));
+    writing = done.catch(() => undefined);
+    return done;
   };
   const sink = new Writable({
     write(piece: Buffer, _enc, done) {
@@ -80,6 +85,7 @@ export async function writeSliceChunks(
   try {
     await pipeline(source, meter, sink);
   } catch (err) {
+    await writing;
     await deps.store.transaction((tx) => tx.slices.dropUpload(uploadId)).catch(() => undefined);
     throw err;
   }

@@ -65,6 +65,14 @@ export class SlicesRepo {
     return Number(r?.b ?? 0n);
   }
 
+  /** How many bytes are stored in chunks for a task, whether or not a slice points at them yet. */
+  async taskBytes(taskId: string): Promise<number> {
+    const [r] = await this.c.query<{ b: bigint }>(
+      sql`SELECT COALESCE(sum(octet_length(data)), 0)::bigint AS b FROM task_slice_chunks WHERE task_id = ${taskId}`,
+    );
+    return Number(r?.b ?? 0n);
+  }
+
   /** Drops the chunks of one upload (a refused or replaced one). */
   async dropUpload(uploadId: string): Promise<void> {
     await this.c.query(sql`DELETE FROM task_slice_chunks WHERE upload_id = ${uploadId}`);
