@@ -292,7 +292,9 @@ export function storeSuite(h: StoreHarness): void {
       });
       // A slice recorded before its bytes were in the store (as an older market wrote it) reads as absent and is listed for import.
       await driver.transaction((c) =>
-        c.query(sql`INSERT INTO task_slices (task_id, n, bytes, blake3, created_at) VALUES (${t.taskId}, 3, 1, 'y', ${T0})`),
+        c.query(
+          sql`INSERT INTO task_slices (task_id, n, bytes, blake3, created_at) VALUES (${t.taskId}, 3, 1, 'y', ${T0})`,
+        ),
       );
       const imported = randomUUID();
       await store.transaction(async (tx) => {

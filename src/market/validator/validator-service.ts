@@ -1170,7 +1170,8 @@ export class ValidatorService {
         const a = await tx.validator.assignment(id);
         const input = await tx.validator.input(id);
         const task = held ? await tx.tasks.get(held.taskId) : undefined;
-        if (held && a && input && task) out.push({ id, held, a, input, bytes: await readJobBytes(input, task, tx.slices) });
+        if (held && a && input && task)
+          out.push({ id, held, a, input, bytes: await readJobBytes(input, task, tx.slices) });
       }
       return out;
     });
