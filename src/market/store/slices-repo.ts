@@ -50,8 +50,14 @@ export class SlicesRepo {
     return rows.map((r) => ({ taskId, n: r.n, bytes: Number(r.bytes), blake3: r.blake3 }));
   }
 
-  /** Stores one chunk of an upload (not yet part of any slice until `put` names its upload). */
+  /**
+   * Stores one chunk of an upload (not yet part of any slice until `put` names its upload). Its
+   * transaction commits without waiting for the WAL flush: a chunk matters only once `put`
+   * commits, and that (synchronous) commit flushes the WAL of every chunk before it; a crash
+   * before then loses chunks of an upload that was never answered 201.
+   */
   async putChunk(chunk: SliceChunk, now: number): Promise<void> {
+    await this.c.query(sql`SET LOCAL synchronous_commit TO off`);
     await this.c.query(sql`
       INSERT INTO task_slice_chunks (upload_id, chunk_no, task_id, n, byte_offset, data, created_at)
       VALUES (${chunk.uploadId}, ${chunk.chunkNo}, ${chunk.taskId}, ${chunk.n}, ${chunk.byteOffset}, ${chunk.data}, ${now})`);
