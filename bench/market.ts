@@ -106,7 +106,6 @@ async function serve(args: ServeArgs): Promise<void> {
     clock,
     blake3,
     sha256: nodeSha256,
-    dataDir: args.dir,
     logger: sinkLogger((r) => {
       if (r.level === 'error' && errors++ < 5) console.error(`market ${r.msg}: ${String(r.error)}`);
     }),

@@ -102,7 +102,6 @@ async function runMode(mode: Mode, a: Args, random: () => number): Promise<{ sam
         clock,
         blake3,
         sha256: nodeSha256,
-        dataDir,
         digestThreads: 0,
         logger,
       });

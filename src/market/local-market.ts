@@ -144,7 +144,6 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       clock: deps.clock,
       blake3,
       sha256: nodeSha256,
-      dataDir: deps.dataDir,
       config: { practice: true, batchMs: 10_000, ...deps.validator },
       marketId: deps.marketId ?? 'tessera-practice-market',
       digestThreads: deps.digestThreads ?? 0,

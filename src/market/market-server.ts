@@ -9,6 +9,7 @@ import { MarketMetrics } from './http/metrics.js';
 import { courierRoutes } from './http/routes/courier.js';
 import { CourierInboxService, type CourierRewardRule } from './services/courier-inbox.js';
 import { CustomerService } from './services/customer-service.js';
+import { importSliceFiles } from './services/slice-import.js';
 import { TaskService, type DraftLimits, type SliceLimits } from './services/task-service.js';
 import type { MarketStore } from './store/market-store.js';
 
@@ -16,7 +17,10 @@ export interface MarketServerDeps {
   store: MarketStore;
   clock: Clock;
   blake3: Blake3Hasher;
-  /** The market data dir (uploaded slices go to `<dataDir>/slices`). */
+  /**
+   * The market data dir (courier bundles). Uploaded slices live in the store; slices an older
+   * market left in `<dataDir>/slices` are moved into the store at start.
+   */
   dataDir: string;
   auth?: CustomerAuth;
   sliceLimits?: SliceLimits;
@@ -49,6 +53,13 @@ export interface MarketServer {
   close(): Promise<void>;
 }
 
+/**
+ * How old the chunks of an upload that no slice points at must be before the start-up sweep drops
+ * them: older than any upload still streaming (a 16 MiB body takes seconds; the HTTP request
+ * timeout ends a stalled one long before).
+ */
+export const ABANDONED_UPLOAD_MS = 6 * 60 * 60 * 1000;
+
 /** The market's services and HTTP app over one store. */
 export async function createMarketServer(deps: MarketServerDeps): Promise<MarketServer> {
   const logger = deps.logger ?? createLogger('market');
@@ -58,10 +69,15 @@ export async function createMarketServer(deps: MarketServerDeps): Promise<Market
     store: deps.store,
     clock: deps.clock,
     blake3: deps.blake3,
-    slicesDir: join(deps.dataDir, 'slices'),
     ...(deps.sliceLimits ? { sliceLimits: deps.sliceLimits } : {}),
     ...(deps.draftLimits ? { draftLimits: deps.draftLimits } : {}),
   });
+  // Before serving: the slices an older market kept in this data dir, and what uploads cut off by a dead process left.
+  await importSliceFiles(deps, join(deps.dataDir, 'slices'), childLogger(logger, 'slice-import'));
+  const abandoned = await deps.store.transaction((tx) =>
+    tx.slices.dropAbandoned(deps.clock.now() - ABANDONED_UPLOAD_MS),
+  );
+  if (abandoned > 0) logger.info('dropped the chunks of uploads cut off before they were recorded', { abandoned });
   const app = await buildMarketApp({
     store: deps.store,
     tasks,

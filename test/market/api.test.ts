@@ -1,4 +1,3 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -360,7 +359,7 @@ describe('market HTTP API', () => {
       });
     const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
-    it('creates a draft, streams slices to disk, submits once with escrow', async () => {
+    it('creates a draft, streams slices into the store, submits once with escrow', async () => {
       const r = await call('POST', '/tasks', {
         json: { challenge_type: 'rendering', payload: PAYLOADS.rendering, reward: '4.0', input: 'slices' },
       });
@@ -390,8 +389,11 @@ describe('market HTTP API', () => {
       expect(errorOf(gap).message).toMatch(/lacks slice 2/);
       expect((await put(id, 2, bytes(7, 4))).status).toBe(201);
       expect((await put(id, 0, bytes(5, 9))).json).toMatchObject({ bytes: 5 });
-      expect(readFileSync(join(root, 'slices', id, '0.slice'))).toEqual(Buffer.from(bytes(5, 9)));
-      expect(readdirSync(join(root, 'slices', id)).sort()).toEqual(['0.slice', '1.slice', '2.slice', '3.slice']);
+      // The bytes are in the store (each slice's latest upload only), not in the data dir.
+      const read = (n: number, len: number) => store.transaction((tx) => tx.slices.read(id, n, 0, len));
+      expect(Buffer.from((await read(0, 5)) as Uint8Array)).toEqual(Buffer.from(bytes(5, 9)));
+      expect(Buffer.from((await read(3, 10)) as Uint8Array)).toEqual(Buffer.from(bytes(10, 3)));
+      expect(await store.transaction((tx) => tx.slices.taskBytes(id))).toBe(5 + 4096 + 7 + 10);
       expect(await balance()).toBe(before);
 
       const other = await call('POST', `/tasks/${id}/submit`, { key: bobKey });
@@ -408,7 +410,7 @@ describe('market HTTP API', () => {
       expect(errorOf(await put(id, 4, bytes(1, 1))).code).toBe('TASK_NOT_DRAFT');
     });
 
-    it("refuses an oversized slice (413, nothing left on disk), a wrong content type (415), a payload task (409), a slice number past the limit (400), and others' tasks (404)", async () => {
+    it("refuses an oversized slice (413, nothing stored), a wrong content type (415), a payload task (409), a slice number past the limit (400), and others' tasks (404)", async () => {
       const r = await call('POST', '/tasks', {
         json: { challenge_type: 'synthetic', payload: PAYLOADS.synthetic, reward: '1', input: 'slices' },
       });
@@ -431,8 +433,7 @@ describe('market HTTP API', () => {
       } as RequestInit);
       expect(chunked.status).toBe(413);
       expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('SLICE_TOO_LARGE');
-      const dir = join(root, 'slices', id);
-      expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+      expect(await store.transaction((tx) => tx.slices.taskBytes(id))).toBe(0);
       const json = await put(id, 0, bytes(3, 1), { type: 'application/json' });
       expect(json.status).toBe(415);
       expect(errorOf(json).code).toBe('UNSUPPORTED_MEDIA_TYPE');

@@ -66,7 +66,6 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
       clock: { now: () => Date.now() },
       blake3,
       sha256: nodeSha256,
-      dataDir,
       config: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100 },
       marketId: 'test-market',
       digestThreads: 0,

@@ -119,7 +119,6 @@ describe('leader election (postgres)', () => {
         clock,
         blake3,
         sha256: nodeSha256,
-        dataDir: dir,
         digestThreads: 0,
         config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000 },
         marketId: 'leader-market',

@@ -50,7 +50,6 @@ beforeAll(async () => {
     clock,
     blake3,
     sha256: nodeSha256,
-    dataDir: root,
     digestThreads: 0,
     marketId: 'log-test',
     config: { batchMs: 0 },

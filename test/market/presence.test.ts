@@ -105,7 +105,6 @@ async function instance(source: StoreSource, clock: ManualClock): Promise<Instan
     clock,
     blake3,
     sha256: nodeSha256,
-    dataDir: dir,
     digestThreads: 0,
     config: CONFIG,
     marketId: 'presence-market',

@@ -276,7 +276,6 @@ for (const s of stores) {
         clock,
         blake3,
         sha256: nodeSha256,
-        dataDir: dir,
         digestThreads: 0,
         // Timed sweeps on (the completion sweep runs with them), long enough never to fire in the test.
         config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000 },

@@ -89,7 +89,6 @@ describe('validator dispatch: only providers whose capabilities fit get a job', 
       clock: { now: () => 0 },
       blake3: await loadBlake3(),
       sha256: () => new Uint8Array(32),
-      slicesDir: root,
     });
     await v.start({ marketId: 'x', secretHex: '11'.repeat(32) });
     await v.close();

@@ -122,7 +122,6 @@ async function countingMarket(
     clock,
     blake3,
     sha256: nodeSha256,
-    dataDir: dir,
     digestThreads: 0,
     config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, ...config },
     marketId: 'settlement-market',

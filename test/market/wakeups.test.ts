@@ -132,7 +132,6 @@ describe('wake-ups across instances (postgres)', () => {
       clock,
       blake3,
       sha256: nodeSha256,
-      dataDir: dir,
       digestThreads: 0,
       // sweepMs 0: no sweep timer (and no completion sweep); receiptDeliveryMs 0: no delivery timer.
       config: { batchMs: 0, sweepMs: 0, receiptDeliveryMs: 0, heartbeatMs: 60_000, ...config },

@@ -268,7 +268,6 @@ async function serve(
         clock: systemClock,
         blake3,
         sha256: nodeSha256,
-        dataDir: o.dataDir,
         config: o.verify,
         logger,
       }),

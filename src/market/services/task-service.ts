@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
-import { toHex } from '../../core/hex.js';
 import { formatAmount } from '../../core/market/amount.js';
 import { canonicalJson, type JsonValue } from '../../core/market/canonical.js';
 import type { Clock } from '../../core/clock.js';
@@ -16,6 +11,7 @@ import type { CustomerRecord } from '../store/customers-repo.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { SliceRecord } from '../store/slices-repo.js';
 import type { PublicTaskStatus, TaskRecord } from '../store/tasks-repo.js';
+import { writeSliceChunks } from './slice-chunks.js';
 
 export interface SliceLimits {
   /** Largest slice a customer may upload, bytes. */
@@ -44,8 +40,6 @@ export interface TaskServiceDeps {
   store: MarketStore;
   clock: Clock;
   blake3: Blake3Hasher;
-  /** Where uploaded slices are written: `<slicesDir>/<task_id>/<n>.slice`. */
-  slicesDir: string;
   sliceLimits?: SliceLimits;
   draftLimits?: DraftLimits;
 }
@@ -151,8 +145,9 @@ export class TaskService {
   }
 
   /**
-   * Streams one slice to disk (size-limited, hashed with BLAKE3 on the way) and records it.
-   * Only a draft accepts slices; re-uploading slice n replaces it.
+   * Streams one slice into the store (size-limited, hashed with BLAKE3 on the way, in chunks of
+   * SLICE_CHUNK_BYTES) and records it. Only a draft accepts slices; re-uploading slice n replaces
+   * it. A refused or failed upload stores nothing and leaves the slice it would replace as it was.
    */
   async putSlice(
     customer: CustomerRecord,
@@ -181,43 +176,40 @@ export class TaskService {
         { limit: this.drafts.maxDraftBytes },
       );
     if (declaredBytes !== undefined && declaredBytes > room) throw overQuota(`${declaredBytes} bytes`);
-    const dir = join(this.deps.slicesDir, taskId);
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${n}.${randomUUID()}.part`);
-    const hash = this.deps.blake3.create();
-    let bytes = 0;
     const max = this.limits.maxSliceBytes;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        if (bytes > max)
-          return done(
-            new MarketError(
-              'SLICE_TOO_LARGE',
-              413,
-              `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`,
-            ),
-          );
-        if (bytes > room) return done(overQuota(`over ${room} bytes`));
-        hash.update(chunk);
-        done(null, chunk);
-      },
+    const written = await writeSliceChunks(this.deps, { taskId, n }, body, (bytes) => {
+      if (bytes > max)
+        return new MarketError(
+          'SLICE_TOO_LARGE',
+          413,
+          `slice ${n} is larger than the limit of ${max} bytes; split the input into more slices`,
+        );
+      if (bytes > room) return overQuota(`over ${room} bytes`);
+      return undefined;
     });
+    const record = { taskId, n, bytes: written.bytes, blake3: written.blake3 };
     try {
-      await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx' }));
-      const record = { taskId, n, bytes, blake3: toHex(hash.digest()) };
       await this.deps.store.transaction(async (tx) => {
         this.assertDraft(await this.owned(tx, customer, taskId, true));
         // Again under the customer's lock: concurrent uploads of one customer must not share the room left.
         const used = await tx.tasks.draftUsage(customer.customerId, { lock: true, except: { taskId, n } });
-        if (used.bytes + bytes > this.drafts.maxDraftBytes) throw overQuota(`${bytes} bytes`);
-        await rename(tmp, join(dir, `${n}.slice`));
-        await tx.slices.put(record, this.deps.clock.now());
+        if (used.bytes + written.bytes > this.drafts.maxDraftBytes) throw overQuota(`${written.bytes} bytes`);
+        // An upload stalled past the start-up sweep's age (ABANDONED_UPLOAD_MS) may have lost chunks to it.
+        if ((await tx.slices.uploadBytes(written.uploadId)) !== written.bytes)
+          throw new MarketError(
+            'UPLOAD_INTERRUPTED',
+            409,
+            `slice ${n} was not stored in full (the upload was cut off for too long); upload it again`,
+          );
+        const replaced = await tx.slices.put({ ...record, uploadId: written.uploadId }, this.deps.clock.now());
+        if (replaced) await tx.slices.dropUpload(replaced);
       });
-      return record;
-    } finally {
-      await rm(tmp, { force: true });
+    } catch (err) {
+      // Chunks no slice points at; should this fail too, the next start's sweep drops them (slices.dropAbandoned).
+      await this.deps.store.transaction((tx) => tx.slices.dropUpload(written.uploadId)).catch(() => undefined);
+      throw err;
     }
+    return record;
   }
 
   /** Deletes an unsubmitted draft and its uploaded slices (409 TASK_NOT_DRAFT for any other task). */
@@ -230,8 +222,8 @@ export class TaskService {
           409,
           `task ${taskId} is not an unsubmitted draft (status ${task.status}); only a draft can be deleted`,
         );
+      await tx.slices.dropTask(taskId);
     });
-    await rm(join(this.deps.slicesDir, taskId), { recursive: true, force: true });
   }
 
   async get(customer: CustomerRecord, taskId: string): Promise<TaskRecord & { sliceCount: number }> {

@@ -244,6 +244,29 @@ CREATE INDEX jobs_task ON jobs(task_id, status);
 `,
   },
   {
+    id: 7,
+    name: 'slice bytes in the store',
+    // Chunks are stored uncompressed (STORAGE EXTERNAL): slice input is mostly incompressible, and
+    // a job reads a range of a chunk, which PostgreSQL then fetches without reading the whole value.
+    // A slice recorded before this (upload_id NULL) has its bytes in a data dir until imported at start.
+    sql: `
+CREATE TABLE task_slice_chunks (
+  upload_id UUID NOT NULL,
+  chunk_no INTEGER NOT NULL CHECK (chunk_no >= 0),
+  task_id UUID NOT NULL,
+  n INTEGER NOT NULL CHECK (n >= 0),
+  byte_offset BIGINT NOT NULL CHECK (byte_offset >= 0),
+  data BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (upload_id, chunk_no)
+);
+ALTER TABLE task_slice_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE INDEX task_slice_chunks_task ON task_slice_chunks(task_id);
+CREATE INDEX task_slice_chunks_age ON task_slice_chunks(created_at);
+ALTER TABLE task_slices ADD COLUMN upload_id UUID UNIQUE;
+`,
+  },
+  {
     id: 8,
     name: 'presence',
     sql: `

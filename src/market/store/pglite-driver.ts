@@ -7,7 +7,21 @@ import { MarketStoreError } from './errors.js';
 import { hasPgData, unpackPgImage } from './pglite-image.js';
 import { errorMessage } from '../../core/errors.js';
 
-const PARSERS = { [types.INT8]: (x: string) => BigInt(x) };
+/**
+ * BIGINT → bigint; BYTEA both ways through Buffer's hex codec (PGlite's own codec goes byte by
+ * byte: 1 MiB of slice bytes took ~2 s to write and ~0.4 s to read, against ~0.1 s and ~0.05 s).
+ * BYTEA reads back as a Buffer, as with pg.
+ */
+const PARSERS = {
+  [types.INT8]: (x: string) => BigInt(x),
+  [types.BYTEA]: (x: string) => Buffer.from(x.slice(2), 'hex'),
+};
+const SERIALIZERS = {
+  [types.BYTEA]: (x: unknown) => {
+    if (!(x instanceof Uint8Array)) throw new TypeError('a BYTEA parameter must be a Uint8Array');
+    return `\\x${Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('hex')}`;
+  },
+};
 
 /**
  * How the embedded store is tuned. `server` keeps PostgreSQL's defaults (`tessera market`);
@@ -69,6 +83,7 @@ export async function openPgliteDriver(
     PGlite.create({
       ...(dataDir === undefined ? {} : { dataDir }),
       parsers: PARSERS,
+      serializers: SERIALIZERS,
       ...(options.profile === 'light' ? { startParams: [...PGlite.defaultStartParams, ...lightStartParams()] } : {}),
     });
   let db: PGlite;

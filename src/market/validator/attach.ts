@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
@@ -17,8 +16,6 @@ export interface AttachValidatorDeps {
   clock: Clock;
   blake3: Blake3Hasher;
   sha256: Sha256;
-  /** The market data dir (uploaded slices are under `<dataDir>/slices`). */
-  dataDir: string;
   config?: Partial<ValidatorConfig>;
   /** Fixed market id and assignment secret (first start only; later starts read the stored ones). */
   marketId?: string;
@@ -44,7 +41,6 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     clock: deps.clock,
     blake3: deps.blake3,
     sha256: deps.sha256,
-    slicesDir: join(deps.dataDir, 'slices'),
     ...(deps.config ? { config: deps.config } : {}),
     logger: logger('validator'),
   });

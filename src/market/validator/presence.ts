@@ -221,6 +221,7 @@ export class Presence {
   }
 
   private release(session: ProviderSession): void {
+    if (this.closed) return; // close() removed every row of this instance
     const p = this.deps.store
       .transaction((tx) => tx.presence.release(session.address, this.instanceId, session.id))
       .catch((err: unknown) => this.report('leave', err))

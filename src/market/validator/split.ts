@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createSliceDigester, type SliceDigests } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
 import { payloadInputBytes } from '../services/task-service.js';
 import type { JobRecord } from '../store/jobs-repo.js';
-import type { SliceRecord } from '../store/slices-repo.js';
+import type { SliceRecord, SlicesRepo } from '../store/slices-repo.js';
 import type { TaskRecord } from '../store/tasks-repo.js';
 import type { JobInput, JobWorkload } from '../store/validator-repo.js';
 
@@ -84,28 +82,37 @@ export function splitTask(
   return { jobs, inputs };
 }
 
-/** Reads a job's input bytes: a range of the canonical payload or of an uploaded slice file. */
+/** A job's input bytes are not in the store: the job cannot be sent or re-executed (its task is failed). */
+export class JobInputMissingError extends Error {
+  constructor(
+    readonly taskId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'JobInputMissingError';
+  }
+}
+
+/**
+ * Reads a job's input bytes: a range of the canonical payload or of an uploaded slice, from the
+ * store through `slices` (so inside the caller's transaction). Throws JobInputMissingError when a
+ * slice's bytes are not there.
+ */
 export async function readJobBytes(
   input: JobInput,
   task: Pick<TaskRecord, 'taskId' | 'payload'>,
-  slicesDir: string,
+  slices: Pick<SlicesRepo, 'read'>,
 ): Promise<Uint8Array> {
   if (input.source === 'synthetic') return new Uint8Array(0);
   if (input.source === 'payload')
     return payloadInputBytes(task.payload).subarray(input.byteOffset, input.byteOffset + input.byteLength);
-  const fh = await open(join(slicesDir, task.taskId, `${input.sliceN}.slice`), 'r');
-  try {
-    const out = Buffer.alloc(input.byteLength);
-    let got = 0;
-    while (got < out.length) {
-      const { bytesRead } = await fh.read(out, got, out.length - got, input.byteOffset + got);
-      if (bytesRead === 0) throw new Error(`slice ${input.sliceN} of task ${task.taskId} is shorter than recorded`);
-      got += bytesRead;
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
+  const bytes = await slices.read(task.taskId, input.sliceN as number, input.byteOffset, input.byteLength);
+  if (!bytes)
+    throw new JobInputMissingError(
+      task.taskId,
+      `the bytes of slice ${input.sliceN} of task ${task.taskId} (${input.byteLength} from byte ${input.byteOffset}) are not in the market store; upload the input again in a new task`,
+    );
+  return bytes;
 }
 
 /** The bytes a job's digests cover: its input bytes, or for Synthetic the result matrix (4·N² bytes). */

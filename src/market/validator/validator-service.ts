@@ -45,7 +45,7 @@ import { UUID_TEXT, type GroupRow, type ResultRow } from '../store/settlement-re
 import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
-import { expectedDigests, jobOutputBytes, readJobBytes, splitTask } from './split.js';
+import { expectedDigests, JobInputMissingError, jobOutputBytes, readJobBytes, splitTask } from './split.js';
 import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 import { payTasks, type PaidReceipt, type TaskPayoutDeps } from './task-payout.js';
 import { ReceiptDelivery } from './receipt-delivery.js';
@@ -64,8 +64,6 @@ export interface ValidatorDeps {
   clock: Clock;
   blake3: Blake3Hasher;
   sha256: Sha256;
-  /** Where uploaded slices live (`<slicesDir>/<task_id>/<n>.slice`). */
-  slicesDir: string;
   config?: Partial<ValidatorConfig>;
   /** Re-executes checked jobs off this thread (attachValidator gives a DigestPool; `close` closes it); absent: in-process. */
   digester?: JobDigester;
@@ -104,6 +102,8 @@ interface LeasedJob {
   input: JobInput;
   task: TaskRecord;
   assignment: AssignmentRecord;
+  /** The job's input, read in the transaction that took the lease (so a committed lease always has a frame to send). */
+  bytes: Uint8Array;
 }
 
 /** A lease taken for a session, whose job frame goes out once its transaction has committed. */
@@ -657,8 +657,10 @@ export class ValidatorService {
       const input = await tx.validator.input(jobId);
       const task = await tx.tasks.get(job.taskId);
       if (!input || !task) throw new Error(`job ${jobId} has no input or task`);
+      const bytes = await this.inputIn(tx, input, task, now);
+      if (!bytes) return;
       const assignment = await this.assign(tx, job, input, next, promoted, now);
-      handovers.push({ session, lease: { job, input, task, assignment } });
+      handovers.push({ session, lease: { job, input, task, assignment, bytes } });
       return;
     }
     const why = !session
@@ -677,9 +679,8 @@ export class ValidatorService {
     this.handoverCount += handovers.length;
     for (const { session, lease } of handovers) {
       if (this.sessions.get(session.address) !== session) continue; // gone since: its lease lapses and is handed on or requeued
-      const frame = await this.jobFrame(lease, now);
-      session.inFlight.add(frame.job_id);
-      session.send(frame);
+      session.inFlight.add(lease.job.jobId);
+      session.send(this.jobFrame(lease, now));
     }
   }
 
@@ -749,9 +750,8 @@ export class ValidatorService {
         return out;
       });
       for (const { session, lease } of picked) {
-        const frame = await this.jobFrame(lease, now);
-        session.inFlight.add(frame.job_id);
-        session.send(frame);
+        session.inFlight.add(lease.job.jobId);
+        session.send(this.jobFrame(lease, now));
       }
     }
   }
@@ -867,7 +867,24 @@ export class ValidatorService {
     const input = await tx.validator.input(job.jobId);
     const task = await tx.tasks.get(job.taskId);
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
-    return { job, input, task, assignment: await this.assign(tx, job, input, session.address, lease, now) };
+    const bytes = await this.inputIn(tx, input, task, now);
+    if (!bytes) return this.leaseIn(tx, session, caps, now, retake); // its task failed: the next job
+    return { job, input, task, bytes, assignment: await this.assign(tx, job, input, session.address, lease, now) };
+  }
+
+  /**
+   * A job's input, read in `tx` (the lease's transaction). When its bytes are not in the store the
+   * job can never run: its task is failed and refunded in `tx`, and undefined is returned.
+   */
+  private async inputIn(tx: MarketTx, input: JobInput, task: TaskRecord, now: number): Promise<Uint8Array | undefined> {
+    try {
+      return await readJobBytes(input, task, tx.slices);
+    } catch (err) {
+      if (!(err instanceof JobInputMissingError)) throw err;
+      this.log.warn('a job input is not in the store; its task fails', { taskId: task.taskId, error: err.message });
+      await this.failTask(tx, task.taskId, err.message, now);
+      return undefined;
+    }
   }
 
   /**
@@ -918,10 +935,9 @@ export class ValidatorService {
     return assignment;
   }
 
-  /** The job frame of a lease just taken (reads the slice bytes). */
-  private async jobFrame(picked: LeasedJob, now: number): Promise<JobFrame> {
-    const { job, input, task, assignment } = picked;
-    const bytes = await readJobBytes(input, task, this.deps.slicesDir);
+  /** The job frame of a lease just taken (its input was read with the lease). */
+  private jobFrame(picked: LeasedJob, now: number): JobFrame {
+    const { job, input, assignment, bytes } = picked;
     return {
       type: 'job',
       job_id: job.jobId,
@@ -1057,11 +1073,10 @@ export class ValidatorService {
   /** The validator's own run of an assignment: the digests an honest provider returns for it. */
   private async reexecute(
     input: JobInput,
-    task: Pick<TaskRecord, 'taskId' | 'payload'>,
+    bytes: Uint8Array,
     a: Pick<AssignmentRecord, 'assignmentKey' | 'blockHash'>,
     workerAddress: string,
   ): Promise<{ resultHash: string; proof: string }> {
-    const bytes = await readJobBytes(input, task, this.deps.slicesDir);
     if (this.deps.digester) {
       const synthetic =
         input.workload === 'synthetic'
@@ -1194,13 +1209,14 @@ export class ValidatorService {
         const a = await tx.validator.assignment(id);
         const input = await tx.validator.input(id);
         const task = held ? await tx.tasks.get(held.taskId) : undefined;
-        if (held && a && input && task) out.push({ id, held, a, input, task });
+        if (held && a && input && task)
+          out.push({ id, held, a, input, bytes: await readJobBytes(input, task, tx.slices) });
       }
       return out;
     });
     const checked: ((typeof runs)[number] & { expected: { resultHash: string; proof: string } })[] = [];
     for (const run of runs)
-      checked.push({ ...run, expected: await this.reexecute(run.input, run.task, run.a, run.held.workerAddress) });
+      checked.push({ ...run, expected: await this.reexecute(run.input, run.bytes, run.a, run.held.workerAddress) });
     const now = this.deps.clock.now();
     const receipts = await this.deps.store.transaction(async (tx) => {
       const tasks = new Set<string>();
@@ -1321,7 +1337,7 @@ export class ValidatorService {
             i,
             await this.reexecute(
               row.input,
-              { taskId: row.taskId, payload: row.payload as JsonValue },
+              await readJobBytes(row.input, { taskId: row.taskId, payload: row.payload as JsonValue }, tx.slices),
               { assignmentKey: row.assignmentKey, blockHash: row.blockHash },
               (batch[i] as PendingResult).result.worker_address,
             ),

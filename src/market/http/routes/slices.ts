@@ -14,13 +14,13 @@ export interface SliceRoutesDeps {
 }
 
 /**
- * PUT /tasks/{task_id}/slices/{n}: raw bytes (application/octet-stream), streamed to disk.
+ * PUT /tasks/{task_id}/slices/{n}: raw bytes (application/octet-stream), streamed into the store.
  * Its own plugin, so only this route accepts octet-stream and it accepts nothing else.
  */
 export async function sliceRoutes(app: FastifyInstance, deps: SliceRoutesDeps): Promise<void> {
   requireCustomer(app, deps.auth);
   app.removeAllContentTypeParsers();
-  // Pass the request stream through unread: TaskService streams it to disk with its own size limit.
+  // Pass the request stream through unread: TaskService streams it into the store with its own size limit.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
   const max = deps.tasks.sliceLimits.maxSliceBytes;
 
@@ -41,13 +41,22 @@ export async function sliceRoutes(app: FastifyInstance, deps: SliceRoutesDeps): 
           415,
           'a slice upload needs Content-Type: application/octet-stream and a body',
         );
-      const slice = await deps.tasks.putSlice(
-        customerOf(request),
-        request.params.task_id,
-        request.params.n,
-        body,
-        Number.isFinite(declared) ? declared : undefined,
-      );
+      let slice;
+      try {
+        slice = await deps.tasks.putSlice(
+          customerOf(request),
+          request.params.task_id,
+          request.params.n,
+          body,
+          Number.isFinite(declared) ? declared : undefined,
+        );
+      } catch (err) {
+        // Refused before the body was read to its end (a limit hit while streaming): the rest is
+        // not read, so the connection cannot carry another request — say so, or the client's
+        // next request on it is reset.
+        if (!body.readableEnded) void reply.header('connection', 'close');
+        throw err;
+      }
       deps.metrics.slicesUploaded.inc(slice.bytes);
       return reply.code(201).send({ task_id: slice.taskId, n: slice.n, bytes: slice.bytes, blake3: slice.blake3 });
     });
