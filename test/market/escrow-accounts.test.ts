@@ -313,13 +313,16 @@ describe.runIf(url)('escrow per customer under concurrency (postgres)', () => {
               { address: `cpc1worker${(g.i + w) % 7}`, verifiedSlices: 1 },
             ]),
           }));
-          // Payouts in one transaction, refunds in another, as the market does (a group commit; a sweep).
-          await store.transaction(async (tx) => {
-            if (w === 0) expect((await tx.escrow.releaseMany(items, T0)).size).toBe(items.length);
-            else for (const it of items) expect(await tx.escrow.release(it.taskId, it.payout, T0)).toBe(true);
-          });
-          await store.transaction(async (tx) => {
-            if (w === 0)
+          // Payer 0: payouts in one transaction, refunds in another, set-based (a group commit; a
+          // sweep). Payer 1: one task per transaction. Several tasks in one transaction go through
+          // the set-based calls, which lock every account in one ordered statement: single calls
+          // in a loop would lock customers' and workers' accounts in task order, and two such
+          // transactions can deadlock.
+          if (w === 0) {
+            await store.transaction(async (tx) => {
+              expect((await tx.escrow.releaseMany(items, T0)).size).toBe(items.length);
+            });
+            await store.transaction(async (tx) => {
               expect(
                 (
                   await tx.escrow.refundMany(
@@ -328,8 +331,15 @@ describe.runIf(url)('escrow per customer under concurrency (postgres)', () => {
                   )
                 ).size,
               ).toBe(refund.length);
-            else for (const g of refund) expect(await tx.escrow.refund(g.taskId, T0)).toBe(true);
-          });
+            });
+          } else {
+            for (const it of items)
+              await store.transaction(async (tx) =>
+                expect(await tx.escrow.release(it.taskId, it.payout, T0)).toBe(true),
+              );
+            for (const g of refund)
+              await store.transaction(async (tx) => expect(await tx.escrow.refund(g.taskId, T0)).toBe(true));
+          }
         }
       };
       const payers = [payer(0), payer(1)];
