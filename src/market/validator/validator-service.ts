@@ -54,6 +54,8 @@ import { LeaderElector } from './leader-election.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
 import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
+import { GroupCommit, ItemFailed } from './group-commit.js';
+import { StepQueue, type StepKind } from './step-queue.js';
 
 export type { ProviderSession };
 
@@ -123,22 +125,19 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
   );
 }
 
-/** What a serialised store step does, most urgent first (see ValidatorService.steps). */
-type StepKind = 'settle' | 'lease' | 'dispatch';
-const STEP_URGENCY: Record<StepKind, number> = { settle: 0, lease: 1, dispatch: 2 };
-interface Step {
-  urgency: number;
-  run: () => Promise<void>;
-}
-
 /** A result whose signature, market and freshness passed, waiting for the next group commit. */
 interface PendingResult {
   session: ProviderSession;
   result: ComputeResult;
   /** The assignment epoch the provider made the result for. */
   epoch: number;
-  resolve: (ack: ResultAck) => void;
-  reject: (err: unknown) => void;
+}
+
+/** A heartbeat waiting for its group commit (only the latest of each provider counts). */
+interface Beat {
+  session: ProviderSession;
+  sentAt: number;
+  seenAt: number;
 }
 
 type Receipt = PaidReceipt;
@@ -163,36 +162,20 @@ export class ValidatorService {
   /** The market's receipt key (Ed25519), loaded from the store at start (created at the first start). */
   private receiptSigner: ResultSigner | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private pending: PendingResult[] = [];
+  /** Results waiting for their group commit (settleWindowMs after the first of a group). */
+  private readonly pending: GroupCommit<PendingResult, ResultAck>;
   /** Group commits of results so far: how many, the results and receipts in them, and the time inside their transactions (ms). */
   readonly settleStats = { commits: 0, results: 0, receipts: 0, ms: 0 };
   /** Lost leases handed to a standby so far, counted once committed (each is a job that skipped the queue). */
   handoverCount = 0;
   /** Heartbeats waiting for their group commit: the latest per provider address. */
-  private readonly beats = new Map<
-    string,
-    {
-      session: ProviderSession;
-      sentAt: number;
-      seenAt: number;
-      waiters: { resolve: () => void; reject: (err: unknown) => void }[];
-    }
-  >();
-  private beatsQueued = false;
+  private readonly beats: GroupCommit<Beat>;
   /** The latest committed heartbeat of each connected provider (what makes a standby warm at a handover). */
   private readonly heard = new Map<string, { sentAt: number; seenAt: number }>();
   /** Receipt acknowledgements waiting for their group commit. */
-  private receiptAcks: { provider: string; key: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private receiptAcksQueued = false;
-  private flushTimer: NodeJS.Timeout | undefined;
-  /**
-   * Store steps of this instance run one at a time. A waiting step of a more urgent kind goes
-   * first — settling results, then heartbeats and lost leases, then dispatch and the timed sweeps —
-   * and steps of one kind keep their order, so results never wait behind a queue of dispatch
-   * passes (a busy market kicks one per posted task).
-   */
-  private readonly steps: Step[] = [];
-  private stepRunning = false;
+  private readonly receiptAcks: GroupCommit<{ provider: string; key: string }>;
+  /** Store steps of this instance run one at a time, the most urgent kind first (step-queue.ts). */
+  private readonly steps = new StepQueue();
   private pumpQueued = false;
   private readonly toRefuse = new Set<string>();
   private closed = false;
@@ -230,6 +213,29 @@ export class ValidatorService {
     });
     this.machine = createLeaseMachine(this.config.quorum);
     this.guard = new ComfortGuard(this.config.comfortGuard, deps.clock);
+    this.beats = new GroupCommit<Beat>({
+      commit: (beats) => this.flushBeats(beats),
+      schedule: (flush) => this.serial(flush, 'lease'),
+      onError: (err) => {
+        if (!(err instanceof ValidatorClosingError)) this.report('heartbeat', err);
+      },
+      // Only the latest beat of a provider counts (an earlier one still waiting is superseded).
+      latest: {
+        key: (b) => b.session.address,
+        replaces: (prev, next) => prev.seenAt <= next.seenAt || prev.session.id !== next.session.id,
+      },
+    });
+    this.receiptAcks = new GroupCommit({
+      commit: (acks) => this.flushReceiptAcks(acks),
+      schedule: (flush) => this.serial(flush, 'lease'),
+      onError: (err) => this.report('receipt_ack', err),
+    });
+    this.pending = new GroupCommit<PendingResult, ResultAck>({
+      commit: (batch) => this.flushNow(batch),
+      schedule: (flush) => this.serial(flush, 'settle'),
+      onError: (err) => this.report('settle', err),
+      windowMs: this.config.settleWindowMs,
+    });
     this.liveness = new SocketLiveness(
       { pingMs: this.config.socketPingMs, deadMs: this.config.socketDeadMs },
       () => this.deps.clock.now(),
@@ -316,8 +322,8 @@ export class ValidatorService {
     this.liveness.dispose();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    await this.serial(() => this.flushNow(), 'settle');
+    this.pending.dispose();
+    await this.serial(() => this.pending.flush(), 'settle');
     // Steps queued before the close (a sweep, a batch, a dispatch pass) finish before it returns:
     // the least urgent kind runs last, so this empty step waits for every one of them.
     await this.serial(async () => undefined, 'dispatch');
@@ -429,57 +435,35 @@ export class ValidatorService {
     if (this.closed) return Promise.reject(new ValidatorClosingError());
     const now = this.deps.clock.now();
     const seenAtMs = Math.min(seenAt ?? now, now);
-    return new Promise<void>((resolve, reject) => {
-      const prev = this.beats.get(session.address);
-      const waiters = prev?.waiters ?? [];
-      waiters.push({ resolve, reject });
-      // Only the latest beat of a provider counts (an earlier one still waiting is superseded).
-      if (!prev || prev.seenAt <= seenAtMs || prev.session.id !== session.id)
-        this.beats.set(session.address, { session, sentAt, seenAt: seenAtMs, waiters });
-      if (this.beatsQueued) return;
-      this.beatsQueued = true;
-      this.serial(() => this.flushBeats(), 'lease').catch((err: unknown) => {
-        if (!(err instanceof ValidatorClosingError)) this.report('heartbeat', err);
-      });
-    });
+    return this.beats.add({ session, sentAt, seenAt: seenAtMs });
   }
 
-  /** Commits every waiting heartbeat in one transaction (see heartbeat). */
-  private async flushBeats(): Promise<void> {
-    this.beatsQueued = false;
-    const beats = [...this.beats.values()];
-    this.beats.clear();
-    if (beats.length === 0) return;
-    try {
-      const now = this.deps.clock.now();
-      const by = new Map(beats.map((b) => [b.session.address, b]));
-      const handovers: LeasedJobTo[] = [];
-      await this.deps.store.transaction(async (tx) => {
-        const plain: { jobId: string; lease: JsonValue }[] = [];
-        const eventful: { jobId: string; lease: Lease; events: readonly LeaseEvent[] }[] = [];
-        for (const a of await tx.validator.activeAssignments([...by.keys()])) {
-          const b = by.get(a.provider);
-          if (!b) continue;
-          const step = this.machine.tick(a.lease as unknown as Lease, now, [
-            { providerId: a.provider, source: 'market', seenAtMs: b.seenAt, sentAtMs: b.sentAt },
-          ]);
-          // Only a revocation or a failure needs more than the lease's new state written.
-          if (!step.events.some((e) => e.type === 'LeaseRevoked' || e.type === 'Failed'))
-            plain.push({ jobId: a.jobId, lease: step.lease as unknown as JsonValue });
-          else eventful.push({ jobId: a.jobId, lease: step.lease, events: step.events });
-        }
-        await tx.validator.updateLeases(plain, now);
-        for (const e of eventful) await this.applyLeaseStep(tx, e.jobId, e.lease, e.events, now, handovers);
-      });
-      await this.sendHandovers(handovers, now);
-    } catch (err) {
-      for (const b of beats) for (const w of b.waiters) w.reject(err);
-      throw err;
-    }
+  /** Commits a group of heartbeats in one transaction (see heartbeat); the group commit answers their callers. */
+  private async flushBeats(beats: readonly Beat[]): Promise<void> {
+    const now = this.deps.clock.now();
+    const by = new Map(beats.map((b) => [b.session.address, b]));
+    const handovers: LeasedJobTo[] = [];
+    await this.deps.store.transaction(async (tx) => {
+      const plain: { jobId: string; lease: JsonValue }[] = [];
+      const eventful: { jobId: string; lease: Lease; events: readonly LeaseEvent[] }[] = [];
+      for (const a of await tx.validator.activeAssignments([...by.keys()])) {
+        const b = by.get(a.provider);
+        if (!b) continue;
+        const step = this.machine.tick(a.lease as unknown as Lease, now, [
+          { providerId: a.provider, source: 'market', seenAtMs: b.seenAt, sentAtMs: b.sentAt },
+        ]);
+        // Only a revocation or a failure needs more than the lease's new state written.
+        if (!step.events.some((e) => e.type === 'LeaseRevoked' || e.type === 'Failed'))
+          plain.push({ jobId: a.jobId, lease: step.lease as unknown as JsonValue });
+        else eventful.push({ jobId: a.jobId, lease: step.lease, events: step.events });
+      }
+      await tx.validator.updateLeases(plain, now);
+      for (const e of eventful) await this.applyLeaseStep(tx, e.jobId, e.lease, e.events, now, handovers);
+    });
+    await this.sendHandovers(handovers, now);
     for (const b of beats) {
       if (this.sessions.get(b.session.address) === b.session)
         this.heard.set(b.session.address, { sentAt: b.sentAt, seenAt: b.seenAt });
-      for (const w of b.waiters) w.resolve();
       for (const l of this.heartbeatListeners) l(b.session.address);
     }
   }
@@ -994,16 +978,7 @@ export class ValidatorService {
       this.signatureCheck(session),
     );
     if (!verdict.ok) return refuse(verdict.code, verdict.message);
-    const r = verdict.result;
-    return new Promise<ResultAck>((resolve, reject) => {
-      this.pending.push({ session, result: r, epoch: frame.epoch, resolve, reject });
-      if (!this.flushTimer) {
-        this.flushTimer = setTimeout(() => {
-          this.flushTimer = undefined;
-          this.serial(() => this.flushNow(), 'settle').catch((err: unknown) => this.report('settle', err));
-        }, this.config.settleWindowMs);
-      }
-    });
+    return this.pending.add({ session, result: verdict.result, epoch: frame.epoch });
   }
 
   /** The session's result signature check, made once per session (parsing its key costs about as much as a verification). */
@@ -1047,40 +1022,27 @@ export class ValidatorService {
   /**
    * Settles every gathered result in one transaction (a group commit) with a constant number of
    * statements whatever the group's size (settleGroup, pairSteps, payTasks), then acks them and
-   * sends receipts. A result whose re-execution failed is answered with that error alone.
+   * sends receipts. A result whose re-execution failed is answered with that error alone. The
+   * group commit (`pending`) answers each result with its ack once this returns.
    */
-  private async flushNow(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
+  private async flushNow(batch: readonly PendingResult[]): Promise<(ResultAck | ItemFailed)[]> {
     const now = this.deps.clock.now();
-    let acks: (ResultAck | { error: unknown })[];
-    let receipts: Receipt[];
-    let disputes: string[] = [];
-    try {
-      const t0 = performance.now();
-      ({ acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
-        const group = await this.settleGroup(tx, batch, now);
-        const disputed = await this.pairSteps(tx, [...group.pairs], now);
-        return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
-      }));
-      this.settleStats.commits++;
-      this.settleStats.results += batch.length;
-      this.settleStats.receipts += receipts.length;
-      this.settleStats.ms += performance.now() - t0;
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      throw err;
-    }
-    batch.forEach((p, i) => {
-      const a = acks[i] as ResultAck | { error: unknown };
-      if ('error' in a) p.reject(a.error);
-      else p.resolve(a);
+    const t0 = performance.now();
+    const { acks, receipts, disputes } = await this.deps.store.transaction(async (tx) => {
+      const group = await this.settleGroup(tx, batch, now);
+      const disputed = await this.pairSteps(tx, [...group.pairs], now);
+      return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
     });
+    this.settleStats.commits++;
+    this.settleStats.results += batch.length;
+    this.settleStats.receipts += receipts.length;
+    this.settleStats.ms += performance.now() - t0;
+    // Receipts go out after the acks (deliver sends them on the next turn, after the answers' continuations).
     this.deliver(receipts);
     for (const primary of disputes)
       this.serial(() => this.resolveDispute(primary), 'settle').catch((err: unknown) => this.report('dispute', err));
     this.kick();
+    return acks.map((a) => ('error' in a ? new ItemFailed(a.error) : a));
   }
 
   /** Disconnects newly refused providers, then sends receipts (after the acks, which go out in the resolved promises' continuations). */
@@ -1412,29 +1374,14 @@ export class ValidatorService {
    */
   receiptAck(session: ProviderSession, key: string): Promise<void> {
     if (this.closed) return Promise.reject(new ValidatorClosingError());
-    return new Promise<void>((resolve, reject) => {
-      this.receiptDelivery.acked(session, key);
-      this.receiptAcks.push({ provider: session.address, key, resolve, reject });
-      if (this.receiptAcksQueued) return;
-      this.receiptAcksQueued = true;
-      this.serial(() => this.flushReceiptAcks(), 'lease').catch((err: unknown) => this.report('receipt_ack', err));
-    });
+    this.receiptDelivery.acked(session, key);
+    return this.receiptAcks.add({ provider: session.address, key });
   }
 
-  /** Commits every waiting receipt acknowledgement in one transaction (see receiptAck). */
-  private async flushReceiptAcks(): Promise<void> {
-    this.receiptAcksQueued = false;
-    const acks = this.receiptAcks;
-    this.receiptAcks = [];
-    if (acks.length === 0) return;
-    try {
-      const now = this.deps.clock.now();
-      await this.deps.store.transaction((tx) => tx.validator.markDeliveredMany(acks, now));
-    } catch (err) {
-      for (const a of acks) a.reject(err);
-      throw err;
-    }
-    for (const a of acks) a.resolve();
+  /** Commits a group of receipt acknowledgements in one transaction (see receiptAck). */
+  private async flushReceiptAcks(acks: readonly { provider: string; key: string }[]): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction((tx) => tx.validator.markDeliveredMany(acks, now));
   }
 
   // ── batches ───────────────────────────────────────────────────────────────
@@ -1469,36 +1416,12 @@ export class ValidatorService {
    */
   async whenIdle(): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve)); // a kick() queues its pass on the next turn
-    await this.serial(async () => undefined, 'dispatch');
+    await this.steps.drain();
   }
 
   /** Runs `fn` after every earlier serialised step (store steps never interleave within one instance). */
   private serial<T>(fn: () => Promise<T>, kind: StepKind = 'dispatch'): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.steps.push({
-        urgency: STEP_URGENCY[kind],
-        run: () =>
-          Promise.resolve()
-            .then(fn)
-            .then(resolve, reject)
-            .finally(() => {
-              this.stepRunning = false;
-              this.nextStep();
-            }),
-      });
-      this.nextStep();
-    });
-  }
-
-  /** Starts the most urgent waiting step (the earliest of its kind) when none is running. */
-  private nextStep(): void {
-    if (this.stepRunning || this.steps.length === 0) return;
-    let best = 0;
-    for (let i = 1; i < this.steps.length; i++)
-      if ((this.steps[i] as Step).urgency < (this.steps[best] as Step).urgency) best = i;
-    const [step] = this.steps.splice(best, 1);
-    this.stepRunning = true;
-    void (step as Step).run();
+    return this.steps.serial(fn, kind);
   }
 
   private report(what: string, err: unknown): void {
