@@ -64,7 +64,14 @@ export class Dispatcher {
   private readonly guard: ComfortGuard;
   private pumpQueued = false;
 
-  constructor(private readonly ctx: ValidatorContext) {
+  /**
+   * `pass` is what a kick runs (default: pumpNow). The ValidatorService facade passes its own
+   * pumpNow, so a pass it runs, a timer's and a kick's all go through the one public method.
+   */
+  constructor(
+    private readonly ctx: ValidatorContext,
+    private readonly hooks: { pass?: () => Promise<void> } = {},
+  ) {
     this.guard = new ComfortGuard(ctx.config.comfortGuard, ctx.clock);
   }
 
@@ -74,7 +81,8 @@ export class Dispatcher {
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
-      this.ctx.steps.serial(() => this.pumpNow()).catch((err: unknown) => this.ctx.report('dispatch', err));
+      const pass = this.hooks.pass ?? (() => this.pumpNow());
+      this.ctx.steps.serial(pass).catch((err: unknown) => this.ctx.report('dispatch', err));
     });
   }
 

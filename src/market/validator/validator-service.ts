@@ -126,7 +126,7 @@ export class ValidatorService {
       signed: (r) => this.identity.signedReceiptJson(r),
       logger: this.log,
     });
-    this.dispatcher = new Dispatcher(ctx);
+    this.dispatcher = new Dispatcher(ctx, { pass: () => this.pumpNow() });
     this.settler = new ResultSettler(ctx, {
       kick: () => this.dispatcher.kick(),
       noteSent: (session, keys) => this.receiptDelivery.noteSent(session, keys),
@@ -194,10 +194,10 @@ export class ValidatorService {
     await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
     every(this.config.sweepMs, async () => {
       await this.leader.runOnce().catch((err: unknown) => this.report('leader election', err));
-      if (this.leader.isLeader) await this.leases.runOnce();
-      else this.dispatcher.kick();
+      if (this.leader.isLeader) await this.sweepNow();
+      else this.kick();
     });
-    every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealer.runOnce() : undefined));
+    every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealBatchNow() : undefined));
     every(this.config.receiptDeliveryMs, () => this.receiptDelivery.runOnce());
     // Tasks left in progress with every job done (a market stopped between settling and paying):
     // paid at start (safe on any instance) and then periodically; off with the other timed sweeps (sweepMs 0).
@@ -208,7 +208,7 @@ export class ValidatorService {
       every(COMPLETION_SWEEP_MS, async () => (this.leader.isLeader ? this.completion.runOnce() : undefined));
     }
     this.liveness.start();
-    this.dispatcher.kick();
+    this.kick();
   }
 
   /** Stops the loops; settles results already received. */
