@@ -1,0 +1,418 @@
+import { randomUUID } from 'node:crypto';
+import { concatBytes, lengthPrefixed, u64le } from '../../core/bytes.js';
+import { toHex, utf8 } from '../../core/hex.js';
+import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
+import type { JsonValue } from '../../core/market/canonical.js';
+import { holdsLease, type Lease } from '../../core/market/lease-state.js';
+import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
+import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.js';
+import type { MarketTx } from '../store/market-store.js';
+import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
+import type { JobRecord } from '../store/jobs-repo.js';
+import type { TaskRecord } from '../store/tasks-repo.js';
+import { decideAdmissions } from './admission-pass.js';
+import { dispatchOrder } from './dispatch-order.js';
+import type { ProviderSession } from './provider-session.js';
+import { JobInputMissingError, readJobBytes, splitTask } from './split.js';
+import { failTask } from './task-failure.js';
+import type { ValidatorContext } from './validator-context.js';
+
+const CHECK_TAG = 'tessera-check-v1';
+const PAIR_TAG = 'tessera-pair-v1';
+const BEACON_TAG = 'tessera-genesis-beacon-v1';
+
+/** How many leases one dispatch transaction takes at most. */
+const LEASES_PER_TX = 32;
+
+/** A lease just taken: the job, its input and task, and the assignment recorded for it. */
+export interface LeasedJob {
+  job: JobRecord;
+  input: JobInput;
+  task: TaskRecord;
+  assignment: AssignmentRecord;
+  /** The job's input, read in the transaction that took the lease (so a committed lease always has a frame to send). */
+  bytes: Uint8Array;
+}
+
+/** A lease taken for a session, whose job frame goes out once its transaction has committed. */
+export interface LeasedJobTo {
+  session: ProviderSession;
+  lease: LeasedJob;
+}
+
+/** Whether one job could go to a provider with these capabilities (lane, hardware GPU, ask ≤ offer). */
+export function fitsJob(job: Pick<JobRecord, 'lane' | 'gpuRequired' | 'offer'>, caps: CapabilitiesFrame): boolean {
+  const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
+  return caps.lanes.includes(job.lane) && (hardwareGpu || !job.gpuRequired) && BigInt(caps.ask) <= job.offer;
+}
+
+/** Whether any queued group could go to a provider with these capabilities (fitsJob for the group's best offer). */
+function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean {
+  return shape.some(
+    (g) => g.count > 0 && fitsJob({ lane: g.lane, gpuRequired: g.gpuRequired, offer: g.maxOffer }, caps),
+  );
+}
+
+/**
+ * The dispatcher (River's producer): splits pending tasks into jobs, runs the admission pass, and
+ * leases admitted jobs to the providers connected to this instance, sending each job frame once
+ * its lease has committed. It also records assignments (keys, check and pair draws, the beacon)
+ * for the lease keeper's handovers, and sends prices. Safe on every instance at once: jobs are
+ * leased with row locks in the store, so two instances never lease one job; each serves its own
+ * sockets. `runOnce` (pumpNow) is what `kick`, the sweep timer and the tests call.
+ */
+export class Dispatcher {
+  /** The guard's mode and recovery wait (a cache: it is re-evaluated from the store's queue at every pass, and a restart starts loose). */
+  private readonly guard: ComfortGuard;
+  private pumpQueued = false;
+
+  /**
+   * `pass` is what a kick runs (default: pumpNow). The ValidatorService facade passes its own
+   * pumpNow, so a pass it runs, a timer's and a kick's all go through the one public method.
+   * `capacityElsewhere` is the industrial capacity present on other live instances (presence.ts).
+   */
+  constructor(
+    private readonly ctx: ValidatorContext,
+    private readonly hooks: {
+      pass?: () => Promise<void>;
+      capacityElsewhere?: (tx: MarketTx, now: number) => Promise<number>;
+    } = {},
+  ) {
+    this.guard = new ComfortGuard(ctx.config.comfortGuard, ctx.clock);
+  }
+
+  /** Schedules a split + dispatch pass (coalesced). */
+  kick(): void {
+    if (this.pumpQueued || this.ctx.isClosed()) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      const pass = this.hooks.pass ?? (() => this.pumpNow());
+      this.ctx.steps.serial(pass).catch((err: unknown) => this.ctx.report('dispatch', err));
+    });
+  }
+
+  /** One dispatch pass (pumpNow). */
+  runOnce(): Promise<void> {
+    return this.pumpNow();
+  }
+
+  /**
+   * Splits pending tasks into jobs, admits industrial jobs, then leases admitted jobs to providers
+   * with free capacity. One read of the queue's shape comes first: an empty queue costs no lease
+   * transaction at all, a provider that nothing queued fits is skipped, and the pass stops as soon
+   * as the queue is empty. Leases for several providers share one transaction (up to
+   * LEASES_PER_TX); providers are served in join order, each up to its max_jobs, as before.
+   */
+  async pumpNow(): Promise<void> {
+    if (this.ctx.isClosed()) return;
+    await this.splitPending();
+    const shape = await this.admitNow();
+    let left = shape.reduce((n, g) => n + g.count, 0);
+    if (left === 0) return;
+    const sessions = this.ctx.sessions;
+    // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
+    const wanting = dispatchOrder(
+      [...sessions.values()].filter((s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs),
+      (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
+      this.ctx.clock.now(),
+      this.ctx.config.quorum.t1Secs * 1000,
+    );
+    let next = 0;
+    while (left > 0 && next < wanting.length) {
+      const now = this.ctx.clock.now();
+      const picked = await this.ctx.store.transaction(async (tx) => {
+        const out: { session: ProviderSession; lease: LeasedJob }[] = [];
+        for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
+          const { session, retake } = wanting[next] as (typeof wanting)[number];
+          const caps = session.capabilities;
+          if (!caps || session.congested || sessions.get(session.address) !== session) continue;
+          // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
+          let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
+          while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
+            const lease = await this.leaseIn(tx, session, caps, now, retake);
+            if (!lease) break;
+            out.push({ session, lease });
+            room--;
+            left--;
+            const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
+            if (g) g.count--;
+          }
+          // A provider with room left and more that fits is served again in the next transaction.
+          if (room > 0 && out.length >= LEASES_PER_TX && left > 0 && fitsAny(shape, caps)) break;
+        }
+        return out;
+      });
+      for (const { session, lease } of picked) {
+        session.inFlight.add(lease.job.jobId);
+        session.send(this.jobFrame(lease, now));
+      }
+    }
+  }
+
+  private async splitPending(): Promise<void> {
+    const now = this.ctx.clock.now();
+    await this.ctx.store.transaction(async (tx) => {
+      for (const taskId of await tx.validator.tasksToSplit(50)) {
+        const task = await tx.tasks.get(taskId);
+        if (!task) continue;
+        const slices = task.inputKind === 'slices' ? await tx.slices.list(taskId) : [];
+        const { jobs, inputs } = splitTask(task, slices, this.ctx.config.sliceBytes);
+        await tx.jobs.insert(jobs, now);
+        await tx.validator.holdForAdmission(taskId);
+        await tx.validator.insertInputs(inputs);
+        if (this.ctx.config.verifyMode !== 'reexecute') {
+          for (const input of inputs)
+            if (input.workload !== 'synthetic' && this.isPaired(input.jobId))
+              await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+        }
+        await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
+        await tx.notify('jobs_ready');
+      }
+    });
+  }
+
+  /**
+   * One admission pass (docs/market-api.md, "Admission by lane"): the comfort guard over the queued
+   * consumer jobs, the capacity the industrial providers connected to any live instance announce
+   * (`max_jobs` each: this instance's from its sessions, the others' from the store), and
+   * the waiting industrial jobs admitted, deferred or expired in line order. Every outcome is
+   * written to the job's row; an expired job fails its task (refunded).
+   */
+  private async admitNow(): Promise<QueueGroup[]> {
+    const now = this.ctx.clock.now();
+    let capacity = 0;
+    for (const s of this.ctx.sessions.values())
+      if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
+    return this.ctx.store.transaction(async (tx) => {
+      const view = await tx.validator.admissionView(1000);
+      if (view.waiting.length === 0) return tx.validator.queueShape();
+      const { decisions } = decideAdmissions(this.guard, {
+        ...view,
+        capacity: capacity + ((await this.hooks.capacityElsewhere?.(tx, now)) ?? 0),
+        now,
+        maxDeferMs: this.ctx.config.industrialDeferMaxMs,
+      });
+      const failed = new Set<string>();
+      const before = new Map(view.waiting.map((w) => [w.jobId, w]));
+      for (const d of decisions) {
+        if (failed.has(d.taskId)) continue;
+        if (d.outcome === 'admitted') {
+          await tx.validator.admit(d.jobId, now);
+          await tx.notify('jobs_ready');
+        } else if (d.outcome === 'expired') {
+          failed.add(d.taskId);
+          await failTask(tx, d.taskId, d.message, now);
+        } else {
+          const w = before.get(d.jobId);
+          // An unchanged deferral is not written again.
+          if (w?.admission !== 'deferred' || w.deferCode !== d.code)
+            await tx.validator.defer(d.jobId, d.code, d.message, now);
+        }
+      }
+      return tx.validator.queueShape();
+    });
+  }
+
+  /**
+   * Leases the next job that fits `session` inside `tx` and records its assignment; undefined when
+   * none fits. Unless `retake`, a job `session` itself lost is not leased to it.
+   */
+  private async leaseIn(
+    tx: MarketTx,
+    session: ProviderSession,
+    caps: CapabilitiesFrame,
+    now: number,
+    retake: boolean,
+  ): Promise<LeasedJob | undefined> {
+    const machine = this.ctx.machine;
+    const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
+    const job = await tx.validator.leaseFor({
+      owner: session.address,
+      notLostByOwner: !retake,
+      lanes: caps.lanes,
+      hardwareGpu,
+      ask: BigInt(caps.ask),
+      now,
+      leaseMs: this.ctx.config.jobDeadlineMs,
+    });
+    if (!job) return undefined;
+    const previous = await tx.validator.assignment(job.jobId);
+    let lease: Lease;
+    if (!previous) {
+      const standbys = this.standbysFor(job, session.address);
+      const replication =
+        standbys.length > 0 ? { mode: 'warm-standby' as const, standbyProviders: standbys } : undefined;
+      lease = machine.grant({
+        workloadId: job.jobId,
+        providerId: session.address,
+        nowMs: now,
+        restartPolicy: this.ctx.config.restartPolicy,
+        ...(replication ? { replication } : {}),
+      }).lease;
+    } else {
+      let old = previous.lease as unknown as Lease;
+      if (holdsLease(old.state)) old = machine.revoke(old, now, 'requeued').lease;
+      if (old.state.kind !== 'respawning') {
+        await tx.validator.failJob(job.jobId, 'lease record is final', now);
+        return undefined;
+      }
+      lease = machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
+    }
+    const input = await tx.validator.input(job.jobId);
+    const task = await tx.tasks.get(job.taskId);
+    if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
+    const bytes = await this.inputIn(tx, input, task, now);
+    if (!bytes) return this.leaseIn(tx, session, caps, now, retake); // its task failed: the next job
+    return { job, input, task, bytes, assignment: await this.assign(tx, job, input, session.address, lease, now) };
+  }
+
+  /**
+   * A job's input, read in `tx` (the lease's transaction). When its bytes are not in the store the
+   * job can never run: its task is failed and refunded in `tx`, and undefined is returned.
+   */
+  async inputIn(tx: MarketTx, input: JobInput, task: TaskRecord, now: number): Promise<Uint8Array | undefined> {
+    try {
+      return await readJobBytes(input, task, tx.slices);
+    } catch (err) {
+      if (!(err instanceof JobInputMissingError)) throw err;
+      this.ctx.log.warn('a job input is not in the store; its task fails', { taskId: task.taskId, error: err.message });
+      await failTask(tx, task.taskId, err.message, now);
+      return undefined;
+    }
+  }
+
+  /**
+   * The standbys a new lease names: up to `standbys` other connected providers whose capabilities
+   * fit the job, in join order starting after the holder (so standby duty rotates). Whether each
+   * is still there and has room is decided at the handover, not here.
+   */
+  private standbysFor(job: JobRecord, holder: string): string[] {
+    if (this.ctx.config.standbys === 0) return [];
+    const all = [...this.ctx.sessions.values()];
+    const at = all.findIndex((s) => s.address === holder);
+    const order = [...all.slice(at + 1), ...all.slice(0, Math.max(at, 0))];
+    return order
+      .filter((s) => s.address !== holder && s.capabilities !== undefined && fitsJob(job, s.capabilities))
+      .slice(0, this.ctx.config.standbys)
+      .map((s) => s.address);
+  }
+
+  /** Records `provider`'s assignment of `job` under `lease`: its key, whether it is checked, the beacon for synthetic jobs. */
+  async assign(
+    tx: MarketTx,
+    job: JobRecord,
+    input: JobInput,
+    provider: string,
+    lease: Lease,
+    now: number,
+  ): Promise<AssignmentRecord> {
+    const secret = this.ctx.identity.secret;
+    const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
+    // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
+    // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
+    const pair =
+      this.ctx.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic'
+        ? await tx.validator.pairOf(job.jobId)
+        : undefined;
+    const key = pair
+      ? derivePairKey(secret, pair.primary, this.ctx.blake3)
+      : deriveAssignmentKey(secret, job.jobId, provider, 0, this.ctx.blake3);
+    const assignment: AssignmentRecord = {
+      jobId: job.jobId,
+      provider,
+      epoch: lease.epoch,
+      lease: lease as unknown as JsonValue,
+      assignmentKey: toHex(key),
+      checked: this.reexecutes(input.workload, job.jobId, lease.epoch),
+      blockHash,
+    };
+    await tx.validator.putAssignment(assignment, now);
+    return assignment;
+  }
+
+  /** The job frame of a lease just taken (its input was read with the lease). */
+  jobFrame(picked: LeasedJob, now: number): JobFrame {
+    const { job, input, assignment, bytes } = picked;
+    return {
+      type: 'job',
+      job_id: job.jobId,
+      task_id: job.taskId,
+      workload: input.workload,
+      gpu_required: job.gpuRequired,
+      lane: job.lane,
+      slice:
+        input.workload === 'synthetic'
+          ? null
+          : { encoding: 'base64', data: Buffer.from(bytes).toString('base64'), bytes: bytes.length },
+      offer: job.offer.toString(),
+      epoch: assignment.epoch,
+      deadline: now + this.ctx.config.jobDeadlineMs,
+      assignment_key: assignment.assignmentKey,
+      synthetic:
+        input.workload === 'synthetic'
+          ? {
+              block_hash: assignment.blockHash as string,
+              matrix_size: input.matrixSize as number,
+              iterations: input.iterations as number,
+            }
+          : null,
+    };
+  }
+
+  /**
+   * Whether the validator re-executes this assignment: BLAKE3-keyed(secret, tag ‖ job ‖ epoch) read
+   * as a fraction below checkFraction. Decided at assignment, stored, never sent: the provider
+   * cannot tell checked jobs from the others.
+   */
+  isChecked(jobId: string, epoch: number): boolean {
+    return this.draw(CHECK_TAG, jobId, epoch);
+  }
+
+  /**
+   * Whether a job is also run by a second, distinct provider (verifyMode second_provider or both):
+   * drawn like isChecked under its own tag, once per job at the split, and never sent.
+   */
+  isPaired(jobId: string): boolean {
+    return this.draw(PAIR_TAG, jobId, 0);
+  }
+
+  /** Whether the validator re-executes an assignment: per verifyMode; synthetic jobs cannot be paired, so they are always drawn for re-execution. */
+  private reexecutes(workload: JobInput['workload'], jobId: string, epoch: number): boolean {
+    if (this.ctx.config.verifyMode === 'second_provider' && workload !== 'synthetic') return false;
+    return this.isChecked(jobId, epoch);
+  }
+
+  private draw(tag: string, jobId: string, epoch: number): boolean {
+    const fraction = this.ctx.config.checkFraction;
+    if (fraction >= 1) return true;
+    if (fraction <= 0) return false;
+    const h = this.ctx.blake3.keyed(
+      this.ctx.identity.secret,
+      concatBytes([utf8(tag), lengthPrefixed(jobId), u64le(epoch)]),
+    );
+    const x =
+      ((h[0] as number) * 2 ** 24 + (h[1] as number) * 2 ** 16 + (h[2] as number) * 2 ** 8 + (h[3] as number)) /
+      2 ** 32;
+    return x < fraction;
+  }
+
+  /** The current batch beacon: the latest sealed compute_root, or a genesis value derived from the market id. */
+  private async beacon(tx: MarketTx): Promise<string> {
+    const latest = await tx.validator.latestBatch();
+    return latest
+      ? latest.computeRoot
+      : toHex(this.ctx.blake3.hash(concatBytes([utf8(BEACON_TAG), lengthPrefixed(this.ctx.identity.marketId)])));
+  }
+
+  /** Sends `session` the queue's prices per lane (count, p50 and p25 of the queued offers). */
+  async sendPrices(session: ProviderSession): Promise<void> {
+    const offers = await this.ctx.store.transaction((tx) => tx.validator.queuedOffers());
+    const lanes = (['consumer', 'industrial'] as const).map((lane) => {
+      const o = offers.filter((x) => x.lane === lane).map((x) => x.offer);
+      const q = (p: number) => (o.length === 0 ? 0n : (o[Math.min(o.length - 1, Math.floor(p * o.length))] as bigint));
+      return { lane, queued: o.length, offer_p50: q(0.5).toString(), offer_p25: q(0.25).toString() };
+    });
+    session.send({ type: 'prices', at: this.ctx.clock.now(), lanes });
+  }
+}
