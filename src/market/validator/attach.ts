@@ -27,6 +27,8 @@ export interface AttachValidatorDeps {
   digestThreads?: number;
   /** The market's logger (createMarketServer's `logger`); the validator and the provider socket log through named children of it. */
   logger?: Logger;
+  /** The URLs of the market's other live instances, named in each welcome (see ProviderSocketDeps.peerUrls); absent: none. */
+  peerUrls?: () => Promise<string[]>;
 }
 
 /**
@@ -52,7 +54,11 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     ...(deps.marketId ? { marketId: deps.marketId } : {}),
     ...(deps.secretHex ? { secretHex: deps.secretHex } : {}),
   });
-  await registerProviderSocket(deps.app, { validator, logger: logger('provider-socket') });
+  await registerProviderSocket(deps.app, {
+    validator,
+    logger: logger('provider-socket'),
+    ...(deps.peerUrls ? { peerUrls: deps.peerUrls } : {}),
+  });
   // A task posted (POST /tasks) or submitted (POST /tasks/{id}/submit) wakes the dispatcher at once instead of at the next sweep.
   deps.app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks'))
