@@ -16,6 +16,7 @@ import { checkLivenessTimings, SocketLiveness, type LivenessHandle } from '../..
 import {
   describeEndpoint,
   MarketEndpoints,
+  type EndpointChoice,
   type BackoffOptions,
   type HostResolver,
   type MarketEndpoint,
@@ -316,25 +317,35 @@ export class MarketClient {
     this.scheduleConnect(false);
   }
 
-  /** Chooses the endpoint to try next (resolving host names now) and connects to it after the chosen pause. */
+  /**
+   * Chooses the endpoint to try next (resolving host names now) and connects to it after the
+   * chosen pause; the first attempt of `start` opens its socket at once when no name needs resolving.
+   */
   private scheduleConnect(first: boolean): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const run = ++this.run;
-    this.endpoints.choose(this.clock.now(), first).then(
-      ({ endpoint, delayMs }) => {
-        if (this.stopped || run !== this.run) return;
-        this.timer = setTimeout(() => this.connect(endpoint), Math.max(0, delayMs));
-        this.timer.unref?.();
-      },
-      (err: unknown) => {
-        // Not expected (a resolver failure leaves the URL as one endpoint): try again after the cap.
-        this.logger.error('could not choose a market endpoint', errorFields(err));
-        if (this.stopped || run !== this.run) return;
-        this.timer = setTimeout(() => this.scheduleConnect(false), this.deps.backoff?.capMs ?? 30_000);
-        this.timer.unref?.();
-      },
-    );
+    const go = ({ endpoint, delayMs }: EndpointChoice): void => {
+      if (this.stopped || run !== this.run) return;
+      if (first && delayMs <= 0) {
+        this.connect(endpoint);
+        return;
+      }
+      this.timer = setTimeout(() => this.connect(endpoint), Math.max(0, delayMs));
+      this.timer.unref?.();
+    };
+    const now = this.endpoints.chooseNow(this.clock.now(), first);
+    if (now) {
+      go(now);
+      return;
+    }
+    this.endpoints.choose(this.clock.now(), first).then(go, (err: unknown) => {
+      // Not expected (a resolver failure leaves the URL as one endpoint): try again after the cap.
+      this.logger.error('could not choose a market endpoint', errorFields(err));
+      if (this.stopped || run !== this.run) return;
+      this.timer = setTimeout(() => this.scheduleConnect(false), this.deps.backoff?.capMs ?? 30_000);
+      this.timer.unref?.();
+    });
   }
 
   /** Stops talking to a market this node refuses: logs the code and message, closes, and does not reconnect. */

@@ -204,28 +204,34 @@ export class MarketEndpoints {
 
   /** Every endpoint now, in order: configured URLs, then learned ones, each name expanded to its addresses. */
   async list(): Promise<MarketEndpoint[]> {
-    const all = [
-      ...this.configured.map((c) => ({ ...c, source: 'configured' as const })),
-      ...this.learnedUrls.map((c) => ({ ...c, source: 'learned' as const })),
-    ];
-    const expanded = await Promise.all(all.map((c) => this.expand(c)));
-    const out: MarketEndpoint[] = [];
-    const keys = new Set<string>();
-    for (const e of expanded.flat()) {
-      if (keys.has(e.key)) continue;
-      keys.add(e.key);
-      out.push(e);
-    }
-    return out;
+    const expanded = await Promise.all(this.urls().map((c) => this.expand(c)));
+    return dedupe(expanded.flat());
   }
 
   /**
    * The endpoint to connect to next and the pause before it: the first one after the endpoint
    * used last that is not resting (after a random pause below the backoff base, none when
-   * `first`), else the one whose rest ends first (when it ends).
+   * `first`), else the one whose rest ends first (when it ends). Host names are resolved now.
    */
   async choose(now: number, first = false): Promise<EndpointChoice> {
-    const list = await this.list();
+    return this.chooseFrom(await this.list(), now, first);
+  }
+
+  /** `choose` without waiting, when no URL has a host name to resolve (IP literals, localhost); else undefined. */
+  chooseNow(now: number, first = false): EndpointChoice | undefined {
+    const urls = this.urls();
+    if (urls.some((c) => needsLookup(c.socketUrl))) return undefined;
+    return this.chooseFrom(dedupe(urls.map((c) => unresolved(c))), now, first);
+  }
+
+  private urls(): { url: string; socketUrl: string; source: 'configured' | 'learned' }[] {
+    return [
+      ...this.configured.map((c) => ({ ...c, source: 'configured' as const })),
+      ...this.learnedUrls.map((c) => ({ ...c, source: 'learned' as const })),
+    ];
+  }
+
+  private chooseFrom(list: MarketEndpoint[], now: number, first: boolean): EndpointChoice {
     const at = this.lastKey === undefined ? -1 : list.findIndex((e) => e.key === this.lastKey);
     const start = at + 1;
     let best: { endpoint: MarketEndpoint; until: number } | undefined;
@@ -264,17 +270,16 @@ export class MarketEndpoints {
     socketUrl: string;
     source: 'configured' | 'learned';
   }): Promise<MarketEndpoint[]> {
-    const one: MarketEndpoint = { ...c, address: null, family: null, key: c.socketUrl };
-    const host = new URL(c.socketUrl).hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(host) !== 0 || host === 'localhost' || host.endsWith('.localhost')) return [one];
+    if (!needsLookup(c.socketUrl)) return [unresolved(c)];
+    const host = hostOf(c.socketUrl);
     let addresses: readonly { address: string; family: number }[];
     try {
       addresses = await this.resolve(host);
     } catch (err) {
       this.o.onResolveError?.(host, err);
-      return [one];
+      return [unresolved(c)];
     }
-    if (addresses.length === 0) return [one];
+    if (addresses.length === 0) return [unresolved(c)];
     return addresses.map((a) => ({
       ...c,
       address: a.address,
@@ -282,4 +287,23 @@ export class MarketEndpoints {
       key: `${c.socketUrl}|${a.address}`,
     }));
   }
+}
+
+function hostOf(socketUrl: string): string {
+  return new URL(socketUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** True when the URL's host is a DNS name (not an IP literal, not localhost): it may stand for several addresses. */
+function needsLookup(socketUrl: string): boolean {
+  const host = hostOf(socketUrl);
+  return isIP(host) === 0 && host !== 'localhost' && !host.endsWith('.localhost');
+}
+
+function unresolved(c: { url: string; socketUrl: string; source: 'configured' | 'learned' }): MarketEndpoint {
+  return { ...c, address: null, family: null, key: c.socketUrl };
+}
+
+function dedupe(list: MarketEndpoint[]): MarketEndpoint[] {
+  const keys = new Set<string>();
+  return list.filter((e) => !keys.has(e.key) && keys.add(e.key));
 }
