@@ -34,7 +34,9 @@ describe('tessera provide --market', () => {
       'http://10.0.0.2:8080',
       'https://market.example',
     ]);
-    expect(provideSpec.help()).toMatch(/--market URL\[,URL…\]\s+the market, .*repeat --market or separate URLs with commas/);
+    expect(provideSpec.help()).toMatch(
+      /--market URL\[,URL…\]\s+the market, .*repeat --market or separate URLs with commas/,
+    );
   });
 
   it('a bad URL among them stops before anything starts, with one line naming it', async () => {
@@ -54,7 +56,10 @@ describe('tessera provide --market', () => {
       ],
     ] as const) {
       const t = io();
-      const code = await main(['provide', '--data-dir', dataDir, '--market', 'http://127.0.0.1:2', '--market', value], t.io);
+      const code = await main(
+        ['provide', '--data-dir', dataDir, '--market', 'http://127.0.0.1:2', '--market', value],
+        t.io,
+      );
       expect(code, value).toBe(2);
       expect(t.err(), value).toBe(line);
       expect(t.out()).toBe('');

@@ -114,7 +114,11 @@ describe('the endpoint list', () => {
       'https://10.0.0.4',
       'http://10.0.0.2:8080',
     ]);
-    expect(labels(await endpoints.list())).toEqual(['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'https://10.0.0.4']);
+    expect(labels(await endpoints.list())).toEqual([
+      'http://10.0.0.1:8080',
+      'http://10.0.0.2:8080',
+      'https://10.0.0.4',
+    ]);
     expect(refused.map((r) => r.url)).toEqual(['ftp://10.0.0.3', 'javascript:alert(1)']);
     expect(refused[0]?.why).toMatch(/^instance URL "ftp:\/\/10.0.0.3" must be an http/);
 
@@ -169,9 +173,7 @@ describe('failover', () => {
       const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
       // Attempt k+1 comes at least half the k-th ceiling later: base/2, base, 2·base, … up to cap/2.
       gaps.forEach((gap, k) =>
-        expect(gap, `${address} gap ${k}`).toBeGreaterThanOrEqual(
-          Math.min(BACKOFF.capMs, BACKOFF.baseMs * 2 ** k) / 2,
-        ),
+        expect(gap, `${address} gap ${k}`).toBeGreaterThanOrEqual(Math.min(BACKOFF.capMs, BACKOFF.baseMs * 2 ** k) / 2),
       );
       // Without rests, a one-minute outage would be tried thousands of times; with them, a handful plus one per cap.
       expect(times.length, address).toBeLessThanOrEqual(7 + Math.ceil(60_000 / (BACKOFF.capMs / 2)));

@@ -125,10 +125,7 @@ export const CONFIG_SCHEMA = {
     doc: 'a deferred industrial job not admitted within this many seconds is dropped and rejected DEFER_EXPIRED',
   }),
   market_url: key({
-    schema: z.union([
-      httpUrl.transform((u): readonly string[] => [u]),
-      z.array(httpUrl).min(1).max(MAX_MARKET_URLS),
-    ]),
+    schema: z.union([httpUrl.transform((u): readonly string[] => [u]), z.array(httpUrl).min(1).max(MAX_MARKET_URLS)]),
     default: [DEFAULT_MARKET_URL],
     allowed: `an http(s) URL such as "http://127.0.0.1:7070", or a list of 1 to ${MAX_MARKET_URLS} of them (instances of one market, tried in order)`,
     doc: 'the market this node talks to, or several instances of it (courier flushes go to the first: {market_url}/courier/receipts)',

@@ -327,7 +327,9 @@ async function peerInstances(
   if (!deps.peerUrls) return [];
   try {
     const urls = await deps.peerUrls();
-    return urls.filter((u) => typeof u === 'string' && u.length > 0 && u.length <= 2048).slice(0, MAX_WELCOME_INSTANCES);
+    return urls
+      .filter((u) => typeof u === 'string' && u.length > 0 && u.length <= 2048)
+      .slice(0, MAX_WELCOME_INSTANCES);
   } catch (err) {
     report('listing the market instances', err);
     return [];
