@@ -167,9 +167,14 @@ describe('a provider fails over to another market instance (postgres)', () => {
         gate.resolve();
       });
       // At the second welcome the result is finished and kept, not yet acknowledged by any instance.
-      const welcomedAgain = new Promise<{ url: string; status: string | undefined; ms: number }>((resolve) => {
+      const welcomedAgain = new Promise<{ url: string; status: string | undefined; ms: number }>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          off();
+          reject(new Error(`no second welcome within 30 s; node state ${p.service.status().state}`));
+        }, 30_000);
         const off = p.service.market.onDidConnect((e) => {
           off();
+          clearTimeout(timer);
           resolve({ url: e.url, status: jobs.recent(1)[0]?.status, ms: performance.now() - droppedAt });
         });
       });
