@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { marketUrlsOption, provideSpec } from '../../src/cli/commands/provide.js';
+import { marketUrlsOption, provideSpec, statusLine } from '../../src/cli/commands/provide.js';
+import type { ProviderStatus } from '../../src/main/services/provider-service.js';
 import { main } from '../../src/cli/index.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -66,5 +67,24 @@ describe('tessera provide --market', () => {
     }
     // Nothing was started: no ledger, no identity.
     expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('the status line names the endpoint in use while connected', () => {
+    const s: ProviderStatus = {
+      state: 'connected',
+      address: 'cpc1test',
+      marketId: 'm',
+      practice: false,
+      jobsDone: 0,
+      jobsRejected: 0,
+      running: 0,
+      creditsToday: 0n,
+      draining: false,
+      lastPrices: null,
+      failure: null,
+      endpoint: 'http://market.example:8080 (10.0.0.2)',
+    };
+    expect(statusLine(s)).toMatch(/^connected {2}via http:\/\/market\.example:8080 \(10\.0\.0\.2\) {2}cpc1test /);
+    expect(statusLine({ ...s, state: 'connecting' })).toMatch(/^connecting {2}cpc1test /);
   });
 });
