@@ -22,6 +22,8 @@ const unit = [
   'test/main/api/contract.test.ts',
   'test/main/api/sender-check.test.ts',
   'test/main/atomic-file.test.ts',
+  'test/main/market-endpoints.test.ts',
+  'test/main/config-market-url.test.ts',
   'test/main/autostart.test.ts',
   'test/main/metrics.test.ts',
   'test/main/packaging.test.ts',

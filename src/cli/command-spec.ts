@@ -10,6 +10,8 @@ export interface OptionSpec {
   valueName?: string;
   /** A string option refuses "" unless this is set (an empty --data-dir must not mean the default). */
   allowEmpty?: boolean;
+  /** A string option that may be given more than once: its value is every one given, in order. */
+  multiple?: boolean;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -35,7 +37,7 @@ export interface CommandDef<O extends OptionSpecs> {
 
 /** The parsed values, typed from the option definitions. */
 export type OptionValues<O extends OptionSpecs> = {
-  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
+  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K] extends { multiple: true } ? string[] : string;
 };
 
 export interface ParsedCommand<O extends OptionSpecs> {
@@ -87,7 +89,10 @@ export function defineCommand<const O extends OptionSpecs>(def: CommandDef<O>): 
         parsed = parseArgs({
           args: prepared,
           options: Object.fromEntries(
-            Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+            Object.entries(options).map(([k, o]) => [
+              k,
+              { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+            ]),
           ),
           allowPositionals: true,
           strict: true,
@@ -96,11 +101,12 @@ export function defineCommand<const O extends OptionSpecs>(def: CommandDef<O>): 
       } catch (err) {
         throw parseArgsError(err, def.name);
       }
-      const values = parsed.values as Record<string, string | boolean | undefined>;
+      const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
       if (values.help === true) return { help: commandHelp(def, options) };
       delete values.help;
       for (const [name, o] of Object.entries(def.options)) {
-        if (o.type === 'string' && values[name] === '' && !o.allowEmpty)
+        const v = values[name];
+        if (o.type === 'string' && (v === '' || (Array.isArray(v) && v.includes(''))) && !o.allowEmpty)
           throw new CliError(`--${name} must not be empty`);
       }
       const positionals = parsed.positionals;

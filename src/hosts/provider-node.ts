@@ -52,8 +52,8 @@ export interface ProviderNode {
   mbps: number;
   /** The CPU threads announced now: the setting, else `automaticThreads()`. */
   threads(): number;
-  /** A provider for `market` on this node's ledger, price board, digest pool and GPU host (not started). */
-  createProvider(market: string, extras?: ProviderExtras): ProviderService;
+  /** A provider for `market` (its URLs, tried in order) on this node's ledger, price board, digest pool and GPU host (not started). */
+  createProvider(market: string | readonly string[], extras?: ProviderExtras): ProviderService;
   /** GPU BLAKE3 MB/s over `bytes` on the GPU host; null without one. */
   gpuBenchmark: ((bytes: number) => Promise<number>) | null;
   /** Stops the digest pool and the services and closes the ledger (every step attempted); safe to call twice. Drain providers first. */

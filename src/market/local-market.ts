@@ -42,6 +42,8 @@ export interface LocalMarketDeps {
   storeImage?: string | null;
   /** Told as each step of the start begins, with the share of the start done so far. */
   onProgress?: (p: PracticeProgress) => void;
+  /** The URLs of the market's other instances, named in each welcome (see attachValidator); absent: none. */
+  peerUrls?: () => Promise<string[]>;
 }
 
 /** A step of the practice market's start: its store (unpacked from the image, made by initdb, or reopened), migrations, server. */
@@ -148,6 +150,7 @@ export async function startLocalMarket(deps: LocalMarketDeps): Promise<LocalMark
       marketId: deps.marketId ?? 'tessera-practice-market',
       digestThreads: deps.digestThreads ?? 0,
       logger,
+      ...(deps.peerUrls ? { peerUrls: deps.peerUrls } : {}),
     });
     resources.add(validator, 'validator');
     const url = await server.listen(deps.host ?? '127.0.0.1', deps.port ?? 0);

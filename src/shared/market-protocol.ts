@@ -173,6 +173,9 @@ export const ChallengeFrame = z.strictObject({
   practice: z.boolean(),
 });
 
+/** Most instance URLs a welcome names. */
+export const MAX_WELCOME_INSTANCES = 64;
+
 export const WelcomeFrame = z.strictObject({
   type: z.literal('welcome'),
   address: Address,
@@ -185,6 +188,11 @@ export const WelcomeFrame = z.strictObject({
    * per market id at the first welcome and refuses the market if it later changes (MARKET_KEY_CHANGED).
    */
   market_key: Hex32,
+  /**
+   * Optional: the URLs of the market's other instances (same market, same store), which a node
+   * may fail over to. A node uses only http, https, ws and wss URLs, at most MAX_WELCOME_INSTANCES.
+   */
+  instances: z.array(z.string().min(1).max(2048)).max(MAX_WELCOME_INSTANCES).optional(),
 });
 
 export const SyntheticJobParams = z.strictObject({

@@ -44,8 +44,8 @@ describe('reconnect backoff', () => {
   it('the market URL becomes its provider socket; a bad one is a one-line error naming --market', () => {
     expect(providerSocketUrl('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/ws/provider');
     expect(providerSocketUrl('https://m.example/')).toBe('wss://m.example/ws/provider');
-    expect(() => providerSocketUrl('not a url')).toThrow(/^--market not a url is not a URL/);
-    expect(() => providerSocketUrl('ftp://x')).toThrow(/--market ftp:\/\/x must be/);
+    expect(() => providerSocketUrl('not a url')).toThrow(/^--market "not a url" is not a URL/);
+    expect(() => providerSocketUrl('ftp://x')).toThrow(/--market "ftp:\/\/x" must be/);
   });
 });
 

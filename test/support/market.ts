@@ -38,6 +38,8 @@ export interface StartMarketOptions {
    */
   digestThreads?: number;
   marketId?: string;
+  /** The other instances the welcome names (attachValidator's peerUrls); absent: none. */
+  peerUrls?: () => Promise<string[]>;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function startMarket(
     validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
     marketId: o.marketId ?? 'test-market',
     logger: createLogger('market'),
+    ...(o.peerUrls ? { peerUrls: o.peerUrls } : {}),
   });
   let customerKey = customer?.key ?? '';
   let customerId = customer?.id ?? '';

@@ -10,9 +10,9 @@ export interface Provider {
   close(): Promise<void>;
 }
 
-/** A provider node with its own data dir (ledger, identity) joined to `base`. */
+/** A provider node with its own data dir (ledger, identity) joined to `base` (one market URL, or several instances of it). */
 export async function startProvider(
-  base: string,
+  base: string | readonly string[],
   dataDir: string,
   extra: Partial<ProviderServiceDeps> = {},
   ledgerOptions: Omit<OpenLedgerOptions, 'dataDir'> = {},

@@ -5,6 +5,7 @@ import { defineCommand, defineGroup } from '../command-spec.js';
 import { parsePositiveInt } from '../errors.js';
 import { progress, type CliIo } from '../io.js';
 import { MAX_COURIER_BUNDLE_BYTES } from '../../shared/courier-protocol.js';
+import { DEFAULT_MARKET_URL } from '../../shared/defaults.js';
 import { DEFAULT_MAX_RECEIPT_FAILURES } from '../../main/services/courier-service.js';
 import { EXIT_INCOMPLETE } from './settlement.js';
 
@@ -131,7 +132,7 @@ export async function courierCommand(argv: string[], io: CliIo): Promise<number>
       }
       return 0;
     }
-    const market = values.market ?? process.env.TESSERA_MARKET_URL ?? ctx.config.market_url;
+    const market = values.market ?? process.env.TESSERA_MARKET_URL ?? ctx.config.market_url[0] ?? DEFAULT_MARKET_URL;
     const bar = progress(io, 'flushing');
     const s = await ctx.courier.flush(market, (p) => bar.update(`${p.done}/${p.total} receipts`));
     bar.done();

@@ -50,7 +50,7 @@ export async function earningsCommand(argv: string[], io: CliIo): Promise<number
     const url =
       parsed.values.offline || market.practice || address === ''
         ? null
-        : (parsed.values['market-url'] ?? ctx.config.market_url);
+        : (parsed.values['market-url'] ?? ctx.config.market_url[0] ?? null);
     const report = await buildEarningsReport(ctx.db, { now: () => Date.now(), days, market, address, url });
     if (parsed.values.json) {
       io.stdout(`${JSON.stringify(report)}\n`);

@@ -9,13 +9,21 @@ import { DisposableStore } from '../../node/lifecycle.js';
 import { jsonLineSink, silentLogger, sinkLogger, type Logger } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError, parsePositiveInt } from '../errors.js';
+import { parseMarketUrls } from '../../main/services/market-endpoints.js';
+import { TesseraError } from '../../core/errors.js';
 import { untilStopSignal, type CliIo } from '../io.js';
 
 export const provideSpec = defineCommand({
   name: 'provide',
   summary: 'join a market as a provider: run its jobs, return signed results, record what it pays',
   options: {
-    market: { type: 'string', valueName: 'URL', description: 'the market, e.g. http://127.0.0.1:8080 (required)' },
+    market: {
+      type: 'string',
+      valueName: 'URL[,URL…]',
+      multiple: true,
+      description:
+        'the market, e.g. http://127.0.0.1:8080 (required); several instances of one market: repeat --market or separate URLs with commas — the node fails over among them',
+    },
     'data-dir': {
       type: 'string',
       valueName: 'DIR',
@@ -39,10 +47,21 @@ export const provideSpec = defineCommand({
   ],
 });
 
+/** `--market` values (each may be a comma-separated list) as checked URLs; a bad one is a one-line usage error naming it. */
+export function marketUrlsOption(values: readonly string[]): string[] {
+  try {
+    return parseMarketUrls(values, '--market');
+  } catch (err) {
+    if (err instanceof TesseraError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
 /** One status line (TTY). */
 export function statusLine(s: ProviderStatus): string {
   const label = s.practice ? ' [PRACTICE MARKET — local, not real credits]' : '';
-  return `${s.state}${label}  ${s.address}  jobs done ${s.jobsDone}  running ${s.running}  rejected ${s.jobsRejected}  credits today ${formatAmount(s.creditsToday)} ${s.practice ? 'practice CPC (not money)' : 'CPC'}${s.draining ? '  (stopping…)' : ''}`;
+  const via = s.endpoint && s.state === 'connected' ? `  via ${s.endpoint}` : '';
+  return `${s.state}${label}${via}  ${s.address}  jobs done ${s.jobsDone}  running ${s.running}  rejected ${s.jobsRejected}  credits today ${formatAmount(s.creditsToday)} ${s.practice ? 'practice CPC (not money)' : 'CPC'}${s.draining ? '  (stopping…)' : ''}`;
 }
 
 /** `tessera provide`: run a provider node until Ctrl-C. */
@@ -53,8 +72,9 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     return 0;
   }
   const { values } = parsed;
-  if (!values.market)
+  if (!values.market || values.market.length === 0)
     throw new CliError('tessera provide needs --market URL (the market to join, e.g. http://127.0.0.1:8080)');
+  const market = marketUrlsOption(values.market);
   const threads = parsePositiveInt(values.threads, '--threads', 4096);
   let ask: bigint | undefined;
   try {
@@ -64,7 +84,7 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
     throw err;
   }
   const provider = await startProvider({
-    market: values.market,
+    market,
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     threads: threads ?? null,
     ...(ask !== undefined ? { ask } : {}),
@@ -81,7 +101,8 @@ export async function provideCommand(argv: string[], io: CliIo): Promise<number>
 }
 
 export interface StartProviderOptions {
-  market: string;
+  /** The market's URLs, tried in order (one instance or several of the same market). */
+  market: string | readonly string[];
   dataDir: string;
   /** --threads; null: automatic (cores − 1). */
   threads: number | null;

@@ -26,6 +26,8 @@ export interface DiagnosticsInput {
   practice: boolean;
   /** Why the last connection attempt ended (null: none failed since the last welcome). */
   failure: MarketFailure | null;
+  /** The market endpoint in use or being tried (one of the market's URLs, with the address when its name has several); null: none yet. */
+  endpoint?: string | null;
   /** The ask announced now (micro-CPC); null while no provider runs. */
   ask: bigint | null;
   /** The market's queued offers at the last connect, per lane. */
@@ -107,7 +109,13 @@ function connectionCheck(i: DiagnosticsInput): DiagnosticCheck {
       action: null,
     };
   if (s.state === 'connected')
-    return { id, severity: 'ok', label: 'Connected to the market', detail: null, action: null };
+    return {
+      id,
+      severity: 'ok',
+      label: i.endpoint && !i.practice ? `Connected to the market at ${i.endpoint}` : 'Connected to the market',
+      detail: null,
+      action: null,
+    };
   const f = i.failure;
   const where = i.practice ? 'the practice market' : (i.marketUrl ?? 'the market');
   const changeMarket = open('Change the market', 'join', 'market-url');
@@ -381,6 +389,7 @@ export function diagnose(node: AppService): DiagnosticsInfo {
     marketUrl: status.joined ? node.marketUrl() : null,
     practice: status.market?.kind === 'practice' || provider?.practice === true,
     failure: provider?.failure ?? null,
+    endpoint: provider?.endpoint ?? null,
     ask: ask ?? null,
     prices: provider?.lastPrices ?? null,
     gpu: node.gpu(),

@@ -1,6 +1,7 @@
 import { isAbsolute, normalize, sep, win32 } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MARKET_URL } from '../../shared/defaults.js';
+import { MAX_MARKET_URLS } from '../services/market-endpoints.js';
 import { DEFAULT_DEFER_MAX_SECS } from '../../core/pricing/admission.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
 import { DEFAULT_PRICE_BOARD_WINDOW, MAX_PRICE_BOARD_WINDOW } from '../../core/pricing/price-board.js';
@@ -27,6 +28,15 @@ function key<T>(spec: ConfigKey<T>): ConfigKey<T> {
 function intIn(min: number, max: number): z.ZodType<number> {
   return z.bigint().min(BigInt(min)).max(BigInt(max)).transform(Number);
 }
+
+/** An http(s) URL. */
+const httpUrl = z.string().refine((u) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+});
 
 /** Files and folders of the data directory that no setting may point a file at. */
 const RESERVED = /^(config\.toml|ledger\.db(-wal|-shm|-journal)?|identity\.pem|bundles)([/\\]|$)/;
@@ -115,16 +125,10 @@ export const CONFIG_SCHEMA = {
     doc: 'a deferred industrial job not admitted within this many seconds is dropped and rejected DEFER_EXPIRED',
   }),
   market_url: key({
-    schema: z.string().refine((u) => {
-      try {
-        return ['http:', 'https:'].includes(new URL(u).protocol);
-      } catch {
-        return false;
-      }
-    }),
-    default: DEFAULT_MARKET_URL,
-    allowed: 'an http(s) URL such as "http://127.0.0.1:7070"',
-    doc: 'the market this node talks to (courier flushes go to {market_url}/courier/receipts)',
+    schema: z.union([httpUrl.transform((u): readonly string[] => [u]), z.array(httpUrl).min(1).max(MAX_MARKET_URLS)]),
+    default: [DEFAULT_MARKET_URL],
+    allowed: `an http(s) URL such as "http://127.0.0.1:7070", or a list of 1 to ${MAX_MARKET_URLS} of them (instances of one market, tried in order)`,
+    doc: 'the market this node talks to, or several instances of it (courier flushes go to the first: {market_url}/courier/receipts)',
   }),
   metrics_port: key({
     schema: intIn(0, 65_535),

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
-import { TesseraError } from '../../core/errors.js';
+import { errorMessage } from '../../core/errors.js';
+import type { LookupFunction } from 'node:net';
 import {
   CLOSE_CODES,
   MAX_MARKET_FRAME_BYTES,
@@ -12,23 +13,23 @@ import {
 import type { Clock } from '../../core/clock.js';
 import { errorFields, silentLogger, type Logger } from '../../node/log.js';
 import { checkLivenessTimings, SocketLiveness, type LivenessHandle } from '../../node/socket-liveness.js';
+import {
+  describeEndpoint,
+  MarketEndpoints,
+  type EndpointChoice,
+  type BackoffOptions,
+  type HostResolver,
+  type MarketEndpoint,
+} from './market-endpoints.js';
 
-/** Reconnect delays: capped exponential backoff with full jitter. */
-export interface BackoffOptions {
-  baseMs: number;
-  capMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, capMs: 30_000 };
-
-/**
- * Full-jitter backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"):
- * delay = random() × min(cap, base × 2^attempt), attempt counting from 0.
- */
-export function fullJitterDelay(attempt: number, o: BackoffOptions, random: () => number): number {
-  const ceiling = Math.min(o.capMs, o.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
-}
+export {
+  DEFAULT_BACKOFF,
+  fullJitterDelay,
+  providerSocketUrl,
+  type BackoffOptions,
+  type HostResolver,
+  type MarketEndpoint,
+} from './market-endpoints.js';
 
 /** When the node gives up on a connection that answers nothing (docs/market-api.md, "Liveness"). */
 export interface MarketLivenessOptions {
@@ -59,8 +60,11 @@ export interface MarketFailure {
 }
 
 export interface MarketClientDeps {
-  /** `ws://host:port` or `http://host:port` of the market; `/ws/provider` is appended. */
-  url: string;
+  /**
+   * The market's URLs (`ws://host:port` or `http://host:port`; `/ws/provider` is appended), in
+   * the order they are tried; a string may hold several, separated by commas.
+   */
+  url: string | readonly string[];
   /** The node key: raw public key hex and an Ed25519 signer. */
   signer: { readonly nodeId: string; sign(data: Uint8Array): string };
   /** The capabilities frame announced after auth (read at each connect). */
@@ -77,7 +81,10 @@ export interface MarketClientDeps {
   ) => MarketRefusal | undefined;
   onState?: (state: MarketClientState, detail?: string) => void;
   backoff?: BackoffOptions;
+  /** Uniform in [0, 1): the backoff and failover jitter (seeded in tests). */
   random?: () => number;
+  /** Resolves a market's host name to its addresses at each connect attempt (default: dns.promises.lookup, all addresses). */
+  resolve?: HostResolver;
   logger?: Logger;
   /** Liveness timings (default DEFAULT_MARKET_LIVENESS). */
   liveness?: Partial<MarketLivenessOptions>;
@@ -91,42 +98,29 @@ export interface MarketRefusal {
   message: string;
 }
 
-/** The URL of a market's provider socket. */
-export function providerSocketUrl(market: string): string {
-  let u: URL;
-  try {
-    u = new URL(market);
-  } catch {
-    throw new TesseraError(
-      'BAD_MARKET_URL',
-      `--market ${market} is not a URL; give the market's address, e.g. http://127.0.0.1:8080`,
-    );
-  }
-  if (u.protocol === 'http:') u.protocol = 'ws:';
-  else if (u.protocol === 'https:') u.protocol = 'wss:';
-  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
-    throw new TesseraError('BAD_MARKET_URL', `--market ${market} must be an http://, https://, ws:// or wss:// URL`);
-  if (!u.pathname.endsWith('/ws/provider')) u.pathname = `${u.pathname.replace(/\/$/, '')}/ws/provider`;
-  return u.toString();
-}
-
 /**
  * The provider's connection to a market: answers the signed challenge, announces capabilities,
- * hands every later frame (parsed with the protocol schema) to `onFrame`, and reconnects after
- * any disconnect with capped exponential backoff and full jitter until `close`.
+ * hands every later frame (parsed with the protocol schema) to `onFrame`, and after any
+ * disconnect fails over to the market's next endpoint (MarketEndpoints: the configured URLs, each
+ * DNS address, the instances a welcome named) with jittered backoff until `close`.
  */
 export class MarketClient {
   private ws: WebSocket | undefined;
   private stateValue: MarketClientState = 'disconnected';
-  private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Bumped by start and close: a choice made for an earlier run is dropped. */
+  private run = 0;
   private marketIdValue: string | undefined;
+  /** The market id of the first welcome: every endpoint must serve this market. */
+  private welcomedMarketId: string | undefined;
   private practiceValue = false;
   private failure: MarketFailure | null = null;
   private socketError: string | null = null;
   private refusalValue: MarketRefusal | undefined;
-  private readonly url: string;
+  private readonly endpoints: MarketEndpoints;
+  /** The endpoint of the attempt under way (or of the welcomed connection). */
+  private current: MarketEndpoint | undefined;
   private readonly logger: Logger;
   private readonly livenessOptions: MarketLivenessOptions;
   private readonly clock: Clock;
@@ -137,10 +131,22 @@ export class MarketClient {
   private handshakeDeadline: number | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly heardListeners = new Set<() => void>();
+  private readonly stateListeners = new Set<(state: MarketClientState, detail?: string) => void>();
+  private readonly connectListeners = new Set<(endpoint: MarketEndpoint) => void>();
 
   constructor(private readonly deps: MarketClientDeps) {
-    this.url = providerSocketUrl(deps.url);
     this.logger = deps.logger ?? silentLogger;
+    this.endpoints = new MarketEndpoints({
+      urls: typeof deps.url === 'string' ? [deps.url] : deps.url,
+      ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.resolve ? { resolve: deps.resolve } : {}),
+      onResolveError: (host, err) =>
+        this.logger.warn('could not resolve a market host name; connecting by name', {
+          host,
+          error: errorMessage(err),
+        }),
+    });
     this.clock = deps.clock ?? { now: () => Date.now() };
     this.livenessOptions = { ...DEFAULT_MARKET_LIVENESS, ...deps.liveness };
     checkLivenessTimings(this.livenessOptions, { pingMs: 'liveness.pingMs', deadMs: 'liveness.deadMs' });
@@ -178,6 +184,26 @@ export class MarketClient {
     return this.refusalValue;
   }
 
+  /** The endpoint connected to (or being tried now); undefined before the first attempt. */
+  get endpoint(): MarketEndpoint | undefined {
+    return this.current;
+  }
+
+  /** The endpoint in use, as status shows it ("http://m.example:8080 (10.0.0.2)"); null before the first attempt. */
+  get endpointLabel(): string | null {
+    return this.current ? describeEndpoint(this.current) : null;
+  }
+
+  /** Every endpoint the client may use now: the configured URLs (each DNS address), then the learned instances. */
+  listEndpoints(): Promise<MarketEndpoint[]> {
+    return this.endpoints.list();
+  }
+
+  /** The instance URLs learned from the latest welcome that named any (never stored). */
+  get learnedUrls(): string[] {
+    return this.endpoints.learned;
+  }
+
   start(): void {
     this.stopped = false;
     this.refusalValue = undefined;
@@ -187,14 +213,15 @@ export class MarketClient {
       this.livenessTimer = setInterval(() => this.checkLivenessNow(), every);
       this.livenessTimer.unref();
     }
-    this.connect();
+    this.setState('connecting');
+    this.scheduleConnect(true);
   }
 
   /**
    * One liveness pass (its timer runs it a few times per ping interval; a test calls it after
    * moving the clock): an attempt not welcomed within `handshakeMs` is dropped; a welcomed
    * connection silent for `pingMs` is pinged, and dropped when nothing has come back `deadMs`
-   * after the last frame. A dropped connection reconnects with the usual backoff.
+   * after the last frame. A dropped connection fails over with the usual backoff.
    */
   checkLivenessNow(): void {
     const ws = this.ws;
@@ -222,9 +249,22 @@ export class MarketClient {
     return () => this.heardListeners.delete(listener);
   }
 
+  /** `listener` hears every change of state (after `onState`). Returns the unsubscribe. */
+  onDidChangeState(listener: (state: MarketClientState, detail?: string) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /** `listener` hears each welcome, with the endpoint it came through. Returns the unsubscribe. */
+  onDidConnect(listener: (endpoint: MarketEndpoint) => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
   /** Closes the socket and stops reconnecting. */
   async close(): Promise<void> {
     this.stopped = true;
+    this.run++;
     if (this.timer) clearTimeout(this.timer);
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     this.livenessTimer = undefined;
@@ -242,7 +282,7 @@ export class MarketClient {
     });
   }
 
-  /** Drops the connection as a network failure would (tests); the client reconnects. */
+  /** Drops the connection as a network failure would (tests); the client fails over. */
   dropConnection(): void {
     this.ws?.terminate();
   }
@@ -259,7 +299,10 @@ export class MarketClient {
    * come, and the next attempt follows the usual backoff.
    */
   private abandon(ws: WebSocket, why: string): void {
-    this.logger.warn('market connection is not answering; reconnecting', { reason: why });
+    this.logger.warn('market connection is not answering; failing over', {
+      reason: why,
+      endpoint: this.endpointLabel,
+    });
     this.ws = undefined;
     this.stopLiveness();
     this.failure = { closeCode: 1006, reason: null, httpStatus: null, error: why };
@@ -268,14 +311,41 @@ export class MarketClient {
     ws.terminate();
   }
 
+  /** The attempt on the current endpoint failed (or its connection dropped): it rests, and the next endpoint is chosen. */
   private scheduleReconnect(): void {
-    const delay = fullJitterDelay(
-      this.attempt++,
-      this.deps.backoff ?? DEFAULT_BACKOFF,
-      this.deps.random ?? Math.random,
-    );
-    this.timer = setTimeout(() => this.connect(), delay);
-    this.timer.unref?.();
+    if (this.current) this.endpoints.failed(this.current, this.clock.now());
+    this.scheduleConnect(false);
+  }
+
+  /**
+   * Chooses the endpoint to try next (resolving host names now) and connects to it after the
+   * chosen pause; the first attempt of `start` opens its socket at once when no name needs resolving.
+   */
+  private scheduleConnect(first: boolean): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const run = ++this.run;
+    const go = ({ endpoint, delayMs }: EndpointChoice): void => {
+      if (this.stopped || run !== this.run) return;
+      if (first && delayMs <= 0) {
+        this.connect(endpoint);
+        return;
+      }
+      this.timer = setTimeout(() => this.connect(endpoint), Math.max(0, delayMs));
+      this.timer.unref?.();
+    };
+    const now = this.endpoints.chooseNow(this.clock.now(), first);
+    if (now) {
+      go(now);
+      return;
+    }
+    this.endpoints.choose(this.clock.now(), first).then(go, (err: unknown) => {
+      // Not expected (a resolver failure leaves the URL as one endpoint): try again after the cap.
+      this.logger.error('could not choose a market endpoint', errorFields(err));
+      if (this.stopped || run !== this.run) return;
+      this.timer = setTimeout(() => this.scheduleConnect(false), this.deps.backoff?.capMs ?? 30_000);
+      this.timer.unref?.();
+    });
   }
 
   /** Stops talking to a market this node refuses: logs the code and message, closes, and does not reconnect. */
@@ -293,15 +363,23 @@ export class MarketClient {
   private setState(s: MarketClientState, detail?: string): void {
     this.stateValue = s;
     this.deps.onState?.(s, detail);
+    for (const l of [...this.stateListeners]) l(s, detail);
   }
 
-  private connect(): void {
+  private connect(endpoint: MarketEndpoint): void {
     if (this.stopped) return;
-    this.setState('connecting');
+    this.current = endpoint;
+    if (this.stateValue !== 'connecting') this.setState('connecting');
     this.socketError = null;
     this.stopLiveness();
     this.handshakeDeadline = this.clock.now() + this.livenessOptions.handshakeMs;
-    const ws = new WebSocket(this.url, { maxPayload: MAX_MARKET_FRAME_BYTES });
+    // A name with several addresses is pinned to this endpoint's one; the URL keeps the name, so
+    // the Host header and the TLS server name stay the market's.
+    const options: WebSocket.ClientOptions & { lookup?: LookupFunction } = {
+      maxPayload: MAX_MARKET_FRAME_BYTES,
+      ...(endpoint.address !== null ? { lookup: pinnedLookup(endpoint.address, endpoint.family ?? 4) } : {}),
+    };
+    const ws = new WebSocket(endpoint.socketUrl, options);
     this.ws = ws;
     // Anything from the market shows the connection is alive: a frame, its ping, the pong to ours.
     const heard = (): void => {
@@ -325,6 +403,15 @@ export class MarketClient {
       }
       const f = parsed.frame;
       if (f.type === 'challenge') {
+        // Every endpoint must be the same market: an instance URL that serves another one is dropped.
+        if (this.welcomedMarketId !== undefined && f.market_id !== this.welcomedMarketId) {
+          if (endpoint.source === 'learned') this.endpoints.forget(endpoint.url);
+          this.abandon(
+            ws,
+            `${describeEndpoint(endpoint)} is market ${f.market_id}, not ${this.welcomedMarketId}; not using it`,
+          );
+          return;
+        }
         this.marketIdValue = f.market_id;
         this.practiceValue = f.practice;
         this.setState('authenticating');
@@ -348,7 +435,9 @@ export class MarketClient {
           this.refuse(ws, refusal);
           return;
         }
-        this.attempt = 0;
+        this.welcomedMarketId ??= this.marketIdValue;
+        this.endpoints.succeeded(endpoint);
+        if (f.instances !== undefined) this.learnInstances(f.instances);
         this.failure = null;
         this.handshakeDeadline = undefined;
         this.live = this.liveness.track({
@@ -363,7 +452,9 @@ export class MarketClient {
               );
           },
         });
+        this.logger.info('market welcomed this node', { endpoint: describeEndpoint(endpoint) });
         this.setState('connected');
+        for (const l of [...this.connectListeners]) l(endpoint);
       }
       this.deps.onFrame(f);
     });
@@ -391,7 +482,23 @@ export class MarketClient {
     });
     ws.on('error', (err: Error) => {
       if (this.ws === ws) this.socketError = err.message;
-      this.logger.warn('market connection error', { error: err.message });
+      this.logger.warn('market connection error', { error: err.message, endpoint: describeEndpoint(endpoint) });
     });
   }
+
+  /** Adds the instances a welcome named to the endpoints (after the configured ones; never stored). */
+  private learnInstances(urls: readonly string[]): void {
+    const refused = this.endpoints.learn(urls);
+    for (const r of refused) this.logger.warn('market instance URL not used', { url: r.url.slice(0, 200), why: r.why });
+    if (this.endpoints.learned.length > 0)
+      this.logger.info('market instances learned', { instances: this.endpoints.learned });
+  }
+}
+
+/** A `lookup` for net.connect that answers one fixed address (both the single-answer and the `all` form). */
+function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
+  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options.all) callback(null, [{ address, family }]);
+    else callback(null, address, family);
+  }) as unknown as LookupFunction;
 }

@@ -22,6 +22,7 @@ import { DisposableStore } from '../../node/lifecycle.js';
 import {
   MarketClient,
   type BackoffOptions,
+  type HostResolver,
   type MarketClientState,
   type MarketFailure,
   type MarketLivenessOptions,
@@ -51,6 +52,8 @@ export interface ProviderStatus {
   lastPrices: Extract<MarketFrame, { type: 'prices' }> | null;
   /** Why the last connection attempt ended, while not connected since (null once the market welcomed the node). */
   failure?: MarketFailure | null;
+  /** The market endpoint in use or being tried ("http://m.example:8080 (10.0.0.2)"); null before the first attempt. */
+  endpoint?: string | null;
 }
 
 /** Runs one job's work: both digests of its output bytes in one pass. */
@@ -77,7 +80,8 @@ export interface GpuJobDigester {
 }
 
 export interface ProviderServiceDeps {
-  market: string;
+  /** The market's URLs, tried in this order (a string may hold several, separated by commas). */
+  market: string | readonly string[];
   db: Database;
   settlement: SettlementService;
   signer: ResultSigner;
@@ -95,7 +99,10 @@ export interface ProviderServiceDeps {
   mbps?: number;
   gpu?: CapabilitiesFrame['gpu'];
   backoff?: BackoffOptions;
+  /** Uniform in [0, 1): reconnect and failover jitter (seeded in tests). */
   random?: () => number;
+  /** Resolves market host names at each connect attempt (default: every address from the system's resolver). */
+  resolve?: HostResolver;
   /** When the node drops a market connection that answers nothing (default DEFAULT_MARKET_LIVENESS). */
   liveness?: Partial<MarketLivenessOptions>;
   logger?: Logger;
@@ -175,6 +182,7 @@ export class ProviderService {
         },
         ...(deps.backoff ? { backoff: deps.backoff } : {}),
         ...(deps.random ? { random: deps.random } : {}),
+        ...(deps.resolve ? { resolve: deps.resolve } : {}),
         ...(deps.liveness ? { liveness: deps.liveness } : {}),
         clock: deps.clock,
         logger: this.logger,
@@ -208,6 +216,7 @@ export class ProviderService {
       draining: this.draining,
       lastPrices: this.lastPrices,
       failure: this.client.lastFailure,
+      endpoint: this.client.endpointLabel,
     };
   }
 
@@ -222,6 +231,11 @@ export class ProviderService {
 
   recentJobs(limit = 50) {
     return this.jobs.recent(limit);
+  }
+
+  /** The connection to the market: its endpoints, and the events a test or a host waits on (onDidConnect, onDidChangeState). */
+  get market(): Pick<MarketClient, 'endpoint' | 'listEndpoints' | 'learnedUrls' | 'onDidConnect' | 'onDidChangeState'> {
+    return this.client;
   }
 
   /** Drops the socket as a network failure would (tests); the node reconnects. */

@@ -521,6 +521,19 @@ export class ValidatorRepo {
     }));
   }
 
+  /**
+   * The jobs leased to `provider` now, read without locking: a welcome must name every one, also
+   * a lease another transaction (another instance's sweep, a heartbeat) holds at that moment —
+   * skipping it would leave the provider's finished result unsent.
+   */
+  async leasedTo(provider: string): Promise<{ jobId: string; epoch: number }[]> {
+    const rows = await this.c.query<{ job_id: string; epoch: number }>(sql`
+      SELECT l.job_id, l.epoch FROM job_leases l JOIN jobs j ON j.job_id = l.job_id
+      WHERE j.status = 'leased' AND j.lease_owner = l.provider AND l.provider = ${provider}
+      ORDER BY l.job_id`);
+    return rows.map((r) => ({ jobId: r.job_id, epoch: r.epoch }));
+  }
+
   /** Records a (worker, nonce) pair; false when it was seen before (a replay). */
   async claimNonce(worker: string, nonce: bigint, now: number): Promise<boolean> {
     const rows = await this.c.query(

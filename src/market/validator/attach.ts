@@ -24,6 +24,8 @@ export interface AttachValidatorDeps {
   digestThreads?: number;
   /** The market's logger (createMarketServer's `logger`); the validator and the provider socket log through named children of it. */
   logger?: Logger;
+  /** The URLs of the market's other live instances, named in each welcome (see ProviderSocketDeps.peerUrls); default: the live instances in the store (presence.ts). */
+  peerUrls?: () => Promise<string[]>;
 }
 
 /**
@@ -48,7 +50,12 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
     ...(deps.marketId ? { marketId: deps.marketId } : {}),
     ...(deps.secretHex ? { secretHex: deps.secretHex } : {}),
   });
-  await registerProviderSocket(deps.app, { validator, logger: logger('provider-socket') });
+  await registerProviderSocket(deps.app, {
+    validator,
+    logger: logger('provider-socket'),
+    // Default: the live instances sharing the store, from presence (none on a market of one instance).
+    peerUrls: deps.peerUrls ?? (async () => validator.presence.peerUrls()),
+  });
   // A task posted (POST /tasks) or submitted (POST /tasks/{id}/submit) wakes the dispatcher at once instead of at the next sweep.
   deps.app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks'))

@@ -110,7 +110,7 @@ export class ProviderSessions {
     this.joinedAt.set(session.address, this.deps.clock.now());
     await this.deps.claim(session);
     const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
-      leased: (await tx.validator.activeAssignments(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
+      leased: (await tx.validator.leasedTo(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
       receipts: await tx.validator.receipts(session.address, true),
     }));
     for (const j of leased) session.inFlight.add(j.job_id);

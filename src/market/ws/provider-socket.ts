@@ -8,6 +8,7 @@ import {
   CLOSE_CODES,
   MARKET_PROTOCOL_VERSION,
   MAX_PROVIDER_FRAME_BYTES,
+  MAX_WELCOME_INSTANCES,
   parseFrame,
   ProviderFrame,
   type ErrorFrame,
@@ -19,6 +20,11 @@ export interface ProviderSocketDeps {
   validator: ValidatorService;
   /** Where the socket's internal errors go, once each with their stack (never a client's mistake). */
   logger: Logger;
+  /**
+   * The URLs of this market's other live instances, named in each welcome (`instances`) so a node
+   * can fail over to them; absent or empty: the welcome names none.
+   */
+  peerUrls?: () => Promise<string[]>;
 }
 
 /** Hard cap the ws library enforces (it closes with 1009 on its own above it); below it the market answers an error frame first. */
@@ -238,6 +244,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             },
           };
           const address = authed.address;
+          const instances = await peerInstances(deps, report);
           // The validator sends the welcome first, then the receipts still unacknowledged.
           await v.join(session, (leased) => ({
             type: 'welcome',
@@ -246,6 +253,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             leased_jobs: leased,
             server_time: v.now(),
             market_key: v.marketKey,
+            ...(instances.length > 0 ? { instances } : {}),
           }));
           return;
         }
@@ -309,4 +317,21 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
     if (session) v.leave(session);
   });
   socket.on('error', (err) => report('socket', err));
+}
+
+/** The other instances' URLs for a welcome (at most MAX_WELCOME_INSTANCES); none when `peerUrls` is absent or fails (logged). */
+async function peerInstances(
+  deps: ProviderSocketDeps,
+  report: (what: string, err: unknown) => void,
+): Promise<string[]> {
+  if (!deps.peerUrls) return [];
+  try {
+    const urls = await deps.peerUrls();
+    return urls
+      .filter((u) => typeof u === 'string' && u.length > 0 && u.length <= 2048)
+      .slice(0, MAX_WELCOME_INSTANCES);
+  } catch (err) {
+    report('listing the market instances', err);
+    return [];
+  }
 }

@@ -95,6 +95,11 @@ describe('Diagnostics on a real node: red only where the user must act, each red
     const node = await testAppNode({ gpu: () => NO_GPU });
     await node.join({ kind: 'url', url: m.base });
     await whenNode(node, 'connected', () => node.status().state === 'connected');
+    // Connected: the line names the endpoint in use (one of the market's instances).
+    expect(line(await report(node), 'connected')).toMatchObject({
+      severity: 'ok',
+      label: `Connected to the market at ${m.base}`,
+    });
     await m.close();
     await whenNode(node, 'a failed reconnect', () => node.providerStatus()?.failure?.error != null);
 
