@@ -51,6 +51,7 @@ async function instance(schema: string, h: StoreHarness, peerUrls?: () => Promis
     store,
     clock,
     blake3,
+    dataDir: dir,
     expirySweepMs: 0,
     processMetrics: false,
     logger: silentLogger,
