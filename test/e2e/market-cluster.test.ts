@@ -44,11 +44,16 @@ interface ProviderProcess {
   err(): string;
   /** Resolves with the provider's address once it prints a status line saying it is connected. */
   connected: Promise<string>;
+  /** Resolves at the next status line saying it is connected through one of `endpoints`. */
+  connectedVia(endpoints: readonly string[]): Promise<void>;
 }
 
-const CONNECTED = /"state":"connected".*?"address":"(cpc1[0-9a-z]+)"|"address":"(cpc1[0-9a-z]+)".*?"state":"connected"/;
-
-function startProvide(market: string, dataDir: string): ProviderProcess {
+/**
+ * `tessera provide` given every instance's URL, its own instance first (`markets[0]`): when that
+ * instance dies the client fails over to the next URL by itself.
+ */
+function startProvide(markets: readonly string[], dataDir: string): ProviderProcess {
+  const market = markets.join(',');
   const child = spawn(
     process.execPath,
     [
@@ -67,19 +72,59 @@ function startProvide(market: string, dataDir: string): ProviderProcess {
   );
   let out = '';
   let err = '';
+  const watchers: { test: (line: Record<string, unknown>) => boolean; resolve: () => void }[] = [];
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const connected = new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = CONNECTED.exec(out);
-      if (m) resolve((m[1] ?? m[2]) as string);
-    });
+  let pending = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    pending += d;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const text of lines) {
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      for (const w of watchers.splice(0))
+        if (w.test(line)) w.resolve();
+        else watchers.push(w);
+    }
+  });
+  const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code, signal) =>
       reject(new Error(`tessera provide --market ${market} exited (${code ?? signal}): ${tail(err, 600)}`)),
-    );
-  });
+    ),
+  );
+  exited.catch(() => undefined);
+  const until = (test: (line: Record<string, unknown>) => boolean): Promise<void> =>
+    Promise.race([new Promise<void>((resolve) => watchers.push({ test, resolve })), exited]);
+  const connected = (async () => {
+    let address = '';
+    await until((l) => {
+      if (l.state !== 'connected' || typeof l.address !== 'string') return false;
+      address = l.address;
+      return true;
+    });
+    return address;
+  })();
   connected.catch(() => undefined);
-  return { child, dataDir, market, out: () => out, err: () => err, connected };
+  return {
+    child,
+    dataDir,
+    market,
+    out: () => out,
+    err: () => err,
+    connected,
+    connectedVia: (endpoints) => {
+      // Status names the endpoint as its socket URL (and the address, for a DNS name): compared by host:port.
+      const hosts = endpoints.map((e) => new URL(e).host);
+      return until(
+        (l) => l.state === 'connected' && hosts.includes(new URL(String(l.endpoint).split(' ')[0] as string).host),
+      );
+    },
+  };
 }
 
 async function killProcess(child: ChildProcess): Promise<void> {
@@ -87,18 +132,6 @@ async function killProcess(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGKILL');
   await exited;
-}
-
-/**
- * Stands in for client failover (a provider given every instance's URL moves to a live one by
- * itself): the provider of a killed instance is stopped and started again on its own data dir,
- * pointed at a surviving instance, so it reports what it finished and takes new jobs there.
- */
-async function failOver(p: ProviderProcess, survivor: string): Promise<ProviderProcess> {
-  await killProcess(p.child);
-  const next = startProvide(survivor, p.dataDir);
-  await next.connected;
-  return next;
 }
 
 type Api = (
@@ -153,8 +186,9 @@ describe.skipIf(!PG_URL)('three market instances on one PostgreSQL, one killed w
       const funded = 1000n * MICRO;
       const customers = [await c.addCustomer('cluster-a', funded), await c.addCustomer('cluster-b', funded)];
       const dir = tempDir('tessera-market-cluster-');
+      const bases = c.instances.map((i) => i.base);
       for (let i = 0; i < INSTANCES; i++)
-        providers.push(startProvide((c.instances[i] as { base: string }).base, join(dir, `provider-${i}`)));
+        providers.push(startProvide([...bases.slice(i), ...bases.slice(0, i)], join(dir, `provider-${i}`)));
       const addresses = await Promise.all(providers.map((p) => p.connected));
       lap(`providers connected, one per instance: ${addresses.join(' ')}`);
 
@@ -216,13 +250,17 @@ describe.skipIf(!PG_URL)('three market instances on one PostgreSQL, one killed w
       const inFlight = await c.query<{ status: string; n: string }>(
         'SELECT status, count(*) AS n FROM jobs GROUP BY status ORDER BY status',
       );
+      const moved = (providers[victim] as ProviderProcess).connectedVia(
+        survivors.map((i) => (c.instances[i] as { base: string }).base),
+      );
       await c.kill(victim, 'SIGKILL');
       lap(
         `instance ${victim} killed (SIGKILL) with ${paid} jobs paid; jobs by status then: ${inFlight.map((r) => `${r.status} ${r.n}`).join(', ')}`,
       );
-      const survivor = (c.instances[survivors[0] as number] as { base: string }).base;
-      providers[victim] = await failOver(providers[victim] as ProviderProcess, survivor);
-      lap(`provider ${victim} moved to instance ${survivors[0]}`);
+      // The killed instance's provider fails over by itself to a surviving instance's URL.
+      const survivorUrls = survivors.map((i) => (c.instances[i] as { base: string }).base);
+      await moved;
+      lap(`provider ${victim} failed over by itself to ${survivorUrls.join(' or ')}`);
       await post(survivors, WAVE2);
       lap(`${WAVE2} more tasks posted to the surviving instances`);
 

@@ -23,7 +23,7 @@ export const DEFAULT_MARKET_DATA_DIR = 'market-data';
 const dataDirOption = {
   type: 'string',
   valueName: 'DIR',
-  description: `the market's data directory: embedded store, uploaded slices (default ./${DEFAULT_MARKET_DATA_DIR})`,
+  description: `the market's data directory: the embedded store (unless --store), archived courier bundles (default ./${DEFAULT_MARKET_DATA_DIR})`,
 } as const;
 const storeOption = {
   type: 'string',
