@@ -70,14 +70,24 @@ describe('faults in the loop', () => {
           (n) => n === 2,
           5000,
         );
-        const id = (
-          await postTask(m, {
-            challenge_type: 'training',
-            payload: { model_architecture: 'r', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 },
-            reward: '4.0',
-          })
-        ).json.task_id as string;
-        const job = await victim.nextJob();
+        // The victim heartbeats like a live provider until it has the job: dispatch serves providers
+        // heard within t1 (0.4 s here) first, and on a loaded machine starting the node takes longer.
+        const beating = setInterval(() => victim.heartbeat(), 100);
+        let job: Awaited<ReturnType<RawProvider['nextJob']>>;
+        let id: string;
+        try {
+          victim.heartbeat();
+          id = (
+            await postTask(m, {
+              challenge_type: 'training',
+              payload: { model_architecture: 'r', dataset_url: 'https://e.org/d', epochs: 1, batch_size: 1 },
+              reward: '4.0',
+            })
+          ).json.task_id as string;
+          job = await victim.nextJob();
+        } finally {
+          clearInterval(beating);
+        }
         victim.ws.terminate();
         await until(
           'task completed',
