@@ -31,7 +31,7 @@ import { toHex, utf8 } from '../src/core/hex.js';
 import { sinkLogger } from '../src/node/log.js';
 import { loadBlake3, nodeSha256 } from '../src/node/hash/node-hasher.js';
 import { createMarketServer } from '../src/market/market-server.js';
-import type { SqlDriver } from '../src/market/store/driver.js';
+import type { PgRow, SqlDriver } from '../src/market/store/driver.js';
 import { MarketStore } from '../src/market/store/market-store.js';
 import { openPgDriver } from '../src/market/store/pg-driver.js';
 import { openPgliteDriver } from '../src/market/store/pglite-driver.js';
@@ -90,6 +90,16 @@ function countingDriver(
         }),
       );
     },
+    ...(d.query
+      ? {
+          query: <R extends PgRow>(q: PgQuery) => {
+            stats.queries++;
+            const text = q.strings.join('$').replace(/\s+/g, ' ').trim().slice(0, 100);
+            stats.byText.set(text, (stats.byText.get(text) ?? 0) + 1);
+            return (d.query as NonNullable<SqlDriver['query']>)<R>(q);
+          },
+        }
+      : {}),
     close: () => d.close(),
   };
 }
