@@ -18,6 +18,7 @@
  * workers — jobs/s and the CPU ms per job of its PostgreSQL backends and of its client.
  *
  * Usage: npm run bench:market -- --instances 1,2,3 [--pg URL] [--providers-total 6] [--quick] [--seed S]
+ *   [--profile DIR] (a CPU profile of each market process, written when it exits, under DIR/instances-N)
  * PostgreSQL: --pg URL or TESSERA_TEST_PG_URL (rights to create databases; both are dropped after).
  * The PostgreSQL CPU counts only these backends: keep other load off the server for honest numbers.
  */
@@ -214,9 +215,14 @@ async function runCluster(
   providersTotal: number,
   seed: number,
   t: Timing,
+  profileDir: string | undefined,
 ): Promise<ClusterResult> {
   const blake3 = await loadBlake3();
-  const cluster: MarketCluster = await startMarketCluster({ pgUrl, instances });
+  const cluster: MarketCluster = await startMarketCluster({
+    pgUrl,
+    instances,
+    ...(profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}/instances-${instances}`] } : {}),
+  });
   const rec = new Recorder();
   const providers: SimProvider[] = [];
   try {
@@ -346,6 +352,7 @@ export async function clusterMain(): Promise<void> {
   }
   const providersTotal = Number(flag('--providers-total') ?? 6);
   const quick = process.argv.includes('--quick');
+  const profileDir = flag('--profile');
   const seed = Number(flag('--seed') ?? process.env.SEED ?? 0x7e55e2a);
   const t: Timing = quick
     ? { warmMs: 1000, saturatedMs: 4000, steadyMs: 4000 }
@@ -373,7 +380,7 @@ export async function clusterMain(): Promise<void> {
     );
     const results: ClusterResult[] = [];
     for (const n of counts) {
-      const r = await runCluster(pgUrl, admin, n, providersTotal, seed, t);
+      const r = await runCluster(pgUrl, admin, n, providersTotal, seed, t, profileDir);
       results.push(r);
       console.log(
         `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,

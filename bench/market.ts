@@ -31,7 +31,7 @@ import { toHex, utf8 } from '../src/core/hex.js';
 import { sinkLogger } from '../src/node/log.js';
 import { loadBlake3, nodeSha256 } from '../src/node/hash/node-hasher.js';
 import { createMarketServer } from '../src/market/market-server.js';
-import type { SqlDriver } from '../src/market/store/driver.js';
+import type { PgRow, SqlDriver } from '../src/market/store/driver.js';
 import { MarketStore } from '../src/market/store/market-store.js';
 import { openPgDriver } from '../src/market/store/pg-driver.js';
 import { openPgliteDriver } from '../src/market/store/pglite-driver.js';
@@ -61,12 +61,17 @@ type FromChild =
   | { type: 'ready'; base: string; apiKey: string }
   | { type: 'baseline'; receipts: number; rows: number; groups: number; batch: number; ms: number }
   | { type: 'settle-stats'; commits: number; results: number; receipts: number; ms: number }
-  | { type: 'stats'; transactions: number; queries: number }
+  | { type: 'stats'; transactions: number; queries: number; byText: [string, number][] }
   | { type: 'closed'; errors: number };
 
-/** The driver with a count of its transactions and statements (the bench's view of what the market asks of its store). */
-function countingDriver(d: SqlDriver): SqlDriver & { stats: { transactions: number; queries: number } } {
-  const stats = { transactions: 0, queries: 0 };
+/**
+ * The driver with a count of its transactions and statements (the bench's view of what the market
+ * asks of its store), also per statement text (the first 100 characters, whitespace folded).
+ */
+function countingDriver(
+  d: SqlDriver,
+): SqlDriver & { stats: { transactions: number; queries: number; byText: Map<string, number> } } {
+  const stats = { transactions: 0, queries: 0, byText: new Map<string, number>() };
   return {
     kind: d.kind,
     location: d.location,
@@ -77,12 +82,24 @@ function countingDriver(d: SqlDriver): SqlDriver & { stats: { transactions: numb
         fn({
           query(q) {
             stats.queries++;
+            const text = q.strings.join('$').replace(/\s+/g, ' ').trim().slice(0, 100);
+            stats.byText.set(text, (stats.byText.get(text) ?? 0) + 1);
             return c.query(q);
           },
           exec: (text) => c.exec(text),
         }),
       );
     },
+    ...(d.query
+      ? {
+          query: <R extends PgRow>(q: PgQuery) => {
+            stats.queries++;
+            const text = q.strings.join('$').replace(/\s+/g, ' ').trim().slice(0, 100);
+            stats.byText.set(text, (stats.byText.get(text) ?? 0) + 1);
+            return (d.query as NonNullable<SqlDriver['query']>)<R>(q);
+          },
+        }
+      : {}),
     close: () => d.close(),
   };
 }
@@ -115,7 +132,13 @@ async function serve(args: ServeArgs): Promise<void> {
   await server.customers.fund('bench', 10n ** 15n);
   process.on('message', (m: ToChild) => {
     if (m.type === 'kick') validator.kick();
-    else if (m.type === 'stats') send({ type: 'stats', ...driver.stats });
+    else if (m.type === 'stats')
+      send({
+        type: 'stats',
+        transactions: driver.stats.transactions,
+        queries: driver.stats.queries,
+        byText: [...driver.stats.byText],
+      });
     else if (m.type === 'settle-stats') send({ type: 'settle-stats', ...validator.settleStats });
     else if (m.type === 'baseline') void baseline(driver, m.since).then(send);
     else if (m.type === 'close') {
@@ -255,6 +278,17 @@ async function baseline(driver: SqlDriver, since: number): Promise<FromChild> {
     escrows.length +
     accounts.length * parts;
   return { type: 'baseline', receipts: receipts.length, rows, groups, batch, ms: performance.now() - t0 };
+}
+
+/** The statements run between two counts, per completed job, most frequent first (`--statements`). */
+function printStatements(before: [string, number][], after: [string, number][], jobs: number): void {
+  const b = new Map(before);
+  const rows = after
+    .map(([text, n]) => [text, (n - (b.get(text) ?? 0)) / jobs] as const)
+    .filter(([, x]) => x > 0)
+    .sort((x, y) => y[1] - x[1]);
+  console.log(`  statements per job (${jobs} jobs):`);
+  for (const [text, x] of rows.slice(0, 40)) console.log(`    ${x.toFixed(2).padStart(6)}  ${text}`);
 }
 
 // ── one run: a store and N providers ────────────────────────────────────────
@@ -410,6 +444,7 @@ async function runOne(
       const jobs = Math.max(1, rec.receiptTimes.length - done0);
       const txPerJob = (st1.transactions - st0.transactions) / jobs;
       const queriesPerJob = (st1.queries - st0.queries) / jobs;
+      if (process.argv.includes('--statements')) printStatements(st0.byText, st1.byText, jobs);
       lap('saturated');
       phases.push({
         load: `saturated (backlog ${backlog})`,

@@ -101,6 +101,99 @@ export function storeSuite(h: StoreHarness): void {
       });
     });
 
+    it('reads a customer by key hash outside a transaction (store.read) as inside one', async () => {
+      const id = await store.transaction((tx) => addCustomer(tx, 'reader'));
+      expect(await store.read((r) => r.customers.byKeyHash('hash-reader'))).toEqual({
+        customerId: id,
+        name: 'reader',
+        createdAt: T0,
+      });
+      expect(await store.read((r) => r.customers.byKeyHash('hash-nobody'))).toBeUndefined();
+    });
+
+    it('writes a split in one statement per kind of row: jobs, inputs, holds and statuses of several tasks; one read for a lease', async () => {
+      await store.transaction(async (tx) => {
+        const id = await addCustomer(tx, 'splitter');
+        const a = await tx.tasks.insert(task(id, { status: 'pending' }));
+        const b = await tx.tasks.insert(task(id, { status: 'pending' }));
+        expect(a).toEqual(await tx.tasks.get(a.taskId));
+        expect((await tx.tasks.getMany([b.taskId, randomUUID(), a.taskId])).map((t) => t.taskId)).toEqual([
+          b.taskId,
+          a.taskId,
+        ]);
+        const jobs = [
+          {
+            jobId: randomUUID(),
+            taskId: a.taskId,
+            sliceIndex: 0,
+            lane: 'consumer' as const,
+            gpuRequired: false,
+            offer: 7n,
+          },
+          {
+            jobId: randomUUID(),
+            taskId: a.taskId,
+            sliceIndex: 1,
+            lane: 'consumer' as const,
+            gpuRequired: false,
+            offer: 7n,
+          },
+          {
+            jobId: randomUUID(),
+            taskId: b.taskId,
+            sliceIndex: 0,
+            lane: 'industrial' as const,
+            gpuRequired: true,
+            offer: 2n ** 40n,
+          },
+        ];
+        await tx.jobs.insert(jobs, T0);
+        await tx.validator.holdForAdmission([a.taskId, b.taskId]);
+        const inputs = jobs.map((j, i) => ({
+          jobId: j.jobId,
+          workload: 'inference' as const,
+          source: 'payload' as const,
+          sliceN: null,
+          byteOffset: i * 10,
+          byteLength: 2 ** 33 + i,
+          matrixSize: null,
+          iterations: null,
+        }));
+        await tx.validator.insertInputs(inputs);
+        for (const [i, j] of jobs.entries()) {
+          expect(await tx.jobs.get(j.jobId)).toMatchObject({ ...j, status: 'queued', createdAt: T0 });
+          expect(await tx.validator.input(j.jobId)).toEqual(inputs[i]);
+        }
+        expect((await tx.validator.admissionState(jobs[2]!.jobId))?.admission).toBe('pending');
+        expect((await tx.validator.admissionState(jobs[0]!.jobId))?.admission).toBe('admitted');
+        expect(
+          (await tx.tasks.transitionMany([a.taskId, b.taskId], ['pending'], 'in_progress', T0 + 1)).sort(),
+        ).toEqual([a.taskId, b.taskId].sort());
+        expect(await tx.tasks.transitionMany([a.taskId], ['pending'], 'in_progress', T0 + 2)).toEqual([]);
+        // The lease's read: task, input and (none yet, then the recorded) assignment, as the single reads give them.
+        const j0 = jobs[0]!.jobId;
+        expect(await tx.validator.leaseContext(j0, a.taskId)).toEqual({
+          task: await tx.tasks.get(a.taskId),
+          input: inputs[0],
+          previous: undefined,
+        });
+        await tx.validator.putAssignment(
+          {
+            jobId: j0,
+            provider: 'cpc1p',
+            epoch: 3,
+            lease: { kind: 'x', n: 1 },
+            assignmentKey: 'ab',
+            checked: true,
+            blockHash: null,
+          },
+          T0,
+        );
+        expect((await tx.validator.leaseContext(j0, a.taskId))?.previous).toEqual(await tx.validator.assignment(j0));
+        expect(await tx.validator.leaseContext(j0, randomUUID())).toBeUndefined();
+      });
+    });
+
     it('rolls a transaction back when its function throws', async () => {
       await expect(
         store.transaction(async (tx) => {

@@ -50,6 +50,8 @@ export interface MarketClusterOptions {
   watch?: boolean;
   /** How long one instance may take to print its listening line (default 60 s). */
   startTimeoutMs?: number;
+  /** Extra Node.js options for every instance (e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] for a CPU profile written at exit). */
+  nodeArgs?: readonly string[];
 }
 
 export interface MarketCluster {
@@ -110,12 +112,16 @@ interface Spawned {
   exit: Promise<void>;
 }
 
-function spawnMarket(args: string[]): Spawned {
-  const child = spawn(process.execPath, ['--import', tsxLoader, `${root}/src/cli/bin.ts`, 'market', ...args], {
-    cwd: root,
-    env: { ...process.env, NODE_OPTIONS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function spawnMarket(args: string[], nodeArgs: readonly string[] = []): Spawned {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', tsxLoader, `${root}/src/cli/bin.ts`, 'market', ...args],
+    {
+      cwd: root,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -210,15 +216,10 @@ export async function startMarketCluster(opts: MarketClusterOptions): Promise<Ma
       // A port free a moment ago may be taken before the instance binds it (`--port` takes no 0): another try then.
       for (let attempt = 1; ; attempt++) {
         const port = await freePort();
-        const s = spawnMarket([
-          '--port',
-          String(port),
-          '--data-dir',
-          dataDir,
-          '--store',
-          url,
-          ...(opts.marketArgs ?? []),
-        ]);
+        const s = spawnMarket(
+          ['--port', String(port), '--data-dir', dataDir, '--store', url, ...(opts.marketArgs ?? [])],
+          opts.nodeArgs,
+        );
         spawned.push(s);
         try {
           const base = await listening(s, opts.startTimeoutMs ?? 60_000);

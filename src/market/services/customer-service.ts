@@ -86,7 +86,8 @@ export class CustomerService {
         401,
         'missing "Authorization: Bearer <api key>" header; create a key with: tessera market customer add NAME',
       );
-    const customer = await this.deps.store.transaction((tx) => tx.customers.byKeyHash(hashApiKey(m[1] as string)));
+    // One statement, so no transaction around it (store.read): this runs on every authenticated request.
+    const customer = await this.deps.store.read((r) => r.customers.byKeyHash(hashApiKey(m[1] as string)));
     if (!customer)
       throw new MarketError(
         'INVALID_API_KEY',

@@ -102,13 +102,14 @@ export class TaskService {
             { limit: this.drafts.maxOpenDrafts },
           );
       }
-      await tx.tasks.insert(task);
+      // The row as stored: the escrow hold and the notification below do not change it.
+      const stored = await tx.tasks.insert(task);
       if (task.status === 'pending') {
         await this.escrow(tx, customer, task.taskId, task.reward, now);
         // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
         await tx.notify('jobs_ready');
       }
-      return (await tx.tasks.get(task.taskId)) as TaskRecord;
+      return stored;
     });
   }
 

@@ -61,6 +61,11 @@ export interface SqlDriver {
   readonly location: string;
   /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK on a throw). */
   transaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T>;
+  /**
+   * One statement on its own, outside any transaction (autocommit: one round trip instead of
+   * three). Absent on a driver where a transaction costs nothing more (the store then uses one).
+   */
+  query?<R extends PgRow = PgRow>(q: PgQuery): Promise<R[]>;
   /** A dedicated session (PostgreSQL only: the embedded store is one process's, so it has no use for one). */
   session?(): Promise<SqlSession>;
   /** LISTEN/NOTIFY; absent on a driver that cannot listen (the store then delivers its own notifications in this process). */

@@ -63,11 +63,23 @@ export class JobsRepo {
     jobs: readonly Pick<JobRecord, 'jobId' | 'taskId' | 'sliceIndex' | 'lane' | 'gpuRequired' | 'offer'>[],
     now: number,
   ): Promise<void> {
-    for (const j of jobs) {
-      await this.c.query(sql`
-        INSERT INTO jobs (job_id, task_id, slice_index, lane, gpu_required, offer, status, created_at, updated_at)
-        VALUES (${j.jobId}, ${j.taskId}, ${j.sliceIndex}, ${j.lane}, ${j.gpuRequired}, ${j.offer}, 'queued', ${now}, ${now})`);
-    }
+    if (jobs.length === 0) return;
+    // One statement for all of them (a split pass inserts every job of every task it splits at once).
+    const rows = JSON.stringify(
+      jobs.map((j) => ({
+        job_id: j.jobId,
+        task_id: j.taskId,
+        slice_index: j.sliceIndex,
+        lane: j.lane,
+        gpu_required: j.gpuRequired,
+        offer: j.offer.toString(),
+      })),
+    );
+    await this.c.query(sql`
+      INSERT INTO jobs (job_id, task_id, slice_index, lane, gpu_required, offer, status, created_at, updated_at)
+      SELECT x.job_id, x.task_id, x.slice_index, x.lane, x.gpu_required, x.offer, 'queued', ${now}::bigint, ${now}::bigint
+      FROM jsonb_to_recordset(${rows}::jsonb)
+        AS x(job_id uuid, task_id uuid, slice_index integer, lane text, gpu_required boolean, offer bigint)`);
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {

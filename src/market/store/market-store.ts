@@ -90,6 +90,18 @@ export class MarketStore {
     return this.driver.location;
   }
 
+  /**
+   * A read of one statement (e.g. the customer an API key names, on every request): on PostgreSQL
+   * it runs on its own, without BEGIN and COMMIT; elsewhere in a transaction. Only the repos
+   * whose reads are single statements are offered.
+   */
+  async read<T>(fn: (r: Pick<MarketTx, 'customers'>) => Promise<T>): Promise<T> {
+    const query = this.driver.query?.bind(this.driver);
+    if (!query) return this.transaction(fn);
+    const exec = () => Promise.reject(new Error('store.read runs no exec'));
+    return fn({ customers: new CustomersRepo({ query, exec }) });
+  }
+
   /** Runs `fn` in one transaction; a throw rolls everything back. */
   async transaction<T>(fn: (tx: MarketTx) => Promise<T>): Promise<T> {
     const n = this.driver.notifications;

@@ -71,6 +71,10 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
         client.release();
       }
     },
+    async query<R extends PgRow>(q: Parameters<SqlConn['query']>[0]): Promise<R[]> {
+      const { text, values } = compile(q);
+      return (await pool.query<R>(text, values)).rows;
+    },
     session: () => openSession(url, options.schema),
     notifications,
     async close() {

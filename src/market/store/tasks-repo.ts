@@ -30,7 +30,8 @@ export interface TaskRecord {
   completedAt: number | null;
 }
 
-interface Row {
+/** A `tasks` row as the drivers return it. */
+export interface TaskRow {
   task_id: string;
   customer_id: string;
   challenge_type: ChallengeType;
@@ -51,7 +52,8 @@ interface Row {
 }
 
 const num = (v: bigint | null): number | null => (v === null ? null : Number(v));
-const toRecord = (r: Row): TaskRecord => ({
+/** A `tasks` row as a record. */
+export const toTaskRecord = (r: TaskRow): TaskRecord => ({
   taskId: r.task_id,
   customerId: r.customer_id,
   challengeType: r.challenge_type,
@@ -82,21 +84,33 @@ export interface TaskFilter {
 export class TasksRepo {
   constructor(private readonly c: SqlConn) {}
 
+  /** Inserts a task; returns it as stored (what `get` would read back in the same transaction). */
   async insert(
     t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>,
-  ): Promise<void> {
-    await this.c.query(sql`
+  ): Promise<TaskRecord> {
+    const [r] = await this.c.query<TaskRow>(sql`
       INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at)
       VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
-              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt})`);
+              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt})
+      RETURNING *`);
+    return toTaskRecord(r as TaskRow);
   }
 
   /** The task; `forUpdate` locks its row until the transaction ends. */
   async get(taskId: string, options: { forUpdate?: boolean } = {}): Promise<TaskRecord | undefined> {
-    const [r] = await this.c.query<Row>(
+    const [r] = await this.c.query<TaskRow>(
       sql`SELECT * FROM tasks WHERE task_id = ${taskId} ${options.forUpdate ? sql`FOR UPDATE` : sql``}`,
     );
-    return r && toRecord(r);
+    return r && toTaskRecord(r);
+  }
+
+  /** Several tasks in one statement, in the order of `taskIds` (absent ones left out). */
+  async getMany(taskIds: readonly string[]): Promise<TaskRecord[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await this.c.query<TaskRow>(sql`
+      SELECT t.* FROM unnest(${`{${taskIds.join(',')}}`}::uuid[]) WITH ORDINALITY AS x(task_id, ord)
+      JOIN tasks t ON t.task_id = x.task_id ORDER BY x.ord`);
+    return rows.map(toTaskRecord);
   }
 
   /**
@@ -132,11 +146,11 @@ export class TasksRepo {
     const where = sql`customer_id = ${f.customerId}
       ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : sql`AND status = ${f.status}`) : sql``}
       ${f.challengeType ? sql`AND challenge_type = ${f.challengeType}` : sql``}`;
-    const rows = await this.c.query<Row>(
+    const rows = await this.c.query<TaskRow>(
       sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`,
     );
     const [count] = await this.c.query<{ n: bigint }>(sql`SELECT count(*)::bigint AS n FROM tasks WHERE ${where}`);
-    return { tasks: rows.map(toRecord), total: Number(count?.n ?? 0n) };
+    return { tasks: rows.map(toTaskRecord), total: Number(count?.n ?? 0n) };
   }
 
   /** Moves a task from one of `from` to `to`; false when it was in another status. */
@@ -147,6 +161,20 @@ export class TasksRepo {
     now: number,
   ): Promise<boolean> {
     return this.update(taskId, from, sql`status = ${to}, updated_at = ${now}`);
+  }
+
+  /** Moves each of `taskIds` from one of `from` to `to` in one statement; returns the ids that moved. */
+  async transitionMany(
+    taskIds: readonly string[],
+    from: readonly StoredTaskStatus[],
+    to: Exclude<StoredTaskStatus, 'completed' | 'failed'>,
+    now: number,
+  ): Promise<string[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await this.c.query<{ task_id: string }>(sql`
+      UPDATE tasks SET status = ${to}, updated_at = ${now}
+      WHERE task_id = ANY(${`{${taskIds.join(',')}}`}::uuid[]) AND status = ANY(${`{${from.join(',')}}`}::text[]) RETURNING task_id`);
+    return rows.map((r) => r.task_id);
   }
 
   async complete(taskId: string, result: { resultHash: string; workerAddress: string }, now: number): Promise<boolean> {

@@ -2,6 +2,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
 import { sql } from './sql.js';
+import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
 
 export type JobWorkload = 'transcode' | 'inference' | 'gpuhash' | 'synthetic';
 
@@ -77,6 +78,50 @@ export interface BatchRecord {
 }
 
 /** The validator's state: providers and bonds, job inputs and assignments, nonces, results, batches, receipts. */
+interface InputRow {
+  job_id: string;
+  workload: JobWorkload;
+  source: JobInput['source'];
+  slice_n: number | null;
+  byte_offset: bigint;
+  byte_length: bigint;
+  matrix_size: number | null;
+  iterations: number | null;
+  [k: string]: unknown;
+}
+
+const toInput = (r: InputRow): JobInput => ({
+  jobId: r.job_id,
+  workload: r.workload,
+  source: r.source,
+  sliceN: r.slice_n,
+  byteOffset: Number(r.byte_offset),
+  byteLength: Number(r.byte_length),
+  matrixSize: r.matrix_size,
+  iterations: r.iterations,
+});
+
+interface AssignmentRow {
+  job_id: string;
+  provider: string;
+  epoch: number;
+  lease: JsonValue;
+  assignment_key: string;
+  checked: boolean;
+  block_hash: string | null;
+  [k: string]: unknown;
+}
+
+const toAssignment = (r: AssignmentRow): AssignmentRecord => ({
+  jobId: r.job_id,
+  provider: r.provider,
+  epoch: r.epoch,
+  lease: r.lease,
+  assignmentKey: r.assignment_key,
+  checked: r.checked,
+  blockHash: r.block_hash,
+});
+
 export class ValidatorRepo {
   constructor(private readonly c: SqlConn) {}
 
@@ -168,36 +213,97 @@ export class ValidatorRepo {
   }
 
   async insertInputs(inputs: readonly JobInput[]): Promise<void> {
-    for (const i of inputs) {
-      await this.c.query(sql`
-        INSERT INTO job_inputs (job_id, workload, source, slice_n, byte_offset, byte_length, matrix_size, iterations)
-        VALUES (${i.jobId}, ${i.workload}, ${i.source}, ${i.sliceN}, ${i.byteOffset}, ${i.byteLength}, ${i.matrixSize}, ${i.iterations})`);
-    }
+    if (inputs.length === 0) return;
+    // One statement for all of them (a split pass inserts every input of every task it splits at once).
+    const rows = JSON.stringify(
+      inputs.map((i) => ({
+        job_id: i.jobId,
+        workload: i.workload,
+        source: i.source,
+        slice_n: i.sliceN,
+        byte_offset: i.byteOffset,
+        byte_length: i.byteLength,
+        matrix_size: i.matrixSize,
+        iterations: i.iterations,
+      })),
+    );
+    await this.c.query(sql`
+      INSERT INTO job_inputs (job_id, workload, source, slice_n, byte_offset, byte_length, matrix_size, iterations)
+      SELECT x.job_id, x.workload, x.source, x.slice_n, x.byte_offset, x.byte_length, x.matrix_size, x.iterations
+      FROM jsonb_to_recordset(${rows}::jsonb)
+        AS x(job_id uuid, workload text, source text, slice_n integer, byte_offset bigint, byte_length bigint, matrix_size integer, iterations integer)`);
   }
 
   async input(jobId: string): Promise<JobInput | undefined> {
-    const [r] = await this.c.query<{
-      job_id: string;
-      workload: JobWorkload;
-      source: JobInput['source'];
-      slice_n: number | null;
-      byte_offset: bigint;
-      byte_length: bigint;
-      matrix_size: number | null;
-      iterations: number | null;
-    }>(sql`SELECT * FROM job_inputs WHERE job_id = ${jobId}`);
-    return (
-      r && {
-        jobId: r.job_id,
-        workload: r.workload,
-        source: r.source,
-        sliceN: r.slice_n,
-        byteOffset: Number(r.byte_offset),
-        byteLength: Number(r.byte_length),
-        matrixSize: r.matrix_size,
-        iterations: r.iterations,
+    const [r] = await this.c.query<InputRow>(sql`SELECT * FROM job_inputs WHERE job_id = ${jobId}`);
+    return r && toInput(r);
+  }
+
+  /**
+   * What a lease just taken needs, in one statement: the job's task, its input and its previous
+   * assignment (undefined when there is none). Undefined when the task does not exist.
+   */
+  async leaseContext(
+    jobId: string,
+    taskId: string,
+  ): Promise<{ task: TaskRecord; input: JobInput | undefined; previous: AssignmentRecord | undefined } | undefined> {
+    const [r] = await this.c.query<
+      TaskRow & {
+        i_job_id: string | null;
+        i_workload: JobWorkload;
+        i_source: JobInput['source'];
+        i_slice_n: number | null;
+        i_byte_offset: bigint;
+        i_byte_length: bigint;
+        i_matrix_size: number | null;
+        i_iterations: number | null;
+        l_job_id: string | null;
+        l_provider: string;
+        l_epoch: number;
+        l_lease: JsonValue;
+        l_assignment_key: string;
+        l_checked: boolean;
+        l_block_hash: string | null;
       }
-    );
+    >(sql`
+      SELECT t.*,
+        i.job_id AS i_job_id, i.workload AS i_workload, i.source AS i_source, i.slice_n AS i_slice_n,
+        i.byte_offset AS i_byte_offset, i.byte_length AS i_byte_length, i.matrix_size AS i_matrix_size, i.iterations AS i_iterations,
+        l.job_id AS l_job_id, l.provider AS l_provider, l.epoch AS l_epoch, l.lease AS l_lease,
+        l.assignment_key AS l_assignment_key, l.checked AS l_checked, l.block_hash AS l_block_hash
+      FROM tasks t
+      LEFT JOIN job_inputs i ON i.job_id = ${jobId}
+      LEFT JOIN job_leases l ON l.job_id = ${jobId}
+      WHERE t.task_id = ${taskId}`);
+    if (!r) return undefined;
+    return {
+      task: toTaskRecord(r),
+      input:
+        r.i_job_id === null
+          ? undefined
+          : toInput({
+              job_id: r.i_job_id,
+              workload: r.i_workload,
+              source: r.i_source,
+              slice_n: r.i_slice_n,
+              byte_offset: r.i_byte_offset,
+              byte_length: r.i_byte_length,
+              matrix_size: r.i_matrix_size,
+              iterations: r.i_iterations,
+            }),
+      previous:
+        r.l_job_id === null
+          ? undefined
+          : toAssignment({
+              job_id: r.l_job_id,
+              provider: r.l_provider,
+              epoch: r.l_epoch,
+              lease: r.l_lease,
+              assignment_key: r.l_assignment_key,
+              checked: r.l_checked,
+              block_hash: r.l_block_hash,
+            }),
+    };
   }
 
   /**
@@ -332,10 +438,12 @@ export class ValidatorRepo {
     return rows.map((r) => r.primary_id);
   }
 
-  /** New industrial jobs of a task wait for admission (consumer jobs are admitted as they are inserted). */
-  async holdForAdmission(taskId: string): Promise<void> {
+  /** New industrial jobs of these tasks wait for admission (consumer jobs are admitted as they are inserted). */
+  async holdForAdmission(taskIds: string | readonly string[]): Promise<void> {
+    const ids = typeof taskIds === 'string' ? [taskIds] : taskIds;
+    if (ids.length === 0) return;
     await this.c.query(
-      sql`UPDATE jobs SET admission = 'pending' WHERE task_id = ${taskId} AND lane = 'industrial' AND status = 'queued'`,
+      sql`UPDATE jobs SET admission = 'pending' WHERE task_id = ANY(${`{${ids.join(',')}}`}::uuid[]) AND lane = 'industrial' AND status = 'queued'`,
     );
   }
 
@@ -462,26 +570,8 @@ export class ValidatorRepo {
   }
 
   async assignment(jobId: string): Promise<AssignmentRecord | undefined> {
-    const [r] = await this.c.query<{
-      job_id: string;
-      provider: string;
-      epoch: number;
-      lease: JsonValue;
-      assignment_key: string;
-      checked: boolean;
-      block_hash: string | null;
-    }>(sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`);
-    return (
-      r && {
-        jobId: r.job_id,
-        provider: r.provider,
-        epoch: r.epoch,
-        lease: r.lease,
-        assignmentKey: r.assignment_key,
-        checked: r.checked,
-        blockHash: r.block_hash,
-      }
-    );
+    const [r] = await this.c.query<AssignmentRow>(sql`SELECT * FROM job_leases WHERE job_id = ${jobId}`);
+    return r && toAssignment(r);
   }
 
   /** Assignments of jobs that are leased now (all of them, or one provider's), with each job's result deadline. */

@@ -150,25 +150,35 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Splits up to 50 pending tasks in one transaction, with one statement per kind of row for all
+   * of them (their jobs, inputs, admission holds and status), not one per task.
+   */
   private async splitPending(): Promise<void> {
     const now = this.ctx.clock.now();
     await this.ctx.store.transaction(async (tx) => {
-      for (const taskId of await tx.validator.tasksToSplit(50)) {
-        const task = await tx.tasks.get(taskId);
-        if (!task) continue;
-        const slices = task.inputKind === 'slices' ? await tx.slices.list(taskId) : [];
+      const ids = await tx.validator.tasksToSplit(50);
+      if (ids.length === 0) return;
+      const tasks = await tx.tasks.getMany(ids);
+      const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
+      const allInputs: JobInput[] = [];
+      for (const task of tasks) {
+        const slices = task.inputKind === 'slices' ? await tx.slices.list(task.taskId) : [];
         const { jobs, inputs } = splitTask(task, slices, this.ctx.config.sliceBytes);
-        await tx.jobs.insert(jobs, now);
-        await tx.validator.holdForAdmission(taskId);
-        await tx.validator.insertInputs(inputs);
-        if (this.ctx.config.verifyMode !== 'reexecute') {
-          for (const input of inputs)
-            if (input.workload !== 'synthetic' && this.isPaired(input.jobId))
-              await tx.validator.insertTwin(input.jobId, randomUUID(), now);
-        }
-        await tx.tasks.transition(taskId, ['pending'], 'in_progress', now);
-        await tx.notify('jobs_ready');
+        allJobs.push(...jobs);
+        allInputs.push(...inputs);
       }
+      const split = tasks.map((t) => t.taskId);
+      await tx.jobs.insert(allJobs, now);
+      await tx.validator.holdForAdmission(split);
+      await tx.validator.insertInputs(allInputs);
+      if (this.ctx.config.verifyMode !== 'reexecute') {
+        for (const input of allInputs)
+          if (input.workload !== 'synthetic' && this.isPaired(input.jobId))
+            await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+      }
+      await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
+      await tx.notify('jobs_ready');
     });
   }
 
@@ -237,7 +247,9 @@ export class Dispatcher {
       leaseMs: this.ctx.config.jobDeadlineMs,
     });
     if (!job) return undefined;
-    const previous = await tx.validator.assignment(job.jobId);
+    // The job's task, input and previous assignment, read in one statement.
+    const context = await tx.validator.leaseContext(job.jobId, job.taskId);
+    const previous = context?.previous;
     let lease: Lease;
     if (!previous) {
       const standbys = this.standbysFor(job, session.address);
@@ -259,8 +271,8 @@ export class Dispatcher {
       }
       lease = machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
     }
-    const input = await tx.validator.input(job.jobId);
-    const task = await tx.tasks.get(job.taskId);
+    const input = context?.input;
+    const task = context?.task;
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
     const bytes = await this.inputIn(tx, input, task, now);
     if (!bytes) return this.leaseIn(tx, session, caps, now, retake); // its task failed: the next job
