@@ -82,7 +82,7 @@ export class ProviderSessions {
     const now = this.deps.clock.now();
     const config = this.deps.config;
     const p = await this.deps.store.transaction((tx) =>
-      tx.validator.ensureProvider(address, publicKey, config.initialBond, config.initialReputation, now),
+      tx.validator.ensureProvider(address, publicKey, config.initialReputation, now),
     );
     if (p.refused)
       return {

@@ -23,7 +23,7 @@ import { ProviderSessions } from './sessions.js';
 import { StepQueue } from './step-queue.js';
 import { payTasks } from './task-payout.js';
 import type { ResultAck, ValidatorContext } from './validator-context.js';
-import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
+import { probationPolicy, resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 
 export type { ProviderSession };
 export { ValidatorClosingError, type ResultAck } from './validator-context.js';
@@ -130,7 +130,7 @@ export class ValidatorService {
       store: deps.store,
       clock: deps.clock,
       logger: this.log,
-      pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.identity.payoutDeps()),
+      pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.identity.payoutDeps(probationPolicy(this.config))),
       deliver: (receipts) => this.settler.deliver(receipts),
     });
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
