@@ -285,7 +285,7 @@ for (const s of stores) {
         sha256: nodeSha256,
         digestThreads: 0,
         // Timed sweeps on (the completion sweep runs with them), long enough never to fire in the test.
-        config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000 },
+        config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000, bondTarget: 0n },
         marketId: MARKET_ID,
       });
       try {
