@@ -11,7 +11,7 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
-import type { CapabilitiesFrame, JobFrame, MarketFrame, ReceiptFrame } from '../../shared/market-protocol.js';
+import type { CapabilitiesFrame, JobFrame, MarketFrame, ReceiptFrame, WelcomeProbation } from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
 import { MarketKeyRepo } from '../db/repos/market-key-repo.js';
@@ -49,6 +49,8 @@ export interface ProviderStatus {
   creditsToday: bigint;
   draining: boolean;
   lastPrices: Extract<MarketFrame, { type: 'prices' }> | null;
+  /** The probation and bond the market reported at its last welcome (null: none reported). */
+  probation?: WelcomeProbation | null;
   /** Why the last connection attempt ended, while not connected since (null once the market welcomed the node). */
   failure?: MarketFailure | null;
 }
@@ -144,6 +146,7 @@ export class ProviderService {
   private draining = false;
   private listeners = new Set<(s: ProviderStatus) => void>();
   private lastPrices: ProviderStatus['lastPrices'] = null;
+  private probation: WelcomeProbation | null = null;
   private announcedGpu = 'null';
   /** The user's ask (micro-CPC); undefined: none, every offer is taken. Only `setAsk` changes it. */
   private userAsk: bigint | undefined;
@@ -207,6 +210,7 @@ export class ProviderService {
       creditsToday: day?.paid ?? 0n,
       draining: this.draining,
       lastPrices: this.lastPrices,
+      probation: this.probation,
       failure: this.client.lastFailure,
     };
   }
@@ -322,6 +326,7 @@ export class ProviderService {
       switch (f.type) {
         case 'welcome':
           this.heartbeatMs = f.heartbeat_ms;
+          this.probation = f.probation ?? null;
           this.startHeartbeat();
           this.reannounceGpu();
           this.resume(f.leased_jobs);

@@ -4,7 +4,7 @@ import { createLeaseMachine } from '../../core/market/lease-state.js';
 import { DisposableStore } from '../../node/lifecycle.js';
 import { createLogger, errorFields, type Logger } from '../../node/log.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
-import type { ResultFrame, WelcomeFrame } from '../../shared/market-protocol.js';
+import type { ResultFrame, WelcomeFrame, WelcomeProbation } from '../../shared/market-protocol.js';
 import type { MarketStore } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import { BatchSealer } from './batch-sealer.js';
@@ -274,7 +274,7 @@ export class ValidatorService {
    */
   join(
     session: ProviderSession,
-    welcome: (leased: { job_id: string; epoch: number }[]) => WelcomeFrame,
+    welcome: (leased: { job_id: string; epoch: number }[], probation: WelcomeProbation | undefined) => WelcomeFrame,
   ): Promise<{ job_id: string; epoch: number }[]> {
     return this.sessions.join(session, welcome);
   }

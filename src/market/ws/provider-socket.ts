@@ -239,13 +239,14 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
           };
           const address = authed.address;
           // The validator sends the welcome first, then the receipts still unacknowledged.
-          await v.join(session, (leased) => ({
+          await v.join(session, (leased, probation) => ({
             type: 'welcome',
             address,
             heartbeat_ms: v.config.heartbeatMs,
             leased_jobs: leased,
             server_time: v.now(),
             market_key: v.marketKey,
+            ...(probation ? { probation } : {}),
           }));
           return;
         }
