@@ -21,7 +21,8 @@ import { DEFAULT_VALIDATOR_CONFIG, probationPolicy } from '../src/market/validat
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`--${name} must be a whole number ≥ 0, got ${process.argv[i + 1]}`);
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new Error(`--${name} must be a whole number ≥ 0, got ${process.argv[i + 1]}`);
   return v;
 };
 const SEED = arg('seed', 20_240_601);
@@ -72,7 +73,18 @@ interface Key {
 }
 
 function runKey(strategy: Strategy): Key {
-  const k: Key = { streak: 0, bond: 0n, wrong: 0, refused: false, honestPay: 0n, cheatPay: 0n, slashed: 0n, jobs: 0, checks: 0, uncaught: 0 };
+  const k: Key = {
+    streak: 0,
+    bond: 0n,
+    wrong: 0,
+    refused: false,
+    honestPay: 0n,
+    cheatPay: 0n,
+    slashed: 0n,
+    jobs: 0,
+    checks: 0,
+    uncaught: 0,
+  };
   for (let j = 0; j < ROUNDS && !k.refused; j++) {
     const q = checkProbability({ cleanStreak: k.streak, bondFunded: k.bond }, policy, PAY);
     const checked = random() < q;
@@ -103,7 +115,9 @@ const cpc = (micro: bigint): string => (Number(micro) / 1e6).toFixed(2);
 console.log(
   `defaults: floor ${config.checkFraction}, probation ${config.probationJobs} checks, bond ${cpc(config.bondTarget)} CPC (${config.bondShare * 100}% of each payout until funded), refused after ${config.refuseAfter} wrong results; a job pays its provider ${cpc(PAY)} CPC`,
 );
-console.log('strategy                     keys  refused  jobs/key  uncaught wrong  cheat pay  bond lost  net gain of cheating (all keys)');
+console.log(
+  'strategy                     keys  refused  jobs/key  uncaught wrong  cheat pay  bond lost  net gain of cheating (all keys)',
+);
 let honestSteady = { jobs: 0, checks: 0 };
 for (const { strategy, keys } of STRATEGIES) {
   const runs = Array.from({ length: keys }, () => runKey(strategy));
@@ -121,7 +135,18 @@ for (const { strategy, keys } of STRATEGIES) {
 
 // Honest overhead at steady state: re-executions per 100 jobs over an honest provider's jobs 1000…ROUNDS+1000.
 {
-  const k: Key = { streak: 0, bond: 0n, wrong: 0, refused: false, honestPay: 0n, cheatPay: 0n, slashed: 0n, jobs: 0, checks: 0, uncaught: 0 };
+  const k: Key = {
+    streak: 0,
+    bond: 0n,
+    wrong: 0,
+    refused: false,
+    honestPay: 0n,
+    cheatPay: 0n,
+    slashed: 0n,
+    jobs: 0,
+    checks: 0,
+    uncaught: 0,
+  };
   let first = { jobs: 0, checks: 0 };
   for (let j = 0; j < ROUNDS + 1000; j++) {
     const q = checkProbability({ cleanStreak: k.streak, bondFunded: k.bond }, policy, PAY);

@@ -89,11 +89,19 @@ describe('a bond that costs something, and probation (market defaults)', () => {
       const welcome = p.frames.find((f) => f.type === 'welcome');
       // A fresh key: no trust (every job checked) and no bond.
       expect(welcome).toMatchObject({
-        probation: { checked_fraction: 1, verified_jobs: 0, jobs_until_floor: 100, bond_funded: '0', bond_target: '10000000' },
+        probation: {
+          checked_fraction: 1,
+          verified_jobs: 0,
+          jobs_until_floor: 100,
+          bond_funded: '0',
+          bond_target: '10000000',
+        },
       });
       const codes = await cheatUntilRefused(m, p, '1.0');
       const held = await money(m, p.address);
-      console.log(`cheater key ${seed}: ${codes.length} jobs, answers ${codes.join(',')}, holds ${JSON.stringify(held, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      console.log(
+        `cheater key ${seed}: ${codes.length} jobs, answers ${codes.join(',')}, holds ${JSON.stringify(held, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
       // Every garbage answer was caught: nothing collected, so nothing to lose either.
       expect(codes).toEqual(['WRONG_RESULT', 'WRONG_RESULT', 'WRONG_RESULT']);
       expect(held.worker + held.bond - held.slashed).toBeLessThanOrEqual(0n);

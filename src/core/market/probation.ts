@@ -55,7 +55,10 @@ export function checkProbability(history: CheckHistory, policy: ProbationPolicy,
 }
 
 /** Passed checks still needed before the history part reaches the floor (0 once it has). */
-export function checksUntilFloor(cleanStreak: number, policy: Pick<ProbationPolicy, 'floor' | 'probationJobs'>): number {
+export function checksUntilFloor(
+  cleanStreak: number,
+  policy: Pick<ProbationPolicy, 'floor' | 'probationJobs'>,
+): number {
   if (policy.floor <= 0) return 0;
   const at = Math.max(policy.probationJobs, Math.ceil(policy.probationJobs / policy.floor));
   return Math.max(0, at - cleanStreak);

@@ -11,7 +11,13 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
-import type { CapabilitiesFrame, JobFrame, MarketFrame, ReceiptFrame, WelcomeProbation } from '../../shared/market-protocol.js';
+import type {
+  CapabilitiesFrame,
+  JobFrame,
+  MarketFrame,
+  ReceiptFrame,
+  WelcomeProbation,
+} from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
 import { MarketKeyRepo } from '../db/repos/market-key-repo.js';

@@ -5,7 +5,12 @@ import { fromHex } from '../../core/hex.js';
 import { checksUntilFloor, historyFraction, type ProbationPolicy } from '../../core/market/probation.js';
 import { verifyNodeSignature } from '../../node/signing/node-signature.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { authSigningBytes, CLOSE_CODES, type WelcomeFrame, type WelcomeProbation } from '../../shared/market-protocol.js';
+import {
+  authSigningBytes,
+  CLOSE_CODES,
+  type WelcomeFrame,
+  type WelcomeProbation,
+} from '../../shared/market-protocol.js';
 import type { ProbationRecord } from '../store/bond-repo.js';
 import type { MarketStore } from '../store/market-store.js';
 import type { MarketIdentity } from './market-identity.js';

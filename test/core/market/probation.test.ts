@@ -21,7 +21,8 @@ describe('probation curve', () => {
     expect(historyFraction(100, policy)).toBe(0.1);
     expect(historyFraction(10_000, policy)).toBe(0.1);
     // Never rises as checks pass.
-    for (let s = 1; s < 300; s++) expect(historyFraction(s, policy)).toBeLessThanOrEqual(historyFraction(s - 1, policy));
+    for (let s = 1; s < 300; s++)
+      expect(historyFraction(s, policy)).toBeLessThanOrEqual(historyFraction(s - 1, policy));
     expect(checksUntilFloor(0, policy)).toBe(100);
     expect(checksUntilFloor(60, policy)).toBe(40);
     expect(checksUntilFloor(500, policy)).toBe(0);
