@@ -313,7 +313,8 @@ for (const s of stores) {
         expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual(
           jobs.map((j, i) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: i === 0 ? 10_000_000n : 0n })),
         );
-        expect(await balance(m, ACCOUNTS.treasury)).toBe(10_000_000n);
+        // Treasury: the slashed bond, and its 5% of the two tasks (settled on the validator's digests in the same commit).
+        expect(await balance(m, ACCOUNTS.treasury)).toBe(10_000_000n + 2n * SPLIT.treasury);
         await expectBooksEqual(m);
         expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(0n);
         // Both slices settled on the validator's verified digests: the tasks complete, the worker pool goes to the validator.
