@@ -175,6 +175,26 @@ export const ChallengeFrame = z.strictObject({
 
 /** Most instance URLs a welcome names. */
 export const MAX_WELCOME_INSTANCES = 64;
+/**
+ * A provider's probation as the market sees it at the welcome (docs/verification.md): how much of
+ * its work is checked, its passed checks, and its funded bond. A new provider is checked on
+ * every job and funds its bond from its first earnings; both are normal, not faults.
+ */
+export const WelcomeProbation = z.strictObject({
+  /** The fraction of this provider's jobs the market checks now, from its history (0…1); a job that pays much against the funded bond is checked more. */
+  checked_fraction: z.number().min(0).max(1),
+  /** Checks passed since the last failed one. */
+  verified_jobs: z.number().int().nonnegative(),
+  /** Passed checks still needed before the checked fraction reaches the market's floor (0: there). */
+  jobs_until_floor: z.number().int().nonnegative(),
+  /** Every job is checked until this many checks in a row have passed. */
+  probation_jobs: z.number().int().nonnegative(),
+  /** Credits in the provider's bond, micro-CPC. */
+  bond_funded: MicroCpc,
+  /** The bond the market holds back from earnings until it is funded, micro-CPC (0: none). */
+  bond_target: MicroCpc,
+});
+export type WelcomeProbation = z.infer<typeof WelcomeProbation>;
 
 export const WelcomeFrame = z.strictObject({
   type: z.literal('welcome'),
@@ -193,6 +213,8 @@ export const WelcomeFrame = z.strictObject({
    * may fail over to. A node uses only http, https, ws and wss URLs, at most MAX_WELCOME_INSTANCES.
    */
   instances: z.array(z.string().min(1).max(2048)).max(MAX_WELCOME_INSTANCES).optional(),
+  /** The provider's probation and bond (absent when the market checks nothing). */
+  probation: WelcomeProbation.optional(),
 });
 
 export const SyntheticJobParams = z.strictObject({

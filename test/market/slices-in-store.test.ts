@@ -109,7 +109,7 @@ async function instance(db: SharedDb, dir = tempDir('tessera-slices-')): Promise
     blake3,
     sha256: nodeSha256,
     digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, sliceBytes: MIB, checkFraction: 1 },
+    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, sliceBytes: MIB, checkFraction: 1, bondTarget: 0n },
     marketId: MARKET_ID,
     logger: silentLogger,
   });

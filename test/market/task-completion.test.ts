@@ -1,3 +1,4 @@
+import { probationPolicy, resolveValidatorConfig } from '../../src/market/validator/validator-config.js';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -34,7 +35,13 @@ const MARKET_ID = 'completion-market';
 
 const blake3 = await loadBlake3();
 const seedBytes = (n: number) => Uint8Array.from({ length: 32 }, (_, i) => (n * 31 + i * 7) & 0xff);
-const payout: TaskPayoutDeps = { blake3, marketId: MARKET_ID, signer: ed25519SignerFromSeed(seedBytes(SEED)) };
+const payout: TaskPayoutDeps = {
+  blake3,
+  marketId: MARKET_ID,
+  signer: ed25519SignerFromSeed(seedBytes(SEED)),
+  // No bond held back: these tests count exact worker payouts (bonds: validator-bond.test.ts).
+  bond: probationPolicy(resolveValidatorConfig({ bondTarget: 0n })),
+};
 
 const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
@@ -278,7 +285,7 @@ for (const s of stores) {
         sha256: nodeSha256,
         digestThreads: 0,
         // Timed sweeps on (the completion sweep runs with them), long enough never to fire in the test.
-        config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000 },
+        config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000, bondTarget: 0n },
         marketId: MARKET_ID,
       });
       try {

@@ -19,7 +19,7 @@ import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
-import { escrowTotal } from '../support/books.js';
+import { escrowTotal, expectBooksEqual } from '../support/books.js';
 import { tempDir } from '../support/temp-dir.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { until } from '../support/wait.js';
@@ -123,7 +123,8 @@ async function countingMarket(
     blake3,
     sha256: nodeSha256,
     digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, ...config },
+    // No bond unless a test asks for one: these tests count exact worker payouts (bonds: validator-bond.test.ts).
+    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, bondTarget: 0n, ...config },
     marketId: 'settlement-market',
   });
   const base = await server.listen('127.0.0.1', 0);
@@ -274,11 +275,10 @@ for (const s of stores) {
       }
     }, 180_000);
 
-    it('two wrong results of one provider in one group are both penalized in turn: two slashes, two penalty rows, nothing paid to it', async () => {
+    it('two wrong results of one provider in one group are both penalized in turn: the first takes the funded bond, two penalty rows, nothing paid to it', async () => {
       const m = await countingMarket(s.open, {
         checkFraction: 1,
-        slash: 4_000_000n,
-        initialBond: 10_000_000n,
+        bondTarget: 10_000_000n,
         initialReputation: 100,
         reputationDrop: 30,
         refuseAfter: 2,
@@ -286,6 +286,20 @@ for (const s of stores) {
       const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 4));
       try {
         await p.join({ max_jobs: 2 });
+        // A bond of 10 CPC deposited from earnings the provider already has.
+        await m.store.transaction(async (tx) => {
+          await tx.accounts.ensure(ACCOUNTS.worker(p.address), 'worker');
+          await tx.accounts.post(
+            'earned-before',
+            [
+              { account: ACCOUNTS.mint, amount: -10_000_000n },
+              { account: ACCOUNTS.worker(p.address), amount: 10_000_000n },
+            ],
+            'earnings',
+            0,
+          );
+          expect(await tx.bonds.deposit(p.address, 10_000_000n, 'bond-deposit', 0)).toBe(true);
+        });
         await m.server.tasks.create(m.customer, inference('wrong-1'));
         await m.server.tasks.create(m.customer, inference('wrong-2'));
         m.validator.kick();
@@ -295,10 +309,13 @@ for (const s of stores) {
         await p.waitFor('2 acks', () => acks(p).length === 2 || undefined);
         expect(acks(p).map((x) => x.code)).toEqual(['WRONG_RESULT', 'WRONG_RESULT']);
         const after = await m.store.transaction((tx) => tx.validator.provider(p.address));
-        expect(after).toMatchObject({ bond: 2_000_000n, wrongResults: 2, refused: true, reputation: 40 });
+        expect(after).toMatchObject({ bond: 0n, wrongResults: 2, refused: true, reputation: 40 });
         expect(await m.store.transaction((tx) => tx.validator.penalties(p.address))).toEqual(
-          jobs.map((j) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: 4_000_000n })),
+          jobs.map((j, i) => ({ jobId: j.job_id, reason: 'WRONG_RESULT', slashed: i === 0 ? 10_000_000n : 0n })),
         );
+        // Treasury: the slashed bond, and its 5% of the two tasks (settled on the validator's digests in the same commit).
+        expect(await balance(m, ACCOUNTS.treasury)).toBe(10_000_000n + 2n * SPLIT.treasury);
+        await expectBooksEqual(m);
         expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(0n);
         // Both slices settled on the validator's verified digests: the tasks complete, the worker pool goes to the validator.
         await until(

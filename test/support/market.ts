@@ -68,7 +68,9 @@ export async function startMarket(
     expirySweepMs: 0,
     customer: false,
     digestThreads: o.digestThreads ?? 0,
-    validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, ...config },
+    // No bond unless the test asks for one (bondTarget): most tests count exact worker payouts;
+    // the bond's own tests (test/market/validator-bond.test.ts) run with the market's defaults.
+    validator: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, bondTarget: 0n, ...config },
     marketId: o.marketId ?? 'test-market',
     logger: createLogger('market'),
     ...(o.peerUrls ? { peerUrls: o.peerUrls } : {}),

@@ -6,7 +6,7 @@ import type {
   GpuCapabilitiesInfo,
   NodeStatusInfo,
 } from '../../shared/contract.js';
-import type { MarketFrame } from '../../shared/market-protocol.js';
+import type { MarketFrame, WelcomeProbation } from '../../shared/market-protocol.js';
 import { ProviderJobsRepo } from '../db/repos/provider-jobs-repo.js';
 import { keyStorageState, type KeyStorageState } from '../services/key-seal.js';
 import type { MarketFailure } from '../services/market-client.js';
@@ -32,6 +32,8 @@ export interface DiagnosticsInput {
   ask: bigint | null;
   /** The market's queued offers at the last connect, per lane. */
   prices: Extract<MarketFrame, { type: 'prices' }> | null;
+  /** The probation and bond the market reported at its last welcome (null: none). */
+  probation: WelcomeProbation | null;
   gpu: GpuCapabilitiesInfo;
   gpuEnabled: boolean;
   /** Jobs refused or lost in the last hour, by code. */
@@ -58,6 +60,7 @@ export function diagnosticChecks(i: DiagnosticsInput): DiagnosticCheck[] {
     ...(i.status.joined ? [connectionCheck(i)] : []),
     providingCheck(i),
     ...(i.status.joined && i.ask !== null ? [askCheck(i.ask, i.prices)] : []),
+    ...(i.status.joined && i.probation ? probationCheck(i.probation) : []),
     gpuCheck(i.gpu, i.gpuEnabled),
     failuresCheck(i.failures),
     settlementCheck(i.settlement),
@@ -378,6 +381,40 @@ function cpc(micro: bigint): string {
   return `${formatAmount(micro)} CPC`;
 }
 
+/**
+ * A new provider's probation (docs/verification.md): the market checks all its jobs for its
+ * first jobs and holds part of its first earnings as its bond. Normal for every new provider, so
+ * an info line, never a problem; nothing is said once both are over.
+ */
+export function probationCheck(p: WelcomeProbation): DiagnosticCheck[] {
+  const onProbation = p.verified_jobs < p.probation_jobs;
+  const funding = BigInt(p.bond_target) > 0n && BigInt(p.bond_funded) < BigInt(p.bond_target);
+  const checked = p.checked_fraction < 1 && p.jobs_until_floor > 0;
+  if (!onProbation && !funding && !checked) return [];
+  const parts: string[] = [];
+  if (onProbation)
+    parts.push(`the market checks all your jobs for the first ${p.probation_jobs} jobs (${p.verified_jobs} done)`);
+  else if (checked)
+    parts.push(
+      `the market checks ${Math.round(p.checked_fraction * 100)}% of your jobs, fewer as more pass (${p.jobs_until_floor} more to its usual rate)`,
+    );
+  if (funding)
+    parts.push(
+      `part of your first earnings funds your bond (${formatAmount(BigInt(p.bond_funded))} of ${formatAmount(BigInt(p.bond_target))} CPC)`,
+    );
+  const text = parts.join('; ');
+  return [
+    {
+      id: 'probation',
+      severity: 'info',
+      label: `New provider: ${text}`,
+      detail:
+        'Every new provider starts this way: checks and the bond make cheating a losing trade. Honest work passes every check and is paid as usual; the bond stays yours while your results are right.',
+      action: null,
+    },
+  ];
+}
+
 /** Reads the node once and judges it. */
 export function diagnose(node: AppService): DiagnosticsInfo {
   const status = node.status();
@@ -392,6 +429,7 @@ export function diagnose(node: AppService): DiagnosticsInfo {
     endpoint: provider?.endpoint ?? null,
     ask: ask ?? null,
     prices: provider?.lastPrices ?? null,
+    probation: provider?.probation ?? null,
     gpu: node.gpu(),
     gpuEnabled: node.settings.get().gpu_enabled,
     failures: new ProviderJobsRepo(node.ledger.db).failuresByCode(node.clock.now() - 3_600_000),

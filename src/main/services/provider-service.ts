@@ -11,7 +11,13 @@ import {
 import type { Clock } from '../../core/clock.js';
 import type { GpuCapabilities } from '../../core/workloads/gpu-adapter.js';
 import { syntheticResult, syntheticSeed } from '../../core/workloads/synthetic.js';
-import type { CapabilitiesFrame, JobFrame, MarketFrame, ReceiptFrame } from '../../shared/market-protocol.js';
+import type {
+  CapabilitiesFrame,
+  JobFrame,
+  MarketFrame,
+  ReceiptFrame,
+  WelcomeProbation,
+} from '../../shared/market-protocol.js';
 import type { Database } from '../db/database.js';
 import { ProviderJobsRepo, type EarningsDay } from '../db/repos/provider-jobs-repo.js';
 import { MarketKeyRepo } from '../db/repos/market-key-repo.js';
@@ -50,6 +56,8 @@ export interface ProviderStatus {
   creditsToday: bigint;
   draining: boolean;
   lastPrices: Extract<MarketFrame, { type: 'prices' }> | null;
+  /** The probation and bond the market reported at its last welcome (null: none reported). */
+  probation?: WelcomeProbation | null;
   /** Why the last connection attempt ended, while not connected since (null once the market welcomed the node). */
   failure?: MarketFailure | null;
   /** The market endpoint in use or being tried ("http://m.example:8080 (10.0.0.2)"); null before the first attempt. */
@@ -151,6 +159,7 @@ export class ProviderService {
   private draining = false;
   private listeners = new Set<(s: ProviderStatus) => void>();
   private lastPrices: ProviderStatus['lastPrices'] = null;
+  private probation: WelcomeProbation | null = null;
   private announcedGpu = 'null';
   /** The user's ask (micro-CPC); undefined: none, every offer is taken. Only `setAsk` changes it. */
   private userAsk: bigint | undefined;
@@ -215,6 +224,7 @@ export class ProviderService {
       creditsToday: day?.paid ?? 0n,
       draining: this.draining,
       lastPrices: this.lastPrices,
+      probation: this.probation,
       failure: this.client.lastFailure,
       endpoint: this.client.endpointLabel,
     };
@@ -336,6 +346,7 @@ export class ProviderService {
       switch (f.type) {
         case 'welcome':
           this.heartbeatMs = f.heartbeat_ms;
+          this.probation = f.probation ?? null;
           this.startHeartbeat();
           this.reannounceGpu();
           this.resume(f.leased_jobs);

@@ -1,7 +1,7 @@
 import type { SqlConn } from './driver.js';
 import { sql } from './sql.js';
 
-export type AccountKind = 'customer' | 'escrow' | 'burn' | 'validator' | 'treasury' | 'worker' | 'mint';
+export type AccountKind = 'customer' | 'escrow' | 'burn' | 'validator' | 'treasury' | 'worker' | 'mint' | 'bond';
 
 /**
  * Account ids: fixed system accounts, and per customer (its funds, and its escrow: the rewards of
@@ -23,6 +23,11 @@ export const ACCOUNTS = {
   legacyEscrow: 'escrow',
   customer: (customerId: string) => `customer:${customerId}`,
   worker: (address: string) => `worker:${address}`,
+  /**
+   * A provider's funded bond (market migration 10): held back from its payouts or deposited from
+   * its worker account; a failed check moves it to treasury (docs/verification.md).
+   */
+  bond: (address: string) => `bond:${address}`,
 } as const;
 
 /** One leg of a balanced posting: positive credits the account, negative debits it. */

@@ -122,9 +122,14 @@ export class EscrowRepo {
    * Pays out many held rewards at once (a group commit's completed tasks), each as its payout
    * (which must sum to it): one UPDATE takes the held escrows, one INSERT creates missing worker
    * accounts, and AccountsRepo.postMany moves every balance. Returns the tasks paid; a task with
-   * nothing held (already settled, or refunded) is not among them and pays nothing.
+   * nothing held (already settled, or refunded) is not among them and pays nothing. `withheld`
+   * names, per worker, the part of its amount that goes to its `bond:<address>` account instead
+   * of `worker:<address>`, in the same balanced posting.
    */
-  async releaseMany(items: readonly { taskId: string; payout: Payout }[], now: number): Promise<Set<string>> {
+  async releaseMany(
+    items: readonly { taskId: string; payout: Payout; withheld?: ReadonlyMap<string, bigint> }[],
+    now: number,
+  ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
     const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
       UPDATE escrows SET status = 'released', settled_at = ${now}
@@ -137,7 +142,11 @@ export class EscrowRepo {
       paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
       'worker',
     );
-    const events = paid.map(({ taskId, payout }) => {
+    await this.accounts.ensureMany(
+      paid.flatMap((i) => [...(i.withheld?.keys() ?? [])].map((a) => ACCOUNTS.bond(a))),
+      'bond',
+    );
+    const events = paid.map(({ taskId, payout, withheld }) => {
       const e = held.get(taskId) as { customer_id: string; amount: bigint };
       return {
         eventId: `payout:${taskId}`,
@@ -147,7 +156,13 @@ export class EscrowRepo {
           { account: ACCOUNTS.burn, amount: payout.burn },
           { account: ACCOUNTS.validator, amount: payout.validator },
           { account: ACCOUNTS.treasury, amount: payout.treasury },
-          ...payout.workers.map((w) => ({ account: ACCOUNTS.worker(w.address), amount: w.amount })),
+          ...payout.workers.flatMap((w) => {
+            const held = withheld?.get(w.address) ?? 0n;
+            return [
+              { account: ACCOUNTS.worker(w.address), amount: w.amount - held },
+              { account: ACCOUNTS.bond(w.address), amount: held },
+            ];
+          }),
         ],
       };
     });

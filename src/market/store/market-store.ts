@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountsRepo } from './accounts-repo.js';
+import { BondRepo } from './bond-repo.js';
 import { CustomersRepo } from './customers-repo.js';
 import type { SqlDriver, SqlSession } from './driver.js';
 import { EscrowRepo } from './escrow-repo.js';
@@ -23,6 +24,7 @@ import { sql } from './sql.js';
 export interface MarketTx {
   customers: CustomersRepo;
   accounts: AccountsRepo;
+  bonds: BondRepo;
   escrow: EscrowRepo;
   tasks: TasksRepo;
   slices: SlicesRepo;
@@ -115,6 +117,7 @@ export class MarketStore {
         },
         customers: new CustomersRepo(c),
         accounts: new AccountsRepo(c),
+        bonds: new BondRepo(c),
         escrow: new EscrowRepo(c),
         tasks: new TasksRepo(c),
         slices: new SlicesRepo(c),

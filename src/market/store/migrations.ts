@@ -328,6 +328,26 @@ INSERT INTO postings (event_id, account_id, amount, memo, created_at)
   FROM legs ORDER BY amount, account_id;
 `,
   },
+  {
+    id: 10,
+    name: 'funded bonds and probation',
+    // A provider's bond becomes credits in its `bond:<address>` account, funded from its own
+    // earnings (docs/verification.md). The old `providers.bond` numbers were credited at first
+    // join and funded by no one (no postings back them), so they are set to 0 and read no more:
+    // every existing provider starts with an unfunded bond, funded from its next payouts like a
+    // new one. Each provider's checks are counted: passed, failed, and passed since the last
+    // failure (the clean streak its checked fraction follows); existing providers start at 0,
+    // so on probation.
+    sql: `
+ALTER TABLE accounts DROP CONSTRAINT IF EXISTS accounts_kind_check;
+ALTER TABLE accounts ADD CONSTRAINT accounts_kind_check
+  CHECK (kind IN ('customer', 'escrow', 'burn', 'validator', 'treasury', 'worker', 'mint', 'bond'));
+UPDATE providers SET bond = 0;
+ALTER TABLE providers ADD COLUMN checks_passed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE providers ADD COLUMN checks_failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE providers ADD COLUMN clean_streak INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../../core/market/canonical.js';
+import { BondRepo } from './bond-repo.js';
 import type { SqlConn } from './driver.js';
 import type { JobInput, StoredResult } from './validator-repo.js';
 import { sql } from './sql.js';
@@ -209,13 +210,13 @@ export class SettlementRepo {
 
   /**
    * Penalizes every wrong result of a group, as `ValidatorRepo.penalize` would one after another
-   * (each slashes up to `slash` of what is left of the bond, lowers reputation, counts a wrong
-   * result, refuses at `refuseAfter`), in three statements. Returns the addresses now refused.
+   * (the first failed check of a provider takes its whole funded bond to treasury, each lowers
+   * reputation, counts a wrong result and a failed check, ends the clean streak, refuses at
+   * `refuseAfter`), in a constant number of statements. Returns the addresses now refused.
    */
   async penalizeMany(
     items: readonly { address: string; jobId: string }[],
     reason: string,
-    slash: bigint,
     reputationDrop: number,
     refuseAfter: number,
     now: number,
@@ -224,40 +225,34 @@ export class SettlementRepo {
     const addresses = [...new Set(items.map((i) => i.address))].sort();
     const rows = await this.c.query<{
       address: string;
-      bond: bigint;
       reputation: number;
       wrong_results: number;
       refused: boolean;
     }>(sql`
-      SELECT address, bond, reputation, wrong_results, refused FROM providers
+      SELECT address, reputation, wrong_results, refused FROM providers
       WHERE address IN (SELECT jsonb_array_elements_text(${idsParam(addresses)}::jsonb)) ORDER BY address FOR UPDATE`);
     const state = new Map(
-      rows.map((r) => [
-        r.address,
-        { bond: r.bond, reputation: r.reputation, wrong: r.wrong_results, refused: r.refused },
-      ]),
+      rows.map((r) => [r.address, { reputation: r.reputation, wrong: r.wrong_results, refused: r.refused }]),
     );
+    const known = items.filter((i) => state.has(i.address));
+    const slashed = await new BondRepo(this.c).slashFailed(known, now);
     const penalties: { ord: number; address: string; job_id: string; slashed: bigint }[] = [];
-    items.forEach((item, ord) => {
-      const s = state.get(item.address);
-      if (!s) return;
-      const bond = s.bond > slash ? s.bond - slash : 0n;
-      penalties.push({ ord, address: item.address, job_id: item.jobId, slashed: s.bond - bond });
-      s.bond = bond;
+    known.forEach((item, ord) => {
+      const s = state.get(item.address) as { reputation: number; wrong: number; refused: boolean };
+      penalties.push({ ord, address: item.address, job_id: item.jobId, slashed: slashed[ord] as bigint });
       s.reputation = Math.max(0, s.reputation - reputationDrop);
       s.wrong += 1;
       s.refused = s.refused || s.wrong >= refuseAfter;
     });
     const updates = [...state].map(([address, s]) => ({
       address,
-      bond: s.bond,
       reputation: s.reputation,
       wrong_results: s.wrong,
       refused: s.refused,
     }));
     await this.c.query(sql`
-      UPDATE providers p SET bond = v.bond, reputation = v.reputation, wrong_results = v.wrong_results, refused = v.refused, updated_at = ${now}
-      FROM jsonb_to_recordset(${rowsParam(updates)}::jsonb) AS v(address text, bond bigint, reputation integer, wrong_results integer, refused boolean)
+      UPDATE providers p SET reputation = v.reputation, wrong_results = v.wrong_results, refused = v.refused, updated_at = ${now}
+      FROM jsonb_to_recordset(${rowsParam(updates)}::jsonb) AS v(address text, reputation integer, wrong_results integer, refused boolean)
       WHERE p.address = v.address`);
     await this.c.query(sql`
       INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at)

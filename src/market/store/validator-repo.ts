@@ -1,6 +1,7 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
+import { SettlementRepo } from './settlement-repo.js';
 import { sql } from './sql.js';
 import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
 
@@ -22,7 +23,7 @@ export interface JobInput {
 export interface ProviderRecord {
   address: string;
   publicKey: string;
-  /** Market-side bond, micro-CPC: slashed on a wrong result. */
+  /** The funded bond (the provider's `bond:<address>` account), micro-CPC: a failed check takes it to treasury. */
   bond: bigint;
   reputation: number;
   wrongResults: number;
@@ -142,18 +143,18 @@ export class ValidatorRepo {
     const [r] = await this.c.query<{
       address: string;
       public_key: string;
-      bond: bigint;
+      bond: bigint | null;
       reputation: number;
       wrong_results: number;
       refused: boolean;
-    }>(
-      sql`SELECT address, public_key, bond, reputation, wrong_results, refused FROM providers WHERE address = ${address}`,
-    );
+    }>(sql`
+      SELECT p.address, p.public_key, a.balance AS bond, p.reputation, p.wrong_results, p.refused
+      FROM providers p LEFT JOIN accounts a ON a.account_id = 'bond:' || p.address WHERE p.address = ${address}`);
     return (
       r && {
         address: r.address,
         publicKey: r.public_key,
-        bond: r.bond,
+        bond: r.bond ?? 0n,
         reputation: r.reputation,
         wrongResults: r.wrong_results,
         refused: r.refused,
@@ -161,39 +162,27 @@ export class ValidatorRepo {
     );
   }
 
-  /** Registers a provider on first join with its starting bond and reputation. */
-  async ensureProvider(
-    address: string,
-    publicKey: string,
-    bond: bigint,
-    reputation: number,
-    now: number,
-  ): Promise<ProviderRecord> {
+  /** Registers a provider on first join with its starting reputation, no bond and no checks passed (a fresh key starts with no trust). */
+  async ensureProvider(address: string, publicKey: string, reputation: number, now: number): Promise<ProviderRecord> {
     await this.c.query(sql`
       INSERT INTO providers (address, public_key, bond, reputation, created_at, updated_at)
-      VALUES (${address}, ${publicKey}, ${bond}, ${reputation}, ${now}, ${now}) ON CONFLICT (address) DO NOTHING`);
+      VALUES (${address}, ${publicKey}, 0, ${reputation}, ${now}, ${now}) ON CONFLICT (address) DO NOTHING`);
     return (await this.provider(address)) as ProviderRecord;
   }
 
-  /** Slashes up to `slash` of the bond, lowers reputation and refuses the provider once it reaches `refuseAfter` wrong results. */
+  /**
+   * A failed check: takes the whole funded bond to treasury (BondRepo.slashFailed), lowers
+   * reputation and refuses the provider once it reaches `refuseAfter` wrong results.
+   */
   async penalize(
     address: string,
     jobId: string,
     reason: string,
-    slash: bigint,
     reputationDrop: number,
     refuseAfter: number,
     now: number,
   ): Promise<ProviderRecord> {
-    const [r] = await this.c.query<{ bond: bigint; taken: bigint }>(sql`
-      WITH old AS (SELECT bond FROM providers WHERE address = ${address} FOR UPDATE)
-      UPDATE providers SET bond = GREATEST(0, providers.bond - ${slash}), reputation = GREATEST(0, reputation - ${reputationDrop}),
-        wrong_results = wrong_results + 1, refused = refused OR wrong_results + 1 >= ${refuseAfter}, updated_at = ${now}
-      FROM old WHERE address = ${address}
-      RETURNING providers.bond, old.bond - providers.bond AS taken`);
-    await this.c.query(
-      sql`INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at) VALUES (${address}, ${jobId}, ${reason}, ${r?.taken ?? 0n}, ${now})`,
-    );
+    await new SettlementRepo(this.c).penalizeMany([{ address, jobId }], reason, reputationDrop, refuseAfter, now);
     return (await this.provider(address)) as ProviderRecord;
   }
 

@@ -4,6 +4,8 @@ import { toHex, utf8 } from '../../core/hex.js';
 import { deriveAssignmentKey, derivePairKey } from '../../core/market/assignment-proof.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import { holdsLease, type Lease } from '../../core/market/lease-state.js';
+import { PAYOUT_BPS } from '../../core/market/payout.js';
+import { checkProbability } from '../../core/market/probation.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
@@ -15,6 +17,7 @@ import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
 import { JobInputMissingError, readJobBytes, splitTask } from './split.js';
 import { failTask } from './task-failure.js';
+import { probationPolicy } from './validator-config.js';
 import type { ValidatorContext } from './validator-context.js';
 
 const CHECK_TAG = 'tessera-check-v1';
@@ -336,7 +339,7 @@ export class Dispatcher {
       epoch: lease.epoch,
       lease: lease as unknown as JsonValue,
       assignmentKey: toHex(key),
-      checked: this.reexecutes(input.workload, job.jobId, lease.epoch),
+      checked: this.reexecutes(input.workload, job.jobId, lease.epoch, await this.checkFractionFor(tx, provider, job)),
       blockHash,
     };
     await tx.validator.putAssignment(assignment, now);
@@ -389,14 +392,23 @@ export class Dispatcher {
     return this.draw(PAIR_TAG, jobId, 0);
   }
 
-  /** Whether the validator re-executes an assignment: per verifyMode; synthetic jobs cannot be paired, so they are always drawn for re-execution. */
-  private reexecutes(workload: JobInput['workload'], jobId: string, epoch: number): boolean {
-    if (this.ctx.config.verifyMode === 'second_provider' && workload !== 'synthetic') return false;
-    return this.isChecked(jobId, epoch);
+  /**
+   * The checked fraction of `provider` for `job` (probation.ts): from its clean streak of passed
+   * checks and its funded bond against what the job pays it; `checkFraction` is the floor.
+   */
+  private async checkFractionFor(tx: MarketTx, provider: string, job: JobRecord): Promise<number> {
+    if (this.ctx.config.checkFraction <= 0) return 0;
+    const history = await tx.bonds.probation(provider);
+    return checkProbability(history, probationPolicy(this.ctx.config), (job.offer * PAYOUT_BPS.workers) / 10_000n);
   }
 
-  private draw(tag: string, jobId: string, epoch: number): boolean {
-    const fraction = this.ctx.config.checkFraction;
+  /** Whether the validator re-executes an assignment: per verifyMode; synthetic jobs cannot be paired, so they are always drawn for re-execution. */
+  private reexecutes(workload: JobInput['workload'], jobId: string, epoch: number, fraction: number): boolean {
+    if (this.ctx.config.verifyMode === 'second_provider' && workload !== 'synthetic') return false;
+    return this.draw(CHECK_TAG, jobId, epoch, fraction);
+  }
+
+  private draw(tag: string, jobId: string, epoch: number, fraction = this.ctx.config.checkFraction): boolean {
     if (fraction >= 1) return true;
     if (fraction <= 0) return false;
     const h = this.ctx.blake3.keyed(

@@ -1,3 +1,4 @@
+import type { ProbationPolicy } from '../../core/market/probation.js';
 import { randomBytes } from 'node:crypto';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { fromHex } from '../../core/hex.js';
@@ -55,10 +56,10 @@ export class MarketIdentity {
     );
   }
 
-  /** The market's identity and receipt key, as paying a task needs them. */
-  payoutDeps(): TaskPayoutDeps {
+  /** The market's identity and receipt key, and its bond rules, as paying a task needs them. */
+  payoutDeps(bond: ProbationPolicy): TaskPayoutDeps {
     if (!this.receiptSigner) throw new Error('the validator has not started: no market key to sign receipts with');
-    return { blake3: this.blake3, marketId: this.marketIdValue, signer: this.receiptSigner };
+    return { blake3: this.blake3, marketId: this.marketIdValue, signer: this.receiptSigner, bond };
   }
 
   /** A stored receipt as sent: one stored before receipts were signed is signed now (same bytes, same signature). */

@@ -17,6 +17,7 @@ import { GroupCommit, ItemFailed } from './group-commit.js';
 import type { ProviderSession } from './provider-session.js';
 import { expectedDigests, jobOutputBytes, readJobBytes } from './split.js';
 import { payTasks, type PaidReceipt } from './task-payout.js';
+import { probationPolicy } from './validator-config.js';
 import { ValidatorClosingError, type ResultAck, type ValidatorContext } from './validator-context.js';
 
 /** A result whose signature, market and freshness passed, waiting for the next group commit. */
@@ -275,7 +276,6 @@ export class ResultSettler {
           held.workerAddress,
           id,
           'WRONG_RESULT',
-          this.ctx.config.slash,
           this.ctx.config.reputationDrop,
           this.ctx.config.refuseAfter,
           now,
@@ -460,10 +460,14 @@ export class ResultSettler {
     }
     await tx.settlement.finishJobs(jobs, now);
     await tx.settlement.insertResults(results, now);
+    // Passed checks lengthen each provider's clean streak (its checked fraction falls with it).
+    await tx.bonds.recordPassed(
+      results.filter((r) => r.checked && r.verdict === 'accepted').map((r) => r.workerAddress),
+      now,
+    );
     for (const a of await tx.settlement.penalizeMany(
       wrong,
       'WRONG_RESULT',
-      this.ctx.config.slash,
       this.ctx.config.reputationDrop,
       this.ctx.config.refuseAfter,
       now,
@@ -479,6 +483,6 @@ export class ResultSettler {
 
   /** Pays every task of `taskIds` whose every job is done (task-payout.ts). */
   private async payTasks(tx: MarketTx, taskIds: readonly string[], now: number): Promise<Receipt[]> {
-    return (await payTasks(tx, taskIds, now, this.ctx.identity.payoutDeps())).receipts;
+    return (await payTasks(tx, taskIds, now, this.ctx.identity.payoutDeps(probationPolicy(this.ctx.config)))).receipts;
   }
 }

@@ -2,13 +2,20 @@ import { randomBytes } from 'node:crypto';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
 import { fromHex } from '../../core/hex.js';
+import { checksUntilFloor, historyFraction, type ProbationPolicy } from '../../core/market/probation.js';
 import { verifyNodeSignature } from '../../node/signing/node-signature.js';
 import { addressFromPublicKey } from '../../shared/market-address.js';
-import { authSigningBytes, CLOSE_CODES, type WelcomeFrame } from '../../shared/market-protocol.js';
+import {
+  authSigningBytes,
+  CLOSE_CODES,
+  type WelcomeFrame,
+  type WelcomeProbation,
+} from '../../shared/market-protocol.js';
+import type { ProbationRecord } from '../store/bond-repo.js';
 import type { MarketStore } from '../store/market-store.js';
 import type { MarketIdentity } from './market-identity.js';
 import type { ProviderSession } from './provider-session.js';
-import type { ValidatorConfig } from './validator-config.js';
+import { probationPolicy, type ValidatorConfig } from './validator-config.js';
 
 export interface ProviderSessionsDeps {
   store: MarketStore;
@@ -82,7 +89,7 @@ export class ProviderSessions {
     const now = this.deps.clock.now();
     const config = this.deps.config;
     const p = await this.deps.store.transaction((tx) =>
-      tx.validator.ensureProvider(address, publicKey, config.initialBond, config.initialReputation, now),
+      tx.validator.ensureProvider(address, publicKey, config.initialReputation, now),
     );
     if (p.refused)
       return {
@@ -102,19 +109,20 @@ export class ProviderSessions {
    */
   async join(
     session: ProviderSession,
-    welcome: (leased: { job_id: string; epoch: number }[]) => WelcomeFrame,
+    welcome: (leased: { job_id: string; epoch: number }[], probation: WelcomeProbation | undefined) => WelcomeFrame,
   ): Promise<{ job_id: string; epoch: number }[]> {
     const old = this.sessions.get(session.address);
     if (old && old.id !== session.id) old.close(CLOSE_CODES.superseded, 'the same provider connected again');
     this.sessions.set(session.address, session);
     this.joinedAt.set(session.address, this.deps.clock.now());
     await this.deps.claim(session);
-    const { leased, receipts } = await this.deps.store.transaction(async (tx) => ({
+    const { leased, receipts, history } = await this.deps.store.transaction(async (tx) => ({
       leased: (await tx.validator.leasedTo(session.address)).map((a) => ({ job_id: a.jobId, epoch: a.epoch })),
       receipts: await tx.validator.receipts(session.address, true),
+      history: await tx.bonds.probation(session.address),
     }));
     for (const j of leased) session.inFlight.add(j.job_id);
-    session.send(welcome(leased));
+    session.send(welcome(leased, welcomeProbation(history, probationPolicy(this.deps.config))));
     for (const r of receipts)
       session.send({
         type: 'receipt',
@@ -136,4 +144,17 @@ export class ProviderSessions {
     this.heard.delete(session.address);
     this.joinedAt.delete(session.address);
   }
+}
+
+/** The welcome's probation object for a provider's stored history (undefined when the market checks nothing). */
+export function welcomeProbation(history: ProbationRecord, policy: ProbationPolicy): WelcomeProbation | undefined {
+  if (policy.floor <= 0) return undefined;
+  return {
+    checked_fraction: historyFraction(history.cleanStreak, policy),
+    verified_jobs: history.cleanStreak,
+    jobs_until_floor: checksUntilFloor(history.cleanStreak, policy),
+    probation_jobs: policy.probationJobs,
+    bond_funded: history.bondFunded.toString(),
+    bond_target: policy.bondTarget.toString(),
+  };
 }

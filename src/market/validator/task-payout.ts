@@ -3,6 +3,7 @@ import { makeReceipt, receiptToJson } from '../../core/ledger/receipt.js';
 import type { JsonValue } from '../../core/market/canonical.js';
 import { taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
+import { bondWithholding, type ProbationPolicy } from '../../core/market/probation.js';
 import { signReceipt } from '../../node/signing/receipt-signing.js';
 import type { ResultSigner } from '../../node/signing/result-signing.js';
 import type { MarketTx } from '../store/market-store.js';
@@ -31,12 +32,15 @@ export interface TaskPayoutDeps {
   marketId: string;
   /** The market's receipt key (its Ed25519 signer). */
   signer: Pick<ResultSigner, 'sign'>;
+  /** The market's bond rules: how much of each payout is held back into the provider's bond. */
+  bond: ProbationPolicy;
 }
 
 /**
  * Pays every task of `taskIds` whose every job is done, set-based: the tasks locked, then one
  * read of the completable ones (SettlementRepo.completableTasks), one of their settled slices, the
- * escrows released by splitReward (EscrowRepo.releaseMany), then the tasks completed and one
+ * escrows released by splitReward (EscrowRepo.releaseMany; while a worker's bond is below the
+ * market's, part of its share goes to its `bond:<address>` account in the same posting), then the tasks completed and one
  * Receipt v1 per paid job stored in one statement. A task with nothing held (refunded by an expiry
  * in another transaction, or paid already) pays nothing, so calling this again for a task changes
  * nothing: the settlement group commit, the dispute resolution and the completion sweep all pay
@@ -71,7 +75,23 @@ export async function payTasks(
     };
     return { taskId, slices, counts, payout };
   });
-  const paid = await tx.escrow.releaseMany(plans, now);
+  // A provider's bond is held back from its first payouts (bondWithholding), task after task in
+  // this call's order, until it reaches the market's bond; the rest goes to its worker account.
+  const funded =
+    deps.bond.bondTarget > 0n
+      ? await tx.bonds.funded(plans.flatMap((p) => p.payout.workers.map((w) => w.address)))
+      : new Map<string, bigint>();
+  const withheldPlans = plans.map((p) => {
+    const withheld = new Map<string, bigint>();
+    for (const w of p.payout.workers) {
+      const held = bondWithholding(w.amount, funded.get(w.address) ?? 0n, deps.bond);
+      if (held === 0n) continue;
+      withheld.set(w.address, held);
+      funded.set(w.address, (funded.get(w.address) ?? 0n) + held);
+    }
+    return { ...p, withheld };
+  });
+  const paid = await tx.escrow.releaseMany(withheldPlans, now);
   const completed: { taskId: string; resultHash: string; workerAddress: string }[] = [];
   const out: PaidReceipt[] = [];
   for (const { taskId, slices, counts, payout } of plans) {

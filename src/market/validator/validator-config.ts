@@ -4,6 +4,7 @@ import type { ComfortGuardConfig } from '../../core/pricing/comfort-guard.js';
 import { U64_MAX } from '../../core/pricing/lanes.js';
 import { MAX_INLINE_SLICE_BYTES, MAX_MARKET_FRAME_BYTES } from '../../shared/market-protocol.js';
 import { checkLivenessTimings } from '../../node/socket-liveness.js';
+import type { ProbationPolicy } from '../../core/market/probation.js';
 
 export const VERIFY_MODES = ['reexecute', 'second_provider', 'both'] as const;
 export type VerifyMode = (typeof VERIFY_MODES)[number];
@@ -12,7 +13,12 @@ export type VerifyMode = (typeof VERIFY_MODES)[number];
 export interface ValidatorConfig {
   /** Largest job input, bytes (at most MAX_INLINE_SLICE_BYTES: a job carries its bytes inline). */
   sliceBytes: number;
-  /** Fraction of jobs checked (0…1, default 0.1): re-executed by the validator and/or run by a second provider (`verifyMode`). */
+  /**
+   * The floor of each provider's checked fraction (0…1, default 0.1): the fraction of jobs checked
+   * (re-executed by the validator and/or run by a second provider, `verifyMode`) once a provider
+   * is past probation. A provider on probation, or with little bond, is checked more
+   * (docs/verification.md). 0 turns checking off, probation included.
+   */
   checkFraction: number;
   /**
    * `verify_mode`: how checked jobs are checked. `reexecute` (default): the validator re-executes
@@ -44,10 +50,21 @@ export interface ValidatorConfig {
   batchMs: number;
   /** How often each instance sends the unacknowledged receipts of the providers connected to it, whichever instance stored them (0 = off). */
   receiptDeliveryMs: number;
-  /** Bond a provider is credited on first join, micro-CPC (market-side record). */
-  initialBond: bigint;
-  /** Bond slashed per wrong result, micro-CPC. */
-  slash: bigint;
+  /**
+   * The bond each provider must have funded, micro-CPC (default 10 CPC; 0: no bond). It is held
+   * back from the provider's first earnings (`bondShare` of each payout) into its
+   * `bond:<address>` account; a failed check moves the whole funded bond to treasury
+   * (docs/verification.md).
+   */
+  bondTarget: bigint;
+  /** Share of each payout held back into the bond while it is below `bondTarget` (0…1, default 0.5). */
+  bondShare: number;
+  /**
+   * Probation: every job of a provider is checked until this many checks in a row have passed
+   * (and again after a failed one); then its checked fraction falls as probationJobs / passed
+   * checks, down to `checkFraction` (docs/verification.md). Default 10.
+   */
+  probationJobs: number;
   initialReputation: number;
   reputationDrop: number;
   /** A provider is refused after this many wrong results. */
@@ -105,8 +122,9 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   settleWindowMs: 5,
   batchMs: 10_000,
   receiptDeliveryMs: 1000,
-  initialBond: 10_000_000n,
-  slash: 1_000_000n,
+  bondTarget: 10_000_000n,
+  bondShare: 0.5,
+  probationJobs: 10,
   initialReputation: 100,
   reputationDrop: 25,
   refuseAfter: 3,
@@ -134,6 +152,11 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
   if (!Number.isInteger(c.sliceBytes) || c.sliceBytes < 1 || c.sliceBytes > MAX_INLINE_SLICE_BYTES)
     throw new RangeError(`sliceBytes must be from 1 to ${MAX_INLINE_SLICE_BYTES}`);
   if (!(c.checkFraction >= 0 && c.checkFraction <= 1)) throw new RangeError('checkFraction must be from 0 to 1');
+  if (typeof c.bondTarget !== 'bigint' || c.bondTarget < 0n)
+    throw new RangeError('bondTarget must be a whole number of micro-CPC ≥ 0 (0: no bond)');
+  if (!(c.bondShare > 0 && c.bondShare <= 1)) throw new RangeError('bondShare must be above 0 and at most 1');
+  if (!Number.isSafeInteger(c.probationJobs) || c.probationJobs < 0)
+    throw new RangeError('probationJobs must be a whole number ≥ 0');
   if (!(VERIFY_MODES as readonly string[]).includes(c.verifyMode))
     throw new RangeError(`verifyMode must be one of ${VERIFY_MODES.join(', ')}`);
   if (!Number.isInteger(c.standbys) || c.standbys < 0 || c.standbys > MAX_STANDBYS)
@@ -161,4 +184,14 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
       `instanceTimeoutMs must be a whole number of ms ≥ 2 × presenceMs (${Math.max(1, 2 * c.presenceMs)}), so one late heartbeat does not make an instance dead`,
     );
   return c;
+}
+
+/** The probation and bond rules of a validator config (src/core/market/probation.ts). */
+export function probationPolicy(c: ValidatorConfig): ProbationPolicy {
+  return {
+    floor: c.checkFraction,
+    probationJobs: c.probationJobs,
+    bondTarget: c.bondTarget,
+    bondShareBps: BigInt(Math.round(c.bondShare * 10_000)),
+  };
 }

@@ -4,7 +4,7 @@ import { createLeaseMachine } from '../../core/market/lease-state.js';
 import { DisposableStore } from '../../node/lifecycle.js';
 import { createLogger, errorFields, type Logger } from '../../node/log.js';
 import { SocketLiveness } from '../../node/socket-liveness.js';
-import type { ResultFrame, WelcomeFrame } from '../../shared/market-protocol.js';
+import type { ResultFrame, WelcomeFrame, WelcomeProbation } from '../../shared/market-protocol.js';
 import type { MarketStore } from '../store/market-store.js';
 import type { JobDigester } from '../../node/digest/digest-pool.js';
 import { BatchSealer } from './batch-sealer.js';
@@ -23,7 +23,7 @@ import { ProviderSessions } from './sessions.js';
 import { StepQueue } from './step-queue.js';
 import { payTasks } from './task-payout.js';
 import type { ResultAck, ValidatorContext } from './validator-context.js';
-import { resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
+import { probationPolicy, resolveValidatorConfig, type ValidatorConfig } from './validator-config.js';
 
 export type { ProviderSession };
 export { ValidatorClosingError, type ResultAck } from './validator-context.js';
@@ -130,7 +130,7 @@ export class ValidatorService {
       store: deps.store,
       clock: deps.clock,
       logger: this.log,
-      pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.identity.payoutDeps()),
+      pay: (tx, taskIds, now) => payTasks(tx, taskIds, now, this.identity.payoutDeps(probationPolicy(this.config))),
       deliver: (receipts) => this.settler.deliver(receipts),
     });
     this.leader = new LeaderElector({ store: deps.store, logger: this.log });
@@ -274,7 +274,7 @@ export class ValidatorService {
    */
   join(
     session: ProviderSession,
-    welcome: (leased: { job_id: string; epoch: number }[]) => WelcomeFrame,
+    welcome: (leased: { job_id: string; epoch: number }[], probation: WelcomeProbation | undefined) => WelcomeFrame,
   ): Promise<{ job_id: string; epoch: number }[]> {
     return this.sessions.join(session, welcome);
   }

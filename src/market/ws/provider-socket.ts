@@ -246,7 +246,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
           const address = authed.address;
           const instances = await peerInstances(deps, report);
           // The validator sends the welcome first, then the receipts still unacknowledged.
-          await v.join(session, (leased) => ({
+          await v.join(session, (leased, probation) => ({
             type: 'welcome',
             address,
             heartbeat_ms: v.config.heartbeatMs,
@@ -254,6 +254,7 @@ function handleSocket(socket: WebSocket, deps: ProviderSocketDeps): void {
             server_time: v.now(),
             market_key: v.marketKey,
             ...(instances.length > 0 ? { instances } : {}),
+            ...(probation ? { probation } : {}),
           }));
           return;
         }

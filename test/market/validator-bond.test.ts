@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../src/core/hex.js';
+import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import { signComputeResult } from '../../src/node/signing/result-signing.js';
+import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import { DEFAULT_VALIDATOR_CONFIG } from '../../src/market/validator/validator-config.js';
+import type { JobFrame } from '../../src/shared/market-protocol.js';
+import { expectBooksEqual } from '../support/books.js';
+import { balance, postTask, startMarket, type Market } from '../support/market.js';
+import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { tempDir } from '../support/temp-dir.js';
+
+/**
+ * Cheaters through the real market with its defaults (checkFraction 0.1, probation 10 jobs, bond
+ * 10 CPC held back from first earnings, refused after 3 wrong results): docs/verification.md.
+ */
+const SEED = 0xb0_4d;
+console.log(`bond test seed ${SEED}`);
+let nonce = BigInt(SEED) * 1_000_000n;
+const BOND = DEFAULT_VALIDATOR_CONFIG.bondTarget;
+
+let m: Market | undefined;
+const providers: RawProvider[] = [];
+afterEach(async () => {
+  for (const p of providers.splice(0)) p.close();
+  await m?.close();
+  m = undefined;
+});
+
+/** A signed result for `job`: the honest digests, or garbage (a digest of nothing the job holds). */
+function resultFor(market: Market, p: RawProvider, job: JobFrame, garbage: boolean) {
+  const d = createSliceDigester(fromHex(job.assignment_key), market.blake3);
+  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
+  const honest = d.digest();
+  const junk = toHex(market.blake3.hash(Buffer.from(`garbage ${job.job_id}`)));
+  const unsigned: UnsignedComputeResult = {
+    market_id: p.marketId,
+    task_id: job.task_id,
+    job_id: job.job_id,
+    worker_address: p.address,
+    result_hash: garbage ? junk : honest.resultHash,
+    proof: garbage ? junk : honest.proof,
+    nonce: nonce++,
+    created_at: Date.now(),
+  };
+  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: market.blake3 }));
+}
+
+const task = (tag: string, reward: string) => ({
+  challenge_type: 'inference',
+  payload: { model_id: 'm', prompt: tag, max_tokens: 1, lane: 'consumer' },
+  reward,
+});
+
+/** Runs one job at a time for `p`, each answered with garbage, until the market refuses it; returns the jobs and their answers. */
+async function cheatUntilRefused(market: Market, p: RawProvider, reward: string, limit = 400) {
+  const codes: (string | null)[] = [];
+  for (let i = 0; i < limit; i++) {
+    await postTask(market, task(`${p.address}-${i}`, reward));
+    const job = await p.nextJob(i);
+    p.sendResult(resultFor(market, p, job, true));
+    const ack = await p.ackFor(job.job_id);
+    codes.push(ack.code);
+    if (codes.filter((c) => c === 'WRONG_RESULT').length === DEFAULT_VALIDATOR_CONFIG.refuseAfter) break;
+  }
+  expect(await p.closed()).toBe(4003);
+  return codes;
+}
+
+/** What a provider holds at the market (its worker account and its bond) and what failed checks took from its bond. */
+async function money(market: Market, address: string) {
+  const penalties = await market.store.transaction((tx) => tx.validator.penalties(address));
+  return {
+    worker: await balance(market, ACCOUNTS.worker(address)),
+    bond: await balance(market, ACCOUNTS.bond(address)),
+    slashed: penalties.reduce((a, x) => a + x.slashed, 0n),
+  };
+}
+
+describe('a bond that costs something, and probation (market defaults)', () => {
+  it('a provider that cheats from its first job earns nothing net and is refused; a second key of the same cheater fares no better', async () => {
+    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
+    for (const seed of [SEED, SEED + 1]) {
+      const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
+      providers.push(p);
+      await p.join({ max_jobs: 1 });
+      const welcome = p.frames.find((f) => f.type === 'welcome');
+      // A fresh key: no trust (every job checked) and no bond.
+      expect(welcome).toMatchObject({
+        probation: {
+          checked_fraction: 1,
+          verified_jobs: 0,
+          jobs_until_floor: 100,
+          bond_funded: '0',
+          bond_target: '10000000',
+        },
+      });
+      const codes = await cheatUntilRefused(m, p, '1.0');
+      const held = await money(m, p.address);
+      console.log(
+        `cheater key ${seed}: ${codes.length} jobs, answers ${codes.join(',')}, holds ${JSON.stringify(held, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
+      // Every garbage answer was caught: nothing collected, so nothing to lose either.
+      expect(codes).toEqual(['WRONG_RESULT', 'WRONG_RESULT', 'WRONG_RESULT']);
+      expect(held.worker + held.bond - held.slashed).toBeLessThanOrEqual(0n);
+      expect(held.worker).toBe(0n);
+      expect(await m.store.transaction((tx) => tx.validator.provider(p.address))).toMatchObject({ refused: true });
+    }
+    await expectBooksEqual(m);
+  }, 120_000);
+
+  it('a provider that cheats after a long honest history loses its funded bond, more than it collects (docs/verification.md)', async () => {
+    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
+    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 7));
+    providers.push(p);
+    await p.join({ max_jobs: 1 });
+    // Its history: 200 checks passed in a row, and a bond funded in full from earnings it kept.
+    await m.store.transaction(async (tx) => {
+      await tx.bonds.recordPassed(Array<string>(200).fill(p.address), 0);
+      await tx.accounts.ensure(ACCOUNTS.worker(p.address), 'worker');
+      await tx.accounts.post(
+        'earned-before',
+        [
+          { account: ACCOUNTS.mint, amount: -BOND },
+          { account: ACCOUNTS.worker(p.address), amount: BOND },
+        ],
+        'earnings',
+        0,
+      );
+      expect(await tx.bonds.deposit(p.address, BOND, 'bond-deposit', 0)).toBe(true);
+    });
+    // Jobs paying it 0.1 CPC (a 0.4 CPC task, 25% to the worker): at the 10% floor, the expected
+    // take before the first failed check is 0.9 × 0.1 / 0.1 = 0.9 CPC, against a 10 CPC bond.
+    const codes = await cheatUntilRefused(m, p, '0.4');
+    const held = await money(m, p.address);
+    const collected = held.worker; // every credit it had was in its bond, so its worker account is what cheating paid
+    console.log(
+      `long-history cheater: ${codes.length} jobs (${codes.filter((c) => c === null).length} unchecked, paid), collected ${collected}, bond lost ${held.slashed}`,
+    );
+    expect(held.slashed).toBe(BOND);
+    expect(held.bond).toBe(0n);
+    expect(collected - held.slashed).toBeLessThanOrEqual(0n);
+    // After the first failed check it is on probation again: the next two garbage answers are caught at once.
+    expect(codes.slice(-3)).toEqual(['WRONG_RESULT', 'WRONG_RESULT', 'WRONG_RESULT']);
+    // The slash went to treasury, in balanced postings.
+    await expectBooksEqual(m);
+  }, 300_000);
+
+  it('an honest provider funds its bond from its first payouts, in the payout posting, and is checked less as checks pass', async () => {
+    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
+    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 9));
+    providers.push(p);
+    await p.join({ max_jobs: 1 });
+    for (let i = 0; i < 12; i++) {
+      await postTask(m, task(`honest-${i}`, '1.0'));
+      const job = await p.nextJob(i);
+      p.sendResult(resultFor(m, p, job, false));
+      expect(await p.ackFor(job.job_id)).toMatchObject({ accepted: true });
+    }
+    // 12 jobs paying 0.25 CPC each: half of each went to the bond.
+    expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(12n * 125_000n);
+    expect(await balance(m, ACCOUNTS.bond(p.address))).toBe(12n * 125_000n);
+    const history = await m.store.transaction((tx) => tx.bonds.probation(p.address));
+    // With no bond funded every job was checked, so all 12 passed checks count.
+    expect(history).toMatchObject({ checksPassed: 12, checksFailed: 0, cleanStreak: 12 });
+    await expectBooksEqual(m);
+  }, 120_000);
+});
