@@ -4,8 +4,15 @@ import { sql, type PgQuery } from './sql.js';
 
 export const CHALLENGE_TYPES = ['inference', 'training', 'rendering', 'synthetic'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
-/** Stored statuses; `draft` (slices still uploading) shows as `pending` in the public view. */
-export type StoredTaskStatus = 'draft' | 'pending' | 'in_progress' | 'completed' | 'failed';
+/**
+ * Stored statuses; `draft` (slices still uploading) shows as `pending` in the public view, and
+ * `reopened` (a completed task whose result a failed check reached back to, being corrected) as
+ * `in_progress`.
+ */
+export type StoredTaskStatus = 'draft' | 'pending' | 'in_progress' | 'completed' | 'failed' | 'reopened';
+/** The guarantee a customer asked for at POST /tasks (docs/market-api.md, "Verification"). */
+export const TASK_VERIFICATIONS = ['sampled', 'all', 'two_providers'] as const;
+export type TaskVerification = (typeof TASK_VERIFICATIONS)[number];
 export const PUBLIC_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 export type PublicTaskStatus = (typeof PUBLIC_STATUSES)[number];
 export type InputKind = 'payload' | 'slices';
@@ -28,6 +35,12 @@ export interface TaskRecord {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
+  /** The verification the customer asked for. */
+  verification: TaskVerification;
+  /** What the guarantee costs on top of `reward` (held in escrow with it), micro-CPC. */
+  surcharge: bigint;
+  /** How many times a wrong job result was found after completion and the task was corrected. */
+  corrections: number;
 }
 
 interface Row {
@@ -47,6 +60,9 @@ interface Row {
   created_at: bigint;
   updated_at: bigint;
   completed_at: bigint | null;
+  verification: TaskVerification;
+  surcharge: bigint;
+  corrections: number;
   [k: string]: unknown;
 }
 
@@ -68,6 +84,9 @@ const toRecord = (r: Row): TaskRecord => ({
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
   completedAt: num(r.completed_at),
+  verification: r.verification,
+  surcharge: r.surcharge,
+  corrections: r.corrections,
 });
 
 export interface TaskFilter {
@@ -83,12 +102,23 @@ export class TasksRepo {
   constructor(private readonly c: SqlConn) {}
 
   async insert(
-    t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>,
+    t: Omit<
+      TaskRecord,
+      | 'failureReason'
+      | 'resultHash'
+      | 'workerAddress'
+      | 'updatedAt'
+      | 'completedAt'
+      | 'verification'
+      | 'surcharge'
+      | 'corrections'
+    > &
+      Partial<Pick<TaskRecord, 'verification' | 'surcharge'>>,
   ): Promise<void> {
     await this.c.query(sql`
-      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at)
+      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at, verification, surcharge)
       VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
-              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt})`);
+              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt}, ${t.verification ?? 'sampled'}, ${t.surcharge ?? 0n})`);
   }
 
   /** The task; `forUpdate` locks its row until the transaction ends. */
@@ -130,7 +160,7 @@ export class TasksRepo {
   /** One page of a customer's tasks, newest first, and the total matching the filter. */
   async list(f: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     const where = sql`customer_id = ${f.customerId}
-      ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : sql`AND status = ${f.status}`) : sql``}
+      ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : f.status === 'in_progress' ? sql`AND status IN ('in_progress', 'reopened')` : sql`AND status = ${f.status}`) : sql``}
       ${f.challengeType ? sql`AND challenge_type = ${f.challengeType}` : sql``}`;
     const rows = await this.c.query<Row>(
       sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`,
@@ -183,5 +213,5 @@ export class TasksRepo {
 
 /** The public status of a stored one. */
 export function publicStatus(s: StoredTaskStatus): PublicTaskStatus {
-  return s === 'draft' ? 'pending' : s;
+  return s === 'draft' ? 'pending' : s === 'reopened' ? 'in_progress' : s;
 }
