@@ -342,7 +342,12 @@ for (const h of harnesses) {
       // Held at POST: 1.0, 1.1 (10% for the re-execution), 1.25 (the provider share again).
       expect(before - (await m.server.customers.balance(m.customer.customerId))).toBe(3_350_000n);
       m.validator.kick();
-      await p1.waitFor('4 acks', () => (acks(p1).length + acks(p2).length >= 4 ? true : undefined));
+      // Four runs (the pair's two): the last ack lands on either provider, so both are watched.
+      const fourAcks = () => (acks(p1).length + acks(p2).length >= 4 ? true : undefined);
+      await Promise.race(
+        [p1.waitFor('4 acks', fourAcks), p2.waitFor('4 acks', fourAcks)].map((w) => w.catch(() => false)),
+      );
+      expect(fourAcks()).toBe(true);
       await m.validator.whenIdle();
       const view = async (id: string) =>
         (await fetch(`${m.base}/tasks/${id}`, { headers: { authorization: `Bearer ${m.customerKey}` } }).then((r) =>
