@@ -10,6 +10,7 @@ import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { SqlDriver } from '../../src/market/store/driver.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
+import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
 import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
@@ -196,7 +197,7 @@ async function expectAllCorrect(m: M, taskIds: readonly string[], cheater: strin
     if (slice.verdict === 'accepted') expect(slice.workerAddress).not.toBe(cheater);
     const key = deriveAssignmentKey(fromHex(SECRET), slice.jobId, slice.workerAddress, 0, m.blake3);
     const d = createSliceDigester(key, m.blake3);
-    d.update(payloadInputBytes((task as { payload: never }).payload));
+    d.update(payloadInputBytes((task as TaskRecord).payload));
     const honest = d.digest().resultHash;
     expect(slice.settledHash).toBe(honest);
     expect(task?.resultHash, `result_hash of task ${taskId}`).toBe(taskResultHash([honest], m.blake3));

@@ -93,9 +93,7 @@ const base = {
   /** "payload" (default): the canonical payload bytes are the input; "slices": upload slices, then submit. */
   input: z.enum(['payload', 'slices'], { error: 'must be "payload" or "slices"' }).default('payload'),
   /** How the result is checked (docs/market-api.md, "Verification"): "sampled" (default), "all" or "two_providers", priced. */
-  verification: z
-    .enum(TASK_VERIFICATIONS, { error: 'must be "sampled", "all" or "two_providers"' })
-    .default('sampled'),
+  verification: z.enum(TASK_VERIFICATIONS, { error: 'must be "sampled", "all" or "two_providers"' }).default('sampled'),
 };
 
 export const createTaskBody = z.discriminatedUnion(

@@ -10,7 +10,10 @@ const seconds = (ms: number): number => Math.floor(ms / 1000);
  * job is done and none is unchecked, "unchecked" when no job result was checked, else
  * "partly_checked".
  */
-export function verificationView(t: Pick<TaskRecord, 'verification' | 'surcharge' | 'corrections'>, c: VerificationCounts) {
+export function verificationView(
+  t: Pick<TaskRecord, 'verification' | 'surcharge' | 'corrections'>,
+  c: VerificationCounts,
+) {
   const checked = c.reexecuted + c.agreed + c.corrected;
   return {
     requested: t.verification,

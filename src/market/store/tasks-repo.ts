@@ -115,10 +115,17 @@ export class TasksRepo {
     > &
       Partial<Pick<TaskRecord, 'verification' | 'surcharge'>>,
   ): Promise<void> {
+    // Without a guarantee the columns keep their defaults (so this also writes to a store before migration 11, as the upgrade tests do).
+    const guarantee =
+      t.verification === undefined || (t.verification === 'sampled' && !t.surcharge)
+        ? null
+        : { verification: t.verification, surcharge: t.surcharge ?? 0n };
     await this.c.query(sql`
-      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at, verification, surcharge)
+      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at
+        ${guarantee ? sql`, verification, surcharge` : sql``})
       VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
-              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt}, ${t.verification ?? 'sampled'}, ${t.surcharge ?? 0n})`);
+              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt}
+              ${guarantee ? sql`, ${guarantee.verification}, ${guarantee.surcharge}` : sql``})`);
   }
 
   /** The task; `forUpdate` locks its row until the transaction ends. */

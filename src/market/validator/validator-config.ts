@@ -154,7 +154,9 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
   if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1)
     throw new RangeError('refuseAfter must be a whole number ≥ 1');
   if (!Number.isSafeInteger(c.reachBackMs) || c.reachBackMs < 60_000 || c.reachBackMs > MAX_REACH_BACK_MS)
-    throw new RangeError(`reachBackMs must be a whole number of ms from 60000 (1 minute) to ${MAX_REACH_BACK_MS} (30 days)`);
+    throw new RangeError(
+      `reachBackMs must be a whole number of ms from 60000 (1 minute) to ${MAX_REACH_BACK_MS} (30 days)`,
+    );
   if (!Number.isSafeInteger(c.reachBackMax) || c.reachBackMax < 1 || c.reachBackMax > 100_000)
     throw new RangeError('reachBackMax must be a whole number from 1 to 100000');
   if (!Number.isSafeInteger(c.sendBufferSoftBytes) || c.sendBufferSoftBytes < 1)
