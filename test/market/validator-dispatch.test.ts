@@ -119,6 +119,9 @@ describe('splitting tasks into jobs', () => {
     createdAt: 0,
     updatedAt: 0,
     completedAt: null,
+    verification: 'sampled',
+    surcharge: 0n,
+    corrections: 0,
     ...over,
   });
 

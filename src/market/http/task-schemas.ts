@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AmountError, parseAmount } from '../../core/market/amount.js';
 import { MAX_MATRIX_SIZE } from '../../core/workloads/synthetic.js';
-import { CHALLENGE_TYPES, PUBLIC_STATUSES } from '../store/tasks-repo.js';
+import { CHALLENGE_TYPES, PUBLIC_STATUSES, TASK_VERIFICATIONS } from '../store/tasks-repo.js';
 
 /**
  * Request schemas of the task API (document 002's fields). One schema validates and types each
@@ -92,6 +92,8 @@ const base = {
   deadline: z.int({ error: 'must be a Unix time in whole seconds' }).min(1).max(100_000_000_000).optional(),
   /** "payload" (default): the canonical payload bytes are the input; "slices": upload slices, then submit. */
   input: z.enum(['payload', 'slices'], { error: 'must be "payload" or "slices"' }).default('payload'),
+  /** How the result is checked (docs/market-api.md, "Verification"): "sampled" (default), "all" or "two_providers", priced. */
+  verification: z.enum(TASK_VERIFICATIONS, { error: 'must be "sampled", "all" or "two_providers"' }).default('sampled'),
 };
 
 export const createTaskBody = z.discriminatedUnion(

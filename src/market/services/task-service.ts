@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Blake3Hasher } from '../../core/hash/hasher.js';
 import { formatAmount } from '../../core/market/amount.js';
+import { verificationSurcharge } from '../../core/market/verification-price.js';
 import { canonicalJson, type JsonValue } from '../../core/market/canonical.js';
 import type { Clock } from '../../core/clock.js';
 import { invalidField, MarketError, taskNotFound } from '../errors.js';
@@ -9,6 +10,7 @@ import type { CreateTaskBody } from '../http/task-schemas.js';
 import { ACCOUNTS } from '../store/accounts-repo.js';
 import type { CustomerRecord } from '../store/customers-repo.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
+import type { VerificationCounts } from '../store/reach-back-repo.js';
 import type { SliceRecord } from '../store/slices-repo.js';
 import type { PublicTaskStatus, TaskRecord } from '../store/tasks-repo.js';
 import { writeSliceChunks } from './slice-chunks.js';
@@ -90,6 +92,8 @@ export class TaskService {
       gpuRequired: body.payload.gpu_required ?? false,
       lane: body.payload.lane ?? 'consumer',
       createdAt: now,
+      verification: body.verification,
+      surcharge: verificationSurcharge(body.reward, body.verification),
     };
     return this.deps.store.transaction(async (tx) => {
       if (task.status === 'draft') {
@@ -105,7 +109,7 @@ export class TaskService {
       // The row as stored: the escrow hold and the notification below do not change it.
       const stored = await tx.tasks.insert(task);
       if (task.status === 'pending') {
-        await this.escrow(tx, customer, task.taskId, task.reward, now);
+        await this.escrow(tx, customer, task.taskId, task.reward + task.surcharge, now);
         // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
         await tx.notify('jobs_ready');
       }
@@ -138,7 +142,7 @@ export class TaskService {
           409,
           `task ${taskId} lacks slice ${gap}; slices must be numbered 0…${slices.length} without gaps`,
         );
-      await this.escrow(tx, customer, taskId, task.reward, now);
+      await this.escrow(tx, customer, taskId, task.reward + task.surcharge, now);
       await tx.tasks.transition(taskId, ['draft'], 'pending', now);
       await tx.notify('jobs_ready');
       return { task: (await tx.tasks.get(taskId)) as TaskRecord, slices };
@@ -227,18 +231,32 @@ export class TaskService {
     });
   }
 
-  async get(customer: CustomerRecord, taskId: string): Promise<TaskRecord & { sliceCount: number }> {
+  async get(
+    customer: CustomerRecord,
+    taskId: string,
+  ): Promise<TaskRecord & { sliceCount: number; checks: VerificationCounts }> {
     return this.deps.store.transaction(async (tx) => {
       const task = await this.owned(tx, customer, taskId, false);
-      return { ...task, sliceCount: task.inputKind === 'slices' ? (await tx.slices.list(taskId)).length : 1 };
+      return {
+        ...task,
+        sliceCount: task.inputKind === 'slices' ? (await tx.slices.list(taskId)).length : 1,
+        checks: (await tx.reachBack.verification([taskId])).get(taskId) as VerificationCounts,
+      };
     });
   }
 
   async list(
     customer: CustomerRecord,
     q: { status?: PublicTaskStatus; challengeType?: TaskRecord['challengeType']; limit: number; offset: number },
-  ): Promise<{ tasks: TaskRecord[]; total: number }> {
-    return this.deps.store.transaction((tx) => tx.tasks.list({ customerId: customer.customerId, ...q }));
+  ): Promise<{ tasks: (TaskRecord & { checks: VerificationCounts })[]; total: number }> {
+    return this.deps.store.transaction(async (tx) => {
+      const page = await tx.tasks.list({ customerId: customer.customerId, ...q });
+      const checks = await tx.reachBack.verification(page.tasks.map((t) => t.taskId));
+      return {
+        tasks: page.tasks.map((t) => ({ ...t, checks: checks.get(t.taskId) as VerificationCounts })),
+        total: page.total,
+      };
+    });
   }
 
   /** Fails open tasks whose deadline has passed and refunds their escrow; returns their ids. */

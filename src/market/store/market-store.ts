@@ -17,6 +17,7 @@ import { TasksRepo } from './tasks-repo.js';
 import { ValidatorRepo } from './validator-repo.js';
 import { CourierInboxRepo } from './courier-repo.js';
 import { PresenceRepo } from './presence-repo.js';
+import { ReachBackRepo } from './reach-back-repo.js';
 import type { MarketChannel } from './channels.js';
 import { sql } from './sql.js';
 
@@ -35,6 +36,8 @@ export interface MarketTx {
   settlement: SettlementRepo;
   /** The market instances sharing the store and which one holds each provider's socket. */
   presence: PresenceRepo;
+  /** Re-verification of a provider's earlier results after it failed a check, and the corrections. */
+  reachBack: ReachBackRepo;
   /**
    * Notifies `channel` when this transaction commits (PostgreSQL's pg_notify inside it), and never
    * if it rolls back; several notifies of one channel in one transaction are one notification.
@@ -126,6 +129,7 @@ export class MarketStore {
         courier: new CourierInboxRepo(c),
         settlement: new SettlementRepo(c),
         presence: new PresenceRepo(c),
+        reachBack: new ReachBackRepo(c),
       }),
     );
     // Without LISTEN only this process can hear the store's commits: told once committed.

@@ -348,6 +348,40 @@ ALTER TABLE providers ADD COLUMN checks_failed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE providers ADD COLUMN clean_streak INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    id: 11,
+    name: 'reach-back and verification guarantees',
+    sql: `
+ALTER TABLE tasks ADD COLUMN verification TEXT NOT NULL DEFAULT 'sampled' CHECK (verification IN ('sampled', 'all', 'two_providers'));
+ALTER TABLE tasks ADD COLUMN surcharge BIGINT NOT NULL DEFAULT 0 CHECK (surcharge >= 0);
+ALTER TABLE tasks ADD COLUMN corrections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks DROP CONSTRAINT tasks_status_check;
+ALTER TABLE tasks ADD CONSTRAINT tasks_status_check CHECK (status IN ('draft', 'pending', 'in_progress', 'completed', 'failed', 'reopened'));
+CREATE TABLE reach_back_watch (
+  address TEXT PRIMARY KEY,
+  since BIGINT NOT NULL,
+  until BIGINT NOT NULL,
+  failed_at BIGINT NOT NULL
+);
+CREATE TABLE reach_back_checks (
+  result_seq BIGINT PRIMARY KEY REFERENCES job_results(seq),
+  job_id UUID NOT NULL REFERENCES jobs(job_id),
+  task_id UUID NOT NULL REFERENCES tasks(task_id),
+  address TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'confirmed', 'wrong', 'skipped')),
+  expected_hash TEXT,
+  expected_proof TEXT,
+  paid BIGINT NOT NULL DEFAULT 0 CHECK (paid >= 0),
+  clawed BIGINT NOT NULL DEFAULT 0 CHECK (clawed >= 0),
+  redo TEXT CHECK (redo IN ('open', 'paid')),
+  queued_at BIGINT NOT NULL,
+  done_at BIGINT
+);
+CREATE INDEX reach_back_pending ON reach_back_checks(queued_at, result_seq) WHERE state = 'pending';
+CREATE INDEX reach_back_task ON reach_back_checks(task_id);
+CREATE INDEX job_results_worker ON job_results(worker_address, seq);
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

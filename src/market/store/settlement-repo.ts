@@ -1,6 +1,7 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import { BondRepo } from './bond-repo.js';
 import type { SqlConn } from './driver.js';
+import type { TaskVerification } from './tasks-repo.js';
 import type { JobInput, StoredResult } from './validator-repo.js';
 import { sql } from './sql.js';
 
@@ -320,16 +321,28 @@ export class SettlementRepo {
    * order), and the tasks are locked here in task id order — jobs before their task, as the lease
    * and dispute paths do, so these locks never wait on each other in a cycle.
    */
-  async completableTasks(taskIds: readonly string[]): Promise<{ taskId: string; reward: bigint }[]> {
+  async completableTasks(
+    taskIds: readonly string[],
+  ): Promise<{ taskId: string; reward: bigint; verification: TaskVerification; surcharge: bigint }[]> {
     if (taskIds.length === 0) return [];
     await this.lockTasks(taskIds);
-    const rows = await this.c.query<{ task_id: string; reward: bigint }>(sql`
-      SELECT t.task_id, t.reward FROM tasks t
+    const rows = await this.c.query<{
+      task_id: string;
+      reward: bigint;
+      verification: TaskVerification;
+      surcharge: bigint;
+    }>(sql`
+      SELECT t.task_id, t.reward, t.verification, t.surcharge FROM tasks t
       WHERE t.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid) AND t.status = 'in_progress'
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id AND j.status <> 'done')
         AND NOT EXISTS (SELECT 1 FROM job_results r WHERE r.task_id = t.task_id AND r.verdict = 'held')
       ORDER BY t.task_id FOR UPDATE OF t`);
-    return rows.map((r) => ({ taskId: r.task_id, reward: r.reward }));
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      reward: r.reward,
+      verification: r.verification,
+      surcharge: r.surcharge,
+    }));
   }
 
   /** Locks the rows of these tasks (task id order, so concurrent lockers never deadlock) until the transaction ends. */

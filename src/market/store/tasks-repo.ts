@@ -4,8 +4,15 @@ import { sql, type PgQuery } from './sql.js';
 
 export const CHALLENGE_TYPES = ['inference', 'training', 'rendering', 'synthetic'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
-/** Stored statuses; `draft` (slices still uploading) shows as `pending` in the public view. */
-export type StoredTaskStatus = 'draft' | 'pending' | 'in_progress' | 'completed' | 'failed';
+/**
+ * Stored statuses; `draft` (slices still uploading) shows as `pending` in the public view, and
+ * `reopened` (a completed task whose result a failed check reached back to, being corrected) as
+ * `in_progress`.
+ */
+export type StoredTaskStatus = 'draft' | 'pending' | 'in_progress' | 'completed' | 'failed' | 'reopened';
+/** The guarantee a customer asked for at POST /tasks (docs/market-api.md, "Verification"). */
+export const TASK_VERIFICATIONS = ['sampled', 'all', 'two_providers'] as const;
+export type TaskVerification = (typeof TASK_VERIFICATIONS)[number];
 export const PUBLIC_STATUSES = ['pending', 'in_progress', 'completed', 'failed'] as const;
 export type PublicTaskStatus = (typeof PUBLIC_STATUSES)[number];
 export type InputKind = 'payload' | 'slices';
@@ -28,6 +35,12 @@ export interface TaskRecord {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
+  /** The verification the customer asked for. */
+  verification: TaskVerification;
+  /** What the guarantee costs on top of `reward` (held in escrow with it), micro-CPC. */
+  surcharge: bigint;
+  /** How many times a wrong job result was found after completion and the task was corrected. */
+  corrections: number;
 }
 
 /** A `tasks` row as the drivers return it. */
@@ -48,6 +61,9 @@ export interface TaskRow {
   created_at: bigint;
   updated_at: bigint;
   completed_at: bigint | null;
+  verification: TaskVerification;
+  surcharge: bigint;
+  corrections: number;
   [k: string]: unknown;
 }
 
@@ -70,6 +86,9 @@ export const toTaskRecord = (r: TaskRow): TaskRecord => ({
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
   completedAt: num(r.completed_at),
+  verification: r.verification,
+  surcharge: r.surcharge,
+  corrections: r.corrections,
 });
 
 export interface TaskFilter {
@@ -86,12 +105,30 @@ export class TasksRepo {
 
   /** Inserts a task; returns it as stored (what `get` would read back in the same transaction). */
   async insert(
-    t: Omit<TaskRecord, 'failureReason' | 'resultHash' | 'workerAddress' | 'updatedAt' | 'completedAt'>,
+    t: Omit<
+      TaskRecord,
+      | 'failureReason'
+      | 'resultHash'
+      | 'workerAddress'
+      | 'updatedAt'
+      | 'completedAt'
+      | 'verification'
+      | 'surcharge'
+      | 'corrections'
+    > &
+      Partial<Pick<TaskRecord, 'verification' | 'surcharge'>>,
   ): Promise<TaskRecord> {
+    // Without a guarantee the columns keep their defaults (so this also writes to a store before migration 11, as the upgrade tests do).
+    const guarantee =
+      t.verification === undefined || (t.verification === 'sampled' && !t.surcharge)
+        ? null
+        : { verification: t.verification, surcharge: t.surcharge ?? 0n };
     const [r] = await this.c.query<TaskRow>(sql`
-      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at)
+      INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at
+        ${guarantee ? sql`, verification, surcharge` : sql``})
       VALUES (${t.taskId}, ${t.customerId}, ${t.challengeType}, ${JSON.stringify(t.payload)}::jsonb, ${t.reward}, ${t.deadline}, ${t.status},
-              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt})
+              ${t.inputKind}, ${t.gpuRequired}, ${t.lane}, ${t.createdAt}, ${t.createdAt}
+              ${guarantee ? sql`, ${guarantee.verification}, ${guarantee.surcharge}` : sql``})
       RETURNING *`);
     return toTaskRecord(r as TaskRow);
   }
@@ -144,7 +181,7 @@ export class TasksRepo {
   /** One page of a customer's tasks, newest first, and the total matching the filter. */
   async list(f: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     const where = sql`customer_id = ${f.customerId}
-      ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : sql`AND status = ${f.status}`) : sql``}
+      ${f.status ? (f.status === 'pending' ? sql`AND status IN ('draft', 'pending')` : f.status === 'in_progress' ? sql`AND status IN ('in_progress', 'reopened')` : sql`AND status = ${f.status}`) : sql``}
       ${f.challengeType ? sql`AND challenge_type = ${f.challengeType}` : sql``}`;
     const rows = await this.c.query<TaskRow>(
       sql`SELECT * FROM tasks WHERE ${where} ORDER BY created_at DESC, task_id LIMIT ${f.limit} OFFSET ${f.offset}`,
@@ -211,5 +248,5 @@ export class TasksRepo {
 
 /** The public status of a stored one. */
 export function publicStatus(s: StoredTaskStatus): PublicTaskStatus {
-  return s === 'draft' ? 'pending' : s;
+  return s === 'draft' ? 'pending' : s === 'reopened' ? 'in_progress' : s;
 }

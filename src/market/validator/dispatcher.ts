@@ -11,7 +11,7 @@ import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.j
 import type { MarketTx } from '../store/market-store.js';
 import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
 import type { JobRecord } from '../store/jobs-repo.js';
-import type { TaskRecord } from '../store/tasks-repo.js';
+import type { TaskRecord, TaskVerification } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
 import { dispatchOrder } from './dispatch-order.js';
 import type { ProviderSession } from './provider-session.js';
@@ -165,19 +165,25 @@ export class Dispatcher {
       const tasks = await tx.tasks.getMany(ids);
       const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
       const allInputs: JobInput[] = [];
+      const allPaired = new Set<string>();
       for (const task of tasks) {
         const slices = task.inputKind === 'slices' ? await tx.slices.list(task.taskId) : [];
         const { jobs, inputs } = splitTask(task, slices, this.ctx.config.sliceBytes);
         allJobs.push(...jobs);
         allInputs.push(...inputs);
+        // A task that asked for two providers has every job paired, whatever the market's mode.
+        if (task.verification === 'two_providers') for (const input of inputs) allPaired.add(input.jobId);
       }
       const split = tasks.map((t) => t.taskId);
       await tx.jobs.insert(allJobs, now);
       await tx.validator.holdForAdmission(split);
       await tx.validator.insertInputs(allInputs);
-      if (this.ctx.config.verifyMode !== 'reexecute') {
+      if (this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0) {
         for (const input of allInputs)
-          if (input.workload !== 'synthetic' && this.isPaired(input.jobId))
+          if (
+            input.workload !== 'synthetic' &&
+            (allPaired.has(input.jobId) || (this.ctx.config.verifyMode !== 'reexecute' && this.isPaired(input.jobId)))
+          )
             await tx.validator.insertTwin(input.jobId, randomUUID(), now);
       }
       await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
@@ -279,7 +285,13 @@ export class Dispatcher {
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
     const bytes = await this.inputIn(tx, input, task, now);
     if (!bytes) return this.leaseIn(tx, session, caps, now, retake); // its task failed: the next job
-    return { job, input, task, bytes, assignment: await this.assign(tx, job, input, session.address, lease, now) };
+    return {
+      job,
+      input,
+      task,
+      bytes,
+      assignment: await this.assign(tx, job, input, session.address, lease, now, task.verification),
+    };
   }
 
   /**
@@ -321,13 +333,15 @@ export class Dispatcher {
     provider: string,
     lease: Lease,
     now: number,
+    /** The task's verification guarantee: "all" re-executes every job, "two_providers" pairs it (synthetic: re-executed). */
+    guarantee: TaskVerification = 'sampled',
   ): Promise<AssignmentRecord> {
     const secret = this.ctx.identity.secret;
     const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
     // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
     // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
     const pair =
-      this.ctx.config.verifyMode !== 'reexecute' && input.workload !== 'synthetic'
+      (this.ctx.config.verifyMode !== 'reexecute' || guarantee === 'two_providers') && input.workload !== 'synthetic'
         ? await tx.validator.pairOf(job.jobId)
         : undefined;
     const key = pair
@@ -339,7 +353,10 @@ export class Dispatcher {
       epoch: lease.epoch,
       lease: lease as unknown as JsonValue,
       assignmentKey: toHex(key),
-      checked: this.reexecutes(input.workload, job.jobId, lease.epoch, await this.checkFractionFor(tx, provider, job)),
+      checked:
+        this.reexecutes(input.workload, job.jobId, lease.epoch, await this.checkFractionFor(tx, provider, job)) ||
+        guarantee === 'all' ||
+        (guarantee === 'two_providers' && input.workload === 'synthetic'),
       blockHash,
     };
     await tx.validator.putAssignment(assignment, now);

@@ -276,7 +276,7 @@ export class LeaseKeeper {
       if (!input || !task) throw new Error(`job ${jobId} has no input or task`);
       const bytes = await this.deps.dispatch.inputIn(tx, input, task, now);
       if (!bytes) return;
-      const assignment = await this.deps.dispatch.assign(tx, job, input, next, promoted, now);
+      const assignment = await this.deps.dispatch.assign(tx, job, input, next, promoted, now, task.verification);
       handovers.push({ session, lease: { job, input, task, assignment, bytes } });
       return;
     }

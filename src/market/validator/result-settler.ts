@@ -35,6 +35,8 @@ export interface ResultSettlerDeps {
   kick(): void;
   /** Receipts sent on `session` here (receipt delivery does not send them again). */
   noteSent(session: ProviderSession, keys: readonly string[]): void;
+  /** Schedules a reach-back pass (a provider failed a check: its earlier unchecked results are re-verified, reach-back.ts). */
+  reachBack(): void;
 }
 
 /**
@@ -55,6 +57,8 @@ export class ResultSettler {
   private readonly checks = new WeakMap<ProviderSession, SignatureCheck>();
   /** Providers refused by the latest settlement, disconnected once its receipts are out. */
   private readonly toRefuse = new Set<string>();
+  /** A provider failed a check in the latest settlement: a reach-back pass is due once it commits. */
+  private reachBackDue = false;
 
   constructor(
     private readonly ctx: ValidatorContext,
@@ -171,6 +175,7 @@ export class ResultSettler {
     this.settleStats.ms += performance.now() - t0;
     // Receipts go out after the acks (deliver sends them on the next turn, after the answers' continuations).
     this.deliver(receipts);
+    this.scheduleReachBack();
     for (const primary of disputes)
       this.ctx.steps
         .serial(() => this.resolveDispute(primary), 'settle')
@@ -281,12 +286,21 @@ export class ResultSettler {
           now,
         );
         if (after.refused) this.toRefuse.add(held.workerAddress);
+        await tx.reachBack.watch([held.workerAddress], now, this.ctx.config.reachBackMs);
+        this.reachBackDue = true;
       }
       const paid: { provider: string; taskId: string; receipt: JsonValue }[] = [];
       for (const taskId of tasks) paid.push(...(await this.payIfComplete(tx, taskId, now)));
       return paid;
     });
     this.deliver(receipts);
+    this.scheduleReachBack();
+  }
+
+  private scheduleReachBack(): void {
+    if (!this.reachBackDue) return;
+    this.reachBackDue = false;
+    this.deps.reachBack();
   }
 
   /** Pairs left with a held run (a restart between a disagreement and its resolution, or a late twin): compared again. */
@@ -473,6 +487,15 @@ export class ResultSettler {
       now,
     ))
       this.toRefuse.add(a);
+    // A failed check reaches back: the provider's earlier unchecked results are re-verified (reach-back.ts).
+    if (wrong.length > 0) {
+      await tx.reachBack.watch(
+        wrong.map((w) => w.address),
+        now,
+        this.ctx.config.reachBackMs,
+      );
+      this.reachBackDue = true;
+    }
     return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs };
   }
 

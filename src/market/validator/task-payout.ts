@@ -4,6 +4,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import { taskResultHash } from '../../core/market/merkle.js';
 import { splitReward, type Payout } from '../../core/market/payout.js';
 import { bondWithholding, type ProbationPolicy } from '../../core/market/probation.js';
+import { withSurcharge } from '../../core/market/verification-price.js';
 import { signReceipt } from '../../node/signing/receipt-signing.js';
 import type { ResultSigner } from '../../node/signing/result-signing.js';
 import type { MarketTx } from '../store/market-store.js';
@@ -55,16 +56,21 @@ export async function payTasks(
   const ready = await tx.settlement.completableTasks(taskIds);
   if (ready.length === 0) return { completed: [], receipts: [] };
   const slicesOf = await tx.settlement.taskResults(ready.map((t) => t.taskId));
-  const plans = ready.map(({ taskId, reward }) => {
+  const plans = ready.map(({ taskId, reward, verification, surcharge }) => {
     const slices = slicesOf.get(taskId) ?? [];
     const counts = new Map<string, number>();
     for (const s of slices) {
       const who = s.verdict === 'accepted' ? s.workerAddress : VALIDATOR_SLICES;
       counts.set(who, (counts.get(who) ?? 0) + 1);
     }
-    const split = splitReward(
-      reward,
-      [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })),
+    // A stronger verification's surcharge, held with the reward, is paid where its cost falls (verification-price.ts).
+    const split = withSurcharge(
+      splitReward(
+        reward,
+        [...counts].map(([address, verifiedSlices]) => ({ address, verifiedSlices })),
+      ),
+      verification,
+      surcharge,
     );
     const validatorShare = split.workers.find((w) => w.address === VALIDATOR_SLICES)?.amount ?? 0n;
     const payout: Payout = {

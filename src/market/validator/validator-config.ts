@@ -69,6 +69,14 @@ export interface ValidatorConfig {
   reputationDrop: number;
   /** A provider is refused after this many wrong results. */
   refuseAfter: number;
+  /**
+   * Reach-back window, ms: when a provider fails a check, the results it had accepted without a
+   * check in this long before the failure, and those it gets accepted in this long after, are
+   * re-verified by re-execution (docs/market-api.md, "Reach-back"). 1 minute to 30 days.
+   */
+  reachBackMs: number;
+  /** Of the unchecked results before a failure, at most this many (the newest) are re-verified, per provider. 1 to 100000. */
+  reachBackMax: number;
   /** How long a socket may take to answer the challenge. */
   authTimeoutMs: number;
   /** A provider socket the market has heard nothing from (no frame, no pong) for this long is pinged, ms. */
@@ -106,6 +114,9 @@ export interface ValidatorConfig {
   instanceTimeoutMs: number;
 }
 
+/** Longest reach-back window: 30 days. */
+export const MAX_REACH_BACK_MS = 30 * 24 * 3600_000;
+
 /** Most standby providers one lease may name. */
 export const MAX_STANDBYS = 8;
 
@@ -128,6 +139,8 @@ export const DEFAULT_VALIDATOR_CONFIG: ValidatorConfig = {
   initialReputation: 100,
   reputationDrop: 25,
   refuseAfter: 3,
+  reachBackMs: 24 * 3600_000,
+  reachBackMax: 1000,
   authTimeoutMs: 10_000,
   socketPingMs: 15_000,
   socketDeadMs: 45_000,
@@ -163,6 +176,12 @@ export function resolveValidatorConfig(partial: Partial<ValidatorConfig> = {}): 
     throw new RangeError(`standbys must be a whole number from 0 to ${MAX_STANDBYS}`);
   if (!Number.isInteger(c.refuseAfter) || c.refuseAfter < 1)
     throw new RangeError('refuseAfter must be a whole number ≥ 1');
+  if (!Number.isSafeInteger(c.reachBackMs) || c.reachBackMs < 60_000 || c.reachBackMs > MAX_REACH_BACK_MS)
+    throw new RangeError(
+      `reachBackMs must be a whole number of ms from 60000 (1 minute) to ${MAX_REACH_BACK_MS} (30 days)`,
+    );
+  if (!Number.isSafeInteger(c.reachBackMax) || c.reachBackMax < 1 || c.reachBackMax > 100_000)
+    throw new RangeError('reachBackMax must be a whole number from 1 to 100000');
   if (!Number.isSafeInteger(c.sendBufferSoftBytes) || c.sendBufferSoftBytes < 1)
     throw new RangeError('sendBufferSoftBytes must be a whole number of bytes ≥ 1');
   if (!Number.isSafeInteger(c.sendBufferHardBytes) || c.sendBufferHardBytes < c.sendBufferSoftBytes)

@@ -18,6 +18,7 @@ import { MarketIdentity } from './market-identity.js';
 import type { ProviderSession } from './provider-session.js';
 import { ReceiptAcks } from './receipt-acks.js';
 import { ReceiptDelivery } from './receipt-delivery.js';
+import { ReachBack, type ReachBackPass } from './reach-back.js';
 import { ResultSettler } from './result-settler.js';
 import { ProviderSessions } from './sessions.js';
 import { StepQueue } from './step-queue.js';
@@ -79,6 +80,8 @@ export class ValidatorService {
   private readonly settler: ResultSettler;
   private readonly acks: ReceiptAcks;
   private readonly sealer: BatchSealer;
+  private readonly reachBack: ReachBack;
+  private reachBackQueued = false;
   /** Everything `close` releases, in reverse order of registration. */
   private readonly resources: DisposableStore;
   private closed = false;
@@ -147,6 +150,11 @@ export class ValidatorService {
     this.settler = new ResultSettler(ctx, {
       kick: () => this.dispatcher.kick(),
       noteSent: (session, keys) => this.receiptDelivery.noteSent(session, keys),
+      reachBack: () => this.kickReachBack(),
+    });
+    this.reachBack = new ReachBack(ctx, {
+      kick: () => this.dispatcher.kick(),
+      deliver: (receipts) => this.settler.deliver(receipts),
     });
     this.leases = new LeaseKeeper(ctx, {
       dispatch: this.dispatcher,
@@ -220,6 +228,8 @@ export class ValidatorService {
     });
     every(this.config.batchMs, async () => (this.leader.isLeader ? this.sealBatchNow() : undefined));
     every(this.config.receiptDeliveryMs, () => this.receiptDelivery.runOnce());
+    // Reach-back work left by a stopped market (watches, queued re-verifications, reopened tasks) resumes here.
+    every(this.config.sweepMs, async () => (this.leader.isLeader ? this.reachBack.runOnce() : undefined));
     // Tasks left in progress with every job done (a market stopped between settling and paying):
     // paid at start (safe on any instance) and then periodically; off with the other timed sweeps (sweepMs 0).
     if (this.config.sweepMs > 0) {
@@ -234,6 +244,8 @@ export class ValidatorService {
       (err) => this.report('receipt delivery', err),
     );
     this.notifier.on('jobs_ready', (e) => (e.local ? undefined : this.kick()));
+    // A settled result may finish a reopened task (or redo a queued re-verification's job): a pass, when one has work.
+    this.notifier.on('result_settled', () => (this.reachBack.hasOpenWork ? this.kickReachBack() : undefined));
     this.notifier.on('receipt_stored', (e) => (e.local ? undefined : deliverReceipts()));
     this.notifier.on('presence', (e) =>
       e.local ? undefined : void this.presence.checkAll().catch((err: unknown) => this.report('presence', err)),
@@ -344,6 +356,23 @@ export class ValidatorService {
   /** The provider confirms it recorded a receipt; it is not sent again. Resolves once the ack is committed. */
   receiptAck(session: ProviderSession, key: string): Promise<void> {
     return this.acks.receiptAck(session, key);
+  }
+
+  // ── reach-back (reach-back.ts) ────────────────────────────────────────────
+
+  /** One reach-back pass: queues, re-verifies and corrects a failed provider's earlier unchecked results, completes corrected tasks. */
+  reachBackNow(): Promise<ReachBackPass> {
+    return this.steps.serial(() => this.reachBack.runOnce(), 'settle');
+  }
+
+  /** Schedules a reach-back pass (coalesced). */
+  private kickReachBack(): void {
+    if (this.reachBackQueued || this.closed) return;
+    this.reachBackQueued = true;
+    setImmediate(() => {
+      this.reachBackQueued = false;
+      this.steps.serial(() => this.reachBack.runOnce()).catch((err: unknown) => this.report('reach-back', err));
+    });
   }
 
   // ── batches (batch-sealer.ts) ─────────────────────────────────────────────
