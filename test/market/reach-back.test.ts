@@ -104,7 +104,7 @@ async function market(
     blake3,
     sha256: nodeSha256,
     digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, ...config },
+    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, bondTarget: 0n, ...config },
     marketId: 'reach-market',
     secretHex: SECRET,
   });

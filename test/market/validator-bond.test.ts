@@ -58,8 +58,13 @@ const task = (tag: string, reward: string) => ({
 async function cheatUntilRefused(market: Market, p: RawProvider, reward: string, limit = 400) {
   const codes: (string | null)[] = [];
   for (let i = 0; i < limit; i++) {
+    // Refused already: a failed check reaches back (reach-back.ts), and the earlier unchecked
+    // garbage it finds counts as wrong results too.
+    if (p.closeCode !== undefined) break;
     await postTask(market, task(`${p.address}-${i}`, reward));
-    const job = await p.nextJob(i);
+    const next = await Promise.race([p.nextJob(i), p.closed().then(() => undefined)]);
+    if (!next) break;
+    const job = next;
     p.sendResult(resultFor(market, p, job, true));
     const ack = await p.ackFor(job.job_id);
     codes.push(ack.code);
@@ -142,8 +147,10 @@ describe('a bond that costs something, and probation (market defaults)', () => {
     expect(held.slashed).toBe(BOND);
     expect(held.bond).toBe(0n);
     expect(collected - held.slashed).toBeLessThanOrEqual(0n);
-    // After the first failed check it is on probation again: the next two garbage answers are caught at once.
-    expect(codes.slice(-3)).toEqual(['WRONG_RESULT', 'WRONG_RESULT', 'WRONG_RESULT']);
+    // After the first failed check it is on probation again: every later garbage answer is caught at once.
+    const first = codes.indexOf('WRONG_RESULT');
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(codes.slice(first).every((c) => c === 'WRONG_RESULT')).toBe(true);
     // The slash went to treasury, in balanced postings.
     await expectBooksEqual(m);
   }, 300_000);
@@ -163,8 +170,12 @@ describe('a bond that costs something, and probation (market defaults)', () => {
     expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(12n * 125_000n);
     expect(await balance(m, ACCOUNTS.bond(p.address))).toBe(12n * 125_000n);
     const history = await m.store.transaction((tx) => tx.bonds.probation(p.address));
-    // With no bond funded every job was checked, so all 12 passed checks count.
-    expect(history).toMatchObject({ checksPassed: 12, checksFailed: 0, cleanStreak: 12 });
+    // Every job is checked until 10 checks in a row have passed and the 11th still is (10 ÷ 10);
+    // the 12th is checked with probability 10 ÷ 11 (its draw depends on the job id), so 11 or 12.
+    expect(history?.checksFailed).toBe(0);
+    expect(history?.checksPassed).toBeGreaterThanOrEqual(11);
+    expect(history?.checksPassed).toBeLessThanOrEqual(12);
+    expect(history?.cleanStreak).toBe(history?.checksPassed);
     await expectBooksEqual(m);
   }, 120_000);
 });
