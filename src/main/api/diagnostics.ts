@@ -60,7 +60,7 @@ export function diagnosticChecks(i: DiagnosticsInput): DiagnosticCheck[] {
     ...(i.status.joined ? [connectionCheck(i)] : []),
     providingCheck(i),
     ...(i.status.joined && i.ask !== null ? [askCheck(i.ask, i.prices)] : []),
-    ...(i.status.joined && i.probation ? probationCheck(i.probation) : []),
+    ...(i.status.joined && i.probation ? probationCheck(i.probation, i.practice) : []),
     gpuCheck(i.gpu, i.gpuEnabled),
     failuresCheck(i.failures),
     settlementCheck(i.settlement),
@@ -386,7 +386,7 @@ function cpc(micro: bigint): string {
  * first jobs and holds part of its first earnings as its bond. Normal for every new provider, so
  * an info line, never a problem; nothing is said once both are over.
  */
-export function probationCheck(p: WelcomeProbation): DiagnosticCheck[] {
+export function probationCheck(p: WelcomeProbation, practice = false): DiagnosticCheck[] {
   const onProbation = p.verified_jobs < p.probation_jobs;
   const funding = BigInt(p.bond_target) > 0n && BigInt(p.bond_funded) < BigInt(p.bond_target);
   const checked = p.checked_fraction < 1 && p.jobs_until_floor > 0;
@@ -400,7 +400,7 @@ export function probationCheck(p: WelcomeProbation): DiagnosticCheck[] {
     );
   if (funding)
     parts.push(
-      `part of your first earnings funds your bond (${formatAmount(BigInt(p.bond_funded))} of ${formatAmount(BigInt(p.bond_target))} CPC)`,
+      `part of your first earnings funds your bond (${formatAmount(BigInt(p.bond_funded))} of ${formatAmount(BigInt(p.bond_target))} ${practice ? 'practice credits' : 'CPC'})`,
     );
   const text = parts.join('; ');
   return [

@@ -17,6 +17,22 @@ describe('Diagnostics: a new provider’s probation', () => {
     );
   });
 
+  it('on the practice market names its amounts practice credits', () => {
+    const [line] = probationCheck(
+      {
+        checked_fraction: 1,
+        verified_jobs: 0,
+        jobs_until_floor: 100,
+        probation_jobs: 10,
+        bond_funded: '0',
+        bond_target: '10000000',
+      },
+      true,
+    );
+    expect(line?.label).toMatch(/funds your bond \(0\.0 of 10\.0 practice credits\)$/);
+    expect(line?.label).not.toContain('CPC');
+  });
+
   it('says nothing once probation is over and the bond is funded', () => {
     expect(
       probationCheck({
