@@ -21,7 +21,9 @@ describe('tessera market --verify-mode / --verify-fraction / --standbys', () => 
     expect(r.stdout).toMatch(
       /--verify-mode MODE\s+how checked jobs are verified: reexecute \| second_provider \| both \(default reexecute/,
     );
-    expect(r.stdout).toMatch(/--verify-fraction F\s+fraction of jobs checked, from 0 to 1 \(default 0\.1\)/);
+    expect(r.stdout).toMatch(
+      /--verify-fraction F\s+the least fraction of a provider's jobs checked, from 0 to 1; new providers are checked more \(default 0\.1;/,
+    );
     expect(r.stdout).toMatch(/--standbys N\s+standby providers named per job, 0 to 8: .*\(default 0;/);
   });
 

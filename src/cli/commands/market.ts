@@ -57,7 +57,7 @@ export const marketServeSpec = defineCommand({
     'verify-fraction': {
       type: 'string',
       valueName: 'F',
-      description: `fraction of jobs checked, from 0 to 1 (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction})`,
+      description: `the least fraction of a provider's jobs checked, from 0 to 1; new providers are checked more (default ${DEFAULT_VALIDATOR_CONFIG.checkFraction}; docs/verification.md)`,
     },
     standbys: {
       type: 'string',
