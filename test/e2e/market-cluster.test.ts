@@ -317,11 +317,15 @@ describe.skipIf(!PG_URL)('three market instances on one PostgreSQL, one killed w
       );
       expect.soft(acceptedTwice, 'no job has two accepted results').toEqual([]);
       const [workerPay] = await q<{ credited: string | null; receipts: string | null }>(
-        `SELECT (SELECT sum(balance) FROM accounts WHERE kind = 'worker') AS credited,
+        // What a receipt pays is in the worker's account, or held back in its bond (docs/verification.md).
+        `SELECT (SELECT sum(balance) FROM accounts WHERE kind IN ('worker', 'bond')) AS credited,
               (SELECT sum((receipt->>'quote_price')::bigint) FROM market_receipts) AS receipts`,
       );
       expect
-        .soft(workerPay?.credited ?? '0', 'workers are credited exactly what their receipts say')
+        .soft(
+          workerPay?.credited ?? '0',
+          'workers are credited (worker account plus bond) exactly what their receipts say',
+        )
         .toBe(workerPay?.receipts ?? '0');
 
       const [escrow] = await q<{ balance: string | null; held: string }>(
