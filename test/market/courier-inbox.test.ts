@@ -159,6 +159,8 @@ describe('courier inbox: POST /courier/receipts on the market', { timeout: 120_0
       account: `worker:${address}`,
       balance: `0.${total.toString().padStart(6, '0')}`,
       balance_micro: total.toString(),
+      worker_micro: total.toString(),
+      bond_micro: '0',
     });
     const bad = await fetch(`${m.url}/balances/cpc1nope`);
     expect(bad.status).toBe(400);

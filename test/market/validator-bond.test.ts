@@ -169,6 +169,13 @@ describe('a bond that costs something, and probation (market defaults)', () => {
     // 12 jobs paying 0.25 CPC each: half of each went to the bond.
     expect(await balance(m, ACCOUNTS.worker(p.address))).toBe(12n * 125_000n);
     expect(await balance(m, ACCOUNTS.bond(p.address))).toBe(12n * 125_000n);
+    // GET /balances counts the part held as bond, so the node's receipts still add up to it.
+    const res = await fetch(`${m.base}/balances/${p.address}`);
+    expect(await res.json()).toMatchObject({
+      balance_micro: String(12n * 250_000n),
+      worker_micro: String(12n * 125_000n),
+      bond_micro: String(12n * 125_000n),
+    });
     const history = await m.store.transaction((tx) => tx.bonds.probation(p.address));
     // Every job is checked until 10 checks in a row have passed and the 11th still is (10 ÷ 10);
     // the 12th is checked with probability 10 ÷ 11 (its draw depends on the job id), so 11 or 12.

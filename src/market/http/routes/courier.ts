@@ -61,7 +61,20 @@ export async function courierRoutes(app: FastifyInstance, deps: CourierRoutesDep
     const { address } = request.params;
     if (!isAddress(address)) throw invalidField('address', 'must be a cpc1… address');
     const account = ACCOUNTS.worker(address);
-    const balance = await deps.store.transaction((tx) => tx.accounts.balance(account));
-    return { address, account, balance: formatAmount(balance), balance_micro: balance.toString() };
+    // What the market holds for the address: its worker account and the part of its pay held back
+    // as its bond (docs/verification.md), so a node's receipts add up to it until a slash.
+    const { worker, bond } = await deps.store.transaction(async (tx) => ({
+      worker: await tx.accounts.balance(account),
+      bond: await tx.accounts.balance(ACCOUNTS.bond(address)),
+    }));
+    const balance = worker + bond;
+    return {
+      address,
+      account,
+      balance: formatAmount(balance),
+      balance_micro: balance.toString(),
+      worker_micro: worker.toString(),
+      bond_micro: bond.toString(),
+    };
   });
 }
