@@ -1,7 +1,6 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
-import { SettlementRepo } from './settlement-repo.js';
 import { sql } from './sql.js';
 import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
 
@@ -167,22 +166,6 @@ export class ValidatorRepo {
     await this.c.query(sql`
       INSERT INTO providers (address, public_key, bond, reputation, created_at, updated_at)
       VALUES (${address}, ${publicKey}, 0, ${reputation}, ${now}, ${now}) ON CONFLICT (address) DO NOTHING`);
-    return (await this.provider(address)) as ProviderRecord;
-  }
-
-  /**
-   * A failed check: takes the whole funded bond to treasury (BondRepo.slashFailed), lowers
-   * reputation and refuses the provider once it reaches `refuseAfter` wrong results.
-   */
-  async penalize(
-    address: string,
-    jobId: string,
-    reason: string,
-    reputationDrop: number,
-    refuseAfter: number,
-    now: number,
-  ): Promise<ProviderRecord> {
-    await new SettlementRepo(this.c).penalizeMany([{ address, jobId }], reason, reputationDrop, refuseAfter, now);
     return (await this.provider(address)) as ProviderRecord;
   }
 

@@ -277,15 +277,14 @@ export class ResultSettler {
           continue;
         }
         await tx.validator.settleHeld(held.seq, id, 'wrong', expected.resultHash, now);
-        const after = await tx.validator.penalize(
-          held.workerAddress,
-          id,
+        for (const a of await tx.settlement.penalizeMany(
+          [{ address: held.workerAddress, jobId: id }],
           'WRONG_RESULT',
           this.ctx.config.reputationDrop,
           this.ctx.config.refuseAfter,
           now,
-        );
-        if (after.refused) this.toRefuse.add(held.workerAddress);
+        ))
+          this.toRefuse.add(a);
         await tx.reachBack.watch([held.workerAddress], now, this.ctx.config.reachBackMs);
         this.reachBackDue = true;
       }
