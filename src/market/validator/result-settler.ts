@@ -7,7 +7,6 @@ import {
   type ComputeResult,
   type SignatureCheck,
 } from '../../core/market/compute-result.js';
-import { fromHex } from '../../core/hex.js';
 import { resultSignatureCheck } from '../../node/signing/result-signing.js';
 import { CLOSE_CODES, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
@@ -15,9 +14,10 @@ import type { AssignmentRecord, JobInput } from '../store/validator-repo.js';
 import { UUID_TEXT, type GroupRow, type ResultRow } from '../store/settlement-repo.js';
 import { GroupCommit, ItemFailed } from './group-commit.js';
 import type { ProviderSession } from './provider-session.js';
-import { expectedDigests, jobOutputBytes, readJobBytes } from './split.js';
+import { readJobBytes } from './split.js';
 import { payTasks, type PaidReceipt } from './task-payout.js';
 import { probationPolicy } from './validator-config.js';
+import { reexecuteAssignment } from './reach-back.js';
 import { ValidatorClosingError, type ResultAck, type ValidatorContext } from './validator-context.js';
 
 /** A result whose signature, market and freshness passed, waiting for the next group commit. */
@@ -134,24 +134,7 @@ export class ResultSettler {
     a: Pick<AssignmentRecord, 'assignmentKey' | 'blockHash'>,
     workerAddress: string,
   ): Promise<{ resultHash: string; proof: string }> {
-    if (this.ctx.digester) {
-      const synthetic =
-        input.workload === 'synthetic'
-          ? {
-              block_hash: a.blockHash as string,
-              worker_address: workerAddress,
-              matrix_size: input.matrixSize as number,
-            }
-          : null;
-      return this.ctx.digester.digest({ data: bytes, key: fromHex(a.assignmentKey), synthetic });
-    }
-    const output = jobOutputBytes(
-      input,
-      bytes,
-      a.blockHash ? { blockHash: a.blockHash, workerAddress } : null,
-      this.ctx.sha256,
-    );
-    return expectedDigests(output, fromHex(a.assignmentKey), this.ctx.blake3);
+    return reexecuteAssignment(this.ctx, input, bytes, a, workerAddress);
   }
 
   /**
