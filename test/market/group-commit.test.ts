@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { GroupCommit, ItemFailed, type GroupCommitOptions } from '../../src/market/validator/group-commit.js';
+import { GroupCommit, ItemFailed, type GroupCommitOptions } from '../../src/market/group-commit.js';
 import { StepQueue } from '../../src/market/validator/step-queue.js';
 
 /** A promise and its resolve, for a commit the test holds open. */

@@ -170,27 +170,46 @@ export function storeSuite(h: StoreHarness): void {
           (await tx.tasks.transitionMany([a.taskId, b.taskId], ['pending'], 'in_progress', T0 + 1)).sort(),
         ).toEqual([a.taskId, b.taskId].sort());
         expect(await tx.tasks.transitionMany([a.taskId], ['pending'], 'in_progress', T0 + 2)).toEqual([]);
-        // The lease's read: task, input and (none yet, then the recorded) assignment, as the single reads give them.
+        // The lease's one statement: the job leased, with its task, input, (none yet, then the
+        // recorded) assignment and the provider's probation, as the single reads give them.
         const j0 = jobs[0]!.jobId;
-        expect(await tx.validator.leaseContext(j0, a.taskId)).toEqual({
+        const leaseReq = (owner: string, now: number) => ({
+          owner,
+          lanes: ['consumer', 'industrial'],
+          hardwareGpu: true,
+          ask: 0n,
+          now,
+          leaseMs: 500,
+        });
+        const first = await tx.validator.leaseNext(leaseReq('cpc1p', T0 + 3));
+        expect(first).toEqual({
+          job: await tx.jobs.get(j0),
           task: await tx.tasks.get(a.taskId),
           input: inputs[0],
           previous: undefined,
+          pair: undefined,
+          probation: await tx.bonds.probation('cpc1p'),
         });
-        await tx.validator.putAssignment(
-          {
-            jobId: j0,
-            provider: 'cpc1p',
-            epoch: 3,
-            lease: { kind: 'x', n: 1 },
-            assignmentKey: 'ab',
-            checked: true,
-            blockHash: null,
-          },
+        await tx.validator.putAssignments(
+          [
+            {
+              jobId: j0,
+              provider: 'cpc1p',
+              epoch: 3,
+              lease: { kind: 'x', n: 1 },
+              assignmentKey: 'ab',
+              checked: true,
+              blockHash: null,
+            },
+          ],
           T0,
         );
-        expect((await tx.validator.leaseContext(j0, a.taskId))?.previous).toEqual(await tx.validator.assignment(j0));
-        expect(await tx.validator.leaseContext(j0, randomUUID())).toBeUndefined();
+        const recorded = await tx.validator.assignment(j0);
+        expect(recorded).toMatchObject({ jobId: j0, provider: 'cpc1p', epoch: 3, checked: true });
+        expect(await tx.validator.requeue(j0, T0 + 4)).toBe(true);
+        const again = await tx.validator.leaseNext(leaseReq('cpc1q', T0 + 5));
+        expect(again?.job.jobId).toBe(j0);
+        expect(again?.previous).toEqual(recorded);
       });
     });
 
@@ -482,6 +501,24 @@ export function storeSuite(h: StoreHarness): void {
           leaseOwner: 'p4',
           attempts: 2,
         });
+      });
+    });
+
+    it('never gives both runs of a pair to one provider, even within one transaction (assignments written at its end)', async () => {
+      const [primary] = await queueJobs(1);
+      const twin = randomUUID();
+      await store.transaction((tx) => tx.validator.insertTwin(primary as string, twin, T0));
+      await store.transaction(async (tx) => {
+        const now = T0 + 10_000;
+        const got = await tx.validator.leaseNext(lease('p1', now));
+        const runs = [primary, twin];
+        expect(runs).toContain(got?.job.jobId);
+        expect(got?.pair).toEqual({ primary, twin });
+        // No job_leases row yet (the dispatcher writes a transaction's assignments in one statement at its end).
+        expect(await tx.validator.leaseNext(lease('p1', now))).toBeUndefined();
+        const other = await tx.validator.leaseNext(lease('p2', now));
+        expect(other?.job.jobId).toBe(runs.find((r) => r !== got?.job.jobId));
+        expect(other?.pair).toEqual({ primary, twin });
       });
     });
 

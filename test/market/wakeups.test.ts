@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { MarketChannel } from '../../src/market/store/channels.js';
 import { MarketStore, type StoreNotification } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
@@ -177,6 +177,24 @@ describe('wake-ups across instances (postgres)', () => {
     const taskId = await post();
     const job = await provider.nextJob();
     expect(job.task_id).toBe(taskId);
+  }, 60_000);
+
+  it("an instance whose providers are all busy runs no pass on another instance's jobs_ready", async () => {
+    const { b, provider, post } = await twoInstances();
+    // B's only provider (max_jobs 1) takes the first task: B has no room left.
+    await post();
+    await provider.nextJob();
+    await b.validator.whenIdle();
+    const passes = vi.spyOn(b.validator, 'pumpNow');
+    const heard = new Promise<void>((resolve) =>
+      b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
+    );
+    await post();
+    await heard;
+    // A kick runs its pass on the next turn; after that turn and the step queue, B has run none.
+    await new Promise((r) => setImmediate(r));
+    await b.validator.whenIdle();
+    expect(passes).not.toHaveBeenCalled();
   }, 60_000);
 
   it('receipts that instance A stores for a provider connected to B reach it with no delivery timer on B', async () => {

@@ -20,8 +20,18 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/** How many API keys' customers `authenticate` remembers. */
+const KNOWN_KEYS = 4096;
+
 /** Customers, their API keys (stored hashed) and their funds. */
 export class CustomerService {
+  /**
+   * Customers by key hash, as the store answered (a customer row and its key never change and are
+   * never deleted, so a remembered answer stays true; an unknown key is always asked again, since
+   * another instance may have just created it). Oldest first; at most KNOWN_KEYS.
+   */
+  private readonly known = new Map<string, CustomerRecord>();
+
   constructor(private readonly deps: CustomerServiceDeps) {}
 
   /** Creates a customer; the returned key is shown once and never stored. */
@@ -86,14 +96,19 @@ export class CustomerService {
         401,
         'missing "Authorization: Bearer <api key>" header; create a key with: tessera market customer add NAME',
       );
-    // One statement, so no transaction around it (store.read): this runs on every authenticated request.
-    const customer = await this.deps.store.read((r) => r.customers.byKeyHash(hashApiKey(m[1] as string)));
+    const keyHash = hashApiKey(m[1] as string);
+    const known = this.known.get(keyHash);
+    if (known) return known;
+    // One statement, so no transaction around it (store.read); once per key (`known`).
+    const customer = await this.deps.store.read((r) => r.customers.byKeyHash(keyHash));
     if (!customer)
       throw new MarketError(
         'INVALID_API_KEY',
         401,
         'the API key in the Authorization header is not valid; check it, or create a new customer key',
       );
+    if (this.known.size >= KNOWN_KEYS) this.known.delete(this.known.keys().next().value as string);
+    this.known.set(keyHash, customer);
     return customer;
   }
 }

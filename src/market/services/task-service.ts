@@ -13,6 +13,7 @@ import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { VerificationCounts } from '../store/reach-back-repo.js';
 import type { SliceRecord } from '../store/slices-repo.js';
 import type { PublicTaskStatus, TaskRecord } from '../store/tasks-repo.js';
+import { GroupCommit, ItemFailed } from '../group-commit.js';
 import { writeSliceChunks } from './slice-chunks.js';
 
 export interface SliceLimits {
@@ -51,14 +52,45 @@ export function payloadInputBytes(payload: JsonValue): Buffer {
   return Buffer.from(canonicalJson(payload), 'utf8');
 }
 
+/** A task as `create` builds it, before it is stored. */
+type NewTask = Parameters<MarketTx['tasks']['insert']>[0] & { surcharge: bigint };
+
+/** 402 INSUFFICIENT_FUNDS: a reward (with its surcharge) above the customer's balance. */
+function insufficientFunds(amount: bigint, balance: bigint, customerName: string): MarketError {
+  return new MarketError(
+    'INSUFFICIENT_FUNDS',
+    402,
+    `reward ${formatAmount(amount)} CPC exceeds the balance of ${formatAmount(balance)} CPC; fund the account (tessera market fund ${customerName} AMOUNT) or lower the reward`,
+    { balance: formatAmount(balance), amount: formatAmount(amount) },
+  );
+}
+
 /** Creating, submitting, reading and expiring tasks; escrow moves in the same transaction as the task row. */
 export class TaskService {
   private readonly limits: SliceLimits;
   private readonly drafts: DraftLimits;
+  /**
+   * Payload tasks posted while a group of posts commits wait and commit together, in one
+   * transaction (one lock of each customer's funds per group, not per post: a customer posting
+   * from many clients no longer queues on its own account row for a commit per task).
+   */
+  private readonly posts: GroupCommit<{ task: NewTask; customerName: string }, TaskRecord>;
+  private postChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.limits = deps.sliceLimits ?? DEFAULT_SLICE_LIMITS;
     this.drafts = deps.draftLimits ?? DEFAULT_DRAFT_LIMITS;
+    this.posts = new GroupCommit<{ task: NewTask; customerName: string }, TaskRecord>({
+      commit: (group) => this.commitPosts(group),
+      // One group at a time: the posts that arrive meanwhile form the next.
+      schedule: (flush) => {
+        const run = this.postChain.then(flush);
+        this.postChain = run.catch(() => undefined);
+        return run;
+      },
+      // Each post of a failed group was rejected with the error already.
+      onError: () => undefined,
+    });
   }
 
   get draftLimits(): DraftLimits {
@@ -95,6 +127,7 @@ export class TaskService {
       verification: body.verification,
       surcharge: verificationSurcharge(body.reward, body.verification),
     };
+    if (task.status === 'pending') return this.posts.add({ task, customerName: customer.name });
     return this.deps.store.transaction(async (tx) => {
       if (task.status === 'draft') {
         const { drafts } = await tx.tasks.draftUsage(customer.customerId, { lock: true });
@@ -106,14 +139,43 @@ export class TaskService {
             { limit: this.drafts.maxOpenDrafts },
           );
       }
-      // The row as stored: the escrow hold and the notification below do not change it.
-      const stored = await tx.tasks.insert(task);
-      if (task.status === 'pending') {
-        await this.escrow(tx, customer, task.taskId, task.reward + task.surcharge, now);
-        // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
-        await tx.notify('jobs_ready');
+      return tx.tasks.insert(task);
+    });
+  }
+
+  /**
+   * Commits a group of payload tasks in one transaction: the customers' funds locked and read
+   * once, each task held in turn while its customer's balance covers it (a post that does not fit
+   * is refused alone, 402 INSUFFICIENT_FUNDS, and nothing of it is stored), then every accepted
+   * task, escrow posting and escrow row written with one statement per kind, and one wake-up.
+   */
+  private async commitPosts(
+    group: readonly { task: NewTask; customerName: string }[],
+  ): Promise<(TaskRecord | ItemFailed)[]> {
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const funds = await tx.escrow.lockFunds(group.map((p) => p.task.customerId));
+      const accepted: NewTask[] = [];
+      const refused = new Map<NewTask, ItemFailed>();
+      for (const { task, customerName } of group) {
+        const amount = task.reward + task.surcharge;
+        const balance = funds.get(task.customerId) ?? 0n;
+        if (amount > balance) refused.set(task, new ItemFailed(insufficientFunds(amount, balance, customerName)));
+        else {
+          funds.set(task.customerId, balance - amount);
+          accepted.push(task);
+        }
       }
-      return stored;
+      // The rows as stored: the escrow holds and the notification below do not change them.
+      const stored = await tx.tasks.insertMany(accepted);
+      await tx.escrow.holdMany(
+        accepted.map((t) => ({ taskId: t.taskId, customerId: t.customerId, amount: t.reward + t.surcharge })),
+        now,
+      );
+      // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
+      if (accepted.length > 0) await tx.notify('jobs_ready');
+      const byId = new Map(stored.map((t) => [t.taskId, t]));
+      return group.map(({ task }) => refused.get(task) ?? (byId.get(task.taskId) as TaskRecord));
     });
   }
 
@@ -281,15 +343,10 @@ export class TaskService {
     now: number,
   ): Promise<void> {
     if (await tx.escrow.hold(taskId, customer.customerId, amount, now)) return;
-    const balance = await tx.accounts.balance(ACCOUNTS.customer(customer.customerId));
-    throw new MarketError(
-      'INSUFFICIENT_FUNDS',
-      402,
-      `reward ${formatAmount(amount)} CPC exceeds the balance of ${formatAmount(balance)} CPC; fund the account (tessera market fund ${customer.name} AMOUNT) or lower the reward`,
-      {
-        balance: formatAmount(balance),
-        amount: formatAmount(amount),
-      },
+    throw insufficientFunds(
+      amount,
+      await tx.accounts.balance(ACCOUNTS.customer(customer.customerId)),
+      customer.name,
     );
   }
 

@@ -25,8 +25,95 @@ export class EscrowRepo {
     this.accounts = new AccountsRepo(c);
   }
 
-  /** Moves `amount` from the customer to its escrow account for the task; false on insufficient funds. */
+  /**
+   * Moves `amount` from the customer to its escrow account for the task and records the held
+   * escrow, in one statement: the debit (guarded: `balance >= amount`), then the credit, both
+   * postings and the escrow row, each only when the debit happened. The customer's account is
+   * locked before its escrow account, the order every posting uses (AccountsRepo.post). False,
+   * having changed nothing, on insufficient funds.
+   */
   async hold(taskId: string, customerId: string, amount: bigint, now: number): Promise<boolean> {
+    const from = ACCOUNTS.customer(customerId);
+    const to = ACCOUNTS.escrow(customerId);
+    if (amount <= 0n || !(from < to)) return this.holdInLegs(taskId, customerId, amount, now);
+    const eventId = `escrow:${taskId}`;
+    const [r] = await this.c.query<{ debited: number; credited: number }>(sql`
+      WITH debit AS (
+        UPDATE accounts SET balance = balance - ${amount}
+        WHERE account_id = ${from} AND (kind = 'mint' OR balance - ${amount} >= 0)
+        RETURNING account_id),
+      credit AS (
+        UPDATE accounts SET balance = balance + ${amount}
+        WHERE account_id = ${to} AND EXISTS (SELECT 1 FROM debit)
+        RETURNING account_id),
+      legs AS (
+        INSERT INTO postings (event_id, account_id, amount, memo, created_at)
+        SELECT ${eventId}, account_id, ${-amount}::bigint, 'escrow', ${now}::bigint FROM debit
+        UNION ALL
+        SELECT ${eventId}, account_id, ${amount}::bigint, 'escrow', ${now}::bigint FROM credit
+        RETURNING seq),
+      held AS (
+        INSERT INTO escrows (task_id, customer_id, amount, status, created_at)
+        SELECT ${taskId}, ${customerId}, ${amount}, 'held', ${now} WHERE EXISTS (SELECT 1 FROM credit)
+        RETURNING task_id)
+      SELECT (SELECT count(*) FROM debit)::int AS debited, (SELECT count(*) FROM credit)::int AS credited,
+        (SELECT count(*) FROM legs)::int AS legs, (SELECT count(*) FROM held)::int AS held`);
+    if (r?.debited !== 1) return false;
+    // A customer account without its escrow account: refused, and the transaction must not commit the debit.
+    if (r.credited !== 1) throw new Error(`escrow account ${to} does not exist; the hold of task ${taskId} is undone`);
+    return true;
+  }
+
+  /**
+   * Locks the funds accounts of these customers (in account id order, before any escrow account:
+   * the order every posting uses) and reads their balances (0 for a customer without one). The
+   * first step of a group of holds (TaskService's posts): the caller decides which fit, then
+   * `holdMany` moves them.
+   */
+  async lockFunds(customerIds: readonly string[]): Promise<Map<string, bigint>> {
+    const ids = [...new Set(customerIds)];
+    const out = new Map<string, bigint>(ids.map((id) => [id, 0n]));
+    if (ids.length === 0) return out;
+    const rows = await this.c.query<{ account_id: string; balance: bigint }>(sql`
+      SELECT account_id, balance FROM accounts
+      WHERE account_id IN (SELECT ${ACCOUNTS.customer('')} || x FROM jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) AS x)
+      ORDER BY account_id COLLATE "C" FOR UPDATE`);
+    for (const r of rows) out.set(r.account_id.slice(ACCOUNTS.customer('').length), r.balance);
+    return out;
+  }
+
+  /**
+   * Holds many tasks' rewards at once (each as `hold` would: customer → its escrow account, and a
+   * held escrow row): the legs netted per account in one balanced group posting
+   * (AccountsRepo.postMany: one lock statement, one move, one insert of every posting) and the
+   * escrow rows in one insert. The caller checked the funds under `lockFunds`; a shortfall here
+   * throws (the transaction must not commit).
+   */
+  async holdMany(holds: readonly { taskId: string; customerId: string; amount: bigint }[], now: number): Promise<void> {
+    if (holds.length === 0) return;
+    const ok = await this.accounts.postMany(
+      holds.map((h) => ({
+        eventId: `escrow:${h.taskId}`,
+        legs: [
+          { account: ACCOUNTS.customer(h.customerId), amount: -h.amount },
+          { account: ACCOUNTS.escrow(h.customerId), amount: h.amount },
+        ],
+        memo: 'escrow',
+      })),
+      now,
+    );
+    if (!ok) throw new Error(`a group of ${holds.length} escrow holds lacks funds or accounts; nothing was held`);
+    const rows = JSON.stringify(
+      holds.map((h) => ({ task_id: h.taskId, customer_id: h.customerId, amount: h.amount.toString() })),
+    );
+    await this.c.query(sql`
+      INSERT INTO escrows (task_id, customer_id, amount, status, created_at)
+      SELECT x.task_id, x.customer_id, x.amount, 'held', ${now}::bigint
+      FROM jsonb_to_recordset(${rows}::jsonb) AS x(task_id uuid, customer_id uuid, amount bigint)`);
+  }
+
+  /** `hold` as two postings and an insert (an amount of 0, or account ids outside the usual order). */
+  private async holdInLegs(taskId: string, customerId: string, amount: bigint, now: number): Promise<boolean> {
     const ok = await this.accounts.post(
       `escrow:${taskId}`,
       [

@@ -133,6 +133,42 @@ export class TasksRepo {
     return toTaskRecord(r as TaskRow);
   }
 
+  /** Inserts many tasks in one statement; returns them as stored, in the order given. */
+  async insertMany(ts: readonly Parameters<TasksRepo['insert']>[0][]): Promise<TaskRecord[]> {
+    if (ts.length === 0) return [];
+    if (ts.length === 1) return [await this.insert(ts[0] as Parameters<TasksRepo['insert']>[0])];
+    const rows = JSON.stringify(
+      ts.map((t, ord) => ({
+        ord,
+        task_id: t.taskId,
+        customer_id: t.customerId,
+        challenge_type: t.challengeType,
+        payload: t.payload,
+        reward: t.reward.toString(),
+        deadline: t.deadline,
+        status: t.status,
+        input_kind: t.inputKind,
+        gpu_required: t.gpuRequired,
+        lane: t.lane,
+        created_at: t.createdAt,
+        verification: t.verification ?? 'sampled',
+        surcharge: (t.surcharge ?? 0n).toString(),
+      })),
+    );
+    const stored = await this.c.query<TaskRow & { ord: number }>(sql`
+      WITH x AS (
+        SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(ord integer, task_id uuid, customer_id uuid, challenge_type text,
+          payload jsonb, reward bigint, deadline bigint, status text, input_kind text, gpu_required boolean, lane text,
+          created_at bigint, verification text, surcharge bigint)),
+      ins AS (
+        INSERT INTO tasks (task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, updated_at, verification, surcharge)
+        SELECT task_id, customer_id, challenge_type, payload, reward, deadline, status, input_kind, gpu_required, lane, created_at, created_at, verification, surcharge
+        FROM x ORDER BY ord
+        RETURNING *)
+      SELECT ins.*, x.ord FROM ins JOIN x ON x.task_id = ins.task_id ORDER BY x.ord`);
+    return stored.map((r) => toTaskRecord(r));
+  }
+
   /** The task; `forUpdate` locks its row until the transaction ends. */
   async get(taskId: string, options: { forUpdate?: boolean } = {}): Promise<TaskRecord | undefined> {
     const [r] = await this.c.query<TaskRow>(

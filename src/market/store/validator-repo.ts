@@ -1,5 +1,6 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
+import type { ProbationRecord } from './bond-repo.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
 import { sql } from './sql.js';
 import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
@@ -47,6 +48,56 @@ export interface AssignmentRecord {
   checked: boolean;
   blockHash: string | null;
 }
+
+/** What a lease just taken needs (ValidatorRepo.leaseNext), read with it in one statement. */
+export interface LeaseContext {
+  job: JobRecord;
+  /** Undefined only when the job's task row is gone (never, with the foreign key). */
+  task: TaskRecord | undefined;
+  input: JobInput | undefined;
+  /** The job's previous assignment, undefined for a first lease. */
+  previous: AssignmentRecord | undefined;
+  /** The pair the job belongs to (it is the primary or its twin), undefined for a job run once. */
+  pair: { primary: string; twin: string } | undefined;
+  /** The leasing provider's checks and funded bond (BondRepo.probation's record). */
+  probation: ProbationRecord;
+}
+
+type LeaseRow = TaskRow & {
+  j_job_id: string;
+  j_task_id: string;
+  j_slice_index: number;
+  j_lane: 'consumer' | 'industrial';
+  j_gpu_required: boolean;
+  j_offer: bigint;
+  j_status: JobRecord['status'];
+  j_lease_owner: string | null;
+  j_lease_until: bigint | null;
+  j_attempts: number;
+  j_result_hash: string | null;
+  j_created_at: bigint;
+  j_twin_of: string | null;
+  j_twin: string | null;
+  i_job_id: string | null;
+  i_workload: JobWorkload;
+  i_source: JobInput['source'];
+  i_slice_n: number | null;
+  i_byte_offset: bigint;
+  i_byte_length: bigint;
+  i_matrix_size: number | null;
+  i_iterations: number | null;
+  l_job_id: string | null;
+  l_provider: string;
+  l_epoch: number;
+  l_lease: JsonValue;
+  l_assignment_key: string;
+  l_checked: boolean;
+  l_block_hash: string | null;
+  p_checks_passed: number | null;
+  p_checks_failed: number | null;
+  p_clean_streak: number | null;
+  p_bond: bigint | null;
+};
 
 export interface StoredResult {
   seq: bigint;
@@ -212,44 +263,94 @@ export class ValidatorRepo {
   }
 
   /**
-   * What a lease just taken needs, in one statement: the job's task, its input and its previous
-   * assignment (undefined when there is none). Undefined when the task does not exist.
+   * What is waiting to be leased, grouped by the fields capability fit looks at: per lane and
+   * gpu_required, how many queued admitted jobs there are and the highest offer. One cheap
+   * read that lets a dispatch pass skip providers nothing fits, and stop once the queue is empty.
    */
-  async leaseContext(
-    jobId: string,
-    taskId: string,
-  ): Promise<{ task: TaskRecord; input: JobInput | undefined; previous: AssignmentRecord | undefined } | undefined> {
-    const [r] = await this.c.query<
-      TaskRow & {
-        i_job_id: string | null;
-        i_workload: JobWorkload;
-        i_source: JobInput['source'];
-        i_slice_n: number | null;
-        i_byte_offset: bigint;
-        i_byte_length: bigint;
-        i_matrix_size: number | null;
-        i_iterations: number | null;
-        l_job_id: string | null;
-        l_provider: string;
-        l_epoch: number;
-        l_lease: JsonValue;
-        l_assignment_key: string;
-        l_checked: boolean;
-        l_block_hash: string | null;
-      }
-    >(sql`
+  async queueShape(): Promise<QueueGroup[]> {
+    const rows = await this.c.query<{
+      lane: 'consumer' | 'industrial';
+      gpu_required: boolean;
+      n: bigint;
+      max_offer: bigint;
+    }>(sql`
+      SELECT lane, gpu_required, count(*)::bigint AS n, max(offer) AS max_offer FROM jobs
+      WHERE status = 'queued' AND admission = 'admitted' GROUP BY lane, gpu_required`);
+    return rows.map((r) => ({
+      lane: r.lane,
+      gpuRequired: r.gpu_required,
+      count: Number(r.n),
+      maxOffer: BigInt(r.max_offer),
+    }));
+  }
+
+  /**
+   * Leases the oldest queued, admitted job this provider may take — a lane it serves, an offer at
+   * least its ask, a GPU job only for a hardware GPU, never the twin of a job it was given or holds
+   * (the two runs of a pair go to two distinct providers) — and reads, in the same statement, what
+   * the lease needs: the job's task, input, previous assignment and pair, and the provider's
+   * probation (its checks and funded bond). One statement with FOR UPDATE SKIP LOCKED; undefined
+   * when no job fits.
+   */
+  async leaseNext(req: {
+    owner: string;
+    lanes: readonly string[];
+    hardwareGpu: boolean;
+    ask: bigint;
+    now: number;
+    leaseMs: number;
+    /** Skip a job `owner` lost (a queued job's lease row names its last holder, the provider that lost it). */
+    notLostByOwner?: boolean;
+  }): Promise<LeaseContext | undefined> {
+    const [r] = await this.c.query<LeaseRow>(sql`
+      WITH j AS (
+        UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
+        WHERE job_id = (
+          SELECT q.job_id FROM jobs q
+          WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
+            AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.job_id = q.twin_of
+              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})))
+            AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.twin_of = q.job_id
+              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})))
+            ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner})` : sql``}
+          ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
+        AND status = 'queued'
+        RETURNING *)
       SELECT t.*,
+        j.job_id AS j_job_id, j.task_id AS j_task_id, j.slice_index AS j_slice_index, j.lane AS j_lane,
+        j.gpu_required AS j_gpu_required, j.offer AS j_offer, j.status AS j_status, j.lease_owner AS j_lease_owner,
+        j.lease_until AS j_lease_until, j.attempts AS j_attempts, j.result_hash AS j_result_hash, j.created_at AS j_created_at,
+        j.twin_of AS j_twin_of, (SELECT s.job_id FROM jobs s WHERE s.twin_of = j.job_id LIMIT 1) AS j_twin,
         i.job_id AS i_job_id, i.workload AS i_workload, i.source AS i_source, i.slice_n AS i_slice_n,
         i.byte_offset AS i_byte_offset, i.byte_length AS i_byte_length, i.matrix_size AS i_matrix_size, i.iterations AS i_iterations,
         l.job_id AS l_job_id, l.provider AS l_provider, l.epoch AS l_epoch, l.lease AS l_lease,
-        l.assignment_key AS l_assignment_key, l.checked AS l_checked, l.block_hash AS l_block_hash
-      FROM tasks t
-      LEFT JOIN job_inputs i ON i.job_id = ${jobId}
-      LEFT JOIN job_leases l ON l.job_id = ${jobId}
-      WHERE t.task_id = ${taskId}`);
+        l.assignment_key AS l_assignment_key, l.checked AS l_checked, l.block_hash AS l_block_hash,
+        p.checks_passed AS p_checks_passed, p.checks_failed AS p_checks_failed, p.clean_streak AS p_clean_streak,
+        b.balance AS p_bond
+      FROM j
+      LEFT JOIN tasks t ON t.task_id = j.task_id
+      LEFT JOIN job_inputs i ON i.job_id = j.job_id
+      LEFT JOIN job_leases l ON l.job_id = j.job_id
+      LEFT JOIN providers p ON p.address = ${req.owner}
+      LEFT JOIN accounts b ON b.account_id = ${`bond:${req.owner}`}`);
     if (!r) return undefined;
+    const job = toJobRecord({
+      job_id: r.j_job_id,
+      task_id: r.j_task_id,
+      slice_index: r.j_slice_index,
+      lane: r.j_lane,
+      gpu_required: r.j_gpu_required,
+      offer: r.j_offer,
+      status: r.j_status,
+      lease_owner: r.j_lease_owner,
+      lease_until: r.j_lease_until,
+      attempts: r.j_attempts,
+      result_hash: r.j_result_hash,
+      created_at: r.j_created_at,
+    });
     return {
-      task: toTaskRecord(r),
+      job,
+      task: r.task_id === null ? undefined : toTaskRecord(r),
       input:
         r.i_job_id === null
           ? undefined
@@ -275,57 +376,24 @@ export class ValidatorRepo {
               checked: r.l_checked,
               block_hash: r.l_block_hash,
             }),
+      pair:
+        r.j_twin_of !== null
+          ? { primary: r.j_twin_of, twin: r.j_job_id }
+          : r.j_twin !== null
+            ? { primary: r.j_job_id, twin: r.j_twin }
+            : undefined,
+      probation: {
+        checksPassed: r.p_checks_passed ?? 0,
+        checksFailed: r.p_checks_failed ?? 0,
+        cleanStreak: r.p_clean_streak ?? 0,
+        bondFunded: r.p_bond ?? 0n,
+      },
     };
   }
 
-  /**
-   * What is waiting to be leased, grouped by the fields capability fit looks at: per lane and
-   * gpu_required, how many queued admitted jobs there are and the highest offer. One cheap
-   * read that lets a dispatch pass skip providers nothing fits, and stop once the queue is empty.
-   */
-  async queueShape(): Promise<QueueGroup[]> {
-    const rows = await this.c.query<{
-      lane: 'consumer' | 'industrial';
-      gpu_required: boolean;
-      n: bigint;
-      max_offer: bigint;
-    }>(sql`
-      SELECT lane, gpu_required, count(*)::bigint AS n, max(offer) AS max_offer FROM jobs
-      WHERE status = 'queued' AND admission = 'admitted' GROUP BY lane, gpu_required`);
-    return rows.map((r) => ({
-      lane: r.lane,
-      gpuRequired: r.gpu_required,
-      count: Number(r.n),
-      maxOffer: BigInt(r.max_offer),
-    }));
-  }
-
-  /**
-   * Leases the oldest queued, admitted job this provider may take: a lane it serves, an offer at
-   * least its ask, a GPU job only for a hardware GPU, and never the twin of a job it was given
-   * (the two runs of a pair go to two distinct providers). One statement with FOR UPDATE SKIP LOCKED.
-   */
-  async leaseFor(req: {
-    owner: string;
-    lanes: readonly string[];
-    hardwareGpu: boolean;
-    ask: bigint;
-    now: number;
-    leaseMs: number;
-    /** Skip a job `owner` lost (a queued job's lease row names its last holder, the provider that lost it). */
-    notLostByOwner?: boolean;
-  }): Promise<JobRecord | undefined> {
-    const [r] = await this.c.query<JobRow>(sql`
-      UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
-      WHERE job_id = (
-        SELECT q.job_id FROM jobs q
-        WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
-          AND NOT EXISTS (SELECT 1 FROM jobs s JOIN job_leases l ON l.job_id = s.job_id WHERE (s.job_id = q.twin_of OR s.twin_of = q.job_id) AND l.provider = ${req.owner})
-          ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner})` : sql``}
-        ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
-      AND status = 'queued'
-      RETURNING *`);
-    return r && toJobRecord(r);
+  /** leaseNext's job alone (the lease without what it needs; tests and the store bench). */
+  async leaseFor(req: Parameters<ValidatorRepo['leaseNext']>[0]): Promise<JobRecord | undefined> {
+    return (await this.leaseNext(req))?.job;
   }
 
   /**
@@ -522,6 +590,29 @@ export class ValidatorRepo {
     await this.c.query(sql`
       INSERT INTO job_leases (job_id, provider, epoch, lease, assignment_key, checked, block_hash, updated_at)
       VALUES (${a.jobId}, ${a.provider}, ${a.epoch}, ${JSON.stringify(a.lease)}::jsonb, ${a.assignmentKey}, ${a.checked}, ${a.blockHash}, ${now})
+      ON CONFLICT (job_id) DO UPDATE SET provider = EXCLUDED.provider, epoch = EXCLUDED.epoch, lease = EXCLUDED.lease,
+        assignment_key = EXCLUDED.assignment_key, checked = EXCLUDED.checked, block_hash = EXCLUDED.block_hash, updated_at = EXCLUDED.updated_at`);
+  }
+
+  /** Records many assignments (a dispatch transaction's leases) in one statement; putAssignment's upsert for each. */
+  async putAssignments(rows: readonly AssignmentRecord[], now: number): Promise<void> {
+    if (rows.length === 0) return;
+    const json = JSON.stringify(
+      rows.map((a) => ({
+        job_id: a.jobId,
+        provider: a.provider,
+        epoch: a.epoch,
+        lease: a.lease,
+        assignment_key: a.assignmentKey,
+        checked: a.checked,
+        block_hash: a.blockHash,
+      })),
+    );
+    await this.c.query(sql`
+      INSERT INTO job_leases (job_id, provider, epoch, lease, assignment_key, checked, block_hash, updated_at)
+      SELECT x.job_id, x.provider, x.epoch, x.lease, x.assignment_key, x.checked, x.block_hash, ${now}::bigint
+      FROM jsonb_to_recordset(${json}::jsonb)
+        AS x(job_id uuid, provider text, epoch integer, lease jsonb, assignment_key text, checked boolean, block_hash text)
       ON CONFLICT (job_id) DO UPDATE SET provider = EXCLUDED.provider, epoch = EXCLUDED.epoch, lease = EXCLUDED.lease,
         assignment_key = EXCLUDED.assignment_key, checked = EXCLUDED.checked, block_hash = EXCLUDED.block_hash, updated_at = EXCLUDED.updated_at`);
   }

@@ -9,6 +9,7 @@ import { checkProbability } from '../../core/market/probation.js';
 import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
+import type { ProbationRecord } from '../store/bond-repo.js';
 import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
 import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord, TaskVerification } from '../store/tasks-repo.js';
@@ -95,6 +96,18 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Whether a connected provider here could take a job now (capabilities announced, not
+   * congested, below its max_jobs). Another instance's `jobs_ready` wakes this one only then: an
+   * instance whose providers are full has nothing to lease, and the split and admission of what
+   * was posted elsewhere are the posting instance's pass (with the sweep timer behind it).
+   */
+  hasRoom(): boolean {
+    for (const s of this.ctx.sessions.values())
+      if (s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs) return true;
+    return false;
+  }
+
   /** One dispatch pass (pumpNow). */
   runOnce(): Promise<void> {
     return this.pumpNow();
@@ -109,8 +122,11 @@ export class Dispatcher {
    */
   async pumpNow(): Promise<void> {
     if (this.ctx.isClosed()) return;
-    await this.splitPending();
-    const shape = await this.admitNow();
+    // The split and the admission pass share one transaction: a pass with nothing to do is one round trip of reads.
+    const shape = await this.ctx.store.transaction(async (tx) => {
+      await this.splitPending(tx);
+      return this.admitIn(tx);
+    });
     let left = shape.reduce((n, g) => n + g.count, 0);
     if (left === 0) return;
     const sessions = this.ctx.sessions;
@@ -126,6 +142,7 @@ export class Dispatcher {
       const now = this.ctx.clock.now();
       const picked = await this.ctx.store.transaction(async (tx) => {
         const out: { session: ProviderSession; lease: LeasedJob }[] = [];
+        const pending: AssignmentRecord[] = [];
         for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
           const { session, retake } = wanting[next] as (typeof wanting)[number];
           const caps = session.capabilities;
@@ -133,7 +150,7 @@ export class Dispatcher {
           // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
           let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
           while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
-            const lease = await this.leaseIn(tx, session, caps, now, retake);
+            const lease = await this.leaseIn(tx, session, caps, now, retake, pending);
             if (!lease) break;
             out.push({ session, lease });
             room--;
@@ -144,6 +161,8 @@ export class Dispatcher {
           // A provider with room left and more that fits is served again in the next transaction.
           if (room > 0 && out.length >= LEASES_PER_TX && left > 0 && fitsAny(shape, caps)) break;
         }
+        // Every lease's assignment in one statement, in the leases' transaction.
+        await tx.validator.putAssignments(pending, now);
         return out;
       });
       for (const { session, lease } of picked) {
@@ -154,41 +173,39 @@ export class Dispatcher {
   }
 
   /**
-   * Splits up to 50 pending tasks in one transaction, with one statement per kind of row for all
-   * of them (their jobs, inputs, admission holds and status), not one per task.
+   * Splits up to 50 pending tasks in `tx`, with one statement per kind of row for all of them
+   * (their jobs, inputs, admission holds and status), not one per task.
    */
-  private async splitPending(): Promise<void> {
+  private async splitPending(tx: MarketTx): Promise<void> {
     const now = this.ctx.clock.now();
-    await this.ctx.store.transaction(async (tx) => {
-      const ids = await tx.validator.tasksToSplit(50);
-      if (ids.length === 0) return;
-      const tasks = await tx.tasks.getMany(ids);
-      const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
-      const allInputs: JobInput[] = [];
-      const allPaired = new Set<string>();
-      for (const task of tasks) {
-        const slices = task.inputKind === 'slices' ? await tx.slices.list(task.taskId) : [];
-        const { jobs, inputs } = splitTask(task, slices, this.ctx.config.sliceBytes);
-        allJobs.push(...jobs);
-        allInputs.push(...inputs);
-        // A task that asked for two providers has every job paired, whatever the market's mode.
-        if (task.verification === 'two_providers') for (const input of inputs) allPaired.add(input.jobId);
-      }
-      const split = tasks.map((t) => t.taskId);
-      await tx.jobs.insert(allJobs, now);
-      await tx.validator.holdForAdmission(split);
-      await tx.validator.insertInputs(allInputs);
-      if (this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0) {
-        for (const input of allInputs)
-          if (
-            input.workload !== 'synthetic' &&
-            (allPaired.has(input.jobId) || (this.ctx.config.verifyMode !== 'reexecute' && this.isPaired(input.jobId)))
-          )
-            await tx.validator.insertTwin(input.jobId, randomUUID(), now);
-      }
-      await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
-      await tx.notify('jobs_ready');
-    });
+    const ids = await tx.validator.tasksToSplit(50);
+    if (ids.length === 0) return;
+    const tasks = await tx.tasks.getMany(ids);
+    const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
+    const allInputs: JobInput[] = [];
+    const allPaired = new Set<string>();
+    for (const task of tasks) {
+      const slices = task.inputKind === 'slices' ? await tx.slices.list(task.taskId) : [];
+      const { jobs, inputs } = splitTask(task, slices, this.ctx.config.sliceBytes);
+      allJobs.push(...jobs);
+      allInputs.push(...inputs);
+      // A task that asked for two providers has every job paired, whatever the market's mode.
+      if (task.verification === 'two_providers') for (const input of inputs) allPaired.add(input.jobId);
+    }
+    const split = tasks.map((t) => t.taskId);
+    await tx.jobs.insert(allJobs, now);
+    await tx.validator.holdForAdmission(split);
+    await tx.validator.insertInputs(allInputs);
+    if (this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0) {
+      for (const input of allInputs)
+        if (
+          input.workload !== 'synthetic' &&
+          (allPaired.has(input.jobId) || (this.ctx.config.verifyMode !== 'reexecute' && this.isPaired(input.jobId)))
+        )
+          await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+    }
+    await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
+    await tx.notify('jobs_ready');
   }
 
   /**
@@ -198,39 +215,37 @@ export class Dispatcher {
    * the waiting industrial jobs admitted, deferred or expired in line order. Every outcome is
    * written to the job's row; an expired job fails its task (refunded).
    */
-  private async admitNow(): Promise<QueueGroup[]> {
+  private async admitIn(tx: MarketTx): Promise<QueueGroup[]> {
     const now = this.ctx.clock.now();
     let capacity = 0;
     for (const s of this.ctx.sessions.values())
       if (s.capabilities?.lanes.includes('industrial')) capacity += s.capabilities.max_jobs;
-    return this.ctx.store.transaction(async (tx) => {
-      const view = await tx.validator.admissionView(1000);
-      if (view.waiting.length === 0) return tx.validator.queueShape();
-      const { decisions } = decideAdmissions(this.guard, {
-        ...view,
-        capacity: capacity + ((await this.hooks.capacityElsewhere?.(tx, now)) ?? 0),
-        now,
-        maxDeferMs: this.ctx.config.industrialDeferMaxMs,
-      });
-      const failed = new Set<string>();
-      const before = new Map(view.waiting.map((w) => [w.jobId, w]));
-      for (const d of decisions) {
-        if (failed.has(d.taskId)) continue;
-        if (d.outcome === 'admitted') {
-          await tx.validator.admit(d.jobId, now);
-          await tx.notify('jobs_ready');
-        } else if (d.outcome === 'expired') {
-          failed.add(d.taskId);
-          await failTask(tx, d.taskId, d.message, now);
-        } else {
-          const w = before.get(d.jobId);
-          // An unchanged deferral is not written again.
-          if (w?.admission !== 'deferred' || w.deferCode !== d.code)
-            await tx.validator.defer(d.jobId, d.code, d.message, now);
-        }
-      }
-      return tx.validator.queueShape();
+    const view = await tx.validator.admissionView(1000);
+    if (view.waiting.length === 0) return tx.validator.queueShape();
+    const { decisions } = decideAdmissions(this.guard, {
+      ...view,
+      capacity: capacity + ((await this.hooks.capacityElsewhere?.(tx, now)) ?? 0),
+      now,
+      maxDeferMs: this.ctx.config.industrialDeferMaxMs,
     });
+    const failed = new Set<string>();
+    const before = new Map(view.waiting.map((w) => [w.jobId, w]));
+    for (const d of decisions) {
+      if (failed.has(d.taskId)) continue;
+      if (d.outcome === 'admitted') {
+        await tx.validator.admit(d.jobId, now);
+        await tx.notify('jobs_ready');
+      } else if (d.outcome === 'expired') {
+        failed.add(d.taskId);
+        await failTask(tx, d.taskId, d.message, now);
+      } else {
+        const w = before.get(d.jobId);
+        // An unchanged deferral is not written again.
+        if (w?.admission !== 'deferred' || w.deferCode !== d.code)
+          await tx.validator.defer(d.jobId, d.code, d.message, now);
+      }
+    }
+    return tx.validator.queueShape();
   }
 
   /**
@@ -243,10 +258,13 @@ export class Dispatcher {
     caps: CapabilitiesFrame,
     now: number,
     retake: boolean,
+    /** The transaction's assignments not yet written: the caller writes them in one statement before it commits. */
+    pending: AssignmentRecord[],
   ): Promise<LeasedJob | undefined> {
     const machine = this.ctx.machine;
     const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
-    const job = await tx.validator.leaseFor({
+    // The job with its task, input, previous assignment, pair and the provider's probation: one statement.
+    const context = await tx.validator.leaseNext({
       owner: session.address,
       notLostByOwner: !retake,
       lanes: caps.lanes,
@@ -255,10 +273,8 @@ export class Dispatcher {
       now,
       leaseMs: this.ctx.config.jobDeadlineMs,
     });
-    if (!job) return undefined;
-    // The job's task, input and previous assignment, read in one statement.
-    const context = await tx.validator.leaseContext(job.jobId, job.taskId);
-    const previous = context?.previous;
+    if (!context) return undefined;
+    const { job, previous } = context;
     let lease: Lease;
     if (!previous) {
       const standbys = this.standbysFor(job, session.address);
@@ -280,18 +296,16 @@ export class Dispatcher {
       }
       lease = machine.respawnSucceeded(old, now, old.state.attempt, session.address).lease;
     }
-    const input = context?.input;
-    const task = context?.task;
+    const { input, task } = context;
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
     const bytes = await this.inputIn(tx, input, task, now);
-    if (!bytes) return this.leaseIn(tx, session, caps, now, retake); // its task failed: the next job
-    return {
-      job,
-      input,
-      task,
-      bytes,
-      assignment: await this.assign(tx, job, input, session.address, lease, now, task.verification),
-    };
+    if (!bytes) return this.leaseIn(tx, session, caps, now, retake, pending); // its task failed: the next job
+    const assignment = await this.assignmentFor(tx, job, input, session.address, lease, task.verification, {
+      probation: context.probation,
+      pair: context.pair,
+    });
+    pending.push(assignment);
+    return { job, input, task, bytes, assignment };
   }
 
   /**
@@ -336,31 +350,55 @@ export class Dispatcher {
     /** The task's verification guarantee: "all" re-executes every job, "two_providers" pairs it (synthetic: re-executed). */
     guarantee: TaskVerification = 'sampled',
   ): Promise<AssignmentRecord> {
+    const assignment = await this.assignmentFor(tx, job, input, provider, lease, guarantee);
+    await tx.validator.putAssignment(assignment, now);
+    return assignment;
+  }
+
+  /**
+   * `provider`'s assignment of `job` under `lease`, not yet written. `known` is what the lease's
+   * statement already read (ValidatorRepo.leaseNext): the provider's probation and the job's pair;
+   * without it both are read here.
+   */
+  private async assignmentFor(
+    tx: MarketTx,
+    job: JobRecord,
+    input: JobInput,
+    provider: string,
+    lease: Lease,
+    guarantee: TaskVerification,
+    known?: { probation: ProbationRecord; pair: { primary: string; twin: string } | undefined },
+  ): Promise<AssignmentRecord> {
     const secret = this.ctx.identity.secret;
     const blockHash = input.workload === 'synthetic' ? await this.beacon(tx) : null;
     // Both runs of a pair share the pair key; any other job's key is per provider. Either stays the
     // same when a job comes back to the same provider, so a re-lease reveals nothing of pairing.
     const pair =
       (this.ctx.config.verifyMode !== 'reexecute' || guarantee === 'two_providers') && input.workload !== 'synthetic'
-        ? await tx.validator.pairOf(job.jobId)
+        ? known
+          ? known.pair
+          : await tx.validator.pairOf(job.jobId)
         : undefined;
     const key = pair
       ? derivePairKey(secret, pair.primary, this.ctx.blake3)
       : deriveAssignmentKey(secret, job.jobId, provider, 0, this.ctx.blake3);
-    const assignment: AssignmentRecord = {
+    return {
       jobId: job.jobId,
       provider,
       epoch: lease.epoch,
       lease: lease as unknown as JsonValue,
       assignmentKey: toHex(key),
       checked:
-        this.reexecutes(input.workload, job.jobId, lease.epoch, await this.checkFractionFor(tx, provider, job)) ||
+        this.reexecutes(
+          input.workload,
+          job.jobId,
+          lease.epoch,
+          await this.checkFractionFor(tx, provider, job, known?.probation),
+        ) ||
         guarantee === 'all' ||
         (guarantee === 'two_providers' && input.workload === 'synthetic'),
       blockHash,
     };
-    await tx.validator.putAssignment(assignment, now);
-    return assignment;
   }
 
   /** The job frame of a lease just taken (its input was read with the lease). */
@@ -413,9 +451,14 @@ export class Dispatcher {
    * The checked fraction of `provider` for `job` (probation.ts): from its clean streak of passed
    * checks and its funded bond against what the job pays it; `checkFraction` is the floor.
    */
-  private async checkFractionFor(tx: MarketTx, provider: string, job: JobRecord): Promise<number> {
+  private async checkFractionFor(
+    tx: MarketTx,
+    provider: string,
+    job: JobRecord,
+    known?: ProbationRecord,
+  ): Promise<number> {
     if (this.ctx.config.checkFraction <= 0) return 0;
-    const history = await tx.bonds.probation(provider);
+    const history = known ?? (await tx.bonds.probation(provider));
     return checkProbability(history, probationPolicy(this.ctx.config), (job.offer * PAYOUT_BPS.workers) / 10_000n);
   }
 

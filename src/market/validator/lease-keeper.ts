@@ -2,7 +2,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import { holdsLease, type Lease, type LeaseEvent, type LeaseRevocation } from '../../core/market/lease-state.js';
 import type { MarketTx } from '../store/market-store.js';
 import { fitsJob, type Dispatcher, type LeasedJobTo } from './dispatcher.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../group-commit.js';
 import type { ProviderSession } from './provider-session.js';
 import { failTask } from './task-failure.js';
 import { ValidatorClosingError, type ValidatorContext } from './validator-context.js';

@@ -1,4 +1,4 @@
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../group-commit.js';
 import type { ProviderSession } from './provider-session.js';
 import type { ReceiptDelivery } from './receipt-delivery.js';
 import { ValidatorClosingError, type ValidatorContext } from './validator-context.js';

@@ -12,7 +12,7 @@ import { CLOSE_CODES, type ResultFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
 import type { AssignmentRecord, JobInput } from '../store/validator-repo.js';
 import { UUID_TEXT, type GroupRow, type ResultRow } from '../store/settlement-repo.js';
-import { GroupCommit, ItemFailed } from './group-commit.js';
+import { GroupCommit, ItemFailed } from '../group-commit.js';
 import type { ProviderSession } from './provider-session.js';
 import { readJobBytes } from './split.js';
 import { payTasks, type PaidReceipt } from './task-payout.js';
