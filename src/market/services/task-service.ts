@@ -343,11 +343,7 @@ export class TaskService {
     now: number,
   ): Promise<void> {
     if (await tx.escrow.hold(taskId, customer.customerId, amount, now)) return;
-    throw insufficientFunds(
-      amount,
-      await tx.accounts.balance(ACCOUNTS.customer(customer.customerId)),
-      customer.name,
-    );
+    throw insufficientFunds(amount, await tx.accounts.balance(ACCOUNTS.customer(customer.customerId)), customer.name);
   }
 
   private async owned(tx: MarketTx, customer: CustomerRecord, taskId: string, forUpdate: boolean): Promise<TaskRecord> {
