@@ -64,9 +64,8 @@ interface Result {
   queued: boolean;
 }
 
-/** A provider's watch (reach_back_watch): its window and its latest failure. */
+/** A provider's watch (reach_back_watch): its end and its latest failure. */
 interface Watch {
-  since: number;
   until: number;
   failedAt: number;
 }
@@ -117,26 +116,23 @@ function penalize(k: Key, t: number): void {
   k.refused = k.refused || k.failed >= config.refuseAfter;
   const w = k.watch;
   k.watch = w
-    ? {
-        since: Math.min(w.since, t - config.reachBackMs),
-        until: Math.max(w.until, t + config.reachBackMs),
-        failedAt: Math.max(w.failedAt, t),
-      }
-    : { since: t - config.reachBackMs, until: t + config.reachBackMs, failedAt: t };
+    ? { until: Math.max(w.until, t + config.reachBackMs), failedAt: Math.max(w.failedAt, t) }
+    : { until: t + config.reachBackMs, failedAt: t };
 }
 
 /**
  * What one reach-back pass queues (ReachBackRepo.enqueue): the watched key's results accepted
- * without a check and not corrected, in the window: of those up to the latest failure the newest
- * `reachBackMax`, and every one after it.
+ * without a check and not corrected: of those up to the latest failure the newest `reachBackMax`,
+ * however old, and every one after it until the watch ends; of a refused key, every one.
  */
 function enqueue(k: Key): Result[] {
   const w = k.watch;
   if (!w) return [];
-  const open = k.results.filter((r) => !r.checked && !r.corrected && r.t >= w.since && r.t <= w.until);
-  const before = open.filter((r) => r.t <= w.failedAt).slice(-config.reachBackMax);
+  const unchecked = k.results.filter((r) => !r.checked && !r.corrected);
+  const open = k.refused ? unchecked : unchecked.filter((r) => r.t <= w.until);
+  const before = open.filter((r) => r.t <= w.failedAt);
   const after = open.filter((r) => r.t > w.failedAt);
-  const out = [...before, ...after].filter((r) => !r.queued);
+  const out = [...(k.refused ? before : before.slice(-config.reachBackMax)), ...after].filter((r) => !r.queued);
   for (const r of out) r.queued = true;
   return out;
 }
@@ -213,12 +209,11 @@ function runKey(strategy: Strategy): Key {
 }
 
 const cpc = (micro: bigint): string => (Number(micro) / 1e6).toFixed(2);
-const windowJobs = Math.min(config.reachBackMax, Math.floor(config.reachBackMs / JOB_MS));
 console.log(
   `defaults: floor ${config.checkFraction}, probation ${config.probationJobs} checks, bond ${cpc(config.bondTarget)} CPC (${config.bondShare * 100}% of each payout until funded), refused after ${config.refuseAfter} wrong results; a job pays its provider ${cpc(PAY)} CPC`,
 );
 console.log(
-  `reach-back: ${config.reachBackMs / 3_600_000} h around each failure, at most ${config.reachBackMax} results before it (${windowJobs} jobs back at ${PER_HOUR} per hour)`,
+  `reach-back: the newest ${config.reachBackMax} unchecked results before each failure and all for ${config.reachBackMs / 3_600_000} h after it; a refused key's every unchecked result`,
 );
 const cols = [
   ['strategy', 28],
@@ -228,6 +223,7 @@ const cols = [
   ['wrong delivered', 15],
   ['corrected', 9],
   ['wrong final', 11],
+  ['never caught', 12],
   ['cheat pay', 9],
   ['clawed back', 11],
   ['bond lost', 9],
@@ -256,6 +252,7 @@ for (const { strategy, keys } of STRATEGIES) {
     String(delivered),
     String(corrected),
     String(delivered - corrected),
+    String(count((k) => (k.failed === 0 ? k.delivered : 0))),
     cpc(cheatPay),
     cpc(clawed),
     cpc(lost),
