@@ -293,6 +293,76 @@ for (const h of harnesses) {
       await expectBooksEqual(m);
     }, 240_000);
 
+    it('a refused provider is reached back over every result it returned unchecked, whatever its age; one not refused only over its window', async () => {
+      // No sampled checks (a task asking for "all" is checked); the window holds one result before a failure; two wrong results refuse.
+      const m = await market(h, await h.newLocation(), { checkFraction: 0, reachBackMax: 1, refuseAfter: 2 });
+      const c = await join(m, SEED + 7);
+      const run = async (i: number, tag: string, honest: boolean, verification?: string) => {
+        const taskId = (await m.server.tasks.create(m.customer, inference(`${tag}-${SEED}`, verification))).taskId;
+        m.validator.kick();
+        const job = await c.nextJob(i);
+        if (honest) c.sendJson(c.honestResult(job, m.blake3, nonce++));
+        else cheat(c, m, job);
+        return { taskId, jobId: job.job_id, ack: await c.ackFor(job.job_id) };
+      };
+      const status = (taskId: string) => m.store.transaction(async (tx) => (await tx.tasks.get(taskId))?.status);
+      const checks = (taskId: string) =>
+        m.store.transaction(async (tx) => (await tx.reachBack.verification([taskId])).get(taskId));
+      // An old wrong result, then a right one, both accepted without a check: their tasks complete and pay.
+      const old = await run(0, 'old-wrong', false);
+      const right = await run(1, 'right', true);
+      expect([old.ack.accepted, right.ack.accepted]).toEqual([true, true]);
+      // First failed check: not refused, so only the newest unchecked result before it is re-verified (right).
+      expect((await run(2, 'caught-1', false, 'all')).ack.code).toBe('WRONG_RESULT');
+      await m.validator.whenIdle();
+      await m.validator.reachBackNow();
+      expect(await checks(right.taskId)).toMatchObject({ reexecuted: 1, unchecked: 0 });
+      expect(await checks(old.taskId)).toMatchObject({ unchecked: 1, corrected: 0 });
+      expect(await status(old.taskId)).toBe('completed');
+      expect(await m.store.transaction((tx) => tx.reachBack.pending(10))).toEqual([]);
+      // Second failed check: refused, and now every result it returned unchecked is re-verified, however far back.
+      expect((await run(3, 'caught-2', false, 'all')).ack.code).toBe('WRONG_RESULT');
+      expect(await c.closed()).toBe(4003);
+      await m.validator.whenIdle();
+      await m.validator.reachBackNow();
+      expect(await status(old.taskId)).toBe('reopened');
+      expect((await m.store.transaction((tx) => tx.validator.results(old.jobId))).map((r) => r.verdict)).toEqual([
+        'wrong',
+      ]);
+      // Its pay for the wrong result is clawed back; the pay for the right one stays (0.25 CPC per one-job task).
+      expect(await balance(m, ACCOUNTS.worker(c.address))).toBe(250_000n);
+      const honest = await join(m, SEED + 8, 4);
+      answerHonestly(honest, m);
+      await honest.waitFor('the redo acked', () => (acks(honest).length >= 1 ? true : undefined));
+      await m.validator.whenIdle();
+      await m.validator.reachBackNow();
+      await expectAllCorrect(m, [old.taskId], c.address);
+      expect(await checks(old.taskId)).toMatchObject({ corrected: 1, unchecked: 0 });
+      await expectBooksEqual(m);
+    }, 120_000);
+
+    it('a failed check re-verifies the newest unchecked results before it however old they are (reachBackMs bounds only what comes after)', async () => {
+      const m = await market(h, await h.newLocation(), { checkFraction: 0, reachBackMs: 60_000 });
+      const c = await join(m, SEED + 9);
+      const old = (await m.server.tasks.create(m.customer, inference(`aged-${SEED}`))).taskId;
+      m.validator.kick();
+      const first = await c.nextJob(0);
+      cheat(c, m, first);
+      expect((await c.ackFor(first.job_id)).accepted).toBe(true);
+      // Twice the window later, a task asking for "all" catches the provider.
+      skew += 120_000;
+      await m.server.tasks.create(m.customer, inference(`aged-caught-${SEED}`, 'all'));
+      m.validator.kick();
+      const second = await c.nextJob(1);
+      cheat(c, m, second);
+      expect((await c.ackFor(second.job_id)).code).toBe('WRONG_RESULT');
+      await m.validator.whenIdle();
+      await m.validator.reachBackNow();
+      expect(await m.store.transaction(async (tx) => (await tx.tasks.get(old))?.status)).toBe('reopened');
+      expect(await balance(m, ACCOUNTS.worker(c.address))).toBe(0n);
+      await expectBooksEqual(m);
+    }, 120_000);
+
     it('a restart in the middle of a reach-back loses nothing: the queued re-verifications survive and finish after it', async () => {
       const location = await h.newLocation();
       // No checks: three garbage results are accepted and their tasks complete and pay.

@@ -99,6 +99,45 @@ export class BondRepo {
   }
 
   /**
+   * The funded bond of `address`, its account created and its row locked (FOR UPDATE) until the
+   * transaction ends, so a deposit reads what it tops up. `bond:` sorts before `customer:` and
+   * `worker:`, so locking it first keeps the one order every posting locks accounts in.
+   */
+  async lockFunded(address: string): Promise<bigint> {
+    const account = ACCOUNTS.bond(address);
+    await this.accounts.ensure(account, 'bond');
+    const [r] = await this.c.query<{ balance: bigint }>(
+      sql`SELECT balance FROM accounts WHERE account_id = ${account} FOR UPDATE`,
+    );
+    return r?.balance ?? 0n;
+  }
+
+  /**
+   * A customer's deposit into a provider's bond (POST /bonds/{address}/deposits): moves `amount`
+   * from `customer:<customerId>` into `bond:<address>`, event `eventId`, memo `bond deposit`. False
+   * (nothing moved) when the customer's balance lacks the credits.
+   */
+  async depositFromCustomer(
+    customerId: string,
+    address: string,
+    amount: bigint,
+    eventId: string,
+    now: number,
+  ): Promise<boolean> {
+    if (amount <= 0n) throw new RangeError('a bond deposit must be above 0 micro-CPC');
+    await this.accounts.ensure(ACCOUNTS.bond(address), 'bond');
+    return this.accounts.post(
+      eventId,
+      [
+        { account: ACCOUNTS.customer(customerId), amount: -amount },
+        { account: ACCOUNTS.bond(address), amount },
+      ],
+      'bond deposit',
+      now,
+    );
+  }
+
+  /**
    * A deposit: moves `amount` from the provider's worker account into its bond. False (nothing
    * moved) when the worker account lacks the credits. `eventId` makes a retried deposit visible
    * in the postings.

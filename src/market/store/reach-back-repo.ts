@@ -55,14 +55,15 @@ export class ReachBackRepo {
   constructor(private readonly c: SqlConn) {}
 
   /**
-   * `addresses` failed a check at `now`: each is watched from `now - windowMs` to `now + windowMs`
-   * (an existing watch only widens), so its unchecked results in that span are re-verified.
+   * `addresses` failed a check at `now`: each is watched (`since` its first failure of this watch)
+   * until `now + windowMs` (an existing watch only widens), so its unchecked results before the
+   * failure (the newest `maxBefore` of `enqueue`) and up to `until` are re-verified.
    */
   async watch(addresses: readonly string[], now: number, windowMs: number): Promise<void> {
     if (addresses.length === 0) return;
     await this.c.query(sql`
       INSERT INTO reach_back_watch (address, since, until, failed_at)
-      SELECT a, ${now - windowMs}::bigint, ${now + windowMs}::bigint, ${now}::bigint
+      SELECT a, ${now}::bigint, ${now + windowMs}::bigint, ${now}::bigint
       FROM (SELECT DISTINCT jsonb_array_elements_text(${ids(addresses)}::jsonb) AS a) x ORDER BY a
       ON CONFLICT (address) DO UPDATE SET since = LEAST(reach_back_watch.since, EXCLUDED.since),
         until = GREATEST(reach_back_watch.until, EXCLUDED.until), failed_at = GREATEST(reach_back_watch.failed_at, EXCLUDED.failed_at)`);
@@ -71,21 +72,25 @@ export class ReachBackRepo {
   /**
    * Queues the watched providers' results accepted without a check and still settled on (not a run
    * of a pair, which two providers agreed on): of those received up to the latest failure the
-   * newest `maxBefore` per provider, and every one received after it; then ends expired watches.
-   * Returns how many were queued.
+   * newest `maxBefore` per provider, however old, and every one received after it until the watch
+   * ends; of a provider that is **refused** (a proven cheater), every such result it ever returned
+   * (docs/verification.md, "Wrong final results"). Then ends expired watches. Returns how many
+   * were queued.
    */
   async enqueue(now: number, maxBefore: number): Promise<number> {
     const rows = await this.c.query(sql`
       INSERT INTO reach_back_checks (result_seq, job_id, task_id, address, state, queued_at)
       SELECT seq, job_id, task_id, worker_address, 'pending', ${now}::bigint FROM (
-        SELECT r.seq, r.job_id, r.task_id, r.worker_address, r.received_at, w.failed_at,
+        SELECT r.seq, r.job_id, r.task_id, r.worker_address, r.received_at, w.failed_at, COALESCE(p.refused, FALSE) AS refused,
           row_number() OVER (PARTITION BY r.worker_address, r.received_at <= w.failed_at ORDER BY r.seq DESC) AS k
         FROM reach_back_watch w
-        JOIN job_results r ON r.worker_address = w.address AND r.received_at >= w.since AND r.received_at <= w.until
+        LEFT JOIN providers p ON p.address = w.address
+        JOIN job_results r ON r.worker_address = w.address
+          AND (p.refused OR r.received_at <= w.until)
         JOIN jobs j ON j.job_id = r.job_id AND j.status = 'done' AND j.result_hash = r.settled_hash
         WHERE r.verdict = 'accepted' AND NOT r.checked AND j.twin_of IS NULL
           AND NOT EXISTS (SELECT 1 FROM jobs t WHERE t.twin_of = j.job_id)) x
-      WHERE (x.received_at > x.failed_at OR x.k <= ${maxBefore})
+      WHERE (x.refused OR x.received_at > x.failed_at OR x.k <= ${maxBefore})
         AND NOT EXISTS (SELECT 1 FROM reach_back_checks c WHERE c.result_seq = x.seq)
       ORDER BY seq
       ON CONFLICT DO NOTHING RETURNING result_seq`);

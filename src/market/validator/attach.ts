@@ -3,7 +3,11 @@ import type { Blake3Hasher, Sha256 } from '../../core/hash/hasher.js';
 import type { Clock } from '../../core/clock.js';
 import { childLogger, createLogger, type Logger } from '../../node/log.js';
 import { invalidField, MarketError } from '../errors.js';
+import type { CustomerAuth } from '../http/auth.js';
 import { sendError } from '../http/error-handler.js';
+import { bondRoutes } from '../http/routes/bonds.js';
+import { BondService } from '../services/bond-service.js';
+import { CustomerService } from '../services/customer-service.js';
 import type { MarketStore } from '../store/market-store.js';
 import { registerProviderSocket } from '../ws/provider-socket.js';
 import type { ValidatorConfig } from './validator-config.js';
@@ -24,13 +28,16 @@ export interface AttachValidatorDeps {
   digestThreads?: number;
   /** The market's logger (createMarketServer's `logger`); the validator and the provider socket log through named children of it. */
   logger?: Logger;
+  /** Who a request to POST /bonds/{address}/deposits is from; default: the customer whose bearer API key it carries (as createMarketServer's `auth`). */
+  auth?: CustomerAuth;
   /** The URLs of the market's other live instances, named in each welcome (see ProviderSocketDeps.peerUrls); default: the live instances in the store (presence.ts). */
   peerUrls?: () => Promise<string[]>;
 }
 
 /**
  * Adds the validator to a market app that is not listening yet: the provider socket at
- * `/ws/provider` and `GET /batches/{n}`. Returns the started validator (close it before the app).
+ * `/ws/provider`, `GET /batches/{n}` and `POST /bonds/{address}/deposits` (the bond is the
+ * validator's setting). Returns the started validator (close it before the app).
  */
 export async function attachValidator(deps: AttachValidatorDeps): Promise<ValidatorService> {
   const parent = deps.logger ?? createLogger('market');
@@ -60,6 +67,11 @@ export async function attachValidator(deps: AttachValidatorDeps): Promise<Valida
   deps.app.addHook('onResponse', async (request, reply) => {
     if (request.method === 'POST' && reply.statusCode < 300 && (request.routeOptions.url ?? '').startsWith('/tasks'))
       validator.kick();
+  });
+  const customers = new CustomerService({ store: deps.store, clock: deps.clock });
+  await deps.app.register(bondRoutes, {
+    bonds: new BondService({ store: deps.store, clock: deps.clock, bondTarget: validator.config.bondTarget }),
+    auth: deps.auth ?? ((header) => customers.authenticate(header)),
   });
   deps.app.get('/batches/:n', async (request, reply) => {
     const text = (request.params as { n?: string }).n ?? '';

@@ -16,6 +16,11 @@ import { probationPolicy } from './validator-config.js';
 
 /** Re-verifications one transaction reads and settles at most. */
 const ITEMS_PER_PASS = 32;
+/**
+ * Re-verification transactions one `runOnce` runs at most (1024 results): a refused provider's whole
+ * history can be long, and a pass holds the instance's step queue; the rest waits for the next pass.
+ */
+const TXS_PER_RUN = 32;
 /** Reopened tasks one pass completes at most. */
 const TASKS_PER_PASS = 100;
 
@@ -73,7 +78,8 @@ export async function reexecuteAssignment(
  * The reach-back (docs/market-api.md, "Reach-back"): when a provider fails a check (WRONG_RESULT
  * from a re-execution or a pair's dispute), the result settler records a watch on it in the same
  * transaction; this duty then re-executes the results that provider had accepted without a check
- * in the window around the failure (`reachBackMs`, at most `reachBackMax` before it). A result
+ * before the failure (the newest `reachBackMax`, however old) and for `reachBackMs` after it — and,
+ * once the provider is refused, every result it had accepted without a check. A result
  * found wrong is marked wrong and slashed like any wrong result, and its job is queued again (its
  * lease names the cheater, so the dispatcher offers the job to other providers first). A task that
  * had completed on it is reopened: the provider's pay for the job is clawed back to the treasury as
@@ -115,8 +121,10 @@ export class ReachBack {
       return pass;
     }
     // Redone jobs of reopened tasks queue their own re-verification at completion: one more round settles them.
+    let txs = 0;
     for (let round = 0; round < 2 && !this.ctx.isClosed(); round++) {
-      for (;;) {
+      while (txs < TXS_PER_RUN) {
+        txs++;
         const n = await this.verifySome(pass);
         if (n < ITEMS_PER_PASS || this.ctx.isClosed()) break;
       }

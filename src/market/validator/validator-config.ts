@@ -70,12 +70,15 @@ export interface ValidatorConfig {
   /** A provider is refused after this many wrong results. */
   refuseAfter: number;
   /**
-   * Reach-back window, ms: when a provider fails a check, the results it had accepted without a
-   * check in this long before the failure, and those it gets accepted in this long after, are
-   * re-verified by re-execution (docs/market-api.md, "Reach-back"). 1 minute to 30 days.
+   * Reach-back window, ms: when a provider fails a check, the results it gets accepted without a
+   * check for this long after the failure are re-verified by re-execution, with those before it
+   * (`reachBackMax`; docs/market-api.md, "Reach-back"). 1 minute to 30 days.
    */
   reachBackMs: number;
-  /** Of the unchecked results before a failure, at most this many (the newest) are re-verified, per provider. 1 to 100000. */
+  /**
+   * Of the unchecked results before a failure, at most this many (the newest, however old) are
+   * re-verified, per provider; a refused provider's are all re-verified (docs/verification.md). 1 to 100000.
+   */
   reachBackMax: number;
   /** How long a socket may take to answer the challenge. */
   authTimeoutMs: number;
