@@ -103,7 +103,8 @@ export async function startAppHost(o: AppHostOptions): Promise<AppHost> {
         logger,
         // In its own thread: the embedded store's start-up never blocks the UI's socket or the provider.
         startPractice: (onProgress) => early?.take(onProgress) ?? startPractice(onProgress),
-        createProvider: (url, hooks) => node.createProvider(url, { ...hooks, logger: logs.logger('provider', logger) }),
+        createProvider: (urls, hooks) =>
+          node.createProvider(urls, { ...hooks, logger: logs.logger('provider', logger) }),
         gpu: () => gpu?.capabilities() ?? { hardware_gpu: false, adapter: null },
         ...(gpu ? { onGpuChange: (listener) => gpu.onDidChangeCapabilities(listener) } : {}),
         gpuBenchmark: node.gpuBenchmark,

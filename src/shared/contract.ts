@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Channel, EventName } from './channels.js';
 import { GpuAdapterInfoSchema } from './compute/protocol.js';
 import { MAX_COURIER_BUNDLE_BYTES } from './courier-protocol.js';
+import { MAX_MARKET_URLS, parseMarketUrls } from './market-urls.js';
 
 export { CHANNELS, EVENTS, IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL, type Channel, type EventName } from './channels.js';
 
@@ -61,10 +62,24 @@ export type PricingBandsInfo = z.infer<typeof PricingBandsSchema>;
 export const PricingInfoSchema = PricingBandsSchema.extend({ ask: U64String.nullable() });
 export type PricingInfo = z.infer<typeof PricingInfoSchema>;
 
-/** Where the node provides: the in-process practice market or a market URL. */
+/**
+ * A market's address: one URL, or the URLs of several instances of the same market (tried in
+ * order, the node fails over among them). Checked by parseMarketUrls, the parser `--market` uses.
+ */
+export const MarketUrlsSchema = z
+  .union([z.string().max(2048), z.array(z.string().max(2048)).min(1).max(MAX_MARKET_URLS)])
+  .superRefine((value, ctx) => {
+    try {
+      parseMarketUrls(value, 'market URL');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+
+/** Where the node provides: the in-process practice market or a market by its URL(s). */
 export const MarketTargetSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('practice') }),
-  z.object({ kind: z.literal('url'), url: z.string().url() }),
+  z.object({ kind: z.literal('url'), url: MarketUrlsSchema }),
 ]);
 export type MarketTarget = z.infer<typeof MarketTargetSchema>;
 
@@ -104,6 +119,11 @@ export const NodeStatusSchema = z.object({
   running: z.number().int().nonnegative(),
   credits_today: U64String,
   last_error: z.string().nullable(),
+  /**
+   * The market instance the node is connected to, or trying, now: one of the market's URLs, with
+   * the address when its host name has several ("http://m.example:8080 (10.0.0.2)"); null: none yet.
+   */
+  endpoint: z.string().nullable().optional(),
   /**
    * Where the node is on its way to earning (the UI shows it instead of "Not joined" while it
    * starts). AppService always sets it; absent means a status from before startup phases (idle).
@@ -277,7 +297,8 @@ export const BenchmarkSchema = z.object({
 export type BenchmarkInfo = z.infer<typeof BenchmarkSchema>;
 
 const settingsFields = {
-  market_url: z.string().url().nullable(),
+  /** The market to join: one URL, or (an array) several instances of it; null: none. */
+  market_url: MarketUrlsSchema.nullable(),
   threads: z.number().int().min(1).max(1024).nullable(),
   gpu_enabled: z.boolean(),
   idle_only: z.boolean(),

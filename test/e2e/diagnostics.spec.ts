@@ -15,7 +15,7 @@ test('Diagnostics with the market stopped: the connection line turns red with it
   const url = (await market.waitForStdout(/market listening on (http:\/\/\S+)/, 120_000))[1] as string;
 
   await openScreen(page, 'Join');
-  await page.getByRole('textbox', { name: 'Market URL' }).fill(url);
+  await page.getByRole('textbox', { name: 'Market address' }).fill(url);
   await page.getByRole('button', { name: 'Join market' }).click();
   await expect(page.getByRole('button', { name: 'Leave market' })).toBeVisible();
   await expect(page.getByRole('status', { name: 'Node status' })).toHaveText(/^(Connected|Earning)/, {

@@ -80,7 +80,7 @@ describe('settings validation', () => {
   it('names the bad field with what to enter', () => {
     const v = validateSettings({ ...toForm(DEFAULT_SETTINGS), market_url: 'ftp://x', threads: '0' });
     expect(v.patch).toBeNull();
-    expect(v.errors.market_url).toMatch(/not an http\(s\) URL/);
+    expect(v.errors.market_url).toMatch(/^Market address "ftp:\/\/x" must be an http:\/\/, https:\/\//);
     expect(v.errors.threads).toMatch(/1 to 1024/);
     expect(validateSettings({ ...toForm(DEFAULT_SETTINGS), threads: '2.5' }).errors.threads).toBeDefined();
     expect(validateSettings({ ...toForm(DEFAULT_SETTINGS), threads: ' 8 ' }).patch?.threads).toBe(8);

@@ -6,6 +6,7 @@ import { isLoopbackHost } from '../../hosts/headless/access.js';
 import { jsonLineSink, sinkLogger, type Logger, type LogLevel } from '../../node/log.js';
 import { defineCommand } from '../command-spec.js';
 import { CliError } from '../errors.js';
+import { marketUrlsOption } from './provide.js';
 import { untilStopSignal, type CliIo } from '../io.js';
 import { cliVersion } from '../version.js';
 
@@ -31,9 +32,10 @@ export const headlessSpec = defineCommand({
     },
     market: {
       type: 'string',
-      valueName: 'URL',
+      valueName: 'URL[,URL…]',
+      multiple: true,
       description:
-        'the market to provide to (default: the market URL setting; with none, a practice market runs in this process)',
+        'the market to provide to (default: the market URL setting; with none, a practice market runs in this process); several instances of one market: repeat --market or separate URLs with commas — the node fails over among them',
     },
     'no-join': { type: 'boolean', description: 'do not join the market at start (join from the UI)' },
     'no-gpu': { type: 'boolean', description: 'do not open the GPU (CPU hashing only), whatever the GPU setting says' },
@@ -98,6 +100,7 @@ export async function headlessCommand(argv: string[], io: CliIo): Promise<number
   }
   const { values } = parsed;
   const port = parsePort(values.port, '--port') ?? DEFAULT_HEADLESS_PORT;
+  const market = values.market === undefined ? undefined : marketUrlsOption(values.market);
   const host = values.host ?? '127.0.0.1';
   const logger = cliLogger(io);
   const stop = untilStopSignal();
@@ -105,7 +108,7 @@ export async function headlessCommand(argv: string[], io: CliIo): Promise<number
     port,
     host,
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
-    ...(values.market !== undefined ? { market: values.market } : {}),
+    ...(market !== undefined ? { market } : {}),
     join: values['no-join'] !== true,
     ...(values['no-gpu'] === true ? { gpu: false } : {}),
     rendererDir: defaultRendererDir(),

@@ -6,7 +6,8 @@ import { TesseraError } from '../../core/errors.js';
 import type { Clock } from '../../core/clock.js';
 import { errorMessage } from '../../core/errors.js';
 import type { LocalMarketThreadOptions } from '../../market/local-market-thread.js';
-import { MarketTargetSchema, type AppInfo, type MarketTarget } from '../../shared/contract.js';
+import type { AppInfo, MarketTarget } from '../../shared/contract.js';
+import { marketUrlValue, parseMarketUrls } from '../../shared/market-urls.js';
 import type { AppService } from '../../main/api/app-service.js';
 import { startAppHost } from '../app-host.js';
 import { LogBuffer } from '../../main/api/log-buffer.js';
@@ -29,8 +30,12 @@ export interface HeadlessOptions {
   /** Interface to bind (default 127.0.0.1). */
   host?: string;
   dataDir: string;
-  /** A market URL to provide to; absent: the market_url setting, else the in-process practice market. */
-  market?: string;
+  /**
+   * The market to provide to: its URL, or the URLs of several instances of it (each may be a
+   * comma-separated list, as `--market` takes them); absent: the market_url setting, else the
+   * in-process practice market.
+   */
+  market?: string | readonly string[];
   /** Join the market at start (the CLI's default; `--no-join` turns it off). */
   join: boolean;
   /** The built renderer (out/renderer). */
@@ -78,8 +83,7 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const clock = o.clock ?? systemClock;
   const logger = o.logger ?? silentLogger;
   // What the user typed is checked first, then what the build must provide.
-  if (o.market !== undefined && !MarketTargetSchema.safeParse({ kind: 'url', url: o.market }).success)
-    throw new TesseraError('BAD_MARKET_URL', `--market "${o.market}" is not a URL (e.g. http://127.0.0.1:8080)`);
+  const marketUrls = o.market === undefined ? undefined : parseMarketUrls(o.market, '--market');
   const rendererRoot = checkRendererDir(o.rendererDir);
   const dataDir = resolve(o.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -88,10 +92,10 @@ export async function startHeadless(o: HeadlessOptions): Promise<HeadlessServer>
   const useGpu = o.gpu ?? settings.get().gpu_enabled;
   const openGpuHost = o.openGpuHost ?? (useGpu ? () => openDawnChannel() : null);
   // What to join at start (when joining): --market, else the market_url setting, else the practice market.
-  const marketUrl = o.market ?? settings.get().market_url;
+  const marketUrl = marketUrls === undefined ? settings.get().market_url : marketUrlValue(marketUrls);
   const target: MarketTarget | null = !o.join
     ? null
-    : marketUrl
+    : marketUrl !== null
       ? { kind: 'url', url: marketUrl }
       : { kind: 'practice' };
   const store = new DisposableStore('headless server', logger);

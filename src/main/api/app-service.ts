@@ -20,6 +20,7 @@ import { jobRow } from './contract-rows.js';
 import { AppEvents } from './events.js';
 import { LogBuffer } from './log-buffer.js';
 import type { SettingsStore } from './settings-store.js';
+import { parseMarketUrls } from '../../shared/market-urls.js';
 import { StartupClock, startupOf, type PracticeStartProgress } from './startup.js';
 
 /** A market the node can provide to while joined: the practice market is started (and stopped) by the host. */
@@ -44,8 +45,8 @@ export interface AppServiceDeps {
   logger?: Logger;
   /** Starts the in-process practice market (the host's composition root gives one), telling each step of its start; null: this host has none. */
   startPractice: ((onProgress: (p: PracticeStartProgress) => void) => Promise<RunningMarket>) | null;
-  /** Builds the provider for a market URL (give `hooks` to the ProviderService): the provider node's `createProvider`. */
-  createProvider: (url: string, hooks: ProviderHooks) => AppProvider;
+  /** Builds the provider for a market's URLs, tried in order (give `hooks` to the ProviderService): the provider node's `createProvider`. */
+  createProvider: (urls: readonly string[], hooks: ProviderHooks) => AppProvider;
   gpu?: () => GpuCapabilitiesInfo;
   /** Price bands from the node's price board (node.ts `pricingBands`); absent: no bands yet. */
   pricing?: () => PricingBandsInfo;
@@ -76,7 +77,8 @@ export class AppService {
   readonly logs: LogBuffer;
   readonly logger: Logger;
   private provider: AppProvider | undefined;
-  private market: { target: MarketTarget; url: string; practice?: RunningMarket } | undefined;
+  /** The market joined: its target as given, its URLs (the instances, in order), the practice market when it is one. */
+  private market: { target: MarketTarget; urls: string[]; practice?: RunningMarket } | undefined;
   private unsubscribe: (() => void) | undefined;
   private pauseReason: string | null = null;
   private lastError: string | null = null;
@@ -115,9 +117,16 @@ export class AppService {
     };
   }
 
-  /** The URL of the market joined now (courier flushes go there), else the market_url setting. */
+  /** The URL of the market joined now (its first instance: courier flushes go there), else the market_url setting's first. */
   marketUrl(): string | null {
-    return this.market?.url ?? this.settings.get().market_url;
+    return this.marketUrls()[0] ?? null;
+  }
+
+  /** Every instance of the market joined now, in order, else of the market_url setting; empty: none. */
+  marketUrls(): string[] {
+    if (this.market) return [...this.market.urls];
+    const setting = this.settings.get().market_url;
+    return setting === null ? [] : parseMarketUrls(setting, 'market_url');
   }
 
   status(): NodeStatusInfo {
@@ -136,6 +145,7 @@ export class AppService {
       running: this.provider ? (s?.running ?? 0) : 0,
       credits_today: (s?.creditsToday ?? 0n).toString(),
       last_error: this.lastError,
+      endpoint: this.provider && this.market?.practice === undefined ? (s?.endpoint ?? null) : null,
       startup: this.startup.stamp(
         startupOf({
           startingPractice: this.startingPractice,
@@ -152,7 +162,7 @@ export class AppService {
     if (this.startingPractice)
       throw new TesseraError('ALREADY_JOINED', 'the node is already joining the practice market: wait for it to start');
     let practice: RunningMarket | undefined;
-    let url: string;
+    let urls: string[];
     if (target.kind === 'practice') {
       const startPractice = this.deps.startPractice;
       if (!startPractice)
@@ -175,13 +185,14 @@ export class AppService {
         throw err;
       }
       this.startingPractice = null;
-      url = practice.url;
+      urls = [practice.url];
     } else {
-      url = target.url;
+      // Checked again here, whoever called: the same parser as `--market` and the settings.
+      urls = parseMarketUrls(target.url, 'market URL');
     }
-    this.market = { target, url, ...(practice ? { practice } : {}) };
+    this.market = { target, urls, ...(practice ? { practice } : {}) };
     this.lastError = null;
-    this.logger.info('joined market', { market: target.kind === 'practice' ? 'practice' : url });
+    this.logger.info('joined market', { market: target.kind === 'practice' ? 'practice' : urls.join(', ') });
     if (this.pauseReason === null) this.startProvider();
     this.emitStatus();
     return this.status();
@@ -265,14 +276,14 @@ export class AppService {
   }
 
   private startProvider(): void {
-    const url = this.market?.url;
-    if (url === undefined) return;
+    const urls = this.market?.urls;
+    if (urls === undefined) return;
     const ask = askSetting(this.settings.get().ask);
     const hooks: ProviderHooks = {
       onJobProgress: (p) => this.events.emit('job:progress', p),
       ...(ask !== undefined ? { ask } : {}),
     };
-    const provider = this.deps.createProvider(url, hooks);
+    const provider = this.deps.createProvider(urls, hooks);
     this.provider = provider;
     let credits = 0n;
     let answered = provider.status().jobsDone + provider.status().jobsRejected;

@@ -23,6 +23,8 @@ export interface DiagnosticsInput {
   status: NodeStatusInfo;
   /** The joined market's URL (null when not joined) and whether it is the practice market. */
   marketUrl: string | null;
+  /** How many instances of the joined market the node was given (its first is marketUrl); absent: one. */
+  instances?: number;
   practice: boolean;
   /** Why the last connection attempt ended (null: none failed since the last welcome). */
   failure: MarketFailure | null;
@@ -79,6 +81,11 @@ export function diagnosticChecks(i: DiagnosticsInput): DiagnosticCheck[] {
   ];
 }
 
+/** " and 2 more instances of it" for a market given as several instances; "" for one. */
+function moreInstances(n: number): string {
+  return n > 1 ? ` and ${n - 1} more instance${n === 2 ? '' : 's'} of it (tried in order)` : '';
+}
+
 function joinedCheck(i: DiagnosticsInput): DiagnosticCheck {
   if (!i.status.joined)
     return {
@@ -93,7 +100,7 @@ function joinedCheck(i: DiagnosticsInput): DiagnosticCheck {
     severity: 'ok',
     label: i.practice
       ? 'Joined the practice market (practice credits, not money)'
-      : `Joined the market at ${i.marketUrl ?? 'its URL'}`,
+      : `Joined the market at ${i.marketUrl ?? 'its URL'}${moreInstances(i.instances ?? 1)}`,
     detail: null,
     action: null,
   };
@@ -424,6 +431,7 @@ export function diagnose(node: AppService): DiagnosticsInfo {
   const input: DiagnosticsInput = {
     status,
     marketUrl: status.joined ? node.marketUrl() : null,
+    instances: status.joined ? node.marketUrls().length : 0,
     practice: status.market?.kind === 'practice' || provider?.practice === true,
     failure: provider?.failure ?? null,
     endpoint: provider?.endpoint ?? null,

@@ -45,7 +45,9 @@ describe('tessera headless (CLI)', () => {
       join(tempDir('tessera-hlcli-'), 'd'),
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('tessera: --market "not a url" is not a URL (e.g. http://127.0.0.1:8080)');
+    expect(r.stderr.trim()).toBe(
+      `tessera: --market "not a url" is not a URL; give the market's address, e.g. http://127.0.0.1:8080`,
+    );
   });
 
   it.skipIf(!built)(

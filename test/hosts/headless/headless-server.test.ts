@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -8,9 +8,11 @@ import {
   type HeadlessOptions,
   type HeadlessServer,
 } from '../../../src/hosts/headless/headless-server.js';
+import { ConfSettingsStore } from '../../../src/hosts/headless/conf-settings-store.js';
 import { HEADLESS_CSP } from '../../../src/hosts/headless/static-files.js';
 import type { JobRow } from '../../../src/shared/contract.js';
 import { WsContractClient } from '../../../src/shared/ws-contract-client.js';
+import { startMarket } from '../../support/market.js';
 import { tempDir } from '../../support/temp-dir.js';
 
 /** A renderer build in a temp dir: index.html, a script, a nested dir, a symlink pointing out of it, and a secret beside it. */
@@ -244,6 +246,40 @@ describe('headless server: the contract over the socket', () => {
     expect((await client.call('jobs:list', { limit: 10 })).rows.some((r) => r.job_id === row.job_id)).toBe(true);
     const left = await client.call('node:leave');
     expect(left.joined).toBe(false);
+  });
+});
+
+describe('headless server: a market given as several instances', () => {
+  it('joins --market A,B (A down) through B, says which instance it is on, and does the same from a market_url list', async () => {
+    const m = await startMarket(join(tempDir('tessera-hl-instances-'), 'm'), {});
+    onTestFinished(() => m.close());
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const down = 'http://127.0.0.1:1';
+
+    const s = await start({ base: tempDir('tessera-hl-'), market: [`${down},${m.base}`], join: true });
+    await s.joined;
+    await waitFor(s.node, () => s.node.status().state === 'connected');
+    expect(s.node.status()).toMatchObject({ market: { kind: 'url', url: [down, m.base] }, endpoint: m.base });
+    expect(s.node.marketUrls()).toEqual([down, m.base]);
+    await s.close();
+
+    // No --market: the market_url setting's list, in its order.
+    const base = tempDir('tessera-hl-');
+    mkdirSync(join(base, 'data'), { recursive: true });
+    new ConfSettingsStore(join(base, 'data')).set({ market_url: [down, m.base] });
+    const t = await start({ base, join: true });
+    await t.joined;
+    await waitFor(t.node, () => t.node.status().state === 'connected');
+    expect(t.node.status()).toMatchObject({ market: { kind: 'url', url: [down, m.base] }, endpoint: m.base });
+  }, 60_000);
+
+  it('a bad URL among them is one BAD_MARKET_URL line naming it, before the data dir is made', async () => {
+    const base = tempDir('tessera-hl-');
+    await expect(start({ base, market: ['http://127.0.0.1:1', 'http://a.example,mailto:x@y'] })).rejects.toMatchObject({
+      code: 'BAD_MARKET_URL',
+      message: '--market "mailto:x@y" must be an http://, https://, ws:// or wss:// URL, e.g. http://127.0.0.1:8080',
+    });
+    expect(existsSync(join(base, 'data'))).toBe(false);
   });
 });
 

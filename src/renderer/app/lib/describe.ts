@@ -45,21 +45,6 @@ export function describeGpu(gpu: GpuCapabilitiesInfo): {
   };
 }
 
-/** Why a market URL cannot be joined (one line), or null when it can. */
-export function validateMarketUrl(text: string): string | null {
-  const t = text.trim();
-  if (t === '') return 'Enter the market URL, e.g. https://market.example.org.';
-  let u: URL;
-  try {
-    u = new URL(t);
-  } catch {
-    return `"${t.slice(0, 60)}" is not a URL: it should look like https://market.example.org.`;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    return `Market URL must start with http:// or https:// (not ${u.protocol}).`;
-  return null;
-}
-
 /** The Diagnostics headline: red only when a line needs the user; normal states are counted as notes. */
 export function describeDiagnostics(checks: readonly Pick<DiagnosticCheck, 'severity'>[]): {
   tone: 'good' | 'bad';

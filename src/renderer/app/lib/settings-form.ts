@@ -1,8 +1,11 @@
 import { AmountError, formatAmount, parseAmount } from '../../../core/market/amount.js';
 import { SettingsPatchSchema, type Settings } from '../../../shared/contract.js';
+import { marketUrlValue } from '../../../shared/market-urls.js';
+import { marketFieldText, parseMarketField } from './market-field.js';
 
 /** The settings form as typed (text fields stay strings until saved). */
 export interface SettingsForm {
+  /** The market's instances, one URL per line (commas also separate); empty: none. */
   market_url: string;
   threads: string;
   gpu_enabled: boolean;
@@ -25,7 +28,7 @@ export type SettingsErrors = Partial<Record<keyof SettingsForm, string>>;
 export function toForm(s: Settings): SettingsForm {
   return {
     ...s,
-    market_url: s.market_url ?? '',
+    market_url: marketFieldText(s.market_url),
     threads: s.threads === null ? '' : String(s.threads),
     ask: s.ask === null ? '' : formatAmount(BigInt(s.ask)),
     schedule_hours: [...s.schedule_hours].sort((a, b) => a - b),
@@ -35,22 +38,12 @@ export function toForm(s: Settings): SettingsForm {
 
 /**
  * Validates the form: each bad field gets a one-line message saying what is wrong and what to
- * enter; a valid form becomes the patch to save (empty market URL and threads mean "none" / "automatic").
+ * enter; a valid form becomes the patch to save (an empty market address and threads mean "none" / "automatic"; several market URLs are saved as a list).
  */
 export function validateSettings(f: SettingsForm): { patch: Settings | null; errors: SettingsErrors } {
   const errors: SettingsErrors = {};
-  const url = f.market_url.trim();
-  if (url !== '') {
-    let ok = false;
-    try {
-      const u = new URL(url);
-      ok = u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      errors.market_url = `"${url.slice(0, 60)}" is not an http(s) URL: enter e.g. https://market.example.org, or leave it empty.`;
-  }
+  const market = parseMarketField(f.market_url);
+  if (market.error !== null) errors.market_url = market.error;
   const t = f.threads.trim();
   let threads: number | null = null;
   if (t !== '') {
@@ -77,7 +70,7 @@ export function validateSettings(f: SettingsForm): { patch: Settings | null; err
     errors.schedule_days = 'Schedule days must be from Sunday (0) to Saturday (6).';
   if (Object.keys(errors).length > 0) return { patch: null, errors };
   const patch: Settings = {
-    market_url: url === '' ? null : url,
+    market_url: market.urls === null || market.urls.length === 0 ? null : marketUrlValue(market.urls),
     threads,
     gpu_enabled: f.gpu_enabled,
     idle_only: f.idle_only,

@@ -16,10 +16,21 @@ export function statusLine(
   return nodeStatusWord(s, { lastJobAt: opts.lastJobAt, now: opts.now });
 }
 
-/** A market as people read it. */
+/**
+ * A market as people read it. Of a market given as several instances, the one connected to now
+ * (with its address when its host name has several), else the first and how many more.
+ */
 export function describeMarket(s: NodeStatusInfo): string {
   if (!s.market) return 'no market';
-  return s.market.kind === 'practice' ? 'the practice market' : s.market.url;
+  if (s.market.kind === 'practice') return 'the practice market';
+  const urls = (typeof s.market.url === 'string' ? [s.market.url] : s.market.url).flatMap((u) =>
+    u.split(',').map((p) => p.trim()),
+  );
+  const connected = s.state === 'connected' && s.endpoint ? s.endpoint : null;
+  if (urls.length <= 1) return connected ?? urls[0] ?? 'the market';
+  if (connected) return `${connected}, one of ${urls.length} instances`;
+  const more = urls.length - 1;
+  return `${urls[0]} and ${more} more instance${more === 1 ? '' : 's'}`;
 }
 
 /** What a stable error code means, in words a person reads (the code itself is for support, in small print). */

@@ -7,7 +7,15 @@ import { errorMessage, useCall, useEvent } from '../hooks/use-call.js';
 import { formatMbps } from '../lib/format.js';
 import { describeMarket, statusLine } from '../lib/status.js';
 import { useConnection } from '../hooks/connection.js';
-import { describeGpu, validateMarketUrl } from '../lib/describe.js';
+import { describeGpu } from '../lib/describe.js';
+import {
+  MARKET_FIELD_HINT,
+  MARKET_FIELD_LABEL,
+  marketFieldRows,
+  marketFieldText,
+  parseMarketField,
+} from '../lib/market-field.js';
+import { marketUrlValue } from '../../../shared/market-urls.js';
 import { EstimatePanel } from '../components/estimate-panel.js';
 
 function MarketChoice() {
@@ -18,7 +26,7 @@ function MarketChoice() {
   const [urlError, setUrlError] = useState<string | null>(null);
   const [busy, setBusy] = useState<'practice' | 'url' | 'leave' | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const value = url ?? settings.data?.market_url ?? '';
+  const value = url ?? marketFieldText(settings.data?.market_url);
 
   const run = async (kind: 'practice' | 'url' | 'leave', fn: () => Promise<Parameters<typeof update>[0]>) => {
     setBusy(kind);
@@ -33,9 +41,16 @@ function MarketChoice() {
   };
   const joinUrl = (e: FormEvent) => {
     e.preventDefault();
-    const problem = validateMarketUrl(value);
+    const field = parseMarketField(value);
+    const problem =
+      field.urls?.length === 0
+        ? `Enter the ${MARKET_FIELD_LABEL.toLowerCase()}, e.g. https://market.example.org.`
+        : field.error;
     setUrlError(problem);
-    if (problem === null) void run('url', () => call('node:join', { kind: 'url', url: value.trim() }));
+    if (field.urls !== null && field.urls.length > 0) {
+      const urls = marketUrlValue(field.urls);
+      void run('url', () => call('node:join', { kind: 'url', url: urls }));
+    }
   };
 
   if (!status) return <Loading label="Reading the node's status…" />;
@@ -90,29 +105,31 @@ function MarketChoice() {
       <Card title="A market by URL" id="by-url">
         <form onSubmit={joinUrl} noValidate>
           <div className="field">
-            <label htmlFor="market-url">Market URL</label>
-            <input
+            <label htmlFor="market-url">{MARKET_FIELD_LABEL}</label>
+            <textarea
               id="market-url"
-              type="url"
               inputMode="url"
-              placeholder="https://market.example.org"
+              rows={marketFieldRows(value)}
+              spellCheck={false}
+              autoCapitalize="off"
+              autoCorrect="off"
+              placeholder={'https://market.example.org\nhttps://market-2.example.org'}
               value={value}
               onChange={(e) => {
                 setUrl(e.target.value);
                 setUrlError(null);
               }}
               aria-invalid={urlError !== null}
-              aria-describedby={urlError ? 'market-url-error' : 'market-url-hint'}
+              aria-describedby={urlError ? 'market-url-error market-url-hint' : 'market-url-hint'}
             />
-            {urlError ? (
+            {urlError && (
               <p className="field-error" id="market-url-error">
                 {urlError}
               </p>
-            ) : (
-              <p className="hint" id="market-url-hint">
-                The address your market operator gave you (http or https).
-              </p>
             )}
+            <p className="hint" id="market-url-hint">
+              The address your market operator gave you. {MARKET_FIELD_HINT}
+            </p>
           </div>
           <button type="submit" className="btn btn-primary" disabled={busy !== null}>
             {busy === 'url' ? 'Joining…' : 'Join market'}

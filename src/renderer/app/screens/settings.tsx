@@ -13,6 +13,7 @@ import {
   type SettingsErrors,
   type SettingsForm,
 } from '../lib/settings-form.js';
+import { MARKET_FIELD_HINT, MARKET_FIELD_LABEL, marketFieldRows } from '../lib/market-field.js';
 
 /** Unsaved changes survive leaving the screen: they are here again on return, marked as unsaved. */
 let draft: SettingsForm | null = null;
@@ -135,6 +136,7 @@ function TextField({
   hint,
   placeholder,
   inputMode,
+  rows,
 }: {
   id: string;
   label: string;
@@ -144,19 +146,32 @@ function TextField({
   hint: string;
   placeholder?: string;
   inputMode?: 'url' | 'numeric' | 'decimal';
+  /** Several lines (a textarea) of this many rows. */
+  rows?: number;
 }) {
+  const common = {
+    id,
+    value,
+    inputMode,
+    placeholder,
+    'aria-invalid': error !== undefined,
+    'aria-describedby': `${id}-help`,
+  };
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        value={value}
-        inputMode={inputMode}
-        placeholder={placeholder}
-        onChange={(e) => onChange(e.target.value)}
-        aria-invalid={error !== undefined}
-        aria-describedby={`${id}-help`}
-      />
+      {rows === undefined ? (
+        <input {...common} onChange={(e) => onChange(e.target.value)} />
+      ) : (
+        <textarea
+          {...common}
+          rows={rows}
+          spellCheck={false}
+          autoCapitalize="off"
+          autoCorrect="off"
+          onChange={(e) => onChange(e.target.value)}
+        />
+      )}
       <p className={error ? 'field-error' : 'hint'} id={`${id}-help`}>
         {error ?? hint}
       </p>
@@ -266,13 +281,14 @@ export function SettingsScreen() {
             <Card title="Market and work" id="s-market">
               <TextField
                 id="s-market_url"
-                label="Market URL"
+                label={MARKET_FIELD_LABEL}
                 value={form.market_url}
                 onChange={(v) => set('market_url', v)}
                 error={errors.market_url}
-                hint="Used when you join a market and for courier flushes. Empty: none."
-                placeholder="https://market.example.org"
+                hint={`${MARKET_FIELD_HINT} Used when you join a market; courier flushes go to the first. Empty: none.`}
+                placeholder={'https://market.example.org\nhttps://market-2.example.org'}
                 inputMode="url"
+                rows={marketFieldRows(form.market_url)}
               />
               <TextField
                 id="s-threads"
