@@ -229,6 +229,43 @@ describe('wake-ups across instances (postgres)', () => {
     expect(receipt.receipt.job_id).toBe(jobB.job_id);
   }, 60_000);
 
+  it('receipts an instance stores only for its own providers wake no other instance', async () => {
+    const schema = await h.newLocation();
+    const a = await instance(schema);
+    const b = await instance(schema);
+    const { apiKey } = await a.server.customers.add('alice');
+    await a.server.customers.fund('alice', 1_000_000_000n);
+    const onA = new RawProvider(a.base, a.blake3, seedFrom(41));
+    await onA.join();
+    cleanups.push(async () => onA.close());
+    const heard: string[] = [];
+    for (const channel of ['receipt_stored', 'jobs_ready'] as const)
+      b.validator.notifier.on(channel, (e) => (e.local ? undefined : heard.push(channel)));
+    const post = () =>
+      fetch(`${a.base}/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          challenge_type: 'inference',
+          payload: { model_id: 'm', prompt: 'p', max_tokens: 1 },
+          reward: '1.0',
+        }),
+      });
+    expect((await post()).status).toBe(201);
+    const job = await onA.nextJob();
+    onA.sendJson(onA.honestResult(job, a.blake3, 1n));
+    expect((await onA.ackFor(job.job_id)).accepted).toBe(true);
+    expect((await onA.nextFrame('receipt')).receipt.job_id).toBe(job.job_id);
+    // A later commit of A's (the next task's split) reaches B after anything A sent before it.
+    const after = heard.length;
+    const next = new Promise<void>((resolve) =>
+      b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
+    );
+    expect((await post()).status).toBe(201);
+    await next;
+    expect(heard.slice(0, after + 1)).not.toContain('receipt_stored');
+  }, 60_000);
+
   it('a notify inside a rolled-back transaction wakes no other instance', async () => {
     const schema = await h.newLocation();
     await rolledBackWakesNobody(await openStore(schema), await openStore(schema));

@@ -172,8 +172,9 @@ export class TaskService {
         accepted.map((t) => ({ taskId: t.taskId, customerId: t.customerId, amount: t.reward + t.surcharge })),
         now,
       );
-      // Every market instance sharing the store wakes its dispatcher (not only the one posted to).
-      if (accepted.length > 0) await tx.notify('jobs_ready');
+      // No wake-up here: the instance posted to splits the tasks at once (its dispatcher is kicked
+      // when the request is answered) and that split wakes every instance (`jobs_ready`); another
+      // instance's sweep timer splits them should this one stop first.
       const byId = new Map(stored.map((t) => [t.taskId, t]));
       return group.map(({ task }) => refused.get(task) ?? (byId.get(task.taskId) as TaskRecord));
     });

@@ -488,6 +488,10 @@ export class ResultSettler {
 
   /** Pays every task of `taskIds` whose every job is done (task-payout.ts). */
   private async payTasks(tx: MarketTx, taskIds: readonly string[], now: number): Promise<Receipt[]> {
-    return (await payTasks(tx, taskIds, now, this.ctx.identity.payoutDeps(probationPolicy(this.ctx.config)))).receipts;
+    const deps = {
+      ...this.ctx.identity.payoutDeps(probationPolicy(this.ctx.config)),
+      servesHere: (provider: string) => this.ctx.sessions.get(provider) !== undefined,
+    };
+    return (await payTasks(tx, taskIds, now, deps)).receipts;
   }
 }

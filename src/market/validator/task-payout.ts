@@ -35,6 +35,12 @@ export interface TaskPayoutDeps {
   signer: Pick<ResultSigner, 'sign'>;
   /** The market's bond rules: how much of each payout is held back into the provider's bond. */
   bond: ProbationPolicy;
+  /**
+   * Whether this instance serves the provider (and so delivers its receipts itself once the
+   * transaction commits). Other instances are woken (`receipt_stored`) only for receipts of a
+   * provider it does not serve; absent: they always are.
+   */
+  servesHere?: (provider: string) => boolean;
 }
 
 /**
@@ -143,7 +149,9 @@ export async function payTasks(
     }),
     now,
   );
-  // The instance each provider is connected to delivers its receipts (receipt-delivery.ts).
-  if (out.length > 0) await tx.notify('receipt_stored');
+  // The instance each provider is connected to delivers its receipts (receipt-delivery.ts): the
+  // others are woken only when a receipt is for a provider this one does not serve.
+  const servesHere = deps.servesHere;
+  if (out.length > 0 && (!servesHere || out.some((r) => !servesHere(r.provider)))) await tx.notify('receipt_stored');
   return { completed: completed.map((c) => c.taskId), receipts: out };
 }
