@@ -85,14 +85,25 @@ export class Dispatcher {
     this.guard = new ComfortGuard(ctx.config.comfortGuard, ctx.clock);
   }
 
-  /** Schedules a split + dispatch pass (coalesced). */
+  /**
+   * Schedules a split + dispatch pass, coalesced: kicks until the scheduled pass starts (it waits
+   * its turn in the step queue behind settlements and sweeps) are all answered by it, since it
+   * reads the store when it starts; a kick while a pass runs schedules one more.
+   */
   kick(): void {
     if (this.pumpQueued || this.ctx.isClosed()) return;
     this.pumpQueued = true;
     setImmediate(() => {
-      this.pumpQueued = false;
       const pass = this.hooks.pass ?? (() => this.pumpNow());
-      this.ctx.steps.serial(pass).catch((err: unknown) => this.ctx.report('dispatch', err));
+      this.ctx.steps
+        .serial(() => {
+          this.pumpQueued = false;
+          return pass();
+        })
+        .catch((err: unknown) => {
+          this.pumpQueued = false;
+          this.ctx.report('dispatch', err);
+        });
     });
   }
 
