@@ -121,6 +121,11 @@ export function storeSuite(h: StoreHarness): void {
           b.taskId,
           a.taskId,
         ]);
+        // A dispatch pass's first read: both tasks to split, nothing waiting, an empty queue.
+        const before = await tx.validator.passView(50);
+        expect([...before.toSplit].sort()).toEqual([a.taskId, b.taskId].sort());
+        expect(before).toMatchObject({ waiting: false, shape: [] });
+        expect((await tx.validator.passView(1)).toSplit).toHaveLength(1);
         const jobs = [
           {
             jobId: randomUUID(),
@@ -166,6 +171,15 @@ export function storeSuite(h: StoreHarness): void {
         }
         expect((await tx.validator.admissionState(jobs[2]!.jobId))?.admission).toBe('pending');
         expect((await tx.validator.admissionState(jobs[0]!.jobId))?.admission).toBe('admitted');
+        // Split now: nothing left to split, the industrial job waits for admission, the queue's shape as queueShape reads it.
+        expect(await tx.validator.passView(50)).toEqual({
+          toSplit: [],
+          waiting: true,
+          shape: await tx.validator.queueShape(),
+        });
+        expect((await tx.validator.passView(50)).shape).toEqual([
+          { lane: 'consumer', gpuRequired: false, count: 2, maxOffer: 7n },
+        ]);
         expect(
           (await tx.tasks.transitionMany([a.taskId, b.taskId], ['pending'], 'in_progress', T0 + 1)).sort(),
         ).toEqual([a.taskId, b.taskId].sort());

@@ -135,7 +135,9 @@ export class Dispatcher {
     if (this.ctx.isClosed()) return;
     // The split and the admission pass share one transaction: a pass with nothing to do is one round trip of reads.
     const shape = await this.ctx.store.transaction(async (tx) => {
-      await this.splitPending(tx);
+      const view = await tx.validator.passView(50);
+      if (view.toSplit.length === 0 && !view.waiting) return view.shape;
+      await this.splitPending(tx, view.toSplit);
       return this.admitIn(tx);
     });
     let left = shape.reduce((n, g) => n + g.count, 0);
@@ -184,12 +186,11 @@ export class Dispatcher {
   }
 
   /**
-   * Splits up to 50 pending tasks in `tx`, with one statement per kind of row for all of them
-   * (their jobs, inputs, admission holds and status), not one per task.
+   * Splits these pending tasks (locked by the pass's first read) in `tx`, with one statement per
+   * kind of row for all of them (their jobs, inputs, admission holds and status), not one per task.
    */
-  private async splitPending(tx: MarketTx): Promise<void> {
+  private async splitPending(tx: MarketTx, ids: readonly string[]): Promise<void> {
     const now = this.ctx.clock.now();
-    const ids = await tx.validator.tasksToSplit(50);
     if (ids.length === 0) return;
     const tasks = await tx.tasks.getMany(ids);
     const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
