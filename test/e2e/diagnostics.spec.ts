@@ -81,14 +81,25 @@ test.describe('a healthy practice node', () => {
     for (const id of ['settlement', 'key_storage'])
       await expect(page.getByTestId(`check-${id}`)).toHaveAttribute('data-severity', 'info');
     await expect(page.getByTestId('check-providing')).toHaveAttribute('data-severity', 'ok');
-    for (const [width, height] of [
-      [1280, 800],
-      [390, 844],
-    ] as const) {
-      await page.setViewportSize({ width, height });
-      // Nothing wider than the screen at either width.
-      expect(await page.locator('html').evaluate((el) => el.scrollWidth)).toBeLessThanOrEqual(width);
-      await page.screenshot({ path: test.info().outputPath(`diagnostics-healthy-${width}.png`), fullPage: true });
+    // A new key on the market is on probation: a note, never a problem, in practice credits.
+    const probation = page.getByTestId('check-probation');
+    await expect(probation).toHaveAttribute('data-severity', 'info');
+    await expect(probation).toContainText(/New provider: the market checks all your jobs for the first \d+ jobs/);
+    await expect(probation).toContainText('practice credits');
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const [width, height] of [
+        [1280, 800],
+        [390, 844],
+      ] as const) {
+        await page.setViewportSize({ width, height });
+        // Nothing wider than the screen at either width.
+        expect(await page.locator('html').evaluate((el) => el.scrollWidth)).toBeLessThanOrEqual(width);
+        await page.screenshot({
+          path: test.info().outputPath(`diagnostics-healthy-${width}-${scheme}.png`),
+          fullPage: true,
+        });
+      }
     }
   });
 });

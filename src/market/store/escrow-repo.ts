@@ -65,51 +65,69 @@ export class EscrowRepo {
   }
 
   /**
-   * Locks the funds accounts of these customers (in account id order, before any escrow account:
-   * the order every posting uses) and reads their balances (0 for a customer without one). The
-   * first step of a group of holds (TaskService's posts): the caller decides which fit, then
-   * `holdMany` moves them.
+   * Locks the funds and escrow accounts of these customers (in account id order: every
+   * `customer:` row before every `escrow:` row, the order every posting locks accounts in) and
+   * reads their funds (0 for a customer without an account). The first step of a group of holds
+   * (TaskService's posts): the caller decides which fit, then `holdMany` moves them.
    */
   async lockFunds(customerIds: readonly string[]): Promise<Map<string, bigint>> {
     const ids = [...new Set(customerIds)];
     const out = new Map<string, bigint>(ids.map((id) => [id, 0n]));
     if (ids.length === 0) return out;
+    const funds = ACCOUNTS.customer('');
     const rows = await this.c.query<{ account_id: string; balance: bigint }>(sql`
       SELECT account_id, balance FROM accounts
-      WHERE account_id IN (SELECT ${ACCOUNTS.customer('')} || x FROM jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) AS x)
+      WHERE account_id IN (
+        SELECT p || x FROM jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) AS x,
+          unnest(${`{${funds},${ACCOUNTS.escrow('')}}`}::text[]) AS p)
       ORDER BY account_id COLLATE "C" FOR UPDATE`);
-    for (const r of rows) out.set(r.account_id.slice(ACCOUNTS.customer('').length), r.balance);
+    for (const r of rows) if (r.account_id.startsWith(funds)) out.set(r.account_id.slice(funds.length), r.balance);
     return out;
   }
 
   /**
-   * Holds many tasks' rewards at once (each as `hold` would: customer → its escrow account, and a
-   * held escrow row): the legs netted per account in one balanced group posting
-   * (AccountsRepo.postMany: one lock statement, one move, one insert of every posting) and the
-   * escrow rows in one insert. The caller checked the funds under `lockFunds`; a shortfall here
-   * throws (the transaction must not commit).
+   * Holds many tasks' rewards at once, each as `hold` would (customer → its escrow account, two
+   * postings under `escrow:<task>`, a held escrow row), in one statement: the balances moved by
+   * their per-customer sums, every posting and every escrow row. Its accounts must be locked
+   * already (`lockFunds`) and the funds checked; a shortfall or a missing account here throws (the
+   * transaction must not commit).
    */
   async holdMany(holds: readonly { taskId: string; customerId: string; amount: bigint }[], now: number): Promise<void> {
     if (holds.length === 0) return;
-    const ok = await this.accounts.postMany(
-      holds.map((h) => ({
-        eventId: `escrow:${h.taskId}`,
-        legs: [
-          { account: ACCOUNTS.customer(h.customerId), amount: -h.amount },
-          { account: ACCOUNTS.escrow(h.customerId), amount: h.amount },
-        ],
-        memo: 'escrow',
-      })),
-      now,
-    );
-    if (!ok) throw new Error(`a group of ${holds.length} escrow holds lacks funds or accounts; nothing was held`);
+    if (holds.some((h) => h.amount <= 0n)) throw new RangeError('an escrow hold must be above 0 micro-CPC');
     const rows = JSON.stringify(
-      holds.map((h) => ({ task_id: h.taskId, customer_id: h.customerId, amount: h.amount.toString() })),
+      holds.map((h, ord) => ({ ord, task_id: h.taskId, customer_id: h.customerId, amount: h.amount.toString() })),
     );
-    await this.c.query(sql`
-      INSERT INTO escrows (task_id, customer_id, amount, status, created_at)
-      SELECT x.task_id, x.customer_id, x.amount, 'held', ${now}::bigint
-      FROM jsonb_to_recordset(${rows}::jsonb) AS x(task_id uuid, customer_id uuid, amount bigint)`);
+    const funds = ACCOUNTS.customer('');
+    const escrow = ACCOUNTS.escrow('');
+    const [r] = await this.c.query<{ customers: number; debited: number; credited: number }>(sql`
+      WITH v AS (
+        SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(ord integer, task_id uuid, customer_id uuid, amount bigint)),
+      n AS (SELECT customer_id, sum(amount)::bigint AS total FROM v GROUP BY customer_id),
+      debit AS (
+        UPDATE accounts a SET balance = a.balance - n.total FROM n
+        WHERE a.account_id = ${funds}::text || n.customer_id::text AND a.balance - n.total >= 0
+        RETURNING a.account_id),
+      credit AS (
+        UPDATE accounts a SET balance = a.balance + n.total FROM n
+        WHERE a.account_id = ${escrow}::text || n.customer_id::text
+        RETURNING a.account_id),
+      legs AS (
+        INSERT INTO postings (event_id, account_id, amount, memo, created_at)
+        SELECT 'escrow:' || v.task_id, l.account_id, l.amount, 'escrow', ${now}::bigint
+        FROM v CROSS JOIN LATERAL (VALUES (1, ${funds}::text || v.customer_id::text, -v.amount), (2, ${escrow}::text || v.customer_id::text, v.amount)) AS l(k, account_id, amount)
+        ORDER BY v.ord, l.k
+        RETURNING 1),
+      held AS (
+        INSERT INTO escrows (task_id, customer_id, amount, status, created_at)
+        SELECT task_id, customer_id, amount, 'held', ${now}::bigint FROM v ORDER BY ord
+        RETURNING 1)
+      SELECT (SELECT count(*) FROM n)::int AS customers, (SELECT count(*) FROM debit)::int AS debited,
+        (SELECT count(*) FROM credit)::int AS credited, (SELECT count(*) FROM legs)::int AS legs, (SELECT count(*) FROM held)::int AS held`);
+    if (!r || r.debited !== r.customers || r.credited !== r.customers)
+      throw new Error(
+        `a group of ${holds.length} escrow holds lacks funds or accounts (${r?.debited ?? 0} of ${r?.customers ?? 0} customers debited); nothing was held`,
+      );
   }
 
   /** `hold` as two postings and an insert (an amount of 0, or account ids outside the usual order). */
