@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
+import { describe, expect, it } from 'vitest';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
-import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import { DEFAULT_VALIDATOR_CONFIG } from '../../src/market/validator/validator-config.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import { expectBooksEqual } from '../support/books.js';
 import { balance, postTask } from '../support/market.js';
+import { fundedCustomer, testMarkets, type FundedCustomer, type MarketInstance } from '../support/market-harness.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { tempDir } from '../support/temp-dir.js';
-import { PG_URL_ENV, pgHarness, pgliteHarness, type StoreHarness } from './store-harness.js';
+import { storeHarnesses, type StoreHarness } from './store-harness.js';
 
 /**
  * POST /bonds/{address}/deposits (docs/market-api.md, "Bond deposits"): a customer funds a
@@ -25,71 +20,14 @@ let nonce = BigInt(SEED) * 1_000_000n;
 const BOND = DEFAULT_VALIDATOR_CONFIG.bondTarget; // 10 CPC
 const FUNDS = 100_000_000n; // 100 CPC
 
-const harnesses: StoreHarness[] = [pgliteHarness(() => tempDir('tessera-bond-deposit-'))];
-const url = process.env[PG_URL_ENV];
-if (url) harnesses.push(pgHarness(url));
-afterAll(async () => {
-  for (const h of harnesses) await h.cleanup();
-});
-
-interface M {
-  store: MarketStore;
-  server: MarketServer;
-  validator: ValidatorService;
-  base: string;
-  blake3: Awaited<ReturnType<typeof loadBlake3>>;
-  customer: CustomerRecord;
-  customerKey: string;
-  close(): Promise<void>;
-}
-const open: M[] = [];
-const providers: RawProvider[] = [];
-afterEach(async () => {
-  for (const p of providers.splice(0)) p.close();
-  for (const m of open.splice(0)) await m.close();
-});
+const harnesses = storeHarnesses(() => tempDir('tessera-bond-deposit-'));
+const markets = testMarkets();
+type M = MarketInstance & FundedCustomer;
 
 /** A market with the market's defaults (a 10 CPC bond) and a customer holding 100 CPC; timers off. */
 async function market(h: StoreHarness): Promise<M> {
-  const blake3 = await loadBlake3();
-  const store = await MarketStore.open(await h.open(await h.newLocation()));
-  const server = await createMarketServer({
-    store,
-    clock: { now: () => Date.now() },
-    blake3,
-    dataDir: tempDir('tessera-bond-deposit-data-'),
-    expirySweepMs: 0,
-    processMetrics: false,
-  });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock: { now: () => Date.now() },
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000 },
-    marketId: 'bond-deposit-market',
-  });
-  const base = await server.listen('127.0.0.1', 0);
-  const c = await server.customers.add('alice');
-  await server.customers.fund('alice', FUNDS);
-  const m: M = {
-    store,
-    server,
-    validator,
-    base,
-    blake3,
-    customer: c.customer,
-    customerKey: c.apiKey,
-    async close() {
-      await validator.close();
-      await server.close();
-      await store.close();
-    },
-  };
-  open.push(m);
-  return m;
+  const m = await markets.open({ store: async () => h.open(await h.newLocation()), marketId: 'bond-deposit-market' });
+  return { ...m, ...(await fundedCustomer(m.server, 'alice', FUNDS)) };
 }
 
 async function deposit(
@@ -116,12 +54,7 @@ async function snapshot(m: M, address: string) {
   }));
 }
 
-async function join(m: M, seed: number): Promise<RawProvider> {
-  const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
-  providers.push(p);
-  await p.join({ max_jobs: 1 });
-  return p;
-}
+const join = (m: M, seed: number) => markets.join(m, seed, { max_jobs: 1 });
 
 const task = (tag: string) => ({
   challenge_type: 'inference',

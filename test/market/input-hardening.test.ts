@@ -4,15 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
+import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { ValidatorService } from '../../src/market/validator/validator-service.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { createLogger } from '../../src/node/log.js';
 import { CLOSE_CODES } from '../../src/shared/market-protocol.js';
+import { fundedCustomer, openMarket, type MarketInstance } from '../support/market-harness.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
-import { pgHarness, pgliteHarness, PG_URL_ENV, type StoreHarness } from './store-harness.js';
+import { storeHarnesses } from './store-harness.js';
 
 /**
  * Bad input at the market's edges — HTTP bodies, URLs, raw HTTP, provider frames — is refused
@@ -22,8 +20,7 @@ import { pgHarness, pgliteHarness, PG_URL_ENV, type StoreHarness } from './store
 const SEED = 0x19a7;
 console.log(`input hardening test seed ${SEED}`);
 const root = mkdtempSync(join(tmpdir(), 'tessera-input-'));
-const harnesses: StoreHarness[] = [pgliteHarness(() => mkdtempSync(join(root, 'pglite-')))];
-if (process.env[PG_URL_ENV]) harnesses.push(pgHarness(process.env[PG_URL_ENV]));
+const harnesses = storeHarnesses(() => mkdtempSync(join(root, 'pglite-')));
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -32,8 +29,8 @@ const DRAFTS = { maxOpenDrafts: 2, maxDraftBytes: 10_000 };
 const INFERENCE = { model_id: 'm', prompt: 'Hello', max_tokens: 10 };
 
 describe.each(harnesses)('market input hardening on $name', (harness) => {
+  let market: MarketInstance | undefined;
   let store: MarketStore;
-  let server: MarketServer;
   let validator: ValidatorService;
   let base: string;
   let port: number;
@@ -44,47 +41,28 @@ describe.each(harnesses)('market input hardening on $name', (harness) => {
   let seedN = SEED;
 
   beforeAll(async () => {
-    blake3 = await loadBlake3();
-    const dataDir = mkdtempSync(join(root, 'data-'));
-    store = await MarketStore.open(await harness.open(await harness.newLocation()));
-    const logger = createLogger('market');
-    server = await createMarketServer({
-      store,
-      clock: { now: () => Date.now() },
-      blake3,
-      dataDir,
-      sliceLimits: { maxSliceBytes: SLICE_MAX, maxSlices: 8 },
-      draftLimits: DRAFTS,
-      httpTimeouts: { requestTimeoutMs: 300, checkIntervalMs: 50 },
-      expirySweepMs: 0,
-      processMetrics: false,
-      logger,
-    });
-    validator = await attachValidator({
-      app: server.app,
-      store,
-      clock: { now: () => Date.now() },
-      blake3,
-      sha256: nodeSha256,
+    market = await openMarket({
+      store: async () => harness.open(await harness.newLocation()),
+      dataDir: mkdtempSync(join(root, 'data-')),
+      logger: createLogger('market'),
+      server: {
+        sliceLimits: { maxSliceBytes: SLICE_MAX, maxSlices: 8 },
+        draftLimits: DRAFTS,
+        httpTimeouts: { requestTimeoutMs: 300, checkIntervalMs: 50 },
+      },
       config: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100 },
       marketId: 'test-market',
-      digestThreads: 0,
-      logger,
     });
-    base = await server.listen('127.0.0.1', 0);
+    ({ store, validator, base, blake3 } = market);
     port = Number(new URL(base).port);
-    const alice = await server.customers.add('alice');
-    key = alice.apiKey;
+    const alice = await fundedCustomer(market.server);
+    key = alice.customerKey;
     customerId = alice.customer.customerId;
-    await server.customers.fund('alice', 1_000_000_000n);
-    poorKey = (await server.customers.add('zero')).apiKey;
+    poorKey = (await market.server.customers.add('zero')).apiKey;
   });
 
   afterAll(async () => {
-    await validator?.close();
-    await server?.close();
-    await store?.close();
-    await harness.cleanup();
+    await market?.close();
   });
 
   async function call(

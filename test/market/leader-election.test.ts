@@ -1,14 +1,11 @@
-import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
-import { createMarketServer } from '../../src/market/market-server.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import { LeaderElector } from '../../src/market/validator/leader-election.js';
-import { tempDir } from '../support/temp-dir.js';
-import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { testMarkets } from '../support/market-harness.js';
+import { backendKiller, PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 
 /**
  * One leader per market among the instances sharing its store: the duties that must run once per
@@ -19,14 +16,8 @@ const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
 afterAll(() => pgh?.cleanup());
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-const own = <T extends { close(): Promise<void> }>(x: T): T => {
-  cleanups.push(() => x.close());
-  return x;
-};
+const markets = testMarkets();
+const own = markets.own;
 
 /** Resolves with the next value `elector` reports through onDidChange. */
 const nextChange = (elector: LeaderElector): Promise<boolean> =>
@@ -53,18 +44,7 @@ describe('leader election (postgres)', () => {
     return;
   }
   const h = pgh;
-  const admin = new pg.Client({ connectionString: url });
-  let connected = false;
-  afterAll(() => (connected ? admin.end() : undefined));
-  /** Ends a server backend and waits (up to 10 s) until it is gone, as a crashed host or a cut connection would. */
-  const kill = async (pid: number) => {
-    if (!connected) {
-      await admin.connect();
-      connected = true;
-    }
-    const { rows } = await admin.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 10000) AS ok', [pid]);
-    expect(rows[0]?.ok).toBe(true);
-  };
+  const kill = backendKiller(url);
 
   it('two instances on one database: one leads; when its connection dies the other takes over', async () => {
     const schema = await h.newLocation();
@@ -107,26 +87,17 @@ describe('leader election (postgres)', () => {
     const schema = await h.newLocation();
     const blake3 = await loadBlake3();
     const clock = { now: () => Date.now() };
-    const start = async () => {
-      const store = own(await MarketStore.open(await h.open(schema)));
-      const dir = tempDir('tessera-leader-');
-      const server = own(
-        await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false }),
-      );
-      const validator = await attachValidator({
-        app: server.app,
-        store,
-        clock,
-        blake3,
-        sha256: nodeSha256,
-        digestThreads: 0,
-        config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000 },
-        marketId: 'leader-market',
-        logger: silentLogger,
-      });
-      cleanups.push(() => validator.close());
-      return validator;
-    };
+    const start = async () =>
+      (
+        await markets.open({
+          store: () => h.open(schema),
+          clock,
+          blake3,
+          marketId: 'leader-market',
+          validator: { logger: silentLogger },
+          listen: false,
+        })
+      ).validator;
     const first = await start();
     const second = await start();
     expect([first.leader.isLeader, second.leader.isLeader]).toEqual([true, false]);

@@ -1,16 +1,14 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
-import { createMarketServer } from '../../src/market/market-server.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
 import { CLOSE_CODES } from '../../src/shared/market-protocol.js';
 import { manualClock, type ManualClock } from '../support/clock.js';
-import { RawProvider, seedFrom } from '../support/raw-provider.js';
-import { tempDir } from '../support/temp-dir.js';
+import { postTask } from '../support/market.js';
+import { fundedCustomer, testMarkets, type FundedCustomer, type MarketInstance } from '../support/market-harness.js';
+import type { RawProvider } from '../support/raw-provider.js';
 import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 
 /**
@@ -39,16 +37,9 @@ const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
 afterAll(() => pgh?.cleanup());
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const markets = testMarkets();
 
-interface Instance {
-  validator: ValidatorService;
-  base: string;
-  customerKey: string;
-}
+type Instance = MarketInstance & FundedCustomer;
 
 /** Stores for the instances of one test: PGlite shares one store object between them; PostgreSQL opens one per instance on one schema. */
 type StoreSource = () => Promise<MarketStore>;
@@ -62,7 +53,7 @@ const kinds: { name: string; source: (listen?: boolean) => Promise<StoreSource> 
     name: 'pglite',
     source: async () => {
       const store = await MarketStore.open(await openPgliteDriver(undefined));
-      cleanups.push(() => store.close());
+      markets.defer(() => store.close());
       return async () => store;
     },
   },
@@ -75,7 +66,7 @@ if (pgh)
       return async () => {
         const driver = await pgh.open(schema);
         const store = await MarketStore.open(listen ? driver : { ...driver, notifications: undefined });
-        cleanups.push(() => store.close());
+        markets.defer(() => store.close());
         return store;
       };
     },
@@ -87,58 +78,30 @@ let customer = 0;
 /** A market instance on the store `source` gives, listening on 127.0.0.1 and advertising that URL. */
 async function instance(source: StoreSource, clock: ManualClock): Promise<Instance> {
   blake3 ??= await loadBlake3();
-  const store = await source();
-  const dir = tempDir('tessera-presence-');
-  const server = await createMarketServer({
-    store,
+  const m = await markets.open({
+    store: await source(),
     clock,
     blake3,
-    dataDir: dir,
-    expirySweepMs: 0,
-    processMetrics: false,
     logger: silentLogger,
-  });
-  cleanups.push(() => server.close());
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
     config: CONFIG,
     marketId: 'presence-market',
-    logger: silentLogger,
   });
-  cleanups.push(() => validator.close());
-  const base = await server.listen('127.0.0.1', 0);
-  await validator.presence.advertise(base);
-  const name = `c${++customer}`;
-  const c = await server.customers.add(name);
-  await server.customers.fund(name, 1_000_000_000n);
-  return { validator, base, customerKey: c.apiKey };
+  await m.validator.presence.advertise(m.base);
+  return { ...m, ...(await fundedCustomer(m.server, `c${++customer}`)) };
 }
 
-async function provider(i: Instance, n: number, caps: Parameters<RawProvider['join']>[0] = {}): Promise<RawProvider> {
-  const p = new RawProvider(i.base, blake3, seedFrom(SEED + n));
-  cleanups.push(() => p.close());
-  await p.join(caps);
-  return p;
-}
+const provider = (i: Instance, n: number, caps: Parameters<RawProvider['join']>[0] = {}): Promise<RawProvider> =>
+  markets.join(i, SEED + n, caps);
 
 /** Posts a one-job synthetic task through `i` (which splits it and runs an admission pass); returns its job id. */
 async function post(i: Instance, store: MarketStore, lane: 'consumer' | 'industrial'): Promise<string> {
-  const res = await fetch(`${i.base}/tasks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${i.customerKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      challenge_type: 'synthetic',
-      payload: { matrix_size: 4, iterations: 1, lane },
-      reward: '1.0',
-    }),
+  const res = await postTask(i, {
+    challenge_type: 'synthetic',
+    payload: { matrix_size: 4, iterations: 1, lane },
+    reward: '1.0',
   });
   expect(res.status).toBe(201);
-  const taskId = ((await res.json()) as { task_id: string }).task_id;
+  const taskId = res.json.task_id as string;
   await i.validator.whenIdle();
   const jobs = await store.transaction((tx) => tx.jobs.byTask(taskId));
   expect(jobs).toHaveLength(1);

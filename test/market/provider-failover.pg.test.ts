@@ -4,14 +4,11 @@ import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
 import type { JobExecution } from '../../src/main/services/provider-service.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
 import { seededRandom } from '../support/data.js';
 import { clock, postTask } from '../support/market.js';
+import { fundedCustomer, openMarket, type MarketInstance } from '../support/market-harness.js';
 import { signal, startProvider, whenNode, type Provider } from '../support/provider.js';
 import { tempDir } from '../support/temp-dir.js';
 import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
@@ -35,50 +32,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-interface Instance {
-  base: string;
-  validator: ValidatorService;
-  server: MarketServer;
-  /** Stops the instance as an operator would: validator, HTTP server (its sockets close), store connection. */
-  close(): Promise<void>;
-}
-
-async function instance(schema: string, h: StoreHarness, peerUrls?: () => Promise<string[]>): Promise<Instance> {
-  const store = await MarketStore.open(await h.open(schema));
-  const blake3 = await loadBlake3();
-  const dir = tempDir('tessera-failover-pg-');
-  const server = await createMarketServer({
-    store,
+/** An instance on `schema` (closed after the test; its close, as an operator's, stops validator, HTTP server, store connection). */
+async function instance(schema: string, h: StoreHarness, peerUrls?: () => Promise<string[]>): Promise<MarketInstance> {
+  const m = await openMarket({
+    store: () => h.open(schema),
     clock,
-    blake3,
-    dataDir: dir,
-    expirySweepMs: 0,
-    processMetrics: false,
     logger: silentLogger,
-  });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
     config: { practice: false, batchMs: 0, sweepMs: 100, heartbeatMs: 100, checkFraction: 0 },
     marketId: 'failover-market',
-    logger: silentLogger,
-    ...(peerUrls ? { peerUrls } : {}),
+    ...(peerUrls ? { validator: { peerUrls } } : {}),
   });
-  const base = await server.listen('127.0.0.1', 0);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await validator.close();
-    await server.close();
-    await store.close();
-  };
-  cleanups.push(close);
-  return { base, validator, server, close };
+  cleanups.push(() => m.close());
+  return m;
 }
 
 describe('a provider fails over to another market instance (postgres)', () => {
@@ -104,8 +69,7 @@ describe('a provider fails over to another market instance (postgres)', () => {
       const learned = how === "knowing the second only from the first one's welcome";
       const a = await instance(schema, h, learned ? async () => [b.base] : undefined);
       // Customers live in the store: one added through either instance can post to both.
-      const alice = await a.server.customers.add('alice');
-      await a.server.customers.fund('alice', 1_000_000_000n);
+      const alice = await fundedCustomer(a.server);
       const blake3 = await loadBlake3();
 
       // The job runs until the test opens the gate: when the connection to the first instance drops.
@@ -151,7 +115,7 @@ describe('a provider fails over to another market instance (postgres)', () => {
       expect(p.service.market.learnedUrls).toEqual(learned ? [b.base] : []);
 
       const posted = await postTask(
-        { base: a.base, customerKey: alice.apiKey },
+        { base: a.base, ...alice },
         { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'failover', max_tokens: 1 }, reward: '1.0' },
       );
       expect(posted.status).toBe(201);

@@ -1,25 +1,20 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester, deriveAssignmentKey } from '../../src/core/market/assignment-proof.js';
 import { taskResultHash } from '../../src/core/market/merkle.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { SqlDriver } from '../../src/market/store/driver.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
 import type { TaskRecord } from '../../src/market/store/tasks-repo.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
 import { expectBooksEqual } from '../support/books.js';
-import { balance, postTask } from '../support/market.js';
-import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { balance, getTask, postTask } from '../support/market.js';
+import { fundedCustomer, testMarkets, type FundedCustomer, type MarketInstance } from '../support/market-harness.js';
+import type { RawProvider } from '../support/raw-provider.js';
 import { tempDir } from '../support/temp-dir.js';
-import { PG_URL_ENV, pgHarness, pgliteHarness, type StoreHarness } from './store-harness.js';
+import { storeHarnesses, type StoreHarness } from './store-harness.js';
 
 /**
  * A failed check reaches back (docs/market-api.md, "Reach-back"), and a customer sees how its
@@ -34,30 +29,12 @@ let nonce = BigInt(SEED) * 1_000_000n;
 let skew = 0;
 const clock = { now: () => Date.now() + skew };
 
-const harnesses: StoreHarness[] = [pgliteHarness(() => tempDir('tessera-reach-'))];
-const url = process.env[PG_URL_ENV];
-if (url) harnesses.push(pgHarness(url));
-afterAll(async () => {
-  for (const h of harnesses) await h.cleanup();
-});
-
-interface M {
-  store: MarketStore;
-  server: MarketServer;
-  validator: ValidatorService;
-  base: string;
-  blake3: Awaited<ReturnType<typeof loadBlake3>>;
-  customer: CustomerRecord;
-  customerKey: string;
-  close(): Promise<void>;
-}
-const open: M[] = [];
-const providers: RawProvider[] = [];
-afterEach(async () => {
+const harnesses = storeHarnesses(() => tempDir('tessera-reach-'));
+const markets = testMarkets();
+afterEach(() => {
   skew = 0;
-  for (const p of providers.splice(0)) p.close();
-  for (const m of open.splice(0)) await m.close();
 });
+type M = MarketInstance & FundedCustomer;
 
 /** A driver whose reach-back settle statement throws while `crash.on` (a market stopping in the middle of a pass). */
 function crashing(d: SqlDriver, crash: { on: boolean }): SqlDriver {
@@ -84,53 +61,16 @@ async function market(
   h: StoreHarness,
   location: string,
   config: Partial<ValidatorConfig> = {},
-  o: { crash?: { on: boolean }; customer?: { record: CustomerRecord; key: string } } = {},
+  o: { crash?: { on: boolean }; customer?: FundedCustomer } = {},
 ): Promise<M> {
-  const blake3 = await loadBlake3();
-  const driver = await h.open(location);
-  const store = await MarketStore.open(o.crash ? crashing(driver, o.crash) : driver);
-  const server = await createMarketServer({
-    store,
+  const m = await markets.open({
+    store: async () => (o.crash ? crashing(await h.open(location), o.crash) : h.open(location)),
     clock,
-    blake3,
-    dataDir: tempDir('tessera-reach-data-'),
-    expirySweepMs: 0,
-    processMetrics: false,
-  });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, bondTarget: 0n, ...config },
+    config: { bondTarget: 0n, ...config },
     marketId: 'reach-market',
-    secretHex: SECRET,
+    validator: { secretHex: SECRET },
   });
-  const base = await server.listen('127.0.0.1', 0);
-  let customer = o.customer;
-  if (!customer) {
-    const c = await server.customers.add('alice');
-    await server.customers.fund('alice', 1_000_000_000n);
-    customer = { record: c.customer, key: c.apiKey };
-  }
-  const m: M = {
-    store,
-    server,
-    validator,
-    base,
-    blake3,
-    customer: customer.record,
-    customerKey: customer.key,
-    async close() {
-      await validator.close();
-      await server.close();
-      await store.close();
-    },
-  };
-  open.push(m);
-  return m;
+  return { ...m, ...(o.customer ?? (await fundedCustomer(m.server))) };
 }
 
 async function restart(
@@ -140,10 +80,9 @@ async function restart(
   config: Partial<ValidatorConfig>,
   o: { crash?: { on: boolean } } = {},
 ) {
-  for (const p of providers.splice(0)) p.close();
-  open.splice(open.indexOf(m), 1);
+  markets.closeProviders();
   await m.close();
-  return market(h, location, config, { ...o, customer: { record: m.customer, key: m.customerKey } });
+  return market(h, location, config, { ...o, customer: { customer: m.customer, customerKey: m.customerKey } });
 }
 
 const inference = (tag: string, verification?: string) =>
@@ -187,12 +126,7 @@ function answerHonestly(p: RawProvider, m: M): void {
   answer();
 }
 
-async function join(m: M, seed: number, maxJobs = 1): Promise<RawProvider> {
-  const p = new RawProvider(m.base, m.blake3, seedFrom(seed), clock);
-  providers.push(p);
-  await p.join({ max_jobs: maxJobs });
-  return p;
-}
+const join = (m: M, seed: number, maxJobs = 1) => markets.join(m, seed, { max_jobs: maxJobs }, clock);
 
 /**
  * Every task is completed and its result_hash is the one honest work gives: recomputed here from
@@ -280,9 +214,7 @@ for (const h of harnesses) {
       console.log(`reach-back completed ${pass.completed.length} corrected tasks`);
       await expectAllCorrect(m, tasks, c.address);
       // The customer sees each correction.
-      const view = (await fetch(`${m.base}/tasks/${tasks[0] as string}`, {
-        headers: { authorization: `Bearer ${m.customerKey}` },
-      }).then((r) => r.json())) as { status: string; verification: Record<string, unknown> };
+      const view = (await getTask(m, tasks[0] as string)) as { status: string; verification: Record<string, unknown> };
       expect(view.status).toBe('completed');
       expect(view.verification).toMatchObject({ unchecked: 0, level: 'all_checked' });
       // Nothing was charged twice: the customer paid each reward once.
@@ -444,9 +376,7 @@ for (const h of harnesses) {
       expect(fourAcks()).toBe(true);
       await m.validator.whenIdle();
       const view = async (id: string) =>
-        (await fetch(`${m.base}/tasks/${id}`, { headers: { authorization: `Bearer ${m.customerKey}` } }).then((r) =>
-          r.json(),
-        )) as { status: string; verification: Record<string, unknown> };
+        (await getTask(m, id)) as { status: string; verification: Record<string, unknown> };
       const common = { jobs: 1, corrected: 0, corrections: 0 };
       expect(await view(ids.sampled as string)).toMatchObject({
         status: 'completed',

@@ -1,11 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/core/hex.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
 import { CustomerService } from '../../src/market/services/customer-service.js';
 import { SLICE_CHUNK_BYTES } from '../../src/market/services/slice-chunks.js';
 import { TaskService } from '../../src/market/services/task-service.js';
@@ -15,11 +14,10 @@ import { MarketStore } from '../../src/market/store/market-store.js';
 import { MARKET_MIGRATIONS } from '../../src/market/store/migrations.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import { sql } from '../../src/market/store/sql.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { pseudoRandomBytes } from '../support/data.js';
-import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { fundedCustomer, testMarkets, type MarketInstance } from '../support/market-harness.js';
+import type { RawProvider } from '../support/raw-provider.js';
 import { tempDir } from '../support/temp-dir.js';
 import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 
@@ -51,10 +49,7 @@ const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
 afterAll(() => pgh?.cleanup());
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const markets = testMarkets();
 
 /** Opens drivers onto one database: each call a new driver (PostgreSQL) or the one in-memory PGlite, whose close is left to the test's end. */
 type SharedDb = () => Promise<SqlDriver>;
@@ -63,7 +58,7 @@ const kinds: { name: string; shared: () => Promise<SharedDb> }[] = [
     name: 'pglite',
     async shared() {
       const real = await openPgliteDriver(undefined);
-      cleanups.push(() => real.close());
+      markets.defer(() => real.close());
       return async () => ({ ...real, close: async () => undefined });
     },
   },
@@ -79,43 +74,20 @@ if (pgh) {
   });
 }
 
-interface Instance {
-  store: MarketStore;
-  server: MarketServer;
-  validator: ValidatorService;
-  base: string;
-  dir: string;
-}
+type Instance = MarketInstance;
 
 /** One market instance on `db` with its own data dir: sweeps and batches off, every job re-executed (its input read back from the store). */
-async function instance(db: SharedDb, dir = tempDir('tessera-slices-')): Promise<Instance> {
-  const store = await MarketStore.open(await db());
-  cleanups.push(() => store.close());
-  const server = await createMarketServer({
-    store,
+const instance = (db: SharedDb, dataDir?: string): Promise<Instance> =>
+  markets.open({
+    store: db,
     clock,
     blake3,
-    dataDir: dir,
-    expirySweepMs: 0,
-    processMetrics: false,
+    ...(dataDir ? { dataDir } : {}),
     logger: silentLogger,
-    sliceLimits: { maxSliceBytes: 3 * MIB, maxSlices: 8 },
-  });
-  cleanups.push(() => server.close());
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, sliceBytes: MIB, checkFraction: 1, bondTarget: 0n },
+    server: { sliceLimits: { maxSliceBytes: 3 * MIB, maxSlices: 8 } },
+    config: { sliceBytes: MIB, checkFraction: 1, bondTarget: 0n },
     marketId: MARKET_ID,
-    logger: silentLogger,
   });
-  cleanups.push(() => validator.close());
-  return { store, server, validator, base: await server.listen('127.0.0.1', 0), dir };
-}
 
 async function call(
   i: Instance,
@@ -177,11 +149,8 @@ for (const kind of kinds) {
       const db = await kind.shared();
       const a = await instance(db);
       const b = await instance(db);
-      const { apiKey } = await a.server.customers.add('alice');
-      await a.server.customers.fund('alice', 10_000_000n);
-      const p = new RawProvider(b.base, blake3, seedFrom(SEED & 0xff));
-      cleanups.push(() => p.close());
-      await p.join({ max_jobs: 1 });
+      const { customerKey: apiKey } = await fundedCustomer(a.server, 'alice', 10_000_000n);
+      const p = await markets.join(b, SEED & 0xff, { max_jobs: 1 });
 
       // 1.5 MiB + 1000 bytes: two chunks and one, three jobs of at most 1 MiB.
       const slices = [pseudoRandomBytes(MIB + MIB / 2, SEED), pseudoRandomBytes(1000, SEED + 1)];
@@ -258,9 +227,7 @@ for (const kind of kinds) {
 
       // Another instance, with a data dir of its own, serves them.
       const b = await instance(db);
-      const p = new RawProvider(b.base, blake3, seedFrom((SEED >> 8) & 0xff));
-      cleanups.push(() => p.close());
-      await p.join({ max_jobs: 1 });
+      const p = await markets.join(b, (SEED >> 8) & 0xff, { max_jobs: 1 });
       const funds = () => a.store.transaction((tx) => tx.accounts.balance(ACCOUNTS.customer(customer.customerId)));
       const before = await funds();
 

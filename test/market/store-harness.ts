@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, expect } from 'vitest';
 import type { SqlDriver } from '../../src/market/store/driver.js';
 import { openPgDriver } from '../../src/market/store/pg-driver.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
@@ -62,4 +63,58 @@ export async function resetStore(driver: SqlDriver): Promise<void> {
       DELETE FROM accounts WHERE kind IN ('customer', 'worker') OR account_id LIKE 'escrow:%';
       UPDATE accounts SET balance = 0;`);
   });
+}
+
+/**
+ * The embedded store (each location a directory `makeDir` gives) and, when TESSERA_TEST_PG_URL is
+ * set, PostgreSQL; their schemas are dropped after the file (afterAll). Call at a test file's top level.
+ */
+export function storeHarnesses(makeDir: () => string): StoreHarness[] {
+  const harnesses = [pgliteHarness(makeDir)];
+  const url = process.env[PG_URL_ENV];
+  if (url) harnesses.push(pgHarness(url));
+  afterAll(async () => {
+    for (const h of harnesses) await h.cleanup();
+  });
+  return harnesses;
+}
+
+/** A kind of store whose every `open` is a new, empty database. */
+export interface FreshDatabase {
+  name: string;
+  open(): Promise<SqlDriver>;
+}
+
+/**
+ * An in-memory PGlite per `open` and, when TESSERA_TEST_PG_URL is set, a fresh PostgreSQL schema
+ * per `open` (dropped after the file, afterAll). Call at a test file's top level.
+ */
+export function freshDatabases(): FreshDatabase[] {
+  const out: FreshDatabase[] = [{ name: 'pglite', open: () => openPgliteDriver(undefined) }];
+  const url = process.env[PG_URL_ENV];
+  if (url) {
+    const h = pgHarness(url);
+    afterAll(() => h.cleanup());
+    out.push({ name: 'postgres', open: async () => h.open(await h.newLocation()) });
+  }
+  return out;
+}
+
+/**
+ * Ends a backend of the PostgreSQL server at `url` and waits (up to 10 s) until it is gone, as a
+ * restarted server, a crashed host or a cut connection would; its admin connection opens at the
+ * first call and ends after the suite (afterAll). Call inside a describe block.
+ */
+export function backendKiller(url: string): (pid: number) => Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  let connected = false;
+  afterAll(() => (connected ? admin.end() : undefined));
+  return async (pid) => {
+    if (!connected) {
+      await admin.connect();
+      connected = true;
+    }
+    const { rows } = await admin.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 10000) AS ok', [pid]);
+    expect(rows[0]?.ok).toBe(true);
+  };
 }

@@ -3,20 +3,17 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../src/core/market/canonical.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
+import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { ed25519SignerFromSeed } from '../../src/node/signing/result-signing.js';
-import { createMarketServer } from '../../src/market/market-server.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { SqlConn, SqlDriver } from '../../src/market/store/driver.js';
 import { MarketStore, type MarketTx } from '../../src/market/store/market-store.js';
-import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import { sql } from '../../src/market/store/sql.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import { CompletionSweeper } from '../../src/market/validator/completion-sweeper.js';
 import { payTasks, type TaskPayoutDeps } from '../../src/market/validator/task-payout.js';
 import { silentLogger } from '../../src/node/log.js';
-import { tempDir } from '../support/temp-dir.js';
-import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { openMarket } from '../support/market-harness.js';
+import { freshDatabases, PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 
 /**
  * A task completes once its every job is done, whichever market instance settles the last ones
@@ -47,10 +44,7 @@ const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
 afterAll(() => pgh?.cleanup());
 
-const stores: { name: string; open: () => Promise<SqlDriver> }[] = [
-  { name: 'pglite', open: () => openPgliteDriver(undefined) },
-];
-if (pgh) stores.push({ name: 'postgres', open: async () => pgh.open(await pgh.newLocation()) });
+const stores = freshDatabases();
 
 const opened: MarketStore[] = [];
 afterEach(async () => {
@@ -267,33 +261,20 @@ for (const s of stores) {
       await store.transaction(async (tx) => {
         for (const j of seeded.jobs) await settleJob(tx, seeded, j, T0 + 1_000);
       });
-      const dir = tempDir('tessera-completion-');
-      const clock = { now: () => T0 + 10_000 };
-      const server = await createMarketServer({
+      const m = await openMarket({
         store,
-        clock,
+        clock: { now: () => T0 + 10_000 },
         blake3,
-        dataDir: dir,
-        expirySweepMs: 0,
-        processMetrics: false,
-      });
-      const validator = await attachValidator({
-        app: server.app,
-        store,
-        clock,
-        blake3,
-        sha256: nodeSha256,
-        digestThreads: 0,
         // Timed sweeps on (the completion sweep runs with them), long enough never to fire in the test.
-        config: { batchMs: 0, sweepMs: 600_000, heartbeatMs: 60_000, bondTarget: 0n },
+        config: { sweepMs: 600_000, bondTarget: 0n },
         marketId: MARKET_ID,
+        listen: false,
       });
       try {
         expect(await books(store, driver, seeded)).toEqual(paidOnce(seeded));
-        expect(await validator.completion.runOnce()).toEqual({ completed: [], receipts: 0 });
+        expect(await m.validator.completion.runOnce()).toEqual({ completed: [], receipts: 0 });
       } finally {
-        await validator.close();
-        await server.close();
+        await m.close();
       }
     }, 60_000);
   });

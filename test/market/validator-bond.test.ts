@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
@@ -9,7 +9,8 @@ import { DEFAULT_VALIDATOR_CONFIG } from '../../src/market/validator/validator-c
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { expectBooksEqual } from '../support/books.js';
 import { balance, postTask, startMarket, type Market } from '../support/market.js';
-import { RawProvider, seedFrom } from '../support/raw-provider.js';
+import { testMarkets } from '../support/market-harness.js';
+import type { RawProvider } from '../support/raw-provider.js';
 import { tempDir } from '../support/temp-dir.js';
 
 /**
@@ -21,13 +22,10 @@ console.log(`bond test seed ${SEED}`);
 let nonce = BigInt(SEED) * 1_000_000n;
 const BOND = DEFAULT_VALIDATOR_CONFIG.bondTarget;
 
-let m: Market | undefined;
-const providers: RawProvider[] = [];
-afterEach(async () => {
-  for (const p of providers.splice(0)) p.close();
-  await m?.close();
-  m = undefined;
-});
+const markets = testMarkets();
+/** A market with the market's bond (its other settings as startMarket sets them), closed after the test. */
+const bondMarket = async () =>
+  markets.own(await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND }));
 
 /** A signed result for `job`: the honest digests, or garbage (a digest of nothing the job holds). */
 function resultFor(market: Market, p: RawProvider, job: JobFrame, garbage: boolean) {
@@ -86,11 +84,9 @@ async function money(market: Market, address: string) {
 
 describe('a bond that costs something, and probation (market defaults)', () => {
   it('a provider that cheats from its first job earns nothing net and is refused; a second key of the same cheater fares no better', async () => {
-    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
+    const m = await bondMarket();
     for (const seed of [SEED, SEED + 1]) {
-      const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
-      providers.push(p);
-      await p.join({ max_jobs: 1 });
+      const p = await markets.join(m, seed, { max_jobs: 1 });
       const welcome = p.frames.find((f) => f.type === 'welcome');
       // A fresh key: no trust (every job checked) and no bond.
       expect(welcome).toMatchObject({
@@ -117,10 +113,8 @@ describe('a bond that costs something, and probation (market defaults)', () => {
   }, 120_000);
 
   it('a provider that cheats after a long honest history loses its funded bond, more than it collects (docs/verification.md)', async () => {
-    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
-    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 7));
-    providers.push(p);
-    await p.join({ max_jobs: 1 });
+    const m = await bondMarket();
+    const p = await markets.join(m, SEED + 7, { max_jobs: 1 });
     // Its history: 200 checks passed in a row, and a bond funded in full from earnings it kept.
     await m.store.transaction(async (tx) => {
       await tx.bonds.recordPassed(Array<string>(200).fill(p.address), 0);
@@ -156,10 +150,8 @@ describe('a bond that costs something, and probation (market defaults)', () => {
   }, 300_000);
 
   it('an honest provider funds its bond from its first payouts, in the payout posting, and is checked less as checks pass', async () => {
-    m = await startMarket(join(tempDir('tessera-bond-'), 'market'), { bondTarget: BOND });
-    const p = new RawProvider(m.base, m.blake3, seedFrom(SEED + 9));
-    providers.push(p);
-    await p.join({ max_jobs: 1 });
+    const m = await bondMarket();
+    const p = await markets.join(m, SEED + 9, { max_jobs: 1 });
     for (let i = 0; i < 12; i++) {
       await postTask(m, task(`honest-${i}`, '1.0'));
       const job = await p.nextJob(i);

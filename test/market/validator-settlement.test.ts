@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import {
@@ -6,25 +6,18 @@ import {
   type ComputeResult,
   type UnsignedComputeResult,
 } from '../../src/core/market/compute-result.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
-import { createMarketServer, type MarketServer } from '../../src/market/market-server.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { SqlDriver } from '../../src/market/store/driver.js';
-import { MarketStore } from '../../src/market/store/market-store.js';
-import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
-import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import type { JobFrame, MarketFrame } from '../../src/shared/market-protocol.js';
 import { escrowTotal, expectBooksEqual } from '../support/books.js';
-import { tempDir } from '../support/temp-dir.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
 import { until } from '../support/wait.js';
-import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { freshDatabases } from './store-harness.js';
 import { balance } from '../support/market.js';
+import { fundedCustomer, testMarkets, type FundedCustomer, type MarketInstance } from '../support/market-harness.js';
 
 /**
  * The validator's group commit is set-based (issue 9, "Settlement batches its writes"): a group of
@@ -71,81 +64,25 @@ function counting(d: SqlDriver, c: Counted): SqlDriver {
   };
 }
 
-interface SettleMarket {
-  store: MarketStore;
-  server: MarketServer;
-  validator: ValidatorService;
-  base: string;
-  blake3: Awaited<ReturnType<typeof loadBlake3>>;
-  customer: CustomerRecord;
-  counted: Counted;
-  close(): Promise<void>;
-}
+type SettleMarket = MarketInstance & FundedCustomer & { counted: Counted };
 
-const stores: { name: string; open: () => Promise<SqlDriver> }[] = [
-  { name: 'pglite', open: () => openPgliteDriver(undefined) },
-];
-const url = process.env[PG_URL_ENV];
-let pg: StoreHarness | undefined;
-if (url) {
-  pg = pgHarness(url);
-  const h = pg;
-  stores.push({ name: 'postgres', open: async () => h.open(await h.newLocation()) });
-}
-afterAll(() => pg?.cleanup());
-
-const open: SettleMarket[] = [];
-afterEach(async () => {
-  for (const m of open.splice(0)) await m.close();
-});
+const stores = freshDatabases();
+const markets = testMarkets();
 
 /** A market whose group commit waits `settleWindowMs` (long enough for a test to land K results in one group); sweep and batches off. */
 async function countingMarket(
   openDriver: () => Promise<SqlDriver>,
   config: Partial<ValidatorConfig>,
 ): Promise<SettleMarket> {
-  const dir = tempDir('tessera-settle-');
-  const blake3 = await loadBlake3();
   const counted: Counted = { sizes: [], recording: false };
-  const store = await MarketStore.open(counting(await openDriver(), counted));
-  const server = await createMarketServer({
-    store,
+  const m = await markets.open({
+    store: async () => counting(await openDriver(), counted),
     clock,
-    blake3,
-    dataDir: dir,
-    expirySweepMs: 0,
-    processMetrics: false,
-  });
-  const validator = await attachValidator({
-    app: server.app,
-    store,
-    clock,
-    blake3,
-    sha256: nodeSha256,
-    digestThreads: 0,
     // No bond unless a test asks for one: these tests count exact worker payouts (bonds: validator-bond.test.ts).
-    config: { batchMs: 0, sweepMs: 0, heartbeatMs: 60_000, settleWindowMs: 400, bondTarget: 0n, ...config },
+    config: { settleWindowMs: 400, bondTarget: 0n, ...config },
     marketId: 'settlement-market',
   });
-  const base = await server.listen('127.0.0.1', 0);
-  const c = await server.customers.add('alice');
-  await server.customers.fund('alice', 1_000_000_000n);
-  const m: SettleMarket = {
-    store,
-    server,
-    validator,
-    base,
-    blake3,
-    customer: c.customer,
-    counted,
-    async close() {
-      await validator.close();
-      await server.close();
-      await store.close();
-    },
-  };
-  open.push(m);
-  return m;
+  return { ...m, ...(await fundedCustomer(m.server)), counted };
 }
 
 const inference = (tag: string) =>

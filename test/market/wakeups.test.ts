@@ -1,18 +1,13 @@
-import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { MarketChannel } from '../../src/market/store/channels.js';
 import { MarketStore, type StoreNotification } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
-import { createMarketServer } from '../../src/market/market-server.js';
-import { attachValidator } from '../../src/market/validator/attach.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
-import type { ValidatorService } from '../../src/market/validator/validator-service.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
-import { loadBlake3, nodeSha256 } from '../../src/node/hash/node-hasher.js';
 import { silentLogger } from '../../src/node/log.js';
-import { RawProvider, seedFrom } from '../support/raw-provider.js';
-import { tempDir } from '../support/temp-dir.js';
-import { PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { postTask } from '../support/market.js';
+import { fundedCustomer, testMarkets } from '../support/market-harness.js';
+import { backendKiller, PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 
 /**
  * Wake-ups across market instances: what one instance commits (a task posted, jobs requeued,
@@ -23,16 +18,8 @@ const url = process.env[PG_URL_ENV];
 const pgh: StoreHarness | undefined = url ? pgHarness(url) : undefined;
 afterAll(() => pgh?.cleanup());
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-const own = <T extends { close(): Promise<void> | void }>(x: T): T => {
-  cleanups.push(async () => {
-    await x.close();
-  });
-  return x;
-};
+const markets = testMarkets();
+const own = markets.own;
 
 /** Records every notification `store` hears on `channels`, in arrival order, and resolves waits on them. */
 async function recorder(store: MarketStore, channels: readonly MarketChannel[]) {
@@ -43,7 +30,7 @@ async function recorder(store: MarketStore, channels: readonly MarketChannel[]) 
       heard.push({ channel, n });
       for (const w of [...waiters]) w();
     });
-    cleanups.push(off);
+    markets.defer(off);
   }
   /** Resolves once `channel` has been heard (fails after 20 s, naming what was heard). */
   const next = (channel: MarketChannel): Promise<void> =>
@@ -103,70 +90,35 @@ describe('wake-ups across instances (postgres)', () => {
     return;
   }
   const h = pgh;
-  const admin = new pg.Client({ connectionString: url });
-  let connected = false;
-  afterAll(() => (connected ? admin.end() : undefined));
-  /** Ends a server backend, as a restarted server or a cut connection would. */
-  const kill = async (pid: number) => {
-    if (!connected) {
-      await admin.connect();
-      connected = true;
-    }
-    const { rows } = await admin.query<{ ok: boolean }>('SELECT pg_terminate_backend($1, 10000) AS ok', [pid]);
-    expect(rows[0]?.ok).toBe(true);
-  };
+  const kill = backendKiller(url);
   const openStore = async (schema: string) => own(await MarketStore.open(await h.open(schema)));
 
   /** A market instance on `schema` with no timers: only a notification (or its own commits) can wake its dispatcher. */
-  const instance = async (schema: string, config: Partial<ValidatorConfig> = {}) => {
-    const blake3 = await loadBlake3();
-    const clock = { now: () => Date.now() };
-    const store = await openStore(schema);
-    const dir = tempDir('tessera-wakeup-');
-    const server = own(
-      await createMarketServer({ store, clock, blake3, dataDir: dir, expirySweepMs: 0, processMetrics: false }),
-    );
-    const validator: ValidatorService = await attachValidator({
-      app: server.app,
-      store,
-      clock,
-      blake3,
-      sha256: nodeSha256,
-      digestThreads: 0,
+  const instance = (schema: string, config: Partial<ValidatorConfig> = {}) =>
+    markets.open({
+      store: () => h.open(schema),
       // sweepMs 0: no sweep timer (and no completion sweep); receiptDeliveryMs 0: no delivery timer.
-      config: { batchMs: 0, sweepMs: 0, receiptDeliveryMs: 0, heartbeatMs: 60_000, ...config },
+      config: { receiptDeliveryMs: 0, ...config },
       marketId: 'wakeup-market',
-      logger: silentLogger,
+      validator: { logger: silentLogger },
     });
-    cleanups.push(() => validator.close());
-    const base = await server.listen('127.0.0.1', 0);
-    return { store, server, validator, base, blake3 };
-  };
 
   /** Two instances on one fresh schema, a funded customer, and a provider joined to the second. */
   const twoInstances = async () => {
     const schema = await h.newLocation();
     const a = await instance(schema);
     const b = await instance(schema);
-    const { apiKey } = await a.server.customers.add('alice');
-    await a.server.customers.fund('alice', 1_000_000_000n);
-    const provider = new RawProvider(b.base, b.blake3, seedFrom(19));
-    await provider.join();
-    cleanups.push(async () => provider.close());
+    const alice = await fundedCustomer(a.server);
+    const provider = await markets.join(b, 19);
     // B's join kicked its dispatcher; once that pass is over, nothing on B runs until it is woken.
     await b.validator.whenIdle();
     const post = async () => {
-      const res = await fetch(`${a.base}/tasks`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          challenge_type: 'synthetic',
-          payload: { matrix_size: 4, iterations: 1 },
-          reward: '1.0',
-        }),
-      });
+      const res = await postTask(
+        { base: a.base, ...alice },
+        { challenge_type: 'synthetic', payload: { matrix_size: 4, iterations: 1 }, reward: '1.0' },
+      );
       expect(res.status).toBe(201);
-      return ((await res.json()) as { task_id: string }).task_id;
+      return res.json.task_id as string;
     };
     return { schema, a, b, provider, post };
   };
@@ -205,20 +157,11 @@ describe('wake-ups across instances (postgres)', () => {
     const schema = await h.newLocation();
     const a = await instance(schema, { sliceBytes });
     const b = await instance(schema, { sliceBytes });
-    const { apiKey } = await a.server.customers.add('alice');
-    await a.server.customers.fund('alice', 1_000_000_000n);
-    const onA = new RawProvider(a.base, a.blake3, seedFrom(31));
-    const onB = new RawProvider(b.base, b.blake3, seedFrom(32));
-    for (const p of [onA, onB]) {
-      await p.join();
-      cleanups.push(async () => p.close());
-    }
+    const alice = await fundedCustomer(a.server);
+    const onA = await markets.join(a, 31);
+    const onB = await markets.join(b, 32);
     await b.validator.whenIdle();
-    const res = await fetch(`${a.base}/tasks`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ challenge_type: 'inference', payload, reward: '1.0' }),
-    });
+    const res = await postTask({ base: a.base, ...alice }, { challenge_type: 'inference', payload, reward: '1.0' });
     expect(res.status).toBe(201);
     const [jobA, jobB] = await Promise.all([onA.nextJob(), onB.nextJob()]);
     onB.sendJson(onB.honestResult(jobB, b.blake3, 1n));
@@ -233,24 +176,16 @@ describe('wake-ups across instances (postgres)', () => {
     const schema = await h.newLocation();
     const a = await instance(schema);
     const b = await instance(schema);
-    const { apiKey } = await a.server.customers.add('alice');
-    await a.server.customers.fund('alice', 1_000_000_000n);
-    const onA = new RawProvider(a.base, a.blake3, seedFrom(41));
-    await onA.join();
-    cleanups.push(async () => onA.close());
+    const alice = await fundedCustomer(a.server);
+    const onA = await markets.join(a, 41);
     const heard: string[] = [];
     for (const channel of ['receipt_stored', 'jobs_ready'] as const)
       b.validator.notifier.on(channel, (e) => (e.local ? undefined : heard.push(channel)));
     const post = () =>
-      fetch(`${a.base}/tasks`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          challenge_type: 'inference',
-          payload: { model_id: 'm', prompt: 'p', max_tokens: 1 },
-          reward: '1.0',
-        }),
-      });
+      postTask(
+        { base: a.base, ...alice },
+        { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
+      );
     expect((await post()).status).toBe(201);
     const job = await onA.nextJob();
     onA.sendJson(onA.honestResult(job, a.blake3, 1n));
