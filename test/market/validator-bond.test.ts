@@ -64,7 +64,9 @@ async function cheatUntilRefused(market: Market, p: RawProvider, reward: string,
     if (!next) break;
     const job = next;
     p.sendResult(resultFor(market, p, job, true));
-    const ack = await p.ackFor(job.job_id);
+    // The reach-back can refuse it while this answer is on its way (its earlier garbage found): no ack then.
+    const ack = await Promise.race([p.ackFor(job.job_id), p.closed().then(() => undefined)]);
+    if (!ack) break;
     codes.push(ack.code);
     if (codes.filter((c) => c === 'WRONG_RESULT').length === DEFAULT_VALIDATOR_CONFIG.refuseAfter) break;
   }
