@@ -1,5 +1,5 @@
 import type { SqlConn } from './driver.js';
-import { sql } from './sql.js';
+import { recordset, sql } from './sql.js';
 
 export type AccountKind = 'customer' | 'escrow' | 'burn' | 'validator' | 'treasury' | 'worker' | 'mint' | 'bond';
 
@@ -131,14 +131,17 @@ export class AccountsRepo {
       }
     }
     if (postings.length === 0) return true;
-    const moves = JSON.stringify([...net].map(([account_id, amount]) => ({ account_id, amount: amount.toString() })));
+    const moves = recordset(
+      [...net].map(([account_id, amount]) => ({ account_id, amount })),
+      sql`v(account_id text, amount bigint)`,
+    );
     await this.c.query(sql`
-      SELECT a.account_id FROM accounts a JOIN jsonb_to_recordset(${moves}::jsonb) AS v(account_id text, amount bigint) ON v.account_id = a.account_id
+      SELECT a.account_id FROM accounts a JOIN ${moves} AS v ON v.account_id = a.account_id
       ORDER BY a.account_id COLLATE "C" FOR UPDATE OF a`);
     const [r] = await this.c.query<{ n: bigint }>(sql`
       WITH moved AS (
         UPDATE accounts a SET balance = a.balance + v.amount
-        FROM jsonb_to_recordset(${moves}::jsonb) AS v(account_id text, amount bigint)
+        FROM ${moves} AS v
         WHERE a.account_id = v.account_id AND v.amount <> 0 AND (a.kind = 'mint' OR a.balance + v.amount >= 0)
         RETURNING a.account_id),
       posted AS (

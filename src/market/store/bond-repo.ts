@@ -1,7 +1,7 @@
 import { slashAmount } from '../../core/market/probation.js';
 import { ACCOUNTS, AccountsRepo } from './accounts-repo.js';
 import type { SqlConn } from './driver.js';
-import { sql } from './sql.js';
+import { pgArray, recordset, sql } from './sql.js';
 
 /** A provider's probation state: its checks and its funded bond (docs/verification.md). */
 export interface ProbationRecord {
@@ -31,7 +31,7 @@ export class BondRepo {
     if (addresses.length === 0) return out;
     const rows = await this.c.query<{ account_id: string; balance: bigint }>(sql`
       SELECT account_id, balance FROM accounts
-      WHERE account_id IN (SELECT 'bond:' || x FROM jsonb_array_elements_text(${JSON.stringify([...new Set(addresses)])}::jsonb) AS x)`);
+      WHERE account_id = ANY(${pgArray(new Set(addresses.map((a) => `bond:${a}`)))}::text[])`);
     for (const r of rows) out.set(r.account_id.slice('bond:'.length), r.balance);
     return out;
   }
@@ -54,10 +54,10 @@ export class BondRepo {
     if (addresses.length === 0) return;
     const counts = new Map<string, number>();
     for (const a of addresses) counts.set(a, (counts.get(a) ?? 0) + 1);
-    const rows = JSON.stringify([...counts].map(([address, n]) => ({ address, n })));
+    const rows = [...counts].map(([address, n]) => ({ address, n }));
     await this.c.query(sql`
       UPDATE providers p SET checks_passed = p.checks_passed + v.n, clean_streak = p.clean_streak + v.n, updated_at = ${now}
-      FROM jsonb_to_recordset(${rows}::jsonb) AS v(address text, n integer) WHERE p.address = v.address`);
+      FROM ${recordset(rows, sql`v(address text, n integer)`)} AS v WHERE p.address = v.address`);
   }
 
   /**
@@ -91,10 +91,10 @@ export class BondRepo {
     }
     const counts = new Map<string, number>();
     for (const i of items) counts.set(i.address, (counts.get(i.address) ?? 0) + 1);
-    const rows = JSON.stringify([...counts].map(([address, n]) => ({ address, n })));
+    const rows = [...counts].map(([address, n]) => ({ address, n }));
     await this.c.query(sql`
       UPDATE providers p SET checks_failed = p.checks_failed + v.n, clean_streak = 0, updated_at = ${now}
-      FROM jsonb_to_recordset(${rows}::jsonb) AS v(address text, n integer) WHERE p.address = v.address`);
+      FROM ${recordset(rows, sql`v(address text, n integer)`)} AS v WHERE p.address = v.address`);
     return taken;
   }
 

@@ -1,7 +1,7 @@
 import type { Payout } from '../../core/market/payout.js';
 import { ACCOUNTS, AccountsRepo } from './accounts-repo.js';
 import type { SqlConn } from './driver.js';
-import { sql } from './sql.js';
+import { pgArray, recordset, sql } from './sql.js';
 
 export type EscrowStatus = 'held' | 'released' | 'refunded';
 
@@ -77,9 +77,7 @@ export class EscrowRepo {
     const funds = ACCOUNTS.customer('');
     const rows = await this.c.query<{ account_id: string; balance: bigint }>(sql`
       SELECT account_id, balance FROM accounts
-      WHERE account_id IN (
-        SELECT p || x FROM jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) AS x,
-          unnest(${`{${funds},${ACCOUNTS.escrow('')}}`}::text[]) AS p)
+      WHERE account_id = ANY(${pgArray(ids.flatMap((id) => [ACCOUNTS.customer(id), ACCOUNTS.escrow(id)]))}::text[])
       ORDER BY account_id COLLATE "C" FOR UPDATE`);
     for (const r of rows) if (r.account_id.startsWith(funds)) out.set(r.account_id.slice(funds.length), r.balance);
     return out;
@@ -95,14 +93,15 @@ export class EscrowRepo {
   async holdMany(holds: readonly { taskId: string; customerId: string; amount: bigint }[], now: number): Promise<void> {
     if (holds.length === 0) return;
     if (holds.some((h) => h.amount <= 0n)) throw new RangeError('an escrow hold must be above 0 micro-CPC');
-    const rows = JSON.stringify(
-      holds.map((h, ord) => ({ ord, task_id: h.taskId, customer_id: h.customerId, amount: h.amount.toString() })),
+    const rows = recordset(
+      holds.map((h, ord) => ({ ord, task_id: h.taskId, customer_id: h.customerId, amount: h.amount })),
+      sql`x(ord integer, task_id uuid, customer_id uuid, amount bigint)`,
     );
     const funds = ACCOUNTS.customer('');
     const escrow = ACCOUNTS.escrow('');
     const [r] = await this.c.query<{ customers: number; debited: number; credited: number }>(sql`
       WITH v AS (
-        SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(ord integer, task_id uuid, customer_id uuid, amount bigint)),
+        SELECT * FROM ${rows} AS x),
       n AS (SELECT customer_id, sum(amount)::bigint AS total FROM v GROUP BY customer_id),
       debit AS (
         UPDATE accounts a SET balance = a.balance - n.total FROM n
@@ -190,7 +189,7 @@ export class EscrowRepo {
     if (taskIds.length === 0) return new Set();
     const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
       UPDATE escrows SET status = 'refunded', settled_at = ${now}
-      WHERE task_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(taskIds)}::jsonb)::uuid) AND status = 'held'
+      WHERE task_id = ANY(${pgArray(taskIds)}::uuid[]) AND status = 'held'
       RETURNING task_id, customer_id, amount`);
     if (taken.length === 0) return new Set();
     const events = taken.map((e) => ({
@@ -238,7 +237,7 @@ export class EscrowRepo {
     if (items.length === 0) return new Set();
     const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
       UPDATE escrows SET status = 'released', settled_at = ${now}
-      WHERE task_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(items.map((i) => i.taskId))}::jsonb)::uuid) AND status = 'held'
+      WHERE task_id = ANY(${pgArray(items.map((i) => i.taskId))}::uuid[]) AND status = 'held'
       RETURNING task_id, customer_id, amount`);
     const held = new Map(taken.map((t) => [t.task_id, t]));
     const paid = items.filter((i) => held.has(i.taskId));

@@ -382,6 +382,15 @@ CREATE INDEX reach_back_task ON reach_back_checks(task_id);
 CREATE INDEX job_results_worker ON job_results(worker_address, seq);
 `,
   },
+  {
+    id: 12,
+    name: 'dispatch order index',
+    // The lease walks the queue in dispatch order (created_at, slice_index, job_id) and stops at
+    // the first job that fits; without an index in that order every lease sorted the whole queue.
+    sql: `
+CREATE INDEX jobs_dispatch ON jobs (created_at, slice_index, job_id) WHERE status = 'queued' AND admission = 'admitted';
+`,
+  },
 ];
 
 /** Key of the advisory lock that serialises migrations between market instances. */

@@ -1,5 +1,5 @@
 import type { SqlConn } from './driver.js';
-import { sql } from './sql.js';
+import { pgArray, sql } from './sql.js';
 
 /** One provider's presence: which market instance holds its socket (docs/market-api.md, "Presence"). */
 export interface PresenceRecord {
@@ -132,7 +132,7 @@ export class PresenceRepo {
       max_jobs: number;
     }>(sql`
       SELECT address, instance_id, session_id, joined_at, industrial, max_jobs FROM provider_presence
-      WHERE address IN (SELECT jsonb_array_elements_text(${JSON.stringify(addresses)}::jsonb))
+      WHERE address = ANY(${pgArray(addresses)}::text[])
       ${forUpdate ? sql`FOR UPDATE` : sql``}`);
     return rows.map((r) => ({
       address: r.address,

@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
-import { sql } from './sql.js';
+import { pgArray, sql } from './sql.js';
 import type { JobInput } from './validator-repo.js';
 
 /** One result waiting to be re-verified, with what its re-execution needs (docs/market-api.md, "Reach-back"). */
@@ -320,7 +320,7 @@ export class ReachBackRepo {
       FROM jobs j
       LEFT JOIN LATERAL (SELECT x.seq, x.checked, x.verdict FROM job_results x WHERE x.job_id = j.job_id AND x.settled_hash = j.result_hash AND j.status = 'done'
         ORDER BY x.seq DESC LIMIT 1) r ON TRUE
-      WHERE j.task_id IN (SELECT jsonb_array_elements_text(${ids(taskIds)}::jsonb)::uuid) AND j.twin_of IS NULL`);
+      WHERE j.task_id = ANY(${pgArray(taskIds)}::uuid[]) AND j.twin_of IS NULL`);
     for (const r of rows) {
       const v = out.get(r.task_id);
       if (!v) continue;

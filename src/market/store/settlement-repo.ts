@@ -3,7 +3,7 @@ import { BondRepo } from './bond-repo.js';
 import type { SqlConn } from './driver.js';
 import type { TaskVerification } from './tasks-repo.js';
 import type { JobInput, StoredResult } from './validator-repo.js';
-import { sql } from './sql.js';
+import { jsonRows, pgArray, recordset, sql } from './sql.js';
 
 /**
  * Set-based statements of the validator's group commit (issue 9, "Settlement batches its
@@ -75,10 +75,7 @@ export interface SettledSlice {
 /** The canonical text form of a job id; anything else (a provider can send any string) is not looked up. */
 export const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const rowsParam = (rows: readonly Record<string, unknown>[]): string =>
-  JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-/** A JSON array of ids (ids are validated UUIDs or addresses; JSON keeps any text safe). */
-const idsParam = (ids: readonly string[]): string => JSON.stringify(ids);
+const rowsParam = jsonRows;
 
 export class SettlementRepo {
   constructor(private readonly c: SqlConn) {}
@@ -120,7 +117,10 @@ export class SettlementRepo {
         i.workload, i.source, i.slice_n, i.byte_offset, i.byte_length, i.matrix_size, i.iterations,
         CASE WHEN l.checked THEN (SELECT k.payload FROM tasks k WHERE k.task_id = j.task_id) END AS payload,
         EXISTS (SELECT 1 FROM result_nonces n WHERE n.worker_address = x.worker AND n.nonce = x.nonce) AS nonce_seen
-      FROM jsonb_to_recordset(${rowsParam(items.map((i) => ({ ord: i.ord, job_id: i.jobId, worker: i.worker, nonce: i.nonce })))}::jsonb) AS x(ord integer, job_id uuid, worker text, nonce numeric)
+      FROM ${recordset(
+        items.map((i) => ({ ord: i.ord, job_id: i.jobId, worker: i.worker, nonce: i.nonce })),
+        sql`x(ord integer, job_id uuid, worker text, nonce numeric)`,
+      )} AS x
       JOIN jobs j ON j.job_id = x.job_id
       LEFT JOIN job_leases l ON l.job_id = j.job_id
       LEFT JOIN job_inputs i ON i.job_id = j.job_id AND l.checked
@@ -177,7 +177,10 @@ export class SettlementRepo {
   async finishJobs(rows: readonly { jobId: string; resultHash: string }[], now: number): Promise<void> {
     if (rows.length === 0) return;
     await this.c.query(sql`
-      WITH v AS (SELECT * FROM jsonb_to_recordset(${rowsParam(rows.map((r) => ({ job_id: r.jobId, result_hash: r.resultHash })))}::jsonb) AS x(job_id uuid, result_hash text)),
+      WITH v AS (SELECT * FROM ${recordset(
+        rows.map((r) => ({ job_id: r.jobId, result_hash: r.resultHash })),
+        sql`x(job_id uuid, result_hash text)`,
+      )} AS x),
       l AS (
         UPDATE job_leases SET lease = lease || jsonb_build_object('state', jsonb_build_object('kind', 'failed', 'atMs', ${now}::bigint, 'reason', 'completed'), 'heartbeats', '{}'::jsonb), updated_at = ${now}
         WHERE job_id IN (SELECT job_id FROM v) RETURNING job_id)
@@ -231,7 +234,7 @@ export class SettlementRepo {
       refused: boolean;
     }>(sql`
       SELECT address, reputation, wrong_results, refused FROM providers
-      WHERE address IN (SELECT jsonb_array_elements_text(${idsParam(addresses)}::jsonb)) ORDER BY address FOR UPDATE`);
+      WHERE address = ANY(${pgArray(addresses)}::text[]) ORDER BY address FOR UPDATE`);
     const state = new Map(
       rows.map((r) => [r.address, { reputation: r.reputation, wrong: r.wrong_results, refused: r.refused }]),
     );
@@ -253,7 +256,7 @@ export class SettlementRepo {
     }));
     await this.c.query(sql`
       UPDATE providers p SET reputation = v.reputation, wrong_results = v.wrong_results, refused = v.refused, updated_at = ${now}
-      FROM jsonb_to_recordset(${rowsParam(updates)}::jsonb) AS v(address text, reputation integer, wrong_results integer, refused boolean)
+      FROM ${recordset(updates, sql`v(address text, reputation integer, wrong_results integer, refused boolean)`)} AS v
       WHERE p.address = v.address`);
     await this.c.query(sql`
       INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at)
@@ -282,7 +285,7 @@ export class SettlementRepo {
         SELECT r.seq, r.result_hash FROM job_results r WHERE r.job_id = j.job_id AND r.verdict = 'held' AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1) h ON TRUE
       LEFT JOIN LATERAL (
         SELECT r.result_hash, r.result->>'proof' AS proof FROM job_results r WHERE r.job_id = j.job_id AND r.verdict IN ('held', 'accepted') AND j.status = 'done' ORDER BY r.seq DESC LIMIT 1) d ON TRUE
-      WHERE p.job_id IN (SELECT jsonb_array_elements_text(${idsParam(primaries)}::jsonb)::uuid)`);
+      WHERE p.job_id = ANY(${pgArray(primaries)}::uuid[])`);
     return rows.map((r) => ({
       primary: r.primary_id,
       jobId: r.job_id,
@@ -301,7 +304,10 @@ export class SettlementRepo {
   ): Promise<void> {
     if (rows.length === 0) return;
     await this.c.query(sql`
-      WITH v AS (SELECT * FROM jsonb_to_recordset(${rowsParam(rows.map((r) => ({ seq: r.seq, job_id: r.jobId, verdict: r.verdict, settled_hash: r.settledHash })))}::jsonb) AS x(seq bigint, job_id uuid, verdict text, settled_hash text)),
+      WITH v AS (SELECT * FROM ${recordset(
+        rows.map((r) => ({ seq: r.seq, job_id: r.jobId, verdict: r.verdict, settled_hash: r.settledHash })),
+        sql`x(seq bigint, job_id uuid, verdict text, settled_hash text)`,
+      )} AS x),
       r AS (UPDATE job_results SET verdict = v.verdict, settled_hash = v.settled_hash FROM v WHERE job_results.seq = v.seq AND job_results.verdict = 'held' RETURNING 1)
       UPDATE jobs j SET result_hash = v.settled_hash, updated_at = ${now} FROM v WHERE j.job_id = v.job_id`);
   }
@@ -333,7 +339,7 @@ export class SettlementRepo {
       surcharge: bigint;
     }>(sql`
       SELECT t.task_id, t.reward, t.verification, t.surcharge FROM tasks t
-      WHERE t.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid) AND t.status = 'in_progress'
+      WHERE t.task_id = ANY(${pgArray(taskIds)}::uuid[]) AND t.status = 'in_progress'
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id AND j.status <> 'done')
         AND NOT EXISTS (SELECT 1 FROM job_results r WHERE r.task_id = t.task_id AND r.verdict = 'held')
       ORDER BY t.task_id FOR UPDATE OF t`);
@@ -350,7 +356,7 @@ export class SettlementRepo {
     if (taskIds.length === 0) return;
     await this.c.query(sql`
       SELECT t.task_id FROM tasks t
-      WHERE t.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid)
+      WHERE t.task_id = ANY(${pgArray(taskIds)}::uuid[])
       ORDER BY t.task_id FOR UPDATE OF t`);
   }
 
@@ -386,7 +392,7 @@ export class SettlementRepo {
       SELECT * FROM (
         SELECT DISTINCT ON (j.job_id) j.task_id, j.job_id, j.slice_index, j.twin_of IS NOT NULL AS twin, r.worker_address, r.verdict, r.settled_hash
         FROM jobs j JOIN job_results r ON r.job_id = j.job_id AND r.settled_hash = j.result_hash
-        WHERE j.task_id IN (SELECT jsonb_array_elements_text(${idsParam(taskIds)}::jsonb)::uuid) AND j.status = 'done'
+        WHERE j.task_id = ANY(${pgArray(taskIds)}::uuid[]) AND j.status = 'done'
         ORDER BY j.job_id, r.seq DESC) d
       ORDER BY task_id, slice_index, twin`);
     for (const r of rows)
@@ -409,8 +415,9 @@ export class SettlementRepo {
     now: number,
   ): Promise<void> {
     if (tasks.length === 0 && receipts.length === 0) return;
-    const t = rowsParam(
+    const t = recordset(
       tasks.map((x) => ({ task_id: x.taskId, result_hash: x.resultHash, worker_address: x.workerAddress })),
+      sql`v(task_id uuid, result_hash text, worker_address text)`,
     );
     const r = rowsParam(
       receipts.map((x, ord) => ({
@@ -425,7 +432,7 @@ export class SettlementRepo {
     await this.c.query(sql`
       WITH t AS (
         UPDATE tasks SET status = 'completed', result_hash = v.result_hash, worker_address = v.worker_address, completed_at = ${now}, updated_at = ${now}
-        FROM jsonb_to_recordset(${t}::jsonb) AS v(task_id uuid, result_hash text, worker_address text)
+        FROM ${t} AS v
         WHERE tasks.task_id = v.task_id AND tasks.status IN ('pending', 'in_progress') RETURNING 1)
       INSERT INTO market_receipts (idempotency_key, job_id, task_id, provider, receipt, created_at)
       SELECT idempotency_key, job_id, task_id, provider, receipt, ${now}::bigint

@@ -45,3 +45,27 @@ export function compile(q: PgQuery): { text: string; values: (string | number | 
   });
   return { text, values: q.values.map((v) => (typeof v === 'bigint' ? v.toString() : v)) };
 }
+
+/**
+ * A PostgreSQL array literal of these texts, every element quoted (so any text is safe), for
+ * `= ANY(${pgArray(ids)}::uuid[])`. An array parameter lets the planner probe an index once per
+ * element; a `jsonb_array_elements` sub-select is estimated at 100 rows and may hash a whole table.
+ */
+export function pgArray(values: Iterable<string>): string {
+  return `{${Array.from(values, (v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/** Rows as one JSON parameter (bigint values as decimal strings; JSON keeps any text safe). */
+export function jsonRows(rows: readonly object[]): string {
+  return JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/**
+ * Rows sent as one JSON parameter, as a FROM item to join or update from: `${recordset(rows,
+ * sql`x(job_id uuid, n integer)`)} AS x`. The `LIMIT` (their count) tells the planner how few rows
+ * come: a bare `jsonb_to_recordset` is estimated at 100 rows whatever it holds, which made it hash
+ * whole tables (a scan that grows with the table) where a handful of key probes do.
+ */
+export function recordset(rows: readonly object[], columns: PgQuery): PgQuery {
+  return sql`(SELECT * FROM jsonb_to_recordset(${jsonRows(rows)}::jsonb) AS ${columns} LIMIT ${rows.length})`;
+}

@@ -2,7 +2,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import type { ProbationRecord } from './bond-repo.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
-import { sql } from './sql.js';
+import { pgArray, recordset, sql } from './sql.js';
 import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
 
 export type JobWorkload = 'transcode' | 'inference' | 'gpuhash' | 'synthetic';
@@ -322,6 +322,12 @@ export class ValidatorRepo {
    * the lease needs: the job's task, input, previous assignment and pair, and the provider's
    * probation (its checks and funded bond). One statement with FOR UPDATE SKIP LOCKED; undefined
    * when no job fits.
+   *
+   * The shape keeps the lease's cost independent of the queue's length: the queue is walked in the
+   * order of the `jobs_dispatch` index and the walk stops at the first job that fits, so the pair
+   * checks are per-row filters (the `twin_of IS NULL OR …` form and `OFFSET 0` keep the planner from
+   * turning them into anti-joins over the whole queue), and the outer UPDATE finds the locked row
+   * by its key alone (the lock's recheck already saw it queued).
    */
   async leaseNext(req: {
     owner: string;
@@ -339,13 +345,12 @@ export class ValidatorRepo {
         WHERE job_id = (
           SELECT q.job_id FROM jobs q
           WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
-            AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.job_id = q.twin_of
-              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})))
+            AND (q.twin_of IS NULL OR NOT EXISTS (SELECT 1 FROM jobs s WHERE s.job_id = q.twin_of
+              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner}))))
             AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.twin_of = q.job_id
-              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})))
-            ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner})` : sql``}
+              AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})) OFFSET 0)
+            ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner} OFFSET 0)` : sql``}
           ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
-        AND status = 'queued'
         RETURNING *)
       SELECT t.*,
         j.job_id AS j_job_id, j.task_id AS j_task_id, j.slice_index AS j_slice_index, j.lane AS j_lane,
@@ -659,7 +664,10 @@ export class ValidatorRepo {
     if (rows.length === 0) return;
     await this.c.query(sql`
       UPDATE job_leases l SET lease = x.lease, updated_at = ${now}
-      FROM jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ job_id: r.jobId, lease: r.lease })))}::jsonb) AS x(job_id uuid, lease jsonb)
+      FROM ${recordset(
+        rows.map((r) => ({ job_id: r.jobId, lease: r.lease })),
+        sql`x(job_id uuid, lease jsonb)`,
+      )} AS x
       WHERE l.job_id = x.job_id`);
   }
 
@@ -679,7 +687,7 @@ export class ValidatorRepo {
         ? sql``
         : typeof provider === 'string'
           ? sql`AND l.provider = ${provider}`
-          : sql`AND l.provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(provider)}::jsonb))`;
+          : sql`AND l.provider = ANY(${pgArray(provider)}::text[])`;
     const rows = await this.c.query<{
       job_id: string;
       provider: string;
@@ -860,8 +868,8 @@ export class ValidatorRepo {
     }>(sql`
       SELECT idempotency_key, provider, task_id, receipt FROM market_receipts
       WHERE delivered_at IS NULL
-        AND provider IN (SELECT jsonb_array_elements_text(${JSON.stringify(providers)}::jsonb))
-        AND idempotency_key NOT IN (SELECT jsonb_array_elements_text(${JSON.stringify(except)}::jsonb))
+        AND provider = ANY(${pgArray(providers)}::text[])
+        AND idempotency_key <> ALL(${pgArray(except)}::text[])
       ORDER BY created_at, idempotency_key LIMIT ${limit}`);
     return rows.map((r) => ({ key: r.idempotency_key, provider: r.provider, taskId: r.task_id, receipt: r.receipt }));
   }
@@ -871,7 +879,10 @@ export class ValidatorRepo {
     if (acks.length === 0) return 0;
     const rows = await this.c.query(sql`
       UPDATE market_receipts m SET delivered_at = ${now}
-      FROM jsonb_to_recordset(${JSON.stringify(acks.map((a) => ({ key: a.key, provider: a.provider })))}::jsonb) AS x(key text, provider text)
+      FROM ${recordset(
+        acks.map((a) => ({ key: a.key, provider: a.provider })),
+        sql`x(key text, provider text)`,
+      )} AS x
       WHERE m.idempotency_key = x.key AND m.provider = x.provider AND m.delivered_at IS NULL
       RETURNING m.idempotency_key`);
     return rows.length;
