@@ -8,6 +8,12 @@ export interface SqlConn {
   query<R extends PgRow = PgRow>(q: PgQuery): Promise<R[]>;
   /** Runs several statements without parameters (migrations only). */
   exec(text: string): Promise<void>;
+  /**
+   * Sends `pg_notify(channel, payload)` with this transaction's COMMIT (in its round trip) rather
+   * than as a statement of its own. Absent where the transaction has no such commit (PGlite, the
+   * migration runner): the caller then runs `SELECT pg_notify(…)` itself.
+   */
+  notifyOnCommit?(channel: string, payload: string): void;
 }
 
 /**

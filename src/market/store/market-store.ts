@@ -116,7 +116,9 @@ export class MarketStore {
         notify: async (channel) => {
           if (notified.has(channel)) return;
           notified.add(channel);
-          if (n) await c.query(sql`SELECT pg_notify(${n.channel(channel)}, ${this.origin})`);
+          if (!n) return;
+          if (c.notifyOnCommit) c.notifyOnCommit(n.channel(channel), this.origin);
+          else await c.query(sql`SELECT pg_notify(${n.channel(channel)}, ${this.origin})`);
         },
         customers: new CustomersRepo(c),
         accounts: new AccountsRepo(c),

@@ -326,8 +326,8 @@ export class ValidatorRepo {
    * The shape keeps the lease's cost independent of the queue's length: the queue is walked in the
    * order of the `jobs_dispatch` index and the walk stops at the first job that fits, so the pair
    * checks are per-row filters (the `twin_of IS NULL OR …` form and `OFFSET 0` keep the planner from
-   * turning them into anti-joins over the whole queue), and the outer UPDATE finds the locked row
-   * by its key alone (the lock's recheck already saw it queued).
+   * turning them into anti-joins over the whole queue), and the UPDATE joins the one locked row by
+   * its key (a `job_id = (sub-select)` form let the planner walk the whole queue index instead).
    */
   async leaseNext(req: {
     owner: string;
@@ -340,9 +340,7 @@ export class ValidatorRepo {
     notLostByOwner?: boolean;
   }): Promise<LeaseContext | undefined> {
     const [r] = await this.c.query<LeaseRow>(sql`
-      WITH j AS (
-        UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
-        WHERE job_id = (
+      WITH c AS (
           SELECT q.job_id FROM jobs q
           WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${`{${req.lanes.join(',')}}`}::text[]) AND q.offer >= ${req.ask} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
             AND (q.twin_of IS NULL OR NOT EXISTS (SELECT 1 FROM jobs s WHERE s.job_id = q.twin_of
@@ -350,8 +348,11 @@ export class ValidatorRepo {
             AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.twin_of = q.job_id
               AND (s.lease_owner = ${req.owner} OR EXISTS (SELECT 1 FROM job_leases l WHERE l.job_id = s.job_id AND l.provider = ${req.owner})) OFFSET 0)
             ${req.notLostByOwner ? sql`AND NOT EXISTS (SELECT 1 FROM job_leases p WHERE p.job_id = q.job_id AND p.provider = ${req.owner} OFFSET 0)` : sql``}
-          ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
-        RETURNING *)
+          ORDER BY q.created_at, q.slice_index, q.job_id LIMIT 1 FOR UPDATE OF q SKIP LOCKED),
+      j AS (
+        UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
+        FROM c WHERE jobs.job_id = c.job_id AND jobs.status = 'queued'
+        RETURNING jobs.*)
       SELECT t.*,
         j.job_id AS j_job_id, j.task_id AS j_task_id, j.slice_index AS j_slice_index, j.lane AS j_lane,
         j.gpu_required AS j_gpu_required, j.offer AS j_offer, j.status AS j_status, j.lease_owner AS j_lease_owner,
