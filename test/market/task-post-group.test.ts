@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { MarketError } from '../../src/market/errors.js';
 import { TaskService } from '../../src/market/services/task-service.js';
 import type { SqlDriver } from '../../src/market/store/driver.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
+import { EscrowRepo } from '../../src/market/store/escrow-repo.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import { loadBlake3 } from '../../src/node/hash/node-hasher.js';
 import { escrowTotal, expectBooksEqual } from '../support/books.js';
@@ -79,6 +80,26 @@ describe.each(harnesses)('task posts commit in groups ($name)', (h) => {
     expect(new Set(tasks.map((t) => t.taskId)).size).toBe(24);
     expect(tasks.every((t) => t.status === 'pending' && t.reward === REWARD)).toBe(true);
     expect(await escrowTotal(store)).toBe(24n * REWARD);
+    await expectBooksEqual(store);
+    await store.close();
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('holds a group its funds cover without locking them first: the funds row is locked by the hold statement alone', async () => {
+    const { store, service, customer } = await setUp(40n);
+    const lockFunds = vi.spyOn(EscrowRepo.prototype, 'lockFunds');
+    const tasks = await Promise.all(Array.from({ length: 16 }, (_, i) => service.create(customer, body(i))));
+    expect(tasks.every((t) => t.status === 'pending')).toBe(true);
+    // Read-and-lock first (lockFunds) holds the row over every statement of the group's
+    // transaction; a covered one-customer group never takes that path.
+    expect(lockFunds).not.toHaveBeenCalled();
+    expect(await escrowTotal(store)).toBe(16n * REWARD);
+    expect(await store.transaction((tx) => tx.accounts.balance(ACCOUNTS.customer(customer.customerId)))).toBe(
+      24n * REWARD,
+    );
     await expectBooksEqual(store);
     await store.close();
   });

@@ -36,6 +36,8 @@ const SPLIT = { burn: 600_000n, worker: 250_000n, validator: 100_000n, treasury:
 interface Counted {
   /** Statements of each transaction that ended while recording, in order. */
   sizes: number[];
+  /** The texts of those statements, per transaction. */
+  texts: string[][];
   recording: boolean;
 }
 
@@ -45,19 +47,22 @@ function counting(d: SqlDriver, c: Counted): SqlDriver {
     kind: d.kind,
     location: d.location,
     async transaction(fn) {
-      let n = 0;
+      const texts: string[] = [];
       try {
         return await d.transaction((conn) =>
           fn({
             query(q) {
-              n++;
+              texts.push(q.strings.join('$').replace(/\s+/g, ' ').trim());
               return conn.query(q);
             },
             exec: (text) => conn.exec(text),
           }),
         );
       } finally {
-        if (c.recording) c.sizes.push(n);
+        if (c.recording) {
+          c.sizes.push(texts.length);
+          c.texts.push(texts);
+        }
       }
     },
     close: () => d.close(),
@@ -74,7 +79,7 @@ async function countingMarket(
   openDriver: () => Promise<SqlDriver>,
   config: Partial<ValidatorConfig>,
 ): Promise<SettleMarket> {
-  const counted: Counted = { sizes: [], recording: false };
+  const counted: Counted = { sizes: [], texts: [], recording: false };
   const m = await markets.open({
     store: async () => counting(await openDriver(), counted),
     clock,
@@ -128,7 +133,7 @@ async function settleBurst(
   openDriver: () => Promise<SqlDriver>,
   k: number,
   seed: number,
-): Promise<{ groupStatements: number; groups: number }> {
+): Promise<{ groupStatements: number; groups: number; afterPostingsLocked: string[] }> {
   const m = await countingMarket(openDriver, { checkFraction: 0.2 });
   const p = new RawProvider(m.base, m.blake3, seedFrom(seed));
   try {
@@ -156,7 +161,18 @@ async function settleBurst(
           (await tx.validator.receipts(p.address, false)).map((r) => (r.receipt as { issued_at: number }).issued_at),
         ).size,
     );
-    return { groupStatements: Math.max(...m.counted.sizes), groups };
+    // The payout's postings lock rows every payout on every instance shares (the customer's escrow
+    // account, burn, validator, treasury): what the transaction still runs after locking them.
+    const settle = m.counted.texts.find((t) =>
+      t.some((x) => x.startsWith("WITH t AS ( UPDATE tasks SET status = 'completed'")),
+    );
+    const locked = settle?.findIndex((x) => x.includes('FROM accounts a JOIN') && x.includes('FOR UPDATE OF a')) ?? -1;
+    expect(locked).toBeGreaterThan(0);
+    return {
+      groupStatements: Math.max(...m.counted.sizes),
+      groups,
+      afterPostingsLocked: settle?.slice(locked + 1) ?? [],
+    };
   } finally {
     p.close();
   }
@@ -174,6 +190,12 @@ for (const s of stores) {
       expect(fifty.groups).toBe(1);
       expect(fifty.groupStatements).toBeLessThanOrEqual(five.groupStatements + 2);
       expect(fifty.groupStatements).toBeLessThanOrEqual(20);
+      // Completing the tasks and storing their receipts come before the postings lock the shared
+      // accounts: after the lock only the balances move (and the notification is sent).
+      for (const r of [five, fifty])
+        expect(r.afterPostingsLocked.filter((x) => !x.startsWith('SELECT pg_notify'))).toEqual([
+          expect.stringMatching(/^WITH moved AS \( UPDATE accounts/),
+        ]);
     }, 240_000);
 
     it('one group holding two results for the same job, and a nonce used twice, pays once; a redelivered result later pays nothing', async () => {

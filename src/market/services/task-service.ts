@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import { invalidField, MarketError, taskNotFound } from '../errors.js';
 import type { CreateTaskBody } from '../http/task-schemas.js';
 import { ACCOUNTS } from '../store/accounts-repo.js';
+import { HoldShortfall } from '../store/escrow-repo.js';
 import type { CustomerRecord } from '../store/customers-repo.js';
 import type { MarketStore, MarketTx } from '../store/market-store.js';
 import type { VerificationCounts } from '../store/reach-back-repo.js';
@@ -150,6 +151,37 @@ export class TaskService {
    * task, escrow posting and escrow row written with one statement per kind, and one wake-up.
    */
   private async commitPosts(
+    group: readonly { task: NewTask; customerName: string }[],
+  ): Promise<(TaskRecord | ItemFailed)[]> {
+    // One customer's group (one customer posting from many clients, the hot case) first tries the
+    // short way: the tasks are written, then one statement debits the funds only if they cover the
+    // whole group, and COMMIT follows. The funds row is then locked for that statement and the
+    // commit alone (across instances, every post of the customer queues on it). When the funds do
+    // not cover the group, nothing of that try commits and the group is decided post by post.
+    if (new Set(group.map((p) => p.task.customerId)).size === 1) {
+      try {
+        return await this.commitCoveredPosts(group);
+      } catch (err) {
+        if (!(err instanceof HoldShortfall)) throw err;
+      }
+    }
+    return this.commitPostsOneByOne(group);
+  }
+
+  /** A group whose funds cover it whole: tasks written, then held in one statement (HoldShortfall if not covered). */
+  private async commitCoveredPosts(group: readonly { task: NewTask }[]): Promise<TaskRecord[]> {
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const stored = new Map((await tx.tasks.insertMany(group.map((p) => p.task))).map((t) => [t.taskId, t]));
+      await tx.escrow.holdMany(
+        group.map(({ task: t }) => ({ taskId: t.taskId, customerId: t.customerId, amount: t.reward + t.surcharge })),
+        now,
+      );
+      return group.map(({ task }) => stored.get(task.taskId) as TaskRecord);
+    });
+  }
+
+  private async commitPostsOneByOne(
     group: readonly { task: NewTask; customerName: string }[],
   ): Promise<(TaskRecord | ItemFailed)[]> {
     const now = this.deps.clock.now();

@@ -18,6 +18,11 @@ export interface EscrowRecord {
  * accounts, so posts of different customers never wait on one another. Each customer's escrow
  * balance equals the sum of its `held` rows.
  */
+/** holdMany found a customer whose funds (or accounts) do not cover its holds: the transaction must not commit. */
+export class HoldShortfall extends Error {
+  override readonly name = 'HoldShortfall';
+}
+
 export class EscrowRepo {
   private readonly accounts: AccountsRepo;
 
@@ -124,7 +129,7 @@ export class EscrowRepo {
       SELECT (SELECT count(*) FROM n)::int AS customers, (SELECT count(*) FROM debit)::int AS debited,
         (SELECT count(*) FROM credit)::int AS credited, (SELECT count(*) FROM legs)::int AS legs, (SELECT count(*) FROM held)::int AS held`);
     if (!r || r.debited !== r.customers || r.credited !== r.customers)
-      throw new Error(
+      throw new HoldShortfall(
         `a group of ${holds.length} escrow holds lacks funds or accounts (${r?.debited ?? 0} of ${r?.customers ?? 0} customers debited); nothing was held`,
       );
   }
@@ -233,6 +238,7 @@ export class EscrowRepo {
   async releaseMany(
     items: readonly { taskId: string; payout: Payout; withheld?: ReadonlyMap<string, bigint> }[],
     now: number,
+    beforePosting?: (paid: ReadonlySet<string>) => Promise<void>,
   ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
     const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
@@ -242,6 +248,11 @@ export class EscrowRepo {
     const held = new Map(taken.map((t) => [t.task_id, t]));
     const paid = items.filter((i) => held.has(i.taskId));
     if (paid.length === 0) return new Set();
+    const paidIds = new Set(paid.map((p) => p.taskId));
+    // What the caller writes for the paid tasks goes before the postings: the postings lock shared
+    // rows (the customers' escrow accounts, burn, validator, treasury) that every payout on every
+    // instance takes, so they come last and are held only until COMMIT.
+    await beforePosting?.(paidIds);
     await this.accounts.ensureMany(
       paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
       'worker',
@@ -272,6 +283,6 @@ export class EscrowRepo {
     });
     if (!(await this.accounts.postMany(events, now)))
       throw new Error(`escrow accounts cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
-    return new Set(paid.map((p) => p.taskId));
+    return paidIds;
   }
 }

@@ -103,52 +103,62 @@ export async function payTasks(
     }
     return { ...p, withheld };
   });
-  const paid = await tx.escrow.releaseMany(withheldPlans, now);
   const completed: { taskId: string; resultHash: string; workerAddress: string }[] = [];
   const out: PaidReceipt[] = [];
-  for (const { taskId, slices, counts, payout } of plans) {
-    if (!paid.has(taskId)) continue;
-    const resultHash = taskResultHash(
-      slices.filter((s) => !s.twin).map((s) => s.settledHash),
-      deps.blake3,
-    );
-    const top =
-      [...counts]
-        .filter(([a]) => a !== VALIDATOR_SLICES)
-        .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
-    completed.push({ taskId, resultHash, workerAddress: top });
-    // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
-    for (const w of payout.workers) {
-      const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
-      const k = BigInt(jobs.length);
-      jobs.forEach((s, i) => {
-        const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
-        const receipt = signReceipt(
-          makeReceipt(
-            {
-              job_id: s.jobId,
-              buyer: marketBuyer(deps.marketId),
-              provider: w.address,
-              quote_price: amount,
-              issued_at: now,
-            },
-            deps.blake3,
-          ),
-          deps.marketId,
-          deps.signer,
-        );
-        out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
-      });
+  // The tasks are completed and their receipts stored once their escrow is taken and before the
+  // postings (which lock rows every payout shares; releaseMany).
+  const completePaid = async function (paid: ReadonlySet<string>): Promise<void> {
+    for (const { taskId, slices, counts, payout } of plans) {
+      if (!paid.has(taskId)) continue;
+      const resultHash = taskResultHash(
+        slices.filter((s) => !s.twin).map((s) => s.settledHash),
+        deps.blake3,
+      );
+      const top =
+        [...counts]
+          .filter(([a]) => a !== VALIDATOR_SLICES)
+          .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? VALIDATOR_SLICES;
+      completed.push({ taskId, resultHash, workerAddress: top });
+      // Each worker's amount is spread over its jobs in slice order (largest remainder: the first get one more).
+      for (const w of payout.workers) {
+        const jobs = slices.filter((s) => s.verdict === 'accepted' && s.workerAddress === w.address);
+        const k = BigInt(jobs.length);
+        jobs.forEach((s, i) => {
+          const amount = w.amount / k + (BigInt(i) < w.amount % k ? 1n : 0n);
+          const receipt = signReceipt(
+            makeReceipt(
+              {
+                job_id: s.jobId,
+                buyer: marketBuyer(deps.marketId),
+                provider: w.address,
+                quote_price: amount,
+                issued_at: now,
+              },
+              deps.blake3,
+            ),
+            deps.marketId,
+            deps.signer,
+          );
+          out.push({ provider: w.address, taskId, receipt: receiptToJson(receipt) as unknown as JsonValue });
+        });
+      }
     }
-  }
-  await tx.settlement.completeTasks(
-    completed,
-    out.map((r) => {
-      const rj = r.receipt as { idempotency_key: string; job_id: string };
-      return { key: rj.idempotency_key, jobId: rj.job_id, taskId: r.taskId, provider: r.provider, receipt: r.receipt };
-    }),
-    now,
-  );
+    await tx.settlement.completeTasks(
+      completed,
+      out.map((r) => {
+        const rj = r.receipt as { idempotency_key: string; job_id: string };
+        return {
+          key: rj.idempotency_key,
+          jobId: rj.job_id,
+          taskId: r.taskId,
+          provider: r.provider,
+          receipt: r.receipt,
+        };
+      }),
+      now,
+    );
+  };
+  await tx.escrow.releaseMany(withheldPlans, now, completePaid);
   // The instance each provider is connected to delivers its receipts (receipt-delivery.ts): the
   // others are woken only when a receipt is for a provider this one does not serve.
   const servesHere = deps.servesHere;
