@@ -172,11 +172,20 @@ export class TaskService {
   private async commitCoveredPosts(group: readonly { task: NewTask }[]): Promise<TaskRecord[]> {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
-      const stored = new Map((await tx.tasks.insertMany(group.map((p) => p.task))).map((t) => [t.taskId, t]));
-      await tx.escrow.holdMany(
-        group.map(({ task: t }) => ({ taskId: t.taskId, customerId: t.customerId, amount: t.reward + t.surcharge })),
-        now,
+      // The tasks and their holds leave in one write (the server runs them in turn).
+      const [inserted] = await tx.together(
+        () => tx.tasks.insertMany(group.map((p) => p.task)),
+        () =>
+          tx.escrow.holdMany(
+            group.map(({ task: t }) => ({
+              taskId: t.taskId,
+              customerId: t.customerId,
+              amount: t.reward + t.surcharge,
+            })),
+            now,
+          ),
       );
+      const stored = new Map(inserted.map((t) => [t.taskId, t]));
       return group.map(({ task }) => stored.get(task.taskId) as TaskRecord);
     });
   }

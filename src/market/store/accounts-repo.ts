@@ -1,4 +1,4 @@
-import type { SqlConn } from './driver.js';
+import { pipelined, type SqlConn } from './driver.js';
 import { recordset, sql } from './sql.js';
 
 export type AccountKind = 'customer' | 'escrow' | 'burn' | 'validator' | 'treasury' | 'worker' | 'mint' | 'bond';
@@ -135,10 +135,15 @@ export class AccountsRepo {
       [...net].map(([account_id, amount]) => ({ account_id, amount })),
       sql`v(account_id text, amount bigint)`,
     );
-    await this.c.query(sql`
+    // The lock (in account id order) and the move leave in one write; the server runs them in turn.
+    const [, [r]] = await pipelined(
+      this.c,
+      () =>
+        this.c.query(sql`
       SELECT a.account_id FROM accounts a JOIN ${moves} AS v ON v.account_id = a.account_id
-      ORDER BY a.account_id COLLATE "C" FOR UPDATE OF a`);
-    const [r] = await this.c.query<{ n: bigint }>(sql`
+      ORDER BY a.account_id COLLATE "C" FOR UPDATE OF a`),
+      () =>
+        this.c.query<{ n: bigint }>(sql`
       WITH moved AS (
         UPDATE accounts a SET balance = a.balance + v.amount
         FROM ${moves} AS v
@@ -149,7 +154,8 @@ export class AccountsRepo {
         SELECT event_id, account_id, amount, memo, ${now}::bigint
         FROM jsonb_to_recordset(${JSON.stringify(postings)}::jsonb) AS x(ord integer, event_id text, account_id text, amount bigint, memo text)
         ORDER BY ord RETURNING 1)
-      SELECT count(*)::bigint AS n FROM moved`);
+      SELECT count(*)::bigint AS n FROM moved`),
+    );
     return Number(r?.n ?? 0n) === [...net.values()].filter((v) => v !== 0n).length;
   }
 

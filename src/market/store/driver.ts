@@ -14,6 +14,11 @@ export interface SqlConn {
    * migration runner): the caller then runs `SELECT pg_notify(…)` itself.
    */
   notifyOnCommit?(channel: string, payload: string): void;
+  /**
+   * Holds this connection's writes back until the returned function is called, so the statements
+   * sent meanwhile leave in one write (`pipelined`). Absent where statements cannot be pipelined.
+   */
+  cork?(): () => void;
 }
 
 /**
@@ -77,4 +82,39 @@ export interface SqlDriver {
   /** LISTEN/NOTIFY; absent on a driver that cannot listen (the store then delivers its own notifications in this process). */
   readonly notifications?: SqlNotifications;
   close(): Promise<void>;
+}
+
+/**
+ * Runs independent statements of one transaction as one write: each call must send its first
+ * statement before its first `await` (a repo method does), and the server runs them in the order
+ * called. On a connection that cannot hold its writes back (`cork` absent) the calls run one after
+ * another. A call that fails fails the transaction as any statement does; the first failure is thrown.
+ */
+export async function pipelined<T extends readonly unknown[]>(
+  c: SqlConn,
+  ...calls: { [K in keyof T]: () => Promise<T[K]> }
+): Promise<T> {
+  if (!c.cork) {
+    const out: unknown[] = [];
+    for (const call of calls) out.push(await call());
+    return out as unknown as T;
+  }
+  const uncork = c.cork();
+  let all: Promise<unknown[]>;
+  try {
+    // A call that throws before returning its promise fails like one that rejects (the calls
+    // before it are still awaited, so none of their failures goes unhandled).
+    all = Promise.all(
+      calls.map((call) => {
+        try {
+          return call();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }),
+    );
+  } finally {
+    uncork();
+  }
+  return (await all) as unknown as T;
 }

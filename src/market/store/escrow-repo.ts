@@ -1,6 +1,6 @@
 import type { Payout } from '../../core/market/payout.js';
 import { ACCOUNTS, AccountsRepo } from './accounts-repo.js';
-import type { SqlConn } from './driver.js';
+import { pipelined, type SqlConn } from './driver.js';
 import { pgArray, recordset, sql } from './sql.js';
 
 export type EscrowStatus = 'held' | 'released' | 'refunded';
@@ -252,15 +252,6 @@ export class EscrowRepo {
     // What the caller writes for the paid tasks goes before the postings: the postings lock shared
     // rows (the customers' escrow accounts, burn, validator, treasury) that every payout on every
     // instance takes, so they come last and are held only until COMMIT.
-    await beforePosting?.(paidIds);
-    await this.accounts.ensureMany(
-      paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
-      'worker',
-    );
-    await this.accounts.ensureMany(
-      paid.flatMap((i) => [...(i.withheld?.keys() ?? [])].map((a) => ACCOUNTS.bond(a))),
-      'bond',
-    );
     const events = paid.map(({ taskId, payout, withheld }) => {
       const e = held.get(taskId) as { customer_id: string; amount: bigint };
       return {
@@ -281,7 +272,23 @@ export class EscrowRepo {
         ],
       };
     });
-    if (!(await this.accounts.postMany(events, now)))
+    // The accounts created, the caller's writes, then the postings: one write, run in this order.
+    const [, , , posted] = await pipelined(
+      this.c,
+      () =>
+        this.accounts.ensureMany(
+          paid.flatMap((i) => i.payout.workers.map((w) => ACCOUNTS.worker(w.address))),
+          'worker',
+        ),
+      () =>
+        this.accounts.ensureMany(
+          paid.flatMap((i) => [...(i.withheld?.keys() ?? [])].map((a) => ACCOUNTS.bond(a))),
+          'bond',
+        ),
+      async () => beforePosting?.(paidIds),
+      () => this.accounts.postMany(events, now),
+    );
+    if (!posted)
       throw new Error(`escrow accounts cannot cover the payouts of tasks ${paid.map((p) => p.taskId).join(', ')}`);
     return paidIds;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AccountsRepo } from './accounts-repo.js';
 import { BondRepo } from './bond-repo.js';
 import { CustomersRepo } from './customers-repo.js';
-import type { SqlDriver, SqlSession } from './driver.js';
+import { pipelined, type SqlDriver, type SqlSession } from './driver.js';
 import { EscrowRepo } from './escrow-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { MARKET_MIGRATIONS, migrateMarket, type MarketMigration } from './migrations.js';
@@ -44,6 +44,12 @@ export interface MarketTx {
    * Every market instance listening on the store hears it (MarketStore.listen), this one included.
    */
   notify(channel: MarketChannel): Promise<void>;
+  /**
+   * Runs independent writes and reads of this transaction in one round trip where the driver can
+   * (PostgreSQL: one write, run by the server in the order given; see `pipelined`), one after
+   * another elsewhere. Each call must send its first statement before its first `await`.
+   */
+  together<T extends readonly unknown[]>(...calls: { [K in keyof T]: () => Promise<T[K]> }): Promise<T>;
 }
 
 /** What a listener of a store channel is told. */
@@ -120,6 +126,8 @@ export class MarketStore {
           if (c.notifyOnCommit) c.notifyOnCommit(n.channel(channel), this.origin);
           else await c.query(sql`SELECT pg_notify(${n.channel(channel)}, ${this.origin})`);
         },
+        together: <T extends readonly unknown[]>(...calls: { [K in keyof T]: () => Promise<T[K]> }) =>
+          pipelined<T>(c, ...calls),
         customers: new CustomersRepo(c),
         accounts: new AccountsRepo(c),
         bonds: new BondRepo(c),

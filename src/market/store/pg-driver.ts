@@ -164,7 +164,14 @@ function streamOf(client: pg.PoolClient): { cork(): void; uncork(): void } | und
 }
 
 function connOf(client: pg.PoolClient, onCommit?: string[]): SqlConn {
+  const stream = streamOf(client);
   return {
+    ...(stream && {
+      cork() {
+        stream.cork();
+        return () => stream.uncork();
+      },
+    }),
     ...(onCommit && {
       notifyOnCommit(channel: string, payload: string) {
         onCommit.push(`SELECT pg_notify(${pg.escapeLiteral(channel)}, ${pg.escapeLiteral(payload)})`);

@@ -1,7 +1,7 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import { pgArray, sql } from './sql.js';
-import type { JobInput } from './validator-repo.js';
+import { joinedInput, type JobInput } from './validator-repo.js';
 
 /** One result waiting to be re-verified, with what its re-execution needs (docs/market-api.md, "Reach-back"). */
 export interface ReachBackItem {
@@ -142,19 +142,7 @@ export class ReachBackRepo {
       current: r.current,
       assignmentKey: r.assignment_key,
       blockHash: r.block_hash,
-      input:
-        r.workload !== null && r.source !== null
-          ? {
-              jobId: r.job_id,
-              workload: r.workload,
-              source: r.source,
-              sliceN: r.slice_n,
-              byteOffset: Number(r.byte_offset ?? 0n),
-              byteLength: Number(r.byte_length ?? 0n),
-              matrixSize: r.matrix_size,
-              iterations: r.iterations,
-            }
-          : null,
+      input: joinedInput(r),
       payload: r.payload,
     }));
   }

@@ -1,8 +1,8 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import { BondRepo } from './bond-repo.js';
-import type { SqlConn } from './driver.js';
+import { pipelined, type SqlConn } from './driver.js';
 import type { TaskVerification } from './tasks-repo.js';
-import type { JobInput, StoredResult } from './validator-repo.js';
+import { joinedInput, type JobInput, type StoredResult } from './validator-repo.js';
 import { jsonRows, pgArray, recordset, sql } from './sql.js';
 
 /**
@@ -140,19 +140,7 @@ export class SettlementRepo {
         assignmentKey: r.assignment_key,
         checked: r.checked === true,
         blockHash: r.block_hash,
-        input:
-          r.workload !== null && r.source !== null
-            ? {
-                jobId: r.job_id,
-                workload: r.workload,
-                source: r.source,
-                sliceN: r.slice_n,
-                byteOffset: Number(r.byte_offset ?? 0n),
-                byteLength: Number(r.byte_length ?? 0n),
-                matrixSize: r.matrix_size,
-                iterations: r.iterations,
-              }
-            : null,
+        input: joinedInput(r),
         payload: r.payload,
         nonceSeen: r.nonce_seen,
       });
@@ -331,18 +319,24 @@ export class SettlementRepo {
     taskIds: readonly string[],
   ): Promise<{ taskId: string; reward: bigint; verification: TaskVerification; surcharge: bigint }[]> {
     if (taskIds.length === 0) return [];
-    await this.lockTasks(taskIds);
-    const rows = await this.c.query<{
-      task_id: string;
-      reward: bigint;
-      verification: TaskVerification;
-      surcharge: bigint;
-    }>(sql`
+    // The lock and the check leave in one write: the server runs the check after the lock is held,
+    // as a statement of its own (so it sees what committed while it waited).
+    const [, rows] = await pipelined(
+      this.c,
+      () => this.lockTasks(taskIds),
+      () =>
+        this.c.query<{
+          task_id: string;
+          reward: bigint;
+          verification: TaskVerification;
+          surcharge: bigint;
+        }>(sql`
       SELECT t.task_id, t.reward, t.verification, t.surcharge FROM tasks t
       WHERE t.task_id = ANY(${pgArray(taskIds)}::uuid[]) AND t.status = 'in_progress'
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id AND j.status <> 'done')
         AND NOT EXISTS (SELECT 1 FROM job_results r WHERE r.task_id = t.task_id AND r.verdict = 'held')
-      ORDER BY t.task_id FOR UPDATE OF t`);
+      ORDER BY t.task_id FOR UPDATE OF t`),
+    );
     return rows.map((r) => ({
       taskId: r.task_id,
       reward: r.reward,

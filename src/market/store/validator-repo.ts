@@ -152,6 +152,34 @@ const toInput = (r: InputRow): JobInput => ({
   iterations: r.iterations,
 });
 
+/** The columns of a left-joined `job_inputs` row (all null when the job has none). */
+export interface JoinedInputRow {
+  job_id: string;
+  workload: JobInput['workload'] | null;
+  source: JobInput['source'] | null;
+  slice_n: number | null;
+  byte_offset: bigint | null;
+  byte_length: bigint | null;
+  matrix_size: number | null;
+  iterations: number | null;
+}
+
+/** A left-joined input as a JobInput, or null when the job has no input row. */
+export function joinedInput(r: JoinedInputRow): JobInput | null {
+  return r.workload !== null && r.source !== null
+    ? {
+        jobId: r.job_id,
+        workload: r.workload,
+        source: r.source,
+        sliceN: r.slice_n,
+        byteOffset: Number(r.byte_offset ?? 0n),
+        byteLength: Number(r.byte_length ?? 0n),
+        matrixSize: r.matrix_size,
+        iterations: r.iterations,
+      }
+    : null;
+}
+
 interface AssignmentRow {
   job_id: string;
   provider: string;

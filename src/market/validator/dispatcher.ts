@@ -28,6 +28,18 @@ const BEACON_TAG = 'tessera-genesis-beacon-v1';
 /** How many leases one dispatch transaction takes at most. */
 const LEASES_PER_TX = 32;
 
+/** What a dispatch pass has left to do, carried from one lease transaction to the next. */
+interface LeasePass {
+  /** The queue's shape, counted down as jobs are leased. */
+  shape: QueueGroup[];
+  /** Jobs queued and admitted, counted down. */
+  left: number;
+  /** The providers with room, in dispatch order (dispatch-order.ts). */
+  wanting: ReturnType<typeof dispatchOrder<ProviderSession>>;
+  /** The next of them to serve. */
+  next: number;
+}
+
 /** A lease just taken: the job, its input and task, and the assignment recorded for it. */
 export interface LeasedJob {
   job: JobRecord;
@@ -127,71 +139,91 @@ export class Dispatcher {
   /**
    * Splits pending tasks into jobs, admits industrial jobs, then leases admitted jobs to providers
    * with free capacity. One read of the queue's shape comes first: an empty queue costs no lease
-   * transaction at all, a provider that nothing queued fits is skipped, and the pass stops as soon
-   * as the queue is empty. Leases for several providers share one transaction (up to
-   * LEASES_PER_TX); providers are served in join order, each up to its max_jobs, as before.
+   * at all, a provider that nothing queued fits is skipped, and the pass stops as soon as the queue
+   * is empty. Leases for several providers share one transaction (up to LEASES_PER_TX; the first
+   * of them is the pass's read and split transaction); providers are served in join order, each
+   * up to its max_jobs, as before. Job frames go out once their leases have committed.
    */
   async pumpNow(): Promise<void> {
     if (this.ctx.isClosed()) return;
-    // The split and the admission pass share one transaction: a pass with nothing to do is one round trip of reads.
-    const shape = await this.ctx.store.transaction(async (tx) => {
-      const view = await tx.validator.passView(50);
-      if (view.toSplit.length === 0 && !view.waiting) return view.shape;
-      await this.splitPending(tx, view.toSplit);
-      return this.admitIn(tx);
-    });
-    let left = shape.reduce((n, g) => n + g.count, 0);
-    if (left === 0) return;
     const sessions = this.ctx.sessions;
-    // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
-    const wanting = dispatchOrder(
-      [...sessions.values()].filter((s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs),
-      (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
-      this.ctx.clock.now(),
-      this.ctx.config.quorum.t1Secs * 1000,
-    );
-    let next = 0;
-    while (left > 0 && next < wanting.length) {
+    const pass: LeasePass = { shape: [], left: 0, wanting: [], next: 0 };
+    // The split, the admission pass and the first leases share one transaction: a pass with
+    // nothing to do is one round trip of reads, and a pass that leases needs no second commit.
+    let picked = await this.ctx.store.transaction(async (tx) => {
+      const view = await tx.validator.passView(50);
+      if (view.toSplit.length === 0 && !view.waiting) pass.shape = view.shape;
+      else {
+        const industrial = await this.splitPending(tx, view.toSplit);
+        // Nothing waits for admission and the split added no industrial job: admission has nothing to decide.
+        pass.shape = !view.waiting && !industrial ? await tx.validator.queueShape() : await this.admitIn(tx);
+      }
+      pass.left = pass.shape.reduce((n, g) => n + g.count, 0);
+      if (pass.left === 0) return [];
+      // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
+      pass.wanting = dispatchOrder(
+        [...sessions.values()].filter((s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs),
+        (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
+        this.ctx.clock.now(),
+        this.ctx.config.quorum.t1Secs * 1000,
+      );
+      return this.leaseBatch(tx, pass);
+    });
+    for (;;) {
       const now = this.ctx.clock.now();
-      const picked = await this.ctx.store.transaction(async (tx) => {
-        const out: { session: ProviderSession; lease: LeasedJob }[] = [];
-        const pending: AssignmentRecord[] = [];
-        for (; next < wanting.length && out.length < LEASES_PER_TX && left > 0; next++) {
-          const { session, retake } = wanting[next] as (typeof wanting)[number];
-          const caps = session.capabilities;
-          if (!caps || session.congested || sessions.get(session.address) !== session) continue;
-          // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
-          let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
-          while (room > 0 && left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
-            const lease = await this.leaseIn(tx, session, caps, now, retake, pending);
-            if (!lease) break;
-            out.push({ session, lease });
-            room--;
-            left--;
-            const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
-            if (g) g.count--;
-          }
-          // A provider with room left and more that fits is served again in the next transaction.
-          if (room > 0 && out.length >= LEASES_PER_TX && left > 0 && fitsAny(shape, caps)) break;
-        }
-        // Every lease's assignment in one statement, in the leases' transaction.
-        await tx.validator.putAssignments(pending, now);
-        return out;
-      });
       for (const { session, lease } of picked) {
         session.inFlight.add(lease.job.jobId);
         session.send(this.jobFrame(lease, now));
       }
+      if (pass.left <= 0 || pass.next >= pass.wanting.length) return;
+      picked = await this.ctx.store.transaction((tx) => this.leaseBatch(tx, pass));
     }
+  }
+
+  /**
+   * Leases up to LEASES_PER_TX jobs in `tx` to the pass's providers in turn, each up to its room,
+   * and writes their assignments in one statement; advances `pass`.
+   */
+  private async leaseBatch(
+    tx: MarketTx,
+    pass: LeasePass,
+  ): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
+    const sessions = this.ctx.sessions;
+    const now = this.ctx.clock.now();
+    const { shape, wanting } = pass;
+    const out: { session: ProviderSession; lease: LeasedJob }[] = [];
+    const pending: AssignmentRecord[] = [];
+    for (; pass.next < wanting.length && out.length < LEASES_PER_TX && pass.left > 0; pass.next++) {
+      const { session, retake } = wanting[pass.next] as (typeof wanting)[number];
+      const caps = session.capabilities;
+      if (!caps || session.congested || sessions.get(session.address) !== session) continue;
+      // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
+      let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
+      while (room > 0 && pass.left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
+        const lease = await this.leaseIn(tx, session, caps, now, retake, pending);
+        if (!lease) break;
+        out.push({ session, lease });
+        room--;
+        pass.left--;
+        const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
+        if (g) g.count--;
+      }
+      // A provider with room left and more that fits is served again in the next transaction.
+      if (room > 0 && out.length >= LEASES_PER_TX && pass.left > 0 && fitsAny(shape, caps)) break;
+    }
+    // Every lease's assignment in one statement, in the leases' transaction.
+    await tx.validator.putAssignments(pending, now);
+    return out;
   }
 
   /**
    * Splits these pending tasks (locked by the pass's first read) in `tx`, with one statement per
    * kind of row for all of them (their jobs, inputs, admission holds and status), not one per task.
+   * Returns whether any job it made is in the industrial lane (held for admission).
    */
-  private async splitPending(tx: MarketTx, ids: readonly string[]): Promise<void> {
+  private async splitPending(tx: MarketTx, ids: readonly string[]): Promise<boolean> {
     const now = this.ctx.clock.now();
-    if (ids.length === 0) return;
+    if (ids.length === 0) return false;
     const tasks = await tx.tasks.getMany(ids);
     const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
     const allInputs: JobInput[] = [];
@@ -205,9 +237,13 @@ export class Dispatcher {
       if (task.verification === 'two_providers') for (const input of inputs) allPaired.add(input.jobId);
     }
     const split = tasks.map((t) => t.taskId);
-    await tx.jobs.insert(allJobs, now);
-    await tx.validator.holdForAdmission(split);
-    await tx.validator.insertInputs(allInputs);
+    const industrial = allJobs.some((j) => j.lane === 'industrial');
+    // The jobs, their admission holds and their inputs leave in one write (run in this order).
+    await tx.together(
+      () => tx.jobs.insert(allJobs, now),
+      async () => (industrial ? tx.validator.holdForAdmission(split) : undefined),
+      () => tx.validator.insertInputs(allInputs),
+    );
     if (this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0) {
       for (const input of allInputs)
         if (
@@ -218,6 +254,7 @@ export class Dispatcher {
     }
     await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
     await tx.notify('jobs_ready');
+    return industrial;
   }
 
   /**

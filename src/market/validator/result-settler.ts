@@ -454,12 +454,16 @@ export class ResultSettler {
         message: null,
       };
     }
-    await tx.settlement.finishJobs(jobs, now);
-    await tx.settlement.insertResults(results, now);
-    // Passed checks lengthen each provider's clean streak (its checked fraction falls with it).
-    await tx.bonds.recordPassed(
-      results.filter((r) => r.checked && r.verdict === 'accepted').map((r) => r.workerAddress),
-      now,
+    // One round trip: the jobs finished, the results stored, and passed checks counted (they
+    // lengthen each provider's clean streak, and its checked fraction falls with it).
+    await tx.together(
+      () => tx.settlement.finishJobs(jobs, now),
+      () => tx.settlement.insertResults(results, now),
+      () =>
+        tx.bonds.recordPassed(
+          results.filter((r) => r.checked && r.verdict === 'accepted').map((r) => r.workerAddress),
+          now,
+        ),
     );
     for (const a of await tx.settlement.penalizeMany(
       wrong,

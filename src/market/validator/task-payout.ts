@@ -59,9 +59,13 @@ export async function payTasks(
   now: number,
   deps: TaskPayoutDeps,
 ): Promise<TaskPayment> {
-  const ready = await tx.settlement.completableTasks(taskIds);
+  // The results are read for every touched task in the same round trip as the check (after its
+  // locks); only the complete tasks' are used.
+  const [ready, slicesOf] = await tx.together(
+    () => tx.settlement.completableTasks(taskIds),
+    () => tx.settlement.taskResults(taskIds),
+  );
   if (ready.length === 0) return { completed: [], receipts: [] };
-  const slicesOf = await tx.settlement.taskResults(ready.map((t) => t.taskId));
   const plans = ready.map(({ taskId, reward, verification, surcharge }) => {
     const slices = slicesOf.get(taskId) ?? [];
     const counts = new Map<string, number>();
