@@ -138,7 +138,7 @@ describe('a bond that costs something, and probation (market defaults)', () => {
     const held = await money(m, p.address);
     const collected = held.worker; // every credit it had was in its bond, so its worker account is what cheating paid
     console.log(
-      `long-history cheater: ${codes.length} jobs (${codes.filter((c) => c === null).length} unchecked, paid), collected ${collected}, bond lost ${held.slashed}`,
+      `long-history cheater: ${codes.join(",")} ${codes.length} jobs (${codes.filter((c) => c === null).length} unchecked, paid), collected ${collected}, bond lost ${held.slashed}`,
     );
     expect(held.slashed).toBe(BOND);
     expect(held.bond).toBe(0n);
