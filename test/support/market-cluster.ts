@@ -186,7 +186,7 @@ export async function startMarketCluster(opts: MarketClusterOptions): Promise<Ma
     await listener?.end().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await db?.end().catch(() => undefined);
-    if (!process.env.KEEPDB) await admin(opts.pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await admin(opts.pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
     rmSync(dir, { recursive: true, force: true });
   };
 
