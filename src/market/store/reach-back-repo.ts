@@ -1,7 +1,7 @@
 import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import { pgArray, sql } from './sql.js';
-import { joinedInput, type JobInput } from './validator-repo.js';
+import { joinedInput, type JobInput, type JoinedInputRow } from './validator-repo.js';
 
 /** One result waiting to be re-verified, with what its re-execution needs (docs/market-api.md, "Reach-back"). */
 export interface ReachBackItem {
@@ -100,26 +100,21 @@ export class ReachBackRepo {
 
   /** Up to `limit` queued re-verifications, oldest first, with their job's input and assignment. */
   async pending(limit: number): Promise<ReachBackItem[]> {
-    const rows = await this.c.query<{
-      result_seq: bigint;
-      job_id: string;
-      task_id: string;
-      address: string;
-      epoch: number;
-      result_hash: string;
-      proof: string;
-      current: boolean;
-      assignment_key: string | null;
-      block_hash: string | null;
-      workload: JobInput['workload'] | null;
-      source: JobInput['source'] | null;
-      slice_n: number | null;
-      byte_offset: bigint | null;
-      byte_length: bigint | null;
-      matrix_size: number | null;
-      iterations: number | null;
-      payload: JsonValue;
-    }>(sql`
+    const rows = await this.c.query<
+      JoinedInputRow & {
+        result_seq: bigint;
+        job_id: string;
+        task_id: string;
+        address: string;
+        epoch: number;
+        result_hash: string;
+        proof: string;
+        current: boolean;
+        assignment_key: string | null;
+        block_hash: string | null;
+        payload: JsonValue;
+      }
+    >(sql`
       SELECT k.result_seq, k.job_id, k.task_id, k.address, r.epoch, r.result_hash, r.result->>'proof' AS proof,
         (j.status = 'done' AND j.result_hash = r.settled_hash AND r.verdict = 'accepted') AS current,
         l.assignment_key, l.block_hash,

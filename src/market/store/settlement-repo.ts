@@ -2,7 +2,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import { BondRepo } from './bond-repo.js';
 import { pipelined, type SqlConn } from './driver.js';
 import type { TaskVerification } from './tasks-repo.js';
-import { joinedInput, type JobInput, type StoredResult } from './validator-repo.js';
+import { joinedInput, type JobInput, type JoinedInputRow, type StoredResult } from './validator-repo.js';
 import { jsonRows, pgArray, recordset, sql } from './sql.js';
 
 /**
@@ -89,28 +89,23 @@ export class SettlementRepo {
     items: readonly { ord: number; jobId: string; worker: string; nonce: bigint }[],
   ): Promise<Map<number, GroupRow>> {
     if (items.length === 0) return new Map();
-    const rows = await this.c.query<{
-      ord: number;
-      job_id: string;
-      task_id: string;
-      status: GroupRow['status'];
-      lease_owner: string | null;
-      pair_primary: string | null;
-      provider: string | null;
-      epoch: number | null;
-      assignment_key: string | null;
-      checked: boolean | null;
-      block_hash: string | null;
-      workload: JobInput['workload'] | null;
-      source: JobInput['source'] | null;
-      slice_n: number | null;
-      byte_offset: bigint | null;
-      byte_length: bigint | null;
-      matrix_size: number | null;
-      iterations: number | null;
-      payload: JsonValue | null;
-      nonce_seen: boolean;
-    }>(sql`
+    const rows = await this.c.query<
+      JoinedInputRow & {
+        ord: number;
+        job_id: string;
+        task_id: string;
+        status: GroupRow['status'];
+        lease_owner: string | null;
+        pair_primary: string | null;
+        provider: string | null;
+        epoch: number | null;
+        assignment_key: string | null;
+        checked: boolean | null;
+        block_hash: string | null;
+        payload: JsonValue | null;
+        nonce_seen: boolean;
+      }
+    >(sql`
       SELECT x.ord, j.job_id, j.task_id, j.status, j.lease_owner,
         CASE WHEN j.twin_of IS NOT NULL THEN j.twin_of WHEN EXISTS (SELECT 1 FROM jobs t WHERE t.twin_of = j.job_id) THEN j.job_id END AS pair_primary,
         l.provider, l.epoch, l.assignment_key, l.checked, l.block_hash,

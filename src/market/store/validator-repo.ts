@@ -153,7 +153,7 @@ const toInput = (r: InputRow): JobInput => ({
 });
 
 /** The columns of a left-joined `job_inputs` row (all null when the job has none). */
-export interface JoinedInputRow {
+export type JoinedInputRow = {
   job_id: string;
   workload: JobInput['workload'] | null;
   source: JobInput['source'] | null;
@@ -162,7 +162,7 @@ export interface JoinedInputRow {
   byte_length: bigint | null;
   matrix_size: number | null;
   iterations: number | null;
-}
+};
 
 /** A left-joined input as a JobInput, or null when the job has no input row. */
 export function joinedInput(r: JoinedInputRow): JobInput | null {
