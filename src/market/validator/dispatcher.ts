@@ -162,7 +162,9 @@ export class Dispatcher {
       if (pass.left === 0) return [];
       // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
       pass.wanting = dispatchOrder(
-        [...sessions.values()].filter((s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs),
+        [...sessions.values()].filter(
+          (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
+        ),
         (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
         this.ctx.clock.now(),
         this.ctx.config.quorum.t1Secs * 1000,
@@ -184,10 +186,7 @@ export class Dispatcher {
    * Leases up to LEASES_PER_TX jobs in `tx` to the pass's providers in turn, each up to its room,
    * and writes their assignments in one statement; advances `pass`.
    */
-  private async leaseBatch(
-    tx: MarketTx,
-    pass: LeasePass,
-  ): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
+  private async leaseBatch(tx: MarketTx, pass: LeasePass): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
     const sessions = this.ctx.sessions;
     const now = this.ctx.clock.now();
     const { shape, wanting } = pass;
