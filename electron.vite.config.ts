@@ -8,7 +8,7 @@ export default defineConfig({
       outDir: 'out/main',
       rollupOptions: {
         input: {
-          index: resolve('src/hosts/electron/main.ts'),
+          index: resolve('src/main/electron/main.ts'),
           // Worker threads load this file by path, so it is its own entry next to index.js.
           'hash-worker': resolve('src/main/services/hash-worker.ts'),
           // The headless GPU host (Dawn) runs in a worker thread loaded by path, like the hash worker.

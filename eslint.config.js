@@ -16,16 +16,16 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts', 'src/**/*.tsx'],
-    ignores: ['src/hosts/electron/**', 'src/preload/**'],
+    ignores: ['src/main/electron/**', 'src/preload/**'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }] },
+        { paths: [{ name: 'electron', message: "Only src/main/electron and src/preload may import 'electron'." }] },
       ],
     },
   },
   {
-    // Layering (STYLE.md habit 1): core is pure; only src/hosts/electron and the preload touch Electron.
+    // Layering (STYLE.md habit 1): core is pure; only src/main/electron and the preload touch Electron.
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -58,7 +58,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: "Only src/hosts/electron and src/preload may import 'electron'." }],
+          paths: [{ name: 'electron', message: "Only src/main/electron and src/preload may import 'electron'." }],
           patterns: [
             {
               regex: '^node:|^(fs|path|os|worker_threads|electron|react|react-dom|webgpu)$',

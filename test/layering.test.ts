@@ -20,11 +20,19 @@ function imports(file: string): string[] {
   ].map((m) => (m[1] ?? m[2] ?? m[3] ?? m[4]) as string);
 }
 
-/** Resolves a relative import to the top-level src folder it lands in (core, main, ...). */
+/**
+ * The area a path belongs to: its top-level src folder (core, main, ...), except that the
+ * Electron main process, src/main/electron, is an area of its own (a host, above src/main).
+ */
+function areaOf(path: string): string {
+  if (path.startsWith('src/main/electron/')) return 'src/main/electron';
+  return path.split('/').slice(0, 2).join('/');
+}
+
+/** Resolves a relative import to the area it lands in (core, main, main/electron, ...). */
 function area(file: string, spec: string): string | undefined {
   if (!spec.startsWith('.')) return undefined;
-  const target = relative(root, join(root, file, '..', spec));
-  return target.split('/').slice(0, 2).join('/');
+  return areaOf(relative(root, join(root, file, '..', spec)));
 }
 
 /** The source file a relative import lands on (`.js` written for a `.ts` file), or undefined. */
@@ -37,7 +45,7 @@ function resolveFile(file: string, spec: string, known: Set<string>): string | u
 }
 
 /**
- * The package graph runs one way: cli → hosts → main / market → node → shared → core.
+ * The package graph runs one way: cli, main/electron → hosts → main / market → node → shared → core.
  * Each folder may import only the folders listed for it (and itself).
  */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -47,13 +55,19 @@ const ALLOWED: Record<string, readonly string[]> = {
   'src/main': ['src/node', 'src/shared', 'src/core'],
   'src/market': ['src/node', 'src/shared', 'src/core'],
   'src/hosts': ['src/main', 'src/market', 'src/node', 'src/shared', 'src/core'],
+  'src/main/electron': ['src/hosts', 'src/main', 'src/market', 'src/node', 'src/shared', 'src/core'],
   'src/cli': ['src/hosts', 'src/main', 'src/market', 'src/node', 'src/shared', 'src/core'],
   'src/preload': ['src/shared', 'src/core'],
   'src/renderer': ['src/shared', 'src/core'],
 };
 
+/** The files of one area: sources('src/main') less src/main/electron, which is an area of its own. */
+function filesOf(folder: string): string[] {
+  return sources(folder).filter((f) => areaOf(f) === folder);
+}
+
 function offendersOf(folder: string, forbidden: (target: string) => boolean): string[] {
-  return sources(folder).flatMap((f) =>
+  return filesOf(folder).flatMap((f) =>
     imports(f)
       .filter((s) => {
         const a = area(f, s);
@@ -73,9 +87,9 @@ describe('layering (STYLE.md habit 1)', () => {
     expect(offenders).toEqual([]);
   });
 
-  it("only src/hosts/electron and src/preload import 'electron'", () => {
+  it("only src/main/electron and src/preload import 'electron'", () => {
     const offenders = sources('src')
-      .filter((f) => !f.startsWith('src/hosts/electron/') && !f.startsWith('src/preload/'))
+      .filter((f) => !f.startsWith('src/main/electron/') && !f.startsWith('src/preload/'))
       .filter((f) => imports(f).some((s) => s === 'electron' || s.startsWith('electron/')));
     expect(offenders).toEqual([]);
   });
@@ -83,7 +97,7 @@ describe('layering (STYLE.md habit 1)', () => {
   it('renderer and main never import each other', () => {
     const offenders = [
       ...offendersOf('src/renderer', (a) =>
-        ['src/main', 'src/preload', 'src/cli', 'src/market', 'src/hosts', 'src/node'].includes(a),
+        ['src/main', 'src/main/electron', 'src/preload', 'src/cli', 'src/market', 'src/hosts', 'src/node'].includes(a),
       ),
       ...offendersOf('src/main', (a) => a === 'src/renderer'),
     ];
@@ -92,7 +106,9 @@ describe('layering (STYLE.md habit 1)', () => {
 
   it('the market never imports the provider app (main), the renderer, the preload, the hosts or the CLI', () => {
     expect(
-      offendersOf('src/market', (a) => ['src/main', 'src/renderer', 'src/preload', 'src/hosts', 'src/cli'].includes(a)),
+      offendersOf('src/market', (a) =>
+        ['src/main', 'src/main/electron', 'src/renderer', 'src/preload', 'src/hosts', 'src/cli'].includes(a),
+      ),
     ).toEqual([]);
   });
 
@@ -100,11 +116,15 @@ describe('layering (STYLE.md habit 1)', () => {
     expect(offendersOf('src/main', (a) => ['src/market', 'src/hosts', 'src/cli'].includes(a))).toEqual([]);
   });
 
+  it("the provider app's services never import the Electron host", () => {
+    expect(offendersOf('src/main', (a) => a === 'src/main/electron')).toEqual([]);
+  });
+
   it('shared imports only core', () => {
     expect(offendersOf('src/shared', (a) => a !== 'src/shared' && a !== 'src/core')).toEqual([]);
   });
 
-  it('every folder imports only the folders below it: cli → hosts → main / market → node → shared → core', () => {
+  it('every folder imports only the folders below it: cli, main/electron → hosts → main / market → node → shared → core', () => {
     const offenders = Object.entries(ALLOWED).flatMap(([folder, allowed]) =>
       offendersOf(folder, (a) => a !== folder && !allowed.includes(a)),
     );

@@ -37,7 +37,7 @@ const skipReason =
       ? 'the desktop app is not built (out/main/index.js): run npm run build first'
       : undefined;
 
-/** What the main process exposes to this spec when TESSERA_E2E=1 (src/hosts/electron/main.ts). */
+/** What the main process exposes to this spec when TESSERA_E2E=1 (src/main/electron/main.ts). */
 interface E2EHooks {
   webPreferences(): Record<string, unknown>;
   trayMenu():

@@ -85,7 +85,7 @@ function fakeRenderer(base: string): string {
   return dir;
 }
 
-/** The desktop app's composition (src/hosts/electron/main.ts calls startAppHost so), with a fake GPU window and settings in memory. */
+/** The desktop app's composition (src/main/electron/main.ts calls startAppHost so), with a fake GPU window and settings in memory. */
 function desktopOptions(dataDir: string, threads: number | null): AppHostOptions {
   return {
     dataDir,

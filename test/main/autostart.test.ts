@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { applyLinuxAutostart } from '../../src/hosts/electron/autostart.js';
+import { applyLinuxAutostart } from '../../src/main/electron/autostart.js';
 import { tempDir } from '../support/temp-dir.js';
 
 describe('start on login (Linux autostart entry)', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { builderConfig, checkPackaging } from '../../scripts/check-packaging.mjs';
-import { appCsp } from '../../src/hosts/electron/csp.js';
+import { appCsp } from '../../src/main/electron/csp.js';
 
 const root = new URL('../../', import.meta.url);
 

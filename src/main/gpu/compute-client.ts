@@ -3,7 +3,7 @@ import { ComputeReplySchema, type ComputeRequest } from '../../shared/compute/pr
 
 /**
  * A transport to one GPU compute host: the Dawn worker thread or the hidden compute window's
- * MessagePort. The Electron adapter lives in src/hosts/electron/gpu-window.ts.
+ * MessagePort. The Electron adapter lives in src/main/electron/gpu-window.ts.
  */
 export interface ComputeChannel {
   /** Sends a request; buffers in `transfer` are handed over (copied where the transport cannot transfer). */

@@ -1,7 +1,7 @@
 import { Menu, nativeImage, Notification, Tray } from 'electron';
-import type { NativeTray, NativeTrayFactory } from '../../main/tray-service.js';
+import type { NativeTray, NativeTrayFactory } from '../tray-service.js';
 
-export { TrayService } from '../../main/tray-service.js';
+export { TrayService } from '../tray-service.js';
 
 /** The real system tray behind the TrayService's port: icons from files, the menu from its items. */
 export const electronTray: NativeTrayFactory = (iconPath): NativeTray => {

@@ -1,5 +1,5 @@
 import { app, session, type Session, type WebContents } from 'electron';
-import { isAppPage, type AppPageLocation } from '../../main/api/sender-check.js';
+import { isAppPage, type AppPageLocation } from '../api/sender-check.js';
 import { appCsp } from './csp.js';
 
 /**

@@ -1,7 +1,7 @@
 import Store from 'electron-store';
 import { TesseraError } from '../../core/errors.js';
 import { parseSettings, type Settings } from '../../shared/contract.js';
-import { MemorySettingsStore, type SettingsStore } from '../../main/api/settings-store.js';
+import { MemorySettingsStore, type SettingsStore } from '../api/settings-store.js';
 
 /**
  * The desktop app's settings, kept by electron-store in `<cwd>/settings.json` (the same flat

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { BrowserWindow, MessageChannelMain } from 'electron';
 import type { ComputeRequest } from '../../shared/compute/protocol.js';
 import { COMPUTE_PORT_CHANNEL } from '../../shared/compute/port-names.js';
-import type { ComputeChannel } from '../../main/gpu/compute-client.js';
+import type { ComputeChannel } from '../gpu/compute-client.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 

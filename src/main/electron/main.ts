@@ -19,14 +19,14 @@ import {
   type Settings,
 } from '../../shared/contract.js';
 import { errorMessage } from '../../core/errors.js';
-import type { AppService } from '../../main/api/app-service.js';
-import { LogBuffer } from '../../main/api/log-buffer.js';
-import { isTrustedSender, type AppPageLocation } from '../../main/api/sender-check.js';
+import type { AppService } from '../api/app-service.js';
+import { LogBuffer } from '../api/log-buffer.js';
+import { isTrustedSender, type AppPageLocation } from '../api/sender-check.js';
 import { systemClock as clock } from '../../node/clock.js';
 import { DisposableStore } from '../../node/lifecycle.js';
 import { createLogger, errorFields } from '../../node/log.js';
-import { sealKey, unsealForStart, type KeySealer } from '../../main/services/key-seal.js';
-import { startAppHost } from '../app-host.js';
+import { sealKey, unsealForStart, type KeySealer } from '../services/key-seal.js';
+import { startAppHost } from '../../hosts/app-host.js';
 import { applyLinuxAutostart } from './autostart.js';
 import { openGpuWindowChannel } from './gpu-window.js';
 import { builtPage, createMainWindow, mainWindowWebPreferences } from './main-window.js';
