@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { courierSpec } from '../../src/cli/commands/courier.js';
 import { doctorSpec } from '../../src/cli/commands/doctor.js';
@@ -16,34 +15,14 @@ import { priceBoardSpec } from '../../src/cli/commands/price-board.js';
 import { runWorkloadSpec } from '../../src/cli/commands/run-workload.js';
 import { settlementSpec } from '../../src/cli/commands/settlement.js';
 import { marketKeySpec } from '../../src/cli/commands/market-key.js';
-import { main } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { rawArgBytes } from '../../src/cli/raw-argv.js';
 import { openLedger } from '../../src/main/ledger.js';
 import { pseudoRandomBytes } from '../support/data.js';
 import { tempDir } from '../support/temp-dir.js';
-import { root, tessera, tsxLoader } from './run.js';
+import { root, runMain as run, tessera, tsxLoader } from './run.js';
 
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 const bin = join(root, 'src/cli/bin.ts');
-
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const value: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: new PassThrough(),
-    isTty: false,
-  };
-  return { io: value, out: () => out.join(''), err: () => err.join('') };
-}
-
-async function run(args: string[]) {
-  const o = io();
-  const code = await main(args, o.io);
-  return { code, stdout: o.out(), stderr: o.err() };
-}
 
 /** Rows of a help section ("commands:", "subcommands:", "options:"): the first word of each. */
 function section(help: string, title: string): string[] {

@@ -1,26 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { headlessSpec } from '../../src/cli/commands/headless.js';
 import { marketUrlsOption, provideSpec } from '../../src/cli/commands/provide.js';
 import { main } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { tempDir } from '../support/temp-dir.js';
+import { captureIo } from './run.js';
 
 /** `tessera headless --market`: several instances of one market, exactly as `tessera provide` takes them. */
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const value: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: new PassThrough(),
-    isTty: false,
-  };
-  return { io: value, out: () => out.join(''), err: () => err.join('') };
-}
-
 describe('tessera headless --market', () => {
   it('takes several URLs like tessera provide: repeated, comma-separated, or both, in the order given', () => {
     const argv = ['--market', 'http://10.0.0.1:8080,http://10.0.0.2:8080', '--market', 'https://market.example'];
@@ -59,17 +46,17 @@ describe('tessera headless --market', () => {
       ],
     ] as const) {
       const args = ['--data-dir', dataDir, '--market', 'http://127.0.0.1:2', '--market', value];
-      const h = io();
+      const h = captureIo();
       const code = await main(['headless', '--port', '0', '--no-gpu', ...args], h.io);
       expect(code, value).toBe(2);
       expect(h.err(), value).toBe(line);
       expect(h.out()).toBe('');
-      const p = io();
+      const p = captureIo();
       expect(await main(['provide', ...args], p.io), value).toBe(2);
       expect(p.err(), value).toBe(h.err());
     }
     const many = Array.from({ length: 17 }, (_, i) => `http://10.0.0.${i + 1}:8080`).join(',');
-    const h = io();
+    const h = captureIo();
     expect(await main(['headless', '--port', '0', '--data-dir', dataDir, '--market', many], h.io)).toBe(2);
     expect(h.err()).toBe('tessera: --market gives 17 market URLs; at most 16 are allowed\n');
     // Nothing was started: no data dir, no token, no ledger.

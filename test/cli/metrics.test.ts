@@ -1,9 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { main } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { runMain } from './run.js';
 
 /** A real HTTP server on 127.0.0.1 answering every request with `handle`; closed when the test ends. */
 async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
@@ -19,17 +17,8 @@ async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 }
 
-async function metrics(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: new PassThrough(),
-    isTty: false,
-  };
-  const code = await main(['metrics', ...args], io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
+function metrics(args: string[]) {
+  return runMain(['metrics', ...args]);
 }
 
 const TEXT = '# TYPE settle_applied_total counter\nsettle_applied_total 3\n';

@@ -4,7 +4,7 @@ import { statusLine } from '../../src/cli/commands/provide.js';
 import { MarketKeyRepo } from '../../src/main/db/repos/market-key-repo.js';
 import { ProviderJobsRepo } from '../../src/main/db/repos/provider-jobs-repo.js';
 import { openLedger } from '../../src/main/ledger.js';
-import type { ProviderStatus } from '../../src/main/services/provider-service.js';
+import { providerStatus } from '../support/provider-status.js';
 import { signedReceipt, TEST_MARKET, testMarketSigner } from '../main/ledger-fixtures.js';
 import { tempDir } from '../support/temp-dir.js';
 import { tessera } from './run.js';
@@ -46,18 +46,7 @@ describe('practice credits are labelled as practice in the CLI', () => {
   });
 
   it('the status line of tessera practice says its credits are practice credits', () => {
-    const s = {
-      state: 'connected',
-      address: 'cpc1x',
-      marketId: 'p',
-      practice: true,
-      jobsDone: 1,
-      jobsRejected: 0,
-      running: 0,
-      creditsToday: 250_000n,
-      draining: false,
-      lastPrices: null,
-    } satisfies ProviderStatus;
+    const s = providerStatus({ address: 'cpc1x', marketId: 'p', practice: true, jobsDone: 1, creditsToday: 250_000n });
     expect(statusLine(s)).toMatch(/credits today 0\.25 practice CPC \(not money\)$/);
     expect(statusLine({ ...s, practice: false })).toMatch(/credits today 0\.25 CPC$/);
   });

@@ -1,25 +1,12 @@
 import { readdirSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { marketUrlsOption, provideSpec, statusLine } from '../../src/cli/commands/provide.js';
-import type { ProviderStatus } from '../../src/main/services/provider-service.js';
 import { main } from '../../src/cli/index.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { providerStatus } from '../support/provider-status.js';
 import { tempDir } from '../support/temp-dir.js';
+import { captureIo } from './run.js';
 
 /** `tessera provide --market`: several instances of one market, repeated or comma-separated; a bad one is one line naming it. */
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const value: CliIo = {
-    stdout: (t) => void out.push(t),
-    stderr: (t) => void err.push(t),
-    stdin: new PassThrough(),
-    isTty: false,
-  };
-  return { io: value, out: () => out.join(''), err: () => err.join('') };
-}
-
 describe('tessera provide --market', () => {
   it('takes several URLs: repeated, comma-separated, or both, in the order given', () => {
     const parsed = provideSpec.parse([
@@ -56,7 +43,7 @@ describe('tessera provide --market', () => {
         'tessera: --market "http://127.0.0.1:1," has an empty entry; give market URLs separated by commas, e.g. http://a:8080,http://b:8080\n',
       ],
     ] as const) {
-      const t = io();
+      const t = captureIo();
       const code = await main(
         ['provide', '--data-dir', dataDir, '--market', 'http://127.0.0.1:2', '--market', value],
         t.io,
@@ -70,20 +57,7 @@ describe('tessera provide --market', () => {
   });
 
   it('the status line names the endpoint in use while connected', () => {
-    const s: ProviderStatus = {
-      state: 'connected',
-      address: 'cpc1test',
-      marketId: 'm',
-      practice: false,
-      jobsDone: 0,
-      jobsRejected: 0,
-      running: 0,
-      creditsToday: 0n,
-      draining: false,
-      lastPrices: null,
-      failure: null,
-      endpoint: 'http://market.example:8080 (10.0.0.2)',
-    };
+    const s = providerStatus({ failure: null, endpoint: 'http://market.example:8080 (10.0.0.2)' });
     expect(statusLine(s)).toMatch(/^connected {2}via http:\/\/market\.example:8080 \(10\.0\.0\.2\) {2}cpc1test /);
     expect(statusLine({ ...s, state: 'connecting' })).toMatch(/^connecting {2}cpc1test /);
   });

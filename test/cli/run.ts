@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/index.js';
+import type { CliIo } from '../../src/cli/io.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,4 +22,24 @@ export function tessera(
     timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A CliIo for a command run in this process: no stdin, not a terminal; `out()` and `err()` give what it wrote. */
+export function captureIo() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    stdin: new PassThrough(),
+    isTty: false,
+  };
+  return { io, out: () => out.join(''), err: () => err.join('') };
+}
+
+/** Runs the CLI's `main` in this process with a captured CliIo. */
+export async function runMain(args: string[]) {
+  const o = captureIo();
+  const code = await main(args, o.io);
+  return { code, stdout: o.out(), stderr: o.err() };
 }

@@ -3,6 +3,7 @@ import type { AppProvider } from '../../src/main/api/app-service.js';
 import { createAppHandlers } from '../../src/main/api/index.js';
 import type { ProviderStatus } from '../../src/main/services/provider-service.js';
 import { TrayService, type NativeTray, type NativeTrayMenuItem } from '../../src/main/tray-service.js';
+import { providerStatus } from '../support/provider-status.js';
 import { testAppNode } from './api/fixtures.js';
 
 /** A native tray that records what the service drew. */
@@ -43,18 +44,7 @@ class FakeTray implements NativeTray {
 
 /** A provider whose status the test sets; `change` reports it as the real one does. */
 class FakeProvider implements AppProvider {
-  s: ProviderStatus = {
-    state: 'connected',
-    address: 'tsr1x',
-    marketId: 'm',
-    practice: false,
-    jobsDone: 0,
-    jobsRejected: 0,
-    running: 0,
-    creditsToday: 0n,
-    draining: false,
-    lastPrices: null,
-  };
+  s: ProviderStatus = providerStatus({ address: 'tsr1x' });
   private readonly listeners = new Set<(s: ProviderStatus) => void>();
   start(): void {}
   status(): ProviderStatus {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createAppHandlers } from '../../../src/main/api/index.js';
 import type { AppProvider } from '../../../src/main/api/app-service.js';
-import type { ProviderStatus } from '../../../src/main/services/provider-service.js';
 import { DEFAULT_SETTINGS, dispatchContractCall, type DiagnosticCheck } from '../../../src/shared/contract.js';
+import { providerStatus } from '../../support/provider-status.js';
 import { testAppNode } from './fixtures.js';
 
 /**
@@ -12,20 +12,7 @@ import { testAppNode } from './fixtures.js';
 
 /** A provider that never connects anywhere; it reports the endpoint it is "on". */
 function fakeProvider(endpoint: string): AppProvider {
-  const status: ProviderStatus = {
-    state: 'connected',
-    address: 'cpc1test',
-    marketId: 'm',
-    practice: false,
-    jobsDone: 0,
-    jobsRejected: 0,
-    running: 0,
-    creditsToday: 0n,
-    draining: false,
-    lastPrices: null,
-    failure: null,
-    endpoint,
-  };
+  const status = providerStatus({ failure: null, endpoint });
   return {
     start: () => undefined,
     status: () => status,
