@@ -1,13 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
+import { toHex } from '../../src/core/hex.js';
 import {
   computeResultSigningBytes,
   computeResultToJson,
   type UnsignedComputeResult,
 } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -20,22 +18,7 @@ console.log(`cheater test seed ${SEED}`);
 let nonce = BigInt(SEED) * 1000n;
 
 function honest(m: Market, p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
-  const bytes = Buffer.from(job.slice?.data ?? '', 'base64');
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(bytes);
-  const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = {
-    market_id: p.marketId,
-    task_id: job.task_id,
-    job_id: job.job_id,
-    worker_address: p.address,
-    result_hash: resultHash,
-    proof,
-    nonce: nonce++,
-    created_at: Date.now(),
-    ...o,
-  };
-  return signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 });
+  return p.signedResult(job, m.blake3, nonce++, o);
 }
 
 const payload = (tag: string, lane: 'consumer' | 'industrial') => ({

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, parseConfig } from '../../src/main/config/load-config.js';
+import { defaultConfig, parseConfig } from '../../src/main/config/load-config.js';
 import { DEFAULT_MARKET_URL } from '../../src/shared/defaults.js';
+import { configProblems } from '../support/config-problems.js';
 
 /** config.toml's market_url: one URL as before, or a list of the instances of one market. */
 const FILE = '/data/config.toml';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, FILE);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (text: string) => configProblems(text, FILE);
 
 describe('config.toml market_url', () => {
   it('one URL stays valid (every config written before lists existed still loads); the default is one URL', () => {

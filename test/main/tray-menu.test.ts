@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildTrayMenu, flushNotification, trayStatus } from '../../src/main/tray-menu.js';
 import type { FlushSummaryInfo, NodeStatusInfo } from '../../src/shared/contract.js';
+import { nodeStatus } from '../support/node-status.js';
 
-const base: NodeStatusInfo = {
-  joined: true,
-  market: { kind: 'practice' },
-  state: 'connected',
-  paused: false,
-  pause_reason: null,
-  address: 'tsr1x',
-  market_id: 'm',
-  jobs_done: 3,
-  jobs_rejected: 0,
-  running: 0,
-  credits_today: '1500000',
-  last_error: null,
-};
+const base = nodeStatus({ address: 'tsr1x', market_id: 'm', jobs_done: 3, credits_today: '1500000' });
 const state = (node: Partial<NodeStatusInfo>, more: { courierPending?: number; flushing?: boolean } = {}) => ({
   node: { ...base, ...node },
   courierPending: more.courierPending ?? 0,

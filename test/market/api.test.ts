@@ -40,6 +40,19 @@ const PAYLOADS = {
   synthetic: { seed: '1234abcd5678ef90', matrix_size: 64, iterations: 2, lane: 'industrial' },
 } as const;
 
+/** A task's `verification` before it is split into jobs: nothing checked so far. */
+const UNCHECKED_VERIFICATION = {
+  requested: 'sampled',
+  surcharge: '0.0',
+  level: 'unchecked',
+  jobs: 0,
+  reexecuted: 0,
+  agreed: 0,
+  unchecked: 0,
+  corrected: 0,
+  corrections: 0,
+};
+
 async function call(
   method: string,
   path: string,
@@ -140,17 +153,7 @@ describe('market HTTP API', () => {
       deadline: T0 / 1000 + 3600,
       input: { kind: 'payload', submitted: true, slices: 1 },
       // Not split into jobs yet: nothing checked so far.
-      verification: {
-        requested: 'sampled',
-        surcharge: '0.0',
-        level: 'unchecked',
-        jobs: 0,
-        reexecuted: 0,
-        agreed: 0,
-        unchecked: 0,
-        corrected: 0,
-        corrections: 0,
-      },
+      verification: UNCHECKED_VERIFICATION,
     });
     const stored = await store.transaction(async (tx) => tx.tasks.get(r.json.task_id as string));
     expect(stored).toMatchObject({
@@ -233,17 +236,7 @@ describe('market HTTP API', () => {
       status: 'pending',
       reward: '1.5',
       created_at: T0 / 1000 + 4,
-      verification: {
-        requested: 'sampled',
-        surcharge: '0.0',
-        level: 'unchecked',
-        jobs: 0,
-        reexecuted: 0,
-        agreed: 0,
-        unchecked: 0,
-        corrected: 0,
-        corrections: 0,
-      },
+      verification: UNCHECKED_VERIFICATION,
     });
     const page = await bob('/tasks?challenge_type=rendering&limit=1&offset=1');
     expect(page.json).toMatchObject({ total: 2, limit: 1, offset: 1, tasks: [{ task_id: ids[0] }] });

@@ -1,9 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/node/signing/result-signing.js';
+import { toHex } from '../../src/core/hex.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import { DEFAULT_VALIDATOR_CONFIG } from '../../src/market/validator/validator-config.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
@@ -29,21 +26,8 @@ const bondMarket = async () =>
 
 /** A signed result for `job`: the honest digests, or garbage (a digest of nothing the job holds). */
 function resultFor(market: Market, p: RawProvider, job: JobFrame, garbage: boolean) {
-  const d = createSliceDigester(fromHex(job.assignment_key), market.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const honest = d.digest();
   const junk = toHex(market.blake3.hash(Buffer.from(`garbage ${job.job_id}`)));
-  const unsigned: UnsignedComputeResult = {
-    market_id: p.marketId,
-    task_id: job.task_id,
-    job_id: job.job_id,
-    worker_address: p.address,
-    result_hash: garbage ? junk : honest.resultHash,
-    proof: garbage ? junk : honest.proof,
-    nonce: nonce++,
-    created_at: Date.now(),
-  };
-  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: market.blake3 }));
+  return p.resultJson(job, market.blake3, nonce++, garbage ? { result_hash: junk, proof: junk } : {});
 }
 
 const task = (tag: string, reward: string) => ({

@@ -2,10 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/node/signing/result-signing.js';
+import { toHex } from '../../src/core/hex.js';
+import type { UnsignedComputeResult } from '../../src/core/market/compute-result.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { JobFrame } from '../../src/shared/market-protocol.js';
 import { balance, getTask, postTask, startMarket, type Market } from '../support/market.js';
@@ -46,21 +44,7 @@ async function provider(n: number, maxJobs: number): Promise<RawProvider> {
 
 /** The result an honest provider returns for `job` (optionally with a field overridden). */
 function result(p: RawProvider, job: JobFrame, o: Partial<UnsignedComputeResult> = {}) {
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const { resultHash, proof } = d.digest();
-  const unsigned: UnsignedComputeResult = {
-    market_id: p.marketId,
-    task_id: job.task_id,
-    job_id: job.job_id,
-    worker_address: p.address,
-    result_hash: resultHash,
-    proof,
-    nonce: nonce++,
-    created_at: Date.now(),
-    ...o,
-  };
-  return computeResultToJson(signComputeResult(unsigned, { signer: p.signer, blake3: m.blake3 }));
+  return p.resultJson(job, m.blake3, nonce++, o);
 }
 
 /** Posts a one-slice task (reward 1 CPC: workers' pool 250000 micro-CPC) and returns the two runs, given to `first` then `second`. */

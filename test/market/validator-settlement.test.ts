@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { fromHex } from '../../src/core/hex.js';
-import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
 import {
   computeResultToJson,
   type ComputeResult,
   type UnsignedComputeResult,
 } from '../../src/core/market/compute-result.js';
-import { signComputeResult } from '../../src/node/signing/result-signing.js';
 import { createTaskBody } from '../../src/market/http/task-schemas.js';
 import { ACCOUNTS } from '../../src/market/store/accounts-repo.js';
 import type { SqlDriver } from '../../src/market/store/driver.js';
@@ -104,23 +101,7 @@ function resultFor(
   job: JobFrame,
   o: Partial<UnsignedComputeResult> = {},
 ): ComputeResult {
-  const d = createSliceDigester(fromHex(job.assignment_key), m.blake3);
-  d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
-  const { resultHash, proof } = d.digest();
-  return signComputeResult(
-    {
-      market_id: p.marketId,
-      task_id: job.task_id,
-      job_id: job.job_id,
-      worker_address: p.address,
-      result_hash: resultHash,
-      proof,
-      nonce: nonce++,
-      created_at: clock.now(),
-      ...o,
-    },
-    { signer: p.signer, blake3: m.blake3 },
-  );
+  return p.signedResult(job, m.blake3, nonce++, o);
 }
 
 const send = (p: RawProvider, r: ComputeResult) => p.sendResult(computeResultToJson(r));

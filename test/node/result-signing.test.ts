@@ -4,7 +4,6 @@ import {
   computeResultSigningBytes,
   computeResultToJson,
   type ComputeResult,
-  type UnsignedComputeResult,
 } from '../../src/core/market/compute-result.js';
 import { loadNativeBlake3 } from '../../src/node/hash/node-hasher.js';
 import { NodeIdentity } from '../../src/main/identity.js';
@@ -14,6 +13,7 @@ import {
   signerAddress,
   verifySignedComputeResult,
 } from '../../src/node/signing/result-signing.js';
+import { COMPUTE_RESULT_VECTOR } from '../support/compute-result-vector.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const blake3 = loadNativeBlake3();
@@ -24,18 +24,7 @@ const blake3 = loadNativeBlake3();
 const SEED = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
 const PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
 const MARKET = 'tessera-test-market';
-const UNSIGNED: UnsignedComputeResult = {
-  market_id: MARKET,
-  task_id: '550e8400-e29b-41d4-a716-446655440000',
-  job_id: 'job-7',
-  worker_address: 'cpc1dscsgyng73ckp8re7hedhnpcujj2kt6d7qefed',
-  result_hash: 'd74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24',
-  proof: 'd5404852477bad4b70843460013621a0af46def9cac2a3848d347657041437c4',
-  nonce: 12345n,
-  created_at: 1_700_000_000_000,
-};
-const SIGNATURE =
-  '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405';
+const { signature: SIGNATURE, ...UNSIGNED } = COMPUTE_RESULT_VECTOR;
 const NOW = UNSIGNED.created_at + 1_500;
 
 const signer = ed25519SignerFromSeed(SEED);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, SettingsPatchSchema, type NodeStatusInfo } from '../../src/shared/contract.js';
+import { DEFAULT_SETTINGS, SettingsPatchSchema } from '../../src/shared/contract.js';
 import { marketFieldRows, marketFieldText, parseMarketField } from '../../src/renderer/app/lib/market-field.js';
 import { toForm, validateSettings } from '../../src/renderer/app/lib/settings-form.js';
 import { describeMarket } from '../../src/renderer/app/lib/status.js';
+import { nodeStatus } from '../support/node-status.js';
 
 /** The market address field (Settings, Join): one or more instances of one market, one URL per line. */
 describe('market address field', () => {
@@ -81,21 +82,11 @@ describe('settings form: market_url', () => {
 });
 
 describe('the market as the status bar and Join say it', () => {
-  const s: NodeStatusInfo = {
-    joined: true,
+  const s = nodeStatus({
     market: { kind: 'url', url: ['http://a.example:8080', 'http://b.example:8080', 'http://c.example:8080'] },
     state: 'connecting',
-    paused: false,
-    pause_reason: null,
-    address: 'a',
-    market_id: null,
-    jobs_done: 0,
-    jobs_rejected: 0,
-    running: 0,
-    credits_today: '0',
-    last_error: null,
     endpoint: 'http://a.example:8080',
-  };
+  });
 
   it('several instances: the one connected to now, else the first and how many more', () => {
     expect(describeMarket(s)).toBe('http://a.example:8080 and 2 more instances');

@@ -6,21 +6,9 @@ import {
   STOPPED_EARNING_MS,
   type NotifySample,
 } from '../../src/renderer/app/lib/notify.js';
+import { nodeStatus } from '../support/node-status.js';
 
-const base: NodeStatusInfo = {
-  joined: true,
-  market: { kind: 'practice' },
-  state: 'connected',
-  paused: false,
-  pause_reason: null,
-  address: 'a',
-  market_id: null,
-  jobs_done: 0,
-  jobs_rejected: 0,
-  running: 0,
-  credits_today: '0',
-  last_error: null,
-};
+const base = nodeStatus();
 const MIN = 60_000;
 
 /** Feeds samples (minute by minute unless `at` is given) and returns the kinds that fired, with their minute. */

@@ -6,21 +6,9 @@ import { describeSchedule, toForm, validateSettings } from '../../src/renderer/a
 import { flushSummaryText } from '../../src/renderer/app/lib/flush.js';
 import { DEFAULT_SETTINGS } from '../../src/shared/contract.js';
 import { parseHash, startRoute } from '../../src/renderer/app/lib/routes.js';
+import { nodeStatus } from '../support/node-status.js';
 
-const base: NodeStatusInfo = {
-  joined: true,
-  market: { kind: 'practice' },
-  state: 'connected',
-  paused: false,
-  pause_reason: null,
-  address: 'a',
-  market_id: null,
-  jobs_done: 0,
-  jobs_rejected: 0,
-  running: 0,
-  credits_today: '0',
-  last_error: null,
-};
+const base = nodeStatus();
 const now = 1_800_000_000_000;
 const line = (s: Partial<NodeStatusInfo> | null, o: { transportOpen?: boolean; lastJobAt?: number | null } = {}) =>
   statusLine(s === null ? null : { ...base, ...s }, {

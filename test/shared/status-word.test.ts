@@ -3,21 +3,9 @@ import { buildTrayMenu } from '../../src/main/tray-menu.js';
 import { statusLine } from '../../src/renderer/app/lib/status.js';
 import type { NodeStatusInfo } from '../../src/shared/contract.js';
 import { EARNING_WINDOW_MS, nodeStatusWord } from '../../src/shared/status-word.js';
+import { nodeStatus } from '../support/node-status.js';
 
-const base: NodeStatusInfo = {
-  joined: true,
-  market: { kind: 'practice' },
-  state: 'connected',
-  paused: false,
-  pause_reason: null,
-  address: 'a',
-  market_id: 'm',
-  jobs_done: 0,
-  jobs_rejected: 0,
-  running: 0,
-  credits_today: '0',
-  last_error: null,
-};
+const base = nodeStatus({ market_id: 'm' });
 const now = 1_800_000_000_000;
 
 /** Every combination of the fields the word depends on. */

@@ -4,7 +4,11 @@ import type { Clock } from '../../src/core/clock.js';
 import type { Blake3Hasher } from '../../src/core/hash/hasher.js';
 import { fromHex } from '../../src/core/hex.js';
 import { createSliceDigester } from '../../src/core/market/assignment-proof.js';
-import { computeResultToJson, type UnsignedComputeResult } from '../../src/core/market/compute-result.js';
+import {
+  computeResultToJson,
+  type ComputeResult,
+  type UnsignedComputeResult,
+} from '../../src/core/market/compute-result.js';
 import {
   ed25519SignerFromSeed,
   signComputeResult,
@@ -159,6 +163,16 @@ export class RawProvider {
     nonce: bigint,
     o: Partial<UnsignedComputeResult> = {},
   ): ReturnType<typeof computeResultToJson> {
+    return computeResultToJson(this.signedResult(job, blake3, nonce, o));
+  }
+
+  /** `resultJson` before it is turned into JSON: the signed ComputeResult. */
+  signedResult(
+    job: JobFrame,
+    blake3: Blake3Hasher,
+    nonce: bigint,
+    o: Partial<UnsignedComputeResult> = {},
+  ): ComputeResult {
     const d = createSliceDigester(fromHex(job.assignment_key), blake3);
     d.update(Buffer.from(job.slice?.data ?? '', 'base64'));
     const { resultHash, proof } = d.digest();
@@ -173,7 +187,7 @@ export class RawProvider {
       created_at: this.clock.now(),
       ...o,
     };
-    return computeResultToJson(signComputeResult(unsigned, { signer: this.signer, blake3 }));
+    return signComputeResult(unsigned, { signer: this.signer, blake3 });
   }
 
   sendRaw(v: string | Buffer): void {

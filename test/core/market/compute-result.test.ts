@@ -21,6 +21,7 @@ import {
   type ComputeResult,
 } from '../../../src/core/market/compute-result.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
+import { COMPUTE_RESULT_VECTOR } from '../../support/compute-result-vector.js';
 import { pseudoRandomBytes } from '../../support/data.js';
 
 const blake3 = loadNativeBlake3();
@@ -28,18 +29,7 @@ const blake3 = loadNativeBlake3();
 // The docs/compute-result-encoding.md test vector. Every hex literal below was produced outside
 // this code base: field bytes by Python's struct module, digests by the b3sum CLI, the
 // signature by Python's `cryptography` Ed25519 with the RFC 8032 test-1 key.
-const VECTOR: ComputeResult = {
-  market_id: 'tessera-test-market',
-  task_id: '550e8400-e29b-41d4-a716-446655440000',
-  job_id: 'job-7',
-  worker_address: 'cpc1dscsgyng73ckp8re7hedhnpcujj2kt6d7qefed',
-  result_hash: 'd74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24',
-  proof: 'd5404852477bad4b70843460013621a0af46def9cac2a3848d347657041437c4',
-  nonce: 12345n,
-  created_at: 1_700_000_000_000,
-  signature:
-    '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
-};
+const VECTOR: ComputeResult = COMPUTE_RESULT_VECTOR;
 const VECTOR_FIELDS = [
   '746573736572612d636f6d707574652d726573756c74', // "tessera-compute-result"
   '01000000', // version 1

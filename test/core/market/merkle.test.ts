@@ -5,6 +5,7 @@ import type { ComputeResult } from '../../../src/core/market/compute-result.js';
 import { computeResultBytes } from '../../../src/core/market/compute-result.js';
 import { computeRoot, merkleLeafHash, merkleRoot, taskResultHash } from '../../../src/core/market/merkle.js';
 import { loadNativeBlake3 } from '../../../src/node/hash/node-hasher.js';
+import { COMPUTE_RESULT_VECTOR } from '../../support/compute-result-vector.js';
 
 const blake3 = loadNativeBlake3();
 
@@ -83,18 +84,7 @@ describe('task result_hash and batch compute_root', () => {
   });
 
   it("a batch's compute_root is the root over the results' canonical bytes (documented vector, b3sum)", () => {
-    const vector: ComputeResult = {
-      market_id: 'tessera-test-market',
-      task_id: '550e8400-e29b-41d4-a716-446655440000',
-      job_id: 'job-7',
-      worker_address: 'cpc1dscsgyng73ckp8re7hedhnpcujj2kt6d7qefed',
-      result_hash: 'd74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24',
-      proof: 'd5404852477bad4b70843460013621a0af46def9cac2a3848d347657041437c4',
-      nonce: 12345n,
-      created_at: 1_700_000_000_000,
-      signature:
-        '9c4618cbd373dd6217bf686b66f8bb6a02b862bbb921fca30c8f5e87cbd971ac363b85ac1151388446c1cde487d82059178c657f142c19fc4ac1b2096fdfa405',
-    };
+    const vector: ComputeResult = COMPUTE_RESULT_VECTOR;
     expect(computeRoot([vector], blake3)).toBe('fe471b2bbb6427b3b7cc1021b15f2fc52b2a614c1724480008f8d566afebb26f');
     const second = { ...vector, job_id: 'job-8', nonce: 12346n };
     expect(computeRoot([vector, second], blake3)).toBe(

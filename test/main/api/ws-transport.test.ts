@@ -6,27 +6,10 @@ import { TesseraError } from '../../../src/core/errors.js';
 import { AppEvents } from '../../../src/main/api/events.js';
 import { WsTransport } from '../../../src/main/api/ws-transport.js';
 import { WsContractClient, type WebSocketLike } from '../../../src/shared/ws-contract-client.js';
-import {
-  CHANNELS,
-  ContractCallError,
-  type ContractHandlers,
-  type NodeStatusInfo,
-} from '../../../src/shared/contract.js';
+import { CHANNELS, ContractCallError, type ContractHandlers } from '../../../src/shared/contract.js';
+import { nodeStatus } from '../../support/node-status.js';
 
-const status: NodeStatusInfo = {
-  joined: false,
-  market: null,
-  state: 'idle',
-  paused: false,
-  pause_reason: null,
-  address: 'tsr1test',
-  market_id: null,
-  jobs_done: 0,
-  jobs_rejected: 0,
-  running: 0,
-  credits_today: '0',
-  last_error: null,
-};
+const status = nodeStatus({ joined: false, market: null, state: 'idle', address: 'tsr1test' });
 
 function handlers(internal: unknown[]): ContractHandlers {
   const all = Object.fromEntries(

@@ -1,21 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../../../src/main/config/load-config.js';
+import { ConfigError, defaultConfig, loadConfig } from '../../../src/main/config/load-config.js';
 import { CONFIG_SCHEMA } from '../../../src/main/config/schema.js';
+import { configProblems } from '../../support/config-problems.js';
 import { tempDir } from '../../support/temp-dir.js';
 
 const FILE = '/data/config.toml';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, FILE);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (text: string) => configProblems(text, FILE);
 
 describe('config.toml', () => {
   it('uses the defaults when the file is missing', async () => {
