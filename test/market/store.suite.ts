@@ -536,6 +536,84 @@ export function storeSuite(h: StoreHarness): void {
       });
     });
 
+    it("locks the first jobs any of a pass's providers could take, with who lost each and who holds its pair, and leases several in one statement", async () => {
+      const [a, b, c] = (await queueJobs(3)) as [string, string, string];
+      const [gpuJob] = await queueJobs(1, { gpuRequired: true });
+      const twin = randomUUID();
+      await store.transaction((tx) => tx.validator.insertTwin(c, twin, T0));
+      const now = T0 + 10_000;
+      const held = (jobId: string, provider: string) => ({
+        jobId,
+        provider,
+        epoch: 1,
+        lease: {},
+        assignmentKey: 'k',
+        checked: false,
+        blockHash: null,
+      });
+      await store.transaction(async (tx) => {
+        const got = await tx.validator.leaseMany(
+          [
+            { jobId: a, owner: 'p1' },
+            { jobId: twin, owner: 'p2' },
+          ],
+          now,
+          500,
+        );
+        expect(got.map((g) => [g.job.jobId, g.job.leaseOwner, g.job.status, g.job.leaseUntil, g.job.attempts])).toEqual(
+          [
+            [a, 'p1', 'leased', now + 500, 1],
+            [twin, 'p2', 'leased', now + 500, 1],
+          ],
+        );
+        expect(got[1]?.pair).toEqual({ primary: c, twin });
+        expect(got.map((g) => g.task?.taskId)).toEqual([got[0]?.job.taskId, got[1]?.job.taskId]);
+        await tx.validator.putAssignments([held(a, 'p1'), held(twin, 'p2')], now);
+        expect(await tx.validator.requeue(a, now)).toBe(true); // p1 lost it
+      });
+      await store.transaction(async (tx) => {
+        const all = await tx.validator.leaseCandidates({
+          lanes: ['consumer'],
+          hardwareGpu: false,
+          minAsk: 0n,
+          limit: 10,
+        });
+        expect(all.map((x) => x.jobId)).toEqual([a, b, c]);
+        expect(all.map((x) => [x.lostBy, x.pairHolders, x.pairKey])).toEqual([
+          ['p1', [], a],
+          [null, [], b],
+          [null, ['p2', 'p2'], c],
+        ]);
+        // The GPU job was queued at a's time (another task): only a hardware GPU's filter lets it in.
+        expect(
+          (await tx.validator.leaseCandidates({ lanes: ['consumer'], hardwareGpu: true, minAsk: 0n, limit: 10 }))
+            .map((x) => x.jobId)
+            .sort(),
+        ).toEqual([a, b, c, gpuJob].sort());
+        expect(
+          (await tx.validator.leaseCandidates({ lanes: ['consumer'], hardwareGpu: false, minAsk: 0n, limit: 1 })).map(
+            (x) => x.jobId,
+          ),
+        ).toEqual([a]);
+        expect(
+          await tx.validator.leaseCandidates({ lanes: ['consumer'], hardwareGpu: true, minAsk: 11n, limit: 10 }),
+        ).toEqual([]);
+        expect(
+          await tx.validator.leaseCandidates({ lanes: ['industrial'], hardwareGpu: true, minAsk: 0n, limit: 10 }),
+        ).toEqual([]);
+        // A job no longer queued (the twin is leased) is left out; the rest are leased in the order given.
+        const again = await tx.validator.leaseMany(
+          [
+            { jobId: twin, owner: 'p3' },
+            { jobId: b, owner: 'p3' },
+          ],
+          now,
+          500,
+        );
+        expect(again.map((g) => [g.job.jobId, g.job.leaseOwner])).toEqual([[b, 'p3']]);
+      });
+    });
+
     it("fails a task's open jobs, queued and leased", async () => {
       const [a] = await queueJobs(2);
       await store.transaction(async (tx) => {

@@ -4,6 +4,7 @@ import { createTaskBody } from '../../src/market/http/task-schemas.js';
 import type { MarketStore } from '../../src/market/store/market-store.js';
 import type { CustomerRecord } from '../../src/market/store/customers-repo.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import { ValidatorRepo } from '../../src/market/store/validator-repo.js';
 import { tempDir } from '../support/temp-dir.js';
 import { postTask, startMarket, type Market } from '../support/market.js';
 import { RawProvider, seedFrom } from '../support/raw-provider.js';
@@ -165,6 +166,76 @@ describe('dispatch cost does not grow with idle providers', () => {
       expect(providers.map((p) => p.jobs().length)).toEqual([2, 2, 2, 2, 0, 0]);
     } finally {
       for (const p of providers) p.close();
+    }
+  });
+});
+
+describe('a pass leases for all its providers with two statements', () => {
+  it('8 jobs for 4 providers: one statement locks them, one leases them all; none is leased one at a time', async () => {
+    const m = await scalingMarket(tempDir('tessera-scale-'));
+    const providers = Array.from({ length: 6 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 300 + i)));
+    try {
+      for (const p of providers) await p.join({ max_jobs: 2 });
+      await m.validator.whenIdle();
+      for (let i = 0; i < 8; i++)
+        await m.server.tasks.create(m.customer, createTaskBody.parse(inference(`batch-${i}`)));
+      const one = vi.spyOn(ValidatorRepo.prototype, 'leaseNext');
+      const many = vi.spyOn(ValidatorRepo.prototype, 'leaseMany');
+      await m.validator.pumpNow();
+      expect(one).not.toHaveBeenCalled();
+      expect(many).toHaveBeenCalledTimes(1);
+      await Promise.all(providers.slice(0, 4).map((p) => p.nextJob(1)));
+      expect(providers.map((p) => p.jobs().length)).toEqual([2, 2, 2, 2, 0, 0]);
+    } finally {
+      for (const p of providers) p.close();
+    }
+  });
+
+  it('a provider that none of the locked jobs fits still gets a job that fits it further back in the queue', async () => {
+    const m = await scalingMarket(tempDir('tessera-scale-'));
+    const gpu = new RawProvider(m.base, m.blake3, seedFrom(SEED + 310));
+    const cpu = new RawProvider(m.base, m.blake3, seedFrom(SEED + 311));
+    const rendering = (tag: string, gpuRequired: boolean) =>
+      createTaskBody.parse({
+        challenge_type: 'rendering',
+        payload: { scene_file: `https://e.org/${tag}`, resolution: '64x64', frames: 1, gpu_required: gpuRequired },
+        reward: '1.0',
+      });
+    try {
+      // Two GPU jobs queued before the CPU job, each split at its own time (no provider yet).
+      const owners: Record<string, string> = {};
+      for (const [tag, g] of [
+        ['g1', true],
+        ['g2', true],
+        ['c1', false],
+      ] as const) {
+        owners[tag] = (await m.server.tasks.create(m.customer, rendering(tag, g))).taskId;
+        await m.validator.pumpNow();
+        clock.offset += 10;
+      }
+      const holders = () =>
+        m.store.transaction(async (tx) => {
+          const out: Record<string, string | null> = {};
+          for (const [tag, taskId] of Object.entries(owners))
+            out[tag] = (await tx.jobs.byTask(taskId))[0]?.leaseOwner ?? null;
+          return out;
+        });
+      // Both providers join with no pass run meanwhile, so the next pass serves both: the two jobs
+      // it locks (their room) are the two GPU jobs.
+      const passes = vi.spyOn(m.validator, 'pumpNow').mockResolvedValue();
+      await gpu.join({ gpu: { name: 'RTX', vendor: 'nvidia', software: false }, max_jobs: 1 });
+      await cpu.join({ gpu: null, max_jobs: 1 });
+      await m.validator.whenIdle();
+      passes.mockRestore();
+      await m.validator.pumpNow();
+      // That one pass leased the CPU job too.
+      expect(await holders()).toEqual({ g1: gpu.address, g2: null, c1: cpu.address });
+      const [g, c] = await Promise.all([gpu.nextJob(0), cpu.nextJob(0)]);
+      expect(g).toMatchObject({ gpu_required: true });
+      expect(c).toMatchObject({ gpu_required: false });
+    } finally {
+      gpu.close();
+      cpu.close();
     }
   });
 });

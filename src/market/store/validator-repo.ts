@@ -63,6 +63,105 @@ export interface LeaseContext {
   probation: ProbationRecord;
 }
 
+/**
+ * A queued job as the dispatcher matches it to providers (ValidatorRepo.leaseCandidates): what
+ * capability fit looks at, and who may not take it.
+ */
+export interface LeaseCandidate {
+  jobId: string;
+  lane: 'consumer' | 'industrial';
+  gpuRequired: boolean;
+  offer: bigint;
+  /** The same for both runs of a pair (the primary's id), the job's own id otherwise: one provider never takes two jobs of one key. */
+  pairKey: string;
+  /** The provider that last held the job and lost it (its lease row), if any. */
+  lostBy: string | null;
+  /** Providers that hold or held the other run of the job's pair: none of them may take this one. */
+  pairHolders: string[];
+}
+
+/**
+ * The part of a lease statement that reads what a lease needs for each leased row of `j` (the
+ * UPDATE's RETURNING, with `ord`): the job's task, input, previous assignment and pair, and its new
+ * holder's probation.
+ */
+const LEASE_CONTEXT = sql`
+      SELECT t.*,
+        j.job_id AS j_job_id, j.task_id AS j_task_id, j.slice_index AS j_slice_index, j.lane AS j_lane,
+        j.gpu_required AS j_gpu_required, j.offer AS j_offer, j.status AS j_status, j.lease_owner AS j_lease_owner,
+        j.lease_until AS j_lease_until, j.attempts AS j_attempts, j.result_hash AS j_result_hash, j.created_at AS j_created_at,
+        j.twin_of AS j_twin_of, (SELECT s.job_id FROM jobs s WHERE s.twin_of = j.job_id LIMIT 1) AS j_twin,
+        i.job_id AS i_job_id, i.workload AS i_workload, i.source AS i_source, i.slice_n AS i_slice_n,
+        i.byte_offset AS i_byte_offset, i.byte_length AS i_byte_length, i.matrix_size AS i_matrix_size, i.iterations AS i_iterations,
+        l.job_id AS l_job_id, l.provider AS l_provider, l.epoch AS l_epoch, l.lease AS l_lease,
+        l.assignment_key AS l_assignment_key, l.checked AS l_checked, l.block_hash AS l_block_hash,
+        p.checks_passed AS p_checks_passed, p.checks_failed AS p_checks_failed, p.clean_streak AS p_clean_streak,
+        b.balance AS p_bond
+      FROM j
+      LEFT JOIN tasks t ON t.task_id = j.task_id
+      LEFT JOIN job_inputs i ON i.job_id = j.job_id
+      LEFT JOIN job_leases l ON l.job_id = j.job_id
+      LEFT JOIN providers p ON p.address = j.lease_owner
+      LEFT JOIN accounts b ON b.account_id = 'bond:' || j.lease_owner`;
+
+function toLeaseContext(r: LeaseRow): LeaseContext {
+  const job = toJobRecord({
+    job_id: r.j_job_id,
+    task_id: r.j_task_id,
+    slice_index: r.j_slice_index,
+    lane: r.j_lane,
+    gpu_required: r.j_gpu_required,
+    offer: r.j_offer,
+    status: r.j_status,
+    lease_owner: r.j_lease_owner,
+    lease_until: r.j_lease_until,
+    attempts: r.j_attempts,
+    result_hash: r.j_result_hash,
+    created_at: r.j_created_at,
+  });
+  return {
+    job,
+    task: r.task_id === null ? undefined : toTaskRecord(r),
+    input:
+      r.i_job_id === null
+        ? undefined
+        : toInput({
+            job_id: r.i_job_id,
+            workload: r.i_workload,
+            source: r.i_source,
+            slice_n: r.i_slice_n,
+            byte_offset: r.i_byte_offset,
+            byte_length: r.i_byte_length,
+            matrix_size: r.i_matrix_size,
+            iterations: r.i_iterations,
+          }),
+    previous:
+      r.l_job_id === null
+        ? undefined
+        : toAssignment({
+            job_id: r.l_job_id,
+            provider: r.l_provider,
+            epoch: r.l_epoch,
+            lease: r.l_lease,
+            assignment_key: r.l_assignment_key,
+            checked: r.l_checked,
+            block_hash: r.l_block_hash,
+          }),
+    pair:
+      r.j_twin_of !== null
+        ? { primary: r.j_twin_of, twin: r.j_job_id }
+        : r.j_twin !== null
+          ? { primary: r.j_job_id, twin: r.j_twin }
+          : undefined,
+    probation: {
+      checksPassed: r.p_checks_passed ?? 0,
+      checksFailed: r.p_checks_failed ?? 0,
+      cleanStreak: r.p_clean_streak ?? 0,
+      bondFunded: r.p_bond ?? 0n,
+    },
+  };
+}
+
 type LeaseRow = TaskRow & {
   j_job_id: string;
   j_task_id: string;
@@ -380,80 +479,76 @@ export class ValidatorRepo {
       j AS (
         UPDATE jobs SET status = 'leased', lease_owner = ${req.owner}, lease_until = ${req.now + req.leaseMs}, attempts = attempts + 1, updated_at = ${req.now}
         FROM c WHERE jobs.job_id = c.job_id AND jobs.status = 'queued'
-        RETURNING jobs.*)
-      SELECT t.*,
-        j.job_id AS j_job_id, j.task_id AS j_task_id, j.slice_index AS j_slice_index, j.lane AS j_lane,
-        j.gpu_required AS j_gpu_required, j.offer AS j_offer, j.status AS j_status, j.lease_owner AS j_lease_owner,
-        j.lease_until AS j_lease_until, j.attempts AS j_attempts, j.result_hash AS j_result_hash, j.created_at AS j_created_at,
-        j.twin_of AS j_twin_of, (SELECT s.job_id FROM jobs s WHERE s.twin_of = j.job_id LIMIT 1) AS j_twin,
-        i.job_id AS i_job_id, i.workload AS i_workload, i.source AS i_source, i.slice_n AS i_slice_n,
-        i.byte_offset AS i_byte_offset, i.byte_length AS i_byte_length, i.matrix_size AS i_matrix_size, i.iterations AS i_iterations,
-        l.job_id AS l_job_id, l.provider AS l_provider, l.epoch AS l_epoch, l.lease AS l_lease,
-        l.assignment_key AS l_assignment_key, l.checked AS l_checked, l.block_hash AS l_block_hash,
-        p.checks_passed AS p_checks_passed, p.checks_failed AS p_checks_failed, p.clean_streak AS p_clean_streak,
-        b.balance AS p_bond
-      FROM j
-      LEFT JOIN tasks t ON t.task_id = j.task_id
-      LEFT JOIN job_inputs i ON i.job_id = j.job_id
-      LEFT JOIN job_leases l ON l.job_id = j.job_id
-      LEFT JOIN providers p ON p.address = ${req.owner}
-      LEFT JOIN accounts b ON b.account_id = ${`bond:${req.owner}`}`);
-    if (!r) return undefined;
-    const job = toJobRecord({
-      job_id: r.j_job_id,
-      task_id: r.j_task_id,
-      slice_index: r.j_slice_index,
-      lane: r.j_lane,
-      gpu_required: r.j_gpu_required,
-      offer: r.j_offer,
-      status: r.j_status,
-      lease_owner: r.j_lease_owner,
-      lease_until: r.j_lease_until,
-      attempts: r.j_attempts,
-      result_hash: r.j_result_hash,
-      created_at: r.j_created_at,
-    });
-    return {
-      job,
-      task: r.task_id === null ? undefined : toTaskRecord(r),
-      input:
-        r.i_job_id === null
-          ? undefined
-          : toInput({
-              job_id: r.i_job_id,
-              workload: r.i_workload,
-              source: r.i_source,
-              slice_n: r.i_slice_n,
-              byte_offset: r.i_byte_offset,
-              byte_length: r.i_byte_length,
-              matrix_size: r.i_matrix_size,
-              iterations: r.i_iterations,
-            }),
-      previous:
-        r.l_job_id === null
-          ? undefined
-          : toAssignment({
-              job_id: r.l_job_id,
-              provider: r.l_provider,
-              epoch: r.l_epoch,
-              lease: r.l_lease,
-              assignment_key: r.l_assignment_key,
-              checked: r.l_checked,
-              block_hash: r.l_block_hash,
-            }),
-      pair:
-        r.j_twin_of !== null
-          ? { primary: r.j_twin_of, twin: r.j_job_id }
-          : r.j_twin !== null
-            ? { primary: r.j_job_id, twin: r.j_twin }
-            : undefined,
-      probation: {
-        checksPassed: r.p_checks_passed ?? 0,
-        checksFailed: r.p_checks_failed ?? 0,
-        cleanStreak: r.p_clean_streak ?? 0,
-        bondFunded: r.p_bond ?? 0n,
-      },
-    };
+        RETURNING jobs.*, 0 AS ord)
+      ${LEASE_CONTEXT}`);
+    return r && toLeaseContext(r);
+  }
+
+  /**
+   * The first `limit` queued, admitted jobs in dispatch order that any of a pass's providers could
+   * take (a lane one of them serves, an offer at least the lowest ask, a GPU job only when one has
+   * a hardware GPU), locked FOR UPDATE SKIP LOCKED for this transaction, with what the per-provider
+   * rules look at: who last held each job (its lease row names the provider that lost it) and who
+   * holds or held the other run of its pair. The dispatcher matches them to its providers and
+   * leases the matches with `leaseMany`: two statements for a pass's leases instead of one per job.
+   */
+  async leaseCandidates(req: {
+    lanes: readonly string[];
+    hardwareGpu: boolean;
+    minAsk: bigint;
+    limit: number;
+  }): Promise<LeaseCandidate[]> {
+    const rows = await this.c.query<{
+      job_id: string;
+      lane: 'consumer' | 'industrial';
+      gpu_required: boolean;
+      offer: bigint;
+      twin_of: string | null;
+      lost_by: string | null;
+      primary_holders: (string | null)[] | null;
+      twin_holders: (string | null)[] | null;
+    }>(sql`
+      SELECT q.job_id, q.lane, q.gpu_required, q.offer, q.twin_of,
+        (SELECT l.provider FROM job_leases l WHERE l.job_id = q.job_id) AS lost_by,
+        CASE WHEN q.twin_of IS NULL THEN NULL ELSE
+          (SELECT ARRAY[s.lease_owner, l.provider] FROM jobs s LEFT JOIN job_leases l ON l.job_id = s.job_id WHERE s.job_id = q.twin_of) END AS primary_holders,
+        (SELECT ARRAY[s.lease_owner, l.provider] FROM jobs s LEFT JOIN job_leases l ON l.job_id = s.job_id WHERE s.twin_of = q.job_id LIMIT 1) AS twin_holders
+      FROM jobs q
+      WHERE q.status = 'queued' AND q.admission = 'admitted' AND q.lane = ANY(${pgArray(req.lanes)}::text[]) AND q.offer >= ${req.minAsk} ${req.hardwareGpu ? sql`` : sql`AND NOT q.gpu_required`}
+      ORDER BY q.created_at, q.slice_index, q.job_id LIMIT ${req.limit} FOR UPDATE OF q SKIP LOCKED`);
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      lane: r.lane,
+      gpuRequired: r.gpu_required,
+      offer: BigInt(r.offer),
+      pairKey: r.twin_of ?? r.job_id,
+      lostBy: r.lost_by,
+      pairHolders: [...(r.primary_holders ?? []), ...(r.twin_holders ?? [])].filter((p): p is string => p !== null),
+    }));
+  }
+
+  /**
+   * Leases these jobs (each locked by `leaseCandidates` in this transaction) to the providers
+   * named, and reads what each lease needs, as `leaseNext` does: one statement for all of them.
+   * A job no longer queued is left out of the answer; the rest come in the order given.
+   */
+  async leaseMany(
+    leases: readonly { jobId: string; owner: string }[],
+    now: number,
+    leaseMs: number,
+  ): Promise<LeaseContext[]> {
+    if (leases.length === 0) return [];
+    const rows = await this.c.query<LeaseRow>(sql`
+      WITH j AS (
+        UPDATE jobs SET status = 'leased', lease_owner = x.owner, lease_until = ${now + leaseMs}, attempts = attempts + 1, updated_at = ${now}
+        FROM ${recordset(
+          leases.map((l, ord) => ({ ord, job_id: l.jobId, owner: l.owner })),
+          sql`x(ord integer, job_id uuid, owner text)`,
+        )} AS x
+        WHERE jobs.job_id = x.job_id AND jobs.status = 'queued'
+        RETURNING jobs.*, x.ord)
+      ${LEASE_CONTEXT} ORDER BY j.ord`);
+    return rows.map(toLeaseContext);
   }
 
   /** leaseNext's job alone (the lease without what it needs; tests and the store bench). */

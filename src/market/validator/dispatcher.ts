@@ -10,7 +10,7 @@ import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
 import type { ProbationRecord } from '../store/bond-repo.js';
-import type { AssignmentRecord, JobInput, QueueGroup } from '../store/validator-repo.js';
+import type { AssignmentRecord, JobInput, LeaseCandidate, LeaseContext, QueueGroup } from '../store/validator-repo.js';
 import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord, TaskVerification } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
@@ -67,6 +67,62 @@ function fitsAny(shape: readonly QueueGroup[], caps: CapabilitiesFrame): boolean
   return shape.some(
     (g) => g.count > 0 && fitsJob({ lane: g.lane, gpuRequired: g.gpuRequired, offer: g.maxOffer }, caps),
   );
+}
+
+function hardwareGpuOf(caps: CapabilitiesFrame): boolean {
+  return caps.gpu !== null && !caps.gpu.software;
+}
+
+/**
+ * One provider's turn in a lease transaction. A provider has two turns in a pass (dispatch-order.ts),
+ * which share its room: what one of them takes, the other cannot.
+ */
+export interface LeaseTurn {
+  session: ProviderSession;
+  caps: CapabilitiesFrame;
+  /** Whether it may take back a job it lost itself (dispatch-order.ts). */
+  retake: boolean;
+  /** The jobs its provider may take in this transaction, across both its turns. */
+  room: number;
+  /** The jobs this turn took. */
+  taken: number;
+}
+
+/** What `turn`'s provider took in this transaction, across its turns. */
+function takenBy(turns: readonly LeaseTurn[], turn: LeaseTurn): number {
+  return turns.reduce((n, t) => (t.session === turn.session ? n + t.taken : n), 0);
+}
+
+/**
+ * Matches locked jobs (in dispatch order) to providers' turns (in dispatch order): each turn takes
+ * the earliest jobs not yet taken that fit its provider, up to the provider's room — the lane, the
+ * GPU and the ask, never a job it lost itself (unless the turn may `retake`), and never a job whose
+ * pair's other run it holds, held, or takes in this same match. Counts each turn's `taken`.
+ */
+export function matchCandidates(
+  turns: readonly LeaseTurn[],
+  candidates: readonly LeaseCandidate[],
+): { jobId: string; turn: LeaseTurn }[] {
+  const out: { jobId: string; turn: LeaseTurn }[] = [];
+  const taken = new Set<string>();
+  const pairsOf = new Map<ProviderSession, Set<string>>();
+  for (const turn of turns) {
+    const owner = turn.session.address;
+    const pairs = pairsOf.get(turn.session) ?? new Set<string>();
+    pairsOf.set(turn.session, pairs);
+    let left = turn.room - takenBy(turns, turn);
+    for (const c of candidates) {
+      if (left <= 0) break;
+      if (taken.has(c.jobId) || !fitsJob(c, turn.caps)) continue;
+      if ((!turn.retake && c.lostBy === owner) || c.pairHolders.includes(owner) || pairs.has(c.pairKey)) continue;
+      taken.add(c.jobId);
+      pairs.add(c.pairKey);
+      turn.taken++;
+      left--;
+      out.push({ jobId: c.jobId, turn });
+    }
+  }
+  return out;
 }
 
 /**
@@ -184,32 +240,88 @@ export class Dispatcher {
 
   /**
    * Leases up to LEASES_PER_TX jobs in `tx` to the pass's providers in turn, each up to its room,
-   * and writes their assignments in one statement; advances `pass`.
+   * and writes their assignments in one statement; advances `pass`. The providers' turns are
+   * decided together: one statement locks the first jobs in dispatch order that any of them could
+   * take, they are matched here to the providers in order (each takes the earliest that fits it),
+   * and one statement leases the matches. A provider left with room when those jobs ran out (there
+   * may be more that fit it further back) is served by a lease statement of its own.
    */
   private async leaseBatch(tx: MarketTx, pass: LeasePass): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
     const sessions = this.ctx.sessions;
     const now = this.ctx.clock.now();
     const { shape, wanting } = pass;
-    const out: { session: ProviderSession; lease: LeasedJob }[] = [];
-    const pending: AssignmentRecord[] = [];
-    for (; pass.next < wanting.length && out.length < LEASES_PER_TX && pass.left > 0; pass.next++) {
+    const turns: LeaseTurn[] = [];
+    const roomOf = new Map<ProviderSession, number>();
+    let asked = 0;
+    let carried: LeaseTurn | undefined;
+    for (; pass.next < wanting.length; pass.next++) {
       const { session, retake } = wanting[pass.next] as (typeof wanting)[number];
       const caps = session.capabilities;
       if (!caps || session.congested || sessions.get(session.address) !== session) continue;
-      // A provider has a second turn in a pass: the leases of its first turn in this transaction take room too.
-      let room = caps.max_jobs - session.inFlight.size - out.filter((o) => o.session === session).length;
-      while (room > 0 && pass.left > 0 && out.length < LEASES_PER_TX && fitsAny(shape, caps)) {
-        const lease = await this.leaseIn(tx, session, caps, now, retake, pending);
-        if (!lease) break;
-        out.push({ session, lease });
-        room--;
-        pass.left--;
-        const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
-        if (g) g.count--;
+      let room = roomOf.get(session);
+      if (room === undefined) {
+        // A provider's first turn in this transaction: its room counts towards how many jobs to lock.
+        if (asked >= LEASES_PER_TX || asked >= pass.left) break;
+        const free = caps.max_jobs - session.inFlight.size;
+        room = Math.min(free, LEASES_PER_TX - asked, pass.left - asked);
+        if (room <= 0) continue;
+        roomOf.set(session, room);
+        asked += room;
+        // A provider with more room than this transaction has left is served again in the next one
+        // (if it fills what it had here).
+        if (room < free && asked >= LEASES_PER_TX) {
+          if (fitsAny(shape, caps)) carried = { session, caps, retake, room, taken: 0 };
+          if (carried) turns.push(carried);
+          break;
+        }
       }
-      // A provider with room left and more that fits is served again in the next transaction.
-      if (room > 0 && out.length >= LEASES_PER_TX && pass.left > 0 && fitsAny(shape, caps)) break;
+      if (fitsAny(shape, caps)) turns.push({ session, caps, retake, room, taken: 0 });
     }
+    if (turns.length === 0) return [];
+    const out: { session: ProviderSession; lease: LeasedJob }[] = [];
+    const pending: AssignmentRecord[] = [];
+    const took = (session: ProviderSession, lease: LeasedJob) => {
+      out.push({ session, lease });
+      pass.left--;
+      const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
+      if (g) g.count--;
+    };
+    const candidates = await tx.validator.leaseCandidates({
+      lanes: [...new Set(turns.flatMap((t) => t.caps.lanes))],
+      hardwareGpu: turns.some((t) => hardwareGpuOf(t.caps)),
+      minAsk: turns.reduce((m, t) => (BigInt(t.caps.ask) < m ? BigInt(t.caps.ask) : m), BigInt(turns[0]!.caps.ask)),
+      limit: asked,
+    });
+    const matches = matchCandidates(turns, candidates);
+    const contexts = await tx.validator.leaseMany(
+      matches.map((m) => ({ jobId: m.jobId, owner: m.turn.session.address })),
+      now,
+      this.ctx.config.jobDeadlineMs,
+    );
+    const turnOf = new Map(matches.map((m) => [m.jobId, m.turn]));
+    let lost = false;
+    for (const context of contexts) {
+      const turn = turnOf.get(context.job.jobId) as LeaseTurn;
+      const lease = await this.take(tx, turn.session, context, now, pending);
+      if (lease) took(turn.session, lease);
+      else {
+        turn.taken--;
+        lost = true;
+      }
+    }
+    // Providers with room left, when the locked jobs may not have been all that fit them (the
+    // statement returned as many as it was asked for, or a lease fell through): one lease at a time.
+    if (candidates.length >= asked || lost || contexts.length < matches.length)
+      for (const turn of turns) {
+        const { session, caps, retake } = turn;
+        while (takenBy(turns, turn) < turn.room && pass.left > 0 && fitsAny(shape, caps)) {
+          const lease = await this.leaseIn(tx, session, caps, now, retake, pending);
+          if (!lease) break;
+          took(session, lease);
+          turn.taken++;
+        }
+      }
+    if (carried && takenBy(turns, carried) < carried.room) pass.next++;
     // Every lease's assignment in one statement, in the leases' transaction.
     await tx.validator.putAssignments(pending, now);
     return out;
@@ -309,19 +421,38 @@ export class Dispatcher {
     /** The transaction's assignments not yet written: the caller writes them in one statement before it commits. */
     pending: AssignmentRecord[],
   ): Promise<LeasedJob | undefined> {
-    const machine = this.ctx.machine;
-    const hardwareGpu = caps.gpu !== null && !caps.gpu.software;
     // The job with its task, input, previous assignment, pair and the provider's probation: one statement.
     const context = await tx.validator.leaseNext({
       owner: session.address,
       notLostByOwner: !retake,
       lanes: caps.lanes,
-      hardwareGpu,
+      hardwareGpu: hardwareGpuOf(caps),
       ask: BigInt(caps.ask),
       now,
       leaseMs: this.ctx.config.jobDeadlineMs,
     });
     if (!context) return undefined;
+    return (
+      (await this.take(tx, session, context, now, pending)) ??
+      // Its task failed, or its lease record is final: the next job.
+      this.leaseIn(tx, session, caps, now, retake, pending)
+    );
+  }
+
+  /**
+   * Completes a lease just taken in `tx` (the job is leased to `session` in the store): the lease's
+   * state machine, the job's input and its assignment (queued in `pending`). Undefined when the job
+   * cannot run — its lease record is final (the job fails) or its input is not in the store (the
+   * task fails) — so the provider's room is free for another job.
+   */
+  private async take(
+    tx: MarketTx,
+    session: ProviderSession,
+    context: LeaseContext,
+    now: number,
+    pending: AssignmentRecord[],
+  ): Promise<LeasedJob | undefined> {
+    const machine = this.ctx.machine;
     const { job, previous } = context;
     let lease: Lease;
     if (!previous) {
@@ -347,7 +478,7 @@ export class Dispatcher {
     const { input, task } = context;
     if (!input || !task) throw new Error(`job ${job.jobId} has no input or task`);
     const bytes = await this.inputIn(tx, input, task, now);
-    if (!bytes) return this.leaseIn(tx, session, caps, now, retake, pending); // its task failed: the next job
+    if (!bytes) return undefined;
     const assignment = await this.assignmentFor(tx, job, input, session.address, lease, task.verification, {
       probation: context.probation,
       pair: context.pair,
