@@ -92,4 +92,30 @@ describe.skipIf(!h)('PostgreSQL round trips (pg-driver.ts)', () => {
       await driver.close();
     }
   });
+
+  it('sends a last write with COMMIT (atCommit): one write for both, and its failure commits nothing', async () => {
+    const driver = await open();
+    try {
+      const { writes } = await writesDuring(() =>
+        driver.transaction(async (c) => {
+          await c.query(sql`INSERT INTO t (n) VALUES (${1})`);
+          c.atCommit?.(sql`INSERT INTO t (n) VALUES (${2})`);
+        }),
+      );
+      // BEGIN with the first statement, then the last write with COMMIT.
+      expect(writes).toBe(2);
+      expect(await driver.transaction((c) => c.query(sql`SELECT n FROM t ORDER BY n`))).toEqual([{ n: 1 }, { n: 2 }]);
+      await expect(
+        driver.transaction(async (c) => {
+          await c.query(sql`INSERT INTO t (n) VALUES (${3})`);
+          c.atCommit?.(sql`INSERT INTO t (n) VALUES (${1})`);
+        }),
+      ).rejects.toThrow(/duplicate key/);
+      expect(await driver.transaction((c) => c.query(sql`SELECT n FROM t ORDER BY n`))).toEqual([{ n: 1 }, { n: 2 }]);
+      await driver.transaction((c) => c.query(sql`INSERT INTO t (n) VALUES (${4})`));
+      expect(await driver.transaction((c) => c.query(sql`SELECT count(*)::int AS n FROM t`))).toEqual([{ n: 3 }]);
+    } finally {
+      await driver.close();
+    }
+  });
 });

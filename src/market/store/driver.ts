@@ -19,6 +19,14 @@ export interface SqlConn {
    * sent meanwhile leave in one write (`pipelined`). Absent where statements cannot be pipelined.
    */
   cork?(): () => void;
+  /**
+   * Sends statement `q` in the same write as this transaction's COMMIT, once the transaction's
+   * function has returned, instead of in a round trip of its own: for a last write whose answer
+   * nothing reads (a statement, not a function, so no check of its answer can come after COMMIT).
+   * The server runs it before COMMIT; if it fails, nothing commits and the transaction throws that
+   * failure. Absent where COMMIT cannot share a write: the caller then runs `q` before returning.
+   */
+  atCommit?(q: PgQuery): void;
 }
 
 /**

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { PgRow, SqlConn, SqlDriver, SqlSession } from './driver.js';
-import { compile } from './sql.js';
+import { compile, type PgQuery } from './sql.js';
 import { MarketStoreError } from './errors.js';
 import { errorMessage } from '../../core/errors.js';
 import { PgListener } from './pg-listener.js';
@@ -63,6 +63,7 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
     async transaction(fn) {
       const client = await pool.connect();
       const onCommit: string[] = [];
+      const lastWrites: PgQuery[] = [];
       try {
         // BEGIN leaves in one write with the transaction's first statement (the pool's clients
         // pipeline: a query is sent without waiting for the answer to the one before), and the
@@ -73,12 +74,23 @@ export async function openPgDriver(url: string, options: { schema?: string; max?
         let work: ReturnType<typeof fn>;
         try {
           began = client.query('BEGIN');
-          work = fn(connOf(client, onCommit));
+          work = fn(connOf(client, onCommit, lastWrites));
         } finally {
           stream?.uncork();
         }
         const [, result] = await Promise.all([began, work]);
-        await client.query([...onCommit, 'COMMIT'].join('; '));
+        // The last writes and COMMIT leave in one write; a failed write fails the transaction (the
+        // server then answers COMMIT with a rollback, and the ROLLBACK below changes nothing).
+        stream?.cork();
+        let last: Promise<unknown>;
+        let committed: Promise<unknown>;
+        try {
+          last = Promise.all(lastWrites.map((q) => runOn(client, q)));
+          committed = client.query([...onCommit, 'COMMIT'].join('; '));
+        } finally {
+          stream?.uncork();
+        }
+        await Promise.all([last, committed]);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -163,9 +175,15 @@ function streamOf(client: pg.PoolClient): { cork(): void; uncork(): void } | und
     : undefined;
 }
 
-function connOf(client: pg.PoolClient, onCommit?: string[]): SqlConn {
+function connOf(client: pg.PoolClient, onCommit?: string[], lastWrites?: PgQuery[]): SqlConn {
   const stream = streamOf(client);
   return {
+    ...(stream &&
+      lastWrites && {
+        atCommit(q: PgQuery) {
+          lastWrites.push(q);
+        },
+      }),
     ...(stream && {
       cork() {
         stream.cork();
@@ -177,14 +195,16 @@ function connOf(client: pg.PoolClient, onCommit?: string[]): SqlConn {
         onCommit.push(`SELECT pg_notify(${pg.escapeLiteral(channel)}, ${pg.escapeLiteral(payload)})`);
       },
     }),
-    async query<R extends PgRow>(q: Parameters<SqlConn['query']>[0]): Promise<R[]> {
-      const { text, values } = compile(q);
-      return (await client.query<R>(statementConfig(text, values))).rows;
-    },
+    query: <R extends PgRow>(q: PgQuery) => runOn<R>(client, q),
     async exec(text) {
       await client.query(text);
     },
   };
+}
+
+async function runOn<R extends PgRow>(client: pg.PoolClient, q: PgQuery): Promise<R[]> {
+  const { text, values } = compile(q);
+  return (await client.query<R>(statementConfig(text, values))).rows;
 }
 
 /** The URL without its password, for messages. */

@@ -2,7 +2,7 @@ import type { JsonValue } from '../../core/market/canonical.js';
 import type { SqlConn } from './driver.js';
 import type { ProbationRecord } from './bond-repo.js';
 import { toJobRecord, type JobRecord, type JobRow } from './jobs-repo.js';
-import { pgArray, recordset, sql } from './sql.js';
+import { pgArray, recordset, sql, type PgQuery } from './sql.js';
 import { toTaskRecord, type TaskRecord, type TaskRow } from './tasks-repo.js';
 
 export type JobWorkload = 'transcode' | 'inference' | 'gpuhash' | 'synthetic';
@@ -756,25 +756,8 @@ export class ValidatorRepo {
 
   /** Records many assignments (a dispatch transaction's leases) in one statement; putAssignment's upsert for each. */
   async putAssignments(rows: readonly AssignmentRecord[], now: number): Promise<void> {
-    if (rows.length === 0) return;
-    const json = JSON.stringify(
-      rows.map((a) => ({
-        job_id: a.jobId,
-        provider: a.provider,
-        epoch: a.epoch,
-        lease: a.lease,
-        assignment_key: a.assignmentKey,
-        checked: a.checked,
-        block_hash: a.blockHash,
-      })),
-    );
-    await this.c.query(sql`
-      INSERT INTO job_leases (job_id, provider, epoch, lease, assignment_key, checked, block_hash, updated_at)
-      SELECT x.job_id, x.provider, x.epoch, x.lease, x.assignment_key, x.checked, x.block_hash, ${now}::bigint
-      FROM jsonb_to_recordset(${json}::jsonb)
-        AS x(job_id uuid, provider text, epoch integer, lease jsonb, assignment_key text, checked boolean, block_hash text)
-      ON CONFLICT (job_id) DO UPDATE SET provider = EXCLUDED.provider, epoch = EXCLUDED.epoch, lease = EXCLUDED.lease,
-        assignment_key = EXCLUDED.assignment_key, checked = EXCLUDED.checked, block_hash = EXCLUDED.block_hash, updated_at = EXCLUDED.updated_at`);
+    const q = assignmentsStatement(rows, now);
+    if (q) await this.c.query(q);
   }
 
   async updateLease(jobId: string, lease: JsonValue, now: number): Promise<void> {
@@ -1072,4 +1055,30 @@ export class ValidatorRepo {
       sql`SELECT lane, offer FROM jobs WHERE status = 'queued' ORDER BY lane, offer LIMIT 5000`,
     );
   }
+}
+
+/**
+ * putAssignments' statement (undefined for no rows), for a transaction to send with its COMMIT
+ * (MarketTx.atCommit): an upsert whose answer nothing checks.
+ */
+export function assignmentsStatement(rows: readonly AssignmentRecord[], now: number): PgQuery | undefined {
+  if (rows.length === 0) return undefined;
+  const json = JSON.stringify(
+    rows.map((a) => ({
+      job_id: a.jobId,
+      provider: a.provider,
+      epoch: a.epoch,
+      lease: a.lease,
+      assignment_key: a.assignmentKey,
+      checked: a.checked,
+      block_hash: a.blockHash,
+    })),
+  );
+  return sql`
+    INSERT INTO job_leases (job_id, provider, epoch, lease, assignment_key, checked, block_hash, updated_at)
+    SELECT x.job_id, x.provider, x.epoch, x.lease, x.assignment_key, x.checked, x.block_hash, ${now}::bigint
+    FROM jsonb_to_recordset(${json}::jsonb)
+      AS x(job_id uuid, provider text, epoch integer, lease jsonb, assignment_key text, checked boolean, block_hash text)
+    ON CONFLICT (job_id) DO UPDATE SET provider = EXCLUDED.provider, epoch = EXCLUDED.epoch, lease = EXCLUDED.lease,
+      assignment_key = EXCLUDED.assignment_key, checked = EXCLUDED.checked, block_hash = EXCLUDED.block_hash, updated_at = EXCLUDED.updated_at`;
 }

@@ -10,7 +10,14 @@ import { ComfortGuard } from '../../core/pricing/comfort-guard.js';
 import type { CapabilitiesFrame, JobFrame } from '../../shared/market-protocol.js';
 import type { MarketTx } from '../store/market-store.js';
 import type { ProbationRecord } from '../store/bond-repo.js';
-import type { AssignmentRecord, JobInput, LeaseCandidate, LeaseContext, QueueGroup } from '../store/validator-repo.js';
+import {
+  assignmentsStatement,
+  type AssignmentRecord,
+  type JobInput,
+  type LeaseCandidate,
+  type LeaseContext,
+  type QueueGroup,
+} from '../store/validator-repo.js';
 import type { JobRecord } from '../store/jobs-repo.js';
 import type { TaskRecord, TaskVerification } from '../store/tasks-repo.js';
 import { decideAdmissions } from './admission-pass.js';
@@ -322,8 +329,8 @@ export class Dispatcher {
         }
       }
     if (carried && takenBy(turns, carried) < carried.room) pass.next++;
-    // Every lease's assignment in one statement, in the leases' transaction.
-    await tx.validator.putAssignments(pending, now);
+    // Every lease's assignment in one statement, sent with the leases' COMMIT.
+    tx.atCommit(assignmentsStatement(pending, now));
     return out;
   }
 
