@@ -75,8 +75,6 @@ export interface SettledSlice {
 /** The canonical text form of a job id; anything else (a provider can send any string) is not looked up. */
 export const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const rowsParam = jsonRows;
-
 export class SettlementRepo {
   constructor(private readonly c: SqlConn) {}
 
@@ -148,7 +146,7 @@ export class SettlementRepo {
     if (items.length === 0) return new Set();
     const rows = await this.c.query<{ worker_address: string; nonce: string }>(sql`
       INSERT INTO result_nonces (worker_address, nonce, seen_at)
-      SELECT x.worker, x.nonce, ${now}::bigint FROM jsonb_to_recordset(${rowsParam(items.map((i) => ({ worker: i.worker, nonce: i.nonce })))}::jsonb) AS x(worker text, nonce numeric)
+      SELECT x.worker, x.nonce, ${now}::bigint FROM jsonb_to_recordset(${jsonRows(items.map((i) => ({ worker: i.worker, nonce: i.nonce })))}::jsonb) AS x(worker text, nonce numeric)
       ON CONFLICT DO NOTHING RETURNING worker_address, nonce::text AS nonce`);
     return new Set(rows.map((r) => `${r.worker_address} ${r.nonce}`));
   }
@@ -174,7 +172,7 @@ export class SettlementRepo {
   /** Inserts the group's results in order (their seq follows the group's order). */
   async insertResults(rows: readonly ResultRow[], now: number): Promise<void> {
     if (rows.length === 0) return;
-    const param = rowsParam(
+    const param = jsonRows(
       rows.map((r, ord) => ({
         ord,
         job_id: r.jobId,
@@ -243,7 +241,7 @@ export class SettlementRepo {
       WHERE p.address = v.address`);
     await this.c.query(sql`
       INSERT INTO provider_penalties (address, job_id, reason, slashed, created_at)
-      SELECT address, job_id, ${reason}::text, slashed, ${now}::bigint FROM jsonb_to_recordset(${rowsParam(penalties)}::jsonb) AS x(ord integer, address text, job_id uuid, slashed bigint)
+      SELECT address, job_id, ${reason}::text, slashed, ${now}::bigint FROM jsonb_to_recordset(${jsonRows(penalties)}::jsonb) AS x(ord integer, address text, job_id uuid, slashed bigint)
       ORDER BY ord`);
     return new Set(updates.filter((u) => u.refused).map((u) => u.address));
   }
@@ -408,7 +406,7 @@ export class SettlementRepo {
       tasks.map((x) => ({ task_id: x.taskId, result_hash: x.resultHash, worker_address: x.workerAddress })),
       sql`v(task_id uuid, result_hash text, worker_address text)`,
     );
-    const r = rowsParam(
+    const r = jsonRows(
       receipts.map((x, ord) => ({
         ord,
         idempotency_key: x.key,
