@@ -191,6 +191,24 @@ describe('a pass leases for all its providers with two statements', () => {
     }
   });
 
+  it('one job to place is one lease statement: no lock-then-lease', async () => {
+    const m = await scalingMarket(tempDir('tessera-scale-'));
+    const providers = Array.from({ length: 3 }, (_, i) => new RawProvider(m.base, m.blake3, seedFrom(SEED + 320 + i)));
+    try {
+      for (const p of providers) await p.join({ max_jobs: 2 });
+      await m.validator.whenIdle();
+      await m.server.tasks.create(m.customer, createTaskBody.parse(inference('single')));
+      const one = vi.spyOn(ValidatorRepo.prototype, 'leaseNext');
+      const lock = vi.spyOn(ValidatorRepo.prototype, 'leaseCandidates');
+      await m.validator.pumpNow();
+      expect(one).toHaveBeenCalledTimes(1);
+      expect(lock).not.toHaveBeenCalled();
+      await providers[0]?.nextJob(0);
+    } finally {
+      for (const p of providers) p.close();
+    }
+  });
+
   it('a provider that none of the locked jobs fits still gets a job that fits it further back in the queue', async () => {
     const m = await scalingMarket(tempDir('tessera-scale-'));
     const gpu = new RawProvider(m.base, m.blake3, seedFrom(SEED + 310));

@@ -354,7 +354,6 @@ export class ValidatorRepo {
     return rows.map((r) => ({ jobId: r.job_id, reason: r.reason, slashed: r.slashed }));
   }
 
-  /** Pending tasks that have no jobs yet, locked (skipping rows another instance holds). */
   /**
    * What a dispatch pass reads first, in one statement: the pending tasks to split (as
    * `tasksToSplit`, locked), whether any queued job waits for admission (those rows locked as

@@ -293,18 +293,25 @@ export class Dispatcher {
       const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
       if (g) g.count--;
     };
-    const candidates = await tx.validator.leaseCandidates({
-      lanes: [...new Set(turns.flatMap((t) => t.caps.lanes))],
-      hardwareGpu: turns.some((t) => hardwareGpuOf(t.caps)),
-      minAsk: turns.reduce((m, t) => (BigInt(t.caps.ask) < m ? BigInt(t.caps.ask) : m), BigInt(turns[0]!.caps.ask)),
-      limit: asked,
-    });
+    // One job to place is one lease statement; more are two (lock, then lease the matches).
+    const batch = asked > 1;
+    const candidates = batch
+      ? await tx.validator.leaseCandidates({
+          lanes: [...new Set(turns.flatMap((t) => t.caps.lanes))],
+          hardwareGpu: turns.some((t) => hardwareGpuOf(t.caps)),
+          minAsk: turns.reduce((m, t) => (BigInt(t.caps.ask) < m ? BigInt(t.caps.ask) : m), BigInt(turns[0]!.caps.ask)),
+          limit: asked,
+        })
+      : [];
     const matches = matchCandidates(turns, candidates);
-    const contexts = await tx.validator.leaseMany(
-      matches.map((m) => ({ jobId: m.jobId, owner: m.turn.session.address })),
-      now,
-      this.ctx.config.jobDeadlineMs,
-    );
+    const contexts =
+      matches.length === 0
+        ? []
+        : await tx.validator.leaseMany(
+            matches.map((m) => ({ jobId: m.jobId, owner: m.turn.session.address })),
+            now,
+            this.ctx.config.jobDeadlineMs,
+          );
     const turnOf = new Map(matches.map((m) => [m.jobId, m.turn]));
     let lost = false;
     for (const context of contexts) {
@@ -318,7 +325,7 @@ export class Dispatcher {
     }
     // Providers with room left, when the locked jobs may not have been all that fit them (the
     // statement returned as many as it was asked for, or a lease fell through): one lease at a time.
-    if (candidates.length >= asked || lost || contexts.length < matches.length)
+    if (!batch || candidates.length >= asked || lost || contexts.length < matches.length)
       for (const turn of turns) {
         const { session, caps, retake } = turn;
         while (takenBy(turns, turn) < turn.room && pass.left > 0 && fitsAny(shape, caps)) {
