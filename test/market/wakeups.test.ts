@@ -3,6 +3,7 @@ import type { MarketChannel } from '../../src/market/store/channels.js';
 import { MarketStore, type StoreNotification } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
+import { Dispatcher } from '../../src/market/validator/dispatcher.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { silentLogger } from '../../src/node/log.js';
 import { postTask } from '../support/market.js';
@@ -147,6 +148,30 @@ describe('wake-ups across instances (postgres)', () => {
     await new Promise((r) => setImmediate(r));
     await b.validator.whenIdle();
     expect(passes).not.toHaveBeenCalled();
+  }, 60_000);
+
+  it("an instance whose last pass filled its providers runs no pass on another instance's jobs_ready, though one has room again", async () => {
+    const { b, provider, post } = await twoInstances();
+    await post();
+    await provider.nextJob();
+    await b.validator.whenIdle();
+    // B's last pass filled its provider. Room that opens after such a pass (a result settling, a job
+    // lost) comes with B's own wake-up, which reads the whole queue: so even with room here now,
+    // another instance's jobs do not wake B.
+    const room = vi.spyOn(Dispatcher.prototype, 'hasRoom').mockReturnValue(true);
+    try {
+      const passes = vi.spyOn(b.validator, 'pumpNow');
+      const heard = new Promise<void>((resolve) =>
+        b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
+      );
+      await post();
+      await heard;
+      await new Promise((r) => setImmediate(r));
+      await b.validator.whenIdle();
+      expect(passes).not.toHaveBeenCalled();
+    } finally {
+      room.mockRestore();
+    }
   }, 60_000);
 
   it('receipts that instance A stores for a provider connected to B reach it with no delivery timer on B', async () => {

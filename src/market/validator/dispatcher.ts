@@ -144,6 +144,8 @@ export class Dispatcher {
   /** The guard's mode and recovery wait (a cache: it is re-evaluated from the store's queue at every pass, and a restart starts loose). */
   private readonly guard: ComfortGuard;
   private pumpQueued = false;
+  /** Whether the last pass ended with a provider here with room (true while a pass runs: see wantsRemoteWork). */
+  private starved = true;
 
   /**
    * `pass` is what a kick runs (default: pumpNow). The ValidatorService facade passes its own
@@ -194,6 +196,16 @@ export class Dispatcher {
     return false;
   }
 
+  /**
+   * Whether another instance's new jobs should wake a pass here: a provider here has room, and the
+   * last pass left it so (or a pass is running now). A pass that filled every provider here needs
+   * no wake: room here is freed only by what wakes this instance itself (a settled result, a lost
+   * or returned job, a join), which runs a pass that reads the whole queue.
+   */
+  wantsRemoteWork(): boolean {
+    return this.starved && this.hasRoom();
+  }
+
   /** One dispatch pass (pumpNow). */
   runOnce(): Promise<void> {
     return this.pumpNow();
@@ -209,6 +221,16 @@ export class Dispatcher {
    */
   async pumpNow(): Promise<void> {
     if (this.ctx.isClosed()) return;
+    // New jobs elsewhere during the pass may come after its read: they wake another pass.
+    this.starved = true;
+    try {
+      await this.pass();
+    } finally {
+      this.starved = this.hasRoom();
+    }
+  }
+
+  private async pass(): Promise<void> {
     const sessions = this.ctx.sessions;
     const pass: LeasePass = { shape: [], left: 0, wanting: [], next: 0 };
     // The split, the admission pass and the first leases share one transaction: a pass with

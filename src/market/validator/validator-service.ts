@@ -243,8 +243,9 @@ export class ValidatorService {
       () => this.steps.serial(() => this.receiptDelivery.runOnce()),
       (err) => this.report('receipt delivery', err),
     );
-    // Another instance's jobs wake a pass here only when a provider here has room (Dispatcher.hasRoom).
-    this.notifier.on('jobs_ready', (e) => (e.local || !this.dispatcher.hasRoom() ? undefined : this.kick()));
+    // Another instance's jobs wake a pass here only when a provider here has room that the last
+    // pass could not fill (Dispatcher.wantsRemoteWork).
+    this.notifier.on('jobs_ready', (e) => (e.local || !this.dispatcher.wantsRemoteWork() ? undefined : this.kick()));
     // A settled result may finish a reopened task (or redo a queued re-verification's job): a pass, when one has work.
     this.notifier.on('result_settled', () => (this.reachBack.hasOpenWork ? this.kickReachBack() : undefined));
     this.notifier.on('receipt_stored', (e) => (e.local ? undefined : deliverReceipts()));
