@@ -132,12 +132,8 @@ describe('wake-ups across instances (postgres)', () => {
     expect(job.task_id).toBe(taskId);
   }, 60_000);
 
-  it("an instance whose providers are all busy runs no pass on another instance's jobs_ready", async () => {
-    const { b, provider, post } = await twoInstances();
-    // B's only provider (max_jobs 1) takes the first task: B has no room left.
-    await post();
-    await provider.nextJob();
-    await b.validator.whenIdle();
+  /** Posts a task through A once B has heard nothing yet, and checks that B's hearing it ran no pass. */
+  const noPassOnRemoteJobs = async (b: Awaited<ReturnType<typeof twoInstances>>['b'], post: () => Promise<string>) => {
     const passes = vi.spyOn(b.validator, 'pumpNow');
     const heard = new Promise<void>((resolve) =>
       b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
@@ -148,6 +144,15 @@ describe('wake-ups across instances (postgres)', () => {
     await new Promise((r) => setImmediate(r));
     await b.validator.whenIdle();
     expect(passes).not.toHaveBeenCalled();
+  };
+
+  it("an instance whose providers are all busy runs no pass on another instance's jobs_ready", async () => {
+    const { b, provider, post } = await twoInstances();
+    // B's only provider (max_jobs 1) takes the first task: B has no room left.
+    await post();
+    await provider.nextJob();
+    await b.validator.whenIdle();
+    await noPassOnRemoteJobs(b, post);
   }, 60_000);
 
   it("an instance whose last pass filled its providers runs no pass on another instance's jobs_ready, though one has room again", async () => {
@@ -160,15 +165,7 @@ describe('wake-ups across instances (postgres)', () => {
     // another instance's jobs do not wake B.
     const room = vi.spyOn(Dispatcher.prototype, 'hasRoom').mockReturnValue(true);
     try {
-      const passes = vi.spyOn(b.validator, 'pumpNow');
-      const heard = new Promise<void>((resolve) =>
-        b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
-      );
-      await post();
-      await heard;
-      await new Promise((r) => setImmediate(r));
-      await b.validator.whenIdle();
-      expect(passes).not.toHaveBeenCalled();
+      await noPassOnRemoteJobs(b, post);
     } finally {
       room.mockRestore();
     }
