@@ -209,6 +209,30 @@ describe('a pass leases for all its providers with two statements', () => {
     }
   });
 
+  it('a pass ends when a provider with more room than one transaction leases can take nothing queued', async () => {
+    const m = await scalingMarket(tempDir('tessera-scale-'));
+    const cpu = new RawProvider(m.base, m.blake3, seedFrom(SEED + 330));
+    try {
+      await cpu.join({ gpu: null, max_jobs: 64 });
+      await m.validator.whenIdle();
+      // More GPU jobs queued than one transaction leases (32), none of which this provider can take.
+      for (let i = 0; i < 40; i++)
+        await m.server.tasks.create(
+          m.customer,
+          createTaskBody.parse({
+            challenge_type: 'rendering',
+            payload: { scene_file: `https://e.org/gpu-${i}`, resolution: '64x64', frames: 1, gpu_required: true },
+            reward: '1.0',
+          }),
+        );
+      // Resolves (a pass that came back to this provider without end never would); nothing is leased.
+      await m.validator.pumpNow();
+      expect(cpu.jobs()).toHaveLength(0);
+    } finally {
+      cpu.close();
+    }
+  });
+
   it('a provider that none of the locked jobs fits still gets a job that fits it further back in the queue', async () => {
     const m = await scalingMarket(tempDir('tessera-scale-'));
     const gpu = new RawProvider(m.base, m.blake3, seedFrom(SEED + 310));

@@ -286,7 +286,7 @@ export class Dispatcher {
     for (; pass.next < wanting.length; pass.next++) {
       const { session, retake } = wanting[pass.next] as (typeof wanting)[number];
       const caps = session.capabilities;
-      if (!caps || session.congested || sessions.get(session.address) !== session) continue;
+      if (!caps || session.congested || sessions.get(session.address) !== session || !fitsAny(shape, caps)) continue;
       let room = roomOf.get(session);
       if (room === undefined) {
         // A provider's first turn in this transaction: its room counts towards how many jobs to lock.
@@ -297,14 +297,14 @@ export class Dispatcher {
         roomOf.set(session, room);
         asked += room;
         // A provider with more room than this transaction has left is served again in the next one
-        // (if it fills what it had here).
+        // (if it fills what it had here; otherwise the pass moves on).
         if (room < free && asked >= LEASES_PER_TX) {
-          if (fitsAny(shape, caps)) carried = { session, caps, retake, room, taken: 0 };
-          if (carried) turns.push(carried);
+          carried = { session, caps, retake, room, taken: 0 };
+          turns.push(carried);
           break;
         }
       }
-      if (fitsAny(shape, caps)) turns.push({ session, caps, retake, room, taken: 0 });
+      turns.push({ session, caps, retake, room, taken: 0 });
     }
     if (turns.length === 0) return [];
     const out: { session: ProviderSession; lease: LeasedJob }[] = [];
