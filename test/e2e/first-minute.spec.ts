@@ -76,3 +76,41 @@ test.describe('joining the practice market from the Join screen', () => {
     await expect(page).toHaveURL(/#\/settings$/);
   });
 });
+
+test.describe('a screen named while the node status is on its way', () => {
+  test.use({ headlessOptions: { join: false } });
+
+  test('is kept when the start screen is chosen before the browser delivers the address change', async ({
+    page,
+    node,
+  }) => {
+    // The node's answers are held until the screen has been named, so the status (which picks
+    // the start screen) arrives after the address changed; the page's hashchange handlers run
+    // late, as on a busy machine, so the start screen is chosen before they see the change.
+    const held: (() => void)[] = [];
+    let holding = true;
+    await page.routeWebSocket(/\/api/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((m) => (holding ? held.push(() => ws.send(m)) : ws.send(m)));
+      ws.onMessage((m) => server.send(m));
+    });
+    await page.addInitScript(`(() => {
+      let release;
+      const gate = new Promise((r) => (release = r));
+      window.__releaseHashChange = release;
+      const add = window.addEventListener.bind(window);
+      window.addEventListener = (type, fn, opts) =>
+        type === 'hashchange' ? add(type, (e) => gate.then(() => fn(e)), opts) : add(type, fn, opts);
+    })()`);
+    await page.goto(node.url);
+    await expect(page.getByRole('navigation', { name: 'Main' })).toBeVisible();
+    await page.evaluate(() => ((globalThis as unknown as { location: { hash: string } }).location.hash = '#/jobs'));
+    // Deliver what was held, then wait for a screen to be shown before the late handlers run.
+    holding = false;
+    for (const send of held.splice(0)) send();
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await page.evaluate(() => (globalThis as unknown as { __releaseHashChange(): void }).__releaseHashChange());
+    await expect(page.getByRole('heading', { level: 1, name: 'Jobs', exact: true })).toBeVisible();
+    await expect(page).toHaveURL(/#\/jobs$/);
+  });
+});

@@ -38,11 +38,14 @@ function useRoute(joined: boolean | null): RouteId | null {
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
   useEffect(() => {
-    if (route === null && joined !== null) {
-      const start = startRoute(joined);
-      window.history.replaceState(null, '', `#/${start}`);
-      setRoute(start);
-    }
+    if (route !== null || joined === null) return;
+    // A screen named since the first render whose hashchange has not been handled yet is kept:
+    // the start screen only fills an address that still names none.
+    const named = parseHash(window.location.hash);
+    if (named !== null) return setRoute(named);
+    const start = startRoute(joined);
+    window.history.replaceState(null, '', `#/${start}`);
+    setRoute(start);
   }, [route, joined]);
   return route;
 }
