@@ -3,17 +3,9 @@ import { matchCandidates, type LeaseTurn } from '../../src/market/validator/disp
 import type { LeaseCandidate } from '../../src/market/store/validator-repo.js';
 import type { ProviderSession } from '../../src/market/validator/provider-session.js';
 import type { CapabilitiesFrame } from '../../src/shared/market-protocol.js';
+import { capabilitiesFrame } from '../support/raw-provider.js';
 
-const caps = (over: Partial<CapabilitiesFrame> = {}): CapabilitiesFrame => ({
-  type: 'capabilities',
-  cpu_threads: 1,
-  gpu: null,
-  mbps: 100,
-  lanes: ['consumer', 'industrial'],
-  ask: '0',
-  max_jobs: 4,
-  ...over,
-});
+const caps = (over: Partial<CapabilitiesFrame> = {}): CapabilitiesFrame => capabilitiesFrame({ max_jobs: 4, ...over });
 
 const turn = (address: string, room: number, over: Partial<CapabilitiesFrame> = {}, retake = false): LeaseTurn => ({
   session: { address } as ProviderSession,

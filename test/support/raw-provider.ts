@@ -33,6 +33,22 @@ type ResultAckFrame = Extract<MarketFrame, { type: 'result_ack' }>;
  * on the frame that satisfies them (no polling); each fails after FRAME_WAIT_MS, naming what it
  * waited for and the frames it got.
  */
+/** A CPU provider's capabilities frame: one thread, no GPU, both lanes, ask 0, one job at a time; `over` changes any of it. */
+export function capabilitiesFrame(
+  over: Partial<Extract<ProviderFrame, { type: 'capabilities' }>> = {},
+): Extract<ProviderFrame, { type: 'capabilities' }> {
+  return {
+    type: 'capabilities',
+    cpu_threads: 1,
+    gpu: null,
+    mbps: 100,
+    lanes: ['consumer', 'industrial'],
+    ask: '0',
+    max_jobs: 1,
+    ...over,
+  };
+}
+
 export class RawProvider {
   readonly signer: ResultSigner;
   readonly address: string;
@@ -79,16 +95,7 @@ export class RawProvider {
       public_key: this.signer.nodeId,
       signature: this.signer.sign(authSigningBytes(ch.market_id, ch.nonce)),
     });
-    this.sendJson({
-      type: 'capabilities',
-      cpu_threads: 1,
-      gpu: null,
-      mbps: 100,
-      lanes: ['consumer', 'industrial'],
-      ask: '0',
-      max_jobs: 1,
-      ...caps,
-    });
+    this.sendJson(capabilitiesFrame(caps));
     await this.waitFor('welcome', () => this.frames.some((f) => f.type === 'welcome') || undefined);
   }
 

@@ -134,10 +134,7 @@ async function openSession(url: string, schema: string | undefined): Promise<Sql
   const [row] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
   return {
     pid: Number(row?.pid),
-    async query<R extends PgRow>(q: Parameters<SqlConn['query']>[0]): Promise<R[]> {
-      const { text, values } = compile(q);
-      return (await client.query<R>(statementConfig(text, values))).rows;
-    },
+    query: <R extends PgRow>(q: PgQuery) => runOn<R>(client, q),
     onDidEnd(listener) {
       if (ended) listener(undefined);
       else listeners.push(listener);
@@ -202,7 +199,7 @@ function connOf(client: pg.PoolClient, onCommit?: string[], lastWrites?: PgQuery
   };
 }
 
-async function runOn<R extends PgRow>(client: pg.PoolClient, q: PgQuery): Promise<R[]> {
+async function runOn<R extends PgRow>(client: pg.ClientBase, q: PgQuery): Promise<R[]> {
   const { text, values } = compile(q);
   return (await client.query<R>(statementConfig(text, values))).rows;
 }
