@@ -5,6 +5,9 @@ import type { SqlDriver } from '../../src/market/store/driver.js';
 import { MarketStore } from '../../src/market/store/market-store.js';
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import { ReceiptDelivery } from '../../src/market/validator/receipt-delivery.js';
+import { ResultSettler } from '../../src/market/validator/result-settler.js';
+import { StepQueue } from '../../src/market/validator/step-queue.js';
+import type { ValidatorContext } from '../../src/market/validator/validator-context.js';
 import type { ProviderSession } from '../../src/market/validator/validator-service.js';
 import type { MarketFrame } from '../../src/shared/market-protocol.js';
 import { silentLogger } from '../../src/node/log.js';
@@ -119,5 +122,42 @@ describe('receipt delivery (postgres, two instances)', () => {
     const storeA = await open(await h.open(schema));
     const storeB = await open(await h.open(schema));
     await deliversAcrossInstances(storeA, storeB);
+  }, 60_000);
+});
+
+describe('a receipt sent by the settler as its task is paid', () => {
+  it('is not sent again by a delivery pass that starts before the settler has sent it', async () => {
+    const store = await open(await openPgliteDriver(undefined));
+    const session = fakeSession('provider-paid');
+    const delivery = new ReceiptDelivery({
+      store,
+      sessions: () => [session],
+      signed: (r) => r,
+      logger: silentLogger,
+    });
+    const settler = new ResultSettler(
+      {
+        steps: new StepQueue(),
+        config: { settleWindowMs: 5 },
+        sessions: new Map([[session.address, session]]),
+        report: (what: string, err: unknown) => {
+          throw new Error(`${what}: ${String(err)}`);
+        },
+      } as unknown as ValidatorContext,
+      { kick: () => undefined, reachBack: () => undefined, noteSent: (s, keys) => delivery.noteSent(s, keys) },
+    );
+    // The settlement committed the receipt; the settler sends it on the next turn.
+    const key = await storeReceipt(store, session.address);
+    const [stored] = await store.transaction((tx) => tx.validator.receipts(session.address, true));
+    settler.deliver([
+      { provider: session.address, taskId: stored?.taskId as string, receipt: stored?.receipt as JsonValue },
+    ]);
+    // The next step in line is a delivery pass (its timer fired during the settlement).
+    await delivery.runOnce();
+    await new Promise((resolve) => setImmediate(resolve));
+    const sent = session.frames.filter(
+      (f) => f.type === 'receipt' && (f.receipt as { idempotency_key: string }).idempotency_key === key,
+    );
+    expect(sent).toHaveLength(1);
   }, 60_000);
 });

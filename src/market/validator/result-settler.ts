@@ -179,13 +179,18 @@ export class ResultSettler {
           ),
         20,
       );
+    // Marked sent now, before any other step can run: a receipt delivery pass that starts before
+    // the next turn leaves them out instead of sending them a second time.
+    const toSend: { session: ProviderSession; taskId: string; receipt: JsonValue }[] = [];
+    for (const r of receipts) {
+      const session = this.ctx.sessions.get(r.provider);
+      if (!session) continue;
+      this.deps.noteSent(session, [(r.receipt as { idempotency_key: string }).idempotency_key]);
+      toSend.push({ session, taskId: r.taskId, receipt: r.receipt });
+    }
+    if (toSend.length === 0) return;
     setImmediate(() => {
-      for (const r of receipts) {
-        const session = this.ctx.sessions.get(r.provider);
-        if (!session) continue;
-        session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
-        this.deps.noteSent(session, [(r.receipt as { idempotency_key: string }).idempotency_key]);
-      }
+      for (const r of toSend) r.session.send({ type: 'receipt', receipt: r.receipt as never, task_id: r.taskId });
     });
   }
 
