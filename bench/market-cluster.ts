@@ -51,6 +51,8 @@ interface ClusterResult {
   jobsPerS: number;
   marketMsPerJob: number;
   pgMsPerJob: number;
+  /** This process: the simulated customer and providers (HTTP posts, BLAKE3, Ed25519), on the same cores. */
+  loadMsPerJob: number;
   txPerJob: number;
   same: number[];
   cross: number[];
@@ -225,9 +227,10 @@ async function runCluster(
   });
   const rec = new Recorder();
   const providers: SimProvider[] = [];
+  const customers: Customer[] = [];
   try {
     const { apiKey } = await cluster.addCustomer('bench', 10n ** 15n);
-    const customers = cluster.instances.map((m) => new Customer(m.base, apiKey, rec));
+    customers.push(...cluster.instances.map((m) => new Customer(m.base, apiKey, rec)));
     const rand = seededRandom(seed + instances);
     // Which instance each task was posted to, and each job frame: its provider's instance and when it came.
     const postedTo = new Map<string, number>();
@@ -322,6 +325,7 @@ async function runCluster(
       jobsPerS,
       marketMsPerJob: saturated.marketCpuMs / saturated.jobs,
       pgMsPerJob: saturated.pgCpuMs / saturated.jobs,
+      loadMsPerJob: saturated.clientCpuMs / saturated.jobs,
       txPerJob: saturated.xacts / saturated.jobs,
       same,
       cross,
@@ -329,6 +333,7 @@ async function runCluster(
       errors,
     };
   } finally {
+    for (const c of customers) c.close();
     await Promise.all(providers.map((p) => p.close()));
     await cluster.stop();
   }
@@ -383,7 +388,7 @@ export async function clusterMain(): Promise<void> {
       const r = await runCluster(pgUrl, admin, n, providersTotal, seed, t, profileDir);
       results.push(r);
       console.log(
-        `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,
+        `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, load generator ${fixed(r.loadMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,
       );
       for (const e of r.errors.slice(0, 5)) console.log(`    ${e}`);
     }

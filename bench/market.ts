@@ -384,9 +384,11 @@ async function runOne(
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(pid, 'VmRSS') || 0)), 100);
   const rec = new Recorder();
   const providers: SimProvider[] = [];
+  const customers: Customer[] = [];
   try {
     const { base, apiKey } = await next('ready');
     const customer = new Customer(base, apiKey, rec);
+    customers.push(customer);
     const rand = seededRandom(seed + n); // the bench's one seeded source of randomness (provider keys)
     for (let i = 0; i < n; i++)
       providers.push(
@@ -479,7 +481,7 @@ async function runOne(
         await sleep(2);
       }
       await Promise.all(inflight);
-      await waitFor('the steady phase to drain', () => rec.outstanding === 0, 60_000);
+      await waitFor(`the steady phase to drain (${rec.outstanding} outstanding)`, () => rec.outstanding === 0, 60_000);
       rec.recording = false;
       const done = rec.receiptTimes.filter((x) => x >= from && x < end).length;
       const st1 = await storeStats();
@@ -566,6 +568,7 @@ async function runOne(
     };
   } finally {
     clearInterval(sampler);
+    for (const c of customers) c.close();
     for (const p of providers) void p.close();
     if (child.exitCode === null) {
       await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5000)]);
