@@ -2,7 +2,7 @@
  * The market with several instances on one PostgreSQL (`npm run bench:market -- --instances 1,2,3`):
  * for each instance count, that many `tessera market --store postgres://…` processes on a fresh
  * database (test/support/market-cluster.ts), the bench's simulated providers spread across them
- * (provider k on instance k mod n) and a customer posting to all of them (the instance of each
+ * (provider k on instance k mod n) and the customers posting to all of them (the instance of each
  * post drawn from the seed). Measured per instance count:
  *
  * - saturated (the customer keeps a backlog): jobs/s; CPU ms per job of the market processes
@@ -17,8 +17,10 @@
  * lease it (`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`), mark it done; 10
  * workers — jobs/s and the CPU ms per job of its PostgreSQL backends and of its client.
  *
- * Usage: npm run bench:market -- --instances 1,2,3 [--pg URL] [--providers-total 6] [--quick] [--seed S]
- *   [--profile DIR] (a CPU profile of each market process, written when it exits, under DIR/instances-N)
+ * Usage: npm run bench:market -- --instances 1,2,3 [--pg URL] [--providers-total 6] [--customers 1] [--quick]
+ *   [--seed S] [--profile DIR] (a CPU profile of each market process, written when it exits, under DIR/instances-N)
+ * --customers N: that many funded customers, each post's customer drawn from the seed (default one,
+ * whose funds and escrow rows every instance's posts and payouts then share).
  * PostgreSQL: --pg URL or TESSERA_TEST_PG_URL (rights to create databases; both are dropped after).
  * The PostgreSQL CPU counts only these backends: keep other load off the server for honest numbers.
  */
@@ -215,6 +217,7 @@ async function runCluster(
   admin: pg.Client,
   instances: number,
   providersTotal: number,
+  customerCount: number,
   seed: number,
   t: Timing,
   profileDir: string | undefined,
@@ -229,8 +232,14 @@ async function runCluster(
   const providers: SimProvider[] = [];
   const customers: Customer[] = [];
   try {
-    const { apiKey } = await cluster.addCustomer('bench', 10n ** 15n);
-    customers.push(...cluster.instances.map((m) => new Customer(m.base, apiKey, rec)));
+    // customers[c][i]: customer c posting through instance i.
+    const byCustomer: Customer[][] = [];
+    for (let c = 0; c < customerCount; c++) {
+      const { apiKey } = await cluster.addCustomer(`bench-${c}`, 10n ** 15n);
+      const through = cluster.instances.map((m) => new Customer(m.base, apiKey, rec));
+      byCustomer.push(through);
+      customers.push(...through);
+    }
     const rand = seededRandom(seed + instances);
     // Which instance each task was posted to, and each job frame: its provider's instance and when it came.
     const postedTo = new Map<string, number>();
@@ -251,7 +260,8 @@ async function runCluster(
     }
     const post = async () => {
       const i = Math.floor(rand() * instances);
-      postedTo.set(await (customers[i] as Customer).post(), i);
+      const c = customerCount > 1 ? Math.floor(rand() * customerCount) : 0;
+      postedTo.set(await (byCustomer[c]?.[i] as Customer).post(), i);
     };
 
     // Saturated: 2 tasks open per job slot (each simulated provider takes 2 jobs at a time).
@@ -356,6 +366,12 @@ export async function clusterMain(): Promise<void> {
     return;
   }
   const providersTotal = Number(flag('--providers-total') ?? 6);
+  const customerCount = Number(flag('--customers') ?? 1);
+  if (!Number.isInteger(customerCount) || customerCount < 1 || customerCount > 64) {
+    console.error(`--customers must be a whole number from 1 to 64; got "${flag('--customers')}"`);
+    process.exitCode = 2;
+    return;
+  }
   const quick = process.argv.includes('--quick');
   const profileDir = flag('--profile');
   const seed = Number(flag('--seed') ?? process.env.SEED ?? 0x7e55e2a);
@@ -376,7 +392,7 @@ export async function clusterMain(): Promise<void> {
     (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? ''
   ).split(' ')[0];
   console.log(
-    `bench:market --instances ${counts.join(',')}${quick ? ' --quick' : ''} seed ${seed} (provider keys, instance of each post); PostgreSQL ${version}; ${providersTotal} providers; ${machine()}; ${new Date().toISOString()}`,
+    `bench:market --instances ${counts.join(',')}${quick ? ' --quick' : ''} seed ${seed} (provider keys, instance of each post); PostgreSQL ${version}; ${providersTotal} providers; ${customerCount} customer(s); ${machine()}; ${new Date().toISOString()}`,
   );
   try {
     const queue = await bareQueue(pgUrl, admin, t, seed);
@@ -385,7 +401,7 @@ export async function clusterMain(): Promise<void> {
     );
     const results: ClusterResult[] = [];
     for (const n of counts) {
-      const r = await runCluster(pgUrl, admin, n, providersTotal, seed, t, profileDir);
+      const r = await runCluster(pgUrl, admin, n, providersTotal, customerCount, seed, t, profileDir);
       results.push(r);
       console.log(
         `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, load generator ${fixed(r.loadMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,
