@@ -213,14 +213,43 @@ describe('wake-ups across instances (postgres)', () => {
     onA.sendJson(onA.honestResult(job, a.blake3, 1n));
     expect((await onA.ackFor(job.job_id)).accepted).toBe(true);
     expect((await onA.nextFrame('receipt')).receipt.job_id).toBe(job.job_id);
-    // A later commit of A's (the next task's split) reaches B after anything A sent before it.
+    // A later commit of A's (a split that leaves a job queued: A's one provider takes one of the two
+    // tasks) reaches B after anything A sent before it.
     const after = heard.length;
     const next = new Promise<void>((resolve) =>
       b.validator.notifier.on('jobs_ready', (e) => (e.local ? undefined : resolve())),
     );
     expect((await post()).status).toBe(201);
+    expect((await post()).status).toBe(201);
     await next;
     expect(heard.slice(0, after + 1)).not.toContain('receipt_stored');
+  }, 60_000);
+
+  it("jobs that the splitting instance's own providers take at once wake no other instance", async () => {
+    const schema = await h.newLocation();
+    const a = await instance(schema);
+    const b = await instance(schema);
+    const alice = await fundedCustomer(a.server);
+    const onA = await markets.join(a, 51);
+    await a.validator.whenIdle();
+    const heard: string[] = [];
+    for (const channel of ['jobs_ready', 'result_settled'] as const)
+      b.validator.notifier.on(channel, (e) => (e.local ? undefined : heard.push(channel)));
+    const settled = new Promise<void>((resolve) =>
+      b.validator.notifier.on('result_settled', (e) => (e.local ? undefined : resolve())),
+    );
+    const res = await postTask(
+      { base: a.base, ...alice },
+      { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
+    );
+    expect(res.status).toBe(201);
+    const job = await onA.nextJob();
+    onA.sendJson(onA.honestResult(job, a.blake3, 1n));
+    expect((await onA.ackFor(job.job_id)).accepted).toBe(true);
+    // The settlement's notification comes after the split's in commit order: had the split
+    // notified, B would have heard it first.
+    await settled;
+    expect(heard).toEqual(['result_settled']);
   }, 60_000);
 
   it('a notify inside a rolled-back transaction wakes no other instance', async () => {

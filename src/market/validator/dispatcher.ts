@@ -237,7 +237,8 @@ export class Dispatcher {
     // nothing to do is one round trip of reads, and a pass that leases needs no second commit.
     let picked = await this.ctx.store.transaction(async (tx) => {
       const view = await tx.validator.passView(50);
-      if (view.toSplit.length === 0 && !view.waiting) pass.shape = view.shape;
+      const split = view.toSplit.length > 0;
+      if (!split && !view.waiting) pass.shape = view.shape;
       else {
         const industrial = await this.splitPending(tx, view.toSplit);
         // Nothing waits for admission and the split added no industrial job: admission has nothing to decide.
@@ -254,7 +255,12 @@ export class Dispatcher {
         this.ctx.clock.now(),
         this.ctx.config.quorum.t1Secs * 1000,
       );
-      return this.leaseBatch(tx, pass);
+      const leased = await this.leaseBatch(tx, pass);
+      // Other instances hear of the jobs split here only when some are still queued once this
+      // transaction's leases are in: jobs this instance's providers took at once would wake every
+      // other instance for a pass with nothing to lease.
+      if (split && pass.left > 0) await tx.notify('jobs_ready');
+      return leased;
     });
     for (;;) {
       const now = this.ctx.clock.now();
@@ -400,7 +406,6 @@ export class Dispatcher {
           await tx.validator.insertTwin(input.jobId, randomUUID(), now);
     }
     await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
-    await tx.notify('jobs_ready');
     return industrial;
   }
 
