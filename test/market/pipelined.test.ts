@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pipelined, type SqlDriver } from '../../src/market/store/driver.js';
 import { sql } from '../../src/market/store/sql.js';
 import { PG_URL_ENV, pgHarness } from './store-harness.js';
+import { writesDuring } from '../support/socket-writes.js';
 
 /**
  * The PostgreSQL driver's round trips (pg-driver.ts): a transaction's BEGIN leaves with its first
@@ -14,32 +14,6 @@ const h = url ? pgHarness(url) : undefined;
 afterAll(async () => {
   await h?.cleanup();
 });
-
-/** Counts the socket writes made while `fn` runs (every write of every socket of this process). */
-async function writesDuring<T>(fn: () => Promise<T>): Promise<{ result: T; writes: number }> {
-  const proto = net.Socket.prototype as unknown as {
-    _writev: (...args: unknown[]) => unknown;
-    _write: (...args: unknown[]) => unknown;
-  };
-  let writes = 0;
-  const realWritev = proto._writev;
-  const realWrite = proto._write;
-  proto._writev = function (this: unknown, ...args: unknown[]) {
-    writes++;
-    return realWritev.apply(this, args);
-  };
-  proto._write = function (this: unknown, ...args: unknown[]) {
-    writes++;
-    return realWrite.apply(this, args);
-  };
-  try {
-    const result = await fn();
-    return { result, writes };
-  } finally {
-    proto._writev = realWritev;
-    proto._write = realWrite;
-  }
-}
 
 describe.skipIf(!h)('PostgreSQL round trips (pg-driver.ts)', () => {
   async function open(): Promise<SqlDriver> {

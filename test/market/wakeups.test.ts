@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/node/log.js';
 import { postTask } from '../support/market.js';
 import { fundedCustomer, testMarkets } from '../support/market-harness.js';
 import { backendKiller, PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
+import { writesDuring } from '../support/socket-writes.js';
 
 /**
  * Wake-ups across market instances: what one instance commits (a task posted, jobs requeued,
@@ -250,6 +251,26 @@ describe('wake-ups across instances (postgres)', () => {
     // notified, B would have heard it first.
     await settled;
     expect(heard).toEqual(['result_settled']);
+  }, 60_000);
+
+  it("a pass that splits a posted task sends the split's writes, the task's new status and its read of the queue in one round trip", async () => {
+    const schema = await h.newLocation();
+    const a = await instance(schema, { presenceMs: 0 });
+    const alice = await fundedCustomer(a.server);
+    // The post's own pass is held back: the test runs it.
+    vi.spyOn(a.validator, 'kick').mockImplementation(() => undefined);
+    const res = await postTask(
+      { base: a.base, ...alice },
+      { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
+    );
+    expect(res.status).toBe(201);
+    await a.validator.whenIdle();
+    const { writes } = await writesDuring(() => a.validator.pumpNow());
+    // BEGIN with the pass's read; the tasks' rows; the split with the queue's shape; COMMIT (with
+    // the wake-up for other instances, as no provider here took the job).
+    expect(writes).toBe(4);
+    const [task] = await a.store.transaction((tx) => tx.tasks.getMany([res.json.task_id as string]));
+    expect(task?.status).toBe('in_progress');
   }, 60_000);
 
   it('a notify inside a rolled-back transaction wakes no other instance', async () => {

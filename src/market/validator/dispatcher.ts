@@ -240,9 +240,10 @@ export class Dispatcher {
       const split = view.toSplit.length > 0;
       if (!split && !view.waiting) pass.shape = view.shape;
       else {
-        const industrial = await this.splitPending(tx, view.toSplit);
-        // Nothing waits for admission and the split added no industrial job: admission has nothing to decide.
-        pass.shape = !view.waiting && !industrial ? await tx.validator.queueShape() : await this.admitIn(tx);
+        // Nothing waits for admission and the split adds no industrial job: admission has nothing
+        // to decide, and the queue's shape is read in the split's own round trip.
+        const { shape } = await this.splitPending(tx, view.toSplit, !view.waiting);
+        pass.shape = shape ?? (await this.admitIn(tx));
       }
       pass.left = pass.shape.reduce((n, g) => n + g.count, 0);
       if (pass.left === 0) return [];
@@ -371,12 +372,18 @@ export class Dispatcher {
 
   /**
    * Splits these pending tasks (locked by the pass's first read) in `tx`, with one statement per
-   * kind of row for all of them (their jobs, inputs, admission holds and status), not one per task.
-   * Returns whether any job it made is in the industrial lane (held for admission).
+   * kind of row for all of them (their jobs, inputs, admission holds and status), not one per task,
+   * sent in one round trip. With `readShape`, when no job it makes is in the industrial lane (held
+   * for admission), the queue's shape is read in that same round trip, after the writes; otherwise
+   * `shape` is undefined and the caller runs admission.
    */
-  private async splitPending(tx: MarketTx, ids: readonly string[]): Promise<boolean> {
+  private async splitPending(
+    tx: MarketTx,
+    ids: readonly string[],
+    readShape: boolean,
+  ): Promise<{ shape: QueueGroup[] | undefined }> {
     const now = this.ctx.clock.now();
-    if (ids.length === 0) return false;
+    if (ids.length === 0) return { shape: readShape ? await tx.validator.queueShape() : undefined };
     const tasks = await tx.tasks.getMany(ids);
     const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
     const allInputs: JobInput[] = [];
@@ -391,22 +398,34 @@ export class Dispatcher {
     }
     const split = tasks.map((t) => t.taskId);
     const industrial = allJobs.some((j) => j.lane === 'industrial');
+    const twins =
+      this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0
+        ? allInputs.filter(
+            (input) =>
+              input.workload !== 'synthetic' &&
+              (allPaired.has(input.jobId) ||
+                (this.ctx.config.verifyMode !== 'reexecute' && this.isPaired(input.jobId))),
+          )
+        : [];
     // The jobs, their admission holds and their inputs leave in one write (run in this order).
-    await tx.together(
+    const writes = [
       () => tx.jobs.insert(allJobs, now),
       async () => (industrial ? tx.validator.holdForAdmission(split) : undefined),
       () => tx.validator.insertInputs(allInputs),
-    );
-    if (this.ctx.config.verifyMode !== 'reexecute' || allPaired.size > 0) {
-      for (const input of allInputs)
-        if (
-          input.workload !== 'synthetic' &&
-          (allPaired.has(input.jobId) || (this.ctx.config.verifyMode !== 'reexecute' && this.isPaired(input.jobId)))
-        )
-          await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+    ];
+    if (twins.length > 0) {
+      // A job's second run refers to the job: inserted once the jobs are in.
+      await tx.together(...writes);
+      writes.length = 0;
+      for (const input of twins) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
     }
-    await tx.tasks.transitionMany(split, ['pending'], 'in_progress', now);
-    return industrial;
+    const shape = readShape && !industrial;
+    const out = await tx.together<unknown[]>(
+      ...writes,
+      () => tx.tasks.transitionMany(split, ['pending'], 'in_progress', now),
+      async () => (shape ? tx.validator.queueShape() : undefined),
+    );
+    return { shape: out[out.length - 1] as QueueGroup[] | undefined };
   }
 
   /**
