@@ -253,24 +253,34 @@ describe('wake-ups across instances (postgres)', () => {
     expect(heard).toEqual(['result_settled']);
   }, 60_000);
 
-  it("a pass that splits a posted task sends the split's writes, the task's new status and its read of the queue in one round trip", async () => {
+  it("a pass's split sends the jobs, the tasks' new status and its read of the queue in one round trip after reading the tasks", async () => {
     const schema = await h.newLocation();
     const a = await instance(schema, { presenceMs: 0 });
     const alice = await fundedCustomer(a.server);
-    // The post's own pass is held back: the test runs it.
-    vi.spyOn(a.validator, 'kick').mockImplementation(() => undefined);
-    const res = await postTask(
-      { base: a.base, ...alice },
-      { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
-    );
-    expect(res.status).toBe(201);
-    await a.validator.whenIdle();
-    const { writes } = await writesDuring(() => a.validator.pumpNow());
-    // BEGIN with the pass's read; the tasks' rows; the split with the queue's shape; COMMIT (with
-    // the wake-up for other instances, as no provider here took the job).
-    expect(writes).toBe(4);
-    const [task] = await a.store.transaction((tx) => tx.tasks.getMany([res.json.task_id as string]));
-    expect(task?.status).toBe('in_progress');
+    // The socket writes made inside each split of a pass (whichever pass splits the task).
+    const proto = Dispatcher.prototype as unknown as { splitPending(...args: unknown[]): Promise<unknown> };
+    const real = proto.splitPending;
+    const splits: { writes: number; result: unknown }[] = [];
+    const spy = vi.spyOn(proto, 'splitPending').mockImplementation(async function (this: unknown, ...args) {
+      const { result, writes } = await writesDuring(() => real.apply(this, args));
+      if ((args[1] as readonly string[]).length > 0) splits.push({ writes, result });
+      return result;
+    });
+    try {
+      const res = await postTask(
+        { base: a.base, ...alice },
+        { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
+      );
+      expect(res.status).toBe(201);
+      await a.validator.whenIdle();
+      // The tasks' rows, then one write with the jobs, inputs, new status and the queue's shape.
+      expect(splits.map((x) => x.writes)).toEqual([2]);
+      expect(splits[0]?.result).toMatchObject({ shape: [{ lane: 'consumer', count: 1 }] });
+      const [task] = await a.store.transaction((tx) => tx.tasks.getMany([res.json.task_id as string]));
+      expect(task?.status).toBe('in_progress');
+    } finally {
+      spy.mockRestore();
+    }
   }, 60_000);
 
   it('a notify inside a rolled-back transaction wakes no other instance', async () => {
