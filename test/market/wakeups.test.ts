@@ -105,20 +105,35 @@ describe('wake-ups across instances (postgres)', () => {
       validator: { logger: silentLogger },
     });
 
+  /** A one-job task (one small inference slice). */
+  const oneJobTask = {
+    challenge_type: 'inference',
+    payload: { model_id: 'm', prompt: 'p', max_tokens: 1 },
+    reward: '1.0',
+  } as const;
+
+  /** Two instances on one fresh schema (both with `config`), and a customer funded through A who posts through A. */
+  const pairOnOneSchema = async (config: Partial<ValidatorConfig> = {}) => {
+    const schema = await h.newLocation();
+    const a = await instance(schema, config);
+    const b = await instance(schema, config);
+    const alice = await fundedCustomer(a.server);
+    const postThroughA = (body: unknown) => postTask({ base: a.base, ...alice }, body);
+    return { schema, a, b, postThroughA };
+  };
+
   /** Two instances on one fresh schema, a funded customer, and a provider joined to the second. */
   const twoInstances = async () => {
-    const schema = await h.newLocation();
-    const a = await instance(schema);
-    const b = await instance(schema);
-    const alice = await fundedCustomer(a.server);
+    const { schema, a, b, postThroughA } = await pairOnOneSchema();
     const provider = await markets.join(b, 19);
     // B's join kicked its dispatcher; once that pass is over, nothing on B runs until it is woken.
     await b.validator.whenIdle();
     const post = async () => {
-      const res = await postTask(
-        { base: a.base, ...alice },
-        { challenge_type: 'synthetic', payload: { matrix_size: 4, iterations: 1 }, reward: '1.0' },
-      );
+      const res = await postThroughA({
+        challenge_type: 'synthetic',
+        payload: { matrix_size: 4, iterations: 1 },
+        reward: '1.0',
+      });
       expect(res.status).toBe(201);
       return res.json.task_id as string;
     };
@@ -177,14 +192,11 @@ describe('wake-ups across instances (postgres)', () => {
     // A's then completes the task, so A pays it and stores the receipt of B's provider.
     const payload = { model_id: 'm', prompt: 'two jobs, two instances', max_tokens: 1 };
     const sliceBytes = Math.ceil(payloadInputBytes(payload).length / 2);
-    const schema = await h.newLocation();
-    const a = await instance(schema, { sliceBytes });
-    const b = await instance(schema, { sliceBytes });
-    const alice = await fundedCustomer(a.server);
+    const { a, b, postThroughA } = await pairOnOneSchema({ sliceBytes });
     const onA = await markets.join(a, 31);
     const onB = await markets.join(b, 32);
     await b.validator.whenIdle();
-    const res = await postTask({ base: a.base, ...alice }, { challenge_type: 'inference', payload, reward: '1.0' });
+    const res = await postThroughA({ challenge_type: 'inference', payload, reward: '1.0' });
     expect(res.status).toBe(201);
     const [jobA, jobB] = await Promise.all([onA.nextJob(), onB.nextJob()]);
     onB.sendJson(onB.honestResult(jobB, b.blake3, 1n));
@@ -196,19 +208,12 @@ describe('wake-ups across instances (postgres)', () => {
   }, 60_000);
 
   it('receipts an instance stores only for its own providers wake no other instance', async () => {
-    const schema = await h.newLocation();
-    const a = await instance(schema);
-    const b = await instance(schema);
-    const alice = await fundedCustomer(a.server);
+    const { a, b, postThroughA } = await pairOnOneSchema();
     const onA = await markets.join(a, 41);
     const heard: string[] = [];
     for (const channel of ['receipt_stored', 'jobs_ready'] as const)
       b.validator.notifier.on(channel, (e) => (e.local ? undefined : heard.push(channel)));
-    const post = () =>
-      postTask(
-        { base: a.base, ...alice },
-        { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
-      );
+    const post = () => postThroughA(oneJobTask);
     expect((await post()).status).toBe(201);
     const job = await onA.nextJob();
     onA.sendJson(onA.honestResult(job, a.blake3, 1n));
@@ -227,10 +232,7 @@ describe('wake-ups across instances (postgres)', () => {
   }, 60_000);
 
   it("jobs that the splitting instance's own providers take at once wake no other instance", async () => {
-    const schema = await h.newLocation();
-    const a = await instance(schema);
-    const b = await instance(schema);
-    const alice = await fundedCustomer(a.server);
+    const { a, b, postThroughA } = await pairOnOneSchema();
     const onA = await markets.join(a, 51);
     await a.validator.whenIdle();
     const heard: string[] = [];
@@ -239,10 +241,7 @@ describe('wake-ups across instances (postgres)', () => {
     const settled = new Promise<void>((resolve) =>
       b.validator.notifier.on('result_settled', (e) => (e.local ? undefined : resolve())),
     );
-    const res = await postTask(
-      { base: a.base, ...alice },
-      { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
-    );
+    const res = await postThroughA(oneJobTask);
     expect(res.status).toBe(201);
     const job = await onA.nextJob();
     onA.sendJson(onA.honestResult(job, a.blake3, 1n));
@@ -267,10 +266,7 @@ describe('wake-ups across instances (postgres)', () => {
       return result;
     });
     try {
-      const res = await postTask(
-        { base: a.base, ...alice },
-        { challenge_type: 'inference', payload: { model_id: 'm', prompt: 'p', max_tokens: 1 }, reward: '1.0' },
-      );
+      const res = await postTask({ base: a.base, ...alice }, oneJobTask);
       expect(res.status).toBe(201);
       await a.validator.whenIdle();
       // The tasks' rows, then one write with the jobs, inputs, new status and the queue's shape.

@@ -408,23 +408,24 @@ export class Dispatcher {
           )
         : [];
     // The jobs, their admission holds and their inputs leave in one write (run in this order).
-    const writes = [
+    const rows = [
       () => tx.jobs.insert(allJobs, now),
       async () => (industrial ? tx.validator.holdForAdmission(split) : undefined),
       () => tx.validator.insertInputs(allInputs),
     ];
-    if (twins.length > 0) {
-      // A job's second run refers to the job: inserted once the jobs are in.
-      await tx.together(...writes);
-      writes.length = 0;
-      for (const input of twins) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
-    }
     const shape = readShape && !industrial;
-    const out = await tx.together<unknown[]>(
-      ...writes,
+    const rest = [
       () => tx.tasks.transitionMany(split, ['pending'], 'in_progress', now),
       async () => (shape ? tx.validator.queueShape() : undefined),
-    );
+    ];
+    let out: unknown[];
+    if (twins.length === 0) out = await tx.together<unknown[]>(...rows, ...rest);
+    else {
+      // A job's second run refers to the job: the rows first, then the twins, then the rest.
+      await tx.together(...rows);
+      for (const input of twins) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
+      out = await tx.together<unknown[]>(...rest);
+    }
     return { shape: out[out.length - 1] as QueueGroup[] | undefined };
   }
 
