@@ -122,10 +122,11 @@ export function storeSuite(h: StoreHarness): void {
           a.taskId,
         ]);
         // A dispatch pass's first read: both tasks to split, nothing waiting, an empty queue.
-        const before = await tx.validator.passView(50);
-        expect([...before.toSplit].sort()).toEqual([a.taskId, b.taskId].sort());
-        expect(before).toMatchObject({ waiting: false, shape: [] });
-        expect((await tx.validator.passView(1)).toSplit).toHaveLength(1);
+        const toSplit = await tx.tasks.lockToSplit(50);
+        expect(toSplit.map((t) => t.taskId).sort()).toEqual([a.taskId, b.taskId].sort());
+        expect(toSplit.find((t) => t.taskId === a.taskId)).toEqual(a);
+        expect(await tx.validator.passView()).toEqual({ waiting: false, shape: [] });
+        expect(await tx.tasks.lockToSplit(1)).toHaveLength(1);
         const jobs = [
           {
             jobId: randomUUID(),
@@ -172,12 +173,12 @@ export function storeSuite(h: StoreHarness): void {
         expect((await tx.validator.admissionState(jobs[2]!.jobId))?.admission).toBe('pending');
         expect((await tx.validator.admissionState(jobs[0]!.jobId))?.admission).toBe('admitted');
         // Split now: nothing left to split, the industrial job waits for admission, the queue's shape as queueShape reads it.
-        expect(await tx.validator.passView(50)).toEqual({
-          toSplit: [],
+        expect(await tx.tasks.lockToSplit(50)).toEqual([]);
+        expect(await tx.validator.passView()).toEqual({
           waiting: true,
           shape: await tx.validator.queueShape(),
         });
-        expect((await tx.validator.passView(50)).shape).toEqual([
+        expect((await tx.validator.passView()).shape).toEqual([
           { lane: 'consumer', gpuRequired: false, count: 2, maxOffer: 7n },
         ]);
         expect(

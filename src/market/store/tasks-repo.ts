@@ -187,6 +187,17 @@ export class TasksRepo {
   }
 
   /**
+   * Up to `limit` pending tasks with no jobs yet (the ones a dispatch pass splits), oldest first,
+   * locked (`FOR UPDATE SKIP LOCKED`: a task another instance is splitting is left to it).
+   */
+  async lockToSplit(limit: number): Promise<TaskRecord[]> {
+    const rows = await this.c.query<TaskRow>(sql`
+      SELECT t.* FROM tasks t WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id)
+      ORDER BY created_at, task_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    return rows.map(toTaskRecord);
+  }
+
+  /**
    * A customer's unsubmitted slice-input drafts: how many, and the bytes of their uploaded slices
    * (leaving out slice `except.n` of task `except.taskId`, which an upload is about to replace).
    * `lock` first locks the customer's row, so that a customer's concurrent draft creations and

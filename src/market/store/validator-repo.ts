@@ -355,33 +355,27 @@ export class ValidatorRepo {
   }
 
   /**
-   * What a dispatch pass reads first, in one statement: the pending tasks to split (as
-   * `tasksToSplit`, locked), whether any queued job waits for admission (those rows locked as
+   * What a dispatch pass reads beside the tasks it splits (`TasksRepo.lockToSplit`, sent in the same
+   * write), in one statement: whether any queued job waits for admission (those rows locked as
    * `admissionView` locks them), and the queue's shape (`queueShape`). A pass with nothing to split
    * and nothing waiting needs no other read; otherwise it splits and runs the admission pass, which
    * read again.
    */
-  async passView(splitLimit: number): Promise<{ toSplit: string[]; waiting: boolean; shape: QueueGroup[] }> {
+  async passView(): Promise<{ waiting: boolean; shape: QueueGroup[] }> {
     const [r] = await this.c.query<{
-      to_split: string[] | null;
       waiting: boolean;
       shape: { lane: 'consumer' | 'industrial'; gpu_required: boolean; n: number; max_offer: string }[] | null;
     }>(sql`
-      WITH s AS (
-        SELECT task_id, created_at FROM tasks t WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.task_id = t.task_id)
-        ORDER BY created_at, task_id LIMIT ${splitLimit} FOR UPDATE SKIP LOCKED),
-      w AS (
+      WITH w AS (
         SELECT job_id FROM jobs WHERE status = 'queued' AND admission <> 'admitted'
         ORDER BY deferred_at NULLS LAST, created_at, slice_index, job_id LIMIT 1000 FOR UPDATE SKIP LOCKED),
       q AS (
         SELECT lane, gpu_required, count(*)::bigint AS n, max(offer) AS max_offer FROM jobs
         WHERE status = 'queued' AND admission = 'admitted' GROUP BY lane, gpu_required)
       SELECT
-        (SELECT array_agg(task_id ORDER BY created_at, task_id) FROM s) AS to_split,
         EXISTS (SELECT 1 FROM w) AS waiting,
         (SELECT json_agg(json_build_object('lane', lane, 'gpu_required', gpu_required, 'n', n, 'max_offer', max_offer::text)) FROM q) AS shape`);
     return {
-      toSplit: r?.to_split ?? [],
       waiting: r?.waiting ?? false,
       shape: (r?.shape ?? []).map((g) => ({
         lane: g.lane,

@@ -34,6 +34,8 @@ const BEACON_TAG = 'tessera-genesis-beacon-v1';
 
 /** How many leases one dispatch transaction takes at most. */
 const LEASES_PER_TX = 32;
+/** How many pending tasks one dispatch pass splits at most. */
+const SPLIT_PER_PASS = 50;
 
 /** What a dispatch pass has left to do, carried from one lease transaction to the next. */
 interface LeasePass {
@@ -236,13 +238,17 @@ export class Dispatcher {
     // The split, the admission pass and the first leases share one transaction: a pass with
     // nothing to do is one round trip of reads, and a pass that leases needs no second commit.
     let picked = await this.ctx.store.transaction(async (tx) => {
-      const view = await tx.validator.passView(50);
-      const split = view.toSplit.length > 0;
+      // The tasks to split (their rows, locked) and the rest of the pass's read leave in one write.
+      const [toSplit, view] = await tx.together(
+        () => tx.tasks.lockToSplit(SPLIT_PER_PASS),
+        () => tx.validator.passView(),
+      );
+      const split = toSplit.length > 0;
       if (!split && !view.waiting) pass.shape = view.shape;
       else {
         // Nothing waits for admission and the split adds no industrial job: admission has nothing
         // to decide, and the queue's shape is read in the split's own round trip.
-        const { shape } = await this.splitPending(tx, view.toSplit, !view.waiting);
+        const { shape } = await this.splitPending(tx, toSplit, !view.waiting);
         pass.shape = shape ?? (await this.admitIn(tx));
       }
       pass.left = pass.shape.reduce((n, g) => n + g.count, 0);
@@ -371,7 +377,7 @@ export class Dispatcher {
   }
 
   /**
-   * Splits these pending tasks (locked by the pass's first read) in `tx`, with one statement per
+   * Splits these pending tasks (read and locked by the pass's first read) in `tx`, with one statement per
    * kind of row for all of them (their jobs, inputs, admission holds and status), not one per task,
    * sent in one round trip. With `readShape`, when no job it makes is in the industrial lane (held
    * for admission), the queue's shape is read in that same round trip, after the writes; otherwise
@@ -379,12 +385,11 @@ export class Dispatcher {
    */
   private async splitPending(
     tx: MarketTx,
-    ids: readonly string[],
+    tasks: readonly TaskRecord[],
     readShape: boolean,
   ): Promise<{ shape: QueueGroup[] | undefined }> {
     const now = this.ctx.clock.now();
-    if (ids.length === 0) return { shape: readShape ? await tx.validator.queueShape() : undefined };
-    const tasks = await tx.tasks.getMany(ids);
+    if (tasks.length === 0) return { shape: readShape ? await tx.validator.queueShape() : undefined };
     const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
     const allInputs: JobInput[] = [];
     const allPaired = new Set<string>();
