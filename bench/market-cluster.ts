@@ -11,7 +11,8 @@
  *   (`pg_stat_database.xact_commit` of the database);
  * - steady (an open-loop stream at half that rate): ready → assigned p50 / p99, from the job's
  *   `jobs.created_at` (when the instance that split it committed it) to its job frame at the
- *   provider, for jobs posted to the provider's own instance and to another one.
+ *   provider, for jobs posted to the provider's own instance and to another one; result → receipt
+ *   p50 / p99, from a provider sending its result to the job's receipt reaching it.
  *
  * The reference, in the same run: a bare PostgreSQL queue in a database of its own — INSERT a job,
  * lease it (`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`), mark it done; 10
@@ -58,6 +59,8 @@ interface ClusterResult {
   txPerJob: number;
   same: number[];
   cross: number[];
+  /** Steady phase: from a provider sending its result to the job's receipt reaching it (settle, pay, send). */
+  settled: number[];
   steadyRate: number;
   errors: string[];
 }
@@ -289,6 +292,8 @@ async function runCluster(
     const jobsPerS = saturated.jobs / saturated.seconds;
     const rate = Math.max(2, Math.floor(jobsPerS / 2));
     recordFrames = true;
+    rec.receipt = [];
+    rec.recording = true;
     const start = performance.now();
     let posted = 0;
     const inflight = new Set<Promise<void>>();
@@ -305,6 +310,7 @@ async function runCluster(
     const drain2 = performance.now() + 60_000;
     while (rec.outstanding > 0 && performance.now() < drain2) await sleep(10);
     recordFrames = false;
+    rec.recording = false;
     const created = new Map<string, number>();
     const ids = frames.map((f) => f.jobId);
     for (let i = 0; i < ids.length; i += 1000) {
@@ -339,6 +345,7 @@ async function runCluster(
       txPerJob: saturated.xacts / saturated.jobs,
       same,
       cross,
+      settled: rec.receipt,
       steadyRate: rate,
       errors,
     };
@@ -404,21 +411,21 @@ export async function clusterMain(): Promise<void> {
       const r = await runCluster(pgUrl, admin, n, providersTotal, customerCount, seed, t, profileDir);
       results.push(r);
       console.log(
-        `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, load generator ${fixed(r.loadMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,
+        `  ${n} instance(s): ${r.jobsPerS.toFixed(0)} jobs/s, market ${fixed(r.marketMsPerJob)} ms/job, PostgreSQL ${fixed(r.pgMsPerJob)} ms/job, load generator ${fixed(r.loadMsPerJob)} ms/job, ${fixed(r.txPerJob, 1)} transactions/job; steady ${r.steadyRate} tasks/s: result → receipt ${ms(quantile(r.settled, 0.5))} / ${ms(quantile(r.settled, 0.99))}, ready → assigned same ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} (${r.same.length} jobs), cross ${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length} jobs)${r.errors.length ? `; ${r.errors.length} error lines` : ''}`,
       );
       for (const e of r.errors.slice(0, 5)) console.log(`    ${e}`);
     }
     console.log('');
     console.log(
-      '| instances | jobs/s | × bare queue | market CPU ms/job | PostgreSQL CPU ms/job | transactions/job | ready → assigned, same instance p50 / p99 | ready → assigned, cross-instance p50 / p99 (jobs) |',
+      '| instances | jobs/s | × bare queue | market CPU ms/job | PostgreSQL CPU ms/job | transactions/job | ready → assigned, same instance p50 / p99 | ready → assigned, cross-instance p50 / p99 (jobs) | result → receipt p50 / p99 |',
     );
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     console.log(
-      `| bare queue (10 workers) | ${queue.jobsPerS.toFixed(0)} | 1× | (client ${fixed(queue.clientMsPerJob)}) | ${fixed(queue.pgMsPerJob)} | ${fixed(queue.txPerJob, 1)} | — | — |`,
+      `| bare queue (10 workers) | ${queue.jobsPerS.toFixed(0)} | 1× | (client ${fixed(queue.clientMsPerJob)}) | ${fixed(queue.pgMsPerJob)} | ${fixed(queue.txPerJob, 1)} | — | — | — |`,
     );
     for (const r of results)
       console.log(
-        `| ${r.instances} | ${r.jobsPerS.toFixed(0)} | ${fixed(r.jobsPerS / queue.jobsPerS, 3)}× | ${fixed(r.marketMsPerJob)} | ${fixed(r.pgMsPerJob)} | ${fixed(r.txPerJob, 1)} | ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} | ${r.cross.length ? `${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length})` : '—'} |`,
+        `| ${r.instances} | ${r.jobsPerS.toFixed(0)} | ${fixed(r.jobsPerS / queue.jobsPerS, 3)}× | ${fixed(r.marketMsPerJob)} | ${fixed(r.pgMsPerJob)} | ${fixed(r.txPerJob, 1)} | ${ms(quantile(r.same, 0.5))} / ${ms(quantile(r.same, 0.99))} | ${r.cross.length ? `${ms(quantile(r.cross, 0.5))} / ${ms(quantile(r.cross, 0.99))} (${r.cross.length})` : '—'} | ${ms(quantile(r.settled, 0.5))} / ${ms(quantile(r.settled, 0.99))} |`,
       );
     console.log('');
     const one = results.find((r) => r.instances === 1);
