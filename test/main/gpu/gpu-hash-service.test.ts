@@ -275,6 +275,29 @@ describe('start-up calibration', () => {
     ).toMatchObject({ backend: 'gpu', proof_hash: bigWant });
   });
 
+  it('judges each side by its fastest run: one run the machine interrupted does not send slices back to the CPU', async () => {
+    // The calibration's clock is wall time plus what the test adds: the GPU's second timed run is
+    // interrupted for 10 s (as a busy machine can), its first and third are instant.
+    let extra = 0;
+    const now = () => performance.now() + extra;
+    let calls = 0;
+    let digest: string | undefined; // the calibration hashes one buffer: only the warm-up pays for its digest
+    const interrupted: GpuHashPort = {
+      hardware: true,
+      ready: true,
+      hashBytes: async (data) => {
+        if (calls++ === 2) extra += 10_000;
+        digest ??= toHex(cpu.hash(data));
+        return digest;
+      },
+    };
+    const r = new WorkloadRunner({ threads: 2, gpu: interrupted, now });
+    cleanups.push(() => r.close());
+    const cal = await r.calibrateGpu({ sizes: [1 << 20], repetitions: 3 });
+    expect(calls).toBe(4); // a warm-up and three timed runs
+    expect(cal.points[0]).toMatchObject({ bytes: 1 << 20, gpu: true });
+  });
+
   it('keeps everything on the CPU when the GPU is not ready', async () => {
     const r = runner({ hardware: true, ready: false, hashBytes: () => Promise.reject(new Error('unused')) });
     const cal = await r.calibrateGpu({ sizes: [64 << 10], repetitions: 1 });
