@@ -272,7 +272,7 @@ describe('wake-ups across instances (postgres)', () => {
       // One write: the jobs, inputs, new status and the queue's shape (the tasks' rows were read with the pass's view).
       expect(splits.map((x) => x.writes)).toEqual([1]);
       expect(splits[0]?.result).toMatchObject({ shape: [{ lane: 'consumer', count: 1 }] });
-      const [task] = await a.store.transaction((tx) => tx.tasks.getMany([res.json.task_id as string]));
+      const task = await a.store.transaction((tx) => tx.tasks.get(res.json.task_id as string));
       expect(task?.status).toBe('in_progress');
     } finally {
       spy.mockRestore();

@@ -177,15 +177,6 @@ export class TasksRepo {
     return r && toTaskRecord(r);
   }
 
-  /** Several tasks in one statement, in the order of `taskIds` (absent ones left out). */
-  async getMany(taskIds: readonly string[]): Promise<TaskRecord[]> {
-    if (taskIds.length === 0) return [];
-    const rows = await this.c.query<TaskRow>(sql`
-      SELECT t.* FROM unnest(${`{${taskIds.join(',')}}`}::uuid[]) WITH ORDINALITY AS x(task_id, ord)
-      JOIN tasks t ON t.task_id = x.task_id ORDER BY x.ord`);
-    return rows.map(toTaskRecord);
-  }
-
   /**
    * Up to `limit` pending tasks with no jobs yet (the ones a dispatch pass splits), oldest first,
    * locked (`FOR UPDATE SKIP LOCKED`: a task another instance is splitting is left to it).
