@@ -210,6 +210,48 @@ for (const h of harnesses) {
   });
 }
 
+for (const h of harnesses) {
+  describe(`escrow taken and paid out in two halves (${h.name})`, () => {
+    it('pays out what takeHeld took; an escrow taken with no payout to make fails the transaction and nothing moves', async () => {
+      const driver = await h.open(await h.newLocation());
+      const store = await MarketStore.open(driver);
+      try {
+        const customer = await store.transaction((tx) => addCustomer(tx, 10_000_000n));
+        const [x, y] = [await post(store, customer, 2_000_000n), await post(store, customer, 1_000_000n)];
+        const payout = (reward: bigint) => splitReward(reward, [{ address: 'cpc1w', verifiedSlices: 1 }]);
+        // Both taken, only x paid out: the transaction must not commit.
+        await expect(
+          store.transaction(async (tx) => {
+            const taken = await tx.escrow.takeHeld([x, y], T0 + 1);
+            expect([...taken.keys()].sort()).toEqual([x, y].sort());
+            await tx.escrow.payOut(taken, [{ taskId: x, payout: payout(2_000_000n) }], T0 + 1);
+          }),
+        ).rejects.toThrow(`escrows of tasks ${y} were taken with no payout to make`);
+        expect(await escrowTotal(store)).toBe(3_000_000n);
+        expect((await openEscrows(driver)).length).toBe(2);
+        await expectBooksEqual(store);
+        // Both taken and paid: nothing left in escrow, and a second take finds nothing held.
+        const paid = await store.transaction(async (tx) =>
+          tx.escrow.payOut(
+            await tx.escrow.takeHeld([x, y], T0 + 2),
+            [
+              { taskId: x, payout: payout(2_000_000n) },
+              { taskId: y, payout: payout(1_000_000n) },
+            ],
+            T0 + 2,
+          ),
+        );
+        expect([...paid].sort()).toEqual([x, y].sort());
+        expect(await escrowTotal(store)).toBe(0n);
+        expect((await store.transaction((tx) => tx.escrow.takeHeld([x, y], T0 + 3))).size).toBe(0);
+        await expectBooksEqual(store);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
 /** Every held escrow. */
 async function openEscrows(driver: SqlDriver): Promise<{ taskId: string; customerId: string; amount: bigint }[]> {
   const rows = await driver.transaction((c) =>

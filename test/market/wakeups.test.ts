@@ -4,6 +4,7 @@ import { MarketStore, type StoreNotification } from '../../src/market/store/mark
 import { openPgliteDriver } from '../../src/market/store/pglite-driver.js';
 import type { ValidatorConfig } from '../../src/market/validator/validator-config.js';
 import { Dispatcher } from '../../src/market/validator/dispatcher.js';
+import { ResultSettler } from '../../src/market/validator/result-settler.js';
 import { payloadInputBytes } from '../../src/market/services/task-service.js';
 import { silentLogger } from '../../src/node/log.js';
 import { postTask } from '../support/market.js';
@@ -274,6 +275,39 @@ describe('wake-ups across instances (postgres)', () => {
       expect(splits[0]?.result).toMatchObject({ shape: [{ lane: 'consumer', count: 1 }] });
       const task = await a.store.transaction((tx) => tx.tasks.get(res.json.task_id as string));
       expect(task?.status).toBe('in_progress');
+    } finally {
+      spy.mockRestore();
+    }
+  }, 60_000);
+
+  it("a settlement that completes its task sends its writes with the payout's first read and takes the escrow with the bonds' read: six round trips", async () => {
+    const schema = await h.newLocation();
+    const a = await instance(schema, { presenceMs: 0 });
+    const alice = await fundedCustomer(a.server);
+    const provider = await markets.join(a, 61);
+    await a.validator.whenIdle();
+    // The socket writes made inside each settlement group (ResultSettler.flushNow).
+    const settler = ResultSettler.prototype as unknown as { flushNow(...args: unknown[]): Promise<unknown> };
+    const real = settler.flushNow;
+    const groups: number[] = [];
+    const spy = vi.spyOn(settler, 'flushNow').mockImplementation(async function (this: unknown, ...args) {
+      const { result, writes } = await writesDuring(() => real.apply(this, args));
+      groups.push(writes);
+      return result;
+    });
+    try {
+      const res = await postTask({ base: a.base, ...alice }, oneJobTask);
+      expect(res.status).toBe(201);
+      const job = await provider.nextJob();
+      provider.sendJson(provider.honestResult(job, a.blake3, 1n));
+      expect((await provider.ackFor(job.job_id)).accepted).toBe(true);
+      expect((await provider.nextFrame('receipt')).receipt.job_id).toBe(job.job_id);
+      // BEGIN and the group's locked read; the nonces claimed; the jobs finished and the results
+      // stored, with the completion check and the tasks' results; the escrows taken, with the
+      // bonds' balances; the accounts, receipts and postings; COMMIT.
+      expect(groups).toEqual([6]);
+      const task = await a.store.transaction((tx) => tx.tasks.get(res.json.task_id as string));
+      expect(task?.status).toBe('completed');
     } finally {
       spy.mockRestore();
     }

@@ -23,6 +23,9 @@ export class HoldShortfall extends Error {
   override readonly name = 'HoldShortfall';
 }
 
+/** Escrows taken by EscrowRepo.takeHeld: per task, its customer and the amount held. */
+export type TakenEscrows = Map<string, { customerId: string; amount: bigint }>;
+
 export class EscrowRepo {
   private readonly accounts: AccountsRepo;
 
@@ -240,25 +243,59 @@ export class EscrowRepo {
     now: number,
     beforePosting?: (paid: ReadonlySet<string>) => Promise<void>,
   ): Promise<Set<string>> {
-    if (items.length === 0) return new Set();
+    return this.payOut(
+      await this.takeHeld(
+        items.map((i) => i.taskId),
+        now,
+      ),
+      items,
+      now,
+      beforePosting,
+    );
+  }
+
+  /**
+   * The first half of releaseMany: takes (marks released) the held escrows of these tasks, in one
+   * statement, so that a caller can send it with other statements. Whatever it takes must be paid
+   * out by `payOut` in the same transaction; a task with nothing held is not in the answer.
+   */
+  async takeHeld(taskIds: readonly string[], now: number): Promise<TakenEscrows> {
+    if (taskIds.length === 0) return new Map();
     const taken = await this.c.query<{ task_id: string; customer_id: string; amount: bigint }>(sql`
       UPDATE escrows SET status = 'released', settled_at = ${now}
-      WHERE task_id = ANY(${pgArray(items.map((i) => i.taskId))}::uuid[]) AND status = 'held'
+      WHERE task_id = ANY(${pgArray(taskIds)}::uuid[]) AND status = 'held'
       RETURNING task_id, customer_id, amount`);
-    const held = new Map(taken.map((t) => [t.task_id, t]));
-    const paid = items.filter((i) => held.has(i.taskId));
+    return new Map(taken.map((t) => [t.task_id, { customerId: t.customer_id, amount: t.amount }]));
+  }
+
+  /**
+   * The second half of releaseMany: pays out the escrows `takeHeld` took, each task as its item's
+   * payout. Every task taken must have an item (a taken escrow left unpaid would leave its money
+   * in the customer's escrow account with nothing held against it): one without is an error, and
+   * the transaction must not commit.
+   */
+  async payOut(
+    taken: TakenEscrows,
+    items: readonly { taskId: string; payout: Payout; withheld?: ReadonlyMap<string, bigint> }[],
+    now: number,
+    beforePosting?: (paid: ReadonlySet<string>) => Promise<void>,
+  ): Promise<Set<string>> {
+    const itemIds = new Set(items.map((i) => i.taskId));
+    const unpaid = [...taken.keys()].filter((t) => !itemIds.has(t));
+    if (unpaid.length > 0) throw new Error(`escrows of tasks ${unpaid.join(', ')} were taken with no payout to make`);
+    const paid = items.filter((i) => taken.has(i.taskId));
     if (paid.length === 0) return new Set();
     const paidIds = new Set(paid.map((p) => p.taskId));
     // What the caller writes for the paid tasks goes before the postings: the postings lock shared
     // rows (the customers' escrow accounts, burn, validator, treasury) that every payout on every
     // instance takes, so they come last and are held only until COMMIT.
     const events = paid.map(({ taskId, payout, withheld }) => {
-      const e = held.get(taskId) as { customer_id: string; amount: bigint };
+      const e = taken.get(taskId) as { customerId: string; amount: bigint };
       return {
         eventId: `payout:${taskId}`,
         memo: 'payout',
         legs: [
-          { account: ACCOUNTS.escrow(e.customer_id), amount: -e.amount },
+          { account: ACCOUNTS.escrow(e.customerId), amount: -e.amount },
           { account: ACCOUNTS.burn, amount: payout.burn },
           { account: ACCOUNTS.validator, amount: payout.validator },
           { account: ACCOUNTS.treasury, amount: payout.treasury },

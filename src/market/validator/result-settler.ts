@@ -148,9 +148,20 @@ export class ResultSettler {
     const t0 = performance.now();
     const { acks, receipts, disputes } = await this.ctx.store.transaction(async (tx) => {
       const group = await this.settleGroup(tx, batch, now);
+      // The group's writes leave with the payout's first read (which must see the jobs finished),
+      // unless a pair's runs are to be compared first (that read must see them too).
+      let writes = group.writes;
+      if (group.pairs.size > 0 && writes.length > 0) {
+        await tx.together(...writes);
+        writes = [];
+      }
       const disputed = await this.pairSteps(tx, [...group.pairs], now);
       await tx.notify('result_settled');
-      return { acks: group.acks, receipts: await this.payTasks(tx, [...group.touched], now), disputes: disputed };
+      return {
+        acks: group.acks,
+        receipts: await this.payTasks(tx, [...group.touched], now, writes),
+        disputes: disputed,
+      };
     });
     this.settleStats.commits++;
     this.settleStats.results += batch.length;
@@ -313,7 +324,13 @@ export class ResultSettler {
     tx: MarketTx,
     batch: readonly PendingResult[],
     now: number,
-  ): Promise<{ acks: (ResultAck | { error: unknown })[]; touched: Set<string>; pairs: Set<string> }> {
+  ): Promise<{
+    acks: (ResultAck | { error: unknown })[];
+    touched: Set<string>;
+    pairs: Set<string>;
+    /** The group's writes still to send (in this order, before anything that reads what they change). */
+    writes: (() => Promise<unknown>)[];
+  }> {
     const acks: (ResultAck | { error: unknown } | undefined)[] = batch.map(() => undefined);
     const refuse = (i: number, code: string, message: string) => {
       const p = batch[i] as PendingResult;
@@ -459,9 +476,10 @@ export class ResultSettler {
         message: null,
       };
     }
-    // One round trip: the jobs finished, the results stored, and passed checks counted (they
-    // lengthen each provider's clean streak, and its checked fraction falls with it).
-    await tx.together(
+    // The jobs finished, the results stored, and passed checks counted (they lengthen each
+    // provider's clean streak, and its checked fraction falls with it): returned to be sent in one
+    // write with the caller's next statements, or sent now when a wrong result is penalised next.
+    const writes = [
       () => tx.settlement.finishJobs(jobs, now),
       () => tx.settlement.insertResults(results, now),
       () =>
@@ -469,7 +487,9 @@ export class ResultSettler {
           results.filter((r) => r.checked && r.verdict === 'accepted').map((r) => r.workerAddress),
           now,
         ),
-    );
+    ];
+    if (wrong.length === 0) return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs, writes };
+    await tx.together(...writes);
     for (const a of await tx.settlement.penalizeMany(
       wrong,
       'WRONG_RESULT',
@@ -487,7 +507,7 @@ export class ResultSettler {
       );
       this.reachBackDue = true;
     }
-    return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs };
+    return { acks: acks as (ResultAck | { error: unknown })[], touched, pairs, writes: [] };
   }
 
   /** Pays a task whose every job is done (payTasks for one task). */
@@ -496,11 +516,16 @@ export class ResultSettler {
   }
 
   /** Pays every task of `taskIds` whose every job is done (task-payout.ts). */
-  private async payTasks(tx: MarketTx, taskIds: readonly string[], now: number): Promise<Receipt[]> {
+  private async payTasks(
+    tx: MarketTx,
+    taskIds: readonly string[],
+    now: number,
+    first: readonly (() => Promise<unknown>)[] = [],
+  ): Promise<Receipt[]> {
     const deps = {
       ...this.ctx.identity.payoutDeps(probationPolicy(this.ctx.config)),
       servesHere: (provider: string) => this.ctx.sessions.get(provider) !== undefined,
     };
-    return (await payTasks(tx, taskIds, now, deps)).receipts;
+    return (await payTasks(tx, taskIds, now, deps, first)).receipts;
   }
 }

@@ -58,13 +58,20 @@ export async function payTasks(
   taskIds: readonly string[],
   now: number,
   deps: TaskPayoutDeps,
+  first: readonly (() => Promise<unknown>)[] = [],
 ): Promise<TaskPayment> {
   // The results are read for every touched task in the same round trip as the check (after its
-  // locks); only the complete tasks' are used.
-  const [ready, slicesOf] = await tx.together(
+  // locks); only the complete tasks' are used. `first` (the settlement's own writes: the jobs it
+  // finished, which the check must see) leaves in that same write, ahead of them.
+  const answers = await tx.together<unknown[]>(
+    ...first,
     () => tx.settlement.completableTasks(taskIds),
     () => tx.settlement.taskResults(taskIds),
   );
+  const [ready, slicesOf] = answers.slice(first.length) as [
+    Awaited<ReturnType<MarketTx['settlement']['completableTasks']>>,
+    Awaited<ReturnType<MarketTx['settlement']['taskResults']>>,
+  ];
   if (ready.length === 0) return { completed: [], receipts: [] };
   const plans = ready.map(({ taskId, reward, verification, surcharge }) => {
     const slices = slicesOf.get(taskId) ?? [];
@@ -91,12 +98,20 @@ export async function payTasks(
     };
     return { taskId, slices, counts, payout };
   });
-  // A provider's bond is held back from its first payouts (bondWithholding), task after task in
-  // this call's order, until it reaches the market's bond; the rest goes to its worker account.
-  const funded =
-    deps.bond.bondTarget > 0n
-      ? await tx.bonds.funded(plans.flatMap((p) => p.payout.workers.map((w) => w.address)))
-      : new Map<string, bigint>();
+  // The escrows are taken and the workers' bonds read in one round trip. A provider's bond is
+  // held back from its first payouts (bondWithholding), task after task in this call's order,
+  // until it reaches the market's bond; the rest goes to its worker account.
+  const [funded, taken] = await tx.together(
+    async () =>
+      deps.bond.bondTarget > 0n
+        ? tx.bonds.funded(plans.flatMap((p) => p.payout.workers.map((w) => w.address)))
+        : new Map<string, bigint>(),
+    () =>
+      tx.escrow.takeHeld(
+        plans.map((p) => p.taskId),
+        now,
+      ),
+  );
   const withheldPlans = plans.map((p) => {
     const withheld = new Map<string, bigint>();
     for (const w of p.payout.workers) {
@@ -162,7 +177,7 @@ export async function payTasks(
       now,
     );
   };
-  await tx.escrow.releaseMany(withheldPlans, now, completePaid);
+  await tx.escrow.payOut(taken, withheldPlans, now, completePaid);
   // The instance each provider is connected to delivers its receipts (receipt-delivery.ts): the
   // others are woken only when a receipt is for a provider this one does not serve.
   const servesHere = deps.servesHere;
