@@ -11,6 +11,8 @@ import { postTask } from '../support/market.js';
 import { fundedCustomer, testMarkets } from '../support/market-harness.js';
 import { backendKiller, PG_URL_ENV, pgHarness, type StoreHarness } from './store-harness.js';
 import { writesDuring } from '../support/socket-writes.js';
+import { capabilitiesFrame } from '../support/raw-provider.js';
+import type { Socket } from 'node:net';
 
 /**
  * Wake-ups across market instances: what one instance commits (a task posted, jobs requeued,
@@ -275,6 +277,39 @@ describe('wake-ups across instances (postgres)', () => {
       expect(splits[0]?.result).toMatchObject({ shape: [{ lane: 'consumer', count: 1 }] });
       const task = await a.store.transaction((tx) => tx.tasks.get(res.json.task_id as string));
       expect(task?.status).toBe('in_progress');
+    } finally {
+      spy.mockRestore();
+    }
+  }, 60_000);
+
+  it('a pass that splits a task for a provider with room for its jobs locks them with the split: four round trips', async () => {
+    const payload = { model_id: 'm', prompt: 'two jobs, one provider', max_tokens: 1 };
+    const sliceBytes = Math.ceil(payloadInputBytes(payload).length / 2);
+    const schema = await h.newLocation();
+    const a = await instance(schema, { presenceMs: 0, sliceBytes });
+    const alice = await fundedCustomer(a.server);
+    const provider = await markets.join(a, 71, capabilitiesFrame({ max_jobs: 2 }));
+    await a.validator.whenIdle();
+    // The writes to the store inside each pass (not the job frames to the provider's socket).
+    const marketPort = Number(new URL(a.base).port);
+    const toStore = (socket: Socket) => socket.remotePort !== marketPort && socket.localPort !== marketPort;
+    const proto = Dispatcher.prototype as unknown as { pumpNow(...args: unknown[]): Promise<unknown> };
+    const real = proto.pumpNow;
+    const passes: number[] = [];
+    const spy = vi.spyOn(proto, 'pumpNow').mockImplementation(async function (this: unknown, ...args) {
+      const { result, writes } = await writesDuring(() => real.apply(this, args), toStore);
+      passes.push(writes);
+      return result;
+    });
+    try {
+      const res = await postTask({ base: a.base, ...alice }, { challenge_type: 'inference', payload, reward: '1.0' });
+      expect(res.status).toBe(201);
+      const jobs = [await provider.nextJob(), await provider.nextJob(1)];
+      expect(new Set(jobs.map((j) => j.task_id))).toEqual(new Set([res.json.task_id]));
+      await a.validator.whenIdle();
+      // BEGIN with the tasks to split and the queue's view; the split with the shape and the jobs'
+      // lock; the leases; the assignments with COMMIT.
+      expect(passes).toEqual([4]);
     } finally {
       spy.mockRestore();
     }

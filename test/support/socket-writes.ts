@@ -1,7 +1,13 @@
 import net from 'node:net';
 
-/** Counts the socket writes made while `fn` runs (every write of every socket of this process). */
-export async function writesDuring<T>(fn: () => Promise<T>): Promise<{ result: T; writes: number }> {
+/**
+ * Counts the socket writes made while `fn` runs: every write of every socket of this process, or
+ * of the sockets `only` accepts.
+ */
+export async function writesDuring<T>(
+  fn: () => Promise<T>,
+  only: (socket: net.Socket) => boolean = () => true,
+): Promise<{ result: T; writes: number }> {
   const proto = net.Socket.prototype as unknown as {
     _writev: (...args: unknown[]) => unknown;
     _write: (...args: unknown[]) => unknown;
@@ -9,12 +15,12 @@ export async function writesDuring<T>(fn: () => Promise<T>): Promise<{ result: T
   let writes = 0;
   const realWritev = proto._writev;
   const realWrite = proto._write;
-  proto._writev = function (this: unknown, ...args: unknown[]) {
-    writes++;
+  proto._writev = function (this: net.Socket, ...args: unknown[]) {
+    if (only(this)) writes++;
     return realWritev.apply(this, args);
   };
-  proto._write = function (this: unknown, ...args: unknown[]) {
-    writes++;
+  proto._write = function (this: net.Socket, ...args: unknown[]) {
+    if (only(this)) writes++;
     return realWrite.apply(this, args);
   };
   try {

@@ -37,6 +37,31 @@ const LEASES_PER_TX = 32;
 /** How many pending tasks one dispatch pass splits at most. */
 const SPLIT_PER_PASS = 50;
 
+/** The lock statement of a pass's first leases, to be sent with an earlier read (Dispatcher.earlyCandidates). */
+interface EarlyLock {
+  limit: number;
+  read: () => Promise<LeaseCandidate[]>;
+}
+
+/** The jobs that lock statement locked, and the limit it was sent with. */
+interface EarlyCandidates {
+  limit: number;
+  candidates: LeaseCandidate[];
+}
+
+/** The lock statement's filter for providers with these capabilities: any lane of theirs, a hardware GPU if one has it, the lowest ask. */
+function candidatesRequest(
+  caps: readonly CapabilitiesFrame[],
+  limit: number,
+): Parameters<MarketTx['validator']['leaseCandidates']>[0] {
+  return {
+    lanes: [...new Set(caps.flatMap((c) => c.lanes))],
+    hardwareGpu: caps.some(hardwareGpuOf),
+    minAsk: caps.reduce((m, c) => (BigInt(c.ask) < m ? BigInt(c.ask) : m), BigInt(caps[0]!.ask)),
+    limit,
+  };
+}
+
 /** What a dispatch pass has left to do, carried from one lease transaction to the next. */
 interface LeasePass {
   /** The queue's shape, counted down as jobs are leased. */
@@ -235,6 +260,13 @@ export class Dispatcher {
   private async pass(): Promise<void> {
     const sessions = this.ctx.sessions;
     const pass: LeasePass = { shape: [], left: 0, wanting: [], next: 0 };
+    // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
+    pass.wanting = dispatchOrder(
+      [...sessions.values()].filter((s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs),
+      (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
+      this.ctx.clock.now(),
+      this.ctx.config.quorum.t1Secs * 1000,
+    );
     // The split, the admission pass and the first leases share one transaction: a pass with
     // nothing to do is one round trip of reads, and a pass that leases needs no second commit.
     let picked = await this.ctx.store.transaction(async (tx) => {
@@ -244,25 +276,22 @@ export class Dispatcher {
         () => tx.validator.passView(),
       );
       const split = toSplit.length > 0;
+      let early: EarlyCandidates | undefined;
       if (!split && !view.waiting) pass.shape = view.shape;
       else {
         // Nothing waits for admission and the split adds no industrial job: admission has nothing
-        // to decide, and the queue's shape is read in the split's own round trip.
-        const { shape } = await this.splitPending(tx, toSplit, !view.waiting);
+        // to decide, and the queue's shape is read in the split's own round trip, with the jobs
+        // the first lease statement would lock (the providers' room is known before the split).
+        const queued = view.shape.reduce((n, g) => n + g.count, 0);
+        const { shape, candidates } = await this.splitPending(tx, toSplit, !view.waiting, (made) =>
+          this.earlyCandidates(tx, pass.wanting, queued + made),
+        );
+        early = candidates;
         pass.shape = shape ?? (await this.admitIn(tx));
       }
       pass.left = pass.shape.reduce((n, g) => n + g.count, 0);
       if (pass.left === 0) return [];
-      // Fresh providers first; a job lost by a provider goes to another that fits before it may go back (dispatch-order.ts).
-      pass.wanting = dispatchOrder(
-        [...sessions.values()].filter(
-          (s) => s.capabilities && !s.congested && s.inFlight.size < s.capabilities.max_jobs,
-        ),
-        (s) => sessions.heard.get(s.address)?.seenAt ?? sessions.joinedAt.get(s.address),
-        this.ctx.clock.now(),
-        this.ctx.config.quorum.t1Secs * 1000,
-      );
-      const leased = await this.leaseBatch(tx, pass);
+      const leased = await this.leaseBatch(tx, pass, early);
       // Other instances hear of the jobs split here only when some are still queued once this
       // transaction's leases are in: jobs this instance's providers took at once would wake every
       // other instance for a pass with nothing to lease.
@@ -288,7 +317,12 @@ export class Dispatcher {
    * and one statement leases the matches. A provider left with room when those jobs ran out (there
    * may be more that fit it further back) is served by a lease statement of its own.
    */
-  private async leaseBatch(tx: MarketTx, pass: LeasePass): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
+  private async leaseBatch(
+    tx: MarketTx,
+    pass: LeasePass,
+    /** The jobs locked for this pass's providers in an earlier round trip of `tx` (earlyCandidates), instead of a lock statement here. */
+    early?: EarlyCandidates,
+  ): Promise<{ session: ProviderSession; lease: LeasedJob }[]> {
     const sessions = this.ctx.sessions;
     const now = this.ctx.clock.now();
     const { shape, wanting } = pass;
@@ -328,16 +362,21 @@ export class Dispatcher {
       const g = shape.find((x) => x.lane === lease.job.lane && x.gpuRequired === lease.job.gpuRequired);
       if (g) g.count--;
     };
-    // One job to place is one lease statement; more are two (lock, then lease the matches).
+    // One job to place is one lease statement; more are two (lock, then lease the matches), or
+    // one when the jobs were locked with the pass's earlier read.
     const batch = asked > 1;
-    const candidates = batch
-      ? await tx.validator.leaseCandidates({
-          lanes: [...new Set(turns.flatMap((t) => t.caps.lanes))],
-          hardwareGpu: turns.some((t) => hardwareGpuOf(t.caps)),
-          minAsk: turns.reduce((m, t) => (BigInt(t.caps.ask) < m ? BigInt(t.caps.ask) : m), BigInt(turns[0]!.caps.ask)),
-          limit: asked,
-        })
-      : [];
+    const lock = early ?? {
+      limit: asked,
+      candidates: batch
+        ? await tx.validator.leaseCandidates(
+            candidatesRequest(
+              turns.map((t) => t.caps),
+              asked,
+            ),
+          )
+        : [],
+    };
+    const candidates = batch ? lock.candidates : [];
     const matches = matchCandidates(turns, candidates);
     const contexts =
       matches.length === 0
@@ -360,7 +399,7 @@ export class Dispatcher {
     }
     // Providers with room left, when the locked jobs may not have been all that fit them (the
     // statement returned as many as it was asked for, or a lease fell through): one lease at a time.
-    if (!batch || candidates.length >= asked || lost || contexts.length < matches.length)
+    if (!batch || candidates.length >= lock.limit || lost || contexts.length < matches.length)
       for (const turn of turns) {
         const { session, caps, retake } = turn;
         while (takenBy(turns, turn) < turn.room && pass.left > 0 && fitsAny(shape, caps)) {
@@ -387,7 +426,9 @@ export class Dispatcher {
     tx: MarketTx,
     tasks: readonly TaskRecord[],
     readShape: boolean,
-  ): Promise<{ shape: QueueGroup[] | undefined }> {
+    /** The lock statement of the pass's first leases (earlyCandidates) for the number of jobs this split makes, sent after the shape's read when that is read here. */
+    lock?: (made: number) => EarlyLock | undefined,
+  ): Promise<{ shape: QueueGroup[] | undefined; candidates?: EarlyCandidates }> {
     const now = this.ctx.clock.now();
     if (tasks.length === 0) return { shape: readShape ? await tx.validator.queueShape() : undefined };
     const allJobs: Parameters<MarketTx['jobs']['insert']>[0][number][] = [];
@@ -419,9 +460,12 @@ export class Dispatcher {
       () => tx.validator.insertInputs(allInputs),
     ];
     const shape = readShape && !industrial;
+    // Admission runs before any lease when the shape is not read here: the jobs are locked after it.
+    const early = shape ? lock?.(allJobs.length) : undefined;
     const rest = [
       () => tx.tasks.transitionMany(split, ['pending'], 'in_progress', now),
       async () => (shape ? tx.validator.queueShape() : undefined),
+      async () => early?.read(),
     ];
     let out: unknown[];
     if (twins.length === 0) out = await tx.together<unknown[]>(...rows, ...rest);
@@ -431,7 +475,24 @@ export class Dispatcher {
       for (const input of twins) await tx.validator.insertTwin(input.jobId, randomUUID(), now);
       out = await tx.together<unknown[]>(...rest);
     }
-    return { shape: out[out.length - 1] as QueueGroup[] | undefined };
+    const [queue, locked] = out.slice(-2) as [QueueGroup[] | undefined, LeaseCandidate[] | undefined];
+    return { shape: queue, ...(early && locked ? { candidates: { limit: early.limit, candidates: locked } } : {}) };
+  }
+
+  /**
+   * The lock statement of a pass's first lease transaction, made from the providers with room
+   * before the queue's shape is read: the first jobs in dispatch order that any of them could
+   * take, as many as their room and the `queued` jobs allow (up to LEASES_PER_TX). Undefined when
+   * that is one job or none (one job is leased with one statement of its own). The jobs it locks
+   * that no provider's turn takes stay queued, and their locks end with the transaction.
+   */
+  private earlyCandidates(tx: MarketTx, wanting: LeasePass['wanting'], queued: number): EarlyLock | undefined {
+    const providers = [...new Set(wanting.map((w) => w.session))];
+    const room = providers.reduce((n, s) => n + Math.max(0, (s.capabilities?.max_jobs ?? 0) - s.inFlight.size), 0);
+    const limit = Math.min(room, queued, LEASES_PER_TX);
+    if (limit < 2) return undefined;
+    const caps = providers.flatMap((s) => (s.capabilities ? [s.capabilities] : []));
+    return { limit, read: () => tx.validator.leaseCandidates(candidatesRequest(caps, limit)) };
   }
 
   /**
