@@ -18,7 +18,7 @@
  * lease it (`UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`), mark it done; 10
  * workers — jobs/s and the CPU ms per job of its PostgreSQL backends and of its client.
  *
- * Usage: npm run bench:market -- --instances 1,2,3 [--pg URL] [--providers-total 6] [--customers 1] [--quick]
+ * Usage: npm run bench:market -- --instances 1,2,3 [--pg URL] [--providers-total 6] [--customers 1] [--quick] [--no-analyze]
  *   [--seed S] [--profile DIR] (a CPU profile of each market process, written when it exits, under DIR/instances-N)
  * --customers N: that many funded customers, each post's customer drawn from the seed (default one,
  * whose funds and escrow rows every instance's posts and payouts then share).
@@ -158,6 +158,25 @@ async function measure(
   return { jobs, seconds, marketCpuMs: m1 - m0, pgCpuMs, clientCpuMs: (c1.user + c1.system) / 1000, xacts: x1 - x0 };
 }
 
+/**
+ * Whether the database is analysed after the warm-up (default; `--no-analyze`: not). The bench's
+ * database is seconds old: statements prepared on its empty tables keep plans that scan them
+ * whole until autovacuum's first ANALYZE (its naptime is a minute), which lands in some runs'
+ * measured window and not in others'. A market's database that has run for a minute is analysed.
+ */
+const analyzeAfterWarmUp = !process.argv.includes('--no-analyze');
+
+/** ANALYZE on the database at `url` (its statistics fresh, so prepared statements are planned again). */
+async function analyze(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('ANALYZE');
+  } finally {
+    await c.end();
+  }
+}
+
 /** The reference: a bare job queue on PostgreSQL, 10 workers, in a database of its own. */
 async function bareQueue(pgUrl: string, admin: pg.Client, t: Timing, seed: number): Promise<QueueResult> {
   const database = `tessera_queue_${(seed >>> 0).toString(16)}_${Date.now().toString(36)}`;
@@ -195,6 +214,7 @@ async function bareQueue(pgUrl: string, admin: pg.Client, t: Timing, seed: numbe
     };
     const running = workers.map((c, w) => work(c, w));
     await sleep(t.warmMs);
+    if (analyzeAfterWarmUp) await analyze(url);
     const cost = await measure(admin, database, [], async () => {
       const d0 = done;
       await sleep(t.saturatedMs);
@@ -278,6 +298,7 @@ async function runCluster(
     };
     const posters = Array.from({ length: 8 }, poster);
     await sleep(t.warmMs);
+    if (analyzeAfterWarmUp) await analyze(cluster.url);
     const saturated = await measure(admin, cluster.database, cluster.pids(), async () => {
       const r0 = rec.receiptTimes.length;
       await sleep(t.saturatedMs);
@@ -399,7 +420,7 @@ export async function clusterMain(): Promise<void> {
     (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version ?? ''
   ).split(' ')[0];
   console.log(
-    `bench:market --instances ${counts.join(',')}${quick ? ' --quick' : ''} seed ${seed} (provider keys, instance of each post); PostgreSQL ${version}; ${providersTotal} providers; ${customerCount} customer(s); ${machine()}; ${new Date().toISOString()}`,
+    `bench:market --instances ${counts.join(',')}${quick ? ' --quick' : ''}${analyzeAfterWarmUp ? '' : ' --no-analyze'} seed ${seed} (provider keys, instance of each post); PostgreSQL ${version}; ${providersTotal} providers; ${customerCount} customer(s); ${machine()}; ${new Date().toISOString()}`,
   );
   try {
     const queue = await bareQueue(pgUrl, admin, t, seed);
