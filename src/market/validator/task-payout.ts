@@ -49,10 +49,10 @@ export interface TaskPayoutDeps {
  * settled slices; their escrows taken (EscrowRepo.takeHeld) with the workers' bond balances; then
  * the escrows paid out by splitReward (EscrowRepo.payOut; while a worker's bond is below the
  * market's, part of its share goes to its `bond:<address>` account in the same posting), with the
- * tasks completed and one Receipt v1 per paid job stored in one statement. A task with nothing held (refunded by an expiry
- * in another transaction, or paid already) pays nothing, so calling this again for a task changes
- * nothing: the settlement group commit, the dispute resolution and the completion sweep all pay
- * through here, on any number of market instances.
+ * tasks completed and one Receipt v1 per paid job stored in one statement. A task with nothing
+ * held (refunded by an expiry in another transaction, or paid already) pays nothing, so calling
+ * this again for a task changes nothing: the settlement group commit, the dispute resolution and
+ * the completion sweep all pay through here, on any number of market instances.
  */
 export async function payTasks(
   tx: MarketTx,
